@@ -1,0 +1,60 @@
+//! perf_runtime: an async runtime for services where tail latency matters.
+//!
+//! It keeps tokio's names and shapes — port a service by changing imports —
+//! and adds what tokio does not have: task classes ([`task::Qos`]), NUMA-aware
+//! run queues, and a watchdog for polls that block their worker.
+//!
+//! # A first program
+//!
+//! ```
+//! #[perf_runtime::main]
+//! async fn main() {
+//!     let answer = perf_runtime::spawn(async { 6 * 7 }).await.unwrap();
+//!     assert_eq!(answer, 42);
+//! }
+//! ```
+//!
+//! # Spawning with a class
+//!
+//! Workers serve `Critical` tasks before `Normal` before `Batch`, with a
+//! bounded share for the lower classes so none starves:
+//!
+//! ```
+//! use perf_runtime::task::{self, Qos};
+//!
+//! # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+//! let request = perf_runtime::spawn_with(Qos::Critical, async { "served" });
+//! let report = task::Builder::new()
+//!     .name("nightly-report")
+//!     .qos(Qos::Batch)
+//!     .spawn(async { "built" })
+//!     .unwrap();
+//! assert_eq!(request.await.unwrap(), "served");
+//! assert_eq!(report.await.unwrap(), "built");
+//! # });
+//! ```
+//!
+//! # Module map
+//!
+//! - [`runtime`] — `Builder`, `Runtime`, `Handle`.
+//! - [`task`] — spawning, `JoinHandle`, `JoinSet`, `AbortHandle`, classes,
+//!   `yield_now`, `block_in_place`, the cooperative budget (`task::coop`).
+//! - [`time`] — `sleep`, `timeout`, `interval`, `Instant`.
+//! - [`topology`] — CPUs and NUMA nodes.
+
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub(crate) mod loom;
+pub mod runtime;
+pub(crate) mod scheduler;
+pub mod task;
+#[path = "time_stub.rs"]
+pub mod time;
+pub mod topology;
+pub(crate) mod util;
+
+pub use task::{spawn, spawn_blocking, spawn_with};
+
+#[cfg(feature = "macros")]
+pub use perf_runtime_macros::{main, test};

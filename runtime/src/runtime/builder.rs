@@ -1,0 +1,406 @@
+//! `runtime::Builder`: tokio's builder, plus what is new (classes, nodes).
+
+use super::blocking::BlockingPool;
+use super::config::{Callback, Config, ThreadNameFn};
+use super::Runtime;
+use crate::scheduler::multi_thread::{self, Core, Remote};
+use crate::scheduler::watchdog::{Stats, Watchdog, WorkerWatch};
+use crate::scheduler::{current_thread, Common, Handle};
+use crate::time::TimeHandle;
+use crate::topology::Topology;
+use crossbeam_utils::CachePadded;
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The environment variable that sets the worker count when
+/// [`Builder::worker_threads`] is not called.
+pub const WORKER_THREADS_ENV: &str = "PERF_RUNTIME_WORKER_THREADS";
+
+/// Builds a [`Runtime`] with custom settings, as `tokio::runtime::Builder`.
+///
+/// ```
+/// use perf_runtime::runtime::Builder;
+///
+/// let rt = Builder::new_multi_thread()
+///     .worker_threads(2)
+///     .thread_name("my-service")
+///     .enable_all()
+///     .build()
+///     .unwrap();
+/// assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+/// ```
+pub struct Builder {
+    kind: Kind,
+    worker_threads: Option<usize>,
+    thread_name: ThreadNameFn,
+    thread_stack_size: Option<usize>,
+    on_thread_start: Option<Callback>,
+    on_thread_stop: Option<Callback>,
+    max_blocking_threads: usize,
+    thread_keep_alive: Duration,
+    global_queue_interval: u32,
+    event_interval: u32,
+    long_poll_threshold: Option<Duration>,
+    topology: Option<Topology>,
+    start_paused: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    MultiThread,
+    CurrentThread,
+}
+
+impl Builder {
+    /// A builder for the work-stealing multi-thread runtime.
+    pub fn new_multi_thread() -> Builder {
+        Builder::new(Kind::MultiThread)
+    }
+
+    /// A builder for a runtime that runs every task on the thread calling
+    /// `block_on`.
+    pub fn new_current_thread() -> Builder {
+        Builder::new(Kind::CurrentThread)
+    }
+
+    fn new(kind: Kind) -> Builder {
+        Builder {
+            kind,
+            worker_threads: None,
+            thread_name: Arc::new(|| "perf-runtime-worker".to_owned()),
+            thread_stack_size: None,
+            on_thread_start: None,
+            on_thread_stop: None,
+            max_blocking_threads: 512,
+            thread_keep_alive: Duration::from_secs(10),
+            global_queue_interval: 31,
+            event_interval: 61,
+            long_poll_threshold: Some(Duration::from_millis(100)),
+            topology: None,
+            start_paused: false,
+        }
+    }
+
+    /// The number of worker threads (multi-thread only; ignored by
+    /// current_thread). Default: the `PERF_RUNTIME_WORKER_THREADS`
+    /// environment variable if set, else the number of CPUs this process may
+    /// use.
+    ///
+    /// # Panics
+    /// If `n` is 0.
+    #[track_caller]
+    pub fn worker_threads(&mut self, n: usize) -> &mut Self {
+        assert!(
+            n > 0,
+            "Builder::worker_threads: the worker count must be at least 1, got 0"
+        );
+        self.worker_threads = Some(n);
+        self
+    }
+
+    /// The name of the runtime's threads (default `perf-runtime-worker`).
+    pub fn thread_name(&mut self, name: impl Into<String>) -> &mut Self {
+        let name: String = name.into();
+        self.thread_name = Arc::new(move || name.clone());
+        self
+    }
+
+    /// A function that names each new thread.
+    pub fn thread_name_fn<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn() -> String + Send + Sync + 'static,
+    {
+        self.thread_name = Arc::new(f);
+        self
+    }
+
+    /// The stack size of the runtime's threads, in bytes.
+    ///
+    /// # Panics
+    /// If `size` is 0.
+    #[track_caller]
+    pub fn thread_stack_size(&mut self, size: usize) -> &mut Self {
+        assert!(
+            size > 0,
+            "Builder::thread_stack_size: the stack size must be greater than 0 bytes"
+        );
+        self.thread_stack_size = Some(size);
+        self
+    }
+
+    /// Runs `f` on each runtime thread (worker or blocking) when it starts.
+    pub fn on_thread_start<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.on_thread_start = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on each runtime thread just before it stops.
+    pub fn on_thread_stop<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.on_thread_stop = Some(Arc::new(f));
+        self
+    }
+
+    /// The most threads the blocking pool may run at once (default 512).
+    ///
+    /// # Panics
+    /// If `n` is 0.
+    #[track_caller]
+    pub fn max_blocking_threads(&mut self, n: usize) -> &mut Self {
+        assert!(
+            n > 0,
+            "Builder::max_blocking_threads: the blocking pool needs at least 1 thread, got 0"
+        );
+        self.max_blocking_threads = n;
+        self
+    }
+
+    /// How long an idle blocking thread waits for work before it exits
+    /// (default 10 s).
+    pub fn thread_keep_alive(&mut self, d: Duration) -> &mut Self {
+        self.thread_keep_alive = d;
+        self
+    }
+
+    /// Every `n` ticks a worker checks the injection queue before its local
+    /// queue, so remote work is not starved by a busy worker (default 31).
+    ///
+    /// # Panics
+    /// If `n` is 0.
+    #[track_caller]
+    pub fn global_queue_interval(&mut self, n: u32) -> &mut Self {
+        assert!(
+            n > 0,
+            "Builder::global_queue_interval: the interval must be at least 1 tick, got 0"
+        );
+        self.global_queue_interval = n;
+        self
+    }
+
+    /// On current_thread, the `block_on` future is polled (if woken) at least
+    /// every `n` task polls (default 61). Timers are checked at every tick on
+    /// both flavours, so this no longer delays them as in tokio.
+    ///
+    /// # Panics
+    /// If `n` is 0.
+    #[track_caller]
+    pub fn event_interval(&mut self, n: u32) -> &mut Self {
+        assert!(
+            n > 0,
+            "Builder::event_interval: the interval must be at least 1 tick, got 0"
+        );
+        self.event_interval = n;
+        self
+    }
+
+    /// The watchdog reports a task poll that runs longer than this (default
+    /// 100 ms); `None` turns the watchdog off.
+    pub fn long_poll_threshold(&mut self, threshold: Option<Duration>) -> &mut Self {
+        self.long_poll_threshold = threshold;
+        self
+    }
+
+    /// The CPU and NUMA topology to place workers on (default: detected from
+    /// Linux sysfs). Tests use `Topology::synthetic`.
+    pub fn topology(&mut self, topology: Topology) -> &mut Self {
+        self.topology = Some(topology);
+        self
+    }
+
+    /// Starts the clock paused (current_thread only), for tests that use
+    /// `time::advance`.
+    pub fn start_paused(&mut self, paused: bool) -> &mut Self {
+        self.start_paused = paused;
+        self
+    }
+
+    /// Kept for tokio compatibility: timers are always enabled.
+    pub fn enable_time(&mut self) -> &mut Self {
+        self
+    }
+
+    /// Kept for tokio compatibility: every driver this runtime has is always
+    /// enabled.
+    pub fn enable_all(&mut self) -> &mut Self {
+        self
+    }
+
+    fn config(&self) -> Config {
+        Config {
+            global_queue_interval: self.global_queue_interval,
+            event_interval: self.event_interval,
+            long_poll_threshold: self.long_poll_threshold,
+            thread_name: self.thread_name.clone(),
+            thread_stack_size: self.thread_stack_size,
+            on_thread_start: self.on_thread_start.clone(),
+            on_thread_stop: self.on_thread_stop.clone(),
+            max_blocking_threads: self.max_blocking_threads,
+            thread_keep_alive: self.thread_keep_alive,
+        }
+    }
+
+    fn resolve_workers(&self) -> io::Result<usize> {
+        if let Some(n) = self.worker_threads {
+            return Ok(n);
+        }
+        match std::env::var(WORKER_THREADS_ENV) {
+            Ok(v) => parse_worker_env(&v),
+            Err(std::env::VarError::NotPresent) => {
+                Ok(std::thread::available_parallelism().map_or(1, |n| n.get()))
+            }
+            Err(std::env::VarError::NotUnicode(v)) => Err(invalid(format!(
+                "{WORKER_THREADS_ENV}={v:?} is not valid UTF-8; set it to a positive integer such as 4, or unset it"
+            ))),
+        }
+    }
+
+    /// Creates the runtime.
+    ///
+    /// # Errors
+    /// An invalid `PERF_RUNTIME_WORKER_THREADS`, a `start_paused` multi-thread
+    /// runtime, or the operating system refusing to start a thread.
+    pub fn build(&mut self) -> io::Result<Runtime> {
+        match self.kind {
+            Kind::MultiThread => self.build_multi_thread(),
+            Kind::CurrentThread => self.build_current_thread(),
+        }
+    }
+
+    fn common(&self, pausable: bool, workers: usize, topology: Topology) -> (Common, Arc<Stats>) {
+        let config = self.config();
+        let stats = Arc::new(Stats::default());
+        let common = Common {
+            time: TimeHandle::new(pausable, self.start_paused && pausable),
+            blocking: BlockingPool::new(config.clone()),
+            watchdog: stats.clone(),
+            topology,
+            config,
+        };
+        let _ = workers;
+        (common, stats)
+    }
+
+    fn build_current_thread(&mut self) -> io::Result<Runtime> {
+        let epoch = Instant::now();
+        let topology = self.topology.clone().unwrap_or_else(Topology::detect);
+        let (common, stats) = self.common(true, 1, topology);
+        let watch = Arc::new(CachePadded::new(WorkerWatch::new(epoch)));
+        let shared = Arc::new(current_thread::Shared::new(common, watch.clone()));
+        let shared2 = Arc::downgrade(&shared);
+        shared.common.time.set_unpark(Box::new(move || {
+            if let Some(s) = shared2.upgrade() {
+                s.unpark();
+            }
+        }));
+        let watchdog = self.start_watchdog(vec![watch], stats, epoch)?;
+        Ok(Runtime::from_parts(Handle::CurrentThread(shared), watchdog))
+    }
+
+    fn build_multi_thread(&mut self) -> io::Result<Runtime> {
+        if self.start_paused {
+            return Err(invalid(
+                "Builder::start_paused(true) requires the current_thread runtime: a paused clock \
+                 cannot be advanced deterministically while several workers run; use \
+                 Builder::new_current_thread()"
+                    .to_owned(),
+            ));
+        }
+        let workers = self.resolve_workers()?;
+        let epoch = Instant::now();
+        let topology = self.topology.clone().unwrap_or_else(Topology::detect);
+        let assignment = topology.assign_workers(workers);
+        let num_nodes = topology.num_nodes().max(1);
+        let mut node_workers: Vec<Vec<usize>> = vec![Vec::new(); num_nodes];
+        let mut cores = Vec::with_capacity(workers);
+        let mut remotes = Vec::with_capacity(workers);
+        let mut watches = Vec::with_capacity(workers);
+        for (index, node) in assignment.iter().enumerate() {
+            let node = node.index().min(num_nodes - 1);
+            node_workers[node].push(index);
+            let (core, stealers) = Core::new(index, node, self.global_queue_interval);
+            let watch = Arc::new(CachePadded::new(WorkerWatch::new(epoch)));
+            watches.push(watch.clone());
+            remotes.push(Remote {
+                stealers,
+                unparker: core.parker.unparker(),
+                node,
+                watch,
+            });
+            cores.push(Box::new(core));
+        }
+        let (common, stats) = self.common(false, workers, topology);
+        let shared = Arc::new(multi_thread::Shared::new(
+            remotes.into_boxed_slice(),
+            node_workers
+                .into_iter()
+                .map(Vec::into_boxed_slice)
+                .collect(),
+            common,
+        ));
+        let weak = Arc::downgrade(&shared);
+        shared.common.time.set_unpark(Box::new(move || {
+            if let Some(s) = weak.upgrade() {
+                s.unpark_driver();
+            }
+        }));
+        let watchdog = self.start_watchdog(watches, stats, epoch)?;
+        let rt = Runtime::from_parts(Handle::MultiThread(shared.clone()), watchdog);
+        for core in cores {
+            // On failure `rt` drops here and shuts down the workers started so far.
+            multi_thread::spawn_worker_thread(&shared, core)?;
+        }
+        Ok(rt)
+    }
+
+    fn start_watchdog(
+        &self,
+        watches: Vec<Arc<CachePadded<WorkerWatch>>>,
+        stats: Arc<Stats>,
+        epoch: Instant,
+    ) -> io::Result<Option<Watchdog>> {
+        match self.long_poll_threshold {
+            None => Ok(None),
+            Some(t) => {
+                let name = (self.thread_name)();
+                Watchdog::start(&name, t, watches, stats, epoch).map(Some)
+            }
+        }
+    }
+}
+
+fn invalid(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, msg)
+}
+
+pub(crate) fn parse_worker_env(v: &str) -> io::Result<usize> {
+    match v.trim().parse::<usize>() {
+        Ok(0) => Err(invalid(format!(
+            "{WORKER_THREADS_ENV}=\"{v}\": the worker count must be at least 1; set it to a positive integer such as 4, or unset it"
+        ))),
+        Ok(n) => Ok(n),
+        Err(e) => Err(invalid(format!(
+            "{WORKER_THREADS_ENV}=\"{v}\" is not a worker count ({e}); set it to a positive integer such as 4, or unset it"
+        ))),
+    }
+}
+
+impl fmt::Debug for Builder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Builder")
+            .field("kind", &self.kind)
+            .field("worker_threads", &self.worker_threads)
+            .field("thread_stack_size", &self.thread_stack_size)
+            .field("max_blocking_threads", &self.max_blocking_threads)
+            .field("global_queue_interval", &self.global_queue_interval)
+            .field("event_interval", &self.event_interval)
+            .field("long_poll_threshold", &self.long_poll_threshold)
+            .finish_non_exhaustive()
+    }
+}

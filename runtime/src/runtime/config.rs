@@ -1,0 +1,20 @@
+//! The settings a `Builder` hands to the scheduler.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub(crate) type Callback = Arc<dyn Fn() + Send + Sync>;
+pub(crate) type ThreadNameFn = Arc<dyn Fn() -> String + Send + Sync>;
+
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) global_queue_interval: u32,
+    pub(crate) event_interval: u32,
+    pub(crate) long_poll_threshold: Option<Duration>,
+    pub(crate) thread_name: ThreadNameFn,
+    pub(crate) thread_stack_size: Option<usize>,
+    pub(crate) on_thread_start: Option<Callback>,
+    pub(crate) on_thread_stop: Option<Callback>,
+    pub(crate) max_blocking_threads: usize,
+    pub(crate) thread_keep_alive: Duration,
+}

@@ -1,0 +1,173 @@
+use super::context;
+use super::RuntimeMetrics;
+use crate::task::raw::TaskMeta;
+use crate::task::{JoinHandle, Qos};
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::Location;
+
+/// A cheap, cloneable handle to a runtime, as `tokio::runtime::Handle`.
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) inner: crate::scheduler::Handle,
+}
+
+/// The kind of scheduler a runtime uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RuntimeFlavor {
+    /// `Builder::new_current_thread`.
+    CurrentThread,
+    /// `Builder::new_multi_thread`.
+    MultiThread,
+}
+
+/// Returned by [`Handle::enter`]; the previous context comes back when it drops.
+#[must_use = "the runtime is current only while the guard is alive"]
+pub struct EnterGuard<'a> {
+    _guard: context::SetCurrentGuard,
+    _p: PhantomData<(&'a Handle, *const ())>,
+}
+
+impl fmt::Debug for EnterGuard<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EnterGuard")
+    }
+}
+
+/// [`Handle::try_current`] found no runtime on this thread.
+#[derive(Debug)]
+pub struct TryCurrentError(());
+
+impl TryCurrentError {
+    /// True: the thread is not inside any runtime (the only cause today).
+    pub fn is_missing_context(&self) -> bool {
+        true
+    }
+}
+
+impl fmt::Display for TryCurrentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(
+            "there is no perf_runtime runtime on this thread: call this from a task, from \
+             Runtime::block_on, or while a Handle::enter guard is alive",
+        )
+    }
+}
+
+impl std::error::Error for TryCurrentError {}
+
+impl Handle {
+    /// The runtime of the current thread.
+    ///
+    /// # Panics
+    /// Outside a runtime; see [`try_current`](Handle::try_current).
+    #[track_caller]
+    pub fn current() -> Handle {
+        match Handle::try_current() {
+            Ok(h) => h,
+            Err(e) => panic!("Handle::current(): {e}"),
+        }
+    }
+
+    /// The runtime of the current thread, or an error outside one.
+    pub fn try_current() -> Result<Handle, TryCurrentError> {
+        context::current_handle()
+            .map(|inner| Handle { inner })
+            .ok_or(TryCurrentError(()))
+    }
+
+    /// Makes this runtime current on this thread until the guard drops.
+    pub fn enter(&self) -> EnterGuard<'_> {
+        EnterGuard {
+            _guard: context::set_current(self.inner.clone()),
+            _p: PhantomData,
+        }
+    }
+
+    /// Spawns a `Normal`-class task on this runtime.
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.spawn_with_meta(future, TaskMeta::new(Qos::Normal, None, Location::caller()))
+    }
+
+    pub(crate) fn spawn_with_meta<F>(&self, future: F, meta: TaskMeta) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.inner.spawn(future, meta)
+    }
+
+    /// Runs `f` on this runtime's blocking pool.
+    #[track_caller]
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.spawn_blocking_with_meta(f, TaskMeta::new(Qos::Normal, None, Location::caller()))
+    }
+
+    pub(crate) fn spawn_blocking_with_meta<F, R>(&self, f: F, meta: TaskMeta) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.inner
+            .common()
+            .blocking
+            .spawn_blocking(&self.inner, f, meta)
+    }
+
+    /// Runs `future` to completion on the current thread with this runtime
+    /// as its context (on current_thread, also driving the runtime's tasks
+    /// when no other thread does).
+    ///
+    /// # Panics
+    /// If called from inside a runtime.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        let _enter = context::enter_runtime(self.inner.clone());
+        match &self.inner {
+            crate::scheduler::Handle::MultiThread(_) => super::park_thread::block_on(future),
+            crate::scheduler::Handle::CurrentThread(s) => {
+                crate::scheduler::current_thread::Shared::block_on(s, future)
+            }
+        }
+    }
+
+    /// Which scheduler this runtime uses.
+    pub fn runtime_flavor(&self) -> RuntimeFlavor {
+        if self.inner.is_current_thread() {
+            RuntimeFlavor::CurrentThread
+        } else {
+            RuntimeFlavor::MultiThread
+        }
+    }
+
+    /// Counters of this runtime.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        RuntimeMetrics {
+            handle: self.inner.clone(),
+        }
+    }
+
+    /// The topology the workers were placed on.
+    pub fn topology(&self) -> &crate::topology::Topology {
+        &self.inner.common().topology
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("flavor", &self.runtime_flavor())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,175 @@
+//! The runtime: `Builder`, `Runtime`, `Handle`, and their plumbing.
+//!
+//! - `builder.rs` — `Builder` and how settings become a scheduler.
+//! - `handle.rs` — `Handle`, `EnterGuard`, `TryCurrentError`.
+//! - `metrics.rs` — `RuntimeMetrics`.
+//! - `blocking.rs` — the blocking pool behind `spawn_blocking`.
+//! - `context.rs` — the thread-local context (current runtime, task, budget).
+//! - `park_thread.rs` — `block_on` for threads that are not workers.
+
+pub(crate) mod blocking;
+mod builder;
+pub(crate) mod config;
+pub(crate) mod context;
+mod handle;
+mod metrics;
+mod park_thread;
+
+pub use builder::{Builder, WORKER_THREADS_ENV};
+pub use handle::{EnterGuard, Handle, RuntimeFlavor, TryCurrentError};
+pub use metrics::RuntimeMetrics;
+
+use crate::scheduler::watchdog::Watchdog;
+use crate::task::JoinHandle;
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+/// The perf_runtime runtime: a scheduler, a timer wheel and a blocking pool,
+/// as `tokio::runtime::Runtime`.
+///
+/// Dropping it shuts it down: every task is cancelled (its future dropped),
+/// then the drop waits for the workers to finish their current poll and for
+/// running `spawn_blocking` closures to return. Use
+/// [`shutdown_timeout`](Runtime::shutdown_timeout) or
+/// [`shutdown_background`](Runtime::shutdown_background) to bound that wait.
+///
+/// ```
+/// use perf_runtime::runtime::Runtime;
+///
+/// let rt = Runtime::new().unwrap();
+/// let sum = rt.block_on(async {
+///     let a = perf_runtime::spawn(async { 20 });
+///     let b = perf_runtime::spawn(async { 22 });
+///     a.await.unwrap() + b.await.unwrap()
+/// });
+/// assert_eq!(sum, 42);
+/// ```
+pub struct Runtime {
+    handle: Handle,
+    watchdog: Option<Watchdog>,
+    done: bool,
+}
+
+impl Runtime {
+    /// A multi-thread runtime with default settings.
+    ///
+    /// # Errors
+    /// See [`Builder::build`].
+    pub fn new() -> std::io::Result<Runtime> {
+        Builder::new_multi_thread().build()
+    }
+
+    pub(crate) fn from_parts(
+        handle: crate::scheduler::Handle,
+        watchdog: Option<Watchdog>,
+    ) -> Runtime {
+        Runtime {
+            handle: Handle { inner: handle },
+            watchdog,
+            done: false,
+        }
+    }
+
+    /// Runs `future` to completion on the current thread, with this runtime
+    /// as the thread's context. On a current_thread runtime, the runtime's
+    /// tasks run on this thread meanwhile.
+    ///
+    /// # Panics
+    /// If called from inside a runtime (a task, or another `block_on`): that
+    /// would block a thread that drives tasks.
+    #[track_caller]
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        self.handle.block_on(future)
+    }
+
+    /// Spawns a `Normal`-class task on this runtime.
+    #[track_caller]
+    pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.handle.spawn(future)
+    }
+
+    /// Runs `f` on the blocking pool.
+    #[track_caller]
+    pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        self.handle.spawn_blocking(f)
+    }
+
+    /// A handle to this runtime.
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
+    /// Makes this runtime the current one for the calling thread until the
+    /// guard drops, so `spawn` and timers work outside `block_on`.
+    pub fn enter(&self) -> EnterGuard<'_> {
+        self.handle.enter()
+    }
+
+    /// Counters of this runtime.
+    pub fn metrics(&self) -> RuntimeMetrics {
+        self.handle.metrics()
+    }
+
+    /// Shuts down, waiting at most `timeout` for workers and blocking threads.
+    /// Threads still busy after that are left to finish on their own.
+    pub fn shutdown_timeout(mut self, timeout: Duration) {
+        self.shutdown(Some(timeout));
+    }
+
+    /// Shuts down without waiting for any thread.
+    pub fn shutdown_background(mut self) {
+        self.shutdown(Some(Duration::ZERO));
+    }
+
+    fn shutdown(&mut self, timeout: Option<Duration>) {
+        if std::mem::replace(&mut self.done, true) {
+            return;
+        }
+        let inner = &self.handle.inner;
+        let timeout = if crate::runtime::context::is_entered() && timeout != Some(Duration::ZERO) {
+            // Waiting here could wait for this very thread.
+            tracing::warn!(
+                "a perf_runtime Runtime was dropped from inside a runtime; shutting it down \
+                 without waiting for its threads"
+            );
+            Some(Duration::ZERO)
+        } else {
+            timeout
+        };
+        inner.shutdown();
+        if let crate::scheduler::Handle::MultiThread(s) = inner {
+            if timeout == Some(Duration::ZERO) {
+                // Never block: the last worker to leave cleans up.
+            } else {
+                s.wait_workers(timeout);
+            }
+        }
+        inner.common().blocking.shutdown(timeout);
+        if let Some(mut w) = self.watchdog.take() {
+            w.stop();
+        }
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown(None);
+    }
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Runtime")
+            .field("flavor", &self.handle.runtime_flavor())
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,329 @@
+//! The current-thread scheduler: every task runs on the thread that calls
+//! `block_on`.
+//!
+//! The run queues live in a `Core` that one `block_on` call at a time holds
+//! (another thread calling `Handle::block_on` waits for it, polling only its
+//! own future meanwhile). Wakes from the driving thread go straight to the
+//! core's class queues; wakes from other threads go to the class injectors
+//! and unpark the driving thread. The pick rule is the multi-thread one
+//! without the LIFO slot and without stealing.
+
+use super::inject::NodeInjectors;
+use super::park::{Parker, Unparker};
+use super::watchdog::WorkerWatch;
+use super::Common;
+use crate::loom::sync::atomic::{AtomicBool, Ordering::*};
+use crate::runtime::context;
+use crate::task::coop;
+use crate::task::raw::{new_task, Schedule, Task, TaskMeta};
+use crate::task::{JoinHandle, Qos};
+use crossbeam_utils::CachePadded;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Wake, Waker};
+
+pub(crate) type Notified = crate::task::raw::Notified<Arc<Shared>>;
+
+pub(crate) struct Shared {
+    pub(crate) inject: NodeInjectors<Notified>,
+    pub(crate) owned: crate::task::list::OwnedTasks<Arc<Shared>>,
+    pub(crate) common: Common,
+    core: Mutex<Option<Box<Core>>>,
+    /// Unparks whichever thread drives the core.
+    core_unparker: Unparker,
+    /// Threads waiting in `block_on` for the core.
+    waiters: Mutex<Vec<Unparker>>,
+    is_shutdown: AtomicBool,
+    pub(crate) watch: std::sync::Arc<CachePadded<WorkerWatch>>,
+}
+
+pub(crate) struct Core {
+    queues: RefCell<[VecDeque<Notified>; Qos::COUNT]>,
+    tick: Cell<u32>,
+    parker: Parker,
+    global_queue_interval: u32,
+    event_interval: u32,
+}
+
+/// The context a driving thread installs so wakes reach the core directly.
+pub(crate) struct CoreCx {
+    shared: *const Shared,
+    core: *const Core,
+}
+
+impl CoreCx {
+    pub(crate) fn is_for(&self, shared: &Arc<Shared>) -> bool {
+        std::ptr::eq(self.shared, Arc::as_ptr(shared))
+    }
+
+    /// # Safety
+    /// Only while the `block_on` that installed this context holds the core.
+    pub(crate) unsafe fn push(&self, task: Notified) {
+        // SAFETY: forwarded to the caller.
+        let core = unsafe { &*self.core };
+        core.queues.borrow_mut()[task.header().qos.index()].push_back(task);
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(common: Common, watch: std::sync::Arc<CachePadded<WorkerWatch>>) -> Shared {
+        let parker = Parker::new();
+        let core_unparker = parker.unparker();
+        let cfg = &common.config;
+        let core = Box::new(Core {
+            queues: RefCell::new(Default::default()),
+            tick: Cell::new(0),
+            parker,
+            global_queue_interval: cfg.global_queue_interval.max(1),
+            event_interval: cfg.event_interval.max(1),
+        });
+        Shared {
+            inject: NodeInjectors::new(1),
+            owned: crate::task::list::OwnedTasks::new(1),
+            common,
+            core: Mutex::new(Some(core)),
+            core_unparker,
+            waiters: Mutex::new(Vec::new()),
+            is_shutdown: AtomicBool::new(false),
+            watch,
+        }
+    }
+
+    pub(crate) fn spawn<F>(me: &Arc<Shared>, future: F, meta: TaskMeta) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (task, notified, join) = new_task(future, me.clone(), meta);
+        match me.owned.bind(task) {
+            Ok(()) => me.schedule(notified),
+            Err(task) => {
+                drop(notified);
+                task.shutdown();
+            }
+        }
+        join
+    }
+
+    pub(crate) fn unpark(&self) {
+        self.core_unparker.unpark();
+    }
+
+    pub(crate) fn shutdown(&self) {
+        if self.is_shutdown.swap(true, SeqCst) {
+            return;
+        }
+        self.owned.close_and_shutdown_all();
+        // If no `block_on` holds the core, clear it now; otherwise the holder
+        // does when it gives the core back.
+        let core = self.core.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(core) = core {
+            drop(core);
+            self.drain_after_shutdown();
+        }
+        self.core_unparker.unpark();
+        for w in self
+            .waiters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            w.unpark();
+        }
+    }
+
+    fn drain_after_shutdown(&self) {
+        for qos in Qos::ALL {
+            while self.inject.pop(0, qos).is_some() {}
+        }
+        self.common.time.shutdown();
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.is_shutdown.load(Acquire)
+    }
+
+    fn take_core(&self) -> Option<Box<Core>> {
+        self.core.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    fn release_core(&self, core: Box<Core>) {
+        if self.is_shutdown() {
+            drop(core);
+            self.drain_after_shutdown();
+        } else {
+            *self.core.lock().unwrap_or_else(|e| e.into_inner()) = Some(core);
+        }
+        for w in self
+            .waiters
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+        {
+            w.unpark();
+        }
+    }
+
+    /// Runs `future` to completion on this thread, driving the runtime's
+    /// tasks whenever no other thread does.
+    pub(crate) fn block_on<F: Future>(me: &Arc<Shared>, future: F) -> F::Output {
+        let mut future = pin!(future);
+        let own = Parker::new();
+        let wake = Arc::new(BlockOnWake {
+            woken: AtomicBool::new(true),
+            own: own.unparker(),
+            core: me.core_unparker.clone(),
+        });
+        let waker = Waker::from(wake.clone());
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            if let Some(core) = me.take_core() {
+                let (core, out) = me.drive(core, &wake, &mut || future.as_mut().poll(&mut cx));
+                me.release_core(core);
+                if let Some(out) = out {
+                    return out;
+                }
+                continue;
+            }
+            // Another thread drives the runtime: poll our own future when
+            // woken, and wait for the core to come back.
+            me.waiters
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(own.unparker());
+            if wake.woken.swap(false, AcqRel) {
+                if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
+                    return out;
+                }
+            }
+            if me.core.lock().unwrap_or_else(|e| e.into_inner()).is_none() && !me.is_shutdown() {
+                own.park(None);
+            } else if me.is_shutdown() {
+                panic!("the current_thread runtime was shut down while a block_on call was waiting to drive it");
+            }
+        }
+    }
+
+    /// Runs tasks and polls the `block_on` future with the core. Returns the
+    /// core and, once ready, the future's output.
+    fn drive<T>(
+        self: &Arc<Shared>,
+        core: Box<Core>,
+        wake: &BlockOnWake,
+        poll: &mut dyn FnMut() -> Poll<T>,
+    ) -> (Box<Core>, Option<T>) {
+        let handle = super::Handle::CurrentThread(self.clone());
+        let cx = CoreCx {
+            shared: Arc::as_ptr(self),
+            core: &*core,
+        };
+        let time = &self.common.time;
+        let out =
+            context::enter_current_thread(handle, &cx, &self.watch, &self.common.watchdog, || {
+                loop {
+                    if self.is_shutdown() {
+                        return None;
+                    }
+                    if wake.woken.swap(false, AcqRel) {
+                        if let Poll::Ready(out) = coop::with_budget(&mut *poll) {
+                            return Some(out);
+                        }
+                    }
+                    let mut ran = false;
+                    for _ in 0..core.event_interval {
+                        if time.is_due() {
+                            time.process();
+                        }
+                        let Some(task) = core.next_task(self) else {
+                            break;
+                        };
+                        ran = true;
+                        coop::with_budget(|| task.run());
+                        if wake.woken.load(Relaxed) {
+                            break;
+                        }
+                    }
+                    if ran || wake.woken.load(Acquire) {
+                        continue;
+                    }
+                    // Nothing to do: sleep until a wake or the next timer. A paused
+                    // clock jumps to the next timer instead.
+                    if time.auto_advance() {
+                        time.process();
+                        continue;
+                    }
+                    core.parker.park(time.park_timeout());
+                    time.process();
+                }
+            });
+        (core, out)
+    }
+}
+
+impl Core {
+    fn next_task(&self, shared: &Shared) -> Option<Notified> {
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        let fair = tick % self.global_queue_interval == 0;
+        for qos in super::class_order(tick) {
+            if fair {
+                if let Some(t) = shared.inject.pop(0, qos) {
+                    return Some(t);
+                }
+            }
+            if let Some(t) = self.queues.borrow_mut()[qos.index()].pop_front() {
+                return Some(t);
+            }
+            if !shared.inject.is_empty(0, qos) {
+                if let Some(t) = shared.inject.pop(0, qos) {
+                    return Some(t);
+                }
+            }
+        }
+        None
+    }
+}
+
+struct BlockOnWake {
+    woken: AtomicBool,
+    own: Unparker,
+    core: Unparker,
+}
+
+impl Wake for BlockOnWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Release);
+        self.own.unpark();
+        self.core.unpark();
+    }
+}
+
+impl Schedule for Arc<Shared> {
+    fn schedule(&self, task: Notified) {
+        let pushed = context::with_current_thread_core(|cx| match cx {
+            Some(cx) if cx.is_for(self) => {
+                // SAFETY: the context is installed only while its `block_on`
+                // holds the core, on this thread.
+                unsafe { cx.push(task) };
+                None
+            }
+            _ => Some(task),
+        });
+        if let Some(task) = pushed {
+            let qos = task.header().qos;
+            self.inject.push(0, qos, task);
+            self.core_unparker.unpark();
+        }
+    }
+
+    fn release(&self, task: &Task<Self>) -> Option<Task<Self>> {
+        self.owned.remove(task)
+    }
+}

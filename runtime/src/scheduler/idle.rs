@@ -1,0 +1,117 @@
+//! Which workers sleep and how many search for work.
+//!
+//! `state` packs two counters: workers searching for work (low 16 bits) and
+//! workers not parked (`unparked`, high bits). The sleeper list is under a
+//! mutex; it is touched only when a worker parks or one is woken, never on the
+//! spawn, wake or poll fast path (which loads `state` once).
+//!
+//! No lost wakeup: a producer makes its task visible, issues a SeqCst fence,
+//! then loads `state`. It wakes a sleeper only if nobody is searching (a
+//! searcher will find the task) and somebody sleeps. A worker that parks
+//! registers itself (SeqCst, under the lock) *before* its last look at the
+//! queues when it was the last searcher, so either the producer sees it
+//! asleep or it sees the producer's task. A woken worker counts as searching;
+//! when the last searcher finds work it wakes another, so a burst of work
+//! fans out one worker at a time ("at most half the workers search").
+
+use crate::loom::sync::atomic::{fence, AtomicUsize, Ordering::SeqCst};
+use crate::loom::sync::Mutex;
+
+const SEARCH_MASK: usize = 0xFFFF;
+const UNPARK_SHIFT: usize = 16;
+const UNPARK_ONE: usize = 1 << UNPARK_SHIFT;
+
+pub(crate) struct Idle {
+    state: AtomicUsize,
+    sleepers: Mutex<Vec<usize>>,
+    num_workers: usize,
+}
+
+impl Idle {
+    pub(crate) fn new(num_workers: usize) -> Idle {
+        assert!(num_workers < SEARCH_MASK, "too many workers");
+        Idle {
+            state: AtomicUsize::new(num_workers << UNPARK_SHIFT),
+            sleepers: Mutex::new(Vec::with_capacity(num_workers)),
+            num_workers,
+        }
+    }
+
+    fn lock(&self) -> crate::loom::sync::MutexGuard<'_, Vec<usize>> {
+        self.sleepers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// After making work visible: the worker to wake, if one should be.
+    /// The chosen worker is counted as unparked and searching.
+    pub(crate) fn worker_to_notify(&self) -> Option<usize> {
+        fence(SeqCst);
+        if !self.should_wake(self.state.load(SeqCst)) {
+            return None;
+        }
+        let mut sleepers = self.lock();
+        if !self.should_wake(self.state.load(SeqCst)) {
+            return None;
+        }
+        let worker = sleepers.pop()?;
+        self.state.fetch_add(UNPARK_ONE | 1, SeqCst);
+        Some(worker)
+    }
+
+    fn should_wake(&self, state: usize) -> bool {
+        state & SEARCH_MASK == 0 && (state >> UNPARK_SHIFT) < self.num_workers
+    }
+
+    /// Try to become a searcher; refused when half the workers already search.
+    pub(crate) fn transition_worker_to_searching(&self) -> bool {
+        let state = self.state.load(SeqCst);
+        if 2 * (state & SEARCH_MASK) >= self.num_workers {
+            return false;
+        }
+        self.state.fetch_add(1, SeqCst);
+        true
+    }
+
+    /// A searcher found work. True if it was the last searcher: it must then
+    /// wake another worker, since nobody else is looking.
+    pub(crate) fn transition_worker_from_searching(&self) -> bool {
+        let prev = self.state.fetch_sub(1, SeqCst);
+        debug_assert!(prev & SEARCH_MASK > 0);
+        prev & SEARCH_MASK == 1
+    }
+
+    /// The worker found nothing and goes to sleep. True if it was the last
+    /// searcher: it must look at every queue once more before sleeping.
+    pub(crate) fn transition_worker_to_parked(&self, worker: usize, is_searching: bool) -> bool {
+        let mut sleepers = self.lock();
+        let dec = UNPARK_ONE | usize::from(is_searching);
+        let prev = self.state.fetch_sub(dec, SeqCst);
+        sleepers.push(worker);
+        is_searching && prev & SEARCH_MASK == 1
+    }
+
+    /// True while `worker` is still in the sleeper list (nobody woke it).
+    pub(crate) fn is_parked(&self, worker: usize) -> bool {
+        self.lock().contains(&worker)
+    }
+
+    /// A parked worker found work by itself (it ran the timer): leave the
+    /// sleeper list. False if someone already woke it (and counted it).
+    pub(crate) fn unpark_worker_by_id(&self, worker: usize) -> bool {
+        let mut sleepers = self.lock();
+        let Some(i) = sleepers.iter().position(|&w| w == worker) else {
+            return false;
+        };
+        sleepers.swap_remove(i);
+        self.state.fetch_add(UNPARK_ONE, SeqCst);
+        true
+    }
+
+    /// Every sleeper, for shutdown.
+    pub(crate) fn drain_sleepers(&self) -> Vec<usize> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    pub(crate) fn num_searching(&self) -> usize {
+        self.state.load(SeqCst) & SEARCH_MASK
+    }
+}

@@ -1,0 +1,206 @@
+//! A worker's private run queues and the pick rule (see `scheduler` docs).
+//!
+//! `Core` is owned by one worker thread at a time and is `!Sync`: its fields
+//! use `Cell`s and crossbeam's `Worker` deques, so the run loop and the
+//! wake path (which runs inside a task poll on the same thread) both use it
+//! through a shared reference, without a `RefCell` dance on every poll.
+
+use super::{Notified, Shared};
+use crate::scheduler::inject::retry;
+use crate::scheduler::park::Parker;
+use crate::task::Qos;
+use crossbeam_deque::{Stealer, Worker};
+use std::cell::Cell;
+
+/// Consecutive LIFO-slot polls allowed before the slot's task goes to the
+/// back of its deque, so two tasks waking each other cannot starve the rest.
+const MAX_LIFO_POLLS: u8 = 3;
+
+pub(crate) struct Core {
+    pub(crate) index: usize,
+    pub(crate) node: usize,
+    queues: [Worker<Notified>; Qos::COUNT],
+    lifo: Cell<Option<Notified>>,
+    lifo_polls: Cell<u8>,
+    tick: Cell<u32>,
+    pub(crate) is_searching: Cell<bool>,
+    rng: Cell<u64>,
+    global_queue_interval: u32,
+    pub(crate) parker: Parker,
+}
+
+impl Core {
+    pub(crate) fn new(
+        index: usize,
+        node: usize,
+        global_queue_interval: u32,
+    ) -> (Core, [Stealer<Notified>; Qos::COUNT]) {
+        let queues = [Worker::new_fifo(), Worker::new_fifo(), Worker::new_fifo()];
+        let stealers = [
+            queues[0].stealer(),
+            queues[1].stealer(),
+            queues[2].stealer(),
+        ];
+        let core = Core {
+            index,
+            node,
+            queues,
+            lifo: Cell::new(None),
+            lifo_polls: Cell::new(0),
+            tick: Cell::new(0),
+            is_searching: Cell::new(false),
+            rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) << 17)),
+            global_queue_interval: global_queue_interval.max(1),
+            parker: Parker::new(),
+        };
+        (core, stealers)
+    }
+
+    /// The next task by the pick rule, from this worker's queues and its
+    /// node's injectors.
+    #[inline]
+    pub(crate) fn next_task(&self, shared: &Shared) -> Option<Notified> {
+        let tick = self.tick.get().wrapping_add(1);
+        self.tick.set(tick);
+        let fair = tick % self.global_queue_interval == 0;
+        for qos in crate::scheduler::class_order(tick) {
+            if let Some(t) = self.next_of_class(shared, qos, fair) {
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    #[inline]
+    fn next_of_class(&self, shared: &Shared, qos: Qos, fair: bool) -> Option<Notified> {
+        if let Some(t) = self.lifo.take() {
+            if t.header().qos == qos {
+                let polls = self.lifo_polls.get();
+                if polls < MAX_LIFO_POLLS {
+                    self.lifo_polls.set(polls + 1);
+                    return Some(t);
+                }
+                self.queues[qos.index()].push(t);
+            } else {
+                self.lifo.set(Some(t));
+            }
+        }
+        let queue = &self.queues[qos.index()];
+        if fair {
+            if let Some(t) = shared.inject.steal_into(self.node, qos, queue) {
+                self.lifo_polls.set(0);
+                return Some(t);
+            }
+        }
+        if let Some(t) = queue.pop() {
+            self.lifo_polls.set(0);
+            return Some(t);
+        }
+        if !shared.inject.is_empty(self.node, qos) {
+            if let Some(t) = shared.inject.steal_into(self.node, qos, queue) {
+                self.lifo_polls.set(0);
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    /// Queues a task woken (or spawned) by code running on this worker.
+    #[inline]
+    pub(crate) fn push_local(&self, task: Notified, is_yield: bool, shared: &Shared) {
+        if is_yield {
+            self.queues[task.header().qos.index()].push(task);
+        } else if let Some(prev) = self.lifo.replace(Some(task)) {
+            self.queues[prev.header().qos.index()].push(prev);
+        } else {
+            return;
+        }
+        if !self.is_searching.get() && self.stealable_len() > 1 {
+            shared.notify_parked();
+        }
+    }
+
+    fn stealable_len(&self) -> usize {
+        self.queues.iter().map(Worker::len).sum()
+    }
+
+    pub(crate) fn has_local_work(&self) -> bool {
+        let lifo = self.lifo.take();
+        let has = lifo.is_some();
+        self.lifo.set(lifo);
+        has || self.queues.iter().any(|q| !q.is_empty())
+    }
+
+    fn next_rand(&self, n: usize) -> usize {
+        // xorshift64*: enough to spread steal victims.
+        let mut x = self.rng.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.rng.set(x);
+        (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n.max(1)
+    }
+
+    /// Searches other workers and the injectors: for each class in priority
+    /// order, a random sibling on this node first (steal half), then this
+    /// node's injector, then the other nodes.
+    pub(crate) fn steal_work(&self, shared: &Shared) -> Option<Notified> {
+        if !self.is_searching.get() {
+            if !shared.idle.transition_worker_to_searching() {
+                return None;
+            }
+            self.is_searching.set(true);
+        }
+        let nodes = shared.node_workers.len();
+        for qos in Qos::ALL {
+            let dest = &self.queues[qos.index()];
+            for k in 0..nodes {
+                let node = (self.node + k) % nodes;
+                let workers = &shared.node_workers[node];
+                let start = self.next_rand(workers.len());
+                for i in 0..workers.len() {
+                    let victim = workers[(start + i) % workers.len()];
+                    if victim == self.index {
+                        continue;
+                    }
+                    let stealer = &shared.remotes[victim].stealers[qos.index()];
+                    if let Some(t) = retry(|| stealer.steal_batch_and_pop(dest)) {
+                        return Some(t);
+                    }
+                }
+                if let Some(t) = shared.inject.steal_into(node, qos, dest) {
+                    return Some(t);
+                }
+            }
+        }
+        None
+    }
+
+    /// Moves every queued task to this node's injectors (a worker that stops
+    /// without shutdown: its tasks must run elsewhere).
+    pub(crate) fn hand_over(&self, shared: &Shared) {
+        if let Some(t) = self.lifo.take() {
+            shared.inject.push(self.node, t.header().qos, t);
+        }
+        for (qos, q) in Qos::ALL.iter().zip(&self.queues) {
+            while let Some(t) = q.pop() {
+                shared.inject.push(self.node, *qos, t);
+            }
+        }
+        shared.notify_parked();
+    }
+
+    /// Drops every queued task reference (shutdown).
+    pub(crate) fn drain(&self) {
+        drop(self.lifo.take());
+        for q in &self.queues {
+            while q.pop().is_some() {}
+        }
+    }
+}
+
+impl Drop for Core {
+    fn drop(&mut self) {
+        self.drain();
+    }
+}

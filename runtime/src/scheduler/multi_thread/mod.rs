@@ -1,0 +1,335 @@
+//! The multi-thread scheduler.
+//!
+//! - `mod.rs` — `Shared`: what every worker and every handle sees (stealers,
+//!   injectors, the idle set, the owned tasks, the driver lock), spawning and
+//!   scheduling from outside a worker.
+//! - `worker.rs` — a worker's run loop: pick, steal, park.
+//! - `core.rs` — a worker's private queues (one deque per class plus the LIFO
+//!   slot) and the pick rule.
+//!
+//! Queue invariants: a `Notified` is in exactly one place — a worker's LIFO
+//! slot, a worker's class deque, or an injector — and carries one reference.
+//! A worker's deques are pushed and popped only by its own thread; other
+//! workers take from them only through their `Stealer`s (steal-half). The
+//! LIFO slot is never stolen: it holds the task most recently woken by the
+//! running task, whose data is hot in this worker's cache.
+
+mod core;
+mod worker;
+
+pub(crate) use self::core::Core;
+pub(crate) use worker::{block_in_place, WorkerCx};
+
+use super::idle::Idle;
+use super::inject::NodeInjectors;
+use super::park::Unparker;
+use super::watchdog::WorkerWatch;
+use super::Common;
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use crate::loom::sync::Mutex;
+use crate::runtime::context;
+use crate::task::raw::{new_task, Schedule, Task, TaskMeta};
+use crate::task::{JoinHandle, Qos};
+use crossbeam_deque::Stealer;
+use crossbeam_utils::CachePadded;
+use std::future::Future;
+use std::sync::Arc;
+
+pub(crate) type Notified = crate::task::raw::Notified<Arc<Shared>>;
+
+const NO_OWNER: usize = usize::MAX;
+
+pub(crate) struct Shared {
+    pub(crate) remotes: Box<[Remote]>,
+    pub(crate) inject: NodeInjectors<Notified>,
+    /// Worker indices of each node.
+    pub(crate) node_workers: Box<[Box<[usize]>]>,
+    pub(crate) idle: Idle,
+    pub(crate) owned: crate::task::list::OwnedTasks<Arc<Shared>>,
+    /// The worker that parks in the driver (waits for the next timer), or
+    /// `NO_OWNER`.
+    pub(crate) driver_owner: AtomicUsize,
+    pub(crate) is_shutdown: AtomicBool,
+    /// Cores waiting for a worker thread to pick them up (start-up and
+    /// `block_in_place` hand-off).
+    pub(crate) common: Common,
+    remote_rr: AtomicUsize,
+    /// Worker threads that left with their core at shutdown.
+    pub(crate) exited: AtomicUsize,
+    pub(crate) worker_threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Worker threads started and not yet finished, for shutdown to wait on.
+    threads_live: std::sync::Mutex<usize>,
+    threads_exited: std::sync::Condvar,
+}
+
+/// What other threads may touch of a worker.
+pub(crate) struct Remote {
+    pub(crate) stealers: [Stealer<Notified>; Qos::COUNT],
+    pub(crate) unparker: Unparker,
+    pub(crate) node: usize,
+    pub(crate) watch: std::sync::Arc<CachePadded<WorkerWatch>>,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        remotes: Box<[Remote]>,
+        node_workers: Box<[Box<[usize]>]>,
+        common: Common,
+    ) -> Shared {
+        let n = remotes.len();
+        Shared {
+            inject: NodeInjectors::new(node_workers.len()),
+            node_workers,
+            idle: Idle::new(n),
+            owned: crate::task::list::OwnedTasks::new(n),
+            driver_owner: AtomicUsize::new(NO_OWNER),
+            is_shutdown: AtomicBool::new(false),
+            common,
+            remote_rr: AtomicUsize::new(0),
+            exited: AtomicUsize::new(0),
+            worker_threads: Mutex::new(Vec::new()),
+            threads_live: std::sync::Mutex::new(0),
+            threads_exited: std::sync::Condvar::new(),
+            remotes,
+        }
+    }
+
+    pub(crate) fn num_workers(&self) -> usize {
+        self.remotes.len()
+    }
+
+    pub(crate) fn spawn<F>(me: &Arc<Shared>, future: F, meta: TaskMeta) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let (task, notified, join) = new_task(future, me.clone(), meta);
+        match me.owned.bind(task) {
+            Ok(()) => me.schedule_task(notified, false),
+            Err(task) => {
+                // The runtime is shutting down: the task is cancelled at once.
+                drop(notified);
+                task.shutdown();
+            }
+        }
+        join
+    }
+
+    /// Queues a task: on the current worker if this thread is one of ours,
+    /// else on the injector of the node where the task last ran.
+    #[inline]
+    pub(crate) fn schedule_task(self: &Arc<Self>, task: Notified, is_yield: bool) {
+        let local = context::with_multi_thread_worker(|cx| match cx {
+            Some(cx) if std::ptr::eq(cx.shared_ptr(), Arc::as_ptr(self)) => {
+                cx.schedule_local(task, is_yield)
+            }
+            _ => Err(task),
+        });
+        if let Err(task) = local {
+            self.schedule_remote(task);
+        }
+    }
+
+    pub(crate) fn schedule_remote(&self, task: Notified) {
+        let node = self.node_for(&task);
+        let qos = task.header().qos;
+        self.inject.push(node, qos, task);
+        self.notify_parked();
+    }
+
+    fn node_for(&self, task: &Notified) -> usize {
+        let last = task.header().last_worker.load(Relaxed) as usize;
+        if let Some(r) = self.remotes.get(last) {
+            return r.node;
+        }
+        let nodes = self.node_workers.len();
+        if nodes == 1 {
+            0
+        } else {
+            self.remote_rr.fetch_add(1, Relaxed) % nodes
+        }
+    }
+
+    /// Wakes a sleeping worker if nobody is searching for work.
+    #[inline]
+    pub(crate) fn notify_parked(&self) {
+        if let Some(worker) = self.idle.worker_to_notify() {
+            self.remotes[worker].unparker.unpark();
+        }
+    }
+
+    /// The last searcher is going to sleep: make sure no queued work is left
+    /// without a worker looking for it.
+    pub(crate) fn notify_if_work_pending(&self) {
+        let pending = self
+            .remotes
+            .iter()
+            .any(|r| r.stealers.iter().any(|s| !s.is_empty()))
+            || (0..self.inject.num_nodes())
+                .any(|n| Qos::ALL.iter().any(|&q| !self.inject.is_empty(n, q)));
+        if pending {
+            self.notify_parked();
+        }
+    }
+
+    /// Wakes the worker that sleeps in the driver, so it re-reads the next
+    /// timer deadline.
+    pub(crate) fn unpark_driver(&self) {
+        let owner = self.driver_owner.load(SeqCst);
+        if let Some(r) = self.remotes.get(owner) {
+            r.unparker.unpark();
+        }
+    }
+
+    pub(crate) fn try_acquire_driver(&self, worker: usize) -> bool {
+        self.driver_owner
+            .compare_exchange(NO_OWNER, worker, SeqCst, SeqCst)
+            .is_ok()
+    }
+
+    pub(crate) fn release_driver(&self, worker: usize) {
+        let _ = self
+            .driver_owner
+            .compare_exchange(worker, NO_OWNER, SeqCst, SeqCst);
+    }
+
+    pub(crate) fn shutdown(&self) {
+        if self.is_shutdown.swap(true, SeqCst) {
+            return;
+        }
+        self.owned.close_and_shutdown_all();
+        for r in self.remotes.iter() {
+            r.unparker.unpark();
+        }
+    }
+
+    /// After the last worker left: drop what still references tasks, so the
+    /// task ↔ `Shared` reference cycle is broken.
+    pub(crate) fn drain_after_shutdown(&self) {
+        for node in 0..self.inject.num_nodes() {
+            for qos in Qos::ALL {
+                while self.inject.pop(node, qos).is_some() {}
+            }
+        }
+        self.common.time.shutdown();
+    }
+
+    /// Waits until every worker thread finished (`None`: forever). Returns
+    /// false on timeout.
+    pub(crate) fn wait_workers(&self, timeout: Option<std::time::Duration>) -> bool {
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let mut live = self.threads_live.lock().unwrap_or_else(|e| e.into_inner());
+        while *live > 0 {
+            live = match deadline {
+                None => self
+                    .threads_exited
+                    .wait(live)
+                    .unwrap_or_else(|e| e.into_inner()),
+                Some(d) => {
+                    let now = std::time::Instant::now();
+                    if now >= d {
+                        return false;
+                    }
+                    self.threads_exited
+                        .wait_timeout(live, d - now)
+                        .unwrap_or_else(|e| e.into_inner())
+                        .0
+                }
+            };
+        }
+        drop(live);
+        let threads: Vec<_> = self
+            .worker_threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain(..)
+            .collect();
+        for t in threads {
+            let _ = t.join();
+        }
+        true
+    }
+
+    fn thread_started(&self) {
+        *self.threads_live.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+    }
+
+    fn thread_finished(&self) {
+        let mut live = self.threads_live.lock().unwrap_or_else(|e| e.into_inner());
+        *live -= 1;
+        self.threads_exited.notify_all();
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.is_shutdown.load(Acquire)
+    }
+}
+
+impl Schedule for Arc<Shared> {
+    #[inline]
+    fn schedule(&self, task: Notified) {
+        self.schedule_task(task, false);
+    }
+
+    #[inline]
+    fn yield_now(&self, task: Notified) {
+        self.schedule_task(task, true);
+    }
+
+    fn release(&self, task: &Task<Self>) -> Option<Task<Self>> {
+        self.owned.remove(task)
+    }
+}
+
+/// Starts a worker thread that runs `core` (at start-up, and to replace a
+/// worker that entered `block_in_place`). If the thread cannot be started,
+/// the core's tasks move to the injectors so none is lost, and the error is
+/// returned.
+pub(crate) fn spawn_worker_thread(shared: &Arc<Shared>, core: Box<Core>) -> std::io::Result<()> {
+    let cfg = &shared.common.config;
+    let mut builder = std::thread::Builder::new().name((cfg.thread_name)());
+    if let Some(size) = cfg.thread_stack_size {
+        builder = builder.stack_size(size);
+    }
+    let shared2 = shared.clone();
+    let on_start = cfg.on_thread_start.clone();
+    let on_stop = cfg.on_thread_stop.clone();
+    // The core crosses to the new thread inside this slot; if spawning fails
+    // the closure (and the slot) come back to us through the error path.
+    let slot = Arc::new(std::sync::Mutex::new(Some(core)));
+    let slot2 = slot.clone();
+    shared.thread_started();
+    let res = builder.spawn(move || {
+        if let Some(f) = &on_start {
+            f();
+        }
+        let core = slot2.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(core) = core {
+            worker::run(shared2.clone(), core);
+        }
+        if let Some(f) = &on_stop {
+            f();
+        }
+        shared2.thread_finished();
+    });
+    match res {
+        Ok(handle) => {
+            shared
+                .worker_threads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(handle);
+            Ok(())
+        }
+        Err(e) => {
+            shared.thread_finished();
+            let core = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(core) = core {
+                core.hand_over(shared);
+                drop(core);
+                worker::worker_exited(shared);
+            }
+            Err(e)
+        }
+    }
+}

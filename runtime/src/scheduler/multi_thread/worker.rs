@@ -1,0 +1,195 @@
+//! A worker's run loop: pick, steal, park; and `block_in_place`.
+//!
+//! The worker thread owns its `Core` through `WorkerCx::core` (a raw pointer
+//! to the boxed core, installed in the thread's context so that wakes made by
+//! the running task reach the local queues). `block_in_place` takes the core
+//! out and starts a new thread with it: the run loop notices the core is gone
+//! after the current poll and the old thread exits.
+
+use super::{Core, Notified, Shared};
+use crate::runtime::context;
+use crate::task::coop;
+use std::cell::Cell;
+use std::ptr::NonNull;
+use std::sync::atomic::Ordering::*;
+use std::sync::Arc;
+
+pub(crate) struct WorkerCx {
+    shared: Arc<Shared>,
+    core: Cell<Option<NonNull<Core>>>,
+}
+
+impl WorkerCx {
+    pub(crate) fn shared_ptr(&self) -> *const Shared {
+        Arc::as_ptr(&self.shared)
+    }
+
+    #[inline]
+    pub(crate) fn schedule_local(&self, task: Notified, is_yield: bool) -> Result<(), Notified> {
+        let Some(core) = self.core.get() else {
+            return Err(task);
+        };
+        // SAFETY: the core pointer is only set while this thread owns the
+        // core; it is only read on this thread (`WorkerCx` is reached through
+        // a thread-local).
+        let core = unsafe { core.as_ref() };
+        core.push_local(task, is_yield, &self.shared);
+        Ok(())
+    }
+
+    /// Takes the core away from this thread (for `block_in_place`).
+    fn take_core(&self) -> Option<Box<Core>> {
+        // SAFETY: the pointer came from `Box::into_raw` in `run` and is
+        // cleared here, so ownership moves back into exactly one `Box`.
+        self.core
+            .take()
+            .map(|p| unsafe { Box::from_raw(p.as_ptr()) })
+    }
+}
+
+/// Runs a worker on the current thread until shutdown or hand-off.
+pub(crate) fn run(shared: Arc<Shared>, core: Box<Core>) {
+    let handle = crate::scheduler::Handle::MultiThread(shared.clone());
+    let index = core.index;
+    let watch = shared.remotes[index].watch.clone();
+    let cx = WorkerCx {
+        shared,
+        core: Cell::new(Some(NonNull::from(Box::leak(core)))),
+    };
+    context::enter_worker(handle, &cx, &watch, &cx.shared.common.watchdog, || {
+        run_loop(&cx);
+    });
+    if let Some(core) = cx.take_core() {
+        // Shutdown: drop the queued references.
+        drop(core);
+        worker_exited(&cx.shared);
+    }
+}
+
+fn run_loop(cx: &WorkerCx) {
+    let shared = &*cx.shared;
+    let time = &shared.common.time;
+    loop {
+        let Some(core) = cx.core.get() else {
+            // Handed off by `block_in_place`.
+            return;
+        };
+        // SAFETY: this thread owns the core until `take_core`, which only
+        // runs inside a task poll on this thread; we re-read the pointer
+        // after every poll.
+        let core = unsafe { core.as_ref() };
+        if shared.is_shutdown() {
+            return;
+        }
+        if time.is_due() {
+            time.process();
+        }
+        if let Some(task) = core.next_task(shared) {
+            run_task(shared, core, task);
+            continue;
+        }
+        if let Some(task) = core.steal_work(shared) {
+            run_task(shared, core, task);
+            continue;
+        }
+        park(shared, core);
+    }
+}
+
+#[inline]
+fn run_task(shared: &Shared, core: &Core, task: Notified) {
+    if core.is_searching.replace(false) && shared.idle.transition_worker_from_searching() {
+        // We were the last searcher: someone else must look for the rest.
+        shared.notify_parked();
+    }
+    task.header().last_worker.store(core.index as u32, Relaxed);
+    coop::with_budget(|| task.run());
+}
+
+fn park(shared: &Shared, core: &Core) {
+    let index = core.index;
+    let was_searching = core.is_searching.replace(false);
+    if shared
+        .idle
+        .transition_worker_to_parked(index, was_searching)
+    {
+        shared.notify_if_work_pending();
+    }
+    let time = &shared.common.time;
+    loop {
+        if shared.is_shutdown() {
+            return;
+        }
+        if shared.try_acquire_driver(index) {
+            // Park in the driver: until the next timer or an unpark.
+            core.parker.park(time.park_timeout());
+            shared.release_driver(index);
+            time.process();
+        } else {
+            core.parker.park(None);
+        }
+        if core.has_local_work() {
+            // The timers we processed woke tasks onto our own queues.
+            if !shared.idle.unpark_worker_by_id(index) {
+                // Someone woke us meanwhile and counted us as searching.
+                core.is_searching.set(true);
+            }
+            return;
+        }
+        if !shared.idle.is_parked(index) {
+            // Woken by `notify_parked`, which counted us as searching.
+            core.is_searching.set(true);
+            return;
+        }
+    }
+}
+
+/// Called by each worker thread as it leaves at shutdown; the last one
+/// clears the injectors and timers so nothing keeps the tasks (and through
+/// them this `Shared`) alive.
+pub(super) fn worker_exited(shared: &Shared) {
+    let exited = shared.exited.fetch_add(1, AcqRel) + 1;
+    if exited == shared.num_workers() {
+        shared.drain_after_shutdown();
+    }
+}
+
+/// See `task::block_in_place`.
+#[track_caller]
+pub(crate) fn block_in_place<F, R>(f: F) -> R
+where
+    F: FnOnce() -> R,
+{
+    enum Outcome {
+        HandedOff,
+        NotAWorker,
+        CurrentThread,
+    }
+    let outcome = context::with_multi_thread_worker(|cx| match cx {
+        Some(cx) => match cx.take_core() {
+            Some(core) => {
+                let shared = cx.shared.clone();
+                if let Err(e) = super::spawn_worker_thread(&shared, core) {
+                    // No thread: the queues are handed to the other workers
+                    // instead (the core is dropped by `spawn_worker_thread`).
+                    tracing::error!("block_in_place could not start a replacement worker: {e}");
+                }
+                Outcome::HandedOff
+            }
+            None => Outcome::NotAWorker,
+        },
+        None if context::current_is_current_thread() => Outcome::CurrentThread,
+        None => Outcome::NotAWorker,
+    });
+    match outcome {
+        Outcome::CurrentThread => panic!(
+            "task::block_in_place cannot be used on a current_thread runtime: there is no other \
+             worker to take over its tasks; use spawn_blocking, or build the runtime with \
+             runtime::Builder::new_multi_thread()"
+        ),
+        Outcome::HandedOff | Outcome::NotAWorker => {
+            // Blocking here is allowed now: this thread is no longer a worker.
+            context::exit_runtime_for_blocking(f)
+        }
+    }
+}

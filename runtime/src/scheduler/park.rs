@@ -1,0 +1,131 @@
+//! The worker parker: sleep until unparked or a timeout, with no lost wakeup.
+//!
+//! Protocol: `state` is EMPTY, PARKED or NOTIFIED. `unpark` swaps in NOTIFIED
+//! and, only if the parker was PARKED, signals the condvar under the mutex.
+//! `park` consumes a NOTIFIED without sleeping; otherwise it moves
+//! EMPTY → PARKED under the mutex and waits until it can consume NOTIFIED (or
+//! the timeout passes). Because the PARKED transition and the condvar wait
+//! happen under the same mutex that `unpark` takes before signalling, an
+//! unpark between the two cannot be missed. An unpark that arrives while the
+//! worker is awake is remembered: the next park returns at once.
+//!
+//! This is the park step of a worker that does not hold the driver; the
+//! worker that holds the driver parks in the driver instead (today the timer,
+//! whose wait is this same parker with the next deadline as timeout; an I/O
+//! driver will wait in the kernel and be unparked through its waker).
+
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use crate::loom::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+const EMPTY: usize = 0;
+const PARKED: usize = 1;
+const NOTIFIED: usize = 2;
+
+#[derive(Clone)]
+pub(crate) struct Parker {
+    inner: Arc<Inner>,
+}
+
+/// The other half of a `Parker`: wakes it.
+#[derive(Clone)]
+pub(crate) struct Unparker {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    state: AtomicUsize,
+    mutex: Mutex<()>,
+    condvar: Condvar,
+}
+
+impl Parker {
+    pub(crate) fn new() -> Parker {
+        Parker {
+            inner: Arc::new(Inner {
+                state: AtomicUsize::new(EMPTY),
+                mutex: Mutex::new(()),
+                condvar: Condvar::new(),
+            }),
+        }
+    }
+
+    pub(crate) fn unparker(&self) -> Unparker {
+        Unparker {
+            inner: self.inner.clone(),
+        }
+    }
+
+    /// Sleeps until unparked, or until `timeout` passes (`None`: no timeout).
+    /// May return spuriously; callers re-check their condition.
+    pub(crate) fn park(&self, timeout: Option<Duration>) {
+        self.inner.park(timeout);
+    }
+}
+
+impl Unparker {
+    pub(crate) fn unpark(&self) {
+        self.inner.unpark();
+    }
+}
+
+impl Inner {
+    fn park(&self, timeout: Option<Duration>) {
+        // Fast path: a pending notification.
+        if self
+            .state
+            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+            .is_ok()
+        {
+            return;
+        }
+        if timeout == Some(Duration::ZERO) {
+            return;
+        }
+        let mut guard = self.mutex.lock().unwrap_or_else(|e| e.into_inner());
+        match self.state.compare_exchange(EMPTY, PARKED, SeqCst, SeqCst) {
+            Ok(_) => {}
+            Err(NOTIFIED) => {
+                // Notified between the fast path and the lock.
+                self.state.swap(EMPTY, SeqCst);
+                return;
+            }
+            Err(actual) => panic!("inconsistent park state: {actual}"),
+        }
+        match timeout {
+            None => loop {
+                guard = self.condvar.wait(guard).unwrap_or_else(|e| e.into_inner());
+                if self
+                    .state
+                    .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+                    .is_ok()
+                {
+                    return;
+                }
+                // Spurious wakeup: wait again.
+            },
+            Some(timeout) => {
+                let (_guard, _res) = self
+                    .condvar
+                    .wait_timeout(guard, timeout)
+                    .unwrap_or_else(|e| e.into_inner());
+                // Notified or timed out: either way we are no longer parked.
+                // A notification that raced with the timeout is consumed here,
+                // which is fine: the caller re-checks everything after a park.
+                self.state.swap(EMPTY, SeqCst);
+            }
+        }
+    }
+
+    fn unpark(&self) {
+        match self.state.swap(NOTIFIED, SeqCst) {
+            EMPTY | NOTIFIED => {}
+            PARKED => {
+                // Taking the lock orders us after the parker's wait began.
+                drop(self.mutex.lock().unwrap_or_else(|e| e.into_inner()));
+                self.condvar.notify_one();
+            }
+            actual => panic!("inconsistent park state: {actual}"),
+        }
+    }
+}

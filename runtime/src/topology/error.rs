@@ -1,0 +1,110 @@
+//! `TopologyError`: why a CPU list or a sysfs tree could not be read.
+
+use std::error::Error;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// A CPU list or a sysfs topology tree that could not be read or made sense of.
+///
+/// The message names the input (the text, or the file and its contents) and
+/// what is wrong with it.
+#[derive(Debug)]
+pub struct TopologyError {
+    kind: Kind,
+    /// The file the bad input came from, if it came from one.
+    path: Option<PathBuf>,
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// A malformed CPU list: the input, what is wrong, and the byte offset.
+    Parse {
+        input: String,
+        what: String,
+        at: usize,
+    },
+    /// A file or directory that could not be read.
+    Io(io::Error),
+    /// Files that read fine but do not describe a usable topology (no
+    /// nodes, nodes sharing a CPU, no allowed CPU online, ...).
+    Invalid(String),
+}
+
+impl TopologyError {
+    pub(super) fn parse(input: &str, what: String, at: usize) -> TopologyError {
+        let input = input.to_owned();
+        TopologyError {
+            kind: Kind::Parse { input, what, at },
+            path: None,
+        }
+    }
+
+    pub(super) fn io(path: &Path, err: io::Error) -> TopologyError {
+        TopologyError {
+            kind: Kind::Io(err),
+            path: Some(path.to_owned()),
+        }
+    }
+
+    pub(super) fn invalid(path: &Path, what: String) -> TopologyError {
+        TopologyError {
+            kind: Kind::Invalid(what),
+            path: Some(path.to_owned()),
+        }
+    }
+
+    /// Records that the input came from the file at `path`.
+    pub(super) fn in_file(mut self, path: &Path) -> TopologyError {
+        self.path = Some(path.to_owned());
+        self
+    }
+
+    /// The file or directory the bad input came from, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Whether the error is a malformed CPU list (as opposed to a file that
+    /// could not be read, or files that describe no usable topology).
+    pub fn is_parse(&self) -> bool {
+        matches!(self.kind, Kind::Parse { .. })
+    }
+
+    /// Whether a file or directory was missing.
+    pub fn is_not_found(&self) -> bool {
+        matches!(&self.kind, Kind::Io(e) if e.kind() == io::ErrorKind::NotFound)
+    }
+}
+
+impl fmt::Display for TopologyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.kind, &self.path) {
+            (Kind::Parse { input, what, at }, None) => {
+                write!(f, "invalid CPU list {input:?}: {what} at byte {at}")
+            }
+            (Kind::Parse { input, what, at }, Some(path)) => write!(
+                f,
+                "invalid CPU list {input:?} in {}: {what} at byte {at}",
+                path.display()
+            ),
+            (Kind::Io(err), Some(path)) => {
+                write!(f, "cannot read {}: {err}", path.display())
+            }
+            (Kind::Io(err), None) => write!(f, "cannot read topology: {err}"),
+            (Kind::Invalid(what), Some(path)) => {
+                write!(f, "unusable topology at {}: {what}", path.display())
+            }
+            (Kind::Invalid(what), None) => write!(f, "unusable topology: {what}"),
+        }
+    }
+}
+
+impl Error for TopologyError {
+    fn source(&self) -> Option<&(dyn Error + 'static)> {
+        match &self.kind {
+            Kind::Io(err) => Some(err),
+            _ => None,
+        }
+    }
+}
