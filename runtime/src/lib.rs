@@ -58,3 +58,8 @@ pub use task::{spawn, spawn_blocking, spawn_with};
 
 #[cfg(feature = "macros")]
 pub use perf_runtime_macros::{main, test};
+
+// The README's first program is compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -6,6 +6,7 @@
 //! touching the code that implements it.
 
 #[cfg(not(perf_runtime_loom))]
+#[allow(unused_imports)] // a facade exports the whole set, used or not
 mod imp {
     pub(crate) mod sync {
         pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard, WaitTimeoutResult};
@@ -53,6 +54,7 @@ mod imp {
 }
 
 #[cfg(perf_runtime_loom)]
+#[allow(unused_imports)]
 mod imp {
     pub(crate) mod sync {
         pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard, WaitTimeoutResult};

@@ -236,7 +236,6 @@ impl Builder {
         Config {
             global_queue_interval: self.global_queue_interval,
             event_interval: self.event_interval,
-            long_poll_threshold: self.long_poll_threshold,
             thread_name: self.thread_name.clone(),
             thread_stack_size: self.thread_stack_size,
             on_thread_start: self.on_thread_start.clone(),

@@ -10,7 +10,6 @@ pub(crate) type ThreadNameFn = Arc<dyn Fn() -> String + Send + Sync>;
 pub(crate) struct Config {
     pub(crate) global_queue_interval: u32,
     pub(crate) event_interval: u32,
-    pub(crate) long_poll_threshold: Option<Duration>,
     pub(crate) thread_name: ThreadNameFn,
     pub(crate) thread_stack_size: Option<usize>,
     pub(crate) on_thread_start: Option<Callback>,

@@ -106,11 +106,8 @@ impl Idle {
         true
     }
 
-    /// Every sleeper, for shutdown.
-    pub(crate) fn drain_sleepers(&self) -> Vec<usize> {
-        std::mem::take(&mut *self.lock())
-    }
-
+    /// Workers searching for work now (racy, for metrics and tests).
+    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn num_searching(&self) -> usize {
         self.state.load(SeqCst) & SEARCH_MASK
     }

@@ -35,7 +35,7 @@ pub(crate) mod multi_thread;
 pub(crate) mod park;
 pub(crate) mod watchdog;
 
-use crate::loom::sync::Arc;
+use std::sync::Arc;
 use crate::runtime::blocking::BlockingPool;
 use crate::runtime::config::Config;
 use crate::task::raw::TaskMeta;
@@ -103,14 +103,6 @@ impl Handle {
 
     pub(crate) fn is_current_thread(&self) -> bool {
         matches!(self, Handle::CurrentThread(_))
-    }
-
-    pub(crate) fn ptr_eq(&self, other: &Handle) -> bool {
-        match (self, other) {
-            (Handle::MultiThread(a), Handle::MultiThread(b)) => Arc::ptr_eq(a, b),
-            (Handle::CurrentThread(a), Handle::CurrentThread(b)) => Arc::ptr_eq(a, b),
-            _ => false,
-        }
     }
 
     /// Stops accepting tasks, cancels every live task and wakes the workers

@@ -123,10 +123,6 @@ impl<S: Schedule> OwnedTasks<S> {
         }
     }
 
-    pub(crate) fn is_closed(&self) -> bool {
-        self.closed.load(Acquire)
-    }
-
     /// The number of live tasks (a racy sum, for metrics and tests).
     pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|s| lock(s).len).sum()

@@ -197,9 +197,6 @@ impl<S: 'static> Notified<S> {
         unsafe { (ptr.as_ref().vtable.poll)(ptr) }
     }
 
-    pub(crate) fn into_raw(self) -> NonNull<Header> {
-        self.0.into_raw()
-    }
 }
 
 impl<S: 'static> Drop for Task<S> {

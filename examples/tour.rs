@@ -1,0 +1,170 @@
+//! A tour of perf_runtime: classes, JoinSet, spawn_blocking, timers, and the
+//! watchdog. Run with `cargo run --release --example tour`.
+
+use perf_runtime::runtime::Builder;
+use perf_runtime::task::{self, JoinSet, Qos};
+use perf_runtime::time::{self, Duration, Instant};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "perf_runtime=warn".into()),
+        )
+        .with_target(false)
+        .init();
+
+    let rt = Builder::new_multi_thread()
+        .thread_name("tour-worker")
+        .enable_all()
+        .build()
+        .expect("building the runtime");
+
+    println!("perf_runtime tour");
+    println!("=================");
+    let topo = rt.handle().topology();
+    println!(
+        "machine: {} NUMA node(s), CPUs this process may use: {}",
+        topo.num_nodes(),
+        topo.allowed_cpus()
+    );
+    for node in topo.nodes() {
+        println!("  node {}: CPUs {}", node.id().index(), node.cpus());
+    }
+    println!(
+        "workers: {} (std::thread::available_parallelism, or PERF_RUNTIME_WORKER_THREADS)",
+        rt.metrics().num_workers()
+    );
+
+    rt.block_on(async {
+        classes().await;
+        join_set().await;
+        blocking().await;
+        timers().await;
+    });
+    watchdog(&rt);
+    println!("\ndone.");
+}
+
+/// Floods the workers with Batch work, then measures how long Critical and
+/// Normal requests wait behind it.
+async fn classes() {
+    println!("\n1. QoS classes: Critical and Normal requests under a Batch flood");
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let batch_polls = Arc::new(AtomicU64::new(0));
+    let mut flood = Vec::new();
+    let workers = perf_runtime::runtime::Handle::current()
+        .metrics()
+        .num_workers();
+    for _ in 0..16 * workers {
+        let stop = stop.clone();
+        let polls = batch_polls.clone();
+        flood.push(perf_runtime::spawn_with(Qos::Batch, async move {
+            while !stop.load(Ordering::Relaxed) {
+                burn(Duration::from_micros(100));
+                polls.fetch_add(1, Ordering::Relaxed);
+                task::yield_now().await;
+            }
+        }));
+    }
+    for qos in [Qos::Critical, Qos::Normal] {
+        let mut delays = Vec::new();
+        for _ in 0..200 {
+            let sent = std::time::Instant::now();
+            let delay = perf_runtime::spawn_with(qos, async move { sent.elapsed() })
+                .await
+                .expect("request task");
+            delays.push(delay);
+            time::sleep(Duration::from_millis(1)).await;
+        }
+        delays.sort();
+        println!(
+            "   {:<8} spawn -> first poll: p50 {:>7.1?}  p99 {:>7.1?}  (200 requests)",
+            qos.as_str(),
+            delays[delays.len() / 2],
+            delays[delays.len() * 99 / 100],
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    for f in flood {
+        f.await.expect("batch task");
+    }
+    println!(
+        "   Batch kept running meanwhile: {} polls of ~100 µs",
+        batch_polls.load(Ordering::Relaxed)
+    );
+}
+
+async fn join_set() {
+    println!("\n2. JoinSet: results in completion order");
+    let mut set = JoinSet::new();
+    for i in 0..5u64 {
+        set.spawn(async move {
+            time::sleep(Duration::from_millis(10 * (5 - i))).await;
+            i
+        });
+    }
+    let mut order = Vec::new();
+    while let Some(res) = set.join_next().await {
+        order.push(res.expect("join set task"));
+    }
+    println!("   spawned 0..5 with shrinking sleeps, finished in order {order:?}");
+}
+
+async fn blocking() {
+    println!("\n3. spawn_blocking: CPU-heavy or blocking calls off the workers");
+    let started = Instant::now();
+    let sum = perf_runtime::spawn_blocking(|| (1..=5_000_000u64).fold(0u64, |a, b| a.wrapping_add(b * b)))
+        .await
+        .expect("blocking task");
+    println!(
+        "   sum of squares 1..=5e6 (mod 2^64) = {sum}, computed on the blocking pool in {:?}",
+        started.elapsed()
+    );
+}
+
+async fn timers() {
+    println!("\n4. timers: sleep, timeout, interval");
+    let start = Instant::now();
+    time::sleep(Duration::from_millis(20)).await;
+    println!("   sleep(20ms) returned after {:?} (never early)", start.elapsed());
+    let slow = time::timeout(Duration::from_millis(10), time::sleep(Duration::from_secs(5))).await;
+    println!("   timeout(10ms, sleep(5s)) -> {}", match slow {
+        Ok(()) => "completed".to_string(),
+        Err(e) => format!("Err({e})"),
+    });
+    let mut ticker = time::interval(Duration::from_millis(5));
+    let t0 = Instant::now();
+    for _ in 0..4 {
+        ticker.tick().await;
+    }
+    println!("   4 ticks of interval(5ms) took {:?}", t0.elapsed());
+}
+
+fn watchdog(rt: &perf_runtime::runtime::Runtime) {
+    println!("\n5. watchdog: a poll that blocks its worker is reported");
+    rt.block_on(async {
+        task::Builder::new()
+            .name("blocks-its-worker")
+            .spawn(async {
+                // A blocking call inside a poll: exactly what the watchdog is for.
+                std::thread::sleep(std::time::Duration::from_millis(250));
+            })
+            .expect("spawn")
+            .await
+            .expect("task");
+    });
+    println!(
+        "   long polls counted: {} (the warning above names the task, its id and spawn site)",
+        rt.metrics().long_polls()
+    );
+}
+
+fn burn(d: Duration) {
+    let end = std::time::Instant::now() + d;
+    while std::time::Instant::now() < end {
+        std::hint::spin_loop();
+    }
+}
