@@ -49,7 +49,6 @@ pub(crate) mod loom;
 pub mod runtime;
 pub(crate) mod scheduler;
 pub mod task;
-#[path = "time_stub.rs"]
 pub mod time;
 pub mod topology;
 pub(crate) mod util;

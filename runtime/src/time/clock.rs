@@ -1,0 +1,178 @@
+//! The runtime's clock: real time, or a paused (test) clock that only moves
+//! when told to, and the conversions between clock time and wheel ticks.
+//!
+//! Reads are lock-free: one `mode` load, then either `std::time::Instant::now()`
+//! (real), `origin + frozen` (paused), or `std now + skew` (resumed after a
+//! pause; the clock keeps whatever lead or lag the pause gave it, as tokio's).
+//! Mutations (`pause`, `resume`, `advance`) are serialized by `mutate`.
+
+use crate::loom::sync::atomic::{AtomicU64, AtomicU8, Ordering::*};
+use crate::loom::sync::Mutex;
+use std::time::{Duration, Instant as StdInstant};
+
+/// The clock reads the system clock.
+const REAL: u8 = 0;
+/// The clock is frozen at `origin + frozen` nanoseconds.
+const PAUSED: u8 = 1;
+/// The clock runs, offset from the system clock by `skew` nanoseconds.
+const SKEWED: u8 = 2;
+
+/// Nanoseconds per wheel tick (1 ms).
+const NANOS_PER_TICK: u128 = 1_000_000;
+
+/// The largest tick a deadline converts to, kept well below the entry-state
+/// sentinels (`entry::FIRED`, `entry::SHUTDOWN`).
+pub(super) const MAX_TICK: u64 = u64::MAX >> 2;
+
+pub(super) struct Clock {
+    /// Tick 0 of the timer wheel; never changes.
+    origin: StdInstant,
+    /// May this clock be paused (current_thread runtime only)?
+    pausable: bool,
+    mode: AtomicU8,
+    /// Paused time, in nanoseconds since `origin` (meaningful in PAUSED).
+    frozen: AtomicU64,
+    /// `clock - system clock`, in nanoseconds, as `i64` bits (in SKEWED).
+    skew: AtomicU64,
+    /// Serializes pause/resume/advance.
+    mutate: Mutex<()>,
+}
+
+impl Clock {
+    pub(super) fn new(pausable: bool, start_paused: bool) -> Clock {
+        assert!(
+            pausable || !start_paused,
+            "a paused clock requires the current_thread runtime; build it with \
+             runtime::Builder::new_current_thread()"
+        );
+        Clock {
+            origin: StdInstant::now(),
+            pausable,
+            mode: AtomicU8::new(if start_paused { PAUSED } else { REAL }),
+            frozen: AtomicU64::new(0),
+            skew: AtomicU64::new(0),
+            mutate: Mutex::new(()),
+        }
+    }
+
+    /// The current time of this clock.
+    #[inline]
+    pub(super) fn now(&self) -> StdInstant {
+        match self.mode.load(Acquire) {
+            REAL => StdInstant::now(),
+            mode => self.now_slow(mode),
+        }
+    }
+
+    #[cold]
+    fn now_slow(&self, mode: u8) -> StdInstant {
+        if mode == PAUSED {
+            return self.origin + Duration::from_nanos(self.frozen.load(Acquire));
+        }
+        let skew = self.skew.load(Acquire) as i64;
+        let real = StdInstant::now();
+        if skew >= 0 {
+            real + Duration::from_nanos(skew as u64)
+        } else {
+            // A lagging clock never reads before `origin`.
+            real.checked_sub(Duration::from_nanos(skew.unsigned_abs()))
+                .map_or(self.origin, |t| t.max(self.origin))
+        }
+    }
+
+    pub(super) fn is_pausable(&self) -> bool {
+        self.pausable
+    }
+
+    pub(super) fn is_paused(&self) -> bool {
+        self.mode.load(Acquire) == PAUSED
+    }
+
+    /// Freezes the clock at its current time.
+    pub(super) fn pause(&self) {
+        let _guard = lock(&self.mutate);
+        assert!(
+            !self.is_paused(),
+            "time::pause() called while the clock is already paused"
+        );
+        let now = self.since_origin(self.now());
+        self.frozen.store(now, Release);
+        self.mode.store(PAUSED, Release);
+    }
+
+    /// Lets the clock run again from the time it was frozen at.
+    pub(super) fn resume(&self) {
+        let _guard = lock(&self.mutate);
+        assert!(
+            self.is_paused(),
+            "time::resume() called while the clock is not paused; call time::pause() first"
+        );
+        let frozen = i128::from(self.frozen.load(Acquire));
+        let real = i128::from(self.since_origin(StdInstant::now()));
+        let skew = (frozen - real).clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
+        self.skew.store(skew as u64, Release);
+        self.mode.store(SKEWED, Release);
+    }
+
+    /// Moves the paused clock forward by `by`.
+    pub(super) fn advance(&self, by: Duration) {
+        let _guard = lock(&self.mutate);
+        assert!(
+            self.is_paused(),
+            "time::advance() requires a paused clock; call time::pause() first"
+        );
+        let by = u64::try_from(by.as_nanos()).unwrap_or(u64::MAX);
+        let frozen = self.frozen.load(Acquire);
+        let advanced = frozen.checked_add(by).unwrap_or_else(|| {
+            panic!("time::advance() by {by} ns overflows the paused clock (~584 years)")
+        });
+        self.frozen.store(advanced, Release);
+    }
+
+    /// Moves the paused clock forward to `tick`, if it is behind it.
+    /// Returns false if the clock is not paused.
+    pub(super) fn advance_to_tick(&self, tick: u64) -> bool {
+        let _guard = lock(&self.mutate);
+        if !self.is_paused() {
+            return false;
+        }
+        let target = u64::try_from(u128::from(tick) * NANOS_PER_TICK).unwrap_or(u64::MAX);
+        if target > self.frozen.load(Acquire) {
+            self.frozen.store(target, Release);
+        }
+        true
+    }
+
+    /// The clock's current tick, rounded down: a timer due at tick `t` is
+    /// fired only once the clock has passed the whole of `t` milliseconds.
+    #[inline]
+    pub(super) fn now_tick(&self) -> u64 {
+        self.instant_to_tick_floor(self.now())
+    }
+
+    fn instant_to_tick_floor(&self, t: StdInstant) -> u64 {
+        let ns = t.saturating_duration_since(self.origin).as_nanos();
+        u64::try_from(ns / NANOS_PER_TICK).map_or(MAX_TICK, |t| t.min(MAX_TICK))
+    }
+
+    /// The tick of a deadline, rounded up, so a timer never fires early.
+    pub(super) fn deadline_to_tick(&self, deadline: StdInstant) -> u64 {
+        let ns = deadline.saturating_duration_since(self.origin).as_nanos();
+        u64::try_from(ns.div_ceil(NANOS_PER_TICK)).map_or(MAX_TICK, |t| t.min(MAX_TICK))
+    }
+
+    /// The time at which `tick` begins (`None` if not representable).
+    pub(super) fn tick_to_instant(&self, tick: u64) -> Option<StdInstant> {
+        self.origin.checked_add(Duration::from_millis(tick))
+    }
+
+    fn since_origin(&self, t: StdInstant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+/// Locks `m`, ignoring poisoning: the time module's locked state is updated
+/// without calling user code, so it is consistent even after a panic.
+pub(super) fn lock<T>(m: &Mutex<T>) -> crate::loom::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -1,0 +1,177 @@
+//! Timers: [`sleep`], [`timeout`], [`interval`], and the clock they read.
+//!
+//! All timers of a runtime live in one hierarchical timer wheel with 1 ms
+//! ticks, driven by the scheduler: every scheduling tick asks
+//! `TimeHandle::is_due` (one atomic load when no timer is pending) and calls
+//! `process` when it is, so timers fire on time even when no worker parks.
+//! A paused clock ([`pause`], [`advance`]) makes timer tests instant and
+//! deterministic.
+//!
+//! # Examples
+//! ```
+//! use perf_runtime::time::{sleep, timeout, Duration};
+//!
+//! #[perf_runtime::main]
+//! async fn main() {
+//!     sleep(Duration::from_millis(5)).await;
+//!     let res = timeout(Duration::from_millis(5), std::future::pending::<()>()).await;
+//!     assert!(res.is_err());
+//! }
+//! ```
+//!
+//! # What lives where
+//! - `clock.rs`: real or paused time; time ↔ tick conversions.
+//! - `wheel.rs`: the wheel (6 levels × 64 slots) and its slab of entries.
+//! - `entry.rs`: the state a `Sleep` shares with the wheel.
+//! - `handle.rs`: `TimeHandle`, the driver the scheduler calls, and the
+//!   registration/cancellation used by `Sleep`.
+//! - `instant.rs`, `sleep.rs`, `timeout.rs`, `interval.rs`, `error.rs`: the
+//!   public API, in tokio's names and shapes.
+//! - `tests.rs` (driver and public API on a paused clock, driven by hand;
+//!   `test_harness.rs` enters a driver),
+//!   `wheel_tests.rs` (wheel properties), `loom_tests.rs` (owner/driver
+//!   races, under `--cfg perf_runtime_loom`).
+//!
+//! # Invariants
+//! - A timer never fires early: deadlines round *up* to a tick, "now" rounds
+//!   *down*, and an entry fires only when `now_tick >= deadline_tick`.
+//! - The wheel, its slab and every entry's state transitions are guarded by
+//!   the one driver mutex. An entry is `Pending(tick)` exactly while it is
+//!   linked in the wheel; `Fired` and `Shutdown` are final except that the
+//!   owning `Sleep` may re-link it (`reset`). Hence a `Sleep` that reads
+//!   `Pending` under the lock owns its slab key, and one that reads a final
+//!   state without the lock needs no lock to drop.
+//! - Wakers are woken (and, at shutdown, dropped) with the lock released.
+//! - `next_wake` (an atomic) holds the wheel's next expiration tick,
+//!   rewritten under the lock after every change to the wheel; the unpark
+//!   callback runs when a registration makes it earlier.
+//! - Wheel invariants (levels, cascading, the span) are in `wheel.rs`; the
+//!   entry state machine and the no-lost-wake argument in `entry.rs`.
+
+mod clock;
+mod entry;
+pub mod error;
+mod handle;
+mod instant;
+mod interval;
+mod sleep;
+mod timeout;
+mod wheel;
+
+#[cfg(all(test, perf_runtime_loom))]
+mod loom_tests;
+#[cfg(all(test, not(perf_runtime_loom)))]
+mod test_harness;
+#[cfg(all(test, not(perf_runtime_loom)))]
+mod tests;
+#[cfg(all(test, not(perf_runtime_loom)))]
+mod wheel_tests;
+
+pub(crate) use handle::TimeHandle;
+pub use instant::Instant;
+pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
+pub use sleep::{sleep, sleep_until, Sleep};
+pub use std::time::Duration;
+pub use timeout::{timeout, timeout_at, Timeout};
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// Pauses the current runtime's clock.
+///
+/// While paused, [`Instant::now`] stands still and, whenever the runtime has
+/// nothing to run, the clock jumps to the next timer's deadline, so tests of
+/// timeouts and intervals run instantly and deterministically. Move the clock
+/// by hand with [`advance`]; restart it with [`resume`].
+///
+/// # Panics
+/// Outside a runtime; if the runtime is not current_thread; if the clock is
+/// already paused.
+///
+/// # Examples
+/// ```
+/// use perf_runtime::time::{self, Duration, Instant};
+///
+/// #[perf_runtime::main(flavor = "current_thread")]
+/// async fn main() {
+///     time::pause();
+///     let start = Instant::now();
+///     time::sleep(Duration::from_secs(3600)).await; // returns at once
+///     assert!(start.elapsed() >= Duration::from_secs(3600));
+/// }
+/// ```
+#[track_caller]
+pub fn pause() {
+    let handle = sleep::current_handle();
+    assert!(
+        handle.clock().is_pausable(),
+        "time::pause() requires the current_thread runtime; build it with \
+         runtime::Builder::new_current_thread()"
+    );
+    handle.clock().pause();
+}
+
+/// Lets a paused clock run again, from the time it was paused at (plus any
+/// [`advance`]).
+///
+/// # Panics
+/// Outside a runtime, or if the clock is not paused.
+///
+/// # Examples
+/// ```
+/// use perf_runtime::time;
+///
+/// #[perf_runtime::main(flavor = "current_thread")]
+/// async fn main() {
+///     time::pause();
+///     time::resume();
+/// }
+/// ```
+#[track_caller]
+pub fn resume() {
+    sleep::current_handle().clock().resume();
+}
+
+/// Moves a paused clock forward by `duration`, fires the timers that became
+/// due, and yields once so the tasks they woke can run.
+///
+/// # Panics
+/// Outside a runtime, or if the clock is not paused.
+///
+/// # Examples
+/// ```
+/// use perf_runtime::time::{self, Duration, Instant};
+///
+/// #[perf_runtime::main(flavor = "current_thread")]
+/// async fn main() {
+///     time::pause();
+///     let start = Instant::now();
+///     time::advance(Duration::from_secs(5)).await;
+///     assert_eq!(start.elapsed(), Duration::from_secs(5));
+/// }
+/// ```
+pub async fn advance(duration: Duration) {
+    let handle = sleep::current_handle();
+    handle.clock().advance(duration);
+    handle.process();
+    YieldNow { yielded: false }.await;
+}
+
+/// Returns `Pending` once (waking itself), then `Ready`.
+struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            return Poll::Ready(());
+        }
+        self.yielded = true;
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}

@@ -1,0 +1,483 @@
+//! Tests of the wheel, the driver and the public timers, on a hand-driven
+//! driver (no runtime): the tests call `process`/`auto_advance` themselves.
+
+use super::test_harness::{driver, Enter};
+use super::*;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+// ----- harness -----
+
+struct Count(AtomicUsize);
+
+impl Wake for Count {
+    fn wake(self: Arc<Self>) {
+        self.0.fetch_add(1, SeqCst);
+    }
+}
+
+fn counting_waker() -> (Arc<Count>, Waker) {
+    let c = Arc::new(Count(AtomicUsize::new(0)));
+    (c.clone(), Waker::from(c))
+}
+
+/// A paused driver (current_thread flavour) entered on this thread.
+fn paused() -> (TimeHandle, Enter) {
+    driver(true, true)
+}
+
+/// Polls `f` to completion, doing what the scheduler would when the only
+/// task is idle: process due timers, else auto-advance a paused clock.
+fn block_on<F: Future>(h: &TimeHandle, f: F) -> F::Output {
+    let (count, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut f = pin!(f);
+    loop {
+        let before = count.0.load(SeqCst);
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+        if count.0.load(SeqCst) != before {
+            continue;
+        }
+        if h.is_due() || h.auto_advance() {
+            h.process();
+            continue;
+        }
+        panic!("block_on: the future waits for nothing");
+    }
+}
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+// ----- the driver -----
+
+#[test]
+fn is_due_and_park_timeout() {
+    let (h, _g) = paused();
+    assert!(!h.is_due());
+    assert_eq!(h.park_timeout(), None);
+    assert!(!h.auto_advance());
+
+    let (count, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut s = sleep(ms(10));
+    assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
+    assert_eq!(h.park_timeout(), Some(ms(10)));
+    assert!(!h.is_due());
+
+    h.clock().advance(ms(9));
+    assert!(!h.is_due());
+    assert_eq!(h.park_timeout(), Some(ms(1)));
+    h.process();
+    assert_eq!(count.0.load(SeqCst), 0);
+
+    h.clock().advance(ms(1));
+    assert!(h.is_due());
+    assert_eq!(h.park_timeout(), Some(Duration::ZERO));
+    h.process();
+    assert_eq!(count.0.load(SeqCst), 1);
+    assert!(s.is_elapsed());
+    assert!(Pin::new(&mut s).poll(&mut cx).is_ready());
+    assert!(!h.is_due());
+    assert_eq!(h.park_timeout(), None);
+}
+
+#[test]
+fn unpark_runs_exactly_when_a_new_earliest_deadline_arrives() {
+    let (h, _g) = paused();
+    let unparks = Arc::new(AtomicUsize::new(0));
+    let u = unparks.clone();
+    h.set_unpark(Box::new(move || {
+        u.fetch_add(1, SeqCst);
+    }));
+    let (_c, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut poll = |s: &mut Sleep| assert!(Pin::new(s).poll(&mut cx).is_pending());
+
+    // Wheel expirations: 100 ms and 70 ms sit at level 1, slot start 64;
+    // 200 ms at level 1, slot start 192; 50 and 60 ms at level 0.
+    let mut a = sleep(ms(100));
+    poll(&mut a);
+    assert_eq!(unparks.load(SeqCst), 1, "first timer");
+    let mut b = sleep(ms(200));
+    poll(&mut b);
+    assert_eq!(unparks.load(SeqCst), 1, "later timer");
+    let mut c = sleep(ms(50));
+    poll(&mut c);
+    assert_eq!(unparks.load(SeqCst), 2, "earlier timer");
+    drop(c);
+    assert_eq!(unparks.load(SeqCst), 2, "cancel");
+    assert_eq!(h.park_timeout(), Some(ms(64)));
+    let mut d = sleep(ms(70));
+    poll(&mut d);
+    assert_eq!(unparks.load(SeqCst), 2, "same wheel expiration");
+    let mut e = sleep(ms(60));
+    poll(&mut e);
+    assert_eq!(unparks.load(SeqCst), 3, "earlier again");
+    // Re-polling and unregistered sleeps do not unpark.
+    poll(&mut e);
+    let _f = sleep(ms(1));
+    assert_eq!(unparks.load(SeqCst), 3);
+}
+
+#[test]
+fn dropped_sleeps_and_timeouts_free_their_entries() {
+    let (h, _g) = paused();
+    let (_c, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let n = if cfg!(miri) { 100 } else { 10_000 };
+    for i in 0..n {
+        // Pending once, so the timeout's timer is linked, then ready.
+        let mut polled = false;
+        let op = std::future::poll_fn(move |_| {
+            if std::mem::replace(&mut polled, true) {
+                Poll::Ready(i)
+            } else {
+                Poll::Pending
+            }
+        });
+        let mut t = timeout(Duration::from_secs(30), op);
+        assert!(Pin::new(&mut t).poll(&mut cx).is_pending());
+        assert_eq!(h.with_wheel(|w| w.len()), 1);
+        assert_eq!(Pin::new(&mut t).poll(&mut cx), Poll::Ready(Ok(i)));
+    }
+    assert_eq!(h.with_wheel(|w| (w.len(), w.slab_len())), (0, 1));
+    assert_eq!(h.park_timeout(), None);
+}
+
+#[test]
+fn timeout_fast_future_never_touches_the_wheel() {
+    let (h, _g) = paused();
+    assert_eq!(block_on(&h, timeout(Duration::ZERO, async { 5 })), Ok(5));
+    assert_eq!(h.with_wheel(|w| w.slab_len()), 0);
+}
+
+#[test]
+fn timeout_elapses() {
+    let (h, _g) = paused();
+    let start = Instant::now();
+    let t = timeout(ms(25), std::future::pending::<()>());
+    let _: &std::future::Pending<()> = t.get_ref();
+    let err = block_on(&h, t).unwrap_err();
+    assert_eq!(err.to_string(), "deadline has elapsed");
+    assert_eq!(start.elapsed(), ms(25));
+    let io: std::io::Error = err.into();
+    assert_eq!(io.kind(), std::io::ErrorKind::TimedOut);
+}
+
+#[test]
+fn sleep_with_paused_clock_auto_advances() {
+    let (h, _g) = paused();
+    let start = Instant::now();
+    block_on(&h, sleep(Duration::from_secs(3600)));
+    assert_eq!(start.elapsed(), Duration::from_secs(3600));
+    // Beyond the wheel's span (~2.2 years): clamped, cascaded, on time.
+    let far = Duration::from_secs(86_400 * 365 * 5);
+    let start = Instant::now();
+    block_on(&h, sleep(far));
+    assert_eq!(start.elapsed(), far);
+}
+
+#[test]
+fn sleep_reset() {
+    let (h, _g) = paused();
+    let start = Instant::now();
+    let mut s = Box::pin(sleep(Duration::from_secs(60)));
+    let (count, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    assert!(s.as_mut().poll(&mut cx).is_pending());
+    s.as_mut().reset(start + ms(5));
+    assert_eq!(s.deadline(), start + ms(5));
+    assert_eq!(h.park_timeout(), Some(ms(5)));
+    block_on(&h, s.as_mut());
+    assert_eq!(start.elapsed(), ms(5));
+    assert_eq!(count.0.load(SeqCst), 0);
+    // Reset after completion: pending again, then fires.
+    s.as_mut().reset(start + ms(20));
+    assert!(!s.is_elapsed());
+    block_on(&h, s.as_mut());
+    assert_eq!(start.elapsed(), ms(20));
+    // Reset to the past: ready at once.
+    s.as_mut().reset(start);
+    assert!(s.as_mut().poll(&mut cx).is_ready());
+    assert_eq!(h.with_wheel(|w| w.len()), 0);
+}
+
+#[test]
+fn never_early_at_sub_millisecond_deadlines() {
+    let (h, _g) = paused();
+    let start = Instant::now();
+    let deadline = start + Duration::from_micros(10_300);
+    let mut s = sleep_until(deadline);
+    let (_c, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
+    h.clock().advance(ms(10)); // 10.0 ms: before the deadline
+    h.process();
+    assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
+    h.clock().advance(Duration::from_micros(500)); // 10.5 ms: tick 10 only
+    assert!(!h.is_due());
+    h.process();
+    assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
+    assert!(h.auto_advance());
+    h.process();
+    assert!(Pin::new(&mut s).poll(&mut cx).is_ready());
+    assert!(Instant::now() >= deadline);
+}
+
+#[test]
+fn pause_advance_resume() {
+    let (h, _g) = driver(true, false);
+    pause();
+    let t0 = Instant::now();
+    assert_eq!(Instant::now(), t0, "paused clock stands still");
+    block_on(&h, advance(Duration::from_secs(5)));
+    assert_eq!(Instant::now() - t0, Duration::from_secs(5));
+    resume();
+    let t1 = Instant::now();
+    assert!(t1 >= t0 + Duration::from_secs(5));
+    assert!(
+        t1 < t0 + Duration::from_secs(6),
+        "resumes from the paused time"
+    );
+    pause();
+    assert!(Instant::now() >= t1);
+}
+
+#[test]
+fn advance_fires_due_timers() {
+    let (h, _g) = paused();
+    let (count, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut s = sleep(ms(30));
+    assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
+    block_on(&h, advance(ms(30)));
+    assert_eq!(count.0.load(SeqCst), 1);
+    assert!(s.is_elapsed());
+}
+
+#[test]
+#[should_panic(
+    expected = "time::pause() requires the current_thread runtime; build it with runtime::Builder::new_current_thread()"
+)]
+fn pause_requires_current_thread() {
+    let (_h, _g) = driver(false, false);
+    pause();
+}
+
+#[test]
+#[should_panic(
+    expected = "there is no perf_runtime runtime on this thread; timers must be created inside a runtime"
+)]
+fn sleep_outside_runtime_panics() {
+    drop(sleep(ms(1)));
+}
+
+#[test]
+#[should_panic(expected = "there is no perf_runtime runtime on this thread")]
+fn pause_outside_runtime_panics() {
+    pause();
+}
+
+#[test]
+#[should_panic(expected = "`period` must be non-zero.")]
+fn zero_period_interval_panics() {
+    let (_h, _g) = paused();
+    let _ = interval(Duration::ZERO);
+}
+
+#[test]
+fn shutdown_drops_wakers_and_later_polls_panic() {
+    let (h, _g) = paused();
+    let (count, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut s = sleep(ms(10));
+    assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
+    drop(waker);
+    assert_eq!(Arc::strong_count(&count), 2, "waker registered");
+    h.shutdown();
+    assert_eq!(Arc::strong_count(&count), 1, "waker dropped by shutdown");
+    assert_eq!(count.0.load(SeqCst), 0, "and not woken");
+    assert!(!h.is_due());
+    assert_eq!(h.park_timeout(), None);
+
+    let (_c, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let panics = |f: &mut dyn FnMut()| {
+        let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_err();
+        let msg = err.downcast_ref::<&str>().map(|s| s.to_string());
+        let msg = msg
+            .or_else(|| err.downcast_ref::<String>().cloned())
+            .unwrap();
+        assert!(
+            msg.contains("the runtime that owns this timer has shut down"),
+            "{msg}"
+        );
+    };
+    panics(&mut || {
+        let _ = Pin::new(&mut s).poll(&mut cx);
+    });
+    let mut fresh = sleep(ms(10));
+    panics(&mut || {
+        let _ = Pin::new(&mut fresh).poll(&mut cx);
+    });
+    drop(s); // no panic, no lock on a shut-down entry
+}
+
+// ----- interval (tokio's scenarios, on the paused clock) -----
+
+fn poll_tick(i: &mut Interval) -> Poll<Instant> {
+    let (_c, waker) = counting_waker();
+    i.poll_tick(&mut Context::from_waker(&waker))
+}
+
+/// Runs a scenario: `steps` of (advance ms, expected tick offset from start
+/// or `None` for pending).
+fn interval_scenario(behavior: MissedTickBehavior, steps: &[(u64, Option<u64>)]) {
+    let (h, _g) = paused();
+    let start = Instant::now();
+    block_on(&h, advance(ms(1)));
+    let mut i = interval_at(start, ms(300));
+    i.set_missed_tick_behavior(behavior);
+    assert_eq!(i.missed_tick_behavior(), behavior);
+    assert_eq!(i.period(), ms(300));
+    for (n, &(adv, expected)) in steps.iter().enumerate() {
+        if adv > 0 {
+            block_on(&h, advance(ms(adv)));
+        }
+        let got = poll_tick(&mut i);
+        let want = expected.map_or(Poll::Pending, |e| Poll::Ready(start + ms(e)));
+        assert_eq!(got, want, "{behavior:?} step {n} (advance {adv} ms)");
+    }
+}
+
+#[test]
+fn interval_burst() {
+    interval_scenario(
+        MissedTickBehavior::Burst,
+        &[
+            (0, Some(0)),
+            (100, None),
+            (200, Some(300)),
+            (650, Some(600)), // now 951: 900 also missed
+            (0, Some(900)),
+            (0, None),
+            (200, None),       // now 1151
+            (100, Some(1200)), // now 1251
+            (250, Some(1500)), // now 1501
+            (0, None),
+            (300, Some(1800)),
+        ],
+    );
+}
+
+#[test]
+fn interval_delay() {
+    interval_scenario(
+        MissedTickBehavior::Delay,
+        &[
+            (0, Some(0)),
+            (100, None),
+            (200, Some(300)),
+            (650, Some(600)), // now 951: next at 951 + 300
+            (0, None),
+            (100, None),
+            (201, Some(1251)),
+            (300, Some(1551)),
+        ],
+    );
+}
+
+#[test]
+fn interval_skip() {
+    interval_scenario(
+        MissedTickBehavior::Skip,
+        &[
+            (0, Some(0)),
+            (150, None),
+            (150, Some(300)),
+            (650, Some(600)), // now 951: 900 skipped, next 1200
+            (0, None),
+            (250, Some(1200)),
+            (300, Some(1500)),
+            (0, None),
+            (50, None),
+            (250, Some(1800)),
+        ],
+    );
+}
+
+#[test]
+fn interval_tick_and_reset() {
+    let (h, _g) = paused();
+    let start = Instant::now();
+    let mut i = interval(ms(10));
+    assert_eq!(block_on(&h, i.tick()), start);
+    assert_eq!(block_on(&h, i.tick()), start + ms(10));
+    i.reset();
+    assert_eq!(block_on(&h, i.tick()), start + ms(20));
+    i.reset_immediately();
+    assert_eq!(block_on(&h, i.tick()), start + ms(20));
+    i.reset_after(ms(3));
+    assert_eq!(block_on(&h, i.tick()), start + ms(23));
+    assert_eq!(Instant::now(), start + ms(23));
+}
+
+// ----- real clock, several threads -----
+
+#[test]
+#[cfg_attr(miri, ignore = "real time and threads: slow under Miri")]
+fn real_clock_threads() {
+    let (h, g) = driver(false, false);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let driver = {
+        let (h, stop) = (h.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(SeqCst) {
+                if h.is_due() {
+                    h.process();
+                }
+                let t = h.park_timeout().unwrap_or(ms(1)).min(ms(1));
+                std::thread::sleep(t);
+            }
+        })
+    };
+    let workers: Vec<_> = (0..4u64)
+        .map(|t| {
+            let g = g.share();
+            std::thread::spawn(move || {
+                let _g = g.enter();
+                for k in 0..5 {
+                    let d = ms(1 + (t * 7 + k * 3) % 15);
+                    let deadline = Instant::now() + d;
+                    let mut s = pin!(sleep_until(deadline));
+                    let thread = std::thread::current();
+                    struct Unpark(std::thread::Thread);
+                    impl Wake for Unpark {
+                        fn wake(self: Arc<Self>) {
+                            self.0.unpark();
+                        }
+                    }
+                    let waker = Waker::from(Arc::new(Unpark(thread)));
+                    let mut cx = Context::from_waker(&waker);
+                    while s.as_mut().poll(&mut cx).is_pending() {
+                        std::thread::park();
+                    }
+                    assert!(Instant::now() >= deadline, "fired early");
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    stop.store(true, SeqCst);
+    driver.join().unwrap();
+    assert_eq!(h.with_wheel(|w| w.len()), 0);
+}

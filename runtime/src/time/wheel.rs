@@ -1,0 +1,406 @@
+//! The hierarchical timer wheel (Varghese & Lauck; the layout of tokio's).
+//!
+//! Six levels of 64 slots. A slot of level `l` spans `64^l` ticks (1 tick =
+//! 1 ms), so level `l` spans `64^(l+1)` ticks and the wheel `64^6` ticks
+//! (~2.2 years) ahead of `elapsed`, the last tick it has processed.
+//!
+//! Invariants (checked by `check_invariants` in tests):
+//! - every linked entry has `when > elapsed` and sits at level
+//!   `level_for(elapsed, when)` (the level of the highest bit in which `when`
+//!   differs from `elapsed`; clamped to the top level when `when` is further
+//!   than the wheel's span), slot `(when >> 6*level) % 64`;
+//! - `elapsed` only moves forward, and never past the start of an occupied
+//!   slot without processing it: a processed slot's entries fire if due, or
+//!   are re-linked ("cascaded") at a lower level relative to the new
+//!   `elapsed`. Top-level entries further away than the span are re-linked
+//!   at the top level again until they come within range;
+//! - `occupied` of each level has bit `s` set iff slot `s` is non-empty.
+//!
+//! Entries live in a slab (`Vec<Node>` + a free list threaded through
+//! `next`); slot lists are doubly linked by index, so insert and remove are
+//! O(1) and a removed entry's memory is reused at once. Entries found due
+//! move to the `pending` list, from which `poll` returns them one at a time
+//! (so the driver can drop its lock between batches of wakes); a pending
+//! entry can still be removed.
+
+use super::entry::Shared;
+use crate::loom::sync::Arc;
+
+/// Levels of the wheel.
+pub(super) const NUM_LEVELS: usize = 6;
+/// log2 of the slots per level.
+const SLOT_BITS: u32 = 6;
+/// Slots per level.
+const SLOTS: usize = 1 << SLOT_BITS;
+/// Ticks the wheel spans from `elapsed`.
+pub(super) const MAX_DURATION: u64 = 1 << (SLOT_BITS * NUM_LEVELS as u32);
+
+/// The null index of the slab's lists.
+const NIL: u32 = u32::MAX;
+/// `Node::level` of an entry on the pending list.
+const PENDING: u8 = u8::MAX;
+/// `Node::level` of a free slab node.
+const FREE: u8 = u8::MAX - 1;
+
+/// A linked entry's slab index; valid until the entry is removed or returned
+/// by `poll`.
+pub(super) type Key = u32;
+
+struct Node {
+    entry: Option<Arc<Shared>>,
+    when: u64,
+    prev: u32,
+    next: u32,
+    level: u8,
+    slot: u8,
+}
+
+struct Level {
+    /// Bit `s` set iff `heads[s] != NIL`.
+    occupied: u64,
+    heads: [u32; SLOTS],
+}
+
+/// A slot to process: its level and index, and the tick at which it starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Expiration {
+    level: usize,
+    slot: usize,
+    deadline: u64,
+}
+
+pub(super) struct Wheel {
+    elapsed: u64,
+    levels: [Level; NUM_LEVELS],
+    pending: u32,
+    nodes: Vec<Node>,
+    free: u32,
+    len: usize,
+}
+
+impl Wheel {
+    pub(super) fn new() -> Wheel {
+        Wheel {
+            elapsed: 0,
+            levels: std::array::from_fn(|_| Level {
+                occupied: 0,
+                heads: [NIL; SLOTS],
+            }),
+            pending: NIL,
+            nodes: Vec::new(),
+            free: NIL,
+            len: 0,
+        }
+    }
+
+    /// The last tick processed.
+    #[cfg(all(test, not(perf_runtime_loom)))]
+    pub(super) fn elapsed(&self) -> u64 {
+        self.elapsed
+    }
+
+    /// Entries linked (including pending ones).
+    #[cfg(all(test, not(perf_runtime_loom)))]
+    pub(super) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Links `entry` to fire at tick `when`, or hands it back if `when` has
+    /// already been processed (the caller fires it at once).
+    pub(super) fn insert(&mut self, when: u64, entry: Arc<Shared>) -> Result<Key, Arc<Shared>> {
+        if when <= self.elapsed {
+            return Err(entry);
+        }
+        let key = self.alloc(when, entry);
+        self.link(key);
+        self.len += 1;
+        Ok(key)
+    }
+
+    /// Unlinks the entry at `key` and returns it.
+    pub(super) fn remove(&mut self, key: Key) -> Arc<Shared> {
+        debug_assert_ne!(self.nodes[key as usize].level, FREE, "removing a free key");
+        self.unlink(key);
+        self.len -= 1;
+        self.dealloc(key)
+    }
+
+    /// The tick at which the wheel next has work: the earliest occupied
+    /// slot's start (an entry's deadline at level 0, a cascade point above).
+    pub(super) fn next_expiration_tick(&self) -> Option<u64> {
+        if self.pending != NIL {
+            return Some(self.elapsed);
+        }
+        self.next_expiration().map(|e| e.deadline)
+    }
+
+    /// Returns one entry due at or before tick `now`, after advancing
+    /// `elapsed` through every slot up to `now`; `None` when no entry is due
+    /// (`elapsed` is then `now`, or more if it already was).
+    pub(super) fn poll(&mut self, now: u64) -> Option<Arc<Shared>> {
+        loop {
+            if self.pending != NIL {
+                let key = self.pending;
+                self.unlink(key);
+                self.len -= 1;
+                return Some(self.dealloc(key));
+            }
+            match self.next_expiration() {
+                Some(exp) if exp.deadline <= now => self.process(exp),
+                _ => {
+                    self.elapsed = self.elapsed.max(now);
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Unlinks every entry and returns them (runtime shutdown).
+    pub(super) fn drain(&mut self) -> Vec<Arc<Shared>> {
+        let out = self
+            .nodes
+            .drain(..)
+            .filter_map(|mut n| n.entry.take())
+            .collect();
+        *self = Wheel {
+            elapsed: self.elapsed,
+            ..Wheel::new()
+        };
+        out
+    }
+
+    fn next_expiration(&self) -> Option<Expiration> {
+        (0..NUM_LEVELS).find_map(|level| self.level_expiration(level))
+    }
+
+    /// The next occupied slot of `level` at or after `elapsed`'s position.
+    fn level_expiration(&self, level: usize) -> Option<Expiration> {
+        let occupied = self.levels[level].occupied;
+        if occupied == 0 {
+            return None;
+        }
+        let slot_range = slot_range(level);
+        let level_range = slot_range << SLOT_BITS;
+        // Search from the slot after `elapsed`'s: below the top level,
+        // `elapsed`'s own slot is always empty; at the top level it can only
+        // hold entries due a whole span later (see below), so it comes last.
+        let from = (self.elapsed / slot_range) as u32 + 1;
+        let slot = (occupied.rotate_right(from).trailing_zeros() + from) as usize % SLOTS;
+        let level_start = self.elapsed & !(level_range - 1);
+        let mut deadline = level_start + slot as u64 * slot_range;
+        if deadline <= self.elapsed {
+            // Only the top level wraps: its slots also hold entries whose
+            // `when` crosses a span boundary or lies beyond the span, placed
+            // by `when` modulo the span. Such a slot is next processed one
+            // cycle later; its entries are then re-linked, never fired early.
+            deadline += level_range;
+        }
+        Some(Expiration {
+            level,
+            slot,
+            deadline,
+        })
+    }
+
+    /// Moves `elapsed` to the start of `exp`'s slot and empties the slot:
+    /// due entries go to `pending`, the others cascade down.
+    fn process(&mut self, exp: Expiration) {
+        debug_assert!(exp.deadline > self.elapsed);
+        self.elapsed = exp.deadline;
+        let level = &mut self.levels[exp.level];
+        let mut key = std::mem::replace(&mut level.heads[exp.slot], NIL);
+        level.occupied &= !(1 << exp.slot);
+        while key != NIL {
+            let next = self.nodes[key as usize].next;
+            if self.nodes[key as usize].when <= exp.deadline {
+                self.push_front(key, PENDING, 0);
+            } else {
+                self.link(key);
+            }
+            key = next;
+        }
+    }
+
+    fn alloc(&mut self, when: u64, entry: Arc<Shared>) -> Key {
+        let node = Node {
+            entry: Some(entry),
+            when,
+            prev: NIL,
+            next: NIL,
+            level: FREE,
+            slot: 0,
+        };
+        if self.free != NIL {
+            let key = self.free;
+            self.free = self.nodes[key as usize].next;
+            self.nodes[key as usize] = node;
+            key
+        } else {
+            let key = u32::try_from(self.nodes.len())
+                .ok()
+                .filter(|&k| k != NIL)
+                .expect("more than 4 billion timers registered at once");
+            self.nodes.push(node);
+            key
+        }
+    }
+
+    fn dealloc(&mut self, key: Key) -> Arc<Shared> {
+        let node = &mut self.nodes[key as usize];
+        node.level = FREE;
+        node.next = self.free;
+        self.free = key;
+        node.entry.take().expect("slab node without an entry")
+    }
+
+    /// Links the (unlinked) node at the slot its `when` calls for.
+    fn link(&mut self, key: Key) {
+        let when = self.nodes[key as usize].when;
+        debug_assert!(when > self.elapsed);
+        let level = level_for(self.elapsed, when);
+        self.push_front(key, level as u8, slot_for(when, level) as u8);
+    }
+
+    fn head(&self, level: u8, slot: u8) -> u32 {
+        if level == PENDING {
+            self.pending
+        } else {
+            self.levels[level as usize].heads[slot as usize]
+        }
+    }
+
+    fn set_head(&mut self, level: u8, slot: u8, key: u32) {
+        if level == PENDING {
+            self.pending = key;
+        } else {
+            let l = &mut self.levels[level as usize];
+            l.heads[slot as usize] = key;
+            if key == NIL {
+                l.occupied &= !(1 << slot);
+            } else {
+                l.occupied |= 1 << slot;
+            }
+        }
+    }
+
+    fn push_front(&mut self, key: Key, level: u8, slot: u8) {
+        let head = self.head(level, slot);
+        let node = &mut self.nodes[key as usize];
+        node.prev = NIL;
+        node.next = head;
+        node.level = level;
+        node.slot = slot;
+        if head != NIL {
+            self.nodes[head as usize].prev = key;
+        }
+        self.set_head(level, slot, key);
+    }
+
+    fn unlink(&mut self, key: Key) {
+        let Node {
+            prev,
+            next,
+            level,
+            slot,
+            ..
+        } = self.nodes[key as usize];
+        if prev != NIL {
+            self.nodes[prev as usize].next = next;
+        } else {
+            self.set_head(level, slot, next);
+        }
+        if next != NIL {
+            self.nodes[next as usize].prev = prev;
+        }
+    }
+
+    /// Slab nodes allocated (linked or free).
+    #[cfg(all(test, not(perf_runtime_loom)))]
+    pub(super) fn slab_len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Panics if an invariant of the module docs does not hold.
+    #[cfg(all(test, not(perf_runtime_loom)))]
+    pub(super) fn check_invariants(&self) {
+        let mut linked = 0;
+        for (l, level) in self.levels.iter().enumerate() {
+            for s in 0..SLOTS {
+                let mut key = level.heads[s];
+                assert_eq!(level.occupied & (1 << s) != 0, key != NIL);
+                let mut prev = NIL;
+                while key != NIL {
+                    let n = &self.nodes[key as usize];
+                    assert_eq!((n.level as usize, n.slot as usize, n.prev), (l, s, prev));
+                    assert!(
+                        n.when > self.elapsed,
+                        "when {} elapsed {} level {l} slot {s}",
+                        n.when,
+                        self.elapsed
+                    );
+                    assert_eq!(level_for(self.elapsed, n.when), l);
+                    assert_eq!(slot_for(n.when, l), s);
+                    linked += 1;
+                    prev = key;
+                    key = n.next;
+                }
+            }
+        }
+        assert_eq!(self.pending, NIL, "pending entries outside poll");
+        assert_eq!(linked, self.len);
+    }
+}
+
+/// Ticks spanned by one slot of `level`.
+fn slot_range(level: usize) -> u64 {
+    1 << (SLOT_BITS * level as u32)
+}
+
+/// The level at which an entry due at `when` is linked, given `elapsed`.
+fn level_for(elapsed: u64, when: u64) -> usize {
+    const SLOT_MASK: u64 = (1 << SLOT_BITS) - 1;
+    // `| SLOT_MASK` makes a level-0 difference count as level 0.
+    let masked = ((elapsed ^ when) | SLOT_MASK).min(MAX_DURATION - 1);
+    let significant = 63 - masked.leading_zeros();
+    (significant / SLOT_BITS) as usize
+}
+
+/// The slot of `when` at `level`.
+fn slot_for(when: u64, level: usize) -> usize {
+    ((when >> (SLOT_BITS * level as u32)) as usize) % SLOTS
+}
+
+#[cfg(all(test, not(perf_runtime_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn level_for_boundaries() {
+        assert_eq!(level_for(0, 1), 0);
+        assert_eq!(level_for(0, 63), 0);
+        assert_eq!(level_for(0, 64), 1);
+        assert_eq!(level_for(0, 4095), 1);
+        assert_eq!(level_for(0, 4096), 2);
+        assert_eq!(level_for(0, MAX_DURATION - 1), 5);
+        assert_eq!(level_for(0, MAX_DURATION * 10), 5);
+        assert_eq!(level_for(63, 64), 1);
+        assert_eq!(level_for(64, 100), 0);
+    }
+
+    #[test]
+    fn insert_remove_reuses_slab() {
+        let mut w = Wheel::new();
+        let a = w.insert(10, Arc::new(Shared::new())).unwrap();
+        let b = w.insert(5000, Arc::new(Shared::new())).unwrap();
+        assert_eq!(w.len(), 2);
+        w.remove(a);
+        w.check_invariants();
+        let c = w.insert(20, Arc::new(Shared::new())).unwrap();
+        assert_eq!(c, a, "freed slab index is reused");
+        w.remove(b);
+        w.remove(c);
+        assert_eq!(w.len(), 0);
+        assert_eq!(w.next_expiration_tick(), None);
+        assert!(w.insert(0, Arc::new(Shared::new())).is_err());
+    }
+}
