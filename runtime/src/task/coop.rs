@@ -30,6 +30,13 @@ pub(crate) fn with_budget<R>(f: impl FnOnce() -> R) -> R {
     with_budget_value(Budget::INITIAL, f)
 }
 
+/// Runs `f` with no budget limit, restoring the previous budget after. For
+/// non-async checks (`try_*`) that cannot yield to the scheduler.
+#[inline]
+pub(crate) fn with_unconstrained<R>(f: impl FnOnce() -> R) -> R {
+    with_budget_value(Budget::UNCONSTRAINED, f)
+}
+
 #[inline]
 fn with_budget_value<R>(budget: Budget, f: impl FnOnce() -> R) -> R {
     struct Reset(Budget);

@@ -157,7 +157,9 @@ impl<T> JoinSet<T> {
     pub fn try_join_next(&mut self) -> Option<Result<T, JoinError>> {
         let waker = Waker::noop();
         let mut cx = Context::from_waker(waker);
-        match self.poll_join_next_inner(&mut cx, false) {
+        // Not async, so it cannot yield when the budget runs out: check the
+        // handles without a budget, as tokio does.
+        match super::coop::with_unconstrained(|| self.poll_join_next_inner(&mut cx, false)) {
             Poll::Ready(r) => r,
             Poll::Pending => None,
         }
@@ -201,6 +203,15 @@ impl<T> JoinSet<T> {
                 self.free.push(index);
                 self.len -= 1;
                 return Poll::Ready(Some(res));
+            }
+            // Pending with the entry queued again means the handle woke its
+            // own waker during the poll: the cooperative budget is spent (or
+            // the task finished just now). Popping again would spin on the
+            // same entry, so yield to the scheduler; the wake above already
+            // queued it and, when registered, woke this task.
+            if entry.inner.queued.load(Acquire) {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
             }
         }
     }

@@ -226,7 +226,11 @@ impl State {
     pub(crate) fn transition_to_notified_by_ref(&self) -> TransitionToNotifiedByRef {
         self.fetch_update_action(|mut s| {
             if s.is_complete() || s.is_notified() {
-                (TransitionToNotifiedByRef::DoNothing, None)
+                // Write the unchanged word back: the CAS is a release that
+                // orders this waker's writes before the poll which consumes
+                // NOTIFIED. Returning without a store loses the wake (the
+                // poll may not see the data it was woken for; tokio#7589).
+                (TransitionToNotifiedByRef::DoNothing, Some(s))
             } else if s.is_running() {
                 s.0 |= NOTIFIED;
                 (TransitionToNotifiedByRef::DoNothing, Some(s))
