@@ -145,7 +145,13 @@ impl Runtime {
         } else {
             timeout
         };
-        inner.shutdown();
+        {
+            // Task futures dropped here may call the context-free `spawn` from
+            // their destructors (as tokio allows): keep this runtime current.
+            // Such late tasks are cancelled at once by the closed task list.
+            let _current = crate::runtime::context::set_current(inner.clone());
+            inner.shutdown();
+        }
         if let crate::scheduler::Handle::MultiThread(s) = inner {
             if timeout == Some(Duration::ZERO) {
                 // Never block: the last worker to leave cleans up.

@@ -190,10 +190,15 @@ impl Shared {
             }
             // Another thread drives the runtime: poll our own future when
             // woken, and wait for the core to come back.
-            me.waiters
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(own.unparker());
+            // Register once: a wake of our own future loops back here
+            // without `release_core` having drained the list.
+            {
+                let me_unparker = own.unparker();
+                let mut waiters = me.waiters.lock().unwrap_or_else(|e| e.into_inner());
+                if !waiters.iter().any(|w| w.same_as(&me_unparker)) {
+                    waiters.push(me_unparker);
+                }
+            }
             if wake.woken.swap(false, AcqRel) {
                 if let Poll::Ready(out) = future.as_mut().poll(&mut cx) {
                     return out;

@@ -67,6 +67,11 @@ impl Unparker {
     pub(crate) fn unpark(&self) {
         self.inner.unpark();
     }
+
+    /// True if both wake the same parker.
+    pub(crate) fn same_as(&self, other: &Unparker) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
 }
 
 impl Inner {
