@@ -116,9 +116,11 @@ async fn join_set() {
 async fn blocking() {
     println!("\n3. spawn_blocking: CPU-heavy or blocking calls off the workers");
     let started = Instant::now();
-    let sum = perf_runtime::spawn_blocking(|| (1..=5_000_000u64).fold(0u64, |a, b| a.wrapping_add(b * b)))
-        .await
-        .expect("blocking task");
+    let sum = perf_runtime::spawn_blocking(|| {
+        (1..=5_000_000u64).fold(0u64, |a, b| a.wrapping_add(b * b))
+    })
+    .await
+    .expect("blocking task");
     println!(
         "   sum of squares 1..=5e6 (mod 2^64) = {sum}, computed on the blocking pool in {:?}",
         started.elapsed()
@@ -129,12 +131,22 @@ async fn timers() {
     println!("\n4. timers: sleep, timeout, interval");
     let start = Instant::now();
     time::sleep(Duration::from_millis(20)).await;
-    println!("   sleep(20ms) returned after {:?} (never early)", start.elapsed());
-    let slow = time::timeout(Duration::from_millis(10), time::sleep(Duration::from_secs(5))).await;
-    println!("   timeout(10ms, sleep(5s)) -> {}", match slow {
-        Ok(()) => "completed".to_string(),
-        Err(e) => format!("Err({e})"),
-    });
+    println!(
+        "   sleep(20ms) returned after {:?} (never early)",
+        start.elapsed()
+    );
+    let slow = time::timeout(
+        Duration::from_millis(10),
+        time::sleep(Duration::from_secs(5)),
+    )
+    .await;
+    println!(
+        "   timeout(10ms, sleep(5s)) -> {}",
+        match slow {
+            Ok(()) => "completed".to_string(),
+            Err(e) => format!("Err({e})"),
+        }
+    );
     let mut ticker = time::interval(Duration::from_millis(5));
     let t0 = Instant::now();
     for _ in 0..4 {
