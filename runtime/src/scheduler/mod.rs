@@ -35,7 +35,9 @@ pub(crate) mod multi_thread;
 pub(crate) mod park;
 pub(crate) mod watchdog;
 
-use std::sync::Arc;
+#[cfg(test)]
+mod tests;
+
 use crate::runtime::blocking::BlockingPool;
 use crate::runtime::config::Config;
 use crate::task::raw::TaskMeta;
@@ -43,6 +45,7 @@ use crate::task::{JoinHandle, Qos};
 use crate::time::TimeHandle;
 use crate::topology::Topology;
 use std::future::Future;
+use std::sync::Arc;
 
 /// State shared by every scheduler flavour.
 pub(crate) struct Common {

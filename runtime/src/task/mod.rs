@@ -49,6 +49,9 @@ pub(crate) mod state;
 mod waker;
 mod yield_now;
 
+#[cfg(test)]
+mod tests;
+
 pub use abort::AbortHandle;
 pub use builder::Builder;
 pub use error::JoinError;

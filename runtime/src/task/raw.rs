@@ -196,7 +196,6 @@ impl<S: 'static> Notified<S> {
         // SAFETY: the queue's reference is handed to `poll`.
         unsafe { (ptr.as_ref().vtable.poll)(ptr) }
     }
-
 }
 
 impl<S: 'static> Drop for Task<S> {

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs the raw-task and scheduler-protocol unit tests under Miri: pointer
+# casts between `Header` and `Cell<F, S>`, the hand-built waker, reference
+# counting, stage and join-waker accesses (data races included, on the
+# `threaded_*` tests), and the owned list's intrusive links.
+#
+# -Zmiri-strict-provenance: the task code never turns integers into pointers,
+# and this keeps it so.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! cargo +nightly miri --version >/dev/null 2>&1; then
+    rustup toolchain install nightly --profile minimal --component miri
+    rustup +nightly component add miri rust-src
+fi
+cargo +nightly miri setup
+
+export MIRIFLAGS="-Zmiri-strict-provenance ${MIRIFLAGS:-}"
+cargo +nightly miri test -p perf-runtime --lib task::
+cargo +nightly miri test -p perf-runtime --lib scheduler::
