@@ -1,0 +1,434 @@
+//! Task classes and the pick rule (documented in the `scheduler` module):
+//!
+//! - tick `t % 16 == 0`: Batch, then Critical, then Normal;
+//! - else `t % 8 == 0`: Normal, then Critical, then Batch;
+//! - otherwise: Critical, then Normal, then Batch;
+//!
+//! with `t` incremented once per pick. On current_thread everything runs on
+//! one thread, so the order of polls is deterministic and checked exactly.
+//! On multi_thread only the guarantee (Critical is not held up by a Batch
+//! flood) is checked.
+
+use futures_channel::oneshot;
+use perf_runtime::runtime::{Builder, Runtime};
+use perf_runtime::task::{self, Qos};
+use std::panic::resume_unwind;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::Duration;
+
+/// How long a test waits for something that should take microseconds before
+/// it reports failure instead of hanging.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Runs `f` on its own thread and fails the test if it does not return
+/// within `PATIENCE`; a panic in `f` is re-raised with its payload.
+fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    let t = thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(PATIENCE) {
+        Ok(v) => {
+            t.join().expect("the test thread panicked after sending");
+            v
+        }
+        Err(RecvTimeoutError::Timeout) => panic!("the test body hung for {PATIENCE:?}"),
+        Err(RecvTimeoutError::Disconnected) => match t.join() {
+            Err(payload) => resume_unwind(payload),
+            Ok(()) => unreachable!("the body returned without sending"),
+        },
+    }
+}
+
+fn current_thread() -> Runtime {
+    Builder::new_current_thread().build().unwrap()
+}
+
+/// The documented class order for tick `t`.
+fn class_order(t: u32) -> [Qos; 3] {
+    // (`is_multiple_of` would need Rust 1.87; the workspace supports 1.85.)
+    match (t % 16, t % 8) {
+        (0, _) => [Qos::Batch, Qos::Critical, Qos::Normal],
+        (_, 0) => [Qos::Normal, Qos::Critical, Qos::Batch],
+        _ => [Qos::Critical, Qos::Normal, Qos::Batch],
+    }
+}
+
+/// The classes polled, in order, for one-poll tasks queued `counts[class]`
+/// at a time, when the worker's tick counter starts at `phase`.
+fn model(mut counts: [usize; 3], phase: u32) -> Vec<Qos> {
+    let mut out = Vec::new();
+    let mut t = phase;
+    while counts.iter().any(|&c| c > 0) {
+        t += 1;
+        let qos = class_order(t)
+            .into_iter()
+            .find(|q| counts[q.index()] > 0)
+            .unwrap();
+        counts[qos.index()] -= 1;
+        out.push(qos);
+    }
+    out
+}
+
+fn letters(seq: &[Qos]) -> String {
+    seq.iter()
+        .map(|q| match q {
+            Qos::Critical => 'C',
+            Qos::Normal => 'N',
+            Qos::Batch => 'B',
+        })
+        .collect()
+}
+
+/// Spawns `n` one-poll tasks per class from inside `block_on` (Batch first,
+/// then Normal, then Critical, so spawn order favours the wrong classes),
+/// and returns the classes in the order the tasks were polled.
+fn poll_order_of_one_poll_tasks(n: usize) -> Vec<Qos> {
+    let rt = current_thread();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    rt.block_on(async {
+        let mut handles = Vec::new();
+        for qos in [Qos::Batch, Qos::Normal, Qos::Critical] {
+            for _ in 0..n {
+                let log = log.clone();
+                handles.push(perf_runtime::spawn_with(qos, async move {
+                    log.lock().unwrap().push(qos);
+                }));
+            }
+        }
+        for h in handles {
+            h.await.unwrap();
+        }
+    });
+    let log = log.lock().unwrap().clone();
+    log
+}
+
+#[test]
+fn current_thread_poll_order_follows_the_pick_rule_exactly() {
+    within(|| {
+        let seen = poll_order_of_one_poll_tasks(20);
+        assert_eq!(seen.len(), 60);
+        // The rule fixes the order up to where the tick counter starts.
+        let phases: Vec<u32> = (0..16)
+            .filter(|&p| model([20, 20, 20], p) == seen)
+            .collect();
+        assert!(
+            !phases.is_empty(),
+            "the poll order matches the pick rule at no starting tick:\n  seen  {}\n  rule  {} (tick counter starting at 0)",
+            letters(&seen),
+            letters(&model([20, 20, 20], 0)),
+        );
+    });
+}
+
+#[test]
+fn while_every_class_has_work_each_16_polls_serve_every_class() {
+    within(|| {
+        let seen = poll_order_of_one_poll_tasks(40);
+        // Positions before which every class still had work left.
+        let mut remaining = [40usize; 3];
+        let mut all_busy_until = 0;
+        for (i, q) in seen.iter().enumerate() {
+            if remaining.contains(&0) {
+                break;
+            }
+            all_busy_until = i + 1;
+            remaining[q.index()] -= 1;
+        }
+        assert!(
+            all_busy_until >= 32,
+            "too short a busy prefix: {}",
+            letters(&seen)
+        );
+        for start in 0..=all_busy_until - 16 {
+            let w = &seen[start..start + 16];
+            let count = |q: Qos| w.iter().filter(|&&x| x == q).count();
+            assert!(
+                count(Qos::Batch) >= 1 && count(Qos::Normal) >= 1,
+                "window {start}..{}: {} — a lower class starved",
+                start + 16,
+                letters(w)
+            );
+            assert!(
+                count(Qos::Critical) >= 14,
+                "window {start}..{}: {} — Critical got fewer than 14 of 16 picks",
+                start + 16,
+                letters(w)
+            );
+        }
+        // Batch is not left to the end: some Batch poll comes before the
+        // last Critical one.
+        let first_batch = seen.iter().position(|&q| q == Qos::Batch).unwrap();
+        let last_critical = seen.iter().rposition(|&q| q == Qos::Critical).unwrap();
+        assert!(first_batch < last_critical, "{}", letters(&seen));
+        let first_normal = seen.iter().position(|&q| q == Qos::Normal).unwrap();
+        assert!(first_normal < 16, "{}", letters(&seen));
+        assert!(first_batch < 16, "{}", letters(&seen));
+    });
+}
+
+#[test]
+fn a_critical_wake_waits_for_at_most_one_lower_class_poll() {
+    within(|| {
+        // Batch tasks fill the queue; some of them spawn a Critical task. The
+        // Critical task must be polled next, or next but one (when the tick
+        // that follows is a Batch-first tick).
+        let rt = current_thread();
+        let log = Arc::new(Mutex::new(Vec::<String>::new()));
+        rt.block_on(async {
+            let mut handles = Vec::new();
+            for i in 0..64 {
+                let log = log.clone();
+                handles.push(perf_runtime::spawn_with(Qos::Batch, async move {
+                    log.lock().unwrap().push(format!("B{i}"));
+                    if i % 5 == 0 {
+                        let log = log.clone();
+                        drop(perf_runtime::spawn_with(Qos::Critical, async move {
+                            log.lock().unwrap().push(format!("C{i}"));
+                        }));
+                    }
+                }));
+            }
+            for h in handles {
+                h.await.unwrap();
+            }
+        });
+        let log = log.lock().unwrap().clone();
+        // Every Critical task ran before the Batch tasks ran out.
+        for i in (0..64).step_by(5) {
+            let b = log.iter().position(|e| *e == format!("B{i}")).unwrap();
+            let c = log
+                .iter()
+                .position(|e| *e == format!("C{i}"))
+                .unwrap_or_else(|| panic!("C{i} never ran: {log:?}"));
+            assert!(
+                c == b + 1 || c == b + 2,
+                "C{i} ran {} polls after its spawner B{i}: {log:?}",
+                c as isize - b as isize
+            );
+        }
+    });
+}
+
+#[test]
+fn a_plain_spawn_from_a_critical_task_is_normal() {
+    within(|| {
+        // Normal fillers are queued before the Critical parent. A child of
+        // class Normal queues behind all of them; had it inherited Critical it
+        // would run within two polls of its parent.
+        let rt = current_thread();
+        let log = Arc::new(Mutex::new(Vec::<&'static str>::new()));
+        rt.block_on(async {
+            let mut handles = Vec::new();
+            for _ in 0..30 {
+                let log = log.clone();
+                handles.push(perf_runtime::spawn(async move {
+                    log.lock().unwrap().push("filler");
+                }));
+            }
+            let l = log.clone();
+            let parent = perf_runtime::spawn_with(Qos::Critical, async move {
+                l.lock().unwrap().push("parent");
+                let l2 = l.clone();
+                let plain = perf_runtime::spawn(async move {
+                    l2.lock().unwrap().push("plain child");
+                });
+                let l3 = l.clone();
+                let critical = perf_runtime::spawn_with(Qos::Critical, async move {
+                    l3.lock().unwrap().push("critical child");
+                });
+                (plain, critical)
+            });
+            let (plain, critical) = parent.await.unwrap();
+            for h in handles {
+                h.await.unwrap();
+            }
+            plain.await.unwrap();
+            critical.await.unwrap();
+        });
+        let log = log.lock().unwrap().clone();
+        let pos = |what: &str| log.iter().position(|e| *e == what).unwrap();
+        let last_filler = log.iter().rposition(|e| *e == "filler").unwrap();
+        assert!(pos("parent") <= 1, "the Critical parent waited: {log:?}");
+        assert!(
+            pos("critical child") <= pos("parent") + 2,
+            "the explicit Critical child waited: {log:?}"
+        );
+        assert!(
+            pos("plain child") > last_filler,
+            "the plain child jumped the Normal queue (inherited Critical?): {log:?}"
+        );
+    });
+}
+
+#[test]
+fn critical_flood_does_not_starve_batch_or_normal() {
+    within(|| {
+        // Critical tasks re-queue themselves forever (bounded) until both a
+        // Batch and a Normal task have run: the bounded share must get them
+        // polled while Critical still has work.
+        let rt = current_thread();
+        let batch_ran = Arc::new(AtomicBool::new(false));
+        let normal_ran = Arc::new(AtomicBool::new(false));
+        let critical_polls = Arc::new(AtomicUsize::new(0));
+        const BOUND: usize = 100_000;
+        rt.block_on(async {
+            let mut flood = Vec::new();
+            for _ in 0..8 {
+                let (b, n, polls) = (
+                    batch_ran.clone(),
+                    normal_ran.clone(),
+                    critical_polls.clone(),
+                );
+                flood.push(perf_runtime::spawn_with(Qos::Critical, async move {
+                    while !(b.load(SeqCst) && n.load(SeqCst)) {
+                        assert!(polls.fetch_add(1, SeqCst) < BOUND, "starved");
+                        task::yield_now().await;
+                    }
+                }));
+            }
+            let b = batch_ran.clone();
+            let batch = perf_runtime::spawn_with(Qos::Batch, async move { b.store(true, SeqCst) });
+            let n = normal_ran.clone();
+            let normal = perf_runtime::spawn(async move { n.store(true, SeqCst) });
+            for h in flood {
+                h.await.unwrap();
+            }
+            batch.await.unwrap();
+            normal.await.unwrap();
+        });
+        let polls = critical_polls.load(SeqCst);
+        // 8 Critical tasks, at most 16 ticks until both lower classes had a
+        // turn: the flood ends within a few rounds.
+        assert!(
+            polls <= 64,
+            "{polls} Critical polls before Batch and Normal ran"
+        );
+    });
+}
+
+#[test]
+fn multi_thread_critical_task_runs_while_workers_are_busy_with_batch() {
+    within(|| {
+        let rt = Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (started_tx, started_rx) = mpsc::channel::<()>();
+        const BATCH: usize = 4;
+        const BOUND: u64 = 50_000_000;
+        let batch: Vec<_> = (0..BATCH)
+            .map(|_| {
+                let (stop, started) = (stop.clone(), started_tx.clone());
+                task::Builder::new()
+                    .name("batch-spinner")
+                    .qos(Qos::Batch)
+                    .spawn_on(
+                        async move {
+                            started.send(()).unwrap();
+                            let mut polls = 0u64;
+                            // Yields forever until the Critical task says
+                            // stop; the bound only keeps a broken scheduler
+                            // from spinning for ever.
+                            while !stop.load(SeqCst) {
+                                polls += 1;
+                                if polls > BOUND {
+                                    return Err(polls);
+                                }
+                                task::yield_now().await;
+                            }
+                            Ok(polls)
+                        },
+                        rt.handle(),
+                    )
+                    .unwrap()
+            })
+            .collect();
+        for _ in 0..BATCH {
+            started_rx
+                .recv_timeout(PATIENCE)
+                .expect("a Batch task never started");
+        }
+
+        let (done_tx, done_rx) = oneshot::channel::<bool>();
+        let s = stop.clone();
+        let critical = task::Builder::new()
+            .name("critical-probe")
+            .qos(Qos::Critical)
+            .spawn_on(
+                async move {
+                    // Every Batch task is still yielding: none has been told
+                    // to stop yet.
+                    let all_pending = !s.load(SeqCst);
+                    s.store(true, SeqCst);
+                    let _ = done_tx.send(all_pending);
+                },
+                rt.handle(),
+            )
+            .unwrap();
+        let all_pending = rt
+            .block_on(done_rx)
+            .expect("the Critical task never ran while Batch work was pending");
+        assert!(all_pending);
+        rt.block_on(critical).unwrap();
+        for h in batch {
+            let res = rt.block_on(h).unwrap();
+            assert!(
+                res.is_ok(),
+                "a Batch task ran {res:?} polls without the Critical task running"
+            );
+        }
+    });
+}
+
+#[test]
+fn multi_thread_critical_spawned_from_a_busy_worker_runs() {
+    within(|| {
+        // As above, but the Critical task is spawned by a Batch task, onto its
+        // own worker's local queue, behind the Batch work there.
+        let rt = Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let (stop, done_tx) = (stop.clone(), done_tx.clone());
+                task::Builder::new()
+                    .qos(Qos::Batch)
+                    .spawn_on(
+                        async move {
+                            if i == 0 {
+                                let s = stop.clone();
+                                drop(perf_runtime::spawn_with(Qos::Critical, async move {
+                                    s.store(true, SeqCst);
+                                    let _ = done_tx.send(());
+                                }));
+                            }
+                            let mut polls = 0u64;
+                            while !stop.load(SeqCst) {
+                                polls += 1;
+                                assert!(polls < 50_000_000, "the Critical task never ran");
+                                task::yield_now().await;
+                            }
+                        },
+                        rt.handle(),
+                    )
+                    .unwrap()
+            })
+            .collect();
+        done_rx
+            .recv_timeout(PATIENCE)
+            .expect("the Critical task never ran while Batch tasks kept yielding");
+        for h in handles {
+            rt.block_on(h).unwrap();
+        }
+    });
+}

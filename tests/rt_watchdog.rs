@@ -1,0 +1,223 @@
+//! The watchdog: a poll that blocks its worker past the threshold is counted
+//! once per task and reported as a `tracing` warning naming the task.
+//!
+//! Here a task really blocks its worker with `std::thread::sleep` inside a
+//! poll: that is the behaviour under test, not a way to wait for something.
+//! Each sleep is at least three thresholds long, so the watchdog (which
+//! samples every threshold / 8) has ample time to see it.
+
+use perf_runtime::runtime::{Builder, Runtime};
+use perf_runtime::task;
+use std::io::{self, Write};
+use std::panic::resume_unwind;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long a test waits for something that should take microseconds before
+/// it reports failure instead of hanging.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// The default `long_poll_threshold` is 100 ms; this is three of them.
+const LONG_POLL: Duration = Duration::from_millis(300);
+
+/// Runs `f` on its own thread and fails the test if it does not return
+/// within `PATIENCE`; a panic in `f` is re-raised with its payload.
+fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    let t = thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(PATIENCE) {
+        Ok(v) => {
+            t.join().expect("the test thread panicked after sending");
+            v
+        }
+        Err(RecvTimeoutError::Timeout) => panic!("the test body hung for {PATIENCE:?}"),
+        Err(RecvTimeoutError::Disconnected) => match t.join() {
+            Err(payload) => resume_unwind(payload),
+            Ok(()) => unreachable!("the body returned without sending"),
+        },
+    }
+}
+
+/// Blocks the calling thread (a worker, when called from a poll).
+fn block_worker(d: Duration) {
+    thread::sleep(d);
+}
+
+#[test]
+fn a_long_poll_is_counted_once_it_completes() {
+    within(|| {
+        let rt = Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        assert_eq!(rt.metrics().long_polls(), 0);
+        let t = rt.spawn(async { block_worker(LONG_POLL) });
+        rt.block_on(t).unwrap();
+        // The worker reports at the end of the poll, before the task
+        // completes, so the count is final once the JoinHandle is ready.
+        assert_eq!(rt.metrics().long_polls(), 1);
+        // Short polls afterwards do not count.
+        for _ in 0..10 {
+            rt.block_on(rt.spawn(async { task::yield_now().await }))
+                .unwrap();
+        }
+        assert_eq!(rt.metrics().long_polls(), 1);
+    });
+}
+
+#[test]
+fn a_second_long_poll_of_the_same_task_is_not_counted_again() {
+    within(|| {
+        let rt = Builder::new_current_thread().build().unwrap();
+        let t = rt.spawn(async {
+            block_worker(LONG_POLL);
+            task::yield_now().await;
+            block_worker(LONG_POLL);
+        });
+        rt.block_on(t).unwrap();
+        assert_eq!(
+            rt.metrics().long_polls(),
+            1,
+            "two long polls of one task counted as two tasks"
+        );
+        // A different task is a different report.
+        rt.block_on(rt.spawn(async { block_worker(LONG_POLL) }))
+            .unwrap();
+        assert_eq!(rt.metrics().long_polls(), 2, "a second task's long poll");
+    });
+}
+
+#[test]
+fn long_poll_threshold_none_turns_the_watchdog_off() {
+    within(|| {
+        let rt = Builder::new_multi_thread()
+            .worker_threads(1)
+            .long_poll_threshold(None)
+            .build()
+            .unwrap();
+        rt.block_on(rt.spawn(async { block_worker(LONG_POLL) }))
+            .unwrap();
+        assert_eq!(rt.metrics().long_polls(), 0);
+        assert_eq!(rt.metrics().stuck_polls(), 0);
+    });
+}
+
+#[test]
+fn a_custom_threshold_is_honoured_and_stuck_polls_are_counted() {
+    within(|| {
+        // Deterministic: the poll blocks until the watchdog itself has
+        // reported it as stuck (ten thresholds), so it was certainly seen
+        // past the threshold too.
+        let rt = Builder::new_multi_thread()
+            .worker_threads(1)
+            .long_poll_threshold(Some(Duration::from_millis(10)))
+            .build()
+            .unwrap();
+        let r = rt.handle().clone();
+        let t = rt.spawn(async move {
+            let deadline = Instant::now() + PATIENCE;
+            while r.metrics().stuck_polls() == 0 {
+                assert!(
+                    Instant::now() < deadline,
+                    "the watchdog never flagged the poll"
+                );
+                block_worker(Duration::from_millis(5));
+            }
+        });
+        rt.block_on(t).unwrap();
+        assert_eq!(rt.metrics().stuck_polls(), 1);
+        assert_eq!(rt.metrics().long_polls(), 1);
+    });
+}
+
+/// A `tracing-subscriber` writer that appends to a shared buffer.
+#[derive(Clone)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Installs (once) a global `fmt` subscriber writing into a shared buffer.
+///
+/// Process-wide on purpose: a thread-local one (`set_default`) can miss the
+/// event when another test's thread registers the warning's callsite first
+/// (with a single dispatcher, tracing caches the callsite's interest as seen
+/// from the registering thread). Other tests' lines land in the same buffer;
+/// the task id picks out ours.
+fn global_capture() -> Arc<Mutex<Vec<u8>>> {
+    static BUF: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    BUF.get_or_init(|| {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let writer = Capture(buf.clone());
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::WARN)
+            .finish();
+        tracing::subscriber::set_global_default(subscriber)
+            .expect("another global subscriber was installed in this test binary");
+        buf
+    })
+    .clone()
+}
+
+#[test]
+fn the_warning_names_the_task_its_name_and_its_spawn_site() {
+    within(|| {
+        let buf = global_capture();
+        let rt: Runtime = Builder::new_current_thread().build().unwrap();
+        let (id, spawn_line) = rt.block_on(async {
+            let line = line!() + 1;
+            let t = task::Builder::new()
+                .name("sleepy-report")
+                .spawn(async { block_worker(LONG_POLL) })
+                .unwrap();
+            let id = t.id();
+            t.await.unwrap();
+            (id, line)
+        });
+        assert_eq!(rt.metrics().long_polls(), 1);
+        let log = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
+        let id_field = format!("task.id={id} ");
+        let ours: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("without yielding") && l.contains(&id_field))
+            .collect();
+        assert_eq!(ours.len(), 1, "want one warning naming task {id}:\n{log}");
+        let line = ours[0];
+        assert!(line.contains("WARN"), "{line}");
+        assert!(
+            line.contains("task.name=\"sleepy-report\""),
+            "no task name: {line}"
+        );
+        // `spawned_at=<file>:<line>:<col>`, the `.spawn(..)` call just below
+        // `spawn_line` (rustfmt may put the method call on a later line).
+        let site = line
+            .split_whitespace()
+            .find_map(|f| f.strip_prefix("spawned_at="))
+            .unwrap_or_else(|| panic!("no spawned_at field: {line}"));
+        let mut parts = site.rsplitn(3, ':');
+        let (_col, at_line, file) = (parts.next(), parts.next(), parts.next());
+        assert!(
+            file.is_some_and(|f| f.ends_with("rt_watchdog.rs")),
+            "the spawn site should be this file: {site}"
+        );
+        let at_line: u32 = at_line.and_then(|l| l.parse().ok()).unwrap();
+        assert!(
+            (spawn_line..spawn_line + 4).contains(&at_line),
+            "the spawn site should be the spawn call at line {spawn_line}..: {site}"
+        );
+    });
+}

@@ -1,0 +1,2 @@
+#[perf_runtime::main(flavor)]
+async fn main() {}

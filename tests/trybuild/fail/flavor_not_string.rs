@@ -1,0 +1,2 @@
+#[perf_runtime::main(flavor = multi_thread)]
+async fn main() {}

@@ -1,0 +1,2 @@
+#[perf_runtime::main]
+fn main() {}

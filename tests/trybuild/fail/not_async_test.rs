@@ -1,0 +1,4 @@
+#[perf_runtime::test]
+fn not_async() {}
+
+fn main() {}

@@ -1,0 +1,5 @@
+#[perf_runtime::test]
+#[test]
+async fn twice() {}
+
+fn main() {}

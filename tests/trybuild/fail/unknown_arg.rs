@@ -1,0 +1,2 @@
+#[perf_runtime::main(start_paused = true)]
+async fn main() {}

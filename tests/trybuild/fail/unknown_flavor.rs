@@ -1,0 +1,2 @@
+#[perf_runtime::main(flavor = "multi_threaded")]
+async fn main() {}
