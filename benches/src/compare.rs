@@ -1,0 +1,441 @@
+//! `compare`: perf_runtime vs tokio on the same workloads, in one process.
+//!
+//! ```text
+//! cargo run --release -p benches --bin compare -- scheduler [--json] [--samples N]
+//! ```
+//!
+//! See `benches/README.md` for what each workload measures.
+
+use std::fmt::Write as _;
+use std::io::Read as _;
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use benches::rt::{Perf, Rt, Tokio};
+use benches::stats::Summary;
+use benches::workloads::{self, IdleMemory, Workload, IDLE_TASKS, WORKERS};
+
+const USAGE: &str = "\
+usage: compare scheduler [--json] [--samples N] [--warmup N] [--only NAME[,NAME...]]
+                         [--tokio-vs-tokio]
+       compare idle_memory [--json] [--tasks N]
+
+scheduler    runs every workload on perf_runtime and on tokio (2 workers each),
+             interleaving the two sample by sample, then idle_memory
+idle_memory  RSS growth per parked task, each runtime in its own child process
+
+options:
+  --json         one JSON object per line instead of a table
+  --samples N    measured samples per runtime and workload (default 15)
+  --warmup N     unmeasured warm-up runs per runtime and workload (default 3)
+  --only LIST    comma-separated subset of: spawn_many_local, spawn_many_remote_idle,
+                 spawn_many_remote_busy, ping_pong, yield_many, chained_spawn, idle_memory
+  --tasks N      parked tasks for idle_memory (default 100000)
+  --tokio-vs-tokio
+                 A/A check: run tokio in both columns to see this machine's
+                 noise floor for the ratio (timed workloads only)";
+
+/// Hidden subcommand the parent re-executes itself with for `idle_memory`.
+const CHILD: &str = "__idle-memory-child";
+
+/// Upper bound for one workload (all its samples) or one idle_memory child.
+const HANG_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Child processes per runtime for idle_memory.
+const MEMORY_RUNS: usize = 5;
+
+/// Pause before each measured run (not timed).
+const SETTLE: Duration = Duration::from_millis(2);
+
+struct Options {
+    tokio_vs_tokio: bool,
+    json: bool,
+    samples: usize,
+    warmup: usize,
+    tasks: usize,
+    workloads: Vec<Workload>,
+    memory: bool,
+}
+
+fn usage_error(msg: &str) -> ExitCode {
+    eprintln!("compare: {msg}\n\n{USAGE}");
+    ExitCode::from(2)
+}
+
+fn take_count<'a>(
+    rest: &mut impl Iterator<Item = &'a String>,
+    name: &str,
+) -> Result<usize, ExitCode> {
+    let v = rest
+        .next()
+        .ok_or_else(|| usage_error(&format!("{name} needs a value")))?;
+    v.parse::<usize>()
+        .ok()
+        .filter(|&n| n > 0)
+        .ok_or_else(|| usage_error(&format!("{name}: `{v}` is not a positive integer")))
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some(cmd) = args.first() else {
+        return usage_error("missing command");
+    };
+    match cmd.as_str() {
+        CHILD => return idle_memory_child(&args[1..]),
+        "-h" | "--help" | "help" => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
+    let memory_only = match cmd.as_str() {
+        "scheduler" => false,
+        "idle_memory" => true,
+        other => return usage_error(&format!("unknown command `{other}`")),
+    };
+    let mut opts = Options {
+        tokio_vs_tokio: false,
+        json: false,
+        samples: 15,
+        warmup: 3,
+        tasks: IDLE_TASKS,
+        workloads: if memory_only {
+            Vec::new()
+        } else {
+            Workload::ALL.to_vec()
+        },
+        memory: true,
+    };
+    let mut rest = args[1..].iter();
+    while let Some(arg) = rest.next() {
+        let parsed = match arg.as_str() {
+            "--json" => {
+                opts.json = true;
+                Ok(())
+            }
+            "--tokio-vs-tokio" if !memory_only => {
+                opts.tokio_vs_tokio = true;
+                Ok(())
+            }
+            "--samples" if !memory_only => {
+                take_count(&mut rest, "--samples").map(|n| opts.samples = n)
+            }
+            "--warmup" if !memory_only => {
+                take_count(&mut rest, "--warmup").map(|n| opts.warmup = n)
+            }
+            "--tasks" => take_count(&mut rest, "--tasks").map(|n| opts.tasks = n),
+            "--only" if !memory_only => match rest.next() {
+                None => Err(usage_error("--only needs a value")),
+                Some(list) => {
+                    opts.workloads.clear();
+                    opts.memory = false;
+                    let mut bad = None;
+                    for name in list.split(',').filter(|s| !s.is_empty()) {
+                        if name == "idle_memory" {
+                            opts.memory = true;
+                        } else if let Some(w) = Workload::from_name(name) {
+                            opts.workloads.push(w);
+                        } else {
+                            bad = Some(name.to_owned());
+                        }
+                    }
+                    match bad {
+                        Some(name) => Err(usage_error(&format!("unknown workload `{name}`"))),
+                        None => Ok(()),
+                    }
+                }
+            },
+            other => Err(usage_error(&format!("unknown argument `{other}`"))),
+        };
+        if let Err(code) = parsed {
+            return code;
+        }
+    }
+
+    if !opts.json && !opts.workloads.is_empty() {
+        let what = if opts.tokio_vs_tokio {
+            "A/A check: tokio (perf column) vs tokio"
+        } else {
+            "perf_runtime vs tokio"
+        };
+        println!(
+            "{what}, multi-thread, {WORKERS} workers each; \
+             {} samples after {} warm-up runs, interleaved; times are ns per run",
+            opts.samples, opts.warmup
+        );
+        println!();
+        println!(
+            "{:<24} {:>12} {:>25} {:>12} {:>25} {:>10}",
+            "workload",
+            "perf median",
+            "perf p10..p90",
+            "tokio median",
+            "tokio p10..p90",
+            "perf/tokio"
+        );
+    }
+    for &w in &opts.workloads {
+        if let Err(e) = run_workload(w, &opts) {
+            eprintln!("compare: {}: {e}", w.name());
+            return ExitCode::FAILURE;
+        }
+    }
+    if opts.memory && !opts.tokio_vs_tokio {
+        if let Err(e) = run_idle_memory(&opts) {
+            eprintln!("compare: idle_memory: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn run_workload(w: Workload, opts: &Options) -> std::io::Result<()> {
+    let _watchdog = Watchdog::arm(w.name());
+    if opts.tokio_vs_tokio {
+        run_pair::<Tokio, Tokio>(w, opts)
+    } else {
+        run_pair::<Perf, Tokio>(w, opts)
+    }
+}
+
+/// Runs `w` on `A` (reported in the `perf` column) and `B` (the `tokio`
+/// column), interleaved sample by sample.
+fn run_pair<A: Rt, B: Rt>(w: Workload, opts: &Options) -> std::io::Result<()> {
+    // A fresh pair of runtimes per workload, reused across its samples.
+    let perf = A::build(WORKERS)?;
+    let tokio = B::build(WORKERS)?;
+    for _ in 0..opts.warmup {
+        w.run(&perf);
+        w.run(&tokio);
+    }
+    let mut perf_samples = Vec::with_capacity(opts.samples);
+    let mut tokio_samples = Vec::with_capacity(opts.samples);
+    for i in 0..opts.samples {
+        // Alternate who goes first so neither side always follows the other.
+        if i % 2 == 0 {
+            perf_samples.push(sample(w, &perf));
+            tokio_samples.push(sample(w, &tokio));
+        } else {
+            tokio_samples.push(sample(w, &tokio));
+            perf_samples.push(sample(w, &perf));
+        }
+    }
+    drop(perf);
+    drop(tokio);
+    report_times(w.name(), &perf_samples, &tokio_samples, opts.json);
+    Ok(())
+}
+
+/// Aborts the process if a workload hangs (e.g. a lost wake-up), instead of
+/// letting `compare` sit forever. Disarmed on drop.
+struct Watchdog(#[allow(dead_code)] mpsc::Sender<()>);
+
+impl Watchdog {
+    fn arm(name: &'static str) -> Watchdog {
+        let (tx, rx) = mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(HANG_TIMEOUT) {
+                eprintln!(
+                    "compare: {name}: no progress for {}s, aborting (hung workload?)",
+                    HANG_TIMEOUT.as_secs()
+                );
+                std::process::exit(3);
+            }
+        });
+        Watchdog(tx)
+    }
+}
+
+/// One measured run, after letting both runtimes' workers go idle so one
+/// side's spinning workers do not eat into the other side's sample.
+fn sample<R: Rt>(w: Workload, rt: &R) -> Duration {
+    std::thread::sleep(SETTLE);
+    w.run(rt)
+}
+
+fn report_times(name: &str, perf: &[Duration], tokio: &[Duration], json: bool) {
+    let p = Summary::of(perf);
+    let t = Summary::of(tokio);
+    let ratio = p.median / t.median;
+    if json {
+        println!(
+            "{{\"bench\":{},\"perf_ns\":{:.0},\"tokio_ns\":{:.0},\"ratio\":{},\"samples\":{},\
+             \"perf_p10_ns\":{:.0},\"perf_p90_ns\":{:.0},\"tokio_p10_ns\":{:.0},\"tokio_p90_ns\":{:.0}}}",
+            json_str(name),
+            p.median,
+            t.median,
+            json_num(ratio),
+            p.n,
+            p.p10,
+            p.p90,
+            t.p10,
+            t.p90
+        );
+    } else {
+        println!(
+            "{:<24} {:>12.0} {:>25} {:>12.0} {:>25} {:>10.3}",
+            name,
+            p.median,
+            format!("{:.0}..{:.0}", p.p10, p.p90),
+            t.median,
+            format!("{:.0}..{:.0}", t.p10, t.p90),
+            ratio
+        );
+    }
+}
+
+fn run_idle_memory(opts: &Options) -> Result<(), String> {
+    // Several fresh child processes per side, alternating, median taken:
+    // single RSS deltas move by ~10-20% run to run.
+    let (mut perf, mut tokio) = (Vec::new(), Vec::new());
+    for _ in 0..MEMORY_RUNS {
+        perf.push(spawn_child(Perf::NAME, opts.tasks)?.bytes_per_task());
+        tokio.push(spawn_child(Tokio::NAME, opts.tasks)?.bytes_per_task());
+    }
+    let (p, t) = (
+        Summary::of_f64(&perf).median,
+        Summary::of_f64(&tokio).median,
+    );
+    let ratio = p / t;
+    if opts.json {
+        println!(
+            "{{\"bench\":\"idle_memory\",\"perf_bytes_per_task\":{},\"tokio_bytes_per_task\":{},\
+             \"ratio\":{},\"tasks\":{}}}",
+            json_num(p),
+            json_num(t),
+            json_num(ratio),
+            opts.tasks
+        );
+    } else {
+        println!();
+        println!(
+            "idle_memory: {} tasks parked on pending(), RSS delta per task, \
+             median of {MEMORY_RUNS} child processes per runtime",
+            opts.tasks
+        );
+        println!(
+            "{:<24} {:>12} {:>12} {:>10}",
+            "", "perf B/task", "tokio B/task", "perf/tokio"
+        );
+        println!(
+            "{:<24} {:>12.1} {:>12.1} {:>10.3}",
+            "idle_memory", p, t, ratio
+        );
+    }
+    Ok(())
+}
+
+/// Re-executes this binary as `__idle-memory-child RUNTIME TASKS` and parses
+/// its `before after tasks` line.
+fn spawn_child(runtime: &str, tasks: usize) -> Result<IdleMemory, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let mut child = Command::new(exe)
+        .args([CHILD, runtime, &tasks.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        // Inherited: the child's diagnostics go straight to our stderr and can
+        // never fill a pipe we are not draining.
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("spawning {runtime} child: {e}"))?;
+    let deadline = Instant::now() + HANG_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{runtime} child did not finish within {}s",
+                    HANG_TIMEOUT.as_secs()
+                ));
+            }
+            Err(e) => return Err(format!("waiting for {runtime} child: {e}")),
+        }
+    };
+    let mut stdout = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        let _ = out.read_to_string(&mut stdout);
+    }
+    if !status.success() {
+        return Err(format!("{runtime} child failed ({status})"));
+    }
+    let fields: Vec<u64> = stdout
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    match fields[..] {
+        [before, after, n] => Ok(IdleMemory {
+            before,
+            after,
+            tasks: n as usize,
+        }),
+        _ => Err(format!(
+            "{runtime} child: unexpected output `{}`",
+            stdout.trim()
+        )),
+    }
+}
+
+fn idle_memory_child(args: &[String]) -> ExitCode {
+    let (runtime, tasks) = match args {
+        [rt, n] => match n.parse::<usize>() {
+            Ok(n) if n > 0 => (rt.as_str(), n),
+            _ => return usage_error(&format!("{CHILD}: bad task count `{n}`")),
+        },
+        _ => return usage_error(&format!("{CHILD} needs RUNTIME TASKS")),
+    };
+    let result = match runtime {
+        "perf" => Perf::build(WORKERS).and_then(|rt| measure_leaking(rt, tasks)),
+        "tokio" => Tokio::build(WORKERS).and_then(|rt| measure_leaking(rt, tasks)),
+        other => return usage_error(&format!("{CHILD}: unknown runtime `{other}`")),
+    };
+    match result {
+        Ok(m) => {
+            println!("{} {} {}", m.before, m.after, m.tasks);
+            // Exit without tearing down 100k parked tasks; the OS reclaims it all.
+            std::process::exit(0)
+        }
+        Err(e) => {
+            eprintln!("{CHILD}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn measure_leaking<R: Rt>(rt: R, tasks: usize) -> std::io::Result<IdleMemory> {
+    let m = workloads::idle_memory(&rt, tasks);
+    // The process exits right after reporting; skip runtime shutdown.
+    std::mem::forget(rt);
+    m
+}
+
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// JSON has no NaN or infinity; emit `null` for them.
+fn json_num(x: f64) -> String {
+    if x.is_finite() {
+        format!("{x:.4}")
+    } else {
+        "null".to_owned()
+    }
+}

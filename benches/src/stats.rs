@@ -1,0 +1,72 @@
+//! Order statistics over benchmark samples.
+
+use std::time::Duration;
+
+/// Summary of a set of samples, all in nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Summary {
+    /// Number of samples.
+    pub n: usize,
+    /// Smallest sample.
+    pub min: f64,
+    /// 10th percentile.
+    pub p10: f64,
+    /// Median.
+    pub median: f64,
+    /// 90th percentile.
+    pub p90: f64,
+    /// Largest sample.
+    pub max: f64,
+}
+
+impl Summary {
+    /// Summarizes `samples`. Panics if `samples` is empty.
+    pub fn of(samples: &[Duration]) -> Summary {
+        let ns: Vec<f64> = samples.iter().map(|d| d.as_nanos() as f64).collect();
+        Summary::of_f64(&ns)
+    }
+
+    /// Summarizes raw values. Panics if `values` is empty.
+    pub fn of_f64(values: &[f64]) -> Summary {
+        assert!(!values.is_empty(), "no samples");
+        let mut v = values.to_vec();
+        v.sort_by(f64::total_cmp);
+        Summary {
+            n: v.len(),
+            min: v[0],
+            p10: percentile(&v, 0.10),
+            median: percentile(&v, 0.50),
+            p90: percentile(&v, 0.90),
+            max: v[v.len() - 1],
+        }
+    }
+}
+
+/// Linearly interpolated percentile `q` (0..=1) of an ascending slice.
+pub fn percentile(sorted: &[f64], q: f64) -> f64 {
+    assert!(!sorted.is_empty(), "no samples");
+    let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    let frac = pos - lo as f64;
+    sorted[lo] + (sorted[hi] - sorted[lo]) * frac
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn odd_and_even_medians() {
+        assert_eq!(Summary::of_f64(&[3.0, 1.0, 2.0]).median, 2.0);
+        assert_eq!(Summary::of_f64(&[4.0, 1.0, 3.0, 2.0]).median, 2.5);
+    }
+
+    #[test]
+    fn percentiles_interpolate() {
+        let v: Vec<f64> = (0..=10).map(f64::from).collect();
+        let s = Summary::of_f64(&v);
+        assert_eq!((s.min, s.p10, s.p90, s.max), (0.0, 1.0, 9.0, 10.0));
+        assert_eq!(Summary::of_f64(&[7.0]).p90, 7.0);
+    }
+}
