@@ -192,7 +192,13 @@ impl Future for Sleep {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        self.get_mut().poll_elapsed(cx)
+        // A loop of already-elapsed sleeps must still yield to the scheduler.
+        let coop = std::task::ready!(crate::task::coop::poll_proceed(cx));
+        let out = self.get_mut().poll_elapsed(cx);
+        if out.is_ready() {
+            coop.made_progress();
+        }
+        out
     }
 }
 
