@@ -1,4 +1,5 @@
-//! Parsing `flavor = "..."`, `worker_threads = N` and `crate = "..."`.
+//! Parsing `flavor = "..."`, `worker_threads = N`, `start_paused = bool` and
+//! `crate = "..."`.
 //!
 //! Every error is spanned on the argument (or value) at fault and names the
 //! accepted alternatives, so the user can fix it without opening the docs.
@@ -12,7 +13,7 @@ use syn::{Expr, ExprLit, Lit, LitStr, Meta, Token};
 use crate::config::{Config, Flavor, Kind};
 
 /// The argument names, in the order error messages list them.
-const ARGS: [&str; 3] = ["flavor", "worker_threads", "crate"];
+const ARGS: [&str; 4] = ["flavor", "worker_threads", "start_paused", "crate"];
 
 /// Parses and checks the tokens between the attribute's parentheses.
 pub(crate) fn parse(kind: Kind, args: TokenStream) -> syn::Result<Config> {
@@ -21,6 +22,9 @@ pub(crate) fn parse(kind: Kind, args: TokenStream) -> syn::Result<Config> {
     let mut flavor: Option<Flavor> = None;
     let mut worker_threads: Option<(usize, Span)> = None;
     let mut crate_path: Option<syn::Path> = None;
+    let mut start_paused: Option<bool> = None;
+    // The whole `start_paused = ..`, to underline if the flavor forbids it.
+    let mut start_paused_arg: Option<&Meta> = None;
     // The whole `worker_threads = N`, to underline if the flavor forbids it.
     let mut worker_threads_arg: Option<&Meta> = None;
 
@@ -30,6 +34,7 @@ pub(crate) fn parse(kind: Kind, args: TokenStream) -> syn::Result<Config> {
             "flavor" => flavor.is_some(),
             "worker_threads" => worker_threads.is_some(),
             "crate" => crate_path.is_some(),
+            "start_paused" => start_paused.is_some(),
             _ => {
                 return Err(syn::Error::new_spanned(
                     meta.path(),
@@ -59,6 +64,10 @@ pub(crate) fn parse(kind: Kind, args: TokenStream) -> syn::Result<Config> {
                 worker_threads = Some(parse_worker_threads(&nv.value)?);
                 worker_threads_arg = Some(meta);
             }
+            "start_paused" => {
+                start_paused = Some(parse_bool("start_paused", &nv.value)?);
+                start_paused_arg = Some(meta);
+            }
             _ => crate_path = Some(parse_crate_path(&nv.value)?),
         }
     }
@@ -81,9 +90,18 @@ pub(crate) fn parse(kind: Kind, args: TokenStream) -> syn::Result<Config> {
         return Err(syn::Error::new_spanned(arg, msg));
     }
 
+    if let (Flavor::MultiThread, Some(arg), Some(true)) = (flavor, start_paused_arg, start_paused) {
+        return Err(syn::Error::new_spanned(
+            arg,
+            "`start_paused = true` needs `flavor = \"current_thread\"`: a paused clock is only \
+             deterministic when one thread runs every task",
+        ));
+    }
+
     Ok(Config {
         flavor,
         worker_threads,
+        start_paused: start_paused.unwrap_or(false),
         crate_path,
     })
 }
@@ -100,6 +118,7 @@ fn example(name: &str) -> &'static str {
     match name {
         "flavor" => "`flavor = \"multi_thread\"` or `flavor = \"current_thread\"`",
         "worker_threads" => "`worker_threads = 4`",
+        "start_paused" => "`start_paused = true`",
         _ => "`crate = \"my_runtime\"`",
     }
 }
@@ -156,6 +175,18 @@ fn parse_worker_threads(value: &Expr) -> syn::Result<(usize, Span)> {
         ));
     }
     Ok((threads, int.span()))
+}
+
+fn parse_bool(name: &str, value: &Expr) -> syn::Result<bool> {
+    match value {
+        Expr::Lit(ExprLit {
+            lit: Lit::Bool(b), ..
+        }) => Ok(b.value),
+        _ => Err(syn::Error::new_spanned(
+            value,
+            format!("`{name}` expects `true` or `false`"),
+        )),
+    }
 }
 
 fn parse_crate_path(value: &Expr) -> syn::Result<syn::Path> {

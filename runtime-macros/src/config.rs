@@ -66,6 +66,8 @@ pub(crate) struct Config {
     /// `worker_threads = N`, N ≥ 1, only with [`Flavor::MultiThread`]; the
     /// span is the literal's, so a type error in the expansion points at it.
     pub(crate) worker_threads: Option<(usize, Span)>,
+    /// `start_paused = true`: the clock starts paused (current_thread only).
+    pub(crate) start_paused: bool,
     /// `crate = "path"`; `::perf_runtime` when absent.
     pub(crate) crate_path: Option<syn::Path>,
 }
@@ -76,6 +78,7 @@ impl Config {
         Self {
             flavor: kind.default_flavor(),
             worker_threads: None,
+            start_paused: false,
             crate_path: None,
         }
     }

@@ -21,6 +21,7 @@
 //!     {
 //!         return <crate>::runtime::Builder::new_multi_thread()  // or new_current_thread()
 //!             .worker_threads(N)                                 // only when given
+//!             .start_paused(true)                                // only when given
 //!             .enable_all()
 //!             .build()
 //!             .expect("Failed building the Runtime")
@@ -106,6 +107,8 @@ pub(crate) fn expand(kind: Kind, input: &ItemFn, config: &Config, as_test: bool)
         quote_spanned! {span=> .worker_threads(#threads) }
     });
 
+    let start_paused = config.start_paused.then(|| quote! { .start_paused(true) });
+
     let mut block = TokenStream::new();
     input.brace.surround(&mut block, |tokens| {
         tokens.extend(quote! {
@@ -116,6 +119,7 @@ pub(crate) fn expand(kind: Kind, input: &ItemFn, config: &Config, as_test: bool)
             {
                 return #crate_path::runtime::Builder::#constructor()
                     #worker_threads
+                    #start_paused
                     .enable_all()
                     .build()
                     .expect("Failed building the Runtime")

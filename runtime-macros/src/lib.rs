@@ -14,6 +14,7 @@
 //! | --- | --- | --- |
 //! | `flavor` | `"multi_thread"`, `"current_thread"` | `main`: `"multi_thread"`, `test`: `"current_thread"` |
 //! | `worker_threads` | an integer literal ≥ 1, multi-thread only | the runtime's own choice |
+//! | `start_paused` | `true` or `false`; `true` only with current_thread | `false` |
 //! | `crate` | the path of perf_runtime as a string, e.g. `"my_rt"` | `"::perf_runtime"` |
 //!
 //! Mistakes are reported as one error at the argument at fault, never as a
@@ -105,7 +106,10 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 /// # Arguments
 ///
 /// The same as [`macro@main`]'s: `flavor`, `worker_threads` (only with
-/// `flavor = "multi_thread"`) and `crate`.
+/// `flavor = "multi_thread"`) and `crate`, plus `start_paused = true` (only
+/// with `flavor = "current_thread"`, the test default): the clock starts
+/// paused, so sleeps complete at once in virtual time (see
+/// `perf_runtime::time::pause`).
 ///
 /// # Errors
 ///

@@ -56,9 +56,9 @@ fn current_thread_is_accepted() {
 #[test]
 fn unknown_argument_is_named_with_the_valid_ones() {
     assert_eq!(
-        err(Kind::Main, quote!(start_paused = true)),
-        "unknown argument `start_paused` to `#[perf_runtime::main]`; \
-         expected one of `flavor`, `worker_threads` or `crate`"
+        err(Kind::Main, quote!(workers = 2)),
+        "unknown argument `workers` to `#[perf_runtime::main]`; \
+         expected one of `flavor`, `worker_threads`, `start_paused` or `crate`"
     );
     assert!(err(Kind::Test, quote!(a::b = 1)).starts_with("unknown argument `a::b`"));
 }
@@ -143,4 +143,27 @@ fn malformed_arguments_are_syntax_errors() {
     )
     .is_err());
     assert!(parse(Kind::Main, quote!(= 2)).is_err());
+}
+
+#[test]
+fn start_paused_defaults_to_false_and_is_accepted_on_current_thread() {
+    assert!(!ok(Kind::Test, quote!()).start_paused);
+    assert!(ok(Kind::Test, quote!(start_paused = true)).start_paused);
+    // `false` is harmless on any flavor.
+    assert!(!ok(Kind::Main, quote!(start_paused = false)).start_paused);
+}
+
+#[test]
+fn start_paused_is_refused_on_multi_thread_and_must_be_a_bool() {
+    assert!(err(Kind::Main, quote!(start_paused = true))
+        .starts_with("`start_paused = true` needs `flavor = \"current_thread\"`"));
+    assert_eq!(
+        err(Kind::Test, quote!(start_paused = 1)),
+        "`start_paused` expects `true` or `false`"
+    );
+    assert!(err(
+        Kind::Test,
+        quote!(start_paused = true, start_paused = false)
+    )
+    .starts_with("`start_paused` is given twice"));
 }

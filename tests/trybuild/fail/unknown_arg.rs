@@ -1,2 +1,2 @@
-#[perf_runtime::main(start_paused = true)]
+#[perf_runtime::main(workers = 2)]
 async fn main() {}

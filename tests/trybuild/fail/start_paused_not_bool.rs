@@ -1,0 +1,4 @@
+#[perf_runtime::test(start_paused = "yes")]
+async fn paused() {}
+
+fn main() {}
