@@ -1,37 +1,16 @@
 //! The blocking pool: `spawn_blocking` results and panics, the thread cap,
 //! thread retirement after the keep-alive, and spawning from outside.
 
+mod support;
+use support::*;
+
 use perf_runtime::runtime::{Builder, Handle, Runtime};
-use std::panic::{catch_unwind, resume_unwind};
+use std::panic::catch_unwind;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc::{self};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
-
-/// How long a test waits for something that should take microseconds before
-/// it reports failure instead of hanging.
-const PATIENCE: Duration = Duration::from_secs(10);
-
-/// Runs `f` on its own thread and fails the test if it does not return
-/// within `PATIENCE`; a panic in `f` is re-raised with its payload.
-fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let t = thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(PATIENCE) {
-        Ok(v) => {
-            t.join().expect("the test thread panicked after sending");
-            v
-        }
-        Err(RecvTimeoutError::Timeout) => panic!("the test body hung for {PATIENCE:?}"),
-        Err(RecvTimeoutError::Disconnected) => match t.join() {
-            Err(payload) => resume_unwind(payload),
-            Ok(()) => unreachable!("the body returned without sending"),
-        },
-    }
-}
+use std::time::Duration;
 
 fn both_flavours() -> [(&'static str, Runtime); 2] {
     [
@@ -47,21 +26,6 @@ fn both_flavours() -> [(&'static str, Runtime); 2] {
                 .unwrap(),
         ),
     ]
-}
-
-/// Polls `cond` every millisecond for at most `limit`: a bounded wait for a
-/// condition the runtime reaches on its own clock (a keep-alive expiring).
-fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        thread::sleep(Duration::from_millis(1));
-    }
 }
 
 /// Tracks how many jobs run at once and the most seen.

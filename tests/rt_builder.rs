@@ -1,40 +1,16 @@
 //! `runtime::Builder`: settings that are refused, the worker-count
 //! environment variable, thread naming and start/stop hooks, and topology.
 
+mod support;
+use support::*;
+
 use perf_runtime::runtime::{Builder, Runtime, RuntimeFlavor, WORKER_THREADS_ENV};
 use perf_runtime::topology::Topology;
 use std::io;
-use std::panic::resume_unwind;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
-use std::time::Duration;
-
-/// How long a test waits for something that should take microseconds before
-/// it reports failure instead of hanging.
-const PATIENCE: Duration = Duration::from_secs(10);
-
-/// Runs `f` on its own thread and fails the test if it does not return
-/// within `PATIENCE`; a panic in `f` is re-raised with its payload.
-fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let t = thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(PATIENCE) {
-        Ok(v) => {
-            t.join().expect("the test thread panicked after sending");
-            v
-        }
-        Err(RecvTimeoutError::Timeout) => panic!("the test body hung for {PATIENCE:?}"),
-        Err(RecvTimeoutError::Disconnected) => match t.join() {
-            Err(payload) => resume_unwind(payload),
-            Ok(()) => unreachable!("the body returned without sending"),
-        },
-    }
-}
 
 /// A meeting point for `parties` threads that gives up after `PATIENCE`.
 struct Rendezvous {

@@ -1,47 +1,13 @@
 //! `runtime::Handle`: finding the current runtime, entering one, and using a
 //! runtime from threads that are not its own.
 
+mod support;
+use support::*;
+
 use futures_channel::oneshot;
 use perf_runtime::runtime::{Builder, Handle, Runtime, RuntimeFlavor, TryCurrentError};
-use std::panic::{catch_unwind, resume_unwind};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::panic::catch_unwind;
 use std::thread;
-use std::time::Duration;
-
-/// How long a test waits for something that should take microseconds before
-/// it reports failure instead of hanging.
-const PATIENCE: Duration = Duration::from_secs(10);
-
-/// Runs `f` on its own thread and fails the test if it does not return
-/// within `PATIENCE`; a panic in `f` is re-raised with its payload.
-fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let t = thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(PATIENCE) {
-        Ok(v) => {
-            t.join().expect("the test thread panicked after sending");
-            v
-        }
-        Err(RecvTimeoutError::Timeout) => panic!("the test body hung for {PATIENCE:?}"),
-        Err(RecvTimeoutError::Disconnected) => match t.join() {
-            Err(payload) => resume_unwind(payload),
-            Ok(()) => unreachable!("the body returned without sending"),
-        },
-    }
-}
-
-fn current_thread() -> Runtime {
-    Builder::new_current_thread().build().unwrap()
-}
-
-fn multi_thread() -> Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap()
-}
 
 fn both_flavours() -> [(RuntimeFlavor, Runtime); 2] {
     [

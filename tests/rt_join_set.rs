@@ -1,40 +1,15 @@
 //! `JoinSet`: completion order, length, aborting, shutdown, drop, the
 //! non-blocking and collect-all forms, blocking tasks in a set, and volume.
 
+mod support;
+use support::*;
+
 use futures_channel::oneshot;
 use perf_runtime::runtime::{Builder, Runtime};
 use perf_runtime::task::{self, JoinSet, Qos};
 use std::collections::HashSet;
-use std::panic::resume_unwind;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
-use std::thread;
-use std::time::Duration;
-
-/// How long a test waits for something that should take microseconds before
-/// it reports failure instead of hanging.
-const PATIENCE: Duration = Duration::from_secs(10);
-
-/// Runs `f` on its own thread and fails the test if it does not return
-/// within `PATIENCE`; a panic in `f` is re-raised with its payload.
-fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let t = thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(PATIENCE) {
-        Ok(v) => {
-            t.join().expect("the test thread panicked after sending");
-            v
-        }
-        Err(RecvTimeoutError::Timeout) => panic!("the test body hung for {PATIENCE:?}"),
-        Err(RecvTimeoutError::Disconnected) => match t.join() {
-            Err(payload) => resume_unwind(payload),
-            Ok(()) => unreachable!("the body returned without sending"),
-        },
-    }
-}
 
 fn both_flavours() -> [(&'static str, Runtime); 2] {
     [
@@ -50,15 +25,6 @@ fn both_flavours() -> [(&'static str, Runtime); 2] {
                 .unwrap(),
         ),
     ]
-}
-
-/// Counts its drops: proves that a task's future was dropped.
-struct DropCounter(Arc<AtomicUsize>);
-
-impl Drop for DropCounter {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, SeqCst);
-    }
 }
 
 /// Signals on drop, so async code can await a future's destruction.

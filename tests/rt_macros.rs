@@ -3,16 +3,14 @@
 //! `return`, `?` and the function's attributes work as in a plain fn.
 //! What the macros accept and reject is in `macros_trybuild.rs`.
 
+mod support;
+use support::*;
+
 use std::error::Error;
 use std::num::ParseIntError;
 use std::rc::Rc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::{self, ThreadId};
-use std::time::Duration;
-
-/// How long a test waits for something that should take microseconds before
-/// it reports failure instead of hanging.
-const PATIENCE: Duration = Duration::from_secs(10);
 
 #[perf_runtime::test]
 async fn test_defaults_to_current_thread_tasks_run_on_the_test_thread() {

@@ -2,71 +2,17 @@
 //! tasks, to blocking jobs, and to `JoinHandle`s that outlive the runtime;
 //! and that the bounded forms of shutdown are bounded.
 
+mod support;
+use support::*;
+
 use futures_channel::oneshot;
 use perf_runtime::runtime::{Builder, Handle, Runtime};
 use perf_runtime::task::{self, JoinHandle};
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::mpsc::{self};
 use std::sync::{Arc, Mutex};
-use std::thread;
 use std::time::{Duration, Instant};
-
-/// How long a test waits for something that should take microseconds before
-/// it reports failure instead of hanging.
-const PATIENCE: Duration = Duration::from_secs(10);
-
-/// Runs `f` on its own thread and fails the test if it does not return
-/// within `PATIENCE`; a panic in `f` is re-raised with its payload.
-fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let t = thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(PATIENCE) {
-        Ok(v) => {
-            t.join().expect("the test thread panicked after sending");
-            v
-        }
-        Err(RecvTimeoutError::Timeout) => panic!("the test body hung for {PATIENCE:?}"),
-        Err(RecvTimeoutError::Disconnected) => match t.join() {
-            Err(payload) => resume_unwind(payload),
-            Ok(()) => unreachable!("the body returned without sending"),
-        },
-    }
-}
-
-fn current_thread() -> Runtime {
-    Builder::new_current_thread().build().unwrap()
-}
-
-fn multi_thread() -> Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap()
-}
-
-fn both_flavours() -> [(&'static str, Runtime); 2] {
-    [
-        ("current_thread", current_thread()),
-        ("multi_thread", multi_thread()),
-    ]
-}
-
-/// Awaits `handle` on a fresh runtime: the one it was spawned on is gone.
-fn join_elsewhere<T: Send + 'static>(handle: JoinHandle<T>) -> Result<T, task::JoinError> {
-    current_thread().block_on(handle)
-}
-
-/// Counts its drops: proves that a task's future was dropped.
-struct DropCounter(Arc<AtomicUsize>);
-
-impl Drop for DropCounter {
-    fn drop(&mut self) {
-        self.0.fetch_add(1, SeqCst);
-    }
-}
 
 #[test]
 fn dropping_the_runtime_drops_every_idle_task_future() {

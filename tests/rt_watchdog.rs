@@ -6,41 +6,18 @@
 //! Each sleep is at least three thresholds long, so the watchdog (which
 //! samples every threshold / 8) has ample time to see it.
 
+mod support;
+use support::*;
+
 use perf_runtime::runtime::{Builder, Runtime};
 use perf_runtime::task;
 use std::io::{self, Write};
-use std::panic::resume_unwind;
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// How long a test waits for something that should take microseconds before
-/// it reports failure instead of hanging.
-const PATIENCE: Duration = Duration::from_secs(10);
-
 /// The default `long_poll_threshold` is 100 ms; this is three of them.
 const LONG_POLL: Duration = Duration::from_millis(300);
-
-/// Runs `f` on its own thread and fails the test if it does not return
-/// within `PATIENCE`; a panic in `f` is re-raised with its payload.
-fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let t = thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(PATIENCE) {
-        Ok(v) => {
-            t.join().expect("the test thread panicked after sending");
-            v
-        }
-        Err(RecvTimeoutError::Timeout) => panic!("the test body hung for {PATIENCE:?}"),
-        Err(RecvTimeoutError::Disconnected) => match t.join() {
-            Err(payload) => resume_unwind(payload),
-            Ok(()) => unreachable!("the body returned without sending"),
-        },
-    }
-}
 
 /// Blocks the calling thread (a worker, when called from a poll).
 fn block_worker(d: Duration) {
