@@ -4,29 +4,13 @@
 mod support;
 use support::*;
 
-use perf_runtime::runtime::{Builder, Handle, Runtime};
+use perf_runtime::runtime::{Builder, Handle};
 use std::panic::catch_unwind;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::mpsc::{self};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
-
-fn both_flavours() -> [(&'static str, Runtime); 2] {
-    [
-        (
-            "current_thread",
-            Builder::new_current_thread().build().unwrap(),
-        ),
-        (
-            "multi_thread",
-            Builder::new_multi_thread()
-                .worker_threads(2)
-                .build()
-                .unwrap(),
-        ),
-    ]
-}
 
 /// Tracks how many jobs run at once and the most seen.
 #[derive(Default)]
@@ -43,33 +27,6 @@ impl Concurrency {
 
     fn exit(&self) {
         self.now.fetch_sub(1, SeqCst);
-    }
-}
-
-/// A two-party meeting point that gives up after `PATIENCE`.
-struct Rendezvous {
-    arrived: Mutex<usize>,
-    all_here: Condvar,
-}
-
-impl Rendezvous {
-    fn new() -> Self {
-        Self {
-            arrived: Mutex::new(0),
-            all_here: Condvar::new(),
-        }
-    }
-
-    /// Whether `parties` callers were here at once within `limit`.
-    fn meet(&self, parties: usize, limit: Duration) -> bool {
-        let mut arrived = self.arrived.lock().unwrap();
-        *arrived += 1;
-        self.all_here.notify_all();
-        let (_arrived, wait) = self
-            .all_here
-            .wait_timeout_while(arrived, limit, |a| *a < parties)
-            .unwrap();
-        !wait.timed_out()
     }
 }
 
@@ -199,7 +156,7 @@ fn max_blocking_threads_2_lets_two_jobs_overlap() {
                 let (meeting, c) = (meeting.clone(), c.clone());
                 rt.spawn_blocking(move || {
                     c.enter();
-                    let met = meeting.meet(2, PATIENCE);
+                    let met = meeting.meet_within(2, PATIENCE);
                     c.exit();
                     met
                 })

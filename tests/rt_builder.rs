@@ -9,35 +9,8 @@ use perf_runtime::topology::Topology;
 use std::io;
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::thread;
-
-/// A meeting point for `parties` threads that gives up after `PATIENCE`.
-struct Rendezvous {
-    arrived: Mutex<usize>,
-    all_here: Condvar,
-}
-
-impl Rendezvous {
-    fn new() -> Self {
-        Self {
-            arrived: Mutex::new(0),
-            all_here: Condvar::new(),
-        }
-    }
-
-    /// Whether `parties` callers were here at once within `PATIENCE`.
-    fn meet(&self, parties: usize) -> bool {
-        let mut arrived = self.arrived.lock().unwrap();
-        *arrived += 1;
-        self.all_here.notify_all();
-        let (_arrived, wait) = self
-            .all_here
-            .wait_timeout_while(arrived, PATIENCE, |a| *a < parties)
-            .unwrap();
-        !wait.timed_out()
-    }
-}
 
 /// Runs `n` tasks that each block their worker until all `n` are running:
 /// true only if the runtime has at least `n` workers running at once.

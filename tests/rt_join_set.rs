@@ -5,27 +5,11 @@ mod support;
 use support::*;
 
 use futures_channel::oneshot;
-use perf_runtime::runtime::{Builder, Runtime};
+use perf_runtime::runtime::Builder;
 use perf_runtime::task::{self, JoinSet, Qos};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
-
-fn both_flavours() -> [(&'static str, Runtime); 2] {
-    [
-        (
-            "current_thread",
-            Builder::new_current_thread().build().unwrap(),
-        ),
-        (
-            "multi_thread",
-            Builder::new_multi_thread()
-                .worker_threads(2)
-                .build()
-                .unwrap(),
-        ),
-    ]
-}
 
 /// Signals on drop, so async code can await a future's destruction.
 struct DropSignal(Option<oneshot::Sender<()>>);

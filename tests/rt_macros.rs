@@ -9,7 +9,7 @@ use support::*;
 use std::error::Error;
 use std::num::ParseIntError;
 use std::rc::Rc;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::thread::{self, ThreadId};
 
 #[perf_runtime::test]
@@ -41,35 +41,6 @@ fn current_thread_main_runs_on_the_calling_thread() {
     let (body, task) = threads_seen_by_current_thread_main();
     assert_eq!(body, caller, "the body did not run on the calling thread");
     assert_eq!(task, caller, "a task did not run on the calling thread");
-}
-
-/// `std::sync::Barrier` that gives up: a `Barrier` with one worker would
-/// block that worker forever, and then the failing test would hang in the
-/// runtime's shutdown instead of failing.
-struct Rendezvous {
-    arrived: Mutex<usize>,
-    all_here: Condvar,
-}
-
-impl Rendezvous {
-    fn new() -> Self {
-        Self {
-            arrived: Mutex::new(0),
-            all_here: Condvar::new(),
-        }
-    }
-
-    /// Whether `parties` callers were waiting here at once within `PATIENCE`.
-    fn meet(&self, parties: usize) -> bool {
-        let mut arrived = self.arrived.lock().unwrap();
-        *arrived += 1;
-        self.all_here.notify_all();
-        let (_arrived, wait) = self
-            .all_here
-            .wait_timeout_while(arrived, PATIENCE, |arrived| *arrived < parties)
-            .unwrap();
-        !wait.timed_out()
-    }
 }
 
 #[perf_runtime::test(flavor = "multi_thread", worker_threads = 2)]

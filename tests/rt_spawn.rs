@@ -10,35 +10,7 @@ use perf_runtime::runtime::{Builder, Handle};
 use perf_runtime::task::{self, Qos};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::{Arc, Condvar, Mutex};
-
-/// A two-party meeting point that gives up after `PATIENCE` instead of
-/// blocking forever (a `std::sync::Barrier` would hang a failing test).
-struct Rendezvous {
-    arrived: Mutex<usize>,
-    all_here: Condvar,
-}
-
-impl Rendezvous {
-    fn new() -> Self {
-        Self {
-            arrived: Mutex::new(0),
-            all_here: Condvar::new(),
-        }
-    }
-
-    /// Whether `parties` callers were here at once within `PATIENCE`.
-    fn meet(&self, parties: usize) -> bool {
-        let mut arrived = self.arrived.lock().unwrap();
-        *arrived += 1;
-        self.all_here.notify_all();
-        let (_arrived, wait) = self
-            .all_here
-            .wait_timeout_while(arrived, PATIENCE, |a| *a < parties)
-            .unwrap();
-        !wait.timed_out()
-    }
-}
+use std::sync::{Arc, Mutex};
 
 #[test]
 fn spawn_from_block_on_returns_the_output() {

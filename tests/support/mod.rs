@@ -8,6 +8,7 @@ use perf_runtime::runtime::{Builder, Runtime};
 use perf_runtime::task::{JoinError, JoinHandle};
 use std::panic::resume_unwind;
 use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -94,5 +95,39 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
             return false;
         }
         thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// `std::sync::Barrier` that gives up: a `Barrier` on a worker whose partner
+/// never comes would block that worker forever, and the failing test would
+/// then hang in the runtime's shutdown instead of failing.
+pub struct Rendezvous {
+    arrived: Mutex<usize>,
+    all_here: Condvar,
+}
+
+impl Rendezvous {
+    pub fn new() -> Self {
+        Self {
+            arrived: Mutex::new(0),
+            all_here: Condvar::new(),
+        }
+    }
+
+    /// Whether `parties` callers were here at once within [`PATIENCE`].
+    pub fn meet(&self, parties: usize) -> bool {
+        self.meet_within(parties, PATIENCE)
+    }
+
+    /// Whether `parties` callers were here at once within `limit`.
+    pub fn meet_within(&self, parties: usize, limit: Duration) -> bool {
+        let mut arrived = self.arrived.lock().unwrap();
+        *arrived += 1;
+        self.all_here.notify_all();
+        let (_arrived, wait) = self
+            .all_here
+            .wait_timeout_while(arrived, limit, |a| *a < parties)
+            .unwrap();
+        !wait.timed_out()
     }
 }

@@ -125,12 +125,14 @@ impl Shared {
             self.drain_after_shutdown();
         }
         self.core_unparker.unpark();
-        for w in self
-            .waiters
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-        {
+        self.wake_waiters();
+    }
+
+    /// Wakes every `block_on` waiting for the core (it was released or the
+    /// runtime shut down).
+    fn wake_waiters(&self) {
+        let waiters = std::mem::take(&mut *self.waiters.lock().unwrap_or_else(|e| e.into_inner()));
+        for w in waiters {
             w.unpark();
         }
     }
@@ -157,14 +159,7 @@ impl Shared {
         } else {
             *self.core.lock().unwrap_or_else(|e| e.into_inner()) = Some(core);
         }
-        for w in self
-            .waiters
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .drain(..)
-        {
-            w.unpark();
-        }
+        self.wake_waiters();
     }
 
     /// Runs `future` to completion on this thread, driving the runtime's

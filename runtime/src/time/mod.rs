@@ -74,10 +74,6 @@ pub use sleep::{sleep, sleep_until, Sleep};
 pub use std::time::Duration;
 pub use timeout::{timeout, timeout_at, Timeout};
 
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
 /// Pauses the current runtime's clock.
 ///
 /// While paused, [`Instant::now`] stands still and, whenever the runtime has
@@ -155,23 +151,5 @@ pub async fn advance(duration: Duration) {
     let handle = sleep::current_handle();
     handle.clock().advance(duration);
     handle.process();
-    YieldNow { yielded: false }.await;
-}
-
-/// Returns `Pending` once (waking itself), then `Ready`.
-struct YieldNow {
-    yielded: bool,
-}
-
-impl Future for YieldNow {
-    type Output = ();
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.yielded {
-            return Poll::Ready(());
-        }
-        self.yielded = true;
-        cx.waker().wake_by_ref();
-        Poll::Pending
-    }
+    crate::task::yield_now().await;
 }
