@@ -4,8 +4,10 @@ use super::blocking::BlockingPool;
 use super::config::{Callback, Config, ThreadNameFn};
 use super::Runtime;
 use crate::scheduler::multi_thread::{self, Core, Remote};
+use crate::scheduler::pick::QosWeights;
 use crate::scheduler::watchdog::{Stats, Watchdog, WorkerWatch};
 use crate::scheduler::{current_thread, Common, Handle};
+use crate::task::Qos;
 use crate::time::TimeHandle;
 use crate::topology::Topology;
 use crossbeam_utils::CachePadded;
@@ -41,6 +43,7 @@ pub struct Builder {
     max_blocking_threads: usize,
     thread_keep_alive: Duration,
     global_queue_interval: u32,
+    qos_weights: (u32, u32, u32),
     event_interval: u32,
     long_poll_threshold: Option<Duration>,
     topology: Option<Topology>,
@@ -76,6 +79,10 @@ impl Builder {
             max_blocking_threads: 512,
             thread_keep_alive: Duration::from_secs(10),
             global_queue_interval: 31,
+            qos_weights: {
+                let w = QosWeights::default();
+                (w.get(Qos::Critical), w.get(Qos::Normal), w.get(Qos::Batch))
+            },
             event_interval: 61,
             long_poll_threshold: Some(Duration::from_millis(100)),
             topology: None,
@@ -184,6 +191,19 @@ impl Builder {
         self
     }
 
+    /// The minimum share of picks each class gets while it has work:
+    /// Critical goes first unless it has used up its share, and a lower class
+    /// passed over for `ceil(total / weight)` picks in a row is served next.
+    /// The default is `(12, 3, 1)`: Batch at least once in 16 picks, Normal
+    /// once in 6 (see [`QosWeights`] and the `scheduler` module docs).
+    ///
+    /// Checked by [`build`](Builder::build): a zero weight (that class could
+    /// starve) or a total above 1024 is an error naming the weights.
+    pub fn qos_weights(&mut self, critical: u32, normal: u32, batch: u32) -> &mut Self {
+        self.qos_weights = (critical, normal, batch);
+        self
+    }
+
     /// On current_thread, the `block_on` future is polled (if woken) at least
     /// every `n` task polls (default 61). Timers are checked at every tick on
     /// both flavours, so this no longer delays them as in tokio.
@@ -232,9 +252,15 @@ impl Builder {
         self
     }
 
-    fn config(&self) -> Config {
-        Config {
+    fn weights(&self) -> io::Result<QosWeights> {
+        let (c, n, b) = self.qos_weights;
+        QosWeights::new(c, n, b).map_err(|e| invalid(e.to_string()))
+    }
+
+    fn config(&self) -> io::Result<Config> {
+        Ok(Config {
             global_queue_interval: self.global_queue_interval,
+            qos_weights: self.weights()?,
             event_interval: self.event_interval,
             thread_name: self.thread_name.clone(),
             thread_stack_size: self.thread_stack_size,
@@ -242,7 +268,7 @@ impl Builder {
             on_thread_stop: self.on_thread_stop.clone(),
             max_blocking_threads: self.max_blocking_threads,
             thread_keep_alive: self.thread_keep_alive,
-        }
+        })
     }
 
     fn resolve_workers(&self) -> io::Result<usize> {
@@ -272,8 +298,13 @@ impl Builder {
         }
     }
 
-    fn common(&self, pausable: bool, workers: usize, topology: Topology) -> (Common, Arc<Stats>) {
-        let config = self.config();
+    fn common(
+        &self,
+        pausable: bool,
+        workers: usize,
+        topology: Topology,
+    ) -> io::Result<(Common, Arc<Stats>)> {
+        let config = self.config()?;
         let stats = Arc::new(Stats::default());
         let common = Common {
             time: TimeHandle::new(pausable, self.start_paused && pausable),
@@ -283,13 +314,13 @@ impl Builder {
             config,
         };
         let _ = workers;
-        (common, stats)
+        Ok((common, stats))
     }
 
     fn build_current_thread(&mut self) -> io::Result<Runtime> {
         let epoch = Instant::now();
         let topology = self.topology.clone().unwrap_or_else(Topology::detect);
-        let (common, stats) = self.common(true, 1, topology);
+        let (common, stats) = self.common(true, 1, topology)?;
         let watch = Arc::new(CachePadded::new(WorkerWatch::new(epoch)));
         let shared = Arc::new(current_thread::Shared::new(common, watch.clone()));
         let shared2 = Arc::downgrade(&shared);
@@ -323,7 +354,8 @@ impl Builder {
         for (index, node) in assignment.iter().enumerate() {
             let node = node.index().min(num_nodes - 1);
             node_workers[node].push(index);
-            let (core, stealers) = Core::new(index, node, self.global_queue_interval);
+            let (core, stealers) =
+                Core::new(index, node, self.global_queue_interval, self.weights()?);
             let watch = Arc::new(CachePadded::new(WorkerWatch::new(epoch)));
             watches.push(watch.clone());
             remotes.push(Remote {
@@ -334,7 +366,7 @@ impl Builder {
             });
             cores.push(Box::new(core));
         }
-        let (common, stats) = self.common(false, workers, topology);
+        let (common, stats) = self.common(false, workers, topology)?;
         let shared = Arc::new(multi_thread::Shared::new(
             remotes.into_boxed_slice(),
             node_workers
@@ -398,6 +430,7 @@ impl fmt::Debug for Builder {
             .field("thread_stack_size", &self.thread_stack_size)
             .field("max_blocking_threads", &self.max_blocking_threads)
             .field("global_queue_interval", &self.global_queue_interval)
+            .field("qos_weights", &self.qos_weights)
             .field("event_interval", &self.event_interval)
             .field("long_poll_threshold", &self.long_poll_threshold)
             .finish_non_exhaustive()

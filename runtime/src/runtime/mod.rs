@@ -15,6 +15,7 @@ mod handle;
 mod metrics;
 mod park_thread;
 
+pub use crate::scheduler::pick::{InvalidWeights, QosWeights};
 pub use builder::{Builder, WORKER_THREADS_ENV};
 pub use handle::{EnterGuard, Handle, RuntimeFlavor, TryCurrentError};
 pub use metrics::RuntimeMetrics;

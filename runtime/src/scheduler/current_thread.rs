@@ -43,6 +43,7 @@ pub(crate) struct Shared {
 pub(crate) struct Core {
     queues: RefCell<[VecDeque<Notified>; Qos::COUNT]>,
     tick: Cell<u32>,
+    picker: super::pick::Picker,
     parker: Parker,
     global_queue_interval: u32,
     event_interval: u32,
@@ -76,6 +77,7 @@ impl Shared {
         let core = Box::new(Core {
             queues: RefCell::new(Default::default()),
             tick: Cell::new(0),
+            picker: super::pick::Picker::new(cfg.qos_weights),
             parker,
             global_queue_interval: cfg.global_queue_interval.max(1),
             event_interval: cfg.event_interval.max(1),
@@ -268,22 +270,31 @@ impl Core {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         let fair = tick % self.global_queue_interval == 0;
-        for qos in super::class_order(tick) {
-            if fair {
-                if let Some(t) = shared.inject.pop(0, qos) {
-                    return Some(t);
-                }
-            }
-            if let Some(t) = self.queues.borrow_mut()[qos.index()].pop_front() {
+        let order = self.picker.order();
+        for qos in order {
+            if let Some(t) = self.next_of_class(shared, qos, fair) {
+                self.picker.record(order, Some(qos));
                 return Some(t);
             }
-            if !shared.inject.is_empty(0, qos) {
-                if let Some(t) = shared.inject.pop(0, qos) {
-                    return Some(t);
-                }
+        }
+        self.picker.record(order, None);
+        None
+    }
+
+    #[inline]
+    fn next_of_class(&self, shared: &Shared, qos: Qos, fair: bool) -> Option<Notified> {
+        if fair {
+            if let Some(t) = shared.inject.pop(0, qos) {
+                return Some(t);
             }
         }
-        None
+        if let Some(t) = self.queues.borrow_mut()[qos.index()].pop_front() {
+            return Some(t);
+        }
+        if shared.inject.is_empty(0, qos) {
+            return None;
+        }
+        shared.inject.pop(0, qos)
     }
 }
 

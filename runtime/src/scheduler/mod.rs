@@ -6,33 +6,34 @@
 //! - `inject` — the per-(node, class) injection queues.
 //! - `idle` — which workers sleep and how many search.
 //! - `park` — the worker parker (no lost wakeups).
+//! - `pick` — which class is served first at each tick (`QosWeights`).
 //! - `watchdog` — notices polls that run too long.
 //!
 //! # The pick rule
 //!
-//! Every scheduling tick a worker chooses the class to serve first from its
-//! tick counter `t` (incremented once per pick):
-//!
-//! - `t % 16 == 0`: Batch first, then Critical, then Normal;
-//! - else `t % 8 == 0`: Normal first, then Critical, then Batch;
-//! - otherwise Critical, then Normal, then Batch.
+//! Each pick, a worker tries the classes in the order given by `pick.rs`:
+//! Critical, then Normal, then Batch — unless a lower class has been passed
+//! over for its period (`ceil(total weight / its weight)` picks; defaults
+//! Critical 12, Normal 3, Batch 1: Batch once in 16 picks, Normal once in 6),
+//! in which case that class goes first for one pick. A Critical task
+//! therefore waits for the poll in progress, and for one lower-class poll
+//! only when Critical work has used up its share (see `pick.rs` for the
+//! exact rule and its bounds).
 //!
 //! Within a class the order is: the LIFO slot (if it holds a task of that
 //! class and fewer than 3 LIFO polls ran in a row), the local deque, then the
-//! node injector of that class. So while it has work, Batch gets at least one
-//! pick in 16 and Normal at least one in 16 (the `t % 8` ticks that are not
-//! `t % 16`), and Critical gets every other pick: a Critical wake waits for
-//! the poll in progress and at most one lower-class poll. Every
-//! `global_queue_interval` ticks the injector of the chosen class is tried
-//! before the local deque, so remote work is never starved by a busy local
-//! queue. Before every pick the worker checks whether a timer is due (one
-//! atomic load when no timer is pending, plus a clock read otherwise).
+//! node injector of that class. Every `global_queue_interval` ticks the
+//! injector of the class is tried before the local deque, so remote work is
+//! never starved by a busy local queue. Before every pick the worker checks
+//! whether a timer is due (one atomic load when no timer is pending, plus a
+//! clock read otherwise), so timers do not wait for a worker to park.
 
 pub(crate) mod current_thread;
 pub(crate) mod idle;
 pub(crate) mod inject;
 pub(crate) mod multi_thread;
 pub(crate) mod park;
+pub(crate) mod pick;
 pub(crate) mod watchdog;
 
 #[cfg(test)]
@@ -41,7 +42,7 @@ mod tests;
 use crate::runtime::blocking::BlockingPool;
 use crate::runtime::config::Config;
 use crate::task::raw::TaskMeta;
-use crate::task::{JoinHandle, Qos};
+use crate::task::JoinHandle;
 use crate::time::TimeHandle;
 use crate::topology::Topology;
 use std::future::Future;
@@ -115,17 +116,5 @@ impl Handle {
             Handle::MultiThread(s) => s.shutdown(),
             Handle::CurrentThread(s) => s.shutdown(),
         }
-    }
-}
-
-/// Class order for tick `t` (see the module docs).
-#[inline]
-pub(crate) fn class_order(tick: u32) -> [Qos; 3] {
-    if tick % 16 == 0 {
-        [Qos::Batch, Qos::Critical, Qos::Normal]
-    } else if tick % 8 == 0 {
-        [Qos::Normal, Qos::Critical, Qos::Batch]
-    } else {
-        [Qos::Critical, Qos::Normal, Qos::Batch]
     }
 }

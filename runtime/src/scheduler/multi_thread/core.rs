@@ -8,6 +8,7 @@
 use super::{Notified, Shared};
 use crate::scheduler::inject::retry;
 use crate::scheduler::park::Parker;
+use crate::scheduler::pick::{Picker, QosWeights};
 use crate::task::Qos;
 use crossbeam_deque::{Stealer, Worker};
 use std::cell::Cell;
@@ -23,6 +24,7 @@ pub(crate) struct Core {
     lifo: Cell<Option<Notified>>,
     lifo_polls: Cell<u8>,
     tick: Cell<u32>,
+    picker: Picker,
     pub(crate) is_searching: Cell<bool>,
     rng: Cell<u64>,
     global_queue_interval: u32,
@@ -34,6 +36,7 @@ impl Core {
         index: usize,
         node: usize,
         global_queue_interval: u32,
+        weights: QosWeights,
     ) -> (Core, [Stealer<Notified>; Qos::COUNT]) {
         let queues = [Worker::new_fifo(), Worker::new_fifo(), Worker::new_fifo()];
         let stealers = [
@@ -48,6 +51,7 @@ impl Core {
             lifo: Cell::new(None),
             lifo_polls: Cell::new(0),
             tick: Cell::new(0),
+            picker: Picker::new(weights),
             is_searching: Cell::new(false),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) << 17)),
             global_queue_interval: global_queue_interval.max(1),
@@ -63,11 +67,14 @@ impl Core {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         let fair = tick % self.global_queue_interval == 0;
-        for qos in crate::scheduler::class_order(tick) {
+        let order = self.picker.order();
+        for qos in order {
             if let Some(t) = self.next_of_class(shared, qos, fair) {
+                self.picker.record(order, Some(qos));
                 return Some(t);
             }
         }
+        self.picker.record(order, None);
         None
     }
 
