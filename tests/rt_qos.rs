@@ -421,3 +421,52 @@ fn multi_thread_critical_spawned_from_a_busy_worker_runs() {
         }
     });
 }
+
+#[test]
+fn per_class_counters_count_spawns_polls_and_completions() {
+    within(|| {
+        for (flavour, rt) in both_flavours() {
+            let m = rt.metrics();
+            let before: Vec<(u64, u64, u64)> = Qos::ALL
+                .iter()
+                .map(|&q| (m.qos_spawned(q), m.qos_completed(q), m.qos_polled(q)))
+                .collect();
+            // 10 Critical, 20 Normal, 30 Batch tasks; each yields once, so it
+            // is polled twice.
+            let mut handles = Vec::new();
+            for (i, &q) in Qos::ALL.iter().enumerate() {
+                for _ in 0..10 * (i + 1) {
+                    let h = task::Builder::new()
+                        .qos(q)
+                        .spawn_on(async { task::yield_now().await }, rt.handle())
+                        .unwrap();
+                    handles.push(h);
+                }
+            }
+            rt.block_on(async {
+                for h in handles {
+                    h.await.unwrap();
+                }
+            });
+            for (i, &q) in Qos::ALL.iter().enumerate() {
+                let n = 10 * (i as u64 + 1);
+                let (s0, c0, p0) = before[i];
+                assert_eq!(m.qos_spawned(q) - s0, n, "{flavour}: {q} spawned");
+                assert_eq!(m.qos_completed(q) - c0, n, "{flavour}: {q} completed");
+                assert_eq!(m.qos_polled(q) - p0, 2 * n, "{flavour}: {q} polled");
+            }
+            // Spawned from outside a worker: every Critical spawn is timed,
+            // and so is every local wake of a Critical task (the yield).
+            let critical = m.qos_wake_delay(Qos::Critical);
+            assert_eq!(critical.count(), 20, "{flavour}: Critical delays timed");
+            let p50 = critical.quantile(0.5).unwrap();
+            assert!(p50 < PATIENCE, "{flavour}: a delay of {p50:?}");
+            // Other classes: all remote spawns timed, local yields sampled.
+            let normal = m.qos_wake_delay(Qos::Normal).count();
+            assert!(
+                (20..=40).contains(&normal),
+                "{flavour}: {normal} Normal delays"
+            );
+        }
+    });
+}

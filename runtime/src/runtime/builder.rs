@@ -363,6 +363,7 @@ impl Builder {
                 unparker: core.parker.unparker(),
                 node,
                 watch,
+                stats: core.stats.clone(),
             });
             cores.push(Box::new(core));
         }

@@ -1,6 +1,10 @@
 //! `RuntimeMetrics`: counters read from a live runtime.
 
+use crate::scheduler::stats;
+use crate::task::Qos;
 use std::sync::atomic::Ordering::Relaxed;
+
+pub use crate::scheduler::stats::DelayHistogram;
 
 /// A view of one runtime's counters, as `tokio::runtime::RuntimeMetrics`.
 /// Every value is read when the method is called.
@@ -34,6 +38,30 @@ impl RuntimeMetrics {
     /// Polls the watchdog reported while still running after ten thresholds.
     pub fn stuck_polls(&self) -> u64 {
         self.handle.common().watchdog.stuck_polls.load(Relaxed)
+    }
+
+    /// Tasks of class `qos` spawned since the runtime started.
+    pub fn qos_spawned(&self, qos: Qos) -> u64 {
+        self.handle.qos_spawned(qos)
+    }
+
+    /// Tasks of class `qos` that completed (with an output, a panic or an
+    /// abort); tasks cancelled by shutdown are not counted.
+    pub fn qos_completed(&self, qos: Qos) -> u64 {
+        self.handle.qos_completed(qos)
+    }
+
+    /// Polls of tasks of class `qos`.
+    pub fn qos_polled(&self, qos: Qos) -> u64 {
+        stats::polled(&self.handle.worker_stats(), qos)
+    }
+
+    /// How long tasks of class `qos` waited between being queued (spawned
+    /// or woken) and being polled. Every Critical wake and every wake from
+    /// outside a worker is timed; one local wake in 16 of the other classes
+    /// is sampled, to keep the clock off the hot path of yield-heavy work.
+    pub fn qos_wake_delay(&self, qos: Qos) -> DelayHistogram {
+        stats::delay(&self.handle.worker_stats(), qos)
     }
 
     /// Threads in the blocking pool.

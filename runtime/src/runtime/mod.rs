@@ -18,7 +18,7 @@ mod park_thread;
 pub use crate::scheduler::pick::{InvalidWeights, QosWeights};
 pub use builder::{Builder, WORKER_THREADS_ENV};
 pub use handle::{EnterGuard, Handle, RuntimeFlavor, TryCurrentError};
-pub use metrics::RuntimeMetrics;
+pub use metrics::{DelayHistogram, RuntimeMetrics};
 
 use crate::scheduler::watchdog::Watchdog;
 use crate::task::JoinHandle;

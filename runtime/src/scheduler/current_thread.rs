@@ -38,12 +38,15 @@ pub(crate) struct Shared {
     waiters: Mutex<Vec<Unparker>>,
     is_shutdown: AtomicBool,
     pub(crate) watch: std::sync::Arc<CachePadded<WorkerWatch>>,
+    /// The core's counters, readable while another thread drives it.
+    pub(crate) stats: Arc<super::stats::WorkerStats>,
 }
 
 pub(crate) struct Core {
     queues: RefCell<[VecDeque<Notified>; Qos::COUNT]>,
     tick: Cell<u32>,
     picker: super::pick::Picker,
+    pub(crate) stats: Arc<super::stats::WorkerStats>,
     parker: Parker,
     global_queue_interval: u32,
     event_interval: u32,
@@ -65,6 +68,10 @@ impl CoreCx {
     pub(crate) unsafe fn push(&self, task: Notified) {
         // SAFETY: forwarded to the caller.
         let core = unsafe { &*self.core };
+        super::stats::stamp_wake(
+            task.header(),
+            core.tick.get() % super::stats::SAMPLE_EVERY == 0,
+        );
         core.queues.borrow_mut()[task.header().qos.index()].push_back(task);
     }
 }
@@ -74,10 +81,12 @@ impl Shared {
         let parker = Parker::new();
         let core_unparker = parker.unparker();
         let cfg = &common.config;
+        let stats = Arc::new(super::stats::WorkerStats::new());
         let core = Box::new(Core {
             queues: RefCell::new(Default::default()),
             tick: Cell::new(0),
             picker: super::pick::Picker::new(cfg.qos_weights),
+            stats: stats.clone(),
             parker,
             global_queue_interval: cfg.global_queue_interval.max(1),
             event_interval: cfg.event_interval.max(1),
@@ -91,6 +100,7 @@ impl Shared {
             waiters: Mutex::new(Vec::new()),
             is_shutdown: AtomicBool::new(false),
             watch,
+            stats,
         }
     }
 
@@ -243,6 +253,7 @@ impl Shared {
                             break;
                         };
                         ran = true;
+                        core.stats.on_poll(task.header());
                         coop::with_budget(|| task.run());
                         if wake.woken.load(Relaxed) {
                             break;
@@ -329,6 +340,7 @@ impl Schedule for Arc<Shared> {
         });
         if let Some(task) = pushed {
             let qos = task.header().qos;
+            super::stats::stamp_wake(task.header(), true);
             self.inject.push(0, qos, task);
             self.core_unparker.unpark();
         }

@@ -7,6 +7,7 @@
 //! - `idle` — which workers sleep and how many search.
 //! - `park` — the worker parker (no lost wakeups).
 //! - `pick` — which class is served first at each tick (`QosWeights`).
+//! - `stats` — per-class poll counts and wake → first-poll delay histograms.
 //! - `watchdog` — notices polls that run too long.
 //!
 //! # The pick rule
@@ -34,6 +35,7 @@ pub(crate) mod inject;
 pub(crate) mod multi_thread;
 pub(crate) mod park;
 pub(crate) mod pick;
+pub(crate) mod stats;
 pub(crate) mod watchdog;
 
 #[cfg(test)]
@@ -95,6 +97,28 @@ impl Handle {
         match self {
             Handle::MultiThread(s) => s.owned.len(),
             Handle::CurrentThread(s) => s.owned.len(),
+        }
+    }
+
+    /// Every worker's counters (the one core's on current_thread).
+    pub(crate) fn worker_stats(&self) -> Vec<&stats::WorkerStats> {
+        match self {
+            Handle::MultiThread(s) => s.remotes.iter().map(|r| &*r.stats).collect(),
+            Handle::CurrentThread(s) => vec![&*s.stats],
+        }
+    }
+
+    pub(crate) fn qos_spawned(&self, qos: crate::task::Qos) -> u64 {
+        match self {
+            Handle::MultiThread(s) => s.owned.spawned(qos),
+            Handle::CurrentThread(s) => s.owned.spawned(qos),
+        }
+    }
+
+    pub(crate) fn qos_completed(&self, qos: crate::task::Qos) -> u64 {
+        match self {
+            Handle::MultiThread(s) => s.owned.completed(qos),
+            Handle::CurrentThread(s) => s.owned.completed(qos),
         }
     }
 

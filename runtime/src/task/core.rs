@@ -41,6 +41,9 @@ pub(crate) struct Header {
     /// The NUMA node / worker hint of the last poll (`u16::MAX`: none). Written
     /// only by the thread holding RUNNING; read by `schedule` as a hint.
     pub(crate) last_worker: crate::loom::sync::atomic::AtomicU32,
+    /// When the task was last queued, in `scheduler::stats::now_ns` units, or
+    /// 0 when that wake was not sampled (see `scheduler/stats.rs`).
+    pub(crate) woken_at: crate::loom::sync::atomic::AtomicU64,
 }
 
 pub(crate) struct Core<F: Future, S> {

@@ -13,6 +13,7 @@
 
 use super::core::{Header, Pointers};
 use super::raw::{Schedule, Task};
+use super::Qos;
 use crate::loom::sync::atomic::{AtomicBool, Ordering::*};
 use crate::loom::sync::Mutex;
 use std::marker::PhantomData;
@@ -28,6 +29,10 @@ pub(crate) struct OwnedTasks<S: 'static> {
 struct Shard {
     head: Option<NonNull<Header>>,
     len: usize,
+    /// Per class: tasks bound and tasks removed on completion. Counted here
+    /// because the shard lock is held anyway: the counts cost nothing more.
+    spawned: [u64; Qos::COUNT],
+    completed: [u64; Qos::COUNT],
 }
 
 // SAFETY: the shard only stores task pointers, whose links are guarded by the
@@ -39,7 +44,14 @@ impl<S: Schedule> OwnedTasks<S> {
         let n = (workers.max(1) * 4).next_power_of_two();
         OwnedTasks {
             shards: (0..n)
-                .map(|_| Mutex::new(Shard { head: None, len: 0 }))
+                .map(|_| {
+                    Mutex::new(Shard {
+                        head: None,
+                        len: 0,
+                        spawned: [0; Qos::COUNT],
+                        completed: [0; Qos::COUNT],
+                    })
+                })
                 .collect(),
             mask: n - 1,
             closed: AtomicBool::new(false),
@@ -70,6 +82,9 @@ impl<S: Schedule> OwnedTasks<S> {
         }
         shard.head = Some(ptr);
         shard.len += 1;
+        // SAFETY: linked above; the list's reference keeps it alive.
+        let qos = unsafe { ptr.as_ref() }.qos;
+        shard.spawned[qos.index()] += 1;
         Ok(())
     }
 
@@ -93,6 +108,7 @@ impl<S: Schedule> OwnedTasks<S> {
             (*links).prev = None;
             (*links).next = None;
             shard.len -= 1;
+            shard.completed[ptr.as_ref().qos.index()] += 1;
             Some(Task::from_raw(ptr))
         }
     }
@@ -126,6 +142,23 @@ impl<S: Schedule> OwnedTasks<S> {
     /// The number of live tasks (a racy sum, for metrics and tests).
     pub(crate) fn len(&self) -> usize {
         self.shards.iter().map(|s| lock(s).len).sum()
+    }
+
+    /// Tasks of class `qos` spawned (bound) so far.
+    pub(crate) fn spawned(&self, qos: Qos) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| lock(s).spawned[qos.index()])
+            .sum()
+    }
+
+    /// Tasks of class `qos` that completed (any outcome: output, panic or
+    /// abort). Tasks cancelled by runtime shutdown are not counted.
+    pub(crate) fn completed(&self, qos: Qos) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| lock(s).completed[qos.index()])
+            .sum()
     }
 }
 

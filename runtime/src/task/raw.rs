@@ -10,7 +10,7 @@ use super::harness;
 use super::state::State;
 use super::{Id, JoinHandle, Qos};
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::atomic::AtomicU32;
+use crate::loom::sync::atomic::{AtomicU32, AtomicU64};
 use std::future::Future;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
@@ -101,6 +101,7 @@ where
             name: meta.name.map(Box::new),
             qos: meta.qos,
             last_worker: AtomicU32::new(u32::MAX),
+            woken_at: AtomicU64::new(0),
         },
         core: Core {
             scheduler,

@@ -9,9 +9,11 @@ use super::{Notified, Shared};
 use crate::scheduler::inject::retry;
 use crate::scheduler::park::Parker;
 use crate::scheduler::pick::{Picker, QosWeights};
+use crate::scheduler::stats::{self, WorkerStats};
 use crate::task::Qos;
 use crossbeam_deque::{Stealer, Worker};
 use std::cell::Cell;
+use std::sync::Arc;
 
 /// Consecutive LIFO-slot polls allowed before the slot's task goes to the
 /// back of its deque, so two tasks waking each other cannot starve the rest.
@@ -25,6 +27,7 @@ pub(crate) struct Core {
     lifo_polls: Cell<u8>,
     tick: Cell<u32>,
     picker: Picker,
+    pub(crate) stats: Arc<WorkerStats>,
     pub(crate) is_searching: Cell<bool>,
     rng: Cell<u64>,
     global_queue_interval: u32,
@@ -52,6 +55,7 @@ impl Core {
             lifo_polls: Cell::new(0),
             tick: Cell::new(0),
             picker: Picker::new(weights),
+            stats: Arc::new(WorkerStats::new()),
             is_searching: Cell::new(false),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) << 17)),
             global_queue_interval: global_queue_interval.max(1),
@@ -115,6 +119,7 @@ impl Core {
     /// Queues a task woken (or spawned) by code running on this worker.
     #[inline]
     pub(crate) fn push_local(&self, task: Notified, is_yield: bool, shared: &Shared) {
+        stats::stamp_wake(task.header(), self.tick.get() % stats::SAMPLE_EVERY == 0);
         if is_yield {
             self.queues[task.header().qos.index()].push(task);
         } else if let Some(prev) = self.lifo.replace(Some(task)) {

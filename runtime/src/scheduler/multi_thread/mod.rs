@@ -68,6 +68,7 @@ pub(crate) struct Remote {
     pub(crate) unparker: Unparker,
     pub(crate) node: usize,
     pub(crate) watch: std::sync::Arc<CachePadded<WorkerWatch>>,
+    pub(crate) stats: Arc<crate::scheduler::stats::WorkerStats>,
 }
 
 impl Shared {
@@ -131,6 +132,7 @@ impl Shared {
     }
 
     pub(crate) fn schedule_remote(&self, task: Notified) {
+        crate::scheduler::stats::stamp_wake(task.header(), true);
         let node = self.node_for(&task);
         let qos = task.header().qos;
         self.inject.push(node, qos, task);

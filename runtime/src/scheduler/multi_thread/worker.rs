@@ -103,6 +103,7 @@ fn run_task(shared: &Shared, core: &Core, task: Notified) {
         shared.notify_parked();
     }
     task.header().last_worker.store(core.index as u32, Relaxed);
+    core.stats.on_poll(task.header());
     coop::with_budget(|| task.run());
 }
 

@@ -1,0 +1,251 @@
+//! Per-class scheduler counters: polls and the wake → first-poll delay.
+//!
+//! Each worker owns one `WorkerStats` and is its only writer, so a count is a
+//! relaxed load and store — no read-modify-write, no lock, no cache line
+//! shared with another writer on the poll path. Readers (metrics) sum the
+//! workers' values with relaxed loads; a value read while a worker writes it
+//! is at most one event old.
+//!
+//! The delay is measured from the moment a task is queued (`woken_at` in its
+//! header, nanoseconds since a process-wide epoch) to the moment a worker
+//! starts polling it. Reading the clock costs ~20 ns, so it is read on every
+//! wake of a Critical task and of a task queued from outside a worker, and on
+//! one local wake in `SAMPLE_EVERY` of the other classes (by the queuing
+//! worker's tick), which keeps `yield_now`-heavy Batch work cheap while still
+//! sampling its distribution.
+
+// Plain std atomics: these are statistics, not a synchronisation protocol,
+// and loom has nothing to check in them.
+use crate::task::Qos;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// One local non-Critical wake in this many is timed.
+pub(crate) const SAMPLE_EVERY: u32 = 16;
+
+/// Sub-buckets per power of two: values are kept to within 25 %.
+const SUB_BITS: u32 = 2;
+const SUB: usize = 1 << SUB_BITS;
+/// Enough octaves for ~2^42 ns (73 minutes).
+const OCTAVES: usize = 42;
+pub(crate) const BUCKETS: usize = OCTAVES * SUB;
+
+/// Nanoseconds since the first call in this process, never 0 (0 means "not
+/// stamped" in a task header).
+#[inline]
+pub(crate) fn now_ns() -> u64 {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    let epoch = *EPOCH.get_or_init(Instant::now);
+    (epoch.elapsed().as_nanos() as u64).max(1)
+}
+
+/// The bucket of a value in nanoseconds.
+#[inline]
+fn bucket_of(ns: u64) -> usize {
+    if ns < SUB as u64 {
+        return ns as usize;
+    }
+    let exp = 63 - ns.leading_zeros(); // ≥ SUB_BITS
+    let mantissa = (ns >> (exp - SUB_BITS)) as usize & (SUB - 1);
+    (((exp - SUB_BITS + 1) as usize) * SUB + mantissa).min(BUCKETS - 1)
+}
+
+/// The smallest value of a bucket, in nanoseconds.
+fn bucket_low(index: usize) -> u64 {
+    if index < SUB {
+        return index as u64;
+    }
+    let exp = (index / SUB) as u32 + SUB_BITS - 1;
+    let mantissa = (index % SUB) as u64;
+    (1u64 << exp) | (mantissa << (exp - SUB_BITS))
+}
+
+/// A log-bucketed histogram with a single writer.
+pub(crate) struct LogHistogram {
+    buckets: Box<[AtomicU64]>,
+}
+
+impl LogHistogram {
+    pub(crate) fn new() -> LogHistogram {
+        LogHistogram {
+            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// Adds one value. Only the owning worker calls this.
+    #[inline]
+    pub(crate) fn record(&self, ns: u64) {
+        let b = &self.buckets[bucket_of(ns)];
+        b.store(b.load(Relaxed) + 1, Relaxed);
+    }
+
+    fn add_to(&self, into: &mut [u64]) {
+        for (sum, b) in into.iter_mut().zip(self.buckets.iter()) {
+            *sum += b.load(Relaxed);
+        }
+    }
+}
+
+/// What one worker counts, per class.
+pub(crate) struct WorkerStats {
+    polled: [AtomicU64; Qos::COUNT],
+    delay: [LogHistogram; Qos::COUNT],
+}
+
+impl WorkerStats {
+    pub(crate) fn new() -> WorkerStats {
+        WorkerStats {
+            polled: Default::default(),
+            delay: [
+                LogHistogram::new(),
+                LogHistogram::new(),
+                LogHistogram::new(),
+            ],
+        }
+    }
+
+    /// Called by the owning worker just before it polls a task.
+    #[inline]
+    pub(crate) fn on_poll(&self, header: &crate::task::core::Header) {
+        let i = header.qos.index();
+        let p = &self.polled[i];
+        p.store(p.load(Relaxed) + 1, Relaxed);
+        let woken = header.woken_at.load(Relaxed);
+        if woken != 0 {
+            header.woken_at.store(0, Relaxed);
+            self.delay[i].record(now_ns().saturating_sub(woken));
+        }
+    }
+}
+
+/// Stamps a task's queue time when this wake is sampled (see the module docs).
+#[inline]
+pub(crate) fn stamp_wake(header: &crate::task::core::Header, sampled: bool) {
+    if sampled || header.qos == Qos::Critical {
+        header.woken_at.store(now_ns(), Relaxed);
+    }
+}
+
+/// Sums of every worker's counters for one class.
+pub(crate) fn polled(workers: &[&WorkerStats], qos: Qos) -> u64 {
+    workers
+        .iter()
+        .map(|w| w.polled[qos.index()].load(Relaxed))
+        .sum()
+}
+
+/// The merged delay histogram of one class.
+pub(crate) fn delay(workers: &[&WorkerStats], qos: Qos) -> DelayHistogram {
+    let mut counts = vec![0u64; BUCKETS];
+    for w in workers {
+        w.delay[qos.index()].add_to(&mut counts);
+    }
+    DelayHistogram { counts }
+}
+
+/// A snapshot of one class's wake → first-poll delays: how long tasks of the
+/// class waited in a queue before a worker polled them.
+///
+/// Buckets are logarithmic with four sub-buckets per power of two, so a
+/// percentile is exact to within 25 %; it is reported as the upper bound of
+/// its bucket (never optimistic).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DelayHistogram {
+    counts: Vec<u64>,
+}
+
+impl DelayHistogram {
+    /// The number of delays recorded.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// The delay below which a fraction `q` (0.0..=1.0) of the recorded
+    /// delays fall, as the upper bound of its bucket; `None` when empty.
+    ///
+    /// # Panics
+    /// If `q` is not within 0.0..=1.0.
+    pub fn quantile(&self, q: f64) -> Option<Duration> {
+        assert!(
+            (0.0..=1.0).contains(&q),
+            "DelayHistogram::quantile: q must be within 0.0..=1.0, got {q}"
+        );
+        let total = self.count();
+        if total == 0 {
+            return None;
+        }
+        let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
+        let mut seen = 0;
+        for (i, &c) in self.counts.iter().enumerate() {
+            seen += c;
+            if seen >= rank {
+                return Some(Duration::from_nanos(self.upper_bound_ns(i)));
+            }
+        }
+        unreachable!("rank ≤ total")
+    }
+
+    /// `(upper bound, count)` of every non-empty bucket, smallest first, for
+    /// exporting (e.g. as Prometheus buckets).
+    pub fn buckets(&self) -> impl Iterator<Item = (Duration, u64)> + '_ {
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c > 0)
+            .map(|(i, &c)| (Duration::from_nanos(self.upper_bound_ns(i)), c))
+    }
+
+    fn upper_bound_ns(&self, i: usize) -> u64 {
+        if i + 1 < BUCKETS {
+            bucket_low(i + 1) - 1
+        } else {
+            u64::MAX
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_monotonic_and_contain_their_values() {
+        let mut last = 0;
+        for i in 1..BUCKETS {
+            let low = bucket_low(i);
+            assert!(low > last, "bucket {i} low {low} ≤ {last}");
+            assert_eq!(bucket_of(low), i);
+            assert_eq!(bucket_of(low - 1), i - 1);
+            last = low;
+        }
+        for v in [0u64, 1, 3, 4, 5, 7, 8, 100, 1_000, 123_456, 10_000_000_000] {
+            let b = bucket_of(v);
+            assert!(bucket_low(b) <= v);
+            if b + 1 < BUCKETS {
+                assert!(v < bucket_low(b + 1));
+                // Within 25 %.
+                assert!((bucket_low(b + 1) - bucket_low(b)) as f64 <= 0.25 * v.max(4) as f64 + 1.0);
+            }
+        }
+    }
+
+    #[test]
+    fn quantiles_are_upper_bounds_of_the_right_bucket() {
+        let w = WorkerStats::new();
+        for v in 1..=100u64 {
+            w.delay[0].record(v * 1_000); // 1 µs .. 100 µs
+        }
+        let h = delay(&[&w], Qos::Critical);
+        assert_eq!(h.count(), 100);
+        let p50 = h.quantile(0.5).unwrap().as_nanos() as u64;
+        assert!((50_000..=50_000 * 5 / 4).contains(&p50), "p50 = {p50}");
+        let p99 = h.quantile(0.99).unwrap().as_nanos() as u64;
+        assert!((99_000..=99_000 * 5 / 4).contains(&p99), "p99 = {p99}");
+        assert_eq!(delay(&[&w], Qos::Batch).quantile(0.5), None);
+        // Two workers merge.
+        let w2 = WorkerStats::new();
+        w2.delay[0].record(5);
+        assert_eq!(delay(&[&w, &w2], Qos::Critical).count(), 101);
+    }
+}
