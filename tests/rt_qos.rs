@@ -470,3 +470,182 @@ fn per_class_counters_count_spawns_polls_and_completions() {
         }
     });
 }
+
+fn reserved_runtime() -> perf_runtime::runtime::Runtime {
+    Builder::new_multi_thread()
+        .worker_threads(3)
+        .reserve_critical_workers(1)
+        .build()
+        .unwrap()
+}
+
+/// Occupies both normal workers of `rt` with Batch tasks that block their
+/// threads until `release` is called; returns once both are blocked.
+fn block_normal_workers(
+    rt: &perf_runtime::runtime::Runtime,
+) -> (impl FnOnce(), Vec<task::JoinHandle<()>>) {
+    let meeting = Arc::new(Rendezvous::new());
+    let (release_tx, release_rx) = mpsc::channel::<()>();
+    let release_rx = Arc::new(Mutex::new(release_rx));
+    let (blocked_tx, blocked_rx) = mpsc::channel::<bool>();
+    let handles = (0..2)
+        .map(|_| {
+            let (meeting, release_rx, blocked_tx) =
+                (meeting.clone(), release_rx.clone(), blocked_tx.clone());
+            task::Builder::new()
+                .qos(Qos::Batch)
+                .spawn_on(
+                    async move {
+                        // Both normal workers are inside a Batch poll at once.
+                        blocked_tx.send(meeting.meet(2)).unwrap();
+                        let _ = release_rx.lock().unwrap().recv_timeout(PATIENCE);
+                    },
+                    rt.handle(),
+                )
+                .unwrap()
+        })
+        .collect();
+    for _ in 0..2 {
+        assert!(
+            blocked_rx.recv_timeout(PATIENCE).unwrap(),
+            "the two normal workers never ran the Batch tasks together"
+        );
+    }
+    let release = move || {
+        for _ in 0..2 {
+            let _ = release_tx.send(());
+        }
+    };
+    (release, handles)
+}
+
+#[test]
+fn a_reserved_worker_serves_critical_while_every_other_worker_is_blocked() {
+    within(|| {
+        let rt = reserved_runtime();
+        let (release, blockers) = block_normal_workers(&rt);
+        // From outside, and from a timer: both must run now, not after the
+        // Batch polls end.
+        let (tx, rx) = mpsc::channel::<&'static str>();
+        let tx2 = tx.clone();
+        let _outside = task::Builder::new()
+            .qos(Qos::Critical)
+            .spawn_on(
+                async move {
+                    tx.send("outside").unwrap();
+                },
+                rt.handle(),
+            )
+            .unwrap();
+        let _timer = task::Builder::new()
+            .qos(Qos::Critical)
+            .spawn_on(
+                async move {
+                    perf_runtime::time::sleep(std::time::Duration::from_millis(5)).await;
+                    tx2.send("timer").unwrap();
+                },
+                rt.handle(),
+            )
+            .unwrap();
+        let mut got = vec![
+            rx.recv_timeout(PATIENCE).expect("no Critical task ran"),
+            rx.recv_timeout(PATIENCE)
+                .expect("only one Critical task ran"),
+        ];
+        got.sort();
+        assert_eq!(got, ["outside", "timer"]);
+        release();
+        for h in blockers {
+            rt.block_on(h).unwrap();
+        }
+    });
+}
+
+#[test]
+fn a_reserved_worker_never_runs_normal_or_batch_tasks() {
+    within(|| {
+        let rt = reserved_runtime();
+        // Find the reserved worker's thread: the one a Critical task runs on
+        // while both normal workers are blocked.
+        let (release, blockers) = block_normal_workers(&rt);
+        let reserved_thread = rt
+            .block_on(
+                task::Builder::new()
+                    .qos(Qos::Critical)
+                    .spawn_on(async { std::thread::current().id() }, rt.handle())
+                    .unwrap(),
+            )
+            .unwrap();
+        release();
+        for h in blockers {
+            rt.block_on(h).unwrap();
+        }
+        // Normal and Batch tasks, spawned from outside, from tasks, and woken
+        // by timers (which the reserved worker fires): none runs there.
+        let ran_on = Arc::new(Mutex::new(Vec::new()));
+        let handles: Vec<_> = (0..200)
+            .map(|i| {
+                let ran_on = ran_on.clone();
+                let qos = if i % 2 == 0 { Qos::Normal } else { Qos::Batch };
+                task::Builder::new()
+                    .qos(qos)
+                    .spawn_on(
+                        async move {
+                            for _ in 0..3 {
+                                ran_on.lock().unwrap().push(std::thread::current().id());
+                                if i % 3 == 0 {
+                                    perf_runtime::time::sleep(std::time::Duration::from_millis(1))
+                                        .await;
+                                } else {
+                                    task::yield_now().await;
+                                }
+                            }
+                            let inner = ran_on.clone();
+                            perf_runtime::spawn(async move {
+                                inner.lock().unwrap().push(std::thread::current().id());
+                            })
+                            .await
+                            .unwrap();
+                        },
+                        rt.handle(),
+                    )
+                    .unwrap()
+            })
+            .collect();
+        for h in handles {
+            rt.block_on(h).unwrap();
+        }
+        let ran_on = ran_on.lock().unwrap();
+        assert_eq!(ran_on.len(), 200 * 4);
+        assert!(
+            ran_on.iter().all(|&t| t != reserved_thread),
+            "a Normal or Batch poll ran on the reserved worker"
+        );
+    });
+}
+
+#[test]
+fn reserving_every_worker_or_a_current_thread_is_a_build_error() {
+    let err = Builder::new_multi_thread()
+        .worker_threads(2)
+        .reserve_critical_workers(2)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("reserve_critical_workers(2)") && err.contains("at least one worker"),
+        "{err}"
+    );
+    let err = Builder::new_current_thread()
+        .reserve_critical_workers(1)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("current_thread"), "{err}");
+    let err = Builder::new_multi_thread()
+        .qos_weights(4, 1, 0)
+        .build()
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("batch weight is 0"), "{err}");
+}

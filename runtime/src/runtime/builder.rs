@@ -44,6 +44,7 @@ pub struct Builder {
     thread_keep_alive: Duration,
     global_queue_interval: u32,
     qos_weights: (u32, u32, u32),
+    reserve_critical_workers: usize,
     event_interval: u32,
     long_poll_threshold: Option<Duration>,
     topology: Option<Topology>,
@@ -79,6 +80,7 @@ impl Builder {
             max_blocking_threads: 512,
             thread_keep_alive: Duration::from_secs(10),
             global_queue_interval: 31,
+            reserve_critical_workers: 0,
             qos_weights: {
                 let w = QosWeights::default();
                 (w.get(Qos::Critical), w.get(Qos::Normal), w.get(Qos::Batch))
@@ -204,6 +206,22 @@ impl Builder {
         self
     }
 
+    /// Reserves `n` workers that only ever run Critical tasks, so a Critical
+    /// request is served even while every other worker is inside a long
+    /// Batch or Normal poll. A reserved worker steals Critical work from the
+    /// workers of its node first, then from other nodes, and sleeps in the
+    /// timer driver when it has none, so timers fire on time under load.
+    /// Reserved workers are spread over the NUMA nodes, taken from the
+    /// nodes with the most workers first. Default 0.
+    ///
+    /// Checked by [`build`](Builder::build): `n` must leave at least one
+    /// worker for the other classes, and a current_thread runtime cannot
+    /// reserve its only thread.
+    pub fn reserve_critical_workers(&mut self, n: usize) -> &mut Self {
+        self.reserve_critical_workers = n;
+        self
+    }
+
     /// On current_thread, the `block_on` future is polled (if woken) at least
     /// every `n` task polls (default 61). Timers are checked at every tick on
     /// both flavours, so this no longer delays them as in tokio.
@@ -318,6 +336,13 @@ impl Builder {
     }
 
     fn build_current_thread(&mut self) -> io::Result<Runtime> {
+        if self.reserve_critical_workers > 0 {
+            return Err(invalid(format!(
+                "Builder::reserve_critical_workers({}) on a current_thread runtime: it has one \
+                 thread, which cannot be reserved; use Builder::new_multi_thread()",
+                self.reserve_critical_workers
+            )));
+        }
         let epoch = Instant::now();
         let topology = self.topology.clone().unwrap_or_else(Topology::detect);
         let (common, stats) = self.common(true, 1, topology)?;
@@ -343,10 +368,25 @@ impl Builder {
             ));
         }
         let workers = self.resolve_workers()?;
+        let reserved_n = self.reserve_critical_workers;
+        if reserved_n >= workers {
+            return Err(invalid(format!(
+                "Builder::reserve_critical_workers({reserved_n}) with {workers} worker(s): at least \
+                 one worker must remain for Normal and Batch tasks; reserve fewer workers or raise \
+                 worker_threads"
+            )));
+        }
         let epoch = Instant::now();
         let topology = self.topology.clone().unwrap_or_else(Topology::detect);
         let assignment = topology.assign_workers(workers);
         let num_nodes = topology.num_nodes().max(1);
+        let reserved = choose_reserved(
+            &assignment
+                .iter()
+                .map(|n| n.index().min(num_nodes - 1))
+                .collect::<Vec<_>>(),
+            reserved_n,
+        );
         let mut node_workers: Vec<Vec<usize>> = vec![Vec::new(); num_nodes];
         let mut cores = Vec::with_capacity(workers);
         let mut remotes = Vec::with_capacity(workers);
@@ -354,8 +394,13 @@ impl Builder {
         for (index, node) in assignment.iter().enumerate() {
             let node = node.index().min(num_nodes - 1);
             node_workers[node].push(index);
-            let (core, stealers) =
-                Core::new(index, node, self.global_queue_interval, self.weights()?);
+            let (core, stealers) = Core::new(
+                index,
+                node,
+                self.global_queue_interval,
+                self.weights()?,
+                reserved[index],
+            );
             let watch = Arc::new(CachePadded::new(WorkerWatch::new(epoch)));
             watches.push(watch.clone());
             remotes.push(Remote {
@@ -374,6 +419,7 @@ impl Builder {
                 .into_iter()
                 .map(Vec::into_boxed_slice)
                 .collect(),
+            reserved_n,
             common,
         ));
         let weak = Arc::downgrade(&shared);
@@ -407,6 +453,32 @@ impl Builder {
     }
 }
 
+/// Which workers to reserve for Critical tasks, given each worker's node:
+/// one at a time from the node with the most normal workers left (ties: the
+/// lower node), taking that node's highest-index normal worker.
+fn choose_reserved(nodes: &[usize], n: usize) -> Vec<bool> {
+    let mut reserved = vec![false; nodes.len()];
+    let num_nodes = nodes.iter().max().map_or(1, |&m| m + 1);
+    for _ in 0..n {
+        let normal_on = |node: usize| {
+            (0..nodes.len())
+                .filter(|&w| nodes[w] == node && !reserved[w])
+                .count()
+        };
+        let Some(node) = (0..num_nodes).max_by_key(|&node| (normal_on(node), usize::MAX - node))
+        else {
+            break;
+        };
+        if let Some(w) = (0..nodes.len())
+            .rev()
+            .find(|&w| nodes[w] == node && !reserved[w])
+        {
+            reserved[w] = true;
+        }
+    }
+    reserved
+}
+
 fn invalid(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg)
 }
@@ -432,8 +504,32 @@ impl fmt::Debug for Builder {
             .field("max_blocking_threads", &self.max_blocking_threads)
             .field("global_queue_interval", &self.global_queue_interval)
             .field("qos_weights", &self.qos_weights)
+            .field("reserve_critical_workers", &self.reserve_critical_workers)
             .field("event_interval", &self.event_interval)
             .field("long_poll_threshold", &self.long_poll_threshold)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::choose_reserved;
+
+    fn picked(nodes: &[usize], n: usize) -> Vec<usize> {
+        let r = choose_reserved(nodes, n);
+        (0..nodes.len()).filter(|&w| r[w]).collect()
+    }
+
+    #[test]
+    fn reserved_workers_come_from_the_fullest_nodes_highest_index_first() {
+        assert_eq!(picked(&[0, 0, 0], 1), vec![2]);
+        assert_eq!(picked(&[0, 0, 0], 2), vec![1, 2]);
+        // Two nodes of two: one from each.
+        assert_eq!(picked(&[0, 0, 1, 1], 2), vec![1, 3]);
+        // Uneven: the 3-worker node gives first.
+        assert_eq!(picked(&[0, 1, 1, 1], 1), vec![3]);
+        assert_eq!(picked(&[0, 1, 1, 1], 2), vec![2, 3]);
+        assert_eq!(picked(&[0, 1, 1, 1], 3), vec![0, 2, 3]);
+        assert!(picked(&[0, 0], 0).is_empty());
     }
 }

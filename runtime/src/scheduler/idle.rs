@@ -112,3 +112,71 @@ impl Idle {
         self.state.load(SeqCst) & SEARCH_MASK
     }
 }
+
+/// The sleeping reserved-Critical workers (`Builder::reserve_critical_workers`).
+///
+/// They take no part in `Idle`'s searching accounting: a reserved worker is
+/// woken only for Critical work, and never counts as a searcher that would
+/// stop a normal worker from being woken for Normal or Batch work.
+///
+/// No lost wakeup, by the same Dekker pattern as `Idle`: a producer makes a
+/// Critical task visible, issues a SeqCst fence, then loads `sleeping`; a
+/// reserved worker going to sleep registers itself (SeqCst RMW, under the
+/// lock) and only then takes its last look at the Critical queues. Either the
+/// producer sees it registered and wakes it, or its last look sees the task.
+pub(crate) struct ReservedIdle {
+    sleeping: AtomicUsize,
+    sleepers: Mutex<Vec<usize>>,
+}
+
+impl ReservedIdle {
+    pub(crate) fn new(reserved: usize) -> ReservedIdle {
+        ReservedIdle {
+            sleeping: AtomicUsize::new(0),
+            sleepers: Mutex::new(Vec::with_capacity(reserved)),
+        }
+    }
+
+    fn lock(&self) -> crate::loom::sync::MutexGuard<'_, Vec<usize>> {
+        self.sleepers.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// After making Critical work visible: a sleeping reserved worker to
+    /// wake, removed from the list.
+    #[inline]
+    pub(crate) fn worker_to_notify(&self) -> Option<usize> {
+        fence(SeqCst);
+        if self.sleeping.load(SeqCst) == 0 {
+            return None;
+        }
+        let mut sleepers = self.lock();
+        let worker = sleepers.pop()?;
+        self.sleeping.fetch_sub(1, SeqCst);
+        Some(worker)
+    }
+
+    /// Registers `worker` as asleep. The caller must look at the Critical
+    /// queues once more afterwards, and `unregister` if it finds work.
+    pub(crate) fn register(&self, worker: usize) {
+        let mut sleepers = self.lock();
+        sleepers.push(worker);
+        self.sleeping.fetch_add(1, SeqCst);
+    }
+
+    /// Takes `worker` off the list. False if a producer already did (it will
+    /// unpark the worker, or has).
+    pub(crate) fn unregister(&self, worker: usize) -> bool {
+        let mut sleepers = self.lock();
+        let Some(i) = sleepers.iter().position(|&w| w == worker) else {
+            return false;
+        };
+        sleepers.swap_remove(i);
+        self.sleeping.fetch_sub(1, SeqCst);
+        true
+    }
+
+    /// True while `worker` is registered (nobody woke it).
+    pub(crate) fn is_registered(&self, worker: usize) -> bool {
+        self.lock().contains(&worker)
+    }
+}

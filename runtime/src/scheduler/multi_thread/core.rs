@@ -22,6 +22,9 @@ const MAX_LIFO_POLLS: u8 = 3;
 pub(crate) struct Core {
     pub(crate) index: usize,
     pub(crate) node: usize,
+    /// A reserved worker runs only Critical tasks
+    /// (`Builder::reserve_critical_workers`).
+    pub(crate) reserved: bool,
     queues: [Worker<Notified>; Qos::COUNT],
     lifo: Cell<Option<Notified>>,
     lifo_polls: Cell<u8>,
@@ -40,6 +43,7 @@ impl Core {
         node: usize,
         global_queue_interval: u32,
         weights: QosWeights,
+        reserved: bool,
     ) -> (Core, [Stealer<Notified>; Qos::COUNT]) {
         let queues = [Worker::new_fifo(), Worker::new_fifo(), Worker::new_fifo()];
         let stealers = [
@@ -50,6 +54,7 @@ impl Core {
         let core = Core {
             index,
             node,
+            reserved,
             queues,
             lifo: Cell::new(None),
             lifo_polls: Cell::new(0),
@@ -71,6 +76,9 @@ impl Core {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         let fair = tick % self.global_queue_interval == 0;
+        if self.reserved {
+            return self.next_of_class(shared, Qos::Critical, fair);
+        }
         let order = self.picker.order();
         for qos in order {
             if let Some(t) = self.next_of_class(shared, qos, fair) {
@@ -120,6 +128,22 @@ impl Core {
     #[inline]
     pub(crate) fn push_local(&self, task: Notified, is_yield: bool, shared: &Shared) {
         stats::stamp_wake(task.header(), self.tick.get() % stats::SAMPLE_EVERY == 0);
+        let qos = task.header().qos;
+        if self.reserved && qos != Qos::Critical {
+            // Woken here by a timer or a Critical task: a normal worker runs it.
+            shared.inject.push(self.node, qos, task);
+            shared.notify_parked();
+            return;
+        }
+        if qos == Qos::Critical && !self.reserved && shared.num_reserved > 0 {
+            // Stealable at once by a reserved worker, rather than waiting in
+            // the LIFO slot behind whatever this worker polls next.
+            self.queues[qos.index()].push(task);
+            if !shared.notify_reserved() && !self.is_searching.get() {
+                shared.notify_parked();
+            }
+            return;
+        }
         if is_yield {
             self.queues[task.header().qos.index()].push(task);
         } else if let Some(prev) = self.lifo.replace(Some(task)) {
@@ -157,14 +181,23 @@ impl Core {
     /// order, a random sibling on this node first (steal half), then this
     /// node's injector, then the other nodes.
     pub(crate) fn steal_work(&self, shared: &Shared) -> Option<Notified> {
+        if self.reserved {
+            return self.steal_classes(shared, &[Qos::Critical]);
+        }
         if !self.is_searching.get() {
             if !shared.idle.transition_worker_to_searching() {
                 return None;
             }
             self.is_searching.set(true);
         }
+        self.steal_classes(shared, &Qos::ALL)
+    }
+
+    /// For each class in `classes`: a random sibling on this node first
+    /// (steal half), then this node's injector, then the other nodes.
+    fn steal_classes(&self, shared: &Shared, classes: &[Qos]) -> Option<Notified> {
         let nodes = shared.node_workers.len();
-        for qos in Qos::ALL {
+        for &qos in classes {
             let dest = &self.queues[qos.index()];
             for k in 0..nodes {
                 let node = (self.node + k) % nodes;

@@ -20,7 +20,7 @@ mod worker;
 pub(crate) use self::core::Core;
 pub(crate) use worker::{block_in_place, WorkerCx};
 
-use super::idle::Idle;
+use super::idle::{Idle, ReservedIdle};
 use super::inject::NodeInjectors;
 use super::park::Unparker;
 use super::watchdog::WorkerWatch;
@@ -45,6 +45,9 @@ pub(crate) struct Shared {
     /// Worker indices of each node.
     pub(crate) node_workers: Box<[Box<[usize]>]>,
     pub(crate) idle: Idle,
+    /// Sleeping reserved-Critical workers, and how many are reserved.
+    pub(crate) reserved_idle: ReservedIdle,
+    pub(crate) num_reserved: usize,
     pub(crate) owned: crate::task::list::OwnedTasks<Arc<Shared>>,
     /// The worker that parks in the driver (waits for the next timer), or
     /// `NO_OWNER`.
@@ -75,13 +78,17 @@ impl Shared {
     pub(crate) fn new(
         remotes: Box<[Remote]>,
         node_workers: Box<[Box<[usize]>]>,
+        num_reserved: usize,
         common: Common,
     ) -> Shared {
         let n = remotes.len();
         Shared {
             inject: NodeInjectors::new(node_workers.len()),
             node_workers,
-            idle: Idle::new(n),
+            // Only normal workers take part in the searching accounting.
+            idle: Idle::new(n - num_reserved),
+            reserved_idle: ReservedIdle::new(num_reserved),
+            num_reserved,
             owned: crate::task::list::OwnedTasks::new(n),
             driver_owner: AtomicUsize::new(NO_OWNER),
             is_shutdown: AtomicBool::new(false),
@@ -136,7 +143,34 @@ impl Shared {
         let node = self.node_for(&task);
         let qos = task.header().qos;
         self.inject.push(node, qos, task);
+        if qos == Qos::Critical && self.notify_reserved() {
+            return;
+        }
         self.notify_parked();
+    }
+
+    /// Wakes a sleeping reserved worker for newly visible Critical work.
+    /// False if there is none asleep (or none at all).
+    #[inline]
+    pub(crate) fn notify_reserved(&self) -> bool {
+        if self.num_reserved == 0 {
+            return false;
+        }
+        match self.reserved_idle.worker_to_notify() {
+            Some(w) => {
+                self.remotes[w].unparker.unpark();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Whether any Critical task waits in a deque or an injector (a reserved
+    /// worker's last look before it sleeps).
+    pub(crate) fn has_critical_work(&self) -> bool {
+        let c = Qos::Critical.index();
+        self.remotes.iter().any(|r| !r.stealers[c].is_empty())
+            || (0..self.inject.num_nodes()).any(|n| !self.inject.is_empty(n, Qos::Critical))
     }
 
     fn node_for(&self, task: &Notified) -> usize {
@@ -183,7 +217,13 @@ impl Shared {
         }
     }
 
-    pub(crate) fn try_acquire_driver(&self, worker: usize) -> bool {
+    /// Whether `worker` may sleep in the timer driver. When workers are
+    /// reserved for Critical tasks only they do: they are the ones idle while
+    /// the others are busy, so timers fire on time under load.
+    pub(crate) fn try_acquire_driver(&self, worker: usize, reserved: bool) -> bool {
+        if self.num_reserved > 0 && !reserved {
+            return false;
+        }
         self.driver_owner
             .compare_exchange(NO_OWNER, worker, SeqCst, SeqCst)
             .is_ok()

@@ -92,7 +92,11 @@ fn run_loop(cx: &WorkerCx) {
             run_task(shared, core, task);
             continue;
         }
-        park(shared, core);
+        if core.reserved {
+            park_reserved(shared, core);
+        } else {
+            park(shared, core);
+        }
     }
 }
 
@@ -121,7 +125,7 @@ fn park(shared: &Shared, core: &Core) {
         if shared.is_shutdown() {
             return;
         }
-        if shared.try_acquire_driver(index) {
+        if shared.try_acquire_driver(index, false) {
             // Park in the driver: until the next timer or an unpark.
             core.parker.park(time.park_timeout());
             shared.release_driver(index);
@@ -140,6 +144,41 @@ fn park(shared: &Shared, core: &Core) {
         if !shared.idle.is_parked(index) {
             // Woken by `notify_parked`, which counted us as searching.
             core.is_searching.set(true);
+            return;
+        }
+    }
+}
+
+/// A reserved worker found no Critical work: sleep until a producer of
+/// Critical work wakes it (see `ReservedIdle`), or, as the driver owner,
+/// until the next timer.
+fn park_reserved(shared: &Shared, core: &Core) {
+    let index = core.index;
+    shared.reserved_idle.register(index);
+    // The last look, after registering (the Dekker half of the protocol).
+    if shared.has_critical_work() {
+        shared.reserved_idle.unregister(index);
+        return;
+    }
+    let time = &shared.common.time;
+    loop {
+        if shared.is_shutdown() {
+            return;
+        }
+        if shared.try_acquire_driver(index, true) {
+            core.parker.park(time.park_timeout());
+            shared.release_driver(index);
+            time.process();
+        } else {
+            core.parker.park(None);
+        }
+        if !shared.reserved_idle.is_registered(index) {
+            // A producer took us off the list and unparked us.
+            return;
+        }
+        if core.has_local_work() || shared.has_critical_work() {
+            // A timer we fired, or work whose producer woke another sleeper.
+            shared.reserved_idle.unregister(index);
             return;
         }
     }

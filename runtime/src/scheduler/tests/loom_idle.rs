@@ -99,3 +99,36 @@ fn loom_idle_two_workers_park_while_work_arrives() {
         assert_eq!(idle.num_searching(), 1);
     });
 }
+
+/// A reserved worker goes to sleep (register, then a last look at the
+/// Critical queues) while a producer pushes a Critical task and looks for a
+/// reserved sleeper to wake: either the last look sees the task or the
+/// producer wakes the worker.
+#[test]
+fn loom_reserved_worker_parks_while_critical_work_arrives() {
+    use crate::scheduler::idle::ReservedIdle;
+    loom::model(|| {
+        let idle = Arc::new(ReservedIdle::new(1));
+        let queue = Arc::new(Queue(AtomicUsize::new(0)));
+
+        let producer = {
+            let (idle, queue) = (idle.clone(), queue.clone());
+            thread::spawn(move || {
+                queue.push();
+                idle.worker_to_notify()
+            })
+        };
+        idle.register(7);
+        let seen = !queue.is_empty();
+        let self_removed = seen && idle.unregister(7);
+        let notified = producer.join().unwrap();
+
+        assert!(
+            seen || notified == Some(7),
+            "Critical work pushed but worker asleep"
+        );
+        // Exactly one side took the worker off the list.
+        assert!(!(notified.is_some() && self_removed));
+        assert!(!idle.is_registered(7));
+    });
+}
