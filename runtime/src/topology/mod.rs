@@ -33,6 +33,8 @@ mod builder;
 mod cache;
 mod cpuset;
 mod error;
+#[cfg(feature = "hwloc")]
+mod hwloc;
 mod os;
 mod placement;
 mod sysfs;

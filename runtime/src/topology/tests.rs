@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
 
+#[cfg(feature = "hwloc")]
+mod hwloc;
 mod placement;
 mod sysfs_trees;
 
