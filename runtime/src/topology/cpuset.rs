@@ -106,6 +106,15 @@ impl CpuSet {
         CpuSet { words }
     }
 
+    /// The CPUs in `self` but not in `other`.
+    pub fn difference(&self, other: &CpuSet) -> CpuSet {
+        let words = self.words.iter().enumerate().map(|(i, w)| {
+            let o = other.words.get(i).copied().unwrap_or(0);
+            w & !o
+        });
+        CpuSet::from_words(words.collect())
+    }
+
     /// Whether every CPU of `self` is also in `other`.
     pub fn is_subset(&self, other: &CpuSet) -> bool {
         self.words.iter().enumerate().all(|(i, w)| {

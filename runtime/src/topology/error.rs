@@ -1,14 +1,17 @@
-//! `TopologyError`: why a CPU list or a sysfs tree could not be read.
+//! `TopologyError`: why a CPU list, a sysfs tree, a made-up topology or a
+//! worker placement was refused.
 
 use std::error::Error;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// A CPU list or a sysfs topology tree that could not be read or made sense of.
+/// A CPU list, a topology (read from sysfs or hwloc, or described with
+/// [`TopologyBuilder`](super::TopologyBuilder)) or a worker
+/// [`Placement`](super::Placement) that could not be read or made sense of.
 ///
-/// The message names the input (the text, or the file and its contents) and
-/// what is wrong with it.
+/// The message names the input (the text, the file and its contents, the
+/// node or the worker) and what is wrong with it.
 #[derive(Debug)]
 pub struct TopologyError {
     kind: Kind,
@@ -26,9 +29,11 @@ enum Kind {
     },
     /// A file or directory that could not be read.
     Io(io::Error),
-    /// Files that read fine but do not describe a usable topology (no
-    /// nodes, nodes sharing a CPU, no allowed CPU online, ...).
+    /// Files or a description that read fine but do not describe a usable
+    /// topology (no nodes, nodes sharing a CPU, no allowed CPU online, ...).
     Invalid(String),
+    /// A worker placement that does not fit the topology.
+    Placement(String),
 }
 
 impl TopologyError {
@@ -54,6 +59,22 @@ impl TopologyError {
         }
     }
 
+    /// A described (not read) topology that is unusable: `what` names the
+    /// part and says what to change.
+    pub(super) fn invalid_input(what: String) -> TopologyError {
+        TopologyError {
+            kind: Kind::Invalid(what),
+            path: None,
+        }
+    }
+
+    pub(super) fn placement(what: String) -> TopologyError {
+        TopologyError {
+            kind: Kind::Placement(what),
+            path: None,
+        }
+    }
+
     /// Records that the input came from the file at `path`.
     pub(super) fn in_file(mut self, path: &Path) -> TopologyError {
         self.path = Some(path.to_owned());
@@ -69,6 +90,12 @@ impl TopologyError {
     /// could not be read, or files that describe no usable topology).
     pub fn is_parse(&self) -> bool {
         matches!(self.kind, Kind::Parse { .. })
+    }
+
+    /// Whether the error is a worker placement that does not fit the
+    /// topology (see [`Placement::plan`](super::Placement::plan)).
+    pub fn is_placement(&self) -> bool {
+        matches!(self.kind, Kind::Placement(_))
     }
 
     /// Whether a file or directory was missing.
@@ -96,6 +123,7 @@ impl fmt::Display for TopologyError {
                 write!(f, "unusable topology at {}: {what}", path.display())
             }
             (Kind::Invalid(what), None) => write!(f, "unusable topology: {what}"),
+            (Kind::Placement(what), _) => write!(f, "invalid worker placement: {what}"),
         }
     }
 }

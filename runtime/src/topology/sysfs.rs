@@ -1,18 +1,18 @@
-//! Reading a sysfs tree (any OS, so fixture trees test everywhere), and the
-//! one platform switch of the module: the affinity mask and the current CPU,
-//! from the kernel on Linux and a stub elsewhere.
+//! Reading a sysfs tree (any OS, so fixture trees test everywhere): online
+//! CPUs, nodes and their CPUs, NUMA distances, and each CPU's caches.
 
 use std::fs;
+use std::io;
 use std::path::Path;
 
-use super::{CpuSet, Node, NodeId, TopologyError};
+use super::cache::{self, CpuCache};
+use super::{CpuSet, Node, NodeId, Parts, TopologyError};
 
-pub(super) use os::{affinity, current_cpu, SYSFS_ROOT};
-
-/// Reads the nodes under `root/sys/devices/system/node` and the online CPUs
-/// from `root/sys/devices/system/cpu/online`; returns the nodes (their CPUs
-/// limited to online ones) and `allowed` limited to online CPUs.
-pub(super) fn read(root: &Path, allowed: &CpuSet) -> Result<(Vec<Node>, CpuSet), TopologyError> {
+/// Reads the nodes under `root/sys/devices/system/node` (their CPUs limited
+/// to the online ones of `root/sys/devices/system/cpu/online`, and their
+/// distances), the last-level cache of each CPU, and limits `allowed` to
+/// online CPUs.
+pub(super) fn read(root: &Path, allowed: &CpuSet) -> Result<Parts, TopologyError> {
     let system = root.join("sys/devices/system");
     let online_path = system.join("cpu/online");
     let online = read_cpulist(&online_path)?;
@@ -68,99 +68,114 @@ pub(super) fn read(root: &Path, allowed: &CpuSet) -> Result<(Vec<Node>, CpuSet),
         let what = format!("online CPUs {homeless} are allowed but belong to no node");
         return Err(TopologyError::invalid(&node_dir, what));
     }
-    Ok((nodes, allowed_online))
+    let distances = read_distances(&node_dir, &nodes)?;
+    let cpu_dir = system.join("cpu");
+    let llcs = cache::group_by_llc(
+        &nodes,
+        |cpu| read_cpu_cache(&cpu_dir.join(format!("cpu{cpu}/cache"))),
+        |cpu, what| TopologyError::invalid(&cpu_dir.join(format!("cpu{cpu}/cache")), what),
+    )?;
+    Ok(Parts {
+        nodes,
+        distances,
+        llcs,
+        allowed: allowed_online,
+    })
+}
+
+/// The distance matrix from each `nodeN/distance` file (a row of numbers,
+/// one per node in the kernel's node order). When no node has the file (a
+/// kernel that predates it), the kernel's defaults: 10 to itself, 20 to any
+/// other node.
+fn read_distances(node_dir: &Path, nodes: &[Node]) -> Result<Vec<u32>, TopologyError> {
+    let n = nodes.len();
+    let mut matrix = Vec::with_capacity(n * n);
+    let mut missing = None;
+    for node in nodes {
+        let path = node_dir.join(format!("node{}/distance", node.os_id));
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                missing.get_or_insert((path, e));
+                continue;
+            }
+            Err(e) => return Err(TopologyError::io(&path, e)),
+        };
+        let row_start = matrix.len();
+        for word in text.split_whitespace() {
+            match word.parse::<u32>() {
+                Ok(d) if d > 0 => matrix.push(d),
+                _ => {
+                    let what =
+                        format!("distance {word:?} in {text:?} is not a positive whole number");
+                    return Err(TopologyError::invalid(&path, what));
+                }
+            }
+        }
+        let found = matrix.len() - row_start;
+        if found != n {
+            let what = format!(
+                "{text:?} lists {found} distances, but there are {n} nodes; expected one \
+                 distance per node"
+            );
+            return Err(TopologyError::invalid(&path, what));
+        }
+    }
+    match missing {
+        None => Ok(matrix),
+        Some(_) if matrix.is_empty() => Ok(super::default_distances(n)),
+        Some((path, e)) => Err(TopologyError::io(&path, e)),
+    }
+}
+
+/// The highest-level data or unified cache under `cache_dir`
+/// (`cpuN/cache`), from its `index*/{level,type,shared_cpu_list}` files, or
+/// `None` if the directory is missing or lists no data cache (some virtual
+/// machines and ARM boards report none).
+fn read_cpu_cache(cache_dir: &Path) -> Result<Option<CpuCache>, TopologyError> {
+    let entries = match fs::read_dir(cache_dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(TopologyError::io(cache_dir, e)),
+    };
+    let mut indexes = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| TopologyError::io(cache_dir, e))?;
+        let name = entry.file_name();
+        let digits = name.to_str().and_then(|n| n.strip_prefix("index"));
+        if let Some(n) = digits.and_then(|d| d.parse::<usize>().ok()) {
+            indexes.push(n);
+        }
+    }
+    indexes.sort_unstable();
+    let mut best: Option<(u8, usize)> = None;
+    for index in indexes {
+        let dir = cache_dir.join(format!("index{index}"));
+        let type_path = dir.join("type");
+        let kind = fs::read_to_string(&type_path).map_err(|e| TopologyError::io(&type_path, e))?;
+        if kind.trim() == "Instruction" {
+            continue;
+        }
+        let level_path = dir.join("level");
+        let text =
+            fs::read_to_string(&level_path).map_err(|e| TopologyError::io(&level_path, e))?;
+        let level = text.trim().parse::<u8>().map_err(|_| {
+            let what = format!("cache level {text:?} is not a small whole number");
+            TopologyError::invalid(&level_path, what)
+        })?;
+        // The first index of the highest level wins.
+        if best.is_none_or(|(best_level, _)| level > best_level) {
+            best = Some((level, index));
+        }
+    }
+    let Some((level, index)) = best else {
+        return Ok(None);
+    };
+    let shared = read_cpulist(&cache_dir.join(format!("index{index}/shared_cpu_list")))?;
+    Ok(Some(CpuCache { level, shared }))
 }
 
 fn read_cpulist(path: &Path) -> Result<CpuSet, TopologyError> {
     let text = fs::read_to_string(path).map_err(|e| TopologyError::io(path, e))?;
     CpuSet::parse_list(&text).map_err(|e| e.in_file(path))
-}
-
-#[cfg(target_os = "linux")]
-mod os {
-    use std::io;
-    use std::mem::size_of;
-
-    use libc::c_ulong;
-
-    use super::CpuSet;
-
-    /// Where `Topology::detect` finds `sys/devices/system`.
-    pub(in crate::topology) const SYSFS_ROOT: Option<&str> = Some("/");
-
-    /// The CPUs the calling thread may run on, from `sched_getaffinity(2)`.
-    ///
-    /// Calls the syscall directly with a buffer that starts at glibc's
-    /// `cpu_set_t` size (1024 CPUs) and doubles while the kernel answers
-    /// `EINVAL` (its CPU count is larger than the buffer), as `CPU_ALLOC`
-    /// users do, up to `CpuSet::MAX_PARSED_CPU + 1` CPUs.
-    pub(in crate::topology) fn affinity() -> io::Result<CpuSet> {
-        const MAX_BITS: usize = CpuSet::MAX_PARSED_CPU + 1;
-        let bits_per_long = c_ulong::BITS as usize;
-        let mut longs = 1024 / bits_per_long;
-        loop {
-            let mut buf: Vec<c_ulong> = vec![0; longs];
-            let bytes = buf.len() * size_of::<c_ulong>();
-            // SAFETY: `buf` is an initialized, writable allocation of `bytes`
-            // bytes, aligned for `unsigned long` as the kernel's cpumask
-            // expects, and the kernel writes at most `bytes` bytes into it.
-            // The pid 0 means the calling thread.
-            let ret = unsafe {
-                libc::syscall(
-                    libc::SYS_sched_getaffinity,
-                    0 as libc::pid_t,
-                    bytes,
-                    buf.as_mut_ptr(),
-                )
-            };
-            // On success the kernel returns how many bytes of the mask it wrote.
-            if let Ok(bytes_written) = usize::try_from(ret) {
-                let written = bytes_written.div_ceil(size_of::<c_ulong>());
-                buf.truncate(written);
-                let mut set = CpuSet::new();
-                for (i, &long) in buf.iter().enumerate() {
-                    let mut bits = long;
-                    while bits != 0 {
-                        set.insert(i * bits_per_long + bits.trailing_zeros() as usize);
-                        bits &= bits - 1;
-                    }
-                }
-                return Ok(set);
-            }
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::EINVAL) || longs * bits_per_long >= MAX_BITS {
-                return Err(err);
-            }
-            longs *= 2;
-        }
-    }
-
-    /// The CPU the calling thread runs on, from `sched_getcpu(3)`.
-    pub(in crate::topology) fn current_cpu() -> Option<usize> {
-        // SAFETY: `sched_getcpu` takes no arguments and touches no memory of
-        // ours; it returns -1 on error, which `try_from` turns into `None`.
-        let cpu = unsafe { libc::sched_getcpu() };
-        usize::try_from(cpu).ok()
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-mod os {
-    use std::io;
-
-    use super::CpuSet;
-
-    /// There is no sysfs to read outside Linux.
-    pub(in crate::topology) const SYSFS_ROOT: Option<&str> = None;
-
-    pub(in crate::topology) fn affinity() -> io::Result<CpuSet> {
-        Err(io::Error::new(
-            io::ErrorKind::Unsupported,
-            "CPU affinity masks are read on Linux only",
-        ))
-    }
-
-    pub(in crate::topology) fn current_cpu() -> Option<usize> {
-        None
-    }
 }

@@ -149,6 +149,214 @@ fn sysfs_offline_cpus_are_dropped() {
     assert_eq!(t.node_of_cpu(3), None);
 }
 
+// ---- distances ----
+
+#[test]
+fn sysfs_distances_are_read_in_node_order() {
+    let f = Fixture::new(
+        "0-15",
+        &[(10, "12-15"), (2, "8-11"), (0, "0-3"), (1, "4-7")],
+    );
+    // Rows follow the kernel's node order (0, 1, 2, 10); node 1's row is
+    // asymmetric on purpose.
+    f.distance(0, "10 16 32 32")
+        .distance(1, "17 10 32 32")
+        .distance(2, "32 32 10 16")
+        .distance(10, "32 32 16 10");
+    let t = f.read("0-15").unwrap();
+    assert_eq!(
+        distances(&t),
+        [
+            [10, 16, 32, 32],
+            [17, 10, 32, 32],
+            [32, 32, 10, 16],
+            [32, 32, 16, 10]
+        ]
+    );
+    assert_eq!(t.distance(NodeId::new(3), NodeId::new(2)), Some(16));
+    let order: Vec<usize> = t
+        .nearest_nodes(NodeId::new(3))
+        .into_iter()
+        .map(NodeId::index)
+        .collect();
+    assert_eq!(order, [3, 2, 0, 1]);
+}
+
+#[test]
+fn sysfs_distances_default_when_no_node_has_the_file() {
+    let f = Fixture::new("0-5", &[(0, "0-1"), (1, "2-3"), (2, "4-5")]);
+    let t = f.read("0-5").unwrap();
+    assert_eq!(distances(&t), [[10, 20, 20], [20, 10, 20], [20, 20, 10]]);
+}
+
+#[test]
+fn sysfs_distance_errors_name_the_file() {
+    let two = || Fixture::new("0-3", &[(0, "0-1"), (1, "2-3")]);
+    let cases = [
+        (
+            "10 2x",
+            r#"distance "2x" in "10 2x\n" is not a positive whole number"#,
+        ),
+        (
+            "10 0",
+            r#"distance "0" in "10 0\n" is not a positive whole number"#,
+        ),
+        (
+            "10 -20",
+            r#"distance "-20" in "10 -20\n" is not a positive whole number"#,
+        ),
+        (
+            "10 20 20",
+            r#""10 20 20\n" lists 3 distances, but there are 2 nodes; expected one distance per node"#,
+        ),
+        (
+            "",
+            r#""\n" lists 0 distances, but there are 2 nodes; expected one distance per node"#,
+        ),
+    ];
+    for (row, what) in cases {
+        let f = two();
+        f.distance(0, "10 20").distance(1, row);
+        let err = f.read("0-3").unwrap_err();
+        assert!(err.path().unwrap().ends_with("node1/distance"), "{err}");
+        let msg = err.to_string();
+        assert!(msg.starts_with("unusable topology at "), "{msg}");
+        assert!(msg.ends_with(&format!("node1/distance: {what}")), "{msg}");
+    }
+    // One node has the file and another lacks it: the missing one is named.
+    let f = two();
+    f.distance(1, "20 10");
+    let err = f.read("0-3").unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    assert!(err.path().unwrap().ends_with("node0/distance"), "{err}");
+}
+
+// ---- last-level caches ----
+
+#[test]
+fn sysfs_llc_groups_split_nodes_by_l3() {
+    let f = Fixture::new("0-11", &[(0, "0-7"), (1, "8-11")]);
+    // Node 0 has two L3s; CPU lists interleave to check sorting.
+    f.caches(&["0-1,4-5", "2-3,6-7", "8-11"]);
+    let t = f.read("0-11").unwrap();
+    assert_eq!(llcs(&t), ["0:L3:0-1,4-5", "0:L3:2-3,6-7", "1:L3:8-11"]);
+    assert_eq!(t.llc_of_cpu(6).unwrap().id(), LlcId::new(1));
+    assert_eq!(t.llc_of_cpu(6).unwrap().level(), Some(3));
+    assert_eq!(t.llc_groups_of(NodeId::new(1)).len(), 1);
+}
+
+#[test]
+fn sysfs_llc_spanning_two_nodes_is_split_per_node() {
+    // Sub-NUMA clustering: one L3 over both nodes.
+    let f = Fixture::new("0-7", &[(0, "0-3"), (1, "4-7")]);
+    f.caches(&["0-7"]);
+    let t = f.read("0-7").unwrap();
+    assert_eq!(llcs(&t), ["0:L3:0-3", "1:L3:4-7"]);
+}
+
+#[test]
+fn sysfs_llc_is_the_highest_data_or_unified_cache() {
+    let f = Fixture::new("0-3", &[(0, "0-3")]);
+    for cpu in 0..4 {
+        let pair = if cpu < 2 { "0-1" } else { "2-3" };
+        // An instruction cache above the L2 does not count; index order does
+        // not matter.
+        f.cache(cpu, 0, 2, "Unified", pair)
+            .cache(cpu, 1, 1, "Data", &cpu.to_string())
+            .cache(cpu, 2, 3, "Instruction", "0-3");
+    }
+    let t = f.read("0-3").unwrap();
+    assert_eq!(llcs(&t), ["0:L2:0-1", "0:L2:2-3"]);
+}
+
+#[test]
+fn sysfs_llc_unknown_when_caches_are_not_reported() {
+    // No cache directories at all: one group per node.
+    let f = Fixture::new("0-7", &[(0, "0-3"), (1, "4-7")]);
+    let t = f.read("0-7").unwrap();
+    assert_eq!(llcs(&t), ["0:L?:0-3", "1:L?:4-7"]);
+
+    // Some CPUs report caches, some report none (an empty cache directory,
+    // or only an instruction cache): those form their own group per node.
+    let f = Fixture::new("0-7", &[(0, "0-3"), (1, "4-7")]);
+    f.caches(&["0-1", "4-5"]);
+    fs::create_dir_all(f.path().join("sys/devices/system/cpu/cpu2/cache")).unwrap();
+    f.cache(3, 0, 1, "Instruction", "3");
+    let t = f.read("0-7").unwrap();
+    assert_eq!(llcs(&t), ["0:L3:0-1", "0:L?:2-3", "1:L3:4-5", "1:L?:6-7"]);
+}
+
+#[test]
+fn sysfs_llc_ignores_offline_and_cpuless_pieces() {
+    // CPU 3 is offline but still listed as sharing CPU 2's L3; node 1 has
+    // no CPUs and so no groups.
+    let f = Fixture::new("0-2", &[(0, "0-3"), (1, "")]);
+    f.caches(&["0-3"]);
+    let t = f.read("0-2").unwrap();
+    assert_eq!(llcs(&t), ["0:L3:0-2"]);
+    assert!(t.llc_groups_of(NodeId::new(1)).is_empty());
+}
+
+#[test]
+fn sysfs_cache_errors_name_the_file() {
+    let f = Fixture::new("0-1", &[(0, "0-1")]);
+    f.caches(&["0-1"]);
+    f.write("sys/devices/system/cpu/cpu0/cache/index3/level", "three\n");
+    let err = f.read("0-1").unwrap_err();
+    assert!(err.path().unwrap().ends_with("cpu0/cache/index3/level"));
+    assert!(
+        err.to_string()
+            .ends_with(r#"level: cache level "three\n" is not a small whole number"#),
+        "{err}"
+    );
+
+    let f = Fixture::new("0-1", &[(0, "0-1")]);
+    f.caches(&["0-1"]);
+    fs::remove_file(
+        f.path()
+            .join("sys/devices/system/cpu/cpu0/cache/index3/shared_cpu_list"),
+    )
+    .unwrap();
+    let err = f.read("0-1").unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    assert!(err.path().unwrap().ends_with("index3/shared_cpu_list"));
+
+    let f = Fixture::new("0-1", &[(0, "0-1")]);
+    f.caches(&["0-1"]);
+    f.write(
+        "sys/devices/system/cpu/cpu0/cache/index3/shared_cpu_list",
+        "0-z\n",
+    );
+    let err = f.read("0-1").unwrap_err();
+    assert!(err.is_parse(), "{err}");
+    assert!(err.path().unwrap().ends_with("index3/shared_cpu_list"));
+
+    let f = Fixture::new("0-1", &[(0, "0-1")]);
+    f.cache(0, 0, 3, "Unified", "1");
+    let err = f.read("0-1").unwrap_err();
+    assert!(err.path().unwrap().ends_with("cpu0/cache"), "{err}");
+    assert!(
+        err.to_string().ends_with(
+            "cpu0/cache: cpu0's level-3 cache is shared by CPUs 1, which do not include cpu0"
+        ),
+        "{err}"
+    );
+
+    // CPU 0 shares with 0-1, CPU 2 claims 1-3: the caches contradict.
+    let f = Fixture::new("0-3", &[(0, "0-3")]);
+    f.cache(0, 0, 3, "Unified", "0-1")
+        .cache(2, 0, 3, "Unified", "1-3");
+    let err = f.read("0-3").unwrap_err();
+    assert!(err.path().unwrap().ends_with("cpu2/cache"), "{err}");
+    assert!(
+        err.to_string().ends_with(
+            "cpu2's level-3 cache is shared by CPUs 1-3 of node0, but CPUs 1 already share \
+             another cache"
+        ),
+        "{err}"
+    );
+}
+
 // ---- detect ----
 
 #[test]
@@ -220,10 +428,20 @@ fn detect_on_this_machine() {
     for cpu in t.allowed_cpus() {
         assert!(t.node_of_cpu(cpu).is_some(), "CPU {cpu} has no node: {t:?}");
     }
-    assert!(t.allowed_cpus().is_subset(&sysfs::affinity().unwrap()));
+    assert!(t.allowed_cpus().is_subset(&os::affinity().unwrap()));
     let cpu = current_cpu().expect("sched_getcpu failed");
     assert!(
         t.allowed_cpus().contains(cpu),
         "running on CPU {cpu}: {t:?}"
     );
+    // Every node CPU has a cache group, and the matrix has sane diagonals.
+    let _ = llcs(&t);
+    for node in t.nodes() {
+        let local = t.distance(node.id(), node.id()).unwrap();
+        for other in t.nodes() {
+            assert!(t.distance(node.id(), other.id()).unwrap() >= local, "{t}");
+        }
+    }
+    assert!(t.current_node().is_some(), "{t}");
+    println!("{t}");
 }
