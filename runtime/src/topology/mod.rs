@@ -298,3 +298,10 @@ impl Topology {
 pub(crate) fn current_cpu() -> Option<usize> {
     sysfs::current_cpu()
 }
+
+/// The CPUs the calling thread may run on, from `sched_getaffinity(2)` on
+/// Linux (an `Unsupported` error elsewhere). Shared with `container`, which
+/// intersects it with the cgroup cpuset.
+pub(crate) fn affinity() -> io::Result<CpuSet> {
+    sysfs::affinity()
+}
