@@ -7,7 +7,8 @@
 //! - `mod.rs` — [`Limits`] (the detection result) and [`Sources`].
 //! - `cgroup.rs` — mountinfo and `/proc/self/cgroup`: which hierarchy
 //!   carries which controller, and where this process's directory is.
-//! - `detect.rs` — reading the files, tightest-limit walks, fallbacks.
+//! - `detect/` — reading the files, tightest-limit walks, fallbacks
+//!   (`memory.rs`: the memory limit, usage and working set).
 //! - `psi.rs` — [`Psi`], [`Pressure`]. `k8s.rs` — [`K8sQos`].
 //! - `policy.rs` — the worker-count rule ([`decide_workers`]).
 //! - `level.rs` — [`PressureLevel`] and its thresholds.
