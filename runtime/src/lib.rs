@@ -41,10 +41,12 @@
 //!   `yield_now`, `block_in_place`, the cooperative budget (`task::coop`).
 //! - [`time`] — `sleep`, `timeout`, `interval`, `Instant`.
 //! - [`topology`] — CPUs and NUMA nodes.
+//! - [`container`] — cgroup limits, pressure, and the worker-count policy.
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod container;
 pub(crate) mod loom;
 pub mod runtime;
 pub(crate) mod scheduler;

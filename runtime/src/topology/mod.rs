@@ -526,3 +526,10 @@ impl fmt::Debug for Topology {
 pub(crate) fn current_cpu() -> Option<usize> {
     os::current_cpu()
 }
+
+/// The CPUs the calling thread may run on, from `sched_getaffinity(2)` on
+/// Linux (an `Unsupported` error elsewhere). Shared with `container`, which
+/// intersects it with the cgroup cpuset.
+pub(crate) fn affinity() -> io::Result<CpuSet> {
+    sysfs::affinity()
+}
