@@ -531,5 +531,5 @@ pub(crate) fn current_cpu() -> Option<usize> {
 /// Linux (an `Unsupported` error elsewhere). Shared with `container`, which
 /// intersects it with the cgroup cpuset.
 pub(crate) fn affinity() -> io::Result<CpuSet> {
-    sysfs::affinity()
+    os::affinity()
 }
