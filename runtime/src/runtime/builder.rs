@@ -9,7 +9,7 @@ use crate::scheduler::watchdog::{Stats, Watchdog, WorkerWatch};
 use crate::scheduler::{current_thread, Common, Handle};
 use crate::task::Qos;
 use crate::time::TimeHandle;
-use crate::topology::Topology;
+use crate::topology::{Placement, Topology};
 use crossbeam_utils::CachePadded;
 use std::fmt;
 use std::io;
@@ -45,6 +45,8 @@ pub struct Builder {
     global_queue_interval: u32,
     qos_weights: (u32, u32, u32),
     reserve_critical_workers: usize,
+    steal_hysteresis: u32,
+    placement: Placement,
     event_interval: u32,
     long_poll_threshold: Option<Duration>,
     topology: Option<Topology>,
@@ -81,6 +83,8 @@ impl Builder {
             thread_keep_alive: Duration::from_secs(10),
             global_queue_interval: 31,
             reserve_critical_workers: 0,
+            steal_hysteresis: 2,
+            placement: Placement::Unpinned,
             qos_weights: {
                 let w = QosWeights::default();
                 (w.get(Qos::Critical), w.get(Qos::Normal), w.get(Qos::Batch))
@@ -222,6 +226,29 @@ impl Builder {
         self
     }
 
+    /// Where the workers run (default [`Placement::Unpinned`]): pinned one
+    /// per CPU (`PinToCore`), each to its node (`PinToNode`), or to given
+    /// CPU sets (`Custom`). Each worker's node decides its injector and the
+    /// order it steals in.
+    ///
+    /// Checked by [`build`](Builder::build): a CPU this process may not use,
+    /// more `PinToCore` workers than allowed CPUs, or a `Custom` list whose
+    /// length is not the worker count is an error naming the problem.
+    pub fn placement(&mut self, placement: Placement) -> &mut Self {
+        self.placement = placement;
+        self
+    }
+
+    /// How many searches in a row a worker must find nothing on its own
+    /// NUMA node before it steals from another node (default 2; 0 steals
+    /// remotely at once). Remote stealing moves a task away from the memory
+    /// it touched, so it should happen when a node is truly idle, not on
+    /// every brief gap. Reserved Critical workers do not wait.
+    pub fn steal_hysteresis(&mut self, rounds: u32) -> &mut Self {
+        self.steal_hysteresis = rounds;
+        self
+    }
+
     /// On current_thread, the `block_on` future is polled (if woken) at least
     /// every `n` task polls (default 61). Timers are checked at every tick on
     /// both flavours, so this no longer delays them as in tokio.
@@ -279,6 +306,7 @@ impl Builder {
         Ok(Config {
             global_queue_interval: self.global_queue_interval,
             qos_weights: self.weights()?,
+            steal_hysteresis: self.steal_hysteresis,
             event_interval: self.event_interval,
             thread_name: self.thread_name.clone(),
             thread_stack_size: self.thread_stack_size,
@@ -378,29 +406,30 @@ impl Builder {
         }
         let epoch = Instant::now();
         let topology = self.topology.clone().unwrap_or_else(Topology::detect);
-        let assignment = topology.assign_workers(workers);
+        let placements = self.placement.plan(&topology, workers).map_err(|e| {
+            invalid(format!(
+                "Builder::placement({:?}) with {workers} worker(s): {e}",
+                self.placement
+            ))
+        })?;
         let num_nodes = topology.num_nodes().max(1);
         let reserved = choose_reserved(
-            &assignment
+            &placements
                 .iter()
-                .map(|n| n.index().min(num_nodes - 1))
+                .map(|p| p.node.index().min(num_nodes - 1))
                 .collect::<Vec<_>>(),
             reserved_n,
         );
+        let specs = multi_thread::worker_specs(&topology, placements, &reserved);
+        let config = self.config()?;
         let mut node_workers: Vec<Vec<usize>> = vec![Vec::new(); num_nodes];
         let mut cores = Vec::with_capacity(workers);
         let mut remotes = Vec::with_capacity(workers);
         let mut watches = Vec::with_capacity(workers);
-        for (index, node) in assignment.iter().enumerate() {
-            let node = node.index().min(num_nodes - 1);
+        for spec in specs {
+            let (index, node) = (spec.index, spec.node);
             node_workers[node].push(index);
-            let (core, stealers) = Core::new(
-                index,
-                node,
-                self.global_queue_interval,
-                self.weights()?,
-                reserved[index],
-            );
+            let (core, stealers) = Core::new(spec, &config);
             let watch = Arc::new(CachePadded::new(WorkerWatch::new(epoch)));
             watches.push(watch.clone());
             remotes.push(Remote {
@@ -505,6 +534,8 @@ impl fmt::Debug for Builder {
             .field("global_queue_interval", &self.global_queue_interval)
             .field("qos_weights", &self.qos_weights)
             .field("reserve_critical_workers", &self.reserve_critical_workers)
+            .field("placement", &self.placement)
+            .field("steal_hysteresis", &self.steal_hysteresis)
             .field("event_interval", &self.event_interval)
             .field("long_poll_threshold", &self.long_poll_threshold)
             .finish_non_exhaustive()

@@ -10,6 +10,7 @@ pub(crate) type ThreadNameFn = Arc<dyn Fn() -> String + Send + Sync>;
 pub(crate) struct Config {
     pub(crate) global_queue_interval: u32,
     pub(crate) qos_weights: crate::scheduler::pick::QosWeights,
+    pub(crate) steal_hysteresis: u32,
     pub(crate) event_interval: u32,
     pub(crate) thread_name: ThreadNameFn,
     pub(crate) thread_stack_size: Option<usize>,

@@ -64,6 +64,17 @@ impl RuntimeMetrics {
         stats::delay(&self.handle.worker_stats(), qos)
     }
 
+    /// Tasks stolen by a worker from another worker of its own NUMA node.
+    pub fn local_steals(&self) -> u64 {
+        stats::steals(&self.handle.worker_stats()).0
+    }
+
+    /// Tasks stolen by a worker from another node's workers or injector
+    /// (only after `Builder::steal_hysteresis` fruitless local searches).
+    pub fn remote_steals(&self) -> u64 {
+        stats::steals(&self.handle.worker_stats()).1
+    }
+
     /// Threads in the blocking pool.
     pub fn num_blocking_threads(&self) -> usize {
         self.handle.common().blocking.num_threads()

@@ -43,7 +43,14 @@ impl Idle {
 
     /// After making work visible: the worker to wake, if one should be.
     /// The chosen worker is counted as unparked and searching.
+    #[cfg_attr(not(perf_runtime_loom), allow(dead_code))]
     pub(crate) fn worker_to_notify(&self) -> Option<usize> {
+        self.worker_to_notify_near(|_| false)
+    }
+
+    /// As `worker_to_notify`, preferring the most recent sleeper for which
+    /// `preferred` is true (a worker of the node the work was queued on).
+    pub(crate) fn worker_to_notify_near(&self, preferred: impl Fn(usize) -> bool) -> Option<usize> {
         fence(SeqCst);
         if !self.should_wake(self.state.load(SeqCst)) {
             return None;
@@ -52,7 +59,10 @@ impl Idle {
         if !self.should_wake(self.state.load(SeqCst)) {
             return None;
         }
-        let worker = sleepers.pop()?;
+        let worker = match sleepers.iter().rposition(|&w| preferred(w)) {
+            Some(i) => sleepers.remove(i),
+            None => sleepers.pop()?,
+        };
         self.state.fetch_add(UNPARK_ONE | 1, SeqCst);
         Some(worker)
     }

@@ -86,6 +86,14 @@ impl Handle {
         }
     }
 
+    /// The NUMA nodes this runtime has injectors for.
+    pub(crate) fn num_nodes(&self) -> usize {
+        match self {
+            Handle::MultiThread(s) => s.node_workers.len(),
+            Handle::CurrentThread(_) => 1,
+        }
+    }
+
     pub(crate) fn num_workers(&self) -> usize {
         match self {
             Handle::MultiThread(s) => s.num_workers(),

@@ -90,6 +90,8 @@ impl LogHistogram {
 /// What one worker counts, per class.
 pub(crate) struct WorkerStats {
     polled: [AtomicU64; Qos::COUNT],
+    steals_local: AtomicU64,
+    steals_remote: AtomicU64,
     delay: [LogHistogram; Qos::COUNT],
 }
 
@@ -97,6 +99,8 @@ impl WorkerStats {
     pub(crate) fn new() -> WorkerStats {
         WorkerStats {
             polled: Default::default(),
+            steals_local: AtomicU64::new(0),
+            steals_remote: AtomicU64::new(0),
             delay: [
                 LogHistogram::new(),
                 LogHistogram::new(),
@@ -117,6 +121,30 @@ impl WorkerStats {
             self.delay[i].record(now_ns().saturating_sub(woken));
         }
     }
+}
+
+impl WorkerStats {
+    /// Called by the owning worker after a successful steal from another
+    /// worker's deque or an injector, remote when on another node.
+    #[inline]
+    pub(crate) fn on_steal(&self, remote: bool) {
+        let c = if remote {
+            &self.steals_remote
+        } else {
+            &self.steals_local
+        };
+        c.store(c.load(Relaxed) + 1, Relaxed);
+    }
+}
+
+/// Steals by every worker: (same node, other nodes).
+pub(crate) fn steals(workers: &[&WorkerStats]) -> (u64, u64) {
+    workers.iter().fold((0, 0), |(l, r), w| {
+        (
+            l + w.steals_local.load(Relaxed),
+            r + w.steals_remote.load(Relaxed),
+        )
+    })
 }
 
 /// Stamps a task's queue time when this wake is sampled (see the module docs).

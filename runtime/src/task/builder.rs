@@ -23,6 +23,7 @@ use std::panic::Location;
 pub struct Builder<'a> {
     name: Option<&'a str>,
     qos: Qos,
+    node: Option<usize>,
 }
 
 impl<'a> Builder<'a> {
@@ -44,10 +45,22 @@ impl<'a> Builder<'a> {
         Builder { qos, ..self }
     }
 
+    /// The NUMA node whose workers should run the task (an index into
+    /// [`Handle::topology`](crate::runtime::Handle::topology)'s nodes): it
+    /// is queued on that node's injector, and a wake on another node sends
+    /// it back there. Other nodes' workers take it only when they have been
+    /// idle for the steal hysteresis (`runtime::Builder::steal_hysteresis`).
+    pub fn node(self, node: usize) -> Builder<'a> {
+        Builder {
+            node: Some(node),
+            ..self
+        }
+    }
+
     /// Spawns the task on the current runtime.
     ///
     /// # Errors
-    /// Never today; the `io::Result` matches tokio's signature.
+    /// A [`node`](Builder::node) the runtime does not have.
     ///
     /// # Panics
     /// Outside a runtime.
@@ -57,20 +70,42 @@ impl<'a> Builder<'a> {
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        Ok(super::spawn_inner(future, self.meta()))
+        let handle = Handle::try_current()
+            .unwrap_or_else(|_| panic!("{}", super::no_runtime("task::Builder::spawn")));
+        self.spawn_on(future, &handle)
     }
 
     /// Spawns the task on `handle`'s runtime.
     ///
     /// # Errors
-    /// Never today; the `io::Result` matches tokio's signature.
+    /// A [`node`](Builder::node) the runtime does not have.
     #[track_caller]
     pub fn spawn_on<F>(self, future: F, handle: &Handle) -> io::Result<JoinHandle<F::Output>>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        Ok(handle.spawn_with_meta(future, self.meta()))
+        let meta = self.meta_for(handle)?;
+        Ok(handle.spawn_with_meta(future, meta))
+    }
+
+    #[track_caller]
+    fn meta_for(&self, handle: &Handle) -> io::Result<TaskMeta> {
+        let mut meta = self.meta();
+        if let Some(node) = self.node {
+            let nodes = handle.inner.num_nodes();
+            if node >= nodes {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!(
+                        "task::Builder::node({node}): this runtime has {nodes} NUMA node(s), \
+                         numbered from 0; pick one of them or drop .node()"
+                    ),
+                ));
+            }
+            meta.node = node as u16;
+        }
+        Ok(meta)
     }
 
     /// Runs a blocking closure on the current runtime's blocking pool.

@@ -38,6 +38,9 @@ pub(crate) struct Header {
     /// unnamed task pays one word.
     pub(crate) name: Option<Box<Box<str>>>,
     pub(crate) qos: Qos,
+    /// The node whose workers should run this task (`task::Builder::node`),
+    /// or `raw::NO_NODE`.
+    pub(crate) home_node: u16,
     /// The NUMA node / worker hint of the last poll (`u16::MAX`: none). Written
     /// only by the thread holding RUNNING; read by `schedule` as a hint.
     pub(crate) last_worker: crate::loom::sync::atomic::AtomicU32,

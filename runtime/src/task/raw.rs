@@ -59,9 +59,14 @@ impl<F: Future, S: Schedule> VtableOf<F, S> {
 }
 
 /// What a spawn site knows about the task it creates.
+/// `Header::home_node` of a task without node affinity.
+pub(crate) const NO_NODE: u16 = u16::MAX;
+
 pub(crate) struct TaskMeta {
     pub(crate) id: Id,
     pub(crate) qos: Qos,
+    /// `task::Builder::node`, or `NO_NODE`.
+    pub(crate) node: u16,
     pub(crate) name: Option<Box<str>>,
     pub(crate) spawned_at: &'static Location<'static>,
 }
@@ -75,6 +80,7 @@ impl TaskMeta {
         TaskMeta {
             id: Id::next(),
             qos,
+            node: NO_NODE,
             name: name.map(Box::from),
             spawned_at,
         }
@@ -100,6 +106,7 @@ where
             spawned_at: meta.spawned_at,
             name: meta.name.map(Box::new),
             qos: meta.qos,
+            home_node: meta.node,
             last_worker: AtomicU32::new(u32::MAX),
             woken_at: AtomicU64::new(0),
         },

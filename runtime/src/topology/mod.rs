@@ -35,6 +35,7 @@ mod cpuset;
 mod error;
 #[cfg(feature = "hwloc")]
 mod hwloc;
+mod node_local;
 mod os;
 mod placement;
 mod sysfs;
@@ -50,6 +51,7 @@ pub use builder::TopologyBuilder;
 pub use cache::{CacheGroup, LlcId};
 pub use cpuset::{CpuSet, CpuSetIter};
 pub use error::TopologyError;
+pub use node_local::NodeLocal;
 pub use placement::{pin_current_thread, Placement, WorkerPlacement};
 
 /// The distance the kernel reports from a node to itself, and assumes when

@@ -19,12 +19,35 @@ use std::sync::Arc;
 /// back of its deque, so two tasks waking each other cannot starve the rest.
 const MAX_LIFO_POLLS: u8 = 3;
 
+/// Where a worker sits and whom it steals from, decided by the builder.
+pub(crate) struct WorkerSpec {
+    pub(crate) index: usize,
+    pub(crate) node: usize,
+    /// Runs only Critical tasks (`Builder::reserve_critical_workers`).
+    pub(crate) reserved: bool,
+    /// CPUs to pin the worker thread to (`Builder::placement`).
+    pub(crate) pin: Option<crate::topology::CpuSet>,
+    /// Workers of the same node sharing this worker's last-level cache.
+    pub(crate) llc_peers: Box<[usize]>,
+    /// The other workers of this node.
+    pub(crate) node_peers: Box<[usize]>,
+    /// The other nodes, nearest first.
+    pub(crate) remote_nodes: Box<[usize]>,
+}
+
 pub(crate) struct Core {
     pub(crate) index: usize,
     pub(crate) node: usize,
     /// A reserved worker runs only Critical tasks
     /// (`Builder::reserve_critical_workers`).
     pub(crate) reserved: bool,
+    pub(crate) pin: Option<crate::topology::CpuSet>,
+    llc_peers: Box<[usize]>,
+    node_peers: Box<[usize]>,
+    remote_nodes: Box<[usize]>,
+    /// Consecutive searches that found nothing on this node.
+    local_misses: Cell<u32>,
+    steal_hysteresis: u32,
     queues: [Worker<Notified>; Qos::COUNT],
     lifo: Cell<Option<Notified>>,
     lifo_polls: Cell<u8>,
@@ -39,12 +62,19 @@ pub(crate) struct Core {
 
 impl Core {
     pub(crate) fn new(
-        index: usize,
-        node: usize,
-        global_queue_interval: u32,
-        weights: QosWeights,
-        reserved: bool,
+        spec: WorkerSpec,
+        cfg: &crate::runtime::config::Config,
     ) -> (Core, [Stealer<Notified>; Qos::COUNT]) {
+        let WorkerSpec {
+            index,
+            node,
+            reserved,
+            pin,
+            llc_peers,
+            node_peers,
+            remote_nodes,
+        } = spec;
+        let weights: QosWeights = cfg.qos_weights;
         let queues = [Worker::new_fifo(), Worker::new_fifo(), Worker::new_fifo()];
         let stealers = [
             queues[0].stealer(),
@@ -55,6 +85,12 @@ impl Core {
             index,
             node,
             reserved,
+            pin,
+            llc_peers,
+            node_peers,
+            remote_nodes,
+            local_misses: Cell::new(0),
+            steal_hysteresis: cfg.steal_hysteresis,
             queues,
             lifo: Cell::new(None),
             lifo_polls: Cell::new(0),
@@ -63,7 +99,7 @@ impl Core {
             stats: Arc::new(WorkerStats::new()),
             is_searching: Cell::new(false),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) << 17)),
-            global_queue_interval: global_queue_interval.max(1),
+            global_queue_interval: cfg.global_queue_interval.max(1),
             parker: Parker::new(),
         };
         (core, stealers)
@@ -129,10 +165,20 @@ impl Core {
     pub(crate) fn push_local(&self, task: Notified, is_yield: bool, shared: &Shared) {
         stats::stamp_wake(task.header(), self.tick.get() % stats::SAMPLE_EVERY == 0);
         let qos = task.header().qos;
+        let home = task.header().home_node;
+        if home != crate::task::raw::NO_NODE && home as usize != self.node {
+            // Node affinity: queue it where its home workers look first.
+            let node = (home as usize).min(shared.node_workers.len() - 1);
+            if node != self.node {
+                shared.inject.push(node, qos, task);
+                shared.notify_parked(node);
+                return;
+            }
+        }
         if self.reserved && qos != Qos::Critical {
             // Woken here by a timer or a Critical task: a normal worker runs it.
             shared.inject.push(self.node, qos, task);
-            shared.notify_parked();
+            shared.notify_parked(self.node);
             return;
         }
         if qos == Qos::Critical && !self.reserved && shared.num_reserved > 0 {
@@ -140,7 +186,7 @@ impl Core {
             // the LIFO slot behind whatever this worker polls next.
             self.queues[qos.index()].push(task);
             if !shared.notify_reserved() && !self.is_searching.get() {
-                shared.notify_parked();
+                shared.notify_parked(self.node);
             }
             return;
         }
@@ -152,7 +198,7 @@ impl Core {
             return;
         }
         if !self.is_searching.get() && self.stealable_len() > 1 {
-            shared.notify_parked();
+            shared.notify_parked(self.node);
         }
     }
 
@@ -193,32 +239,73 @@ impl Core {
         self.steal_classes(shared, &Qos::ALL)
     }
 
-    /// For each class in `classes`: a random sibling on this node first
-    /// (steal half), then this node's injector, then the other nodes.
+    /// The stealing order, for each class in `classes` in turn: a random
+    /// worker sharing this worker's last-level cache, then the rest of the
+    /// node, then the node's injector. Only when that found nothing for
+    /// more than `steal_hysteresis` searches in a row: the other nodes,
+    /// nearest first (their workers, then their injector). Steals from other
+    /// workers are counted as local or remote.
     fn steal_classes(&self, shared: &Shared, classes: &[Qos]) -> Option<Notified> {
-        let nodes = shared.node_workers.len();
         for &qos in classes {
             let dest = &self.queues[qos.index()];
-            for k in 0..nodes {
-                let node = (self.node + k) % nodes;
-                let workers = &shared.node_workers[node];
-                let start = self.next_rand(workers.len());
-                for i in 0..workers.len() {
-                    let victim = workers[(start + i) % workers.len()];
-                    if victim == self.index {
-                        continue;
-                    }
-                    let stealer = &shared.remotes[victim].stealers[qos.index()];
-                    if let Some(t) = retry(|| stealer.steal_batch_and_pop(dest)) {
-                        return Some(t);
-                    }
+            for peers in [&self.llc_peers, &self.node_peers] {
+                if let Some(t) = self.steal_from(shared, peers, qos) {
+                    self.local_misses.set(0);
+                    self.stats.on_steal(false);
+                    return Some(t);
+                }
+            }
+            if let Some(t) = shared.inject.steal_into(self.node, qos, dest) {
+                self.local_misses.set(0);
+                return Some(t);
+            }
+        }
+        if self.remote_nodes.is_empty() {
+            return None;
+        }
+        let misses = self.local_misses.get().saturating_add(1);
+        self.local_misses.set(misses);
+        // Reserved workers serve Critical work from anywhere at once.
+        if !self.reserved && misses <= self.steal_hysteresis {
+            return None;
+        }
+        for &qos in classes {
+            let dest = &self.queues[qos.index()];
+            for &node in self.remote_nodes.iter() {
+                if let Some(t) = self.steal_from(shared, &shared.node_workers[node], qos) {
+                    self.stats.on_steal(true);
+                    return Some(t);
                 }
                 if let Some(t) = shared.inject.steal_into(node, qos, dest) {
+                    self.stats.on_steal(true);
                     return Some(t);
                 }
             }
         }
         None
+    }
+
+    /// Steals half of one of `workers`' `qos` deques, starting at a random one.
+    fn steal_from(&self, shared: &Shared, workers: &[usize], qos: Qos) -> Option<Notified> {
+        let dest = &self.queues[qos.index()];
+        let start = self.next_rand(workers.len());
+        for i in 0..workers.len() {
+            let victim = workers[(start + i) % workers.len()];
+            if victim == self.index {
+                continue;
+            }
+            let stealer = &shared.remotes[victim].stealers[qos.index()];
+            if let Some(t) = retry(|| stealer.steal_batch_and_pop(dest)) {
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    /// The worker found work in its own queues: it is not starved.
+    #[inline]
+    pub(crate) fn found_local_work(&self) {
+        self.local_misses.set(0);
     }
 
     /// Moves every queued task to this node's injectors (a worker that stops
@@ -232,7 +319,7 @@ impl Core {
                 shared.inject.push(self.node, *qos, t);
             }
         }
-        shared.notify_parked();
+        shared.notify_parked(self.node);
     }
 
     /// Drops every queued task reference (shutdown).

@@ -4,6 +4,7 @@
 //!   injectors, the idle set, the owned tasks, the driver lock), spawning and
 //!   scheduling from outside a worker.
 //! - `worker.rs` — a worker's run loop: pick, steal, park.
+//! - `spec.rs` — each worker's node, CPUs and stealing order.
 //! - `core.rs` — a worker's private queues (one deque per class plus the LIFO
 //!   slot) and the pick rule.
 //!
@@ -15,9 +16,11 @@
 //! running task, whose data is hot in this worker's cache.
 
 mod core;
+mod spec;
 mod worker;
 
 pub(crate) use self::core::Core;
+pub(crate) use spec::worker_specs;
 pub(crate) use worker::{block_in_place, WorkerCx};
 
 use super::idle::{Idle, ReservedIdle};
@@ -146,7 +149,7 @@ impl Shared {
         if qos == Qos::Critical && self.notify_reserved() {
             return;
         }
-        self.notify_parked();
+        self.notify_parked(node);
     }
 
     /// Wakes a sleeping reserved worker for newly visible Critical work.
@@ -173,30 +176,47 @@ impl Shared {
             || (0..self.inject.num_nodes()).any(|n| !self.inject.is_empty(n, Qos::Critical))
     }
 
+    /// The node whose injector takes a task queued from outside its node:
+    /// the task's home node (`task::Builder::node`), else the node it last
+    /// ran on, else the calling thread's node (getcpu), else round-robin.
     fn node_for(&self, task: &Notified) -> usize {
-        let last = task.header().last_worker.load(Relaxed) as usize;
+        let nodes = self.node_workers.len();
+        if nodes == 1 {
+            return 0;
+        }
+        let header = task.header();
+        if header.home_node != crate::task::raw::NO_NODE {
+            return (header.home_node as usize).min(nodes - 1);
+        }
+        let last = header.last_worker.load(Relaxed) as usize;
         if let Some(r) = self.remotes.get(last) {
             return r.node;
         }
-        let nodes = self.node_workers.len();
-        if nodes == 1 {
-            0
-        } else {
-            self.remote_rr.fetch_add(1, Relaxed) % nodes
+        match self.common.topology.current_node() {
+            Some(n) if n.index() < nodes => n.index(),
+            _ => self.remote_rr.fetch_add(1, Relaxed) % nodes,
         }
     }
 
-    /// Wakes a sleeping worker if nobody is searching for work.
+    /// Wakes a sleeping worker if nobody is searching for work, one of
+    /// `node`'s if any sleeps (the work was queued there).
     #[inline]
-    pub(crate) fn notify_parked(&self) {
-        if let Some(worker) = self.idle.worker_to_notify() {
+    pub(crate) fn notify_parked(&self, node: usize) {
+        let nodes = self.node_workers.len();
+        let worker = if nodes == 1 {
+            self.idle.worker_to_notify_near(|_| false)
+        } else {
+            self.idle
+                .worker_to_notify_near(|w| self.remotes[w].node == node)
+        };
+        if let Some(worker) = worker {
             self.remotes[worker].unparker.unpark();
         }
     }
 
     /// The last searcher is going to sleep: make sure no queued work is left
     /// without a worker looking for it.
-    pub(crate) fn notify_if_work_pending(&self) {
+    pub(crate) fn notify_if_work_pending(&self, node: usize) {
         let pending = self
             .remotes
             .iter()
@@ -204,7 +224,7 @@ impl Shared {
             || (0..self.inject.num_nodes())
                 .any(|n| Qos::ALL.iter().any(|&q| !self.inject.is_empty(n, q)));
         if pending {
-            self.notify_parked();
+            self.notify_parked(node);
         }
     }
 

@@ -37,6 +37,13 @@ impl WorkerCx {
         Ok(())
     }
 
+    /// The node of the worker running on this thread, if it holds its core.
+    pub(crate) fn node(&self) -> Option<usize> {
+        // SAFETY: as in `schedule_local`: set only while this thread owns
+        // the core, read only on this thread.
+        self.core.get().map(|c| unsafe { c.as_ref() }.node)
+    }
+
     /// Takes the core away from this thread (for `block_in_place`).
     fn take_core(&self) -> Option<Box<Core>> {
         // SAFETY: the pointer came from `Box::into_raw` in `run` and is
@@ -49,6 +56,16 @@ impl WorkerCx {
 
 /// Runs a worker on the current thread until shutdown or hand-off.
 pub(crate) fn run(shared: Arc<Shared>, core: Box<Core>) {
+    if let Some(cpus) = &core.pin {
+        // Validated against the allowed CPUs when the runtime was built;
+        // failing now (the affinity changed since) leaves it unpinned.
+        if let Err(e) = crate::topology::pin_current_thread(cpus) {
+            tracing::error!(
+                worker = core.index,
+                "could not pin the worker to CPUs {cpus}: {e}; it runs unpinned"
+            );
+        }
+    }
     let handle = crate::scheduler::Handle::MultiThread(shared.clone());
     let index = core.index;
     let watch = shared.remotes[index].watch.clone();
@@ -85,6 +102,7 @@ fn run_loop(cx: &WorkerCx) {
             time.process();
         }
         if let Some(task) = core.next_task(shared) {
+            core.found_local_work();
             run_task(shared, core, task);
             continue;
         }
@@ -104,7 +122,7 @@ fn run_loop(cx: &WorkerCx) {
 fn run_task(shared: &Shared, core: &Core, task: Notified) {
     if core.is_searching.replace(false) && shared.idle.transition_worker_from_searching() {
         // We were the last searcher: someone else must look for the rest.
-        shared.notify_parked();
+        shared.notify_parked(core.node);
     }
     task.header().last_worker.store(core.index as u32, Relaxed);
     core.stats.on_poll(task.header());
@@ -118,7 +136,7 @@ fn park(shared: &Shared, core: &Core) {
         .idle
         .transition_worker_to_parked(index, was_searching)
     {
-        shared.notify_if_work_pending();
+        shared.notify_if_work_pending(core.node);
     }
     let time = &shared.common.time;
     loop {

@@ -1,0 +1,150 @@
+//! Who each worker is: its node, its CPUs, and the order it steals in.
+//!
+//! A worker's *home cache* is the last-level-cache group holding all the
+//! CPUs it is pinned to; an unpinned worker (or one spanning several groups)
+//! is given one of its node's groups round-robin, so that workers of a node
+//! are spread over its caches in the bookkeeping as `PinToCore` spreads them
+//! on the machine. Stealing then goes: same cache group, rest of the node,
+//! then (after the hysteresis) other nodes by distance.
+
+use super::core::WorkerSpec;
+use crate::topology::{LlcId, NodeId, Topology, WorkerPlacement};
+
+/// One spec per worker, in worker order.
+pub(crate) fn worker_specs(
+    topology: &Topology,
+    placements: Vec<WorkerPlacement>,
+    reserved: &[bool],
+) -> Vec<WorkerSpec> {
+    let num_nodes = topology.num_nodes().max(1);
+    let nodes: Vec<usize> = placements
+        .iter()
+        .map(|p| p.node.index().min(num_nodes - 1))
+        .collect();
+    let homes = home_caches(topology, &placements, &nodes);
+    let remote_order: Vec<Box<[usize]>> = (0..num_nodes)
+        .map(|n| {
+            topology
+                .nearest_nodes(NodeId::new(n))
+                .into_iter()
+                .map(NodeId::index)
+                .filter(|&m| m != n && m < num_nodes)
+                .collect()
+        })
+        .collect();
+    placements
+        .into_iter()
+        .enumerate()
+        .map(|(index, p)| {
+            let node = nodes[index];
+            let same_node = (0..nodes.len()).filter(|&w| w != index && nodes[w] == node);
+            let (llc_peers, node_peers): (Vec<usize>, Vec<usize>) =
+                same_node.partition(|&w| homes[w] == homes[index]);
+            WorkerSpec {
+                index,
+                node,
+                reserved: reserved.get(index).copied().unwrap_or(false),
+                pin: p.cpus,
+                llc_peers: llc_peers.into(),
+                node_peers: node_peers.into(),
+                remote_nodes: remote_order[node].clone(),
+            }
+        })
+        .collect()
+}
+
+/// Each worker's home cache group (see the module docs).
+fn home_caches(
+    topology: &Topology,
+    placements: &[WorkerPlacement],
+    nodes: &[usize],
+) -> Vec<Option<LlcId>> {
+    let mut next_in_node = vec![0usize; topology.num_nodes().max(1)];
+    placements
+        .iter()
+        .zip(nodes)
+        .map(|(p, &node)| {
+            let pinned = p.cpus.as_ref().and_then(|cpus| {
+                let mut groups = cpus.iter().map(|c| topology.llc_of_cpu(c).map(|g| g.id()));
+                let first = groups.next()??;
+                groups.all(|g| g == Some(first)).then_some(first)
+            });
+            pinned.or_else(|| {
+                let groups = topology.llc_groups_of(NodeId::new(node));
+                if groups.is_empty() {
+                    return None;
+                }
+                let k = next_in_node[node];
+                next_in_node[node] += 1;
+                Some(groups[k % groups.len()].id())
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::topology::{CpuSet, Placement};
+
+    fn cpus(list: &[usize]) -> CpuSet {
+        CpuSet::from_iter(list.iter().copied())
+    }
+
+    /// 2 nodes × 2 cache groups × 2 CPUs (distances are checked on 3 nodes
+    /// below).
+    fn two_by_two() -> Topology {
+        Topology::builder()
+            .node_with_llcs(vec![cpus(&[0, 1]), cpus(&[2, 3])])
+            .node_with_llcs(vec![cpus(&[4, 5]), cpus(&[6, 7])])
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn peers_split_by_cache_group_then_node() {
+        let t = two_by_two();
+        let plan = Placement::Unpinned.plan(&t, 8).unwrap();
+        let specs = worker_specs(&t, plan, &[]);
+        // Workers 0-3 on node 0; round-robin homes: 0→g0, 1→g1, 2→g0, 3→g1.
+        assert_eq!(specs[0].node, 0);
+        assert_eq!(&*specs[0].llc_peers, &[2]);
+        assert_eq!(&*specs[0].node_peers, &[1, 3]);
+        assert_eq!(&*specs[0].remote_nodes, &[1]);
+        assert_eq!(specs[5].node, 1);
+        assert_eq!(&*specs[5].llc_peers, &[7]);
+        assert_eq!(&*specs[5].node_peers, &[4, 6]);
+        assert_eq!(&*specs[5].remote_nodes, &[0]);
+    }
+
+    #[test]
+    fn pinned_workers_take_the_group_of_their_cpus() {
+        let t = two_by_two();
+        let plan = Placement::Custom(vec![cpus(&[0]), cpus(&[1]), cpus(&[2]), cpus(&[0, 2])])
+            .plan(&t, 4)
+            .unwrap();
+        let specs = worker_specs(&t, plan, &[false, false, false, true]);
+        // CPUs 0 and 1 share a cache; worker 3 spans two groups, so it is
+        // given the node's groups round-robin, starting with the first.
+        assert_eq!(&*specs[0].llc_peers, &[1, 3]);
+        assert_eq!(&*specs[2].llc_peers, &[] as &[usize]);
+        assert_eq!(&*specs[2].node_peers, &[0, 1, 3]);
+        assert!(specs[3].reserved);
+        assert_eq!(specs[3].pin, Some(cpus(&[0, 2])));
+    }
+
+    #[test]
+    fn remote_nodes_are_ordered_by_distance() {
+        let t = Topology::builder()
+            .node(cpus(&[0]))
+            .node(cpus(&[1]))
+            .node(cpus(&[2]))
+            .distances(vec![vec![10, 30, 20], vec![30, 10, 20], vec![20, 20, 10]])
+            .build()
+            .unwrap();
+        let specs = worker_specs(&t, Placement::Unpinned.plan(&t, 3).unwrap(), &[]);
+        assert_eq!(&*specs[0].remote_nodes, &[2, 1]);
+        assert_eq!(&*specs[1].remote_nodes, &[2, 0]);
+        assert_eq!(&*specs[2].remote_nodes, &[0, 1]);
+    }
+}
