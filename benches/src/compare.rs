@@ -2,17 +2,20 @@
 //!
 //! ```text
 //! cargo run --release -p benches --bin compare -- scheduler [--json] [--samples N]
+//! cargo run --release -p benches --bin compare -- qos [--json] [--wakes N]
 //! ```
 //!
 //! See `benches/README.md` for what each workload measures.
 
-use std::fmt::Write as _;
 use std::io::Read as _;
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use benches::json::{number as json_num, string as json_str};
+use benches::qos::{self, Mode, PERF_VARIANTS};
 use benches::rt::{Perf, Rt, Tokio};
+use benches::spin::Spin;
 use benches::stats::Summary;
 use benches::workloads::{self, IdleMemory, Workload, IDLE_TASKS, WORKERS};
 
@@ -20,10 +23,13 @@ const USAGE: &str = "\
 usage: compare scheduler [--json] [--samples N] [--warmup N] [--only NAME[,NAME...]]
                          [--tokio-vs-tokio]
        compare idle_memory [--json] [--tasks N]
+       compare qos [--json] [--wakes N] [--only MODE[,MODE...]]
 
 scheduler    runs every workload on perf_runtime and on tokio (2 workers each),
              interleaving the two sample by sample, then idle_memory
 idle_memory  RSS growth per parked task, each runtime in its own child process
+qos          wake-up delay of a critical task under a Batch backlog (modes outside,
+             timer, inside), and the Batch throughput each runtime kept
 
 options:
   --json         one JSON object per line instead of a table
@@ -34,7 +40,9 @@ options:
   --tasks N      parked tasks for idle_memory (default 100000)
   --tokio-vs-tokio
                  A/A check: run tokio in both columns to see this machine's
-                 noise floor for the ratio (timed workloads only)";
+                 noise floor for the ratio (timed workloads only)
+  --wakes N      qos: measured wakes per mode and runtime (default 3000, ~1 ms each)
+  --only LIST    qos: comma-separated subset of: outside, timer, inside";
 
 /// Hidden subcommand the parent re-executes itself with for `idle_memory`.
 const CHILD: &str = "__idle-memory-child";
@@ -83,6 +91,7 @@ fn main() -> ExitCode {
     };
     match cmd.as_str() {
         CHILD => return idle_memory_child(&args[1..]),
+        "qos" => return qos_main(&args[1..]),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -186,6 +195,76 @@ fn main() -> ExitCode {
             eprintln!("compare: idle_memory: {e}");
             return ExitCode::FAILURE;
         }
+    }
+    ExitCode::SUCCESS
+}
+
+fn qos_main(args: &[String]) -> ExitCode {
+    let mut json = false;
+    let mut wakes = qos::DEFAULT_WAKES;
+    let mut modes = Mode::ALL.to_vec();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let parsed = match arg.as_str() {
+            "--json" => {
+                json = true;
+                Ok(())
+            }
+            "--wakes" => take_count(&mut rest, "--wakes").map(|n| wakes = n),
+            "--only" => match rest.next() {
+                None => Err(usage_error("--only needs a value")),
+                Some(list) => {
+                    let parsed: Result<Vec<Mode>, &str> = list
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(|name| Mode::from_name(name).ok_or(name))
+                        .collect();
+                    match parsed {
+                        Ok(list) if !list.is_empty() => {
+                            modes = list;
+                            Ok(())
+                        }
+                        Ok(_) => Err(usage_error("--only needs at least one mode")),
+                        Err(name) => Err(usage_error(&format!(
+                            "unknown qos mode `{name}` (expected outside, timer or inside)"
+                        ))),
+                    }
+                }
+            },
+            other => Err(usage_error(&format!("unknown argument `{other}`"))),
+        };
+        if let Err(code) = parsed {
+            return code;
+        }
+    }
+
+    // Calibrated once, before any runtime exists, and shared by both sides.
+    let spin = Spin::calibrate(qos::BATCH_POLL);
+    let mut rows = Vec::new();
+    for mode in modes {
+        let _watchdog = Watchdog::arm(mode.name());
+        match qos::run_mode(mode, wakes, spin, PERF_VARIANTS) {
+            Ok(res) => {
+                for row in res.rows() {
+                    if json {
+                        println!("{}", qos::json_line(&row));
+                    }
+                    rows.push(row);
+                }
+            }
+            Err(e) => {
+                eprintln!("compare: qos {}: {e}", mode.name());
+                // A runtime may be stuck; do not wait for it to shut down.
+                std::process::exit(3);
+            }
+        }
+    }
+    if !json {
+        println!("{}", qos::table_header(spin.iterations(), wakes));
+        for row in &rows {
+            println!("{}", qos::table_row(row));
+        }
+        print!("{}", qos::table_notes(&rows));
     }
     ExitCode::SUCCESS
 }
@@ -412,30 +491,4 @@ fn measure_leaking<R: Rt>(rt: R, tasks: usize) -> std::io::Result<IdleMemory> {
     // The process exits right after reporting; skip runtime shutdown.
     std::mem::forget(rt);
     m
-}
-
-fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// JSON has no NaN or infinity; emit `null` for them.
-fn json_num(x: f64) -> String {
-    if x.is_finite() {
-        format!("{x:.4}")
-    } else {
-        "null".to_owned()
-    }
 }

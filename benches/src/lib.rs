@@ -1,6 +1,9 @@
 //! Shared benchmark code: the runtime abstraction, the workloads and the
 //! statistics used by the `compare` binary and the criterion benches.
 
+pub mod json;
+pub mod qos;
 pub mod rt;
+pub mod spin;
 pub mod stats;
 pub mod workloads;

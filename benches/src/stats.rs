@@ -42,6 +42,37 @@ impl Summary {
     }
 }
 
+/// The tail of a latency distribution, all in nanoseconds.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tail {
+    /// Number of samples.
+    pub n: usize,
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// 99.9th percentile.
+    pub p999: f64,
+    /// Largest sample.
+    pub max: f64,
+}
+
+impl Tail {
+    /// Summarizes latencies given in nanoseconds. Panics if `ns` is empty.
+    pub fn of_ns(ns: &[u64]) -> Tail {
+        assert!(!ns.is_empty(), "no samples");
+        let mut v: Vec<f64> = ns.iter().map(|&x| x as f64).collect();
+        v.sort_by(f64::total_cmp);
+        Tail {
+            n: v.len(),
+            p50: percentile(&v, 0.50),
+            p99: percentile(&v, 0.99),
+            p999: percentile(&v, 0.999),
+            max: v[v.len() - 1],
+        }
+    }
+}
+
 /// Linearly interpolated percentile `q` (0..=1) of an ascending slice.
 pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     assert!(!sorted.is_empty(), "no samples");
@@ -68,5 +99,21 @@ mod tests {
         let s = Summary::of_f64(&v);
         assert_eq!((s.min, s.p10, s.p90, s.max), (0.0, 1.0, 9.0, 10.0));
         assert_eq!(Summary::of_f64(&[7.0]).p90, 7.0);
+    }
+
+    #[test]
+    fn tail_percentiles() {
+        // 0, 1, ..., 1000 in reverse: 1,001 samples, so p_q sits exactly on
+        // the value 1000 * q.
+        let v: Vec<u64> = (0..=1000).rev().collect();
+        let t = Tail::of_ns(&v);
+        assert_eq!(
+            (t.n, t.p50, t.p99, t.p999, t.max),
+            (1001, 500.0, 990.0, 999.0, 1000.0)
+        );
+        // Two samples: p99 interpolates 99% of the way up.
+        let t = Tail::of_ns(&[100, 200]);
+        assert_eq!((t.p50, t.p99, t.max), (150.0, 199.0, 200.0));
+        assert!((t.p999 - 199.9).abs() < 1e-9);
     }
 }
