@@ -70,7 +70,14 @@ pub const PERF_VARIANTS: &[PerfVariant] = &[
         configure: |_| {},
     },
     // Reserved critical workers (issue 3): enable once the builder has it.
-    // PerfVariant { suffix: "_reserved", configure: |b| { b.reserve_critical_workers(1); } },
+    // One of the two workers only runs Critical tasks: the Batch backlog
+    // gets one worker, by design.
+    PerfVariant {
+        suffix: "_reserved",
+        configure: |b| {
+            b.reserve_critical_workers(1);
+        },
+    },
 ];
 
 /// How the critical task is woken.
