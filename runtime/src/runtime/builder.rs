@@ -429,17 +429,17 @@ impl Builder {
         for spec in specs {
             let (index, node) = (spec.index, spec.node);
             node_workers[node].push(index);
-            let (core, stealers) = Core::new(spec, &config);
+            let (seed, stealers, unparker) = Core::seed(spec, &config);
             let watch = Arc::new(CachePadded::new(WorkerWatch::new(epoch)));
             watches.push(watch.clone());
             remotes.push(Remote {
                 stealers,
-                unparker: core.parker.unparker(),
+                unparker,
                 node,
                 watch,
-                stats: core.stats.clone(),
+                stats: std::sync::OnceLock::new(),
             });
-            cores.push(Box::new(core));
+            cores.push(multi_thread::CoreSource::Seed(Box::new(seed)));
         }
         let (common, stats) = self.common(false, workers, topology)?;
         let shared = Arc::new(multi_thread::Shared::new(

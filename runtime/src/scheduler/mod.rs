@@ -111,7 +111,11 @@ impl Handle {
     /// Every worker's counters (the one core's on current_thread).
     pub(crate) fn worker_stats(&self) -> Vec<&stats::WorkerStats> {
         match self {
-            Handle::MultiThread(s) => s.remotes.iter().map(|r| &*r.stats).collect(),
+            Handle::MultiThread(s) => s
+                .remotes
+                .iter()
+                .filter_map(|r| r.stats.get().map(|s| &**s))
+                .collect(),
             Handle::CurrentThread(s) => vec![&*s.stats],
         }
     }

@@ -61,10 +61,69 @@ pub(crate) struct Core {
 }
 
 impl Core {
-    pub(crate) fn new(
+    /// What the builder makes for a worker before its thread exists: the
+    /// deques (their stealers go into `Remote` at once) and the parker (its
+    /// unparker too). The rest of the core is made by `CoreSeed::grow` on
+    /// the worker's own thread.
+    pub(crate) fn seed(
         spec: WorkerSpec,
         cfg: &crate::runtime::config::Config,
-    ) -> (Core, [Stealer<Notified>; Qos::COUNT]) {
+    ) -> (
+        CoreSeed,
+        [Stealer<Notified>; Qos::COUNT],
+        crate::scheduler::park::Unparker,
+    ) {
+        let queues = [Worker::new_fifo(), Worker::new_fifo(), Worker::new_fifo()];
+        let stealers = [
+            queues[0].stealer(),
+            queues[1].stealer(),
+            queues[2].stealer(),
+        ];
+        let parker = Parker::new();
+        let unparker = parker.unparker();
+        let seed = CoreSeed {
+            spec,
+            queues,
+            parker,
+            weights: cfg.qos_weights,
+            steal_hysteresis: cfg.steal_hysteresis,
+            global_queue_interval: cfg.global_queue_interval,
+        };
+        (seed, stealers, unparker)
+    }
+}
+
+/// A worker's core before its thread runs: see `Core::seed`.
+pub(crate) struct CoreSeed {
+    spec: WorkerSpec,
+    queues: [Worker<Notified>; Qos::COUNT],
+    parker: Parker,
+    weights: QosWeights,
+    steal_hysteresis: u32,
+    global_queue_interval: u32,
+}
+
+impl CoreSeed {
+    pub(crate) fn index(&self) -> usize {
+        self.spec.index
+    }
+
+    pub(crate) fn pin(&self) -> Option<&crate::topology::CpuSet> {
+        self.spec.pin.as_ref()
+    }
+
+    /// Makes the core. Called on the worker's thread (after it pinned
+    /// itself), so the core and its counters are first touched — and placed
+    /// by the kernel — on the worker's node.
+    pub(crate) fn grow(self: Box<Self>) -> Box<Core> {
+        let CoreSeed {
+            spec,
+            queues,
+            parker,
+            weights,
+            steal_hysteresis,
+            global_queue_interval,
+        } = *self;
         let WorkerSpec {
             index,
             node,
@@ -74,14 +133,7 @@ impl Core {
             node_peers,
             remote_nodes,
         } = spec;
-        let weights: QosWeights = cfg.qos_weights;
-        let queues = [Worker::new_fifo(), Worker::new_fifo(), Worker::new_fifo()];
-        let stealers = [
-            queues[0].stealer(),
-            queues[1].stealer(),
-            queues[2].stealer(),
-        ];
-        let core = Core {
+        Box::new(Core {
             index,
             node,
             reserved,
@@ -90,7 +142,7 @@ impl Core {
             node_peers,
             remote_nodes,
             local_misses: Cell::new(0),
-            steal_hysteresis: cfg.steal_hysteresis,
+            steal_hysteresis,
             queues,
             lifo: Cell::new(None),
             lifo_polls: Cell::new(0),
@@ -99,12 +151,13 @@ impl Core {
             stats: Arc::new(WorkerStats::new()),
             is_searching: Cell::new(false),
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) << 17)),
-            global_queue_interval: cfg.global_queue_interval.max(1),
-            parker: Parker::new(),
-        };
-        (core, stealers)
+            global_queue_interval: global_queue_interval.max(1),
+            parker,
+        })
     }
+}
 
+impl Core {
     /// The next task by the pick rule, from this worker's queues and its
     /// node's injectors.
     #[inline]

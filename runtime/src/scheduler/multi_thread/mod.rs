@@ -19,7 +19,7 @@ mod core;
 mod spec;
 mod worker;
 
-pub(crate) use self::core::Core;
+pub(crate) use self::core::{Core, CoreSeed};
 pub(crate) use spec::worker_specs;
 pub(crate) use worker::{block_in_place, WorkerCx};
 
@@ -74,7 +74,36 @@ pub(crate) struct Remote {
     pub(crate) unparker: Unparker,
     pub(crate) node: usize,
     pub(crate) watch: std::sync::Arc<CachePadded<WorkerWatch>>,
-    pub(crate) stats: Arc<crate::scheduler::stats::WorkerStats>,
+    /// Set by the worker once its thread made its core (first touch there).
+    pub(crate) stats: std::sync::OnceLock<Arc<crate::scheduler::stats::WorkerStats>>,
+}
+
+/// A core for a new worker thread: made there from a seed (start-up), or
+/// already made (the hand-off of `block_in_place`).
+pub(crate) enum CoreSource {
+    Seed(Box<CoreSeed>),
+    Ready(Box<Core>),
+}
+
+impl CoreSource {
+    fn into_core(self, shared: &Shared) -> Box<Core> {
+        match self {
+            CoreSource::Ready(core) => core,
+            CoreSource::Seed(seed) => {
+                let index = seed.index();
+                let core = seed.grow();
+                let _ = shared.remotes[index].stats.set(core.stats.clone());
+                core
+            }
+        }
+    }
+
+    fn pin(&self) -> Option<&crate::topology::CpuSet> {
+        match self {
+            CoreSource::Ready(core) => core.pin.as_ref(),
+            CoreSource::Seed(seed) => seed.pin(),
+        }
+    }
 }
 
 impl Shared {
@@ -347,7 +376,7 @@ impl Schedule for Arc<Shared> {
 /// worker that entered `block_in_place`). If the thread cannot be started,
 /// the core's tasks move to the injectors so none is lost, and the error is
 /// returned.
-pub(crate) fn spawn_worker_thread(shared: &Arc<Shared>, core: Box<Core>) -> std::io::Result<()> {
+pub(crate) fn spawn_worker_thread(shared: &Arc<Shared>, core: CoreSource) -> std::io::Result<()> {
     let cfg = &shared.common.config;
     let mut builder = std::thread::Builder::new().name((cfg.thread_name)());
     if let Some(size) = cfg.thread_stack_size {
@@ -365,8 +394,12 @@ pub(crate) fn spawn_worker_thread(shared: &Arc<Shared>, core: Box<Core>) -> std:
         if let Some(f) = &on_start {
             f();
         }
-        let core = slot2.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(core) = core {
+        let source = slot2.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(source) = source {
+            // Pin first, then make the core: its memory is first touched on
+            // the worker's CPUs.
+            worker::pin(source.pin());
+            let core = source.into_core(&shared2);
             worker::run(shared2.clone(), core);
         }
         if let Some(f) = &on_stop {
@@ -385,8 +418,9 @@ pub(crate) fn spawn_worker_thread(shared: &Arc<Shared>, core: Box<Core>) -> std:
         }
         Err(e) => {
             shared.thread_finished();
-            let core = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
-            if let Some(core) = core {
+            let source = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+            if let Some(source) = source {
+                let core = source.into_core(shared);
                 core.hand_over(shared);
                 drop(core);
                 worker::worker_exited(shared);

@@ -55,17 +55,18 @@ impl WorkerCx {
 }
 
 /// Runs a worker on the current thread until shutdown or hand-off.
-pub(crate) fn run(shared: Arc<Shared>, core: Box<Core>) {
-    if let Some(cpus) = &core.pin {
+/// Pins the calling worker thread to `cpus`, if any.
+pub(super) fn pin(cpus: Option<&crate::topology::CpuSet>) {
+    if let Some(cpus) = cpus {
         // Validated against the allowed CPUs when the runtime was built;
         // failing now (the affinity changed since) leaves it unpinned.
         if let Err(e) = crate::topology::pin_current_thread(cpus) {
-            tracing::error!(
-                worker = core.index,
-                "could not pin the worker to CPUs {cpus}: {e}; it runs unpinned"
-            );
+            tracing::error!("could not pin a worker to CPUs {cpus}: {e}; it runs unpinned");
         }
     }
+}
+
+pub(crate) fn run(shared: Arc<Shared>, core: Box<Core>) {
     let handle = crate::scheduler::Handle::MultiThread(shared.clone());
     let index = core.index;
     let watch = shared.remotes[index].watch.clone();
@@ -227,7 +228,8 @@ where
         Some(cx) => match cx.take_core() {
             Some(core) => {
                 let shared = cx.shared.clone();
-                if let Err(e) = super::spawn_worker_thread(&shared, core) {
+                if let Err(e) = super::spawn_worker_thread(&shared, super::CoreSource::Ready(core))
+                {
                     // No thread: the queues are handed to the other workers
                     // instead (the core is dropped by `spawn_worker_thread`).
                     tracing::error!("block_in_place could not start a replacement worker: {e}");
