@@ -30,16 +30,27 @@ fn main() {
         topo.num_nodes(),
         topo.allowed_cpus()
     );
-    for node in topo.nodes() {
-        println!("  node {}: CPUs {}", node.id().index(), node.cpus());
-    }
+    println!("{topo}");
     println!(
-        "workers: {} (std::thread::available_parallelism, or PERF_RUNTIME_WORKER_THREADS)",
+        "workers: {} (std::thread::available_parallelism, or PERF_RUNTIME_WORKER_THREADS), \
+         unpinned; steal order: same cache group, same node, then other nodes",
         rt.metrics().num_workers()
     );
 
     rt.block_on(async {
-        classes().await;
+        classes("every worker serves every class").await;
+    });
+    if rt.metrics().num_workers() >= 2 {
+        // The same flood with one worker that runs only Critical tasks.
+        let reserved = Builder::new_multi_thread()
+            .thread_name("tour-reserved")
+            .reserve_critical_workers(1)
+            .enable_all()
+            .build()
+            .expect("building the runtime");
+        reserved.block_on(classes("reserve_critical_workers(1)"));
+    }
+    rt.block_on(async {
         join_set().await;
         blocking().await;
         timers().await;
@@ -50,8 +61,8 @@ fn main() {
 
 /// Floods the workers with Batch work, then measures how long Critical and
 /// Normal requests wait behind it.
-async fn classes() {
-    println!("\n1. QoS classes: Critical and Normal requests under a Batch flood");
+async fn classes(setup: &str) {
+    println!("\n1. QoS classes: Critical and Normal requests under a Batch flood ({setup})");
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let batch_polls = Arc::new(AtomicU64::new(0));
     let mut flood = Vec::new();
@@ -95,6 +106,21 @@ async fn classes() {
         "   Batch kept running meanwhile: {} polls of ~100 µs",
         batch_polls.load(Ordering::Relaxed)
     );
+    // The runtime's own per-class counters (RuntimeMetrics).
+    let m = perf_runtime::runtime::Handle::current().metrics();
+    for qos in Qos::ALL {
+        let h = m.qos_wake_delay(qos);
+        let q = |p| h.quantile(p).map_or("-".to_owned(), |d| format!("{d:.1?}"));
+        println!(
+            "   metrics {:<8} spawned {:>6}  polled {:>7}  queued -> polled p50 {:>9}  p99 {:>9}  ({} timed)",
+            qos.as_str(),
+            m.qos_spawned(qos),
+            m.qos_polled(qos),
+            q(0.5),
+            q(0.99),
+            h.count(),
+        );
+    }
 }
 
 async fn join_set() {
