@@ -234,3 +234,48 @@ fn affinity_len() -> usize {
         .unwrap()
         .len()
 }
+
+#[test]
+fn a_busy_workers_queue_is_stolen_by_its_node_sibling() {
+    within(|| {
+        // 2 nodes × 2 workers, remote stealing off: a task on node 0 queues
+        // work on its own worker and then blocks it; only the other node-0
+        // worker can take that work, by a local steal.
+        let rt = numa_runtime(2, 2, u32::MAX);
+        let meeting = Arc::new(Rendezvous::new());
+        let seen = counters(&rt);
+        let (m, s) = (meeting.clone(), seen.clone());
+        let parent = task::Builder::new()
+            .node(0)
+            .spawn_on(
+                async move {
+                    let m2 = m.clone();
+                    let s2 = s.clone();
+                    let partner = perf_runtime::spawn(async move {
+                        s2.get().fetch_add(1, SeqCst);
+                        m2.meet(2)
+                    });
+                    // Two more, so the deque holds two tasks and a sibling
+                    // is woken to steal.
+                    let extra: Vec<_> = (0..2).map(|_| perf_runtime::spawn(async {})).collect();
+                    let met = m.meet(2);
+                    (met, partner, extra)
+                },
+                rt.handle(),
+            )
+            .unwrap();
+        let (met, partner, extra) = rt.block_on(parent).unwrap();
+        assert!(
+            met,
+            "the queued partner never ran while its worker was blocked"
+        );
+        assert!(rt.block_on(partner).unwrap());
+        for h in extra {
+            rt.block_on(h).unwrap();
+        }
+        assert_eq!(count_on(&seen, 0), 1, "the partner ran on node 0");
+        let m = rt.metrics();
+        assert!(m.local_steals() >= 1, "no local steal counted");
+        assert_eq!(m.remote_steals(), 0);
+    });
+}
