@@ -2,7 +2,9 @@
 
 use super::blocking::BlockingPool;
 use super::config::{Callback, Config, ThreadNameFn};
+use super::sizing::{Monitor, Sizing};
 use super::Runtime;
+use crate::container::{decide_workers, Limits, Rounding, WorkerDecision, WorkerOverride};
 use crate::scheduler::multi_thread::{self, Core, Remote};
 use crate::scheduler::pick::QosWeights;
 use crate::scheduler::watchdog::{Stats, Watchdog, WorkerWatch};
@@ -47,6 +49,9 @@ pub struct Builder {
     reserve_critical_workers: usize,
     steal_hysteresis: u32,
     placement: Placement,
+    rounding: Rounding,
+    container_refresh: Option<Duration>,
+    container_root: Option<std::path::PathBuf>,
     event_interval: u32,
     long_poll_threshold: Option<Duration>,
     topology: Option<Topology>,
@@ -85,6 +90,9 @@ impl Builder {
             reserve_critical_workers: 0,
             steal_hysteresis: 2,
             placement: Placement::Unpinned,
+            rounding: Rounding::Ceil,
+            container_refresh: Some(Duration::from_secs(1)),
+            container_root: None,
             qos_weights: {
                 let w = QosWeights::default();
                 (w.get(Qos::Critical), w.get(Qos::Normal), w.get(Qos::Batch))
@@ -249,6 +257,35 @@ impl Builder {
         self
     }
 
+    /// How a fractional CPU quota becomes a worker count when the count is
+    /// not set explicitly (default [`Rounding::Ceil`]: a 1.5-CPU quota runs
+    /// 2 workers; `Floor` runs 1, as `available_parallelism` would).
+    /// See the `container` module for the whole rule.
+    pub fn worker_rounding(&mut self, rounding: Rounding) -> &mut Self {
+        self.rounding = rounding;
+        self
+    }
+
+    /// How often the container's limits are re-read (default 1 s; `None`
+    /// reads them once, at build). Each pass moves the active worker count
+    /// to what the current quota and cpuset allow, steps it down while the
+    /// cgroup is throttled with every worker busy (and back up when the
+    /// throttling stops), and updates the memory pressure level. A count
+    /// set with [`worker_threads`](Builder::worker_threads) or
+    /// `PERF_RUNTIME_WORKER_THREADS` is fixed: only the pressure is tracked.
+    pub fn container_refresh(&mut self, period: Option<Duration>) -> &mut Self {
+        self.container_refresh = period;
+        self
+    }
+
+    /// Reads `/proc` and the cgroup files under `root` instead of `/`: for
+    /// tests and tools that replay a container's files. Paths inside
+    /// `/proc/self/mountinfo` are taken relative to `root`.
+    pub fn container_root(&mut self, root: impl Into<std::path::PathBuf>) -> &mut Self {
+        self.container_root = Some(root.into());
+        self
+    }
+
     /// On current_thread, the `block_on` future is polled (if woken) at least
     /// every `n` task polls (default 61). Timers are checked at every tick on
     /// both flavours, so this no longer delays them as in tokio.
@@ -317,18 +354,67 @@ impl Builder {
         })
     }
 
-    fn resolve_workers(&self) -> io::Result<usize> {
+    /// The explicit worker count, if the builder or the environment sets one.
+    fn explicit_workers(&self) -> io::Result<Option<WorkerOverride>> {
         if let Some(n) = self.worker_threads {
-            return Ok(n);
+            return Ok(Some(WorkerOverride::Builder(n)));
         }
         match std::env::var(WORKER_THREADS_ENV) {
-            Ok(v) => parse_worker_env(&v),
-            Err(std::env::VarError::NotPresent) => {
-                Ok(std::thread::available_parallelism().map_or(1, |n| n.get()))
-            }
+            Ok(v) => parse_worker_env(&v).map(|n| Some(WorkerOverride::Env(n))),
+            Err(std::env::VarError::NotPresent) => Ok(None),
             Err(std::env::VarError::NotUnicode(v)) => Err(invalid(format!(
                 "{WORKER_THREADS_ENV}={v:?} is not valid UTF-8; set it to a positive integer such as 4, or unset it"
             ))),
+        }
+    }
+
+    /// Reads the container limits and decides the worker count (see
+    /// `runtime/sizing.rs` for the rule).
+    fn sizing(&self, current_thread: bool) -> io::Result<Arc<Sizing>> {
+        let explicit = if current_thread {
+            None
+        } else {
+            self.explicit_workers()?
+        };
+        let limits = match &self.container_root {
+            Some(root) => Limits::detect_at(root),
+            None => Limits::detect(),
+        };
+        let decision = if current_thread {
+            WorkerDecision {
+                workers: 1,
+                reason: "current_thread runs every task on the thread that calls block_on"
+                    .to_owned(),
+            }
+        } else {
+            decide_workers(
+                limits.cpu_quota,
+                limits.cpuset.len(),
+                self.rounding,
+                explicit,
+            )
+        };
+        tracing::debug!(limits = %limits.log_line(), workers = %decision, "container limits");
+        Ok(Arc::new(Sizing::new(
+            explicit.is_none() && !current_thread,
+            self.rounding,
+            self.container_root.clone(),
+            Some(limits),
+            decision,
+        )))
+    }
+
+    fn start_monitor(
+        &self,
+        sizing: &Arc<Sizing>,
+        shared: Option<std::sync::Weak<multi_thread::Shared>>,
+    ) -> io::Result<Option<Monitor>> {
+        match self.container_refresh {
+            None => Ok(None),
+            Some(period) => {
+                let name = (self.thread_name)();
+                Monitor::start(&name, period, sizing.clone(), shared).map(Some)
+            }
         }
     }
 
@@ -347,7 +433,7 @@ impl Builder {
     fn common(
         &self,
         pausable: bool,
-        workers: usize,
+        sizing: Arc<Sizing>,
         topology: Topology,
     ) -> io::Result<(Common, Arc<Stats>)> {
         let config = self.config()?;
@@ -357,9 +443,9 @@ impl Builder {
             blocking: BlockingPool::new(config.clone()),
             watchdog: stats.clone(),
             topology,
+            sizing,
             config,
         };
-        let _ = workers;
         Ok((common, stats))
     }
 
@@ -373,7 +459,8 @@ impl Builder {
         }
         let epoch = Instant::now();
         let topology = self.topology.clone().unwrap_or_else(Topology::detect);
-        let (common, stats) = self.common(true, 1, topology)?;
+        let sizing = self.sizing(true)?;
+        let (common, stats) = self.common(true, sizing.clone(), topology)?;
         let watch = Arc::new(CachePadded::new(WorkerWatch::new(epoch)));
         let shared = Arc::new(current_thread::Shared::new(common, watch.clone()));
         let shared2 = Arc::downgrade(&shared);
@@ -383,7 +470,12 @@ impl Builder {
             }
         }));
         let watchdog = self.start_watchdog(vec![watch], stats, epoch)?;
-        Ok(Runtime::from_parts(Handle::CurrentThread(shared), watchdog))
+        let monitor = self.start_monitor(&sizing, None)?;
+        Ok(Runtime::from_parts(
+            Handle::CurrentThread(shared),
+            watchdog,
+            monitor,
+        ))
     }
 
     fn build_multi_thread(&mut self) -> io::Result<Runtime> {
@@ -395,11 +487,19 @@ impl Builder {
                     .to_owned(),
             ));
         }
-        let workers = self.resolve_workers()?;
+        let sizing = self.sizing(false)?;
+        let decided = sizing.decision().workers;
+        // Auto-sized: one thread per allowed CPU, so the active count can
+        // grow live; the decided count is active at start.
+        let workers = if sizing.auto {
+            decided.max(sizing.limits().map_or(1, |l| l.cpuset.len()))
+        } else {
+            decided
+        };
         let reserved_n = self.reserve_critical_workers;
-        if reserved_n >= workers {
+        if reserved_n >= decided {
             return Err(invalid(format!(
-                "Builder::reserve_critical_workers({reserved_n}) with {workers} worker(s): at least \
+                "Builder::reserve_critical_workers({reserved_n}) with {decided} worker(s): at least \
                  one worker must remain for Normal and Batch tasks; reserve fewer workers or raise \
                  worker_threads"
             )));
@@ -426,6 +526,7 @@ impl Builder {
         let mut cores = Vec::with_capacity(workers);
         let mut remotes = Vec::with_capacity(workers);
         let mut watches = Vec::with_capacity(workers);
+        let ranks = sizing_ranks(&specs.iter().map(|s| s.node).collect::<Vec<_>>(), &reserved);
         for spec in specs {
             let (index, node) = (spec.index, spec.node);
             node_workers[node].push(index);
@@ -436,12 +537,13 @@ impl Builder {
                 stealers,
                 unparker,
                 node,
+                rank: ranks[index],
                 watch,
                 stats: std::sync::OnceLock::new(),
             });
             cores.push(multi_thread::CoreSource::Seed(Box::new(seed)));
         }
-        let (common, stats) = self.common(false, workers, topology)?;
+        let (common, stats) = self.common(false, sizing.clone(), topology)?;
         let shared = Arc::new(multi_thread::Shared::new(
             remotes.into_boxed_slice(),
             node_workers
@@ -449,6 +551,7 @@ impl Builder {
                 .map(Vec::into_boxed_slice)
                 .collect(),
             reserved_n,
+            decided - reserved_n,
             common,
         ));
         let weak = Arc::downgrade(&shared);
@@ -458,7 +561,8 @@ impl Builder {
             }
         }));
         let watchdog = self.start_watchdog(watches, stats, epoch)?;
-        let rt = Runtime::from_parts(Handle::MultiThread(shared.clone()), watchdog);
+        let monitor = self.start_monitor(&sizing, Some(Arc::downgrade(&shared)))?;
+        let rt = Runtime::from_parts(Handle::MultiThread(shared.clone()), watchdog, monitor);
         for core in cores {
             // On failure `rt` drops here and shuts down the workers started so far.
             multi_thread::spawn_worker_thread(&shared, core)?;
@@ -506,6 +610,30 @@ fn choose_reserved(nodes: &[usize], n: usize) -> Vec<bool> {
         }
     }
     reserved
+}
+
+/// Each normal worker's sizing rank, round-robin over the nodes (so a
+/// shrinking active set leaves every node some workers for as long as it
+/// can); `usize::MAX` for reserved workers.
+fn sizing_ranks(nodes: &[usize], reserved: &[bool]) -> Vec<usize> {
+    let num_nodes = nodes.iter().max().map_or(1, |&m| m + 1);
+    let mut per_node: Vec<std::collections::VecDeque<usize>> = vec![Default::default(); num_nodes];
+    for (w, &n) in nodes.iter().enumerate() {
+        if !reserved[w] {
+            per_node[n].push_back(w);
+        }
+    }
+    let mut ranks = vec![usize::MAX; nodes.len()];
+    let mut next = 0;
+    while per_node.iter().any(|q| !q.is_empty()) {
+        for q in per_node.iter_mut() {
+            if let Some(w) = q.pop_front() {
+                ranks[w] = next;
+                next += 1;
+            }
+        }
+    }
+    ranks
 }
 
 fn invalid(msg: String) -> io::Error {

@@ -162,6 +162,24 @@ impl Handle {
     pub fn topology(&self) -> &crate::topology::Topology {
         &self.inner.common().topology
     }
+
+    /// The container's limits as last read: at build, then by the sizing
+    /// monitor every `Builder::container_refresh` period.
+    pub fn container_limits(&self) -> Option<crate::container::Limits> {
+        self.inner.common().sizing.limits()
+    }
+
+    /// The worker count the sizing rule chose, and why, as last decided.
+    pub fn worker_decision(&self) -> crate::container::WorkerDecision {
+        self.inner.common().sizing.decision()
+    }
+
+    /// The container's memory pressure level, as of the sizing monitor's
+    /// last pass (usage against the limit, and memory PSI; see
+    /// [`PressureLevel`](crate::container::PressureLevel)).
+    pub fn pressure(&self) -> crate::container::PressureLevel {
+        self.inner.common().sizing.pressure()
+    }
 }
 
 impl fmt::Debug for Handle {

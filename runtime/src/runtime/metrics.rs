@@ -19,6 +19,26 @@ impl RuntimeMetrics {
         self.handle.num_workers()
     }
 
+    /// Workers in the active set: all of them, unless container sizing
+    /// parked some (a smaller quota, or throttling while all were busy).
+    pub fn active_workers(&self) -> usize {
+        match &self.handle {
+            crate::scheduler::Handle::MultiThread(s) => s.num_active(),
+            crate::scheduler::Handle::CurrentThread(_) => 1,
+        }
+    }
+
+    /// Times container sizing took a worker out of the active set because
+    /// the cgroup was throttled while every active worker was busy.
+    pub fn throttle_step_downs(&self) -> u64 {
+        self.handle.common().sizing.step_downs()
+    }
+
+    /// Times it gave one back after the throttling stopped.
+    pub fn throttle_step_ups(&self) -> u64 {
+        self.handle.common().sizing.step_ups()
+    }
+
     /// Tasks spawned and not yet completed.
     pub fn num_alive_tasks(&self) -> usize {
         self.handle.num_alive_tasks()

@@ -14,6 +14,7 @@ pub(crate) mod context;
 mod handle;
 mod metrics;
 mod park_thread;
+pub(crate) mod sizing;
 
 pub use crate::scheduler::pick::{InvalidWeights, QosWeights};
 pub use builder::{Builder, WORKER_THREADS_ENV};
@@ -49,6 +50,7 @@ use std::time::Duration;
 pub struct Runtime {
     handle: Handle,
     watchdog: Option<Watchdog>,
+    monitor: Option<sizing::Monitor>,
     done: bool,
 }
 
@@ -64,10 +66,12 @@ impl Runtime {
     pub(crate) fn from_parts(
         handle: crate::scheduler::Handle,
         watchdog: Option<Watchdog>,
+        monitor: Option<sizing::Monitor>,
     ) -> Runtime {
         Runtime {
             handle: Handle { inner: handle },
             watchdog,
+            monitor,
             done: false,
         }
     }
@@ -164,6 +168,7 @@ impl Runtime {
         if let Some(mut w) = self.watchdog.take() {
             w.stop();
         }
+        drop(self.monitor.take());
     }
 }
 

@@ -24,7 +24,11 @@ const UNPARK_ONE: usize = 1 << UNPARK_SHIFT;
 pub(crate) struct Idle {
     state: AtomicUsize,
     sleepers: Mutex<Vec<usize>>,
-    num_workers: usize,
+    /// Active workers: all of them, unless the container sizing parked
+    /// some (`transition_worker_to_inactive`). Inactive workers are neither
+    /// unparked nor sleepers, so a producer never takes the sleeper lock
+    /// just because some workers are inactive.
+    num_workers: AtomicUsize,
 }
 
 impl Idle {
@@ -33,7 +37,7 @@ impl Idle {
         Idle {
             state: AtomicUsize::new(num_workers << UNPARK_SHIFT),
             sleepers: Mutex::new(Vec::with_capacity(num_workers)),
-            num_workers,
+            num_workers: AtomicUsize::new(num_workers),
         }
     }
 
@@ -68,13 +72,13 @@ impl Idle {
     }
 
     fn should_wake(&self, state: usize) -> bool {
-        state & SEARCH_MASK == 0 && (state >> UNPARK_SHIFT) < self.num_workers
+        state & SEARCH_MASK == 0 && (state >> UNPARK_SHIFT) < self.num_workers.load(SeqCst)
     }
 
     /// Try to become a searcher; refused when half the workers already search.
     pub(crate) fn transition_worker_to_searching(&self) -> bool {
         let state = self.state.load(SeqCst);
-        if 2 * (state & SEARCH_MASK) >= self.num_workers {
+        if 2 * (state & SEARCH_MASK) >= self.num_workers.load(SeqCst) {
             return false;
         }
         self.state.fetch_add(1, SeqCst);
@@ -97,6 +101,25 @@ impl Idle {
         let prev = self.state.fetch_sub(dec, SeqCst);
         sleepers.push(worker);
         is_searching && prev & SEARCH_MASK == 1
+    }
+
+    /// A running worker leaves the active set (container sizing shrank it).
+    /// True if it was the last searcher: it must then make sure queued work
+    /// has a worker looking for it.
+    pub(crate) fn transition_worker_to_inactive(&self, is_searching: bool) -> bool {
+        let _sleepers = self.lock();
+        self.num_workers.fetch_sub(1, SeqCst);
+        let prev = self
+            .state
+            .fetch_sub(UNPARK_ONE | usize::from(is_searching), SeqCst);
+        is_searching && prev & SEARCH_MASK == 1
+    }
+
+    /// An inactive worker rejoins, awake and searching.
+    pub(crate) fn transition_worker_from_inactive(&self) {
+        let _sleepers = self.lock();
+        self.num_workers.fetch_add(1, SeqCst);
+        self.state.fetch_add(UNPARK_ONE | 1, SeqCst);
     }
 
     /// True while `worker` is still in the sleeper list (nobody woke it).

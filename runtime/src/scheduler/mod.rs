@@ -57,6 +57,7 @@ pub(crate) struct Common {
     pub(crate) blocking: BlockingPool,
     pub(crate) watchdog: Arc<watchdog::Stats>,
     pub(crate) topology: Topology,
+    pub(crate) sizing: Arc<crate::runtime::sizing::Sizing>,
 }
 
 /// A handle to one runtime's scheduler.

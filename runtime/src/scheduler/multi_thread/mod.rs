@@ -51,6 +51,13 @@ pub(crate) struct Shared {
     /// Sleeping reserved-Critical workers, and how many are reserved.
     pub(crate) reserved_idle: ReservedIdle,
     pub(crate) num_reserved: usize,
+    /// How many normal workers are active (container sizing): a normal
+    /// worker whose `Remote::rank` is at or above it hands its queues over
+    /// and parks until the count grows again.
+    pub(crate) active: AtomicUsize,
+    /// Times a worker went to sleep for lack of work (the sizing monitor
+    /// reads it: no park in a period means every active worker was busy).
+    pub(crate) parks: crate::loom::sync::atomic::AtomicU64,
     pub(crate) owned: crate::task::list::OwnedTasks<Arc<Shared>>,
     /// The worker that parks in the driver (waits for the next timer), or
     /// `NO_OWNER`.
@@ -73,6 +80,10 @@ pub(crate) struct Remote {
     pub(crate) stealers: [Stealer<Notified>; Qos::COUNT],
     pub(crate) unparker: Unparker,
     pub(crate) node: usize,
+    /// Position among the normal workers (0, 1, ...), for container sizing:
+    /// the active ones are those ranked below `Shared::active`. `usize::MAX`
+    /// for reserved workers, which are never parked by sizing.
+    pub(crate) rank: usize,
     pub(crate) watch: std::sync::Arc<CachePadded<WorkerWatch>>,
     /// Set by the worker once its thread made its core (first touch there).
     pub(crate) stats: std::sync::OnceLock<Arc<crate::scheduler::stats::WorkerStats>>,
@@ -111,16 +122,22 @@ impl Shared {
         remotes: Box<[Remote]>,
         node_workers: Box<[Box<[usize]>]>,
         num_reserved: usize,
+        active: usize,
         common: Common,
     ) -> Shared {
         let n = remotes.len();
+        let normal = n - num_reserved;
+        let active = active.clamp(1, normal);
         Shared {
             inject: NodeInjectors::new(node_workers.len()),
             node_workers,
             // Only normal workers take part in the searching accounting.
-            idle: Idle::new(n - num_reserved),
+            idle: Idle::new(normal),
             reserved_idle: ReservedIdle::new(num_reserved),
             num_reserved,
+            // Workers ranked at or above it deactivate at their first tick.
+            active: AtomicUsize::new(active),
+            parks: crate::loom::sync::atomic::AtomicU64::new(0),
             owned: crate::task::list::OwnedTasks::new(n),
             driver_owner: AtomicUsize::new(NO_OWNER),
             is_shutdown: AtomicBool::new(false),
@@ -136,6 +153,34 @@ impl Shared {
 
     pub(crate) fn num_workers(&self) -> usize {
         self.remotes.len()
+    }
+
+    /// Whether the worker at `index` is in the active set.
+    #[inline]
+    pub(crate) fn is_active(&self, index: usize) -> bool {
+        self.remotes[index].rank < self.active.load(Relaxed)
+    }
+
+    /// Active workers now: the normal ones in the active set, plus the
+    /// reserved ones.
+    pub(crate) fn num_active(&self) -> usize {
+        self.active.load(Relaxed) + self.num_reserved
+    }
+
+    /// Sets how many normal workers are active (clamped to 1..=normal):
+    /// workers leaving the set hand their queues over and park at their
+    /// next tick; workers joining it are woken.
+    pub(crate) fn set_active(&self, n: usize) {
+        let normal = self.remotes.len() - self.num_reserved;
+        let n = n.clamp(1, normal);
+        if self.active.swap(n, SeqCst) == n {
+            return;
+        }
+        // Wake everyone affected: joiners leave their inactive wait, and
+        // sleeping leavers leave the sleeper list properly.
+        for r in self.remotes.iter().filter(|r| r.rank != usize::MAX) {
+            r.unparker.unpark();
+        }
     }
 
     pub(crate) fn spawn<F>(me: &Arc<Shared>, future: F, meta: TaskMeta) -> JoinHandle<F::Output>

@@ -99,6 +99,10 @@ fn run_loop(cx: &WorkerCx) {
         if shared.is_shutdown() {
             return;
         }
+        if !core.reserved && !shared.is_active(core.index) {
+            deactivate(shared, core);
+            continue;
+        }
         if time.is_due() {
             time.process();
         }
@@ -130,8 +134,27 @@ fn run_task(shared: &Shared, core: &Core, task: Notified) {
     coop::with_budget(|| task.run());
 }
 
+/// Container sizing shrank the active set below this worker: hand every
+/// queued task to the node injector (in this worker's run order, so tasks
+/// of a class keep their order) and wait, outside the sleeper list, until
+/// the set grows again or the runtime shuts down.
+#[cold]
+fn deactivate(shared: &Shared, core: &Core) {
+    let was_searching = core.is_searching.replace(false);
+    core.hand_over(shared);
+    if shared.idle.transition_worker_to_inactive(was_searching) {
+        shared.notify_if_work_pending(core.node);
+    }
+    while !shared.is_shutdown() && !shared.is_active(core.index) {
+        core.parker.park(None);
+    }
+    shared.idle.transition_worker_from_inactive();
+    core.is_searching.set(true);
+}
+
 fn park(shared: &Shared, core: &Core) {
     let index = core.index;
+    shared.parks.fetch_add(1, Relaxed);
     let was_searching = core.is_searching.replace(false);
     if shared
         .idle
@@ -163,6 +186,14 @@ fn park(shared: &Shared, core: &Core) {
         if !shared.idle.is_parked(index) {
             // Woken by `notify_parked`, which counted us as searching.
             core.is_searching.set(true);
+            return;
+        }
+        if !shared.is_active(index) {
+            // Sizing shrank the set: leave the sleeper list; the run loop
+            // then deactivates.
+            if !shared.idle.unpark_worker_by_id(index) {
+                core.is_searching.set(true);
+            }
             return;
         }
     }

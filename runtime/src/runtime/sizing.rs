@@ -1,0 +1,282 @@
+//! Container sizing: the worker count chosen at start-up from the cgroup
+//! limits, and the monitor that re-reads them and resizes the active set.
+//!
+//! # The rule
+//!
+//! `Builder::worker_threads(n)` or `PERF_RUNTIME_WORKER_THREADS=n` wins and
+//! fixes the pool. Otherwise the runtime reads the container's limits
+//! ([`Limits::detect`]) and runs `min(allowed CPUs, max(1, round(quota)))`
+//! workers, rounding up by default ([`Rounding::Ceil`], as Go 1.25 and the
+//! JVM do; `Floor` is what `std::thread::available_parallelism` and uber's
+//! automaxprocs do). With no quota (a pod with requests but no limits) it
+//! runs one worker per allowed CPU. It starts one thread per allowed CPU
+//! (at least the initial count) and parks those beyond the count, so the
+//! count can grow live without starting threads.
+//!
+//! # Live
+//!
+//! Every `Builder::container_refresh` period (default 1 s) a monitor thread
+//! re-reads the limits. A new quota or cpuset moves the active count to the
+//! new rule's value. Between changes, the throttling controller
+//! ([`ThrottleController`]) steps the active count down by one when the
+//! cgroup's `nr_throttled` rose over 3 consecutive periods while every
+//! active worker was busy (no worker parked in the period), never below 1,
+//! and back up after 5 clean periods, with back-off when a step up is undone
+//! at once. Ceil's one risk — a 1.5-CPU quota run on 2 busy workers spends
+//! part of each period throttled — is what the step-down guards against.
+//! The memory pressure level is recomputed in the same pass.
+
+use crate::container::{
+    decide_workers, Limits, PressureLevel, Rounding, ThrottleConfig, ThrottleController,
+    WorkerDecision,
+};
+use crate::scheduler::multi_thread::Shared;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::time::Duration;
+
+/// What the runtime decided about its size, and what the monitor saw last.
+pub(crate) struct Sizing {
+    /// False when the worker count was set explicitly: the pool is then
+    /// fixed, and the monitor reads the limits only for the memory pressure.
+    pub(crate) auto: bool,
+    pub(crate) rounding: Rounding,
+    pub(crate) root: Option<PathBuf>,
+    state: Mutex<State>,
+    pressure: AtomicU8,
+    step_downs: AtomicU64,
+    step_ups: AtomicU64,
+}
+
+struct State {
+    limits: Option<Limits>,
+    decision: WorkerDecision,
+}
+
+impl Sizing {
+    pub(crate) fn new(
+        auto: bool,
+        rounding: Rounding,
+        root: Option<PathBuf>,
+        limits: Option<Limits>,
+        decision: WorkerDecision,
+    ) -> Sizing {
+        let pressure = limits
+            .as_ref()
+            .map_or(PressureLevel::None, Limits::memory_pressure);
+        Sizing {
+            auto,
+            rounding,
+            root,
+            state: Mutex::new(State { limits, decision }),
+            pressure: AtomicU8::new(level_to_u8(pressure)),
+            step_downs: AtomicU64::new(0),
+            step_ups: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn detect(&self) -> Limits {
+        match &self.root {
+            Some(root) => Limits::detect_at(root),
+            None => Limits::detect(),
+        }
+    }
+
+    /// The limits as last read (at start-up or by the monitor).
+    pub(crate) fn limits(&self) -> Option<Limits> {
+        self.lock().limits.clone()
+    }
+
+    /// The worker count decision and its reason, as last made.
+    pub(crate) fn decision(&self) -> WorkerDecision {
+        self.lock().decision.clone()
+    }
+
+    pub(crate) fn pressure(&self) -> PressureLevel {
+        level_from_u8(self.pressure.load(Relaxed))
+    }
+
+    pub(crate) fn step_downs(&self) -> u64 {
+        self.step_downs.load(Relaxed)
+    }
+
+    pub(crate) fn step_ups(&self) -> u64 {
+        self.step_ups.load(Relaxed)
+    }
+
+    fn record(&self, limits: Limits, decision: Option<WorkerDecision>) {
+        let level = limits.memory_pressure();
+        {
+            let mut state = self.lock();
+            state.limits = Some(limits);
+            if let Some(d) = decision {
+                state.decision = d;
+            }
+        }
+        let old = self.pressure.swap(level_to_u8(level), Relaxed);
+        if old != level_to_u8(level) {
+            tracing::info!(
+                from = level_from_u8(old).as_str(),
+                to = level.as_str(),
+                "memory pressure changed"
+            );
+        }
+    }
+}
+
+fn level_to_u8(l: PressureLevel) -> u8 {
+    match l {
+        PressureLevel::None => 0,
+        PressureLevel::Moderate => 1,
+        PressureLevel::Critical => 2,
+    }
+}
+
+fn level_from_u8(v: u8) -> PressureLevel {
+    match v {
+        0 => PressureLevel::None,
+        1 => PressureLevel::Moderate,
+        _ => PressureLevel::Critical,
+    }
+}
+
+/// The monitor thread; stopped (and joined) on drop.
+pub(crate) struct Monitor {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Monitor {
+    /// Starts the monitor. `shared` is the multi-thread scheduler to resize
+    /// (`None` on current_thread: only the pressure is tracked).
+    pub(crate) fn start(
+        name: &str,
+        period: Duration,
+        sizing: Arc<Sizing>,
+        shared: Option<Weak<Shared>>,
+    ) -> std::io::Result<Monitor> {
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let stop2 = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("{name}-sizing"))
+            .spawn(move || run(period, &sizing, shared, &stop2))?;
+        Ok(Monitor {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let (lock, cv) = &*self.stop;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cv.notify_all();
+        if let Some(t) = self.thread.take() {
+            if t.thread().id() != std::thread::current().id() {
+                let _ = t.join();
+            }
+        }
+    }
+}
+
+fn run(
+    period: Duration,
+    sizing: &Sizing,
+    shared: Option<Weak<Shared>>,
+    stop: &(Mutex<bool>, Condvar),
+) {
+    let normal_threads = shared
+        .as_ref()
+        .and_then(Weak::upgrade)
+        .map_or(1, |s| s.num_workers() - s.num_reserved);
+    let initial = sizing.decision().workers.min(normal_threads).max(1);
+    let mut controller = ThrottleController::new(initial, ThrottleConfig::default());
+    let mut last_parks = None;
+    loop {
+        {
+            let (lock, cv) = stop;
+            let stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
+            let (stopped, _) = cv
+                .wait_timeout_while(stopped, period, |s| !*s)
+                .unwrap_or_else(|e| e.into_inner());
+            if *stopped {
+                return;
+            }
+        }
+        let limits = sizing.detect();
+        let shared = match &shared {
+            Some(w) => match w.upgrade() {
+                Some(s) => Some(s),
+                None => return,
+            },
+            None => None,
+        };
+        let decision = match (&shared, sizing.auto) {
+            (Some(s), true) if !s.is_shutdown() => Some(resize(
+                s,
+                sizing,
+                &limits,
+                &mut controller,
+                &mut last_parks,
+                normal_threads,
+            )),
+            _ => None,
+        };
+        sizing.record(limits, decision);
+    }
+}
+
+/// One monitor pass over a multi-thread runtime: the new rule, then the
+/// throttling controller; applies the result to the active set.
+fn resize(
+    shared: &Shared,
+    sizing: &Sizing,
+    limits: &Limits,
+    controller: &mut ThrottleController,
+    last_parks: &mut Option<u64>,
+    normal_threads: usize,
+) -> WorkerDecision {
+    let mut decision = decide_workers(limits.cpu_quota, limits.cpuset.len(), sizing.rounding, None);
+    let ceiling = decision.workers.clamp(1, normal_threads);
+    if ceiling < decision.workers {
+        decision.reason.push_str(&format!(
+            "; only {normal_threads} worker threads were started, so {ceiling}"
+        ));
+    }
+    let parks = shared.parks.load(Relaxed);
+    let all_busy = last_parks.is_some_and(|p| p == parks);
+    *last_parks = Some(parks);
+    let active = shared.active.load(Relaxed);
+    let target = if ceiling != controller.ceiling() {
+        controller.set_ceiling(ceiling);
+        if let Some(t) = limits.throttling {
+            // Prime the controller with this sample.
+            let _ = controller.observe(t, false, ceiling);
+        }
+        ceiling
+    } else {
+        match limits.throttling {
+            Some(t) => controller.observe(t, all_busy, active).target(),
+            None => ceiling,
+        }
+    };
+    sizing.step_downs.store(controller.step_downs(), Relaxed);
+    sizing.step_ups.store(controller.step_ups(), Relaxed);
+    if target != active {
+        tracing::info!(
+            from = active,
+            to = target,
+            ceiling,
+            reason = %decision.reason,
+            "container sizing: active workers changed"
+        );
+        shared.set_active(target);
+    }
+    decision
+}
