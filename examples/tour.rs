@@ -31,10 +31,25 @@ fn main() {
         topo.allowed_cpus()
     );
     println!("{topo}");
+    match rt.handle().container_limits() {
+        Some(limits) => println!("container:\n{limits}"),
+        None => println!("container: limits not read"),
+    }
+    let decision = rt.handle().worker_decision();
     println!(
-        "workers: {} (std::thread::available_parallelism, or PERF_RUNTIME_WORKER_THREADS), \
-         unpinned; steal order: same cache group, same node, then other nodes",
-        rt.metrics().num_workers()
+        "workers: {} active of {} threads — {}",
+        rt.metrics().active_workers(),
+        rt.metrics().num_workers(),
+        decision.reason
+    );
+    println!(
+        "         (set PERF_RUNTIME_WORKER_THREADS or Builder::worker_threads to fix the count; \
+         limits are re-read every second)"
+    );
+    println!(
+        "memory pressure: {}; workers unpinned; steal order: same cache group, same node, \
+         then other nodes",
+        rt.handle().pressure().as_str()
     );
 
     rt.block_on(async {
