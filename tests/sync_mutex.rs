@@ -114,7 +114,7 @@ fn mapped_guards_hold_the_lock_until_dropped() {
     drop(s);
     let g = m.try_lock().unwrap();
     let refused = MutexGuard::try_map(g, |_| None::<&mut u8>);
-    let g = refused.err().expect("try_map returned the guard");
+    let g = refused.expect_err("try_map returned the guard");
     assert_eq!(g.1, "xy");
     drop(g);
 

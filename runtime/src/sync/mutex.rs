@@ -8,12 +8,12 @@
 
 use super::batch_semaphore::{Acquire, BatchSemaphore, TryAcquireError};
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::Arc;
 use std::error::Error;
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
 /// An asynchronous mutual-exclusion lock, as `tokio::sync::Mutex`.
 ///

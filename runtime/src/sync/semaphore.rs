@@ -6,10 +6,10 @@
 //! `forget` consumed it.
 
 use super::batch_semaphore::{self, BatchSemaphore};
-use crate::loom::sync::Arc;
 use std::error::Error;
 use std::fmt;
 use std::mem::ManuallyDrop;
+use std::sync::Arc;
 
 /// An asynchronous counting semaphore, as `tokio::sync::Semaphore`.
 ///

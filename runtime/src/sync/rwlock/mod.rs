@@ -23,8 +23,8 @@ pub use owned_guard::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard};
 use super::batch_semaphore::BatchSemaphore;
 use super::mutex::TryLockError;
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::Arc;
 use std::fmt;
+use std::sync::Arc;
 
 /// The most concurrent readers an `RwLock` allows (tokio's limit).
 #[cfg(not(perf_runtime_loom))]

@@ -2,10 +2,10 @@
 //! spawned tasks.
 
 use super::RwLock;
-use crate::loom::sync::Arc;
 use std::fmt;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
 
 /// Shared access through an `Arc<RwLock<T>>`; released on drop.
 #[must_use = "if unused the RwLock will immediately unlock"]
