@@ -557,10 +557,12 @@ impl<T> Drop for Receiver<T> {
                 }
                 self.next = self.next.wrapping_add(1);
             } else {
-                // Overwritten (lagged): jump to the oldest value held.
+                // Overwritten (lagged): jump to the oldest value held, if
+                // it is still one sent before this receiver left.
                 drop(slot);
                 let oldest = lock(&shared.tail).pos.wrapping_sub(shared.capacity());
-                if oldest.wrapping_sub(self.next) as i64 <= 0 {
+                let ahead = |a: u64, b: u64| (a.wrapping_sub(b) as i64) > 0;
+                if !ahead(oldest, self.next) || !ahead(until, oldest) {
                     break;
                 }
                 self.next = oldest;

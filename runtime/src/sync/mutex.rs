@@ -6,7 +6,7 @@
 //! guard releases the permit, handing the lock straight to the oldest
 //! queued `lock()` (FIFO, no barging).
 
-use super::batch_semaphore::{Acquire, BatchSemaphore, TryAcquireError};
+use super::batch_semaphore::{BatchSemaphore, TryAcquireError};
 use crate::loom::cell::UnsafeCell;
 use std::error::Error;
 use std::fmt;
@@ -98,7 +98,9 @@ impl<T: ?Sized> Mutex<T> {
     /// queue and nothing else: if the lock had already been handed to it, the
     /// lock passes on to the next waiter.
     pub async fn lock(&self) -> MutexGuard<'_, T> {
-        acquire_one(self.s.acquire(1)).await;
+        if self.s.acquire(1).await.is_err() {
+            unreachable!("a Mutex's semaphore is never closed");
+        }
         MutexGuard { lock: self }
     }
 
@@ -107,7 +109,9 @@ impl<T: ?Sized> Mutex<T> {
     /// # Cancel safety
     /// As [`lock`](Mutex::lock).
     pub async fn lock_owned(self: Arc<Self>) -> OwnedMutexGuard<T> {
-        acquire_one(self.s.acquire(1)).await;
+        if self.s.acquire(1).await.is_err() {
+            unreachable!("a Mutex's semaphore is never closed");
+        }
         OwnedMutexGuard { lock: self }
     }
 
@@ -152,13 +156,6 @@ impl<T: ?Sized> Mutex<T> {
     pub fn get_mut(&mut self) -> &mut T {
         // SAFETY: `&mut self` proves no guard exists.
         self.c.with_mut(|p| unsafe { &mut *p })
-    }
-}
-
-async fn acquire_one(acquire: Acquire<'_>) {
-    // A mutex's semaphore is never closed.
-    if acquire.await.is_err() {
-        unreachable!("a Mutex's semaphore is never closed");
     }
 }
 

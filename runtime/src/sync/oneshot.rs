@@ -2,11 +2,13 @@
 //!
 //! # State protocol
 //!
-//! `state` holds three bits, each set once:
+//! `state` holds five bits, each set once:
 //! - `VALUE_SENT`: the value is in `value` (set by `send`, together with
 //!   `COMPLETE`);
 //! - `COMPLETE`: the sender is finished — it sent, or it was dropped;
-//! - `CLOSED`: the receiver closed the channel or was dropped.
+//! - `CLOSED`: the receiver closed the channel or was dropped;
+//! - `RX_WAITING`: the receiver has registered `rx_waker` at least once;
+//! - `TX_WAITING`: the sender has registered `tx_waker` (in `closed()`).
 //!
 //! Invariants:
 //! 1. `value` is written (and, if the send fails, taken back) only by the
@@ -15,9 +17,13 @@
 //!    `VALUE_SENT` refuses to if `CLOSED` is set, so a value is never
 //!    delivered into a closed channel and the two sides never touch `value`
 //!    at the same time.
-//! 2. The receiver registers `rx_waker`, then re-reads `state`; the sender
-//!    sets `COMPLETE`, then wakes `rx_waker`. The sender's `closed()` does the
-//!    same with `tx_waker` and `CLOSED`. No wake-up is lost.
+//! 2. The receiver registers `rx_waker`, then sets `RX_WAITING` with an RMW
+//!    that also returns the other bits; the sender sets `COMPLETE` with an
+//!    RMW and wakes `rx_waker` only if that RMW saw `RX_WAITING`. The two
+//!    RMWs are ordered: either the receiver sees `COMPLETE` or the sender
+//!    sees `RX_WAITING` (and the waker registered before it). The sender's
+//!    `closed()` does the same with `tx_waker`, `TX_WAITING` and `CLOSED`.
+//!    No wake-up is lost, and a side nobody waits on costs no waker RMW.
 //!
 //! Where events pass: `Sender::send`/`Drop` (progress or abandonment),
 //! `Receiver::poll` (a wait starts when it returns `Pending`) and
@@ -34,9 +40,11 @@ use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-const VALUE_SENT: usize = 0b001;
-const COMPLETE: usize = 0b010;
-const CLOSED: usize = 0b100;
+const VALUE_SENT: usize = 0b0_0001;
+const COMPLETE: usize = 0b0_0010;
+const CLOSED: usize = 0b0_0100;
+const RX_WAITING: usize = 0b0_1000;
+const TX_WAITING: usize = 0b1_0000;
 
 /// Creates a oneshot channel.
 ///
@@ -162,7 +170,10 @@ impl<T> Sender<T> {
                 Err(actual) => cur = actual,
             }
         }
-        inner.rx_waker.wake();
+        // Invariant 2.
+        if cur & RX_WAITING != 0 {
+            inner.rx_waker.wake();
+        }
         Ok(())
     }
 
@@ -190,7 +201,7 @@ impl<T> Sender<T> {
         if inner.state.load(Acquire) & CLOSED == 0 {
             // Invariant 2.
             inner.tx_waker.register(cx.waker());
-            if inner.state.load(Acquire) & CLOSED == 0 {
+            if inner.state.fetch_or(TX_WAITING, AcqRel) & CLOSED == 0 {
                 return Poll::Pending;
             }
         }
@@ -202,8 +213,10 @@ impl<T> Sender<T> {
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.take() {
-            inner.state.fetch_or(COMPLETE, AcqRel);
-            inner.rx_waker.wake();
+            // Invariant 2.
+            if inner.state.fetch_or(COMPLETE, AcqRel) & RX_WAITING != 0 {
+                inner.rx_waker.wake();
+            }
         }
     }
 }
@@ -240,10 +253,7 @@ impl<T> Receiver<T> {
     /// value sent before the close can still be received.
     pub fn close(&mut self) {
         if let Some(inner) = &self.inner {
-            let prev = inner.state.fetch_or(CLOSED, AcqRel);
-            if prev & COMPLETE == 0 {
-                inner.tx_waker.wake();
-            }
+            close(inner);
         }
     }
 
@@ -254,6 +264,14 @@ impl<T> Receiver<T> {
     #[track_caller]
     pub fn blocking_recv(self) -> Result<T, RecvError> {
         crate::sync::block_on("oneshot::Receiver::blocking_recv", self)
+    }
+}
+
+/// Sets `CLOSED`, waking the sender's `closed()` if it waits (invariant 2).
+fn close<T>(inner: &Inner<T>) {
+    let prev = inner.state.fetch_or(CLOSED, AcqRel);
+    if prev & (TX_WAITING | COMPLETE) == TX_WAITING {
+        inner.tx_waker.wake();
     }
 }
 
@@ -281,7 +299,7 @@ impl<T> Future for Receiver<T> {
         if state & (VALUE_SENT | COMPLETE | CLOSED) == 0 {
             // Invariant 2.
             inner.rx_waker.register(cx.waker());
-            state = inner.state.load(Acquire);
+            state = inner.state.fetch_or(RX_WAITING, AcqRel);
             if state & (VALUE_SENT | COMPLETE | CLOSED) == 0 {
                 return Poll::Pending;
             }
@@ -300,10 +318,7 @@ impl<T> Future for Receiver<T> {
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.take() {
-            let prev = inner.state.fetch_or(CLOSED, AcqRel);
-            if prev & COMPLETE == 0 {
-                inner.tx_waker.wake();
-            }
+            close(&inner);
         }
     }
 }
