@@ -391,6 +391,8 @@ impl<T> Receiver<T> {
         &mut self,
         mut f: impl FnMut(&T) -> bool,
     ) -> Result<Ref<'_, T>, RecvError> {
+        // Spend budget even when the current value is accepted at once.
+        crate::task::coop::consume_budget().await;
         loop {
             // Invariant 1: create the Notified, then look.
             let notified = self.shared.notify_rx.notified();
