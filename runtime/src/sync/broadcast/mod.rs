@@ -30,12 +30,12 @@
 //! wait starts when it queues, progress when it reads or lags), the last
 //! sender's and receivers' drops (closing).
 
-use super::linked_list::{Link, LinkedList, Pointers};
-use super::notify::Notify;
-use super::wake_list::WakeList;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use crate::loom::sync::{Arc, Mutex, MutexGuard};
+use crate::sync::linked_list::{Link, LinkedList, Pointers};
+use crate::sync::notify::Notify;
+use crate::sync::wake_list::WakeList;
 use crate::task::coop;
 use std::fmt;
 use std::future::Future;
@@ -45,79 +45,7 @@ use std::ptr::NonNull;
 use std::task::{ready, Context, Poll, Waker};
 
 /// Errors of the broadcast channel.
-pub mod error {
-    use std::error::Error;
-    use std::fmt;
-
-    /// No receiver exists; the value is handed back.
-    #[derive(PartialEq, Eq, Clone, Copy)]
-    pub struct SendError<T>(pub T);
-
-    impl<T> fmt::Debug for SendError<T> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.debug_struct("SendError").finish_non_exhaustive()
-        }
-    }
-
-    impl<T> fmt::Display for SendError<T> {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("channel closed: no broadcast receiver exists; `subscribe` first")
-        }
-    }
-
-    impl<T> Error for SendError<T> {}
-
-    /// Why `recv` returned no value.
-    #[derive(Debug, PartialEq, Eq, Clone, Copy)]
-    pub enum RecvError {
-        /// Every sender is gone and every value was received.
-        Closed,
-        /// The receiver fell behind and this many values were overwritten
-        /// before it read them; the next `recv` returns the oldest value
-        /// still held.
-        Lagged(u64),
-    }
-
-    impl fmt::Display for RecvError {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            match self {
-                RecvError::Closed => f.write_str("channel closed: every sender was dropped"),
-                RecvError::Lagged(n) => write!(
-                    f,
-                    "receiver lagged behind and missed {n} values; raise the channel capacity \
-                     or receive faster"
-                ),
-            }
-        }
-    }
-
-    impl Error for RecvError {}
-
-    /// Why `try_recv` returned no value.
-    #[derive(Debug, PartialEq, Eq, Clone, Copy)]
-    pub enum TryRecvError {
-        /// No new value now.
-        Empty,
-        /// Every sender is gone and every value was received.
-        Closed,
-        /// The receiver fell behind and missed this many values.
-        Lagged(u64),
-    }
-
-    impl fmt::Display for TryRecvError {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            match self {
-                TryRecvError::Empty => f.write_str("channel empty: no new value"),
-                TryRecvError::Closed => f.write_str("channel closed: every sender was dropped"),
-                TryRecvError::Lagged(n) => {
-                    write!(f, "receiver lagged behind and missed {n} values")
-                }
-            }
-        }
-    }
-
-    impl Error for TryRecvError {}
-}
+pub mod error;
 
 use error::{RecvError, SendError, TryRecvError};
 
