@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Model-checks the runtime's synchronisation protocols with loom: the task
 # state machine (runtime/src/task/tests/loom_state.rs), the parker and the
-# sleeper accounting (runtime/src/scheduler/tests/loom_*.rs).
+# sleeper accounting (runtime/src/scheduler/tests/loom_*.rs), and the sync
+# primitives' protocols (runtime/src/sync/tests/loom_*.rs).
 #
 # Every loom test has "loom" in its path, so the filter below runs them all.
 # Bounded to 2 preemptions per execution; the stage takes a few minutes on 2

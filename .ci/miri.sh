@@ -2,7 +2,9 @@
 # Runs the raw-task and scheduler-protocol unit tests under Miri: pointer
 # casts between `Header` and `Cell<F, S>`, the hand-built waker, reference
 # counting, stage and join-waker accesses (data races included, on the
-# `threaded_*` tests), and the owned list's intrusive links.
+# `threaded_*` tests), and the owned list's intrusive links; and the sync
+# primitives' intrusive waiter lists (hand-polled cancellation sequences and
+# small thread races, runtime/src/sync/tests/unit.rs).
 #
 # -Zmiri-strict-provenance: the task code never turns integers into pointers,
 # and this keeps it so.
@@ -18,3 +20,4 @@ cargo +nightly miri setup
 export MIRIFLAGS="-Zmiri-strict-provenance ${MIRIFLAGS:-}"
 cargo +nightly miri test -p perf-runtime --lib task::
 cargo +nightly miri test -p perf-runtime --lib scheduler::
+cargo +nightly miri test -p perf-runtime --lib sync::

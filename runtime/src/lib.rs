@@ -39,6 +39,8 @@
 //! - [`runtime`] — `Builder`, `Runtime`, `Handle`.
 //! - [`task`] — spawning, `JoinHandle`, `JoinSet`, `AbortHandle`, classes,
 //!   `yield_now`, `block_in_place`, the cooperative budget (`task::coop`).
+//! - [`sync`] — `Mutex`, `RwLock`, `Semaphore`, `Notify`, `Barrier`, the
+//!   `mpsc`, `oneshot`, `watch` and `broadcast` channels, `blocking::Mutex`.
 //! - [`time`] — `sleep`, `timeout`, `interval`, `Instant`.
 //! - [`topology`] — CPUs and NUMA nodes.
 //! - [`container`] — cgroup limits, pressure, and the worker-count policy.
@@ -50,6 +52,7 @@ pub mod container;
 pub(crate) mod loom;
 pub mod runtime;
 pub(crate) mod scheduler;
+pub mod sync;
 pub mod task;
 pub mod time;
 pub mod topology;

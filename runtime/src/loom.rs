@@ -9,7 +9,10 @@
 #[allow(unused_imports)] // a facade exports the whole set, used or not
 mod imp {
     pub(crate) mod sync {
-        pub(crate) use std::sync::{Arc, Condvar, Mutex, MutexGuard, WaitTimeoutResult};
+        pub(crate) use std::sync::{
+            Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
+            WaitTimeoutResult,
+        };
 
         pub(crate) mod atomic {
             pub(crate) use std::sync::atomic::{
@@ -22,13 +25,20 @@ mod imp {
         /// `std::cell::UnsafeCell` with loom's closure-based access API, so the
         /// same code compiles against both.
         #[derive(Debug)]
-        pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+        pub(crate) struct UnsafeCell<T: ?Sized>(std::cell::UnsafeCell<T>);
 
         impl<T> UnsafeCell<T> {
             pub(crate) const fn new(data: T) -> UnsafeCell<T> {
                 UnsafeCell(std::cell::UnsafeCell::new(data))
             }
 
+            #[inline(always)]
+            pub(crate) fn into_inner(self) -> T {
+                self.0.into_inner()
+            }
+        }
+
+        impl<T: ?Sized> UnsafeCell<T> {
             #[inline(always)]
             pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
                 f(self.0.get())
@@ -57,7 +67,10 @@ mod imp {
 #[allow(unused_imports)]
 mod imp {
     pub(crate) mod sync {
-        pub(crate) use loom::sync::{Arc, Condvar, Mutex, MutexGuard, WaitTimeoutResult};
+        pub(crate) use loom::sync::{
+            Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard,
+            WaitTimeoutResult,
+        };
 
         pub(crate) mod atomic {
             pub(crate) use loom::sync::atomic::{

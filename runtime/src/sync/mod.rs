@@ -1,0 +1,105 @@
+//! Synchronisation primitives for tasks, with tokio's names, shapes and
+//! semantics: [`Mutex`], [`RwLock`], [`Semaphore`], [`Notify`], [`Barrier`],
+//! and the channels [`mpsc`], [`oneshot`], [`watch`] and [`broadcast`]; plus
+//! [`blocking::Mutex`], a parking thread mutex for short sections.
+//!
+//! All async operations are FIFO-fair, consult the cooperative budget
+//! ([`crate::task::coop`]) so a task that always finds them ready still
+//! yields, and are cancel-safe where tokio documents them so: a dropped
+//! `lock()`, `acquire()`, `notified()`, `send()` or `recv()` future leaves no
+//! waiter behind, passes on a lock, permit or notification it had already
+//! been handed, and loses no message.
+//!
+//! # What lives where
+//!
+//! - `linked_list.rs`, `wake_list.rs`: the intrusive waiter queue and the
+//!   batch of wakers woken after a lock is released.
+//! - `batch_semaphore.rs`: the one waiter queue under `Mutex`, `RwLock`,
+//!   `Semaphore` and the bounded `mpsc` capacity. Every acquire, wait start
+//!   and release of those passes through it.
+//! - `notify.rs`: `Notify`, the wait/notify core under `Barrier`, `watch`
+//!   and the channels' "closed" futures.
+//! - `mutex.rs`, `rwlock/`, `semaphore.rs`, `barrier.rs`: the primitives.
+//! - `mpsc/`: the channel core (`chan.rs`: every send, receive, close and
+//!   wait of both flavours passes through it) and the bounded and unbounded
+//!   handles.
+//! - `oneshot.rs`, `watch.rs`, `broadcast.rs`: one file each, each with its
+//!   own state protocol.
+//! - `blocking/`: the thread mutex and its futex-style parking.
+//!
+//! Each file opens with its invariants.
+
+mod batch_semaphore;
+mod linked_list;
+mod wake_list;
+
+mod barrier;
+pub mod blocking;
+pub mod broadcast;
+pub mod mpsc;
+mod mutex;
+mod notify;
+pub mod oneshot;
+mod rwlock;
+mod semaphore;
+pub mod watch;
+
+#[cfg(test)]
+mod tests;
+
+pub use barrier::{Barrier, BarrierWaitResult};
+pub use mutex::{
+    MappedMutexGuard, Mutex, MutexGuard, OwnedMappedMutexGuard, OwnedMutexGuard, TryLockError,
+};
+pub use notify::{Notified, Notify};
+pub use rwlock::{
+    OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockMappedWriteGuard, RwLockReadGuard,
+    RwLockWriteGuard,
+};
+pub use semaphore::{
+    AcquireError, OwnedSemaphorePermit, Semaphore, SemaphorePermit, TryAcquireError,
+};
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+/// Runs `f` to completion on this thread, parking it between polls: the
+/// engine of every `blocking_*` method.
+///
+/// # Panics
+/// If this thread drives a runtime (a worker, or inside `block_on`):
+/// parking it would stall every task it runs, and deadlock if one of them is
+/// the one that would wake it.
+#[track_caller]
+pub(crate) fn block_on<F: Future>(what: &'static str, f: F) -> F::Output {
+    if crate::runtime::context::is_entered() {
+        panic!(
+            "`{what}` was called from a thread that drives a perf_runtime runtime: blocking it \
+             would stall its tasks. Use the async method with `.await` instead, or call \
+             `{what}` from `spawn_blocking`, `task::block_in_place` or a plain thread."
+        );
+    }
+
+    struct ThreadWaker(std::thread::Thread);
+    impl Wake for ThreadWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+        fn wake_by_ref(self: &Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut f = pin!(f);
+    loop {
+        if let Poll::Ready(out) = f.as_mut().poll(&mut cx) {
+            return out;
+        }
+        // A stale unpark token only costs one extra poll.
+        std::thread::park();
+    }
+}

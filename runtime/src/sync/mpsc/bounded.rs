@@ -1,0 +1,436 @@
+//! The bounded channel's handles: `Sender`, `Receiver`, `Permit`,
+//! `OwnedPermit`, `WeakSender`. Capacity is a [`BatchSemaphore`] of `buffer`
+//! permits (FIFO among waiting senders); everything else is `chan.rs`.
+//!
+//! [`BatchSemaphore`]: crate::sync::batch_semaphore::BatchSemaphore
+
+use super::chan::{self, BoundedSemaphore, Rx, Semaphore as _, Tx, WeakTx};
+use super::error::{SendError, SendTimeoutError, TryRecvError, TrySendError};
+use crate::sync::batch_semaphore::{self, BatchSemaphore, MAX_PERMITS};
+use std::fmt;
+use std::future::poll_fn;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// Creates a bounded channel holding at most `buffer` messages, as
+/// `tokio::sync::mpsc::channel`. Senders wait (in FIFO order) while it is
+/// full.
+///
+/// # Panics
+/// If `buffer` is 0 (a rendezvous channel is not supported; use a
+/// `oneshot` or a buffer of 1) or more than `usize::MAX >> 3`.
+///
+/// ```
+/// use perf_runtime::sync::mpsc;
+///
+/// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+/// let (tx, mut rx) = mpsc::channel(8);
+/// perf_runtime::spawn(async move {
+///     for i in 0..3 {
+///         tx.send(i).await.unwrap();
+///     }
+/// });
+/// let mut got = Vec::new();
+/// while let Some(i) = rx.recv().await {
+///     got.push(i);
+/// }
+/// assert_eq!(got, [0, 1, 2]);
+/// # });
+/// ```
+#[track_caller]
+pub fn channel<T>(buffer: usize) -> (Sender<T>, Receiver<T>) {
+    assert!(
+        buffer > 0,
+        "mpsc::channel: `buffer` must be at least 1, was 0 (a bounded channel needs room for \
+         one message; use `oneshot` for a hand-off)"
+    );
+    assert!(
+        buffer <= MAX_PERMITS,
+        "mpsc::channel: `buffer` may be at most usize::MAX >> 3, was {buffer}"
+    );
+    let (tx, rx) = chan::channel(BoundedSemaphore {
+        sem: BatchSemaphore::new(buffer),
+        bound: buffer,
+    });
+    (Sender { chan: tx }, Receiver { chan: rx })
+}
+
+/// Sends to a bounded channel; cloneable. The channel closes for the
+/// receiver when the last `Sender` drops.
+pub struct Sender<T> {
+    chan: Tx<T, BoundedSemaphore>,
+}
+
+/// Receives from a bounded channel.
+pub struct Receiver<T> {
+    chan: Rx<T, BoundedSemaphore>,
+}
+
+/// A sender that does not keep the channel open; [`upgrade`] it to send.
+///
+/// [`upgrade`]: WeakSender::upgrade
+pub struct WeakSender<T> {
+    chan: WeakTx<T, BoundedSemaphore>,
+}
+
+/// One reserved slot of capacity, from [`Sender::reserve`]. Sending through
+/// it never waits and never fails; dropping it gives the slot back.
+#[must_use = "the reserved capacity is released at once if the permit is not used"]
+pub struct Permit<'a, T> {
+    chan: &'a Tx<T, BoundedSemaphore>,
+}
+
+/// A reserved slot that owns its [`Sender`], from
+/// [`Sender::reserve_owned`].
+#[must_use = "the reserved capacity is released at once if the permit is not used"]
+pub struct OwnedPermit<T> {
+    chan: Option<Tx<T, BoundedSemaphore>>,
+}
+
+impl<T> Sender<T> {
+    /// Sends `value`, waiting for capacity if the channel is full.
+    ///
+    /// # Errors
+    /// [`SendError`] with the value if the receiver is gone.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: if the future is dropped before it completes, the value
+    /// was not sent (it is dropped with the future) and the sender's place in
+    /// the capacity queue is given to the next one.
+    pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
+        match self.reserve().await {
+            Ok(permit) => {
+                permit.send(value);
+                Ok(())
+            }
+            Err(_) => Err(SendError(value)),
+        }
+    }
+
+    /// Sends `value` if there is capacity now.
+    pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        match self.chan.semaphore().sem.try_acquire(1) {
+            Ok(()) => {
+                self.chan.send(value);
+                Ok(())
+            }
+            Err(batch_semaphore::TryAcquireError::Closed) => Err(TrySendError::Closed(value)),
+            Err(batch_semaphore::TryAcquireError::NoPermits) => Err(TrySendError::Full(value)),
+        }
+    }
+
+    /// Sends `value`, waiting at most `timeout` for capacity.
+    ///
+    /// # Panics
+    /// Outside a runtime with timers.
+    pub async fn send_timeout(
+        &self,
+        value: T,
+        timeout: Duration,
+    ) -> Result<(), SendTimeoutError<T>> {
+        match crate::time::timeout(timeout, self.reserve()).await {
+            Ok(Ok(permit)) => {
+                permit.send(value);
+                Ok(())
+            }
+            Ok(Err(_)) => Err(SendTimeoutError::Closed(value)),
+            Err(_) => Err(SendTimeoutError::Timeout(value)),
+        }
+    }
+
+    /// Sends from synchronous code, blocking the thread while the channel is
+    /// full.
+    ///
+    /// # Panics
+    /// Inside a runtime (a worker or `block_on`): call it from
+    /// `spawn_blocking` or a plain thread.
+    #[track_caller]
+    pub fn blocking_send(&self, value: T) -> Result<(), SendError<T>> {
+        crate::sync::block_on("Sender::blocking_send", self.send(value))
+    }
+
+    /// Waits for one slot of capacity and reserves it.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: a dropped `reserve` gives up its place in the queue and
+    /// passes on a slot already assigned to it.
+    pub async fn reserve(&self) -> Result<Permit<'_, T>, SendError<()>> {
+        match self.chan.semaphore().sem.acquire(1).await {
+            Ok(()) => Ok(Permit { chan: &self.chan }),
+            Err(_) => Err(SendError(())),
+        }
+    }
+
+    /// As [`reserve`](Sender::reserve), but the permit owns the sender.
+    ///
+    /// # Cancel safety
+    /// As `reserve`; the sender is dropped with the future.
+    pub async fn reserve_owned(self) -> Result<OwnedPermit<T>, SendError<()>> {
+        match self.chan.semaphore().sem.acquire(1).await {
+            Ok(()) => Ok(OwnedPermit {
+                chan: Some(self.chan),
+            }),
+            Err(_) => Err(SendError(())),
+        }
+    }
+
+    /// Reserves a slot if one is free now.
+    pub fn try_reserve(&self) -> Result<Permit<'_, T>, TrySendError<()>> {
+        match self.chan.semaphore().sem.try_acquire(1) {
+            Ok(()) => Ok(Permit { chan: &self.chan }),
+            Err(batch_semaphore::TryAcquireError::Closed) => Err(TrySendError::Closed(())),
+            Err(batch_semaphore::TryAcquireError::NoPermits) => Err(TrySendError::Full(())),
+        }
+    }
+
+    /// As [`try_reserve`](Sender::try_reserve), but the permit owns the
+    /// sender, which is handed back on failure.
+    pub fn try_reserve_owned(self) -> Result<OwnedPermit<T>, TrySendError<Self>> {
+        match self.chan.semaphore().sem.try_acquire(1) {
+            Ok(()) => Ok(OwnedPermit {
+                chan: Some(self.chan),
+            }),
+            Err(batch_semaphore::TryAcquireError::Closed) => Err(TrySendError::Closed(self)),
+            Err(batch_semaphore::TryAcquireError::NoPermits) => Err(TrySendError::Full(self)),
+        }
+    }
+
+    /// Completes once the receiver is dropped or closed.
+    pub async fn closed(&self) {
+        self.chan.closed().await;
+    }
+
+    /// True once the receiver is dropped or closed.
+    pub fn is_closed(&self) -> bool {
+        self.chan.is_closed()
+    }
+
+    /// True if both senders feed the same channel.
+    pub fn same_channel(&self, other: &Sender<T>) -> bool {
+        self.chan.same_channel(&other.chan)
+    }
+
+    /// Free capacity now.
+    pub fn capacity(&self) -> usize {
+        self.chan.semaphore().sem.available_permits()
+    }
+
+    /// The `buffer` the channel was created with.
+    pub fn max_capacity(&self) -> usize {
+        self.chan.semaphore().bound
+    }
+
+    /// A [`WeakSender`] for this channel.
+    pub fn downgrade(&self) -> WeakSender<T> {
+        WeakSender {
+            chan: self.chan.downgrade(),
+        }
+    }
+
+    /// How many `Sender`s are alive.
+    pub fn strong_count(&self) -> usize {
+        self.chan.strong_count()
+    }
+
+    /// How many `WeakSender`s are alive.
+    pub fn weak_count(&self) -> usize {
+        self.chan.weak_count()
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Sender<T> {
+        Sender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender").field("chan", &self.chan).finish()
+    }
+}
+
+impl<T> WeakSender<T> {
+    /// A `Sender`, if any is still alive (the channel is not closed by the
+    /// senders' side).
+    pub fn upgrade(&self) -> Option<Sender<T>> {
+        self.chan.upgrade().map(|chan| Sender { chan })
+    }
+
+    /// How many `Sender`s are alive.
+    pub fn strong_count(&self) -> usize {
+        self.chan.strong_count()
+    }
+
+    /// How many `WeakSender`s are alive.
+    pub fn weak_count(&self) -> usize {
+        self.chan.weak_count()
+    }
+}
+
+impl<T> Clone for WeakSender<T> {
+    fn clone(&self) -> WeakSender<T> {
+        WeakSender {
+            chan: self.chan.clone(),
+        }
+    }
+}
+
+impl<T> fmt::Debug for WeakSender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakSender").finish_non_exhaustive()
+    }
+}
+
+impl<T> Permit<'_, T> {
+    /// Sends `value` into the reserved slot.
+    pub fn send(self, value: T) {
+        // The slot's permit travels with the message (chan.rs).
+        self.chan.send(value);
+        std::mem::forget(self);
+    }
+}
+
+impl<T> Drop for Permit<'_, T> {
+    fn drop(&mut self) {
+        self.chan.release_unsent();
+    }
+}
+
+impl<T> fmt::Debug for Permit<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit").finish_non_exhaustive()
+    }
+}
+
+impl<T> OwnedPermit<T> {
+    /// Sends `value` into the reserved slot, handing back the sender.
+    pub fn send(mut self, value: T) -> Sender<T> {
+        let chan = self.chan.take().expect("OwnedPermit used after send");
+        chan.send(value);
+        Sender { chan }
+    }
+
+    /// Gives the slot back without sending, handing back the sender.
+    pub fn release(mut self) -> Sender<T> {
+        let chan = self.chan.take().expect("OwnedPermit used after send");
+        chan.release_unsent();
+        Sender { chan }
+    }
+}
+
+impl<T> Drop for OwnedPermit<T> {
+    fn drop(&mut self) {
+        if let Some(chan) = self.chan.take() {
+            chan.release_unsent();
+        }
+    }
+}
+
+impl<T> fmt::Debug for OwnedPermit<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedPermit").finish_non_exhaustive()
+    }
+}
+
+impl<T> Receiver<T> {
+    /// The next message, waiting for one; `None` once every sender is gone
+    /// (or the channel was closed) and all messages were received.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: a dropped `recv` future received nothing, so no message
+    /// is lost.
+    pub async fn recv(&mut self) -> Option<T> {
+        poll_fn(|cx| self.chan.recv(cx)).await
+    }
+
+    /// Receives up to `limit` messages into `buffer`, waiting only for the
+    /// first; returns how many. 0 means `limit` was 0 or the channel is
+    /// closed and drained.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe, as `recv`.
+    pub async fn recv_many(&mut self, buffer: &mut Vec<T>, limit: usize) -> usize {
+        poll_fn(|cx| self.chan.recv_many(cx, buffer, limit)).await
+    }
+
+    /// A message if one is queued now.
+    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        self.chan.try_recv()
+    }
+
+    /// Receives from synchronous code, blocking the thread.
+    ///
+    /// # Panics
+    /// Inside a runtime (a worker or `block_on`).
+    #[track_caller]
+    pub fn blocking_recv(&mut self) -> Option<T> {
+        crate::sync::block_on("Receiver::blocking_recv", self.recv())
+    }
+
+    /// Polls for the next message (for hand-written futures and streams).
+    pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.chan.recv(cx)
+    }
+
+    /// Closes the channel to senders: waiting and later sends fail, while
+    /// messages already sent (or being sent through a reserved permit) can
+    /// still be received.
+    pub fn close(&mut self) {
+        self.chan.close();
+    }
+
+    /// True once closed by [`close`](Receiver::close) or by every sender
+    /// dropping.
+    pub fn is_closed(&self) -> bool {
+        self.chan.is_closed()
+    }
+
+    /// True if no message is queued.
+    pub fn is_empty(&self) -> bool {
+        self.chan.is_empty()
+    }
+
+    /// How many messages are queued.
+    pub fn len(&self) -> usize {
+        self.chan.len()
+    }
+
+    /// Free capacity now.
+    pub fn capacity(&self) -> usize {
+        self.chan.semaphore().sem.available_permits()
+    }
+
+    /// The `buffer` the channel was created with.
+    pub fn max_capacity(&self) -> usize {
+        self.chan.semaphore().bound
+    }
+
+    /// How many `Sender`s are alive.
+    pub fn sender_strong_count(&self) -> usize {
+        self.chan.sender_strong_count()
+    }
+
+    /// How many `WeakSender`s are alive.
+    pub fn sender_weak_count(&self) -> usize {
+        self.chan.sender_weak_count()
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("chan", &self.chan)
+            .field("closed", &self.chan.semaphore().is_closed())
+            .finish()
+    }
+}
+
+impl<T> futures_core::Stream for Receiver<T> {
+    type Item = T;
+    fn poll_next(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.get_mut().chan.recv(cx)
+    }
+}

@@ -1,0 +1,428 @@
+//! The channel core shared by the bounded and unbounded flavours: every
+//! send, receive, close and wait of an mpsc channel passes through `Tx` and
+//! `Rx` here.
+//!
+//! # Capacity accounting
+//!
+//! A flavour's [`Semaphore`] counts claims on the channel: a sender takes one
+//! before it pushes (the bounded flavour waits for it; the unbounded one
+//! only counts), the claim travels with the message, and the receiver gives
+//! it back when it pops the message. A claim given up without sending (a
+//! dropped `Permit`) is given back at once. The semaphore also carries the
+//! channel's "receiver closed" bit, in the same atomic word as the count.
+//!
+//! # Invariants
+//!
+//! 1. A message is in the queue only while its claim is taken, so "the
+//!    semaphore is idle" (no claim taken) means: queue empty and no sender
+//!    between claiming and pushing.
+//! 2. Once the receiver closes, no new claim succeeds (the closed bit and the
+//!    count change in one CAS), so after close the receiver drains what is
+//!    queued, waits for senders that claimed before the close, and returns
+//!    `None` once idle. Nothing sent successfully is lost.
+//! 3. `tx_count` counts live senders. The one that drops it to 0 (`AcqRel`)
+//!    has seen every other sender's pushes; it then sets `tx_closed`
+//!    (`Release`) and wakes the receiver. A receiver that reads `tx_closed`
+//!    (`Acquire`) and then finds the queue empty has seen every message.
+//! 4. The receiver registers its waker, then re-checks the queue and both
+//!    close conditions; a sender pushes (or closes), then wakes. Either the
+//!    re-check sees the push or the wake sees the waker
+//!    (`util::atomic_waker`'s contract), so no wake-up is lost.
+//! 5. `Sender::closed` waiters are woken by `notify_waiters` after the closed
+//!    bit is set; a waiter checks the bit after creating its `Notified`
+//!    (`notify.rs` invariant 3), so it cannot miss the close.
+
+use super::error::TryRecvError;
+use super::queue::Queue;
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use crate::loom::sync::Arc;
+use crate::sync::batch_semaphore::BatchSemaphore;
+use crate::sync::notify::Notify;
+use crate::task::coop;
+use crate::util::atomic_waker::AtomicWaker;
+use std::fmt;
+use std::task::{ready, Context, Poll};
+
+/// A flavour's claim counter (see the module docs).
+pub(crate) trait Semaphore {
+    /// No claim is taken: nothing queued, nobody mid-send.
+    fn is_idle(&self) -> bool;
+    /// Gives back one claim (a message was popped, or a reservation dropped).
+    fn add_permit(&self);
+    /// Refuses every later claim.
+    fn close(&self);
+    fn is_closed(&self) -> bool;
+}
+
+/// The bounded flavour's counter: `bound` permits, waited for in FIFO order.
+pub(crate) struct BoundedSemaphore {
+    pub(crate) sem: BatchSemaphore,
+    pub(crate) bound: usize,
+}
+
+impl Semaphore for BoundedSemaphore {
+    fn is_idle(&self) -> bool {
+        self.sem.available_permits() == self.bound
+    }
+    fn add_permit(&self) {
+        self.sem.release(1);
+    }
+    fn close(&self) {
+        self.sem.close();
+    }
+    fn is_closed(&self) -> bool {
+        self.sem.is_closed()
+    }
+}
+
+/// The unbounded flavour's counter: `messages << 1 | closed`.
+pub(crate) struct UnboundedSemaphore(AtomicUsize);
+
+impl UnboundedSemaphore {
+    pub(crate) fn new() -> UnboundedSemaphore {
+        UnboundedSemaphore(AtomicUsize::new(0))
+    }
+
+    /// Claims a slot for one message; fails once closed.
+    pub(crate) fn try_claim(&self) -> Result<(), ()> {
+        let mut cur = self.0.load(Acquire);
+        loop {
+            if cur & 1 == 1 {
+                return Err(());
+            }
+            let next = cur.checked_add(2).unwrap_or_else(|| {
+                panic!("an unbounded channel holds more than usize::MAX / 2 messages")
+            });
+            match self.0.compare_exchange_weak(cur, next, AcqRel, Acquire) {
+                Ok(_) => return Ok(()),
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+}
+
+impl Semaphore for UnboundedSemaphore {
+    fn is_idle(&self) -> bool {
+        self.0.load(Acquire) >> 1 == 0
+    }
+    fn add_permit(&self) {
+        self.0.fetch_sub(2, AcqRel);
+    }
+    fn close(&self) {
+        self.0.fetch_or(1, AcqRel);
+    }
+    fn is_closed(&self) -> bool {
+        self.0.load(Acquire) & 1 == 1
+    }
+}
+
+pub(crate) struct Chan<T, S> {
+    queue: Queue<T>,
+    semaphore: S,
+    rx_waker: AtomicWaker,
+    notify_rx_closed: Notify,
+    tx_count: AtomicUsize,
+    tx_weak_count: AtomicUsize,
+    tx_closed: AtomicBool,
+}
+
+/// Creates a channel's two core handles.
+pub(crate) fn channel<T, S: Semaphore>(semaphore: S) -> (Tx<T, S>, Rx<T, S>) {
+    let chan = Arc::new(Chan {
+        queue: Queue::new(),
+        semaphore,
+        rx_waker: AtomicWaker::new(),
+        notify_rx_closed: Notify::new(),
+        tx_count: AtomicUsize::new(1),
+        tx_weak_count: AtomicUsize::new(0),
+        tx_closed: AtomicBool::new(false),
+    });
+    (
+        Tx {
+            inner: chan.clone(),
+        },
+        Rx {
+            inner: chan,
+            closed: false,
+        },
+    )
+}
+
+/// A strong sender: keeps the channel open.
+pub(crate) struct Tx<T, S> {
+    inner: Arc<Chan<T, S>>,
+}
+
+impl<T, S: Semaphore> Tx<T, S> {
+    pub(crate) fn semaphore(&self) -> &S {
+        &self.inner.semaphore
+    }
+
+    /// Pushes a message whose claim the caller took, and wakes the receiver.
+    pub(crate) fn send(&self, value: T) {
+        self.inner.queue.push(value);
+        self.inner.rx_waker.wake();
+    }
+
+    /// Gives back a claim that carried no message (a dropped reservation).
+    pub(crate) fn release_unsent(&self) {
+        self.inner.semaphore.add_permit();
+        if self.inner.semaphore.is_closed() {
+            // A closed receiver waits for the channel to go idle.
+            self.inner.rx_waker.wake();
+        }
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.inner.semaphore.is_closed()
+    }
+
+    /// Completes once the receiver is closed or dropped.
+    pub(crate) async fn closed(&self) {
+        loop {
+            let notified = self.inner.notify_rx_closed.notified();
+            if self.inner.semaphore.is_closed() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    pub(crate) fn same_channel(&self, other: &Tx<T, S>) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakTx<T, S> {
+        self.inner.tx_weak_count.fetch_add(1, Relaxed);
+        WeakTx {
+            inner: self.inner.clone(),
+        }
+    }
+
+    pub(crate) fn strong_count(&self) -> usize {
+        self.inner.tx_count.load(Acquire)
+    }
+
+    pub(crate) fn weak_count(&self) -> usize {
+        self.inner.tx_weak_count.load(Relaxed)
+    }
+}
+
+impl<T, S> Clone for Tx<T, S> {
+    fn clone(&self) -> Tx<T, S> {
+        // A new sender is made from a live one, so the count is not 0.
+        self.inner.tx_count.fetch_add(1, Relaxed);
+        Tx {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T, S> Drop for Tx<T, S> {
+    fn drop(&mut self) {
+        if self.inner.tx_count.fetch_sub(1, AcqRel) != 1 {
+            return;
+        }
+        // Invariant 3.
+        self.inner.tx_closed.store(true, Release);
+        self.inner.rx_waker.wake();
+    }
+}
+
+/// A weak sender: does not keep the channel open.
+pub(crate) struct WeakTx<T, S> {
+    inner: Arc<Chan<T, S>>,
+}
+
+impl<T, S> WeakTx<T, S> {
+    /// A strong sender, if any strong sender is still alive.
+    pub(crate) fn upgrade(&self) -> Option<Tx<T, S>> {
+        let mut n = self.inner.tx_count.load(Relaxed);
+        loop {
+            if n == 0 {
+                return None;
+            }
+            match self
+                .inner
+                .tx_count
+                .compare_exchange_weak(n, n + 1, AcqRel, Relaxed)
+            {
+                Ok(_) => {
+                    return Some(Tx {
+                        inner: self.inner.clone(),
+                    })
+                }
+                Err(actual) => n = actual,
+            }
+        }
+    }
+
+    pub(crate) fn strong_count(&self) -> usize {
+        self.inner.tx_count.load(Acquire)
+    }
+
+    pub(crate) fn weak_count(&self) -> usize {
+        self.inner.tx_weak_count.load(Relaxed)
+    }
+}
+
+impl<T, S> Clone for WeakTx<T, S> {
+    fn clone(&self) -> WeakTx<T, S> {
+        self.inner.tx_weak_count.fetch_add(1, Relaxed);
+        WeakTx {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T, S> Drop for WeakTx<T, S> {
+    fn drop(&mut self) {
+        self.inner.tx_weak_count.fetch_sub(1, Relaxed);
+    }
+}
+
+/// The receiving side.
+pub(crate) struct Rx<T, S: Semaphore> {
+    inner: Arc<Chan<T, S>>,
+    /// `close` was called (only the receiver reads or writes this).
+    closed: bool,
+}
+
+impl<T, S: Semaphore> Rx<T, S> {
+    /// Closes the channel for senders; queued messages can still be received.
+    pub(crate) fn close(&mut self) {
+        if !self.closed {
+            self.closed = true;
+            self.inner.semaphore.close();
+            // Invariant 5.
+            self.inner.notify_rx_closed.notify_waiters();
+        }
+    }
+
+    fn pop(&self) -> Option<T> {
+        let v = self.inner.queue.pop()?;
+        self.inner.semaphore.add_permit();
+        Some(v)
+    }
+
+    /// A message, or why there is none.
+    pub(crate) fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        if let Some(v) = self.pop() {
+            return Ok(v);
+        }
+        // Invariant 2: closed by the receiver and idle: nothing more comes.
+        if self.closed && self.inner.semaphore.is_idle() {
+            return Err(TryRecvError::Disconnected);
+        }
+        // Invariant 3: every sender is gone; what they pushed is visible.
+        if self.inner.tx_closed.load(Acquire) {
+            return self.pop().ok_or(TryRecvError::Disconnected);
+        }
+        Err(TryRecvError::Empty)
+    }
+
+    /// The next message; `None` once the channel is closed and drained.
+    pub(crate) fn recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let coop = ready!(coop::poll_proceed(cx));
+        let ready = match self.try_recv() {
+            Ok(v) => Some(v),
+            Err(TryRecvError::Disconnected) => None,
+            Err(TryRecvError::Empty) => {
+                // Invariant 4: register, then look again.
+                self.inner.rx_waker.register(cx.waker());
+                match self.try_recv() {
+                    Ok(v) => Some(v),
+                    Err(TryRecvError::Disconnected) => None,
+                    Err(TryRecvError::Empty) => return Poll::Pending,
+                }
+            }
+        };
+        coop.made_progress();
+        Poll::Ready(ready)
+    }
+
+    /// Receives at least one message (waiting for it) and then up to
+    /// `limit` in total without waiting. 0 only if `limit` is 0 or the
+    /// channel is closed and drained.
+    pub(crate) fn recv_many(
+        &mut self,
+        cx: &mut Context<'_>,
+        buffer: &mut Vec<T>,
+        limit: usize,
+    ) -> Poll<usize> {
+        if limit == 0 {
+            return Poll::Ready(0);
+        }
+        let Some(first) = ready!(self.recv(cx)) else {
+            return Poll::Ready(0);
+        };
+        buffer.reserve(limit.min(self.inner.queue.len() + 1));
+        buffer.push(first);
+        let mut n = 1;
+        while n < limit {
+            match self.pop() {
+                Some(v) => {
+                    buffer.push(v);
+                    n += 1;
+                }
+                None => break,
+            }
+        }
+        Poll::Ready(n)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.inner.queue.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.inner.queue.is_empty()
+    }
+
+    /// Closed by the receiver, or every sender is gone.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed || self.inner.tx_closed.load(Acquire)
+    }
+
+    pub(crate) fn semaphore(&self) -> &S {
+        &self.inner.semaphore
+    }
+
+    pub(crate) fn sender_strong_count(&self) -> usize {
+        self.inner.tx_count.load(Acquire)
+    }
+
+    pub(crate) fn sender_weak_count(&self) -> usize {
+        self.inner.tx_weak_count.load(Relaxed)
+    }
+}
+
+impl<T, S: Semaphore> Drop for Rx<T, S> {
+    fn drop(&mut self) {
+        self.close();
+        // Drop what is queued now (senders that claimed before the close may
+        // still push; the channel's own drop frees those).
+        while self.pop().is_some() {}
+    }
+}
+
+impl<T, S> fmt::Debug for Chan<T, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Chan")
+            .field("senders", &self.tx_count.load(Relaxed))
+            .field("tx_closed", &self.tx_closed.load(Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T, S> fmt::Debug for Tx<T, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl<T, S: Semaphore> fmt::Debug for Rx<T, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}

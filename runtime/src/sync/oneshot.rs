@@ -1,0 +1,330 @@
+//! A channel for a single value, as `tokio::sync::oneshot`.
+//!
+//! # State protocol
+//!
+//! `state` holds five bits, each set once:
+//! - `VALUE_SENT`: the value is in `value` (set by `send`, together with
+//!   `COMPLETE`);
+//! - `COMPLETE`: the sender is finished — it sent, or it was dropped;
+//! - `CLOSED`: the receiver closed the channel or was dropped;
+//! - `RX_WAITING`: the receiver has registered `rx_waker` at least once;
+//! - `TX_WAITING`: the sender has registered `tx_waker` (in `closed()`).
+//!
+//! Invariants:
+//! 1. `value` is written (and, if the send fails, taken back) only by the
+//!    sender, before `VALUE_SENT` is set; it is read only by the receiver,
+//!    after it loaded `VALUE_SENT` with `Acquire`. The CAS that sets
+//!    `VALUE_SENT` refuses to if `CLOSED` is set, so a value is never
+//!    delivered into a closed channel and the two sides never touch `value`
+//!    at the same time.
+//! 2. The receiver registers `rx_waker`, then sets `RX_WAITING` with an RMW
+//!    that also returns the other bits; the sender sets `COMPLETE` with an
+//!    RMW and wakes `rx_waker` only if that RMW saw `RX_WAITING`. The two
+//!    RMWs are ordered: either the receiver sees `COMPLETE` or the sender
+//!    sees `RX_WAITING` (and the waker registered before it). The sender's
+//!    `closed()` does the same with `tx_waker`, `TX_WAITING` and `CLOSED`.
+//!    No wake-up is lost, and a side nobody waits on costs no waker RMW.
+//!
+//! Where events pass: `Sender::send`/`Drop` (progress or abandonment),
+//! `Receiver::poll` (a wait starts when it returns `Pending`) and
+//! `Receiver::close`/`Drop`.
+
+use crate::loom::cell::UnsafeCell;
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
+use crate::loom::sync::Arc;
+use crate::task::coop;
+use crate::util::atomic_waker::AtomicWaker;
+use std::error::Error;
+use std::fmt;
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+const VALUE_SENT: usize = 0b0_0001;
+const COMPLETE: usize = 0b0_0010;
+const CLOSED: usize = 0b0_0100;
+const RX_WAITING: usize = 0b0_1000;
+const TX_WAITING: usize = 0b1_0000;
+
+/// Creates a oneshot channel.
+///
+/// ```
+/// use perf_runtime::sync::oneshot;
+///
+/// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+/// let (tx, rx) = oneshot::channel();
+/// perf_runtime::spawn(async move {
+///     tx.send(42).unwrap();
+/// });
+/// assert_eq!(rx.await, Ok(42));
+/// # });
+/// ```
+pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
+    let inner = Arc::new(Inner {
+        state: AtomicUsize::new(0),
+        value: UnsafeCell::new(None),
+        rx_waker: AtomicWaker::new(),
+        tx_waker: AtomicWaker::new(),
+    });
+    (
+        Sender {
+            inner: Some(inner.clone()),
+        },
+        Receiver { inner: Some(inner) },
+    )
+}
+
+struct Inner<T> {
+    state: AtomicUsize,
+    value: UnsafeCell<Option<T>>,
+    rx_waker: AtomicWaker,
+    tx_waker: AtomicWaker,
+}
+
+// SAFETY: `value` is handed from the sender's thread to the receiver's
+// (invariant 1), which needs `T: Send`; the two never access it together.
+unsafe impl<T: Send> Send for Inner<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for Inner<T> {}
+
+/// Sends the value; consumed by [`send`](Sender::send).
+pub struct Sender<T> {
+    inner: Option<Arc<Inner<T>>>,
+}
+
+/// Receives the value: `.await` it, or poll it with
+/// [`try_recv`](Receiver::try_recv).
+pub struct Receiver<T> {
+    inner: Option<Arc<Inner<T>>>,
+}
+
+/// The sender was dropped without sending (or the receiver closed first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecvError(());
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("channel closed: the oneshot sender was dropped without sending a value")
+    }
+}
+
+impl Error for RecvError {}
+
+/// Why [`Receiver::try_recv`] returned no value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryRecvError {
+    /// Not sent yet.
+    Empty,
+    /// The sender is gone without sending, the channel was closed, or the
+    /// value was already received.
+    Closed,
+}
+
+impl fmt::Display for TryRecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryRecvError::Empty => f.write_str("channel empty: no value was sent yet"),
+            TryRecvError::Closed => f.write_str(
+                "channel closed: the sender is gone without sending, or the value was received",
+            ),
+        }
+    }
+}
+
+impl Error for TryRecvError {}
+
+/// `oneshot::error` as in tokio.
+pub mod error {
+    pub use super::{RecvError, TryRecvError};
+}
+
+impl<T> Sender<T> {
+    /// Sends `value`, consuming the sender.
+    ///
+    /// # Errors
+    /// The value, back, if the receiver was dropped or closed.
+    pub fn send(mut self, value: T) -> Result<(), T> {
+        let inner = self
+            .inner
+            .take()
+            .expect("a Sender holds its channel until send");
+        if inner.state.load(Acquire) & CLOSED != 0 {
+            return Err(value);
+        }
+        // SAFETY: invariant 1: before VALUE_SENT only the sender touches it.
+        inner.value.with_mut(|p| unsafe { *p = Some(value) });
+        let mut cur = inner.state.load(Acquire);
+        loop {
+            if cur & CLOSED != 0 {
+                // SAFETY: VALUE_SENT was not set, so the slot is still ours.
+                let value = inner.value.with_mut(|p| unsafe { (*p).take() });
+                return Err(value.expect("the value written above"));
+            }
+            match inner.state.compare_exchange_weak(
+                cur,
+                cur | VALUE_SENT | COMPLETE,
+                AcqRel,
+                Acquire,
+            ) {
+                Ok(_) => break,
+                Err(actual) => cur = actual,
+            }
+        }
+        // Invariant 2.
+        if cur & RX_WAITING != 0 {
+            inner.rx_waker.wake();
+        }
+        Ok(())
+    }
+
+    /// True once the receiver was dropped or closed.
+    pub fn is_closed(&self) -> bool {
+        match &self.inner {
+            Some(inner) => inner.state.load(Acquire) & CLOSED != 0,
+            None => true,
+        }
+    }
+
+    /// Completes once the receiver is dropped or closed (for example to stop
+    /// computing a value nobody wants).
+    pub async fn closed(&mut self) {
+        poll_fn(|cx| self.poll_closed(cx)).await
+    }
+
+    /// Polls for the receiver being dropped or closed.
+    pub fn poll_closed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let coop = ready!(coop::poll_proceed(cx));
+        let Some(inner) = &self.inner else {
+            coop.made_progress();
+            return Poll::Ready(());
+        };
+        if inner.state.load(Acquire) & CLOSED == 0 {
+            // Invariant 2.
+            inner.tx_waker.register(cx.waker());
+            if inner.state.fetch_or(TX_WAITING, AcqRel) & CLOSED == 0 {
+                return Poll::Pending;
+            }
+        }
+        coop.made_progress();
+        Poll::Ready(())
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            // Invariant 2.
+            if inner.state.fetch_or(COMPLETE, AcqRel) & RX_WAITING != 0 {
+                inner.rx_waker.wake();
+            }
+        }
+    }
+}
+
+impl<T> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl<T> Receiver<T> {
+    /// Takes the value if it was sent. After the value was taken, returns
+    /// [`TryRecvError::Closed`].
+    pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        let Some(inner) = &self.inner else {
+            return Err(TryRecvError::Closed);
+        };
+        let state = inner.state.load(Acquire);
+        if state & VALUE_SENT != 0 {
+            let value = take_value(inner);
+            self.inner = None;
+            return Ok(value);
+        }
+        if state & (COMPLETE | CLOSED) != 0 {
+            self.inner = None;
+            return Err(TryRecvError::Closed);
+        }
+        Err(TryRecvError::Empty)
+    }
+
+    /// Closes the channel: a later `send` fails and hands its value back. A
+    /// value sent before the close can still be received.
+    pub fn close(&mut self) {
+        if let Some(inner) = &self.inner {
+            close(inner);
+        }
+    }
+
+    /// Waits for the value from synchronous code, blocking the thread.
+    ///
+    /// # Panics
+    /// Inside a runtime (a worker or `block_on`).
+    #[track_caller]
+    pub fn blocking_recv(self) -> Result<T, RecvError> {
+        crate::sync::block_on("oneshot::Receiver::blocking_recv", self)
+    }
+}
+
+/// Sets `CLOSED`, waking the sender's `closed()` if it waits (invariant 2).
+fn close<T>(inner: &Inner<T>) {
+    let prev = inner.state.fetch_or(CLOSED, AcqRel);
+    if prev & (TX_WAITING | COMPLETE) == TX_WAITING {
+        inner.tx_waker.wake();
+    }
+}
+
+/// Takes the sent value.
+fn take_value<T>(inner: &Inner<T>) -> T {
+    // SAFETY: invariant 1: VALUE_SENT was loaded with Acquire, so the sender
+    // is done with the slot and only the receiver (us) reads it.
+    inner
+        .value
+        .with_mut(|p| unsafe { (*p).take() })
+        .expect("VALUE_SENT with an empty slot")
+}
+
+impl<T> Future for Receiver<T> {
+    type Output = Result<T, RecvError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let coop = ready!(coop::poll_proceed(cx));
+        let this = self.get_mut();
+        let inner = this
+            .inner
+            .as_ref()
+            .expect("oneshot::Receiver polled after it completed");
+        let mut state = inner.state.load(Acquire);
+        if state & (VALUE_SENT | COMPLETE | CLOSED) == 0 {
+            // Invariant 2.
+            inner.rx_waker.register(cx.waker());
+            state = inner.state.fetch_or(RX_WAITING, AcqRel);
+            if state & (VALUE_SENT | COMPLETE | CLOSED) == 0 {
+                return Poll::Pending;
+            }
+        }
+        let out = if state & VALUE_SENT != 0 {
+            Ok(take_value(inner))
+        } else {
+            Err(RecvError(()))
+        };
+        this.inner = None;
+        coop.made_progress();
+        Poll::Ready(out)
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            close(&inner);
+        }
+    }
+}
+
+impl<T> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,374 @@
+//! The public counting `Semaphore`: a thin shell over [`BatchSemaphore`]
+//! that ties each grant to a permit guard.
+//!
+//! Invariant: every `SemaphorePermit`/`OwnedSemaphorePermit` owns exactly
+//! `permits` permits of its semaphore and gives them back on drop, unless
+//! `forget` consumed it.
+
+use super::batch_semaphore::{self, BatchSemaphore};
+use std::error::Error;
+use std::fmt;
+use std::mem::ManuallyDrop;
+use std::sync::Arc;
+
+/// An asynchronous counting semaphore, as `tokio::sync::Semaphore`.
+///
+/// Acquirers are served in FIFO order: one asking for many permits is not
+/// overtaken by later ones asking for few.
+///
+/// ```
+/// use perf_runtime::sync::Semaphore;
+///
+/// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+/// let sem = Semaphore::new(2);
+/// let a = sem.acquire().await.unwrap();
+/// let _b = sem.acquire().await.unwrap();
+/// assert!(sem.try_acquire().is_err());
+/// drop(a);
+/// assert_eq!(sem.available_permits(), 1);
+/// # });
+/// ```
+pub struct Semaphore {
+    ll: BatchSemaphore,
+}
+
+/// The semaphore was closed; no permit will be granted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AcquireError(());
+
+impl AcquireError {
+    fn closed() -> AcquireError {
+        AcquireError(())
+    }
+}
+
+impl fmt::Display for AcquireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("semaphore closed: `Semaphore::close` was called, so no permit will be granted")
+    }
+}
+
+impl Error for AcquireError {}
+
+/// Why a `try_acquire*` failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TryAcquireError {
+    /// The semaphore was closed.
+    Closed,
+    /// Not enough permits are free now (or others are queued for them).
+    NoPermits,
+}
+
+impl TryAcquireError {
+    /// True for [`TryAcquireError::Closed`].
+    pub fn is_closed(&self) -> bool {
+        matches!(self, TryAcquireError::Closed)
+    }
+
+    /// True for [`TryAcquireError::NoPermits`].
+    pub fn is_no_permits(&self) -> bool {
+        matches!(self, TryAcquireError::NoPermits)
+    }
+}
+
+impl fmt::Display for TryAcquireError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TryAcquireError::Closed => f.write_str("semaphore closed"),
+            TryAcquireError::NoPermits => f.write_str(
+                "no permits available: all are held or owed to queued acquirers; await `acquire` \
+                 to queue",
+            ),
+        }
+    }
+}
+
+impl Error for TryAcquireError {}
+
+impl From<batch_semaphore::TryAcquireError> for TryAcquireError {
+    fn from(e: batch_semaphore::TryAcquireError) -> TryAcquireError {
+        match e {
+            batch_semaphore::TryAcquireError::Closed => TryAcquireError::Closed,
+            batch_semaphore::TryAcquireError::NoPermits => TryAcquireError::NoPermits,
+        }
+    }
+}
+
+impl Semaphore {
+    /// The most permits a semaphore can hold: `usize::MAX >> 3`.
+    pub const MAX_PERMITS: usize = batch_semaphore::MAX_PERMITS;
+
+    /// A semaphore with `permits` free permits.
+    ///
+    /// # Panics
+    /// If `permits` exceeds [`Semaphore::MAX_PERMITS`].
+    #[track_caller]
+    pub fn new(permits: usize) -> Semaphore {
+        Semaphore {
+            ll: BatchSemaphore::new(permits),
+        }
+    }
+
+    /// As [`new`](Semaphore::new), usable in a `static`.
+    #[cfg(not(perf_runtime_loom))]
+    #[track_caller]
+    pub const fn const_new(permits: usize) -> Semaphore {
+        Semaphore {
+            ll: BatchSemaphore::const_new(permits),
+        }
+    }
+
+    /// Free permits right now.
+    pub fn available_permits(&self) -> usize {
+        self.ll.available_permits()
+    }
+
+    /// Adds `n` permits, serving queued acquirers first (in FIFO order).
+    ///
+    /// # Panics
+    /// If the free permits would exceed [`Semaphore::MAX_PERMITS`].
+    #[track_caller]
+    pub fn add_permits(&self, n: usize) {
+        self.ll.release(n);
+    }
+
+    /// Removes up to `n` free permits for good (held permits are not
+    /// touched); returns how many were removed.
+    pub fn forget_permits(&self, n: usize) -> usize {
+        self.ll.forget_permits(n)
+    }
+
+    /// Waits for one permit.
+    ///
+    /// # Cancel safety
+    /// Dropping the future gives up its place in the FIFO queue; a permit
+    /// already assigned to it passes on to the next waiter.
+    pub async fn acquire(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
+        self.acquire_many(1).await
+    }
+
+    /// Waits for `n` permits, taken together. `n == 0` succeeds at once on
+    /// an open semaphore.
+    ///
+    /// # Cancel safety
+    /// As [`acquire`](Semaphore::acquire); permits partly assigned to the
+    /// dropped future are passed on.
+    pub async fn acquire_many(&self, n: u32) -> Result<SemaphorePermit<'_>, AcquireError> {
+        self.ll
+            .acquire(n as usize)
+            .await
+            .map_err(|_| AcquireError::closed())?;
+        Ok(SemaphorePermit {
+            sem: self,
+            permits: n,
+        })
+    }
+
+    /// Takes one permit if one is free and nobody is queued.
+    pub fn try_acquire(&self) -> Result<SemaphorePermit<'_>, TryAcquireError> {
+        self.try_acquire_many(1)
+    }
+
+    /// Takes `n` permits if they are free and nobody is queued.
+    pub fn try_acquire_many(&self, n: u32) -> Result<SemaphorePermit<'_>, TryAcquireError> {
+        self.ll.try_acquire(n as usize)?;
+        Ok(SemaphorePermit {
+            sem: self,
+            permits: n,
+        })
+    }
+
+    /// Waits for one permit of an `Arc`-held semaphore; the permit keeps
+    /// the `Arc`.
+    ///
+    /// # Cancel safety
+    /// As [`acquire`](Semaphore::acquire).
+    pub async fn acquire_owned(self: Arc<Self>) -> Result<OwnedSemaphorePermit, AcquireError> {
+        self.acquire_many_owned(1).await
+    }
+
+    /// Waits for `n` permits of an `Arc`-held semaphore.
+    ///
+    /// # Cancel safety
+    /// As [`acquire_many`](Semaphore::acquire_many).
+    pub async fn acquire_many_owned(
+        self: Arc<Self>,
+        n: u32,
+    ) -> Result<OwnedSemaphorePermit, AcquireError> {
+        self.ll
+            .acquire(n as usize)
+            .await
+            .map_err(|_| AcquireError::closed())?;
+        Ok(OwnedSemaphorePermit {
+            sem: self,
+            permits: n,
+        })
+    }
+
+    /// As [`try_acquire`](Semaphore::try_acquire), for an `Arc`-held
+    /// semaphore.
+    pub fn try_acquire_owned(self: Arc<Self>) -> Result<OwnedSemaphorePermit, TryAcquireError> {
+        self.try_acquire_many_owned(1)
+    }
+
+    /// As [`try_acquire_many`](Semaphore::try_acquire_many), for an
+    /// `Arc`-held semaphore.
+    pub fn try_acquire_many_owned(
+        self: Arc<Self>,
+        n: u32,
+    ) -> Result<OwnedSemaphorePermit, TryAcquireError> {
+        self.ll.try_acquire(n as usize)?;
+        Ok(OwnedSemaphorePermit {
+            sem: self,
+            permits: n,
+        })
+    }
+
+    /// Closes the semaphore: queued and later acquires fail with
+    /// [`AcquireError`]. Permits already held stay valid.
+    pub fn close(&self) {
+        self.ll.close();
+    }
+
+    /// True once [`close`](Semaphore::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.ll.is_closed()
+    }
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Semaphore")
+            .field("available_permits", &self.available_permits())
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// Permits borrowed from a [`Semaphore`]; returned on drop.
+#[must_use = "the permits are released at once if the permit is not kept"]
+pub struct SemaphorePermit<'a> {
+    sem: &'a Semaphore,
+    permits: u32,
+}
+
+impl<'a> SemaphorePermit<'a> {
+    /// Keeps the permits out of the semaphore for good.
+    pub fn forget(self) {
+        let _ = ManuallyDrop::new(self);
+    }
+
+    /// How many permits this holds.
+    pub fn num_permits(&self) -> usize {
+        self.permits as usize
+    }
+
+    /// Moves `other`'s permits into `self`.
+    ///
+    /// # Panics
+    /// If the two permits belong to different semaphores.
+    #[track_caller]
+    pub fn merge(&mut self, other: Self) {
+        assert!(
+            std::ptr::eq(self.sem, other.sem),
+            "SemaphorePermit::merge: `other` belongs to a different semaphore"
+        );
+        self.permits += other.permits;
+        other.forget();
+    }
+
+    /// Splits `n` permits off into a new permit; `None` if this holds fewer.
+    pub fn split(&mut self, n: usize) -> Option<Self> {
+        let n = u32::try_from(n).ok()?;
+        if n > self.permits {
+            return None;
+        }
+        self.permits -= n;
+        Some(SemaphorePermit {
+            sem: self.sem,
+            permits: n,
+        })
+    }
+}
+
+impl Drop for SemaphorePermit<'_> {
+    fn drop(&mut self) {
+        self.sem.add_permits(self.permits as usize);
+    }
+}
+
+impl fmt::Debug for SemaphorePermit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SemaphorePermit")
+            .field("permits", &self.permits)
+            .finish()
+    }
+}
+
+/// Permits of an `Arc`-held [`Semaphore`]; returned on drop.
+#[must_use = "the permits are released at once if the permit is not kept"]
+pub struct OwnedSemaphorePermit {
+    sem: Arc<Semaphore>,
+    permits: u32,
+}
+
+impl OwnedSemaphorePermit {
+    /// Keeps the permits out of the semaphore for good.
+    pub fn forget(self) {
+        let mut this = ManuallyDrop::new(self);
+        this.permits = 0;
+        // SAFETY: `this` is never used again; dropping it releases nothing
+        // (0 permits) and only drops the `Arc`.
+        unsafe { ManuallyDrop::drop(&mut this) };
+    }
+
+    /// How many permits this holds.
+    pub fn num_permits(&self) -> usize {
+        self.permits as usize
+    }
+
+    /// The semaphore the permits belong to.
+    pub fn semaphore(&self) -> &Arc<Semaphore> {
+        &self.sem
+    }
+
+    /// Moves `other`'s permits into `self`.
+    ///
+    /// # Panics
+    /// If the two permits belong to different semaphores.
+    #[track_caller]
+    pub fn merge(&mut self, mut other: Self) {
+        assert!(
+            Arc::ptr_eq(&self.sem, &other.sem),
+            "OwnedSemaphorePermit::merge: `other` belongs to a different semaphore"
+        );
+        self.permits += std::mem::take(&mut other.permits);
+    }
+
+    /// Splits `n` permits off into a new permit; `None` if this holds fewer.
+    pub fn split(&mut self, n: usize) -> Option<Self> {
+        let n = u32::try_from(n).ok()?;
+        if n > self.permits {
+            return None;
+        }
+        self.permits -= n;
+        Some(OwnedSemaphorePermit {
+            sem: self.sem.clone(),
+            permits: n,
+        })
+    }
+}
+
+impl Drop for OwnedSemaphorePermit {
+    fn drop(&mut self) {
+        self.sem.add_permits(self.permits as usize);
+    }
+}
+
+impl fmt::Debug for OwnedSemaphorePermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedSemaphorePermit")
+            .field("permits", &self.permits)
+            .finish()
+    }
+}

@@ -1,0 +1,187 @@
+//! Loom models of the mpsc core (claims, close from either end, the
+//! receiver's waker) and of the oneshot state word.
+
+use super::poll_once;
+use crate::sync::{mpsc, oneshot};
+use loom::future::block_on;
+use loom::thread;
+use std::pin::pin;
+use std::task::Poll;
+
+/// Two sends through a one-slot channel, then the sender drops: the
+/// receiver gets both in order, then `None` (no lost wake on either side).
+#[test]
+fn loom_mpsc_bounded_send_recv_then_sender_drop() {
+    loom::model(|| {
+        let (tx, mut rx) = mpsc::channel(1);
+        let t = thread::spawn(move || {
+            block_on(async {
+                tx.send(1).await.unwrap();
+                tx.send(2).await.unwrap();
+            })
+        });
+        let got = block_on(async {
+            let mut got = Vec::new();
+            while let Some(v) = rx.recv().await {
+                got.push(v);
+            }
+            got
+        });
+        assert_eq!(got, [1, 2]);
+        t.join().unwrap();
+    });
+}
+
+/// `close` racing a send: a send that succeeded is received; one that
+/// failed is not; either way the receiver ends.
+#[test]
+fn loom_mpsc_close_races_send_loses_nothing() {
+    loom::model(|| {
+        let (tx, mut rx) = mpsc::channel(1);
+        let t = thread::spawn(move || block_on(tx.send(7)).is_ok());
+        rx.close();
+        let got = block_on(async {
+            let mut got = Vec::new();
+            while let Some(v) = rx.recv().await {
+                got.push(v);
+            }
+            got
+        });
+        let sent = t.join().unwrap();
+        assert_eq!(got, if sent { vec![7] } else { vec![] });
+    });
+}
+
+/// Dropping the receiver wakes a sender waiting for capacity, which fails.
+#[test]
+fn loom_mpsc_receiver_drop_wakes_waiting_sender() {
+    loom::model(|| {
+        let (tx, rx) = mpsc::channel(1);
+        tx.try_send(0).unwrap();
+        let t = thread::spawn(move || block_on(tx.send(1)).is_err());
+        drop(rx);
+        assert!(t.join().unwrap());
+    });
+}
+
+/// A reservation dropped after the receiver closed: the receiver waits
+/// for it, then ends.
+#[test]
+fn loom_mpsc_unsent_permit_after_close() {
+    loom::model(|| {
+        let (tx, mut rx) = mpsc::channel::<u8>(1);
+        let t = thread::spawn(move || {
+            if let Ok(p) = tx.try_reserve() {
+                drop(p);
+            }
+        });
+        rx.close();
+        assert_eq!(block_on(rx.recv()), None);
+        t.join().unwrap();
+    });
+}
+
+/// Unbounded: a send racing the receiver's close and drain.
+#[test]
+fn loom_mpsc_unbounded_send_races_close() {
+    loom::model(|| {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let t = thread::spawn(move || tx.send(1).is_ok());
+        rx.close();
+        let first = block_on(rx.recv());
+        let sent = t.join().unwrap();
+        assert_eq!(first, sent.then_some(1));
+        assert_eq!(block_on(rx.recv()), None);
+    });
+}
+
+/// A cancelled `recv` (polled, then dropped) followed by a real one: the
+/// message is not lost.
+#[test]
+fn loom_mpsc_cancelled_recv_loses_nothing() {
+    loom::model(|| {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let t = thread::spawn(move || tx.send(3).unwrap());
+        let first = {
+            let mut fut = pin!(rx.recv());
+            match poll_once(fut.as_mut()) {
+                Poll::Ready(v) => v,
+                Poll::Pending => None,
+            }
+        };
+        let v = match first {
+            Some(v) => v,
+            None => block_on(rx.recv()).unwrap(),
+        };
+        assert_eq!(v, 3);
+        t.join().unwrap();
+    });
+}
+
+/// Send racing the receive.
+#[test]
+fn loom_oneshot_send_races_recv() {
+    loom::model(|| {
+        let (tx, rx) = oneshot::channel();
+        let t = thread::spawn(move || tx.send(5).unwrap());
+        assert_eq!(block_on(rx), Ok(5));
+        t.join().unwrap();
+    });
+}
+
+/// `close` racing `send`: a successful send is still received after the
+/// close; a refused one hands the value back. Never both, never neither.
+#[test]
+fn loom_oneshot_close_races_send() {
+    loom::model(|| {
+        let (tx, mut rx) = oneshot::channel();
+        let t = thread::spawn(move || tx.send(String::from("v")).is_ok());
+        rx.close();
+        let sent = t.join().unwrap();
+        match rx.try_recv() {
+            Ok(v) => assert!(sent && v == "v"),
+            Err(oneshot::error::TryRecvError::Closed) => assert!(!sent),
+            Err(e) => panic!("after the sender finished: {e}"),
+        }
+    });
+}
+
+/// The receiver dropping wakes the sender's `closed()`; the sender dropping
+/// ends the receiver's wait.
+#[test]
+fn loom_oneshot_drops_wake_the_other_side() {
+    loom::model(|| {
+        let (mut tx, rx) = oneshot::channel::<u8>();
+        let t = thread::spawn(move || block_on(tx.closed()));
+        drop(rx);
+        t.join().unwrap();
+
+        let (tx, rx) = oneshot::channel::<u8>();
+        let t = thread::spawn(move || drop(tx));
+        assert!(block_on(rx).is_err());
+        t.join().unwrap();
+    });
+}
+
+/// Two senders contending for one slot while the receiver drains: both
+/// messages arrive, each sender's waker is served.
+#[test]
+fn loom_mpsc_two_senders_one_slot() {
+    loom::model(|| {
+        let (tx, mut rx) = mpsc::channel(1);
+        let tx2 = tx.clone();
+        let a = thread::spawn(move || block_on(tx.send(1)).unwrap());
+        let b = thread::spawn(move || block_on(tx2.send(2)).unwrap());
+        let mut got = block_on(async {
+            let mut got = Vec::new();
+            while let Some(v) = rx.recv().await {
+                got.push(v);
+            }
+            got
+        });
+        got.sort_unstable();
+        assert_eq!(got, [1, 2]);
+        a.join().unwrap();
+        b.join().unwrap();
+    });
+}

@@ -1,0 +1,448 @@
+//! A single-value channel whose receivers see the latest value, as
+//! `tokio::sync::watch`.
+//!
+//! # State protocol
+//!
+//! - `value` is a thread `RwLock`: senders write under its write lock,
+//!   `borrow` reads under its read lock.
+//! - `state` is `version << 1 | CLOSED`. The version is bumped (by 2) while
+//!   the write lock is held, so a reader that holds the read lock sees a
+//!   version that matches the value it reads. `CLOSED` is set when the last
+//!   sender drops.
+//! - Each receiver remembers the version it has seen; `changed()` completes
+//!   when the shared version differs from it.
+//!
+//! Invariants:
+//! 1. A sender publishes (bump under the write lock), then calls
+//!    `notify_rx.notify_waiters()`. A waiting receiver creates its
+//!    `Notified` before it compares versions, so by `notify.rs` invariant 3
+//!    a bump after the comparison completes the `Notified` (no lost wake).
+//! 2. The last receiver to drop, and every `subscribe`-less moment, are
+//!    signalled to `Sender::closed` waiters through `notify_tx` in the same
+//!    create-then-check pattern.
+//! 3. Versions only grow (mod 2^63): a receiver that missed several sends
+//!    sees one change and the latest value, never the intermediate ones.
+//!
+//! Where events pass: `Sender::send_if_modified` (every send and modify
+//! goes through it: progress), `Receiver::changed` (a wait), the senders'
+//! and receivers' drops (closing).
+
+use super::notify::Notify;
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
+use crate::loom::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::fmt;
+use std::ops::Deref;
+
+const CLOSED: usize = 1;
+const VERSION_STEP: usize = 2;
+
+/// Creates a watch channel holding `init`.
+///
+/// ```
+/// use perf_runtime::sync::watch;
+///
+/// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+/// let (tx, mut rx) = watch::channel("starting");
+/// perf_runtime::spawn(async move {
+///     tx.send("ready").unwrap();
+/// });
+/// rx.changed().await.unwrap();
+/// assert_eq!(*rx.borrow_and_update(), "ready");
+/// # });
+/// ```
+pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
+    let shared = Arc::new(Shared {
+        value: RwLock::new(init),
+        state: AtomicUsize::new(0),
+        rx_count: AtomicUsize::new(1),
+        tx_count: AtomicUsize::new(1),
+        notify_rx: Notify::new(),
+        notify_tx: Notify::new(),
+    });
+    (
+        Sender {
+            shared: shared.clone(),
+        },
+        Receiver { shared, version: 0 },
+    )
+}
+
+struct Shared<T> {
+    value: RwLock<T>,
+    state: AtomicUsize,
+    rx_count: AtomicUsize,
+    tx_count: AtomicUsize,
+    notify_rx: Notify,
+    notify_tx: Notify,
+}
+
+impl<T> Shared<T> {
+    fn read(&self) -> RwLockReadGuard<'_, T> {
+        // A panic inside `send_modify`'s closure poisons the lock; the value
+        // is still whatever the closure left, as with tokio's.
+        self.value.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, T> {
+        self.value.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn version(&self) -> usize {
+        self.state.load(Acquire) & !CLOSED
+    }
+}
+
+/// Publishes values; cloneable. The channel closes when the last sender
+/// drops.
+pub struct Sender<T> {
+    shared: Arc<Shared<T>>,
+}
+
+/// Observes the latest value; cloneable (a clone has seen what the original
+/// has seen).
+pub struct Receiver<T> {
+    shared: Arc<Shared<T>>,
+    version: usize,
+}
+
+/// A read lock on the current value, from `borrow`. Keep it short: senders
+/// wait for it.
+pub struct Ref<'a, T> {
+    guard: RwLockReadGuard<'a, T>,
+    has_changed: bool,
+}
+
+impl<T> Ref<'_, T> {
+    /// True if this value was new to the receiver that borrowed it (for
+    /// `borrow`, new at the time of the call; for `borrow_and_update`, new
+    /// before it was marked seen).
+    pub fn has_changed(&self) -> bool {
+        self.has_changed
+    }
+}
+
+impl<T> Deref for Ref<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Ref<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+/// Errors of the watch channel.
+pub mod error {
+    use std::error::Error;
+    use std::fmt;
+
+    /// Every receiver is gone; the value is handed back.
+    #[derive(PartialEq, Eq, Clone, Copy)]
+    pub struct SendError<T>(pub T);
+
+    impl<T> fmt::Debug for SendError<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.debug_struct("SendError").finish_non_exhaustive()
+        }
+    }
+
+    impl<T> fmt::Display for SendError<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(
+                "channel closed: every watch receiver was dropped; use `send_replace` to store \
+                 the value anyway",
+            )
+        }
+    }
+
+    impl<T> Error for SendError<T> {}
+
+    /// Every sender is gone: the value will not change again.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct RecvError(pub(super) ());
+
+    impl fmt::Display for RecvError {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("channel closed: every watch sender was dropped")
+        }
+    }
+
+    impl Error for RecvError {}
+}
+
+use error::{RecvError, SendError};
+
+impl<T> Sender<T> {
+    /// Stores `value` and notifies the receivers.
+    ///
+    /// # Errors
+    /// [`SendError`] with the value if no receiver exists (the value is not
+    /// stored; [`send_replace`](Sender::send_replace) stores regardless).
+    pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        if self.shared.rx_count.load(Acquire) == 0 {
+            return Err(SendError(value));
+        }
+        self.send_replace(value);
+        Ok(())
+    }
+
+    /// Stores `value` (even with no receiver), notifies, and returns the
+    /// previous value.
+    pub fn send_replace(&self, mut value: T) -> T {
+        self.send_modify(|old| std::mem::swap(old, &mut value));
+        value
+    }
+
+    /// Modifies the value in place and notifies the receivers, even with no
+    /// receiver.
+    pub fn send_modify<F: FnOnce(&mut T)>(&self, modify: F) {
+        self.send_if_modified(|v| {
+            modify(v);
+            true
+        });
+    }
+
+    /// Modifies the value in place; notifies only if `modify` returns true.
+    /// Returns what `modify` returned.
+    pub fn send_if_modified<F: FnOnce(&mut T) -> bool>(&self, modify: F) -> bool {
+        {
+            let mut guard = self.shared.write();
+            if !modify(&mut guard) {
+                return false;
+            }
+            // Bumped under the write lock (module docs).
+            self.shared.state.fetch_add(VERSION_STEP, AcqRel);
+        }
+        // Invariant 1.
+        self.shared.notify_rx.notify_waiters();
+        true
+    }
+
+    /// A read lock on the current value.
+    pub fn borrow(&self) -> Ref<'_, T> {
+        Ref {
+            guard: self.shared.read(),
+            has_changed: false,
+        }
+    }
+
+    /// True once every receiver is gone.
+    pub fn is_closed(&self) -> bool {
+        self.receiver_count() == 0
+    }
+
+    /// Completes once every receiver is gone.
+    pub async fn closed(&self) {
+        loop {
+            // Invariant 2: create, then check.
+            let notified = self.shared.notify_tx.notified();
+            if self.shared.rx_count.load(Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// A new receiver that has seen the current value.
+    pub fn subscribe(&self) -> Receiver<T> {
+        self.shared.rx_count.fetch_add(1, Relaxed);
+        let version = self.shared.version();
+        Receiver {
+            shared: self.shared.clone(),
+            version,
+        }
+    }
+
+    /// How many receivers exist.
+    pub fn receiver_count(&self) -> usize {
+        self.shared.rx_count.load(Acquire)
+    }
+
+    /// How many senders exist.
+    pub fn sender_count(&self) -> usize {
+        self.shared.tx_count.load(Acquire)
+    }
+
+    /// True if both senders belong to the same channel.
+    pub fn same_channel(&self, other: &Sender<T>) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+impl<T: Default> Default for Sender<T> {
+    /// A sender of a channel holding `T::default()`, with no receiver yet.
+    fn default() -> Sender<T> {
+        let (tx, _) = channel(T::default());
+        tx
+    }
+}
+
+impl<T> Clone for Sender<T> {
+    fn clone(&self) -> Sender<T> {
+        self.shared.tx_count.fetch_add(1, Relaxed);
+        Sender {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl<T> Drop for Sender<T> {
+    fn drop(&mut self) {
+        if self.shared.tx_count.fetch_sub(1, AcqRel) == 1 {
+            self.shared.state.fetch_or(CLOSED, AcqRel);
+            self.shared.notify_rx.notify_waiters();
+        }
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Sender<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("value", &*self.shared.read())
+            .field("version", &(self.shared.version() >> 1))
+            .finish()
+    }
+}
+
+impl<T> Receiver<T> {
+    /// A read lock on the current value, without marking it seen.
+    pub fn borrow(&self) -> Ref<'_, T> {
+        let guard = self.shared.read();
+        // Read under the read lock: matches the value (module docs).
+        let has_changed = self.shared.version() != self.version;
+        Ref { guard, has_changed }
+    }
+
+    /// A read lock on the current value, marking it seen.
+    pub fn borrow_and_update(&mut self) -> Ref<'_, T> {
+        let guard = self.shared.read();
+        let version = self.shared.version();
+        let has_changed = version != self.version;
+        self.version = version;
+        Ref { guard, has_changed }
+    }
+
+    /// True if a value newer than the last seen one was sent.
+    ///
+    /// # Errors
+    /// [`RecvError`] once every sender is gone.
+    pub fn has_changed(&self) -> Result<bool, RecvError> {
+        let state = self.shared.state.load(Acquire);
+        if state & CLOSED != 0 {
+            return Err(RecvError(()));
+        }
+        Ok(state & !CLOSED != self.version)
+    }
+
+    /// Marks the current value as seen.
+    pub fn mark_unchanged(&mut self) {
+        self.version = self.shared.version();
+    }
+
+    /// Marks the current value as not yet seen, so `changed()` completes at
+    /// once.
+    pub fn mark_changed(&mut self) {
+        // Any version the channel never had works; the low bit is never set
+        // in a real one.
+        self.version = self.shared.version() | CLOSED;
+    }
+
+    /// Waits until a value newer than the last seen one was sent, and marks
+    /// it seen (read it with `borrow`).
+    ///
+    /// # Errors
+    /// [`RecvError`] once every sender is gone and the latest value was
+    /// seen.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: a dropped `changed` marks nothing seen.
+    pub async fn changed(&mut self) -> Result<(), RecvError> {
+        crate::task::coop::cooperative(async {
+            loop {
+                // Invariant 1: create the Notified, then compare.
+                let notified = self.shared.notify_rx.notified();
+                let state = self.shared.state.load(Acquire);
+                let version = state & !CLOSED;
+                if version != self.version {
+                    self.version = version;
+                    return Ok(());
+                }
+                if state & CLOSED != 0 {
+                    return Err(RecvError(()));
+                }
+                notified.await;
+            }
+        })
+        .await
+    }
+
+    /// Waits until `f` accepts the current value (checking the current one
+    /// first), marks it seen and returns a borrow of it.
+    ///
+    /// # Errors
+    /// [`RecvError`] if every sender is gone before `f` accepted a value.
+    ///
+    /// # Cancel safety
+    /// Cancel-safe: if dropped, the last value seen was one `f` rejected.
+    pub async fn wait_for(
+        &mut self,
+        mut f: impl FnMut(&T) -> bool,
+    ) -> Result<Ref<'_, T>, RecvError> {
+        // Spend budget even when the current value is accepted at once.
+        crate::task::coop::consume_budget().await;
+        loop {
+            // Invariant 1: create the Notified, then look.
+            let notified = self.shared.notify_rx.notified();
+            let closed = {
+                let guard = self.shared.read();
+                let state = self.shared.state.load(Acquire);
+                let version = state & !CLOSED;
+                let has_changed = version != self.version;
+                self.version = version;
+                if f(&guard) {
+                    return Ok(Ref { guard, has_changed });
+                }
+                state & CLOSED != 0
+            };
+            if closed {
+                return Err(RecvError(()));
+            }
+            notified.await;
+        }
+    }
+
+    /// True if both receivers belong to the same channel.
+    pub fn same_channel(&self, other: &Receiver<T>) -> bool {
+        Arc::ptr_eq(&self.shared, &other.shared)
+    }
+}
+
+impl<T> Clone for Receiver<T> {
+    fn clone(&self) -> Receiver<T> {
+        self.shared.rx_count.fetch_add(1, Relaxed);
+        Receiver {
+            shared: self.shared.clone(),
+            version: self.version,
+        }
+    }
+}
+
+impl<T> Drop for Receiver<T> {
+    fn drop(&mut self) {
+        if self.shared.rx_count.fetch_sub(1, AcqRel) == 1 {
+            self.shared.notify_tx.notify_waiters();
+        }
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Receiver<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver")
+            .field("value", &*self.shared.read())
+            .field("seen_version", &(self.version >> 1))
+            .finish()
+    }
+}
