@@ -180,6 +180,22 @@ impl Handle {
     pub fn pressure(&self) -> crate::container::PressureLevel {
         self.inner.common().sizing.pressure()
     }
+
+    /// A [`watch`](crate::sync::watch) receiver of the memory pressure
+    /// level: `changed().await` returns when the sizing monitor sees the
+    /// level move (for admission control, adaptive buffers, shedding).
+    ///
+    /// ```
+    /// use perf_runtime::container::PressureLevel;
+    /// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut pressure = perf_runtime::runtime::Handle::current().pressure_watch();
+    /// let level = *pressure.borrow_and_update();
+    /// assert!(matches!(level, PressureLevel::None | PressureLevel::Moderate | PressureLevel::Critical));
+    /// # });
+    /// ```
+    pub fn pressure_watch(&self) -> crate::sync::watch::Receiver<crate::container::PressureLevel> {
+        self.inner.common().sizing.pressure_watch()
+    }
 }
 
 impl fmt::Debug for Handle {

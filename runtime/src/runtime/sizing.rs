@@ -45,6 +45,8 @@ pub(crate) struct Sizing {
     pub(crate) root: Option<PathBuf>,
     state: Mutex<State>,
     pressure: AtomicU8,
+    /// Subscribers' end: `Handle::pressure_watch`.
+    pressure_tx: crate::sync::watch::Sender<PressureLevel>,
     step_downs: AtomicU64,
     step_ups: AtomicU64,
 }
@@ -71,6 +73,7 @@ impl Sizing {
             root,
             state: Mutex::new(State { limits, decision }),
             pressure: AtomicU8::new(level_to_u8(pressure)),
+            pressure_tx: crate::sync::watch::channel(pressure).0,
             step_downs: AtomicU64::new(0),
             step_ups: AtomicU64::new(0),
         }
@@ -101,6 +104,10 @@ impl Sizing {
         level_from_u8(self.pressure.load(Relaxed))
     }
 
+    pub(crate) fn pressure_watch(&self) -> crate::sync::watch::Receiver<PressureLevel> {
+        self.pressure_tx.subscribe()
+    }
+
     pub(crate) fn step_downs(&self) -> u64 {
         self.step_downs.load(Relaxed)
     }
@@ -120,6 +127,7 @@ impl Sizing {
         }
         let old = self.pressure.swap(level_to_u8(level), Relaxed);
         if old != level_to_u8(level) {
+            self.pressure_tx.send_replace(level);
             tracing::info!(
                 from = level_from_u8(old).as_str(),
                 to = level.as_str(),

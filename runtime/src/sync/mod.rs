@@ -47,6 +47,7 @@ pub mod watch;
 #[cfg(test)]
 mod tests;
 
+pub use crate::topology::NodeLocal;
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use mutex::{
     MappedMutexGuard, Mutex, MutexGuard, OwnedMappedMutexGuard, OwnedMutexGuard, TryLockError,
