@@ -5,20 +5,17 @@
 
 #![allow(dead_code)] // each test file uses a different subset
 
-use perf_runtime::runtime::{Builder, Runtime};
+// `within`, `PATIENCE` and the runtime constructors are the ones every
+// behaviour test shares.
+#[path = "../support/mod.rs"]
+mod support;
+pub use support::*;
+
 use std::future::Future;
-use std::panic::resume_unwind;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
-use std::thread;
-use std::time::Duration;
-
-/// How long a test waits for something that should take microseconds before
-/// it reports failure instead of hanging.
-pub const PATIENCE: Duration = Duration::from_secs(20);
 
 struct CountingWaker(AtomicUsize);
 
@@ -79,38 +76,6 @@ impl<F: Future> Task<F> {
             Poll::Pending => panic!("expected the future to be ready"),
         }
     }
-}
-
-/// Runs `f` on its own thread and fails the test if it does not return
-/// within [`PATIENCE`], so a lost wake-up shows up as a failure, not a hang.
-pub fn within<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    let (tx, rx) = mpsc::channel();
-    let t = thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    match rx.recv_timeout(PATIENCE) {
-        Ok(v) => {
-            t.join().expect("the test thread panicked after sending");
-            v
-        }
-        Err(RecvTimeoutError::Timeout) => panic!("the test body hung for {PATIENCE:?}"),
-        Err(RecvTimeoutError::Disconnected) => match t.join() {
-            Err(payload) => resume_unwind(payload),
-            Ok(()) => unreachable!("the body returned without sending"),
-        },
-    }
-}
-
-pub fn current_thread() -> Runtime {
-    Builder::new_current_thread().enable_all().build().unwrap()
-}
-
-pub fn multi_thread() -> Runtime {
-    Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// How many always-ready operations a loop may run before it must have
