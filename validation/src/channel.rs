@@ -64,6 +64,8 @@ pub(crate) struct ChannelInner {
     pub(crate) delivered: AtomicU64,
     /// The context that last polled the receiver (raw id, 0 = none yet).
     rx_owner: AtomicU64,
+    /// Where it polled it first since becoming the owner.
+    rx_site: Mutex<Option<Site>>,
     /// Receive waits in progress.
     pub(crate) rx_waiting: AtomicUsize,
     claims: Mutex<Claims>,
@@ -71,21 +73,25 @@ pub(crate) struct ChannelInner {
 
 #[derive(Default)]
 struct Claims {
-    by_ctx: Vec<(ContextId, u32)>,
+    /// Holder, senders held, where the holder last claimed one.
+    by_ctx: Vec<(ContextId, u32, Site)>,
     unclaimed: u64,
     shared: u64,
 }
 
 impl Claims {
-    fn add(&mut self, c: ContextId) {
-        match self.by_ctx.iter_mut().find(|(x, _)| *x == c) {
-            Some((_, n)) => *n += 1,
-            None => self.by_ctx.push((c, 1)),
+    fn add(&mut self, c: ContextId, site: Site) {
+        match self.by_ctx.iter_mut().find(|(x, _, _)| *x == c) {
+            Some((_, n, s)) => {
+                *n += 1;
+                *s = site;
+            }
+            None => self.by_ctx.push((c, 1, site)),
         }
     }
 
     fn remove(&mut self, c: ContextId) {
-        if let Some(i) = self.by_ctx.iter().position(|(x, _)| *x == c) {
+        if let Some(i) = self.by_ctx.iter().position(|(x, _, _)| *x == c) {
             self.by_ctx[i].1 -= 1;
             if self.by_ctx[i].1 == 0 {
                 self.by_ctx.swap_remove(i);
@@ -95,12 +101,12 @@ impl Claims {
 }
 
 impl ChannelInner {
-    /// The contexts holding claimed senders, and whether every live sender
-    /// is claimed.
-    pub(crate) fn claims_snapshot(&self) -> (Vec<ContextId>, bool) {
+    /// The contexts holding claimed senders (with where they last used
+    /// one), and whether every live sender is claimed.
+    pub(crate) fn claims_snapshot(&self) -> (Vec<(ContextId, Site)>, bool) {
         let c = crate::loom::lock(&self.claims);
         (
-            c.by_ctx.iter().map(|(x, _)| *x).collect(),
+            c.by_ctx.iter().map(|(x, _, s)| (*x, *s)).collect(),
             c.unclaimed == 0 && c.shared == 0,
         )
     }
@@ -108,12 +114,26 @@ impl ChannelInner {
     /// Live senders, and how many of them have no known holder.
     pub(crate) fn senders(&self) -> (u64, u64) {
         let c = crate::loom::lock(&self.claims);
-        let claimed: u64 = c.by_ctx.iter().map(|(_, n)| u64::from(*n)).sum();
+        let claimed: u64 = c.by_ctx.iter().map(|(_, n, _)| u64::from(*n)).sum();
         (claimed + c.unclaimed + c.shared, c.unclaimed + c.shared)
     }
 
     pub(crate) fn rx_owner(&self) -> Option<ContextId> {
         ContextId::from_raw(self.rx_owner.load(Relaxed))
+    }
+
+    /// The receiver's owner and where it polled the receiver.
+    pub(crate) fn rx_owner_at(&self) -> Option<(ContextId, Option<Site>)> {
+        let site = *crate::loom::lock(&self.rx_site);
+        self.rx_owner().map(|c| (c, site))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn set_rx_owner(&self, me: ContextId, site: Site) {
+        let mut s = crate::loom::lock(&self.rx_site);
+        self.rx_owner.store(me.as_u64(), Relaxed);
+        *s = Some(site);
     }
 
     pub(crate) fn capacity(&self) -> Option<usize> {
@@ -141,6 +161,7 @@ impl ChannelMeta {
                 capacity,
                 delivered: AtomicU64::new(0),
                 rx_owner: AtomicU64::new(0),
+                rx_site: Mutex::new(None),
                 rx_waiting: AtomicUsize::new(0),
                 claims: Mutex::new(Claims::default()),
             })),
@@ -177,12 +198,13 @@ impl ChannelMeta {
 
     /// The receiver is being polled (`recv`, `try_recv`, `poll_recv`): the
     /// current context owns it.
+    #[track_caller]
     #[inline]
     pub fn receiver_polled(&self) {
         let Some(inner) = &self.inner else { return };
         if let Some(me) = context::current_id() {
             if inner.rx_owner.load(Relaxed) != me.as_u64() {
-                inner.rx_owner.store(me.as_u64(), Relaxed);
+                inner.set_rx_owner(me, Site::caller());
             }
         }
     }
@@ -331,6 +353,7 @@ pub struct SenderClaim {
 impl SenderClaim {
     /// The sender is being used (send, try_send, reserve): the current
     /// context holds it. One load and a compare when nothing changed.
+    #[track_caller]
     #[inline]
     pub fn used(&self) {
         let Some(chan) = &self.chan else { return };
@@ -342,13 +365,13 @@ impl SenderClaim {
             return;
         };
         if cur != me.as_u64() {
-            self.reclaim(chan, me);
+            self.reclaim(chan, me, Site::caller());
         }
     }
 
     #[cold]
     #[inline(never)]
-    pub(crate) fn reclaim(&self, chan: &ChannelInner, me: ContextId) {
+    pub(crate) fn reclaim(&self, chan: &ChannelInner, me: ContextId, site: Site) {
         let mut c = crate::loom::lock(&chan.claims);
         let cur = self.ctx.load(Relaxed);
         if cur == me.as_u64() || cur == SHARED {
@@ -357,12 +380,12 @@ impl SenderClaim {
         match ContextId::from_raw(cur) {
             None => {
                 c.unclaimed -= 1;
-                c.add(me);
+                c.add(me, site);
                 self.ctx.store(me.as_u64(), Relaxed);
             }
             Some(old) if !self.moved.load(Relaxed) => {
                 c.remove(old);
-                c.add(me);
+                c.add(me, site);
                 self.ctx.store(me.as_u64(), Relaxed);
                 self.moved.store(true, Relaxed);
             }

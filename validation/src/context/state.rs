@@ -66,11 +66,18 @@ impl HeldEntry {
     /// The chain hash after this entry, given the hash below it.
     #[inline(always)]
     pub(crate) fn chain_after(&self, below: u64) -> u64 {
-        if self.has(F_SEMAPHORE) {
-            below
-        } else {
-            mix(below, chain_input(self.word, self.flags))
-        }
+        chain_after(below, self.word, self.flags)
+    }
+}
+
+/// The chain hash after an entry of class word `word` with `flags`, given
+/// the hash below it.
+#[inline(always)]
+pub(crate) fn chain_after(below: u64, word: u64, flags: u8) -> u64 {
+    if flags & F_SEMAPHORE != 0 {
+        below
+    } else {
+        mix(below, chain_input(word, flags))
     }
 }
 
@@ -91,13 +98,26 @@ pub(crate) struct Owned {
 }
 
 impl Owned {
+    #[inline(always)]
     pub(crate) fn top_chain(&self) -> u64 {
         self.held.last().map_or(SEED, |e| e.chain)
     }
 
     /// Removes the topmost entry for `instance`; recomputes the chain hashes
     /// of the entries above it.
+    #[inline(always)]
     pub(crate) fn remove(&mut self, instance: usize) -> bool {
+        // Guards usually drop in reverse order: the top entry is the one.
+        if self.held.last().is_some_and(|e| e.instance == instance) {
+            self.held.pop();
+            return true;
+        }
+        self.remove_below_top(instance)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn remove_below_top(&mut self, instance: usize) -> bool {
         let Some(i) = self.held.iter().rposition(|e| e.instance == instance) else {
             return false;
         };

@@ -31,7 +31,7 @@ pub(crate) mod validate;
 
 use crate::chain;
 use crate::class::{LockClass, LockKind, WORD_NESTS};
-use crate::context::state::{ContextState, HeldEntry, F_SEMAPHORE, F_SHARED, F_TRY, MAX_HELD};
+use crate::context::state::{chain_after, ContextState, HeldEntry, F_SEMAPHORE, F_SHARED, F_TRY, MAX_HELD};
 use crate::context::{self};
 use crate::mode;
 use crate::site::Site;
@@ -258,15 +258,6 @@ impl LockMeta {
         if self.kind == LockKind::Semaphore {
             flags |= F_SEMAPHORE;
         }
-        let mut entry = HeldEntry {
-            instance: self.addr(),
-            key: self.key,
-            chain: 0,
-            word,
-            site,
-            permits,
-            flags,
-        };
         // SAFETY: `state` is the current context's own state, and no
         // reference into it outlives these closures.
         let st = unsafe { &*state };
@@ -275,15 +266,27 @@ impl LockMeta {
             st.drain();
             st.with_owned(|o| (o.top_chain(), o.held.len()))
         };
-        entry.chain = entry.chain_after(below);
+        let chain = chain_after(below, word, flags);
+        // The entry is built where it is needed: one built early, staged on
+        // the stack for validation and copied out later, stalls store
+        // forwarding on the common path.
+        let entry = move || HeldEntry {
+            instance: self.addr(),
+            key: self.key,
+            chain,
+            word,
+            site,
+            permits,
+            flags,
+        };
         if how != How::Try && flags & F_SEMAPHORE == 0 && depth > 0 {
             if word & WORD_NESTS != 0 {
                 // SAFETY: `state` is the current context's.
-                unsafe { validate::nesting(state, &entry) };
+                unsafe { validate::nesting(state, &entry()) };
             }
-            if !chain::cached(entry.chain) {
+            if !chain::cached(chain) {
                 // SAFETY: `state` is the current context's.
-                unsafe { validate::chain(state, &entry) };
+                unsafe { validate::chain(state, &entry()) };
             }
         }
         if how == How::CheckOnly {
@@ -295,10 +298,10 @@ impl LockMeta {
             return Held::untracked();
         }
         // SAFETY: as above; validation has returned and holds no reference.
-        unsafe { st.with_owned(|o| o.held.push(entry)) };
+        unsafe { st.with_owned(|o| o.held.push(entry())) };
         Held {
             state,
-            instance: entry.instance,
+            instance: self.addr(),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::channel::{ChannelKind, ChannelMeta};
 use crate::context::ContextId;
+use crate::site::Site;
 use loom::thread;
 
 #[test]
@@ -14,16 +15,19 @@ fn loom_claims_and_drops_keep_exact_counts() {
         let inner = a.chan_for_tests().unwrap();
         let inner2 = inner.clone();
         let t = thread::spawn(move || {
-            a.reclaim(&inner2, ContextId::thread(1));
-            a.reclaim(&inner2, ContextId::thread(2));
+            a.reclaim(&inner2, ContextId::thread(1), Site::new("a.rs", 1, 1));
+            a.reclaim(&inner2, ContextId::thread(2), Site::new("a.rs", 2, 1));
             drop(a);
         });
-        b.reclaim(&inner, ContextId::thread(3));
+        b.reclaim(&inner, ContextId::thread(3), Site::new("b.rs", 3, 1));
         let (live, unknown) = inner.senders();
         assert!(live >= 1 && unknown <= 1);
         t.join().unwrap();
         assert_eq!(inner.senders(), (1, 0));
-        assert_eq!(inner.claims_snapshot(), (vec![ContextId::thread(3)], true));
+        assert_eq!(
+            inner.claims_snapshot(),
+            (vec![(ContextId::thread(3), Site::new("b.rs", 3, 1))], true)
+        );
         drop(b);
         assert_eq!(inner.senders(), (0, 0));
     });

@@ -77,14 +77,11 @@ fn a_guard_released_in_another_context_is_unrecorded_for_its_owner() {
 #[test]
 fn a_guard_outliving_its_task_is_released_after_the_task_ends() {
     static M: LockClass = LockClass::new("tk_outlive");
+    static N: LockClass = LockClass::new("tk_outlive_n");
     let m = LockMeta::with_class(LockKind::Mutex, &M);
+    let n = LockMeta::with_class(LockKind::Mutex, &N);
     let t = FakeTask::new("tk-outlive");
-    let (g1, g2) = t.enter(|| {
-        let g1 = m.acquire(Exclusive);
-        static N: LockClass = LockClass::new("tk_outlive_n");
-        let n = Box::leak(Box::new(LockMeta::with_class(LockKind::Mutex, &N)));
-        (g1, n.acquire(Exclusive))
-    });
+    let (g1, g2) = t.enter(|| (m.acquire(Exclusive), n.acquire(Exclusive)));
     drop(t); // the task ends while two of its guards are alive
     drop(g1); // remote release into the exited state
     drop(g2); // the last one frees it

@@ -24,10 +24,11 @@ use std::collections::{HashMap, HashSet};
 pub(crate) enum Via {
     /// It holds the lock (or permits) the previous context waits for.
     Holds(HoldSnap),
-    /// It holds a live sender of the channel the previous context receives on.
-    Sender,
+    /// It holds a live sender of the channel the previous context receives
+    /// on (last used at the site).
+    Sender(Site),
     /// It owns (last polled) the receiver the previous context sends to.
-    Receiver,
+    Receiver(Option<Site>),
 }
 
 /// One link of a deadlock cycle.
@@ -107,14 +108,17 @@ fn successors(g: &Inner, rec: &WaitRecord) -> Succ {
             let (claimants, complete) = chan.claims_snapshot();
             Succ {
                 need: Need::Any { complete },
-                to: claimants.into_iter().map(|c| (c, Via::Sender)).collect(),
+                to: claimants
+                    .into_iter()
+                    .map(|(c, site)| (c, Via::Sender(site)))
+                    .collect(),
             }
         }
         Target::Receiver(chan) => Succ {
             need: Need::All,
             to: chan
-                .rx_owner()
-                .map(|c| (c, Via::Receiver))
+                .rx_owner_at()
+                .map(|(c, site)| (c, Via::Receiver(site)))
                 .into_iter()
                 .collect(),
         },
@@ -228,8 +232,8 @@ fn hold_op(e: &Engine, step: &Step) -> (String, Option<Site>) {
         }
         Via::Holds(s) if s.shared => (format!("holds a read lock on {l}"), Some(s.site)),
         Via::Holds(s) => (format!("holds {l}"), Some(s.site)),
-        Via::Sender => (format!("holds a live sender of {l}"), None),
-        Via::Receiver => (format!("owns the receiver of {l} (polled it last)"), None),
+        Via::Sender(site) => (format!("holds a live sender of {l} (used it here)"), Some(*site)),
+        Via::Receiver(site) => (format!("owns the receiver of {l} (polled it here)"), *site),
     }
 }
 
@@ -247,18 +251,29 @@ fn wait_op(e: &Engine, step: &Step) -> String {
 /// The report of a deadlock cycle.
 pub(crate) fn report(e: &Engine, f: &Found) -> Violation {
     let n = f.steps.len();
-    let mut summary = format!("{n} context(s) wait for each other:");
-    for (i, s) in f.steps.iter().enumerate() {
-        let next = &f.steps[(i + 1) % n];
-        summary.push_str(&format!(
-            " {} {} ({} {});",
+    let summary = if n == 1 {
+        let s = &f.steps[0];
+        format!(
+            "{} waits for itself: it {} while it {}",
             s.ctx,
             wait_op(e, s),
-            next.ctx,
             hold_op(e, s).0
-        ));
-    }
-    summary.pop();
+        )
+    } else {
+        let mut summary = format!("{n} contexts wait for each other:");
+        for (i, s) in f.steps.iter().enumerate() {
+            let next = &f.steps[(i + 1) % n];
+            summary.push_str(&format!(
+                " {} {} ({} {});",
+                s.ctx,
+                wait_op(e, s),
+                next.ctx,
+                hold_op(e, s).0
+            ));
+        }
+        summary.pop();
+        summary
+    };
     let mut v = Violation::new(ViolationKind::Deadlock, summary);
     for (i, s) in f.steps.iter().enumerate() {
         let prev = &f.steps[(i + n - 1) % n];
@@ -280,23 +295,37 @@ pub(crate) fn report(e: &Engine, f: &Found) -> Violation {
                 .outcome("DEADLOCK"),
         );
     }
+    let first = &f.steps[0];
+    let l = first.waits_on.label(e);
     let channel = f
         .steps
         .iter()
         .find(|s| matches!(s.waits_on.kind, ResKind::Recv(_) | ResKind::Send(_)));
-    let advice = match channel {
-        Some(s) if matches!(s.waits_on.kind, ResKind::Recv(_)) => format!(
+    let advice = match (n, channel) {
+        (1, Some(s)) if matches!(s.waits_on.kind, ResKind::Recv(_)) => format!(
+            "the receiving context holds a live sender of {l} itself: drop it (or send on it) \
+             before waiting, e.g. drop(tx) once the producers have their clones"
+        ),
+        (1, Some(_)) => format!(
+            "the sending context owns the receiver of full {l}: receive before sending more, or \
+             send from another task"
+        ),
+        (1, None) => format!(
+            "the context holds permits of {l} and waits for more: release them first, or take \
+             all it needs at once (acquire_many)"
+        ),
+        (_, Some(s)) if matches!(s.waits_on.kind, ResKind::Recv(_)) => format!(
             "every live sender of {} is held by a context that waits for this one: drop (or \
              send on) those senders before awaiting the receiver, or do not hold what they wait \
              for while receiving",
             s.waits_on.label(e)
         ),
-        Some(s) => format!(
+        (_, Some(s)) => format!(
             "{} is full and its receiver waits for this context: do not hold what the receiver \
              needs while sending (release it first, or use try_send / a bigger channel)",
             s.waits_on.label(e)
         ),
-        None => {
+        (_, None) => {
             let names: Vec<String> = f.steps.iter().map(|s| s.waits_on.label(e)).collect();
             format!(
                 "release what you hold before waiting, or take {} in one order in every context",
