@@ -10,19 +10,22 @@
 //!   chain was validated once (one chain-cache probe);
 //! - `task, chain cached`: the same inside a task, through the runtime hook
 //!   and the task's slot;
+//! - `new lock, first acquire`: a lock created and taken once (its class
+//!   is resolved on that first acquisition);
 //! - `std::sync::Mutex`: an uncontended lock/unlock, for scale;
 //! - `sharded map lookup`: the alternative to the task slot — finding a
 //!   task's state by id in a 64-way sharded `Mutex<HashMap>` — once per
 //!   operation (the slot costs one load instead).
 
 use perf_validation::{
-    set_context_hook, set_thread_mode, Access, ContextHook, LockKind, LockMeta, Mode, TaskRef, TaskSlot,
+    set_context_hook, set_thread_mode, Access, ContextHook, LockKind, LockMeta, Mode, TaskRef,
+    TaskSlot,
 };
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::hint::black_box;
 use std::num::NonZeroU64;
+use std::sync::Mutex;
 use std::time::Instant;
 
 const ITERS: u32 = 5_000_000;
@@ -84,6 +87,11 @@ fn main() {
     drop(held);
     TASK.with(|t| t.set(None));
 
+    let fresh = measure(|| {
+        let lock = LockMeta::new(LockKind::Mutex);
+        drop(black_box(black_box(&lock).acquire(Access::Exclusive)));
+    });
+
     let m = std::sync::Mutex::new(0u64);
     let std_mutex = measure(|| *black_box(&m).lock().unwrap() += 1);
 
@@ -105,6 +113,7 @@ fn main() {
     println!("  thread, nothing held         {flat:6.2}");
     println!("  thread, chain cached         {cached:6.2}");
     println!("  task, chain cached           {task_cached:6.2}");
+    println!("  new lock, first acquire      {fresh:6.2}");
     println!("  std::sync::Mutex (scale)     {std_mutex:6.2}");
     println!("  sharded map lookup (alt.)    {sharded:6.2}");
 }

@@ -68,6 +68,12 @@ pub(crate) struct ChannelInner {
     rx_site: Mutex<Option<Site>>,
     /// Receive waits in progress.
     pub(crate) rx_waiting: AtomicUsize,
+    /// Live senders never used yet. Outside `claims` so that creating and
+    /// dropping a sender that is never used (a oneshot sender is used once,
+    /// as it is consumed) takes no lock. A check racing with a clone is
+    /// harmless: the clone's source is either unclaimed itself or claimed by
+    /// the running (so not deadlocked) context that clones it.
+    unclaimed: AtomicU64,
     claims: Mutex<Claims>,
 }
 
@@ -75,7 +81,6 @@ pub(crate) struct ChannelInner {
 struct Claims {
     /// Holder, senders held, where the holder last claimed one.
     by_ctx: Vec<(ContextId, u32, Site)>,
-    unclaimed: u64,
     shared: u64,
 }
 
@@ -107,7 +112,7 @@ impl ChannelInner {
         let c = crate::loom::lock(&self.claims);
         (
             c.by_ctx.iter().map(|(x, _, s)| (*x, *s)).collect(),
-            c.unclaimed == 0 && c.shared == 0,
+            self.unclaimed.load(Relaxed) == 0 && c.shared == 0,
         )
     }
 
@@ -115,7 +120,8 @@ impl ChannelInner {
     pub(crate) fn senders(&self) -> (u64, u64) {
         let c = crate::loom::lock(&self.claims);
         let claimed: u64 = c.by_ctx.iter().map(|(_, n, _)| u64::from(*n)).sum();
-        (claimed + c.unclaimed + c.shared, c.unclaimed + c.shared)
+        let unclaimed = self.unclaimed.load(Relaxed);
+        (claimed + unclaimed + c.shared, unclaimed + c.shared)
     }
 
     pub(crate) fn rx_owner(&self) -> Option<ContextId> {
@@ -163,6 +169,7 @@ impl ChannelMeta {
                 rx_owner: AtomicU64::new(0),
                 rx_site: Mutex::new(None),
                 rx_waiting: AtomicUsize::new(0),
+                unclaimed: AtomicU64::new(0),
                 claims: Mutex::new(Claims::default()),
             })),
         }
@@ -187,7 +194,7 @@ impl ChannelMeta {
     /// the handle keeps it and drops it with itself.
     pub fn new_sender(&self) -> SenderClaim {
         if let Some(inner) = &self.inner {
-            crate::loom::lock(&inner.claims).unclaimed += 1;
+            inner.unclaimed.fetch_add(1, Relaxed);
         }
         SenderClaim {
             chan: self.inner.clone(),
@@ -342,6 +349,11 @@ fn leak_report(inner: &ChannelInner, undelivered: usize) -> Violation {
 
 /// What a sender handle keeps: which context holds it, as far as the engine
 /// can tell. Cloning it makes the claim of a new, not yet used sender.
+///
+/// A oneshot sender is consumed by its only use, so it is never claimed
+/// while alive: a oneshot receive never proves a deadlock; the stall scan
+/// and the unsent-drop leak cover it. Primitives need not call
+/// [`used`](Self::used) on one.
 pub struct SenderClaim {
     chan: Option<Arc<ChannelInner>>,
     /// Raw context id of the holder, 0 unclaimed, `SHARED` unknown. Changed
@@ -379,7 +391,7 @@ impl SenderClaim {
         }
         match ContextId::from_raw(cur) {
             None => {
-                c.unclaimed -= 1;
+                chan.unclaimed.fetch_sub(1, Relaxed);
                 c.add(me, site);
                 self.ctx.store(me.as_u64(), Relaxed);
             }
@@ -423,13 +435,18 @@ impl Clone for SenderClaim {
 impl Drop for SenderClaim {
     fn drop(&mut self) {
         let Some(chan) = &self.chan else { return };
-        let mut c = crate::loom::lock(&chan.claims);
+        // Only this handle changes its own claim, and it is being dropped,
+        // so the state read here is final.
         match self.ctx.load(Relaxed) {
-            SHARED => c.shared -= 1,
-            raw => match ContextId::from_raw(raw) {
-                None => c.unclaimed -= 1,
-                Some(old) => c.remove(old),
-            },
+            0 => {
+                chan.unclaimed.fetch_sub(1, Relaxed);
+            }
+            SHARED => crate::loom::lock(&chan.claims).shared -= 1,
+            raw => {
+                if let Some(old) = ContextId::from_raw(raw) {
+                    crate::loom::lock(&chan.claims).remove(old);
+                }
+            }
         }
     }
 }

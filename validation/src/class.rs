@@ -11,7 +11,7 @@ use crate::loom::sync::{Arc, Mutex};
 use crate::site::Site;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// A level in a lock hierarchy: while a lock of level `n` is held, only
 /// locks of a level greater than `n` may be acquired.
@@ -71,9 +71,10 @@ pub struct LockClass {
     name: &'static str,
     level: Option<Level>,
     nesting: Nesting,
-    /// The interned id, 0 until first use. A cache of the class table, so a
-    /// plain `std` atomic (the table itself is model-checked).
-    id: AtomicU32,
+    /// The interned class word (id and nesting bits), 0 until first use. A
+    /// cache of the class table, so a plain `std` atomic (the table itself
+    /// is model-checked).
+    word: AtomicU64,
 }
 
 impl LockClass {
@@ -83,7 +84,7 @@ impl LockClass {
             name,
             level: None,
             nesting: Nesting::Forbidden,
-            id: AtomicU32::new(0),
+            word: AtomicU64::new(0),
         }
     }
 
@@ -241,11 +242,11 @@ impl ClassTable {
 
     /// The class word of an explicit class, interning it on first use.
     pub(crate) fn intern_static(&self, class: &'static LockClass, kind: LockKind) -> u64 {
-        let cached = class.id.load(Relaxed);
-        let mut t = crate::loom::lock(&self.inner);
+        let cached = class.word.load(Relaxed);
         if cached != 0 {
-            return word(&t.classes[cached as usize - 1]);
+            return cached;
         }
+        let mut t = crate::loom::lock(&self.inner);
         let addr = class as *const LockClass as usize;
         let id = match t.by_static.get(&addr) {
             Some(&id) => id,
@@ -260,8 +261,9 @@ impl ClassTable {
                 id
             }
         };
-        class.id.store(id, Relaxed);
-        word(&t.classes[id as usize - 1])
+        let w = word(&t.classes[id as usize - 1]);
+        class.word.store(w, Relaxed);
+        w
     }
 
     pub(crate) fn get(&self, id: u32) -> Arc<ClassData> {

@@ -31,11 +31,14 @@ pub(crate) mod validate;
 
 use crate::chain;
 use crate::class::{LockClass, LockKind, WORD_NESTS};
-use crate::context::state::{chain_after, ContextState, HeldEntry, F_SEMAPHORE, F_SHARED, F_TRY, MAX_HELD};
+use crate::context::state::{
+    chain_after, ContextState, HeldEntry, F_SEMAPHORE, F_SHARED, F_TRY, MAX_HELD,
+};
 use crate::context::{self};
 use crate::mode;
 use crate::site::Site;
 use crate::wait::{self, Waiting};
+use std::cell::Cell;
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -220,13 +223,16 @@ impl LockMeta {
         }
     }
 
+    /// Resolves the class on the first acquisition of this instance: for
+    /// an explicit class, one load of the class's own cache; for a site
+    /// class, a per-thread cache keyed by the creation `Location`, then the
+    /// class table.
     #[cold]
     #[inline(never)]
     fn resolve(&self) -> u64 {
-        let classes = &crate::engine::get().classes;
         let w = match self.class {
-            Some(c) => classes.intern_static(c, self.kind),
-            None => classes.intern_site(Site::from_location(self.created), self.kind),
+            Some(c) => crate::engine::get().classes.intern_static(c, self.kind),
+            None => site_class(self.created, self.kind),
         };
         self.word.store(w, Relaxed);
         w
@@ -304,6 +310,32 @@ impl LockMeta {
             instance: self.addr(),
         }
     }
+}
+
+const SITE_SLOTS: usize = 64;
+
+thread_local! {
+    /// (creation `Location` address | kind, class word) of recently
+    /// resolved site classes. Class words never change, so entries never go
+    /// stale.
+    static SITE_CLASSES: [Cell<(usize, u64)>; SITE_SLOTS] =
+        const { [const { Cell::new((0, 0)) }; SITE_SLOTS] };
+}
+
+fn site_class(created: &'static Location<'static>, kind: LockKind) -> u64 {
+    // A `Location` is 8-aligned: the kind fits in the low bits.
+    let key = (created as *const Location<'static>).addr() | kind as usize;
+    let slot = (key.wrapping_mul(0x9E37_79B9) >> 16) % SITE_SLOTS;
+    if let Ok((k, w)) = SITE_CLASSES.try_with(|c| c[slot].get()) {
+        if k == key && w != 0 {
+            return w;
+        }
+    }
+    let w = crate::engine::get()
+        .classes
+        .intern_site(Site::from_location(created), kind);
+    let _ = SITE_CLASSES.try_with(|c| c[slot].set((key, w)));
+    w
 }
 
 impl fmt::Debug for LockMeta {

@@ -188,7 +188,10 @@ fn claims_count_every_live_sender() {
     let (claimants, complete) = inner.claims_snapshot();
     assert_eq!(claimants.len(), 1);
     assert_eq!(Some(claimants[0].0), a.holder());
-    assert!(claimants[0].1.file().ends_with("channels.rs"), "the site of the use");
+    assert!(
+        claimants[0].1.file().ends_with("channels.rs"),
+        "the site of the use"
+    );
     assert!(!complete);
     drop(b);
     assert!(inner.claims_snapshot().1, "the only live sender is claimed");

@@ -232,7 +232,10 @@ fn hold_op(e: &Engine, step: &Step) -> (String, Option<Site>) {
         }
         Via::Holds(s) if s.shared => (format!("holds a read lock on {l}"), Some(s.site)),
         Via::Holds(s) => (format!("holds {l}"), Some(s.site)),
-        Via::Sender(site) => (format!("holds a live sender of {l} (used it here)"), Some(*site)),
+        Via::Sender(site) => (
+            format!("holds a live sender of {l} (used it here)"),
+            Some(*site),
+        ),
         Via::Receiver(site) => (format!("owns the receiver of {l} (polled it here)"), *site),
     }
 }

@@ -80,7 +80,11 @@ pub(crate) fn find(waits: &WaitGraph, now: Instant, threshold: Duration) -> Vec<
                     continue;
                 }
                 let other: Vec<ContextId> = if recv {
-                    chan.claims_snapshot().0.into_iter().map(|(c, _)| c).collect()
+                    chan.claims_snapshot()
+                        .0
+                        .into_iter()
+                        .map(|(c, _)| c)
+                        .collect()
                 } else {
                     chan.rx_owner().into_iter().collect()
                 };
