@@ -21,13 +21,15 @@ pub struct BlockedTask {
 }
 
 /// Reports a task poll that ran for at least `ran_for` without yielding (the
-/// runtime's watchdog calls this once per task).
+/// runtime's watchdog calls this once per task). Recorded and logged, never
+/// raised as a panic (this runs on the runtime's threads); the report is
+/// returned so the runtime can raise it where it sees fit.
 pub fn report_long_poll(
     task_id: NonZeroU64,
     task_name: Option<&str>,
     spawned_at: Site,
     ran_for: Duration,
-) {
+) -> Violation {
     let ctx = ContextDesc::new(ContextId::task(task_id), task_name);
     let ms = ran_for.as_millis();
     let v = Violation::new(
@@ -43,15 +45,19 @@ pub fn report_long_poll(
          (task::yield_now) to long loops",
     )
     .with_key(("long-poll", spawned_at));
-    sink::submit(v);
+    sink::submit_quietly(&v);
+    v
 }
 
 /// Reports that the runtime `runtime` has no runnable task, no pending timer
 /// or I/O, and the `blocked` tasks: nothing can wake them. Each task is
-/// described with the waits the engine knows for it.
-pub fn report_all_tasks_blocked(runtime: &str, blocked: &[BlockedTask]) {
-    if blocked.is_empty() {
-        return;
+/// described with the waits the engine knows for it. Recorded and logged,
+/// never raised as a panic; returns the report (`None` if `blocked` is
+/// empty, or validation is off) so the runtime can raise it, e.g. from
+/// `block_on`.
+pub fn report_all_tasks_blocked(runtime: &str, blocked: &[BlockedTask]) -> Option<Violation> {
+    if blocked.is_empty() || crate::mode::mode() == crate::Mode::Off {
+        return None;
     }
     let e = engine::get();
     let mut key: Vec<Site> = Vec::new();
@@ -89,11 +95,12 @@ pub fn report_all_tasks_blocked(runtime: &str, blocked: &[BlockedTask]) {
     for s in sides {
         v = v.with_side(s);
     }
-    sink::submit(
-        v.with_advice(
+    let v = v
+        .with_advice(
             "whatever these tasks wait for can no longer happen: find the sender, notifier or \
              lock holder that finished or was dropped without acting (each wait's site is above)",
         )
-        .with_key(key),
-    );
+        .with_key(key);
+    sink::submit_quietly(&v);
+    Some(v)
 }

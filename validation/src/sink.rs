@@ -71,7 +71,8 @@ impl Sink {
     }
 }
 
-/// Hands a violation to the global sink under the calling thread's mode.
+/// Hands a violation to the global sink under the calling thread's mode:
+/// in `Panic` mode it then panics, in the context that caused it.
 #[cold]
 #[inline(never)]
 pub(crate) fn submit(v: Violation) {
@@ -79,7 +80,23 @@ pub(crate) fn submit(v: Violation) {
     if mode == Mode::Off {
         return;
     }
-    if crate::engine::get().sink.record(&v) {
+    record_and_log(&v);
+    if mode == Mode::Panic && !std::thread::panicking() {
+        panic!("{v}");
+    }
+}
+
+/// Records and logs, but never panics: for reports made on the runtime's
+/// own threads (the stall scan, the watchdog, the scheduler), where a panic
+/// would take down a worker. Returns whether the violation was new.
+#[cold]
+pub(crate) fn submit_quietly(v: &Violation) -> bool {
+    mode::mode() != Mode::Off && record_and_log(v)
+}
+
+fn record_and_log(v: &Violation) -> bool {
+    let new = crate::engine::get().sink.record(v);
+    if new {
         tracing::warn!(
             target: "perf_validation",
             kind = v.kind().as_str(),
@@ -87,9 +104,7 @@ pub(crate) fn submit(v: Violation) {
             "{v}"
         );
     }
-    if mode == Mode::Panic && !std::thread::panicking() {
-        panic!("{v}");
-    }
+    new
 }
 
 /// Drains and returns every recorded report, oldest first.

@@ -21,6 +21,8 @@ mod graph;
 #[cfg(not(perf_validation_loom))]
 mod hierarchy;
 #[cfg(not(perf_validation_loom))]
+mod ingest;
+#[cfg(not(perf_validation_loom))]
 mod lock_order;
 #[cfg(not(perf_validation_loom))]
 mod mode;

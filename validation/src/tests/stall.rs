@@ -25,7 +25,11 @@ fn a_receiver_waiting_on_live_silent_senders_stalls_once() {
         take_kind("st-recv", ViolationKind::ChannelStall).is_empty(),
         "under the threshold"
     );
-    scan(start + LATER);
+    let found = scan(start + LATER);
+    assert!(
+        found.iter().any(|v| v.to_json().contains("st-recv")),
+        "returned too"
+    );
     let v = take_kind("st-recv", ViolationKind::ChannelStall);
     assert_eq!(v.len(), 1, "{v:#?}");
     assert!(v[0].summary().contains("receive"));

@@ -45,16 +45,26 @@ pub(crate) struct Stall {
 }
 
 /// Reports every wait that has made no progress for longer than the stall
-/// threshold as of `now`; returns how many stalls it found. Each wait is
-/// reported at most once.
-pub fn scan(now: Instant) -> usize {
+/// threshold as of `now`, and returns the reports. Each wait is reported at
+/// most once.
+///
+/// Meant for the runtime's watchdog thread: the reports are recorded and
+/// logged but never raised as a panic, whatever the mode (a runtime in
+/// `Panic` mode can raise the returned ones where it sees fit).
+pub fn scan(now: Instant) -> Vec<Violation> {
+    if crate::mode::mode() == crate::Mode::Off {
+        return Vec::new();
+    }
     let e = engine::get();
     let found = find(&e.waits, now, stall_threshold());
-    let n = found.len();
-    for s in found {
-        sink::submit(report(e, &s));
-    }
-    n
+    found
+        .iter()
+        .map(|s| {
+            let v = report(e, s);
+            sink::submit_quietly(&v);
+            v
+        })
+        .collect()
 }
 
 pub(crate) fn find(waits: &WaitGraph, now: Instant, threshold: Duration) -> Vec<Stall> {
