@@ -61,7 +61,14 @@ pub(crate) fn check(
     let mut cacheable = true;
     let mut done: Vec<u32> = Vec::new();
     for h in held {
-        if h.has(F_SEMAPHORE) || h.has(F_PENDING) {
+        if h.has(F_PENDING) {
+            // Not held yet (its context waits for it, e.g. in a `join!`):
+            // no edge from it now, and since the chain hash cannot tell a
+            // pending entry from a held one, the chain is not remembered.
+            cacheable = false;
+            continue;
+        }
+        if h.has(F_SEMAPHORE) {
             continue;
         }
         if h.class() == new.class() {

@@ -237,3 +237,35 @@ fn off_mode_tracks_nothing() {
     set_thread_mode(prev);
     assert!(take("lo_off_a").is_empty());
 }
+
+#[test]
+fn a_lock_still_waited_for_orders_nothing_and_is_not_cached_as_held() {
+    let _s = super::serial();
+    static P: LockClass = LockClass::new("lo_pending_p");
+    static Q: LockClass = LockClass::new("lo_pending_q");
+    let p = LockMeta::with_class(LockKind::Mutex, &P);
+    let q = LockMeta::with_class(LockKind::Mutex, &Q);
+    {
+        // As in a `join!`: one branch waits for p, the other takes q.
+        let hp = p.acquire(Exclusive);
+        let wait = p.wait(&hp);
+        let _gq = q.acquire(Exclusive);
+        drop(wait);
+    }
+    {
+        // Now q, then p for real: no edge p -> q exists, so no inversion.
+        let _gq = q.acquire(Exclusive);
+        let _gp = p.acquire(Exclusive);
+    }
+    assert!(take("lo_pending").is_empty());
+    {
+        // p held, then q: the chain was not cached while p was pending, so
+        // this order is checked now and closes q -> p.
+        let _gp = p.acquire(Exclusive);
+        let _gq = q.acquire(Exclusive);
+    }
+    assert_eq!(
+        take_kind("lo_pending", ViolationKind::LockOrderInversion).len(),
+        1
+    );
+}
