@@ -113,7 +113,14 @@
 //! on the lock-order graph, with incremental cycle detection). Waits — which
 //! park anyway — register in the wait-for graph, where the wait that closes
 //! a cycle reports it. `cargo run --release -p perf-validation --example
-//! fastpath` measures the inline cost.
+//! fastpath` measures the inline cost: on the 2-core development machine an
+//! acquire plus its release costs about 6–10 ns in `Report` mode (with or
+//! without a cached chain, thread or task context), about 1 ns in `Off`
+//! mode, against 4–6 ns for an uncontended `std::sync::Mutex` lock/unlock.
+//!
+//! Inside a task the held stack lives behind the task's [`TaskSlot`] (one
+//! load, through the hook); the alternative — a sharded map from task id to
+//! state — costs about 11 ns per lookup, two lookups per acquire/release.
 //!
 //! # For primitive authors
 //!
@@ -123,6 +130,18 @@
 //! channel embeds a [`ChannelMeta`]; each sender keeps a [`SenderClaim`].
 //! `Notify`, `Barrier` and `watch` embed a [`WaitMeta`]. `time::timeout`
 //! polls its future inside a [`timed_scope`].
+//!
+//! # For the runtime
+//!
+//! Install a [`ContextHook`] once ([`set_context_hook`]) that returns the
+//! task being polled on the calling thread as a [`TaskRef`] (its id and the
+//! [`TaskSlot`] kept in its header), set each worker's mode with
+//! [`set_thread_mode`], call [`scan`] periodically from the watchdog (with
+//! [`set_stall_threshold`] from the builder), and hand in
+//! [`report_long_poll`] and [`report_all_tasks_blocked`]. Those three run
+//! on the runtime's threads, so they record and log but never panic; they
+//! return their reports for the runtime to raise where the user's code
+//! runs.
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]

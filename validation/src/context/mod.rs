@@ -216,7 +216,13 @@ pub fn timed_scope() -> TimedScope {
     }
 }
 
-/// The guard of [`timed_scope`].
+/// The guard of [`timed_scope`]. It lives inside one poll and cannot be
+/// held across an `.await` in a `Send` future:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: T) {}
+/// assert_send(perf_validation::timed_scope());
+/// ```
 #[must_use = "the scope ends when this guard drops"]
 #[derive(Debug)]
 pub struct TimedScope {

@@ -9,6 +9,8 @@
 #[cfg(not(perf_validation_loom))]
 mod atomics;
 #[cfg(not(perf_validation_loom))]
+mod auto_traits;
+#[cfg(not(perf_validation_loom))]
 mod channels;
 #[cfg(not(perf_validation_loom))]
 mod concurrency;
