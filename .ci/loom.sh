@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Model-checks the runtime's synchronisation protocols with loom: the task
 # state machine (runtime/src/task/tests/loom_state.rs), the parker and the
-# sleeper accounting (runtime/src/scheduler/tests/loom_*.rs), and the sync
-# primitives' protocols (runtime/src/sync/tests/loom_*.rs).
+# sleeper accounting (runtime/src/scheduler/tests/loom_*.rs), the sync
+# primitives' protocols (runtime/src/sync/tests/loom_*.rs), and the
+# validation engine's shared structures (validation/src/tests/loom_*.rs).
 #
 # Every loom test has "loom" in its path, so the filter below runs them all.
 # Bounded to 2 preemptions per execution; the stage takes a few minutes on 2
@@ -18,3 +19,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target/loom}"
 RUSTFLAGS="--cfg perf_runtime_loom" LOOM_MAX_PREEMPTIONS=2 \
     timeout 1200 \
     cargo test -p perf-runtime --release --lib -- loom --test-threads=1
+
+# The engine's models use their own cfg, hence their own target directory.
+CARGO_TARGET_DIR="$CARGO_TARGET_DIR-validation" \
+    RUSTFLAGS="--cfg perf_validation_loom" LOOM_MAX_PREEMPTIONS=2 \
+    timeout 600 \
+    cargo test -p perf-validation --release --lib -- loom --test-threads=1

@@ -1,0 +1,460 @@
+//! What a channel embeds ([`ChannelMeta`]) and what each sender handle keeps
+//! ([`SenderClaim`]).
+//!
+//! The engine needs three facts about a channel to take part in deadlock
+//! detection and stall scans:
+//!
+//! - who owns the receiver: the context that last polled it (a sender waiting
+//!   on a full channel waits for that context);
+//! - who holds the senders: each sender is *claimed* by the context that last
+//!   used it (a receiver waiting on an empty channel waits for all of them).
+//!   A new or cloned sender is unclaimed until first used, since it may be
+//!   moved into another task before then; a sender claimed by two contexts
+//!   in turn after being moved once is treated as shared and unknown. A
+//!   receive wait with any unknown sender is never concluded deadlocked;
+//!   the stall scan covers it;
+//! - progress: how many messages the receiver took.
+//!
+//! A channel created while validation is `Off` keeps no state at all.
+
+use crate::context::{self, ContextDesc, ContextId};
+use crate::engine;
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use crate::loom::sync::{Arc, Mutex};
+use crate::mode;
+use crate::report::{Side, Violation, ViolationKind};
+use crate::sink;
+use crate::site::Site;
+use crate::wait::{self, Waiting};
+use std::fmt;
+
+/// Which kind of channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ChannelKind {
+    /// A bounded `mpsc` channel.
+    Mpsc,
+    /// An unbounded `mpsc` channel.
+    UnboundedMpsc,
+    /// A `oneshot` channel.
+    Oneshot,
+    /// A `broadcast` channel.
+    Broadcast,
+}
+
+impl ChannelKind {
+    /// A short name for reports.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::Mpsc => "mpsc",
+            ChannelKind::UnboundedMpsc => "unbounded_mpsc",
+            ChannelKind::Oneshot => "oneshot",
+            ChannelKind::Broadcast => "broadcast",
+        }
+    }
+}
+
+/// A claim that marks a sender as shared (no single known holder).
+const SHARED: u64 = u64::MAX;
+
+pub(crate) struct ChannelInner {
+    pub(crate) kind: ChannelKind,
+    pub(crate) created: Site,
+    capacity: Option<usize>,
+    /// Messages the receiver(s) took: the channel's progress.
+    pub(crate) delivered: AtomicU64,
+    /// The context that last polled the receiver (raw id, 0 = none yet).
+    rx_owner: AtomicU64,
+    /// Where it polled it first since becoming the owner.
+    rx_site: Mutex<Option<Site>>,
+    /// Receive waits in progress.
+    pub(crate) rx_waiting: AtomicUsize,
+    /// Live senders never used yet. Outside `claims` so that creating and
+    /// dropping a sender that is never used (a oneshot sender is used once,
+    /// as it is consumed) takes no lock. A check racing with a clone is
+    /// harmless: the clone's source is either unclaimed itself or claimed by
+    /// the running (so not deadlocked) context that clones it.
+    unclaimed: AtomicU64,
+    claims: Mutex<Claims>,
+}
+
+#[derive(Default)]
+struct Claims {
+    /// Holder, senders held, where the holder last claimed one.
+    by_ctx: Vec<(ContextId, u32, Site)>,
+    shared: u64,
+}
+
+impl Claims {
+    fn add(&mut self, c: ContextId, site: Site) {
+        match self.by_ctx.iter_mut().find(|(x, _, _)| *x == c) {
+            Some((_, n, s)) => {
+                *n += 1;
+                *s = site;
+            }
+            None => self.by_ctx.push((c, 1, site)),
+        }
+    }
+
+    fn remove(&mut self, c: ContextId) {
+        if let Some(i) = self.by_ctx.iter().position(|(x, _, _)| *x == c) {
+            self.by_ctx[i].1 -= 1;
+            if self.by_ctx[i].1 == 0 {
+                self.by_ctx.swap_remove(i);
+            }
+        }
+    }
+}
+
+impl ChannelInner {
+    /// The contexts holding claimed senders (with where they last used
+    /// one), and whether every live sender is claimed.
+    pub(crate) fn claims_snapshot(&self) -> (Vec<(ContextId, Site)>, bool) {
+        let c = crate::loom::lock(&self.claims);
+        (
+            c.by_ctx.iter().map(|(x, _, s)| (*x, *s)).collect(),
+            self.unclaimed.load(Relaxed) == 0 && c.shared == 0,
+        )
+    }
+
+    /// Live senders, and how many of them have no known holder.
+    pub(crate) fn senders(&self) -> (u64, u64) {
+        let c = crate::loom::lock(&self.claims);
+        let claimed: u64 = c.by_ctx.iter().map(|(_, n, _)| u64::from(*n)).sum();
+        let unclaimed = self.unclaimed.load(Relaxed);
+        (claimed + unclaimed + c.shared, unclaimed + c.shared)
+    }
+
+    pub(crate) fn rx_owner(&self) -> Option<ContextId> {
+        ContextId::from_raw(self.rx_owner.load(Relaxed))
+    }
+
+    /// The receiver's owner and where it polled the receiver.
+    pub(crate) fn rx_owner_at(&self) -> Option<(ContextId, Option<Site>)> {
+        let site = *crate::loom::lock(&self.rx_site);
+        self.rx_owner().map(|c| (c, site))
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn set_rx_owner(&self, me: ContextId, site: Site) {
+        let mut s = crate::loom::lock(&self.rx_site);
+        self.rx_owner.store(me.as_u64(), Relaxed);
+        *s = Some(site);
+    }
+
+    pub(crate) fn capacity(&self) -> Option<usize> {
+        self.capacity
+    }
+}
+
+/// The engine's view of one channel, embedded in its shared state.
+pub struct ChannelMeta {
+    inner: Option<Arc<ChannelInner>>,
+}
+
+impl ChannelMeta {
+    /// A channel created at the caller's site; `capacity` is `None` for
+    /// unbounded channels. Untracked if validation is `Off` now.
+    #[track_caller]
+    pub fn new(kind: ChannelKind, capacity: Option<usize>) -> ChannelMeta {
+        if !mode::enabled() {
+            return ChannelMeta::untracked();
+        }
+        ChannelMeta {
+            inner: Some(Arc::new(ChannelInner {
+                kind,
+                created: Site::caller(),
+                capacity,
+                delivered: AtomicU64::new(0),
+                rx_owner: AtomicU64::new(0),
+                rx_site: Mutex::new(None),
+                rx_waiting: AtomicUsize::new(0),
+                unclaimed: AtomicU64::new(0),
+                claims: Mutex::new(Claims::default()),
+            })),
+        }
+    }
+
+    /// A channel the engine ignores.
+    pub const fn untracked() -> ChannelMeta {
+        ChannelMeta { inner: None }
+    }
+
+    /// Whether the channel is tracked.
+    pub fn is_tracked(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    #[cfg(all(test, not(perf_validation_loom)))]
+    pub(crate) fn inner_for_tests(&self) -> Option<Arc<ChannelInner>> {
+        self.inner.clone()
+    }
+
+    /// A claim for a new sender handle (at creation and at every clone);
+    /// the handle keeps it and drops it with itself.
+    pub fn new_sender(&self) -> SenderClaim {
+        if let Some(inner) = &self.inner {
+            inner.unclaimed.fetch_add(1, Relaxed);
+        }
+        SenderClaim {
+            chan: self.inner.clone(),
+            ctx: AtomicU64::new(0),
+            moved: AtomicBool::new(false),
+        }
+    }
+
+    /// The receiver is being polled (`recv`, `try_recv`, `poll_recv`): the
+    /// current context owns it.
+    #[track_caller]
+    #[inline]
+    pub fn receiver_polled(&self) {
+        let Some(inner) = &self.inner else { return };
+        if let Some(me) = context::current_id() {
+            if inner.rx_owner.load(Relaxed) != me.as_u64() {
+                inner.set_rx_owner(me, Site::caller());
+            }
+        }
+    }
+
+    /// The receiver took `n` messages (progress for the stall scan).
+    #[inline]
+    pub fn delivered(&self, n: u64) {
+        if let Some(inner) = &self.inner {
+            inner.delivered.fetch_add(n, Relaxed);
+        }
+    }
+
+    /// The current context starts waiting to receive on an empty channel.
+    /// If every live sender is claimed by a context stuck waiting for this
+    /// one, a `Deadlock` is reported now. Drop the guard when the wait ends.
+    #[track_caller]
+    pub fn recv_wait(&self) -> Waiting {
+        match &self.inner {
+            Some(inner) if mode::enabled() => wait::start_channel_wait(inner, true, Site::caller()),
+            _ => Waiting::untracked(),
+        }
+    }
+
+    /// The current context starts waiting for room in a full channel. If the
+    /// receiver's owner is stuck waiting for this context, a `Deadlock` is
+    /// reported now.
+    #[track_caller]
+    pub fn send_wait(&self) -> Waiting {
+        match &self.inner {
+            Some(inner) if mode::enabled() => {
+                wait::start_channel_wait(inner, false, Site::caller())
+            }
+            _ => Waiting::untracked(),
+        }
+    }
+
+    /// The channel (its last receiver) is dropped with `undelivered`
+    /// messages still queued: reports a `ChannelLeak` if there are any.
+    pub fn dropped_with_undelivered(&self, undelivered: usize) {
+        if undelivered == 0 || !mode::enabled() {
+            return;
+        }
+        if let Some(inner) = &self.inner {
+            sink::submit(leak_report(inner, undelivered));
+        }
+    }
+
+    /// A oneshot sender is dropped without sending: reports a `ChannelLeak`
+    /// if a receiver is waiting for it.
+    pub fn oneshot_sender_dropped_unsent(&self) {
+        let Some(inner) = &self.inner else { return };
+        if inner.rx_waiting.load(Relaxed) == 0 || !mode::enabled() {
+            return;
+        }
+        let Some((rx, site)) = engine::get().waits.receiver_of(inner) else {
+            return;
+        };
+        let label = label(inner);
+        let me = context::describe_current();
+        let v = Violation::new(
+            ViolationKind::ChannelLeak,
+            format!(
+                "the sender of {label} (created at {}) was dropped without sending while {rx} \
+                 waits for its value at {site}",
+                inner.created
+            ),
+        )
+        .with_side(
+            Side::new("waits to receive", Some(rx)).event(format!("waits on {label}"), Some(site)),
+        )
+        .with_side(
+            Side::new("dropped the sender unsent", me)
+                .event(format!("{label} created"), Some(inner.created)),
+        )
+        .with_advice(
+            "send a value on every path before the sender goes out of scope (send an error \
+             value if the work failed), or treat RecvError at the receiver as cancellation",
+        );
+        sink::submit(v);
+    }
+}
+
+impl fmt::Debug for ChannelMeta {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.inner {
+            Some(i) => f
+                .debug_struct("ChannelMeta")
+                .field("kind", &i.kind)
+                .field("created", &i.created)
+                .finish(),
+            None => f.write_str("ChannelMeta(untracked)"),
+        }
+    }
+}
+
+fn label(inner: &ChannelInner) -> String {
+    let base = inner
+        .created
+        .file()
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or(inner.created.file());
+    format!(
+        "`{}@{}:{}`",
+        inner.kind.as_str(),
+        base,
+        inner.created.line()
+    )
+}
+
+fn leak_report(inner: &ChannelInner, undelivered: usize) -> Violation {
+    let label = label(inner);
+    let me = context::describe_current();
+    let owner = inner.rx_owner().map(|c| ContextDesc::new(c, None));
+    let mut v = Violation::new(
+        ViolationKind::ChannelLeak,
+        format!(
+            "{label} (created at {}) was dropped with {undelivered} undelivered message(s); \
+             they are lost",
+            inner.created
+        ),
+    )
+    .with_side(
+        Side::new("dropped the channel", me).event(format!("{label} created"), Some(inner.created)),
+    );
+    if let Some(o) = owner {
+        v = v.with_side(Side::new("last polled the receiver", Some(o)));
+    }
+    v.with_advice(
+        "drain the receiver before dropping it (close() it, then recv() until None), or stop \
+         the producers first",
+    )
+    .with_key(("undelivered", inner.created))
+}
+
+/// What a sender handle keeps: which context holds it, as far as the engine
+/// can tell. Cloning it makes the claim of a new, not yet used sender.
+///
+/// A oneshot sender is consumed by its only use, so it is never claimed
+/// while alive: a oneshot receive never proves a deadlock; the stall scan
+/// and the unsent-drop leak cover it. Primitives need not call
+/// [`used`](Self::used) on one.
+pub struct SenderClaim {
+    chan: Option<Arc<ChannelInner>>,
+    /// Raw context id of the holder, 0 unclaimed, `SHARED` unknown. Changed
+    /// only under the channel's claims lock.
+    ctx: AtomicU64,
+    moved: AtomicBool,
+}
+
+impl SenderClaim {
+    /// The sender is being used (send, try_send, reserve): the current
+    /// context holds it. One load and a compare when nothing changed.
+    #[track_caller]
+    #[inline]
+    pub fn used(&self) {
+        let Some(chan) = &self.chan else { return };
+        let cur = self.ctx.load(Relaxed);
+        if cur == SHARED {
+            return;
+        }
+        let Some(me) = context::current_id() else {
+            return;
+        };
+        if cur != me.as_u64() {
+            self.reclaim(chan, me, Site::caller());
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn reclaim(&self, chan: &ChannelInner, me: ContextId, site: Site) {
+        let mut c = crate::loom::lock(&chan.claims);
+        let cur = self.ctx.load(Relaxed);
+        if cur == me.as_u64() || cur == SHARED {
+            return;
+        }
+        match ContextId::from_raw(cur) {
+            None => {
+                chan.unclaimed.fetch_sub(1, Relaxed);
+                c.add(me, site);
+                self.ctx.store(me.as_u64(), Relaxed);
+            }
+            Some(old) if !self.moved.load(Relaxed) => {
+                c.remove(old);
+                c.add(me, site);
+                self.ctx.store(me.as_u64(), Relaxed);
+                self.moved.store(true, Relaxed);
+            }
+            Some(old) => {
+                c.remove(old);
+                c.shared += 1;
+                self.ctx.store(SHARED, Relaxed);
+            }
+        }
+    }
+
+    #[cfg(all(test, perf_validation_loom))]
+    pub(crate) fn chan_for_tests(&self) -> Option<Arc<ChannelInner>> {
+        self.chan.clone()
+    }
+
+    /// The context the engine attributes this sender to, if any.
+    pub fn holder(&self) -> Option<ContextId> {
+        match self.ctx.load(Relaxed) {
+            SHARED => None,
+            raw => ContextId::from_raw(raw),
+        }
+    }
+}
+
+impl Clone for SenderClaim {
+    fn clone(&self) -> SenderClaim {
+        ChannelMeta {
+            inner: self.chan.clone(),
+        }
+        .new_sender()
+    }
+}
+
+impl Drop for SenderClaim {
+    fn drop(&mut self) {
+        let Some(chan) = &self.chan else { return };
+        // Only this handle changes its own claim, and it is being dropped,
+        // so the state read here is final.
+        match self.ctx.load(Relaxed) {
+            0 => {
+                chan.unclaimed.fetch_sub(1, Relaxed);
+            }
+            SHARED => crate::loom::lock(&chan.claims).shared -= 1,
+            raw => {
+                if let Some(old) = ContextId::from_raw(raw) {
+                    crate::loom::lock(&chan.claims).remove(old);
+                }
+            }
+        }
+    }
+}
+
+impl fmt::Debug for SenderClaim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SenderClaim")
+            .field("holder", &self.holder())
+            .finish()
+    }
+}

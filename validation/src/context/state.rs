@@ -1,0 +1,294 @@
+//! One context's state: the stack of locks it holds, and the mailbox through
+//! which a guard released in another context removes its entry.
+//!
+//! # Invariants
+//!
+//! - `owned` (the held stack, the cached description, the timed-scope depth)
+//!   is touched only by the owner — the thread, or the task while it is
+//!   polled (the runtime orders successive polls) — until the owner exits.
+//!   After `owner_gone` is set (under `remote`), it is touched only under the
+//!   `remote` lock.
+//! - Every tracked [`Held`](crate::Held) token corresponds to exactly one
+//!   entry of the held stack, and only that token removes it. Hence a
+//!   context state with a non-empty stack is never freed, and a token may
+//!   dereference its state pointer until its entry is gone.
+//! - A token released in another context pushes its key to `remote.released`
+//!   and raises `pending`; the owner drains the mailbox before its next
+//!   acquire or release. When the owner exits it drains the mailbox, marks
+//!   itself gone, and frees the state if the stack is empty; otherwise the
+//!   last remote release frees it.
+
+use super::id::{ContextDesc, ContextId};
+use crate::chain::{mix, SEED};
+use crate::loom::cell::UnsafeCell;
+use crate::loom::sync::atomic::{AtomicBool, Ordering::*};
+use crate::loom::sync::Mutex;
+use std::panic::Location;
+
+/// The deepest held stack tracked; acquisitions past it are not validated
+/// (and a warning says so once).
+pub(crate) const MAX_HELD: usize = 48;
+
+/// Held for reading (RwLock read, shared).
+pub(crate) const F_SHARED: u8 = 1;
+/// Taken with a successful try: it created no order edge into itself.
+pub(crate) const F_TRY: u8 = 2;
+/// A semaphore's permits: not part of the order graph or the chain hash.
+pub(crate) const F_SEMAPHORE: u8 = 4;
+/// Not yet acquired: the context is waiting for it.
+pub(crate) const F_PENDING: u8 = 8;
+
+/// One lock a context holds (or waits for, while `F_PENDING`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct HeldEntry {
+    /// The lock's address: the instance, while it is borrowed.
+    pub(crate) instance: usize,
+    /// The nesting key of the lock (`Nesting::ByKey`).
+    pub(crate) key: u64,
+    /// The hash of the chain up to and including this entry.
+    pub(crate) chain: u64,
+    /// The class word (id and nesting bits).
+    pub(crate) word: u64,
+    pub(crate) site: &'static Location<'static>,
+    pub(crate) permits: u32,
+    pub(crate) flags: u8,
+}
+
+impl HeldEntry {
+    pub(crate) fn class(&self) -> u32 {
+        self.word as u32
+    }
+
+    pub(crate) fn has(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    /// The chain hash after this entry, given the hash below it.
+    #[inline(always)]
+    pub(crate) fn chain_after(&self, below: u64) -> u64 {
+        chain_after(below, self.word, self.flags)
+    }
+}
+
+/// The chain hash after an entry of class word `word` with `flags`, given
+/// the hash below it.
+#[inline(always)]
+pub(crate) fn chain_after(below: u64, word: u64, flags: u8) -> u64 {
+    if flags & F_SEMAPHORE != 0 {
+        below
+    } else {
+        mix(below, chain_input(word, flags))
+    }
+}
+
+/// What an acquisition contributes to the chain hash: the class and whether
+/// it was a try (a try creates no edge, so it validates differently).
+#[inline(always)]
+pub(crate) fn chain_input(word: u64, flags: u8) -> u64 {
+    (word & u64::from(u32::MAX)) | (u64::from(flags & F_TRY) << 40)
+}
+
+/// The owner's part of a context state.
+pub(crate) struct Owned {
+    pub(crate) held: Vec<HeldEntry>,
+    pub(crate) desc: Option<ContextDesc>,
+    /// Depth of `timed_scope`s: waits started inside one are bounded.
+    pub(crate) timed: u32,
+    pub(crate) overflow_warned: bool,
+}
+
+impl Owned {
+    #[inline(always)]
+    pub(crate) fn top_chain(&self) -> u64 {
+        self.held.last().map_or(SEED, |e| e.chain)
+    }
+
+    /// Removes the topmost entry for `instance`; recomputes the chain hashes
+    /// of the entries above it.
+    #[inline(always)]
+    pub(crate) fn remove(&mut self, instance: usize) -> bool {
+        // Guards usually drop in reverse order: the top entry is the one.
+        if self.held.last().is_some_and(|e| e.instance == instance) {
+            self.held.pop();
+            return true;
+        }
+        self.remove_below_top(instance)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn remove_below_top(&mut self, instance: usize) -> bool {
+        let Some(i) = self.held.iter().rposition(|e| e.instance == instance) else {
+            return false;
+        };
+        self.held.remove(i);
+        let mut h = if i == 0 { SEED } else { self.held[i - 1].chain };
+        for e in &mut self.held[i..] {
+            h = e.chain_after(h);
+            e.chain = h;
+        }
+        true
+    }
+
+    /// Sets or clears `F_PENDING` on the topmost entry for `instance`.
+    pub(crate) fn set_pending(&mut self, instance: usize, pending: bool) {
+        if let Some(e) = self.held.iter_mut().rev().find(|e| e.instance == instance) {
+            if pending {
+                e.flags |= F_PENDING;
+            } else {
+                e.flags &= !F_PENDING;
+            }
+        }
+    }
+}
+
+struct Remote {
+    released: Vec<usize>,
+    owner_gone: bool,
+}
+
+pub(crate) struct ContextState {
+    pub(crate) id: ContextId,
+    owned: UnsafeCell<Owned>,
+    pending: AtomicBool,
+    remote: Mutex<Remote>,
+    /// Counts frees, so the models can check a state is freed exactly once.
+    #[cfg(perf_validation_loom)]
+    pub(crate) frees: Option<crate::loom::sync::Arc<crate::loom::sync::atomic::AtomicUsize>>,
+}
+
+#[cfg(perf_validation_loom)]
+impl Drop for ContextState {
+    fn drop(&mut self) {
+        if let Some(f) = &self.frees {
+            f.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+impl ContextState {
+    pub(crate) fn new(id: ContextId) -> ContextState {
+        ContextState {
+            id,
+            owned: UnsafeCell::new(Owned {
+                held: Vec::with_capacity(8),
+                desc: None,
+                timed: 0,
+                overflow_warned: false,
+            }),
+            pending: AtomicBool::new(false),
+            remote: Mutex::new(Remote {
+                released: Vec::new(),
+                owner_gone: false,
+            }),
+            #[cfg(perf_validation_loom)]
+            frees: None,
+        }
+    }
+
+    /// Allocates a state; the owner keeps the pointer and gives it back
+    /// through [`owner_exit`](Self::owner_exit).
+    pub(crate) fn alloc(id: ContextId) -> *mut ContextState {
+        Box::into_raw(Box::new(ContextState::new(id)))
+    }
+
+    /// Runs `f` on the owner's part.
+    ///
+    /// # Safety
+    /// The caller is the owner context, and no other reference into `owned`
+    /// is live (`f` must not call back into the engine for this context).
+    #[inline(always)]
+    pub(crate) unsafe fn with_owned<R>(&self, f: impl FnOnce(&mut Owned) -> R) -> R {
+        // SAFETY: the caller is the owner and holds no other reference, so
+        // this is the only access (see the module invariants).
+        self.owned.with_mut(|p| f(unsafe { &mut *p }))
+    }
+
+    /// Applies releases made by other contexts. Owner only.
+    ///
+    /// # Safety
+    /// As [`with_owned`](Self::with_owned).
+    #[inline(always)]
+    pub(crate) unsafe fn drain(&self) {
+        if self.pending.load(Acquire) {
+            // SAFETY: forwarded caller contract.
+            unsafe { self.drain_slow() }
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    unsafe fn drain_slow(&self) {
+        let released = {
+            let mut r = crate::loom::lock(&self.remote);
+            self.pending.store(false, Relaxed);
+            std::mem::take(&mut r.released)
+        };
+        // SAFETY: forwarded caller contract.
+        unsafe {
+            self.with_owned(|o| {
+                for i in released {
+                    o.remove(i);
+                }
+            })
+        }
+    }
+
+    /// Releases `instance` on behalf of its owner, from another context (or
+    /// after the owner exited).
+    ///
+    /// # Safety
+    /// `state` came from [`alloc`](Self::alloc), and the caller owns the
+    /// token of a live entry for `instance` in it (so it is not freed).
+    #[cold]
+    pub(crate) unsafe fn remote_release(state: *mut ContextState, instance: usize) {
+        // SAFETY: the caller's entry keeps the state alive.
+        let st = unsafe { &*state };
+        let mut r = crate::loom::lock(&st.remote);
+        if !r.owner_gone {
+            r.released.push(instance);
+            st.pending.store(true, Release);
+            return;
+        }
+        let (removed, empty) = st.owned.with_mut(|p| {
+            // SAFETY: the owner is gone, so `owned` is only touched under
+            // `remote`, which we hold.
+            let o = unsafe { &mut *p };
+            (o.remove(instance), o.held.is_empty())
+        });
+        drop(r);
+        if removed && empty {
+            // SAFETY: the owner is gone and no entry (hence no token) is
+            // left: nothing else can reach the state.
+            drop(unsafe { Box::from_raw(state) });
+        }
+    }
+
+    /// The owner is gone (the task completed, the thread exited).
+    ///
+    /// # Safety
+    /// `state` came from [`alloc`](Self::alloc), the caller is its owner,
+    /// and calls this once, after its last owner access.
+    pub(crate) unsafe fn owner_exit(state: *mut ContextState) {
+        // SAFETY: still alive: only this call or the last remote release
+        // frees it, and the latter needs `owner_gone`.
+        let st = unsafe { &*state };
+        let mut r = crate::loom::lock(&st.remote);
+        let released = std::mem::take(&mut r.released);
+        r.owner_gone = true;
+        let empty = st.owned.with_mut(|p| {
+            // SAFETY: the owner's last access; `remote` is held, so no
+            // remote release touches `owned` concurrently.
+            let o = unsafe { &mut *p };
+            for i in released {
+                o.remove(i);
+            }
+            o.held.is_empty()
+        });
+        drop(r);
+        if empty {
+            // SAFETY: no entry, so no token can reach the state.
+            drop(unsafe { Box::from_raw(state) });
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! The engine's shared state, one per process.
+//!
+//! Each part is a type of its own so the loom models can build a fresh one
+//! per execution; the process uses the single instance behind [`get`].
+
+use crate::chain::ChainSet;
+use crate::class::ClassTable;
+use crate::graph::LockGraph;
+use crate::loom::sync::Mutex;
+use crate::sink::Sink;
+use crate::wait::graph::WaitGraph;
+use std::sync::OnceLock;
+
+pub(crate) struct Engine {
+    pub(crate) classes: ClassTable,
+    pub(crate) graph: Mutex<LockGraph>,
+    pub(crate) chains: ChainSet,
+    pub(crate) waits: WaitGraph,
+    pub(crate) sink: Sink,
+}
+
+impl Engine {
+    pub(crate) fn new() -> Engine {
+        Engine {
+            classes: ClassTable::new(),
+            graph: Mutex::new(LockGraph::new()),
+            chains: ChainSet::new(),
+            waits: WaitGraph::new(),
+            sink: Sink::new(),
+        }
+    }
+}
+
+static ENGINE: OnceLock<Engine> = OnceLock::new();
+
+/// The process's engine.
+pub(crate) fn get() -> &'static Engine {
+    ENGINE.get_or_init(Engine::new)
+}
+
+/// Sizes of the engine's structures, for tests and diagnostics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Order edges in the lock-order graph.
+    pub order_edges: usize,
+    /// Validated chains in the chain cache.
+    pub validated_chains: usize,
+    /// Waits currently registered in the wait-for graph.
+    pub active_waits: usize,
+}
+
+/// Sizes of the engine's structures right now.
+pub fn stats() -> EngineStats {
+    let e = get();
+    EngineStats {
+        order_edges: crate::loom::lock(&e.graph).edge_count(),
+        validated_chains: e.chains.len(),
+        active_waits: e.waits.len(),
+    }
+}

@@ -1,0 +1,106 @@
+//! Reports the runtime hands in: long polls from its watchdog, and "all
+//! tasks blocked" from its scheduler.
+
+use crate::context::{ContextDesc, ContextId};
+use crate::engine;
+use crate::report::{Side, Violation, ViolationKind};
+use crate::sink;
+use crate::site::Site;
+use std::num::NonZeroU64;
+use std::time::Duration;
+
+/// A task the runtime found blocked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockedTask {
+    /// The runtime's task id.
+    pub id: NonZeroU64,
+    /// The task's name, if it has one.
+    pub name: Option<String>,
+    /// Where it was spawned.
+    pub spawned_at: Option<Site>,
+}
+
+/// Reports a task poll that ran for at least `ran_for` without yielding (the
+/// runtime's watchdog calls this once per task). Recorded and logged, never
+/// raised as a panic (this runs on the runtime's threads); the report is
+/// returned so the runtime can raise it where it sees fit.
+pub fn report_long_poll(
+    task_id: NonZeroU64,
+    task_name: Option<&str>,
+    spawned_at: Site,
+    ran_for: Duration,
+) -> Violation {
+    let ctx = ContextDesc::new(ContextId::task(task_id), task_name);
+    let ms = ran_for.as_millis();
+    let v = Violation::new(
+        ViolationKind::LongPoll,
+        format!(
+            "{ctx} (spawned at {spawned_at}) ran one poll for at least {ms} ms without yielding; \
+             its worker served no other task meanwhile"
+        ),
+    )
+    .with_side(Side::new("ran too long", Some(ctx)).event("spawned", Some(spawned_at)))
+    .with_advice(
+        "move blocking work to spawn_blocking (or block_in_place), or add yield points \
+         (task::yield_now) to long loops",
+    )
+    .with_key(("long-poll", spawned_at));
+    sink::submit_quietly(&v);
+    v
+}
+
+/// Reports that the runtime `runtime` has no runnable task, no pending timer
+/// or I/O, and the `blocked` tasks: nothing can wake them. Each task is
+/// described with the waits the engine knows for it. Recorded and logged,
+/// never raised as a panic; returns the report (`None` if `blocked` is
+/// empty, or validation is off) so the runtime can raise it, e.g. from
+/// `block_on`.
+pub fn report_all_tasks_blocked(runtime: &str, blocked: &[BlockedTask]) -> Option<Violation> {
+    if blocked.is_empty() || crate::mode::mode() == crate::Mode::Off {
+        return None;
+    }
+    let e = engine::get();
+    let mut key: Vec<Site> = Vec::new();
+    let mut sides = Vec::new();
+    for t in blocked {
+        let ctx = ContextDesc::new(ContextId::task(t.id), t.name.as_deref());
+        let mut side = Side::new("is blocked", Some(ctx));
+        if let Some(s) = t.spawned_at {
+            side = side.event("spawned", Some(s));
+            key.push(s);
+        }
+        let waits = e.waits.waits_of(ContextId::task(t.id));
+        if waits.is_empty() {
+            side = side.event(
+                "waits on something the engine does not track (a JoinHandle, a timer-less \
+                 future, an external event)",
+                None,
+            );
+        }
+        for (res, site) in waits {
+            side = side.event(format!("waits on {}", res.label(e)), Some(site));
+            key.push(site);
+        }
+        sides.push(side);
+    }
+    key.sort();
+    let mut v = Violation::new(
+        ViolationKind::AllTasksBlocked,
+        format!(
+            "runtime {runtime:?} has no runnable task, no pending timer or I/O, and {} blocked \
+             task(s): nothing can wake them",
+            blocked.len()
+        ),
+    );
+    for s in sides {
+        v = v.with_side(s);
+    }
+    let v = v
+        .with_advice(
+            "whatever these tasks wait for can no longer happen: find the sender, notifier or \
+             lock holder that finished or was dropped without acting (each wait's site is above)",
+        )
+        .with_key(key);
+    sink::submit_quietly(&v);
+    Some(v)
+}

@@ -1,0 +1,65 @@
+//! Reports handed in by the runtime: long polls and "all tasks blocked".
+
+use super::{serial, take_kind, FakeTask};
+use crate::{
+    count, report_all_tasks_blocked, report_long_poll, set_thread_mode, BlockedTask, Mode, Site,
+    ViolationKind, WaitKind, WaitMeta,
+};
+use std::num::NonZeroU64;
+use std::time::Duration;
+
+#[test]
+fn a_long_poll_is_recorded_once_per_spawn_site_and_never_panics() {
+    let site = Site::new("src/ig_indexer.rs", 40, 5);
+    let id = NonZeroU64::new(9_000_001).unwrap();
+    let before = count(ViolationKind::LongPoll);
+    let prev = set_thread_mode(Some(Mode::Panic));
+    let v = report_long_poll(id, Some("ig-indexer"), site, Duration::from_millis(250));
+    let again = report_long_poll(id, Some("ig-indexer"), site, Duration::from_millis(900));
+    set_thread_mode(prev);
+    assert_eq!(v.kind(), ViolationKind::LongPoll);
+    assert_eq!(again.kind(), ViolationKind::LongPoll);
+    assert!(v.summary().contains("at least 250 ms"));
+    assert_eq!(v.contexts()[0].name(), Some("ig-indexer"));
+    assert_eq!(v.contexts()[0].id().task_id(), Some(id.get()));
+    assert!(v.mentions("ig_indexer.rs", 40));
+    assert!(count(ViolationKind::LongPoll) > before);
+    let taken = take_kind("ig_indexer", ViolationKind::LongPoll);
+    assert_eq!(taken.len(), 1, "one distinct violation");
+}
+
+#[test]
+fn all_tasks_blocked_names_each_task_and_what_it_waits_on() {
+    let _s = serial();
+    let notify = WaitMeta::new(WaitKind::Notify);
+    let waiting = FakeTask::new("ig-waiter");
+    let w = waiting.enter(|| notify.wait());
+    let blocked = [
+        BlockedTask {
+            id: waiting.id(),
+            name: Some("ig-waiter".into()),
+            spawned_at: Some(Site::new("src/ig_main.rs", 9, 5)),
+        },
+        BlockedTask {
+            id: NonZeroU64::new(9_000_002).unwrap(),
+            name: None,
+            spawned_at: None,
+        },
+    ];
+    let v = report_all_tasks_blocked("ig-rt", &blocked).expect("a report");
+    assert_eq!(v.kind(), ViolationKind::AllTasksBlocked);
+    assert_eq!(v.sides().len(), 2);
+    let text = v.to_string();
+    assert!(
+        text.contains("ig-waiter") && text.contains("Notify@"),
+        "{text}"
+    );
+    assert!(text.contains("does not track"), "{text}");
+    assert!(
+        v.mentions("ingest.rs", notify.created_at().line() + 2),
+        "the wait's site"
+    );
+    assert!(report_all_tasks_blocked("ig-rt", &[]).is_none());
+    waiting.enter(|| drop(w));
+    assert_eq!(take_kind("ig-rt", ViolationKind::AllTasksBlocked).len(), 1);
+}
