@@ -22,6 +22,7 @@
 //!         return <crate>::runtime::Builder::new_multi_thread()  // or new_current_thread()
 //!             .worker_threads(N)                                 // only when given
 //!             .start_paused(true)                                // only when given
+//!             .validation(<crate>::validation::Mode::Panic)     // test only
 //!             .enable_all()
 //!             .build()
 //!             .expect("Failed building the Runtime")
@@ -108,6 +109,11 @@ pub(crate) fn expand(kind: Kind, input: &ItemFn, config: &Config, as_test: bool)
     });
 
     let start_paused = config.start_paused.then(|| quote! { .start_paused(true) });
+    // A test fails on the first validation report (a lock-order inversion,
+    // a deadlock...) rather than logging it; PERF_RUNTIME_VALIDATION still
+    // overrides.
+    let validation =
+        (kind == Kind::Test).then(|| quote! { .validation(#crate_path::validation::Mode::Panic) });
 
     let mut block = TokenStream::new();
     input.brace.surround(&mut block, |tokens| {
@@ -120,6 +126,7 @@ pub(crate) fn expand(kind: Kind, input: &ItemFn, config: &Config, as_test: bool)
                 return #crate_path::runtime::Builder::#constructor()
                     #worker_threads
                     #start_paused
+                    #validation
                     .enable_all()
                     .build()
                     .expect("Failed building the Runtime")

@@ -57,6 +57,7 @@ pub mod task;
 pub mod time;
 pub mod topology;
 pub(crate) mod util;
+pub mod validation;
 
 pub use task::{spawn, spawn_blocking, spawn_with};
 

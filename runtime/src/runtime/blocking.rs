@@ -143,7 +143,11 @@ impl BlockingPool {
         }
         let pool = self.clone();
         let handle = handle.clone();
-        match builder.spawn(move || pool.run(handle)) {
+        let mode = cfg.validation;
+        match builder.spawn(move || {
+            crate::validation::set_thread_mode(Some(mode));
+            pool.run(handle)
+        }) {
             Ok(t) => {
                 state.live += 1;
                 state.threads.push(t);

@@ -52,6 +52,8 @@ pub struct Builder {
     rounding: Rounding,
     container_refresh: Option<Duration>,
     container_root: Option<std::path::PathBuf>,
+    validation: crate::validation::Mode,
+    stall_threshold: Duration,
     event_interval: u32,
     long_poll_threshold: Option<Duration>,
     topology: Option<Topology>,
@@ -93,6 +95,8 @@ impl Builder {
             rounding: Rounding::Ceil,
             container_refresh: Some(Duration::from_secs(1)),
             container_root: None,
+            validation: crate::validation::Mode::Report,
+            stall_threshold: crate::validation::DEFAULT_STALL_THRESHOLD,
             qos_weights: {
                 let w = QosWeights::default();
                 (w.get(Qos::Critical), w.get(Qos::Normal), w.get(Qos::Batch))
@@ -286,6 +290,36 @@ impl Builder {
         self
     }
 
+    /// What the sync primitives do when the validation engine finds a bug
+    /// (a lock-order inversion, a deadlock, a stalled channel...) on this
+    /// runtime's threads: `Off`, `Report` (the default: record, count, log
+    /// once per distinct violation) or `Panic` (the default of
+    /// `#[perf_runtime::test]`). `PERF_RUNTIME_VALIDATION=off|report|panic`
+    /// overrides it; a bad value of the variable is a build error naming it.
+    /// See [`crate::validation`].
+    pub fn validation(&mut self, mode: crate::validation::Mode) -> &mut Self {
+        self.validation = mode;
+        self
+    }
+
+    /// How long a channel, `Notify`, `Barrier`, `Semaphore` or `watch` wait
+    /// may go without progress before it is reported as a stall (default
+    /// 5 s). A channel that is full but moving is never a stall. The
+    /// threshold is process-wide: the last runtime built sets it.
+    ///
+    /// # Panics
+    /// If `threshold` is zero.
+    #[track_caller]
+    pub fn stall_threshold(&mut self, threshold: Duration) -> &mut Self {
+        assert!(
+            !threshold.is_zero(),
+            "Builder::stall_threshold: the threshold must be above zero, got 0 (every wait would \
+             be a stall)"
+        );
+        self.stall_threshold = threshold;
+        self
+    }
+
     /// On current_thread, the `block_on` future is polled (if woken) at least
     /// every `n` task polls (default 61). Timers are checked at every tick on
     /// both flavours, so this no longer delays them as in tokio.
@@ -334,6 +368,16 @@ impl Builder {
         self
     }
 
+    /// The builder's validation mode, unless `PERF_RUNTIME_VALIDATION`
+    /// overrides it.
+    fn validation_mode(&self) -> io::Result<crate::validation::Mode> {
+        match crate::validation::Mode::from_env() {
+            Ok(Some(mode)) => Ok(mode),
+            Ok(None) => Ok(self.validation),
+            Err(e) => Err(invalid(e.to_string())),
+        }
+    }
+
     fn weights(&self) -> io::Result<QosWeights> {
         let (c, n, b) = self.qos_weights;
         QosWeights::new(c, n, b).map_err(|e| invalid(e.to_string()))
@@ -344,6 +388,7 @@ impl Builder {
             global_queue_interval: self.global_queue_interval,
             qos_weights: self.weights()?,
             steal_hysteresis: self.steal_hysteresis,
+            validation: self.validation_mode()?,
             event_interval: self.event_interval,
             thread_name: self.thread_name.clone(),
             thread_stack_size: self.thread_stack_size,
@@ -424,6 +469,8 @@ impl Builder {
     /// An invalid `PERF_RUNTIME_WORKER_THREADS`, a `start_paused` multi-thread
     /// runtime, or the operating system refusing to start a thread.
     pub fn build(&mut self) -> io::Result<Runtime> {
+        crate::validation::install_hook();
+        crate::validation::set_stall_threshold(self.stall_threshold);
         match self.kind {
             Kind::MultiThread => self.build_multi_thread(),
             Kind::CurrentThread => self.build_current_thread(),

@@ -11,6 +11,8 @@ pub(crate) struct Config {
     pub(crate) global_queue_interval: u32,
     pub(crate) qos_weights: crate::scheduler::pick::QosWeights,
     pub(crate) steal_hysteresis: u32,
+    /// The validation mode of the runtime's threads.
+    pub(crate) validation: crate::validation::Mode,
     pub(crate) event_interval: u32,
     pub(crate) thread_name: ThreadNameFn,
     pub(crate) thread_stack_size: Option<usize>,

@@ -26,7 +26,8 @@ enum Entered {
 
 struct Context {
     handle: RefCell<Option<Handle>>,
-    task_id: Cell<Option<Id>>,
+    /// The header of the task being polled on this thread, or null.
+    task: Cell<*const Header>,
     budget: Cell<Budget>,
     entered: Cell<Entered>,
     worker: Cell<*const WorkerCx>,
@@ -39,7 +40,7 @@ thread_local! {
     static CONTEXT: Context = const {
         Context {
             handle: RefCell::new(None),
-            task_id: Cell::new(None),
+            task: Cell::new(ptr::null()),
             budget: Cell::new(Budget::UNCONSTRAINED),
             entered: Cell::new(Entered::No),
             worker: Cell::new(ptr::null()),
@@ -238,7 +239,7 @@ pub(crate) fn with_current_thread_core<R>(f: impl FnOnce(Option<&CoreCx>) -> R) 
 
 /// Restores the previous task id (and ends the watchdog's poll) when dropped.
 pub(crate) struct TaskGuard<'a> {
-    prev: Option<Id>,
+    prev: *const Header,
     header: &'a Header,
     watch: *const WorkerWatch,
     stats: *const Stats,
@@ -248,14 +249,8 @@ pub(crate) struct TaskGuard<'a> {
 #[inline]
 pub(crate) fn enter_task(header: &Header) -> TaskGuard<'_> {
     let (prev, watch, stats) = CONTEXT
-        .try_with(|c| {
-            (
-                c.task_id.replace(Some(header.id)),
-                c.watch.get(),
-                c.stats.get(),
-            )
-        })
-        .unwrap_or((None, ptr::null(), ptr::null()));
+        .try_with(|c| (c.task.replace(header), c.watch.get(), c.stats.get()))
+        .unwrap_or((ptr::null(), ptr::null(), ptr::null()));
     // SAFETY: the watch slot outlives the worker loop that installed it.
     if let Some(w) = unsafe { watch.as_ref() } {
         w.poll_start(header);
@@ -276,12 +271,21 @@ impl Drop for TaskGuard<'_> {
             w.poll_end(self.header, s);
         }
         let prev = self.prev;
-        let _ = CONTEXT.try_with(|c| c.task_id.set(prev));
+        let _ = CONTEXT.try_with(|c| c.task.set(prev));
     }
 }
 
+/// Calls `f` with the header of the task being polled on this thread.
+#[inline]
+pub(crate) fn with_current_task<R>(f: impl FnOnce(Option<&Header>) -> R) -> R {
+    let ptr = CONTEXT.try_with(|c| c.task.get()).unwrap_or(ptr::null());
+    // SAFETY: set by `enter_task` for the duration of a poll, on this thread;
+    // the poller holds a reference to the task, so the header is alive.
+    f(unsafe { ptr.as_ref() })
+}
+
 pub(crate) fn current_task_id() -> Option<Id> {
-    CONTEXT.try_with(|c| c.task_id.get()).ok().flatten()
+    with_current_task(|h| h.map(|h| h.id))
 }
 
 // ---- coop budget -----------------------------------------------------------------

@@ -134,6 +134,10 @@ impl Handle {
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter_runtime(self.inner.clone());
+        // The calling thread runs the block_on future (and, on
+        // current_thread, every task): it takes the runtime's validation mode
+        // meanwhile.
+        let _mode = ThreadMode::set(self.inner.common().config.validation);
         match &self.inner {
             crate::scheduler::Handle::MultiThread(_) => super::park_thread::block_on(future),
             crate::scheduler::Handle::CurrentThread(s) => {
@@ -195,6 +199,21 @@ impl Handle {
     /// ```
     pub fn pressure_watch(&self) -> crate::sync::watch::Receiver<crate::container::PressureLevel> {
         self.inner.common().sizing.pressure_watch()
+    }
+}
+
+/// Restores a thread's validation mode when dropped.
+struct ThreadMode(Option<crate::validation::Mode>);
+
+impl ThreadMode {
+    fn set(mode: crate::validation::Mode) -> ThreadMode {
+        ThreadMode(crate::validation::set_thread_mode(Some(mode)))
+    }
+}
+
+impl Drop for ThreadMode {
+    fn drop(&mut self) {
+        crate::validation::set_thread_mode(self.0);
     }
 }
 

@@ -88,8 +88,21 @@ impl WorkerWatch {
              (move blocking work to spawn_blocking or block_in_place, or add yield points)",
             at_least.as_millis(),
         );
+        // Also a validation report (LongPoll), so `validation::take_reports`
+        // and the JSON output carry it with the other findings.
+        if let Some(id) = std::num::NonZeroU64::new(header.id.as_u64()) {
+            let _ = crate::validation::report_long_poll(
+                id,
+                header.name(),
+                header.spawned_at.into(),
+                at_least,
+            );
+        }
     }
 }
+
+/// How often the watchdog asks the validation engine for stalled waits.
+const SCAN_INTERVAL: Duration = Duration::from_millis(250);
 
 /// One watchdog thread per runtime.
 pub(crate) struct Watchdog {
@@ -126,6 +139,7 @@ impl Watchdog {
                         stuck_reported: false,
                     })
                     .collect();
+                let mut next_scan = Duration::ZERO;
                 let (lock, cvar) = &*stop2;
                 let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
                 while !*stopped {
@@ -136,6 +150,12 @@ impl Watchdog {
                     let now = epoch.elapsed();
                     for (w, s) in workers.iter().zip(samples.iter_mut()) {
                         check(w, s, now, threshold, &stats);
+                    }
+                    if now >= next_scan {
+                        // Channel and wait stalls (the engine reports each
+                        // once; its threshold is `Builder::stall_threshold`).
+                        next_scan = now + SCAN_INTERVAL;
+                        let _ = crate::validation::scan(Instant::now());
                     }
                 }
             })?;

@@ -47,6 +47,10 @@ pub(crate) struct Header {
     /// When the task was last queued, in `scheduler::stats::now_ns` units, or
     /// 0 when that wake was not sampled (see `scheduler/stats.rs`).
     pub(crate) woken_at: crate::loom::sync::atomic::AtomicU64,
+    /// What the validation engine tracks for this task (held locks, waits):
+    /// a guard held across `.await` stays with the task, whichever worker
+    /// polls it next. One null pointer until the task first takes a lock.
+    pub(crate) validation: perf_validation::TaskSlot,
 }
 
 pub(crate) struct Core<F: Future, S> {

@@ -435,7 +435,9 @@ pub(crate) fn spawn_worker_thread(shared: &Arc<Shared>, core: CoreSource) -> std
     let slot = Arc::new(std::sync::Mutex::new(Some(core)));
     let slot2 = slot.clone();
     shared.thread_started();
+    let mode = cfg.validation;
     let res = builder.spawn(move || {
+        crate::validation::set_thread_mode(Some(mode));
         if let Some(f) = &on_start {
             f();
         }

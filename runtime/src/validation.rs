@@ -1,0 +1,53 @@
+//! The validation engine, wired to this runtime: lock-order inversions,
+//! deadlocks, stalled and leaking channels, long polls and atomics misuse,
+//! found while the service runs. See the [`perf_validation`] crate docs for
+//! the reports and how to read them; everything it exports is here.
+//!
+//! The runtime installs the engine's context hook on the first runtime
+//! built, so "who holds what" is keyed by task inside a task (a guard held
+//! across `.await` stays with its task as it moves between workers) and by
+//! thread elsewhere. `runtime::Builder::validation` sets the mode of the
+//! runtime's threads (default [`Mode::Report`]; `#[perf_runtime::test]`
+//! uses [`Mode::Panic`]); `PERF_RUNTIME_VALIDATION=off|report|panic`
+//! overrides it.
+
+pub use perf_validation::*;
+
+use crate::runtime::context;
+use std::num::NonZeroU64;
+
+fn current_task() -> Option<TaskRef> {
+    context::with_current_task(|h| {
+        h.map(|h| {
+            let id = NonZeroU64::new(h.id.as_u64()).expect("task ids start at 1");
+            TaskRef::new(id, &h.validation)
+        })
+    })
+}
+
+fn current_task_name() -> Option<String> {
+    context::with_current_task(|h| h.and_then(|h| h.name().map(str::to_owned)))
+}
+
+/// Installs the context hook (once per process; later calls do nothing).
+pub(crate) fn install_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let hook = ContextHook {
+            current_task,
+            current_task_name,
+        };
+        // SAFETY: `current_task` returns the slot of the task whose poll is
+        // in progress on the calling thread (`context::enter_task` sets it
+        // for exactly the poll); the poller holds a reference to the task,
+        // so the slot outlives the poll, and a task is polled by one thread
+        // at a time (its RUNNING bit).
+        let installed = unsafe { set_context_hook(hook) };
+        if !installed {
+            tracing::warn!(
+                "another context hook was installed before perf_runtime's: validation reports \
+                 will not tell perf_runtime tasks apart"
+            );
+        }
+    });
+}
