@@ -21,3 +21,7 @@ export MIRIFLAGS="-Zmiri-strict-provenance ${MIRIFLAGS:-}"
 cargo +nightly miri test -p perf-runtime --lib task::
 cargo +nightly miri test -p perf-runtime --lib scheduler::
 cargo +nightly miri test -p perf-runtime --lib sync::
+# The validation engine's unsafe parts: the per-task slot, remote release of
+# held records, the chain cache.
+cargo +nightly miri test -p perf-validation --lib -- tests::tasks tests::double_lock \
+    tests::concurrency::guards_released tests::lock_order tests::channels tests::deadlock
