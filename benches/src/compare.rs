@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release -p benches --bin compare -- scheduler [--json] [--samples N]
 //! cargo run --release -p benches --bin compare -- qos [--json] [--wakes N]
+//! cargo run --release -p benches --bin compare -- container [--json]   # as root
 //! ```
 //!
 //! See `benches/README.md` for what each workload measures.
@@ -12,6 +13,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use benches::container;
 use benches::json::{number as json_num, string as json_str};
 use benches::qos::{self, Mode, PERF_VARIANTS};
 use benches::rt::{Perf, Rt, Tokio};
@@ -24,12 +26,16 @@ usage: compare scheduler [--json] [--samples N] [--warmup N] [--only NAME[,NAME.
                          [--tokio-vs-tokio]
        compare idle_memory [--json] [--tasks N]
        compare qos [--json] [--wakes N] [--only MODE[,MODE...]]
+       compare container [--json] [--only SCENARIO[,SCENARIO...]] [--refresh-ms N]
 
 scheduler    runs every workload on perf_runtime and on tokio (2 workers each),
              interleaving the two sample by sample, then idle_memory
 idle_memory  RSS growth per parked task, each runtime in its own child process
 qos          wake-up delay of a critical task under a Batch backlog (modes outside,
              timer, inside), and the Batch throughput each runtime kept
+container    request latency under a fractional CPU quota and an in-place quota
+             raise, each runtime in its own child process and real cgroup (needs
+             root and a writable cgroup cpu controller; otherwise exits with 4)
 
 options:
   --json         one JSON object per line instead of a table
@@ -42,7 +48,9 @@ options:
                  A/A check: run tokio in both columns to see this machine's
                  noise floor for the ratio (timed workloads only)
   --wakes N      qos: measured wakes per mode and runtime (default 3000, ~1 ms each)
-  --only LIST    qos: comma-separated subset of: outside, timer, inside";
+  --only LIST    qos: comma-separated subset of: outside, timer, inside
+  --only LIST    container: comma-separated subset of: fractional, resize
+  --refresh-ms N container: perf_runtime's container_refresh (default 1000)";
 
 /// Hidden subcommand the parent re-executes itself with for `idle_memory`.
 const CHILD: &str = "__idle-memory-child";
@@ -92,6 +100,13 @@ fn main() -> ExitCode {
     match cmd.as_str() {
         CHILD => return idle_memory_child(&args[1..]),
         "qos" => return qos_main(&args[1..]),
+        "container" => {
+            return match container::Options::parse(&args[1..]) {
+                Ok(opts) => container::run(&opts),
+                Err(msg) => usage_error(&msg),
+            }
+        }
+        container::CHILD => return container::child_main(&args[1..]),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -1,6 +1,7 @@
 //! Shared benchmark code: the runtime abstraction, the workloads and the
 //! statistics used by the `compare` binary and the criterion benches.
 
+pub mod container;
 pub mod json;
 pub mod qos;
 pub mod rt;
