@@ -202,7 +202,9 @@ fn memory_pressure_is_read_from_usage_against_the_limit() {
 #[test]
 fn throttling_with_every_worker_busy_steps_the_active_count_down() {
     within(|| {
-        let f = Fixture::new("throttle", "200000 100000\n");
+        // 1.5 CPUs: Ceil runs 2 workers; the step-down may take the
+        // fractional one back (never below floor(quota) = 1).
+        let f = Fixture::new("throttle", "150000 100000\n");
         let rt = f.runtime(Some(REFRESH));
         assert_eq!(rt.metrics().active_workers(), 2);
         // Keep both workers busy (no park) while the fixture reports a
@@ -234,6 +236,52 @@ fn throttling_with_every_worker_busy_steps_the_active_count_down() {
         });
         assert!(stepped, "the active count never stepped down");
         assert!(rt.metrics().throttle_step_downs() >= 1);
+        stop.store(true, SeqCst);
+        for s in spinners {
+            rt.block_on(s).unwrap();
+        }
+    });
+}
+
+#[test]
+fn throttling_never_steps_below_the_whole_cpus_of_the_quota() {
+    within(|| {
+        // A 2-CPU quota runs 2 workers; throttling with both busy does not
+        // take one away: rounding up added no worker here.
+        let f = Fixture::new("throttle_floor", "200000 100000\n");
+        let rt = f.runtime(Some(REFRESH));
+        assert_eq!(rt.metrics().active_workers(), 2);
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let spinners: Vec<_> = (0..4)
+            .map(|_| {
+                let stop = stop.clone();
+                rt.spawn(async move {
+                    while !stop.load(SeqCst) {
+                        task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        // Many more throttled samples than the 3 a step-down needs.
+        for throttled in 1..=20u64 {
+            f.write(
+                "sys/fs/cgroup/app/cpu.stat",
+                &format!(
+                    "usage_usec 0\nnr_periods {}\nnr_throttled {throttled}\nthrottled_usec {}\n",
+                    throttled * 2,
+                    throttled * 1000
+                ),
+            );
+            // Wait until the monitor has read this sample.
+            assert!(wait_until(PATIENCE, || {
+                rt.handle()
+                    .container_limits()
+                    .and_then(|l| l.throttling)
+                    .is_some_and(|t| t.nr_throttled == throttled)
+            }));
+        }
+        assert_eq!(rt.metrics().active_workers(), 2);
+        assert_eq!(rt.metrics().throttle_step_downs(), 0);
         stop.store(true, SeqCst);
         for s in spinners {
             rt.block_on(s).unwrap();

@@ -20,9 +20,9 @@
 //! new rule's value. Between changes, the throttling controller
 //! ([`ThrottleController`]) steps the active count down by one when the
 //! cgroup's `nr_throttled` rose over 3 consecutive periods while every
-//! active worker was busy (no worker parked in the period), never below 1,
-//! and back up after 5 clean periods, with back-off when a step up is undone
-//! at once. Ceil's one risk — a 1.5-CPU quota run on 2 busy workers spends
+//! active worker was busy (no worker parked in the period), never below
+//! `max(1, floor(quota))`, and back up after 5 clean periods, with back-off
+//! when a step up is undone at once. Ceil's one risk — a 1.5-CPU quota run on 2 busy workers spends
 //! part of each period throttled — is what the step-down guards against.
 //! The memory pressure level is recomputed in the same pass.
 
@@ -270,7 +270,18 @@ fn resize(
         ceiling
     } else {
         match limits.throttling {
-            Some(t) => controller.observe(t, all_busy, active).target(),
+            // Never below the whole CPUs of the quota: what rounding up
+            // risks is only the fractional worker. Throttling at or below
+            // floor(quota) workers comes from other threads of the process
+            // or from bursts, and parking a worker there would only cut
+            // capacity the quota pays for.
+            Some(t) => {
+                let floor = limits
+                    .cpu_quota
+                    .map_or(1, |q| (q.floor() as usize).max(1))
+                    .min(ceiling);
+                controller.observe(t, all_busy, active).target().max(floor)
+            }
             None => ceiling,
         }
     };
