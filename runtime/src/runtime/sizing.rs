@@ -27,7 +27,7 @@
 //! The memory pressure level is recomputed in the same pass.
 
 use crate::container::{
-    decide_workers, Limits, PressureLevel, Rounding, ThrottleConfig, ThrottleController,
+    decide_workers, Limits, PressureLevel, Rounding, Step, ThrottleConfig, ThrottleController,
     WorkerDecision,
 };
 use crate::scheduler::multi_thread::Shared;
@@ -280,13 +280,27 @@ fn resize(
                     .cpu_quota
                     .map_or(1, |q| (q.floor() as usize).max(1))
                     .min(ceiling);
-                controller.observe(t, all_busy, active).target().max(floor)
+                match controller.observe(t, all_busy, active) {
+                    Step::Down(n) if n < floor => {
+                        // Refused: start the controller over, so it does
+                        // not count a worker it never got as withheld.
+                        controller.set_ceiling(ceiling);
+                        active
+                    }
+                    Step::Down(n) => {
+                        sizing.step_downs.fetch_add(1, Relaxed);
+                        n
+                    }
+                    Step::Up(n) => {
+                        sizing.step_ups.fetch_add(1, Relaxed);
+                        n
+                    }
+                    Step::Hold(n) => n,
+                }
             }
             None => ceiling,
         }
     };
-    sizing.step_downs.store(controller.step_downs(), Relaxed);
-    sizing.step_ups.store(controller.step_ups(), Relaxed);
     if target != active {
         tracing::info!(
             from = active,
