@@ -4,6 +4,7 @@
 //! cargo run --release -p benches --bin compare -- scheduler [--json] [--samples N]
 //! cargo run --release -p benches --bin compare -- qos [--json] [--wakes N]
 //! cargo run --release -p benches --bin compare -- container [--json]   # as root
+//! cargo run --release -p benches --bin compare -- sync [--json] [--samples N]
 //! ```
 //!
 //! See `benches/README.md` for what each workload measures.
@@ -19,6 +20,7 @@ use benches::qos::{self, Mode, PERF_VARIANTS};
 use benches::rt::{Perf, Rt, Tokio};
 use benches::spin::Spin;
 use benches::stats::Summary;
+use benches::sync::{self as syncbench, Bench};
 use benches::workloads::{self, IdleMemory, Workload, IDLE_TASKS, WORKERS};
 
 const USAGE: &str = "\
@@ -27,6 +29,8 @@ usage: compare scheduler [--json] [--samples N] [--warmup N] [--only NAME[,NAME.
        compare idle_memory [--json] [--tasks N]
        compare qos [--json] [--wakes N] [--only MODE[,MODE...]]
        compare container [--json] [--only SCENARIO[,SCENARIO...]] [--refresh-ms N]
+       compare sync [--json] [--samples N] [--warmup N] [--only NAME[,NAME...]]
+                    [--tokio-vs-tokio] [--off-vs-off]
 
 scheduler    runs every workload on perf_runtime and on tokio (2 workers each),
              interleaving the two sample by sample, then idle_memory
@@ -36,6 +40,9 @@ qos          wake-up delay of a critical task under a Batch backlog (modes outsi
 container    request latency under a fractional CPU quota and an in-place quota
              raise, each runtime in its own child process and real cgroup (needs
              root and a writable cgroup cpu controller; otherwise exits with 4)
+sync         perf_runtime::sync vs tokio::sync (2 workers each), ns per operation,
+             interleaved sample by sample; the uncontended mutex loop also with
+             perf_runtime's validation off and in Report mode
 
 options:
   --json         one JSON object per line instead of a table
@@ -50,7 +57,13 @@ options:
   --wakes N      qos: measured wakes per mode and runtime (default 3000, ~1 ms each)
   --only LIST    qos: comma-separated subset of: outside, timer, inside
   --only LIST    container: comma-separated subset of: fractional, resize
-  --refresh-ms N container: perf_runtime's container_refresh (default 1000)";
+  --refresh-ms N container: perf_runtime's container_refresh (default 1000)
+  --samples N    sync: measured samples per runtime and bench (default 51)
+  --warmup N     sync: unmeasured warm-up rounds (default 3, 0 allowed)
+  --only LIST    sync: comma-separated subset of: mutex_uncontended, mutex_contended,
+                 rwlock_read_heavy, semaphore, mpsc_bounded_1p, mpsc_bounded_4p,
+                 oneshot_round_trip
+  --off-vs-off   sync: A/A check of the validation pair (both perf sides off)";
 
 /// Hidden subcommand the parent re-executes itself with for `idle_memory`.
 const CHILD: &str = "__idle-memory-child";
@@ -107,6 +120,7 @@ fn main() -> ExitCode {
             }
         }
         container::CHILD => return container::child_main(&args[1..]),
+        "sync" => return sync_main(&args[1..]),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -280,6 +294,110 @@ fn qos_main(args: &[String]) -> ExitCode {
             println!("{}", qos::table_row(row));
         }
         print!("{}", qos::table_notes(&rows));
+    }
+    ExitCode::SUCCESS
+}
+
+fn sync_main(args: &[String]) -> ExitCode {
+    let mut json = false;
+    let mut cfg = syncbench::Config {
+        samples: syncbench::DEFAULT_SAMPLES,
+        warmup: syncbench::DEFAULT_WARMUP,
+        budget: syncbench::BENCH_BUDGET,
+        tokio_vs_tokio: false,
+        off_vs_off: false,
+    };
+    let mut benches = Bench::ALL.to_vec();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let parsed = match arg.as_str() {
+            "--json" => {
+                json = true;
+                Ok(())
+            }
+            "--tokio-vs-tokio" => {
+                cfg.tokio_vs_tokio = true;
+                Ok(())
+            }
+            "--off-vs-off" => {
+                cfg.off_vs_off = true;
+                Ok(())
+            }
+            "--samples" => take_count(&mut rest, "--samples").map(|n| cfg.samples = n),
+            "--warmup" => match rest.next().map(|v| (v, v.parse::<usize>())) {
+                None => Err(usage_error("--warmup needs a value")),
+                Some((_, Ok(n))) => {
+                    cfg.warmup = n;
+                    Ok(())
+                }
+                Some((v, Err(_))) => Err(usage_error(&format!(
+                    "--warmup: `{v}` is not a non-negative integer"
+                ))),
+            },
+            "--only" => match rest.next() {
+                None => Err(usage_error("--only needs a value")),
+                Some(list) => {
+                    let parsed: Result<Vec<Bench>, &str> = list
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(|name| Bench::from_name(name).ok_or(name))
+                        .collect();
+                    match parsed {
+                        Ok(list) if !list.is_empty() => {
+                            benches = list;
+                            Ok(())
+                        }
+                        Ok(_) => Err(usage_error("--only needs at least one bench")),
+                        Err(name) => Err(usage_error(&format!("unknown sync bench `{name}`"))),
+                    }
+                }
+            },
+            other => Err(usage_error(&format!("unknown argument `{other}`"))),
+        };
+        if let Err(code) = parsed {
+            return code;
+        }
+    }
+    if cfg.tokio_vs_tokio && cfg.off_vs_off {
+        return usage_error("--tokio-vs-tokio and --off-vs-off are separate checks; pick one");
+    }
+
+    if !json {
+        println!(
+            "{}",
+            syncbench::table_header(cfg.samples, cfg.warmup, cfg.tokio_vs_tokio)
+        );
+    }
+    let mut rows = Vec::new();
+    for bench in benches {
+        let _watchdog = Watchdog::arm(bench.name());
+        match syncbench::run(bench, &cfg) {
+            Ok(row) => {
+                if json {
+                    println!("{}", syncbench::json_line(&row));
+                } else {
+                    println!("{}", syncbench::table_row(&row));
+                }
+                rows.push(row);
+            }
+            Err(e) => {
+                eprintln!("compare: sync {}: {e}", bench.name());
+                // A runtime may be stuck; do not wait for it to shut down.
+                std::process::exit(3);
+            }
+        }
+    }
+    let note = syncbench::validation_note(
+        &rows,
+        syncbench::VALIDATION_SWITCH.is_some(),
+        cfg.tokio_vs_tokio,
+    );
+    if let Some(note) = note {
+        if json {
+            eprintln!("compare: {note}");
+        } else {
+            println!("\n{note}");
+        }
     }
     ExitCode::SUCCESS
 }

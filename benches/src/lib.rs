@@ -7,4 +7,5 @@ pub mod qos;
 pub mod rt;
 pub mod spin;
 pub mod stats;
+pub mod sync;
 pub mod workloads;

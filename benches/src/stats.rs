@@ -73,6 +73,17 @@ impl Tail {
     }
 }
 
+/// Median over `i` of `num[i] / den[i]`: the ratio of two series sampled in
+/// pairs (round `i` of each taken back to back). Slow changes in the
+/// machine's load hit both members of a pair alike and cancel, where the
+/// ratio of the two medians would keep them. Panics if the lengths differ or
+/// are zero.
+pub fn paired_median_ratio(num: &[f64], den: &[f64]) -> f64 {
+    assert_eq!(num.len(), den.len(), "unpaired samples");
+    let ratios: Vec<f64> = num.iter().zip(den).map(|(n, d)| n / d).collect();
+    Summary::of_f64(&ratios).median
+}
+
 /// Linearly interpolated percentile `q` (0..=1) of an ascending slice.
 pub fn percentile(sorted: &[f64], q: f64) -> f64 {
     assert!(!sorted.is_empty(), "no samples");
@@ -99,6 +110,22 @@ mod tests {
         let s = Summary::of_f64(&v);
         assert_eq!((s.min, s.p10, s.p90, s.max), (0.0, 1.0, 9.0, 10.0));
         assert_eq!(Summary::of_f64(&[7.0]).p90, 7.0);
+    }
+
+    #[test]
+    fn paired_ratio_cancels_what_both_members_share() {
+        // Round 2 is slow for both sides alike: the pairs all say 1.1.
+        let off = [10.0, 30.0, 10.0];
+        let report = [11.0, 33.0, 11.0];
+        assert!((paired_median_ratio(&report, &off) - 1.1).abs() < 1e-12);
+        // The median of ratios, not the ratio of medians.
+        assert_eq!(paired_median_ratio(&[1.0, 4.0, 9.0], &[1.0, 2.0, 3.0]), 2.0);
+    }
+
+    #[test]
+    #[should_panic(expected = "unpaired")]
+    fn paired_ratio_needs_pairs() {
+        paired_median_ratio(&[1.0], &[1.0, 2.0]);
     }
 
     #[test]
