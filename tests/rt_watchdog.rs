@@ -198,3 +198,68 @@ fn the_warning_names_the_task_its_name_and_its_spawn_site() {
         );
     });
 }
+
+/// The watchdog reports `AllTasksBlocked` once nothing of a runtime can run
+/// (every worker asleep, no queued task, no timer) for the stall threshold.
+#[test]
+fn a_runtime_whose_tasks_all_wait_on_nothing_runnable_is_reported() {
+    use perf_runtime::validation::{take_reports_matching, ViolationKind};
+    within(|| {
+        let rt = Builder::new_multi_thread()
+            .worker_threads(2)
+            .stall_threshold(Duration::from_millis(200))
+            .build()
+            .unwrap();
+        let (tx, rx) = futures_channel::oneshot::channel::<()>();
+        let spawn_line = line!() + 2;
+        let stuck = task::Builder::new()
+            .name("waits-forever")
+            .spawn_on(
+                async move {
+                    let _ = rx.await;
+                },
+                rt.handle(),
+            )
+            .unwrap();
+        let mentions_ours = |v: &perf_runtime::validation::Violation| {
+            v.kind() == ViolationKind::AllTasksBlocked
+                && (spawn_line..spawn_line + 3).any(|l| v.mentions(file!(), l))
+        };
+        let mut found = Vec::new();
+        assert!(
+            wait_until(PATIENCE, || {
+                found.extend(take_reports_matching(mentions_ours));
+                !found.is_empty()
+            }),
+            "no AllTasksBlocked report for a runtime idle with a blocked task"
+        );
+        let text = found[0].to_string();
+        assert!(text.contains("waits-forever"), "{text}");
+        tx.send(()).unwrap();
+        rt.block_on(stuck).unwrap();
+    });
+}
+
+#[test]
+fn a_task_waiting_for_a_timer_is_not_all_blocked() {
+    use perf_runtime::validation::{take_reports_matching, ViolationKind};
+    within(|| {
+        let rt = Builder::new_multi_thread()
+            .worker_threads(2)
+            .stall_threshold(Duration::from_millis(100))
+            .build()
+            .unwrap();
+        let spawn_line = line!() + 1;
+        let sleeper =
+            rt.spawn(async { perf_runtime::time::sleep(Duration::from_millis(600)).await });
+        rt.block_on(sleeper).unwrap();
+        let ours = take_reports_matching(|v| {
+            v.kind() == ViolationKind::AllTasksBlocked
+                && (spawn_line..spawn_line + 2).any(|l| v.mentions(file!(), l))
+        });
+        assert!(
+            ours.is_empty(),
+            "a pending timer can wake the task: {ours:?}"
+        );
+    });
+}

@@ -7,7 +7,7 @@ use super::Runtime;
 use crate::container::{decide_workers, Limits, Rounding, WorkerDecision, WorkerOverride};
 use crate::scheduler::multi_thread::{self, Core, Remote};
 use crate::scheduler::pick::QosWeights;
-use crate::scheduler::watchdog::{Stats, Watchdog, WorkerWatch};
+use crate::scheduler::watchdog::{IdleProbe, Stats, Watchdog, WorkerWatch};
 use crate::scheduler::{current_thread, Common, Handle};
 use crate::task::Qos;
 use crate::time::TimeHandle;
@@ -516,7 +516,7 @@ impl Builder {
                 s.unpark();
             }
         }));
-        let watchdog = self.start_watchdog(vec![watch], stats, epoch)?;
+        let watchdog = self.start_watchdog(vec![watch], stats, epoch, None)?;
         let monitor = self.start_monitor(&sizing, None)?;
         Ok(Runtime::from_parts(
             Handle::CurrentThread(shared),
@@ -607,7 +607,13 @@ impl Builder {
                 s.unpark_driver();
             }
         }));
-        let watchdog = self.start_watchdog(watches, stats, epoch)?;
+        let probe_target = Arc::downgrade(&shared);
+        let probe: IdleProbe = Box::new(move || {
+            probe_target
+                .upgrade()
+                .and_then(|s| s.blocked_tasks_if_idle())
+        });
+        let watchdog = self.start_watchdog(watches, stats, epoch, Some(probe))?;
         let monitor = self.start_monitor(&sizing, Some(Arc::downgrade(&shared)))?;
         let rt = Runtime::from_parts(Handle::MultiThread(shared.clone()), watchdog, monitor);
         for core in cores {
@@ -622,12 +628,13 @@ impl Builder {
         watches: Vec<Arc<CachePadded<WorkerWatch>>>,
         stats: Arc<Stats>,
         epoch: Instant,
+        probe: Option<IdleProbe>,
     ) -> io::Result<Option<Watchdog>> {
         match self.long_poll_threshold {
             None => Ok(None),
             Some(t) => {
                 let name = (self.thread_name)();
-                Watchdog::start(&name, t, watches, stats, epoch).map(Some)
+                Watchdog::start(&name, t, watches, stats, epoch, probe).map(Some)
             }
         }
     }

@@ -139,6 +139,11 @@ impl Idle {
         true
     }
 
+    /// True when every active worker sleeps (racy: a snapshot).
+    pub(crate) fn all_parked(&self) -> bool {
+        self.state.load(SeqCst) >> UNPARK_SHIFT == 0
+    }
+
     /// Workers searching for work now (racy, for metrics and tests).
     #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn num_searching(&self) -> usize {

@@ -104,6 +104,43 @@ impl WorkerWatch {
 /// How often the watchdog asks the validation engine for stalled waits.
 const SCAN_INTERVAL: Duration = Duration::from_millis(250);
 
+/// Every live task of the runtime if nothing can run now (see
+/// `multi_thread::Shared::blocked_tasks_if_idle`).
+pub(crate) type IdleProbe = Box<dyn Fn() -> Option<Vec<crate::validation::BlockedTask>> + Send>;
+
+/// Tracks one "nothing can run" episode for the `AllTasksBlocked` report:
+/// it must last the stall threshold with no poll anywhere, and is reported
+/// once.
+struct IdleEpisode {
+    since: Option<(Duration, u64)>,
+    reported: bool,
+}
+
+impl IdleEpisode {
+    fn check(&mut self, name: &str, probe: &IdleProbe, progress: u64, now: Duration) {
+        let Some(blocked) = probe() else {
+            self.since = None;
+            self.reported = false;
+            return;
+        };
+        match self.since {
+            Some((_, p)) if p != progress => {
+                self.since = Some((now, progress));
+                self.reported = false;
+            }
+            None => self.since = Some((now, progress)),
+            Some((start, _)) => {
+                if !self.reported
+                    && now.saturating_sub(start) >= crate::validation::stall_threshold()
+                {
+                    self.reported = true;
+                    let _ = crate::validation::report_all_tasks_blocked(name, &blocked);
+                }
+            }
+        }
+    }
+}
+
 /// One watchdog thread per runtime.
 pub(crate) struct Watchdog {
     stop: Arc<(Mutex<bool>, Condvar)>,
@@ -124,7 +161,9 @@ impl Watchdog {
         workers: Vec<Arc<CachePadded<WorkerWatch>>>,
         stats: Arc<Stats>,
         epoch: Instant,
+        probe: Option<IdleProbe>,
     ) -> std::io::Result<Watchdog> {
+        let runtime_name = name.to_owned();
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let stop2 = stop.clone();
         let interval = (threshold / 8).max(Duration::from_millis(1));
@@ -140,6 +179,10 @@ impl Watchdog {
                     })
                     .collect();
                 let mut next_scan = Duration::ZERO;
+                let mut episode = IdleEpisode {
+                    since: None,
+                    reported: false,
+                };
                 let (lock, cvar) = &*stop2;
                 let mut stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
                 while !*stopped {
@@ -156,6 +199,10 @@ impl Watchdog {
                         // once; its threshold is `Builder::stall_threshold`).
                         next_scan = now + SCAN_INTERVAL;
                         let _ = crate::validation::scan(Instant::now());
+                        if let Some(probe) = &probe {
+                            let progress = workers.iter().map(|w| w.seq.load(Acquire)).sum();
+                            episode.check(&runtime_name, probe, progress, now);
+                        }
                     }
                 }
             })?;

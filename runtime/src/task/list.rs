@@ -144,6 +144,23 @@ impl<S: Schedule> OwnedTasks<S> {
         self.shards.iter().map(|s| lock(s).len).sum()
     }
 
+    /// Calls `f` with the header of every live task (under each shard's
+    /// lock in turn: `f` must not touch the list).
+    pub(crate) fn for_each(&self, mut f: impl FnMut(&Header)) {
+        for shard in self.shards.iter() {
+            let shard = lock(shard);
+            let mut next = shard.head;
+            while let Some(ptr) = next {
+                // SAFETY: linked tasks are alive while the shard lock is
+                // held (unlinking takes the lock first).
+                unsafe {
+                    f(ptr.as_ref());
+                    next = (*links(ptr)).next;
+                }
+            }
+        }
+    }
+
     /// Tasks of class `qos` spawned (bound) so far.
     pub(crate) fn spawned(&self, qos: Qos) -> u64 {
         self.shards

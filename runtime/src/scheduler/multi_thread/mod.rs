@@ -155,6 +155,50 @@ impl Shared {
         self.remotes.len()
     }
 
+    /// Every live task, if nothing can run: every active (and reserved)
+    /// worker sleeps, no queue holds a task, and no timer is pending. A
+    /// snapshot for the watchdog's `AllTasksBlocked` check, which also
+    /// requires it to last.
+    pub(crate) fn blocked_tasks_if_idle(&self) -> Option<Vec<crate::validation::BlockedTask>> {
+        if self.is_shutdown()
+            || !self.idle.all_parked()
+            || self.reserved_idle_count() < self.num_reserved
+            || self.has_queued_work()
+            || self.common.time.park_timeout().is_some()
+        {
+            return None;
+        }
+        let mut blocked = Vec::new();
+        self.owned.for_each(|h| {
+            if let Some(id) = std::num::NonZeroU64::new(h.id.as_u64()) {
+                blocked.push(crate::validation::BlockedTask {
+                    id,
+                    name: h.name().map(str::to_owned),
+                    spawned_at: Some(h.spawned_at.into()),
+                });
+            }
+        });
+        (!blocked.is_empty()).then_some(blocked)
+    }
+
+    fn reserved_idle_count(&self) -> usize {
+        if self.num_reserved == 0 {
+            0
+        } else {
+            (0..self.remotes.len())
+                .filter(|&w| self.reserved_idle.is_registered(w))
+                .count()
+        }
+    }
+
+    fn has_queued_work(&self) -> bool {
+        self.remotes
+            .iter()
+            .any(|r| r.stealers.iter().any(|s| !s.is_empty()))
+            || (0..self.inject.num_nodes())
+                .any(|n| Qos::ALL.iter().any(|&q| !self.inject.is_empty(n, q)))
+    }
+
     /// Whether the worker at `index` is in the active set.
     #[inline]
     pub(crate) fn is_active(&self, index: usize) -> bool {
@@ -291,13 +335,7 @@ impl Shared {
     /// The last searcher is going to sleep: make sure no queued work is left
     /// without a worker looking for it.
     pub(crate) fn notify_if_work_pending(&self, node: usize) {
-        let pending = self
-            .remotes
-            .iter()
-            .any(|r| r.stealers.iter().any(|s| !s.is_empty()))
-            || (0..self.inject.num_nodes())
-                .any(|n| Qos::ALL.iter().any(|&q| !self.inject.is_empty(n, q)));
-        if pending {
+        if self.has_queued_work() {
             self.notify_parked(node);
         }
     }
