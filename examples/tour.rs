@@ -71,6 +71,7 @@ fn main() {
         timers().await;
     });
     watchdog(&rt);
+    rt.block_on(validation());
     println!("\ndone.");
 }
 
@@ -213,6 +214,54 @@ fn watchdog(rt: &perf_runtime::runtime::Runtime) {
         "   long polls counted: {} (the warning above names the task, its id and spawn site)",
         rt.metrics().long_polls()
     );
+}
+
+/// Two tasks take the same two locks in opposite orders, one after the
+/// other: nothing deadlocks today, but the engine reports the inversion the
+/// first time the second order is seen.
+async fn validation() {
+    use perf_runtime::sync::Mutex;
+    use perf_runtime::validation::{take_reports_matching, ViolationKind};
+    println!("\n6. validation: a lock-order inversion, reported without deadlocking");
+    let accounts = Arc::new(Mutex::new(100u64));
+    let ledger = Arc::new(Mutex::new(Vec::<u64>::new()));
+    let (a, l) = (accounts.clone(), ledger.clone());
+    task::Builder::new()
+        .name("transfer")
+        .spawn(async move {
+            let mut balance = a.lock().await;
+            let mut entries = l.lock().await; // accounts, then ledger
+            *balance -= 10;
+            entries.push(10);
+        })
+        .expect("spawn")
+        .await
+        .expect("transfer");
+    let (a, l) = (accounts.clone(), ledger.clone());
+    task::Builder::new()
+        .name("audit")
+        .spawn(async move {
+            let entries = l.lock().await;
+            let balance = a.lock().await; // ledger, then accounts: inverted
+            assert_eq!(*balance + entries.iter().sum::<u64>(), 100);
+        })
+        .expect("spawn")
+        .await
+        .expect("audit");
+    let reports = take_reports_matching(|v| {
+        v.kind() == ViolationKind::LockOrderInversion
+            && v.sites().iter().any(|s| s.file().ends_with("tour.rs"))
+    });
+    match reports.first() {
+        Some(report) => {
+            println!("   both tasks finished; the engine reported:\n");
+            for line in report.to_string().lines() {
+                println!("   {line}");
+            }
+            println!("\n   as JSON: {}", report.to_json());
+        }
+        None => println!("   no report: validation is off (PERF_RUNTIME_VALIDATION=off?)"),
+    }
 }
 
 fn burn(d: Duration) {
