@@ -140,6 +140,12 @@ impl<T: ?Sized> Mutex<T> {
         self.futex.word().load(Relaxed) != UNLOCKED
     }
 
+    /// True if a thread announced it may be asleep on the lock.
+    #[cfg(test)]
+    pub(crate) fn is_contended(&self) -> bool {
+        self.futex.word().load(Relaxed) == CONTENDED
+    }
+
     /// The data, through a unique borrow (no locking needed).
     pub fn get_mut(&mut self) -> &mut T {
         // SAFETY: `&mut self` proves no guard exists.
@@ -178,7 +184,10 @@ impl<T: ?Sized> Mutex<T> {
             if !SPIN || state != LOCKED || backoff.is_completed() {
                 return state;
             }
-            backoff.spin();
+            // `snooze`, not `spin`: `spin` stops counting at its spin limit,
+            // so `is_completed` would never turn true and a waiter behind a
+            // long-held lock would spin forever instead of parking.
+            backoff.snooze();
         }
     }
 
