@@ -160,6 +160,7 @@ mod channel;
 mod class;
 mod context;
 mod engine;
+mod fast_hash;
 mod graph;
 mod ingest;
 mod lock;

@@ -16,10 +16,10 @@ use super::graph::{HoldSnap, Inner, ResKind, Resource, Target, WaitRecord};
 use crate::channel::ChannelInner;
 use crate::context::{ContextDesc, ContextId};
 use crate::engine::Engine;
+use crate::fast_hash::{FastMap as HashMap, FastSet as HashSet};
 use crate::loom::sync::Arc;
 use crate::report::{Column, Scenario, Side, Violation, ViolationKind};
 use crate::site::Site;
-use std::collections::{HashMap, HashSet};
 
 /// How a context is tied to the wait before it in the cycle.
 #[derive(Clone, Debug)]
@@ -168,9 +168,22 @@ fn wait_stuck(s: &Succ, d: &HashSet<ContextId>) -> bool {
 /// The deadlock cycle the waits of `start` are part of (or blocked behind),
 /// if any.
 pub(crate) fn find(g: &Inner, start: ContextId) -> Option<Found> {
-    let mut succ: HashMap<u64, Succ> = HashMap::new();
+    // The common case: whom `start` waits for is not waiting itself (it is
+    // running and will release), so no cycle can close now. Checked before
+    // any map is built.
+    let cw = g.ctxs.get(&start)?;
+    let waits_on_a_waiter = cw.waits.iter().any(|w| {
+        successors(g, &g.waits[w])
+            .to
+            .iter()
+            .any(|(t, _)| g.ctxs.get(t).is_some_and(|c| !c.waits.is_empty()))
+    });
+    if !waits_on_a_waiter {
+        return None;
+    }
+    let mut succ: HashMap<u64, Succ> = HashMap::default();
     let mut reach = vec![start];
-    let mut seen: HashSet<ContextId> = HashSet::from([start]);
+    let mut seen: HashSet<ContextId> = [start].into_iter().collect();
     let mut i = 0;
     while i < reach.len() {
         let c = reach[i];
@@ -213,7 +226,7 @@ pub(crate) fn find(g: &Inner, start: ContextId) -> Option<Found> {
     }
     // Walk stuck edges inside `d` until a context repeats.
     let mut steps: Vec<Step> = Vec::new();
-    let mut at: HashMap<ContextId, usize> = HashMap::new();
+    let mut at: HashMap<ContextId, usize> = HashMap::default();
     let mut c = start;
     loop {
         if let Some(&i) = at.get(&c) {

@@ -22,9 +22,9 @@
 use crate::channel::ChannelInner;
 use crate::class::LockKind;
 use crate::context::{ContextDesc, ContextId};
+use crate::fast_hash::FastMap as HashMap;
 use crate::loom::sync::{Arc, Mutex};
 use crate::site::Site;
-use std::collections::HashMap;
 use std::time::Instant;
 
 /// What a wait is on, for reports.
