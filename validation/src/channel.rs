@@ -229,8 +229,15 @@ impl ChannelMeta {
     /// one, a `Deadlock` is reported now. Drop the guard when the wait ends.
     #[track_caller]
     pub fn recv_wait(&self) -> Waiting {
+        self.recv_wait_at(Site::caller())
+    }
+
+    /// As [`recv_wait`](Self::recv_wait), with the site of the wait given:
+    /// a receive future's wait starts inside `poll`, so it passes the site
+    /// its `recv()` call captured.
+    pub fn recv_wait_at(&self, site: Site) -> Waiting {
         match &self.inner {
-            Some(inner) if mode::enabled() => wait::start_channel_wait(inner, true, Site::caller()),
+            Some(inner) if mode::enabled() => wait::start_channel_wait(inner, true, site),
             _ => Waiting::untracked(),
         }
     }
@@ -240,10 +247,14 @@ impl ChannelMeta {
     /// reported now.
     #[track_caller]
     pub fn send_wait(&self) -> Waiting {
+        self.send_wait_at(Site::caller())
+    }
+
+    /// As [`send_wait`](Self::send_wait), with the site of the wait given
+    /// (see [`recv_wait_at`](Self::recv_wait_at)).
+    pub fn send_wait_at(&self, site: Site) -> Waiting {
         match &self.inner {
-            Some(inner) if mode::enabled() => {
-                wait::start_channel_wait(inner, false, Site::caller())
-            }
+            Some(inner) if mode::enabled() => wait::start_channel_wait(inner, false, site),
             _ => Waiting::untracked(),
         }
     }

@@ -131,6 +131,14 @@
 //! `Notify`, `Barrier` and `watch` embed a [`WaitMeta`]. `time::timeout`
 //! polls its future inside a [`timed_scope`].
 //!
+//! An async primitive's `lock()`, `recv()` or `notified()` is a
+//! `#[track_caller]` function returning a future: it captures the user's
+//! site when called, and the future, which acquires and waits only when
+//! polled, passes that site to the `*_at` variants
+//! ([`LockMeta::acquire_at`], [`LockMeta::wait_at`],
+//! [`ChannelMeta::recv_wait_at`], [`WaitMeta::wait_at`], ...), since
+//! `#[track_caller]` does not reach through `poll`.
+//!
 //! # For the runtime
 //!
 //! Install a [`ContextHook`] once ([`set_context_hook`]) that returns the

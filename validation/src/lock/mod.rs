@@ -18,6 +18,9 @@
 //! Semaphore:    held = meta.acquire_permits(n); w = meta.wait_permits(&held, outstanding)
 //! ```
 //!
+//! Each has an `*_at` twin taking the site explicitly, for futures that
+//! capture their caller's site when created and acquire when polled.
+//!
 //! # The inline path
 //!
 //! Acquire: one mode load, one load of the lock's cached class word, the
@@ -137,6 +140,15 @@ impl LockMeta {
         self.track(access, Location::caller(), How::Blocking, 1)
     }
 
+    /// As [`acquire`](Self::acquire), with the acquisition site given: for
+    /// a lock future that captures its caller's site when it is created
+    /// (`lock()` is `#[track_caller]`) and acquires when first polled,
+    /// where `#[track_caller]` no longer reaches the user's code.
+    #[inline]
+    pub fn acquire_at(&self, access: Access, site: &'static Location<'static>) -> Held {
+        self.track(access, site, How::Blocking, 1)
+    }
+
     /// Records a lock obtained by a successful `try_lock`: a try cannot
     /// block, so it is not validated, but locks taken while it is held are
     /// ordered after it.
@@ -156,6 +168,13 @@ impl LockMeta {
         drop(self.track(access, Location::caller(), How::CheckOnly, 1));
     }
 
+    /// As [`check_owned`](Self::check_owned), with the site given (see
+    /// [`acquire_at`](Self::acquire_at)).
+    #[inline]
+    pub fn check_owned_at(&self, access: Access, site: &'static Location<'static>) {
+        drop(self.track(access, site, How::CheckOnly, 1));
+    }
+
     /// Records `permits` semaphore permits as held by the current context
     /// (not ordered: a semaphore takes part only in the wait-for graph).
     /// Call before trying; keep the token with the permit.
@@ -165,6 +184,13 @@ impl LockMeta {
         self.track(Access::Shared, Location::caller(), How::Blocking, permits)
     }
 
+    /// As [`acquire_permits`](Self::acquire_permits), with the site given
+    /// (see [`acquire_at`](Self::acquire_at)).
+    #[inline]
+    pub fn acquire_permits_at(&self, permits: u32, site: &'static Location<'static>) -> Held {
+        self.track(Access::Shared, site, How::Blocking, permits)
+    }
+
     /// The current context starts waiting for this lock; `held` is the
     /// token [`acquire`](Self::acquire) returned (or [`Held::untracked`]
     /// after [`check_owned`](Self::check_owned)). If this wait closes a
@@ -172,6 +198,13 @@ impl LockMeta {
     /// guard when the wait ends (lock obtained or future dropped).
     #[track_caller]
     pub fn wait(&self, held: &Held) -> Waiting {
+        self.wait_at(held, Location::caller())
+    }
+
+    /// As [`wait`](Self::wait), with the site of the wait given: a lock
+    /// future's wait starts inside `poll`, away from the user's code, so it
+    /// passes the site its `lock()` call captured.
+    pub fn wait_at(&self, held: &Held, site: &'static Location<'static>) -> Waiting {
         if !mode::enabled() {
             return Waiting::untracked();
         }
@@ -181,7 +214,7 @@ impl LockMeta {
             self.kind,
             word as u32,
             self.created,
-            Location::caller(),
+            site,
             held.pending_key(),
             None,
         )
@@ -194,6 +227,17 @@ impl LockMeta {
     /// that is itself stuck.
     #[track_caller]
     pub fn wait_permits(&self, held: &Held, outstanding: u64) -> Waiting {
+        self.wait_permits_at(held, outstanding, Location::caller())
+    }
+
+    /// As [`wait_permits`](Self::wait_permits), with the site of the wait
+    /// given (see [`wait_at`](Self::wait_at)).
+    pub fn wait_permits_at(
+        &self,
+        held: &Held,
+        outstanding: u64,
+        site: &'static Location<'static>,
+    ) -> Waiting {
         if !mode::enabled() {
             return Waiting::untracked();
         }
@@ -203,7 +247,7 @@ impl LockMeta {
             self.kind,
             word as u32,
             self.created,
-            Location::caller(),
+            site,
             held.pending_key(),
             Some(outstanding),
         )

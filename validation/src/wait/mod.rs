@@ -83,6 +83,13 @@ impl WaitMeta {
     /// [`scan`]. Drop the guard when the wait ends.
     #[track_caller]
     pub fn wait(&self) -> Waiting {
+        self.wait_at(Site::caller())
+    }
+
+    /// As [`wait`](Self::wait), with the site of the wait given: a future's
+    /// wait starts inside `poll`, so it passes the site its creating call
+    /// (`notified()`, `changed()`, `wait()`) captured.
+    pub fn wait_at(&self, site: Site) -> Waiting {
         if !mode::enabled() {
             return Waiting::untracked();
         }
@@ -91,7 +98,7 @@ impl WaitMeta {
             class: 0,
             created: Site::from_location(self.created),
         };
-        start(res, Target::Nobody, Site::caller(), None, None)
+        start(res, Target::Nobody, site, None, None)
     }
 }
 
