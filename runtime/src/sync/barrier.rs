@@ -11,10 +11,19 @@
 //!   `notify.rs` that leader's `notify_waiters` completes it even if it had
 //!   not polled yet. Nothing else notifies the inner `Notify`, so the first
 //!   completion is its generation's release.
+//!
+//! Validation: the barrier embeds a [`WaitMeta`] of kind `Barrier`; a
+//! non-leader's wait is registered when it first returns `Pending` (at the
+//! site of its `wait()` call) and reported as a `WaitStall` if its
+//! generation does not fill up within the stall threshold.
 
 use super::notify::Notify;
+use super::validate::{WaitOn, WaitSlot};
 use crate::loom::sync::Mutex;
+use crate::validation::{WaitKind, WaitMeta};
 use std::fmt;
+use std::future::Future;
+use std::panic::Location;
 
 /// Lets `n` tasks wait for each other, as `tokio::sync::Barrier`.
 ///
@@ -42,6 +51,7 @@ pub struct Barrier {
     arrived: Mutex<usize>,
     n: usize,
     notify: Notify,
+    meta: WaitMeta,
 }
 
 /// What [`Barrier::wait`] returns: whether this task was the leader.
@@ -60,11 +70,13 @@ impl Barrier {
     /// A barrier that releases its waiters once `n` have called
     /// [`wait`](Barrier::wait). `n == 0` behaves as `n == 1` (as tokio and
     /// `std::sync::Barrier`): every wait returns at once as the leader.
+    #[track_caller]
     pub fn new(n: usize) -> Barrier {
         Barrier {
             arrived: Mutex::new(0),
             n: n.max(1),
-            notify: Notify::new(),
+            notify: Notify::new_internal(),
+            meta: WaitMeta::new(WaitKind::Barrier),
         }
     }
 
@@ -74,7 +86,13 @@ impl Barrier {
     /// # Cancel safety
     /// Not cancel safe (as tokio's): a dropped `wait` still counts as
     /// arrived for its generation.
-    pub async fn wait(&self) -> BarrierWaitResult {
+    #[track_caller]
+    pub fn wait(&self) -> impl Future<Output = BarrierWaitResult> + '_ {
+        let site = Location::caller();
+        self.wait_at(site)
+    }
+
+    async fn wait_at(&self, site: &'static Location<'static>) -> BarrierWaitResult {
         let notified = {
             let mut arrived = self.arrived.lock().unwrap_or_else(|e| e.into_inner());
             *arrived += 1;
@@ -89,7 +107,8 @@ impl Barrier {
         };
         match notified {
             Some(notified) => {
-                notified.await;
+                let mut wait = WaitSlot::new();
+                WaitOn::new(notified, &mut wait, &self.meta, site).await;
                 BarrierWaitResult(false)
             }
             None => {

@@ -57,6 +57,7 @@ use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::loom::sync::{Mutex, MutexGuard};
 use crate::task::coop;
+use crate::validation::Waiting;
 use std::future::Future;
 use std::marker::PhantomPinned;
 use std::pin::Pin;
@@ -108,11 +109,14 @@ struct Waiter {
     needed: usize,
     /// Read and written only under the lock.
     waker: UnsafeCell<Option<Waker>>,
+    /// A validation wait that ends when the waiter leaves the queue
+    /// ([`Acquire::attach_wait`]). Read and written only under the lock.
+    wait: UnsafeCell<Option<Waiting>>,
     _pin: PhantomPinned,
 }
 
-// SAFETY: `links` and `waker` are accessed only under the waiter lock,
-// `remaining` is atomic, `needed` is immutable.
+// SAFETY: `links`, `waker` and `wait` are accessed only under the waiter
+// lock, `remaining` is atomic, `needed` is immutable.
 unsafe impl Send for Waiter {}
 // SAFETY: as above.
 unsafe impl Sync for Waiter {}
@@ -203,6 +207,7 @@ impl BatchSemaphore {
                 remaining: AtomicUsize::new(n),
                 needed: n,
                 waker: UnsafeCell::new(None),
+                wait: UnsafeCell::new(None),
                 _pin: PhantomPinned,
             },
             queued: false,
@@ -264,6 +269,9 @@ impl BatchSemaphore {
                 unsafe { list.queue.pop_front() };
                 if let Some(w) = waiter.take_waker() {
                     wakers.push(w);
+                }
+                if let Some(w) = waiter.take_wait() {
+                    wakers.end_wait(w);
                 }
                 // Last touch of the node (invariant 4).
                 waiter.remaining.store(0, Release);
@@ -327,6 +335,9 @@ impl BatchSemaphore {
                 returned += waiter.needed - waiter.remaining.load(Relaxed);
                 if let Some(w) = waiter.take_waker() {
                     wakers.push(w);
+                }
+                if let Some(w) = waiter.take_wait() {
+                    wakers.end_wait(w);
                 }
                 // Last touch of the node (invariant 4).
                 waiter.remaining.store(REMAINING_CLOSED, Release);
@@ -460,12 +471,36 @@ impl BatchSemaphore {
         }
     }
 
+    /// Permits assigned to queued waiters that still lack some: neither
+    /// free nor held by a guard. For the validation engine, which needs the
+    /// permits held by guards when a wait starts (cold: takes the lock).
+    #[cold]
+    pub(crate) fn assigned_to_waiters(&self) -> usize {
+        let list = lock(&self.waiters);
+        let mut assigned = 0;
+        let mut node = list.queue.front();
+        while let Some(n) = node {
+            // SAFETY: linked nodes are live and we hold the lock.
+            let waiter = unsafe { n.as_ref() };
+            assigned += waiter.needed - waiter.remaining.load(Relaxed);
+            // SAFETY: as above; `links` is only read under the lock.
+            node = unsafe { list.queue.next(n) };
+        }
+        assigned
+    }
+
     /// Called when a queued `Acquire` is dropped: unlinks it and passes on
     /// whatever was assigned to it, so the next waiter does not stall.
     fn cancel(&self, node: &Waiter) {
         let mut list = lock(&self.waiters);
+        // Ended once the lock is released.
+        let wait = node.take_wait();
         let give_back = match node.remaining.load(Acquire) {
-            REMAINING_CLOSED => return,
+            REMAINING_CLOSED => {
+                drop(list);
+                drop(wait);
+                return;
+            }
             // Granted, but the future never saw it: hand the permits on.
             0 => node.needed,
             lacking => {
@@ -478,6 +513,7 @@ impl BatchSemaphore {
             }
         };
         self.release_locked(give_back, list);
+        drop(wait);
     }
 }
 
@@ -499,6 +535,12 @@ impl Waiter {
     fn take_waker(&self) -> Option<Waker> {
         // SAFETY: the lock is held (caller), which guards `waker`.
         self.waker.with_mut(|slot| unsafe { (*slot).take() })
+    }
+
+    /// Caller holds the lock.
+    fn take_wait(&self) -> Option<Waiting> {
+        // SAFETY: the lock is held (caller), which guards `wait`.
+        self.wait.with_mut(|slot| unsafe { (*slot).take() })
     }
 }
 
@@ -544,6 +586,40 @@ impl Future for Acquire<'_> {
             .poll_acquire(cx, &this.node, &mut this.queued));
         coop.made_progress();
         Poll::Ready(out)
+    }
+}
+
+impl<'a> Acquire<'a> {
+    /// Whether the future is in the queue: its last `Pending` was a wait
+    /// for permits (not the cooperative budget).
+    pub(crate) fn is_queued(&self) -> bool {
+        self.queued
+    }
+
+    /// The semaphore it acquires from.
+    pub(crate) fn semaphore(&self) -> &'a BatchSemaphore {
+        self.semaphore
+    }
+
+    /// Hands `wait` to the queued node, so whoever dequeues it (a release
+    /// granting it, `close`, or its own cancellation) ends the wait then,
+    /// rather than when this future next runs. Returns it if the node has
+    /// already left the queue (the caller drops it: the wait is over).
+    #[cold]
+    pub(crate) fn attach_wait(&self, wait: Waiting) -> Option<Waiting> {
+        let _list = lock(&self.semaphore.waiters);
+        match self.node.remaining.load(Acquire) {
+            0 | REMAINING_CLOSED => Some(wait),
+            _ => {
+                // SAFETY: the lock is held, which guards `wait`; the node is
+                // queued, so it is live and nobody else holds a reference
+                // into the slot.
+                self.node
+                    .wait
+                    .with_mut(|slot| unsafe { *slot = Some(wait) });
+                None
+            }
+        }
     }
 }
 

@@ -119,6 +119,16 @@ impl<T: Link + ?Sized> LinkedList<T> {
         self.head
     }
 
+    /// The node after `node`, if any (a walk from [`front`](Self::front)).
+    ///
+    /// # Safety
+    /// `node` is linked in this list; the caller holds the list's lock.
+    pub(crate) unsafe fn next(&self, node: NonNull<T>) -> Option<NonNull<T>> {
+        // SAFETY: `node` is linked, hence live (caller, invariants); we hold
+        // the lock.
+        unsafe { next(T::pointers(node)) }
+    }
+
     /// Links `node` at the back.
     ///
     /// # Safety

@@ -5,14 +5,27 @@
 //! one permit is taken, so at most one guard reaches the data; dropping a
 //! guard releases the permit, handing the lock straight to the oldest
 //! queued `lock()` (FIFO, no barging).
+//!
+//! # Validation
+//!
+//! The mutex embeds a [`LockMeta`] (class: the creation site, or the one
+//! given to [`Mutex::with_class`]). `lock()` captures its caller's site and
+//! acquires through [`TrackedAcquire`] (see `validate.rs`); every borrowed
+//! guard — plain or mapped — keeps the [`Held`] token and un-records the
+//! lock when dropped. `try_lock` records a try; owned guards are checked
+//! but not recorded (they may move to another task).
 
 use super::batch_semaphore::{BatchSemaphore, TryAcquireError};
+use super::validate::{Acquiring, Track, TrackedAcquire};
 use crate::loom::cell::UnsafeCell;
+use crate::validation::{Access, Held, LockClass, LockKind, LockMeta};
 use std::error::Error;
 use std::fmt;
+use std::future::Future;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
 use std::ops::{Deref, DerefMut};
+use std::panic::Location;
 use std::sync::Arc;
 
 /// An asynchronous mutual-exclusion lock, as `tokio::sync::Mutex`.
@@ -40,6 +53,7 @@ use std::sync::Arc;
 /// # });
 /// ```
 pub struct Mutex<T: ?Sized> {
+    meta: LockMeta,
     s: BatchSemaphore,
     c: UnsafeCell<T>,
 }
@@ -66,10 +80,13 @@ impl fmt::Display for TryLockError {
 impl Error for TryLockError {}
 
 impl<T> Mutex<T> {
-    /// An unlocked mutex holding `t`.
+    /// An unlocked mutex holding `t`. Its lock class, for the validation
+    /// engine, is the caller's site: every mutex created on this line is
+    /// ordered as one.
     #[track_caller]
     pub fn new(t: T) -> Mutex<T> {
         Mutex {
+            meta: LockMeta::new(LockKind::Mutex),
             s: BatchSemaphore::new(1),
             c: UnsafeCell::new(t),
         }
@@ -77,8 +94,56 @@ impl<T> Mutex<T> {
 
     /// As [`new`](Mutex::new), usable in a `static`.
     #[cfg(not(perf_runtime_loom))]
+    #[track_caller]
     pub const fn const_new(t: T) -> Mutex<T> {
         Mutex {
+            meta: LockMeta::new(LockKind::Mutex),
+            s: BatchSemaphore::const_new(1),
+            c: UnsafeCell::new(t),
+        }
+    }
+
+    /// An unlocked mutex of an explicit lock class (perf_runtime only;
+    /// tokio has no lock classes): a name in reports, and optionally a
+    /// [`Level`](crate::validation::Level) for hierarchy enforcement or a
+    /// [`Nesting`](crate::validation::Nesting) rule for striped locks.
+    ///
+    /// ```
+    /// use perf_runtime::sync::Mutex;
+    /// use perf_runtime::validation::{Level, LockClass};
+    ///
+    /// static ACCOUNTS: LockClass = LockClass::new("accounts").with_level(Level::new(10));
+    /// let m = Mutex::with_class(0u64, &ACCOUNTS);
+    /// # drop(m);
+    /// ```
+    #[track_caller]
+    pub fn with_class(t: T, class: &'static LockClass) -> Mutex<T> {
+        Mutex {
+            meta: LockMeta::with_class(LockKind::Mutex, class),
+            s: BatchSemaphore::new(1),
+            c: UnsafeCell::new(t),
+        }
+    }
+
+    /// As [`with_class`](Mutex::with_class), with the instance's nesting
+    /// key: instances of a class declared
+    /// [`Nesting::ByKey`](crate::validation::Nesting::ByKey) nest in
+    /// increasing key order.
+    #[track_caller]
+    pub fn with_class_and_key(t: T, class: &'static LockClass, key: u64) -> Mutex<T> {
+        Mutex {
+            meta: LockMeta::with_class_and_key(LockKind::Mutex, class, key),
+            s: BatchSemaphore::new(1),
+            c: UnsafeCell::new(t),
+        }
+    }
+
+    /// As [`with_class`](Mutex::with_class), usable in a `static`.
+    #[cfg(not(perf_runtime_loom))]
+    #[track_caller]
+    pub const fn const_with_class(t: T, class: &'static LockClass) -> Mutex<T> {
+        Mutex {
+            meta: LockMeta::with_class(LockKind::Mutex, class),
             s: BatchSemaphore::const_new(1),
             c: UnsafeCell::new(t),
         }
@@ -93,38 +158,61 @@ impl<T> Mutex<T> {
 impl<T: ?Sized> Mutex<T> {
     /// Locks the mutex, waiting in FIFO order behind earlier callers.
     ///
+    /// Called as tokio's (`m.lock().await`); the site of this call is the
+    /// acquisition site in validation reports.
+    ///
     /// # Cancel safety
     /// Dropping the future before it completes gives up its place in the
     /// queue and nothing else: if the lock had already been handed to it, the
     /// lock passes on to the next waiter.
-    pub async fn lock(&self) -> MutexGuard<'_, T> {
-        if self.s.acquire(1).await.is_err() {
-            unreachable!("a Mutex's semaphore is never closed");
-        }
-        MutexGuard { lock: self }
+    #[track_caller]
+    pub fn lock(&self) -> impl Future<Output = MutexGuard<'_, T>> + '_ {
+        let track = Track::Lock {
+            meta: &self.meta,
+            access: Access::Exclusive,
+        };
+        let acquire = TrackedAcquire::new(&self.s, 1, track, Location::caller());
+        Acquiring::new(acquire, move |res| match res {
+            Ok(held) => MutexGuard { lock: self, held },
+            Err(_) => unreachable!("a Mutex's semaphore is never closed"),
+        })
     }
 
     /// Locks an `Arc`-held mutex; the guard keeps the `Arc` and is `'static`.
     ///
     /// # Cancel safety
     /// As [`lock`](Mutex::lock).
-    pub async fn lock_owned(self: Arc<Self>) -> OwnedMutexGuard<T> {
-        if self.s.acquire(1).await.is_err() {
-            unreachable!("a Mutex's semaphore is never closed");
+    #[track_caller]
+    pub fn lock_owned(self: Arc<Self>) -> impl Future<Output = OwnedMutexGuard<T>> {
+        let site = Location::caller();
+        async move {
+            let track = Track::Owned {
+                meta: &self.meta,
+                access: Access::Exclusive,
+            };
+            if TrackedAcquire::new(&self.s, 1, track, site).await.is_err() {
+                unreachable!("a Mutex's semaphore is never closed");
+            }
+            OwnedMutexGuard { lock: self }
         }
-        OwnedMutexGuard { lock: self }
     }
 
     /// Locks the mutex if that is possible without waiting (it is free and
     /// nobody is queued).
+    #[track_caller]
     pub fn try_lock(&self) -> Result<MutexGuard<'_, T>, TryLockError> {
         match self.s.try_acquire(1) {
-            Ok(()) => Ok(MutexGuard { lock: self }),
+            Ok(()) => Ok(MutexGuard {
+                lock: self,
+                held: self.meta.try_acquired(Access::Exclusive),
+            }),
             Err(_) => Err(TryLockError(())),
         }
     }
 
-    /// As [`try_lock`](Mutex::try_lock), for an `Arc`-held mutex.
+    /// As [`try_lock`](Mutex::try_lock), for an `Arc`-held mutex. Not
+    /// recorded by the validation engine (the guard may move to another
+    /// task).
     pub fn try_lock_owned(self: Arc<Self>) -> Result<OwnedMutexGuard<T>, TryLockError> {
         match self.s.try_acquire(1) {
             Ok(()) => Ok(OwnedMutexGuard { lock: self }),
@@ -200,6 +288,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized> {
     lock: &'a Mutex<T>,
+    held: Held,
 }
 
 // SAFETY: sharing the guard shares `&T` only.
@@ -221,6 +310,9 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         MappedMutexGuard {
             s: &this.lock.s,
             data,
+            // SAFETY: `this` is never used or dropped again; the token moves
+            // out.
+            held: unsafe { std::ptr::read(&this.held) },
             _marker: PhantomData,
         }
     }
@@ -238,6 +330,8 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         Ok(MappedMutexGuard {
             s: &this.lock.s,
             data,
+            // SAFETY: as in `map`.
+            held: unsafe { std::ptr::read(&this.held) },
             _marker: PhantomData,
         })
     }
@@ -357,6 +451,7 @@ impl<T: ?Sized + fmt::Display> fmt::Display for OwnedMutexGuard<T> {
 pub struct MappedMutexGuard<'a, T: ?Sized> {
     s: &'a BatchSemaphore,
     data: *mut T,
+    held: Held,
     _marker: PhantomData<&'a mut T>,
 }
 
@@ -377,6 +472,9 @@ impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
         MappedMutexGuard {
             s: this.s,
             data,
+            // SAFETY: `this` is never used or dropped again; the token moves
+            // out.
+            held: unsafe { std::ptr::read(&this.held) },
             _marker: PhantomData,
         }
     }

@@ -38,16 +38,28 @@
 //! Waits start in `Notified::poll_notified` (enqueue) and end there;
 //! notifications are issued by `notify_one`/`notify_locked` and
 //! `notify_waiters`.
+//!
+//! # Validation
+//!
+//! A user's `Notify` embeds a [`WaitMeta`]; `notified()` captures its
+//! caller's site, and a `Notified` that returns `Pending` registers a wait
+//! (a `WaitStall` if nothing notifies it for longer than the stall
+//! threshold), ended when it completes or is dropped. The `Notify`s inside
+//! `Barrier`, `watch` and the channels' `closed()` carry none: those report
+//! as themselves, or not at all.
 
 use super::linked_list::{Link, LinkedList, Pointers};
+use super::validate::WaitSlot;
 use super::wake_list::WakeList;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::loom::sync::{Mutex, MutexGuard};
 use crate::task::coop;
+use crate::validation::{WaitKind, WaitMeta};
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomPinned;
+use std::panic::Location;
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{ready, Context, Poll, Waker};
@@ -106,6 +118,8 @@ fn calls(state: usize) -> usize {
 pub struct Notify {
     state: AtomicUsize,
     waiters: Mutex<Waitlist>,
+    /// `None` inside other primitives (module docs).
+    meta: Option<WaitMeta>,
 }
 
 struct Waitlist {
@@ -175,23 +189,39 @@ fn lock(m: &Mutex<Waitlist>) -> MutexGuard<'_, Waitlist> {
 
 impl Notify {
     /// A `Notify` with no permit and no waiter.
+    #[track_caller]
     pub fn new() -> Notify {
         Notify {
             state: AtomicUsize::new(EMPTY),
             waiters: Mutex::new(Waitlist {
                 queue: LinkedList::new(),
             }),
+            meta: Some(WaitMeta::new(WaitKind::Notify)),
+        }
+    }
+
+    /// A `Notify` inside another primitive: its waits are not reported as
+    /// `Notify` waits.
+    pub(crate) fn new_internal() -> Notify {
+        Notify {
+            state: AtomicUsize::new(EMPTY),
+            waiters: Mutex::new(Waitlist {
+                queue: LinkedList::new(),
+            }),
+            meta: None,
         }
     }
 
     /// As [`new`](Notify::new), usable in a `static`.
     #[cfg(not(perf_runtime_loom))]
+    #[track_caller]
     pub const fn const_new() -> Notify {
         Notify {
             state: AtomicUsize::new(EMPTY),
             waiters: Mutex::new(Waitlist {
                 queue: LinkedList::new(),
             }),
+            meta: Some(WaitMeta::new(WaitKind::Notify)),
         }
     }
 
@@ -202,11 +232,14 @@ impl Notify {
     /// # Cancel safety
     /// Dropping it gives up its place in the queue. A `notify_one` it had
     /// already received is passed on, so no notification is lost.
+    #[track_caller]
     pub fn notified(&self) -> Notified<'_> {
         Notified {
             notify: self,
             state: NotifiedState::Init,
             notify_waiters_calls: calls(self.state.load(SeqCst)),
+            site: Location::caller(),
+            wait: WaitSlot::new(),
             waiter: Waiter::new(),
         }
     }
@@ -297,6 +330,7 @@ impl Notify {
 }
 
 impl Default for Notify {
+    #[track_caller]
     fn default() -> Notify {
         Notify::new()
     }
@@ -325,6 +359,9 @@ pub struct Notified<'a> {
     notify: &'a Notify,
     state: NotifiedState,
     notify_waiters_calls: usize,
+    /// Where `notified()` was called: the site of the wait.
+    site: &'static Location<'static>,
+    wait: WaitSlot,
     waiter: Waiter,
 }
 
@@ -409,9 +446,18 @@ impl Notified<'_> {
 impl Future for Notified<'_> {
     type Output = ();
 
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let coop = ready!(coop::poll_proceed(cx));
-        ready!(self.poll_notified(Some(cx.waker())));
+        if self.as_mut().poll_notified(Some(cx.waker())).is_pending() {
+            // SAFETY: `wait` is not structurally pinned; only it is touched.
+            let this = unsafe { self.get_unchecked_mut() };
+            if let Some(meta) = &this.notify.meta {
+                this.wait.pending(meta, this.site);
+            }
+            return Poll::Pending;
+        }
+        // SAFETY: as above.
+        unsafe { self.get_unchecked_mut() }.wait.end();
         coop.made_progress();
         Poll::Ready(())
     }

@@ -28,12 +28,22 @@
 //! Where events pass: `Sender::send`/`Drop` (progress or abandonment),
 //! `Receiver::poll` (a wait starts when it returns `Pending`) and
 //! `Receiver::close`/`Drop`.
+//!
+//! Validation: the channel embeds a [`ChannelMeta`] and the sender a
+//! [`SenderClaim`] (never marked used: a oneshot sender is consumed by its
+//! one use, so a oneshot receive never proves a deadlock; the stall scan
+//! covers it). The receiver is a future itself, so its wait is registered
+//! in `poll` at the site of the `.await` that polls it (`poll` is
+//! `#[track_caller]`; through a combinator the site is the combinator's).
+//! A sender dropped unsent while the receiver waits, and a receiver dropped
+//! with a sent value it never took, report a `ChannelLeak`.
 
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::loom::sync::Arc;
 use crate::task::coop;
 use crate::util::atomic_waker::AtomicWaker;
+use crate::validation::{ChannelKind, ChannelMeta, SenderClaim, Waiting};
 use std::error::Error;
 use std::fmt;
 use std::future::{poll_fn, Future};
@@ -59,18 +69,26 @@ const TX_WAITING: usize = 0b1_0000;
 /// assert_eq!(rx.await, Ok(42));
 /// # });
 /// ```
+#[track_caller]
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
+    let meta = ChannelMeta::new(ChannelKind::Oneshot, Some(1));
+    let claim = meta.new_sender();
     let inner = Arc::new(Inner {
         state: AtomicUsize::new(0),
         value: UnsafeCell::new(None),
         rx_waker: AtomicWaker::new(),
         tx_waker: AtomicWaker::new(),
+        meta,
     });
     (
         Sender {
             inner: Some(inner.clone()),
+            _claim: claim,
         },
-        Receiver { inner: Some(inner) },
+        Receiver {
+            inner: Some(inner),
+            wait: None,
+        },
     )
 }
 
@@ -79,6 +97,7 @@ struct Inner<T> {
     value: UnsafeCell<Option<T>>,
     rx_waker: AtomicWaker,
     tx_waker: AtomicWaker,
+    meta: ChannelMeta,
 }
 
 // SAFETY: `value` is handed from the sender's thread to the receiver's
@@ -90,12 +109,16 @@ unsafe impl<T: Send> Sync for Inner<T> {}
 /// Sends the value; consumed by [`send`](Sender::send).
 pub struct Sender<T> {
     inner: Option<Arc<Inner<T>>>,
+    /// Counts the sender as live for the engine until it drops.
+    _claim: SenderClaim,
 }
 
 /// Receives the value: `.await` it, or poll it with
 /// [`try_recv`](Receiver::try_recv).
 pub struct Receiver<T> {
     inner: Option<Arc<Inner<T>>>,
+    /// The receive wait, while the receiver is pending.
+    wait: Option<Waiting>,
 }
 
 /// The sender was dropped without sending (or the receiver closed first).
@@ -213,6 +236,8 @@ impl<T> Sender<T> {
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.take() {
+            // Before the receiver is woken: its wait still shows.
+            inner.meta.oneshot_sender_dropped_unsent();
             // Invariant 2.
             if inner.state.fetch_or(COMPLETE, AcqRel) & RX_WAITING != 0 {
                 inner.rx_waker.wake();
@@ -240,10 +265,12 @@ impl<T> Receiver<T> {
         if state & VALUE_SENT != 0 {
             let value = take_value(inner);
             self.inner = None;
+            self.wait = None;
             return Ok(value);
         }
         if state & (COMPLETE | CLOSED) != 0 {
             self.inner = None;
+            self.wait = None;
             return Err(TryRecvError::Closed);
         }
         Err(TryRecvError::Empty)
@@ -277,6 +304,7 @@ fn close<T>(inner: &Inner<T>) {
 
 /// Takes the sent value.
 fn take_value<T>(inner: &Inner<T>) -> T {
+    inner.meta.delivered(1);
     // SAFETY: invariant 1: VALUE_SENT was loaded with Acquire, so the sender
     // is done with the slot and only the receiver (us) reads it.
     inner
@@ -288,6 +316,7 @@ fn take_value<T>(inner: &Inner<T>) -> T {
 impl<T> Future for Receiver<T> {
     type Output = Result<T, RecvError>;
 
+    #[track_caller]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let coop = ready!(coop::poll_proceed(cx));
         let this = self.get_mut();
@@ -295,12 +324,16 @@ impl<T> Future for Receiver<T> {
             .inner
             .as_ref()
             .expect("oneshot::Receiver polled after it completed");
+        inner.meta.receiver_polled();
         let mut state = inner.state.load(Acquire);
         if state & (VALUE_SENT | COMPLETE | CLOSED) == 0 {
             // Invariant 2.
             inner.rx_waker.register(cx.waker());
             state = inner.state.fetch_or(RX_WAITING, AcqRel);
             if state & (VALUE_SENT | COMPLETE | CLOSED) == 0 {
+                if this.wait.is_none() {
+                    this.wait = Some(inner.meta.recv_wait());
+                }
                 return Poll::Pending;
             }
         }
@@ -310,6 +343,7 @@ impl<T> Future for Receiver<T> {
             Err(RecvError(()))
         };
         this.inner = None;
+        this.wait = None;
         coop.made_progress();
         Poll::Ready(out)
     }
@@ -317,8 +351,13 @@ impl<T> Future for Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
+        self.wait = None;
         if let Some(inner) = self.inner.take() {
             close(&inner);
+            // A value sent and never taken is lost with the channel.
+            if inner.state.load(Acquire) & VALUE_SENT != 0 {
+                inner.meta.dropped_with_undelivered(1);
+            }
         }
     }
 }

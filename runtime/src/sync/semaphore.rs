@@ -4,11 +4,29 @@
 //! Invariant: every `SemaphorePermit`/`OwnedSemaphorePermit` owns exactly
 //! `permits` permits of its semaphore and gives them back on drop, unless
 //! `forget` consumed it.
+//!
+//! # Validation
+//!
+//! The semaphore embeds a [`LockMeta`] of kind `Semaphore`: permits take no
+//! part in lock ordering, only in the wait-for graph. A borrowed
+//! [`SemaphorePermit`] records its permits as held by the acquiring context
+//! (`acquire_permits`); an owned permit is not recorded, since it is usually
+//! handed to a spawned task. A queued acquire registers a wait with the
+//! number of permits handed out — `capacity` (permits in existence, kept
+//! off the fast path: only `new`, `add_permits`, `forget_permits` and
+//! `forget` change it) minus the free ones and those owed to queued
+//! waiters — so the engine concludes a deadlock only when holders it knows
+//! account for every one of them.
 
 use super::batch_semaphore::{self, BatchSemaphore};
+use super::validate::{Acquiring, Track, TrackedAcquire};
+use crate::validation::{Held, LockClass, LockKind, LockMeta};
 use std::error::Error;
 use std::fmt;
+use std::future::Future;
 use std::mem::ManuallyDrop;
+use std::panic::Location;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 
 /// An asynchronous counting semaphore, as `tokio::sync::Semaphore`.
@@ -29,6 +47,9 @@ use std::sync::Arc;
 /// # });
 /// ```
 pub struct Semaphore {
+    meta: LockMeta,
+    /// Permits in existence (for the engine only; see the module docs).
+    capacity: AtomicUsize,
     ll: BatchSemaphore,
 }
 
@@ -105,6 +126,8 @@ impl Semaphore {
     #[track_caller]
     pub fn new(permits: usize) -> Semaphore {
         Semaphore {
+            meta: LockMeta::new(LockKind::Semaphore),
+            capacity: AtomicUsize::new(permits),
             ll: BatchSemaphore::new(permits),
         }
     }
@@ -114,7 +137,23 @@ impl Semaphore {
     #[track_caller]
     pub const fn const_new(permits: usize) -> Semaphore {
         Semaphore {
+            meta: LockMeta::new(LockKind::Semaphore),
+            capacity: AtomicUsize::new(permits),
             ll: BatchSemaphore::const_new(permits),
+        }
+    }
+
+    /// A semaphore of an explicit lock class (perf_runtime only): the name
+    /// validation reports give it instead of its creation site.
+    ///
+    /// # Panics
+    /// If `permits` exceeds [`Semaphore::MAX_PERMITS`].
+    #[track_caller]
+    pub fn with_class(permits: usize, class: &'static LockClass) -> Semaphore {
+        Semaphore {
+            meta: LockMeta::with_class(LockKind::Semaphore, class),
+            capacity: AtomicUsize::new(permits),
+            ll: BatchSemaphore::new(permits),
         }
     }
 
@@ -130,12 +169,15 @@ impl Semaphore {
     #[track_caller]
     pub fn add_permits(&self, n: usize) {
         self.ll.release(n);
+        self.capacity.fetch_add(n, Relaxed);
     }
 
     /// Removes up to `n` free permits for good (held permits are not
     /// touched); returns how many were removed.
     pub fn forget_permits(&self, n: usize) -> usize {
-        self.ll.forget_permits(n)
+        let removed = self.ll.forget_permits(n);
+        self.capacity.fetch_sub(removed, Relaxed);
+        removed
     }
 
     /// Waits for one permit.
@@ -143,8 +185,9 @@ impl Semaphore {
     /// # Cancel safety
     /// Dropping the future gives up its place in the FIFO queue; a permit
     /// already assigned to it passes on to the next waiter.
-    pub async fn acquire(&self) -> Result<SemaphorePermit<'_>, AcquireError> {
-        self.acquire_many(1).await
+    #[track_caller]
+    pub fn acquire(&self) -> impl Future<Output = Result<SemaphorePermit<'_>, AcquireError>> + '_ {
+        self.acquire_many(1)
     }
 
     /// Waits for `n` permits, taken together. `n == 0` succeeds at once on
@@ -153,28 +196,55 @@ impl Semaphore {
     /// # Cancel safety
     /// As [`acquire`](Semaphore::acquire); permits partly assigned to the
     /// dropped future are passed on.
-    pub async fn acquire_many(&self, n: u32) -> Result<SemaphorePermit<'_>, AcquireError> {
-        self.ll
-            .acquire(n as usize)
-            .await
-            .map_err(|_| AcquireError::closed())?;
-        Ok(SemaphorePermit {
-            sem: self,
-            permits: n,
+    #[track_caller]
+    pub fn acquire_many(
+        &self,
+        n: u32,
+    ) -> impl Future<Output = Result<SemaphorePermit<'_>, AcquireError>> + '_ {
+        let acquire = TrackedAcquire::new(
+            &self.ll,
+            n as usize,
+            self.track(n, true),
+            Location::caller(),
+        );
+        Acquiring::new(acquire, move |res| match res {
+            Ok(held) => Ok(SemaphorePermit {
+                sem: self,
+                permits: n,
+                held,
+            }),
+            Err(_) => Err(AcquireError::closed()),
         })
     }
 
+    fn track(&self, permits: u32, record: bool) -> Track<'_> {
+        Track::Permits {
+            meta: &self.meta,
+            permits,
+            capacity: &self.capacity,
+            record,
+        }
+    }
+
     /// Takes one permit if one is free and nobody is queued.
+    #[track_caller]
     pub fn try_acquire(&self) -> Result<SemaphorePermit<'_>, TryAcquireError> {
         self.try_acquire_many(1)
     }
 
     /// Takes `n` permits if they are free and nobody is queued.
+    #[track_caller]
     pub fn try_acquire_many(&self, n: u32) -> Result<SemaphorePermit<'_>, TryAcquireError> {
         self.ll.try_acquire(n as usize)?;
+        let held = if n > 0 {
+            self.meta.acquire_permits(n)
+        } else {
+            Held::untracked()
+        };
         Ok(SemaphorePermit {
             sem: self,
             permits: n,
+            held,
         })
     }
 
@@ -183,30 +253,38 @@ impl Semaphore {
     ///
     /// # Cancel safety
     /// As [`acquire`](Semaphore::acquire).
-    pub async fn acquire_owned(self: Arc<Self>) -> Result<OwnedSemaphorePermit, AcquireError> {
-        self.acquire_many_owned(1).await
+    #[track_caller]
+    pub fn acquire_owned(
+        self: Arc<Self>,
+    ) -> impl Future<Output = Result<OwnedSemaphorePermit, AcquireError>> {
+        self.acquire_many_owned(1)
     }
 
     /// Waits for `n` permits of an `Arc`-held semaphore.
     ///
     /// # Cancel safety
     /// As [`acquire_many`](Semaphore::acquire_many).
-    pub async fn acquire_many_owned(
+    #[track_caller]
+    pub fn acquire_many_owned(
         self: Arc<Self>,
         n: u32,
-    ) -> Result<OwnedSemaphorePermit, AcquireError> {
-        self.ll
-            .acquire(n as usize)
-            .await
-            .map_err(|_| AcquireError::closed())?;
-        Ok(OwnedSemaphorePermit {
-            sem: self,
-            permits: n,
-        })
+    ) -> impl Future<Output = Result<OwnedSemaphorePermit, AcquireError>> {
+        let site = Location::caller();
+        async move {
+            // Owned permits are not recorded: the token is empty.
+            let _untracked: Held =
+                TrackedAcquire::new(&self.ll, n as usize, self.track(n, false), site)
+                    .await
+                    .map_err(|_| AcquireError::closed())?;
+            Ok(OwnedSemaphorePermit {
+                sem: self,
+                permits: n,
+            })
+        }
     }
 
     /// As [`try_acquire`](Semaphore::try_acquire), for an `Arc`-held
-    /// semaphore.
+    /// semaphore (not recorded by the validation engine).
     pub fn try_acquire_owned(self: Arc<Self>) -> Result<OwnedSemaphorePermit, TryAcquireError> {
         self.try_acquire_many_owned(1)
     }
@@ -250,12 +328,17 @@ impl fmt::Debug for Semaphore {
 pub struct SemaphorePermit<'a> {
     sem: &'a Semaphore,
     permits: u32,
+    held: Held,
 }
 
 impl<'a> SemaphorePermit<'a> {
     /// Keeps the permits out of the semaphore for good.
     pub fn forget(self) {
-        let _ = ManuallyDrop::new(self);
+        let this = ManuallyDrop::new(self);
+        this.sem.capacity.fetch_sub(this.permits as usize, Relaxed);
+        // SAFETY: `this` is never used or dropped again; the token moves out
+        // once and is dropped (the permits are no longer held by anyone).
+        drop(unsafe { std::ptr::read(&this.held) });
     }
 
     /// How many permits this holds.
@@ -268,32 +351,39 @@ impl<'a> SemaphorePermit<'a> {
     /// # Panics
     /// If the two permits belong to different semaphores.
     #[track_caller]
-    pub fn merge(&mut self, other: Self) {
+    pub fn merge(&mut self, mut other: Self) {
         assert!(
             std::ptr::eq(self.sem, other.sem),
             "SemaphorePermit::merge: `other` belongs to a different semaphore"
         );
-        self.permits += other.permits;
-        other.forget();
+        // `other` is dropped holding nothing: its record goes, and the engine
+        // keeps counting `self`'s (fewer than it holds now: never more).
+        self.permits += std::mem::take(&mut other.permits);
     }
 
     /// Splits `n` permits off into a new permit; `None` if this holds fewer.
+    ///
+    /// Both parts are then unknown to the validation engine (it cannot tell
+    /// which context each ends up in), so it never counts permits that were
+    /// given away.
     pub fn split(&mut self, n: usize) -> Option<Self> {
         let n = u32::try_from(n).ok()?;
         if n > self.permits {
             return None;
         }
         self.permits -= n;
+        self.held = Held::untracked();
         Some(SemaphorePermit {
             sem: self.sem,
             permits: n,
+            held: Held::untracked(),
         })
     }
 }
 
 impl Drop for SemaphorePermit<'_> {
     fn drop(&mut self) {
-        self.sem.add_permits(self.permits as usize);
+        self.sem.ll.release(self.permits as usize);
     }
 }
 
@@ -316,6 +406,7 @@ impl OwnedSemaphorePermit {
     /// Keeps the permits out of the semaphore for good.
     pub fn forget(self) {
         let mut this = ManuallyDrop::new(self);
+        this.sem.capacity.fetch_sub(this.permits as usize, Relaxed);
         this.permits = 0;
         // SAFETY: `this` is never used again; dropping it releases nothing
         // (0 permits) and only drops the `Arc`.
@@ -361,7 +452,7 @@ impl OwnedSemaphorePermit {
 
 impl Drop for OwnedSemaphorePermit {
     fn drop(&mut self) {
-        self.sem.add_permits(self.permits as usize);
+        self.sem.ll.release(self.permits as usize);
     }
 }
 

@@ -9,7 +9,13 @@
 //! rest spill into a `Vec`; one that can stop part-way (the semaphore's
 //! release) checks [`WakeList::can_push`], wakes the batch and continues
 //! under a fresh lock instead.
+//!
+//! It also carries the validation waits the notifier ended (a channel wait
+//! is over once its waiter is handed a slot or a message, not when the
+//! waiter next runs): ending one takes the engine's lock, so it too happens
+//! after the waiter lock is released.
 
+use crate::validation::Waiting;
 use std::task::Waker;
 
 /// How many wakers one batch holds.
@@ -20,6 +26,9 @@ pub(crate) struct WakeList {
     wakers: [Option<Waker>; CAPACITY],
     len: usize,
     overflow: Vec<Waker>,
+    /// Validation waits to end with the wake-ups (empty, hence no
+    /// allocation, unless validation is on and someone waited).
+    ended: Vec<Waiting>,
 }
 
 impl WakeList {
@@ -29,7 +38,14 @@ impl WakeList {
             wakers: [const { None }; CAPACITY],
             len: 0,
             overflow: Vec::new(),
+            ended: Vec::new(),
         }
+    }
+
+    /// Ends `wait` (a dequeued waiter's) along with the wake-ups.
+    #[cold]
+    pub(crate) fn end_wait(&mut self, wait: Waiting) {
+        self.ended.push(wait);
     }
 
     /// True while another waker fits without allocating.
@@ -58,6 +74,7 @@ impl WakeList {
         for w in self.overflow.drain(..) {
             w.wake();
         }
+        self.ended.clear();
     }
 }
 

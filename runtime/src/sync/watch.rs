@@ -26,12 +26,22 @@
 //! Where events pass: `Sender::send_if_modified` (every send and modify
 //! goes through it: progress), `Receiver::changed` (a wait), the senders'
 //! and receivers' drops (closing).
+//!
+//! Validation: the channel embeds a [`WaitMeta`] of kind `Watch`.
+//! `changed()` and `wait_for()` capture their caller's site and register a
+//! wait the first time they would sleep; it lasts until they complete or
+//! are dropped, and is reported as a `WaitStall` if no send comes within
+//! the stall threshold. `Sender::closed` is not reported.
 
 use super::notify::Notify;
+use super::validate::{WaitOn, WaitSlot};
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::loom::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use crate::validation::{WaitKind, WaitMeta};
 use std::fmt;
+use std::future::Future;
 use std::ops::Deref;
+use std::panic::Location;
 
 const CLOSED: usize = 1;
 const VERSION_STEP: usize = 2;
@@ -50,14 +60,16 @@ const VERSION_STEP: usize = 2;
 /// assert_eq!(*rx.borrow_and_update(), "ready");
 /// # });
 /// ```
+#[track_caller]
 pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
     let shared = Arc::new(Shared {
         value: RwLock::new(init),
         state: AtomicUsize::new(0),
         rx_count: AtomicUsize::new(1),
         tx_count: AtomicUsize::new(1),
-        notify_rx: Notify::new(),
-        notify_tx: Notify::new(),
+        notify_rx: Notify::new_internal(),
+        notify_tx: Notify::new_internal(),
+        meta: WaitMeta::new(WaitKind::Watch),
     });
     (
         Sender {
@@ -74,6 +86,7 @@ struct Shared<T> {
     tx_count: AtomicUsize,
     notify_rx: Notify,
     notify_tx: Notify,
+    meta: WaitMeta,
 }
 
 impl<T> Shared<T> {
@@ -359,8 +372,14 @@ impl<T> Receiver<T> {
     ///
     /// # Cancel safety
     /// Cancel-safe: a dropped `changed` marks nothing seen.
-    pub async fn changed(&mut self) -> Result<(), RecvError> {
+    #[track_caller]
+    pub fn changed(&mut self) -> impl Future<Output = Result<(), RecvError>> + '_ {
+        self.changed_at(Location::caller())
+    }
+
+    async fn changed_at(&mut self, site: &'static Location<'static>) -> Result<(), RecvError> {
         crate::task::coop::cooperative(async {
+            let mut wait = WaitSlot::new();
             loop {
                 // Invariant 1: create the Notified, then compare.
                 let notified = self.shared.notify_rx.notified();
@@ -373,7 +392,7 @@ impl<T> Receiver<T> {
                 if state & CLOSED != 0 {
                     return Err(RecvError(()));
                 }
-                notified.await;
+                WaitOn::new(notified, &mut wait, &self.shared.meta, site).await;
             }
         })
         .await
@@ -387,12 +406,22 @@ impl<T> Receiver<T> {
     ///
     /// # Cancel safety
     /// Cancel-safe: if dropped, the last value seen was one `f` rejected.
-    pub async fn wait_for(
+    #[track_caller]
+    pub fn wait_for<'a>(
+        &'a mut self,
+        f: impl FnMut(&T) -> bool + 'a,
+    ) -> impl Future<Output = Result<Ref<'a, T>, RecvError>> + 'a {
+        self.wait_for_at(f, Location::caller())
+    }
+
+    async fn wait_for_at(
         &mut self,
         mut f: impl FnMut(&T) -> bool,
+        site: &'static Location<'static>,
     ) -> Result<Ref<'_, T>, RecvError> {
         // Spend budget even when the current value is accepted at once.
         crate::task::coop::consume_budget().await;
+        let mut wait = WaitSlot::new();
         loop {
             // Invariant 1: create the Notified, then look.
             let notified = self.shared.notify_rx.notified();
@@ -410,7 +439,7 @@ impl<T> Receiver<T> {
             if closed {
                 return Err(RecvError(()));
             }
-            notified.await;
+            WaitOn::new(notified, &mut wait, &self.shared.meta, site).await;
         }
     }
 

@@ -1,4 +1,10 @@
 //! `Timeout`, `timeout` and `timeout_at`.
+//!
+//! The inner future is polled inside a validation
+//! [`timed_scope`](crate::validation::timed_scope): a wait it starts is
+//! bounded by the timer, so the engine never counts it in a deadlock cycle
+//! or reports it as stalled (order checks — a double lock, an inversion —
+//! still apply).
 
 use super::error::Elapsed;
 use super::{Instant, Sleep};
@@ -90,6 +96,10 @@ impl<T> Timeout<T> {
 impl<T: Future> Future for Timeout<T> {
     type Output = Result<T::Output, Elapsed>;
 
+    // `#[track_caller]` lets a future that reports the site of the `.await`
+    // polling it (a `oneshot::Receiver`) see the user's `.await` of the
+    // timeout rather than this line.
+    #[track_caller]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: `value` is structurally pinned: it is never moved out of a
         // pinned `Timeout` (no `Drop` impl, `into_inner` takes `self` by
@@ -98,9 +108,11 @@ impl<T: Future> Future for Timeout<T> {
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: see above; `this.value` stays in place.
         let value = unsafe { Pin::new_unchecked(&mut this.value) };
+        let scope = crate::validation::timed_scope();
         if let Poll::Ready(v) = value.poll(cx) {
             return Poll::Ready(Ok(v));
         }
+        drop(scope);
         match this.delay.poll_elapsed(cx) {
             Poll::Ready(()) => Poll::Ready(Err(Elapsed::new())),
             Poll::Pending => Poll::Pending,

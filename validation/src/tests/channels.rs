@@ -1,7 +1,9 @@
 //! Channels in the wait-for graph, sender claims, and leaks.
 
 use super::{serial, take, take_kind, thread, FakeTask};
-use crate::{Access::*, ChannelKind, ChannelMeta, LockClass, LockKind, LockMeta, ViolationKind};
+use crate::{
+    Access::*, ChannelKind, ChannelMeta, LockClass, LockKind, LockMeta, SenderClaim, ViolationKind,
+};
 use std::sync::mpsc::channel;
 use std::sync::Arc;
 
@@ -213,4 +215,52 @@ fn an_untracked_channel_costs_nothing_and_reports_nothing() {
     tx.used();
     assert!(!chan.recv_wait().is_tracked());
     chan.dropped_with_undelivered(5);
+}
+
+/// A channel cannot be full and empty at once: a registered send wait and a
+/// registered receive wait on one channel mean one of them is over (its
+/// waiter was handed a slot or a message and has not run yet), so the pair
+/// closes no cycle — whichever of the two starts last.
+#[test]
+fn a_send_wait_and_a_receive_wait_on_one_channel_are_no_deadlock() {
+    let _s = serial();
+    for receiver_first in [true, false] {
+        let chan = Arc::new(ChannelMeta::new(ChannelKind::Mpsc, Some(1)));
+        let tx = Arc::new(chan.new_sender());
+        let (ready, ready_rx) = channel();
+        let (end, end_rx) = channel::<()>();
+        let receiver = Arc::new(FakeTask::new("ch-pair-receiver"));
+        let (r, ch1) = (receiver.clone(), chan.clone());
+        let recv_side = move || {
+            r.enter(|| {
+                ch1.receiver_polled();
+                let w = ch1.recv_wait();
+                ready.send(()).unwrap();
+                end_rx.recv().unwrap();
+                drop(w);
+            })
+        };
+        let sender = FakeTask::new("ch-pair-sender");
+        let send_side = |tx: &SenderClaim| {
+            sender.enter(|| {
+                tx.used();
+                chan.send_wait()
+            })
+        };
+        let (t, w) = if receiver_first {
+            let t = thread("ch-pair-recv-worker", recv_side);
+            ready_rx.recv().unwrap();
+            (t, send_side(&tx))
+        } else {
+            let w = send_side(&tx);
+            let t = thread("ch-pair-recv-worker", recv_side);
+            ready_rx.recv().unwrap();
+            (t, w)
+        };
+        let v = take_kind("ch-pair", ViolationKind::Deadlock);
+        end.send(()).unwrap();
+        t.join().unwrap();
+        drop(w);
+        assert!(v.is_empty(), "receiver first: {receiver_first}: {v:#?}");
+    }
 }

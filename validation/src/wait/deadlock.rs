@@ -13,8 +13,10 @@
 //! a cycle and reports it.
 
 use super::graph::{HoldSnap, Inner, ResKind, Resource, Target, WaitRecord};
+use crate::channel::ChannelInner;
 use crate::context::{ContextDesc, ContextId};
 use crate::engine::Engine;
+use crate::loom::sync::Arc;
 use crate::report::{Column, Scenario, Side, Violation, ViolationKind};
 use crate::site::Site;
 use std::collections::{HashMap, HashSet};
@@ -66,6 +68,22 @@ fn snap_of(g: &Inner, ctx: ContextId, resource: usize) -> Option<HoldSnap> {
         .copied()
 }
 
+/// Whether `ctx` has a wait on `chan` of the other direction: a receive
+/// when `recv` is false, a send when it is true.
+///
+/// A channel cannot be full (a sender waits) and empty (the receiver
+/// waits) at once, so when both waits are registered one of them is already
+/// over — its waiter was handed a slot or a message and has not run yet.
+/// Neither can then block the other: the pair never closes a cycle.
+fn waits_opposite(g: &Inner, ctx: ContextId, chan: &Arc<ChannelInner>, recv: bool) -> bool {
+    g.ctxs.get(&ctx).is_some_and(|c| {
+        c.waits.iter().any(|w| match (&g.waits[w].target, recv) {
+            (Target::Senders(x), false) | (Target::Receiver(x), true) => Arc::ptr_eq(x, chan),
+            _ => false,
+        })
+    })
+}
+
 fn successors(g: &Inner, rec: &WaitRecord) -> Succ {
     match &rec.target {
         Target::Holders { resource } => Succ {
@@ -106,8 +124,14 @@ fn successors(g: &Inner, rec: &WaitRecord) -> Succ {
         }
         Target::Senders(chan) => {
             let (claimants, complete) = chan.claims_snapshot();
+            // A sender waiting for room in this channel: it is not empty.
+            let full = claimants
+                .iter()
+                .any(|&(c, _)| waits_opposite(g, c, chan, true));
             Succ {
-                need: Need::Any { complete },
+                need: Need::Any {
+                    complete: complete && !full,
+                },
                 to: claimants
                     .into_iter()
                     .map(|(c, site)| (c, Via::Sender(site)))
@@ -118,6 +142,9 @@ fn successors(g: &Inner, rec: &WaitRecord) -> Succ {
             need: Need::All,
             to: chan
                 .rx_owner_at()
+                // An owner waiting to receive from this channel: it is not
+                // full.
+                .filter(|&(c, _)| !waits_opposite(g, c, chan, false))
                 .map(|(c, site)| (c, Via::Receiver(site)))
                 .into_iter()
                 .collect(),

@@ -25,13 +25,23 @@
 //! (barging), which keeps throughput high for short sections. There is no
 //! poisoning: a panic while locked unlocks (the guard drops while
 //! unwinding), as parking_lot's and tokio's locks do.
+//!
+//! # Validation
+//!
+//! The mutex embeds a [`LockMeta`] of kind `BlockingMutex`. `lock` validates
+//! and records the acquisition before its CAS (a double lock is reported
+//! instead of hanging), the guard keeps the [`Held`] token, and a contended
+//! lock registers its wait only once spinning is over and it is about to
+//! sleep, so a short contention costs the engine nothing.
 
 use super::futex::Futex;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::Ordering::*;
+use crate::validation::{Access, Held, LockClass, LockKind, LockMeta, Waiting};
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
+use std::panic::Location;
 
 const UNLOCKED: u32 = 0;
 const LOCKED: u32 = 1;
@@ -67,6 +77,7 @@ const SPIN: bool = !cfg!(perf_runtime_loom);
 /// ```
 pub struct Mutex<T: ?Sized> {
     futex: Futex,
+    meta: LockMeta,
     data: UnsafeCell<T>,
 }
 
@@ -77,20 +88,52 @@ unsafe impl<T: ?Sized + Send> Send for Mutex<T> {}
 unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
 
 impl<T> Mutex<T> {
-    /// An unlocked mutex holding `value`.
+    /// An unlocked mutex holding `value`; its lock class is the caller's
+    /// site.
     #[cfg(not(perf_runtime_loom))]
+    #[track_caller]
     pub const fn new(value: T) -> Mutex<T> {
         Mutex {
             futex: Futex::new(UNLOCKED),
+            meta: LockMeta::new(LockKind::BlockingMutex),
             data: UnsafeCell::new(value),
         }
     }
 
-    /// An unlocked mutex holding `value`.
+    /// An unlocked mutex holding `value`; its lock class is the caller's
+    /// site.
     #[cfg(perf_runtime_loom)]
+    #[track_caller]
     pub fn new(value: T) -> Mutex<T> {
         Mutex {
             futex: Futex::new(UNLOCKED),
+            meta: LockMeta::new(LockKind::BlockingMutex),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// An unlocked mutex of an explicit lock class (perf_runtime only; see
+    /// [`sync::Mutex::with_class`](crate::sync::Mutex::with_class)). A
+    /// blocking and an async mutex of one class are ordered as one.
+    #[cfg(not(perf_runtime_loom))]
+    #[track_caller]
+    pub const fn with_class(value: T, class: &'static LockClass) -> Mutex<T> {
+        Mutex {
+            futex: Futex::new(UNLOCKED),
+            meta: LockMeta::with_class(LockKind::BlockingMutex, class),
+            data: UnsafeCell::new(value),
+        }
+    }
+
+    /// As [`with_class`](Mutex::with_class), with the instance's nesting
+    /// key (for classes declared
+    /// [`Nesting::ByKey`](crate::validation::Nesting::ByKey)).
+    #[cfg(not(perf_runtime_loom))]
+    #[track_caller]
+    pub const fn with_class_and_key(value: T, class: &'static LockClass, key: u64) -> Mutex<T> {
+        Mutex {
+            futex: Futex::new(UNLOCKED),
+            meta: LockMeta::with_class_and_key(LockKind::BlockingMutex, class, key),
             data: UnsafeCell::new(value),
         }
     }
@@ -105,25 +148,30 @@ impl<T: ?Sized> Mutex<T> {
     /// Locks the mutex, blocking the thread until it is free.
     ///
     /// Not reentrant: locking it again on the same thread while a guard is
-    /// alive deadlocks.
+    /// alive deadlocks (the validation engine reports it as a `DoubleLock`
+    /// first).
     #[inline]
+    #[track_caller]
     pub fn lock(&self) -> MutexGuard<'_, T> {
+        let held = self.meta.acquire(Access::Exclusive);
         if self
             .futex
             .word()
             .compare_exchange(UNLOCKED, LOCKED, Acquire, Relaxed)
             .is_err()
         {
-            self.lock_contended();
+            self.lock_contended(&held, Location::caller());
         }
         MutexGuard {
             lock: self,
+            _held: held,
             _not_send: PhantomData,
         }
     }
 
     /// Locks the mutex if it is free now.
     #[inline]
+    #[track_caller]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T>> {
         self.futex
             .word()
@@ -131,6 +179,7 @@ impl<T: ?Sized> Mutex<T> {
             .ok()
             .map(|_| MutexGuard {
                 lock: self,
+                _held: self.meta.try_acquired(Access::Exclusive),
                 _not_send: PhantomData,
             })
     }
@@ -138,6 +187,12 @@ impl<T: ?Sized> Mutex<T> {
     /// True if some thread holds the lock (a racy snapshot).
     pub fn is_locked(&self) -> bool {
         self.futex.word().load(Relaxed) != UNLOCKED
+    }
+
+    /// True if a thread announced it may be asleep on the lock.
+    #[cfg(test)]
+    pub(crate) fn is_contended(&self) -> bool {
+        self.futex.word().load(Relaxed) == CONTENDED
     }
 
     /// The data, through a unique borrow (no locking needed).
@@ -148,7 +203,7 @@ impl<T: ?Sized> Mutex<T> {
 
     #[cold]
     #[inline(never)]
-    fn lock_contended(&self) {
+    fn lock_contended(&self, held: &Held, site: &'static Location<'static>) {
         let word = self.futex.word();
         let mut state = self.spin();
         if state == UNLOCKED {
@@ -157,11 +212,16 @@ impl<T: ?Sized> Mutex<T> {
                 Err(s) => state = s,
             }
         }
+        // Registered before the first sleep, ended when the lock is ours.
+        let mut waiting: Option<Waiting> = None;
         loop {
             // Invariant 2: announce a (possible) sleeper before sleeping; if
             // the lock was free, the swap took it.
             if state != CONTENDED && word.swap(CONTENDED, Acquire) == UNLOCKED {
                 return;
+            }
+            if waiting.is_none() {
+                waiting = Some(self.meta.wait_at(held, site));
             }
             self.futex.wait(CONTENDED);
             state = self.spin();
@@ -178,7 +238,10 @@ impl<T: ?Sized> Mutex<T> {
             if !SPIN || state != LOCKED || backoff.is_completed() {
                 return state;
             }
-            backoff.spin();
+            // `snooze`, not `spin`: `spin` stops counting at its spin limit,
+            // so `is_completed` would never turn true and a waiter behind a
+            // long-held lock would spin forever instead of parking.
+            backoff.snooze();
         }
     }
 
@@ -225,6 +288,8 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized> {
     lock: &'a Mutex<T>,
+    /// Un-records the lock when the guard drops.
+    _held: Held,
     _not_send: PhantomData<*const ()>,
 }
 

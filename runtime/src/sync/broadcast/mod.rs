@@ -29,6 +29,17 @@
 //! Where events pass: `Sender::send` (progress), `Receiver::recv_slot` (a
 //! wait starts when it queues, progress when it reads or lags), the last
 //! sender's and receivers' drops (closing).
+//!
+//! Validation: the channel embeds a [`ChannelMeta`] and each sender a
+//! [`SenderClaim`], marked used by every `send`. A `recv()` that queues
+//! registers a receive wait (at the site of the `recv()` call) until it
+//! completes or is dropped; each value read counts as delivered. Sending
+//! never waits, so nothing waits for "the receiver", and the receivers do
+//! not report being polled (with many receivers that would only move the
+//! owner back and forth). The last receiver dropped with values it never
+//! read reports them lost (`ChannelLeak`). A receive wait is kept in the
+//! waiter node and ended by the send (or close) that dequeues it — the wait
+//! is over then, not when the receiver next runs.
 
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
@@ -37,9 +48,11 @@ use crate::sync::linked_list::{Link, LinkedList, Pointers};
 use crate::sync::notify::Notify;
 use crate::sync::wake_list::WakeList;
 use crate::task::coop;
+use crate::validation::{ChannelKind, ChannelMeta, SenderClaim, Site, Waiting};
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomPinned;
+use std::panic::Location;
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{ready, Context, Poll, Waker};
@@ -87,8 +100,11 @@ pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
             })
         })
         .collect();
+    let meta = ChannelMeta::new(ChannelKind::Broadcast, Some(capacity));
+    let claim = meta.new_sender();
     let shared = Arc::new(Shared {
         buffer,
+        meta,
         mask: capacity - 1,
         tail: Mutex::new(Tail {
             pos: 0,
@@ -97,10 +113,11 @@ pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
             waiters: LinkedList::new(),
         }),
         num_tx: AtomicUsize::new(1),
-        notify_last_rx_drop: Notify::new(),
+        notify_last_rx_drop: Notify::new_internal(),
     });
     (
         Sender {
+            claim,
             shared: shared.clone(),
         },
         Receiver { shared, next: 0 },
@@ -109,6 +126,7 @@ pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
 
 struct Shared<T> {
     buffer: Box<[Mutex<Slot<T>>]>,
+    meta: ChannelMeta,
     mask: usize,
     tail: Mutex<Tail>,
     num_tx: AtomicUsize,
@@ -137,13 +155,16 @@ struct Waiter {
     links: Pointers<Waiter>,
     /// Guarded by `tail`.
     waker: UnsafeCell<Option<Waker>>,
+    /// The receive wait, ended by whoever dequeues the node. Guarded by
+    /// `tail`.
+    wait: UnsafeCell<Option<Waiting>>,
     /// Linked in `tail.waiters`; written under `tail` (invariant 4).
     queued: AtomicBool,
     _pin: PhantomPinned,
 }
 
-// SAFETY: `links` and `waker` are accessed only under `tail`; `queued` is
-// atomic.
+// SAFETY: `links`, `waker` and `wait` are accessed only under `tail`;
+// `queued` is atomic.
 unsafe impl Send for Waiter {}
 // SAFETY: as above.
 unsafe impl Sync for Waiter {}
@@ -178,6 +199,10 @@ impl<T> Shared<T> {
             if let Some(w) = waiter.waker.with_mut(|p| unsafe { (*p).take() }) {
                 wakers.push(w);
             }
+            // SAFETY: as above, for `wait`.
+            if let Some(w) = waiter.wait.with_mut(|p| unsafe { (*p).take() }) {
+                wakers.end_wait(w);
+            }
             // Last touch of the node (invariant 4).
             waiter.queued.store(false, Release);
         }
@@ -187,6 +212,7 @@ impl<T> Shared<T> {
 
 /// Sends values to every receiver; cloneable.
 pub struct Sender<T> {
+    claim: SenderClaim,
     shared: Arc<Shared<T>>,
 }
 
@@ -204,7 +230,9 @@ impl<T> Sender<T> {
     ///
     /// # Errors
     /// [`SendError`] with the value if no receiver exists.
+    #[track_caller]
     pub fn send(&self, value: T) -> Result<usize, SendError<T>> {
+        self.claim.used();
         let mut tail = lock(&self.shared.tail);
         if tail.rx_cnt == 0 {
             return Err(SendError(value));
@@ -296,6 +324,7 @@ impl<T> Clone for Sender<T> {
     fn clone(&self) -> Sender<T> {
         self.shared.num_tx.fetch_add(1, Relaxed);
         Sender {
+            claim: self.claim.clone(),
             shared: self.shared.clone(),
         }
     }
@@ -372,6 +401,7 @@ impl<T> Receiver<T> {
             drop(tail);
         }
         self.next = self.next.wrapping_add(1);
+        shared.meta.delivered(1);
         let value = if want { slot.val.clone() } else { None };
         slot.rem -= 1;
         if slot.rem == 0 {
@@ -391,20 +421,23 @@ impl<T> Receiver<T> {
     ///
     /// # Cancel safety
     /// Cancel-safe: a dropped `recv` consumed nothing.
-    pub async fn recv(&mut self) -> Result<T, RecvError>
+    #[track_caller]
+    pub fn recv(&mut self) -> impl Future<Output = Result<T, RecvError>> + '_
     where
         T: Clone,
     {
         Recv {
             receiver: self,
+            site: Location::caller(),
+            registered: false,
             waiter: Waiter {
                 links: Pointers::new(),
                 waker: UnsafeCell::new(None),
+                wait: UnsafeCell::new(None),
                 queued: AtomicBool::new(false),
                 _pin: PhantomPinned,
             },
         }
-        .await
     }
 
     /// A value if one is available now.
@@ -466,6 +499,7 @@ impl<T> Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
+        let mut unread = 0;
         let (until, last) = {
             let mut tail = lock(&self.shared.tail);
             tail.rx_cnt -= 1;
@@ -484,6 +518,7 @@ impl<T> Drop for Receiver<T> {
                     slot.val = None;
                 }
                 self.next = self.next.wrapping_add(1);
+                unread += 1;
             } else {
                 // Overwritten (lagged): jump to the oldest value held, if
                 // it is still one sent before this receiver left.
@@ -496,6 +531,10 @@ impl<T> Drop for Receiver<T> {
                 self.next = oldest;
             }
         }
+        if last {
+            // Nobody will read these any more.
+            shared.meta.dropped_with_undelivered(unread);
+        }
     }
 }
 
@@ -507,9 +546,13 @@ impl<T> fmt::Debug for Receiver<T> {
     }
 }
 
-/// The future of [`Receiver::recv`], holding its pinned waiter node.
+/// The future of [`Receiver::recv`], holding its pinned waiter node (with
+/// its receive wait, once registered).
 struct Recv<'a, T> {
     receiver: &'a mut Receiver<T>,
+    site: &'static Location<'static>,
+    /// A receive wait was registered for the current queueing.
+    registered: bool,
     waiter: Waiter,
 }
 
@@ -526,12 +569,42 @@ impl<T: Clone> Future for Recv<'_, T> {
             .recv_slot(Some((&this.waiter, cx.waker())), true)
         {
             Ok(v) => Ok(v.expect("a read slot holds its value until its last reader")),
-            Err(TryRecvError::Empty) => return Poll::Pending,
+            Err(TryRecvError::Empty) => {
+                if !this.waiter.queued.load(Acquire) {
+                    // Dequeued by a send (which ended any wait) and queued
+                    // again below: a new wait.
+                    this.registered = false;
+                }
+                if !this.registered && this.receiver.shared.meta.is_tracked() {
+                    this.registered = true;
+                    this.register_wait();
+                }
+                return Poll::Pending;
+            }
             Err(TryRecvError::Closed) => Err(RecvError::Closed),
             Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
         };
         coop.made_progress();
         Poll::Ready(out)
+    }
+}
+
+impl<T> Recv<'_, T> {
+    /// Registers the receive wait and hands it to the queued node; if a send
+    /// dequeued the node meanwhile, the wait is over at once.
+    #[cold]
+    #[inline(never)]
+    fn register_wait(&self) {
+        let shared = &*self.receiver.shared;
+        let wait = shared.meta.recv_wait_at(Site::from_location(self.site));
+        let tail = lock(&shared.tail);
+        if self.waiter.queued.load(Relaxed) {
+            // SAFETY: `wait` is guarded by `tail`, which we hold.
+            self.waiter.wait.with_mut(|p| unsafe { *p = Some(wait) });
+            return;
+        }
+        drop(tail);
+        drop(wait);
     }
 }
 
@@ -543,10 +616,14 @@ impl<T> Drop for Recv<'_, T> {
             return;
         }
         let mut tail = lock(&self.receiver.shared.tail);
+        // SAFETY: `wait` is guarded by `tail`, which we hold.
+        let wait = self.waiter.wait.with_mut(|p| unsafe { (*p).take() });
         if self.waiter.queued.load(Relaxed) {
             // SAFETY: queued, so linked in `tail.waiters`; live (we are its
             // owner's drop); we hold `tail`.
             unsafe { tail.waiters.remove(NonNull::from(&self.waiter)) };
         }
+        drop(tail);
+        drop(wait);
     }
 }

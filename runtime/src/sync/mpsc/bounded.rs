@@ -6,9 +6,12 @@
 
 use super::chan::{self, BoundedSemaphore, Rx, Semaphore as _, Tx, WeakTx};
 use super::error::{SendError, SendTimeoutError, TryRecvError, TrySendError};
-use crate::sync::batch_semaphore::{self, BatchSemaphore, MAX_PERMITS};
+use crate::sync::batch_semaphore::{self, BatchSemaphore, Closed, MAX_PERMITS};
+use crate::sync::validate::{Acquiring, Track, TrackedAcquire};
+use crate::validation::{ChannelKind, Held};
 use std::fmt;
-use std::future::poll_fn;
+use std::future::Future;
+use std::panic::Location;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -48,10 +51,14 @@ pub fn channel<T>(buffer: usize) -> (Sender<T>, Receiver<T>) {
         buffer <= MAX_PERMITS,
         "mpsc::channel: `buffer` may be at most usize::MAX >> 3, was {buffer}"
     );
-    let (tx, rx) = chan::channel(BoundedSemaphore {
-        sem: BatchSemaphore::new(buffer),
-        bound: buffer,
-    });
+    let (tx, rx) = chan::channel(
+        BoundedSemaphore {
+            sem: BatchSemaphore::new(buffer),
+            bound: buffer,
+        },
+        ChannelKind::Mpsc,
+        Some(buffer),
+    );
     (Sender { chan: tx }, Receiver { chan: rx })
 }
 
@@ -97,18 +104,34 @@ impl<T> Sender<T> {
     /// Cancel-safe: if the future is dropped before it completes, the value
     /// was not sent (it is dropped with the future) and the sender's place in
     /// the capacity queue is given to the next one.
-    pub async fn send(&self, value: T) -> Result<(), SendError<T>> {
-        match self.reserve().await {
-            Ok(permit) => {
-                permit.send(value);
+    #[track_caller]
+    pub fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + '_ {
+        self.chan.used();
+        Acquiring::new(self.acquire_slot(), move |res| match res {
+            Ok(_) => {
+                self.chan.send(value);
                 Ok(())
             }
             Err(_) => Err(SendError(value)),
-        }
+        })
+    }
+
+    /// A slot of capacity, as a future that reports a wait for it as a
+    /// send wait at the caller's site.
+    #[track_caller]
+    fn acquire_slot(&self) -> TrackedAcquire<'_> {
+        TrackedAcquire::new(
+            &self.chan.semaphore().sem,
+            1,
+            Track::Send(self.chan.meta()),
+            Location::caller(),
+        )
     }
 
     /// Sends `value` if there is capacity now.
+    #[track_caller]
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
+        self.chan.used();
         match self.chan.semaphore().sem.try_acquire(1) {
             Ok(()) => {
                 self.chan.send(value);
@@ -123,18 +146,23 @@ impl<T> Sender<T> {
     ///
     /// # Panics
     /// Outside a runtime with timers.
-    pub async fn send_timeout(
+    #[track_caller]
+    pub fn send_timeout(
         &self,
         value: T,
         timeout: Duration,
-    ) -> Result<(), SendTimeoutError<T>> {
-        match crate::time::timeout(timeout, self.reserve()).await {
-            Ok(Ok(permit)) => {
-                permit.send(value);
-                Ok(())
+    ) -> impl Future<Output = Result<(), SendTimeoutError<T>>> + '_ {
+        self.chan.used();
+        let reserve = self.acquire_slot();
+        async move {
+            match crate::time::timeout(timeout, reserve).await {
+                Ok(Ok(_)) => {
+                    self.chan.send(value);
+                    Ok(())
+                }
+                Ok(Err(_)) => Err(SendTimeoutError::Closed(value)),
+                Err(_) => Err(SendTimeoutError::Timeout(value)),
             }
-            Ok(Err(_)) => Err(SendTimeoutError::Closed(value)),
-            Err(_) => Err(SendTimeoutError::Timeout(value)),
         }
     }
 
@@ -154,28 +182,38 @@ impl<T> Sender<T> {
     /// # Cancel safety
     /// Cancel-safe: a dropped `reserve` gives up its place in the queue and
     /// passes on a slot already assigned to it.
-    pub async fn reserve(&self) -> Result<Permit<'_, T>, SendError<()>> {
-        match self.chan.semaphore().sem.acquire(1).await {
-            Ok(()) => Ok(Permit { chan: &self.chan }),
-            Err(_) => Err(SendError(())),
-        }
+    #[track_caller]
+    pub fn reserve(&self) -> impl Future<Output = Result<Permit<'_, T>, SendError<()>>> + '_ {
+        self.chan.used();
+        Acquiring::new(self.acquire_slot(), move |res: Result<Held, Closed>| {
+            res.map(|_| Permit { chan: &self.chan })
+                .map_err(|_| SendError(()))
+        })
     }
 
     /// As [`reserve`](Sender::reserve), but the permit owns the sender.
     ///
     /// # Cancel safety
     /// As `reserve`; the sender is dropped with the future.
-    pub async fn reserve_owned(self) -> Result<OwnedPermit<T>, SendError<()>> {
-        match self.chan.semaphore().sem.acquire(1).await {
-            Ok(()) => Ok(OwnedPermit {
-                chan: Some(self.chan),
-            }),
-            Err(_) => Err(SendError(())),
+    #[track_caller]
+    pub fn reserve_owned(self) -> impl Future<Output = Result<OwnedPermit<T>, SendError<()>>> {
+        self.chan.used();
+        let site = Location::caller();
+        async move {
+            let track = Track::Send(self.chan.meta());
+            match TrackedAcquire::new(&self.chan.semaphore().sem, 1, track, site).await {
+                Ok(_) => Ok(OwnedPermit {
+                    chan: Some(self.chan),
+                }),
+                Err(_) => Err(SendError(())),
+            }
         }
     }
 
     /// Reserves a slot if one is free now.
+    #[track_caller]
     pub fn try_reserve(&self) -> Result<Permit<'_, T>, TrySendError<()>> {
+        self.chan.used();
         match self.chan.semaphore().sem.try_acquire(1) {
             Ok(()) => Ok(Permit { chan: &self.chan }),
             Err(batch_semaphore::TryAcquireError::Closed) => Err(TrySendError::Closed(())),
@@ -185,7 +223,9 @@ impl<T> Sender<T> {
 
     /// As [`try_reserve`](Sender::try_reserve), but the permit owns the
     /// sender, which is handed back on failure.
+    #[track_caller]
     pub fn try_reserve_owned(self) -> Result<OwnedPermit<T>, TrySendError<Self>> {
+        self.chan.used();
         match self.chan.semaphore().sem.try_acquire(1) {
             Ok(()) => Ok(OwnedPermit {
                 chan: Some(self.chan),
@@ -342,8 +382,10 @@ impl<T> Receiver<T> {
     /// # Cancel safety
     /// Cancel-safe: a dropped `recv` future received nothing, so no message
     /// is lost.
-    pub async fn recv(&mut self) -> Option<T> {
-        poll_fn(|cx| self.chan.recv(cx)).await
+    #[track_caller]
+    pub fn recv(&mut self) -> impl Future<Output = Option<T>> + '_ {
+        self.chan.polled();
+        chan::Recv::new(&mut self.chan, Location::caller())
     }
 
     /// Receives up to `limit` messages into `buffer`, waiting only for the
@@ -352,12 +394,20 @@ impl<T> Receiver<T> {
     ///
     /// # Cancel safety
     /// Cancel-safe, as `recv`.
-    pub async fn recv_many(&mut self, buffer: &mut Vec<T>, limit: usize) -> usize {
-        poll_fn(|cx| self.chan.recv_many(cx, buffer, limit)).await
+    #[track_caller]
+    pub fn recv_many<'a>(
+        &'a mut self,
+        buffer: &'a mut Vec<T>,
+        limit: usize,
+    ) -> impl Future<Output = usize> + 'a {
+        self.chan.polled();
+        chan::RecvMany::new(&mut self.chan, buffer, limit, Location::caller())
     }
 
     /// A message if one is queued now.
+    #[track_caller]
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        self.chan.polled();
         self.chan.try_recv()
     }
 
@@ -371,8 +421,10 @@ impl<T> Receiver<T> {
     }
 
     /// Polls for the next message (for hand-written futures and streams).
+    #[track_caller]
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.chan.recv(cx)
+        self.chan.polled();
+        self.chan.recv(cx, Location::caller())
     }
 
     /// Closes the channel to senders: waiting and later sends fail, while
@@ -430,7 +482,8 @@ impl<T> fmt::Debug for Receiver<T> {
 
 impl<T> futures_core::Stream for Receiver<T> {
     type Item = T;
+    #[track_caller]
     fn poll_next(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.get_mut().chan.recv(cx)
+        self.get_mut().poll_recv(cx)
     }
 }

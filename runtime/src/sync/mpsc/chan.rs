@@ -31,6 +31,25 @@
 //! 5. `Sender::closed` waiters are woken by `notify_waiters` after the closed
 //!    bit is set; a waiter checks the bit after creating its `Notified`
 //!    (`notify.rs` invariant 3), so it cannot miss the close.
+//!
+//! # Validation
+//!
+//! The channel embeds a [`ChannelMeta`] (created at the user's
+//! `channel()` call) and every strong sender a [`SenderClaim`] (made at
+//! creation, clone and upgrade). The handles report: a send, `try_send` or
+//! `reserve` marks its sender used by the calling context; every receive
+//! marks the receiver polled; each message popped counts as delivered; a
+//! receive that must wait registers a receive wait (`recv_wait_at`), a send
+//! waiting for capacity a send wait (through `validate::Track::Send`); and
+//! a receiver dropped with messages still queued reports them lost.
+//!
+//! The receive wait lives in the channel (`rx_wait`), not in the receiving
+//! future: a sender that pushes a message (or the last one leaving) ends
+//! it there and then, since the wait is over once a message is available,
+//! whenever the receiver next runs. The future that registered it ends it
+//! too when it completes or is dropped. This bookkeeping uses `std`
+//! primitives on purpose: it is not part of the protocol the loom models
+//! check, and is never touched while validation is off.
 
 use super::error::TryRecvError;
 use super::queue::Queue;
@@ -40,7 +59,10 @@ use crate::sync::batch_semaphore::BatchSemaphore;
 use crate::sync::notify::Notify;
 use crate::task::coop;
 use crate::util::atomic_waker::AtomicWaker;
+use crate::validation::{ChannelKind, ChannelMeta, SenderClaim, Site, Waiting};
 use std::fmt;
+use std::panic::Location;
+use std::sync::atomic::AtomicBool as StdAtomicBool;
 use std::task::{ready, Context, Poll};
 
 /// A flavour's claim counter (see the module docs).
@@ -118,6 +140,11 @@ impl Semaphore for UnboundedSemaphore {
 
 pub(crate) struct Chan<T, S> {
     queue: Queue<T>,
+    meta: ChannelMeta,
+    /// The receiver's registered wait, if any (module docs).
+    rx_wait: std::sync::Mutex<Option<Waiting>>,
+    /// `rx_wait` is `Some`: lets a send skip the lock.
+    rx_wait_set: StdAtomicBool,
     semaphore: S,
     rx_waker: AtomicWaker,
     notify_rx_closed: Notify,
@@ -126,19 +153,31 @@ pub(crate) struct Chan<T, S> {
     tx_closed: AtomicBool,
 }
 
-/// Creates a channel's two core handles.
-pub(crate) fn channel<T, S: Semaphore>(semaphore: S) -> (Tx<T, S>, Rx<T, S>) {
+/// Creates a channel's two core handles; the caller's site is the
+/// channel's creation site.
+#[track_caller]
+pub(crate) fn channel<T, S: Semaphore>(
+    semaphore: S,
+    kind: ChannelKind,
+    capacity: Option<usize>,
+) -> (Tx<T, S>, Rx<T, S>) {
+    let meta = ChannelMeta::new(kind, capacity);
+    let claim = meta.new_sender();
     let chan = Arc::new(Chan {
         queue: Queue::new(),
+        meta,
+        rx_wait: std::sync::Mutex::new(None),
+        rx_wait_set: StdAtomicBool::new(false),
         semaphore,
         rx_waker: AtomicWaker::new(),
-        notify_rx_closed: Notify::new(),
+        notify_rx_closed: Notify::new_internal(),
         tx_count: AtomicUsize::new(1),
         tx_weak_count: AtomicUsize::new(0),
         tx_closed: AtomicBool::new(false),
     });
     (
         Tx {
+            claim,
             inner: chan.clone(),
         },
         Rx {
@@ -150,7 +189,35 @@ pub(crate) fn channel<T, S: Semaphore>(semaphore: S) -> (Tx<T, S>, Rx<T, S>) {
 
 /// A strong sender: keeps the channel open.
 pub(crate) struct Tx<T, S> {
+    /// Dropped before `inner` (declaration order): the claim belongs to a
+    /// live sender.
+    claim: SenderClaim,
     inner: Arc<Chan<T, S>>,
+}
+
+impl<T, S> Chan<T, S> {
+    /// Ends the receiver's wait: a message arrived, the senders are gone,
+    /// or the receive completed or was dropped.
+    #[inline]
+    fn end_rx_wait(&self) {
+        if self.rx_wait_set.load(std::sync::atomic::Ordering::Acquire) {
+            self.end_rx_wait_slow();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn end_rx_wait_slow(&self) {
+        self.rx_wait_set
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        let wait = self
+            .rx_wait
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        // Ended outside the lock.
+        drop(wait);
+    }
 }
 
 impl<T, S: Semaphore> Tx<T, S> {
@@ -158,10 +225,24 @@ impl<T, S: Semaphore> Tx<T, S> {
         &self.inner.semaphore
     }
 
+    /// The sender is being used by the calling context (for the engine's
+    /// wait-for graph: a receiver waits for the holders of its senders).
+    #[track_caller]
+    #[inline]
+    pub(crate) fn used(&self) {
+        self.claim.used();
+    }
+
+    pub(crate) fn meta(&self) -> &ChannelMeta {
+        &self.inner.meta
+    }
+
     /// Pushes a message whose claim the caller took, and wakes the receiver.
+    #[inline]
     pub(crate) fn send(&self, value: T) {
         self.inner.queue.push(value);
         self.inner.rx_waker.wake();
+        self.inner.end_rx_wait();
     }
 
     /// Gives back a claim that carried no message (a dropped reservation).
@@ -213,6 +294,7 @@ impl<T, S> Clone for Tx<T, S> {
         // A new sender is made from a live one, so the count is not 0.
         self.inner.tx_count.fetch_add(1, Relaxed);
         Tx {
+            claim: self.claim.clone(),
             inner: self.inner.clone(),
         }
     }
@@ -226,6 +308,7 @@ impl<T, S> Drop for Tx<T, S> {
         // Invariant 3.
         self.inner.tx_closed.store(true, Release);
         self.inner.rx_waker.wake();
+        self.inner.end_rx_wait();
     }
 }
 
@@ -249,6 +332,7 @@ impl<T, S> WeakTx<T, S> {
             {
                 Ok(_) => {
                     return Some(Tx {
+                        claim: self.inner.meta.new_sender(),
                         inner: self.inner.clone(),
                     })
                 }
@@ -302,7 +386,16 @@ impl<T, S: Semaphore> Rx<T, S> {
     fn pop(&self) -> Option<T> {
         let v = self.inner.queue.pop()?;
         self.inner.semaphore.add_permit();
+        self.inner.meta.delivered(1);
         Some(v)
+    }
+
+    /// The receiver is being used by the calling context (it owns it, for
+    /// the engine: a full channel's senders wait for it).
+    #[track_caller]
+    #[inline]
+    pub(crate) fn polled(&self) {
+        self.inner.meta.receiver_polled();
     }
 
     /// A message, or why there is none.
@@ -322,8 +415,28 @@ impl<T, S: Semaphore> Rx<T, S> {
     }
 
     /// The next message; `None` once the channel is closed and drained.
-    pub(crate) fn recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+    /// Registers the receive wait when it returns `Pending` for want of a
+    /// message (not of budget), and ends it when it returns `Ready`.
+    pub(crate) fn recv(
+        &mut self,
+        cx: &mut Context<'_>,
+        site: &'static Location<'static>,
+    ) -> Poll<Option<T>> {
         let coop = ready!(coop::poll_proceed(cx));
+        match self.recv_inner(cx) {
+            Poll::Ready(v) => {
+                self.inner.end_rx_wait();
+                coop.made_progress();
+                Poll::Ready(v)
+            }
+            Poll::Pending => {
+                self.start_rx_wait(site);
+                Poll::Pending
+            }
+        }
+    }
+
+    fn recv_inner(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
         let ready = match self.try_recv() {
             Ok(v) => Some(v),
             Err(TryRecvError::Disconnected) => None,
@@ -337,8 +450,45 @@ impl<T, S: Semaphore> Rx<T, S> {
                 }
             }
         };
-        coop.made_progress();
         Poll::Ready(ready)
+    }
+
+    /// Registers the receive wait unless one is registered.
+    #[inline]
+    fn start_rx_wait(&self, site: &'static Location<'static>) {
+        if !self.inner.meta.is_tracked()
+            || self
+                .inner
+                .rx_wait_set
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return;
+        }
+        self.start_rx_wait_slow(site);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn start_rx_wait_slow(&self, site: &'static Location<'static>) {
+        let wait = self.inner.meta.recv_wait_at(Site::from_location(site));
+        if !wait.is_tracked() {
+            return;
+        }
+        *self.inner.rx_wait.lock().unwrap_or_else(|e| e.into_inner()) = Some(wait);
+        self.inner
+            .rx_wait_set
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        // A message pushed (or the last sender gone) before the flag was up
+        // did not end the wait: end it now.
+        if !self.inner.queue.is_empty() || self.inner.tx_closed.load(SeqCst) {
+            self.inner.end_rx_wait();
+        }
+    }
+
+    /// Ends the receive wait (the receive that registered it was dropped).
+    #[inline]
+    pub(crate) fn end_wait(&self) {
+        self.inner.end_rx_wait();
     }
 
     /// Receives at least one message (waiting for it) and then up to
@@ -349,11 +499,12 @@ impl<T, S: Semaphore> Rx<T, S> {
         cx: &mut Context<'_>,
         buffer: &mut Vec<T>,
         limit: usize,
+        site: &'static Location<'static>,
     ) -> Poll<usize> {
         if limit == 0 {
             return Poll::Ready(0);
         }
-        let Some(first) = ready!(self.recv(cx)) else {
+        let Some(first) = ready!(self.recv(cx, site)) else {
             return Poll::Ready(0);
         };
         buffer.reserve(limit.min(self.inner.queue.len() + 1));
@@ -399,10 +550,17 @@ impl<T, S: Semaphore> Rx<T, S> {
 
 impl<T, S: Semaphore> Drop for Rx<T, S> {
     fn drop(&mut self) {
+        self.inner.end_rx_wait();
         self.close();
         // Drop what is queued now (senders that claimed before the close may
         // still push; the channel's own drop frees those).
-        while self.pop().is_some() {}
+        let mut lost = 0;
+        while let Some(v) = self.inner.queue.pop() {
+            self.inner.semaphore.add_permit();
+            drop(v);
+            lost += 1;
+        }
+        self.inner.meta.dropped_with_undelivered(lost);
     }
 }
 
@@ -424,5 +582,73 @@ impl<T, S> fmt::Debug for Tx<T, S> {
 impl<T, S: Semaphore> fmt::Debug for Rx<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.inner.fmt(f)
+    }
+}
+
+/// The future of `recv()`; ends the receive wait it registered when it
+/// completes or is dropped.
+pub(crate) struct Recv<'a, T, S: Semaphore> {
+    rx: &'a mut Rx<T, S>,
+    site: &'static Location<'static>,
+}
+
+impl<'a, T, S: Semaphore> Recv<'a, T, S> {
+    pub(crate) fn new(rx: &'a mut Rx<T, S>, site: &'static Location<'static>) -> Self {
+        Recv { rx, site }
+    }
+}
+
+impl<T, S: Semaphore> std::future::Future for Recv<'_, T, S> {
+    type Output = Option<T>;
+
+    #[inline]
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        let this = self.get_mut();
+        this.rx.recv(cx, this.site)
+    }
+}
+
+impl<T, S: Semaphore> Drop for Recv<'_, T, S> {
+    fn drop(&mut self) {
+        self.rx.end_wait();
+    }
+}
+
+/// The future of `recv_many()`, as [`Recv`].
+pub(crate) struct RecvMany<'a, T, S: Semaphore> {
+    rx: &'a mut Rx<T, S>,
+    buffer: &'a mut Vec<T>,
+    limit: usize,
+    site: &'static Location<'static>,
+}
+
+impl<'a, T, S: Semaphore> RecvMany<'a, T, S> {
+    pub(crate) fn new(
+        rx: &'a mut Rx<T, S>,
+        buffer: &'a mut Vec<T>,
+        limit: usize,
+        site: &'static Location<'static>,
+    ) -> Self {
+        RecvMany {
+            rx,
+            buffer,
+            limit,
+            site,
+        }
+    }
+}
+
+impl<T, S: Semaphore> std::future::Future for RecvMany<'_, T, S> {
+    type Output = usize;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        let this = self.get_mut();
+        this.rx.recv_many(cx, this.buffer, this.limit, this.site)
+    }
+}
+
+impl<T, S: Semaphore> Drop for RecvMany<'_, T, S> {
+    fn drop(&mut self) {
+        self.rx.end_wait();
     }
 }

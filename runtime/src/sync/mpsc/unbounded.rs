@@ -4,8 +4,10 @@
 
 use super::chan::{self, Rx, Tx, UnboundedSemaphore, WeakTx};
 use super::error::{SendError, TryRecvError};
+use crate::validation::ChannelKind;
 use std::fmt;
-use std::future::poll_fn;
+use std::future::Future;
+use std::panic::Location;
 use std::task::{Context, Poll};
 
 /// Creates an unbounded channel, as `tokio::sync::mpsc::unbounded_channel`.
@@ -25,8 +27,9 @@ use std::task::{Context, Poll};
 /// assert_eq!(rx.recv().await, None);
 /// # });
 /// ```
+#[track_caller]
 pub fn unbounded_channel<T>() -> (UnboundedSender<T>, UnboundedReceiver<T>) {
-    let (tx, rx) = chan::channel(UnboundedSemaphore::new());
+    let (tx, rx) = chan::channel(UnboundedSemaphore::new(), ChannelKind::UnboundedMpsc, None);
     (UnboundedSender { chan: tx }, UnboundedReceiver { chan: rx })
 }
 
@@ -50,7 +53,9 @@ impl<T> UnboundedSender<T> {
     ///
     /// # Errors
     /// [`SendError`] with the value if the receiver is gone.
+    #[track_caller]
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
+        self.chan.used();
         if self.chan.semaphore().try_claim().is_err() {
             return Err(SendError(value));
         }
@@ -145,8 +150,10 @@ impl<T> UnboundedReceiver<T> {
     ///
     /// # Cancel safety
     /// Cancel-safe: a dropped `recv` future received nothing.
-    pub async fn recv(&mut self) -> Option<T> {
-        poll_fn(|cx| self.chan.recv(cx)).await
+    #[track_caller]
+    pub fn recv(&mut self) -> impl Future<Output = Option<T>> + '_ {
+        self.chan.polled();
+        chan::Recv::new(&mut self.chan, Location::caller())
     }
 
     /// Receives up to `limit` messages into `buffer`, waiting only for the
@@ -154,12 +161,20 @@ impl<T> UnboundedReceiver<T> {
     ///
     /// # Cancel safety
     /// Cancel-safe, as `recv`.
-    pub async fn recv_many(&mut self, buffer: &mut Vec<T>, limit: usize) -> usize {
-        poll_fn(|cx| self.chan.recv_many(cx, buffer, limit)).await
+    #[track_caller]
+    pub fn recv_many<'a>(
+        &'a mut self,
+        buffer: &'a mut Vec<T>,
+        limit: usize,
+    ) -> impl Future<Output = usize> + 'a {
+        self.chan.polled();
+        chan::RecvMany::new(&mut self.chan, buffer, limit, Location::caller())
     }
 
     /// A message if one is queued now.
+    #[track_caller]
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
+        self.chan.polled();
         self.chan.try_recv()
     }
 
@@ -173,8 +188,10 @@ impl<T> UnboundedReceiver<T> {
     }
 
     /// Polls for the next message.
+    #[track_caller]
     pub fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.chan.recv(cx)
+        self.chan.polled();
+        self.chan.recv(cx, Location::caller())
     }
 
     /// Closes the channel to senders; queued messages can still be received.
@@ -219,7 +236,8 @@ impl<T> fmt::Debug for UnboundedReceiver<T> {
 
 impl<T> futures_core::Stream for UnboundedReceiver<T> {
     type Item = T;
+    #[track_caller]
     fn poll_next(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
-        self.get_mut().chan.recv(cx)
+        self.get_mut().poll_recv(cx)
     }
 }

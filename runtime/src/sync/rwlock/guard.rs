@@ -2,6 +2,7 @@
 //! it took (one for reading, all for writing) and gives them back on drop.
 
 use crate::sync::batch_semaphore::BatchSemaphore;
+use crate::validation::{Access, Held, LockMeta};
 use std::fmt;
 use std::marker::PhantomData;
 use std::mem::ManuallyDrop;
@@ -12,6 +13,7 @@ use std::ops::{Deref, DerefMut};
 pub struct RwLockReadGuard<'a, T: ?Sized> {
     s: &'a BatchSemaphore,
     data: *const T,
+    held: Held,
     _marker: PhantomData<&'a T>,
 }
 
@@ -22,12 +24,20 @@ unsafe impl<T: ?Sized + Sync> Send for RwLockReadGuard<'_, T> {}
 unsafe impl<T: ?Sized + Sync> Sync for RwLockReadGuard<'_, T> {}
 
 impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
-    pub(super) fn new(s: &'a BatchSemaphore, data: *const T) -> Self {
+    pub(super) fn new(s: &'a BatchSemaphore, data: *const T, held: Held) -> Self {
         RwLockReadGuard {
             s,
             data,
+            held,
             _marker: PhantomData,
         }
+    }
+
+    /// Moves the token out of a guard that is never dropped.
+    fn take_held(this: &ManuallyDrop<Self>) -> Held {
+        // SAFETY: the guard is in a `ManuallyDrop` that is never dropped or
+        // used again, so the token is moved out exactly once.
+        unsafe { std::ptr::read(&this.held) }
     }
 
     /// Narrows the guard to a part of the data; the read lock stays held.
@@ -37,7 +47,7 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     {
         let data = f(&*this) as *const U;
         let this = ManuallyDrop::new(this);
-        RwLockReadGuard::new(this.s, data)
+        RwLockReadGuard::new(this.s, data, Self::take_held(&this))
     }
 
     /// As [`map`](Self::map), but `f` may decline, returning the guard.
@@ -50,7 +60,7 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
             None => return Err(this),
         };
         let this = ManuallyDrop::new(this);
-        Ok(RwLockReadGuard::new(this.s, data))
+        Ok(RwLockReadGuard::new(this.s, data, Self::take_held(&this)))
     }
 }
 
@@ -85,8 +95,10 @@ impl<T: ?Sized + fmt::Display> fmt::Display for RwLockReadGuard<'_, T> {
 #[must_use = "if unused the RwLock will immediately unlock"]
 pub struct RwLockWriteGuard<'a, T: ?Sized> {
     s: &'a BatchSemaphore,
+    meta: &'a LockMeta,
     data: *mut T,
     permits: u32,
+    held: Held,
     _marker: PhantomData<&'a mut T>,
 }
 
@@ -98,13 +110,28 @@ unsafe impl<T: ?Sized + Send + Sync> Send for RwLockWriteGuard<'_, T> {}
 unsafe impl<T: ?Sized + Send + Sync> Sync for RwLockWriteGuard<'_, T> {}
 
 impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
-    pub(super) fn new(s: &'a BatchSemaphore, data: *mut T, permits: u32) -> Self {
+    pub(super) fn new(
+        s: &'a BatchSemaphore,
+        meta: &'a LockMeta,
+        data: *mut T,
+        permits: u32,
+        held: Held,
+    ) -> Self {
         RwLockWriteGuard {
             s,
+            meta,
             data,
             permits,
+            held,
             _marker: PhantomData,
         }
+    }
+
+    /// Moves the token out of a guard that is never dropped.
+    fn take_held(this: &ManuallyDrop<Self>) -> Held {
+        // SAFETY: the guard is in a `ManuallyDrop` that is never dropped or
+        // used again, so the token is moved out exactly once.
+        unsafe { std::ptr::read(&this.held) }
     }
 
     /// Narrows the guard to a part of the data; the write lock stays held.
@@ -118,6 +145,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
             s: this.s,
             data,
             permits: this.permits,
+            held: Self::take_held(&this),
             _marker: PhantomData,
         }
     }
@@ -139,17 +167,24 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
             s: this.s,
             data,
             permits: this.permits,
+            held: Self::take_held(&this),
             _marker: PhantomData,
         })
     }
 
     /// Turns the write lock into a read lock without letting a writer in
     /// between; queued readers are admitted alongside.
+    ///
+    /// For the validation engine the write lock is released and a read
+    /// lock recorded at this call's site (as a `try`: it cannot block).
+    #[track_caller]
     pub fn downgrade(self) -> RwLockReadGuard<'a, T> {
         let this = ManuallyDrop::new(self);
+        drop(Self::take_held(&this));
         // Keep one permit: the read guard's.
         this.s.release(this.permits as usize - 1);
-        RwLockReadGuard::new(this.s, this.data)
+        let held = this.meta.try_acquired(Access::Shared);
+        RwLockReadGuard::new(this.s, this.data, held)
     }
 }
 
@@ -192,6 +227,7 @@ pub struct RwLockMappedWriteGuard<'a, T: ?Sized> {
     s: &'a BatchSemaphore,
     data: *mut T,
     permits: u32,
+    held: Held,
     _marker: PhantomData<&'a mut T>,
 }
 
@@ -212,6 +248,9 @@ impl<'a, T: ?Sized> RwLockMappedWriteGuard<'a, T> {
             s: this.s,
             data,
             permits: this.permits,
+            // SAFETY: `this` is never used or dropped again; the token moves
+            // out once.
+            held: unsafe { std::ptr::read(&this.held) },
             _marker: PhantomData,
         }
     }

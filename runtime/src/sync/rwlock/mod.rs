@@ -13,6 +13,12 @@
 //! Invariant: the permits held by guards always add up to what they took
 //! (one per read guard, `max_readers` per write guard), so a write guard
 //! exists only while no read guard does.
+//!
+//! Validation: the lock embeds a [`LockMeta`]; `read()` acquires
+//! [`Access::Shared`] and `write()` [`Access::Exclusive`] through
+//! [`TrackedAcquire`] (so a read taken again by its holder is a
+//! `RecursiveRead`), and borrowed guards keep the [`Held`](crate::validation::Held) token. Owned
+//! guards are checked, not recorded.
 
 mod guard;
 mod owned_guard;
@@ -22,8 +28,12 @@ pub use owned_guard::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard};
 
 use super::batch_semaphore::BatchSemaphore;
 use super::mutex::TryLockError;
+use super::validate::{Acquiring, Track, TrackedAcquire};
 use crate::loom::cell::UnsafeCell;
+use crate::validation::{Access, LockClass, LockKind, LockMeta};
 use std::fmt;
+use std::future::Future;
+use std::panic::Location;
 use std::sync::Arc;
 
 /// The most concurrent readers an `RwLock` allows (tokio's limit).
@@ -51,6 +61,7 @@ const MAX_READS: u32 = 10;
 /// # });
 /// ```
 pub struct RwLock<T: ?Sized> {
+    meta: LockMeta,
     max_readers: u32,
     s: BatchSemaphore,
     c: UnsafeCell<T>,
@@ -75,6 +86,34 @@ impl<T> RwLock<T> {
     /// If `max_reads` is 0 or more than `u32::MAX >> 3`.
     #[track_caller]
     pub fn with_max_readers(value: T, max_reads: u32) -> RwLock<T> {
+        RwLock::build(value, max_reads, LockMeta::new(LockKind::RwLock))
+    }
+
+    /// An unlocked lock of an explicit lock class (perf_runtime only; see
+    /// [`Mutex::with_class`](crate::sync::Mutex::with_class)).
+    #[track_caller]
+    pub fn with_class(value: T, class: &'static LockClass) -> RwLock<T> {
+        RwLock::build(
+            value,
+            MAX_READS,
+            LockMeta::with_class(LockKind::RwLock, class),
+        )
+    }
+
+    /// As [`with_class`](RwLock::with_class), with the instance's nesting
+    /// key (for classes declared
+    /// [`Nesting::ByKey`](crate::validation::Nesting::ByKey)).
+    #[track_caller]
+    pub fn with_class_and_key(value: T, class: &'static LockClass, key: u64) -> RwLock<T> {
+        RwLock::build(
+            value,
+            MAX_READS,
+            LockMeta::with_class_and_key(LockKind::RwLock, class, key),
+        )
+    }
+
+    #[track_caller]
+    fn build(value: T, max_reads: u32, meta: LockMeta) -> RwLock<T> {
         assert!(
             max_reads != 0,
             "RwLock::with_max_readers: `max_reads` must be at least 1, was 0"
@@ -85,6 +124,7 @@ impl<T> RwLock<T> {
              was {max_reads}"
         );
         RwLock {
+            meta,
             max_readers: max_reads,
             s: BatchSemaphore::new(max_reads as usize),
             c: UnsafeCell::new(value),
@@ -93,8 +133,10 @@ impl<T> RwLock<T> {
 
     /// As [`new`](RwLock::new), usable in a `static`.
     #[cfg(not(perf_runtime_loom))]
+    #[track_caller]
     pub const fn const_new(value: T) -> RwLock<T> {
         RwLock {
+            meta: LockMeta::new(LockKind::RwLock),
             max_readers: MAX_READS,
             s: BatchSemaphore::const_new(MAX_READS as usize),
             c: UnsafeCell::new(value),
@@ -114,30 +156,48 @@ impl<T: ?Sized> RwLock<T> {
     /// # Cancel safety
     /// Dropping the future gives up its place in the queue; nothing else is
     /// lost, and a read permit already handed to it is passed on.
-    pub async fn read(&self) -> RwLockReadGuard<'_, T> {
-        acquire(&self.s, 1).await;
-        RwLockReadGuard::new(&self.s, self.data_shared())
+    #[track_caller]
+    pub fn read(&self) -> impl Future<Output = RwLockReadGuard<'_, T>> + '_ {
+        let track = Track::Lock {
+            meta: &self.meta,
+            access: Access::Shared,
+        };
+        let acquire = TrackedAcquire::new(&self.s, 1, track, Location::caller());
+        Acquiring::new(acquire, move |res| match res {
+            Ok(held) => RwLockReadGuard::new(&self.s, self.data_shared(), held),
+            Err(_) => unreachable!("an RwLock's semaphore is never closed"),
+        })
     }
 
     /// As [`read`](RwLock::read), for an `Arc`-held lock.
     ///
     /// # Cancel safety
     /// As [`read`](RwLock::read).
-    pub async fn read_owned(self: Arc<Self>) -> OwnedRwLockReadGuard<T> {
-        acquire(&self.s, 1).await;
-        OwnedRwLockReadGuard::new(self)
+    #[track_caller]
+    pub fn read_owned(self: Arc<Self>) -> impl Future<Output = OwnedRwLockReadGuard<T>> {
+        let site = Location::caller();
+        async move {
+            owned_acquire(&self, 1, Access::Shared, site).await;
+            OwnedRwLockReadGuard::new(self)
+        }
     }
 
     /// Locks for shared reading if that needs no waiting (no writer holds or
     /// waits for the lock).
+    #[track_caller]
     pub fn try_read(&self) -> Result<RwLockReadGuard<'_, T>, TryLockError> {
         match self.s.try_acquire(1) {
-            Ok(()) => Ok(RwLockReadGuard::new(&self.s, self.data_shared())),
+            Ok(()) => Ok(RwLockReadGuard::new(
+                &self.s,
+                self.data_shared(),
+                self.meta.try_acquired(Access::Shared),
+            )),
             Err(_) => Err(TryLockError(())),
         }
     }
 
-    /// As [`try_read`](RwLock::try_read), for an `Arc`-held lock.
+    /// As [`try_read`](RwLock::try_read), for an `Arc`-held lock (not
+    /// recorded by the validation engine: the guard may move).
     pub fn try_read_owned(self: Arc<Self>) -> Result<OwnedRwLockReadGuard<T>, TryLockError> {
         match self.s.try_acquire(1) {
             Ok(()) => Ok(OwnedRwLockReadGuard::new(self)),
@@ -150,33 +210,56 @@ impl<T: ?Sized> RwLock<T> {
     /// # Cancel safety
     /// Dropping the future gives up its place in the queue and hands any
     /// permits already assigned to it to the next waiter.
-    pub async fn write(&self) -> RwLockWriteGuard<'_, T> {
-        acquire(&self.s, self.max_readers as usize).await;
-        RwLockWriteGuard::new(&self.s, self.data_mut(), self.max_readers)
+    #[track_caller]
+    pub fn write(&self) -> impl Future<Output = RwLockWriteGuard<'_, T>> + '_ {
+        let track = Track::Lock {
+            meta: &self.meta,
+            access: Access::Exclusive,
+        };
+        let acquire = TrackedAcquire::new(
+            &self.s,
+            self.max_readers as usize,
+            track,
+            Location::caller(),
+        );
+        Acquiring::new(acquire, move |res| match res {
+            Ok(held) => {
+                RwLockWriteGuard::new(&self.s, &self.meta, self.data_mut(), self.max_readers, held)
+            }
+            Err(_) => unreachable!("an RwLock's semaphore is never closed"),
+        })
     }
 
     /// As [`write`](RwLock::write), for an `Arc`-held lock.
     ///
     /// # Cancel safety
     /// As [`write`](RwLock::write).
-    pub async fn write_owned(self: Arc<Self>) -> OwnedRwLockWriteGuard<T> {
-        acquire(&self.s, self.max_readers as usize).await;
-        OwnedRwLockWriteGuard::new(self)
+    #[track_caller]
+    pub fn write_owned(self: Arc<Self>) -> impl Future<Output = OwnedRwLockWriteGuard<T>> {
+        let site = Location::caller();
+        async move {
+            owned_acquire(&self, self.max_readers as usize, Access::Exclusive, site).await;
+            OwnedRwLockWriteGuard::new(self)
+        }
     }
 
     /// Locks for writing if that needs no waiting.
+    #[track_caller]
     pub fn try_write(&self) -> Result<RwLockWriteGuard<'_, T>, TryLockError> {
         match self.s.try_acquire(self.max_readers as usize) {
             Ok(()) => Ok(RwLockWriteGuard::new(
                 &self.s,
+                &self.meta,
                 self.data_mut(),
                 self.max_readers,
+                self.meta.try_acquired(Access::Exclusive),
             )),
             Err(_) => Err(TryLockError(())),
         }
     }
 
-    /// As [`try_write`](RwLock::try_write), for an `Arc`-held lock.
+    /// As [`try_write`](RwLock::try_write), for an `Arc`-held lock (not
+    /// recorded by the validation engine: the guard may move).
     pub fn try_write_owned(self: Arc<Self>) -> Result<OwnedRwLockWriteGuard<T>, TryLockError> {
         match self.s.try_acquire(self.max_readers as usize) {
             Ok(()) => Ok(OwnedRwLockWriteGuard::new(self)),
@@ -219,8 +302,18 @@ impl<T: ?Sized> RwLock<T> {
     }
 }
 
-async fn acquire(s: &BatchSemaphore, n: usize) {
-    if s.acquire(n).await.is_err() {
+/// Takes `n` permits for an owned guard: checked, not recorded.
+async fn owned_acquire<T: ?Sized>(
+    lock: &RwLock<T>,
+    n: usize,
+    access: Access,
+    site: &'static Location<'static>,
+) {
+    let track = Track::Owned {
+        meta: &lock.meta,
+        access,
+    };
+    if TrackedAcquire::new(&lock.s, n, track, site).await.is_err() {
         unreachable!("an RwLock's semaphore is never closed");
     }
 }

@@ -12,7 +12,7 @@ use std::task::Poll;
 /// receiver gets both in order, then `None` (no lost wake on either side).
 #[test]
 fn loom_mpsc_bounded_send_recv_then_sender_drop() {
-    loom::model(|| {
+    super::model(|| {
         let (tx, mut rx) = mpsc::channel(1);
         let t = thread::spawn(move || {
             block_on(async {
@@ -36,7 +36,7 @@ fn loom_mpsc_bounded_send_recv_then_sender_drop() {
 /// failed is not; either way the receiver ends.
 #[test]
 fn loom_mpsc_close_races_send_loses_nothing() {
-    loom::model(|| {
+    super::model(|| {
         let (tx, mut rx) = mpsc::channel(1);
         let t = thread::spawn(move || block_on(tx.send(7)).is_ok());
         rx.close();
@@ -55,7 +55,7 @@ fn loom_mpsc_close_races_send_loses_nothing() {
 /// Dropping the receiver wakes a sender waiting for capacity, which fails.
 #[test]
 fn loom_mpsc_receiver_drop_wakes_waiting_sender() {
-    loom::model(|| {
+    super::model(|| {
         let (tx, rx) = mpsc::channel(1);
         tx.try_send(0).unwrap();
         let t = thread::spawn(move || block_on(tx.send(1)).is_err());
@@ -68,7 +68,7 @@ fn loom_mpsc_receiver_drop_wakes_waiting_sender() {
 /// for it, then ends.
 #[test]
 fn loom_mpsc_unsent_permit_after_close() {
-    loom::model(|| {
+    super::model(|| {
         let (tx, mut rx) = mpsc::channel::<u8>(1);
         let t = thread::spawn(move || {
             if let Ok(p) = tx.try_reserve() {
@@ -84,7 +84,7 @@ fn loom_mpsc_unsent_permit_after_close() {
 /// Unbounded: a send racing the receiver's close and drain.
 #[test]
 fn loom_mpsc_unbounded_send_races_close() {
-    loom::model(|| {
+    super::model(|| {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let t = thread::spawn(move || tx.send(1).is_ok());
         rx.close();
@@ -99,7 +99,7 @@ fn loom_mpsc_unbounded_send_races_close() {
 /// message is not lost.
 #[test]
 fn loom_mpsc_cancelled_recv_loses_nothing() {
-    loom::model(|| {
+    super::model(|| {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let t = thread::spawn(move || tx.send(3).unwrap());
         let first = {
@@ -121,7 +121,7 @@ fn loom_mpsc_cancelled_recv_loses_nothing() {
 /// Send racing the receive.
 #[test]
 fn loom_oneshot_send_races_recv() {
-    loom::model(|| {
+    super::model(|| {
         let (tx, rx) = oneshot::channel();
         let t = thread::spawn(move || tx.send(5).unwrap());
         assert_eq!(block_on(rx), Ok(5));
@@ -133,7 +133,7 @@ fn loom_oneshot_send_races_recv() {
 /// close; a refused one hands the value back. Never both, never neither.
 #[test]
 fn loom_oneshot_close_races_send() {
-    loom::model(|| {
+    super::model(|| {
         let (tx, mut rx) = oneshot::channel();
         let t = thread::spawn(move || tx.send(String::from("v")).is_ok());
         rx.close();
@@ -150,7 +150,7 @@ fn loom_oneshot_close_races_send() {
 /// ends the receiver's wait.
 #[test]
 fn loom_oneshot_drops_wake_the_other_side() {
-    loom::model(|| {
+    super::model(|| {
         let (mut tx, rx) = oneshot::channel::<u8>();
         let t = thread::spawn(move || block_on(tx.closed()));
         drop(rx);
@@ -167,7 +167,7 @@ fn loom_oneshot_drops_wake_the_other_side() {
 /// messages arrive, each sender's waker is served.
 #[test]
 fn loom_mpsc_two_senders_one_slot() {
-    loom::model(|| {
+    super::model(|| {
         let (tx, mut rx) = mpsc::channel(1);
         let tx2 = tx.clone();
         let a = thread::spawn(move || block_on(tx.send(1)).unwrap());

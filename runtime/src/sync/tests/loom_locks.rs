@@ -13,7 +13,7 @@ use std::pin::pin;
 /// hand-off (a lost wake-up is a loom deadlock).
 #[test]
 fn loom_mutex_two_lockers() {
-    loom::model(|| {
+    super::model(|| {
         let m = Arc::new(Mutex::new(0));
         let m2 = m.clone();
         let t = thread::spawn(move || {
@@ -28,7 +28,7 @@ fn loom_mutex_two_lockers() {
 /// A release racing a waiter's enqueue is never missed.
 #[test]
 fn loom_semaphore_release_races_enqueue() {
-    loom::model(|| {
+    super::model(|| {
         let s = Arc::new(Semaphore::new(0));
         let s2 = s.clone();
         let t = thread::spawn(move || s2.add_permits(1));
@@ -42,7 +42,7 @@ fn loom_semaphore_release_races_enqueue() {
 /// on: nothing is lost or duplicated, and the other waiter finishes.
 #[test]
 fn loom_semaphore_cancelled_waiter_passes_permit_on() {
-    loom::model(|| {
+    super::model(|| {
         let s = Arc::new(Semaphore::new(1));
         let held = s.try_acquire().unwrap();
         let s1 = s.clone();
@@ -68,7 +68,7 @@ fn loom_semaphore_cancelled_waiter_passes_permit_on() {
 /// permit that was assigned to it goes back to the count.
 #[test]
 fn loom_semaphore_close_races_partial_grant() {
-    loom::model(|| {
+    super::model(|| {
         let s = Arc::new(Semaphore::new(1));
         let s1 = s.clone();
         let waiter = thread::spawn(move || block_on(s1.acquire_many(3)).is_err());
@@ -85,7 +85,7 @@ fn loom_semaphore_close_races_partial_grant() {
 /// write, never during (loom checks the cell), and both finish.
 #[test]
 fn loom_rwlock_writer_and_reader() {
-    loom::model(|| {
+    super::model(|| {
         let l = Arc::new(RwLock::with_max_readers(0, 2));
         let l2 = l.clone();
         let writer = thread::spawn(move || block_on(async { *l2.write().await += 1 }));
@@ -100,7 +100,7 @@ fn loom_rwlock_writer_and_reader() {
 /// thread is always woken.
 #[test]
 fn loom_blocking_mutex_contention() {
-    loom::model(|| {
+    super::model(|| {
         let m = Arc::new(blocking::Mutex::new(0));
         let m2 = m.clone();
         let t = thread::spawn(move || *m2.lock() += 1);

@@ -13,7 +13,7 @@ use std::task::Poll;
 /// `notify_one` racing `notified()`: stored as a permit or delivered.
 #[test]
 fn loom_notify_one_races_notified() {
-    loom::model(|| {
+    super::model(|| {
         let n = Arc::new(Notify::new());
         let n2 = n.clone();
         let t = thread::spawn(move || n2.notify_one());
@@ -26,7 +26,7 @@ fn loom_notify_one_races_notified() {
 /// polls after the call.
 #[test]
 fn loom_notify_waiters_reaches_futures_created_before_it() {
-    loom::model(|| {
+    super::model(|| {
         let n = Arc::new(Notify::new());
         let fut = n.notified();
         let n2 = n.clone();
@@ -40,7 +40,7 @@ fn loom_notify_waiters_reaches_futures_created_before_it() {
 /// the other waiter always finishes.
 #[test]
 fn loom_dropped_waiter_passes_notification_on() {
-    loom::model(|| {
+    super::model(|| {
         let n = Arc::new(Notify::new());
         let n1 = n.clone();
         let dropper = thread::spawn(move || {
@@ -61,7 +61,7 @@ fn loom_dropped_waiter_passes_notification_on() {
 /// Two parties: both are released, exactly one is the leader.
 #[test]
 fn loom_barrier_two_parties() {
-    loom::model(|| {
+    super::model(|| {
         let b = Arc::new(Barrier::new(2));
         let b2 = b.clone();
         let t = thread::spawn(move || block_on(b2.wait()).is_leader());
@@ -75,7 +75,7 @@ fn loom_barrier_two_parties() {
 /// state word stay consistent for the next notification.
 #[test]
 fn loom_enabled_then_dropped_waiter_leaves_no_ghost() {
-    loom::model(|| {
+    super::model(|| {
         let n = Arc::new(Notify::new());
         let n1 = n.clone();
         let t = thread::spawn(move || {

@@ -10,7 +10,7 @@ use std::pin::pin;
 /// A send racing `changed`: the change is seen, with its value.
 #[test]
 fn loom_watch_send_races_changed() {
-    loom::model(|| {
+    super::model(|| {
         let (tx, mut rx) = watch::channel(0);
         let t = thread::spawn(move || {
             tx.send(1).unwrap();
@@ -27,7 +27,7 @@ fn loom_watch_send_races_changed() {
 /// The last sender dropping wakes a waiting `changed` with an error.
 #[test]
 fn loom_watch_sender_drop_ends_changed() {
-    loom::model(|| {
+    super::model(|| {
         let (tx, mut rx) = watch::channel(0);
         let t = thread::spawn(move || drop(tx));
         assert!(block_on(rx.changed()).is_err());
@@ -38,7 +38,7 @@ fn loom_watch_sender_drop_ends_changed() {
 /// Two sends racing a receiver: values in order, then `Closed`.
 #[test]
 fn loom_broadcast_send_races_recv() {
-    loom::model(|| {
+    super::model(|| {
         let (tx, mut rx) = broadcast::channel(2);
         let t = thread::spawn(move || {
             tx.send(1).unwrap();
@@ -58,7 +58,7 @@ fn loom_broadcast_send_races_recv() {
 /// for every value exactly once, as received or as lagged, in order.
 #[test]
 fn loom_broadcast_lag_accounts_for_every_value() {
-    loom::model(|| {
+    super::model(|| {
         let (tx, mut rx) = broadcast::channel(1);
         let t = thread::spawn(move || {
             for i in 0..3u64 {
@@ -85,7 +85,7 @@ fn loom_broadcast_lag_accounts_for_every_value() {
 /// unlinked exactly once and the value stays for the next `recv`.
 #[test]
 fn loom_broadcast_dropped_recv_races_send() {
-    loom::model(|| {
+    super::model(|| {
         let (tx, mut rx) = broadcast::channel(1);
         let t = thread::spawn(move || {
             tx.send(9).unwrap();
@@ -110,7 +110,7 @@ fn loom_broadcast_dropped_recv_races_send() {
 /// The last receiver dropping wakes `Sender::closed`.
 #[test]
 fn loom_watch_receiver_drop_wakes_closed() {
-    loom::model(|| {
+    super::model(|| {
         let (tx, rx) = watch::channel(0);
         let rx2 = rx.clone();
         let t = thread::spawn(move || drop(rx2));

@@ -23,6 +23,16 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
+/// Runs a loom model with validation off. The models check the primitives'
+/// protocols, not the engine (which has its own models); and the engine
+/// keeps per-thread state in `std` thread-locals, which loom's threads
+/// share, so it would see every model thread as one context.
+#[cfg(perf_runtime_loom)]
+pub(super) fn model(f: impl Fn() + Sync + Send + 'static) {
+    crate::validation::set_mode(crate::validation::Mode::Off);
+    loom::model(f);
+}
+
 /// Polls `fut` once with a waker that does nothing.
 #[allow(dead_code)] // unused by some cfgs
 pub(super) fn poll_once<F: Future + ?Sized>(fut: Pin<&mut F>) -> Poll<F::Output> {

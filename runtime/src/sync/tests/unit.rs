@@ -235,3 +235,27 @@ fn threaded_blocking_mutex() {
     }
     assert_eq!(*m.lock(), 150);
 }
+
+/// A thread behind a long-held thread lock stops spinning and parks: it
+/// marks the lock contended before sleeping, so the holder's unlock wakes
+/// it. (`Backoff::spin` alone never completes, which once made such a
+/// waiter spin until the holder let go.)
+#[test]
+#[cfg_attr(miri, ignore)] // thousands of spin and yield rounds
+fn a_waiter_behind_a_long_held_blocking_mutex_parks() {
+    let m = Arc::new(blocking::Mutex::new(0));
+    let guard = m.lock();
+    let m2 = m.clone();
+    let waiter = thread::spawn(move || *m2.lock() += 1);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !m.is_contended() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the waiter never announced itself as a sleeper"
+        );
+        thread::yield_now();
+    }
+    drop(guard);
+    waiter.join().unwrap();
+    assert_eq!(*m.lock(), 1);
+}

@@ -1,0 +1,304 @@
+//! How the primitives report to the validation engine
+//! ([`crate::validation`]): the acquisition future under every `Mutex`,
+//! `RwLock` and `Semaphore` acquire and every bounded `mpsc` reservation,
+//! and the wait registration of `Notify`, `Barrier` and `watch`.
+//!
+//! # Sites
+//!
+//! `lock()`, `read()`, `acquire()`, `send()`, `recv()`, `notified()`,
+//! `changed()` and `wait()` are `#[track_caller]` functions that return a
+//! future: they capture the user's call site when called, and the future
+//! hands it to the engine's `*_at` entry points when it acquires (its first
+//! poll) and when it starts waiting (the poll that queues it), where
+//! `#[track_caller]` no longer reaches the user's code.
+//!
+//! # One acquisition
+//!
+//! 1. First poll: [`Track::start`] validates the acquisition and records it
+//!    as held ([`Held`]); in `Panic` mode a bad order panics here, in the
+//!    task that made it, before anything is taken.
+//! 2. A poll that leaves the future queued (not one that only ran out of
+//!    cooperative budget) registers the wait ([`Waiting`]); the engine
+//!    checks the wait-for graph then, so a deadlock is reported by the wait
+//!    that closes it.
+//! 3. Ready: the wait ends and the [`Held`] moves into the guard, which
+//!    un-records it when dropped. A future dropped before that drops its
+//!    `Waiting`, then its `Held`, then leaves the queue: no record of a wait
+//!    or a hold outlives it.
+//!
+//! A wait for a channel slot is different: whom it waits for (the
+//! receiver's owner) says nothing about whether the slot came, so it must
+//! end the moment the slot is granted, not when the sender next runs — or a
+//! receiver that made room and then waits for something the sender holds
+//! would look deadlocked with it. That wait is handed to the queued node
+//! ([`Acquire::attach_wait`]) and ended by whoever dequeues it. A lock wait
+//! stays with its future: it flags the pending [`Held`] entry, which only
+//! its own context may clear, and whom it waits for (the lock's holders) is
+//! re-read from live state anyway.
+//!
+//! With validation `Off` every step is one mode load and the tokens are
+//! empty.
+
+use super::batch_semaphore::{Acquire, BatchSemaphore, Closed};
+use crate::validation::{Access, ChannelMeta, Held, LockMeta, Mode, Site, WaitMeta, Waiting};
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::task::{Context, Poll};
+
+/// What an acquisition is, for the engine.
+pub(crate) enum Track<'a> {
+    /// A lock whose guard stays with its context (borrowed guards): checked
+    /// and recorded as held.
+    Lock { meta: &'a LockMeta, access: Access },
+    /// A lock whose guard may move to another task (owned guards): checked,
+    /// not recorded, since the engine cannot follow the guard.
+    Owned { meta: &'a LockMeta, access: Access },
+    /// Semaphore permits; recorded as held unless the permit is owned (an
+    /// owned permit is usually handed to a spawned task).
+    Permits {
+        meta: &'a LockMeta,
+        permits: u32,
+        /// The semaphore's permits in existence (free, held and owed), so
+        /// a wait can say how many are handed out.
+        capacity: &'a AtomicUsize,
+        record: bool,
+    },
+    /// A slot of a bounded channel: a wait for it is a send wait.
+    Send(&'a ChannelMeta),
+}
+
+impl Track<'_> {
+    #[inline(always)]
+    fn start(&self, site: &'static Location<'static>) -> Held {
+        match *self {
+            Track::Lock { meta, access } => meta.acquire_at(access, site),
+            Track::Owned { meta, access } => {
+                meta.check_owned_at(access, site);
+                Held::untracked()
+            }
+            Track::Permits {
+                meta,
+                permits,
+                record: true,
+                ..
+            } if permits > 0 => meta.acquire_permits_at(permits, site),
+            Track::Permits { .. } | Track::Send(_) => Held::untracked(),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn wait(&self, held: &Held, sem: &BatchSemaphore, site: &'static Location<'static>) -> Waiting {
+        match *self {
+            Track::Lock { meta, .. } | Track::Owned { meta, .. } => meta.wait_at(held, site),
+            Track::Permits { meta, capacity, .. } => {
+                if crate::validation::mode() == Mode::Off {
+                    return Waiting::untracked();
+                }
+                // Handed out = in existence - free - owed to queued waiters
+                // (ours included): only permits some guard holds.
+                let outstanding = capacity
+                    .load(Relaxed)
+                    .saturating_sub(sem.available_permits())
+                    .saturating_sub(sem.assigned_to_waiters());
+                meta.wait_permits_at(held, outstanding as u64, site)
+            }
+            Track::Send(chan) => chan.send_wait_at(Site::from_location(site)),
+        }
+    }
+}
+
+/// A [`BatchSemaphore`] acquire that reports to the engine (module docs);
+/// completes with the [`Held`] token for the guard.
+pub(crate) struct TrackedAcquire<'a> {
+    // Drop order matters: the wait ends, then the hold is un-recorded, then
+    // the node leaves the queue.
+    waiting: Option<Waiting>,
+    held: Option<Held>,
+    track: Track<'a>,
+    site: &'static Location<'static>,
+    started: bool,
+    wait_started: bool,
+    acquire: Acquire<'a>,
+}
+
+impl<'a> TrackedAcquire<'a> {
+    pub(crate) fn new(
+        sem: &'a BatchSemaphore,
+        permits: usize,
+        track: Track<'a>,
+        site: &'static Location<'static>,
+    ) -> TrackedAcquire<'a> {
+        TrackedAcquire {
+            waiting: None,
+            held: None,
+            track,
+            site,
+            started: false,
+            wait_started: false,
+            acquire: sem.acquire(permits),
+        }
+    }
+}
+
+impl Future for TrackedAcquire<'_> {
+    type Output = Result<Held, Closed>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `acquire` is structurally pinned (only re-pinned below,
+        // never moved); the other fields are not pinned and `Drop` is not
+        // implemented by hand.
+        let this = unsafe { self.get_unchecked_mut() };
+        let held = match this.held.take() {
+            Some(h) => h,
+            None if !this.started => {
+                this.started = true;
+                this.track.start(this.site)
+            }
+            None => Held::untracked(),
+        };
+        // SAFETY: see above.
+        let acquire = unsafe { Pin::new_unchecked(&mut this.acquire) };
+        match acquire.poll(cx) {
+            Poll::Ready(res) => {
+                this.waiting = None;
+                Poll::Ready(res.map(|()| held))
+            }
+            Poll::Pending => {
+                if !this.wait_started && this.acquire.is_queued() {
+                    this.wait_started = true;
+                    let wait = this.track.wait(&held, this.acquire.semaphore(), this.site);
+                    match this.track {
+                        // Ended by whoever dequeues the node (module docs);
+                        // if that already happened, it ends here.
+                        Track::Send(_) if wait.is_tracked() => {
+                            drop(this.acquire.attach_wait(wait));
+                        }
+                        _ => this.waiting = Some(wait),
+                    }
+                }
+                this.held = Some(held);
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// A [`TrackedAcquire`] whose result `finish` turns into the guard: the
+/// future behind `lock()`, `read()`, `acquire()`, `reserve()` and `send()`,
+/// written out rather than as an `async` block so the fast path stays one
+/// flat poll.
+pub(crate) struct Acquiring<'a, F> {
+    inner: TrackedAcquire<'a>,
+    finish: Option<F>,
+}
+
+impl<'a, F> Acquiring<'a, F> {
+    pub(crate) fn new(inner: TrackedAcquire<'a>, finish: F) -> Acquiring<'a, F> {
+        Acquiring {
+            inner,
+            finish: Some(finish),
+        }
+    }
+}
+
+impl<O, F: FnOnce(Result<Held, Closed>) -> O> Future for Acquiring<'_, F> {
+    type Output = O;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O> {
+        // SAFETY: `inner` is structurally pinned; `finish` is not pinned
+        // (it is moved out by value once).
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: see above.
+        let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
+        match inner.poll(cx) {
+            Poll::Ready(res) => {
+                let finish = this
+                    .finish
+                    .take()
+                    .expect("an acquisition future was polled after it completed");
+                Poll::Ready(finish(res))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+/// The wait a future registers on a `Notify`, `Barrier` or `watch` the
+/// first time it returns `Pending`; ends when dropped or [`end`](Self::end)ed.
+#[derive(Default)]
+pub(crate) struct WaitSlot(Option<Waiting>);
+
+impl WaitSlot {
+    pub(crate) const fn new() -> WaitSlot {
+        WaitSlot(None)
+    }
+
+    /// The future is pending: registers its wait unless already done.
+    #[inline]
+    pub(crate) fn pending(&mut self, meta: &WaitMeta, site: &'static Location<'static>) {
+        if self.0.is_none() {
+            self.start(meta, site);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn start(&mut self, meta: &WaitMeta, site: &'static Location<'static>) {
+        self.0 = Some(meta.wait_at(Site::from_location(site)));
+    }
+
+    /// The wait is over.
+    #[inline]
+    pub(crate) fn end(&mut self) {
+        self.0 = None;
+    }
+}
+
+/// Polls `fut`, registering a wait in `slot` when it is pending: for the
+/// `async` bodies of `Barrier::wait` and `watch::Receiver::changed`, whose
+/// wait spans several inner futures. The body owns `slot`, so the wait ends
+/// when the body completes or is dropped.
+pub(crate) struct WaitOn<'s, F> {
+    fut: F,
+    slot: &'s mut WaitSlot,
+    meta: &'s WaitMeta,
+    site: &'static Location<'static>,
+}
+
+impl<'s, F> WaitOn<'s, F> {
+    pub(crate) fn new(
+        fut: F,
+        slot: &'s mut WaitSlot,
+        meta: &'s WaitMeta,
+        site: &'static Location<'static>,
+    ) -> WaitOn<'s, F> {
+        WaitOn {
+            fut,
+            slot,
+            meta,
+            site,
+        }
+    }
+}
+
+impl<F: Future> Future for WaitOn<'_, F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        // SAFETY: `fut` is structurally pinned; the other fields are plain
+        // references and a `Copy` site, never pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        // SAFETY: see above.
+        let fut = unsafe { Pin::new_unchecked(&mut this.fut) };
+        let out = fut.poll(cx);
+        if out.is_pending() {
+            this.slot.pending(this.meta, this.site);
+        }
+        out
+    }
+}
