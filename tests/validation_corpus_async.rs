@@ -32,6 +32,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(actor_reply::fixed()),
             expect: vec![expect(ChannelStall, &["ar_wait", "ar_chan"])],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "async_guard_across_child_join",
@@ -43,6 +44,11 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(child_join::fixed()),
             expect: vec![expect(AllTasksBlocked, &["cj_child_lock"])],
             allow: &[],
+            gap: Some(
+                "wiring: the scheduler never calls validation::report_all_tasks_blocked \
+                 (a JoinHandle wait is in neither graph; only the runtime can see that no \
+                 task can run)",
+            ),
         },
         Kernel {
             name: "async_sync_mutex_order_inversion",
@@ -62,6 +68,7 @@ pub fn kernels() -> Vec<Kernel> {
                 ],
             )],
             allow: &[],
+            gap: None,
         },
         Kernel {
             name: "async_sync_mutex_deadlock",
@@ -84,6 +91,7 @@ pub fn kernels() -> Vec<Kernel> {
                 expect(Deadlock, &["ml_task_metrics", "ml_thread_cfg"]),
             ],
             allow: HANGS,
+            gap: None,
         },
     ]
 }

@@ -33,6 +33,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(results_own_sender::fixed()),
             expect: vec![expect(Deadlock, &["agg_recv", "agg_own_send"])],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "chan_shipper_sender_never_dropped",
@@ -44,6 +45,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(log_shipper::fixed()),
             expect: vec![expect(ChannelStall, &["ship_recv", "ship_chan"])],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "chan_consumer_requeues_into_full_channel",
@@ -55,6 +57,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(requeue_full::fixed()),
             expect: vec![expect(Deadlock, &["rq_requeue", "rq_recv"])],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "chan_handshake_both_wait_to_receive",
@@ -74,6 +77,7 @@ pub fn kernels() -> Vec<Kernel> {
                 ],
             )],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "chan_reply_sender_dropped_on_close",
@@ -85,6 +89,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(pending_on_close::fixed()),
             expect: vec![expect(ChannelLeak, &["poc_wait", "poc_chan"])],
             allow: &[],
+            gap: None,
         },
         Kernel {
             name: "chan_consumer_exits_with_queued_messages",
@@ -96,6 +101,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(consumer_exits::fixed()),
             expect: vec![expect(ChannelLeak, &["ce_chan"])],
             allow: &[],
+            gap: None,
         },
         Kernel {
             name: "chan_reply_parked_in_deferred_queue",
@@ -107,6 +113,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(deferred_reply::fixed()),
             expect: vec![expect(ChannelStall, &["dr_wait", "dr_chan"])],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "chan_broadcast_hub_keeps_sender",
@@ -118,6 +125,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(broadcast_hub::fixed()),
             expect: vec![expect(ChannelStall, &["bh_recv", "bh_chan"])],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "chan_watch_update_not_marked_changed",
@@ -129,6 +137,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(config_reload::fixed()),
             expect: vec![expect(WaitStall, &["cr_changed"])],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "ctx_rows_never_closed",
@@ -140,6 +149,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(rows_not_closed::fixed()),
             expect: vec![expect(WaitStall, &["rows_await_done"])],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "ctx_timeout_abandons_the_handler",
@@ -151,6 +161,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(abandoned_handler::fixed()),
             expect: vec![expect(ChannelStall, &["ah_update", "ah_chan"])],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "ctx_stopper_quiesces_after_join",
@@ -162,6 +173,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(stopper::fixed()),
             expect: vec![expect(ChannelStall, &["st_quiesce", "st_chan"])],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "ctx_health_check_without_deadline",
@@ -176,6 +188,7 @@ pub fn kernels() -> Vec<Kernel> {
                 &["hc_wait_pong", "hc_peer_recv", "hc_ping", "hc_hello"],
             )],
             allow: HANGS,
+            gap: None,
         },
     ]
 }
@@ -577,10 +590,13 @@ mod broadcast_hub {
             tx: Mutex::new(Some(tx)),
         });
         let sub = perf_runtime::spawn(subscriber(rx));
-        perf_runtime::spawn(async move { publish(&hub, fixed).await })
+        // The hub outlives its publisher (the server keeps serving).
+        let h = hub.clone();
+        perf_runtime::spawn(async move { publish(&h, fixed).await })
             .await
             .unwrap();
         assert_eq!(sub.await.unwrap(), 1);
+        drop(hub);
     }
 
     pub async fn buggy() {

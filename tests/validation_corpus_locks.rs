@@ -11,6 +11,7 @@ use crate::corpus_support::{body, expect, Category, Kernel, Source, HANGS};
 use perf_runtime::sync::{Barrier, Mutex, RwLock, Semaphore};
 use perf_runtime::task::yield_now;
 use perf_runtime::validation::ViolationKind::*;
+use perf_runtime::validation::{Level, LockClass, Nesting};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -32,6 +33,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(renew_checkpoint::fixed()),
             expect: vec![expect(DoubleLock, &["renew_lock", "renew_relock"])],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "double_lock_guard_reassigned_in_loop",
@@ -43,6 +45,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(gossip_loop::fixed()),
             expect: vec![expect(DoubleLock, &["gossip_lock", "gossip_relock"])],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "double_lock_rwlock_write_then_read",
@@ -54,6 +57,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(cpuset_write_read::fixed()),
             expect: vec![expect(DoubleLock, &["cpu_write", "cpu_read"])],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "double_lock_match_scrutinee_guard",
@@ -65,6 +69,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(cache_match::fixed()),
             expect: vec![expect(DoubleLock, &["cache_lookup", "cache_fill"])],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "double_lock_if_let_else_guard",
@@ -76,6 +81,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(pool_if_let::fixed()),
             expect: vec![expect(DoubleLock, &["pool_pop", "pool_count"])],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "double_lock_blocking_listener_callback",
@@ -87,6 +93,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(listener_callback::fixed()),
             expect: vec![expect(DoubleLock, &["reg_emit", "reg_count"])],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "double_acquire_nested_permit",
@@ -98,6 +105,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(nested_permit::fixed()),
             expect: vec![expect(Deadlock, &["np_outer", "np_inner"])],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "missing_release_forgotten_permit",
@@ -109,6 +117,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(leaked_permit::fixed()),
             expect: vec![expect(WaitStall, &["lp_checkout"])],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "abba_coalesced_heartbeats",
@@ -128,6 +137,7 @@ pub fn kernels() -> Vec<Kernel> {
                 ],
             )],
             allow: &[],
+            gap: None,
         },
         Kernel {
             name: "abba_device_set_deadlocks",
@@ -150,6 +160,7 @@ pub fn kernels() -> Vec<Kernel> {
                 expect(Deadlock, &["dev_activate_info", "dev_delete_global"]),
             ],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "abba_three_lock_cycle",
@@ -171,6 +182,7 @@ pub fn kernels() -> Vec<Kernel> {
                 ],
             )],
             allow: &[],
+            gap: None,
         },
         Kernel {
             name: "abba_four_stage_ring_deadlocks",
@@ -185,6 +197,7 @@ pub fn kernels() -> Vec<Kernel> {
                 expect(Deadlock, &["ring_own", "ring_next"]),
             ],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "abba_rwlock_members_stats",
@@ -204,6 +217,31 @@ pub fn kernels() -> Vec<Kernel> {
                 ],
             )],
             allow: &[],
+            gap: None,
+        },
+        Kernel {
+            name: "abba_transfer_between_two_accounts",
+            category: Category::AbBa,
+            shape: "two instances of one lock class (transfer a->b, b->a)",
+            src: &SRC,
+            workers: 2,
+            buggy: || body(transfer::buggy()),
+            fixed: || body(transfer::fixed()),
+            expect: vec![expect(LockOrderInversion, &["tr_from", "tr_to"])],
+            allow: &[],
+            gap: None,
+        },
+        Kernel {
+            name: "abba_against_declared_levels",
+            category: Category::AbBa,
+            shape: "a declared lock hierarchy, taken upside down",
+            src: &SRC,
+            workers: 2,
+            buggy: || body(levels::buggy()),
+            fixed: || body(levels::fixed()),
+            expect: vec![expect(HierarchyViolation, &["lv_cache", "lv_db"])],
+            allow: &[],
+            gap: None,
         },
         Kernel {
             name: "abba_semaphore_and_lock_deadlock",
@@ -223,6 +261,7 @@ pub fn kernels() -> Vec<Kernel> {
                 ],
             )],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "rwr_cpuset_or_default",
@@ -234,6 +273,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(cpu_state_rwr::fixed()),
             expect: vec![expect(RecursiveRead, &["rwr_cpuset", "rwr_default"])],
             allow: &[],
+            gap: None,
         },
         Kernel {
             name: "rwr_writer_queued_between_reads",
@@ -245,6 +285,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(rwr_writer_queued::fixed()),
             expect: vec![expect(RecursiveRead, &["rwrq_first", "rwrq_second"])],
             allow: HANGS,
+            gap: None,
         },
     ]
 }
@@ -1151,5 +1192,127 @@ mod rwr_writer_queued {
         let state = Arc::new(RwLock::new(HashMap::from([(0, vec![0]), (1, vec![1])])));
         assert_eq!(reconcile_fixed(state.clone()).await, 3);
         assert_eq!(state.read().await.len(), 1);
+    }
+}
+
+/// Transfers lock the source account, then the destination: `a -> b` and
+/// `b -> a` nest the two locks in opposite orders. The accounts are
+/// instances of one class (created on one line), so the engine reports the
+/// first nesting of two of them, whichever the order. The fix declares
+/// how accounts nest (by id) and always locks the lower id first.
+mod transfer {
+    use super::*;
+
+    struct Account {
+        id: u64,
+        balance: Mutex<i64>,
+    }
+
+    async fn transfer_buggy(from: &Account, to: &Account, amount: i64) {
+        let mut src = from.balance.lock().await; // @tr_from
+        let mut dst = to.balance.lock().await; // @tr_to
+        *src -= amount;
+        *dst += amount;
+    }
+
+    async fn transfer_fixed(from: &Account, to: &Account, amount: i64) {
+        let (first, second) = if from.id < to.id {
+            (from, to)
+        } else {
+            (to, from)
+        };
+        let mut a = first.balance.lock().await;
+        let mut b = second.balance.lock().await;
+        let (src, dst) = if from.id < to.id {
+            (&mut *a, &mut *b)
+        } else {
+            (&mut *b, &mut *a)
+        };
+        *src -= amount;
+        *dst += amount;
+    }
+
+    pub async fn buggy() {
+        let accounts: Vec<Arc<Account>> = (1..=2)
+            .map(|id| {
+                let balance = Mutex::new(100);
+                Arc::new(Account { id, balance })
+            })
+            .collect();
+        let (a, b) = (accounts[0].clone(), accounts[1].clone());
+        perf_runtime::spawn(async move { transfer_buggy(&a, &b, 10).await })
+            .await
+            .unwrap();
+        let (a, b) = (accounts[0].clone(), accounts[1].clone());
+        perf_runtime::spawn(async move { transfer_buggy(&b, &a, 5).await })
+            .await
+            .unwrap();
+        assert_eq!(*accounts[0].balance.lock().await, 95);
+    }
+
+    static ACCOUNT: LockClass = LockClass::new("account").nested(Nesting::ByKey);
+
+    pub async fn fixed() {
+        let accounts: Vec<Arc<Account>> = (1..=2)
+            .map(|id| {
+                let balance = Mutex::with_class_and_key(100, &ACCOUNT, id);
+                Arc::new(Account { id, balance })
+            })
+            .collect();
+        let (a, b) = (accounts[0].clone(), accounts[1].clone());
+        perf_runtime::spawn(async move { transfer_fixed(&a, &b, 10).await })
+            .await
+            .unwrap();
+        let (a, b) = (accounts[0].clone(), accounts[1].clone());
+        perf_runtime::spawn(async move { transfer_fixed(&b, &a, 5).await })
+            .await
+            .unwrap();
+        assert_eq!(*accounts[0].balance.lock().await, 95);
+    }
+}
+
+/// The locks declare their place in the hierarchy (the database below the
+/// cache: levels must increase along a chain of held locks). A write-back
+/// path holds the cache and takes the database: reported as soon as it
+/// happens, before any other path takes the two in the declared order. The
+/// fix takes the database first. Each body has its own classes, as
+/// explicit classes are identified by their static.
+mod levels {
+    use super::*;
+
+    static DB: LockClass = LockClass::new("db").with_level(Level::new(10));
+    static CACHE: LockClass = LockClass::new("cache").with_level(Level::new(20));
+    static DB_2: LockClass = LockClass::new("db").with_level(Level::new(10));
+    static CACHE_2: LockClass = LockClass::new("cache").with_level(Level::new(20));
+
+    struct Store {
+        db: Mutex<Vec<(u32, u32)>>,
+        cache: Mutex<Vec<(u32, u32)>>,
+    }
+
+    async fn write_back_buggy(s: &Store) {
+        let mut dirty = s.cache.lock().await; // @lv_cache
+        let mut rows = s.db.lock().await; // @lv_db
+        rows.append(&mut dirty);
+    }
+
+    async fn write_back_fixed(s: &Store) {
+        let mut rows = s.db.lock().await;
+        let mut dirty = s.cache.lock().await;
+        rows.append(&mut dirty);
+    }
+
+    pub async fn buggy() {
+        let db = Mutex::with_class(Vec::new(), &DB);
+        let cache = Mutex::with_class(vec![(1, 2)], &CACHE);
+        write_back_buggy(&Store { db, cache }).await;
+    }
+
+    pub async fn fixed() {
+        let db = Mutex::with_class(Vec::new(), &DB_2);
+        let cache = Mutex::with_class(vec![(1, 2)], &CACHE_2);
+        let s = Store { db, cache };
+        write_back_fixed(&s).await;
+        assert_eq!(s.db.lock().await.len(), 1);
     }
 }

@@ -33,6 +33,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(startup_signal::fixed()),
             expect: vec![expect(WaitStall, &["ss_wait"])],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "cond_push_front_without_signal",
@@ -44,6 +45,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(job_queue::fixed()),
             expect: vec![expect(WaitStall, &["jq_notified"])],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "cond_guard_held_across_notified",
@@ -55,6 +57,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(flag_wait::fixed()),
             expect: vec![expect(WaitStall, &["fw_wait"])],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "chanlock_send_to_full_channel_under_lock",
@@ -69,6 +72,7 @@ pub fn kernels() -> Vec<Kernel> {
                 &["au_send", "au_teardown", "au_lock", "au_recv"],
             )],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "chanlock_recv_under_lock_keepalive",
@@ -83,6 +87,7 @@ pub fn kernels() -> Vec<Kernel> {
                 &["ka_wait", "ka_new_stream", "ka_lock", "ka_up"],
             )],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "chanlock_stop_waits_for_ack_under_lock",
@@ -102,6 +107,7 @@ pub fn kernels() -> Vec<Kernel> {
                 ],
             )],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "chanlock_read_lock_across_recv",
@@ -116,6 +122,7 @@ pub fn kernels() -> Vec<Kernel> {
                 &["mw_wait", "mw_write", "mw_read", "mw_snapshot"],
             )],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "chanwg_results_sent_before_barrier",
@@ -130,6 +137,7 @@ pub fn kernels() -> Vec<Kernel> {
                 expect(WaitStall, &["rb_main_wait"]),
             ],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "chanwg_result_awaited_before_barrier",
@@ -144,6 +152,7 @@ pub fn kernels() -> Vec<Kernel> {
                 expect(WaitStall, &["br_worker_wait"]),
             ],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "wg_barrier_counts_a_party_that_never_waits",
@@ -155,6 +164,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(barrier_count::fixed()),
             expect: vec![expect(WaitStall, &["bc_wait"])],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "wg_barrier_wait_inside_the_loop",
@@ -166,6 +176,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(barrier_in_loop::fixed()),
             expect: vec![expect(WaitStall, &["bl_main_wait"])],
             allow: HANGS,
+            gap: None,
         },
         Kernel {
             name: "wg_semaphore_done_skipped_on_error",
@@ -177,6 +188,7 @@ pub fn kernels() -> Vec<Kernel> {
             fixed: || body(done_counter::fixed()),
             expect: vec![expect(WaitStall, &["dc_wait"])],
             allow: HANGS,
+            gap: None,
         },
     ]
 }
