@@ -8,8 +8,9 @@
 //! twin), plus what the engine must say about the buggy body: one or more
 //! [`Expect`]s, each a [`ViolationKind`] and the source lines the report must
 //! name. Lines are named by markers — a trailing `// @name` comment on the
-//! line (or alone on the line below it) — so that the expectations survive edits and `rustfmt`; the harness
-//! reads the kernel's own source ([`Source`]) to turn markers into lines.
+//! line (or alone on the line below it) — so that the expectations survive
+//! edits and `rustfmt`; the harness reads the kernel's own source
+//! ([`Source`]) to turn markers into lines.
 //!
 //! # A run
 //!
@@ -47,10 +48,8 @@
 //! judged: the harness caused them). A fixed twin must produce no report at
 //! all, and must finish. A kernel marked as a known gap counts as missed
 //! without failing the run, and fails it once detected, so the mark cannot
-//! outlive the gap. The summary prints one line per
-//! kernel and the score: detected / kernels, false reports / twins.
-
-#![allow(dead_code)]
+//! outlive the gap. The summary prints one line per kernel and the score:
+//! detected / kernels, false reports / twins.
 
 use perf_runtime::runtime::Builder;
 use perf_runtime::validation::{self, Mode, Violation, ViolationKind};
@@ -297,8 +296,8 @@ fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "a non-string panic".to_string())
 }
 
-/// Runs one body; `kernel` is `Some` for a buggy body (stop once its
-/// expectations are met), `None` for a twin (stop once it finished).
+/// Runs one body of `k`; `judge` is `Some(k)` for the buggy body (stop once
+/// its expectations are met), `None` for the twin (stop once it finished).
 fn run(k: &Kernel, body: Body, judge: Option<&Kernel>) -> Run {
     let rt = Builder::new_multi_thread()
         .worker_threads(k.workers)
@@ -544,7 +543,11 @@ pub fn main(kernels: Vec<Kernel>) {
         };
         println!(
             "  {:<4} {:<20} {:<44} {}{} | {}",
-            if o.ok() { "ok" } else { "FAIL" },
+            match (o.ok(), k.gap) {
+                (false, _) => "FAIL",
+                (true, Some(_)) => "gap",
+                (true, None) => "ok",
+            },
             k.category.name(),
             k.name,
             o.buggy_summary(),
