@@ -188,7 +188,9 @@ pub use ingest::{report_all_tasks_blocked, report_long_poll, BlockedTask};
 pub use lock::{Access, Held, LockMeta};
 pub use mode::{global_mode, mode, set_mode, set_thread_mode, Mode, ModeParseError, ENV_VAR};
 pub use report::{Column, Event, Scenario, Side, Violation, ViolationKind};
-pub use sink::{count, counts, take_reports, take_reports_matching};
+pub use sink::{
+    count, counts, take_reports, take_reports_matching, with_reports_deferred, DeferredReports,
+};
 pub use site::Site;
 pub use wait::{
     scan, set_stall_threshold, stall_threshold, WaitKind, WaitMeta, Waiting,

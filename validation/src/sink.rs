@@ -9,6 +9,7 @@ use crate::loom::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use crate::loom::sync::Mutex;
 use crate::mode::{self, Mode};
 use crate::report::{Violation, ViolationKind};
+use std::cell::RefCell;
 use std::collections::{HashSet, VecDeque};
 
 /// Reports kept for [`take_reports`](crate::take_reports); the oldest are
@@ -71,11 +72,75 @@ impl Sink {
     }
 }
 
+thread_local! {
+    /// Reports held back by [`with_reports_deferred`] on this thread.
+    static DEFERRED: RefCell<Option<Vec<Violation>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f`, holding back the reports it raises (a deadlock found when a
+/// wait starts) instead of submitting them; submit them with
+/// [`DeferredReports::submit`] once `f`'s caller has released its locks.
+///
+/// For a primitive that must register a wait while holding its own lock
+/// (so that whoever ends the wait cannot miss it): submitting under that
+/// lock would run a `tracing` subscriber there, or panic there in `Panic`
+/// mode, and a subscriber that uses the same primitive would deadlock.
+pub fn with_reports_deferred<R>(f: impl FnOnce() -> R) -> (R, DeferredReports) {
+    struct Restore(Option<Vec<Violation>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let outer = self.0.take();
+            let _ = DEFERRED.try_with(|d| *d.borrow_mut() = outer);
+        }
+    }
+    let outer = DEFERRED
+        .try_with(|d| d.borrow_mut().replace(Vec::new()))
+        .ok()
+        .flatten();
+    let restore = Restore(outer);
+    let r = f();
+    let held = DEFERRED
+        .try_with(|d| d.borrow_mut().take())
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    drop(restore);
+    (r, DeferredReports(held))
+}
+
+/// Reports held back by [`with_reports_deferred`].
+#[must_use = "submit() the reports once the locks are released"]
+#[derive(Debug, Default)]
+pub struct DeferredReports(Vec<Violation>);
+
+impl DeferredReports {
+    /// Whether nothing was reported.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Submits the reports under the calling thread's mode (in `Panic` mode
+    /// the first one panics here).
+    pub fn submit(self) {
+        for v in self.0 {
+            submit(v);
+        }
+    }
+}
+
 /// Hands a violation to the global sink under the calling thread's mode:
 /// in `Panic` mode it then panics, in the context that caused it.
 #[cold]
 #[inline(never)]
 pub(crate) fn submit(v: Violation) {
+    let mut v = Some(v);
+    // (On a thread that is exiting, the thread-local is gone: submit.)
+    let _ = DEFERRED.try_with(|d| {
+        if let Some(held) = d.borrow_mut().as_mut() {
+            held.extend(v.take());
+        }
+    });
+    let Some(v) = v else { return };
     let mode = mode::mode();
     if mode == Mode::Off {
         return;

@@ -57,7 +57,7 @@ use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::loom::sync::{Mutex, MutexGuard};
 use crate::task::coop;
-use crate::validation::Waiting;
+use crate::validation::{with_reports_deferred, DeferredReports, Waiting};
 use std::future::Future;
 use std::marker::PhantomPinned;
 use std::pin::Pin;
@@ -110,7 +110,7 @@ struct Waiter {
     /// Read and written only under the lock.
     waker: UnsafeCell<Option<Waker>>,
     /// A validation wait that ends when the waiter leaves the queue
-    /// ([`Acquire::attach_wait`]). Read and written only under the lock.
+    /// ([`Acquire::register_wait`]). Read and written only under the lock.
     wait: UnsafeCell<Option<Waiting>>,
     _pin: PhantomPinned,
 }
@@ -601,23 +601,29 @@ impl<'a> Acquire<'a> {
         self.semaphore
     }
 
-    /// Hands `wait` to the queued node, so whoever dequeues it (a release
-    /// granting it, `close`, or its own cancellation) ends the wait then,
-    /// rather than when this future next runs. Returns it if the node has
-    /// already left the queue (the caller drops it: the wait is over).
+    /// Starts the wait `start` registers and hands it to the queued node,
+    /// so whoever dequeues the node (a release granting it, `close`, or its
+    /// own cancellation) ends the wait then, rather than when this future
+    /// next runs. Both happen under the queue's lock, so no release can
+    /// grant the node between the two (another context would see a wait
+    /// that is over). Nothing is started if the node already left the
+    /// queue. The reports the start raised are returned, to be submitted
+    /// once the lock is released.
     #[cold]
-    pub(crate) fn attach_wait(&self, wait: Waiting) -> Option<Waiting> {
-        let _list = lock(&self.semaphore.waiters);
+    pub(crate) fn register_wait(&self, start: impl FnOnce() -> Waiting) -> DeferredReports {
+        let list = lock(&self.semaphore.waiters);
         match self.node.remaining.load(Acquire) {
-            0 | REMAINING_CLOSED => Some(wait),
+            0 | REMAINING_CLOSED => DeferredReports::default(),
             _ => {
+                let (wait, reports) = with_reports_deferred(start);
                 // SAFETY: the lock is held, which guards `wait`; the node is
                 // queued, so it is live and nobody else holds a reference
                 // into the slot.
                 self.node
                     .wait
                     .with_mut(|slot| unsafe { *slot = Some(wait) });
-                None
+                drop(list);
+                reports
             }
         }
     }

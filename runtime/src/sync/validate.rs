@@ -30,8 +30,9 @@
 //! receiver's owner) says nothing about whether the slot came, so it must
 //! end the moment the slot is granted, not when the sender next runs — or a
 //! receiver that made room and then waits for something the sender holds
-//! would look deadlocked with it. That wait is handed to the queued node
-//! ([`Acquire::attach_wait`]) and ended by whoever dequeues it. A lock wait
+//! would look deadlocked with it. That wait is started under the queue's
+//! lock and handed to the queued node ([`Acquire::register_wait`]), and
+//! ended by whoever dequeues it. A lock wait
 //! stays with its future: it flags the pending [`Held`] entry, which only
 //! its own context may clear, and whom it waits for (the lock's holders) is
 //! re-read from live state anyway.
@@ -170,14 +171,17 @@ impl Future for TrackedAcquire<'_> {
             Poll::Pending => {
                 if !this.wait_started && this.acquire.is_queued() {
                     this.wait_started = true;
-                    let wait = this.track.wait(&held, this.acquire.semaphore(), this.site);
-                    match this.track {
-                        // Ended by whoever dequeues the node (module docs);
-                        // if that already happened, it ends here.
-                        Track::Send(_) if wait.is_tracked() => {
-                            drop(this.acquire.attach_wait(wait));
+                    let (track, acquire, site) = (&this.track, &this.acquire, this.site);
+                    match track {
+                        // Ended by whoever dequeues the node (module docs).
+                        Track::Send(chan) => {
+                            if chan.is_tracked() && crate::validation::mode() != Mode::Off {
+                                acquire
+                                    .register_wait(|| track.wait(&held, acquire.semaphore(), site))
+                                    .submit();
+                            }
                         }
-                        _ => this.waiting = Some(wait),
+                        _ => this.waiting = Some(track.wait(&held, acquire.semaphore(), site)),
                     }
                 }
                 this.held = Some(held);

@@ -1,7 +1,7 @@
 //! Double locks, recursive reads, and two instances of one class: reported
 //! unless the class declares how its instances nest.
 
-use super::take;
+use super::{serial, take, take_kind};
 use crate::{Access::*, LockClass, LockKind, LockMeta, Nesting, ViolationKind};
 
 #[test]
@@ -150,4 +150,31 @@ fn released_locks_can_be_taken_again() {
         let _again = m.acquire(Exclusive);
     }
     assert!(take("dl_release").is_empty());
+}
+
+/// Reports raised inside `with_reports_deferred` wait for `submit`: a
+/// primitive registering a wait under its own lock panics (in `Panic` mode)
+/// only once it let go.
+#[test]
+fn deferred_reports_are_raised_only_when_submitted() {
+    use crate::{set_thread_mode, with_reports_deferred, Mode};
+    let _s = serial();
+    static D: LockClass = LockClass::new("dl_deferred");
+    let t = std::thread::spawn(|| {
+        set_thread_mode(Some(Mode::Panic));
+        let m = LockMeta::with_class(LockKind::Mutex, &D);
+        let _h = m.acquire(Exclusive);
+        let (second, reports) = with_reports_deferred(|| m.acquire(Exclusive));
+        assert!(!reports.is_empty(), "the double lock was found");
+        drop(second);
+        let submitted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reports.submit()));
+        let payload = submitted.expect_err("submit raises it in Panic mode");
+        match payload.downcast::<String>() {
+            Ok(s) => *s,
+            Err(_) => String::from("<not a string>"),
+        }
+    });
+    let msg = t.join().unwrap();
+    assert!(msg.contains("[DoubleLock]"), "{msg}");
+    take_kind("dl_deferred", ViolationKind::DoubleLock);
 }

@@ -48,7 +48,9 @@ use crate::sync::linked_list::{Link, LinkedList, Pointers};
 use crate::sync::notify::Notify;
 use crate::sync::wake_list::WakeList;
 use crate::task::coop;
-use crate::validation::{ChannelKind, ChannelMeta, SenderClaim, Site, Waiting};
+use crate::validation::{
+    with_reports_deferred, ChannelKind, ChannelMeta, SenderClaim, Site, Waiting,
+};
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomPinned;
@@ -590,21 +592,25 @@ impl<T: Clone> Future for Recv<'_, T> {
 }
 
 impl<T> Recv<'_, T> {
-    /// Registers the receive wait and hands it to the queued node; if a send
-    /// dequeued the node meanwhile, the wait is over at once.
+    /// Registers the receive wait and hands it to the queued node, both
+    /// under `tail` so that no send can dequeue the node in between (and
+    /// another context see a wait that is over); nothing is registered if a
+    /// send dequeued it already. Reports are submitted after `tail` is
+    /// released.
     #[cold]
     #[inline(never)]
     fn register_wait(&self) {
         let shared = &*self.receiver.shared;
-        let wait = shared.meta.recv_wait_at(Site::from_location(self.site));
         let tail = lock(&shared.tail);
-        if self.waiter.queued.load(Relaxed) {
-            // SAFETY: `wait` is guarded by `tail`, which we hold.
-            self.waiter.wait.with_mut(|p| unsafe { *p = Some(wait) });
+        if !self.waiter.queued.load(Relaxed) {
             return;
         }
+        let (wait, reports) =
+            with_reports_deferred(|| shared.meta.recv_wait_at(Site::from_location(self.site)));
+        // SAFETY: `wait` is guarded by `tail`, which we hold.
+        self.waiter.wait.with_mut(|p| unsafe { *p = Some(wait) });
         drop(tail);
-        drop(wait);
+        reports.submit();
     }
 }
 

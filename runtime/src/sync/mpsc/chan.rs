@@ -47,9 +47,14 @@
 //! future: a sender that pushes a message (or the last one leaving) ends
 //! it there and then, since the wait is over once a message is available,
 //! whenever the receiver next runs. The future that registered it ends it
-//! too when it completes or is dropped. This bookkeeping uses `std`
-//! primitives on purpose: it is not part of the protocol the loom models
-//! check, and is never touched while validation is off.
+//! too when it completes or is dropped. The receiver raises `rx_wait_set`,
+//! looks at the queue once more and registers the wait, all under the
+//! `rx_wait` lock; a sender pushes, then looks at the flag and, if it is up,
+//! takes the lock (waiting out a registration in progress) and ends the
+//! wait. (Reports the registration raises are submitted after the lock is
+//! released.) This bookkeeping uses `std` primitives on purpose: it is not
+//! part of the protocol the loom models check, and is never touched while
+//! validation is off.
 
 use super::error::TryRecvError;
 use super::queue::Queue;
@@ -59,7 +64,9 @@ use crate::sync::batch_semaphore::BatchSemaphore;
 use crate::sync::notify::Notify;
 use crate::task::coop;
 use crate::util::atomic_waker::AtomicWaker;
-use crate::validation::{ChannelKind, ChannelMeta, SenderClaim, Site, Waiting};
+use crate::validation::{
+    with_reports_deferred, ChannelKind, ChannelMeta, SenderClaim, Site, Waiting,
+};
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::AtomicBool as StdAtomicBool;
@@ -208,13 +215,12 @@ impl<T, S> Chan<T, S> {
     #[cold]
     #[inline(never)]
     fn end_rx_wait_slow(&self) {
-        self.rx_wait_set
-            .store(false, std::sync::atomic::Ordering::Relaxed);
-        let wait = self
-            .rx_wait
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
+        let wait = {
+            let mut slot = self.rx_wait.lock().unwrap_or_else(|e| e.into_inner());
+            self.rx_wait_set
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+            slot.take()
+        };
         // Ended outside the lock.
         drop(wait);
     }
@@ -470,19 +476,27 @@ impl<T, S: Semaphore> Rx<T, S> {
     #[cold]
     #[inline(never)]
     fn start_rx_wait_slow(&self, site: &'static Location<'static>) {
-        let wait = self.inner.meta.recv_wait_at(Site::from_location(site));
-        if !wait.is_tracked() {
-            return;
-        }
-        *self.inner.rx_wait.lock().unwrap_or_else(|e| e.into_inner()) = Some(wait);
-        self.inner
-            .rx_wait_set
+        let chan = &*self.inner;
+        let mut slot = chan.rx_wait.lock().unwrap_or_else(|e| e.into_inner());
+        chan.rx_wait_set
             .store(true, std::sync::atomic::Ordering::SeqCst);
         // A message pushed (or the last sender gone) before the flag was up
-        // did not end the wait: end it now.
-        if !self.inner.queue.is_empty() || self.inner.tx_closed.load(SeqCst) {
-            self.inner.end_rx_wait();
+        // would not end the wait: then there is nothing to wait for.
+        if !chan.queue.is_empty() || chan.tx_closed.load(SeqCst) {
+            chan.rx_wait_set
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+            return;
         }
+        let (wait, reports) =
+            with_reports_deferred(|| chan.meta.recv_wait_at(Site::from_location(site)));
+        if wait.is_tracked() {
+            *slot = Some(wait);
+        } else {
+            chan.rx_wait_set
+                .store(false, std::sync::atomic::Ordering::Relaxed);
+        }
+        drop(slot);
+        reports.submit();
     }
 
     /// Ends the receive wait (the receive that registered it was dropped).

@@ -1,0 +1,261 @@
+//! Stall-only waits report to the validation engine on real runtimes: a
+//! `Notify` nobody notifies, a `Barrier` short of parties, a `watch` nobody
+//! sends to and a `Semaphore` nobody releases are `WaitStall`s past the
+//! stall threshold (named by the site of the wait and of the primitive's
+//! creation); waits under `time::timeout` are never stalls nor part of a
+//! deadlock; a finished or dropped wait leaves nothing behind.
+
+mod validation_support;
+
+use perf_runtime::sync::{watch, Barrier, Mutex, Notify, Semaphore};
+use perf_runtime::time::timeout;
+use perf_runtime::validation::{self, Mode, ViolationKind::*};
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+use validation_support::*;
+
+const FILE: &str = file!();
+const SRC: &str = include_str!("validation_waits.rs");
+
+fn at(marker: &str) -> u32 {
+    line_of(SRC, marker)
+}
+
+/// Asks the engine for stalls as if an hour had passed: every wait still
+/// registered and not bounded by a timeout is reported.
+fn scan_an_hour_later() {
+    let _ = validation::scan(Instant::now() + Duration::from_secs(3600));
+}
+
+#[test]
+fn a_notify_nobody_notifies_stalls_past_the_threshold() {
+    let _s = serial();
+    within(|| {
+        let rt = stalling();
+        let notify = Arc::new(Notify::new()); // @notify-new
+        let n = notify.clone();
+        let h = rt.spawn(async move {
+            n.notified().await; // @notify-wait
+        });
+        let v = only(
+            WaitStall,
+            &await_report(WaitStall, FILE, at("@notify-wait")),
+        );
+        assert!(v.mentions(FILE, at("@notify-new")), "{v}");
+        assert!(
+            v.to_string().contains("`Notify@validation_waits.rs:"),
+            "{v}"
+        );
+        notify.notify_one();
+        rt.block_on(h).unwrap();
+    });
+}
+
+#[test]
+fn a_barrier_short_of_parties_stalls() {
+    let _s = serial();
+    within(|| {
+        let rt = stalling();
+        let barrier = Arc::new(Barrier::new(2)); // @barrier-new
+        let b = barrier.clone();
+        let h = rt.spawn(async move {
+            b.wait().await.is_leader() // @barrier-wait
+        });
+        let v = only(
+            WaitStall,
+            &await_report(WaitStall, FILE, at("@barrier-wait")),
+        );
+        assert!(v.mentions(FILE, at("@barrier-new")), "{v}");
+        assert!(
+            v.to_string().contains("parties"),
+            "the advice names the count: {v}"
+        );
+        let second = rt.block_on(barrier.wait()).is_leader();
+        assert!(second ^ rt.block_on(h).unwrap(), "one leader");
+    });
+}
+
+#[test]
+fn a_watch_receiver_nobody_sends_to_stalls() {
+    let _s = serial();
+    within(|| {
+        let rt = stalling();
+        let (tx, mut rx) = watch::channel(0); // @watch-new
+        let h = rt.spawn(async move {
+            rx.changed().await.unwrap(); // @watch-wait
+            *rx.borrow()
+        });
+        let v = only(WaitStall, &await_report(WaitStall, FILE, at("@watch-wait")));
+        assert!(v.mentions(FILE, at("@watch-new")), "{v}");
+        tx.send(5).unwrap();
+        assert_eq!(rt.block_on(h).unwrap(), 5);
+    });
+}
+
+#[test]
+fn a_semaphore_nobody_releases_stalls() {
+    let _s = serial();
+    within(|| {
+        let rt = stalling();
+        let sem = Arc::new(Semaphore::new(0)); // @sem-new
+        let s = sem.clone();
+        let h = rt.spawn(async move {
+            s.acquire().await.unwrap().forget(); // @sem-wait
+        });
+        let v = only(WaitStall, &await_report(WaitStall, FILE, at("@sem-wait")));
+        assert!(v.mentions(FILE, at("@sem-new")), "{v}");
+        sem.add_permits(1);
+        rt.block_on(h).unwrap();
+    });
+}
+
+#[test]
+fn a_watch_wait_for_stalls_at_its_caller() {
+    let _s = serial();
+    within(|| {
+        let rt = multi(Mode::Report);
+        let (tx, mut rx) = watch::channel(0);
+        let h = rt.spawn(async move {
+            *rx.wait_for(|v| *v > 2).await.unwrap() // @wait-for
+        });
+        await_waits(1);
+        scan_an_hour_later();
+        only(WaitStall, &take_at(FILE, &[at("@wait-for")]));
+        tx.send(3).unwrap();
+        assert_eq!(rt.block_on(h).unwrap(), 3);
+    });
+}
+
+#[test]
+fn waits_under_a_timeout_are_never_stalls() {
+    let _s = serial();
+    within(|| {
+        let rt = multi(Mode::Report);
+        let notify = Arc::new(Notify::new());
+        let n = notify.clone();
+        let h = rt.spawn(async move {
+            timeout(PATIENCE * 2, n.notified()).await // @timed-wait
+        });
+        await_waits(1);
+        scan_an_hour_later();
+        assert!(
+            take_at(FILE, &[at("@timed-wait")]).is_empty(),
+            "a wait the timer bounds is not a stall"
+        );
+        notify.notify_one();
+        assert!(rt.block_on(h).unwrap().is_ok());
+    });
+}
+
+#[test]
+fn a_deadlock_one_of_whose_waits_runs_under_a_timeout_is_not_reported() {
+    let _s = serial();
+    within(|| {
+        let rt = multi(Mode::Report);
+        let a = Arc::new(Mutex::new(()));
+        let b = Arc::new(Mutex::new(()));
+        let both_hold = Arc::new(Barrier::new(2));
+        let (a1, b1, bar) = (a.clone(), b.clone(), both_hold.clone());
+        let patient = rt.spawn(async move {
+            let _ga = a1.lock().await;
+            bar.wait().await;
+            // Gives up (and releases `a`) when the timer fires.
+            timeout(Duration::from_millis(50), b1.lock()).await.is_err() // @timed-lock
+        });
+        let (a1, b1, bar) = (a.clone(), b.clone(), both_hold.clone());
+        let blocked = rt.spawn(async move {
+            let _gb = b1.lock().await;
+            bar.wait().await;
+            let _ga = a1.lock().await; // @plain-lock
+        });
+        assert!(rt.block_on(patient).unwrap(), "the timed lock gave up");
+        rt.block_on(blocked).unwrap();
+        let reports = take_at(FILE, &[at("@timed-lock"), at("@plain-lock")]);
+        assert!(
+            reports.iter().all(|v| v.kind() != Deadlock),
+            "{:#?}",
+            reports.iter().map(|v| v.to_string()).collect::<Vec<_>>()
+        );
+        // The order was still inverted: that is reported.
+        only(LockOrderInversion, &reports);
+    });
+}
+
+#[test]
+fn finished_and_dropped_waits_leave_nothing_behind() {
+    let _s = serial();
+    within(|| {
+        let notify = Notify::new();
+        let base = validation::stats().active_waits;
+        {
+            let mut fut = pin!(notify.notified()); // @dropped-wait
+            let mut cx = Context::from_waker(Waker::noop());
+            assert!(fut.as_mut().poll(&mut cx).is_pending());
+            assert_eq!(validation::stats().active_waits, base + 1);
+        }
+        assert_eq!(validation::stats().active_waits, base, "dropping ends it");
+        let mut fut = pin!(notify.notified()); // @done-wait
+        let mut cx = Context::from_waker(Waker::noop());
+        assert!(fut.as_mut().poll(&mut cx).is_pending());
+        notify.notify_one();
+        assert!(fut.as_mut().poll(&mut cx).is_ready());
+        assert_eq!(validation::stats().active_waits, base, "completing ends it");
+        scan_an_hour_later();
+        assert!(take_at(FILE, &[at("@dropped-wait"), at("@done-wait")]).is_empty());
+    });
+}
+
+#[test]
+fn a_stall_is_reported_once_and_never_raised_as_a_panic() {
+    let _s = serial();
+    within(|| {
+        // Panic mode on the runtime: a stall is found by the watchdog, off
+        // the task's thread, so it is recorded but nothing panics.
+        let rt = perf_runtime::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .validation(Mode::Panic)
+            .stall_threshold(Duration::from_millis(50))
+            .build()
+            .unwrap();
+        let notify = Arc::new(Notify::new());
+        let n = notify.clone();
+        let h = rt.spawn(async move {
+            n.notified().await; // @panic-mode-wait
+        });
+        let reports = await_report(WaitStall, FILE, at("@panic-mode-wait"));
+        only(WaitStall, &reports);
+        scan_an_hour_later();
+        assert!(
+            take_at(FILE, &[at("@panic-mode-wait")]).is_empty(),
+            "once per wait"
+        );
+        notify.notify_one();
+        rt.block_on(h).expect("the waiting task did not panic");
+    });
+}
+
+#[test]
+fn mode_off_registers_no_wait() {
+    let _s = serial();
+    within(|| {
+        let rt = multi(Mode::Off);
+        let base = validation::stats().active_waits;
+        let registered = rt
+            .block_on(rt.spawn(async move {
+                let notify = Notify::new();
+                let mut wait = pin!(notify.notified()); // @off-wait
+                                                        // One poll that queues it, as an `.await` would.
+                let pending = poll_fn(|cx| Poll::Ready(wait.as_mut().poll(cx).is_pending())).await;
+                assert!(pending);
+                validation::stats().active_waits > base
+            }))
+            .unwrap();
+        assert!(!registered, "Off registers no wait");
+        scan_an_hour_later();
+        assert!(take_at(FILE, &[at("@off-wait")]).is_empty());
+    });
+}
