@@ -497,27 +497,82 @@ impl Outcome<'_> {
     }
 }
 
-/// Runs the kernels selected by the command line and prints the table and
-/// the score; exits with status 1 if any kernel was missed, made noise, or
-/// has a twin that was reported, hung or panicked.
-///
-/// Arguments: names (substrings) select kernels; `--list` lists them;
-/// other flags (`--nocapture`, ...) are accepted and ignored, so `cargo
-/// test` passes its usual ones harmlessly.
+/// The command line, as libtest would read it (so `cargo test` flags do
+/// what they say): names (substrings) select kernels, `--skip NAME` leaves
+/// some out, `--exact` matches whole names, `--list` lists, `--ignored`
+/// selects nothing (no kernel is ignored); other flags are accepted and
+/// ignored, with their values.
+struct Args {
+    filters: Vec<String>,
+    skip: Vec<String>,
+    exact: bool,
+    list: bool,
+    ignored_only: bool,
+}
+
+impl Args {
+    fn parse(mut it: impl Iterator<Item = String>) -> Args {
+        let mut a = Args {
+            filters: Vec::new(),
+            skip: Vec::new(),
+            exact: false,
+            list: false,
+            ignored_only: false,
+        };
+        // libtest's flags that take a separate value.
+        const VALUED: [&str; 6] = [
+            "--test-threads",
+            "--format",
+            "--color",
+            "--logfile",
+            "--shuffle-seed",
+            "-Z",
+        ];
+        while let Some(arg) = it.next() {
+            match arg.as_str() {
+                "--list" => a.list = true,
+                "--exact" => a.exact = true,
+                "--ignored" => a.ignored_only = true,
+                "--skip" => a.skip.extend(it.next()),
+                v if VALUED.contains(&v) => {
+                    it.next();
+                }
+                v if v.starts_with("--skip=") => a.skip.push(v["--skip=".len()..].to_string()),
+                v if v.starts_with('-') => {}
+                _ => a.filters.push(arg),
+            }
+        }
+        a
+    }
+
+    fn matches(&self, pattern: &str, name: &str) -> bool {
+        if self.exact {
+            pattern == name
+        } else {
+            name.contains(pattern)
+        }
+    }
+
+    fn selects(&self, name: &str) -> bool {
+        !self.ignored_only
+            && (self.filters.is_empty() || self.filters.iter().any(|f| self.matches(f, name)))
+            && !self.skip.iter().any(|s| self.matches(s, name))
+    }
+}
+
+/// Runs the kernels selected by the command line (see [`Args`]) and prints
+/// the table and the score; exits with status 1 if any kernel was missed,
+/// made noise, or has a twin that was reported, hung or panicked.
 pub fn main(kernels: Vec<Kernel>) {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args = Args::parse(std::env::args().skip(1));
     check_unique(&kernels);
-    if args.iter().any(|a| a == "--list") {
-        for k in &kernels {
+    if args.list {
+        for k in kernels.iter().filter(|k| args.selects(k.name)) {
             println!("{}: test", k.name);
         }
         return;
     }
-    let filters: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    let selected: Vec<&Kernel> = kernels
-        .iter()
-        .filter(|k| filters.is_empty() || filters.iter().any(|f| k.name.contains(f.as_str())))
-        .collect();
+    let selected: Vec<&Kernel> = kernels.iter().filter(|k| args.selects(k.name)).collect();
     println!(
         "\nrunning {} corpus kernel(s) (each: the bug, then its fixed twin)",
         selected.len()
