@@ -52,6 +52,7 @@
 //! [`BatchSemaphore::close`].
 
 use super::linked_list::{Link, LinkedList, Pointers};
+use super::validate::WaitBox;
 use super::wake_list::WakeList;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
@@ -105,13 +106,16 @@ struct Waiter {
     /// Permits still lacking; 0 once granted, [`REMAINING_CLOSED`] once the
     /// semaphore closed. Written only under the lock (invariant 4).
     remaining: AtomicUsize,
-    /// Permits asked for; fixed at creation.
-    needed: usize,
+    /// Permits asked for; fixed at creation. (`u32`, as every public
+    /// acquire takes one, so the node — inside every acquire future — stays
+    /// small.)
+    needed: u32,
     /// Read and written only under the lock.
     waker: UnsafeCell<Option<Waker>>,
     /// A validation wait that ends when the waiter leaves the queue
-    /// ([`Acquire::register_wait`]). Read and written only under the lock.
-    wait: UnsafeCell<Option<Waiting>>,
+    /// ([`Acquire::register_wait`]); boxed, as it is rare and the node lives
+    /// in every acquire future. Read and written only under the lock.
+    wait: UnsafeCell<WaitBox>,
     _pin: PhantomPinned,
 }
 
@@ -199,15 +203,16 @@ impl BatchSemaphore {
     }
 
     /// A future that resolves once `n` permits are assigned to it.
-    pub(crate) fn acquire(&self, n: usize) -> Acquire<'_> {
+    #[inline]
+    pub(crate) fn acquire(&self, n: u32) -> Acquire<'_> {
         Acquire {
             semaphore: self,
             node: Waiter {
                 links: Pointers::new(),
-                remaining: AtomicUsize::new(n),
+                remaining: AtomicUsize::new(n as usize),
                 needed: n,
                 waker: UnsafeCell::new(None),
-                wait: UnsafeCell::new(None),
+                wait: UnsafeCell::new(WaitBox::none()),
                 _pin: PhantomPinned,
             },
             queued: false,
@@ -271,7 +276,7 @@ impl BatchSemaphore {
                     wakers.push(w);
                 }
                 if let Some(w) = waiter.take_wait() {
-                    wakers.end_wait(w);
+                    wakers.end_wait(*w);
                 }
                 // Last touch of the node (invariant 4).
                 waiter.remaining.store(0, Release);
@@ -332,12 +337,12 @@ impl BatchSemaphore {
                 };
                 // SAFETY: the node was linked, so it is live; we hold the lock.
                 let waiter = unsafe { node.as_ref() };
-                returned += waiter.needed - waiter.remaining.load(Relaxed);
+                returned += waiter.needed as usize - waiter.remaining.load(Relaxed);
                 if let Some(w) = waiter.take_waker() {
                     wakers.push(w);
                 }
                 if let Some(w) = waiter.take_wait() {
-                    wakers.end_wait(w);
+                    wakers.end_wait(*w);
                 }
                 // Last touch of the node (invariant 4).
                 waiter.remaining.store(REMAINING_CLOSED, Release);
@@ -365,6 +370,7 @@ impl BatchSemaphore {
 
     /// The poll behind [`Acquire`]: grants at once if the permits are free,
     /// else takes what is free, enqueues `node` and waits for the rest.
+    #[inline]
     fn poll_acquire(
         &self,
         cx: &mut Context<'_>,
@@ -374,7 +380,7 @@ impl BatchSemaphore {
         if *queued {
             return self.poll_queued(cx, node, queued);
         }
-        let needed = node.needed;
+        let needed = node.needed as usize;
         // Fast path: enough free permits, and (invariant 2) nobody queued.
         let mut cur = self.state.load(Acquire);
         loop {
@@ -402,7 +408,7 @@ impl BatchSemaphore {
         node: &Waiter,
         queued: &mut bool,
     ) -> Poll<Result<(), Closed>> {
-        let needed = node.needed;
+        let needed = node.needed as usize;
         let mut list = lock(&self.waiters);
         // Under the lock no release can slip between taking the free permits
         // and linking the node, so none is missed.
@@ -482,7 +488,7 @@ impl BatchSemaphore {
         while let Some(n) = node {
             // SAFETY: linked nodes are live and we hold the lock.
             let waiter = unsafe { n.as_ref() };
-            assigned += waiter.needed - waiter.remaining.load(Relaxed);
+            assigned += waiter.needed as usize - waiter.remaining.load(Relaxed);
             // SAFETY: as above; `links` is only read under the lock.
             node = unsafe { list.queue.next(n) };
         }
@@ -502,14 +508,14 @@ impl BatchSemaphore {
                 return;
             }
             // Granted, but the future never saw it: hand the permits on.
-            0 => node.needed,
+            0 => node.needed as usize,
             lacking => {
                 // SAFETY: the node is live (we are in its owner's drop) and
                 // linked in this list (not granted, not closed); we hold the
                 // lock.
                 let was_linked = unsafe { list.queue.remove(NonNull::from(node)) };
                 debug_assert!(was_linked);
-                node.needed - lacking
+                node.needed as usize - lacking
             }
         };
         self.release_locked(give_back, list);
@@ -538,7 +544,7 @@ impl Waiter {
     }
 
     /// Caller holds the lock.
-    fn take_wait(&self) -> Option<Waiting> {
+    fn take_wait(&self) -> Option<Box<Waiting>> {
         // SAFETY: the lock is held (caller), which guards `wait`.
         self.wait.with_mut(|slot| unsafe { (*slot).take() })
     }
@@ -576,6 +582,7 @@ pub(crate) struct Acquire<'a> {
 impl Future for Acquire<'_> {
     type Output = Result<(), Closed>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let coop = ready!(coop::poll_proceed(cx));
         // SAFETY: `node` is never moved out of the pinned future; only shared
@@ -596,11 +603,6 @@ impl<'a> Acquire<'a> {
         self.queued
     }
 
-    /// The semaphore it acquires from.
-    pub(crate) fn semaphore(&self) -> &'a BatchSemaphore {
-        self.semaphore
-    }
-
     /// Starts the wait `start` registers and hands it to the queued node,
     /// so whoever dequeues the node (a release granting it, `close`, or its
     /// own cancellation) ends the wait then, rather than when this future
@@ -619,9 +621,7 @@ impl<'a> Acquire<'a> {
                 // SAFETY: the lock is held, which guards `wait`; the node is
                 // queued, so it is live and nobody else holds a reference
                 // into the slot.
-                self.node
-                    .wait
-                    .with_mut(|slot| unsafe { *slot = Some(wait) });
+                self.node.wait.with_mut(|slot| unsafe { (*slot).set(wait) });
                 drop(list);
                 reports
             }
@@ -630,6 +630,7 @@ impl<'a> Acquire<'a> {
 }
 
 impl Drop for Acquire<'_> {
+    #[inline]
     fn drop(&mut self) {
         if self.queued {
             self.semaphore.cancel(&self.node);

@@ -11,14 +11,14 @@
 //! The mutex embeds a [`LockMeta`] (class: the creation site, or the one
 //! given to [`Mutex::with_class`]). `lock()` captures its caller's site and
 //! acquires through [`TrackedAcquire`] (see `validate.rs`); every borrowed
-//! guard — plain or mapped — keeps the [`Held`] token and un-records the
+//! guard — plain or mapped — keeps the [`Held`](crate::validation::Held) token and un-records the
 //! lock when dropped. `try_lock` records a try; owned guards are checked
 //! but not recorded (they may move to another task).
 
 use super::batch_semaphore::{BatchSemaphore, TryAcquireError};
-use super::validate::{Acquiring, Track, TrackedAcquire};
+use super::validate::{Acquiring, HeldSlot, Track, TrackedAcquire};
 use crate::loom::cell::UnsafeCell;
-use crate::validation::{Access, Held, LockClass, LockKind, LockMeta};
+use crate::validation::{Access, LockClass, LockKind, LockMeta};
 use std::error::Error;
 use std::fmt;
 use std::future::Future;
@@ -166,6 +166,7 @@ impl<T: ?Sized> Mutex<T> {
     /// queue and nothing else: if the lock had already been handed to it, the
     /// lock passes on to the next waiter.
     #[track_caller]
+    #[inline]
     pub fn lock(&self) -> impl Future<Output = MutexGuard<'_, T>> + '_ {
         let track = Track::Lock {
             meta: &self.meta,
@@ -173,7 +174,10 @@ impl<T: ?Sized> Mutex<T> {
         };
         let acquire = TrackedAcquire::new(&self.s, 1, track, Location::caller());
         Acquiring::new(acquire, move |res| match res {
-            Ok(held) => MutexGuard { lock: self, held },
+            Ok(held) => MutexGuard {
+                lock: self,
+                held: HeldSlot::new(held),
+            },
             Err(_) => unreachable!("a Mutex's semaphore is never closed"),
         })
     }
@@ -200,11 +204,12 @@ impl<T: ?Sized> Mutex<T> {
     /// Locks the mutex if that is possible without waiting (it is free and
     /// nobody is queued).
     #[track_caller]
+    #[inline]
     pub fn try_lock(&self) -> Result<MutexGuard<'_, T>, TryLockError> {
         match self.s.try_acquire(1) {
             Ok(()) => Ok(MutexGuard {
                 lock: self,
-                held: self.meta.try_acquired(Access::Exclusive),
+                held: HeldSlot::new(self.meta.try_acquired(Access::Exclusive)),
             }),
             Err(_) => Err(TryLockError(())),
         }
@@ -288,7 +293,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized> {
     lock: &'a Mutex<T>,
-    held: Held,
+    held: HeldSlot,
 }
 
 // SAFETY: sharing the guard shares `&T` only.
@@ -451,7 +456,7 @@ impl<T: ?Sized + fmt::Display> fmt::Display for OwnedMutexGuard<T> {
 pub struct MappedMutexGuard<'a, T: ?Sized> {
     s: &'a BatchSemaphore,
     data: *mut T,
-    held: Held,
+    held: HeldSlot,
     _marker: PhantomData<&'a mut T>,
 }
 

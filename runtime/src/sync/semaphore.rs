@@ -19,7 +19,7 @@
 //! account for every one of them.
 
 use super::batch_semaphore::{self, BatchSemaphore};
-use super::validate::{Acquiring, Track, TrackedAcquire};
+use super::validate::{Acquiring, HeldSlot, Track, TrackedAcquire};
 use crate::validation::{Held, LockClass, LockKind, LockMeta};
 use std::error::Error;
 use std::fmt;
@@ -47,10 +47,10 @@ use std::sync::Arc;
 /// # });
 /// ```
 pub struct Semaphore {
-    meta: LockMeta,
+    pub(super) meta: LockMeta,
     /// Permits in existence (for the engine only; see the module docs).
-    capacity: AtomicUsize,
-    ll: BatchSemaphore,
+    pub(super) capacity: AtomicUsize,
+    pub(super) ll: BatchSemaphore,
 }
 
 /// The semaphore was closed; no permit will be granted.
@@ -186,6 +186,7 @@ impl Semaphore {
     /// Dropping the future gives up its place in the FIFO queue; a permit
     /// already assigned to it passes on to the next waiter.
     #[track_caller]
+    #[inline]
     pub fn acquire(&self) -> impl Future<Output = Result<SemaphorePermit<'_>, AcquireError>> + '_ {
         self.acquire_many(1)
     }
@@ -197,21 +198,17 @@ impl Semaphore {
     /// As [`acquire`](Semaphore::acquire); permits partly assigned to the
     /// dropped future are passed on.
     #[track_caller]
+    #[inline]
     pub fn acquire_many(
         &self,
         n: u32,
     ) -> impl Future<Output = Result<SemaphorePermit<'_>, AcquireError>> + '_ {
-        let acquire = TrackedAcquire::new(
-            &self.ll,
-            n as usize,
-            self.track(n, true),
-            Location::caller(),
-        );
+        let acquire = TrackedAcquire::new(&self.ll, n, self.track(n, true), Location::caller());
         Acquiring::new(acquire, move |res| match res {
             Ok(held) => Ok(SemaphorePermit {
                 sem: self,
                 permits: n,
-                held,
+                held: HeldSlot::new(held),
             }),
             Err(_) => Err(AcquireError::closed()),
         })
@@ -219,9 +216,8 @@ impl Semaphore {
 
     fn track(&self, permits: u32, record: bool) -> Track<'_> {
         Track::Permits {
-            meta: &self.meta,
+            sem: self,
             permits,
-            capacity: &self.capacity,
             record,
         }
     }
@@ -244,7 +240,7 @@ impl Semaphore {
         Ok(SemaphorePermit {
             sem: self,
             permits: n,
-            held,
+            held: HeldSlot::new(held),
         })
     }
 
@@ -272,10 +268,9 @@ impl Semaphore {
         let site = Location::caller();
         async move {
             // Owned permits are not recorded: the token is empty.
-            let _untracked: Held =
-                TrackedAcquire::new(&self.ll, n as usize, self.track(n, false), site)
-                    .await
-                    .map_err(|_| AcquireError::closed())?;
+            let _untracked: Held = TrackedAcquire::new(&self.ll, n, self.track(n, false), site)
+                .await
+                .map_err(|_| AcquireError::closed())?;
             Ok(OwnedSemaphorePermit {
                 sem: self,
                 permits: n,
@@ -328,7 +323,7 @@ impl fmt::Debug for Semaphore {
 pub struct SemaphorePermit<'a> {
     sem: &'a Semaphore,
     permits: u32,
-    held: Held,
+    held: HeldSlot,
 }
 
 impl<'a> SemaphorePermit<'a> {
@@ -372,11 +367,11 @@ impl<'a> SemaphorePermit<'a> {
             return None;
         }
         self.permits -= n;
-        self.held = Held::untracked();
+        self.held = HeldSlot::empty();
         Some(SemaphorePermit {
             sem: self.sem,
             permits: n,
-            held: Held::untracked(),
+            held: HeldSlot::empty(),
         })
     }
 }

@@ -41,12 +41,72 @@
 //! empty.
 
 use super::batch_semaphore::{Acquire, BatchSemaphore, Closed};
+use super::semaphore::Semaphore;
 use crate::validation::{Access, ChannelMeta, Held, LockMeta, Mode, Site, WaitMeta, Waiting};
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::panic::Location;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::task::{Context, Poll};
+
+/// A [`Held`] token as guards and futures keep it: dropping an empty one
+/// (validation off, owned guards) is an inline compare, not a call into the
+/// engine's drop.
+pub(crate) struct HeldSlot(ManuallyDrop<Held>);
+
+impl HeldSlot {
+    #[inline]
+    pub(crate) fn new(held: Held) -> HeldSlot {
+        HeldSlot(ManuallyDrop::new(held))
+    }
+
+    #[inline]
+    pub(crate) fn empty() -> HeldSlot {
+        HeldSlot::new(Held::untracked())
+    }
+
+    /// Moves the token out, leaving the slot empty.
+    #[inline]
+    pub(crate) fn take(&mut self) -> Held {
+        std::mem::replace(&mut *self.0, Held::untracked())
+    }
+}
+
+impl Drop for HeldSlot {
+    #[inline]
+    fn drop(&mut self) {
+        if self.0.is_tracked() {
+            // SAFETY: dropped once, here; the slot is never used again.
+            unsafe { ManuallyDrop::drop(&mut self.0) }
+        }
+    }
+}
+
+/// A [`Waiting`] kept where waits are rare (every acquire future's
+/// node): boxed, and dropped with an inline check when there is none.
+pub(crate) struct WaitBox(Rare<Waiting>);
+
+impl WaitBox {
+    #[inline]
+    pub(crate) const fn none() -> WaitBox {
+        WaitBox(Rare::none())
+    }
+
+    /// Keeps `wait` if the engine registered it.
+    pub(crate) fn set(&mut self, wait: Waiting) {
+        self.0.clear();
+        if wait.is_tracked() {
+            *self.0 .0 = Some(Box::new(wait));
+        }
+    }
+
+    /// Takes the wait out, leaving none.
+    #[inline]
+    pub(crate) fn take(&mut self) -> Option<Box<Waiting>> {
+        self.0 .0.take()
+    }
+}
 
 /// What an acquisition is, for the engine.
 pub(crate) enum Track<'a> {
@@ -59,11 +119,8 @@ pub(crate) enum Track<'a> {
     /// Semaphore permits; recorded as held unless the permit is owned (an
     /// owned permit is usually handed to a spawned task).
     Permits {
-        meta: &'a LockMeta,
+        sem: &'a Semaphore,
         permits: u32,
-        /// The semaphore's permits in existence (free, held and owed), so
-        /// a wait can say how many are handed out.
-        capacity: &'a AtomicUsize,
         record: bool,
     },
     /// A slot of a bounded channel: a wait for it is a send wait.
@@ -80,44 +137,55 @@ impl Track<'_> {
                 Held::untracked()
             }
             Track::Permits {
-                meta,
+                sem,
                 permits,
                 record: true,
-                ..
-            } if permits > 0 => meta.acquire_permits_at(permits, site),
+            } if permits > 0 => sem.meta.acquire_permits_at(permits, site),
             Track::Permits { .. } | Track::Send(_) => Held::untracked(),
         }
     }
 
     #[cold]
     #[inline(never)]
-    fn wait(&self, held: &Held, sem: &BatchSemaphore, site: &'static Location<'static>) -> Waiting {
+    fn wait(&self, held: &Held, site: &'static Location<'static>) -> Waiting {
         match *self {
             Track::Lock { meta, .. } | Track::Owned { meta, .. } => meta.wait_at(held, site),
-            Track::Permits { meta, capacity, .. } => {
+            Track::Permits { sem, .. } => {
                 if crate::validation::mode() == Mode::Off {
                     return Waiting::untracked();
                 }
                 // Handed out = in existence - free - owed to queued waiters
                 // (ours included): only permits some guard holds.
-                let outstanding = capacity
+                let outstanding = sem
+                    .capacity
                     .load(Relaxed)
-                    .saturating_sub(sem.available_permits())
-                    .saturating_sub(sem.assigned_to_waiters());
-                meta.wait_permits_at(held, outstanding as u64, site)
+                    .saturating_sub(sem.ll.available_permits())
+                    .saturating_sub(sem.ll.assigned_to_waiters());
+                sem.meta.wait_permits_at(held, outstanding as u64, site)
             }
             Track::Send(chan) => chan.send_wait_at(Site::from_location(site)),
         }
     }
 }
 
+/// What a pending acquisition keeps between polls; boxed, since only a
+/// future that had to wait has any.
+struct Pending {
+    // Drop order: the wait ends, then the hold is un-recorded.
+    waiting: Option<Waiting>,
+    held: Held,
+}
+
 /// A [`BatchSemaphore`] acquire that reports to the engine (module docs);
 /// completes with the [`Held`] token for the guard.
+///
+/// Kept small — it is moved into every future awaiting a lock, and a
+/// future past 128 bytes is moved by a `memcpy` call — so what only a
+/// waiting future needs is boxed.
 pub(crate) struct TrackedAcquire<'a> {
-    // Drop order matters: the wait ends, then the hold is un-recorded, then
+    // Drop order matters: the wait ends and the hold is un-recorded, then
     // the node leaves the queue.
-    waiting: Option<Waiting>,
-    held: Option<Held>,
+    pending: Rare<Pending>,
     track: Track<'a>,
     site: &'static Location<'static>,
     started: bool,
@@ -126,15 +194,15 @@ pub(crate) struct TrackedAcquire<'a> {
 }
 
 impl<'a> TrackedAcquire<'a> {
+    #[inline]
     pub(crate) fn new(
         sem: &'a BatchSemaphore,
-        permits: usize,
+        permits: u32,
         track: Track<'a>,
         site: &'static Location<'static>,
     ) -> TrackedAcquire<'a> {
         TrackedAcquire {
-            waiting: None,
-            held: None,
+            pending: Rare::none(),
             track,
             site,
             started: false,
@@ -142,52 +210,110 @@ impl<'a> TrackedAcquire<'a> {
             acquire: sem.acquire(permits),
         }
     }
+
+    #[cold]
+    #[inline(never)]
+    fn pending(&mut self) -> &mut Pending {
+        self.pending.get_or_insert_with(|| Pending {
+            waiting: None,
+            held: Held::untracked(),
+        })
+    }
+
+    /// The future is queued: registers its wait (module docs).
+    #[cold]
+    #[inline(never)]
+    fn start_wait(&mut self, held: &Held) {
+        let (track, acquire, site) = (&self.track, &self.acquire, self.site);
+        match track {
+            // Ended by whoever dequeues the node.
+            Track::Send(chan) => {
+                if chan.is_tracked() && crate::validation::mode() != Mode::Off {
+                    acquire.register_wait(|| track.wait(held, site)).submit();
+                }
+            }
+            _ => {
+                let wait = track.wait(held, site);
+                if wait.is_tracked() {
+                    self.pending().waiting = Some(wait);
+                }
+            }
+        }
+    }
 }
 
 impl Future for TrackedAcquire<'_> {
     type Output = Result<Held, Closed>;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // SAFETY: `acquire` is structurally pinned (only re-pinned below,
-        // never moved); the other fields are not pinned and `Drop` is not
-        // implemented by hand.
+        // never moved; `start_wait` takes `&mut Self` but moves nothing);
+        // the other fields are not pinned and `Drop` is not implemented by
+        // hand.
         let this = unsafe { self.get_unchecked_mut() };
-        let held = match this.held.take() {
-            Some(h) => h,
-            None if !this.started => {
-                this.started = true;
-                this.track.start(this.site)
+        let held = if !this.started {
+            this.started = true;
+            this.track.start(this.site)
+        } else {
+            match this.pending.as_mut() {
+                Some(p) => std::mem::replace(&mut p.held, Held::untracked()),
+                None => Held::untracked(),
             }
-            None => Held::untracked(),
         };
         // SAFETY: see above.
         let acquire = unsafe { Pin::new_unchecked(&mut this.acquire) };
         match acquire.poll(cx) {
             Poll::Ready(res) => {
-                this.waiting = None;
+                this.pending.clear();
                 Poll::Ready(res.map(|()| held))
             }
             Poll::Pending => {
                 if !this.wait_started && this.acquire.is_queued() {
                     this.wait_started = true;
-                    let (track, acquire, site) = (&this.track, &this.acquire, this.site);
-                    match track {
-                        // Ended by whoever dequeues the node (module docs).
-                        Track::Send(chan) => {
-                            if chan.is_tracked() && crate::validation::mode() != Mode::Off {
-                                acquire
-                                    .register_wait(|| track.wait(&held, acquire.semaphore(), site))
-                                    .submit();
-                            }
-                        }
-                        _ => this.waiting = Some(track.wait(&held, acquire.semaphore(), site)),
-                    }
+                    this.start_wait(&held);
                 }
-                this.held = Some(held);
+                if held.is_tracked() {
+                    this.pending().held = held;
+                }
                 Poll::Pending
             }
         }
+    }
+}
+
+/// An `Option<Box<T>>` for state that is rare where it is kept: dropping
+/// it when empty is an inline compare, not a call.
+pub(crate) struct Rare<T>(ManuallyDrop<Option<Box<T>>>);
+
+impl<T> Rare<T> {
+    #[inline]
+    pub(crate) const fn none() -> Rare<T> {
+        Rare(ManuallyDrop::new(None))
+    }
+
+    #[inline]
+    fn as_mut(&mut self) -> Option<&mut T> {
+        self.0.as_deref_mut()
+    }
+
+    fn get_or_insert_with(&mut self, f: impl FnOnce() -> T) -> &mut T {
+        self.0.get_or_insert_with(|| Box::new(f()))
+    }
+
+    /// Drops the contents, if any.
+    #[inline]
+    pub(crate) fn clear(&mut self) {
+        if self.0.is_some() {
+            drop(self.0.take());
+        }
+    }
+}
+
+impl<T> Drop for Rare<T> {
+    #[inline]
+    fn drop(&mut self) {
+        self.clear();
     }
 }
 
@@ -201,6 +327,7 @@ pub(crate) struct Acquiring<'a, F> {
 }
 
 impl<'a, F> Acquiring<'a, F> {
+    #[inline]
     pub(crate) fn new(inner: TrackedAcquire<'a>, finish: F) -> Acquiring<'a, F> {
         Acquiring {
             inner,
@@ -212,7 +339,7 @@ impl<'a, F> Acquiring<'a, F> {
 impl<O, F: FnOnce(Result<Held, Closed>) -> O> Future for Acquiring<'_, F> {
     type Output = O;
 
-    #[inline]
+    #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O> {
         // SAFETY: `inner` is structurally pinned; `finish` is not pinned
         // (it is moved out by value once).

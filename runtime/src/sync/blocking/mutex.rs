@@ -37,6 +37,7 @@
 use super::futex::Futex;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::Ordering::*;
+use crate::sync::validate::HeldSlot;
 use crate::validation::{Access, Held, LockClass, LockKind, LockMeta, Waiting};
 use std::fmt;
 use std::marker::PhantomData;
@@ -164,7 +165,7 @@ impl<T: ?Sized> Mutex<T> {
         }
         MutexGuard {
             lock: self,
-            _held: held,
+            _held: HeldSlot::new(held),
             _not_send: PhantomData,
         }
     }
@@ -179,7 +180,7 @@ impl<T: ?Sized> Mutex<T> {
             .ok()
             .map(|_| MutexGuard {
                 lock: self,
-                _held: self.meta.try_acquired(Access::Exclusive),
+                _held: HeldSlot::new(self.meta.try_acquired(Access::Exclusive)),
                 _not_send: PhantomData,
             })
     }
@@ -289,7 +290,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 pub struct MutexGuard<'a, T: ?Sized> {
     lock: &'a Mutex<T>,
     /// Un-records the lock when the guard drops.
-    _held: Held,
+    _held: HeldSlot,
     _not_send: PhantomData<*const ()>,
 }
 

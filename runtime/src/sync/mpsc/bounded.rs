@@ -105,6 +105,7 @@ impl<T> Sender<T> {
     /// was not sent (it is dropped with the future) and the sender's place in
     /// the capacity queue is given to the next one.
     #[track_caller]
+    #[inline]
     pub fn send(&self, value: T) -> impl Future<Output = Result<(), SendError<T>>> + '_ {
         self.chan.used();
         Acquiring::new(self.acquire_slot(), move |res| match res {
@@ -119,6 +120,7 @@ impl<T> Sender<T> {
     /// A slot of capacity, as a future that reports a wait for it as a
     /// send wait at the caller's site.
     #[track_caller]
+    #[inline]
     fn acquire_slot(&self) -> TrackedAcquire<'_> {
         TrackedAcquire::new(
             &self.chan.semaphore().sem,
@@ -130,6 +132,7 @@ impl<T> Sender<T> {
 
     /// Sends `value` if there is capacity now.
     #[track_caller]
+    #[inline]
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         self.chan.used();
         match self.chan.semaphore().sem.try_acquire(1) {
@@ -183,6 +186,7 @@ impl<T> Sender<T> {
     /// Cancel-safe: a dropped `reserve` gives up its place in the queue and
     /// passes on a slot already assigned to it.
     #[track_caller]
+    #[inline]
     pub fn reserve(&self) -> impl Future<Output = Result<Permit<'_, T>, SendError<()>>> + '_ {
         self.chan.used();
         Acquiring::new(self.acquire_slot(), move |res: Result<Held, Closed>| {

@@ -2,6 +2,7 @@
 //! it took (one for reading, all for writing) and gives them back on drop.
 
 use crate::sync::batch_semaphore::BatchSemaphore;
+use crate::sync::validate::HeldSlot;
 use crate::validation::{Access, Held, LockMeta};
 use std::fmt;
 use std::marker::PhantomData;
@@ -13,7 +14,7 @@ use std::ops::{Deref, DerefMut};
 pub struct RwLockReadGuard<'a, T: ?Sized> {
     s: &'a BatchSemaphore,
     data: *const T,
-    held: Held,
+    held: HeldSlot,
     _marker: PhantomData<&'a T>,
 }
 
@@ -28,7 +29,7 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
         RwLockReadGuard {
             s,
             data,
-            held,
+            held: HeldSlot::new(held),
             _marker: PhantomData,
         }
     }
@@ -37,7 +38,7 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     fn take_held(this: &ManuallyDrop<Self>) -> Held {
         // SAFETY: the guard is in a `ManuallyDrop` that is never dropped or
         // used again, so the token is moved out exactly once.
-        unsafe { std::ptr::read(&this.held) }
+        unsafe { std::ptr::read(&this.held) }.take()
     }
 
     /// Narrows the guard to a part of the data; the read lock stays held.
@@ -98,7 +99,7 @@ pub struct RwLockWriteGuard<'a, T: ?Sized> {
     meta: &'a LockMeta,
     data: *mut T,
     permits: u32,
-    held: Held,
+    held: HeldSlot,
     _marker: PhantomData<&'a mut T>,
 }
 
@@ -122,7 +123,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
             meta,
             data,
             permits,
-            held,
+            held: HeldSlot::new(held),
             _marker: PhantomData,
         }
     }
@@ -131,7 +132,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     fn take_held(this: &ManuallyDrop<Self>) -> Held {
         // SAFETY: the guard is in a `ManuallyDrop` that is never dropped or
         // used again, so the token is moved out exactly once.
-        unsafe { std::ptr::read(&this.held) }
+        unsafe { std::ptr::read(&this.held) }.take()
     }
 
     /// Narrows the guard to a part of the data; the write lock stays held.
@@ -145,7 +146,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
             s: this.s,
             data,
             permits: this.permits,
-            held: Self::take_held(&this),
+            held: HeldSlot::new(Self::take_held(&this)),
             _marker: PhantomData,
         }
     }
@@ -167,7 +168,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
             s: this.s,
             data,
             permits: this.permits,
-            held: Self::take_held(&this),
+            held: HeldSlot::new(Self::take_held(&this)),
             _marker: PhantomData,
         })
     }
@@ -227,7 +228,7 @@ pub struct RwLockMappedWriteGuard<'a, T: ?Sized> {
     s: &'a BatchSemaphore,
     data: *mut T,
     permits: u32,
-    held: Held,
+    held: HeldSlot,
     _marker: PhantomData<&'a mut T>,
 }
 

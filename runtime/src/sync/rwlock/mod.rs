@@ -157,6 +157,7 @@ impl<T: ?Sized> RwLock<T> {
     /// Dropping the future gives up its place in the queue; nothing else is
     /// lost, and a read permit already handed to it is passed on.
     #[track_caller]
+    #[inline]
     pub fn read(&self) -> impl Future<Output = RwLockReadGuard<'_, T>> + '_ {
         let track = Track::Lock {
             meta: &self.meta,
@@ -211,17 +212,13 @@ impl<T: ?Sized> RwLock<T> {
     /// Dropping the future gives up its place in the queue and hands any
     /// permits already assigned to it to the next waiter.
     #[track_caller]
+    #[inline]
     pub fn write(&self) -> impl Future<Output = RwLockWriteGuard<'_, T>> + '_ {
         let track = Track::Lock {
             meta: &self.meta,
             access: Access::Exclusive,
         };
-        let acquire = TrackedAcquire::new(
-            &self.s,
-            self.max_readers as usize,
-            track,
-            Location::caller(),
-        );
+        let acquire = TrackedAcquire::new(&self.s, self.max_readers, track, Location::caller());
         Acquiring::new(acquire, move |res| match res {
             Ok(held) => {
                 RwLockWriteGuard::new(&self.s, &self.meta, self.data_mut(), self.max_readers, held)
@@ -238,7 +235,7 @@ impl<T: ?Sized> RwLock<T> {
     pub fn write_owned(self: Arc<Self>) -> impl Future<Output = OwnedRwLockWriteGuard<T>> {
         let site = Location::caller();
         async move {
-            owned_acquire(&self, self.max_readers as usize, Access::Exclusive, site).await;
+            owned_acquire(&self, self.max_readers, Access::Exclusive, site).await;
             OwnedRwLockWriteGuard::new(self)
         }
     }
@@ -305,7 +302,7 @@ impl<T: ?Sized> RwLock<T> {
 /// Takes `n` permits for an owned guard: checked, not recorded.
 async fn owned_acquire<T: ?Sized>(
     lock: &RwLock<T>,
-    n: usize,
+    n: u32,
     access: Access,
     site: &'static Location<'static>,
 ) {

@@ -1,0 +1,329 @@
+//! Detection corpus, bugs that exist because of `async`: a guard held
+//! across `.await` while the task waits for something that needs the lock,
+//! and a thread lock (`sync::blocking::Mutex`) and a task lock
+//! (`sync::Mutex`) taken in opposite orders.
+//!
+//! A module of the `validation_corpus` test (see `validation_corpus.rs`).
+//! Each kernel is a module with a `buggy` and a `fixed` body; locks are
+//! created on lines of their own per body; `// @name` markers name the
+//! lines the reports must cite.
+
+use crate::corpus_support::{body, expect, Category, Kernel, Source, HANGS};
+use perf_runtime::sync::{blocking, mpsc, oneshot, Mutex};
+use perf_runtime::validation::ViolationKind::*;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+static SRC: Source = Source {
+    file: file!(),
+    text: include_str!("validation_corpus_async.rs"),
+};
+
+/// The kernels of this file.
+pub fn kernels() -> Vec<Kernel> {
+    vec![
+        Kernel {
+            name: "async_guard_across_actor_reply",
+            category: Category::Async,
+            shape: "tokio actor: guard held across `reply.await`",
+            src: &SRC,
+            workers: 2,
+            buggy: || body(actor_reply::buggy()),
+            fixed: || body(actor_reply::fixed()),
+            expect: vec![expect(ChannelStall, &["ar_wait", "ar_chan"])],
+            allow: HANGS,
+            gap: None,
+        },
+        Kernel {
+            name: "async_guard_across_child_join",
+            category: Category::Async,
+            shape: "guard held across a JoinHandle whose task needs the lock",
+            src: &SRC,
+            workers: 2,
+            buggy: || body(child_join::buggy()),
+            fixed: || body(child_join::fixed()),
+            expect: vec![expect(AllTasksBlocked, &["cj_child_lock"])],
+            allow: &[],
+            gap: Some(
+                "wiring: the scheduler never calls validation::report_all_tasks_blocked \
+                 (a JoinHandle wait is in neither graph; only the runtime can see that no \
+                 task can run)",
+            ),
+        },
+        Kernel {
+            name: "async_sync_mutex_order_inversion",
+            category: Category::Async,
+            shape: "thread mutex vs task mutex, opposite orders",
+            src: &SRC,
+            workers: 2,
+            buggy: || body(metrics_config::buggy()),
+            fixed: || body(metrics_config::fixed()),
+            expect: vec![expect(
+                LockOrderInversion,
+                &[
+                    "mc_reload_cfg",
+                    "mc_reload_metrics",
+                    "mc_export_metrics",
+                    "mc_export_cfg",
+                ],
+            )],
+            allow: &[],
+            gap: None,
+        },
+        Kernel {
+            name: "async_sync_mutex_deadlock",
+            category: Category::Async,
+            shape: "thread mutex vs task mutex, at the same time",
+            src: &SRC,
+            workers: 2,
+            buggy: || body(metrics_config_live::buggy()),
+            fixed: || body(metrics_config_live::fixed()),
+            expect: vec![
+                expect(
+                    LockOrderInversion,
+                    &[
+                        "ml_task_cfg",
+                        "ml_task_metrics",
+                        "ml_thread_metrics",
+                        "ml_thread_cfg",
+                    ],
+                ),
+                expect(Deadlock, &["ml_task_metrics", "ml_thread_cfg"]),
+            ],
+            allow: HANGS,
+            gap: None,
+        },
+    ]
+}
+
+/// The tokio actor pattern gone wrong: a handler holds the session table's
+/// guard across `reply.await`, and the actor answering the request must
+/// lock the same table first. The fix releases the guard before asking.
+mod actor_reply {
+    use super::*;
+
+    struct Lookup {
+        user: u32,
+        reply: oneshot::Sender<u64>,
+    }
+
+    type Sessions = Arc<Mutex<HashMap<u32, u64>>>;
+
+    async fn actor(sessions: Sessions, mut inbox: mpsc::Receiver<Lookup>) {
+        while let Some(req) = inbox.recv().await {
+            let table = sessions.lock().await;
+            let _ = req.reply.send(table.get(&req.user).copied().unwrap_or(0));
+        }
+    }
+
+    async fn handle(sessions: Sessions, inbox: mpsc::Sender<Lookup>) -> u64 {
+        let mut table = sessions.lock().await;
+        table.insert(7, 1);
+        let (reply, answer) = oneshot::channel(); // @ar_chan
+        inbox.send(Lookup { user: 7, reply }).await.unwrap();
+        let seen = answer.await.unwrap(); // @ar_wait
+        table.insert(7, seen + 1);
+        seen
+    }
+
+    async fn handle_fixed(sessions: Sessions, inbox: mpsc::Sender<Lookup>) -> u64 {
+        sessions.lock().await.insert(7, 1);
+        let (reply, answer) = oneshot::channel();
+        inbox.send(Lookup { user: 7, reply }).await.unwrap();
+        let seen = answer.await.unwrap();
+        sessions.lock().await.insert(7, seen + 1);
+        seen
+    }
+
+    pub async fn buggy() {
+        let sessions = Arc::new(Mutex::new(HashMap::new()));
+        let (inbox, rx) = mpsc::channel(8);
+        let a = perf_runtime::spawn(actor(sessions.clone(), rx));
+        handle(sessions, inbox).await;
+        a.await.unwrap();
+    }
+
+    pub async fn fixed() {
+        let sessions = Arc::new(Mutex::new(HashMap::new()));
+        let (inbox, rx) = mpsc::channel(8);
+        let a = perf_runtime::spawn(actor(sessions.clone(), rx));
+        assert_eq!(handle_fixed(sessions.clone(), inbox).await, 1);
+        a.await.unwrap();
+        assert_eq!(sessions.lock().await[&7], 2);
+    }
+}
+
+/// A parent task holds the cache guard while it awaits a child task that
+/// needs the same cache. The child waits for the lock and the parent for
+/// the child — through a `JoinHandle`, which neither the lock-order graph
+/// nor the wait-for graph sees; the runtime does see that no task can run.
+/// The fix releases the guard before joining.
+mod child_join {
+    use super::*;
+
+    type Cache = Arc<Mutex<HashMap<u32, u32>>>;
+
+    async fn warm(cache: Cache) {
+        cache.lock().await.insert(1, 10); // @cj_child_lock
+    }
+
+    pub async fn buggy() {
+        let cache: Cache = Arc::new(Mutex::new(HashMap::new()));
+        let mut entries = cache.lock().await;
+        let child = perf_runtime::spawn(warm(cache.clone()));
+        child.await.unwrap();
+        entries.insert(2, 20);
+    }
+
+    pub async fn fixed() {
+        let cache: Cache = Arc::new(Mutex::new(HashMap::new()));
+        let mut entries = cache.lock().await;
+        entries.insert(2, 20);
+        drop(entries);
+        let child = perf_runtime::spawn(warm(cache.clone()));
+        child.await.unwrap();
+        assert_eq!(cache.lock().await.len(), 2);
+    }
+}
+
+/// The metrics registry is a thread mutex (sync callbacks touch it); the
+/// config is a task mutex. Reloading the config (a task) updates the
+/// metrics while holding the config; the exporter (a blocking thread)
+/// holds the registry and reads the config with `blocking_lock`. Run one
+/// after the other: the second order is reported without a hang. The fix
+/// reads the config before taking the registry.
+mod metrics_config {
+    use super::*;
+
+    async fn reload(cfg: &Mutex<u32>, metrics: &blocking::Mutex<Vec<u32>>) {
+        let mut version = cfg.lock().await; // @mc_reload_cfg
+        *version += 1;
+        metrics.lock().push(*version); // @mc_reload_metrics
+    }
+
+    fn export_buggy(cfg: &Mutex<u32>, metrics: &blocking::Mutex<Vec<u32>>) -> usize {
+        let samples = metrics.lock(); // @mc_export_metrics
+        let version = *cfg.blocking_lock(); // @mc_export_cfg
+        samples.len() + version as usize
+    }
+
+    fn export_fixed(cfg: &Mutex<u32>, metrics: &blocking::Mutex<Vec<u32>>) -> usize {
+        let version = *cfg.blocking_lock();
+        let samples = metrics.lock();
+        samples.len() + version as usize
+    }
+
+    async fn run(cfg: Mutex<u32>, metrics: blocking::Mutex<Vec<u32>>, fixed: bool) -> usize {
+        let (cfg, metrics) = (Arc::new(cfg), Arc::new(metrics));
+        let (c, m) = (cfg.clone(), metrics.clone());
+        perf_runtime::spawn(async move { reload(&c, &m).await })
+            .await
+            .unwrap();
+        perf_runtime::spawn_blocking(move || {
+            if fixed {
+                export_fixed(&cfg, &metrics)
+            } else {
+                export_buggy(&cfg, &metrics)
+            }
+        })
+        .await
+        .unwrap()
+    }
+
+    pub async fn buggy() {
+        let cfg = Mutex::new(0);
+        let metrics = blocking::Mutex::new(Vec::new());
+        assert_eq!(run(cfg, metrics, false).await, 2);
+    }
+
+    pub async fn fixed() {
+        let cfg = Mutex::new(0);
+        let metrics = blocking::Mutex::new(Vec::new());
+        assert_eq!(run(cfg, metrics, true).await, 2);
+    }
+}
+
+/// The same two locks in opposite orders, at the same time: the reload
+/// task holds the config and blocks on the registry (a thread lock taken
+/// inside a task); the exporter thread holds the registry and waits for
+/// the config with `blocking_lock`. Each tells the other when it holds its
+/// first lock, forcing the interleaving that deadlocks. The fix takes the
+/// config first on both sides (the handshake then comes before it).
+mod metrics_config_live {
+    use super::*;
+
+    struct Shared {
+        cfg: Mutex<u32>,
+        metrics: blocking::Mutex<Vec<u32>>,
+    }
+
+    async fn reload_buggy(
+        s: &Shared,
+        have_cfg: oneshot::Sender<()>,
+        have_metrics: oneshot::Receiver<()>,
+    ) {
+        let version = s.cfg.lock().await; // @ml_task_cfg
+        let _ = have_cfg.send(());
+        let _ = have_metrics.await;
+        s.metrics.lock().push(*version); // @ml_task_metrics
+    }
+
+    fn export_buggy(
+        s: &Shared,
+        have_metrics: oneshot::Sender<()>,
+        have_cfg: oneshot::Receiver<()>,
+    ) {
+        let samples = s.metrics.lock(); // @ml_thread_metrics
+        let _ = have_metrics.send(());
+        let _ = have_cfg.blocking_recv();
+        let version = *s.cfg.blocking_lock(); // @ml_thread_cfg
+        let _ = (samples.len(), version);
+    }
+
+    async fn reload_fixed(s: &Shared, ready: oneshot::Sender<()>, go: oneshot::Receiver<()>) {
+        let _ = ready.send(());
+        let _ = go.await;
+        let version = s.cfg.lock().await;
+        s.metrics.lock().push(*version);
+    }
+
+    fn export_fixed(s: &Shared, ready: oneshot::Sender<()>, go: oneshot::Receiver<()>) {
+        let _ = ready.send(());
+        let _ = go.blocking_recv();
+        let version = *s.cfg.blocking_lock();
+        let samples = s.metrics.lock();
+        let _ = (samples.len(), version);
+    }
+
+    async fn run(s: Shared, fixed: bool) {
+        let s = Arc::new(s);
+        let (task_tx, thread_rx) = oneshot::channel();
+        let (thread_tx, task_rx) = oneshot::channel();
+        let s2 = s.clone();
+        let exporter = perf_runtime::spawn_blocking(move || {
+            if fixed {
+                export_fixed(&s2, thread_tx, thread_rx)
+            } else {
+                export_buggy(&s2, thread_tx, thread_rx)
+            }
+        });
+        if fixed {
+            reload_fixed(&s, task_tx, task_rx).await;
+        } else {
+            reload_buggy(&s, task_tx, task_rx).await;
+        }
+        exporter.await.unwrap();
+    }
+
+    pub async fn buggy() {
+        let cfg = Mutex::new(1);
+        let metrics = blocking::Mutex::new(Vec::new());
+        run(Shared { cfg, metrics }, false).await;
+    }
+
+    pub async fn fixed() {
+        let cfg = Mutex::new(1);
+        let metrics = blocking::Mutex::new(Vec::new());
+        run(Shared { cfg, metrics }, true).await;
+    }
+}
