@@ -212,6 +212,25 @@ impl<T, S> Chan<T, S> {
         }
     }
 
+    /// As `end_rx_wait`, after a send: ends the wait only while a message
+    /// is still queued. If the receiver already took it (it ran between the
+    /// push and this call), the wait registered now is its next one.
+    #[inline]
+    fn end_rx_wait_for_message(&self) {
+        if self.rx_wait_set.load(std::sync::atomic::Ordering::Acquire) {
+            let wait = {
+                let mut slot = self.rx_wait.lock().unwrap_or_else(|e| e.into_inner());
+                if self.queue.is_empty() {
+                    return;
+                }
+                self.rx_wait_set
+                    .store(false, std::sync::atomic::Ordering::Relaxed);
+                slot.take()
+            };
+            drop(wait);
+        }
+    }
+
     #[cold]
     #[inline(never)]
     fn end_rx_wait_slow(&self) {
@@ -247,8 +266,10 @@ impl<T, S: Semaphore> Tx<T, S> {
     #[inline]
     pub(crate) fn send(&self, value: T) {
         self.inner.queue.push(value);
+        // End the wait before waking: once woken, the receiver may take the
+        // message and register its next wait, which must stay.
+        self.inner.end_rx_wait_for_message();
         self.inner.rx_waker.wake();
-        self.inner.end_rx_wait();
     }
 
     /// Gives back a claim that carried no message (a dropped reservation).
