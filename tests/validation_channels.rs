@@ -232,9 +232,7 @@ fn a_oneshot_sender_dropped_unsent_while_its_receiver_waits_is_a_leak() {
     within(|| {
         let rt = multi(Mode::Report);
         let (tx, rx) = oneshot::channel::<u32>(); // @os-chan
-
-        // The `.await` is the site the report names: keep the block.
-        #[allow(clippy::redundant_async_block)]
+        #[allow(clippy::redundant_async_block)] // the `.await` is the site reported
         let h = rt.spawn(async move {
             rx.await // @os-await
         });

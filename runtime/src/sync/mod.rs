@@ -30,6 +30,32 @@
 //! - `blocking/`: the thread mutex and its futex-style parking.
 //!
 //! Each file opens with its invariants.
+//!
+//! # Validation
+//!
+//! Every primitive reports to the engine ([`crate::validation`]), keyed by
+//! the task (or thread) that calls it:
+//!
+//! - `Mutex`, `RwLock`, `blocking::Mutex`: each acquisition is checked
+//!   (lock order, hierarchy levels, double locks, recursive reads) and
+//!   recorded as held until its guard drops; a wait for it joins the
+//!   wait-for graph, where the wait that closes a cycle reports the
+//!   deadlock. The class is the creation site, or an explicit
+//!   [`LockClass`](crate::validation::LockClass) given to `with_class`
+//!   (perf_runtime's own constructors; tokio has none).
+//! - `Semaphore`: permits held by borrowed permits take part in deadlock
+//!   detection; waits past the stall threshold are `WaitStall`s.
+//! - `mpsc`, `oneshot`, `broadcast`: sender and receiver ownership,
+//!   deliveries and waits feed deadlock and stall detection; messages
+//!   dropped with the channel (and a oneshot sender dropped unsent while
+//!   awaited) are `ChannelLeak`s.
+//! - `Notify`, `Barrier`, `watch`: waits past the stall threshold are
+//!   `WaitStall`s.
+//!
+//! The site in a report is the user's call (`lock()`, `recv()`,
+//! `notified()` are `#[track_caller]` functions returning futures); waits
+//! under `time::timeout` are bounded and never reported as stuck. With
+//! validation `Off`, each hook is one mode load.
 
 mod batch_semaphore;
 mod linked_list;

@@ -257,10 +257,12 @@ impl<T> fmt::Debug for Sender<T> {
 impl<T> Receiver<T> {
     /// Takes the value if it was sent. After the value was taken, returns
     /// [`TryRecvError::Closed`].
+    #[track_caller]
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         let Some(inner) = &self.inner else {
             return Err(TryRecvError::Closed);
         };
+        inner.meta.receiver_polled();
         let state = inner.state.load(Acquire);
         if state & VALUE_SENT != 0 {
             let value = take_value(inner);

@@ -409,8 +409,8 @@ impl<T> Receiver<T> {
     #[track_caller]
     pub fn wait_for<'a>(
         &'a mut self,
-        f: impl FnMut(&T) -> bool + 'a,
-    ) -> impl Future<Output = Result<Ref<'a, T>, RecvError>> + 'a {
+        f: impl FnMut(&T) -> bool,
+    ) -> impl Future<Output = Result<Ref<'a, T>, RecvError>> {
         self.wait_for_at(f, Location::caller())
     }
 
