@@ -260,8 +260,7 @@ pub fn rss_bytes() -> io::Result<u64> {
         .nth(1)
         .and_then(|f| f.parse().ok())
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "malformed /proc/self/statm"))?;
-    // SAFETY: sysconf only reads a system configuration value; it has no
-    // preconditions and `_SC_PAGESIZE` is a valid name on every Unix.
+    // SAFETY: sysconf has no preconditions; `_SC_PAGESIZE` is valid on every Unix.
     let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
     if page <= 0 {
         return Err(io::Error::last_os_error());

@@ -156,8 +156,8 @@ pub fn monotonic_ns() -> u64 {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: `ts` is a valid, writable timespec; CLOCK_MONOTONIC exists on
-    // every Linux kernel, so the call cannot fail.
+    // CLOCK_MONOTONIC exists on every Linux kernel, so the call cannot fail.
+    // SAFETY: `ts` is a valid, writable timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
@@ -168,8 +168,8 @@ fn process_cpu_ns() -> u64 {
         tv_sec: 0,
         tv_nsec: 0,
     };
-    // SAFETY: `ts` is a valid, writable timespec and
     // CLOCK_PROCESS_CPUTIME_ID is supported by every Linux kernel.
+    // SAFETY: `ts` is a valid, writable timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
@@ -285,9 +285,8 @@ fn serve<S: Server>(
 /// Sets this thread's timer slack to 1 ns so its sleeps end on time (the
 /// default 50 µs would shift every arrival late by up to that much).
 fn tight_timer_slack() {
-    // SAFETY: PR_SET_TIMERSLACK takes one unsigned long and only changes
-    // this thread's timer slack; a failure leaves the default, which is
-    // harmless.
+    // A failure leaves the default slack, which is harmless.
+    // SAFETY: PR_SET_TIMERSLACK takes one unsigned long, changes only this thread.
     unsafe {
         libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong);
     }

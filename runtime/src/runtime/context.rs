@@ -221,8 +221,8 @@ pub(crate) fn enter_current_thread<R>(
 #[inline]
 pub(crate) fn with_multi_thread_worker<R>(f: impl FnOnce(Option<&WorkerCx>) -> R) -> R {
     let ptr = CONTEXT.try_with(|c| c.worker.get()).unwrap_or(ptr::null());
-    // SAFETY: the pointer is set by `enter_worker` for the duration of the
-    // worker loop, on this thread, and reset when the loop returns.
+    // Set by `enter_worker` for the worker loop, on this thread; reset after.
+    // SAFETY: so when non-null it points at this thread's live `WorkerCx`.
     f(unsafe { ptr.as_ref() })
 }
 
@@ -230,8 +230,8 @@ pub(crate) fn with_multi_thread_worker<R>(f: impl FnOnce(Option<&WorkerCx>) -> R
 #[inline]
 pub(crate) fn with_current_thread_core<R>(f: impl FnOnce(Option<&CoreCx>) -> R) -> R {
     let ptr = CONTEXT.try_with(|c| c.ct_core.get()).unwrap_or(ptr::null());
-    // SAFETY: set by `enter_current_thread` for the duration of the drive
-    // loop, on this thread.
+    // Set by `enter_current_thread` for the drive loop, on this thread.
+    // SAFETY: so when non-null it points at this thread's live `CoreCx`.
     f(unsafe { ptr.as_ref() })
 }
 
@@ -279,8 +279,9 @@ impl Drop for TaskGuard<'_> {
 #[inline]
 pub(crate) fn with_current_task<R>(f: impl FnOnce(Option<&Header>) -> R) -> R {
     let ptr = CONTEXT.try_with(|c| c.task.get()).unwrap_or(ptr::null());
-    // SAFETY: set by `enter_task` for the duration of a poll, on this thread;
-    // the poller holds a reference to the task, so the header is alive.
+    // Set by `enter_task` for one poll, on this thread; the poller holds a
+    // reference to the task.
+    // SAFETY: so when non-null the header is alive.
     f(unsafe { ptr.as_ref() })
 }
 

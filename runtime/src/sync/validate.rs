@@ -247,10 +247,10 @@ impl Future for TrackedAcquire<'_> {
 
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `acquire` is structurally pinned (only re-pinned below,
-        // never moved; `start_wait` takes `&mut Self` but moves nothing);
-        // the other fields are not pinned and `Drop` is not implemented by
-        // hand.
+        // `acquire` is structurally pinned (only re-pinned below, never
+        // moved; `start_wait` takes `&mut Self` but moves nothing); the other
+        // fields are not pinned, and the type has no hand-written `Drop`.
+        // SAFETY: by the above, nothing pinned is moved out of `self`.
         let this = unsafe { self.get_unchecked_mut() };
         let held = if !this.started {
             this.started = true;
