@@ -13,7 +13,7 @@ pub(crate) mod config;
 pub(crate) mod context;
 mod handle;
 mod metrics;
-mod park_thread;
+pub(crate) mod park_thread;
 pub(crate) mod sizing;
 
 pub use crate::scheduler::pick::{InvalidWeights, QosWeights};

@@ -91,9 +91,6 @@ pub use semaphore::{
 };
 
 use std::future::Future;
-use std::pin::pin;
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
 
 /// Runs `f` to completion on this thread, parking it between polls: the
 /// engine of every `blocking_*` method.
@@ -112,24 +109,5 @@ pub(crate) fn block_on<F: Future>(what: &'static str, f: F) -> F::Output {
         );
     }
 
-    struct ThreadWaker(std::thread::Thread);
-    impl Wake for ThreadWaker {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-        fn wake_by_ref(self: &Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-
-    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
-    let mut cx = Context::from_waker(&waker);
-    let mut f = pin!(f);
-    loop {
-        if let Poll::Ready(out) = f.as_mut().poll(&mut cx) {
-            return out;
-        }
-        // A stale unpark token only costs one extra poll.
-        std::thread::park();
-    }
+    crate::runtime::park_thread::block_on(f)
 }
