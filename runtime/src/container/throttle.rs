@@ -25,7 +25,9 @@
 //! - *clean* if `nr_throttled` did not rise.
 //!
 //! `down_after` throttled samples in a row step the target down by one
-//! (never below 1). `up_after` clean samples in a row step it up by one,
+//! (never below the floor: 1 by default, `set_floor` raises it — the
+//! runtime sets the quota's whole CPUs, since rounding up risks only the
+//! fractional worker). `up_after` clean samples in a row step it up by one,
 //! but only to restore a worker that throttling took (never above the
 //! ceiling the worker policy chose). A foreign sample breaks both streaks.
 //!
@@ -144,6 +146,8 @@ impl Step {
 pub struct ThrottleController {
     config: ThrottleConfig,
     ceiling: usize,
+    /// Never step below this (clamped to `1..=ceiling`).
+    floor: usize,
     previous: Option<Throttling>,
     throttled_streak: u32,
     clean_streak: u32,
@@ -170,6 +174,7 @@ impl ThrottleController {
         ThrottleController {
             config,
             ceiling: ceiling.max(1),
+            floor: 1,
             previous: None,
             throttled_streak: 0,
             clean_streak: 0,
@@ -191,6 +196,12 @@ impl ThrottleController {
         self.up_after_now = self.config.up_after;
         self.withheld = 0;
         self.since_step_up = None;
+    }
+
+    /// Sets the lowest count a step-down may reach (at least 1, at most
+    /// the ceiling). Throttling at or below it is not answered by parking.
+    pub fn set_floor(&mut self, floor: usize) {
+        self.floor = floor.max(1);
     }
 
     /// The policy size given to [`new`](Self::new) or
@@ -248,7 +259,7 @@ impl ThrottleController {
         }
         if self.throttled_streak >= self.config.down_after {
             self.throttled_streak = 0;
-            if active > 1 {
+            if active > self.floor.min(self.ceiling) {
                 self.back_off_if_premature();
                 self.withheld += 1;
                 self.step_downs += 1;

@@ -27,7 +27,7 @@
 //! The memory pressure level is recomputed in the same pass.
 
 use crate::container::{
-    decide_workers, Limits, PressureLevel, Rounding, Step, ThrottleConfig, ThrottleController,
+    decide_workers, Limits, PressureLevel, Rounding, ThrottleConfig, ThrottleController,
     WorkerDecision,
 };
 use crate::scheduler::multi_thread::Shared;
@@ -270,37 +270,20 @@ fn resize(
         ceiling
     } else {
         match limits.throttling {
-            // Never below the whole CPUs of the quota: what rounding up
-            // risks is only the fractional worker. Throttling at or below
-            // floor(quota) workers comes from other threads of the process
-            // or from bursts, and parking a worker there would only cut
-            // capacity the quota pays for.
             Some(t) => {
-                let floor = limits
-                    .cpu_quota
-                    .map_or(1, |q| (q.floor() as usize).max(1))
-                    .min(ceiling);
-                match controller.observe(t, all_busy, active) {
-                    Step::Down(n) if n < floor => {
-                        // Refused: start the controller over, so it does
-                        // not count a worker it never got as withheld.
-                        controller.set_ceiling(ceiling);
-                        active
-                    }
-                    Step::Down(n) => {
-                        sizing.step_downs.fetch_add(1, Relaxed);
-                        n
-                    }
-                    Step::Up(n) => {
-                        sizing.step_ups.fetch_add(1, Relaxed);
-                        n
-                    }
-                    Step::Hold(n) => n,
-                }
+                // Never below the whole CPUs of the quota: what rounding up
+                // risks is only the fractional worker. Throttling at or below
+                // floor(quota) workers comes from other threads of the
+                // process or from bursts, and parking a worker there would
+                // only cut capacity the quota pays for.
+                controller.set_floor(limits.cpu_quota.map_or(1, |q| q.floor() as usize));
+                controller.observe(t, all_busy, active).target()
             }
             None => ceiling,
         }
     };
+    sizing.step_downs.store(controller.step_downs(), Relaxed);
+    sizing.step_ups.store(controller.step_ups(), Relaxed);
     if target != active {
         tracing::info!(
             from = active,

@@ -84,6 +84,21 @@ fn never_below_one_worker() {
 }
 
 #[test]
+fn never_below_the_floor() {
+    let mut d = Drive::new(3, config());
+    d.c.set_floor(2);
+    d.throttled(3);
+    assert_eq!(d.active, 2);
+    assert!(d.throttled(30).iter().all(|s| *s == Step::Hold(2)));
+    assert_eq!(d.c.step_downs(), 1);
+    // A floor above the ceiling is the ceiling.
+    let mut d = Drive::new(2, config());
+    d.c.set_floor(5);
+    assert!(d.throttled(10).iter().all(|s| *s == Step::Hold(2)));
+    assert_eq!(d.c.step_downs(), 0);
+}
+
+#[test]
 fn throttling_while_workers_idle_is_not_ours() {
     let mut d = Drive::new(4, config());
     for _ in 0..10 {
