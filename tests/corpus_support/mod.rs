@@ -51,6 +51,11 @@
 //! outlive the gap. The summary prints one line per kernel and the score:
 //! detected / kernels, false reports / twins.
 
+// `PATIENCE` and `panic_message` are the ones every behaviour test shares.
+#[path = "../support/mod.rs"]
+mod support;
+pub use support::{panic_message, PATIENCE};
+
 use perf_runtime::runtime::Builder;
 use perf_runtime::validation::{self, Mode, Violation, ViolationKind};
 use std::fmt;
@@ -69,10 +74,6 @@ pub const STALL: Duration = Duration::from_millis(500);
 /// reports: the stall threshold plus two scans of the watchdog (every
 /// 250 ms) and some slack.
 pub const LINGER: Duration = Duration::from_millis(1_500);
-
-/// The deadline of a run: a buggy kernel not reported by then is missed; a
-/// fixed twin not finished by then hung.
-pub const PATIENCE: Duration = Duration::from_secs(10);
 
 /// How often the harness thread drains the report sink.
 const POLL: Duration = Duration::from_millis(5);
@@ -289,13 +290,6 @@ fn all_met(k: &Kernel, reports: &[Violation]) -> bool {
         .all(|e| reports.iter().any(|v| meets(k.src, e, v)))
 }
 
-fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a non-string panic".to_string())
-}
-
 /// Runs one body of `k`; `judge` is `Some(k)` for the buggy body (stop once
 /// its expectations are met), `None` for the twin (stop once it finished).
 fn run(k: &Kernel, body: Body, judge: Option<&Kernel>) -> Run {
@@ -345,7 +339,7 @@ fn run(k: &Kernel, body: Body, judge: Option<&Kernel>) -> Run {
     if out.finished.is_some() {
         if let Err(e) = rt.block_on(handle) {
             if e.is_panic() {
-                out.panic = Some(panic_text(&*e.into_panic()));
+                out.panic = Some(panic_message(&*e.into_panic()));
             }
         }
     }
@@ -629,7 +623,7 @@ fn run_caught(k: &Kernel, body: Body, buggy: bool) -> Run {
         teardown: Vec::new(),
         finished: None,
         met: None,
-        panic: Some(format!("the harness panicked: {}", panic_text(&*p))),
+        panic: Some(format!("the harness panicked: {}", panic_message(&*p))),
     })
 }
 
