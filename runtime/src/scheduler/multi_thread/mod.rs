@@ -192,11 +192,20 @@ impl Shared {
     }
 
     fn has_queued_work(&self) -> bool {
-        self.remotes
+        self.node_with_queued_work().is_some()
+    }
+
+    /// A node where a task waits in a worker's deque or the injector.
+    fn node_with_queued_work(&self) -> Option<usize> {
+        let in_deques = self
+            .remotes
             .iter()
-            .any(|r| r.stealers.iter().any(|s| !s.is_empty()))
-            || (0..self.inject.num_nodes())
-                .any(|n| Qos::ALL.iter().any(|&q| !self.inject.is_empty(n, q)))
+            .find(|r| r.stealers.iter().any(|s| !s.is_empty()))
+            .map(|r| r.node);
+        in_deques.or_else(|| {
+            (0..self.inject.num_nodes())
+                .find(|&n| Qos::ALL.iter().any(|&q| !self.inject.is_empty(n, q)))
+        })
     }
 
     /// Whether the worker at `index` is in the active set.
@@ -334,8 +343,12 @@ impl Shared {
 
     /// The last searcher is going to sleep: make sure no queued work is left
     /// without a worker looking for it.
-    pub(crate) fn notify_if_work_pending(&self, node: usize) {
-        if self.has_queued_work() {
+    ///
+    /// The sleeper woken is preferably one of the node the work waits on,
+    /// not of the caller's: a worker of another node may not take it before
+    /// its steal hysteresis, and would only park again.
+    pub(crate) fn notify_if_work_pending(&self) {
+        if let Some(node) = self.node_with_queued_work() {
             self.notify_parked(node);
         }
     }

@@ -143,7 +143,7 @@ fn deactivate(shared: &Shared, core: &Core) {
     let was_searching = core.is_searching.replace(false);
     core.hand_over(shared);
     if shared.idle.transition_worker_to_inactive(was_searching) {
-        shared.notify_if_work_pending(core.node);
+        shared.notify_if_work_pending();
     }
     while !shared.is_shutdown() && !shared.is_active(core.index) {
         core.parker.park(None);
@@ -160,7 +160,7 @@ fn park(shared: &Shared, core: &Core) {
         .idle
         .transition_worker_to_parked(index, was_searching)
     {
-        shared.notify_if_work_pending(core.node);
+        shared.notify_if_work_pending();
     }
     let time = &shared.common.time;
     loop {
