@@ -116,6 +116,27 @@ impl ChannelInner {
         )
     }
 
+    /// Whether every live sender has a known holder (a receive can then be
+    /// proved deadlocked).
+    pub(crate) fn all_senders_claimed(&self) -> bool {
+        self.unclaimed.load(Relaxed) == 0 && crate::loom::lock(&self.claims).shared == 0
+    }
+
+    /// Whether `f` holds for a context holding a claimed sender.
+    pub(crate) fn any_claimant(&self, mut f: impl FnMut(ContextId) -> bool) -> bool {
+        crate::loom::lock(&self.claims)
+            .by_ctx
+            .iter()
+            .any(|(c, _, _)| f(*c))
+    }
+
+    /// Runs `f` on every context holding a claimed sender.
+    pub(crate) fn for_each_claimant(&self, mut f: impl FnMut(ContextId)) {
+        for (c, _, _) in crate::loom::lock(&self.claims).by_ctx.iter() {
+            f(*c);
+        }
+    }
+
     /// Live senders, and how many of them have no known holder.
     pub(crate) fn senders(&self) -> (u64, u64) {
         let c = crate::loom::lock(&self.claims);
@@ -212,6 +233,10 @@ impl ChannelMeta {
         if let Some(me) = context::current_id() {
             if inner.rx_owner.load(Relaxed) != me.as_u64() {
                 inner.set_rx_owner(me, Site::caller());
+                // Only a bounded channel's senders wait for the receiver.
+                if inner.kind == ChannelKind::Mpsc {
+                    context::mark_channel_role();
+                }
             }
         }
     }
@@ -389,6 +414,7 @@ impl SenderClaim {
         };
         if cur != me.as_u64() {
             self.reclaim(chan, me, Site::caller());
+            context::mark_channel_role();
         }
     }
 

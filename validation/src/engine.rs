@@ -45,7 +45,8 @@ pub struct EngineStats {
     pub order_edges: usize,
     /// Validated chains in the chain cache.
     pub validated_chains: usize,
-    /// Waits currently registered in the wait-for graph.
+    /// Waits in progress the engine knows of (recorded in the wait-for
+    /// graph, or counted as lock waits of contexts that hold nothing).
     pub active_waits: usize,
 }
 

@@ -159,6 +159,17 @@ pub(crate) fn current_id() -> Option<ContextId> {
     current().map(|p| unsafe { (*p).id })
 }
 
+/// Marks the current context as one others may wait for through a channel
+/// (it used a sender, or polled a bounded channel's receiver): its waits
+/// then take part in the wait-for graph.
+#[cold]
+pub(crate) fn mark_channel_role() {
+    if let Some(p) = current() {
+        // SAFETY: owner access to this context's own state.
+        unsafe { (*p).with_owned(|o| o.channel_role = true) };
+    }
+}
+
 /// Describes the current context for a report, caching the name.
 ///
 /// # Safety

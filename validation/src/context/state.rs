@@ -17,12 +17,19 @@
 //!   acquire or release. When the owner exits it drains the mailbox, marks
 //!   itself gone, and frees the state if the stack is empty; otherwise the
 //!   last remote release frees it.
+//! - The context's waits (`remote.waits`) live under the same lock. A state
+//!   with a recorded wait is not freed either: the owner's exit, the last
+//!   remote release and the end of the last wait each check, under `remote`,
+//!   whether the owner is gone and nothing is left, and exactly one of them
+//!   sees it first and frees the state (after taking it out of the wait
+//!   registry, if it was listed there).
 
 use super::id::{ContextDesc, ContextId};
 use crate::chain::{mix, SEED};
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::atomic::{AtomicBool, Ordering::*};
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use crate::loom::sync::Mutex;
+use crate::wait::graph::CtxWaitList;
 use std::panic::Location;
 
 /// The deepest held stack tracked; acquisitions past it are not validated
@@ -95,6 +102,11 @@ pub(crate) struct Owned {
     /// Depth of `timed_scope`s: waits started inside one are bounded.
     pub(crate) timed: u32,
     pub(crate) overflow_warned: bool,
+    /// The context has used a channel sender or polled a bounded channel's
+    /// receiver, so another context may wait for it through the channel.
+    pub(crate) channel_role: bool,
+    /// Listed in the wait registry (mirrors `remote.waits.registered_in`).
+    pub(crate) registered: bool,
 }
 
 impl Owned {
@@ -145,12 +157,22 @@ impl Owned {
 struct Remote {
     released: Vec<usize>,
     owner_gone: bool,
+    waits: CtxWaitList,
 }
 
 pub(crate) struct ContextState {
     pub(crate) id: ContextId,
     owned: UnsafeCell<Owned>,
     pending: AtomicBool,
+    /// Waits in progress that the wait-for graph does not record (see
+    /// `wait::graph`): while non-zero, a deadlock check treats the context
+    /// as able to progress.
+    untracked: AtomicUsize,
+    /// The lock (class word and kind) and the site of the latest untracked
+    /// wait, for an all-tasks-blocked report. Written by the owner, read
+    /// whole by the watchdog: plain `std` atomics, no protocol.
+    untracked_lock: std::sync::atomic::AtomicU64,
+    untracked_site: std::sync::atomic::AtomicPtr<Location<'static>>,
     remote: Mutex<Remote>,
     /// Counts frees, so the models can check a state is freed exactly once.
     #[cfg(perf_validation_loom)]
@@ -175,11 +197,17 @@ impl ContextState {
                 desc: None,
                 timed: 0,
                 overflow_warned: false,
+                channel_role: false,
+                registered: false,
             }),
             pending: AtomicBool::new(false),
+            untracked: AtomicUsize::new(0),
+            untracked_lock: std::sync::atomic::AtomicU64::new(0),
+            untracked_site: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
             remote: Mutex::new(Remote {
                 released: Vec::new(),
                 owner_gone: false,
+                waits: CtxWaitList::default(),
             }),
             #[cfg(perf_validation_loom)]
             frees: None,
@@ -256,12 +284,121 @@ impl ContextState {
             let o = unsafe { &mut *p };
             (o.remove(instance), o.held.is_empty())
         });
+        let done = removed && empty && r.waits.records.is_empty();
+        let graph = r.waits.registered_in;
         drop(r);
-        if removed && empty {
-            // SAFETY: the owner is gone and no entry (hence no token) is
-            // left: nothing else can reach the state.
-            drop(unsafe { Box::from_raw(state) });
+        if done {
+            // SAFETY: the owner is gone and no entry, token or wait is left:
+            // nothing but the registry can reach the state.
+            unsafe { Self::free(state, graph) };
         }
+    }
+
+    /// Frees a state nothing but the wait registry can reach any more.
+    ///
+    /// # Safety
+    /// The caller saw, under `remote`, the owner gone and no held entry and
+    /// no wait left, and is the only one to have seen it.
+    unsafe fn free(state: *mut ContextState, graph: *const crate::wait::graph::WaitGraph) {
+        if !graph.is_null() {
+            // SAFETY: a graph outlives the states registered in it.
+            unsafe { (*graph).unregister((*state).id) };
+        }
+        // SAFETY: out of the registry, and nothing else refers to it.
+        drop(unsafe { Box::from_raw(state) });
+    }
+
+    /// Runs `f` on the context's waits, under `remote`. The state must be
+    /// alive: the caller is its owner, holds a recorded wait of it, or
+    /// found it in the registry under the registry lock.
+    pub(crate) fn with_waits<R>(&self, f: impl FnOnce(&mut CtxWaitList) -> R) -> R {
+        f(&mut crate::loom::lock(&self.remote).waits)
+    }
+
+    /// Ends the wait `id` of `state`; if this was its last unbounded graph
+    /// wait, returns the context's published holdings (the caller lowers its
+    /// hint and withdraws them).
+    ///
+    /// # Safety
+    /// The caller owns the [`Waiting`](crate::Waiting) of a recorded wait of
+    /// `state` (which keeps the state alive) and calls this once for it.
+    pub(crate) unsafe fn end_wait(
+        state: *mut ContextState,
+        id: u64,
+    ) -> Option<(
+        Vec<crate::wait::graph::HoldSnap>,
+        *const crate::wait::graph::WaitGraph,
+    )> {
+        // SAFETY: the recorded wait keeps the state alive.
+        let st = unsafe { &*state };
+        let mut r = crate::loom::lock(&st.remote);
+        let w = &mut r.waits;
+        let i = w.records.iter().position(|x| x.id == id)?;
+        let rec = w.records.swap_remove(i);
+        let counted = rec.graph && !rec.bounded;
+        let mut withdrawn = None;
+        if counted {
+            w.graph_waits -= 1;
+            if w.graph_waits == 0 {
+                withdrawn = Some((std::mem::take(&mut w.holds), w.registered_in));
+            }
+        }
+        let done = r.owner_gone
+            && r.waits.records.is_empty()
+            && st.owned.with_mut(|p| {
+                // SAFETY: the owner is gone: `owned` is only touched under
+                // `remote`, which we hold.
+                unsafe { (*p).held.is_empty() }
+            });
+        let graph = r.waits.registered_in;
+        drop(r);
+        if done {
+            // SAFETY: seen under `remote`: the owner is gone and nothing is
+            // left; this removal made it so, so no one else saw it.
+            unsafe { Self::free(state, graph) };
+        }
+        withdrawn
+    }
+
+    /// Counts a wait the graph does not record (see `untracked`), a wait
+    /// for lock `lock` (class word | kind << 32) at `site`. Owner only, so
+    /// plain loads and stores: other threads only read.
+    pub(crate) fn untracked_wait_started(&self, lock: u64, site: &'static Location<'static>) {
+        let n = self.untracked.load(Relaxed);
+        self.untracked.store(n + 1, Relaxed);
+        self.untracked_lock
+            .store(lock, std::sync::atomic::Ordering::Relaxed);
+        self.untracked_site.store(
+            site as *const Location<'static> as *mut Location<'static>,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// The latest untracked lock wait, if one is in progress: the lock's
+    /// class word | kind << 32, and the site.
+    pub(crate) fn untracked_lock_wait(&self) -> Option<(u64, &'static Location<'static>)> {
+        if self.untracked_waits() == 0 {
+            return None;
+        }
+        let lock = self
+            .untracked_lock
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let site = self
+            .untracked_site
+            .load(std::sync::atomic::Ordering::Relaxed);
+        // SAFETY: only ever set from a `&'static Location`.
+        (!site.is_null()).then(|| (lock, unsafe { &*site }))
+    }
+
+    /// The end of a wait counted by
+    /// [`untracked_wait_started`](Self::untracked_wait_started). Owner only.
+    pub(crate) fn untracked_wait_ended(&self) {
+        let n = self.untracked.load(Relaxed);
+        self.untracked.store(n.saturating_sub(1), Relaxed);
+    }
+
+    pub(crate) fn untracked_waits(&self) -> usize {
+        self.untracked.load(Relaxed)
     }
 
     /// The owner is gone (the task completed, the thread exited).
@@ -285,10 +422,13 @@ impl ContextState {
             }
             o.held.is_empty()
         });
+        let done = empty && r.waits.records.is_empty();
+        let graph = r.waits.registered_in;
         drop(r);
-        if empty {
-            // SAFETY: no entry, so no token can reach the state.
-            drop(unsafe { Box::from_raw(state) });
+        if done {
+            // SAFETY: no entry and no wait, so no token or `Waiting` can
+            // reach the state.
+            unsafe { Self::free(state, graph) };
         }
     }
 }

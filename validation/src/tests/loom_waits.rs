@@ -1,71 +1,100 @@
 //! Model of the wait-for graph: two contexts whose waits close a cycle start
-//! them concurrently; exactly one of the two starts finds the deadlock, and
-//! ending both leaves the graph empty.
+//! them concurrently. Each records its wait in its own state and reads the
+//! other's hint without a shared lock; at least one of the two starts must
+//! find the deadlock, and ending both leaves no record, holder or hint.
 
 use crate::class::LockKind;
-use crate::context::{ContextDesc, ContextId};
+use crate::context::state::{ContextState, HeldEntry};
+use crate::context::ContextId;
 use crate::loom::sync::Arc;
 use crate::site::Site;
-use crate::wait::graph::{HoldSnap, ResKind, Resource, Target, WaitGraph, WaitRecord};
+use crate::wait::graph::{Hint, ResKind, Resource, Target, WaitGraph};
+use crate::wait::{record, Start};
 use loom::thread;
-use std::time::Instant;
+use std::panic::Location;
 
-fn record(ctx: ContextId, waits_for: usize) -> WaitRecord {
-    let now = Instant::now();
-    WaitRecord {
-        ctx,
-        resource: Resource {
-            kind: ResKind::Lock(LockKind::Mutex),
-            class: 0,
-            created: Site::new("l.rs", 1, 1),
-        },
-        site: Site::new("w.rs", waits_for as u32, 1),
-        target: Target::Holders {
-            resource: waits_for,
-        },
-        bounded: false,
-        baseline: 0,
-        since: now,
-        stall_reported: false,
+fn lock_resource() -> Resource {
+    Resource {
+        kind: ResKind::Lock(LockKind::Mutex),
+        class: 0,
+        created: Site::new("l.rs", 1, 1),
     }
 }
 
-fn hold(resource: usize) -> HoldSnap {
-    HoldSnap {
-        resource,
-        site: Site::new("h.rs", resource as u32, 1),
-        permits: 1,
-        shared: false,
-    }
+struct SendPtr(*mut ContextState);
+// SAFETY: each model thread is the sole owner of the state it is handed.
+unsafe impl Send for SendPtr {}
+
+/// A thread context's state holding `held` (already acquired).
+fn state_holding(n: u64, held: usize) -> SendPtr {
+    let p = ContextState::alloc(ContextId::thread(n));
+    // SAFETY: not shared yet; the creating thread acts as the owner.
+    unsafe {
+        (*p).with_owned(|o| {
+            o.held.push(HeldEntry {
+                instance: held,
+                key: 0,
+                chain: 0,
+                word: 1,
+                site: Location::caller(),
+                permits: 1,
+                flags: 0,
+            })
+        })
+    };
+    SendPtr(p)
 }
 
 #[test]
-fn loom_a_cycle_closed_concurrently_is_found_exactly_once() {
+fn loom_a_cycle_closed_concurrently_is_found() {
     loom::model(|| {
-        let g = Arc::new(WaitGraph::new());
+        // Leaked: a graph outlives every state recorded in it.
+        let g: &'static WaitGraph = Box::leak(Box::new(WaitGraph::new()));
+        let g = Arc::new(g);
         let start = |n: u64, holds: usize, waits: usize| {
             let g = g.clone();
+            let st = state_holding(n, holds);
             thread::spawn(move || {
-                let ctx = ContextId::thread(n);
-                let (id, found) = g.start(
-                    ContextDesc::new(ctx, None),
-                    vec![hold(holds)],
-                    record(ctx, waits),
-                );
+                let st = st;
+                let site = Site::new("w.rs", waits as u32, 1);
+                let at = Start {
+                    resource: lock_resource(),
+                    target: Target::Holders { resource: waits },
+                    site,
+                    pending: None,
+                    progress: None,
+                    lock_site: None,
+                };
+                // SAFETY: this thread owns `st`, and the graph is leaked.
+                let (w, found) = unsafe { record(*g, st.0, at) };
                 if let Some(f) = &found {
                     assert_eq!(f.steps.len(), 2);
                 }
-                (id, found.is_some())
+                // The wait goes on (both contexts are stuck) until both
+                // starts are done; the model ends it after the joins.
+                (found.is_some(), w, st, holds)
             })
         };
         let t1 = start(1, 10, 20);
         let t2 = start(2, 20, 10);
-        let (id1, f1) = t1.join().unwrap();
-        let (id2, f2) = t2.join().unwrap();
-        assert!(f1 ^ f2, "exactly one start closes the cycle");
-        g.end(id1);
-        g.end(id2);
-        assert_eq!(g.len(), 0);
-        assert!(crate::loom::lock(&g.inner).holders.is_empty());
+        let (f1, w1, s1, h1) = t1.join().unwrap();
+        let (f2, w2, s2, h2) = t2.join().unwrap();
+        assert!(f1 || f2, "one of the two starts closes the cycle");
+        // Ended from this thread: the owners left (as when a guard outlives
+        // its task), which `Waiting` and the states handle.
+        drop(w1);
+        drop(w2);
+        assert_eq!(g.len(), 0, "both waits ended");
+        assert!(crate::loom::lock(&g.reg).holders.is_empty());
+        assert!(!g.hinted(Hint::Ctx(ContextId::thread(1))));
+        assert!(!g.hinted(Hint::Res(10)));
+        for (s, held) in [(s1, h1), (s2, h2)] {
+            // SAFETY: the owner's last access, then its one entry is
+            // released, which frees the state.
+            unsafe {
+                ContextState::owner_exit(s.0);
+                ContextState::remote_release(s.0, held);
+            }
+        }
     });
 }

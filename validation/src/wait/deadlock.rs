@@ -84,7 +84,7 @@ fn waits_opposite(g: &Inner, ctx: ContextId, chan: &Arc<ChannelInner>, recv: boo
     })
 }
 
-fn successors(g: &Inner, rec: &WaitRecord) -> Succ {
+fn successors(g: &Inner, owner: ContextId, rec: &WaitRecord) -> Succ {
     match &rec.target {
         Target::Holders { resource } => Succ {
             need: Need::All,
@@ -93,7 +93,7 @@ fn successors(g: &Inner, rec: &WaitRecord) -> Succ {
                 .get(resource)
                 .into_iter()
                 .flatten()
-                .filter(|&&c| c != rec.ctx)
+                .filter(|&&c| c != owner)
                 .filter_map(|&c| snap_of(g, c, *resource).map(|s| (c, Via::Holds(s))))
                 .collect(),
         },
@@ -173,7 +173,7 @@ pub(crate) fn find(g: &Inner, start: ContextId) -> Option<Found> {
     // any map is built.
     let cw = g.ctxs.get(&start)?;
     let waits_on_a_waiter = cw.waits.iter().any(|w| {
-        successors(g, &g.waits[w])
+        successors(g, start, &g.waits[w])
             .to
             .iter()
             .any(|(t, _)| g.ctxs.get(t).is_some_and(|c| !c.waits.is_empty()))
@@ -190,7 +190,7 @@ pub(crate) fn find(g: &Inner, start: ContextId) -> Option<Found> {
         i += 1;
         let Some(cw) = g.ctxs.get(&c) else { continue };
         for w in &cw.waits {
-            let s = successors(g, &g.waits[w]);
+            let s = successors(g, c, &g.waits[w]);
             for (t, _) in &s.to {
                 if g.ctxs.contains_key(t) && seen.insert(*t) {
                     reach.push(*t);
@@ -204,7 +204,7 @@ pub(crate) fn find(g: &Inner, start: ContextId) -> Option<Found> {
         .copied()
         .filter(|c| {
             g.ctxs.get(c).is_some_and(|cw| {
-                !cw.waits.is_empty() && cw.waits.iter().all(|w| !g.waits[w].bounded)
+                !cw.opaque && !cw.waits.is_empty() && cw.waits.iter().all(|w| !g.waits[w].bounded)
             })
         })
         .collect();

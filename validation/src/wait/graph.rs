@@ -1,13 +1,23 @@
 //! The wait-for graph: which contexts wait, on what, and what they hold.
 //!
-//! A context that starts waiting registers a record of the wait and a
-//! snapshot of the locks it holds (a waiting context acquires nothing, so the
-//! snapshot stays true while it waits). Who a wait waits *for* is resolved
-//! when a check runs:
+//! A wait is recorded in its own context's state (`CtxWaitList`, under the
+//! state's `remote` lock): starting and ending one touches no shared
+//! structure but a per-context lock the owner nearly always finds free. The
+//! process-wide parts are small and mostly read:
 //!
-//! - a lock: every waiting context whose snapshot holds it (a holder that is
-//!   not waiting cannot be part of a cycle); all of them must release, so
-//!   one stuck holder is enough to be stuck;
+//! - the **registry**, contexts that have recorded a wait (id -> state),
+//!   entered once per context and left when its state is freed;
+//! - the **holders index**, lock resource -> the waiting contexts that hold
+//!   it (a context publishes what it holds when its first graph wait starts,
+//!   and withdraws it when its last one ends);
+//! - the **hints**, a counting filter over "this context is waiting" and
+//!   "a waiting context holds this resource", read without a lock.
+//!
+//! Who a wait waits *for* is resolved when a check runs:
+//!
+//! - a lock: every waiting context that holds it (a holder that is not
+//!   waiting cannot be part of a cycle); all of them must release, so one
+//!   stuck holder is enough to be stuck;
 //! - semaphore permits: the contexts holding permits; any one of them can
 //!   release, so all must be stuck, and they must account for every permit
 //!   handed out;
@@ -16,16 +26,34 @@
 //!   stuck, and no sender may be unclaimed;
 //! - a send on a full channel: the context that last polled the receiver.
 //!
-//! Everything is under one mutex, touched only when a wait starts or ends
-//! (a context that waits is about to park anyway) and by the stall scan.
+//! # Which waits take part
+//!
+//! A wait can be part of a cycle only if someone can wait for its context:
+//! the context holds a lock or permits, or has a channel role (it has used a
+//! sender, or polled the receiver of a bounded channel). Other waits are
+//! left out of the graph — a lock wait by a context that holds nothing
+//! records nothing at all beyond a counter, which is what keeps contended
+//! locks cheap — and a check treats a context with such a wait as able to
+//! progress. Channel, semaphore and stall-prone waits are still recorded for
+//! the stall scan.
+//!
+//! # When a check runs
+//!
+//! A graph wait first records itself, publishes its holdings, and raises
+//! its hints (sequentially consistent), then reads the hints of whom it
+//! waits for; only if one is set does it take the registry lock and search.
+//! Of two waits that close a cycle concurrently, at least one reads the
+//! other's hint (each raises before it reads), and that one finds the
+//! other's record: the last wait to close a cycle reports it.
 
 use crate::channel::ChannelInner;
 use crate::class::LockKind;
+use crate::context::state::ContextState;
 use crate::context::{ContextDesc, ContextId};
 use crate::fast_hash::FastMap as HashMap;
+use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::{Arc, Mutex};
 use crate::site::Site;
-use std::time::Instant;
 
 /// What a wait is on, for reports.
 #[derive(Clone, Debug)]
@@ -45,6 +73,7 @@ pub(crate) enum ResKind {
 }
 
 /// Who can end a wait.
+#[derive(Clone)]
 pub(crate) enum Target {
     Holders { resource: usize },
     Permits { resource: usize, outstanding: u64 },
@@ -62,135 +91,318 @@ pub(crate) struct HoldSnap {
     pub(crate) shared: bool,
 }
 
+/// One wait, kept in its context's [`CtxWaitList`].
+#[derive(Clone)]
 pub(crate) struct WaitRecord {
-    pub(crate) ctx: ContextId,
+    /// Unique within its context.
+    pub(crate) id: u64,
     pub(crate) resource: Resource,
     pub(crate) site: Site,
     pub(crate) target: Target,
     /// Started under a timeout: never deadlocked, never stalled.
     pub(crate) bounded: bool,
+    /// Takes part in the wait-for graph (see the module docs).
+    pub(crate) graph: bool,
     /// Progress count of the resource when last seen moving (stall scan).
     pub(crate) baseline: u64,
-    pub(crate) since: Instant,
+    /// When the wait started or its resource last moved, on the engine's
+    /// coarse clock (`super::clock`).
+    pub(crate) since_ns: u64,
     pub(crate) stall_reported: bool,
 }
 
-pub(crate) struct CtxWaits {
-    pub(crate) desc: ContextDesc,
+/// A context's waits, inside its state's `remote` lock.
+#[derive(Default)]
+pub(crate) struct CtxWaitList {
+    pub(crate) records: Vec<WaitRecord>,
+    pub(crate) next: u64,
+    /// The context as reports name it, set by its first recorded wait.
+    pub(crate) desc: Option<ContextDesc>,
+    /// What the context holds, published while it has graph waits.
     pub(crate) holds: Vec<HoldSnap>,
-    pub(crate) waits: Vec<u64>,
+    /// Unbounded graph waits in progress.
+    pub(crate) graph_waits: u32,
+    /// The graph whose registry lists this context (null: none).
+    pub(crate) registered_in: *const WaitGraph,
 }
 
+// SAFETY: `registered_in` points to a graph that outlives every state
+// registered in it (the engine's is static; models keep theirs alive), and
+// is only used to unregister under that graph's lock.
+unsafe impl Send for CtxWaitList {}
+
+/// A registered context's state.
+#[derive(Clone, Copy)]
+pub(crate) struct StatePtr(pub(crate) *const ContextState);
+
+// SAFETY: a registered state stays allocated until it is removed from the
+// registry under the registry lock, and is only dereferenced under it.
+unsafe impl Send for StatePtr {}
+
+#[derive(Default)]
+pub(crate) struct Registry {
+    pub(crate) ctxs: HashMap<ContextId, StatePtr>,
+    /// Resource -> waiting contexts that hold it.
+    pub(crate) holders: HashMap<usize, Vec<ContextId>>,
+}
+
+#[cfg(not(perf_validation_loom))]
+const HINT_SLOTS: usize = 4096;
+#[cfg(perf_validation_loom)]
+const HINT_SLOTS: usize = 8;
+
+/// The view a deadlock check works on: the waits of the contexts reachable
+/// from the one that started waiting, copied out of their states.
 #[derive(Default)]
 pub(crate) struct Inner {
-    next: u64,
     pub(crate) waits: HashMap<u64, WaitRecord>,
     pub(crate) ctxs: HashMap<ContextId, CtxWaits>,
     /// Resource -> waiting contexts whose snapshot holds it.
     pub(crate) holders: HashMap<usize, Vec<ContextId>>,
 }
 
+pub(crate) struct CtxWaits {
+    pub(crate) desc: ContextDesc,
+    pub(crate) holds: Vec<HoldSnap>,
+    /// Keys into `Inner::waits`.
+    pub(crate) waits: Vec<u64>,
+    /// It also has waits the graph does not see: it may progress.
+    pub(crate) opaque: bool,
+}
+
 pub(crate) struct WaitGraph {
-    pub(crate) inner: Mutex<Inner>,
+    pub(crate) reg: Mutex<Registry>,
+    hints: Box<[AtomicUsize]>,
+}
+
+/// A hint key: a waiting context, or a resource a waiting context holds.
+#[derive(Clone, Copy)]
+pub(crate) enum Hint {
+    Ctx(ContextId),
+    Res(usize),
+}
+
+impl Hint {
+    fn slot(self) -> usize {
+        let x = match self {
+            Hint::Ctx(c) => c.as_u64(),
+            Hint::Res(r) => (r as u64).rotate_left(17) ^ 0x5851_F42D_4C95_7F2D,
+        };
+        let h = x.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (h >> 40) as usize % HINT_SLOTS
+    }
 }
 
 impl WaitGraph {
     pub(crate) fn new() -> WaitGraph {
         WaitGraph {
-            inner: Mutex::new(Inner::default()),
+            reg: Mutex::new(Registry::default()),
+            hints: (0..HINT_SLOTS).map(|_| AtomicUsize::new(0)).collect(),
         }
     }
 
-    pub(crate) fn len(&self) -> usize {
-        crate::loom::lock(&self.inner).waits.len()
+    pub(crate) fn raise(&self, h: Hint) {
+        self.hints[h.slot()].fetch_add(1, SeqCst);
     }
 
-    /// Registers a wait and checks whether it closes a deadlock; returns its
-    /// id and the cycle, if any.
-    pub(crate) fn start(
-        &self,
-        desc: ContextDesc,
-        holds: Vec<HoldSnap>,
-        rec: WaitRecord,
-    ) -> (u64, Option<super::deadlock::Found>) {
-        let mut g = crate::loom::lock(&self.inner);
-        g.next += 1;
-        let id = g.next;
-        let ctx = rec.ctx;
-        let bounded = rec.bounded;
-        g.waits.insert(id, rec);
-        if let Some(c) = g.ctxs.get_mut(&ctx) {
-            c.waits.push(id);
-        } else {
-            for h in &holds {
-                g.holders.entry(h.resource).or_default().push(ctx);
+    pub(crate) fn lower(&self, h: Hint) {
+        self.hints[h.slot()].fetch_sub(1, SeqCst);
+    }
+
+    /// Whether `h` may be set (false positives, never false negatives).
+    pub(crate) fn hinted(&self, h: Hint) -> bool {
+        self.hints[h.slot()].load(SeqCst) != 0
+    }
+
+    /// Lists `state` in the registry (once per context).
+    pub(crate) fn register(&self, id: ContextId, state: *const ContextState) {
+        crate::loom::lock(&self.reg)
+            .ctxs
+            .insert(id, StatePtr(state));
+    }
+
+    /// Removes `id` from the registry: its state is about to be freed.
+    pub(crate) fn unregister(&self, id: ContextId) {
+        crate::loom::lock(&self.reg).ctxs.remove(&id);
+    }
+
+    /// Publishes that waiting context `ctx` holds `holds`.
+    pub(crate) fn publish_holds(&self, ctx: ContextId, holds: &[HoldSnap]) {
+        {
+            let mut r = crate::loom::lock(&self.reg);
+            for h in holds {
+                r.holders.entry(h.resource).or_default().push(ctx);
             }
-            g.ctxs.insert(
-                ctx,
-                CtxWaits {
-                    desc,
-                    holds,
-                    waits: vec![id],
-                },
-            );
         }
-        let found = if bounded {
-            None
-        } else {
-            super::deadlock::find(&g, ctx)
-        };
-        (id, found)
+        for h in holds {
+            self.raise(Hint::Res(h.resource));
+        }
     }
 
-    /// Ends a wait.
-    pub(crate) fn end(&self, id: u64) {
-        let mut g = crate::loom::lock(&self.inner);
-        let Some(rec) = g.waits.remove(&id) else {
-            return;
-        };
-        let Some(c) = g.ctxs.get_mut(&rec.ctx) else {
-            return;
-        };
-        c.waits.retain(|&w| w != id);
-        if !c.waits.is_empty() {
-            return;
+    /// Withdraws what [`publish_holds`](Self::publish_holds) published.
+    pub(crate) fn withdraw_holds(&self, ctx: ContextId, holds: &[HoldSnap]) {
+        for h in holds {
+            self.lower(Hint::Res(h.resource));
         }
-        let c = g.ctxs.remove(&rec.ctx).expect("present above");
-        for h in c.holds {
-            if let Some(list) = g.holders.get_mut(&h.resource) {
-                if let Some(i) = list.iter().position(|&x| x == rec.ctx) {
+        let mut r = crate::loom::lock(&self.reg);
+        for h in holds {
+            if let Some(list) = r.holders.get_mut(&h.resource) {
+                if let Some(i) = list.iter().position(|&x| x == ctx) {
                     list.swap_remove(i);
                 }
                 if list.is_empty() {
-                    g.holders.remove(&h.resource);
+                    r.holders.remove(&h.resource);
                 }
             }
         }
+    }
+
+    /// Runs `f` on each registered context's waits (under the registry
+    /// lock, then each state's lock).
+    pub(crate) fn for_each_ctx(&self, mut f: impl FnMut(ContextId, &mut CtxWaitList)) {
+        let r = crate::loom::lock(&self.reg);
+        for (&id, p) in r.ctxs.iter() {
+            // SAFETY: registered states stay allocated while listed, and the
+            // registry lock is held.
+            unsafe { (*p.0).with_waits(|w| f(id, w)) };
+        }
+    }
+
+    /// Waits in progress over every registered context: recorded ones and
+    /// the untracked lock waits of contexts that hold nothing.
+    pub(crate) fn len(&self) -> usize {
+        let r = crate::loom::lock(&self.reg);
+        r.ctxs
+            .values()
+            .map(|p| {
+                // SAFETY: as in `for_each_ctx`.
+                let st = unsafe { &*p.0 };
+                st.untracked_waits() + st.with_waits(|w| w.records.len())
+            })
+            .sum()
+    }
+
+    /// How reports name `ctx`, if it ever recorded a wait.
+    pub(crate) fn desc_of(&self, ctx: ContextId) -> Option<ContextDesc> {
+        let r = crate::loom::lock(&self.reg);
+        let p = r.ctxs.get(&ctx)?;
+        // SAFETY: as in `for_each_ctx`.
+        unsafe { (*p.0).with_waits(|w| w.desc.clone()) }
     }
 
     /// The waits of `ctx`, as (resource, site of the wait).
     pub(crate) fn waits_of(&self, ctx: ContextId) -> Vec<(Resource, Site)> {
-        let g = crate::loom::lock(&self.inner);
-        g.ctxs
-            .get(&ctx)
-            .map(|c| {
-                c.waits
-                    .iter()
-                    .filter_map(|w| g.waits.get(w))
-                    .map(|r| (r.resource.clone(), r.site))
-                    .collect()
-            })
-            .unwrap_or_default()
+        let r = crate::loom::lock(&self.reg);
+        let Some(p) = r.ctxs.get(&ctx) else {
+            return Vec::new();
+        };
+        // SAFETY: as in `for_each_ctx`.
+        let st = unsafe { &*p.0 };
+        let mut out: Vec<(Resource, Site)> = st.with_waits(|w| {
+            w.records
+                .iter()
+                .map(|r| (r.resource.clone(), r.site))
+                .collect()
+        });
+        if let Some((lock, site)) = st.untracked_lock_wait() {
+            let kind = match lock >> 32 {
+                0 => LockKind::Mutex,
+                1 => LockKind::RwLock,
+                2 => LockKind::BlockingMutex,
+                _ => LockKind::Semaphore,
+            };
+            out.push((
+                Resource {
+                    kind: ResKind::Lock(kind),
+                    class: lock as u32,
+                    created: Site::from_location(site),
+                },
+                Site::from_location(site),
+            ));
+        }
+        out
     }
 
     /// A context waiting to receive on `chan`, with the site of its wait.
     pub(crate) fn receiver_of(&self, chan: &Arc<ChannelInner>) -> Option<(ContextDesc, Site)> {
-        let g = crate::loom::lock(&self.inner);
-        g.waits.values().find_map(|r| match &r.target {
-            Target::Senders(c) if Arc::ptr_eq(c, chan) => {
-                g.ctxs.get(&r.ctx).map(|c| (c.desc.clone(), r.site))
+        let mut found = None;
+        self.for_each_ctx(|id, w| {
+            if found.is_some() {
+                return;
             }
-            _ => None,
-        })
+            for r in &w.records {
+                if let Target::Senders(c) = &r.target {
+                    if Arc::ptr_eq(c, chan) {
+                        let desc = w.desc.clone().unwrap_or_else(|| ContextDesc::new(id, None));
+                        found = Some((desc, r.site));
+                        return;
+                    }
+                }
+            }
+        });
+        found
+    }
+
+    /// The contexts a wait may wait for, as far as the live state says.
+    fn targets(r: &Registry, rec: &WaitRecord, out: &mut Vec<ContextId>) {
+        match &rec.target {
+            Target::Holders { resource } | Target::Permits { resource, .. } => {
+                out.extend(r.holders.get(resource).into_iter().flatten().copied());
+            }
+            Target::Senders(chan) => chan.for_each_claimant(|c| out.push(c)),
+            Target::Receiver(chan) => out.extend(chan.rx_owner()),
+            Target::Nobody => {}
+        }
+    }
+
+    /// Builds the view of every context reachable from `start` through
+    /// waits, and runs `f` on it, all under the registry lock.
+    pub(crate) fn with_view<R>(&self, start: ContextId, f: impl FnOnce(&Inner) -> R) -> R {
+        let r = crate::loom::lock(&self.reg);
+        let mut view = Inner::default();
+        let mut queue = vec![start];
+        let mut next_key = 0u64;
+        let mut targets = Vec::new();
+        while let Some(c) = queue.pop() {
+            if view.ctxs.contains_key(&c) {
+                continue;
+            }
+            let Some(p) = r.ctxs.get(&c) else { continue };
+            // SAFETY: as in `for_each_ctx`.
+            let st = unsafe { &*p.0 };
+            let opaque = st.untracked_waits() > 0;
+            let (desc, holds, records) = st.with_waits(|w| {
+                (
+                    w.desc.clone().unwrap_or_else(|| ContextDesc::new(c, None)),
+                    w.holds.clone(),
+                    w.records.clone(),
+                )
+            });
+            let mut keys = Vec::with_capacity(records.len());
+            for rec in records {
+                targets.clear();
+                Self::targets(&r, &rec, &mut targets);
+                queue.extend(targets.iter().copied());
+                if let Target::Holders { resource } | Target::Permits { resource, .. } = rec.target
+                {
+                    if let Some(list) = r.holders.get(&resource) {
+                        view.holders.insert(resource, list.clone());
+                    }
+                }
+                next_key += 1;
+                keys.push(next_key);
+                view.waits.insert(next_key, rec);
+            }
+            view.ctxs.insert(
+                c,
+                CtxWaits {
+                    desc,
+                    holds,
+                    waits: keys,
+                    opaque,
+                },
+            );
+        }
+        f(&view)
     }
 }

@@ -7,6 +7,7 @@
 //! - this file — [`Waiting`] (the guard every wait returns), [`WaitMeta`]
 //!   (for `Notify`, `Barrier` and `watch`), and the common start path.
 
+mod clock;
 pub(crate) mod deadlock;
 pub(crate) mod graph;
 mod stall;
@@ -23,10 +24,9 @@ use crate::loom::sync::Arc;
 use crate::mode;
 use crate::sink;
 use crate::site::Site;
-use graph::{HoldSnap, ResKind, Resource, Target, WaitRecord};
+use graph::{Hint, HoldSnap, ResKind, Resource, Target, WaitGraph, WaitRecord};
 use std::fmt;
 use std::panic::Location;
-use std::time::Instant;
 
 /// What a stall-only wait waits on (waits that take part in the wait-for
 /// graph go through `LockMeta` or `ChannelMeta`).
@@ -98,7 +98,7 @@ impl WaitMeta {
             class: 0,
             created: Site::from_location(self.created),
         };
-        start(res, Target::Nobody, site, None, None)
+        start(res, Target::Nobody, site, None, None, None)
     }
 }
 
@@ -106,15 +106,19 @@ impl WaitMeta {
 /// when the wait completes or its future is dropped).
 #[must_use = "the wait ends when this guard drops"]
 pub struct Waiting {
+    /// The state of the context that waits, or null if untracked.
+    state: *mut ContextState,
+    /// The record's id in that state, 0 if the wait is not recorded.
     id: u64,
-    /// The context state whose pending entry this wait flagged, or null.
-    pending: *mut ContextState,
+    /// Counted in the state's untracked waits (the wait is not recorded).
+    untracked: bool,
+    /// The held entry this wait flagged pending, or 0.
     instance: usize,
     receiving: Option<Arc<ChannelInner>>,
 }
 
-// SAFETY: `pending` is only compared with the current context's state and
-// dereferenced when equal (the current context's own, live state).
+// SAFETY: `state` is dereferenced only while the recorded wait keeps it
+// alive (`end_wait`), or when it is the current context's own live state.
 unsafe impl Send for Waiting {}
 // SAFETY: `&Waiting` exposes nothing.
 unsafe impl Sync for Waiting {}
@@ -123,27 +127,42 @@ impl Waiting {
     /// A guard for a wait the engine does not track.
     pub const fn untracked() -> Waiting {
         Waiting {
+            state: std::ptr::null_mut(),
             id: 0,
-            pending: std::ptr::null_mut(),
+            untracked: false,
             instance: 0,
             receiving: None,
         }
     }
 
-    /// Whether the wait is registered.
+    /// Whether the engine keeps anything for this wait (a record, a
+    /// pending flag, a count) that dropping the guard undoes.
     pub fn is_tracked(&self) -> bool {
-        self.id != 0
+        !self.state.is_null()
     }
 }
 
 impl Drop for Waiting {
     fn drop(&mut self) {
-        if self.id != 0 {
-            engine::get().waits.end(self.id);
+        if self.state.is_null() {
+            return;
         }
-        if !self.pending.is_null() && context::current_if_exists() == self.pending {
-            // SAFETY: the current context's own state.
-            unsafe { (*self.pending).with_owned(|o| o.set_pending(self.instance, false)) };
+        if self.id != 0 {
+            // SAFETY: this guard owns the recorded wait, which keeps the
+            // state alive until this call ends it.
+            unsafe { end_recorded(self.state, self.id) };
+        }
+        if (self.untracked || self.instance != 0) && context::current_if_exists() == self.state {
+            // SAFETY: the current context's own state. (Dropped elsewhere,
+            // the flag and the count are left: the state may be gone.)
+            unsafe {
+                if self.untracked {
+                    (*self.state).untracked_wait_ended();
+                }
+                if self.instance != 0 {
+                    (*self.state).with_owned(|o| o.set_pending(self.instance, false));
+                }
+            }
         }
         if let Some(c) = self.receiving.take() {
             c.rx_waiting.fetch_sub(1, Relaxed);
@@ -151,9 +170,31 @@ impl Drop for Waiting {
     }
 }
 
+/// Ends a recorded wait.
+///
+/// # Safety
+/// As [`ContextState::end_wait`].
+#[cold]
+#[inline(never)]
+unsafe fn end_recorded(state: *mut ContextState, id: u64) {
+    // SAFETY: forwarded; the context id is read before the state can go.
+    let ctx = unsafe { (*state).id };
+    // SAFETY: forwarded.
+    if let Some((holds, g)) = unsafe { ContextState::end_wait(state, id) } {
+        // SAFETY: a graph outlives the states recorded in it.
+        let g = unsafe { &*g };
+        g.lower(Hint::Ctx(ctx));
+        if !holds.is_empty() {
+            g.withdraw_holds(ctx, &holds);
+        }
+    }
+}
+
 impl fmt::Debug for Waiting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Waiting").field("id", &self.id).finish()
+        f.debug_struct("Waiting")
+            .field("recorded", &(self.id != 0))
+            .finish()
     }
 }
 
@@ -179,7 +220,14 @@ pub(crate) fn start_lock_wait(
         },
         None => Target::Holders { resource },
     };
-    start(res, target, Site::from_location(site), pending, None)
+    start(
+        res,
+        target,
+        Site::from_location(site),
+        pending,
+        None,
+        Some(site),
+    )
 }
 
 /// Starts a wait on a channel: to receive (`recv`) or to send into a full one.
@@ -198,12 +246,35 @@ pub(crate) fn start_channel_wait(chan: &Arc<ChannelInner>, recv: bool, site: Sit
     } else {
         Target::Receiver(chan.clone())
     };
-    let mut w = start(res, target, site, None, Some(chan.delivered.load(Relaxed)));
+    let mut w = start(
+        res,
+        target,
+        site,
+        None,
+        Some(chan.delivered.load(Relaxed)),
+        None,
+    );
     if recv {
         chan.rx_waiting.fetch_add(1, Relaxed);
         w.receiving = Some(chan.clone());
     }
     w
+}
+
+/// Whether a wait's target may be waiting itself (see `graph.rs`, "When a
+/// check runs"): the only waits worth a search.
+fn target_hinted(g: &WaitGraph, target: &Target) -> bool {
+    match target {
+        Target::Holders { resource } | Target::Permits { resource, .. } => {
+            g.hinted(Hint::Res(*resource))
+        }
+        Target::Senders(chan) => {
+            // Only a complete set of claimed senders can prove a deadlock.
+            chan.all_senders_claimed() && chan.any_claimant(|c| g.hinted(Hint::Ctx(c)))
+        }
+        Target::Receiver(chan) => chan.rx_owner().is_some_and(|c| g.hinted(Hint::Ctx(c))),
+        Target::Nobody => false,
+    }
 }
 
 fn start(
@@ -212,64 +283,175 @@ fn start(
     site: Site,
     pending: Option<(*mut ContextState, usize)>,
     progress: Option<u64>,
+    lock_site: Option<&'static Location<'static>>,
 ) -> Waiting {
     let Some(state) = context::current() else {
         return Waiting::untracked();
     };
-    let mut flagged = std::ptr::null_mut();
-    let mut instance = 0;
-    if let Some((p, inst)) = pending {
-        if p == state {
-            // SAFETY: the current context's own state.
-            unsafe { (*state).with_owned(|o| o.set_pending(inst, true)) };
-            flagged = state;
-            instance = inst;
-        }
-    }
-    // SAFETY: the current context's own state.
-    let desc = unsafe { describe(state) };
-    // SAFETY: as above; the closure only reads.
-    let (holds, bounded) = unsafe {
-        (*state).with_owned(|o| {
-            let holds: Vec<HoldSnap> = o
-                .held
-                .iter()
-                .filter(|h| !h.has(F_PENDING))
-                .map(|h| HoldSnap {
-                    resource: h.instance,
-                    site: Site::from_location(h.site),
-                    permits: h.permits,
-                    shared: h.has(F_SHARED),
-                })
-                .collect();
-            (holds, o.timed > 0)
-        })
-    };
-    let now = Instant::now();
-    let rec = WaitRecord {
-        // SAFETY: the id is immutable.
-        ctx: unsafe { (*state).id },
-        resource,
-        site,
-        target,
-        bounded,
-        baseline: progress.unwrap_or(0),
-        since: now,
-        stall_reported: false,
-    };
     let e = engine::get();
-    let (id, found) = e.waits.start(desc, holds, rec);
-    let w = Waiting {
-        id,
-        pending: flagged,
-        instance,
-        receiving: None,
+    let at = Start {
+        resource,
+        target,
+        site,
+        pending,
+        progress,
+        lock_site,
     };
+    // SAFETY: the current context's own state.
+    let (w, found) = unsafe { record(&e.waits, state, at) };
     if let Some(f) = found {
         // May panic in Panic mode: `w` then ends the wait as it unwinds.
         sink::submit(deadlock::report(e, &f));
     }
     w
+}
+
+/// What a wait is, as [`record`] takes it.
+pub(crate) struct Start {
+    pub(crate) resource: Resource,
+    pub(crate) target: Target,
+    pub(crate) site: Site,
+    /// The held entry to flag pending (its state, its instance).
+    pub(crate) pending: Option<(*mut ContextState, usize)>,
+    /// The resource's progress count now (channels).
+    pub(crate) progress: Option<u64>,
+    /// The site of a lock wait, kept whole for an untracked wait.
+    pub(crate) lock_site: Option<&'static Location<'static>>,
+}
+
+/// Lists the context in `g`'s registry, with its description.
+///
+/// # Safety
+/// `state` is the calling context's own state, and `g` outlives it.
+#[cold]
+#[inline(never)]
+unsafe fn register(g: &WaitGraph, state: *mut ContextState) {
+    // SAFETY: the caller's own state.
+    let desc = unsafe { describe(state) };
+    // SAFETY: as above.
+    let st = unsafe { &*state };
+    st.with_waits(|wl| {
+        wl.desc = Some(desc);
+        wl.registered_in = g as *const WaitGraph;
+    });
+    g.register(st.id, state);
+    // SAFETY: as above.
+    unsafe { st.with_owned(|o| o.registered = true) };
+}
+
+/// Records a wait of the context whose state is `state` in `g`, and checks
+/// whether it closes a deadlock.
+///
+/// # Safety
+/// `state` is the calling context's own state, and `g` outlives it.
+pub(crate) unsafe fn record(
+    g: &WaitGraph,
+    state: *mut ContextState,
+    at: Start,
+) -> (Waiting, Option<deadlock::Found>) {
+    let Start {
+        resource,
+        target,
+        site,
+        pending,
+        progress,
+        lock_site,
+    } = at;
+    let mut instance = 0;
+    // SAFETY: the current context's own state; the closure calls nothing
+    // back into the engine.
+    let (holds_any, role, bounded, registered) = unsafe {
+        (*state).with_owned(|o| {
+            if let Some((p, inst)) = pending {
+                if p == state {
+                    o.set_pending(inst, true);
+                    instance = inst;
+                }
+            }
+            let holds_any = o.held.iter().any(|h| !h.has(F_PENDING));
+            (holds_any, o.channel_role, o.timed > 0, o.registered)
+        })
+    };
+    if !registered {
+        // SAFETY: forwarded.
+        unsafe { register(g, state) };
+    }
+    // Can another context wait for this one? Only then can this wait be
+    // part of a cycle (`graph.rs`, "Which waits take part").
+    let graph = holds_any || role;
+    // Lock waits are the deadlock detector's alone; everything else is also
+    // the stall scan's.
+    let stalls = !matches!(resource.kind, ResKind::Lock(k) if k != LockKind::Semaphore);
+    let mut w = Waiting {
+        state,
+        id: 0,
+        untracked: false,
+        instance,
+        receiving: None,
+    };
+    if !graph && !stalls {
+        if let (ResKind::Lock(kind), Some(loc)) = (resource.kind, lock_site) {
+            let lock = u64::from(resource.class) | (kind as u64) << 32;
+            // SAFETY: the current context's own state.
+            unsafe { (*state).untracked_wait_started(lock, loc) };
+            w.untracked = true;
+        }
+        return (w, None);
+    }
+    // SAFETY: the current context's own state.
+    let st = unsafe { &*state };
+    let ctx = st.id;
+    let since_ns = clock::now_ns();
+    let counted = graph && !bounded;
+    let (id, first_graph_wait) = st.with_waits(|wl| {
+        wl.next += 1;
+        let id = wl.next;
+        wl.records.push(WaitRecord {
+            id,
+            resource,
+            site,
+            target: target.clone(),
+            bounded,
+            graph,
+            baseline: progress.unwrap_or(0),
+            since_ns,
+            stall_reported: false,
+        });
+        let first = counted && {
+            wl.graph_waits += 1;
+            wl.graph_waits == 1
+        };
+        (id, first)
+    });
+    w.id = id;
+    if first_graph_wait {
+        if holds_any {
+            // SAFETY: as above; the closure only reads.
+            let holds: Vec<HoldSnap> = unsafe {
+                st.with_owned(|o| {
+                    o.held
+                        .iter()
+                        .filter(|h| !h.has(F_PENDING))
+                        .map(|h| HoldSnap {
+                            resource: h.instance,
+                            site: Site::from_location(h.site),
+                            permits: h.permits,
+                            shared: h.has(F_SHARED),
+                        })
+                        .collect()
+                })
+            };
+            st.with_waits(|wl| wl.holds = holds.clone());
+            g.publish_holds(ctx, &holds);
+        }
+        g.raise(Hint::Ctx(ctx));
+    }
+    let found = if counted && target_hinted(g, &target) {
+        g.with_view(ctx, |view| deadlock::find(view, ctx))
+    } else {
+        None
+    };
+    (w, found)
 }
 
 impl Resource {

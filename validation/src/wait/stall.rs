@@ -39,7 +39,7 @@ pub(crate) struct Stall {
     resource: Resource,
     site: Site,
     waited: Duration,
-    other: Vec<ContextDesc>,
+    other: Vec<(ContextId, Option<ContextDesc>)>,
     unknown_senders: u64,
     capacity: Option<usize>,
 }
@@ -68,63 +68,71 @@ pub fn scan(now: Instant) -> Vec<Violation> {
 }
 
 pub(crate) fn find(waits: &WaitGraph, now: Instant, threshold: Duration) -> Vec<Stall> {
-    let mut g = crate::loom::lock(&waits.inner);
-    let g = &mut *g;
+    let now_ns = super::clock::instant_ns(now);
+    let threshold_ns = u64::try_from(threshold.as_nanos()).unwrap_or(u64::MAX);
     let mut out = Vec::new();
-    for rec in g.waits.values_mut() {
-        if rec.bounded || rec.stall_reported {
-            continue;
-        }
-        let (other, unknown, capacity) = match (&rec.resource.kind, &rec.target) {
-            (ResKind::Recv(_), Target::Senders(chan))
-            | (ResKind::Send(_), Target::Receiver(chan)) => {
-                let progress = chan.delivered.load(Relaxed);
-                if progress != rec.baseline {
-                    rec.baseline = progress;
-                    rec.since = now;
-                    continue;
-                }
-                let recv = matches!(rec.resource.kind, ResKind::Recv(_));
-                let (live, unknown) = chan.senders();
-                if recv && live == 0 {
-                    continue;
-                }
-                let other: Vec<ContextId> = if recv {
-                    chan.claims_snapshot()
-                        .0
-                        .into_iter()
-                        .map(|(c, _)| c)
-                        .collect()
-                } else {
-                    chan.rx_owner().into_iter().collect()
-                };
-                (other, unknown, chan.capacity())
+    waits.for_each_ctx(|id, wl| {
+        let me = wl
+            .desc
+            .clone()
+            .unwrap_or_else(|| ContextDesc::new(id, None));
+        for rec in wl.records.iter_mut() {
+            if rec.bounded || rec.stall_reported {
+                continue;
             }
-            (ResKind::Lock(crate::LockKind::Semaphore), _) | (ResKind::Other(_), _) => {
-                (Vec::new(), 0, None)
+            let (other, unknown, capacity) = match (&rec.resource.kind, &rec.target) {
+                (ResKind::Recv(_), Target::Senders(chan))
+                | (ResKind::Send(_), Target::Receiver(chan)) => {
+                    let progress = chan.delivered.load(Relaxed);
+                    if progress != rec.baseline {
+                        rec.baseline = progress;
+                        rec.since_ns = now_ns;
+                        continue;
+                    }
+                    let recv = matches!(rec.resource.kind, ResKind::Recv(_));
+                    let (live, unknown) = chan.senders();
+                    if recv && live == 0 {
+                        continue;
+                    }
+                    let other: Vec<ContextId> = if recv {
+                        let mut v = Vec::new();
+                        chan.for_each_claimant(|c| v.push(c));
+                        v
+                    } else {
+                        chan.rx_owner().into_iter().collect()
+                    };
+                    (other, unknown, chan.capacity())
+                }
+                (ResKind::Lock(crate::LockKind::Semaphore), _) | (ResKind::Other(_), _) => {
+                    (Vec::new(), 0, None)
+                }
+                _ => continue,
+            };
+            let waited = now_ns.saturating_sub(rec.since_ns);
+            if waited < threshold_ns {
+                continue;
             }
-            _ => continue,
-        };
-        let waited = now.saturating_duration_since(rec.since);
-        if waited < threshold {
-            continue;
+            rec.stall_reported = true;
+            out.push(Stall {
+                ctx: me.clone(),
+                resource: rec.resource.clone(),
+                site: rec.site,
+                waited: Duration::from_nanos(waited),
+                other: other.into_iter().map(|c| (c, None)).collect(),
+                unknown_senders: unknown,
+                capacity,
+            });
         }
-        rec.stall_reported = true;
-        let describe = |c: ContextId| {
-            g.ctxs
-                .get(&c)
-                .map(|w| w.desc.clone())
-                .unwrap_or_else(|| ContextDesc::new(c, None))
-        };
-        out.push(Stall {
-            ctx: describe(rec.ctx),
-            resource: rec.resource.clone(),
-            site: rec.site,
-            waited,
-            other: other.into_iter().map(describe).collect(),
-            unknown_senders: unknown,
-            capacity,
-        });
+    });
+    // Names of the other sides, once every state lock is released.
+    for s in &mut out {
+        for (c, d) in &mut s.other {
+            *d = Some(
+                waits
+                    .desc_of(*c)
+                    .unwrap_or_else(|| ContextDesc::new(*c, None)),
+            );
+        }
     }
     out
 }
@@ -150,8 +158,8 @@ pub(crate) fn report(e: &Engine, s: &Stall) -> Violation {
                 ),
             )
             .with_side(waiting);
-            for o in &s.other {
-                v = v.with_side(Side::new("last polled the receiver", Some(o.clone())));
+            for (_, o) in &s.other {
+                v = v.with_side(Side::new("last polled the receiver", o.clone()));
             }
             v.with_advice(format!(
                 "the receiver of {l} is not draining it: find what its task waits for (or \
@@ -169,8 +177,8 @@ pub(crate) fn report(e: &Engine, s: &Stall) -> Violation {
                 ),
             )
             .with_side(waiting);
-            for o in &s.other {
-                v = v.with_side(Side::new("holds a live sender", Some(o.clone())));
+            for (_, o) in &s.other {
+                v = v.with_side(Side::new("holds a live sender", o.clone()));
             }
             if s.unknown_senders > 0 {
                 v = v.with_side(Side::new(
