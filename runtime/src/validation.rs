@@ -14,15 +14,9 @@
 pub use perf_validation::*;
 
 use crate::runtime::context;
-use std::num::NonZeroU64;
 
 fn current_task() -> Option<TaskRef> {
-    context::with_current_task(|h| {
-        h.map(|h| {
-            let id = NonZeroU64::new(h.id.as_u64()).expect("task ids start at 1");
-            TaskRef::new(id, &h.validation)
-        })
-    })
+    context::with_current_task(|h| h.and_then(|h| h.validation_ref()))
 }
 
 fn current_task_name() -> Option<String> {

@@ -8,8 +8,11 @@
 //! - `thread, nothing held`: a thread context taking one lock;
 //! - `thread, chain cached`: taking a second lock under a first, after the
 //!   chain was validated once (one chain-cache probe);
-//! - `task, chain cached`: the same inside a task, through the runtime hook
-//!   and the task's slot;
+//! - `task, nothing held` / `task, chain cached`: the same inside a task
+//!   the runtime announced with `swap_current_task` (as perf_runtime does
+//!   around each poll): one thread-local load and the task's slot;
+//! - `task via the hook, cached`: a task known only through the context
+//!   hook (a runtime that does not call `swap_current_task`);
 //! - `new lock, first acquire`: a lock created and taken once (its class
 //!   is resolved on that first acquisition);
 //! - `std::sync::Mutex`: an uncontended lock/unlock, for scale;
@@ -18,8 +21,8 @@
 //!   operation (the slot costs one load instead).
 
 use perf_validation::{
-    set_context_hook, set_thread_mode, Access, ContextHook, LockKind, LockMeta, Mode, TaskRef,
-    TaskSlot,
+    set_context_hook, set_thread_mode, swap_current_task, Access, ContextHook, LockKind, LockMeta,
+    Mode, TaskRef, TaskSlot,
 };
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -81,9 +84,22 @@ fn main() {
     drop(held);
 
     let slot = TaskSlot::new();
-    TASK.with(|t| t.set(Some(TaskRef::new(NonZeroU64::new(1).unwrap(), &slot))));
+    // As perf_runtime does around each poll: the engine's own thread-local.
+    let task = TaskRef::new(NonZeroU64::new(1).unwrap(), &slot);
+    // SAFETY: `slot` outlives the setting, cleared below; one thread.
+    unsafe { swap_current_task(Some(task)) };
+    let task_flat = measure(|| drop(black_box(inner.acquire(Access::Exclusive))));
     let held = outer.acquire(Access::Exclusive);
     let task_cached = measure(|| drop(black_box(inner.acquire(Access::Exclusive))));
+    drop(held);
+    // SAFETY: clears it.
+    unsafe { swap_current_task(None) };
+
+    // Through the hook only (a runtime that does not call
+    // `swap_current_task`).
+    TASK.with(|t| t.set(Some(task)));
+    let held = outer.acquire(Access::Exclusive);
+    let hook_cached = measure(|| drop(black_box(inner.acquire(Access::Exclusive))));
     drop(held);
     TASK.with(|t| t.set(None));
 
@@ -112,7 +128,9 @@ fn main() {
     println!("  off                          {off:6.2}");
     println!("  thread, nothing held         {flat:6.2}");
     println!("  thread, chain cached         {cached:6.2}");
+    println!("  task, nothing held           {task_flat:6.2}");
     println!("  task, chain cached           {task_cached:6.2}");
+    println!("  task via the hook, cached    {hook_cached:6.2}");
     println!("  new lock, first acquire      {fresh:6.2}");
     println!("  std::sync::Mutex (scale)     {std_mutex:6.2}");
     println!("  sharded map lookup (alt.)    {sharded:6.2}");

@@ -240,6 +240,7 @@ pub(crate) fn with_current_thread_core<R>(f: impl FnOnce(Option<&CoreCx>) -> R) 
 /// Restores the previous task id (and ends the watchdog's poll) when dropped.
 pub(crate) struct TaskGuard<'a> {
     prev: *const Header,
+    prev_validation: Option<crate::validation::TaskRef>,
     header: &'a Header,
     watch: *const WorkerWatch,
     stats: *const Stats,
@@ -255,8 +256,13 @@ pub(crate) fn enter_task(header: &Header) -> TaskGuard<'_> {
     if let Some(w) = unsafe { watch.as_ref() } {
         w.poll_start(header);
     }
+    // SAFETY: the poller holds a reference to the task for the whole poll
+    // (the guard's lifetime), so its slot outlives the setting, and a task
+    // is polled by one thread at a time (its RUNNING bit).
+    let prev_validation = unsafe { crate::validation::swap_current_task(header.validation_ref()) };
     TaskGuard {
         prev,
+        prev_validation,
         header,
         watch,
         stats,
@@ -272,6 +278,9 @@ impl Drop for TaskGuard<'_> {
         }
         let prev = self.prev;
         let _ = CONTEXT.try_with(|c| c.task.set(prev));
+        // SAFETY: restores what was set before this poll, which the outer
+        // poll (if any) still keeps alive.
+        unsafe { crate::validation::swap_current_task(self.prev_validation) };
     }
 }
 

@@ -77,6 +77,13 @@ pub(crate) struct Pointers {
 }
 
 impl Header {
+    /// The task as the validation engine knows it (its id and its slot).
+    #[inline]
+    pub(crate) fn validation_ref(&self) -> Option<perf_validation::TaskRef> {
+        std::num::NonZeroU64::new(self.id.as_u64())
+            .map(|id| perf_validation::TaskRef::new(id, &self.validation))
+    }
+
     pub(crate) fn name(&self) -> Option<&str> {
         self.name.as_deref().map(|b| &**b)
     }

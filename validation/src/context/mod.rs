@@ -11,9 +11,11 @@
 //! is the thread. Without a hook (the engine used alone) every context is a
 //! thread.
 //!
-//! The lookup is the inline path of every hook: one load of the installed
-//! hook, one call to it (the runtime reads its thread-local current task),
-//! one load of the task's slot — or, for a thread, one thread-local load.
+//! The lookup is the inline path of every hook. A runtime that says which
+//! task it polls through [`swap_current_task`] (perf_runtime does, around
+//! every poll) makes it one thread-local load and one load of the task's
+//! slot; otherwise the engine asks the installed hook (an indirect call),
+//! and outside any task reads the thread's state (one thread-local load).
 
 mod id;
 mod slot;
@@ -99,6 +101,29 @@ impl Drop for ThreadCx {
 
 thread_local! {
     static THREAD: ThreadCx = const { ThreadCx { state: Cell::new(ptr::null_mut()) } };
+    /// The task the runtime says this thread polls ([`swap_current_task`]):
+    /// the inline path's lookup, one thread-local load with no destructor
+    /// to check, ahead of the hook.
+    static TASK: Cell<Option<TaskRef>> = const { Cell::new(None) };
+}
+
+/// Tells the engine which task the calling thread polls from now on
+/// (`None`: none), and returns what it said before, to restore when the
+/// poll ends. A runtime calls this around every poll; it is the fast
+/// alternative to [`ContextHook::current_task`], which the engine asks only
+/// when no task is set here.
+///
+/// # Safety
+/// While `task` is set on a thread, the slot inside it must stay alive and
+/// no other thread may poll the same task (as for [`set_context_hook`]).
+#[inline]
+pub unsafe fn swap_current_task(task: Option<TaskRef>) -> Option<TaskRef> {
+    TASK.try_with(|t| t.replace(task)).unwrap_or(None)
+}
+
+#[inline(always)]
+fn task_set_here() -> Option<TaskRef> {
+    TASK.try_with(Cell::get).unwrap_or(None)
 }
 
 static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
@@ -107,6 +132,19 @@ static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
 /// the thread's locals are being destroyed.
 #[inline(always)]
 pub(crate) fn current() -> Option<*mut ContextState> {
+    if let Some(t) = task_set_here() {
+        // SAFETY: `swap_current_task`'s contract keeps the slot alive
+        // while this thread polls the task.
+        let slot = unsafe { &*t.slot };
+        return Some(slot.get_or_init(t.id));
+    }
+    current_untold()
+}
+
+/// `current` when the runtime set no task here: ask the hook, else the
+/// thread. Out of line, so the inline path stays small.
+#[inline(never)]
+fn current_untold() -> Option<*mut ContextState> {
     if let Some(hook) = HOOK.get() {
         if let Some(t) = (hook.current_task)() {
             // SAFETY: the hook's contract keeps the slot alive while this
@@ -131,6 +169,16 @@ pub(crate) fn current() -> Option<*mut ContextState> {
 /// one: a context without state holds nothing).
 #[inline(always)]
 pub(crate) fn current_if_exists() -> *mut ContextState {
+    if let Some(t) = task_set_here() {
+        // SAFETY: as in `current`.
+        return unsafe { &*t.slot }.get();
+    }
+    current_if_exists_untold()
+}
+
+/// `current_if_exists` when the runtime set no task here.
+#[inline(never)]
+fn current_if_exists_untold() -> *mut ContextState {
     if let Some(hook) = HOOK.get() {
         if let Some(t) = (hook.current_task)() {
             // SAFETY: as in `current`.

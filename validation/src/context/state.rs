@@ -52,7 +52,8 @@ pub(crate) struct HeldEntry {
     pub(crate) instance: usize,
     /// The nesting key of the lock (`Nesting::ByKey`).
     pub(crate) key: u64,
-    /// The hash of the chain up to and including this entry.
+    /// The hash of the chain up to and including this entry; 0 for an entry
+    /// pushed onto an empty stack (computed when needed: `top_chain`).
     pub(crate) chain: u64,
     /// The class word (id and nesting bits).
     pub(crate) word: u64,
@@ -110,9 +111,16 @@ pub(crate) struct Owned {
 }
 
 impl Owned {
+    /// The chain hash of the whole held stack. An entry pushed onto an
+    /// empty stack stores 0 (its hash is needed only once something is
+    /// taken above it), so it is computed here.
     #[inline(always)]
     pub(crate) fn top_chain(&self) -> u64 {
-        self.held.last().map_or(SEED, |e| e.chain)
+        match self.held.last() {
+            None => SEED,
+            Some(e) if e.chain != 0 => e.chain,
+            Some(e) => e.chain_after(SEED),
+        }
     }
 
     /// Removes the topmost entry for `instance`; recomputes the chain hashes

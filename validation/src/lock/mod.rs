@@ -312,11 +312,18 @@ impl LockMeta {
         // reference into it outlives these closures.
         let st = unsafe { &*state };
         // SAFETY: as above.
-        let (below, depth) = unsafe {
+        let depth = unsafe {
             st.drain();
-            st.with_owned(|o| (o.top_chain(), o.held.len()))
+            st.with_owned(|o| o.held.len())
         };
-        let chain = chain_after(below, word, flags);
+        // Nothing held: nothing to validate, and the hash waits until
+        // something is taken above this entry (`Owned::top_chain`).
+        let chain = if depth == 0 {
+            0
+        } else {
+            // SAFETY: as above.
+            chain_after(unsafe { st.with_owned(|o| o.top_chain()) }, word, flags)
+        };
         // The entry is built where it is needed: one built early, staged on
         // the stack for validation and copied out later, stalls store
         // forwarding on the common path.

@@ -150,6 +150,27 @@ mod support {
             let _exit = Exit(prev, prev_name);
             f()
         }
+
+        /// As `enter`, announcing the task through `swap_current_task` (as
+        /// perf_runtime does) instead of the hook; the hook still gives the
+        /// name.
+        pub(crate) fn enter_announced<R>(&self, f: impl FnOnce() -> R) -> R {
+            struct Exit(Option<TaskRef>, Option<String>);
+            impl Drop for Exit {
+                fn drop(&mut self) {
+                    // SAFETY: restores the previous setting.
+                    unsafe { crate::swap_current_task(self.0) };
+                    NAME.with(|n| *n.borrow_mut() = self.1.take());
+                }
+            }
+            // SAFETY: set while `self` (and its slot) is borrowed by this
+            // call, cleared by `Exit`; the tests enter a task from one
+            // thread at a time.
+            let prev = unsafe { crate::swap_current_task(Some(TaskRef::new(self.id, &self.slot))) };
+            let prev_name = NAME.with(|n| n.borrow_mut().replace(self.name.clone()));
+            let _exit = Exit(prev, prev_name);
+            f()
+        }
     }
 
     /// Spawns a named thread.

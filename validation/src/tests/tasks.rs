@@ -106,3 +106,26 @@ fn reports_name_the_task() {
         .to_string()
         .contains("task \"tk-named \\\"quoted\\\"\""));
 }
+
+#[test]
+fn a_task_announced_by_swap_current_task_is_its_own_context() {
+    static M: LockClass = LockClass::new("tk_announced");
+    let m = LockMeta::with_class(LockKind::Mutex, &M);
+    let t = FakeTask::new("tk-announced");
+    // Announced the way perf_runtime does around a poll (no hook involved).
+    let g = t.enter_announced(|| m.acquire(Exclusive));
+    // Outside the poll the thread is its own context: taking `m` is fine.
+    drop(m.acquire(Exclusive));
+    assert!(take("tk_announced").is_empty());
+    // Back in the task, which still holds `m`: a double lock, named after
+    // the task.
+    t.enter_announced(|| drop(m.acquire(Exclusive)));
+    let v = take("tk_announced");
+    assert_eq!(v.len(), 1, "{v:#?}");
+    assert_eq!(v[0].kind(), ViolationKind::DoubleLock);
+    assert_eq!(v[0].contexts()[0].id().task_id(), Some(t.id().get()));
+    t.enter_announced(|| drop(g));
+    // Released in its own context: nothing left held.
+    t.enter_announced(|| drop(m.acquire(Exclusive)));
+    assert!(take("tk_announced").is_empty());
+}
