@@ -230,6 +230,11 @@ impl ChannelMeta {
     #[inline]
     pub fn receiver_polled(&self) {
         let Some(inner) = &self.inner else { return };
+        // No one waits for a oneshot's receiver (sending never blocks):
+        // its owner matters to nothing the engine checks.
+        if inner.kind == ChannelKind::Oneshot {
+            return;
+        }
         if let Some(me) = context::current_id() {
             if inner.rx_owner.load(Relaxed) != me.as_u64() {
                 inner.set_rx_owner(me, Site::caller());

@@ -29,7 +29,7 @@ use crate::chain::{mix, SEED};
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use crate::loom::sync::Mutex;
-use crate::wait::graph::CtxWaitList;
+use crate::wait::graph::{CtxWaitList, ResKind, Target};
 use std::panic::Location;
 
 /// The deepest held stack tracked; acquisitions past it are not validated
@@ -343,6 +343,9 @@ impl ContextState {
         let w = &mut r.waits;
         let i = w.records.iter().position(|x| x.id == id)?;
         let rec = w.records.swap_remove(i);
+        if let (ResKind::Recv(_), Target::Senders(chan)) = (&rec.resource.kind, &rec.target) {
+            chan.rx_waiting.fetch_sub(1, Relaxed);
+        }
         let counted = rec.graph && !rec.bounded;
         let mut withdrawn = None;
         if counted {

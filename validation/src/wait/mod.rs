@@ -114,7 +114,6 @@ pub struct Waiting {
     untracked: bool,
     /// The held entry this wait flagged pending, or 0.
     instance: usize,
-    receiving: Option<Arc<ChannelInner>>,
 }
 
 // SAFETY: `state` is dereferenced only while the recorded wait keeps it
@@ -131,7 +130,6 @@ impl Waiting {
             id: 0,
             untracked: false,
             instance: 0,
-            receiving: None,
         }
     }
 
@@ -163,9 +161,6 @@ impl Drop for Waiting {
                     (*self.state).with_owned(|o| o.set_pending(self.instance, false));
                 }
             }
-        }
-        if let Some(c) = self.receiving.take() {
-            c.rx_waiting.fetch_sub(1, Relaxed);
         }
     }
 }
@@ -246,19 +241,14 @@ pub(crate) fn start_channel_wait(chan: &Arc<ChannelInner>, recv: bool, site: Sit
     } else {
         Target::Receiver(chan.clone())
     };
-    let mut w = start(
+    start(
         res,
         target,
         site,
         None,
         Some(chan.delivered.load(Relaxed)),
         None,
-    );
-    if recv {
-        chan.rx_waiting.fetch_add(1, Relaxed);
-        w.receiving = Some(chan.clone());
-    }
-    w
+    )
 }
 
 /// Whether a wait's target may be waiting itself (see `graph.rs`, "When a
@@ -387,7 +377,6 @@ pub(crate) unsafe fn record(
         id: 0,
         untracked: false,
         instance,
-        receiving: None,
     };
     if !graph && !stalls {
         if let (ResKind::Lock(kind), Some(loc)) = (resource.kind, lock_site) {
@@ -403,6 +392,12 @@ pub(crate) unsafe fn record(
     let ctx = st.id;
     let since_ns = clock::now_ns();
     let counted = graph && !bounded;
+    // Whom the wait waits for is looked at below only for a counted wait.
+    let check = counted.then(|| target.clone());
+    if let (ResKind::Recv(_), Target::Senders(chan)) = (&resource.kind, &target) {
+        // Undone by `ContextState::end_wait` with the record.
+        chan.rx_waiting.fetch_add(1, Relaxed);
+    }
     let (id, first_graph_wait) = st.with_waits(|wl| {
         wl.next += 1;
         let id = wl.next;
@@ -410,7 +405,7 @@ pub(crate) unsafe fn record(
             id,
             resource,
             site,
-            target: target.clone(),
+            target,
             bounded,
             graph,
             baseline: progress.unwrap_or(0),
@@ -446,7 +441,7 @@ pub(crate) unsafe fn record(
         }
         g.raise(Hint::Ctx(ctx));
     }
-    let found = if counted && target_hinted(g, &target) {
+    let found = if check.is_some_and(|t| target_hinted(g, &t)) {
         g.with_view(ctx, |view| deadlock::find(view, ctx))
     } else {
         None
