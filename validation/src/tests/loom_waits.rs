@@ -98,3 +98,44 @@ fn loom_a_cycle_closed_concurrently_is_found() {
         }
     });
 }
+
+#[test]
+fn loom_a_wait_ended_elsewhere_while_its_owner_exits_frees_the_state_once() {
+    use crate::loom::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    use crate::wait::WaitKind;
+    loom::model(|| {
+        let g: &'static WaitGraph = Box::leak(Box::new(WaitGraph::new()));
+        let frees = Arc::new(AtomicUsize::new(0));
+        let mut st = ContextState::new(ContextId::thread(7));
+        st.frees = Some(frees.clone());
+        let p = Box::into_raw(Box::new(st));
+        let at = Start {
+            resource: Resource {
+                kind: ResKind::Other(WaitKind::Notify),
+                class: 0,
+                created: Site::new("n.rs", 1, 1),
+            },
+            target: Target::Nobody,
+            site: Site::new("w.rs", 2, 1),
+            pending: None,
+            progress: None,
+            lock_site: None,
+        };
+        // SAFETY: this thread owns the state; the graph is leaked.
+        let (w, found) = unsafe { record(g, p, at) };
+        assert!(found.is_none());
+        assert!(w.is_tracked());
+        assert_eq!(g.len(), 1);
+        // The wait is ended by another context (as a channel slot handed
+        // over by the receiver) while the owner exits.
+        let ender = thread::spawn(move || drop(w));
+        // SAFETY: the owner's last access.
+        unsafe { ContextState::owner_exit(p) };
+        ender.join().unwrap();
+        assert_eq!(frees.load(Relaxed), 1, "freed exactly once");
+        assert!(
+            crate::loom::lock(&g.reg).ctxs.is_empty(),
+            "left the registry"
+        );
+    });
+}

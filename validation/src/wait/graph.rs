@@ -40,8 +40,9 @@
 //! # When a check runs
 //!
 //! A graph wait first records itself, publishes its holdings, and raises
-//! its hints (sequentially consistent), then reads the hints of whom it
-//! waits for; only if one is set does it take the registry lock and search.
+//! its hints, then reads the hints of whom it waits for (with an RMW, see
+//! `WaitGraph::hinted`); only if one is set does it take the registry lock
+//! and search.
 //! Of two waits that close a cycle concurrently, at least one reads the
 //! other's hint (each raises before it reads), and that one finds the
 //! other's record: the last wait to close a cycle reports it.
@@ -210,8 +211,15 @@ impl WaitGraph {
     }
 
     /// Whether `h` may be set (false positives, never false negatives).
+    ///
+    /// An RMW, not a load: of two waits that each raise a hint and then
+    /// read the other's, the reads are then ordered with the raises on
+    /// each slot (an RMW reads the latest value, and the release/acquire
+    /// pair it forms carries the reader's own raise along), so at least one
+    /// of the two sees the other without relying on a total order of plain
+    /// `SeqCst` loads — which the loom model does not provide either.
     pub(crate) fn hinted(&self, h: Hint) -> bool {
-        self.hints[h.slot()].load(SeqCst) != 0
+        self.hints[h.slot()].fetch_add(0, SeqCst) != 0
     }
 
     /// Lists `state` in the registry (once per context).

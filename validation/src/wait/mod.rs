@@ -1,7 +1,10 @@
 //! Waits: what a context blocks on, for the wait-for graph and the stall
 //! scan.
 //!
-//! - `graph.rs` — the registry of waiting contexts and their holdings.
+//! - `graph.rs` — where waits are recorded (each in its own context), the
+//!   registry of contexts, the holders index and the hints; which waits
+//!   take part in the wait-for graph.
+//! - `clock.rs` — the coarse clock waits are stamped with.
 //! - `deadlock.rs` — the check run when a wait starts, and its report.
 //! - `stall.rs` — the periodic scan for waits that stopped making progress.
 //! - this file — [`Waiting`] (the guard every wait returns), [`WaitMeta`]
