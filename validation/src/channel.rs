@@ -181,18 +181,19 @@ impl ChannelMeta {
         if !mode::enabled() {
             return ChannelMeta::untracked();
         }
+        let fresh = ChannelInner {
+            kind,
+            created: Site::caller(),
+            capacity,
+            delivered: AtomicU64::new(0),
+            rx_owner: AtomicU64::new(0),
+            rx_site: Mutex::new(None),
+            rx_waiting: AtomicUsize::new(0),
+            unclaimed: AtomicU64::new(0),
+            claims: Mutex::new(Claims::default()),
+        };
         ChannelMeta {
-            inner: Some(Arc::new(ChannelInner {
-                kind,
-                created: Site::caller(),
-                capacity,
-                delivered: AtomicU64::new(0),
-                rx_owner: AtomicU64::new(0),
-                rx_site: Mutex::new(None),
-                rx_waiting: AtomicUsize::new(0),
-                unclaimed: AtomicU64::new(0),
-                claims: Mutex::new(Claims::default()),
-            })),
+            inner: Some(spare::reuse(fresh)),
         }
     }
 
@@ -214,11 +215,18 @@ impl ChannelMeta {
     /// A claim for a new sender handle (at creation and at every clone);
     /// the handle keeps it and drops it with itself.
     pub fn new_sender(&self) -> SenderClaim {
-        if let Some(inner) = &self.inner {
+        // A oneshot's sender is never claimed (see `SenderClaim`) and its
+        // receiver waits only while it lives (dropping it completes the
+        // receiver), so nothing is counted for it.
+        let chan = self
+            .inner
+            .as_ref()
+            .filter(|i| i.kind != ChannelKind::Oneshot);
+        if let Some(inner) = chan {
             inner.unclaimed.fetch_add(1, Relaxed);
         }
         SenderClaim {
-            chan: self.inner.clone(),
+            chan: chan.cloned(),
             ctx: AtomicU64::new(0),
             moved: AtomicBool::new(false),
         }
@@ -333,6 +341,84 @@ impl ChannelMeta {
         );
         sink::submit(v);
     }
+}
+
+impl Drop for ChannelMeta {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            spare::keep(inner);
+        }
+    }
+}
+
+/// A per-thread pool of spare channel states: a channel's state outlives
+/// it only while a sender claim or a wait record holds it, so the last
+/// owner is usually the channel itself, which hands the allocation back
+/// for the next channel (a oneshot per request would otherwise cost an
+/// allocation and a free each). Not under loom: a pool would carry a
+/// model's objects into the next execution.
+mod spare {
+    use super::ChannelInner;
+    use crate::loom::sync::Arc;
+
+    #[cfg(not(perf_validation_loom))]
+    mod imp {
+        use super::{Arc, ChannelInner};
+        use std::cell::RefCell;
+
+        const KEEP: usize = 16;
+
+        thread_local! {
+            static SPARE: RefCell<Vec<Arc<ChannelInner>>> = const { RefCell::new(Vec::new()) };
+        }
+
+        /// `fresh`, in a spare allocation if this thread has one.
+        pub(crate) fn reuse(fresh: ChannelInner) -> Arc<ChannelInner> {
+            let spare = SPARE
+                .try_with(|s| s.try_borrow_mut().ok().and_then(|mut s| s.pop()))
+                .ok()
+                .flatten();
+            match spare {
+                Some(mut a) => match Arc::get_mut(&mut a) {
+                    Some(slot) => {
+                        *slot = fresh;
+                        a
+                    }
+                    None => Arc::new(fresh),
+                },
+                None => Arc::new(fresh),
+            }
+        }
+
+        /// Keeps `inner` for reuse if this was its last owner.
+        pub(crate) fn keep(mut inner: Arc<ChannelInner>) {
+            if Arc::get_mut(&mut inner).is_none() {
+                return;
+            }
+            let _ = SPARE.try_with(|s| {
+                if let Ok(mut s) = s.try_borrow_mut() {
+                    if s.len() < KEEP {
+                        s.push(inner);
+                    }
+                }
+            });
+        }
+    }
+
+    #[cfg(perf_validation_loom)]
+    mod imp {
+        use super::{Arc, ChannelInner};
+
+        pub(crate) fn reuse(fresh: ChannelInner) -> Arc<ChannelInner> {
+            Arc::new(fresh)
+        }
+
+        pub(crate) fn keep(inner: Arc<ChannelInner>) {
+            drop(inner);
+        }
+    }
+
+    pub(super) use imp::{keep, reuse};
 }
 
 impl fmt::Debug for ChannelMeta {

@@ -90,7 +90,14 @@ pub(crate) fn find(waits: &WaitGraph, now: Instant, threshold: Duration) -> Vec<
                         continue;
                     }
                     let recv = matches!(rec.resource.kind, ResKind::Recv(_));
-                    let (live, unknown) = chan.senders();
+                    // A oneshot's one sender is not counted: it is alive
+                    // while its receiver waits (dropping it completes the
+                    // receiver), and unclaimed.
+                    let (live, unknown) = if chan.kind == crate::ChannelKind::Oneshot {
+                        (1, 1)
+                    } else {
+                        chan.senders()
+                    };
                     if recv && live == 0 {
                         continue;
                     }
