@@ -240,6 +240,109 @@ fn a_runtime_whose_tasks_all_wait_on_nothing_runnable_is_reported() {
     });
 }
 
+/// The same on a current_thread runtime: its driving thread sleeps in
+/// `block_on`, awaiting a task that waits on something nothing will send.
+#[test]
+fn a_current_thread_runtime_blocked_in_block_on_is_reported() {
+    use perf_runtime::validation::{take_reports_matching, ViolationKind};
+    within(|| {
+        let rt = Arc::new(
+            Builder::new_current_thread()
+                .stall_threshold(Duration::from_millis(200))
+                .build()
+                .unwrap(),
+        );
+        let (tx, rx) = futures_channel::oneshot::channel::<()>();
+        let spawn_line = line!() + 2;
+        let stuck = task::Builder::new()
+            .name("ct-waits-forever")
+            .spawn_on(
+                async move {
+                    let _ = rx.await;
+                },
+                rt.handle(),
+            )
+            .unwrap();
+        let driver = {
+            let rt = rt.clone();
+            std::thread::spawn(move || rt.block_on(stuck).unwrap())
+        };
+        let mentions_ours = |v: &perf_runtime::validation::Violation| {
+            v.kind() == ViolationKind::AllTasksBlocked
+                && (spawn_line..spawn_line + 3).any(|l| v.mentions(file!(), l))
+        };
+        let mut found = Vec::new();
+        assert!(
+            wait_until(PATIENCE, || {
+                found.extend(take_reports_matching(mentions_ours));
+                !found.is_empty()
+            }),
+            "no AllTasksBlocked report for a current_thread runtime blocked in block_on"
+        );
+        let text = found[0].to_string();
+        assert!(text.contains("ct-waits-forever"), "{text}");
+        tx.send(()).unwrap();
+        driver.join().unwrap();
+    });
+}
+
+/// A task awaiting a `spawn_blocking` job is not blocked for good while
+/// the job runs; once the job is done and the task waits on nothing that
+/// can happen, it is (the watchdog was watching all along).
+#[test]
+fn a_task_awaiting_a_running_blocking_job_is_not_all_blocked() {
+    use perf_runtime::validation::{take_reports_matching, ViolationKind};
+    within(|| {
+        let rt = Builder::new_multi_thread()
+            .worker_threads(2)
+            .stall_threshold(Duration::from_millis(100))
+            .build()
+            .unwrap();
+        let (job_go, job_wait) = std::sync::mpsc::channel::<()>();
+        let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+        let (tx, rx) = futures_channel::oneshot::channel::<()>();
+        let spawn_line = line!() + 2;
+        let waiter = task::Builder::new()
+            .name("awaits-blocking")
+            .spawn_on(
+                async move {
+                    perf_runtime::task::spawn_blocking(move || {
+                        started_tx.send(()).unwrap();
+                        job_wait.recv().unwrap();
+                    })
+                    .await
+                    .unwrap();
+                    let _ = rx.await;
+                },
+                rt.handle(),
+            )
+            .unwrap();
+        let ours = |v: &perf_runtime::validation::Violation| {
+            v.kind() == ViolationKind::AllTasksBlocked
+                && (spawn_line..spawn_line + 3).any(|l| v.mentions(file!(), l))
+        };
+        started_rx.recv().unwrap();
+        // Several stall thresholds and watchdog scans while the job runs.
+        thread::sleep(Duration::from_millis(900));
+        let early = take_reports_matching(ours);
+        assert!(
+            early.is_empty(),
+            "the blocking job can still finish: {early:?}"
+        );
+        job_go.send(()).unwrap();
+        let mut found = Vec::new();
+        assert!(
+            wait_until(PATIENCE, || {
+                found.extend(take_reports_matching(ours));
+                !found.is_empty()
+            }),
+            "once the job is done the task waits on nothing: reported"
+        );
+        tx.send(()).unwrap();
+        rt.block_on(waiter).unwrap();
+    });
+}
+
 #[test]
 fn a_task_waiting_for_a_timer_is_not_all_blocked() {
     use perf_runtime::validation::{take_reports_matching, ViolationKind};

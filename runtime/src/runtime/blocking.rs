@@ -282,6 +282,13 @@ impl BlockingPool {
     pub(crate) fn queue_depth(&self) -> usize {
         self.lock().queue.len()
     }
+
+    /// Whether a job is queued or running: a task awaiting it can still be
+    /// woken by the pool.
+    pub(crate) fn is_busy(&self) -> bool {
+        let s = self.lock();
+        !s.queue.is_empty() || s.live > s.idle
+    }
 }
 
 impl Job {

@@ -516,7 +516,13 @@ impl Builder {
                 s.unpark();
             }
         }));
-        let watchdog = self.start_watchdog(vec![watch], stats, epoch, None)?;
+        let probe_target = Arc::downgrade(&shared);
+        let probe: IdleProbe = Box::new(move || {
+            probe_target
+                .upgrade()
+                .and_then(|s| s.blocked_tasks_if_idle())
+        });
+        let watchdog = self.start_watchdog(vec![watch], stats, epoch, Some(probe))?;
         let monitor = self.start_monitor(&sizing, None)?;
         Ok(Runtime::from_parts(
             Handle::CurrentThread(shared),

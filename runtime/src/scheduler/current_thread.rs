@@ -37,6 +37,9 @@ pub(crate) struct Shared {
     /// Threads waiting in `block_on` for the core.
     waiters: Mutex<Vec<Unparker>>,
     is_shutdown: AtomicBool,
+    /// The driving thread sleeps with no timer to wake it (for the
+    /// watchdog's `AllTasksBlocked` check).
+    idle_parked: AtomicBool,
     pub(crate) watch: std::sync::Arc<CachePadded<WorkerWatch>>,
     /// The core's counters, readable while another thread drives it.
     pub(crate) stats: Arc<super::stats::WorkerStats>,
@@ -99,6 +102,7 @@ impl Shared {
             core_unparker,
             waiters: Mutex::new(Vec::new()),
             is_shutdown: AtomicBool::new(false),
+            idle_parked: AtomicBool::new(false),
             watch,
             stats,
         }
@@ -154,6 +158,24 @@ impl Shared {
             while self.inject.pop(0, qos).is_some() {}
         }
         self.common.time.shutdown();
+    }
+
+    /// Every live task, if nothing can run: the driving thread sleeps
+    /// in `block_on` with no timer pending, nothing queued and nothing
+    /// running on the blocking pool. A snapshot
+    /// for the watchdog's `AllTasksBlocked` check, which also requires it
+    /// to last (the `block_on` future itself is not a task: a runtime with
+    /// no task is never reported).
+    pub(crate) fn blocked_tasks_if_idle(&self) -> Option<Vec<crate::validation::BlockedTask>> {
+        if self.is_shutdown()
+            || !self.idle_parked.load(SeqCst)
+            || self.inject.len() > 0
+            || self.common.time.park_timeout().is_some()
+            || self.common.blocking.is_busy()
+        {
+            return None;
+        }
+        self.owned.blocked()
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
@@ -268,7 +290,10 @@ impl Shared {
                         time.process();
                         continue;
                     }
-                    core.parker.park(time.park_timeout());
+                    let timeout = time.park_timeout();
+                    self.idle_parked.store(timeout.is_none(), SeqCst);
+                    core.parker.park(timeout);
+                    self.idle_parked.store(false, SeqCst);
                     time.process();
                 }
             });

@@ -144,6 +144,22 @@ impl<S: Schedule> OwnedTasks<S> {
         self.shards.iter().map(|s| lock(s).len).sum()
     }
 
+    /// Every live task, as an `AllTasksBlocked` report lists them (`None`
+    /// if there is none).
+    pub(crate) fn blocked(&self) -> Option<Vec<crate::validation::BlockedTask>> {
+        let mut blocked = Vec::new();
+        self.for_each(|h| {
+            if let Some(id) = std::num::NonZeroU64::new(h.id.as_u64()) {
+                blocked.push(crate::validation::BlockedTask {
+                    id,
+                    name: h.name().map(str::to_owned),
+                    spawned_at: Some(h.spawned_at.into()),
+                });
+            }
+        });
+        (!blocked.is_empty()).then_some(blocked)
+    }
+
     /// Calls `f` with the header of every live task (under each shard's
     /// lock in turn: `f` must not touch the list).
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Header)) {

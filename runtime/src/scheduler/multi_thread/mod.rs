@@ -156,7 +156,8 @@ impl Shared {
     }
 
     /// Every live task, if nothing can run: every active (and reserved)
-    /// worker sleeps, no queue holds a task, and no timer is pending. A
+    /// worker sleeps, no queue holds a task, no timer is pending, and the
+    /// blocking pool runs nothing. A
     /// snapshot for the watchdog's `AllTasksBlocked` check, which also
     /// requires it to last.
     pub(crate) fn blocked_tasks_if_idle(&self) -> Option<Vec<crate::validation::BlockedTask>> {
@@ -165,20 +166,11 @@ impl Shared {
             || self.reserved_idle_count() < self.num_reserved
             || self.has_queued_work()
             || self.common.time.park_timeout().is_some()
+            || self.common.blocking.is_busy()
         {
             return None;
         }
-        let mut blocked = Vec::new();
-        self.owned.for_each(|h| {
-            if let Some(id) = std::num::NonZeroU64::new(h.id.as_u64()) {
-                blocked.push(crate::validation::BlockedTask {
-                    id,
-                    name: h.name().map(str::to_owned),
-                    spawned_at: Some(h.spawned_at.into()),
-                });
-            }
-        });
-        (!blocked.is_empty()).then_some(blocked)
+        self.owned.blocked()
     }
 
     fn reserved_idle_count(&self) -> usize {
