@@ -97,6 +97,7 @@ pub(crate) fn chain_input(word: u64, flags: u8) -> u64 {
 }
 
 /// The owner's part of a context state.
+#[repr(C)]
 pub(crate) struct Owned {
     pub(crate) held: Vec<HeldEntry>,
     pub(crate) desc: Option<ContextDesc>,
@@ -168,10 +169,13 @@ struct Remote {
     waits: CtxWaitList,
 }
 
+/// `repr(C)`, so the fields every acquire and release reads (`pending`,
+/// the held stack's pointer and length) share the first cache line.
+#[repr(C)]
 pub(crate) struct ContextState {
     pub(crate) id: ContextId,
-    owned: UnsafeCell<Owned>,
     pending: AtomicBool,
+    owned: UnsafeCell<Owned>,
     /// Waits in progress that the wait-for graph does not record (see
     /// `wait::graph`): while non-zero, a deadlock check treats the context
     /// as able to progress.

@@ -13,6 +13,8 @@ use std::time::Instant;
 struct Base {
     at: Instant,
     ns: u64,
+    /// Read only where the coarse clock is used.
+    #[cfg_attr(not(all(target_os = "linux", not(miri))), allow(dead_code))]
     coarse_res_ns: u64,
 }
 
