@@ -7,7 +7,8 @@
 //!   `COMPLETE`);
 //! - `COMPLETE`: the sender is finished — it sent, or it was dropped;
 //! - `CLOSED`: the receiver closed the channel or was dropped;
-//! - `RX_WAITING`: the receiver has registered `rx_waker` at least once;
+//! - `RX_WAITING`: `rx_waker` holds the receiver's waker and the sender
+//!   may read it (the one bit here that is also cleared, see invariant 3);
 //! - `TX_WAITING`: the sender has registered `tx_waker` (in `closed()`).
 //!
 //! Invariants:
@@ -17,13 +18,23 @@
 //!    `VALUE_SENT` refuses to if `CLOSED` is set, so a value is never
 //!    delivered into a closed channel and the two sides never touch `value`
 //!    at the same time.
-//! 2. The receiver registers `rx_waker`, then sets `RX_WAITING` with an RMW
-//!    that also returns the other bits; the sender sets `COMPLETE` with an
-//!    RMW and wakes `rx_waker` only if that RMW saw `RX_WAITING`. The two
-//!    RMWs are ordered: either the receiver sees `COMPLETE` or the sender
-//!    sees `RX_WAITING` (and the waker registered before it). The sender's
-//!    `closed()` does the same with `tx_waker`, `TX_WAITING` and `CLOSED`.
-//!    No wake-up is lost, and a side nobody waits on costs no waker RMW.
+//! 2. The receiver stores its waker in `rx_waker`, then sets `RX_WAITING`
+//!    with an RMW that also returns the other bits; the sender sets
+//!    `COMPLETE` with an RMW and wakes the waker in `rx_waker` (by
+//!    reference) only if that RMW saw `RX_WAITING`. The two RMWs are
+//!    ordered: either the receiver sees `COMPLETE` or the sender sees
+//!    `RX_WAITING` (and the waker stored before it). The sender's `closed()`
+//!    does the same with `tx_waker` (an [`AtomicWaker`]), `TX_WAITING` and
+//!    `CLOSED`. No wake-up is lost, and a side nobody waits on costs no
+//!    waker RMW.
+//! 3. `rx_waker` needs no lock of its own: the receiver writes it only
+//!    while `RX_WAITING` is clear, and the sender reads it only after an RMW
+//!    that saw `RX_WAITING` set. To replace its waker (polled from another
+//!    task) the receiver first clears `RX_WAITING` with an RMW; if that RMW
+//!    shows `COMPLETE` the sender may be reading the slot, so the receiver
+//!    leaves it alone and completes instead. While `RX_WAITING` is set both
+//!    sides only read the slot (`will_wake`, `wake_by_ref`). One RMW per
+//!    wait and none per wake, where an `AtomicWaker` costs two of each.
 //!
 //! Where events pass: `Sender::send`/`Drop` (progress or abandonment),
 //! `Receiver::poll` (a wait starts when it returns `Pending`) and
@@ -48,7 +59,7 @@ use std::error::Error;
 use std::fmt;
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, Waker};
 
 const VALUE_SENT: usize = 0b0_0001;
 const COMPLETE: usize = 0b0_0010;
@@ -72,11 +83,13 @@ const TX_WAITING: usize = 0b1_0000;
 #[track_caller]
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let meta = ChannelMeta::new(ChannelKind::Oneshot, Some(1));
-    let claim = meta.new_sender();
+    // An untracked channel stays untracked, so its sender needs no claim
+    // (and its drop no call into the engine).
+    let claim = meta.is_tracked().then(|| meta.new_sender());
     let inner = Arc::new(Inner {
         state: AtomicUsize::new(0),
         value: UnsafeCell::new(None),
-        rx_waker: AtomicWaker::new(),
+        rx_waker: UnsafeCell::new(None),
         tx_waker: AtomicWaker::new(),
         meta,
     });
@@ -95,13 +108,16 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
 struct Inner<T> {
     state: AtomicUsize,
     value: UnsafeCell<Option<T>>,
-    rx_waker: AtomicWaker,
+    /// The receiver's waker; guarded by `RX_WAITING` (invariant 3).
+    rx_waker: UnsafeCell<Option<Waker>>,
     tx_waker: AtomicWaker,
     meta: ChannelMeta,
 }
 
 // SAFETY: `value` is handed from the sender's thread to the receiver's
 // (invariant 1), which needs `T: Send`; the two never access it together.
+// `rx_waker` is written by one side only while the other cannot read it
+// (invariant 3), and `Waker` is `Send + Sync`.
 unsafe impl<T: Send> Send for Inner<T> {}
 // SAFETY: as above.
 unsafe impl<T: Send> Sync for Inner<T> {}
@@ -109,8 +125,9 @@ unsafe impl<T: Send> Sync for Inner<T> {}
 /// Sends the value; consumed by [`send`](Sender::send).
 pub struct Sender<T> {
     inner: Option<Arc<Inner<T>>>,
-    /// Counts the sender as live for the engine until it drops.
-    _claim: SenderClaim,
+    /// Counts the sender as live for the engine until it drops (`None` if
+    /// the channel is untracked).
+    _claim: Option<SenderClaim>,
 }
 
 /// Receives the value: `.await` it, or poll it with
@@ -195,7 +212,7 @@ impl<T> Sender<T> {
         }
         // Invariant 2.
         if cur & RX_WAITING != 0 {
-            inner.rx_waker.wake();
+            wake_rx(&inner);
         }
         Ok(())
     }
@@ -240,7 +257,7 @@ impl<T> Drop for Sender<T> {
             inner.meta.oneshot_sender_dropped_unsent();
             // Invariant 2.
             if inner.state.fetch_or(COMPLETE, AcqRel) & RX_WAITING != 0 {
-                inner.rx_waker.wake();
+                wake_rx(&inner);
             }
         }
     }
@@ -304,6 +321,33 @@ fn close<T>(inner: &Inner<T>) {
     }
 }
 
+/// Wakes the receiver's stored waker: called by the sender after its
+/// `COMPLETE` RMW saw `RX_WAITING` (invariants 2 and 3).
+fn wake_rx<T>(inner: &Inner<T>) {
+    inner.rx_waker.with(|w| {
+        // SAFETY: invariant 3: `RX_WAITING` was set when `COMPLETE` was, so
+        // the receiver wrote the slot before (our RMW acquired that write)
+        // and will not write it again; it may only read it concurrently.
+        if let Some(w) = unsafe { &*w } {
+            w.wake_by_ref();
+        }
+    });
+}
+
+/// Stores the receiver's waker: `RX_WAITING` is clear (invariant 3), so the
+/// sender does not read the slot.
+///
+/// # Safety
+/// The caller is the receiver and saw `RX_WAITING` clear in its last RMW or
+/// load of `state` (it is the only one that sets it).
+unsafe fn store_rx_waker<T>(inner: &Inner<T>, waker: &Waker) {
+    // SAFETY: by the caller's contract the sender does not touch the slot
+    // until `RX_WAITING` is set again, by the caller, after this write.
+    inner
+        .rx_waker
+        .with_mut(|w| unsafe { *w = Some(waker.clone()) });
+}
+
 /// Takes the sent value.
 fn take_value<T>(inner: &Inner<T>) -> T {
     inner.meta.delivered(1);
@@ -329,14 +373,14 @@ impl<T> Future for Receiver<T> {
         inner.meta.receiver_polled();
         let mut state = inner.state.load(Acquire);
         if state & (VALUE_SENT | COMPLETE | CLOSED) == 0 {
-            // Invariant 2.
-            inner.rx_waker.register(cx.waker());
-            state = inner.state.fetch_or(RX_WAITING, AcqRel);
-            if state & (VALUE_SENT | COMPLETE | CLOSED) == 0 {
-                if this.wait.is_none() {
-                    this.wait = Some(inner.meta.recv_wait());
+            match poll_register(inner, state, cx) {
+                Some(done) => state = done,
+                None => {
+                    if this.wait.is_none() && inner.meta.is_tracked() {
+                        this.wait = Some(inner.meta.recv_wait());
+                    }
+                    return Poll::Pending;
                 }
-                return Poll::Pending;
             }
         }
         let out = if state & VALUE_SENT != 0 {
@@ -348,6 +392,40 @@ impl<T> Future for Receiver<T> {
         this.wait = None;
         coop.made_progress();
         Poll::Ready(out)
+    }
+}
+
+/// Makes sure the sender will wake `cx`'s waker (invariants 2 and 3), given
+/// `state`, just loaded, with neither `COMPLETE` nor `CLOSED`. Returns
+/// `None` to wait, or the state to complete with if the sender finished
+/// meanwhile.
+fn poll_register<T>(inner: &Inner<T>, state: usize, cx: &Context<'_>) -> Option<usize> {
+    if state & RX_WAITING != 0 {
+        let same = inner.rx_waker.with(|w| {
+            // SAFETY: invariant 3: while `RX_WAITING` is set the sender only
+            // reads the slot, and only we write it.
+            unsafe { &*w }
+                .as_ref()
+                .is_some_and(|w| w.will_wake(cx.waker()))
+        });
+        if same {
+            return None;
+        }
+        // Take the slot back before replacing the waker.
+        let prev = inner.state.fetch_and(!RX_WAITING, AcqRel);
+        if prev & COMPLETE != 0 {
+            // The sender saw `RX_WAITING` and may be reading the slot.
+            return Some(prev);
+        }
+    }
+    // SAFETY: `RX_WAITING` is clear: never set, or cleared just above by an
+    // RMW that saw the sender unfinished.
+    unsafe { store_rx_waker(inner, cx.waker()) };
+    let prev = inner.state.fetch_or(RX_WAITING, AcqRel);
+    if prev & (VALUE_SENT | COMPLETE | CLOSED) == 0 {
+        None
+    } else {
+        Some(prev)
     }
 }
 
