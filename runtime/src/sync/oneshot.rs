@@ -54,10 +54,11 @@ use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::loom::sync::Arc;
 use crate::task::coop;
 use crate::util::atomic_waker::AtomicWaker;
-use crate::validation::{ChannelKind, ChannelMeta, SenderClaim, Waiting};
+use crate::validation::{ChannelKind, ChannelMeta, SenderClaim, Site, Waiting};
 use std::error::Error;
 use std::fmt;
 use std::future::{poll_fn, Future};
+use std::panic::Location;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll, Waker};
 
@@ -92,16 +93,14 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
         rx_waker: UnsafeCell::new(None),
         tx_waker: AtomicWaker::new(),
         meta,
+        claim: UnsafeCell::new(claim),
+        rx_wait: UnsafeCell::new(None),
     });
     (
         Sender {
             inner: Some(inner.clone()),
-            _claim: claim,
         },
-        Receiver {
-            inner: Some(inner),
-            wait: None,
-        },
+        Receiver { inner: Some(inner) },
     )
 }
 
@@ -112,12 +111,66 @@ struct Inner<T> {
     rx_waker: UnsafeCell<Option<Waker>>,
     tx_waker: AtomicWaker,
     meta: ChannelMeta,
+    /// Counts the sender as live for the engine until it drops (`None` if
+    /// the channel is untracked). Only the `Sender` touches it. The
+    /// engine's per-handle state lives here rather than in the handles so
+    /// that a `Sender` and a `Receiver` are one pointer each, cheap to move
+    /// (a request often carries the handles of its reply).
+    claim: UnsafeCell<Option<SenderClaim>>,
+    /// The receive wait while the receiver is pending. Only the `Receiver`
+    /// touches it.
+    rx_wait: UnsafeCell<Option<Waiting>>,
+}
+
+impl<T> Inner<T> {
+    /// Ends the sender's claim.
+    ///
+    /// # Safety
+    /// Called by the `Sender` only (there is one), once.
+    unsafe fn drop_claim(&self) {
+        if self.meta.is_tracked() {
+            // SAFETY: only the sender touches `claim` (caller).
+            drop(self.claim.with_mut(|c| unsafe { (*c).take() }));
+        }
+    }
+
+    /// Registers the receive wait, at the caller's site, unless it is
+    /// registered already.
+    ///
+    /// # Safety
+    /// Called by the `Receiver` only (there is one).
+    #[track_caller]
+    unsafe fn start_rx_wait(&self) {
+        if self.meta.is_tracked() {
+            // Read here: `#[track_caller]` does not reach into the closure.
+            let site = Site::from_location(Location::caller());
+            // SAFETY: only the receiver touches `rx_wait` (caller).
+            self.rx_wait.with_mut(|w| unsafe {
+                if (*w).is_none() {
+                    *w = Some(self.meta.recv_wait_at(site));
+                }
+            });
+        }
+    }
+
+    /// Ends the receive wait, if any.
+    ///
+    /// # Safety
+    /// Called by the `Receiver` only (there is one).
+    unsafe fn end_rx_wait(&self) {
+        if self.meta.is_tracked() {
+            // SAFETY: only the receiver touches `rx_wait` (caller).
+            drop(self.rx_wait.with_mut(|w| unsafe { (*w).take() }));
+        }
+    }
 }
 
 // SAFETY: `value` is handed from the sender's thread to the receiver's
 // (invariant 1), which needs `T: Send`; the two never access it together.
 // `rx_waker` is written by one side only while the other cannot read it
-// (invariant 3), and `Waker` is `Send + Sync`.
+// (invariant 3), and `Waker` is `Send + Sync`. `claim` is only touched by
+// the one sender and `rx_wait` by the one receiver, each through `&mut`
+// of its handle.
 unsafe impl<T: Send> Send for Inner<T> {}
 // SAFETY: as above.
 unsafe impl<T: Send> Sync for Inner<T> {}
@@ -125,17 +178,12 @@ unsafe impl<T: Send> Sync for Inner<T> {}
 /// Sends the value; consumed by [`send`](Sender::send).
 pub struct Sender<T> {
     inner: Option<Arc<Inner<T>>>,
-    /// Counts the sender as live for the engine until it drops (`None` if
-    /// the channel is untracked).
-    _claim: Option<SenderClaim>,
 }
 
 /// Receives the value: `.await` it, or poll it with
 /// [`try_recv`](Receiver::try_recv).
 pub struct Receiver<T> {
     inner: Option<Arc<Inner<T>>>,
-    /// The receive wait, while the receiver is pending.
-    wait: Option<Waiting>,
 }
 
 /// The sender was dropped without sending (or the receiver closed first).
@@ -188,33 +236,11 @@ impl<T> Sender<T> {
             .inner
             .take()
             .expect("a Sender holds its channel until send");
-        if inner.state.load(Acquire) & CLOSED != 0 {
-            return Err(value);
-        }
-        // SAFETY: invariant 1: before VALUE_SENT only the sender touches it.
-        inner.value.with_mut(|p| unsafe { *p = Some(value) });
-        let mut cur = inner.state.load(Acquire);
-        loop {
-            if cur & CLOSED != 0 {
-                // SAFETY: VALUE_SENT was not set, so the slot is still ours.
-                let value = inner.value.with_mut(|p| unsafe { (*p).take() });
-                return Err(value.expect("the value written above"));
-            }
-            match inner.state.compare_exchange_weak(
-                cur,
-                cur | VALUE_SENT | COMPLETE,
-                AcqRel,
-                Acquire,
-            ) {
-                Ok(_) => break,
-                Err(actual) => cur = actual,
-            }
-        }
-        // Invariant 2.
-        if cur & RX_WAITING != 0 {
-            wake_rx(&inner);
-        }
-        Ok(())
+        let res = deliver(&inner, value);
+        // SAFETY: we are the sender, and `inner` was taken out, so `Drop`
+        // does not end the claim again.
+        unsafe { inner.drop_claim() };
+        res
     }
 
     /// True once the receiver was dropped or closed.
@@ -259,6 +285,9 @@ impl<T> Drop for Sender<T> {
             if inner.state.fetch_or(COMPLETE, AcqRel) & RX_WAITING != 0 {
                 wake_rx(&inner);
             }
+            // SAFETY: we are the sender; `inner` was taken out, so this
+            // runs once.
+            unsafe { inner.drop_claim() };
         }
     }
 }
@@ -283,13 +312,15 @@ impl<T> Receiver<T> {
         let state = inner.state.load(Acquire);
         if state & VALUE_SENT != 0 {
             let value = take_value(inner);
+            // SAFETY: we are the receiver.
+            unsafe { inner.end_rx_wait() };
             self.inner = None;
-            self.wait = None;
             return Ok(value);
         }
         if state & (COMPLETE | CLOSED) != 0 {
+            // SAFETY: we are the receiver.
+            unsafe { inner.end_rx_wait() };
             self.inner = None;
-            self.wait = None;
             return Err(TryRecvError::Closed);
         }
         Err(TryRecvError::Empty)
@@ -319,6 +350,35 @@ fn close<T>(inner: &Inner<T>) {
     if prev & (TX_WAITING | COMPLETE) == TX_WAITING {
         inner.tx_waker.wake();
     }
+}
+
+/// The body of [`Sender::send`].
+fn deliver<T>(inner: &Inner<T>, value: T) -> Result<(), T> {
+    if inner.state.load(Acquire) & CLOSED != 0 {
+        return Err(value);
+    }
+    // SAFETY: invariant 1: before VALUE_SENT only the sender touches it.
+    inner.value.with_mut(|p| unsafe { *p = Some(value) });
+    let mut cur = inner.state.load(Acquire);
+    loop {
+        if cur & CLOSED != 0 {
+            // SAFETY: VALUE_SENT was not set, so the slot is still ours.
+            let value = inner.value.with_mut(|p| unsafe { (*p).take() });
+            return Err(value.expect("the value written above"));
+        }
+        match inner
+            .state
+            .compare_exchange_weak(cur, cur | VALUE_SENT | COMPLETE, AcqRel, Acquire)
+        {
+            Ok(_) => break,
+            Err(actual) => cur = actual,
+        }
+    }
+    // Invariant 2.
+    if cur & RX_WAITING != 0 {
+        wake_rx(inner);
+    }
+    Ok(())
 }
 
 /// Wakes the receiver's stored waker: called by the sender after its
@@ -376,9 +436,8 @@ impl<T> Future for Receiver<T> {
             match poll_register(inner, state, cx) {
                 Some(done) => state = done,
                 None => {
-                    if this.wait.is_none() && inner.meta.is_tracked() {
-                        this.wait = Some(inner.meta.recv_wait());
-                    }
+                    // SAFETY: we are the receiver.
+                    unsafe { inner.start_rx_wait() };
                     return Poll::Pending;
                 }
             }
@@ -388,8 +447,9 @@ impl<T> Future for Receiver<T> {
         } else {
             Err(RecvError(()))
         };
+        // SAFETY: we are the receiver.
+        unsafe { inner.end_rx_wait() };
         this.inner = None;
-        this.wait = None;
         coop.made_progress();
         Poll::Ready(out)
     }
@@ -431,8 +491,9 @@ fn poll_register<T>(inner: &Inner<T>, state: usize, cx: &Context<'_>) -> Option<
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.wait = None;
         if let Some(inner) = self.inner.take() {
+            // SAFETY: we are the receiver.
+            unsafe { inner.end_rx_wait() };
             close(&inner);
             // A value sent and never taken is lost with the channel.
             if inner.state.load(Acquire) & VALUE_SENT != 0 {
