@@ -20,21 +20,25 @@
 //!    at the same time.
 //! 2. The receiver stores its waker in `rx_waker`, then sets `RX_WAITING`
 //!    with an RMW that also returns the other bits; the sender sets
-//!    `COMPLETE` with an RMW and wakes the waker in `rx_waker` (by
-//!    reference) only if that RMW saw `RX_WAITING`. The two RMWs are
+//!    `COMPLETE` with an RMW and takes and wakes the waker in `rx_waker`
+//!    only if that RMW saw `RX_WAITING`. The two RMWs are
 //!    ordered: either the receiver sees `COMPLETE` or the sender sees
 //!    `RX_WAITING` (and the waker stored before it). The sender's `closed()`
 //!    does the same with `tx_waker` (an [`AtomicWaker`]), `TX_WAITING` and
 //!    `CLOSED`. No wake-up is lost, and a side nobody waits on costs no
 //!    waker RMW.
-//! 3. `rx_waker` needs no lock of its own: the receiver writes it only
-//!    while `RX_WAITING` is clear, and the sender reads it only after an RMW
-//!    that saw `RX_WAITING` set. To replace its waker (polled from another
-//!    task) the receiver first clears `RX_WAITING` with an RMW; if that RMW
-//!    shows `COMPLETE` the sender may be reading the slot, so the receiver
-//!    leaves it alone and completes instead. While `RX_WAITING` is set both
-//!    sides only read the slot (`will_wake`, `wake_by_ref`). One RMW per
-//!    wait and none per wake, where an `AtomicWaker` costs two of each.
+//! 3. `rx_waker` needs no lock of its own, because it always has one owner:
+//!    the receiver while `RX_WAITING` is clear, nobody while it is set and
+//!    `COMPLETE` is not, and the sender from the RMW that set `COMPLETE` and
+//!    saw `RX_WAITING`. To replace its waker (polled from another task) the
+//!    receiver first clears `RX_WAITING` with an RMW; if that RMW shows
+//!    `COMPLETE` the slot is the sender's, so the receiver leaves it alone
+//!    and completes instead. Whether a re-poll needs a new waker is decided
+//!    from `rx_waker_id` (the stored waker's data and vtable pointers, what
+//!    `Waker::will_wake` compares), which only the receiver touches, so it
+//!    never reads a slot the sender may be taking. One RMW per wait and none
+//!    per wake, where an `AtomicWaker` costs two of each; and the sender
+//!    wakes by value, so no waker is left behind to drop.
 //!
 //! Where events pass: `Sender::send`/`Drop` (progress or abandonment),
 //! `Receiver::poll` (a wait starts when it returns `Pending`) and
@@ -60,7 +64,7 @@ use std::fmt;
 use std::future::{poll_fn, Future};
 use std::panic::Location;
 use std::pin::Pin;
-use std::task::{ready, Context, Poll, Waker};
+use std::task::{ready, Context, Poll, RawWakerVTable, Waker};
 
 const VALUE_SENT: usize = 0b0_0001;
 const COMPLETE: usize = 0b0_0010;
@@ -86,15 +90,20 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let meta = ChannelMeta::new(ChannelKind::Oneshot, Some(1));
     // An untracked channel stays untracked, so its sender needs no claim
     // (and its drop no call into the engine).
-    let claim = meta.is_tracked().then(|| meta.new_sender());
+    let tracked = meta.is_tracked().then(|| {
+        Box::new(Tracked {
+            claim: UnsafeCell::new(Some(meta.new_sender())),
+            rx_wait: UnsafeCell::new(None),
+        })
+    });
     let inner = Arc::new(Inner {
         state: AtomicUsize::new(0),
         value: UnsafeCell::new(None),
         rx_waker: UnsafeCell::new(None),
+        rx_waker_id: UnsafeCell::new((std::ptr::null(), std::ptr::null())),
         tx_waker: AtomicWaker::new(),
         meta,
-        claim: UnsafeCell::new(claim),
-        rx_wait: UnsafeCell::new(None),
+        tracked,
     });
     (
         Sender {
@@ -104,18 +113,36 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     )
 }
 
+/// What `Waker::will_wake` compares: the data and vtable pointers.
+type WakerId = (*const (), *const RawWakerVTable);
+
+fn waker_id(w: &Waker) -> WakerId {
+    (w.data(), w.vtable())
+}
+
 struct Inner<T> {
     state: AtomicUsize,
     value: UnsafeCell<Option<T>>,
-    /// The receiver's waker; guarded by `RX_WAITING` (invariant 3).
+    /// The receiver's waker; owned per invariant 3.
     rx_waker: UnsafeCell<Option<Waker>>,
+    /// The data and vtable pointers of the waker last stored in
+    /// `rx_waker`; only the receiver touches it.
+    rx_waker_id: UnsafeCell<WakerId>,
     tx_waker: AtomicWaker,
     meta: ChannelMeta,
-    /// Counts the sender as live for the engine until it drops (`None` if
-    /// the channel is untracked). Only the `Sender` touches it. The
-    /// engine's per-handle state lives here rather than in the handles so
-    /// that a `Sender` and a `Receiver` are one pointer each, cheap to move
-    /// (a request often carries the handles of its reply).
+    /// The engine's per-handle state; `None` if the channel is untracked.
+    /// It lives here rather than in the handles so that a `Sender` and a
+    /// `Receiver` are one pointer each, cheap to move (a request often
+    /// carries the handles of its reply); and it is boxed so that `Inner`
+    /// stays small enough to be built in place rather than copied into its
+    /// allocation.
+    tracked: Option<Box<Tracked>>,
+}
+
+/// The engine's state of a tracked channel's two handles.
+struct Tracked {
+    /// Counts the sender as live for the engine until it drops. Only the
+    /// `Sender` touches it.
     claim: UnsafeCell<Option<SenderClaim>>,
     /// The receive wait while the receiver is pending. Only the `Receiver`
     /// touches it.
@@ -128,9 +155,9 @@ impl<T> Inner<T> {
     /// # Safety
     /// Called by the `Sender` only (there is one), once.
     unsafe fn drop_claim(&self) {
-        if self.meta.is_tracked() {
+        if let Some(t) = &self.tracked {
             // SAFETY: only the sender touches `claim` (caller).
-            drop(self.claim.with_mut(|c| unsafe { (*c).take() }));
+            drop(t.claim.with_mut(|c| unsafe { (*c).take() }));
         }
     }
 
@@ -141,11 +168,11 @@ impl<T> Inner<T> {
     /// Called by the `Receiver` only (there is one).
     #[track_caller]
     unsafe fn start_rx_wait(&self) {
-        if self.meta.is_tracked() {
+        if let Some(t) = &self.tracked {
             // Read here: `#[track_caller]` does not reach into the closure.
             let site = Site::from_location(Location::caller());
             // SAFETY: only the receiver touches `rx_wait` (caller).
-            self.rx_wait.with_mut(|w| unsafe {
+            t.rx_wait.with_mut(|w| unsafe {
                 if (*w).is_none() {
                     *w = Some(self.meta.recv_wait_at(site));
                 }
@@ -158,19 +185,19 @@ impl<T> Inner<T> {
     /// # Safety
     /// Called by the `Receiver` only (there is one).
     unsafe fn end_rx_wait(&self) {
-        if self.meta.is_tracked() {
+        if let Some(t) = &self.tracked {
             // SAFETY: only the receiver touches `rx_wait` (caller).
-            drop(self.rx_wait.with_mut(|w| unsafe { (*w).take() }));
+            drop(t.rx_wait.with_mut(|w| unsafe { (*w).take() }));
         }
     }
 }
 
 // SAFETY: `value` is handed from the sender's thread to the receiver's
 // (invariant 1), which needs `T: Send`; the two never access it together.
-// `rx_waker` is written by one side only while the other cannot read it
-// (invariant 3), and `Waker` is `Send + Sync`. `claim` is only touched by
-// the one sender and `rx_wait` by the one receiver, each through `&mut`
-// of its handle.
+// `rx_waker` has one owner at a time (invariant 3), and `Waker` is
+// `Send + Sync`. `claim` is only touched by the one sender, and `rx_wait`
+// and `rx_waker_id` (plain pointers, only compared) by the one receiver,
+// each through `&mut` of its handle.
 unsafe impl<T: Send> Send for Inner<T> {}
 // SAFETY: as above.
 unsafe impl<T: Send> Sync for Inner<T> {}
@@ -384,14 +411,13 @@ fn deliver<T>(inner: &Inner<T>, value: T) -> Result<(), T> {
 /// Wakes the receiver's stored waker: called by the sender after its
 /// `COMPLETE` RMW saw `RX_WAITING` (invariants 2 and 3).
 fn wake_rx<T>(inner: &Inner<T>) {
-    inner.rx_waker.with(|w| {
-        // SAFETY: invariant 3: `RX_WAITING` was set when `COMPLETE` was, so
-        // the receiver wrote the slot before (our RMW acquired that write)
-        // and will not write it again; it may only read it concurrently.
-        if let Some(w) = unsafe { &*w } {
-            w.wake_by_ref();
-        }
-    });
+    // SAFETY: invariant 3: `RX_WAITING` was set when `COMPLETE` was, so the
+    // receiver wrote the slot before (our RMW acquired that write) and the
+    // slot is ours from now on.
+    let waker = inner.rx_waker.with_mut(|w| unsafe { (*w).take() });
+    if let Some(w) = waker {
+        w.wake();
+    }
 }
 
 /// Stores the receiver's waker: `RX_WAITING` is clear (invariant 3), so the
@@ -406,6 +432,10 @@ unsafe fn store_rx_waker<T>(inner: &Inner<T>, waker: &Waker) {
     inner
         .rx_waker
         .with_mut(|w| unsafe { *w = Some(waker.clone()) });
+    // SAFETY: only the receiver (the caller) touches `rx_waker_id`.
+    inner
+        .rx_waker_id
+        .with_mut(|id| unsafe { *id = waker_id(waker) });
 }
 
 /// Takes the sent value.
@@ -461,20 +491,15 @@ impl<T> Future for Receiver<T> {
 /// meanwhile.
 fn poll_register<T>(inner: &Inner<T>, state: usize, cx: &Context<'_>) -> Option<usize> {
     if state & RX_WAITING != 0 {
-        let same = inner.rx_waker.with(|w| {
-            // SAFETY: invariant 3: while `RX_WAITING` is set the sender only
-            // reads the slot, and only we write it.
-            unsafe { &*w }
-                .as_ref()
-                .is_some_and(|w| w.will_wake(cx.waker()))
-        });
-        if same {
+        // SAFETY: only the receiver (us) touches `rx_waker_id`.
+        let stored = inner.rx_waker_id.with(|id| unsafe { *id });
+        if stored == waker_id(cx.waker()) {
             return None;
         }
         // Take the slot back before replacing the waker.
         let prev = inner.state.fetch_and(!RX_WAITING, AcqRel);
         if prev & COMPLETE != 0 {
-            // The sender saw `RX_WAITING` and may be reading the slot.
+            // The sender saw `RX_WAITING`: the slot is its now.
             return Some(prev);
         }
     }
