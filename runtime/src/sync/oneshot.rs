@@ -44,10 +44,11 @@
 //! `Receiver::poll` (a wait starts when it returns `Pending`) and
 //! `Receiver::close`/`Drop`.
 //!
-//! Validation: the channel embeds a [`ChannelMeta`] and the sender a
-//! [`SenderClaim`] (never marked used: a oneshot sender is consumed by its
-//! one use, so a oneshot receive never proves a deadlock; the stall scan
-//! covers it). The receiver is a future itself, so its wait is registered
+//! Validation: the channel embeds a [`ChannelMeta`] and, if tracked, the
+//! sender's [`SenderClaim`] and the receiver's wait (in `Inner::tracked`,
+//! so the handles stay one pointer each). The claim is never marked used
+//! (a oneshot sender is consumed by its one use, so a oneshot receive never
+//! proves a deadlock; the stall scan covers it). The receiver is a future itself, so its wait is registered
 //! in `poll` at the site of the `.await` that polls it (`poll` is
 //! `#[track_caller]`; through a combinator the site is the combinator's).
 //! A sender dropped unsent while the receiver waits, and a receiver dropped
