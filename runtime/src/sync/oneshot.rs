@@ -24,7 +24,7 @@
 //!    only if that RMW saw `RX_WAITING`. The two RMWs are
 //!    ordered: either the receiver sees `COMPLETE` or the sender sees
 //!    `RX_WAITING` (and the waker stored before it). The sender's `closed()`
-//!    does the same with `tx_waker` (an [`AtomicWaker`]), `TX_WAITING` and
+//!    does the same with `tx_waker` (an `AtomicWaker`), `TX_WAITING` and
 //!    `CLOSED`. No wake-up is lost, and a side nobody waits on costs no
 //!    waker RMW.
 //! 3. `rx_waker` needs no lock of its own, because it always has one owner:
