@@ -274,3 +274,18 @@ fn threaded_oneshot_receiver_changes_waker() {
         sender.join().unwrap();
     }
 }
+
+/// A oneshot's handles are one pointer each: the engine's per-handle state
+/// lives in the shared allocation, so moving a handle (into a request, an
+/// async state machine) stays a register copy.
+#[test]
+fn oneshot_handles_are_one_pointer() {
+    assert_eq!(
+        std::mem::size_of::<oneshot::Sender<[u8; 64]>>(),
+        std::mem::size_of::<usize>()
+    );
+    assert_eq!(
+        std::mem::size_of::<oneshot::Receiver<[u8; 64]>>(),
+        std::mem::size_of::<usize>()
+    );
+}
