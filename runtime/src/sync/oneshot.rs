@@ -7,7 +7,8 @@
 //!   `COMPLETE`);
 //! - `COMPLETE`: the sender is finished — it sent, or it was dropped;
 //! - `CLOSED`: the receiver closed the channel or was dropped;
-//! - `RX_WAITING`: the receiver has registered `rx_waker` at least once;
+//! - `RX_WAITING`: `rx_waker` holds the receiver's waker and the sender
+//!   may read it (the one bit here that is also cleared, see invariant 3);
 //! - `TX_WAITING`: the sender has registered `tx_waker` (in `closed()`).
 //!
 //! Invariants:
@@ -17,22 +18,37 @@
 //!    `VALUE_SENT` refuses to if `CLOSED` is set, so a value is never
 //!    delivered into a closed channel and the two sides never touch `value`
 //!    at the same time.
-//! 2. The receiver registers `rx_waker`, then sets `RX_WAITING` with an RMW
-//!    that also returns the other bits; the sender sets `COMPLETE` with an
-//!    RMW and wakes `rx_waker` only if that RMW saw `RX_WAITING`. The two
-//!    RMWs are ordered: either the receiver sees `COMPLETE` or the sender
-//!    sees `RX_WAITING` (and the waker registered before it). The sender's
-//!    `closed()` does the same with `tx_waker`, `TX_WAITING` and `CLOSED`.
-//!    No wake-up is lost, and a side nobody waits on costs no waker RMW.
+//! 2. The receiver stores its waker in `rx_waker`, then sets `RX_WAITING`
+//!    with an RMW that also returns the other bits; the sender sets
+//!    `COMPLETE` with an RMW and takes and wakes the waker in `rx_waker`
+//!    only if that RMW saw `RX_WAITING`. The two RMWs are
+//!    ordered: either the receiver sees `COMPLETE` or the sender sees
+//!    `RX_WAITING` (and the waker stored before it). The sender's `closed()`
+//!    does the same with `tx_waker` (an `AtomicWaker`), `TX_WAITING` and
+//!    `CLOSED`. No wake-up is lost, and a side nobody waits on costs no
+//!    waker RMW.
+//! 3. `rx_waker` needs no lock of its own, because it always has one owner:
+//!    the receiver while `RX_WAITING` is clear, nobody while it is set and
+//!    `COMPLETE` is not, and the sender from the RMW that set `COMPLETE` and
+//!    saw `RX_WAITING`. To replace its waker (polled from another task) the
+//!    receiver first clears `RX_WAITING` with an RMW; if that RMW shows
+//!    `COMPLETE` the slot is the sender's, so the receiver leaves it alone
+//!    and completes instead. Whether a re-poll needs a new waker is decided
+//!    from `rx_waker_id` (the stored waker's data and vtable pointers, what
+//!    `Waker::will_wake` compares), which only the receiver touches, so it
+//!    never reads a slot the sender may be taking. One RMW per wait and none
+//!    per wake, where an `AtomicWaker` costs two of each; and the sender
+//!    wakes by value, so no waker is left behind to drop.
 //!
 //! Where events pass: `Sender::send`/`Drop` (progress or abandonment),
 //! `Receiver::poll` (a wait starts when it returns `Pending`) and
 //! `Receiver::close`/`Drop`.
 //!
-//! Validation: the channel embeds a [`ChannelMeta`] and the sender a
-//! [`SenderClaim`] (never marked used: a oneshot sender is consumed by its
-//! one use, so a oneshot receive never proves a deadlock; the stall scan
-//! covers it). The receiver is a future itself, so its wait is registered
+//! Validation: the channel embeds a [`ChannelMeta`] and, if tracked, the
+//! sender's [`SenderClaim`] and the receiver's wait (in `Inner::tracked`,
+//! so the handles stay one pointer each). The claim is never marked used
+//! (a oneshot sender is consumed by its one use, so a oneshot receive never
+//! proves a deadlock; the stall scan covers it). The receiver is a future itself, so its wait is registered
 //! in `poll` at the site of the `.await` that polls it (`poll` is
 //! `#[track_caller]`; through a combinator the site is the combinator's).
 //! A sender dropped unsent while the receiver waits, and a receiver dropped
@@ -43,12 +59,13 @@ use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::loom::sync::Arc;
 use crate::task::coop;
 use crate::util::atomic_waker::AtomicWaker;
-use crate::validation::{ChannelKind, ChannelMeta, SenderClaim, Waiting};
+use crate::validation::{ChannelKind, ChannelMeta, SenderClaim, Site, Waiting};
 use std::error::Error;
 use std::fmt;
 use std::future::{poll_fn, Future};
+use std::panic::Location;
 use std::pin::Pin;
-use std::task::{ready, Context, Poll};
+use std::task::{ready, Context, Poll, RawWakerVTable, Waker};
 
 const VALUE_SENT: usize = 0b0_0001;
 const COMPLETE: usize = 0b0_0010;
@@ -72,36 +89,116 @@ const TX_WAITING: usize = 0b1_0000;
 #[track_caller]
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let meta = ChannelMeta::new(ChannelKind::Oneshot, Some(1));
-    let claim = meta.new_sender();
+    // An untracked channel stays untracked, so its sender needs no claim
+    // (and its drop no call into the engine).
+    let tracked = meta.is_tracked().then(|| {
+        Box::new(Tracked {
+            claim: UnsafeCell::new(Some(meta.new_sender())),
+            rx_wait: UnsafeCell::new(None),
+        })
+    });
     let inner = Arc::new(Inner {
         state: AtomicUsize::new(0),
         value: UnsafeCell::new(None),
-        rx_waker: AtomicWaker::new(),
+        rx_waker: UnsafeCell::new(None),
+        rx_waker_id: UnsafeCell::new((std::ptr::null(), std::ptr::null())),
         tx_waker: AtomicWaker::new(),
         meta,
+        tracked,
     });
     (
         Sender {
             inner: Some(inner.clone()),
-            _claim: claim,
         },
-        Receiver {
-            inner: Some(inner),
-            wait: None,
-        },
+        Receiver { inner: Some(inner) },
     )
+}
+
+/// What `Waker::will_wake` compares: the data and vtable pointers.
+type WakerId = (*const (), *const RawWakerVTable);
+
+fn waker_id(w: &Waker) -> WakerId {
+    (w.data(), w.vtable())
 }
 
 struct Inner<T> {
     state: AtomicUsize,
     value: UnsafeCell<Option<T>>,
-    rx_waker: AtomicWaker,
+    /// The receiver's waker; owned per invariant 3.
+    rx_waker: UnsafeCell<Option<Waker>>,
+    /// The data and vtable pointers of the waker last stored in
+    /// `rx_waker`; only the receiver touches it.
+    rx_waker_id: UnsafeCell<WakerId>,
     tx_waker: AtomicWaker,
     meta: ChannelMeta,
+    /// The engine's per-handle state; `None` if the channel is untracked.
+    /// It lives here rather than in the handles so that a `Sender` and a
+    /// `Receiver` are one pointer each, cheap to move (a request often
+    /// carries the handles of its reply); and it is boxed so that `Inner`
+    /// stays small enough to be built in place rather than copied into its
+    /// allocation.
+    tracked: Option<Box<Tracked>>,
+}
+
+/// The engine's state of a tracked channel's two handles.
+struct Tracked {
+    /// Counts the sender as live for the engine until it drops. Only the
+    /// `Sender` touches it.
+    claim: UnsafeCell<Option<SenderClaim>>,
+    /// The receive wait while the receiver is pending. Only the `Receiver`
+    /// touches it.
+    rx_wait: UnsafeCell<Option<Waiting>>,
+}
+
+impl<T> Inner<T> {
+    /// Ends the sender's claim.
+    ///
+    /// # Safety
+    /// Called by the `Sender` only (there is one), once.
+    unsafe fn drop_claim(&self) {
+        if let Some(t) = &self.tracked {
+            // SAFETY: only the sender touches `claim` (caller).
+            drop(t.claim.with_mut(|c| unsafe { (*c).take() }));
+        }
+    }
+
+    /// Registers the receive wait, at the caller's site, unless it is
+    /// registered already.
+    ///
+    /// # Safety
+    /// Called by the `Receiver` only (there is one).
+    #[track_caller]
+    unsafe fn start_rx_wait(&self) {
+        if let Some(t) = &self.tracked {
+            // Read here: `#[track_caller]` does not reach into the closure.
+            let site = Site::from_location(Location::caller());
+            // SAFETY: only the receiver touches `rx_wait` (caller).
+            t.rx_wait.with_mut(|w| unsafe {
+                if (*w).is_none() {
+                    *w = Some(self.meta.recv_wait_at(site));
+                }
+            });
+        }
+    }
+
+    /// Ends the receive wait, if any.
+    ///
+    /// # Safety
+    /// Called by the `Receiver` only (there is one).
+    unsafe fn end_rx_wait(&self) {
+        if let Some(t) = &self.tracked {
+            // SAFETY: only the receiver touches `rx_wait` (caller).
+            drop(t.rx_wait.with_mut(|w| unsafe { (*w).take() }));
+        }
+    }
 }
 
 // SAFETY: `value` is handed from the sender's thread to the receiver's
 // (invariant 1), which needs `T: Send`; the two never access it together.
+// `rx_waker` has one owner at a time (invariant 3), and `Waker` is
+// `Send + Sync`. `claim` is only touched by the one sender, and `rx_wait`
+// and `rx_waker_id` (plain pointers, only compared) by the one receiver,
+// each through `&mut` of its handle.
 unsafe impl<T: Send> Send for Inner<T> {}
 // SAFETY: as above.
 unsafe impl<T: Send> Sync for Inner<T> {}
@@ -109,16 +206,12 @@ unsafe impl<T: Send> Sync for Inner<T> {}
 /// Sends the value; consumed by [`send`](Sender::send).
 pub struct Sender<T> {
     inner: Option<Arc<Inner<T>>>,
-    /// Counts the sender as live for the engine until it drops.
-    _claim: SenderClaim,
 }
 
 /// Receives the value: `.await` it, or poll it with
 /// [`try_recv`](Receiver::try_recv).
 pub struct Receiver<T> {
     inner: Option<Arc<Inner<T>>>,
-    /// The receive wait, while the receiver is pending.
-    wait: Option<Waiting>,
 }
 
 /// The sender was dropped without sending (or the receiver closed first).
@@ -171,33 +264,11 @@ impl<T> Sender<T> {
             .inner
             .take()
             .expect("a Sender holds its channel until send");
-        if inner.state.load(Acquire) & CLOSED != 0 {
-            return Err(value);
-        }
-        // SAFETY: invariant 1: before VALUE_SENT only the sender touches it.
-        inner.value.with_mut(|p| unsafe { *p = Some(value) });
-        let mut cur = inner.state.load(Acquire);
-        loop {
-            if cur & CLOSED != 0 {
-                // SAFETY: VALUE_SENT was not set, so the slot is still ours.
-                let value = inner.value.with_mut(|p| unsafe { (*p).take() });
-                return Err(value.expect("the value written above"));
-            }
-            match inner.state.compare_exchange_weak(
-                cur,
-                cur | VALUE_SENT | COMPLETE,
-                AcqRel,
-                Acquire,
-            ) {
-                Ok(_) => break,
-                Err(actual) => cur = actual,
-            }
-        }
-        // Invariant 2.
-        if cur & RX_WAITING != 0 {
-            inner.rx_waker.wake();
-        }
-        Ok(())
+        let res = deliver(&inner, value);
+        // SAFETY: we are the sender, and `inner` was taken out, so `Drop`
+        // does not end the claim again.
+        unsafe { inner.drop_claim() };
+        res
     }
 
     /// True once the receiver was dropped or closed.
@@ -240,8 +311,11 @@ impl<T> Drop for Sender<T> {
             inner.meta.oneshot_sender_dropped_unsent();
             // Invariant 2.
             if inner.state.fetch_or(COMPLETE, AcqRel) & RX_WAITING != 0 {
-                inner.rx_waker.wake();
+                wake_rx(&inner);
             }
+            // SAFETY: we are the sender; `inner` was taken out, so this
+            // runs once.
+            unsafe { inner.drop_claim() };
         }
     }
 }
@@ -266,13 +340,15 @@ impl<T> Receiver<T> {
         let state = inner.state.load(Acquire);
         if state & VALUE_SENT != 0 {
             let value = take_value(inner);
+            // SAFETY: we are the receiver.
+            unsafe { inner.end_rx_wait() };
             self.inner = None;
-            self.wait = None;
             return Ok(value);
         }
         if state & (COMPLETE | CLOSED) != 0 {
+            // SAFETY: we are the receiver.
+            unsafe { inner.end_rx_wait() };
             self.inner = None;
-            self.wait = None;
             return Err(TryRecvError::Closed);
         }
         Err(TryRecvError::Empty)
@@ -304,6 +380,65 @@ fn close<T>(inner: &Inner<T>) {
     }
 }
 
+/// The body of [`Sender::send`].
+fn deliver<T>(inner: &Inner<T>, value: T) -> Result<(), T> {
+    if inner.state.load(Acquire) & CLOSED != 0 {
+        return Err(value);
+    }
+    // SAFETY: invariant 1: before VALUE_SENT only the sender touches it.
+    inner.value.with_mut(|p| unsafe { *p = Some(value) });
+    let mut cur = inner.state.load(Acquire);
+    loop {
+        if cur & CLOSED != 0 {
+            // SAFETY: VALUE_SENT was not set, so the slot is still ours.
+            let value = inner.value.with_mut(|p| unsafe { (*p).take() });
+            return Err(value.expect("the value written above"));
+        }
+        match inner
+            .state
+            .compare_exchange_weak(cur, cur | VALUE_SENT | COMPLETE, AcqRel, Acquire)
+        {
+            Ok(_) => break,
+            Err(actual) => cur = actual,
+        }
+    }
+    // Invariant 2.
+    if cur & RX_WAITING != 0 {
+        wake_rx(inner);
+    }
+    Ok(())
+}
+
+/// Wakes the receiver's stored waker: called by the sender after its
+/// `COMPLETE` RMW saw `RX_WAITING` (invariants 2 and 3).
+fn wake_rx<T>(inner: &Inner<T>) {
+    // SAFETY: invariant 3: `RX_WAITING` was set when `COMPLETE` was, so the
+    // receiver wrote the slot before (our RMW acquired that write) and the
+    // slot is ours from now on.
+    let waker = inner.rx_waker.with_mut(|w| unsafe { (*w).take() });
+    if let Some(w) = waker {
+        w.wake();
+    }
+}
+
+/// Stores the receiver's waker: `RX_WAITING` is clear (invariant 3), so the
+/// sender does not read the slot.
+///
+/// # Safety
+/// The caller is the receiver and saw `RX_WAITING` clear in its last RMW or
+/// load of `state` (it is the only one that sets it).
+unsafe fn store_rx_waker<T>(inner: &Inner<T>, waker: &Waker) {
+    // SAFETY: by the caller's contract the sender does not touch the slot
+    // until `RX_WAITING` is set again, by the caller, after this write.
+    inner
+        .rx_waker
+        .with_mut(|w| unsafe { *w = Some(waker.clone()) });
+    // SAFETY: only the receiver (the caller) touches `rx_waker_id`.
+    inner
+        .rx_waker_id
+        .with_mut(|id| unsafe { *id = waker_id(waker) });
+}
+
 /// Takes the sent value.
 fn take_value<T>(inner: &Inner<T>) -> T {
     inner.meta.delivered(1);
@@ -329,14 +464,13 @@ impl<T> Future for Receiver<T> {
         inner.meta.receiver_polled();
         let mut state = inner.state.load(Acquire);
         if state & (VALUE_SENT | COMPLETE | CLOSED) == 0 {
-            // Invariant 2.
-            inner.rx_waker.register(cx.waker());
-            state = inner.state.fetch_or(RX_WAITING, AcqRel);
-            if state & (VALUE_SENT | COMPLETE | CLOSED) == 0 {
-                if this.wait.is_none() {
-                    this.wait = Some(inner.meta.recv_wait());
+            match poll_register(inner, state, cx) {
+                Some(done) => state = done,
+                None => {
+                    // SAFETY: we are the receiver.
+                    unsafe { inner.start_rx_wait() };
+                    return Poll::Pending;
                 }
-                return Poll::Pending;
             }
         }
         let out = if state & VALUE_SENT != 0 {
@@ -344,17 +478,48 @@ impl<T> Future for Receiver<T> {
         } else {
             Err(RecvError(()))
         };
+        // SAFETY: we are the receiver.
+        unsafe { inner.end_rx_wait() };
         this.inner = None;
-        this.wait = None;
         coop.made_progress();
         Poll::Ready(out)
     }
 }
 
+/// Makes sure the sender will wake `cx`'s waker (invariants 2 and 3), given
+/// `state`, just loaded, with neither `COMPLETE` nor `CLOSED`. Returns
+/// `None` to wait, or the state to complete with if the sender finished
+/// meanwhile.
+fn poll_register<T>(inner: &Inner<T>, state: usize, cx: &Context<'_>) -> Option<usize> {
+    if state & RX_WAITING != 0 {
+        // SAFETY: only the receiver (us) touches `rx_waker_id`.
+        let stored = inner.rx_waker_id.with(|id| unsafe { *id });
+        if stored == waker_id(cx.waker()) {
+            return None;
+        }
+        // Take the slot back before replacing the waker.
+        let prev = inner.state.fetch_and(!RX_WAITING, AcqRel);
+        if prev & COMPLETE != 0 {
+            // The sender saw `RX_WAITING`: the slot is its now.
+            return Some(prev);
+        }
+    }
+    // SAFETY: `RX_WAITING` is clear: never set, or cleared just above by an
+    // RMW that saw the sender unfinished.
+    unsafe { store_rx_waker(inner, cx.waker()) };
+    let prev = inner.state.fetch_or(RX_WAITING, AcqRel);
+    if prev & (VALUE_SENT | COMPLETE | CLOSED) == 0 {
+        None
+    } else {
+        Some(prev)
+    }
+}
+
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        self.wait = None;
         if let Some(inner) = self.inner.take() {
+            // SAFETY: we are the receiver.
+            unsafe { inner.end_rx_wait() };
             close(&inner);
             // A value sent and never taken is lost with the channel.
             if inner.state.load(Acquire) & VALUE_SENT != 0 {

@@ -16,14 +16,20 @@
 //! after the waiter lock is released.
 
 use crate::validation::Waiting;
+use std::mem::MaybeUninit;
 use std::task::Waker;
 
 /// How many wakers one batch holds.
 const CAPACITY: usize = 32;
 
 /// A fixed-capacity batch of wakers.
+///
+/// The inline slots are uninitialised past `len`, so making and dropping an
+/// empty or short list touches only the slots in use (a release that wakes
+/// one waiter does not write or scan 32 of them).
 pub(crate) struct WakeList {
-    wakers: [Option<Waker>; CAPACITY],
+    /// `wakers[..len]` are initialised; the rest are not.
+    wakers: [MaybeUninit<Waker>; CAPACITY],
     len: usize,
     overflow: Vec<Waker>,
     /// Validation waits to end with the wake-ups (empty, hence no
@@ -33,9 +39,10 @@ pub(crate) struct WakeList {
 
 impl WakeList {
     /// An empty batch.
+    #[inline]
     pub(crate) fn new() -> WakeList {
         WakeList {
-            wakers: [const { None }; CAPACITY],
+            wakers: [const { MaybeUninit::uninit() }; CAPACITY],
             len: 0,
             overflow: Vec::new(),
             ended: Vec::new(),
@@ -49,14 +56,16 @@ impl WakeList {
     }
 
     /// True while another waker fits without allocating.
+    #[inline]
     pub(crate) fn can_push(&self) -> bool {
         self.len < CAPACITY
     }
 
     /// Adds a waker; past the inline capacity it goes to the heap.
+    #[inline]
     pub(crate) fn push(&mut self, waker: Waker) {
         if self.len < CAPACITY {
-            self.wakers[self.len] = Some(waker);
+            self.wakers[self.len].write(waker);
             self.len += 1;
         } else {
             self.overflow.push(waker);
@@ -64,21 +73,29 @@ impl WakeList {
     }
 
     /// Wakes and empties the batch, oldest first.
+    #[inline]
     pub(crate) fn wake_all(&mut self) {
+        // `len` is zeroed first: a waker that panics leaves the slots after
+        // it unwoken and leaked, never woken or dropped twice.
         let n = std::mem::take(&mut self.len);
-        for slot in &mut self.wakers[..n] {
-            if let Some(w) = slot.take() {
+        for slot in &self.wakers[..n] {
+            // SAFETY: slots below the old `len` were initialised by `push`,
+            // and with `len` reset each is read exactly once.
+            unsafe { slot.assume_init_read() }.wake();
+        }
+        if !self.overflow.is_empty() {
+            for w in self.overflow.drain(..) {
                 w.wake();
             }
         }
-        for w in self.overflow.drain(..) {
-            w.wake();
+        if !self.ended.is_empty() {
+            self.ended.clear();
         }
-        self.ended.clear();
     }
 }
 
 impl Drop for WakeList {
+    #[inline]
     fn drop(&mut self) {
         // A notifier that unwinds still wakes whom it dequeued, so no waiter
         // is left linked nowhere and asleep.

@@ -129,6 +129,25 @@ fn loom_oneshot_send_races_recv() {
     });
 }
 
+/// The receiver, pending with one waker, is polled again from another task
+/// (a different waker) while the send races: the replacement never loses
+/// the wake-up, whichever side gets to the waker slot first.
+#[test]
+fn loom_oneshot_recv_changes_waker_while_send_races() {
+    super::model(|| {
+        let (tx, rx) = oneshot::channel();
+        let mut rx = pin!(rx);
+        let first = poll_once(rx.as_mut());
+        let t = thread::spawn(move || tx.send(7).unwrap());
+        match first {
+            Poll::Ready(v) => assert_eq!(v, Ok(7)),
+            // `block_on`'s waker is not the no-op one `poll_once` stored.
+            Poll::Pending => assert_eq!(block_on(rx), Ok(7)),
+        }
+        t.join().unwrap();
+    });
+}
+
 /// `close` racing `send`: a successful send is still received after the
 /// close; a refused one hands the value back. Never both, never neither.
 #[test]

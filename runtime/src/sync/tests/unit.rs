@@ -259,3 +259,33 @@ fn a_waiter_behind_a_long_held_blocking_mutex_parks() {
     waiter.join().unwrap();
     assert_eq!(*m.lock(), 1);
 }
+
+/// A oneshot receiver parked with one waker and then awaited with another
+/// (it moved to another task) while the value is sent from another thread:
+/// the waker slot changes hands without a race, and the value arrives.
+#[test]
+fn threaded_oneshot_receiver_changes_waker() {
+    for _ in 0..20 {
+        let (tx, rx) = oneshot::channel();
+        let mut rx = Box::pin(rx);
+        assert!(poll_once(rx.as_mut()).is_pending());
+        let sender = thread::spawn(move || tx.send(String::from("v")).unwrap());
+        assert_eq!(block_on(rx), Ok(String::from("v")));
+        sender.join().unwrap();
+    }
+}
+
+/// A oneshot's handles are one pointer each: the engine's per-handle state
+/// lives in the shared allocation, so moving a handle (into a request, an
+/// async state machine) stays a register copy.
+#[test]
+fn oneshot_handles_are_one_pointer() {
+    assert_eq!(
+        std::mem::size_of::<oneshot::Sender<[u8; 64]>>(),
+        std::mem::size_of::<usize>()
+    );
+    assert_eq!(
+        std::mem::size_of::<oneshot::Receiver<[u8; 64]>>(),
+        std::mem::size_of::<usize>()
+    );
+}
