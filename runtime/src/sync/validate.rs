@@ -43,6 +43,7 @@
 use super::batch_semaphore::{Acquire, BatchSemaphore, Closed};
 use super::semaphore::Semaphore;
 use crate::validation::{Access, ChannelMeta, Held, LockMeta, Mode, Site, WaitMeta, Waiting};
+use std::cell::Cell;
 use std::future::Future;
 use std::mem::ManuallyDrop;
 use std::panic::Location;
@@ -168,6 +169,14 @@ impl Track<'_> {
     }
 }
 
+thread_local! {
+    /// One spare [`Pending`] box per thread: in a contended lock nearly
+    /// every acquisition waits, and would otherwise allocate and free its
+    /// box each time (about a third of the engine's cost on a contended
+    /// `Mutex`).
+    static SPARE_PENDING: Cell<Option<Box<Pending>>> = const { Cell::new(None) };
+}
+
 /// What a pending acquisition keeps between polls; boxed, since only a
 /// future that had to wait has any.
 struct Pending {
@@ -214,10 +223,32 @@ impl<'a> TrackedAcquire<'a> {
     #[cold]
     #[inline(never)]
     fn pending(&mut self) -> &mut Pending {
-        self.pending.get_or_insert_with(|| Pending {
-            waiting: None,
-            held: Held::untracked(),
-        })
+        if self.pending.0.is_none() {
+            let spare = SPARE_PENDING.try_with(Cell::take).ok().flatten();
+            *self.pending.0 = Some(spare.unwrap_or_else(|| {
+                Box::new(Pending {
+                    waiting: None,
+                    held: Held::untracked(),
+                })
+            }));
+        }
+        self.pending.as_mut().expect("set above")
+    }
+
+    /// The acquisition is over: ends the wait (the hold was taken out) and
+    /// keeps the box as this thread's spare.
+    #[cold]
+    #[inline(never)]
+    fn finish_pending(&mut self) {
+        if let Some(mut b) = self.pending.0.take() {
+            b.waiting = None;
+            b.held = Held::untracked();
+            let _ = SPARE_PENDING.try_with(|s| {
+                if let Some(old) = s.replace(Some(b)) {
+                    drop(old);
+                }
+            });
+        }
     }
 
     /// The future is queued: registers its wait (module docs).
@@ -265,7 +296,9 @@ impl Future for TrackedAcquire<'_> {
         let acquire = unsafe { Pin::new_unchecked(&mut this.acquire) };
         match acquire.poll(cx) {
             Poll::Ready(res) => {
-                this.pending.clear();
+                if this.pending.0.is_some() {
+                    this.finish_pending();
+                }
                 Poll::Ready(res.map(|()| held))
             }
             Poll::Pending => {
@@ -295,10 +328,6 @@ impl<T> Rare<T> {
     #[inline]
     fn as_mut(&mut self) -> Option<&mut T> {
         self.0.as_deref_mut()
-    }
-
-    fn get_or_insert_with(&mut self, f: impl FnOnce() -> T) -> &mut T {
-        self.0.get_or_insert_with(|| Box::new(f()))
     }
 
     /// Drops the contents, if any.
