@@ -31,11 +31,7 @@ pub(crate) fn install_hook() {
             current_task,
             current_task_name,
         };
-        // SAFETY: `current_task` returns the slot of the task whose poll is
-        // in progress on the calling thread (`context::enter_task` sets it
-        // for exactly the poll); the poller holds a reference to the task,
-        // so the slot outlives the poll, and a task is polled by one thread
-        // at a time (its RUNNING bit).
+        // SAFETY: `current_task` returns the slot of the task whose poll is in progress on the calling thread (`context::enter_task` sets it for exactly the poll); the poller holds a reference to the task, so the slot outlives the poll, and a task is polled by one thread at a time (its RUNNING bit).
         let installed = unsafe { set_context_hook(hook) };
         if !installed {
             tracing::warn!(

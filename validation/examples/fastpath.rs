@@ -60,8 +60,7 @@ fn measure(mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
-    // SAFETY: the hook returns the slot below only while `TASK` is set,
-    // and the slot outlives that (it lives to the end of `main`).
+    // SAFETY: the hook returns the slot below only while `TASK` is set, and the slot outlives that (it lives to the end of `main`).
     let installed = unsafe {
         set_context_hook(ContextHook {
             current_task,

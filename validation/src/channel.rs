@@ -42,6 +42,21 @@ pub enum ChannelKind {
 }
 
 impl ChannelKind {
+    /// Whether a sender can wait for the receiver (a full bounded channel):
+    /// only then does owning the receiver let another context wait for
+    /// this one.
+    pub(crate) const fn senders_can_wait(self) -> bool {
+        matches!(self, ChannelKind::Mpsc)
+    }
+
+    /// Whether the engine counts and claims the senders. A oneshot's one
+    /// sender is consumed by its only use, so it is never claimed, and it
+    /// is alive exactly while the receiver can wait (dropping it completes
+    /// the receiver): nothing to count.
+    pub(crate) const fn counts_senders(self) -> bool {
+        !matches!(self, ChannelKind::Oneshot)
+    }
+
     /// A short name for reports.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -215,13 +230,7 @@ impl ChannelMeta {
     /// A claim for a new sender handle (at creation and at every clone);
     /// the handle keeps it and drops it with itself.
     pub fn new_sender(&self) -> SenderClaim {
-        // A oneshot's sender is never claimed (see `SenderClaim`) and its
-        // receiver waits only while it lives (dropping it completes the
-        // receiver), so nothing is counted for it.
-        let chan = self
-            .inner
-            .as_ref()
-            .filter(|i| i.kind != ChannelKind::Oneshot);
+        let chan = self.inner.as_ref().filter(|i| i.kind.counts_senders());
         if let Some(inner) = chan {
             inner.unclaimed.fetch_add(1, Relaxed);
         }
@@ -238,16 +247,15 @@ impl ChannelMeta {
     #[inline]
     pub fn receiver_polled(&self) {
         let Some(inner) = &self.inner else { return };
-        // No one waits for a oneshot's receiver (sending never blocks):
-        // its owner matters to nothing the engine checks.
-        if inner.kind == ChannelKind::Oneshot {
+        // Whom no sender can wait for, its owner matters only to reports;
+        // a oneshot's (sending never blocks, one receive) is not tracked.
+        if !inner.kind.counts_senders() {
             return;
         }
         if let Some(me) = context::current_id() {
             if inner.rx_owner.load(Relaxed) != me.as_u64() {
                 inner.set_rx_owner(me, Site::caller());
-                // Only a bounded channel's senders wait for the receiver.
-                if inner.kind == ChannelKind::Mpsc {
+                if inner.kind.senders_can_wait() {
                     context::mark_channel_role();
                 }
             }

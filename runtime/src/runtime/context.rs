@@ -256,9 +256,10 @@ pub(crate) fn enter_task(header: &Header) -> TaskGuard<'_> {
     if let Some(w) = unsafe { watch.as_ref() } {
         w.poll_start(header);
     }
-    // SAFETY: the poller holds a reference to the task for the whole poll
-    // (the guard's lifetime), so its slot outlives the setting, and a task
-    // is polled by one thread at a time (its RUNNING bit).
+    // The poller holds a reference to the task for the whole poll (the
+    // guard's lifetime), and a task is polled by one thread at a time (its
+    // RUNNING bit).
+    // SAFETY: so the slot outlives the setting, polled by this thread only.
     let prev_validation = unsafe { crate::validation::swap_current_task(header.validation_ref()) };
     TaskGuard {
         prev,
@@ -278,8 +279,7 @@ impl Drop for TaskGuard<'_> {
         }
         let prev = self.prev;
         let _ = CONTEXT.try_with(|c| c.task.set(prev));
-        // SAFETY: restores what was set before this poll, which the outer
-        // poll (if any) still keeps alive.
+        // SAFETY: restores the setting of the outer poll, which keeps it alive.
         unsafe { crate::validation::swap_current_task(self.prev_validation) };
     }
 }

@@ -356,8 +356,7 @@ impl Schedule for Arc<Shared> {
     fn schedule(&self, task: Notified) {
         let pushed = context::with_current_thread_core(|cx| match cx {
             Some(cx) if cx.is_for(self) => {
-                // SAFETY: the context is installed only while its `block_on`
-                // holds the core, on this thread.
+                // SAFETY: the context is installed only while its `block_on` holds the core, on this thread.
                 unsafe { cx.push(task) };
                 None
             }

@@ -249,8 +249,7 @@ fn check(w: &WorkerWatch, s: &mut Sample, now: Duration, threshold: Duration, st
         s.stuck_reported = true;
         stats.stuck_polls.fetch_add(1, Relaxed);
         let site = w.site.load(Relaxed);
-        // SAFETY: `site` is null or a `&'static Location` stored by
-        // `poll_start`; statics are never freed.
+        // SAFETY: `site` is null or a `&'static Location` stored by `poll_start`; statics are never freed.
         let site = unsafe { site.as_ref() };
         tracing::warn!(
             task.id = w.task_id.load(Relaxed),

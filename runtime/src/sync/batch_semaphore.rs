@@ -433,9 +433,7 @@ impl BatchSemaphore {
         }
         node.remaining.store(needed - taken, Relaxed);
         node.set_waker(cx.waker());
-        // SAFETY: `node` lives in a pinned `Acquire` whose `Drop` unlinks it
-        // under this lock; it is in no list (`queued` was false); we hold
-        // the lock.
+        // SAFETY: `node` lives in a pinned `Acquire` whose `Drop` unlinks it under this lock; it is in no list (`queued` was false); we hold the lock.
         unsafe { list.queue.push_back(NonNull::from(node)) };
         *queued = true;
         Poll::Pending
@@ -510,9 +508,7 @@ impl BatchSemaphore {
             // Granted, but the future never saw it: hand the permits on.
             0 => node.needed as usize,
             lacking => {
-                // SAFETY: the node is live (we are in its owner's drop) and
-                // linked in this list (not granted, not closed); we hold the
-                // lock.
+                // SAFETY: the node is live (we are in its owner's drop) and linked in this list (not granted, not closed); we hold the lock.
                 let was_linked = unsafe { list.queue.remove(NonNull::from(node)) };
                 debug_assert!(was_linked);
                 node.needed as usize - lacking
@@ -585,8 +581,7 @@ impl Future for Acquire<'_> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let coop = ready!(coop::poll_proceed(cx));
-        // SAFETY: `node` is never moved out of the pinned future; only shared
-        // references to it are taken below.
+        // SAFETY: `node` is never moved out of the pinned future; only shared references to it are taken below.
         let this = unsafe { self.get_unchecked_mut() };
         let out = ready!(this
             .semaphore
@@ -618,9 +613,8 @@ impl<'a> Acquire<'a> {
             0 | REMAINING_CLOSED => DeferredReports::default(),
             _ => {
                 let (wait, reports) = with_reports_deferred(start);
-                // SAFETY: the lock is held, which guards `wait`; the node is
-                // queued, so it is live and nobody else holds a reference
-                // into the slot.
+                // The node is queued, so it is live.
+                // SAFETY: the held lock guards `wait`; no other reference into it.
                 self.node.wait.with_mut(|slot| unsafe { (*slot).set(wait) });
                 drop(list);
                 reports

@@ -66,8 +66,7 @@ impl<T: ?Sized> Pointers<T> {
 /// # Safety
 /// `p` points to live links and the caller holds the list's lock.
 unsafe fn prev<T: ?Sized>(p: NonNull<Pointers<T>>) -> Option<NonNull<T>> {
-    // SAFETY: forwarded to the caller; the read goes through the cell's raw
-    // pointer, so no reference to the links is created.
+    // SAFETY: forwarded to the caller; the read goes through the cell's raw pointer, so no reference to the links is created.
     unsafe { (*(*p.as_ptr()).inner.get()).prev }
 }
 
@@ -124,8 +123,7 @@ impl<T: Link + ?Sized> LinkedList<T> {
     /// # Safety
     /// `node` is linked in this list; the caller holds the list's lock.
     pub(crate) unsafe fn next(&self, node: NonNull<T>) -> Option<NonNull<T>> {
-        // SAFETY: `node` is linked, hence live (caller, invariants); we hold
-        // the lock.
+        // SAFETY: `node` is linked, hence live (caller); the lock is held.
         unsafe { next(T::pointers(node)) }
     }
 

@@ -315,8 +315,7 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         MappedMutexGuard {
             s: &this.lock.s,
             data,
-            // SAFETY: `this` is never used or dropped again; the token moves
-            // out.
+            // SAFETY: `this` is never used or dropped again: moved out once.
             held: unsafe { std::ptr::read(&this.held) },
             _marker: PhantomData,
         }
@@ -477,8 +476,7 @@ impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
         MappedMutexGuard {
             s: this.s,
             data,
-            // SAFETY: `this` is never used or dropped again; the token moves
-            // out.
+            // SAFETY: `this` is never used or dropped again: moved out once.
             held: unsafe { std::ptr::read(&this.held) },
             _marker: PhantomData,
         }
@@ -488,8 +486,7 @@ impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
 impl<T: ?Sized> Deref for MappedMutexGuard<'_, T> {
     type Target = T;
     fn deref(&self) -> &T {
-        // SAFETY: the pointer was derived from the guarded data and the
-        // permit is still held.
+        // SAFETY: the pointer was derived from the guarded data and the permit is still held.
         unsafe { &*self.data }
     }
 }

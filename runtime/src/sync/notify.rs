@@ -374,8 +374,7 @@ impl Notified<'_> {
     }
 
     fn poll_notified(self: Pin<&mut Self>, waker: Option<&Waker>) -> Poll<()> {
-        // SAFETY: `waiter` is never moved out of the pinned future; only
-        // shared references to it are taken.
+        // SAFETY: `waiter` is never moved out of the pinned future; only shared references to it are taken.
         let this = unsafe { self.get_unchecked_mut() };
         let notify = this.notify;
         match this.state {
@@ -417,9 +416,7 @@ impl Notified<'_> {
                 if let Some(w) = waker {
                     this.waiter.set_waker(w);
                 }
-                // SAFETY: the node lives in this pinned future, whose `Drop`
-                // unlinks it under this lock; it is in no list (state Init);
-                // we hold the lock.
+                // SAFETY: the node lives in this pinned future, whose `Drop` unlinks it under this lock; it is in no list (state Init); we hold the lock.
                 unsafe { list.queue.push_back(NonNull::from(&this.waiter)) };
                 this.state = NotifiedState::Waiting;
                 Poll::Pending
@@ -472,9 +469,7 @@ impl Drop for Notified<'_> {
         let mut list = lock(&notify.waiters);
         match self.waiter.notification.load(Acquire) {
             NONE => {
-                // SAFETY: not notified, so the node is still linked in this
-                // list (invariant 4); it is live (we are its owner's drop);
-                // we hold the lock.
+                // SAFETY: not notified, so the node is still linked in this list (invariant 4); it is live (we are its owner's drop); we hold the lock.
                 let was_linked = unsafe { list.queue.remove(NonNull::from(&self.waiter)) };
                 debug_assert!(was_linked);
                 if list.queue.is_empty() {

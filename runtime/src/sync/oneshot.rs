@@ -265,8 +265,7 @@ impl<T> Sender<T> {
             .take()
             .expect("a Sender holds its channel until send");
         let res = deliver(&inner, value);
-        // SAFETY: we are the sender, and `inner` was taken out, so `Drop`
-        // does not end the claim again.
+        // SAFETY: we are the sender, and `inner` was taken out, so `Drop` does not end the claim again.
         unsafe { inner.drop_claim() };
         res
     }
@@ -313,8 +312,7 @@ impl<T> Drop for Sender<T> {
             if inner.state.fetch_or(COMPLETE, AcqRel) & RX_WAITING != 0 {
                 wake_rx(&inner);
             }
-            // SAFETY: we are the sender; `inner` was taken out, so this
-            // runs once.
+            // SAFETY: we are the sender; `inner` was taken out, so this runs once.
             unsafe { inner.drop_claim() };
         }
     }
@@ -412,9 +410,7 @@ fn deliver<T>(inner: &Inner<T>, value: T) -> Result<(), T> {
 /// Wakes the receiver's stored waker: called by the sender after its
 /// `COMPLETE` RMW saw `RX_WAITING` (invariants 2 and 3).
 fn wake_rx<T>(inner: &Inner<T>) {
-    // SAFETY: invariant 3: `RX_WAITING` was set when `COMPLETE` was, so the
-    // receiver wrote the slot before (our RMW acquired that write) and the
-    // slot is ours from now on.
+    // SAFETY: invariant 3: `RX_WAITING` was set when `COMPLETE` was, so the receiver wrote the slot before (our RMW acquired that write) and the slot is ours from now on.
     let waker = inner.rx_waker.with_mut(|w| unsafe { (*w).take() });
     if let Some(w) = waker {
         w.wake();
@@ -428,25 +424,25 @@ fn wake_rx<T>(inner: &Inner<T>) {
 /// The caller is the receiver and saw `RX_WAITING` clear in its last RMW or
 /// load of `state` (it is the only one that sets it).
 unsafe fn store_rx_waker<T>(inner: &Inner<T>, waker: &Waker) {
-    // SAFETY: by the caller's contract the sender does not touch the slot
-    // until `RX_WAITING` is set again, by the caller, after this write.
-    inner
-        .rx_waker
-        .with_mut(|w| unsafe { *w = Some(waker.clone()) });
-    // SAFETY: only the receiver (the caller) touches `rx_waker_id`.
-    inner
-        .rx_waker_id
-        .with_mut(|id| unsafe { *id = waker_id(waker) });
+    inner.rx_waker.with_mut(|w| {
+        // SAFETY: by the caller's contract the sender does not touch the slot until `RX_WAITING` is set again, by the caller, after this write.
+        unsafe { *w = Some(waker.clone()) }
+    });
+    inner.rx_waker_id.with_mut(|id| {
+        // SAFETY: only the receiver (the caller) touches `rx_waker_id`.
+        unsafe { *id = waker_id(waker) }
+    });
 }
 
 /// Takes the sent value.
 fn take_value<T>(inner: &Inner<T>) -> T {
     inner.meta.delivered(1);
-    // SAFETY: invariant 1: VALUE_SENT was loaded with Acquire, so the sender
-    // is done with the slot and only the receiver (us) reads it.
     inner
         .value
-        .with_mut(|p| unsafe { (*p).take() })
+        .with_mut(|p| {
+            // SAFETY: invariant 1: VALUE_SENT was loaded with Acquire, so the sender is done with the slot and only the receiver (us) reads it.
+            unsafe { (*p).take() }
+        })
         .expect("VALUE_SENT with an empty slot")
 }
 
@@ -504,8 +500,7 @@ fn poll_register<T>(inner: &Inner<T>, state: usize, cx: &Context<'_>) -> Option<
             return Some(prev);
         }
     }
-    // SAFETY: `RX_WAITING` is clear: never set, or cleared just above by an
-    // RMW that saw the sender unfinished.
+    // SAFETY: `RX_WAITING` is clear: never set, or cleared just above by an RMW that saw the sender unfinished.
     unsafe { store_rx_waker(inner, cx.waker()) };
     let prev = inner.state.fetch_or(RX_WAITING, AcqRel);
     if prev & (VALUE_SENT | COMPLETE | CLOSED) == 0 {

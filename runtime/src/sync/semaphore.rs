@@ -331,8 +331,7 @@ impl<'a> SemaphorePermit<'a> {
     pub fn forget(self) {
         let this = ManuallyDrop::new(self);
         this.sem.capacity.fetch_sub(this.permits as usize, Relaxed);
-        // SAFETY: `this` is never used or dropped again; the token moves out
-        // once and is dropped (the permits are no longer held by anyone).
+        // SAFETY: `this` is never used or dropped again; the token moves out once and is dropped (the permits are no longer held by anyone).
         drop(unsafe { std::ptr::read(&this.held) });
     }
 
@@ -403,8 +402,7 @@ impl OwnedSemaphorePermit {
         let mut this = ManuallyDrop::new(self);
         this.sem.capacity.fetch_sub(this.permits as usize, Relaxed);
         this.permits = 0;
-        // SAFETY: `this` is never used again; dropping it releases nothing
-        // (0 permits) and only drops the `Arc`.
+        // SAFETY: `this` is never used again; dropping it releases nothing (0 permits) and only drops the `Arc`.
         unsafe { ManuallyDrop::drop(&mut this) };
     }
 

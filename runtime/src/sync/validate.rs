@@ -370,8 +370,7 @@ impl<O, F: FnOnce(Result<Held, Closed>) -> O> Future for Acquiring<'_, F> {
 
     #[inline(always)]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<O> {
-        // SAFETY: `inner` is structurally pinned; `finish` is not pinned
-        // (it is moved out by value once).
+        // SAFETY: `inner` is structurally pinned; `finish` is not pinned (it is moved out by value once).
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: see above.
         let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
@@ -450,8 +449,7 @@ impl<F: Future> Future for WaitOn<'_, F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        // SAFETY: `fut` is structurally pinned; the other fields are plain
-        // references and a `Copy` site, never pinned.
+        // SAFETY: `fut` is structurally pinned; the other fields are plain references and a `Copy` site, never pinned.
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: see above.
         let fut = unsafe { Pin::new_unchecked(&mut this.fut) };

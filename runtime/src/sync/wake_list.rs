@@ -79,8 +79,7 @@ impl WakeList {
         // it unwoken and leaked, never woken or dropped twice.
         let n = std::mem::take(&mut self.len);
         for slot in &self.wakers[..n] {
-            // SAFETY: slots below the old `len` were initialised by `push`,
-            // and with `len` reset each is read exactly once.
+            // SAFETY: slots below the old `len` were initialised by `push`, and with `len` reset each is read exactly once.
             unsafe { slot.assume_init_read() }.wake();
         }
         if !self.overflow.is_empty() {

@@ -93,8 +93,7 @@ impl Header {
     /// # Safety
     /// `me` must point to a live task header.
     pub(crate) unsafe fn trailer<'a>(me: NonNull<Header>) -> &'a Trailer {
-        // SAFETY: the caller guarantees `me` is live; the vtable records the
-        // trailer's offset inside this task's concrete `Cell<F, S>`.
+        // SAFETY: the caller guarantees `me` is live; the vtable records the trailer's offset inside this task's concrete `Cell<F, S>`.
         unsafe {
             let offset = me.as_ref().vtable.trailer_offset;
             &*me.as_ptr().cast::<u8>().add(offset).cast::<Trailer>()

@@ -167,8 +167,7 @@ impl<S: Schedule> OwnedTasks<S> {
             let shard = lock(shard);
             let mut next = shard.head;
             while let Some(ptr) = next {
-                // SAFETY: linked tasks are alive while the shard lock is
-                // held (unlinking takes the lock first).
+                // SAFETY: linked tasks are alive while the shard lock is held (unlinking takes the lock first).
                 unsafe {
                     f(ptr.as_ref());
                     next = (*links(ptr)).next;

@@ -121,8 +121,7 @@ where
         },
     });
     let ptr = NonNull::from(Box::leak(cell)).cast::<Header>();
-    // SAFETY: the state was created with three references, one for each of
-    // the values returned here.
+    // SAFETY: the state was created with three references, one for each of the values returned here.
     unsafe {
         (
             Task::from_raw(ptr),

@@ -101,10 +101,7 @@ impl<T: Future> Future for Timeout<T> {
     // timeout rather than this line.
     #[track_caller]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        // SAFETY: `value` is structurally pinned: it is never moved out of a
-        // pinned `Timeout` (no `Drop` impl, `into_inner` takes `self` by
-        // value which needs `Unpin` for a pinned `Timeout`), and `Timeout` is
-        // `Unpin` only if `T` is. `delay` is not pinned (`Sleep: Unpin`).
+        // SAFETY: `value` is structurally pinned: it is never moved out of a pinned `Timeout` (no `Drop` impl, `into_inner` takes `self` by value which needs `Unpin` for a pinned `Timeout`), and `Timeout` is `Unpin` only if `T` is. `delay` is not pinned (`Sleep: Unpin`).
         let this = unsafe { self.get_unchecked_mut() };
         // SAFETY: see above; `this.value` stays in place.
         let value = unsafe { Pin::new_unchecked(&mut this.value) };

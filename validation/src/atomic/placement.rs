@@ -177,7 +177,6 @@ pub unsafe fn checked_atomic_ref<'a, A: PlainAtomic>(
     ptr: *const u8,
 ) -> Result<&'a A, PlacementError> {
     check_atomic_placement::<A>(ptr.addr())?;
-    // SAFETY: the address is aligned for `A` (checked above) and the caller
-    // guarantees validity, initialisation and atomic-only access for 'a.
+    // SAFETY: the address is aligned for `A` (checked above) and the caller guarantees validity, initialisation and atomic-only access for 'a.
     Ok(unsafe { &*ptr.cast::<A>() })
 }

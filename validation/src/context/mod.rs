@@ -92,8 +92,7 @@ impl Drop for ThreadCx {
     fn drop(&mut self) {
         let p = self.state.get();
         if !p.is_null() {
-            // SAFETY: allocated by `thread_state`, owned by this thread,
-            // which makes no further owner access after its destructor.
+            // SAFETY: allocated by `thread_state`, owned by this thread, which makes no further owner access after its destructor.
             unsafe { ContextState::owner_exit(p) };
         }
     }
@@ -133,8 +132,7 @@ static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
 #[inline(always)]
 pub(crate) fn current() -> Option<*mut ContextState> {
     if let Some(t) = task_set_here() {
-        // SAFETY: `swap_current_task`'s contract keeps the slot alive
-        // while this thread polls the task.
+        // SAFETY: `swap_current_task`'s contract keeps the slot alive while this thread polls the task.
         let slot = unsafe { &*t.slot };
         return Some(slot.get_or_init(t.id));
     }
@@ -147,8 +145,7 @@ pub(crate) fn current() -> Option<*mut ContextState> {
 fn current_untold() -> Option<*mut ContextState> {
     if let Some(hook) = HOOK.get() {
         if let Some(t) = (hook.current_task)() {
-            // SAFETY: the hook's contract keeps the slot alive while this
-            // thread polls the task.
+            // SAFETY: the hook's contract keeps the slot alive while this thread polls the task.
             let slot = unsafe { &*t.slot };
             return Some(slot.get_or_init(t.id));
         }
@@ -202,8 +199,7 @@ fn thread_state(c: &ThreadCx) -> *mut ContextState {
 /// The current context's id (`None` during thread teardown).
 #[inline]
 pub(crate) fn current_id() -> Option<ContextId> {
-    // SAFETY: `current` returns a live state owned by this context; only
-    // its immutable `id` is read.
+    // SAFETY: `current` returns a live state owned by this context; only its immutable `id` is read.
     current().map(|p| unsafe { (*p).id })
 }
 

@@ -68,8 +68,7 @@ impl Drop for TaskSlot {
     fn drop(&mut self) {
         let p = *self.state.get_mut();
         if !p.is_null() {
-            // SAFETY: allocated by `init`; the task is being dropped, so
-            // this is the owner's last access.
+            // SAFETY: allocated by `init`; the task is being dropped, so this is the owner's last access.
             unsafe { ContextState::owner_exit(p) };
         }
     }

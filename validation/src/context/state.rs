@@ -239,8 +239,7 @@ impl ContextState {
     /// is live (`f` must not call back into the engine for this context).
     #[inline(always)]
     pub(crate) unsafe fn with_owned<R>(&self, f: impl FnOnce(&mut Owned) -> R) -> R {
-        // SAFETY: the caller is the owner and holds no other reference, so
-        // this is the only access (see the module invariants).
+        // SAFETY: the caller is the owner and holds no other reference, so this is the only access (see the module invariants).
         self.owned.with_mut(|p| f(unsafe { &mut *p }))
     }
 
@@ -291,8 +290,7 @@ impl ContextState {
             return;
         }
         let (removed, empty) = st.owned.with_mut(|p| {
-            // SAFETY: the owner is gone, so `owned` is only touched under
-            // `remote`, which we hold.
+            // SAFETY: the owner is gone, so `owned` is only touched under `remote`, which we hold.
             let o = unsafe { &mut *p };
             (o.remove(instance), o.held.is_empty())
         });
@@ -300,8 +298,7 @@ impl ContextState {
         let graph = r.waits.registered_in;
         drop(r);
         if done {
-            // SAFETY: the owner is gone and no entry, token or wait is left:
-            // nothing but the registry can reach the state.
+            // SAFETY: the owner is gone and no entry, token or wait is left: nothing but the registry can reach the state.
             unsafe { Self::free(state, graph) };
         }
     }
@@ -361,15 +358,13 @@ impl ContextState {
         let done = r.owner_gone
             && r.waits.records.is_empty()
             && st.owned.with_mut(|p| {
-                // SAFETY: the owner is gone: `owned` is only touched under
-                // `remote`, which we hold.
+                // SAFETY: the owner is gone: `owned` is only touched under `remote`, which we hold.
                 unsafe { (*p).held.is_empty() }
             });
         let graph = r.waits.registered_in;
         drop(r);
         if done {
-            // SAFETY: seen under `remote`: the owner is gone and nothing is
-            // left; this removal made it so, so no one else saw it.
+            // SAFETY: seen under `remote`: the owner is gone and nothing is left; this removal made it so, so no one else saw it.
             unsafe { Self::free(state, graph) };
         }
         withdrawn
@@ -422,15 +417,13 @@ impl ContextState {
     /// `state` came from [`alloc`](Self::alloc), the caller is its owner,
     /// and calls this once, after its last owner access.
     pub(crate) unsafe fn owner_exit(state: *mut ContextState) {
-        // SAFETY: still alive: only this call or the last remote release
-        // frees it, and the latter needs `owner_gone`.
+        // SAFETY: still alive: only this call or the last remote release frees it, and the latter needs `owner_gone`.
         let st = unsafe { &*state };
         let mut r = crate::loom::lock(&st.remote);
         let released = std::mem::take(&mut r.released);
         r.owner_gone = true;
         let empty = st.owned.with_mut(|p| {
-            // SAFETY: the owner's last access; `remote` is held, so no
-            // remote release touches `owned` concurrently.
+            // SAFETY: the owner's last access; `remote` is held, so no remote release touches `owned` concurrently.
             let o = unsafe { &mut *p };
             for i in released {
                 o.remove(i);
@@ -441,8 +434,7 @@ impl ContextState {
         let graph = r.waits.registered_in;
         drop(r);
         if done {
-            // SAFETY: no entry and no wait, so no token or `Waiting` can
-            // reach the state.
+            // SAFETY: no entry and no wait, so no token or `Waiting` can reach the state.
             unsafe { Self::free(state, graph) };
         }
     }

@@ -308,8 +308,7 @@ impl LockMeta {
         if self.kind == LockKind::Semaphore {
             flags |= F_SEMAPHORE;
         }
-        // SAFETY: `state` is the current context's own state, and no
-        // reference into it outlives these closures.
+        // SAFETY: `state` is the current context's own state, and no reference into it outlives these closures.
         let st = unsafe { &*state };
         // SAFETY: as above.
         let depth = unsafe {
@@ -456,8 +455,7 @@ impl Drop for Held {
                 st.with_owned(|o| o.remove(self.instance));
             }
         } else {
-            // SAFETY: this token's entry is still in the state (only this
-            // token removes it), which keeps the state alive.
+            // SAFETY: this token's entry is still in the state (only this token removes it), which keeps the state alive.
             unsafe { ContextState::remote_release(self.state, self.instance) };
         }
     }

@@ -33,8 +33,7 @@ pub(super) unsafe fn chain(state: *mut ContextState, new: &HeldEntry) {
         chain::remember(new.chain);
         return;
     }
-    // SAFETY: the caller's state; the copy ends the borrow before any call
-    // out (the name hook, tracing, a panic).
+    // SAFETY: the caller's state; the copy ends the borrow before any call out (the name hook, tracing, a panic).
     let held: Vec<HeldEntry> = unsafe { (*state).with_owned(|o| o.held.clone()) };
     // SAFETY: the caller's state.
     let desc = unsafe { describe(state) };
@@ -167,9 +166,10 @@ unsafe fn nesting_report(state: *mut ContextState, h: &HeldEntry, new: &HeldEntr
 #[cold]
 #[inline(never)]
 pub(super) unsafe fn overflow(state: *mut ContextState) {
+    let warned =
+        |o: &mut crate::context::state::Owned| !std::mem::replace(&mut o.overflow_warned, true);
     // SAFETY: the caller's state.
-    let first =
-        unsafe { (*state).with_owned(|o| !std::mem::replace(&mut o.overflow_warned, true)) };
+    let first = unsafe { (*state).with_owned(warned) };
     if first {
         // SAFETY: the caller's state.
         let desc = unsafe { describe(state) };

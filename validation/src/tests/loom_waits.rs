@@ -89,8 +89,7 @@ fn loom_a_cycle_closed_concurrently_is_found() {
         assert!(!g.hinted(Hint::Ctx(ContextId::thread(1))));
         assert!(!g.hinted(Hint::Res(10)));
         for (s, held) in [(s1, h1), (s2, h2)] {
-            // SAFETY: the owner's last access, then its one entry is
-            // released, which frees the state.
+            // SAFETY: the owner's last access, then its one entry is released, which frees the state.
             unsafe {
                 ContextState::owner_exit(s.0);
                 ContextState::remote_release(s.0, held);

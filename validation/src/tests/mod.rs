@@ -83,8 +83,7 @@ mod support {
     fn hook_task() -> Option<TaskRef> {
         CURRENT.with(|c| {
             c.get().map(|(id, slot)| {
-                // SAFETY: `FakeTask::enter` sets the pointer only while the
-                // task (and so its slot) is borrowed by the running closure.
+                // SAFETY: `FakeTask::enter` sets the pointer only while the task (and so its slot) is borrowed by the running closure.
                 TaskRef::new(id, unsafe { &*slot })
             })
         })
@@ -99,9 +98,7 @@ mod support {
     pub(crate) fn install_hook() {
         static ONCE: Once = Once::new();
         ONCE.call_once(|| {
-            // SAFETY: the hook returns a slot only between `enter`'s set and
-            // clear, while `enter` borrows the task; one thread enters a
-            // given task at a time (the tests synchronise that).
+            // SAFETY: the hook returns a slot only between `enter`'s set and clear, while `enter` borrows the task; one thread enters a given task at a time (the tests synchronise that).
             let installed = unsafe {
                 set_context_hook(ContextHook {
                     current_task: hook_task,
@@ -163,9 +160,7 @@ mod support {
                     NAME.with(|n| *n.borrow_mut() = self.1.take());
                 }
             }
-            // SAFETY: set while `self` (and its slot) is borrowed by this
-            // call, cleared by `Exit`; the tests enter a task from one
-            // thread at a time.
+            // SAFETY: set while `self` (and its slot) is borrowed by this call, cleared by `Exit`; the tests enter a task from one thread at a time.
             let prev = unsafe { crate::swap_current_task(Some(TaskRef::new(self.id, &self.slot))) };
             let prev_name = NAME.with(|n| n.borrow_mut().replace(self.name.clone()));
             let _exit = Exit(prev, prev_name);

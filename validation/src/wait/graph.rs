@@ -270,8 +270,7 @@ impl WaitGraph {
     pub(crate) fn for_each_ctx(&self, mut f: impl FnMut(ContextId, &mut CtxWaitList)) {
         let r = crate::loom::lock(&self.reg);
         for (&id, p) in r.ctxs.iter() {
-            // SAFETY: registered states stay allocated while listed, and the
-            // registry lock is held.
+            // SAFETY: registered states stay allocated while listed, and the registry lock is held.
             unsafe { (*p.0).with_waits(|w| f(id, w)) };
         }
     }

@@ -149,13 +149,11 @@ impl Drop for Waiting {
             return;
         }
         if self.id != 0 {
-            // SAFETY: this guard owns the recorded wait, which keeps the
-            // state alive until this call ends it.
+            // SAFETY: this guard owns the recorded wait, which keeps the state alive until this call ends it.
             unsafe { end_recorded(self.state, self.id) };
         }
         if (self.untracked || self.instance != 0) && context::current_if_exists() == self.state {
-            // SAFETY: the current context's own state. (Dropped elsewhere,
-            // the flag and the count are left: the state may be gone.)
+            // SAFETY: the current context's own state. (Dropped elsewhere, the flag and the count are left: the state may be gone.)
             unsafe {
                 if self.untracked {
                     (*self.state).untracked_wait_ended();
@@ -351,8 +349,7 @@ pub(crate) unsafe fn record(
         lock_site,
     } = at;
     let mut instance = 0;
-    // SAFETY: the current context's own state; the closure calls nothing
-    // back into the engine.
+    // SAFETY: the current context's own state; the closure calls nothing back into the engine.
     let (holds_any, role, bounded, registered) = unsafe {
         (*state).with_owned(|o| {
             if let Some((p, inst)) = pending {

@@ -90,13 +90,12 @@ pub(crate) fn find(waits: &WaitGraph, now: Instant, threshold: Duration) -> Vec<
                         continue;
                     }
                     let recv = matches!(rec.resource.kind, ResKind::Recv(_));
-                    // A oneshot's one sender is not counted: it is alive
-                    // while its receiver waits (dropping it completes the
-                    // receiver), and unclaimed.
-                    let (live, unknown) = if chan.kind == crate::ChannelKind::Oneshot {
-                        (1, 1)
-                    } else {
+                    // Uncounted senders (a oneshot's) are alive while the
+                    // receiver waits, and unclaimed.
+                    let (live, unknown) = if chan.kind.counts_senders() {
                         chan.senders()
+                    } else {
+                        (1, 1)
                     };
                     if recv && live == 0 {
                         continue;

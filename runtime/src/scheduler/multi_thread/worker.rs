@@ -29,9 +29,7 @@ impl WorkerCx {
         let Some(core) = self.core.get() else {
             return Err(task);
         };
-        // SAFETY: the core pointer is only set while this thread owns the
-        // core; it is only read on this thread (`WorkerCx` is reached through
-        // a thread-local).
+        // SAFETY: the core pointer is only set while this thread owns the core; it is only read on this thread (`WorkerCx` is reached through a thread-local).
         let core = unsafe { core.as_ref() };
         core.push_local(task, is_yield, &self.shared);
         Ok(())
@@ -39,18 +37,16 @@ impl WorkerCx {
 
     /// The node of the worker running on this thread, if it holds its core.
     pub(crate) fn node(&self) -> Option<usize> {
-        // SAFETY: as in `schedule_local`: set only while this thread owns
-        // the core, read only on this thread.
+        // SAFETY: as in `schedule_local`: set only while this thread owns the core, read only on this thread.
         self.core.get().map(|c| unsafe { c.as_ref() }.node)
     }
 
     /// Takes the core away from this thread (for `block_in_place`).
     fn take_core(&self) -> Option<Box<Core>> {
-        // SAFETY: the pointer came from `Box::into_raw` in `run` and is
-        // cleared here, so ownership moves back into exactly one `Box`.
-        self.core
-            .take()
-            .map(|p| unsafe { Box::from_raw(p.as_ptr()) })
+        self.core.take().map(|p| {
+            // SAFETY: from `Box::into_raw` in `run` and cleared here, so ownership moves back into exactly one `Box`.
+            unsafe { Box::from_raw(p.as_ptr()) }
+        })
     }
 }
 
@@ -92,9 +88,7 @@ fn run_loop(cx: &WorkerCx) {
             // Handed off by `block_in_place`.
             return;
         };
-        // SAFETY: this thread owns the core until `take_core`, which only
-        // runs inside a task poll on this thread; we re-read the pointer
-        // after every poll.
+        // SAFETY: this thread owns the core until `take_core`, which only runs inside a task poll on this thread; we re-read the pointer after every poll.
         let core = unsafe { core.as_ref() };
         if shared.is_shutdown() {
             return;

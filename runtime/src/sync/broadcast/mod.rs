@@ -386,9 +386,7 @@ impl<T> Receiver<T> {
                         });
                         if !waiter.queued.load(Relaxed) {
                             waiter.queued.store(true, Relaxed);
-                            // SAFETY: the node lives in a pinned `Recv` whose
-                            // `Drop` unlinks it under `tail`; it is not
-                            // queued; we hold `tail`.
+                            // SAFETY: the node lives in a pinned `Recv` whose `Drop` unlinks it under `tail`; it is not queued; we hold `tail`.
                             unsafe { tail.waiters.push_back(NonNull::from(waiter)) };
                         }
                     }
@@ -563,8 +561,7 @@ impl<T: Clone> Future for Recv<'_, T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let coop = ready!(coop::poll_proceed(cx));
-        // SAFETY: `waiter` is never moved out of the pinned future; only a
-        // shared reference to it is taken.
+        // SAFETY: `waiter` is never moved out of the pinned future; only a shared reference to it is taken.
         let this = unsafe { self.get_unchecked_mut() };
         let out = match this
             .receiver
@@ -625,8 +622,7 @@ impl<T> Drop for Recv<'_, T> {
         // SAFETY: `wait` is guarded by `tail`, which we hold.
         let wait = self.waiter.wait.with_mut(|p| unsafe { (*p).take() });
         if self.waiter.queued.load(Relaxed) {
-            // SAFETY: queued, so linked in `tail.waiters`; live (we are its
-            // owner's drop); we hold `tail`.
+            // SAFETY: queued, so linked in `tail.waiters`; live (we are its owner's drop); we hold `tail`.
             unsafe { tail.waiters.remove(NonNull::from(&self.waiter)) };
         }
         drop(tail);

@@ -36,8 +36,7 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
 
     /// Moves the token out of a guard that is never dropped.
     fn take_held(this: &ManuallyDrop<Self>) -> Held {
-        // SAFETY: the guard is in a `ManuallyDrop` that is never dropped or
-        // used again, so the token is moved out exactly once.
+        // SAFETY: the guard is in a `ManuallyDrop` that is never dropped or used again, so the token is moved out exactly once.
         unsafe { std::ptr::read(&this.held) }.take()
     }
 
@@ -130,8 +129,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
 
     /// Moves the token out of a guard that is never dropped.
     fn take_held(this: &ManuallyDrop<Self>) -> Held {
-        // SAFETY: the guard is in a `ManuallyDrop` that is never dropped or
-        // used again, so the token is moved out exactly once.
+        // SAFETY: the guard is in a `ManuallyDrop` that is never dropped or used again, so the token is moved out exactly once.
         unsafe { std::ptr::read(&this.held) }.take()
     }
 
@@ -249,8 +247,7 @@ impl<'a, T: ?Sized> RwLockMappedWriteGuard<'a, T> {
             s: this.s,
             data,
             permits: this.permits,
-            // SAFETY: `this` is never used or dropped again; the token moves
-            // out once.
+            // SAFETY: `this` is never used or dropped again: moved out once.
             held: unsafe { std::ptr::read(&this.held) },
             _marker: PhantomData,
         }
