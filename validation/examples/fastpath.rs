@@ -21,8 +21,8 @@
 //!   operation (the slot costs one load instead).
 
 use perf_validation::{
-    set_context_hook, set_thread_mode, swap_current_task, Access, ContextHook, LockKind, LockMeta,
-    Mode, TaskRef, TaskSlot,
+    set_context_hook, set_thread_mode, swap_current_task, Access, ChannelKind, ChannelMeta,
+    ContextHook, LockKind, LockMeta, Mode, TaskRef, TaskSlot,
 };
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -120,6 +120,35 @@ fn main() {
         black_box(shard.lock().unwrap().get(&black_box(id)).copied());
     });
 
+    // Waits, inside the task context: a lock wait by a task holding
+    // nothing (a counter), a lock wait while holding another lock (a
+    // recorded graph wait), and a oneshot's life with one receive wait (a
+    // recorded stall-only wait).
+    // SAFETY: as above.
+    unsafe { swap_current_task(Some(task)) };
+    let lock_wait_free = measure(|| {
+        let h = inner.acquire(Access::Exclusive);
+        drop(black_box(inner.wait(&h)));
+        drop(h);
+    });
+    let held = outer.acquire(Access::Exclusive);
+    let lock_wait_holding = measure(|| {
+        let h = inner.acquire(Access::Exclusive);
+        drop(black_box(inner.wait(&h)));
+        drop(h);
+    });
+    drop(held);
+    let oneshot_wait = measure(|| {
+        let chan = ChannelMeta::new(ChannelKind::Oneshot, Some(1));
+        drop(black_box(chan.recv_wait()));
+        drop(chan);
+    });
+    let oneshot_bare = measure(|| {
+        drop(black_box(ChannelMeta::new(ChannelKind::Oneshot, Some(1))));
+    });
+    // SAFETY: clears it.
+    unsafe { swap_current_task(None) };
+
     let reports = perf_validation::take_reports();
     assert!(reports.is_empty(), "the loops raise nothing: {reports:#?}");
 
@@ -131,6 +160,11 @@ fn main() {
     println!("  task, chain cached           {task_cached:6.2}");
     println!("  task via the hook, cached    {hook_cached:6.2}");
     println!("  new lock, first acquire      {fresh:6.2}");
+    println!("waits in a task, ns/op:");
+    println!("  lock wait, nothing held      {lock_wait_free:6.2}  (incl. acquire+release)");
+    println!("  lock wait, holding a lock    {lock_wait_holding:6.2}  (incl. acquire+release)");
+    println!("  oneshot + one receive wait   {oneshot_wait:6.2}");
+    println!("  oneshot, no wait             {oneshot_bare:6.2}");
     println!("  std::sync::Mutex (scale)     {std_mutex:6.2}");
     println!("  sharded map lookup (alt.)    {sharded:6.2}");
 }

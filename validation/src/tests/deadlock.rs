@@ -284,3 +284,49 @@ fn a_semaphore_exhausted_by_a_stuck_holder_deadlocks() {
     end.send(()).unwrap();
     t1.join().unwrap();
 }
+
+/// A lock wait by a context that holds nothing else takes the short path
+/// (a counter, no record). Once it ends, the lock must count as held again:
+/// a later cycle through it is still a deadlock.
+#[test]
+fn a_lock_obtained_after_a_short_path_wait_closes_a_later_cycle() {
+    let _s = serial();
+    static A: LockClass = LockClass::new("dd_quick_a");
+    static B: LockClass = LockClass::new("dd_quick_b");
+    let (a, b) = class_pair(&A, &B);
+    let warm = LockMeta::new(LockKind::Mutex);
+    let (ready1, ready1_rx) = signal();
+    let (go1, go1_rx) = signal();
+    let (end1, end1_rx) = signal();
+    let (a1, b1) = (a.clone(), b.clone());
+    let t1 = thread("dd-quick-1", move || {
+        // The first wait lists the thread in the registry; the second, on
+        // `a` with nothing else held, is a short-path wait.
+        let hw = warm.acquire(Exclusive);
+        drop(warm.wait(&hw));
+        drop(hw);
+        let ha = a1.acquire(Exclusive);
+        let short = a1.wait(&ha);
+        assert!(short.is_tracked());
+        drop(short);
+        ready1.send(()).unwrap();
+        go1_rx.recv().unwrap();
+        let hb = b1.acquire(Exclusive);
+        let w = b1.wait(&hb);
+        ready1.send(()).unwrap();
+        end1_rx.recv().unwrap();
+        drop((w, hb, ha));
+    });
+    ready1_rx.recv().unwrap(); // t1 holds a
+    let hb = b.acquire(Exclusive);
+    go1.send(()).unwrap();
+    ready1_rx.recv().unwrap(); // t1 waits for b, held by this thread
+    let ha = a.acquire(Exclusive);
+    let w = a.wait(&ha); // closes the cycle
+    let v = take_kind("dd_quick", ViolationKind::Deadlock);
+    assert_eq!(v.len(), 1, "{v:#?}");
+    drop((w, ha, hb));
+    end1.send(()).unwrap();
+    t1.join().unwrap();
+    super::take("dd_quick");
+}

@@ -204,6 +204,15 @@ pub(crate) fn start_lock_wait(
     pending: Option<(*mut ContextState, usize)>,
     outstanding_permits: Option<u64>,
 ) -> Waiting {
+    if outstanding_permits.is_none() {
+        let Some(state) = context::current() else {
+            return Waiting::untracked();
+        };
+        // SAFETY: the current context's own state.
+        if let Some(w) = unsafe { quick_lock_wait(state, kind, class, site, pending) } {
+            return w;
+        }
+    }
     let res = Resource {
         kind: ResKind::Lock(kind),
         class,
@@ -224,6 +233,56 @@ pub(crate) fn start_lock_wait(
         None,
         Some(site),
     )
+}
+
+/// The common lock wait — a contended `Mutex` or `RwLock` — in its own
+/// lines: by a context that holds nothing but the lock it waits for, has no
+/// channel role, and is listed in the registry already. Nobody can wait for
+/// such a context, so the wait stays out of the graph (`record`): it flags
+/// its held entry pending and counts itself, and touches nothing shared.
+/// `None` when the wait is not of that kind (the general path decides).
+///
+/// # Safety
+/// `state` is the current context's own state.
+#[inline]
+unsafe fn quick_lock_wait(
+    state: *mut ContextState,
+    kind: LockKind,
+    class: u32,
+    site: &'static Location<'static>,
+    pending: Option<(*mut ContextState, usize)>,
+) -> Option<Waiting> {
+    let instance = match pending {
+        Some((p, i)) if p == state => i,
+        _ => return None,
+    };
+    // SAFETY: the caller's own state; the closure calls nothing back.
+    let st = unsafe { &*state };
+    // SAFETY: as above.
+    let quick = unsafe {
+        st.with_owned(|o| {
+            if !o.registered || o.channel_role {
+                return false;
+            }
+            match o.held.as_mut_slice() {
+                [top] if top.instance == instance => {
+                    top.flags |= F_PENDING;
+                    true
+                }
+                _ => false,
+            }
+        })
+    };
+    if !quick {
+        return None;
+    }
+    st.untracked_wait_started(u64::from(class) | (kind as u64) << 32, site);
+    Some(Waiting {
+        state,
+        id: 0,
+        untracked: true,
+        instance,
+    })
 }
 
 /// Starts a wait on a channel: to receive (`recv`) or to send into a full one.
