@@ -16,10 +16,16 @@
 //! - progress: how many messages the receiver took.
 //!
 //! A channel created while validation is `Off` keeps no state at all.
+//!
+//! A oneshot keeps none of the three: its one sender is consumed by its only
+//! use (never claimed), its receiver cannot be waited for, and its receive
+//! ends with the one message. It keeps only its kind and creation site,
+//! inline, and its waits name it by the meta's address — so a oneshot per
+//! request costs the engine no allocation and no shared counter.
 
 use crate::context::{self, ContextDesc, ContextId};
 use crate::engine;
-use crate::loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use crate::loom::sync::{Arc, Mutex};
 use crate::mode;
 use crate::report::{Side, Violation, ViolationKind};
@@ -81,8 +87,6 @@ pub(crate) struct ChannelInner {
     rx_owner: AtomicU64,
     /// Where it polled it first since becoming the owner.
     rx_site: Mutex<Option<Site>>,
-    /// Receive waits in progress.
-    pub(crate) rx_waiting: AtomicUsize,
     /// Live senders never used yet. Outside `claims` so that creating and
     /// dropping a sender that is never used (a oneshot sender is used once,
     /// as it is consumed) takes no lock. A check racing with a clone is
@@ -184,8 +188,21 @@ impl ChannelInner {
 }
 
 /// The engine's view of one channel, embedded in its shared state.
+///
+/// A oneshot's receive waits name the channel by this meta's address: keep
+/// the meta in place (in the channel's shared state) while the channel is
+/// in use.
 pub struct ChannelMeta {
-    inner: Option<Arc<ChannelInner>>,
+    repr: Repr,
+}
+
+enum Repr {
+    Untracked,
+    /// A oneshot: nothing shared to keep (module docs).
+    Oneshot {
+        created: Site,
+    },
+    Shared(Arc<ChannelInner>),
 }
 
 impl ChannelMeta {
@@ -196,6 +213,13 @@ impl ChannelMeta {
         if !mode::enabled() {
             return ChannelMeta::untracked();
         }
+        if kind == ChannelKind::Oneshot {
+            return ChannelMeta {
+                repr: Repr::Oneshot {
+                    created: Site::caller(),
+                },
+            };
+        }
         let fresh = ChannelInner {
             kind,
             created: Site::caller(),
@@ -203,42 +227,49 @@ impl ChannelMeta {
             delivered: AtomicU64::new(0),
             rx_owner: AtomicU64::new(0),
             rx_site: Mutex::new(None),
-            rx_waiting: AtomicUsize::new(0),
             unclaimed: AtomicU64::new(0),
             claims: Mutex::new(Claims::default()),
         };
         ChannelMeta {
-            inner: Some(spare::reuse(fresh)),
+            repr: Repr::Shared(spare::reuse(fresh)),
         }
     }
 
     /// A channel the engine ignores.
     pub const fn untracked() -> ChannelMeta {
-        ChannelMeta { inner: None }
+        ChannelMeta {
+            repr: Repr::Untracked,
+        }
     }
 
     /// Whether the channel is tracked.
     pub fn is_tracked(&self) -> bool {
-        self.inner.is_some()
+        !matches!(self.repr, Repr::Untracked)
+    }
+
+    /// The shared state, for channels that have one (not a oneshot).
+    #[inline]
+    fn inner(&self) -> Option<&Arc<ChannelInner>> {
+        match &self.repr {
+            Repr::Shared(i) => Some(i),
+            _ => None,
+        }
+    }
+
+    /// How a oneshot's waits name it.
+    fn addr(&self) -> usize {
+        self as *const ChannelMeta as usize
     }
 
     #[cfg(all(test, not(perf_validation_loom)))]
     pub(crate) fn inner_for_tests(&self) -> Option<Arc<ChannelInner>> {
-        self.inner.clone()
+        self.inner().cloned()
     }
 
     /// A claim for a new sender handle (at creation and at every clone);
     /// the handle keeps it and drops it with itself.
     pub fn new_sender(&self) -> SenderClaim {
-        let chan = self.inner.as_ref().filter(|i| i.kind.counts_senders());
-        if let Some(inner) = chan {
-            inner.unclaimed.fetch_add(1, Relaxed);
-        }
-        SenderClaim {
-            chan: chan.cloned(),
-            ctx: AtomicU64::new(0),
-            moved: AtomicBool::new(false),
-        }
+        new_claim(self.inner())
     }
 
     /// The receiver is being polled (`recv`, `try_recv`, `poll_recv`): the
@@ -246,12 +277,7 @@ impl ChannelMeta {
     #[track_caller]
     #[inline]
     pub fn receiver_polled(&self) {
-        let Some(inner) = &self.inner else { return };
-        // Whom no sender can wait for, its owner matters only to reports;
-        // a oneshot's (sending never blocks, one receive) is not tracked.
-        if !inner.kind.counts_senders() {
-            return;
-        }
+        let Some(inner) = self.inner() else { return };
         if let Some(me) = context::current_id() {
             if inner.rx_owner.load(Relaxed) != me.as_u64() {
                 inner.set_rx_owner(me, Site::caller());
@@ -265,7 +291,7 @@ impl ChannelMeta {
     /// The receiver took `n` messages (progress for the stall scan).
     #[inline]
     pub fn delivered(&self, n: u64) {
-        if let Some(inner) = &self.inner {
+        if let Some(inner) = self.inner() {
             inner.delivered.fetch_add(n, Relaxed);
         }
     }
@@ -282,9 +308,13 @@ impl ChannelMeta {
     /// a receive future's wait starts inside `poll`, so it passes the site
     /// its `recv()` call captured.
     pub fn recv_wait_at(&self, site: Site) -> Waiting {
-        match &self.inner {
-            Some(inner) if mode::enabled() => wait::start_channel_wait(inner, true, site),
-            _ => Waiting::untracked(),
+        if !mode::enabled() {
+            return Waiting::untracked();
+        }
+        match &self.repr {
+            Repr::Shared(inner) => wait::start_channel_wait(inner, true, site),
+            Repr::Oneshot { created } => wait::start_oneshot_wait(self.addr(), *created, site),
+            Repr::Untracked => Waiting::untracked(),
         }
     }
 
@@ -299,7 +329,7 @@ impl ChannelMeta {
     /// As [`send_wait`](Self::send_wait), with the site of the wait given
     /// (see [`recv_wait_at`](Self::recv_wait_at)).
     pub fn send_wait_at(&self, site: Site) -> Waiting {
-        match &self.inner {
+        match self.inner() {
             Some(inner) if mode::enabled() => wait::start_channel_wait(inner, false, site),
             _ => Waiting::untracked(),
         }
@@ -311,29 +341,45 @@ impl ChannelMeta {
         if undelivered == 0 || !mode::enabled() {
             return;
         }
-        if let Some(inner) = &self.inner {
-            sink::submit(leak_report(inner, undelivered));
+        match &self.repr {
+            Repr::Shared(inner) => sink::submit(leak_report(
+                inner.kind,
+                inner.created,
+                inner.rx_owner(),
+                undelivered,
+            )),
+            Repr::Oneshot { created } => sink::submit(leak_report(
+                ChannelKind::Oneshot,
+                *created,
+                None,
+                undelivered,
+            )),
+            Repr::Untracked => {}
         }
     }
 
-    /// A oneshot sender is dropped without sending: reports a `ChannelLeak`
-    /// if a receiver is waiting for it.
+    /// A oneshot sender is dropped without sending while its receiver
+    /// waits for the value: reports a `ChannelLeak` naming the receiver's
+    /// wait. Call it only when the receiver is waiting (the primitive knows:
+    /// it has the receiver's waker); it looks the wait up in the registry.
     pub fn oneshot_sender_dropped_unsent(&self) {
-        let Some(inner) = &self.inner else { return };
-        if inner.rx_waiting.load(Relaxed) == 0 || !mode::enabled() {
-            return;
-        }
-        let Some((rx, site)) = engine::get().waits.receiver_of(inner) else {
+        let Repr::Oneshot { created } = &self.repr else {
             return;
         };
-        let label = label(inner);
+        if !mode::enabled() {
+            return;
+        }
+        let Some((rx, site)) = engine::get().waits.receiver_of(self.addr()) else {
+            return;
+        };
+        let created = *created;
+        let label = label(ChannelKind::Oneshot, created);
         let me = context::describe_current();
         let v = Violation::new(
             ViolationKind::ChannelLeak,
             format!(
-                "the sender of {label} (created at {}) was dropped without sending while {rx} \
-                 waits for its value at {site}",
-                inner.created
+                "the sender of {label} (created at {created}) was dropped without sending while \
+                 {rx} waits for its value at {site}"
             ),
         )
         .with_side(
@@ -341,7 +387,7 @@ impl ChannelMeta {
         )
         .with_side(
             Side::new("dropped the sender unsent", me)
-                .event(format!("{label} created"), Some(inner.created)),
+                .event(format!("{label} created"), Some(created)),
         )
         .with_advice(
             "send a value on every path before the sender goes out of scope (send an error \
@@ -353,7 +399,7 @@ impl ChannelMeta {
 
 impl Drop for ChannelMeta {
     fn drop(&mut self) {
-        if let Some(inner) = self.inner.take() {
+        if let Repr::Shared(inner) = std::mem::replace(&mut self.repr, Repr::Untracked) {
             spare::keep(inner);
         }
     }
@@ -431,46 +477,45 @@ mod spare {
 
 impl fmt::Debug for ChannelMeta {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.inner {
-            Some(i) => f
-                .debug_struct("ChannelMeta")
-                .field("kind", &i.kind)
-                .field("created", &i.created)
-                .finish(),
-            None => f.write_str("ChannelMeta(untracked)"),
-        }
+        let (kind, created) = match &self.repr {
+            Repr::Shared(i) => (i.kind, i.created),
+            Repr::Oneshot { created } => (ChannelKind::Oneshot, *created),
+            Repr::Untracked => return f.write_str("ChannelMeta(untracked)"),
+        };
+        f.debug_struct("ChannelMeta")
+            .field("kind", &kind)
+            .field("created", &created)
+            .finish()
     }
 }
 
-fn label(inner: &ChannelInner) -> String {
-    let base = inner
-        .created
+fn label(kind: ChannelKind, created: Site) -> String {
+    let base = created
         .file()
         .rsplit(['/', '\\'])
         .next()
-        .unwrap_or(inner.created.file());
-    format!(
-        "`{}@{}:{}`",
-        inner.kind.as_str(),
-        base,
-        inner.created.line()
-    )
+        .unwrap_or(created.file());
+    format!("`{}@{}:{}`", kind.as_str(), base, created.line())
 }
 
-fn leak_report(inner: &ChannelInner, undelivered: usize) -> Violation {
-    let label = label(inner);
+fn leak_report(
+    kind: ChannelKind,
+    created: Site,
+    rx_owner: Option<ContextId>,
+    undelivered: usize,
+) -> Violation {
+    let label = label(kind, created);
     let me = context::describe_current();
-    let owner = inner.rx_owner().map(|c| ContextDesc::new(c, None));
+    let owner = rx_owner.map(|c| ContextDesc::new(c, None));
     let mut v = Violation::new(
         ViolationKind::ChannelLeak,
         format!(
-            "{label} (created at {}) was dropped with {undelivered} undelivered message(s); \
-             they are lost",
-            inner.created
+            "{label} (created at {created}) was dropped with {undelivered} undelivered message(s); \
+             they are lost"
         ),
     )
     .with_side(
-        Side::new("dropped the channel", me).event(format!("{label} created"), Some(inner.created)),
+        Side::new("dropped the channel", me).event(format!("{label} created"), Some(created)),
     );
     if let Some(o) = owner {
         v = v.with_side(Side::new("last polled the receiver", Some(o)));
@@ -479,7 +524,7 @@ fn leak_report(inner: &ChannelInner, undelivered: usize) -> Violation {
         "drain the receiver before dropping it (close() it, then recv() until None), or stop \
          the producers first",
     )
-    .with_key(("undelivered", inner.created))
+    .with_key(("undelivered", created))
 }
 
 /// What a sender handle keeps: which context holds it, as far as the engine
@@ -559,12 +604,23 @@ impl SenderClaim {
     }
 }
 
+/// A claim for a new sender of `chan` (none for a channel whose senders
+/// are not counted).
+fn new_claim(chan: Option<&Arc<ChannelInner>>) -> SenderClaim {
+    let chan = chan.filter(|i| i.kind.counts_senders());
+    if let Some(inner) = chan {
+        inner.unclaimed.fetch_add(1, Relaxed);
+    }
+    SenderClaim {
+        chan: chan.cloned(),
+        ctx: AtomicU64::new(0),
+        moved: AtomicBool::new(false),
+    }
+}
+
 impl Clone for SenderClaim {
     fn clone(&self) -> SenderClaim {
-        ChannelMeta {
-            inner: self.chan.clone(),
-        }
-        .new_sender()
+        new_claim(self.chan.as_ref())
     }
 }
 

@@ -306,8 +306,13 @@ impl<T> Sender<T> {
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.take() {
-            // Before the receiver is woken: its wait still shows.
-            inner.meta.oneshot_sender_dropped_unsent();
+            // Before the receiver is woken: its wait still shows. Only a
+            // waiting receiver (it left its waker) is worth the engine's
+            // look-up; one that starts waiting after this load is woken
+            // with the close at once.
+            if inner.state.load(Acquire) & RX_WAITING != 0 {
+                inner.meta.oneshot_sender_dropped_unsent();
+            }
             // Invariant 2.
             if inner.state.fetch_or(COMPLETE, AcqRel) & RX_WAITING != 0 {
                 wake_rx(&inner);

@@ -29,7 +29,8 @@ use crate::chain::{mix, SEED};
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use crate::loom::sync::Mutex;
-use crate::wait::graph::{CtxWaitList, ResKind, Target};
+use crate::wait::graph::CtxWaitList;
+use crate::wait::slot::{Slot, Taken};
 use std::panic::Location;
 
 /// The deepest held stack tracked; acquisitions past it are not validated
@@ -186,6 +187,9 @@ pub(crate) struct ContextState {
     untracked_lock: std::sync::atomic::AtomicU64,
     untracked_site: std::sync::atomic::AtomicPtr<Location<'static>>,
     remote: Mutex<Remote>,
+    /// The context's first wait outside the graph, kept outside `remote`
+    /// (`wait::slot`).
+    pub(crate) slot: Slot,
     /// Counts frees, so the models can check a state is freed exactly once.
     #[cfg(perf_validation_loom)]
     pub(crate) frees: Option<crate::loom::sync::Arc<crate::loom::sync::atomic::AtomicUsize>>,
@@ -221,6 +225,7 @@ impl ContextState {
                 owner_gone: false,
                 waits: CtxWaitList::default(),
             }),
+            slot: Slot::new(),
             #[cfg(perf_validation_loom)]
             frees: None,
         }
@@ -294,7 +299,7 @@ impl ContextState {
             let o = unsafe { &mut *p };
             (o.remove(instance), o.held.is_empty())
         });
-        let done = removed && empty && r.waits.records.is_empty();
+        let done = removed && empty && r.waits.records.is_empty() && !st.slot.occupied();
         let graph = r.waits.registered_in;
         drop(r);
         if done {
@@ -324,9 +329,10 @@ impl ContextState {
         f(&mut crate::loom::lock(&self.remote).waits)
     }
 
-    /// Ends the wait `id` of `state`; if this was its last unbounded graph
-    /// wait, returns the context's published holdings (the caller lowers its
-    /// hint and withdraws them).
+    /// Ends the wait `id` of `state`. Returns the held entry the wait
+    /// flagged pending (0 if none) and, if this was its last unbounded graph
+    /// wait, the context's published holdings (the caller lowers its hint
+    /// and withdraws them).
     ///
     /// # Safety
     /// The caller owns the [`Waiting`](crate::Waiting) of a recorded wait of
@@ -334,19 +340,21 @@ impl ContextState {
     pub(crate) unsafe fn end_wait(
         state: *mut ContextState,
         id: u64,
-    ) -> Option<(
-        Vec<crate::wait::graph::HoldSnap>,
-        *const crate::wait::graph::WaitGraph,
-    )> {
+    ) -> (
+        usize,
+        Option<(
+            Vec<crate::wait::graph::HoldSnap>,
+            *const crate::wait::graph::WaitGraph,
+        )>,
+    ) {
         // SAFETY: the recorded wait keeps the state alive.
         let st = unsafe { &*state };
         let mut r = crate::loom::lock(&st.remote);
         let w = &mut r.waits;
-        let i = w.records.iter().position(|x| x.id == id)?;
+        let Some(i) = w.records.iter().position(|x| x.id == id) else {
+            return (0, None);
+        };
         let rec = w.records.swap_remove(i);
-        if let (ResKind::Recv(_), Target::Senders(chan)) = (&rec.resource.kind, &rec.target) {
-            chan.rx_waiting.fetch_sub(1, Relaxed);
-        }
         let counted = rec.graph && !rec.bounded;
         let mut withdrawn = None;
         if counted {
@@ -357,6 +365,7 @@ impl ContextState {
         }
         let done = r.owner_gone
             && r.waits.records.is_empty()
+            && !st.slot.occupied()
             && st.owned.with_mut(|p| {
                 // SAFETY: the owner is gone: `owned` is only touched under `remote`, which we hold.
                 unsafe { (*p).held.is_empty() }
@@ -367,7 +376,44 @@ impl ContextState {
             // SAFETY: seen under `remote`: the owner is gone and nothing is left; this removal made it so, so no one else saw it.
             unsafe { Self::free(state, graph) };
         }
-        withdrawn
+        (rec.instance, withdrawn)
+    }
+
+    /// Ends the wait in the slot of `state`; `owner` says whether the
+    /// caller is the state's owner context. Returns the held entry the wait
+    /// flagged pending (0 if none).
+    ///
+    /// # Safety
+    /// The caller owns the [`Waiting`](crate::Waiting) of the wait in the
+    /// slot (which keeps the state alive) and calls this once for it;
+    /// `owner` is true only in the owner context.
+    pub(crate) unsafe fn end_slot_wait(state: *mut ContextState, owner: bool) -> usize {
+        // SAFETY: the wait in the slot keeps the state alive.
+        let st = unsafe { &*state };
+        if owner {
+            // SAFETY: the owner, ending its own wait in the slot.
+            return unsafe { st.slot.end_as_owner() };
+        }
+        // SAFETY: the caller's wait is in the slot.
+        match unsafe { st.slot.take_elsewhere() } {
+            Taken::Done(rec) => rec.instance,
+            Taken::OwnerGone(rec) => {
+                let r = crate::loom::lock(&st.remote);
+                st.slot.clear_gone();
+                let done = r.waits.records.is_empty()
+                    && st.owned.with_mut(|p| {
+                        // SAFETY: the owner is gone: `owned` is only touched under `remote`, which we hold.
+                        unsafe { (*p).held.is_empty() }
+                    });
+                let graph = r.waits.registered_in;
+                drop(r);
+                if done {
+                    // SAFETY: seen under `remote`: the owner is gone and, with the slot emptied here, nothing is left; only this call saw it.
+                    unsafe { Self::free(state, graph) };
+                }
+                rec.instance
+            }
+        }
     }
 
     /// Counts a wait the graph does not record (see `untracked`), a wait
@@ -430,7 +476,8 @@ impl ContextState {
             }
             o.held.is_empty()
         });
-        let done = empty && r.waits.records.is_empty();
+        let slot_busy = st.slot.owner_exits();
+        let done = empty && r.waits.records.is_empty() && !slot_busy;
         let graph = r.waits.registered_in;
         drop(r);
         if done {

@@ -138,3 +138,91 @@ fn loom_a_wait_ended_elsewhere_while_its_owner_exits_frees_the_state_once() {
         );
     });
 }
+
+/// A Notify wait, as `record` takes it.
+fn notify_wait() -> Start {
+    Start {
+        resource: Resource {
+            kind: ResKind::Other(crate::wait::WaitKind::Notify),
+            class: 0,
+            created: Site::new("n.rs", 1, 1),
+        },
+        target: Target::Nobody,
+        site: Site::new("w.rs", 2, 1),
+        pending: None,
+        progress: None,
+        lock_site: None,
+    }
+}
+
+#[test]
+fn loom_the_owner_ends_its_slot_wait_while_a_scan_stamps_it() {
+    use crate::loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    loom::model(|| {
+        let g: &'static WaitGraph = Box::leak(Box::new(WaitGraph::new()));
+        let p = SendPtr(ContextState::alloc(ContextId::thread(8)));
+        // SAFETY: this thread owns the state; the graph is leaked.
+        let (w, _) = unsafe { record(g, p.0, notify_wait()) };
+        let p_addr = p.0 as usize;
+        let seen = Arc::new(AtomicBool::new(false));
+        let seen2 = seen.clone();
+        // The scan reaches the state through the registry, as the stall
+        // scan does, and writes into the record it finds.
+        let scan = thread::spawn(move || {
+            g.for_each_record(|_, _, rec| {
+                rec.stall_reported = true;
+                seen2.store(true, SeqCst);
+            });
+        });
+        // The owner ends the wait (its own context) and starts another.
+        // SAFETY: the owner, ending the wait `w` holds; `w` is then forgotten (its end is done).
+        unsafe {
+            let st = &*(p_addr as *mut ContextState);
+            assert!(st.slot.occupied());
+            assert_eq!(ContextState::end_slot_wait(p.0, true), 0);
+            std::mem::forget(w);
+            assert!(!st.slot.occupied());
+        }
+        // SAFETY: as above.
+        let (w2, _) = unsafe { record(g, p.0, notify_wait()) };
+        scan.join().unwrap();
+        let _ = seen.load(SeqCst);
+        drop(w2);
+        assert_eq!(g.len(), 0);
+        // SAFETY: the owner's last access; nothing is left, so this frees the state.
+        unsafe { ContextState::owner_exit(p.0) };
+        assert!(crate::loom::lock(&g.reg).ctxs.is_empty());
+    });
+}
+
+#[test]
+fn loom_a_slot_wait_ended_after_its_owner_exited_waits_out_a_scan() {
+    use crate::loom::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    loom::model(|| {
+        let g: &'static WaitGraph = Box::leak(Box::new(WaitGraph::new()));
+        let frees = Arc::new(AtomicUsize::new(0));
+        let mut st = ContextState::new(ContextId::thread(9));
+        st.frees = Some(frees.clone());
+        let p = Box::into_raw(Box::new(st));
+        // SAFETY: this thread owns the state; the graph is leaked.
+        let (w, _) = unsafe { record(g, p, notify_wait()) };
+        // A second wait at once goes to the list.
+        // SAFETY: as above.
+        let (w_list, _) = unsafe { record(g, p, notify_wait()) };
+        assert_eq!(g.len(), 2);
+        // SAFETY: the owner's last access; the waits keep the state.
+        unsafe { ContextState::owner_exit(p) };
+        assert_eq!(frees.load(Relaxed), 0);
+        let scan = thread::spawn(move || {
+            let mut n = 0;
+            g.for_each_record(|_, _, _| n += 1);
+            assert!(n <= 2);
+        });
+        let ender = thread::spawn(move || drop(w));
+        drop(w_list);
+        ender.join().unwrap();
+        scan.join().unwrap();
+        assert_eq!(frees.load(Relaxed), 1, "freed exactly once");
+        assert!(crate::loom::lock(&g.reg).ctxs.is_empty());
+    });
+}

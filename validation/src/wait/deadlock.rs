@@ -149,6 +149,11 @@ fn successors(g: &Inner, owner: ContextId, rec: &WaitRecord) -> Succ {
                 .into_iter()
                 .collect(),
         },
+        // Its one sender is never claimed: whoever holds it is unknown.
+        Target::Oneshot { .. } => Succ {
+            need: Need::Any { complete: false },
+            to: Vec::new(),
+        },
         Target::Nobody => Succ {
             need: Need::All,
             to: Vec::new(),

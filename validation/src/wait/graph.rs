@@ -76,10 +76,20 @@ pub(crate) enum ResKind {
 /// Who can end a wait.
 #[derive(Clone)]
 pub(crate) enum Target {
-    Holders { resource: usize },
-    Permits { resource: usize, outstanding: u64 },
+    Holders {
+        resource: usize,
+    },
+    Permits {
+        resource: usize,
+        outstanding: u64,
+    },
     Senders(Arc<ChannelInner>),
     Receiver(Arc<ChannelInner>),
+    /// A oneshot's sender, named by the channel's meta address: never
+    /// claimed, so a receive on it never proves a deadlock.
+    Oneshot {
+        chan: usize,
+    },
     Nobody,
 }
 
@@ -110,6 +120,9 @@ pub(crate) struct WaitRecord {
     /// coarse clock (`super::clock`).
     pub(crate) since_ns: u64,
     pub(crate) stall_reported: bool,
+    /// The held entry the wait flagged pending (0 if none), cleared by the
+    /// owner when the wait ends.
+    pub(crate) instance: usize,
 }
 
 /// A context's waits, inside its state's `remote` lock.
@@ -265,13 +278,27 @@ impl WaitGraph {
         }
     }
 
-    /// Runs `f` on each registered context's waits (under the registry
-    /// lock, then each state's lock).
-    pub(crate) fn for_each_ctx(&self, mut f: impl FnMut(ContextId, &mut CtxWaitList)) {
+    /// Runs `f` on every wait of every registered context, with the
+    /// context's description (under the registry lock, then each state's
+    /// lock or its slot).
+    pub(crate) fn for_each_record(
+        &self,
+        mut f: impl FnMut(ContextId, Option<&ContextDesc>, &mut WaitRecord),
+    ) {
         let r = crate::loom::lock(&self.reg);
         for (&id, p) in r.ctxs.iter() {
             // SAFETY: registered states stay allocated while listed, and the registry lock is held.
-            unsafe { (*p.0).with_waits(|w| f(id, w)) };
+            let st = unsafe { &*p.0 };
+            st.with_waits(|w| {
+                for rec in w.records.iter_mut() {
+                    f(id, w.desc.as_ref(), rec);
+                }
+            });
+            // `remote` is taken inside the slot's `READ`, never around it.
+            st.slot.read(|rec| {
+                let desc = st.with_waits(|w| w.desc.clone());
+                f(id, desc.as_ref(), rec)
+            });
         }
     }
 
@@ -284,7 +311,9 @@ impl WaitGraph {
             .map(|p| {
                 // SAFETY: as in `for_each_ctx`.
                 let st = unsafe { &*p.0 };
-                st.untracked_waits() + st.with_waits(|w| w.records.len())
+                st.untracked_waits()
+                    + st.with_waits(|w| w.records.len())
+                    + usize::from(st.slot.occupied())
             })
             .sum()
     }
@@ -311,6 +340,7 @@ impl WaitGraph {
                 .map(|r| (r.resource.clone(), r.site))
                 .collect()
         });
+        out.extend(st.slot.read(|r| (r.resource.clone(), r.site)));
         if let Some((lock, site)) = st.untracked_lock_wait() {
             let kind = match lock >> 32 {
                 0 => LockKind::Mutex,
@@ -330,21 +360,17 @@ impl WaitGraph {
         out
     }
 
-    /// A context waiting to receive on `chan`, with the site of its wait.
-    pub(crate) fn receiver_of(&self, chan: &Arc<ChannelInner>) -> Option<(ContextDesc, Site)> {
+    /// A context waiting to receive on the oneshot whose meta is at
+    /// `chan`, with the site of its wait.
+    pub(crate) fn receiver_of(&self, chan: usize) -> Option<(ContextDesc, Site)> {
         let mut found = None;
-        self.for_each_ctx(|id, w| {
+        self.for_each_record(|id, desc, r| {
             if found.is_some() {
                 return;
             }
-            for r in &w.records {
-                if let Target::Senders(c) = &r.target {
-                    if Arc::ptr_eq(c, chan) {
-                        let desc = w.desc.clone().unwrap_or_else(|| ContextDesc::new(id, None));
-                        found = Some((desc, r.site));
-                        return;
-                    }
-                }
+            if matches!(r.target, Target::Oneshot { chan: c } if c == chan) {
+                let desc = desc.cloned().unwrap_or_else(|| ContextDesc::new(id, None));
+                found = Some((desc, r.site));
             }
         });
         found
@@ -358,7 +384,7 @@ impl WaitGraph {
             }
             Target::Senders(chan) => chan.for_each_claimant(|c| out.push(c)),
             Target::Receiver(chan) => out.extend(chan.rx_owner()),
-            Target::Nobody => {}
+            Target::Oneshot { .. } | Target::Nobody => {}
         }
     }
 
@@ -378,13 +404,14 @@ impl WaitGraph {
             // SAFETY: as in `for_each_ctx`.
             let st = unsafe { &*p.0 };
             let opaque = st.untracked_waits() > 0;
-            let (desc, holds, records) = st.with_waits(|w| {
+            let (desc, holds, mut records) = st.with_waits(|w| {
                 (
                     w.desc.clone().unwrap_or_else(|| ContextDesc::new(c, None)),
                     w.holds.clone(),
                     w.records.clone(),
                 )
             });
+            records.extend(st.slot.read(|r| r.clone()));
             let mut keys = Vec::with_capacity(records.len());
             for rec in records {
                 targets.clear();

@@ -13,11 +13,12 @@
 mod clock;
 pub(crate) mod deadlock;
 pub(crate) mod graph;
+pub(crate) mod slot;
 mod stall;
 
 pub use stall::{scan, set_stall_threshold, stall_threshold, DEFAULT_STALL_THRESHOLD};
 
-use crate::channel::ChannelInner;
+use crate::channel::{ChannelInner, ChannelKind};
 use crate::class::LockKind;
 use crate::context::state::{ContextState, F_PENDING, F_SHARED};
 use crate::context::{self, describe};
@@ -30,6 +31,7 @@ use crate::site::Site;
 use graph::{Hint, HoldSnap, ResKind, Resource, Target, WaitGraph, WaitRecord};
 use std::fmt;
 use std::panic::Location;
+use std::ptr::addr_of_mut;
 
 /// What a stall-only wait waits on (waits that take part in the wait-for
 /// graph go through `LockMeta` or `ChannelMeta`).
@@ -111,13 +113,21 @@ impl WaitMeta {
 pub struct Waiting {
     /// The state of the context that waits, or null if untracked.
     state: *mut ContextState,
-    /// The record's id in that state, 0 if the wait is not recorded.
-    id: u64,
-    /// Counted in the state's untracked waits (the wait is not recorded).
-    untracked: bool,
-    /// The held entry this wait flagged pending, or 0.
-    instance: usize,
+    /// Where the wait is kept (the low two bits, `W_*`) and what names it
+    /// there: for an untracked wait, the held entry it flagged pending (0
+    /// if none; an entry's instance is a lock's address, so its low bits
+    /// are free); for a listed one, its record's id. Two words, so the
+    /// guard comes back in registers.
+    tag: usize,
 }
+
+/// Counted in the state's untracked waits, not recorded.
+const W_UNTRACKED: usize = 1;
+/// Recorded in the state's slot (`slot.rs`).
+const W_SLOT: usize = 2;
+/// Recorded in the state's list.
+const W_LIST: usize = 3;
+const W_KIND: usize = 3;
 
 // SAFETY: `state` is dereferenced only while the recorded wait keeps it
 // alive (`end_wait`), or when it is the current context's own live state.
@@ -130,9 +140,7 @@ impl Waiting {
     pub const fn untracked() -> Waiting {
         Waiting {
             state: std::ptr::null_mut(),
-            id: 0,
-            untracked: false,
-            instance: 0,
+            tag: 0,
         }
     }
 
@@ -145,38 +153,46 @@ impl Waiting {
 
 impl Drop for Waiting {
     fn drop(&mut self) {
-        if self.state.is_null() {
+        let state = self.state;
+        if state.is_null() {
             return;
         }
-        if self.id != 0 {
-            // SAFETY: this guard owns the recorded wait, which keeps the state alive until this call ends it.
-            unsafe { end_recorded(self.state, self.id) };
-        }
-        if (self.untracked || self.instance != 0) && context::current_if_exists() == self.state {
-            // SAFETY: the current context's own state. (Dropped elsewhere, the flag and the count are left: the state may be gone.)
-            unsafe {
-                if self.untracked {
-                    (*self.state).untracked_wait_ended();
+        // Dropped elsewhere, a pending flag and an untracked count are
+        // left (the state may be gone); only the owner touches them.
+        let owner = context::current_if_exists() == state;
+        let instance = match self.tag & W_KIND {
+            W_UNTRACKED => {
+                if owner {
+                    // SAFETY: the current context's own state.
+                    unsafe { (*state).untracked_wait_ended() };
                 }
-                if self.instance != 0 {
-                    (*self.state).with_owned(|o| o.set_pending(self.instance, false));
-                }
+                self.tag & !W_KIND
             }
+            // SAFETY: this guard owns the wait in the slot, which keeps the state alive until this call ends it; `owner` is exact.
+            W_SLOT => unsafe { ContextState::end_slot_wait(state, owner) },
+            // SAFETY: this guard owns the recorded wait, which keeps the state alive until this call ends it.
+            _ => unsafe { end_recorded(state, (self.tag >> 2) as u64) },
+        };
+        if instance != 0 && owner {
+            // SAFETY: the current context's own state, alive since it runs.
+            unsafe { (*state).with_owned(|o| o.set_pending(instance, false)) };
         }
     }
 }
 
-/// Ends a recorded wait.
+/// Ends a wait recorded in its context's list; returns the held entry it
+/// flagged pending (0 if none).
 ///
 /// # Safety
 /// As [`ContextState::end_wait`].
 #[cold]
 #[inline(never)]
-unsafe fn end_recorded(state: *mut ContextState, id: u64) {
+unsafe fn end_recorded(state: *mut ContextState, id: u64) -> usize {
     // SAFETY: forwarded; the context id is read before the state can go.
     let ctx = unsafe { (*state).id };
     // SAFETY: forwarded.
-    if let Some((holds, g)) = unsafe { ContextState::end_wait(state, id) } {
+    let (instance, withdrawn) = unsafe { ContextState::end_wait(state, id) };
+    if let Some((holds, g)) = withdrawn {
         // SAFETY: a graph outlives the states recorded in it.
         let g = unsafe { &*g };
         g.lower(Hint::Ctx(ctx));
@@ -184,12 +200,13 @@ unsafe fn end_recorded(state: *mut ContextState, id: u64) {
             g.withdraw_holds(ctx, &holds);
         }
     }
+    instance
 }
 
 impl fmt::Debug for Waiting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Waiting")
-            .field("recorded", &(self.id != 0))
+            .field("recorded", &matches!(self.tag & W_KIND, W_SLOT | W_LIST))
             .finish()
     }
 }
@@ -279,9 +296,7 @@ unsafe fn quick_lock_wait(
     st.untracked_wait_started(u64::from(class) | (kind as u64) << 32, site);
     Some(Waiting {
         state,
-        id: 0,
-        untracked: true,
-        instance,
+        tag: instance | W_UNTRACKED,
     })
 }
 
@@ -311,6 +326,17 @@ pub(crate) fn start_channel_wait(chan: &Arc<ChannelInner>, recv: bool, site: Sit
     )
 }
 
+/// Starts a wait to receive on a oneshot, named by its meta's address
+/// (`channel.rs`).
+pub(crate) fn start_oneshot_wait(chan: usize, created: Site, site: Site) -> Waiting {
+    let res = Resource {
+        kind: ResKind::Recv(ChannelKind::Oneshot),
+        class: 0,
+        created,
+    };
+    start(res, Target::Oneshot { chan }, site, None, None, None)
+}
+
 /// Whether a wait's target may be waiting itself (see `graph.rs`, "When a
 /// check runs"): the only waits worth a search.
 fn target_hinted(g: &WaitGraph, target: &Target) -> bool {
@@ -323,7 +349,7 @@ fn target_hinted(g: &WaitGraph, target: &Target) -> bool {
             chan.all_senders_claimed() && chan.any_claimant(|c| g.hinted(Hint::Ctx(c)))
         }
         Target::Receiver(chan) => chan.rx_owner().is_some_and(|c| g.hinted(Hint::Ctx(c))),
-        Target::Nobody => false,
+        Target::Oneshot { .. } | Target::Nobody => false,
     }
 }
 
@@ -431,53 +457,95 @@ pub(crate) unsafe fn record(
     // Lock waits are the deadlock detector's alone; everything else is also
     // the stall scan's.
     let stalls = !matches!(resource.kind, ResKind::Lock(k) if k != LockKind::Semaphore);
-    let mut w = Waiting {
-        state,
-        id: 0,
-        untracked: false,
-        instance,
-    };
     if !graph && !stalls {
         if let (ResKind::Lock(kind), Some(loc)) = (resource.kind, lock_site) {
             let lock = u64::from(resource.class) | (kind as u64) << 32;
             // SAFETY: the current context's own state.
             unsafe { (*state).untracked_wait_started(lock, loc) };
-            w.untracked = true;
         }
+        // Counted, or (no site to count it with) just the pending flag.
+        let w = Waiting {
+            state,
+            tag: instance | W_UNTRACKED,
+        };
         return (w, None);
     }
     // SAFETY: the current context's own state.
     let st = unsafe { &*state };
-    let ctx = st.id;
     let since_ns = clock::now_ns();
-    let counted = graph && !bounded;
-    // Whom the wait waits for is looked at below only for a counted wait.
-    let check = counted.then(|| target.clone());
-    if let (ResKind::Recv(_), Target::Senders(chan)) = (&resource.kind, &target) {
-        // Undone by `ContextState::end_wait` with the record.
-        chan.rx_waiting.fetch_add(1, Relaxed);
+    let baseline = progress.unwrap_or(0);
+    // Out of the graph, nothing below concerns the wait, and the slot
+    // takes it without a lock if it is free.
+    // SAFETY: the owner, running.
+    if !graph && unsafe { st.slot.is_free() } {
+        // SAFETY: as above; every field is written.
+        unsafe {
+            st.slot.fill(|r| {
+                addr_of_mut!((*r).id).write(0);
+                addr_of_mut!((*r).resource).write(resource);
+                addr_of_mut!((*r).site).write(site);
+                addr_of_mut!((*r).target).write(target);
+                addr_of_mut!((*r).bounded).write(bounded);
+                addr_of_mut!((*r).graph).write(false);
+                addr_of_mut!((*r).baseline).write(baseline);
+                addr_of_mut!((*r).since_ns).write(since_ns);
+                addr_of_mut!((*r).stall_reported).write(false);
+                addr_of_mut!((*r).instance).write(instance);
+            })
+        };
+        return (Waiting { state, tag: W_SLOT }, None);
     }
+    let rec = WaitRecord {
+        id: 0,
+        resource,
+        site,
+        target,
+        bounded,
+        graph,
+        baseline,
+        since_ns,
+        stall_reported: false,
+        instance,
+    };
+    // SAFETY: forwarded.
+    unsafe { record_listed(g, state, rec, holds_any) }
+}
+
+/// The rest of [`record`] for a wait that goes in its context's list: a
+/// graph wait, or a second wait outside the graph at once. Publishes the
+/// context's holdings and hints with its first graph wait, and runs the
+/// deadlock check.
+///
+/// # Safety
+/// As [`record`].
+#[inline(never)]
+unsafe fn record_listed(
+    g: &WaitGraph,
+    state: *mut ContextState,
+    mut rec: WaitRecord,
+    holds_any: bool,
+) -> (Waiting, Option<deadlock::Found>) {
+    // SAFETY: the current context's own state.
+    let st = unsafe { &*state };
+    let ctx = st.id;
+    let counted = rec.graph && !rec.bounded;
+    // Whom the wait waits for is looked at below only for a counted wait.
+    let check = counted.then(|| rec.target.clone());
     let (id, first_graph_wait) = st.with_waits(|wl| {
         wl.next += 1;
         let id = wl.next;
-        wl.records.push(WaitRecord {
-            id,
-            resource,
-            site,
-            target,
-            bounded,
-            graph,
-            baseline: progress.unwrap_or(0),
-            since_ns,
-            stall_reported: false,
-        });
+        rec.id = id;
+        wl.records.push(rec);
         let first = counted && {
             wl.graph_waits += 1;
             wl.graph_waits == 1
         };
         (id, first)
     });
-    w.id = id;
+    let w = Waiting {
+        state,
+        tag: (id as usize) << 2 | W_LIST,
+    };
     if first_graph_wait {
         if holds_any {
             // SAFETY: as above; the closure only reads.

@@ -71,64 +71,55 @@ pub(crate) fn find(waits: &WaitGraph, now: Instant, threshold: Duration) -> Vec<
     let now_ns = super::clock::instant_ns(now);
     let threshold_ns = u64::try_from(threshold.as_nanos()).unwrap_or(u64::MAX);
     let mut out = Vec::new();
-    waits.for_each_ctx(|id, wl| {
-        let me = wl
-            .desc
-            .clone()
-            .unwrap_or_else(|| ContextDesc::new(id, None));
-        for rec in wl.records.iter_mut() {
-            if rec.bounded || rec.stall_reported {
-                continue;
-            }
-            let (other, unknown, capacity) = match (&rec.resource.kind, &rec.target) {
-                (ResKind::Recv(_), Target::Senders(chan))
-                | (ResKind::Send(_), Target::Receiver(chan)) => {
-                    let progress = chan.delivered.load(Relaxed);
-                    if progress != rec.baseline {
-                        rec.baseline = progress;
-                        rec.since_ns = now_ns;
-                        continue;
-                    }
-                    let recv = matches!(rec.resource.kind, ResKind::Recv(_));
-                    // Uncounted senders (a oneshot's) are alive while the
-                    // receiver waits, and unclaimed.
-                    let (live, unknown) = if chan.kind.counts_senders() {
-                        chan.senders()
-                    } else {
-                        (1, 1)
-                    };
-                    if recv && live == 0 {
-                        continue;
-                    }
-                    let other: Vec<ContextId> = if recv {
-                        let mut v = Vec::new();
-                        chan.for_each_claimant(|c| v.push(c));
-                        v
-                    } else {
-                        chan.rx_owner().into_iter().collect()
-                    };
-                    (other, unknown, chan.capacity())
-                }
-                (ResKind::Lock(crate::LockKind::Semaphore), _) | (ResKind::Other(_), _) => {
-                    (Vec::new(), 0, None)
-                }
-                _ => continue,
-            };
-            let waited = now_ns.saturating_sub(rec.since_ns);
-            if waited < threshold_ns {
-                continue;
-            }
-            rec.stall_reported = true;
-            out.push(Stall {
-                ctx: me.clone(),
-                resource: rec.resource.clone(),
-                site: rec.site,
-                waited: Duration::from_nanos(waited),
-                other: other.into_iter().map(|c| (c, None)).collect(),
-                unknown_senders: unknown,
-                capacity,
-            });
+    waits.for_each_record(|id, desc, rec| {
+        if rec.bounded || rec.stall_reported {
+            return;
         }
+        let (other, unknown, capacity) = match (&rec.resource.kind, &rec.target) {
+            (ResKind::Recv(_), Target::Senders(chan))
+            | (ResKind::Send(_), Target::Receiver(chan)) => {
+                let progress = chan.delivered.load(Relaxed);
+                if progress != rec.baseline {
+                    rec.baseline = progress;
+                    rec.since_ns = now_ns;
+                    return;
+                }
+                let recv = matches!(rec.resource.kind, ResKind::Recv(_));
+                let (live, unknown) = chan.senders();
+                if recv && live == 0 {
+                    return;
+                }
+                let other: Vec<ContextId> = if recv {
+                    let mut v = Vec::new();
+                    chan.for_each_claimant(|c| v.push(c));
+                    v
+                } else {
+                    chan.rx_owner().into_iter().collect()
+                };
+                (other, unknown, chan.capacity())
+            }
+            // A oneshot's sender is alive while its receiver waits (dropping
+            // it ends the wait), and never claimed.
+            (ResKind::Recv(_), Target::Oneshot { .. }) => (Vec::new(), 1, Some(1)),
+            (ResKind::Lock(crate::LockKind::Semaphore), _) | (ResKind::Other(_), _) => {
+                (Vec::new(), 0, None)
+            }
+            _ => return,
+        };
+        let waited = now_ns.saturating_sub(rec.since_ns);
+        if waited < threshold_ns {
+            return;
+        }
+        rec.stall_reported = true;
+        out.push(Stall {
+            ctx: desc.cloned().unwrap_or_else(|| ContextDesc::new(id, None)),
+            resource: rec.resource.clone(),
+            site: rec.site,
+            waited: Duration::from_nanos(waited),
+            other: other.into_iter().map(|c| (c, None)).collect(),
+            unknown_senders: unknown,
+            capacity,
+        });
     });
     // Names of the other sides, once every state lock is released.
     for s in &mut out {
