@@ -17,12 +17,15 @@
 //!   acquire or release. When the owner exits it drains the mailbox, marks
 //!   itself gone, and frees the state if the stack is empty; otherwise the
 //!   last remote release frees it.
-//! - The context's waits (`remote.waits`) live under the same lock. A state
+//! - The context's waits live in its slot (`wait::slot`, its first wait
+//!   outside the graph, lock-free) and in `remote.waits` (the rest). A state
 //!   with a recorded wait is not freed either: the owner's exit, the last
 //!   remote release and the end of the last wait each check, under `remote`,
-//!   whether the owner is gone and nothing is left, and exactly one of them
-//!   sees it first and frees the state (after taking it out of the wait
-//!   registry, if it was listed there).
+//!   whether the owner is gone and nothing is left (the slot's occupancy is
+//!   exact there: only the owner fills it, and a wait ended after the owner
+//!   exited empties it under `remote`), and exactly one of them sees it
+//!   first and frees the state (after taking it out of the wait registry, if
+//!   it was listed there).
 
 use super::id::{ContextDesc, ContextId};
 use crate::chain::{mix, SEED};

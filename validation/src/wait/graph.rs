@@ -1,9 +1,10 @@
 //! The wait-for graph: which contexts wait, on what, and what they hold.
 //!
-//! A wait is recorded in its own context's state (`CtxWaitList`, under the
-//! state's `remote` lock): starting and ending one touches no shared
-//! structure but a per-context lock the owner nearly always finds free. The
-//! process-wide parts are small and mostly read:
+//! A wait is recorded in its own context's state: in its slot (`slot.rs`)
+//! if it is the context's only wait outside the graph, else in its
+//! `CtxWaitList`, under the state's `remote` lock. Starting and ending one
+//! touches no shared structure, only per-context state the owner nearly
+//! always finds free. The process-wide parts are small and mostly read:
 //!
 //! - the **registry**, contexts that have recorded a wait (id -> state),
 //!   entered once per context and left when its state is freed;

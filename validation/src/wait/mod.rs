@@ -4,6 +4,8 @@
 //! - `graph.rs` — where waits are recorded (each in its own context), the
 //!   registry of contexts, the holders index and the hints; which waits
 //!   take part in the wait-for graph.
+//! - `slot.rs` — the lock-free slot that keeps a context's first wait
+//!   outside the graph.
 //! - `clock.rs` — the coarse clock waits are stamped with.
 //! - `deadlock.rs` — the check run when a wait starts, and its report.
 //! - `stall.rs` — the periodic scan for waits that stopped making progress.
