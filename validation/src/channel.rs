@@ -33,6 +33,7 @@ use crate::sink;
 use crate::site::Site;
 use crate::wait::{self, Waiting};
 use std::fmt;
+use std::panic::Location;
 
 /// Which kind of channel.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -79,7 +80,7 @@ const SHARED: u64 = u64::MAX;
 
 pub(crate) struct ChannelInner {
     pub(crate) kind: ChannelKind,
-    pub(crate) created: Site,
+    pub(crate) created: &'static Location<'static>,
     capacity: Option<usize>,
     /// Messages the receiver(s) took: the channel's progress.
     pub(crate) delivered: AtomicU64,
@@ -200,7 +201,7 @@ enum Repr {
     Untracked,
     /// A oneshot: nothing shared to keep (module docs).
     Oneshot {
-        created: Site,
+        created: &'static Location<'static>,
     },
     Shared(Arc<ChannelInner>),
 }
@@ -216,13 +217,13 @@ impl ChannelMeta {
         if kind == ChannelKind::Oneshot {
             return ChannelMeta {
                 repr: Repr::Oneshot {
-                    created: Site::caller(),
+                    created: Location::caller(),
                 },
             };
         }
         let fresh = ChannelInner {
             kind,
-            created: Site::caller(),
+            created: Location::caller(),
             capacity,
             delivered: AtomicU64::new(0),
             rx_owner: AtomicU64::new(0),
@@ -301,19 +302,19 @@ impl ChannelMeta {
     /// one, a `Deadlock` is reported now. Drop the guard when the wait ends.
     #[track_caller]
     pub fn recv_wait(&self) -> Waiting {
-        self.recv_wait_at(Site::caller())
+        self.recv_wait_at(Location::caller())
     }
 
     /// As [`recv_wait`](Self::recv_wait), with the site of the wait given:
     /// a receive future's wait starts inside `poll`, so it passes the site
     /// its `recv()` call captured.
-    pub fn recv_wait_at(&self, site: Site) -> Waiting {
+    pub fn recv_wait_at(&self, site: &'static Location<'static>) -> Waiting {
         if !mode::enabled() {
             return Waiting::untracked();
         }
         match &self.repr {
             Repr::Shared(inner) => wait::start_channel_wait(inner, true, site),
-            Repr::Oneshot { created } => wait::start_oneshot_wait(self.addr(), *created, site),
+            Repr::Oneshot { created } => wait::start_oneshot_wait(self.addr(), created, site),
             Repr::Untracked => Waiting::untracked(),
         }
     }
@@ -323,12 +324,12 @@ impl ChannelMeta {
     /// reported now.
     #[track_caller]
     pub fn send_wait(&self) -> Waiting {
-        self.send_wait_at(Site::caller())
+        self.send_wait_at(Location::caller())
     }
 
     /// As [`send_wait`](Self::send_wait), with the site of the wait given
     /// (see [`recv_wait_at`](Self::recv_wait_at)).
-    pub fn send_wait_at(&self, site: Site) -> Waiting {
+    pub fn send_wait_at(&self, site: &'static Location<'static>) -> Waiting {
         match self.inner() {
             Some(inner) if mode::enabled() => wait::start_channel_wait(inner, false, site),
             _ => Waiting::untracked(),
@@ -344,13 +345,13 @@ impl ChannelMeta {
         match &self.repr {
             Repr::Shared(inner) => sink::submit(leak_report(
                 inner.kind,
-                inner.created,
+                Site::from_location(inner.created),
                 inner.rx_owner(),
                 undelivered,
             )),
             Repr::Oneshot { created } => sink::submit(leak_report(
                 ChannelKind::Oneshot,
-                *created,
+                Site::from_location(created),
                 None,
                 undelivered,
             )),
@@ -372,7 +373,7 @@ impl ChannelMeta {
         let Some((rx, site)) = engine::get().waits.receiver_of(self.addr()) else {
             return;
         };
-        let created = *created;
+        let created = Site::from_location(created);
         let label = label(ChannelKind::Oneshot, created);
         let me = context::describe_current();
         let v = Violation::new(
@@ -478,8 +479,8 @@ mod spare {
 impl fmt::Debug for ChannelMeta {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (kind, created) = match &self.repr {
-            Repr::Shared(i) => (i.kind, i.created),
-            Repr::Oneshot { created } => (ChannelKind::Oneshot, *created),
+            Repr::Shared(i) => (i.kind, Site::from_location(i.created)),
+            Repr::Oneshot { created } => (ChannelKind::Oneshot, Site::from_location(created)),
             Repr::Untracked => return f.write_str("ChannelMeta(untracked)"),
         };
         f.debug_struct("ChannelMeta")

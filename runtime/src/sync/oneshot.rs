@@ -44,11 +44,12 @@
 //! `Receiver::poll` (a wait starts when it returns `Pending`) and
 //! `Receiver::close`/`Drop`.
 //!
-//! Validation: the channel embeds a [`ChannelMeta`] and, if tracked, the
-//! sender's [`SenderClaim`] and the receiver's wait (in `Inner::tracked`,
-//! so the handles stay one pointer each). The claim is never marked used
-//! (a oneshot sender is consumed by its one use, so a oneshot receive never
-//! proves a deadlock; the stall scan covers it). The receiver is a future itself, so its wait is registered
+//! Validation: the channel embeds a [`ChannelMeta`] (for a oneshot, its
+//! creation site inline: no allocation) and the receiver's wait (in
+//! `Inner`, so the handles stay one pointer each). The sender needs no
+//! claim: a oneshot sender is consumed by its one use, so a oneshot receive
+//! never proves a deadlock (the stall scan covers it). The receiver is a
+//! future itself, so its wait is registered
 //! in `poll` at the site of the `.await` that polls it (`poll` is
 //! `#[track_caller]`; through a combinator the site is the combinator's).
 //! A sender dropped unsent while the receiver waits, and a receiver dropped
@@ -59,7 +60,7 @@ use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::loom::sync::Arc;
 use crate::task::coop;
 use crate::util::atomic_waker::AtomicWaker;
-use crate::validation::{ChannelKind, ChannelMeta, SenderClaim, Site, Waiting};
+use crate::validation::{ChannelKind, ChannelMeta, Waiting};
 use std::error::Error;
 use std::fmt;
 use std::future::{poll_fn, Future};
@@ -89,14 +90,6 @@ const TX_WAITING: usize = 0b1_0000;
 #[track_caller]
 pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
     let meta = ChannelMeta::new(ChannelKind::Oneshot, Some(1));
-    // An untracked channel stays untracked, so its sender needs no claim
-    // (and its drop no call into the engine).
-    let tracked = meta.is_tracked().then(|| {
-        Box::new(Tracked {
-            claim: UnsafeCell::new(Some(meta.new_sender())),
-            rx_wait: UnsafeCell::new(None),
-        })
-    });
     let inner = Arc::new(Inner {
         state: AtomicUsize::new(0),
         value: UnsafeCell::new(None),
@@ -104,7 +97,7 @@ pub fn channel<T>() -> (Sender<T>, Receiver<T>) {
         rx_waker_id: UnsafeCell::new((std::ptr::null(), std::ptr::null())),
         tx_waker: AtomicWaker::new(),
         meta,
-        tracked,
+        rx_wait: UnsafeCell::new(Waiting::untracked()),
     });
     (
         Sender {
@@ -131,37 +124,14 @@ struct Inner<T> {
     rx_waker_id: UnsafeCell<WakerId>,
     tx_waker: AtomicWaker,
     meta: ChannelMeta,
-    /// The engine's per-handle state; `None` if the channel is untracked.
-    /// It lives here rather than in the handles so that a `Sender` and a
-    /// `Receiver` are one pointer each, cheap to move (a request often
-    /// carries the handles of its reply); and it is boxed so that `Inner`
-    /// stays small enough to be built in place rather than copied into its
-    /// allocation.
-    tracked: Option<Box<Tracked>>,
-}
-
-/// The engine's state of a tracked channel's two handles.
-struct Tracked {
-    /// Counts the sender as live for the engine until it drops. Only the
-    /// `Sender` touches it.
-    claim: UnsafeCell<Option<SenderClaim>>,
-    /// The receive wait while the receiver is pending. Only the `Receiver`
-    /// touches it.
-    rx_wait: UnsafeCell<Option<Waiting>>,
+    /// The receive wait while the receiver is pending (untracked
+    /// otherwise). It lives here rather than in the `Receiver` so that the
+    /// handles are one pointer each, cheap to move (a request often carries
+    /// the handles of its reply). Only the `Receiver` touches it.
+    rx_wait: UnsafeCell<Waiting>,
 }
 
 impl<T> Inner<T> {
-    /// Ends the sender's claim.
-    ///
-    /// # Safety
-    /// Called by the `Sender` only (there is one), once.
-    unsafe fn drop_claim(&self) {
-        if let Some(t) = &self.tracked {
-            // SAFETY: only the sender touches `claim` (caller).
-            drop(t.claim.with_mut(|c| unsafe { (*c).take() }));
-        }
-    }
-
     /// Registers the receive wait, at the caller's site, unless it is
     /// registered already.
     ///
@@ -169,13 +139,13 @@ impl<T> Inner<T> {
     /// Called by the `Receiver` only (there is one).
     #[track_caller]
     unsafe fn start_rx_wait(&self) {
-        if let Some(t) = &self.tracked {
+        if self.meta.is_tracked() {
             // Read here: `#[track_caller]` does not reach into the closure.
-            let site = Site::from_location(Location::caller());
+            let site = Location::caller();
             // SAFETY: only the receiver touches `rx_wait` (caller).
-            t.rx_wait.with_mut(|w| unsafe {
-                if (*w).is_none() {
-                    *w = Some(self.meta.recv_wait_at(site));
+            self.rx_wait.with_mut(|w| unsafe {
+                if !(*w).is_tracked() {
+                    *w = self.meta.recv_wait_at(site);
                 }
             });
         }
@@ -186,19 +156,20 @@ impl<T> Inner<T> {
     /// # Safety
     /// Called by the `Receiver` only (there is one).
     unsafe fn end_rx_wait(&self) {
-        if let Some(t) = &self.tracked {
+        let w = self.rx_wait.with_mut(|w| {
             // SAFETY: only the receiver touches `rx_wait` (caller).
-            drop(t.rx_wait.with_mut(|w| unsafe { (*w).take() }));
-        }
+            unsafe { std::mem::replace(&mut *w, Waiting::untracked()) }
+        });
+        drop(w);
     }
 }
 
 // SAFETY: `value` is handed from the sender's thread to the receiver's
 // (invariant 1), which needs `T: Send`; the two never access it together.
 // `rx_waker` has one owner at a time (invariant 3), and `Waker` is
-// `Send + Sync`. `claim` is only touched by the one sender, and `rx_wait`
-// and `rx_waker_id` (plain pointers, only compared) by the one receiver,
-// each through `&mut` of its handle.
+// `Send + Sync`. `rx_wait` and `rx_waker_id` (plain pointers, only
+// compared) are only touched by the one receiver, through `&mut` of its
+// handle.
 unsafe impl<T: Send> Send for Inner<T> {}
 // SAFETY: as above.
 unsafe impl<T: Send> Sync for Inner<T> {}
@@ -264,10 +235,7 @@ impl<T> Sender<T> {
             .inner
             .take()
             .expect("a Sender holds its channel until send");
-        let res = deliver(&inner, value);
-        // SAFETY: we are the sender, and `inner` was taken out, so `Drop` does not end the claim again.
-        unsafe { inner.drop_claim() };
-        res
+        deliver(&inner, value)
     }
 
     /// True once the receiver was dropped or closed.
@@ -317,8 +285,6 @@ impl<T> Drop for Sender<T> {
             if inner.state.fetch_or(COMPLETE, AcqRel) & RX_WAITING != 0 {
                 wake_rx(&inner);
             }
-            // SAFETY: we are the sender; `inner` was taken out, so this runs once.
-            unsafe { inner.drop_claim() };
         }
     }
 }

@@ -42,7 +42,7 @@
 
 use super::batch_semaphore::{Acquire, BatchSemaphore, Closed};
 use super::semaphore::Semaphore;
-use crate::validation::{Access, ChannelMeta, Held, LockMeta, Mode, Site, WaitMeta, Waiting};
+use crate::validation::{Access, ChannelMeta, Held, LockMeta, Mode, WaitMeta, Waiting};
 use std::cell::Cell;
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -164,7 +164,7 @@ impl Track<'_> {
                     .saturating_sub(sem.ll.assigned_to_waiters());
                 sem.meta.wait_permits_at(held, outstanding as u64, site)
             }
-            Track::Send(chan) => chan.send_wait_at(Site::from_location(site)),
+            Track::Send(chan) => chan.send_wait_at(site),
         }
     }
 }
@@ -408,7 +408,7 @@ impl WaitSlot {
     #[cold]
     #[inline(never)]
     fn start(&mut self, meta: &WaitMeta, site: &'static Location<'static>) {
-        self.0 = Some(meta.wait_at(Site::from_location(site)));
+        self.0 = Some(meta.wait_at(site));
     }
 
     /// The wait is over.

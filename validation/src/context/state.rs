@@ -399,7 +399,7 @@ impl ContextState {
         }
         // SAFETY: the caller's wait is in the slot.
         match unsafe { st.slot.take_elsewhere() } {
-            Taken::Done(rec) => rec.instance,
+            Taken::Done(rec) => rec.instance(),
             Taken::OwnerGone(rec) => {
                 let r = crate::loom::lock(&st.remote);
                 st.slot.clear_gone();
@@ -414,7 +414,7 @@ impl ContextState {
                     // SAFETY: seen under `remote`: the owner is gone and, with the slot emptied here, nothing is left; only this call saw it.
                     unsafe { Self::free(state, graph) };
                 }
-                rec.instance
+                rec.instance()
             }
         }
     }

@@ -7,19 +7,10 @@ use crate::class::LockKind;
 use crate::context::state::{ContextState, HeldEntry};
 use crate::context::ContextId;
 use crate::loom::sync::Arc;
-use crate::site::Site;
-use crate::wait::graph::{Hint, ResKind, Resource, Target, WaitGraph};
+use crate::wait::graph::{Hint, ResKind, Target, WaitGraph};
 use crate::wait::{record, Start};
 use loom::thread;
 use std::panic::Location;
-
-fn lock_resource() -> Resource {
-    Resource {
-        kind: ResKind::Lock(LockKind::Mutex),
-        class: 0,
-        created: Site::new("l.rs", 1, 1),
-    }
-}
 
 struct SendPtr(*mut ContextState);
 // SAFETY: each model thread is the sole owner of the state it is handed.
@@ -56,14 +47,14 @@ fn loom_a_cycle_closed_concurrently_is_found() {
             let st = state_holding(n, holds);
             thread::spawn(move || {
                 let st = st;
-                let site = Site::new("w.rs", waits as u32, 1);
                 let at = Start {
-                    resource: lock_resource(),
+                    kind: ResKind::Lock(LockKind::Mutex),
+                    class: 0,
+                    created: Location::caller(),
                     target: Target::Holders { resource: waits },
-                    site,
+                    site: Location::caller(),
                     pending: None,
                     progress: None,
-                    lock_site: None,
                 };
                 // SAFETY: this thread owns `st`, and the graph is leaked.
                 let (w, found) = unsafe { record(*g, st.0, at) };
@@ -109,16 +100,13 @@ fn loom_a_wait_ended_elsewhere_while_its_owner_exits_frees_the_state_once() {
         st.frees = Some(frees.clone());
         let p = Box::into_raw(Box::new(st));
         let at = Start {
-            resource: Resource {
-                kind: ResKind::Other(WaitKind::Notify),
-                class: 0,
-                created: Site::new("n.rs", 1, 1),
-            },
+            kind: ResKind::Other(WaitKind::Notify),
+            class: 0,
+            created: Location::caller(),
             target: Target::Nobody,
-            site: Site::new("w.rs", 2, 1),
+            site: Location::caller(),
             pending: None,
             progress: None,
-            lock_site: None,
         };
         // SAFETY: this thread owns the state; the graph is leaked.
         let (w, found) = unsafe { record(g, p, at) };
@@ -142,16 +130,13 @@ fn loom_a_wait_ended_elsewhere_while_its_owner_exits_frees_the_state_once() {
 /// A Notify wait, as `record` takes it.
 fn notify_wait() -> Start {
     Start {
-        resource: Resource {
-            kind: ResKind::Other(crate::wait::WaitKind::Notify),
-            class: 0,
-            created: Site::new("n.rs", 1, 1),
-        },
+        kind: ResKind::Other(crate::wait::WaitKind::Notify),
+        class: 0,
+        created: Location::caller(),
         target: Target::Nobody,
-        site: Site::new("w.rs", 2, 1),
+        site: Location::caller(),
         pending: None,
         progress: None,
-        lock_site: None,
     }
 }
 

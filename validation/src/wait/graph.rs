@@ -296,9 +296,11 @@ impl WaitGraph {
                 }
             });
             // `remote` is taken inside the slot's `READ`, never around it.
-            st.slot.read(|rec| {
+            st.slot.read(|slot| {
                 let desc = st.with_waits(|w| w.desc.clone());
-                f(id, desc.as_ref(), rec)
+                let mut rec = slot.to_wait_record();
+                f(id, desc.as_ref(), &mut rec);
+                slot.update_from(&rec);
             });
         }
     }
@@ -341,7 +343,10 @@ impl WaitGraph {
                 .map(|r| (r.resource.clone(), r.site))
                 .collect()
         });
-        out.extend(st.slot.read(|r| (r.resource.clone(), r.site)));
+        out.extend(st.slot.read(|r| {
+            let w = r.to_wait_record();
+            (w.resource, w.site)
+        }));
         if let Some((lock, site)) = st.untracked_lock_wait() {
             let kind = match lock >> 32 {
                 0 => LockKind::Mutex,
@@ -412,7 +417,7 @@ impl WaitGraph {
                     w.records.clone(),
                 )
             });
-            records.extend(st.slot.read(|r| r.clone()));
+            records.extend(st.slot.read(|r| r.to_wait_record()));
             let mut keys = Vec::with_capacity(records.len());
             for rec in records {
                 targets.clear();

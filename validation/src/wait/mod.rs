@@ -31,9 +31,9 @@ use crate::mode;
 use crate::sink;
 use crate::site::Site;
 use graph::{Hint, HoldSnap, ResKind, Resource, Target, WaitGraph, WaitRecord};
+use slot::SlotRecord;
 use std::fmt;
 use std::panic::Location;
-use std::ptr::addr_of_mut;
 
 /// What a stall-only wait waits on (waits that take part in the wait-for
 /// graph go through `LockMeta` or `ChannelMeta`).
@@ -90,22 +90,25 @@ impl WaitMeta {
     /// [`scan`]. Drop the guard when the wait ends.
     #[track_caller]
     pub fn wait(&self) -> Waiting {
-        self.wait_at(Site::caller())
+        self.wait_at(Location::caller())
     }
 
     /// As [`wait`](Self::wait), with the site of the wait given: a future's
     /// wait starts inside `poll`, so it passes the site its creating call
     /// (`notified()`, `changed()`, `wait()`) captured.
-    pub fn wait_at(&self, site: Site) -> Waiting {
+    pub fn wait_at(&self, site: &'static Location<'static>) -> Waiting {
         if !mode::enabled() {
             return Waiting::untracked();
         }
-        let res = Resource {
+        start(Start {
             kind: ResKind::Other(self.kind),
             class: 0,
-            created: Site::from_location(self.created),
-        };
-        start(res, Target::Nobody, site, None, None, None)
+            created: self.created,
+            target: Target::Nobody,
+            site,
+            pending: None,
+            progress: None,
+        })
     }
 }
 
@@ -232,11 +235,6 @@ pub(crate) fn start_lock_wait(
             return w;
         }
     }
-    let res = Resource {
-        kind: ResKind::Lock(kind),
-        class,
-        created: Site::from_location(created),
-    };
     let target = match outstanding_permits {
         Some(outstanding) => Target::Permits {
             resource,
@@ -244,14 +242,15 @@ pub(crate) fn start_lock_wait(
         },
         None => Target::Holders { resource },
     };
-    start(
-        res,
+    start(Start {
+        kind: ResKind::Lock(kind),
+        class,
+        created,
         target,
-        Site::from_location(site),
+        site,
         pending,
-        None,
-        Some(site),
-    )
+        progress: None,
+    })
 }
 
 /// The common lock wait — a contended `Mutex` or `RwLock` — in its own
@@ -303,40 +302,43 @@ unsafe fn quick_lock_wait(
 }
 
 /// Starts a wait on a channel: to receive (`recv`) or to send into a full one.
-pub(crate) fn start_channel_wait(chan: &Arc<ChannelInner>, recv: bool, site: Site) -> Waiting {
-    let res = Resource {
-        kind: if recv {
-            ResKind::Recv(chan.kind)
-        } else {
-            ResKind::Send(chan.kind)
-        },
+pub(crate) fn start_channel_wait(
+    chan: &Arc<ChannelInner>,
+    recv: bool,
+    site: &'static Location<'static>,
+) -> Waiting {
+    let (kind, target) = if recv {
+        (ResKind::Recv(chan.kind), Target::Senders(chan.clone()))
+    } else {
+        (ResKind::Send(chan.kind), Target::Receiver(chan.clone()))
+    };
+    start(Start {
+        kind,
         class: 0,
         created: chan.created,
-    };
-    let target = if recv {
-        Target::Senders(chan.clone())
-    } else {
-        Target::Receiver(chan.clone())
-    };
-    start(
-        res,
         target,
         site,
-        None,
-        Some(chan.delivered.load(Relaxed)),
-        None,
-    )
+        pending: None,
+        progress: Some(chan.delivered.load(Relaxed)),
+    })
 }
 
 /// Starts a wait to receive on a oneshot, named by its meta's address
 /// (`channel.rs`).
-pub(crate) fn start_oneshot_wait(chan: usize, created: Site, site: Site) -> Waiting {
-    let res = Resource {
+pub(crate) fn start_oneshot_wait(
+    chan: usize,
+    created: &'static Location<'static>,
+    site: &'static Location<'static>,
+) -> Waiting {
+    start(Start {
         kind: ResKind::Recv(ChannelKind::Oneshot),
         class: 0,
         created,
-    };
-    start(res, Target::Oneshot { chan }, site, None, None, None)
+        target: Target::Oneshot { chan },
+        site,
+        pending: None,
+        progress: None,
+    })
 }
 
 /// Whether a wait's target may be waiting itself (see `graph.rs`, "When a
@@ -355,26 +357,11 @@ fn target_hinted(g: &WaitGraph, target: &Target) -> bool {
     }
 }
 
-fn start(
-    resource: Resource,
-    target: Target,
-    site: Site,
-    pending: Option<(*mut ContextState, usize)>,
-    progress: Option<u64>,
-    lock_site: Option<&'static Location<'static>>,
-) -> Waiting {
+fn start(at: Start) -> Waiting {
     let Some(state) = context::current() else {
         return Waiting::untracked();
     };
     let e = engine::get();
-    let at = Start {
-        resource,
-        target,
-        site,
-        pending,
-        progress,
-        lock_site,
-    };
     // SAFETY: the current context's own state.
     let (w, found) = unsafe { record(&e.waits, state, at) };
     if let Some(f) = found {
@@ -386,15 +373,18 @@ fn start(
 
 /// What a wait is, as [`record`] takes it.
 pub(crate) struct Start {
-    pub(crate) resource: Resource,
+    pub(crate) kind: ResKind,
+    /// The lock class, 0 for non-locks.
+    pub(crate) class: u32,
+    /// Where the resource was created.
+    pub(crate) created: &'static Location<'static>,
     pub(crate) target: Target,
-    pub(crate) site: Site,
+    /// Where the wait started.
+    pub(crate) site: &'static Location<'static>,
     /// The held entry to flag pending (its state, its instance).
     pub(crate) pending: Option<(*mut ContextState, usize)>,
     /// The resource's progress count now (channels).
     pub(crate) progress: Option<u64>,
-    /// The site of a lock wait, kept whole for an untracked wait.
-    pub(crate) lock_site: Option<&'static Location<'static>>,
 }
 
 /// Lists the context in `g`'s registry, with its description.
@@ -428,12 +418,13 @@ pub(crate) unsafe fn record(
     at: Start,
 ) -> (Waiting, Option<deadlock::Found>) {
     let Start {
-        resource,
+        kind,
+        class,
+        created,
         target,
         site,
         pending,
         progress,
-        lock_site,
     } = at;
     let mut instance = 0;
     // SAFETY: the current context's own state; the closure calls nothing back into the engine.
@@ -458,53 +449,46 @@ pub(crate) unsafe fn record(
     let graph = holds_any || role;
     // Lock waits are the deadlock detector's alone; everything else is also
     // the stall scan's.
-    let stalls = !matches!(resource.kind, ResKind::Lock(k) if k != LockKind::Semaphore);
-    if !graph && !stalls {
-        if let (ResKind::Lock(kind), Some(loc)) = (resource.kind, lock_site) {
-            let lock = u64::from(resource.class) | (kind as u64) << 32;
+    if let (false, ResKind::Lock(k)) = (graph, kind) {
+        if k != LockKind::Semaphore {
+            let lock = u64::from(class) | (k as u64) << 32;
             // SAFETY: the current context's own state.
-            unsafe { (*state).untracked_wait_started(lock, loc) };
+            unsafe { (*state).untracked_wait_started(lock, site) };
+            let w = Waiting {
+                state,
+                tag: instance | W_UNTRACKED,
+            };
+            return (w, None);
         }
-        // Counted, or (no site to count it with) just the pending flag.
-        let w = Waiting {
-            state,
-            tag: instance | W_UNTRACKED,
-        };
-        return (w, None);
     }
     // SAFETY: the current context's own state.
     let st = unsafe { &*state };
     let since_ns = clock::now_ns();
-    let baseline = progress.unwrap_or(0);
     // Out of the graph, nothing below concerns the wait, and the slot
-    // takes it without a lock if it is free.
+    // takes it without a lock if it is free and the wait fits.
     // SAFETY: the owner, running.
     if !graph && unsafe { st.slot.is_free() } {
-        // SAFETY: as above; every field is written.
-        unsafe {
-            st.slot.fill(|r| {
-                addr_of_mut!((*r).id).write(0);
-                addr_of_mut!((*r).resource).write(resource);
-                addr_of_mut!((*r).site).write(site);
-                addr_of_mut!((*r).target).write(target);
-                addr_of_mut!((*r).bounded).write(bounded);
-                addr_of_mut!((*r).graph).write(false);
-                addr_of_mut!((*r).baseline).write(baseline);
-                addr_of_mut!((*r).since_ns).write(since_ns);
-                addr_of_mut!((*r).stall_reported).write(false);
-                addr_of_mut!((*r).instance).write(instance);
-            })
-        };
-        return (Waiting { state, tag: W_SLOT }, None);
+        let rec = SlotRecord::new(
+            kind, class, created, site, &target, bounded, since_ns, instance,
+        );
+        if let Some(rec) = rec {
+            // SAFETY: as above, and the slot is free.
+            unsafe { st.slot.put(rec) };
+            return (Waiting { state, tag: W_SLOT }, None);
+        }
     }
     let rec = WaitRecord {
         id: 0,
-        resource,
-        site,
+        resource: Resource {
+            kind,
+            class,
+            created: Site::from_location(created),
+        },
+        site: Site::from_location(site),
         target,
         bounded,
         graph,
-        baseline,
+        baseline: progress.unwrap_or(0),
         since_ns,
         stall_reported: false,
         instance,

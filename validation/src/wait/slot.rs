@@ -36,23 +36,135 @@
 //! Lock order: a holder of `READ` may take `remote`; nobody takes `READ`
 //! while holding `remote`.
 
-use super::graph::WaitRecord;
+use super::graph::{ResKind, Resource, Target, WaitRecord};
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
+use crate::site::Site;
 use std::mem::MaybeUninit;
+use std::panic::Location;
 
 const OCC: usize = 1;
 const READ: usize = 2;
 const GONE: usize = 4;
 
+/// The state word and the record share one cache line: a wait writes
+/// one line of its context's state, not three.
+#[repr(C, align(64))]
 pub(crate) struct Slot {
     state: AtomicUsize,
-    rec: UnsafeCell<MaybeUninit<WaitRecord>>,
+    rec: UnsafeCell<MaybeUninit<SlotRecord>>,
+}
+
+/// A wait as the slot keeps it: plain data (sites as `Location`s, the
+/// target inline), 56 bytes. Only waits whose target owns nothing — a
+/// `Notify`, `Barrier` or `watch`, semaphore permits, a oneshot — fit;
+/// [`WaitRecord`] is what readers see.
+#[derive(Clone, Copy)]
+pub(crate) struct SlotRecord {
+    kind: ResKind,
+    /// `R_BOUNDED`, `R_REPORTED`, and the target's kind (`T_*`).
+    flags: u8,
+    class: u32,
+    created: &'static Location<'static>,
+    site: &'static Location<'static>,
+    /// The target's resource address (permits) or channel address (oneshot).
+    target: usize,
+    /// Permits outstanding when the wait started.
+    outstanding: u64,
+    since_ns: u64,
+    /// The held entry the wait flagged pending (0 if none).
+    instance: usize,
+}
+
+const R_BOUNDED: u8 = 1;
+const R_REPORTED: u8 = 2;
+const T_SHIFT: u8 = 2;
+const T_NOBODY: u8 = 0;
+const T_PERMITS: u8 = 1;
+const T_ONESHOT: u8 = 2;
+
+impl SlotRecord {
+    /// The record of a wait, if its target fits a slot.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)] // the parts of one record, written in place
+    pub(crate) fn new(
+        kind: ResKind,
+        class: u32,
+        created: &'static Location<'static>,
+        site: &'static Location<'static>,
+        target: &Target,
+        bounded: bool,
+        since_ns: u64,
+        instance: usize,
+    ) -> Option<SlotRecord> {
+        let (t, target, outstanding) = match *target {
+            Target::Nobody => (T_NOBODY, 0, 0),
+            Target::Permits {
+                resource,
+                outstanding,
+            } => (T_PERMITS, resource, outstanding),
+            Target::Oneshot { chan } => (T_ONESHOT, chan, 0),
+            Target::Holders { .. } | Target::Senders(_) | Target::Receiver(_) => return None,
+        };
+        Some(SlotRecord {
+            kind,
+            flags: (u8::from(bounded) * R_BOUNDED) | (t << T_SHIFT),
+            class,
+            created,
+            site,
+            target,
+            outstanding,
+            since_ns,
+            instance,
+        })
+    }
+
+    /// The wait as readers (the stall scan, the deadlock view) take it.
+    pub(crate) fn to_wait_record(self) -> WaitRecord {
+        let target = match self.flags >> T_SHIFT {
+            T_PERMITS => Target::Permits {
+                resource: self.target,
+                outstanding: self.outstanding,
+            },
+            T_ONESHOT => Target::Oneshot { chan: self.target },
+            _ => Target::Nobody,
+        };
+        WaitRecord {
+            id: 0,
+            resource: Resource {
+                kind: self.kind,
+                class: self.class,
+                created: Site::from_location(self.created),
+            },
+            site: Site::from_location(self.site),
+            target,
+            bounded: self.flags & R_BOUNDED != 0,
+            graph: false,
+            baseline: 0,
+            since_ns: self.since_ns,
+            stall_reported: self.flags & R_REPORTED != 0,
+            instance: self.instance,
+        }
+    }
+
+    /// The held entry the wait flagged pending (0 if none).
+    pub(crate) fn instance(&self) -> usize {
+        self.instance
+    }
+
+    /// Keeps what a reader changed in `w` (the stall scan marks a wait
+    /// reported).
+    pub(crate) fn update_from(&mut self, w: &WaitRecord) {
+        if w.stall_reported {
+            self.flags |= R_REPORTED;
+        }
+        self.since_ns = w.since_ns;
+    }
 }
 
 // SAFETY: the record is only touched by the party the protocol (module docs)
 // gives it to: the owner while the slot is empty, the holder of `READ`, or
-// the owner after emptying it; `WaitRecord` is `Send`.
+// the owner after emptying it; `SlotRecord` is plain data.
 unsafe impl Sync for Slot {}
 // SAFETY: as above.
 unsafe impl Send for Slot {}
@@ -60,10 +172,10 @@ unsafe impl Send for Slot {}
 /// What ending a wait elsewhere found.
 pub(crate) enum Taken {
     /// The wait is over; the state may be gone already.
-    Done(WaitRecord),
+    Done(SlotRecord),
     /// The owner exited meanwhile: the slot is still held, and the caller
     /// must call [`Slot::clear_gone`] under `remote` and decide the free.
-    OwnerGone(WaitRecord),
+    OwnerGone(SlotRecord),
 }
 
 impl Slot {
@@ -84,26 +196,24 @@ impl Slot {
         self.state.load(Relaxed) & OCC == 0
     }
 
-    /// Fills the free slot: `fill` writes every field of the record in
-    /// place (a record built elsewhere and copied in would be staged
-    /// through the stack, at a cost comparable to the whole wait).
+    /// Puts `rec` in the free slot.
     ///
     /// # Safety
-    /// The caller is the owner, the owner has not exited, the slot is free
-    /// ([`is_free`](Self::is_free)), and `fill` initialises the record.
+    /// The caller is the owner, the owner has not exited, and the slot is
+    /// free ([`is_free`](Self::is_free)).
     #[inline(always)]
-    pub(crate) unsafe fn fill(&self, fill: impl FnOnce(*mut WaitRecord)) {
+    pub(crate) unsafe fn put(&self, rec: SlotRecord) {
         self.rec.with_mut(|p| {
             // SAFETY: the slot is empty: only the owner (the caller) touches it.
-            fill(unsafe { (*p).as_mut_ptr() })
+            unsafe { (*p).write(rec) };
         });
         // Publishes the record to readers, who acquire on taking `READ`.
         self.state.store(OCC, Release);
     }
 
-    /// Ends the wait in the slot, from its owner, and drops its record in
-    /// place; returns the record's pending entry (reading a record written field by field back out whole would
-    /// stall on store forwarding; dropping reads only what owns something).
+    /// Ends the wait in the slot, from its owner; returns the record's
+    /// pending entry (only that field is read back: a record read whole
+    /// right after it was written stalls on store forwarding).
     ///
     /// # Safety
     /// The caller is the owner, the slot holds the caller's wait, and the
@@ -115,12 +225,9 @@ impl Slot {
             debug_assert!(s & OCC != 0 && s & GONE == 0, "slot state {s:#x}");
             spin(&mut spins);
         }
-        // SAFETY: emptied above, and nobody but the owner (busy here) writes an empty slot; the record was written by `fill`.
-        self.rec.with_mut(|p| unsafe {
-            let instance = (*p).assume_init_ref().instance;
-            (*p).assume_init_drop();
-            instance
-        })
+        // SAFETY: emptied above, and nobody but the owner (busy here) writes an empty slot; the record was written by `put`.
+        self.rec
+            .with(|p| unsafe { (*p).assume_init_ref().instance })
     }
 
     /// Ends the wait in the slot from another context.
@@ -174,7 +281,7 @@ impl Slot {
 
     /// Runs `f` on the record in the slot, if any. The caller keeps the
     /// state alive (the registry lock) and holds no `remote` lock.
-    pub(crate) fn read<R>(&self, f: impl FnOnce(&mut WaitRecord) -> R) -> Option<R> {
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&mut SlotRecord) -> R) -> Option<R> {
         let mut s = self.state.load(Relaxed);
         let mut spins = 0;
         loop {
@@ -201,17 +308,6 @@ impl Slot {
     }
 }
 
-impl Drop for Slot {
-    fn drop(&mut self) {
-        // A state is freed only with an empty slot; a record left in a slot
-        // by a state dropped otherwise (a model's) is dropped here.
-        if self.state.load(Relaxed) & OCC != 0 {
-            // SAFETY: occupied: written by `fill`, and `&mut self` is exclusive.
-            self.rec.with_mut(|p| unsafe { (*p).assume_init_drop() });
-        }
-    }
-}
-
 /// Waits a moment for the holder of `READ` (a short copy), yielding the
 /// CPU if it takes long (the holder may have been preempted).
 #[inline]
@@ -229,5 +325,54 @@ fn spin(spins: &mut u32) {
     {
         let _ = spins;
         loom::thread::yield_now();
+    }
+}
+
+#[cfg(all(test, not(perf_validation_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<Slot>(), 64);
+        assert_eq!(std::mem::align_of::<Slot>(), 64);
+    }
+
+    #[test]
+    fn a_slot_record_reads_back_as_the_wait_it_holds() {
+        let created = Location::caller();
+        let site = Location::caller();
+        let permits = Target::Permits {
+            resource: 0x40,
+            outstanding: 3,
+        };
+        let kind = ResKind::Lock(crate::LockKind::Semaphore);
+        let mut rec = SlotRecord::new(kind, 7, created, site, &permits, true, 99, 0x80).unwrap();
+        let w = rec.to_wait_record();
+        assert_eq!(w.resource.kind, kind);
+        assert_eq!(w.resource.class, 7);
+        assert_eq!(w.resource.created, Site::from_location(created));
+        assert_eq!(w.site, Site::from_location(site));
+        assert!(matches!(
+            w.target,
+            Target::Permits {
+                resource: 0x40,
+                outstanding: 3
+            }
+        ));
+        assert!(w.bounded && !w.graph && !w.stall_reported);
+        assert_eq!((w.since_ns, w.instance), (99, 0x80));
+        let mut seen = w;
+        seen.stall_reported = true;
+        rec.update_from(&seen);
+        assert!(rec.to_wait_record().stall_reported);
+        let oneshot = Target::Oneshot { chan: 0x1000 };
+        let r = SlotRecord::new(kind, 0, created, site, &oneshot, false, 0, 0).unwrap();
+        assert!(matches!(
+            r.to_wait_record().target,
+            Target::Oneshot { chan: 0x1000 }
+        ));
+        let holders = Target::Holders { resource: 1 };
+        assert!(SlotRecord::new(kind, 0, created, site, &holders, false, 0, 0).is_none());
     }
 }

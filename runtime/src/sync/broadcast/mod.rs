@@ -48,9 +48,7 @@ use crate::sync::linked_list::{Link, LinkedList, Pointers};
 use crate::sync::notify::Notify;
 use crate::sync::wake_list::WakeList;
 use crate::task::coop;
-use crate::validation::{
-    with_reports_deferred, ChannelKind, ChannelMeta, SenderClaim, Site, Waiting,
-};
+use crate::validation::{with_reports_deferred, ChannelKind, ChannelMeta, SenderClaim, Waiting};
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomPinned;
@@ -602,8 +600,7 @@ impl<T> Recv<'_, T> {
         if !self.waiter.queued.load(Relaxed) {
             return;
         }
-        let (wait, reports) =
-            with_reports_deferred(|| shared.meta.recv_wait_at(Site::from_location(self.site)));
+        let (wait, reports) = with_reports_deferred(|| shared.meta.recv_wait_at(self.site));
         // SAFETY: `wait` is guarded by `tail`, which we hold.
         self.waiter.wait.with_mut(|p| unsafe { *p = Some(wait) });
         drop(tail);

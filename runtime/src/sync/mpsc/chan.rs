@@ -64,9 +64,7 @@ use crate::sync::batch_semaphore::BatchSemaphore;
 use crate::sync::notify::Notify;
 use crate::task::coop;
 use crate::util::atomic_waker::AtomicWaker;
-use crate::validation::{
-    with_reports_deferred, ChannelKind, ChannelMeta, SenderClaim, Site, Waiting,
-};
+use crate::validation::{with_reports_deferred, ChannelKind, ChannelMeta, SenderClaim, Waiting};
 use std::fmt;
 use std::panic::Location;
 use std::sync::atomic::AtomicBool as StdAtomicBool;
@@ -508,8 +506,7 @@ impl<T, S: Semaphore> Rx<T, S> {
                 .store(false, std::sync::atomic::Ordering::Relaxed);
             return;
         }
-        let (wait, reports) =
-            with_reports_deferred(|| chan.meta.recv_wait_at(Site::from_location(site)));
+        let (wait, reports) = with_reports_deferred(|| chan.meta.recv_wait_at(site));
         if wait.is_tracked() {
             *slot = Some(wait);
         } else {
