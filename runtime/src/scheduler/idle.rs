@@ -47,7 +47,8 @@ impl Idle {
 
     /// After making work visible: the worker to wake, if one should be.
     /// The chosen worker is counted as unparked and searching.
-    #[cfg_attr(not(perf_runtime_loom), allow(dead_code))]
+    /// (The runtime calls `worker_to_notify_near`; the models call this.)
+    #[cfg(test)]
     pub(crate) fn worker_to_notify(&self) -> Option<usize> {
         self.worker_to_notify_near(|_| false)
     }

@@ -38,7 +38,9 @@ use super::futex::Futex;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::Ordering::*;
 use crate::sync::validate::HeldSlot;
-use crate::validation::{Access, Held, LockClass, LockKind, LockMeta, Waiting};
+#[cfg(not(perf_runtime_loom))]
+use crate::validation::LockClass;
+use crate::validation::{Access, Held, LockKind, LockMeta, Waiting};
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
@@ -191,7 +193,7 @@ impl<T: ?Sized> Mutex<T> {
     }
 
     /// True if a thread announced it may be asleep on the lock.
-    #[cfg(test)]
+    #[cfg(all(test, not(perf_runtime_loom)))]
     pub(crate) fn is_contended(&self) -> bool {
         self.futex.word().load(Relaxed) == CONTENDED
     }
