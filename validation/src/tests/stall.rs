@@ -1,6 +1,6 @@
 //! The stall scan, driven with a clock handed in (no sleeping).
 
-use super::{serial, take_kind, FakeTask};
+use super::{serial, take, take_kind, FakeTask};
 use crate::{
     scan, set_stall_threshold, stall_threshold, timed_scope, Access::*, ChannelKind, ChannelMeta,
     LockKind, LockMeta, ViolationKind, WaitKind, WaitMeta, DEFAULT_STALL_THRESHOLD,
@@ -121,4 +121,38 @@ fn the_threshold_is_configurable() {
     set_stall_threshold(DEFAULT_STALL_THRESHOLD);
     assert_eq!(take_kind("st-threshold", ViolationKind::WaitStall).len(), 1);
     t.enter(|| drop(w));
+}
+
+/// A task's later waits take the short path into its slot (it is listed
+/// and holds nothing): they stall like the first, a wait under a timeout
+/// still never does, and a oneshot receive stalls with its sender unknown.
+#[test]
+fn waits_on_the_short_path_stall_like_the_first() {
+    let _s = serial();
+    let notify = WaitMeta::new(WaitKind::Notify);
+    let chan = ChannelMeta::new(ChannelKind::Oneshot, Some(1));
+    let t = FakeTask::new("st-short");
+    // The first wait lists the task.
+    t.enter(|| drop(notify.wait()));
+    let timed = t.enter(|| {
+        let _t = timed_scope();
+        notify.wait()
+    });
+    scan(Instant::now() + LATER);
+    assert!(take_kind("st-short", ViolationKind::WaitStall).is_empty());
+    t.enter(|| drop(timed));
+    let w = t.enter(|| notify.wait());
+    scan(Instant::now() + LATER);
+    let v = take_kind("st-short", ViolationKind::WaitStall);
+    assert_eq!(v.len(), 1, "{v:#?}");
+    assert!(v[0].mentions("stall.rs", notify.created_at().line()));
+    t.enter(|| drop(w));
+    let w = t.enter(|| chan.recv_wait());
+    scan(Instant::now() + LATER);
+    let v = take_kind("st-short", ViolationKind::ChannelStall);
+    assert_eq!(v.len(), 1, "{v:#?}");
+    assert!(v[0].to_string().contains("not used since created"));
+    t.enter(|| drop(w));
+    scan(Instant::now() + LATER * 2);
+    assert!(take("st-short").is_empty(), "ended waits are not reported");
 }

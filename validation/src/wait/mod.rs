@@ -100,8 +100,12 @@ impl WaitMeta {
         if !mode::enabled() {
             return Waiting::untracked();
         }
+        let kind = ResKind::Other(self.kind);
+        if let Some(w) = quick_slot_wait(kind, self.created, site, Target::Nobody) {
+            return w;
+        }
         start(Start {
-            kind: ResKind::Other(self.kind),
+            kind,
             class: 0,
             created: self.created,
             target: Target::Nobody,
@@ -301,6 +305,38 @@ unsafe fn quick_lock_wait(
     })
 }
 
+/// The common wait outside the graph — a oneshot reply, a `Notify` — in
+/// its own lines: by a listed context that holds nothing, has no channel
+/// role and no wait in its slot yet. Straight into the slot from scalars,
+/// with none of the general path's staging (`record`). `None` when the
+/// wait is not of that kind (the general path decides).
+#[inline]
+fn quick_slot_wait(
+    kind: ResKind,
+    created: &'static Location<'static>,
+    site: &'static Location<'static>,
+    target: Target,
+) -> Option<Waiting> {
+    let state = context::current()?;
+    // SAFETY: the current context's own state; the closure calls nothing back.
+    let st = unsafe { &*state };
+    // SAFETY: as above.
+    let (quick, bounded) = unsafe {
+        st.with_owned(|o| {
+            let quick = o.registered && !o.channel_role && o.held.iter().all(|h| h.has(F_PENDING));
+            (quick, o.timed > 0)
+        })
+    };
+    // SAFETY: the owner, running.
+    if !quick || !unsafe { st.slot.is_free() } {
+        return None;
+    }
+    let rec = SlotRecord::new(kind, 0, created, site, &target, bounded, clock::now_ns(), 0)?;
+    // SAFETY: the owner, running, and the slot is free.
+    unsafe { st.slot.put(rec) };
+    Some(Waiting { state, tag: W_SLOT })
+}
+
 /// Starts a wait on a channel: to receive (`recv`) or to send into a full one.
 pub(crate) fn start_channel_wait(
     chan: &Arc<ChannelInner>,
@@ -330,8 +366,12 @@ pub(crate) fn start_oneshot_wait(
     created: &'static Location<'static>,
     site: &'static Location<'static>,
 ) -> Waiting {
+    let kind = ResKind::Recv(ChannelKind::Oneshot);
+    if let Some(w) = quick_slot_wait(kind, created, site, Target::Oneshot { chan }) {
+        return w;
+    }
     start(Start {
-        kind: ResKind::Recv(ChannelKind::Oneshot),
+        kind,
         class: 0,
         created,
         target: Target::Oneshot { chan },
