@@ -20,7 +20,9 @@ mod imp {
         pub(crate) use std::sync::{Arc, Mutex, MutexGuard};
 
         pub(crate) mod atomic {
-            pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+            pub(crate) use std::sync::atomic::{
+                AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+            };
         }
     }
 
@@ -56,7 +58,9 @@ mod imp {
         pub(crate) use loom::sync::{Arc, Mutex, MutexGuard};
 
         pub(crate) mod atomic {
-            pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+            pub(crate) use loom::sync::atomic::{
+                AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+            };
         }
     }
 

@@ -30,7 +30,7 @@
 use super::id::{ContextDesc, ContextId};
 use crate::chain::{mix, SEED};
 use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use crate::loom::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
 use crate::loom::sync::Mutex;
 use crate::wait::graph::CtxWaitList;
 use crate::wait::slot::{Slot, Taken};
@@ -101,10 +101,9 @@ pub(crate) fn chain_input(word: u64, flags: u8) -> u64 {
 }
 
 /// The owner's part of a context state.
+/// `repr(C)`: the flags and the held stack first (see [`ContextState`]).
 #[repr(C)]
 pub(crate) struct Owned {
-    pub(crate) held: Vec<HeldEntry>,
-    pub(crate) desc: Option<ContextDesc>,
     /// Depth of `timed_scope`s: waits started inside one are bounded.
     pub(crate) timed: u32,
     pub(crate) overflow_warned: bool,
@@ -113,6 +112,8 @@ pub(crate) struct Owned {
     pub(crate) channel_role: bool,
     /// Listed in the wait registry (mirrors `remote.waits.registered_in`).
     pub(crate) registered: bool,
+    pub(crate) held: Vec<HeldEntry>,
+    pub(crate) desc: Option<ContextDesc>,
 }
 
 impl Owned {
@@ -173,22 +174,25 @@ struct Remote {
     waits: CtxWaitList,
 }
 
-/// `repr(C)`, so the fields every acquire and release reads (`pending`,
-/// the held stack's pointer and length) share the first cache line.
+/// `repr(C)`, so that what every acquire, release and lock wait touches
+/// (`pending`, the untracked-wait fields, the owner's flags and the held
+/// stack's pointer and length) is in the first cache line: a task that
+/// moved to another worker pulls one line of its state, not three (a test
+/// pins the offsets).
 #[repr(C)]
 pub(crate) struct ContextState {
     pub(crate) id: ContextId,
     pending: AtomicBool,
-    owned: UnsafeCell<Owned>,
     /// Waits in progress that the wait-for graph does not record (see
     /// `wait::graph`): while non-zero, a deadlock check treats the context
     /// as able to progress.
-    untracked: AtomicUsize,
+    untracked: AtomicU32,
     /// The lock (class word and kind) and the site of the latest untracked
     /// wait, for an all-tasks-blocked report. Written by the owner, read
     /// whole by the watchdog: plain `std` atomics, no protocol.
     untracked_lock: std::sync::atomic::AtomicU64,
     untracked_site: std::sync::atomic::AtomicPtr<Location<'static>>,
+    owned: UnsafeCell<Owned>,
     remote: Mutex<Remote>,
     /// The context's first wait outside the graph, kept outside `remote`
     /// (`wait::slot`).
@@ -220,7 +224,7 @@ impl ContextState {
                 registered: false,
             }),
             pending: AtomicBool::new(false),
-            untracked: AtomicUsize::new(0),
+            untracked: AtomicU32::new(0),
             untracked_lock: std::sync::atomic::AtomicU64::new(0),
             untracked_site: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
             remote: Mutex::new(Remote {
@@ -457,7 +461,7 @@ impl ContextState {
     }
 
     pub(crate) fn untracked_waits(&self) -> usize {
-        self.untracked.load(Relaxed)
+        self.untracked.load(Relaxed) as usize
     }
 
     /// The owner is gone (the task completed, the thread exited).
@@ -487,5 +491,30 @@ impl ContextState {
             // SAFETY: no entry and no wait, so no token or `Waiting` can reach the state.
             unsafe { Self::free(state, graph) };
         }
+    }
+}
+
+#[cfg(all(test, not(perf_validation_loom)))]
+mod layout_tests {
+    use super::*;
+    use std::mem::{offset_of, size_of};
+
+    /// What an acquire, a release and a lock wait touch is in the first
+    /// cache line of the state (see [`ContextState`]).
+    #[test]
+    fn the_hot_fields_share_the_first_cache_line() {
+        let owned = offset_of!(ContextState, owned);
+        let ends = [
+            offset_of!(ContextState, pending) + 1,
+            offset_of!(ContextState, untracked) + 4,
+            offset_of!(ContextState, untracked_lock) + 8,
+            offset_of!(ContextState, untracked_site) + 8,
+            owned + offset_of!(Owned, timed) + 4,
+            owned + offset_of!(Owned, channel_role) + 1,
+            owned + offset_of!(Owned, registered) + 1,
+            owned + offset_of!(Owned, held) + size_of::<Vec<HeldEntry>>(),
+        ];
+        assert!(ends.iter().all(|&e| e <= 64), "{ends:?}");
+        assert_eq!(std::mem::align_of::<ContextState>() % 64, 0);
     }
 }
