@@ -19,6 +19,16 @@
 //! - `sharded map lookup`: the alternative to the task slot — finding a
 //!   task's state by id in a 64-way sharded `Mutex<HashMap>` — once per
 //!   operation (the slot costs one load instead).
+//!
+//! Then waits, in a task, each including what it takes to set it up:
+//!
+//! - `lock wait, nothing held`: acquire, a lock wait by a task that holds
+//!   nothing else (a counter and a pending flag), release;
+//! - `lock wait, holding a lock`: the same under another lock — a wait in
+//!   the wait-for graph (recorded, holdings published, hints raised);
+//! - `oneshot + one receive wait`: a oneshot's meta created, one receive
+//!   wait (the context's slot) started and ended, the meta dropped;
+//! - `oneshot, no wait`: the meta alone.
 
 use perf_validation::{
     set_context_hook, set_thread_mode, swap_current_task, Access, ChannelKind, ChannelMeta,
