@@ -327,8 +327,7 @@ fn quick_slot_wait(
             (quick, o.timed > 0)
         })
     };
-    // SAFETY: the owner, running.
-    if !quick || !unsafe { st.slot.is_free() } {
+    if !quick || !st.slot.is_free() {
         return None;
     }
     let rec = SlotRecord::new(kind, 0, created, site, &target, bounded, clock::now_ns(), 0)?;
@@ -506,8 +505,7 @@ pub(crate) unsafe fn record(
     let since_ns = clock::now_ns();
     // Out of the graph, nothing below concerns the wait, and the slot
     // takes it without a lock if it is free and the wait fits.
-    // SAFETY: the owner, running.
-    if !graph && unsafe { st.slot.is_free() } {
+    if !graph && st.slot.is_free() {
         let rec = SlotRecord::new(
             kind, class, created, site, &target, bounded, since_ns, instance,
         );

@@ -23,9 +23,9 @@
 //! Ending the wait:
 //!
 //! - by the owner: `OCC -> 0` in one compare-exchange (spinning while a
-//!   reader holds `READ`), then it reads the record out — the slot is empty,
-//!   and only the owner writes an empty slot, and it is busy here. The owner
-//!   is running, so `GONE` cannot be set.
+//!   reader holds `READ`), then it reads the record's pending entry — the
+//!   slot is empty, only the owner writes an empty slot, and it is busy
+//!   here. The owner is running, so `GONE` cannot be set.
 //! - elsewhere (a wait handed to another context, or a guard moved): take
 //!   `READ`, read the record out, then `OCC|READ -> 0`. If `GONE` appeared,
 //!   that fails and the slot stays occupied: the state is alive until the
@@ -186,12 +186,10 @@ impl Slot {
         }
     }
 
-    /// Whether the slot is free for the owner's next wait.
-    ///
-    /// # Safety
-    /// The caller is the owner, and the owner has not exited.
+    /// Whether the slot is free for the owner's next wait (exact for the
+    /// owner: only it fills the slot).
     #[inline]
-    pub(crate) unsafe fn is_free(&self) -> bool {
+    pub(crate) fn is_free(&self) -> bool {
         // Only the owner sets `OCC`: a relaxed load of its own writes.
         self.state.load(Relaxed) & OCC == 0
     }
@@ -225,9 +223,10 @@ impl Slot {
             debug_assert!(s & OCC != 0 && s & GONE == 0, "slot state {s:#x}");
             spin(&mut spins);
         }
-        // SAFETY: emptied above, and nobody but the owner (busy here) writes an empty slot; the record was written by `put`.
-        self.rec
-            .with(|p| unsafe { (*p).assume_init_ref().instance })
+        self.rec.with(|p| {
+            // SAFETY: emptied above, and nobody but the owner (busy here) writes an empty slot; the record was written by `put`.
+            unsafe { (*p).assume_init_ref().instance }
+        })
     }
 
     /// Ends the wait in the slot from another context.
