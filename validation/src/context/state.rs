@@ -338,8 +338,9 @@ impl ContextState {
 
     /// Ends the wait `id` of `state`. Returns the held entry the wait
     /// flagged pending (0 if none) and, if this was its last unbounded graph
-    /// wait, the context's published holdings (the caller lowers its hint
-    /// and withdraws them).
+    /// wait, the graph it is registered in: the caller lowers its hint and
+    /// withdraws the holdings it published, which are copied into
+    /// `withdraw` (the state's list keeps its capacity).
     ///
     /// # Safety
     /// The caller owns the [`Waiting`](crate::Waiting) of a recorded wait of
@@ -347,13 +348,8 @@ impl ContextState {
     pub(crate) unsafe fn end_wait(
         state: *mut ContextState,
         id: u64,
-    ) -> (
-        usize,
-        Option<(
-            Vec<crate::wait::graph::HoldSnap>,
-            *const crate::wait::graph::WaitGraph,
-        )>,
-    ) {
+        withdraw: &mut Vec<usize>,
+    ) -> (usize, Option<*const crate::wait::graph::WaitGraph>) {
         // SAFETY: the recorded wait keeps the state alive.
         let st = unsafe { &*state };
         let mut r = crate::loom::lock(&st.remote);
@@ -367,7 +363,9 @@ impl ContextState {
         if counted {
             w.graph_waits -= 1;
             if w.graph_waits == 0 {
-                withdrawn = Some((std::mem::take(&mut w.holds), w.registered_in));
+                withdraw.extend(w.holds.iter().map(|h| h.resource));
+                w.holds.clear();
+                withdrawn = Some(w.registered_in);
             }
         }
         let done = r.owner_gone

@@ -158,7 +158,44 @@ unsafe impl Send for StatePtr {}
 pub(crate) struct Registry {
     pub(crate) ctxs: HashMap<ContextId, StatePtr>,
     /// Resource -> waiting contexts that hold it.
-    pub(crate) holders: HashMap<usize, Vec<ContextId>>,
+    pub(crate) holders: HashMap<usize, Holders>,
+}
+
+/// The waiting contexts holding one resource: nearly always one (a lock has
+/// one holder), kept inline so that publishing it allocates nothing.
+pub(crate) enum Holders {
+    One(ContextId),
+    Many(Vec<ContextId>),
+}
+
+impl Holders {
+    fn push(&mut self, c: ContextId) {
+        match self {
+            Holders::One(first) => *self = Holders::Many(vec![*first, c]),
+            Holders::Many(v) => v.push(c),
+        }
+    }
+
+    /// Removes one `c`; true if none is left.
+    fn remove(&mut self, c: ContextId) -> bool {
+        match self {
+            Holders::One(x) => *x == c,
+            Holders::Many(v) => {
+                if let Some(i) = v.iter().position(|&x| x == c) {
+                    v.swap_remove(i);
+                }
+                v.is_empty()
+            }
+        }
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = ContextId> + '_ {
+        let (one, many) = match self {
+            Holders::One(c) => (Some(*c), &[][..]),
+            Holders::Many(v) => (None, &v[..]),
+        };
+        one.into_iter().chain(many.iter().copied())
+    }
 }
 
 #[cfg(not(perf_validation_loom))]
@@ -248,33 +285,37 @@ impl WaitGraph {
         crate::loom::lock(&self.reg).ctxs.remove(&id);
     }
 
-    /// Publishes that waiting context `ctx` holds `holds`.
-    pub(crate) fn publish_holds(&self, ctx: ContextId, holds: &[HoldSnap]) {
+    /// Publishes that waiting context `ctx` holds `resources`.
+    pub(crate) fn publish_holds(
+        &self,
+        ctx: ContextId,
+        resources: impl Iterator<Item = usize> + Clone,
+    ) {
         {
             let mut r = crate::loom::lock(&self.reg);
-            for h in holds {
-                r.holders.entry(h.resource).or_default().push(ctx);
+            for res in resources.clone() {
+                match r.holders.entry(res) {
+                    std::collections::hash_map::Entry::Occupied(mut e) => e.get_mut().push(ctx),
+                    std::collections::hash_map::Entry::Vacant(e) => {
+                        e.insert(Holders::One(ctx));
+                    }
+                }
             }
         }
-        for h in holds {
-            self.raise(Hint::Res(h.resource));
+        for res in resources {
+            self.raise(Hint::Res(res));
         }
     }
 
     /// Withdraws what [`publish_holds`](Self::publish_holds) published.
-    pub(crate) fn withdraw_holds(&self, ctx: ContextId, holds: &[HoldSnap]) {
-        for h in holds {
-            self.lower(Hint::Res(h.resource));
+    pub(crate) fn withdraw_holds(&self, ctx: ContextId, resources: &[usize]) {
+        for &res in resources {
+            self.lower(Hint::Res(res));
         }
         let mut r = crate::loom::lock(&self.reg);
-        for h in holds {
-            if let Some(list) = r.holders.get_mut(&h.resource) {
-                if let Some(i) = list.iter().position(|&x| x == ctx) {
-                    list.swap_remove(i);
-                }
-                if list.is_empty() {
-                    r.holders.remove(&h.resource);
-                }
+        for res in resources {
+            if r.holders.get_mut(res).is_some_and(|h| h.remove(ctx)) {
+                r.holders.remove(res);
             }
         }
     }
@@ -386,7 +427,7 @@ impl WaitGraph {
     fn targets(r: &Registry, rec: &WaitRecord, out: &mut Vec<ContextId>) {
         match &rec.target {
             Target::Holders { resource } | Target::Permits { resource, .. } => {
-                out.extend(r.holders.get(resource).into_iter().flatten().copied());
+                out.extend(r.holders.get(resource).into_iter().flat_map(Holders::iter));
             }
             Target::Senders(chan) => chan.for_each_claimant(|c| out.push(c)),
             Target::Receiver(chan) => out.extend(chan.rx_owner()),
@@ -426,7 +467,7 @@ impl WaitGraph {
                 if let Target::Holders { resource } | Target::Permits { resource, .. } = rec.target
                 {
                     if let Some(list) = r.holders.get(&resource) {
-                        view.holders.insert(resource, list.clone());
+                        view.holders.insert(resource, list.iter().collect());
                     }
                 }
                 next_key += 1;
@@ -444,5 +485,58 @@ impl WaitGraph {
             );
         }
         f(&view)
+    }
+}
+
+#[cfg(all(test, not(perf_validation_loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holders_of_a_resource_grow_past_one_and_shrink_back_to_none() {
+        let (a, b, c) = (
+            ContextId::thread(1),
+            ContextId::thread(2),
+            ContextId::thread(3),
+        );
+        let mut h = Holders::One(a);
+        assert_eq!(h.iter().collect::<Vec<_>>(), [a]);
+        h.push(b);
+        h.push(c);
+        assert_eq!(h.iter().collect::<Vec<_>>(), [a, b, c]);
+        assert!(!h.remove(b));
+        assert!(
+            !h.remove(ContextId::thread(9)),
+            "an absent holder changes nothing"
+        );
+        assert_eq!(h.iter().count(), 2);
+        assert!(!h.remove(a));
+        assert!(h.remove(c), "the last one leaves it empty");
+        assert!(Holders::One(a).remove(a));
+        assert!(!Holders::One(a).remove(b));
+    }
+
+    #[test]
+    fn published_holds_are_withdrawn_whatever_the_sharing() {
+        let g = WaitGraph::new();
+        let (a, b) = (ContextId::thread(1), ContextId::thread(2));
+        // Two waiting readers of one lock, one of them also holding another.
+        g.publish_holds(a, [10usize, 20].into_iter());
+        g.publish_holds(b, [10usize].into_iter());
+        {
+            let r = crate::loom::lock(&g.reg);
+            assert_eq!(r.holders[&10].iter().collect::<Vec<_>>(), [a, b]);
+            assert_eq!(r.holders[&20].iter().collect::<Vec<_>>(), [a]);
+        }
+        assert!(g.hinted(Hint::Res(10)) && g.hinted(Hint::Res(20)));
+        g.withdraw_holds(a, &[10, 20]);
+        {
+            let r = crate::loom::lock(&g.reg);
+            assert_eq!(r.holders[&10].iter().collect::<Vec<_>>(), [b]);
+            assert!(!r.holders.contains_key(&20));
+        }
+        g.withdraw_holds(b, &[10]);
+        assert!(crate::loom::lock(&g.reg).holders.is_empty());
+        assert!(!g.hinted(Hint::Res(10)) && !g.hinted(Hint::Res(20)));
     }
 }

@@ -32,6 +32,7 @@ use crate::sink;
 use crate::site::Site;
 use graph::{Hint, HoldSnap, ResKind, Resource, Target, WaitGraph, WaitRecord};
 use slot::SlotRecord;
+use std::cell::RefCell;
 use std::fmt;
 use std::panic::Location;
 
@@ -189,6 +190,13 @@ impl Drop for Waiting {
     }
 }
 
+thread_local! {
+    /// The resources a graph wait withdraws, copied out of its state under
+    /// the state's lock (the registry's cannot be taken under it); reused
+    /// from one wait to the next.
+    static WITHDRAW: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
+}
+
 /// Ends a wait recorded in its context's list; returns the held entry it
 /// flagged pending (0 if none).
 ///
@@ -197,19 +205,28 @@ impl Drop for Waiting {
 #[cold]
 #[inline(never)]
 unsafe fn end_recorded(state: *mut ContextState, id: u64) -> usize {
-    // SAFETY: forwarded; the context id is read before the state can go.
-    let ctx = unsafe { (*state).id };
-    // SAFETY: forwarded.
-    let (instance, withdrawn) = unsafe { ContextState::end_wait(state, id) };
-    if let Some((holds, g)) = withdrawn {
-        // SAFETY: a graph outlives the states recorded in it.
-        let g = unsafe { &*g };
-        g.lower(Hint::Ctx(ctx));
-        if !holds.is_empty() {
-            g.withdraw_holds(ctx, &holds);
+    let ended = |withdraw: &mut Vec<usize>| {
+        withdraw.clear();
+        // SAFETY: forwarded; the context id is read before the state can go.
+        let ctx = unsafe { (*state).id };
+        // SAFETY: forwarded.
+        let (instance, graph) = unsafe { ContextState::end_wait(state, id, withdraw) };
+        if let Some(g) = graph {
+            // SAFETY: a graph outlives the states recorded in it.
+            let g = unsafe { &*g };
+            g.lower(Hint::Ctx(ctx));
+            if !withdraw.is_empty() {
+                g.withdraw_holds(ctx, withdraw);
+            }
         }
+        instance
+    };
+    let reused = WITHDRAW.try_with(|w| w.try_borrow_mut().ok().map(|mut w| ended(&mut w)));
+    match reused {
+        Ok(Some(instance)) => instance,
+        // Thread teardown: a list of its own.
+        _ => ended(&mut Vec::new()),
     }
-    instance
 }
 
 impl fmt::Debug for Waiting {
@@ -564,6 +581,27 @@ unsafe fn record_listed(
             wl.graph_waits += 1;
             wl.graph_waits == 1
         };
+        if first && holds_any {
+            // What the context holds, for the deadlock view; the list keeps
+            // its capacity from one graph wait to the next.
+            wl.holds.clear();
+            // SAFETY: the current context's own state; the closure only reads it.
+            unsafe {
+                st.with_owned(|o| {
+                    wl.holds.extend(
+                        o.held
+                            .iter()
+                            .filter(|h| !h.has(F_PENDING))
+                            .map(|h| HoldSnap {
+                                resource: h.instance,
+                                site: Site::from_location(h.site),
+                                permits: h.permits,
+                                shared: h.has(F_SHARED),
+                            }),
+                    )
+                })
+            };
+        }
         (id, first)
     });
     let w = Waiting {
@@ -572,23 +610,15 @@ unsafe fn record_listed(
     };
     if first_graph_wait {
         if holds_any {
-            // SAFETY: as above; the closure only reads.
-            let holds: Vec<HoldSnap> = unsafe {
+            // The same entries, read again rather than copied out: the
+            // owner's stack cannot change while it runs this.
+            // SAFETY: as above; the closure only reads the state (publishing touches the registry alone).
+            unsafe {
                 st.with_owned(|o| {
-                    o.held
-                        .iter()
-                        .filter(|h| !h.has(F_PENDING))
-                        .map(|h| HoldSnap {
-                            resource: h.instance,
-                            site: Site::from_location(h.site),
-                            permits: h.permits,
-                            shared: h.has(F_SHARED),
-                        })
-                        .collect()
+                    let held = o.held.iter().filter(|h| !h.has(F_PENDING));
+                    g.publish_holds(ctx, held.map(|h| h.instance));
                 })
             };
-            st.with_waits(|wl| wl.holds = holds.clone());
-            g.publish_holds(ctx, &holds);
         }
         g.raise(Hint::Ctx(ctx));
     }
