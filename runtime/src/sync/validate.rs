@@ -146,7 +146,6 @@ impl Track<'_> {
         }
     }
 
-    #[cold]
     #[inline(never)]
     fn wait(&self, held: &Held, site: &'static Location<'static>) -> Waiting {
         match *self {
@@ -220,7 +219,6 @@ impl<'a> TrackedAcquire<'a> {
         }
     }
 
-    #[cold]
     #[inline(never)]
     fn pending(&mut self) -> &mut Pending {
         if self.pending.0.is_none() {
@@ -237,7 +235,6 @@ impl<'a> TrackedAcquire<'a> {
 
     /// The acquisition is over: ends the wait (the hold was taken out) and
     /// keeps the box as this thread's spare.
-    #[cold]
     #[inline(never)]
     fn finish_pending(&mut self) {
         if let Some(mut b) = self.pending.0.take() {
@@ -252,7 +249,6 @@ impl<'a> TrackedAcquire<'a> {
     }
 
     /// The future is queued: registers its wait (module docs).
-    #[cold]
     #[inline(never)]
     fn start_wait(&mut self, held: &Held) {
         let (track, acquire, site) = (&self.track, &self.acquire, self.site);
