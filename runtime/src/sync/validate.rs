@@ -176,12 +176,64 @@ thread_local! {
     static SPARE_PENDING: Cell<Option<Box<Pending>>> = const { Cell::new(None) };
 }
 
-/// What a pending acquisition keeps between polls; boxed, since only a
-/// future that had to wait has any.
+/// What a pending acquisition keeps between polls when it has a wait the
+/// engine recorded; boxed, since only such a future has one.
 struct Pending {
     // Drop order: the wait ends, then the hold is un-recorded.
     waiting: Option<Waiting>,
     held: Held,
+}
+
+/// What a pending acquisition keeps between polls, in one word:
+///
+/// - `0`: nothing;
+/// - a context state's address tagged [`PARKED_HELD`]: the [`Held`] of a
+///   lock (`Track::Lock`), rebuilt from it and the lock's meta — the common
+///   contended case, whose wait the held entry counts itself
+///   (`Held::acquired`), so nothing else is kept and nothing is boxed;
+/// - otherwise a `Box<Pending>` (a recorded wait, or permits).
+struct Parked(*mut ());
+
+/// Tags a parked state address (states are 64-aligned, boxes 8-aligned and
+/// untagged).
+const PARKED_HELD: usize = 1;
+
+// SAFETY: `Parked` owns what it points to — a `Box<Pending>` (whose `Held`
+// and `Waiting` are `Send`) or a `Held` taken apart (`Send`).
+unsafe impl Send for Parked {}
+// SAFETY: `&Parked` gives access to nothing.
+unsafe impl Sync for Parked {}
+
+impl Parked {
+    const NONE: Parked = Parked(std::ptr::null_mut());
+
+    fn is_none(&self) -> bool {
+        self.0.is_null()
+    }
+
+    fn holds_token(&self) -> bool {
+        self.0.addr() & PARKED_HELD != 0
+    }
+
+    fn boxed(&mut self) -> Option<&mut Pending> {
+        if self.is_none() || self.holds_token() {
+            return None;
+        }
+        // SAFETY: an untagged non-null pointer is a `Box<Pending>` this `Parked` owns (`Parked::set_box`).
+        Some(unsafe { &mut *self.0.cast::<Pending>() })
+    }
+
+    fn take_box(&mut self) -> Option<Box<Pending>> {
+        self.boxed()?;
+        let raw = std::mem::replace(&mut self.0, std::ptr::null_mut());
+        // SAFETY: as in `boxed`; the pointer is cleared, so the box is taken once.
+        Some(unsafe { Box::from_raw(raw.cast::<Pending>()) })
+    }
+
+    fn set_box(&mut self, b: Box<Pending>) {
+        debug_assert!(self.is_none());
+        self.0 = Box::into_raw(b).cast::<()>();
+    }
 }
 
 /// A [`BatchSemaphore`] acquire that reports to the engine (module docs);
@@ -191,9 +243,9 @@ struct Pending {
 /// future past 128 bytes is moved by a `memcpy` call — so what only a
 /// waiting future needs is boxed.
 pub(crate) struct TrackedAcquire<'a> {
-    // Drop order matters: the wait ends and the hold is un-recorded, then
-    // the node leaves the queue.
-    pending: Rare<Pending>,
+    // Drop order matters: the wait ends and the hold is un-recorded (the
+    // `Drop` impl, for `parked`), then the node leaves the queue.
+    parked: Parked,
     track: Track<'a>,
     site: &'static Location<'static>,
     started: bool,
@@ -210,7 +262,7 @@ impl<'a> TrackedAcquire<'a> {
         site: &'static Location<'static>,
     ) -> TrackedAcquire<'a> {
         TrackedAcquire {
-            pending: Rare::none(),
+            parked: Parked::NONE,
             track,
             site,
             started: false,
@@ -219,25 +271,61 @@ impl<'a> TrackedAcquire<'a> {
         }
     }
 
+    /// The box, taken from this thread's spare if there is none yet. Only
+    /// called while nothing is parked unboxed (the token is out, in `poll`).
     #[inline(never)]
     fn pending(&mut self) -> &mut Pending {
-        if self.pending.0.is_none() {
+        if self.parked.is_none() {
             let spare = SPARE_PENDING.try_with(Cell::take).ok().flatten();
-            *self.pending.0 = Some(spare.unwrap_or_else(|| {
+            self.parked.set_box(spare.unwrap_or_else(|| {
                 Box::new(Pending {
                     waiting: None,
                     held: Held::untracked(),
                 })
             }));
         }
-        self.pending.as_mut().expect("set above")
+        self.parked.boxed().expect("a box is parked")
+    }
+
+    /// Keeps the token between polls: in the word for a lock with no
+    /// recorded wait, else in the box.
+    #[inline]
+    fn park(&mut self, held: Held) {
+        if let Some(p) = self.parked.boxed() {
+            p.held = held;
+            return;
+        }
+        match self.track {
+            Track::Lock { .. } => {
+                self.parked.0 = held.into_state().map_addr(|a| a | PARKED_HELD);
+            }
+            _ => self.pending().held = held,
+        }
+    }
+
+    /// Takes the token kept by [`park`](Self::park) (untracked if none).
+    #[inline]
+    fn unpark(&mut self) -> Held {
+        if self.parked.holds_token() {
+            let state = std::mem::replace(&mut self.parked, Parked::NONE).0;
+            let Track::Lock { meta, .. } = self.track else {
+                unreachable!("only a lock's token is parked in the word")
+            };
+            let state = state.map_addr(|a| a & !PARKED_HELD);
+            // SAFETY: parked by `park` from a token of `meta` (`Track::Lock` acquires through it), untagged above, and cleared, so rebuilt once.
+            return unsafe { Held::from_state(state, meta) };
+        }
+        match self.parked.boxed() {
+            Some(p) => std::mem::replace(&mut p.held, Held::untracked()),
+            None => Held::untracked(),
+        }
     }
 
     /// The acquisition is over: ends the wait (the hold was taken out) and
     /// keeps the box as this thread's spare.
     #[inline(never)]
     fn finish_pending(&mut self) {
-        if let Some(mut b) = self.pending.0.take() {
+        if let Some(mut b) = self.parked.take_box() {
             b.waiting = None;
             b.held = Held::untracked();
             let _ = SPARE_PENDING.try_with(|s| {
@@ -276,24 +364,25 @@ impl Future for TrackedAcquire<'_> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         // `acquire` is structurally pinned (only re-pinned below, never
         // moved; `start_wait` takes `&mut Self` but moves nothing); the other
-        // fields are not pinned, and the type has no hand-written `Drop`.
+        // fields are not pinned, and `Drop` moves nothing either.
         // SAFETY: by the above, nothing pinned is moved out of `self`.
         let this = unsafe { self.get_unchecked_mut() };
         let held = if !this.started {
             this.started = true;
             this.track.start(this.site)
         } else {
-            match this.pending.as_mut() {
-                Some(p) => std::mem::replace(&mut p.held, Held::untracked()),
-                None => Held::untracked(),
-            }
+            this.unpark()
         };
         // SAFETY: see above.
         let acquire = unsafe { Pin::new_unchecked(&mut this.acquire) };
         match acquire.poll(cx) {
             Poll::Ready(res) => {
-                if this.pending.0.is_some() {
+                if !this.parked.is_none() {
                     this.finish_pending();
+                }
+                if this.wait_started {
+                    // Ends a wait counted by the held entry (module docs).
+                    held.acquired();
                 }
                 Poll::Ready(res.map(|()| held))
             }
@@ -303,10 +392,24 @@ impl Future for TrackedAcquire<'_> {
                     this.start_wait(&held);
                 }
                 if held.is_tracked() {
-                    this.pending().held = held;
+                    this.park(held);
                 }
                 Poll::Pending
             }
+        }
+    }
+}
+
+impl Drop for TrackedAcquire<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        // A future dropped while pending: its wait ends and its hold is
+        // un-recorded (a counted wait ends with the entry) before the node
+        // leaves the queue (the `acquire` field, dropped after this).
+        if let Some(b) = self.parked.take_box() {
+            drop(b); // the wait, then the hold
+        } else if self.parked.holds_token() {
+            drop(self.unpark());
         }
     }
 }
@@ -319,11 +422,6 @@ impl<T> Rare<T> {
     #[inline]
     pub(crate) const fn none() -> Rare<T> {
         Rare(ManuallyDrop::new(None))
-    }
-
-    #[inline]
-    fn as_mut(&mut self) -> Option<&mut T> {
-        self.0.as_deref_mut()
     }
 
     /// Drops the contents, if any.

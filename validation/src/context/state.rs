@@ -48,6 +48,11 @@ pub(crate) const F_TRY: u8 = 2;
 pub(crate) const F_SEMAPHORE: u8 = 4;
 /// Not yet acquired: the context is waiting for it.
 pub(crate) const F_PENDING: u8 = 8;
+/// With `F_PENDING`: the wait is a counted one (`wait::quick_lock_wait`),
+/// counted in the state's untracked waits and ended by the entry itself —
+/// by [`Held::acquired`](crate::Held::acquired), or by the entry's removal
+/// if the acquisition is abandoned — so the waiting future keeps no guard.
+pub(crate) const F_COUNTED: u8 = 16;
 
 /// One lock a context holds (or waits for, while `F_PENDING`).
 #[derive(Clone, Copy, Debug)]
@@ -129,31 +134,56 @@ impl Owned {
         }
     }
 
-    /// Removes the topmost entry for `instance`; recomputes the chain hashes
-    /// of the entries above it.
+    /// Removes the topmost entry for `instance` and returns its flags;
+    /// recomputes the chain hashes of the entries above it. The caller ends
+    /// a counted wait the entry still carried (`ContextState::removed`).
     #[inline(always)]
-    pub(crate) fn remove(&mut self, instance: usize) -> bool {
+    pub(crate) fn remove(&mut self, instance: usize) -> Option<u8> {
         // Guards usually drop in reverse order: the top entry is the one.
         if self.held.last().is_some_and(|e| e.instance == instance) {
-            self.held.pop();
-            return true;
+            return self.held.pop().map(|e| e.flags);
         }
         self.remove_below_top(instance)
     }
 
     #[cold]
     #[inline(never)]
-    fn remove_below_top(&mut self, instance: usize) -> bool {
-        let Some(i) = self.held.iter().rposition(|e| e.instance == instance) else {
-            return false;
-        };
-        self.held.remove(i);
+    fn remove_below_top(&mut self, instance: usize) -> Option<u8> {
+        let i = self.held.iter().rposition(|e| e.instance == instance)?;
+        let flags = self.held.remove(i).flags;
         let mut h = if i == 0 { SEED } else { self.held[i - 1].chain };
         for e in &mut self.held[i..] {
             h = e.chain_after(h);
             e.chain = h;
         }
-        true
+        Some(flags)
+    }
+
+    /// Makes the pending wait of the topmost entry for `instance` a counted
+    /// one (`F_COUNTED`).
+    pub(crate) fn mark_counted(&mut self, instance: usize) {
+        if let Some(e) = self.held.iter_mut().rev().find(|e| e.instance == instance) {
+            e.flags |= F_COUNTED;
+        }
+    }
+
+    /// Ends the counted wait of the topmost entry for `instance`, if it
+    /// carries one: clears `F_PENDING | F_COUNTED`; true if it did (the
+    /// caller uncounts the wait).
+    #[inline(always)]
+    pub(crate) fn end_counted_wait(&mut self, instance: usize) -> bool {
+        let e = match self.held.last_mut() {
+            Some(e) if e.instance == instance => e,
+            _ => match self.held.iter_mut().rev().find(|e| e.instance == instance) {
+                Some(e) => e,
+                None => return false,
+            },
+        };
+        let counted = e.flags & F_COUNTED != 0;
+        if counted {
+            e.flags &= !(F_PENDING | F_COUNTED);
+        }
+        counted
     }
 
     /// Sets or clears `F_PENDING` on the topmost entry for `instance`.
@@ -279,9 +309,21 @@ impl ContextState {
         unsafe {
             self.with_owned(|o| {
                 for i in released {
-                    o.remove(i);
+                    if let Some(f) = o.remove(i) {
+                        self.removed(f);
+                    }
                 }
             })
+        }
+    }
+
+    /// An entry with `flags` left the held stack: a counted wait it still
+    /// carried (its acquisition was abandoned) ends with it. The owner, or
+    /// anyone under `remote` once the owner is gone.
+    #[inline(always)]
+    pub(crate) fn removed(&self, flags: u8) {
+        if flags & F_COUNTED != 0 {
+            self.untracked_wait_ended();
         }
     }
 
@@ -304,7 +346,11 @@ impl ContextState {
         let (removed, empty) = st.owned.with_mut(|p| {
             // SAFETY: the owner is gone, so `owned` is only touched under `remote`, which we hold.
             let o = unsafe { &mut *p };
-            (o.remove(instance), o.held.is_empty())
+            let flags = o.remove(instance);
+            if let Some(f) = flags {
+                st.removed(f);
+            }
+            (flags.is_some(), o.held.is_empty())
         });
         let done = removed && empty && r.waits.records.is_empty() && !st.slot.occupied();
         let graph = r.waits.registered_in;
@@ -477,7 +523,9 @@ impl ContextState {
             // SAFETY: the owner's last access; `remote` is held, so no remote release touches `owned` concurrently.
             let o = unsafe { &mut *p };
             for i in released {
-                o.remove(i);
+                if let Some(f) = o.remove(i) {
+                    st.removed(f);
+                }
             }
             o.held.is_empty()
         });

@@ -195,7 +195,10 @@ impl LockMeta {
     /// token [`acquire`](Self::acquire) returned (or [`Held::untracked`]
     /// after [`check_owned`](Self::check_owned)). If this wait closes a
     /// wait-for cycle, a `Deadlock` is reported now. Drop the returned
-    /// guard when the wait ends (lock obtained or future dropped).
+    /// guard when the wait ends (lock obtained or future dropped), and call
+    /// [`Held::acquired`] once the lock is obtained: the wait of a context
+    /// that holds nothing else is counted by `held`'s entry itself (the
+    /// guard is then empty), and ends there, or when `held` is dropped.
     #[track_caller]
     pub fn wait(&self, held: &Held) -> Waiting {
         self.wait_at(held, Location::caller())
@@ -439,6 +442,49 @@ impl Held {
     fn pending_key(&self) -> Option<(*mut ContextState, usize)> {
         (!self.state.is_null()).then_some((self.state, self.instance))
     }
+
+    /// The acquisition this token was made for has completed (the lock is
+    /// obtained): ends a counted wait its entry carries (see
+    /// [`LockMeta::wait_at`]). Call it whenever a wait was started for this
+    /// token, before using the lock; a no-op otherwise. In another context
+    /// than the one that acquired it does nothing: the entry's wait then
+    /// ends when the token is dropped.
+    #[inline]
+    pub fn acquired(&self) {
+        if self.state.is_null() || context::current_if_exists() != self.state {
+            return;
+        }
+        // SAFETY: the token's state is the current context's own.
+        unsafe {
+            let st = &*self.state;
+            let counted = st.with_owned(|o| o.end_counted_wait(self.instance));
+            if counted {
+                st.untracked_wait_ended();
+            }
+        }
+    }
+
+    /// Takes the token apart for a primitive that keeps it in one word
+    /// between polls: its state pointer (null if untracked; a state is
+    /// 64-aligned, so the low bits are free for the caller's tags). Rebuild
+    /// it with [`from_state`](Self::from_state) and the same `meta`.
+    pub fn into_state(self) -> *mut () {
+        let state = self.state.cast::<()>();
+        std::mem::forget(self);
+        state
+    }
+
+    /// Rebuilds a token taken apart with [`into_state`](Self::into_state).
+    ///
+    /// # Safety
+    /// `state` came from `into_state` on a token that `meta` made (its
+    /// `acquire*`), untagged, and is rebuilt once.
+    pub unsafe fn from_state(state: *mut (), meta: &LockMeta) -> Held {
+        Held {
+            state: state.cast::<ContextState>(),
+            instance: if state.is_null() { 0 } else { meta.addr() },
+        }
+    }
 }
 
 impl Drop for Held {
@@ -452,7 +498,9 @@ impl Drop for Held {
             unsafe {
                 let st = &*self.state;
                 st.drain();
-                st.with_owned(|o| o.remove(self.instance));
+                if let Some(f) = st.with_owned(|o| o.remove(self.instance)) {
+                    st.removed(f);
+                }
             }
         } else {
             // SAFETY: this token's entry is still in the state (only this token removes it), which keeps the state alive.

@@ -286,8 +286,9 @@ fn a_semaphore_exhausted_by_a_stuck_holder_deadlocks() {
 }
 
 /// A lock wait by a context that holds nothing else takes the short path
-/// (a counter, no record). Once it ends, the lock must count as held again:
-/// a later cycle through it is still a deadlock.
+/// (a counter and its held entry's flags, no record). Once the lock is
+/// obtained (`Held::acquired`), it must count as held again: a later cycle
+/// through it is still a deadlock.
 #[test]
 fn a_lock_obtained_after_a_short_path_wait_closes_a_later_cycle() {
     let _s = serial();
@@ -307,8 +308,12 @@ fn a_lock_obtained_after_a_short_path_wait_closes_a_later_cycle() {
         drop(hw);
         let ha = a1.acquire(Exclusive);
         let short = a1.wait(&ha);
-        assert!(short.is_tracked());
+        assert!(
+            !short.is_tracked(),
+            "counted by the held entry: the guard is empty"
+        );
         drop(short);
+        ha.acquired();
         ready1.send(()).unwrap();
         go1_rx.recv().unwrap();
         let hb = b1.acquire(Exclusive);
@@ -329,4 +334,77 @@ fn a_lock_obtained_after_a_short_path_wait_closes_a_later_cycle() {
     end1.send(()).unwrap();
     t1.join().unwrap();
     super::take("dd_quick");
+}
+
+/// A counted lock wait whose acquisition is abandoned (its token dropped,
+/// here or by another context) ends with the entry: the context must not
+/// stay "able to progress" and hide a later deadlock through it.
+#[test]
+fn an_abandoned_counted_wait_does_not_hide_a_later_cycle() {
+    let _s = serial();
+    static A1: LockClass = LockClass::new("dd_abandon_here_a");
+    static B1: LockClass = LockClass::new("dd_abandon_here_b");
+    static A2: LockClass = LockClass::new("dd_abandon_there_a");
+    static B2: LockClass = LockClass::new("dd_abandon_there_b");
+    // Distinct classes and wait sites per case: a repeated violation (same
+    // wait sites) is reported once.
+    abandoned_then_cycle(&A2, &B2, true, "dd_abandon_there");
+    abandoned_then_cycle(&A1, &B1, false, "dd_abandon_here");
+}
+
+#[track_caller]
+fn abandoned_then_cycle(
+    a: &'static LockClass,
+    b: &'static LockClass,
+    dropped_elsewhere: bool,
+    tag: &str,
+) {
+    let site = std::panic::Location::caller();
+    let (a, b) = class_pair(a, b);
+    let warm = LockMeta::new(LockKind::Mutex);
+    let (ready1, ready1_rx) = signal();
+    let (go1, go1_rx) = signal();
+    let (end1, end1_rx) = signal();
+    let (token_tx, token_rx) = channel();
+    let (a1, b1) = (a.clone(), b.clone());
+    let t1 = thread("dd-abandon-1", move || {
+        let hw = warm.acquire(Exclusive);
+        drop(warm.wait(&hw));
+        drop(hw);
+        // A counted wait for `a`, abandoned.
+        let ha = a1.acquire(Exclusive);
+        drop(a1.wait(&ha));
+        if dropped_elsewhere {
+            token_tx.send(ha).unwrap();
+            ready1.send(()).unwrap();
+            go1_rx.recv().unwrap(); // the token was dropped on the test thread
+        } else {
+            drop(ha);
+        }
+        let hb = b1.acquire(Exclusive);
+        ready1.send(()).unwrap();
+        go1_rx.recv().unwrap();
+        let ha = a1.acquire(Exclusive);
+        let w = a1.wait_at(&ha, site);
+        ready1.send(()).unwrap();
+        end1_rx.recv().unwrap();
+        drop((w, ha, hb));
+    });
+    if dropped_elsewhere {
+        ready1_rx.recv().unwrap();
+        drop(token_rx.recv().unwrap());
+        go1.send(()).unwrap();
+    }
+    ready1_rx.recv().unwrap(); // t1 holds b
+    let ha = a.acquire(Exclusive);
+    go1.send(()).unwrap();
+    ready1_rx.recv().unwrap(); // t1 waits for a, held here
+    let hb = b.acquire(Exclusive);
+    let w = b.wait_at(&hb, site); // closes the cycle
+    let v = take_kind(tag, ViolationKind::Deadlock);
+    assert_eq!(v.len(), 1, "dropped elsewhere: {dropped_elsewhere}: {v:#?}");
+    drop((w, hb, ha));
+    end1.send(()).unwrap();
+    t1.join().unwrap();
+    super::take(tag);
 }

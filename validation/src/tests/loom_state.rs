@@ -50,7 +50,7 @@ fn loom_remote_release_while_the_owner_works() {
         // SAFETY: this thread is the owner.
         unsafe {
             (*p).drain();
-            (*p).with_owned(|o| assert!(o.remove(2)));
+            (*p).with_owned(|o| assert!(o.remove(2).is_some()));
         }
         remote.join().unwrap();
         // SAFETY: as above; the join orders the remote release first.

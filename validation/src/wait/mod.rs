@@ -22,7 +22,7 @@ pub use stall::{scan, set_stall_threshold, stall_threshold, DEFAULT_STALL_THRESH
 
 use crate::channel::{ChannelInner, ChannelKind};
 use crate::class::LockKind;
-use crate::context::state::{ContextState, F_PENDING, F_SHARED};
+use crate::context::state::{ContextState, F_COUNTED, F_PENDING, F_SHARED};
 use crate::context::{self, describe};
 use crate::engine;
 use crate::loom::sync::atomic::Ordering::Relaxed;
@@ -277,9 +277,12 @@ pub(crate) fn start_lock_wait(
 /// The common lock wait — a contended `Mutex` or `RwLock` — in its own
 /// lines: by a context that holds nothing but the lock it waits for, has no
 /// channel role, and is listed in the registry already. Nobody can wait for
-/// such a context, so the wait stays out of the graph (`record`): it flags
-/// its held entry pending and counts itself, and touches nothing shared.
-/// `None` when the wait is not of that kind (the general path decides).
+/// such a context, so the wait stays out of the graph (`record`): it counts
+/// itself and flags its held entry pending and counted, touching nothing
+/// shared. The entry ends the wait (`Held::acquired`, or the entry's
+/// removal), so the guard returned is empty and the waiting future keeps
+/// nothing. `None` when the wait is not of that kind (the general path
+/// decides).
 ///
 /// # Safety
 /// `state` is the current context's own state.
@@ -305,7 +308,7 @@ unsafe fn quick_lock_wait(
             }
             match o.held.as_mut_slice() {
                 [top] if top.instance == instance => {
-                    top.flags |= F_PENDING;
+                    top.flags |= F_PENDING | F_COUNTED;
                     true
                 }
                 _ => false,
@@ -316,10 +319,7 @@ unsafe fn quick_lock_wait(
         return None;
     }
     st.untracked_wait_started(u64::from(class) | (kind as u64) << 32, site);
-    Some(Waiting {
-        state,
-        tag: instance | W_UNTRACKED,
-    })
+    Some(Waiting::untracked())
 }
 
 /// The common wait outside the graph — a oneshot reply, a `Notify` — in
@@ -510,9 +510,15 @@ pub(crate) unsafe fn record(
             let lock = u64::from(class) | (k as u64) << 32;
             // SAFETY: the current context's own state.
             unsafe { (*state).untracked_wait_started(lock, site) };
+            if instance != 0 {
+                // Counted by its entry, as on the short path.
+                // SAFETY: as above.
+                unsafe { (*state).with_owned(|o| o.mark_counted(instance)) };
+                return (Waiting::untracked(), None);
+            }
             let w = Waiting {
                 state,
-                tag: instance | W_UNTRACKED,
+                tag: W_UNTRACKED,
             };
             return (w, None);
         }

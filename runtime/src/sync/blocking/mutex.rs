@@ -221,6 +221,10 @@ impl<T: ?Sized> Mutex<T> {
             // Invariant 2: announce a (possible) sleeper before sleeping; if
             // the lock was free, the swap took it.
             if state != CONTENDED && word.swap(CONTENDED, Acquire) == UNLOCKED {
+                if waiting.is_some() {
+                    // Ends a counted wait (the guard is then empty).
+                    held.acquired();
+                }
                 return;
             }
             if waiting.is_none() {

@@ -300,3 +300,48 @@ fn a_lock_future_stays_within_128_bytes() {
     assert!(std::mem::size_of_val(&l.read()) <= 128);
     assert!(std::mem::size_of_val(&l.write()) <= 128);
 }
+
+/// A contended lock future dropped while queued leaves nothing behind (its
+/// token is parked in one word between polls, not boxed, and its counted
+/// wait ends with the token): a leaked wait would make this thread look
+/// able to progress forever, and hide the deadlock it later takes part in.
+#[test]
+fn a_lock_future_dropped_while_queued_leaves_no_wait_behind() {
+    use crate::validation::{take_reports_matching, LockClass, ViolationKind};
+    use std::sync::mpsc::channel;
+    static A: LockClass = LockClass::new("unit_parked_drop_a");
+    static B: LockClass = LockClass::new("unit_parked_drop_b");
+    let a = Arc::new(Mutex::with_class(0u32, &A));
+    let b = Arc::new(Mutex::with_class(0u32, &B));
+    let ga = block_on(a.lock());
+    let (a2, b2) = (a.clone(), b.clone());
+    let (waiting_tx, waiting_rx) = channel();
+    let (done_tx, done_rx) = channel::<()>();
+    let t = thread::spawn(move || {
+        for _ in 0..2 {
+            // Twice: the first wait of a thread lists it, the second takes
+            // the short path.
+            let mut f = pin!(a2.lock());
+            assert!(poll_once(f.as_mut()).is_pending());
+        }
+        let gb = block_on(b2.lock());
+        let mut f = pin!(a2.lock());
+        assert!(poll_once(f.as_mut()).is_pending()); // waits for A, holding B
+        waiting_tx.send(()).unwrap();
+        done_rx.recv().unwrap();
+        drop(gb);
+    });
+    waiting_rx.recv().unwrap();
+    {
+        let mut f = pin!(b.lock());
+        assert!(poll_once(f.as_mut()).is_pending()); // closes the cycle
+    }
+    let v = take_reports_matching(|v| {
+        v.kind() == ViolationKind::Deadlock && v.to_json().contains("unit_parked_drop")
+    });
+    drop(ga);
+    done_tx.send(()).unwrap();
+    t.join().unwrap();
+    assert_eq!(v.len(), 1, "{v:#?}");
+    take_reports_matching(|v| v.to_json().contains("unit_parked_drop"));
+}
