@@ -20,11 +20,16 @@
 //! 2. A poll that leaves the future queued (not one that only ran out of
 //!    cooperative budget) registers the wait ([`Waiting`]); the engine
 //!    checks the wait-for graph then, so a deadlock is reported by the wait
-//!    that closes it.
-//! 3. Ready: the wait ends and the [`Held`] moves into the guard, which
-//!    un-records it when dropped. A future dropped before that drops its
-//!    `Waiting`, then its `Held`, then leaves the queue: no record of a wait
-//!    or a hold outlives it.
+//!    that closes it. The common lock wait — by a task that holds nothing
+//!    else — is counted by the held entry itself and returns an empty
+//!    guard; the future then keeps only its token, parked in one word
+//!    ([`Parked`]). Anything else (a recorded wait, permits) is boxed, the
+//!    box taken from a per-thread spare.
+//! 3. Ready: the wait ends ([`Held::acquired`] for a counted one) and the
+//!    [`Held`] moves into the guard, which un-records it when dropped. A
+//!    future dropped before that ends its wait, then drops its `Held` (which
+//!    ends a counted wait with the entry), then leaves the queue: no record
+//!    of a wait or a hold outlives it.
 //!
 //! A wait for a channel slot is different: whom it waits for (the
 //! receiver's owner) says nothing about whether the slot came, so it must
@@ -32,10 +37,10 @@
 //! receiver that made room and then waits for something the sender holds
 //! would look deadlocked with it. That wait is started under the queue's
 //! lock and handed to the queued node ([`Acquire::register_wait`]), and
-//! ended by whoever dequeues it. A lock wait
-//! stays with its future: it flags the pending [`Held`] entry, which only
-//! its own context may clear, and whom it waits for (the lock's holders) is
-//! re-read from live state anyway.
+//! ended by whoever dequeues it. A lock wait stays with its future: it
+//! flags the pending [`Held`] entry, which only its own context may clear,
+//! and whom it waits for (the lock's holders) is re-read from live state
+//! anyway.
 //!
 //! With validation `Off` every step is one mode load and the tokens are
 //! empty.
