@@ -28,7 +28,7 @@
 //! # Classes
 //!
 //! Every task has a [`Qos`] class. `spawn` uses `Normal`; choose another with
-//! [`spawn_with`](crate::spawn_with) or [`Builder::qos`]. A task spawned
+//! [`spawn_with`] or [`Builder::qos`]. A task spawned
 //! from a `Critical` task without an explicit class is `Normal`: being
 //! latency-critical is a property of one piece of work, and letting it spread
 //! to everything that work spawns would soon make everything Critical.
