@@ -24,5 +24,6 @@ cargo +nightly miri test -p perf-runtime --lib sync::
 # The validation engine's unsafe parts: the per-task slot, remote release of
 # held records, the chain cache.
 cargo +nightly miri test -p perf-validation --lib -- tests::tasks tests::double_lock \
-    tests::concurrency::guards_released tests::lock_order tests::channels tests::deadlock \
+    tests::concurrency::guards_released tests::concurrency::slot_waits tests::lock_order \
+    tests::channels tests::deadlock \
     tests::stall

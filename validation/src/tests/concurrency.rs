@@ -104,3 +104,64 @@ fn guards_released_on_another_thread_are_unrecorded_before_the_next_acquire() {
     let depth = unsafe { (*s).with_owned(|o| o.held.len()) };
     assert_eq!(depth, 1, "every remote release applied");
 }
+
+/// Slot waits under real threads: each thread starts waits in its slot and
+/// ends half of them itself and half on another thread, while a scanner
+/// reads every slot. Nothing is reported (the scan's "now" is the present,
+/// under the threshold), nothing is left in the registry's counts at the
+/// end, and (under Miri) no access races.
+#[test]
+fn slot_waits_ended_here_and_elsewhere_while_a_scan_reads_them() {
+    use crate::{scan, WaitKind, WaitMeta};
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    use std::time::Instant;
+    let _s = super::serial();
+    const THREADS: u64 = 3;
+    const WAITS: usize = if cfg!(miri) { 8 } else { 400 };
+    let notify = Arc::new(WaitMeta::new(WaitKind::Notify));
+    let stop = Arc::new(AtomicBool::new(false));
+    let scanner = {
+        let stop = stop.clone();
+        thread("cc-slot-scan", move || {
+            let mut scans = 0u32;
+            while !stop.load(Relaxed) || scans == 0 {
+                assert!(scan(Instant::now()).is_empty());
+                scans += 1;
+            }
+        })
+    };
+    let (ender_tx, ender_rx) = channel::<crate::Waiting>();
+    let ender = thread("cc-slot-ender", move || {
+        for w in ender_rx {
+            drop(w);
+        }
+    });
+    let workers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (notify, ender_tx) = (notify.clone(), ender_tx.clone());
+            thread(&format!("cc-slot-{t}"), move || {
+                for i in 0..WAITS {
+                    let w = notify.wait();
+                    if i % 2 == 0 {
+                        drop(w);
+                    } else {
+                        ender_tx.send(w).unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    drop(ender_tx);
+    for w in workers {
+        w.join().unwrap();
+    }
+    ender.join().unwrap();
+    stop.store(true, Relaxed);
+    scanner.join().unwrap();
+    assert_eq!(
+        crate::engine::get().waits.len(),
+        0,
+        "every wait ended, here or elsewhere"
+    );
+    assert!(take("cc-slot").is_empty());
+}
