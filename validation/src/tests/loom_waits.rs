@@ -211,3 +211,35 @@ fn loom_a_slot_wait_ended_after_its_owner_exited_waits_out_a_scan() {
         assert!(crate::loom::lock(&g.reg).ctxs.is_empty());
     });
 }
+
+/// The owner's next wait reuses a slot that another context scanned and
+/// then emptied: the protocol stays consistent (the second wait lands in
+/// the slot or the list, both end, the state is freed once). This is the
+/// scenario of a data race Miri found on real threads — the owner checked
+/// the slot with a relaxed load, so its write was not ordered after the
+/// other context's accesses; that race is guarded by Miri's many-seed run
+/// of `tests::concurrency::slot_waits` (`.ci/miri.sh`), as this bounded
+/// model does not reach it.
+#[test]
+fn loom_the_owner_refills_a_slot_emptied_elsewhere_during_a_scan() {
+    loom::model(|| {
+        let g: &'static WaitGraph = Box::leak(Box::new(WaitGraph::new()));
+        let p = SendPtr(ContextState::alloc(ContextId::thread(10)));
+        // SAFETY: this thread owns the state; the graph is leaked.
+        let (w, _) = unsafe { record(g, p.0, notify_wait()) };
+        // Another context scans the slot, then ends the wait (in one
+        // thread, so the scan's access is ordered before the ending).
+        let other = thread::spawn(move || {
+            g.for_each_record(|_, _, rec| rec.stall_reported = true);
+            drop(w);
+        });
+        // The owner starts its next wait meanwhile: into the slot if it
+        // sees it emptied, else into its list.
+        // SAFETY: the owner, running (it is not exiting).
+        let (w2, _) = unsafe { record(g, p.0, notify_wait()) };
+        other.join().unwrap();
+        drop(w2);
+        // SAFETY: the owner's last access; nothing is left, so this frees the state.
+        unsafe { ContextState::owner_exit(p.0) };
+    });
+}

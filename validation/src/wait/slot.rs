@@ -190,8 +190,10 @@ impl Slot {
     /// owner: only it fills the slot).
     #[inline]
     pub(crate) fn is_free(&self) -> bool {
-        // Only the owner sets `OCC`: a relaxed load of its own writes.
-        self.state.load(Relaxed) & OCC == 0
+        // Acquire: a wait ended in another context emptied the slot with a
+        // release after its (and any reader's) last access to the record;
+        // the owner's next `put` writes the record after this load.
+        self.state.load(Acquire) & OCC == 0
     }
 
     /// Puts `rec` in the free slot.
