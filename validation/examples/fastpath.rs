@@ -134,7 +134,7 @@ fn main() {
     // nothing (a counter), a lock wait while holding another lock (a
     // recorded graph wait), and a oneshot's life with one receive wait (a
     // recorded stall-only wait).
-    // SAFETY: as above.
+    // SAFETY: `slot` outlives this setting, which is cleared below; one thread.
     unsafe { swap_current_task(Some(task)) };
     let lock_wait_free = measure(|| {
         let h = inner.acquire(Access::Exclusive);

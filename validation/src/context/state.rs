@@ -343,22 +343,14 @@ impl ContextState {
             st.pending.store(true, Release);
             return;
         }
-        let (removed, empty) = st.owned.with_mut(|p| {
+        st.owned.with_mut(|p| {
             // SAFETY: the owner is gone, so `owned` is only touched under `remote`, which we hold.
-            let o = unsafe { &mut *p };
-            let flags = o.remove(instance);
-            if let Some(f) = flags {
+            if let Some(f) = unsafe { (*p).remove(instance) } {
                 st.removed(f);
             }
-            (flags.is_some(), o.held.is_empty())
         });
-        let done = removed && empty && r.waits.records.is_empty() && !st.slot.occupied();
-        let graph = r.waits.registered_in;
-        drop(r);
-        if done {
-            // SAFETY: the owner is gone and no entry, token or wait is left: nothing but the registry can reach the state.
-            unsafe { Self::free(state, graph) };
-        }
+        // SAFETY: `r` is this state's `remote`; the caller's entry was its last reference if nothing is left.
+        unsafe { Self::unlock_and_free_if_done(state, r) };
     }
 
     /// Frees a state nothing but the wait registry can reach any more.
@@ -414,19 +406,8 @@ impl ContextState {
                 withdrawn = Some(w.registered_in);
             }
         }
-        let done = r.owner_gone
-            && r.waits.records.is_empty()
-            && !st.slot.occupied()
-            && st.owned.with_mut(|p| {
-                // SAFETY: the owner is gone: `owned` is only touched under `remote`, which we hold.
-                unsafe { (*p).held.is_empty() }
-            });
-        let graph = r.waits.registered_in;
-        drop(r);
-        if done {
-            // SAFETY: seen under `remote`: the owner is gone and nothing is left; this removal made it so, so no one else saw it.
-            unsafe { Self::free(state, graph) };
-        }
+        // SAFETY: `r` is this state's `remote`; the ended wait was its last reference if nothing is left.
+        unsafe { Self::unlock_and_free_if_done(state, r) };
         (rec.instance, withdrawn)
     }
 
@@ -451,17 +432,8 @@ impl ContextState {
             Taken::OwnerGone(rec) => {
                 let r = crate::loom::lock(&st.remote);
                 st.slot.clear_gone();
-                let done = r.waits.records.is_empty()
-                    && st.owned.with_mut(|p| {
-                        // SAFETY: the owner is gone: `owned` is only touched under `remote`, which we hold.
-                        unsafe { (*p).held.is_empty() }
-                    });
-                let graph = r.waits.registered_in;
-                drop(r);
-                if done {
-                    // SAFETY: seen under `remote`: the owner is gone and, with the slot emptied here, nothing is left; only this call saw it.
-                    unsafe { Self::free(state, graph) };
-                }
+                // SAFETY: `r` is this state's `remote`; the slot's wait, emptied here, was its last reference if nothing is left.
+                unsafe { Self::unlock_and_free_if_done(state, r) };
                 rec.instance()
             }
         }
@@ -519,7 +491,7 @@ impl ContextState {
         let mut r = crate::loom::lock(&st.remote);
         let released = std::mem::take(&mut r.released);
         r.owner_gone = true;
-        let empty = st.owned.with_mut(|p| {
+        st.owned.with_mut(|p| {
             // SAFETY: the owner's last access; `remote` is held, so no remote release touches `owned` concurrently.
             let o = unsafe { &mut *p };
             for i in released {
@@ -527,14 +499,40 @@ impl ContextState {
                     st.removed(f);
                 }
             }
-            o.held.is_empty()
         });
-        let slot_busy = st.slot.owner_exits();
-        let done = empty && r.waits.records.is_empty() && !slot_busy;
+        // From here a wait left in the slot can only be emptied under `remote`.
+        st.slot.owner_exits();
+        // SAFETY: `r` is this state's `remote`; the owner's was the last reference if nothing is left.
+        unsafe { Self::unlock_and_free_if_done(state, r) };
+    }
+
+    /// The one free decision, taken under `remote` by whoever may have
+    /// removed the state's last reference (the owner's exit, a release or
+    /// the end of a wait after it): if the owner is gone and no held
+    /// entry, listed wait or slot wait is left, nothing else can reach the
+    /// state, and only this caller saw it (each removal happens under
+    /// `remote`), so it frees it. Unlocks `r` either way.
+    ///
+    /// # Safety
+    /// `r` guards `state`'s `remote`, and the caller's reference to the
+    /// state ends with this call.
+    unsafe fn unlock_and_free_if_done(
+        state: *mut ContextState,
+        r: crate::loom::sync::MutexGuard<'_, Remote>,
+    ) {
+        // SAFETY: alive: `r` locks its `remote`.
+        let st = unsafe { &*state };
+        let done = r.owner_gone
+            && r.waits.records.is_empty()
+            && !st.slot.occupied()
+            && st.owned.with_mut(|p| {
+                // SAFETY: the owner is gone: `owned` is only touched under `remote`, which is held.
+                unsafe { (*p).held.is_empty() }
+            });
         let graph = r.waits.registered_in;
         drop(r);
         if done {
-            // SAFETY: no entry and no wait, so no token or `Waiting` can reach the state.
+            // SAFETY: seen under `remote` with nothing left (see above).
             unsafe { Self::free(state, graph) };
         }
     }

@@ -313,7 +313,7 @@ impl LockMeta {
         }
         // SAFETY: `state` is the current context's own state, and no reference into it outlives these closures.
         let st = unsafe { &*state };
-        // SAFETY: as above.
+        // SAFETY: the current context's own state (owner-only `drain` and `with_owned`); the closure only reads the stack's length.
         let depth = unsafe {
             st.drain();
             st.with_owned(|o| o.held.len())
@@ -323,7 +323,7 @@ impl LockMeta {
         let chain = if depth == 0 {
             0
         } else {
-            // SAFETY: as above.
+            // SAFETY: the current context's own state; the closure only reads the top entry.
             chain_after(unsafe { st.with_owned(|o| o.top_chain()) }, word, flags)
         };
         // The entry is built where it is needed: one built early, staged on
@@ -356,7 +356,7 @@ impl LockMeta {
             unsafe { validate::overflow(state) };
             return Held::untracked();
         }
-        // SAFETY: as above; validation has returned and holds no reference.
+        // SAFETY: the current context's own state; validation has returned and holds no reference into it.
         unsafe { st.with_owned(|o| o.held.push(entry())) };
         Held {
             state,

@@ -168,7 +168,7 @@ unsafe fn nesting_report(state: *mut ContextState, h: &HeldEntry, new: &HeldEntr
 pub(super) unsafe fn overflow(state: *mut ContextState) {
     let warned =
         |o: &mut crate::context::state::Owned| !std::mem::replace(&mut o.overflow_warned, true);
-    // SAFETY: the caller's state.
+    // SAFETY: `state` is the current context's own (caller contract), and `warned` touches only its flag, calling nothing back into the engine.
     let first = unsafe { (*state).with_owned(warned) };
     if first {
         // SAFETY: the caller's state.

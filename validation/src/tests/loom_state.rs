@@ -10,7 +10,7 @@ use crate::loom::sync::Arc;
 use loom::thread;
 use std::panic::Location;
 
-fn entry(instance: usize) -> HeldEntry {
+pub(super) fn entry(instance: usize) -> HeldEntry {
     HeldEntry {
         instance,
         key: 0,
@@ -22,14 +22,15 @@ fn entry(instance: usize) -> HeldEntry {
     }
 }
 
-struct SendPtr(*mut ContextState);
-// SAFETY: the models hand the pointer to one remote releaser, which is
-// exactly what a `Held` token does.
+pub(super) struct SendPtr(pub(super) *mut ContextState);
+// SAFETY: the models hand the pointer to one remote releaser or ender
+// (exactly what a `Held` or `Waiting` does), or to the thread that owns it.
 unsafe impl Send for SendPtr {}
 
-fn state_with(entries: &[usize]) -> (*mut ContextState, Arc<AtomicUsize>) {
+/// A thread context's state holding `entries`, with a counter of its frees.
+pub(super) fn state_with(n: u64, entries: &[usize]) -> (*mut ContextState, Arc<AtomicUsize>) {
     let frees = Arc::new(AtomicUsize::new(0));
-    let mut st = ContextState::new(ContextId::thread(1));
+    let mut st = ContextState::new(ContextId::thread(n));
     st.frees = Some(frees.clone());
     let p = Box::into_raw(Box::new(st));
     // SAFETY: not shared yet; this thread is the owner.
@@ -40,7 +41,7 @@ fn state_with(entries: &[usize]) -> (*mut ContextState, Arc<AtomicUsize>) {
 #[test]
 fn loom_remote_release_while_the_owner_works() {
     loom::model(|| {
-        let (p, frees) = state_with(&[1, 2]);
+        let (p, frees) = state_with(1, &[1, 2]);
         let ptr = SendPtr(p);
         let remote = thread::spawn(move || {
             let ptr = ptr;
@@ -66,7 +67,7 @@ fn loom_remote_release_while_the_owner_works() {
 #[test]
 fn loom_owner_exits_while_a_guard_is_released_remotely() {
     loom::model(|| {
-        let (p, frees) = state_with(&[7]);
+        let (p, frees) = state_with(1, &[7]);
         let ptr = SendPtr(p);
         let remote = thread::spawn(move || {
             let ptr = ptr;
@@ -87,7 +88,7 @@ fn loom_owner_exits_while_a_guard_is_released_remotely() {
 #[test]
 fn loom_two_remote_releases_after_the_owner_exits() {
     loom::model(|| {
-        let (p, frees) = state_with(&[1, 2]);
+        let (p, frees) = state_with(1, &[1, 2]);
         // SAFETY: the owner's last access; two entries keep the state alive.
         unsafe { ContextState::owner_exit(p) };
         assert_eq!(frees.load(Relaxed), 0);

@@ -3,8 +3,9 @@
 //! other's hint without a shared lock; at least one of the two starts must
 //! find the deadlock, and ending both leaves no record, holder or hint.
 
+use super::loom_state::{state_with, SendPtr};
 use crate::class::LockKind;
-use crate::context::state::{ContextState, HeldEntry};
+use crate::context::state::ContextState;
 use crate::context::ContextId;
 use crate::loom::sync::Arc;
 use crate::wait::graph::{Hint, ResKind, Target, WaitGraph};
@@ -12,28 +13,9 @@ use crate::wait::{record, Start};
 use loom::thread;
 use std::panic::Location;
 
-struct SendPtr(*mut ContextState);
-// SAFETY: each model thread is the sole owner of the state it is handed.
-unsafe impl Send for SendPtr {}
-
 /// A thread context's state holding `held` (already acquired).
 fn state_holding(n: u64, held: usize) -> SendPtr {
-    let p = ContextState::alloc(ContextId::thread(n));
-    // SAFETY: not shared yet; the creating thread acts as the owner.
-    unsafe {
-        (*p).with_owned(|o| {
-            o.held.push(HeldEntry {
-                instance: held,
-                key: 0,
-                chain: 0,
-                word: 1,
-                site: Location::caller(),
-                permits: 1,
-                flags: 0,
-            })
-        })
-    };
-    SendPtr(p)
+    SendPtr(state_with(n, &[held]).0)
 }
 
 #[test]
@@ -91,23 +73,11 @@ fn loom_a_cycle_closed_concurrently_is_found() {
 
 #[test]
 fn loom_a_wait_ended_elsewhere_while_its_owner_exits_frees_the_state_once() {
-    use crate::loom::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-    use crate::wait::WaitKind;
+    use crate::loom::sync::atomic::Ordering::Relaxed;
     loom::model(|| {
         let g: &'static WaitGraph = Box::leak(Box::new(WaitGraph::new()));
-        let frees = Arc::new(AtomicUsize::new(0));
-        let mut st = ContextState::new(ContextId::thread(7));
-        st.frees = Some(frees.clone());
-        let p = Box::into_raw(Box::new(st));
-        let at = Start {
-            kind: ResKind::Other(WaitKind::Notify),
-            class: 0,
-            created: Location::caller(),
-            target: Target::Nobody,
-            site: Location::caller(),
-            pending: None,
-            progress: None,
-        };
+        let (p, frees) = state_with(7, &[]);
+        let at = notify_wait();
         // SAFETY: this thread owns the state; the graph is leaked.
         let (w, found) = unsafe { record(g, p, at) };
         assert!(found.is_none());
@@ -168,7 +138,7 @@ fn loom_the_owner_ends_its_slot_wait_while_a_scan_stamps_it() {
             std::mem::forget(w);
             assert!(!st.slot.occupied());
         }
-        // SAFETY: as above.
+        // SAFETY: this thread owns the state and is not exiting; the graph is leaked.
         let (w2, _) = unsafe { record(g, p.0, notify_wait()) };
         scan.join().unwrap();
         let _ = seen.load(SeqCst);
@@ -182,17 +152,14 @@ fn loom_the_owner_ends_its_slot_wait_while_a_scan_stamps_it() {
 
 #[test]
 fn loom_a_slot_wait_ended_after_its_owner_exited_waits_out_a_scan() {
-    use crate::loom::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+    use crate::loom::sync::atomic::Ordering::Relaxed;
     loom::model(|| {
         let g: &'static WaitGraph = Box::leak(Box::new(WaitGraph::new()));
-        let frees = Arc::new(AtomicUsize::new(0));
-        let mut st = ContextState::new(ContextId::thread(9));
-        st.frees = Some(frees.clone());
-        let p = Box::into_raw(Box::new(st));
+        let (p, frees) = state_with(9, &[]);
         // SAFETY: this thread owns the state; the graph is leaked.
         let (w, _) = unsafe { record(g, p, notify_wait()) };
         // A second wait at once goes to the list.
-        // SAFETY: as above.
+        // SAFETY: this thread owns the state, which has not exited; the graph is leaked.
         let (w_list, _) = unsafe { record(g, p, notify_wait()) };
         assert_eq!(g.len(), 2);
         // SAFETY: the owner's last access; the waits keep the state.

@@ -300,7 +300,7 @@ unsafe fn quick_lock_wait(
     };
     // SAFETY: the caller's own state; the closure calls nothing back.
     let st = unsafe { &*state };
-    // SAFETY: as above.
+    // SAFETY: the caller's own state (function contract); the closure only sets flags on it.
     let quick = unsafe {
         st.with_owned(|o| {
             if !o.registered || o.channel_role {
@@ -337,7 +337,7 @@ fn quick_slot_wait(
     let state = context::current()?;
     // SAFETY: the current context's own state; the closure calls nothing back.
     let st = unsafe { &*state };
-    // SAFETY: as above.
+    // SAFETY: the current context's own state; the closure only reads it.
     let (quick, bounded) = unsafe {
         st.with_owned(|o| {
             let quick = o.registered && !o.channel_role && o.held.iter().all(|h| h.has(F_PENDING));
@@ -452,14 +452,14 @@ pub(crate) struct Start {
 unsafe fn register(g: &WaitGraph, state: *mut ContextState) {
     // SAFETY: the caller's own state.
     let desc = unsafe { describe(state) };
-    // SAFETY: as above.
+    // SAFETY: the caller's own state (function contract), alive while it runs.
     let st = unsafe { &*state };
     st.with_waits(|wl| {
         wl.desc = Some(desc);
         wl.registered_in = g as *const WaitGraph;
     });
     g.register(st.id, state);
-    // SAFETY: as above.
+    // SAFETY: the caller's own state; the closure sets one flag.
     unsafe { st.with_owned(|o| o.registered = true) };
 }
 
@@ -512,7 +512,7 @@ pub(crate) unsafe fn record(
             unsafe { (*state).untracked_wait_started(lock, site) };
             if instance != 0 {
                 // Counted by its entry, as on the short path.
-                // SAFETY: as above.
+                // SAFETY: the current context's own state; the closure sets one flag on an entry.
                 unsafe { (*state).with_owned(|o| o.mark_counted(instance)) };
                 return (Waiting::untracked(), None);
             }
@@ -533,7 +533,7 @@ pub(crate) unsafe fn record(
             kind, class, created, site, &target, bounded, since_ns, instance,
         );
         if let Some(rec) = rec {
-            // SAFETY: as above, and the slot is free.
+            // SAFETY: the current context's own state, running, and its slot is free.
             unsafe { st.slot.put(rec) };
             return (Waiting { state, tag: W_SLOT }, None);
         }
@@ -618,7 +618,7 @@ unsafe fn record_listed(
         if holds_any {
             // The same entries, read again rather than copied out: the
             // owner's stack cannot change while it runs this.
-            // SAFETY: as above; the closure only reads the state (publishing touches the registry alone).
+            // SAFETY: the current context's own state; the closure only reads it (publishing touches the registry alone).
             unsafe {
                 st.with_owned(|o| {
                     let held = o.held.iter().filter(|h| !h.has(F_PENDING));

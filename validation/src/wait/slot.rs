@@ -237,9 +237,25 @@ impl Slot {
     /// The slot holds the caller's wait (which keeps the state alive until
     /// this returns `Done`, or until `clear_gone`).
     pub(crate) unsafe fn take_elsewhere(&self) -> Taken {
+        let taken = self.take_read();
+        debug_assert!(taken, "the caller's wait is in the slot");
+        // SAFETY: `READ` is ours and `OCC` is set (our wait is in it): nobody else touches the record.
+        let rec = self.rec.with(|p| unsafe { (*p).assume_init_read() });
+        match self.state.compare_exchange(OCC | READ, 0, Release, Relaxed) {
+            Ok(_) => Taken::Done(rec),
+            Err(_) => Taken::OwnerGone(rec),
+        }
+    }
+
+    /// Takes `READ` on an occupied slot, waiting out another holder; false
+    /// if the slot is (or becomes) empty.
+    fn take_read(&self) -> bool {
         let mut s = self.state.load(Relaxed);
         let mut spins = 0;
         loop {
+            if s & OCC == 0 {
+                return false;
+            }
             if s & READ != 0 {
                 spin(&mut spins);
                 s = self.state.load(Relaxed);
@@ -249,15 +265,9 @@ impl Slot {
                 .state
                 .compare_exchange_weak(s, s | READ, Acquire, Relaxed)
             {
-                Ok(_) => break,
+                Ok(_) => return true,
                 Err(now) => s = now,
             }
-        }
-        // SAFETY: `READ` is ours and `OCC` is set (our wait is in it): nobody else touches the record.
-        let rec = self.rec.with(|p| unsafe { (*p).assume_init_read() });
-        match self.state.compare_exchange(OCC | READ, 0, Release, Relaxed) {
-            Ok(_) => Taken::Done(rec),
-            Err(_) => Taken::OwnerGone(rec),
         }
     }
 
@@ -267,10 +277,10 @@ impl Slot {
         self.state.store(GONE, Release);
     }
 
-    /// Marks the owner gone; returns whether a wait is still in the slot.
-    /// Call under `remote`.
-    pub(crate) fn owner_exits(&self) -> bool {
-        self.state.fetch_or(GONE, AcqRel) & OCC != 0
+    /// Marks the owner gone. Call under `remote`: from then on a wait left
+    /// in the slot is only emptied under `remote` ([`Slot::clear_gone`]).
+    pub(crate) fn owner_exits(&self) {
+        self.state.fetch_or(GONE, AcqRel);
     }
 
     /// Whether a wait is in the slot. Under `remote`, as part of a free
@@ -283,24 +293,8 @@ impl Slot {
     /// Runs `f` on the record in the slot, if any. The caller keeps the
     /// state alive (the registry lock) and holds no `remote` lock.
     pub(crate) fn read<R>(&self, f: impl FnOnce(&mut SlotRecord) -> R) -> Option<R> {
-        let mut s = self.state.load(Relaxed);
-        let mut spins = 0;
-        loop {
-            if s & OCC == 0 {
-                return None;
-            }
-            if s & READ != 0 {
-                spin(&mut spins);
-                s = self.state.load(Relaxed);
-                continue;
-            }
-            match self
-                .state
-                .compare_exchange_weak(s, s | READ, Acquire, Relaxed)
-            {
-                Ok(_) => break,
-                Err(now) => s = now,
-            }
+        if !self.take_read() {
+            return None;
         }
         // SAFETY: `READ` is ours and `OCC` set: the record is initialised and nobody else touches it.
         let out = self.rec.with_mut(|p| f(unsafe { (*p).assume_init_mut() }));
