@@ -199,11 +199,36 @@ fn the_warning_names_the_task_its_name_and_its_spawn_site() {
     });
 }
 
+/// An `AllTasksBlocked` report naming the task spawned at `spawn_line`
+/// (its spawn call spans the next lines).
+fn all_blocked_at(spawn_line: u32) -> impl Fn(&perf_runtime::validation::Violation) -> bool {
+    move |v| {
+        v.kind() == perf_runtime::validation::ViolationKind::AllTasksBlocked
+            && (spawn_line..spawn_line + 3).any(|l| v.mentions(file!(), l))
+    }
+}
+
+/// Waits (at most [`PATIENCE`]) for reports matching `ours`; fails with
+/// `missing` if none comes.
+fn first_reports(
+    ours: impl Fn(&perf_runtime::validation::Violation) -> bool,
+    missing: &str,
+) -> Vec<perf_runtime::validation::Violation> {
+    let mut found = Vec::new();
+    assert!(
+        wait_until(PATIENCE, || {
+            found.extend(perf_runtime::validation::take_reports_matching(&ours));
+            !found.is_empty()
+        }),
+        "{missing}"
+    );
+    found
+}
+
 /// The watchdog reports `AllTasksBlocked` once nothing of a runtime can run
 /// (every worker asleep, no queued task, no timer) for the stall threshold.
 #[test]
 fn a_runtime_whose_tasks_all_wait_on_nothing_runnable_is_reported() {
-    use perf_runtime::validation::{take_reports_matching, ViolationKind};
     within(|| {
         let rt = Builder::new_multi_thread()
             .worker_threads(2)
@@ -221,17 +246,10 @@ fn a_runtime_whose_tasks_all_wait_on_nothing_runnable_is_reported() {
                 rt.handle(),
             )
             .unwrap();
-        let mentions_ours = |v: &perf_runtime::validation::Violation| {
-            v.kind() == ViolationKind::AllTasksBlocked
-                && (spawn_line..spawn_line + 3).any(|l| v.mentions(file!(), l))
-        };
-        let mut found = Vec::new();
-        assert!(
-            wait_until(PATIENCE, || {
-                found.extend(take_reports_matching(mentions_ours));
-                !found.is_empty()
-            }),
-            "no AllTasksBlocked report for a runtime idle with a blocked task"
+        let mentions_ours = all_blocked_at(spawn_line);
+        let found = first_reports(
+            &mentions_ours,
+            "no AllTasksBlocked report for a runtime idle with a blocked task",
         );
         let text = found[0].to_string();
         assert!(text.contains("waits-forever"), "{text}");
@@ -244,7 +262,6 @@ fn a_runtime_whose_tasks_all_wait_on_nothing_runnable_is_reported() {
 /// `block_on`, awaiting a task that waits on something nothing will send.
 #[test]
 fn a_current_thread_runtime_blocked_in_block_on_is_reported() {
-    use perf_runtime::validation::{take_reports_matching, ViolationKind};
     within(|| {
         let rt = Arc::new(
             Builder::new_current_thread()
@@ -267,17 +284,10 @@ fn a_current_thread_runtime_blocked_in_block_on_is_reported() {
             let rt = rt.clone();
             std::thread::spawn(move || rt.block_on(stuck).unwrap())
         };
-        let mentions_ours = |v: &perf_runtime::validation::Violation| {
-            v.kind() == ViolationKind::AllTasksBlocked
-                && (spawn_line..spawn_line + 3).any(|l| v.mentions(file!(), l))
-        };
-        let mut found = Vec::new();
-        assert!(
-            wait_until(PATIENCE, || {
-                found.extend(take_reports_matching(mentions_ours));
-                !found.is_empty()
-            }),
-            "no AllTasksBlocked report for a current_thread runtime blocked in block_on"
+        let mentions_ours = all_blocked_at(spawn_line);
+        let found = first_reports(
+            &mentions_ours,
+            "no AllTasksBlocked report for a current_thread runtime blocked in block_on",
         );
         let text = found[0].to_string();
         assert!(text.contains("ct-waits-forever"), "{text}");
@@ -291,7 +301,7 @@ fn a_current_thread_runtime_blocked_in_block_on_is_reported() {
 /// can happen, it is (the watchdog was watching all along).
 #[test]
 fn a_task_awaiting_a_running_blocking_job_is_not_all_blocked() {
-    use perf_runtime::validation::{take_reports_matching, ViolationKind};
+    use perf_runtime::validation::take_reports_matching;
     within(|| {
         let rt = Builder::new_multi_thread()
             .worker_threads(2)
@@ -317,26 +327,19 @@ fn a_task_awaiting_a_running_blocking_job_is_not_all_blocked() {
                 rt.handle(),
             )
             .unwrap();
-        let ours = |v: &perf_runtime::validation::Violation| {
-            v.kind() == ViolationKind::AllTasksBlocked
-                && (spawn_line..spawn_line + 3).any(|l| v.mentions(file!(), l))
-        };
+        let ours = all_blocked_at(spawn_line);
         started_rx.recv().unwrap();
         // Several stall thresholds and watchdog scans while the job runs.
         thread::sleep(Duration::from_millis(900));
-        let early = take_reports_matching(ours);
+        let early = take_reports_matching(&ours);
         assert!(
             early.is_empty(),
             "the blocking job can still finish: {early:?}"
         );
         job_go.send(()).unwrap();
-        let mut found = Vec::new();
-        assert!(
-            wait_until(PATIENCE, || {
-                found.extend(take_reports_matching(ours));
-                !found.is_empty()
-            }),
-            "once the job is done the task waits on nothing: reported"
+        first_reports(
+            &ours,
+            "once the job is done the task waits on nothing: reported",
         );
         tx.send(()).unwrap();
         rt.block_on(waiter).unwrap();

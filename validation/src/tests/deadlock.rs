@@ -285,6 +285,15 @@ fn a_semaphore_exhausted_by_a_stuck_holder_deadlocks() {
     t1.join().unwrap();
 }
 
+/// Waits once on a lock of its own, so that the current context is listed
+/// in the wait registry (its first recorded wait lists it; later lock waits
+/// by it can take the short path).
+fn list_this_context() {
+    let warm = LockMeta::new(LockKind::Mutex);
+    let hw = warm.acquire(Exclusive);
+    drop(warm.wait(&hw));
+}
+
 /// A lock wait by a context that holds nothing else takes the short path
 /// (a counter and its held entry's flags, no record). Once the lock is
 /// obtained (`Held::acquired`), it must count as held again: a later cycle
@@ -295,17 +304,14 @@ fn a_lock_obtained_after_a_short_path_wait_closes_a_later_cycle() {
     static A: LockClass = LockClass::new("dd_quick_a");
     static B: LockClass = LockClass::new("dd_quick_b");
     let (a, b) = class_pair(&A, &B);
-    let warm = LockMeta::new(LockKind::Mutex);
     let (ready1, ready1_rx) = signal();
     let (go1, go1_rx) = signal();
     let (end1, end1_rx) = signal();
     let (a1, b1) = (a.clone(), b.clone());
     let t1 = thread("dd-quick-1", move || {
-        // The first wait lists the thread in the registry; the second, on
-        // `a` with nothing else held, is a short-path wait.
-        let hw = warm.acquire(Exclusive);
-        drop(warm.wait(&hw));
-        drop(hw);
+        // Listed, so the wait on `a` with nothing else held is a
+        // short-path wait.
+        list_this_context();
         let ha = a1.acquire(Exclusive);
         let short = a1.wait(&ha);
         assert!(
@@ -361,16 +367,13 @@ fn abandoned_then_cycle(
 ) {
     let site = std::panic::Location::caller();
     let (a, b) = class_pair(a, b);
-    let warm = LockMeta::new(LockKind::Mutex);
     let (ready1, ready1_rx) = signal();
     let (go1, go1_rx) = signal();
     let (end1, end1_rx) = signal();
     let (token_tx, token_rx) = channel();
     let (a1, b1) = (a.clone(), b.clone());
     let t1 = thread("dd-abandon-1", move || {
-        let hw = warm.acquire(Exclusive);
-        drop(warm.wait(&hw));
-        drop(hw);
+        list_this_context();
         // A counted wait for `a`, abandoned.
         let ha = a1.acquire(Exclusive);
         drop(a1.wait(&ha));
