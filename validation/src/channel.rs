@@ -56,14 +56,6 @@ impl ChannelKind {
         matches!(self, ChannelKind::Mpsc)
     }
 
-    /// Whether the engine counts and claims the senders. A oneshot's one
-    /// sender is consumed by its only use, so it is never claimed, and it
-    /// is alive exactly while the receiver can wait (dropping it completes
-    /// the receiver): nothing to count.
-    pub(crate) const fn counts_senders(self) -> bool {
-        !matches!(self, ChannelKind::Oneshot)
-    }
-
     /// A short name for reports.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -605,10 +597,10 @@ impl SenderClaim {
     }
 }
 
-/// A claim for a new sender of `chan` (none for a channel whose senders
-/// are not counted).
+/// A claim for a new sender of `chan`; an empty one for a channel with no
+/// shared state (untracked, or a oneshot: its sender is never claimed, see
+/// the module docs).
 fn new_claim(chan: Option<&Arc<ChannelInner>>) -> SenderClaim {
-    let chan = chan.filter(|i| i.kind.counts_senders());
     if let Some(inner) = chan {
         inner.unclaimed.fetch_add(1, Relaxed);
     }

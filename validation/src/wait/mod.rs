@@ -123,11 +123,10 @@ impl WaitMeta {
 pub struct Waiting {
     /// The state of the context that waits, or null if untracked.
     state: *mut ContextState,
-    /// Where the wait is kept (the low two bits, `W_*`) and what names it
-    /// there: for an untracked wait, the held entry it flagged pending (0
-    /// if none; an entry's instance is a lock's address, so its low bits
-    /// are free); for a listed one, its record's id. Two words, so the
-    /// guard comes back in registers.
+    /// Where the wait is kept (the low two bits, `W_*`) and, for a listed
+    /// one, its record's id above them. Two words, so the guard comes back
+    /// in registers. (A lock wait with a held entry is counted by the entry
+    /// itself, and its guard is empty.)
     tag: usize,
 }
 
@@ -176,7 +175,7 @@ impl Drop for Waiting {
                     // SAFETY: the current context's own state.
                     unsafe { (*state).untracked_wait_ended() };
                 }
-                self.tag & !W_KIND
+                0
             }
             // SAFETY: this guard owns the wait in the slot, which keeps the state alive until this call ends it; `owner` is exact.
             W_SLOT => unsafe { ContextState::end_slot_wait(state, owner) },

@@ -152,13 +152,13 @@ impl SlotRecord {
         self.instance
     }
 
-    /// Keeps what a reader changed in `w` (the stall scan marks a wait
-    /// reported).
+    /// Keeps what a reader changed in `w`: the stall scan marks a wait
+    /// reported. (It also restamps channel waits that moved; no channel
+    /// with a progress count waits in a slot.)
     pub(crate) fn update_from(&mut self, w: &WaitRecord) {
         if w.stall_reported {
             self.flags |= R_REPORTED;
         }
-        self.since_ns = w.since_ns;
     }
 }
 
