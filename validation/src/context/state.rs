@@ -349,8 +349,12 @@ impl ContextState {
                 st.removed(f);
             }
         });
-        // SAFETY: `r` is this state's `remote`; the caller's entry was its last reference if nothing is left.
-        unsafe { Self::unlock_and_free_if_done(state, r) };
+        let free = st.free_decision(&r);
+        drop(r);
+        if let Some(graph) = free {
+            // SAFETY: decided under `remote`: the caller's entry was its last reference if nothing is left.
+            unsafe { Self::free(state, graph) };
+        }
     }
 
     /// Frees a state nothing but the wait registry can reach any more.
@@ -406,8 +410,12 @@ impl ContextState {
                 withdrawn = Some(w.registered_in);
             }
         }
-        // SAFETY: `r` is this state's `remote`; the ended wait was its last reference if nothing is left.
-        unsafe { Self::unlock_and_free_if_done(state, r) };
+        let free = st.free_decision(&r);
+        drop(r);
+        if let Some(graph) = free {
+            // SAFETY: decided under `remote`: the ended wait was its last reference if nothing is left.
+            unsafe { Self::free(state, graph) };
+        }
         (rec.instance, withdrawn)
     }
 
@@ -432,8 +440,12 @@ impl ContextState {
             Taken::OwnerGone(rec) => {
                 let r = crate::loom::lock(&st.remote);
                 st.slot.clear_gone();
-                // SAFETY: `r` is this state's `remote`; the slot's wait, emptied here, was its last reference if nothing is left.
-                unsafe { Self::unlock_and_free_if_done(state, r) };
+                let free = st.free_decision(&r);
+                drop(r);
+                if let Some(graph) = free {
+                    // SAFETY: decided under `remote`: the slot's wait, emptied here, was its last reference if nothing is left.
+                    unsafe { Self::free(state, graph) };
+                }
                 rec.instance()
             }
         }
@@ -502,39 +514,32 @@ impl ContextState {
         });
         // From here a wait left in the slot can only be emptied under `remote`.
         st.slot.owner_exits();
-        // SAFETY: `r` is this state's `remote`; the owner's was the last reference if nothing is left.
-        unsafe { Self::unlock_and_free_if_done(state, r) };
-    }
-
-    /// The one free decision, taken under `remote` by whoever may have
-    /// removed the state's last reference (the owner's exit, a release or
-    /// the end of a wait after it): if the owner is gone and no held
-    /// entry, listed wait or slot wait is left, nothing else can reach the
-    /// state, and only this caller saw it (each removal happens under
-    /// `remote`), so it frees it. Unlocks `r` either way.
-    ///
-    /// # Safety
-    /// `r` guards `state`'s `remote`, and the caller's reference to the
-    /// state ends with this call.
-    unsafe fn unlock_and_free_if_done(
-        state: *mut ContextState,
-        r: crate::loom::sync::MutexGuard<'_, Remote>,
-    ) {
-        // SAFETY: alive: `r` locks its `remote`.
-        let st = unsafe { &*state };
-        let done = r.owner_gone
-            && r.waits.records.is_empty()
-            && !st.slot.occupied()
-            && st.owned.with_mut(|p| {
-                // SAFETY: the owner is gone: `owned` is only touched under `remote`, which is held.
-                unsafe { (*p).held.is_empty() }
-            });
-        let graph = r.waits.registered_in;
+        let free = st.free_decision(&r);
         drop(r);
-        if done {
-            // SAFETY: seen under `remote` with nothing left (see above).
+        if let Some(graph) = free {
+            // SAFETY: decided under `remote`: the owner's was the last reference if nothing is left.
             unsafe { Self::free(state, graph) };
         }
+    }
+
+    /// The one free decision, taken under `remote` (`r`) by whoever may
+    /// have removed the state's last reference (the owner's exit, a release
+    /// or the end of a wait after it): if the owner is gone and no held
+    /// entry, listed wait or slot wait is left, nothing else can reach the
+    /// state, and only this caller saw it (each removal happens under
+    /// `remote`). Returns the graph to unregister from, for the caller to
+    /// [`free`](Self::free) the state once it has unlocked `r`. (The free
+    /// is the caller's: a guard passed into the function that frees would
+    /// be a reference into the freed state that outlives it.)
+    fn free_decision(&self, r: &Remote) -> Option<*const crate::wait::graph::WaitGraph> {
+        let done = r.owner_gone
+            && r.waits.records.is_empty()
+            && !self.slot.occupied()
+            && self.owned.with_mut(|p| {
+                // SAFETY: the owner is gone: `owned` is only touched under `remote`, which the caller holds.
+                unsafe { (*p).held.is_empty() }
+            });
+        done.then_some(r.waits.registered_in)
     }
 }
 
