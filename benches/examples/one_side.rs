@@ -8,11 +8,13 @@
 //!     target/release/examples/one_side perf rwlock_read_heavy
 //! ```
 //!
-//! Prints p10 / median / p90 of the per-operation time over the samples
-//! (200 by default; `SAMPLES=n` to change), each a whole workload run in a
-//! task spawned from outside, after a 2 ms pause, as `compare` does.
+//! Prints p10 / p25 / median / p75 / p90 of the per-operation time over the
+//! samples (200 by default; `SAMPLES=n` to change), each a whole workload
+//! run in a task spawned from outside, after a 2 ms pause, as `compare`
+//! does. The workers are pinned one per CPU, as in `compare -- sync`;
+//! `UNPINNED=1` lets the OS place them.
 
-use benches::rt::{Perf, Rt, Tokio};
+use benches::rt::{Perf, Placement, Rt, Tokio};
 use benches::sync::api::SyncRt;
 use benches::sync::{per_op_ns, Bench};
 use std::process::ExitCode;
@@ -70,11 +72,16 @@ fn main() -> ExitCode {
         },
         Err(_) => 200,
     };
+    let placement = if std::env::var_os("UNPINNED").is_some() {
+        Placement::Os
+    } else {
+        Placement::Pinned
+    };
     let result = match side.as_str() {
-        "perf" => Perf::build(WORKERS)
+        "perf" => Perf::build_placed(WORKERS, placement)
             .map_err(|e| e.to_string())
             .and_then(|rt| run(&rt, bench, samples)),
-        "tokio" => Tokio::build(WORKERS)
+        "tokio" => Tokio::build_placed(WORKERS, placement)
             .map_err(|e| e.to_string())
             .and_then(|rt| run(&rt, bench, samples)),
         _ => return usage(&format!("unknown runtime `{side}`")),
@@ -83,9 +90,12 @@ fn main() -> ExitCode {
         Ok(v) => {
             let at = |q: usize| v[(v.len() - 1) * q / 100];
             println!(
-                "{side} {name}: p10 {:.1} median {:.1} p90 {:.1} ns/op ({samples} samples)",
+                "{side} {name}: p10 {:.1} p25 {:.1} median {:.1} p75 {:.1} p90 {:.1} ns/op \
+                 ({samples} samples)",
                 at(10),
+                at(25),
                 at(50),
+                at(75),
                 at(90)
             );
             ExitCode::SUCCESS

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use benches::container;
 use benches::json::{number as json_num, string as json_str};
 use benches::qos::{self, Mode, PERF_VARIANTS};
-use benches::rt::{Perf, Rt, Tokio};
+use benches::rt::{Perf, Placement, Rt, Tokio};
 use benches::spin::Spin;
 use benches::stats::Summary;
 use benches::sync::{self as syncbench, Bench};
@@ -30,7 +30,7 @@ usage: compare scheduler [--json] [--samples N] [--warmup N] [--only NAME[,NAME.
        compare qos [--json] [--wakes N] [--only MODE[,MODE...]]
        compare container [--json] [--only SCENARIO[,SCENARIO...]] [--refresh-ms N]
        compare sync [--json] [--samples N] [--warmup N] [--only NAME[,NAME...]]
-                    [--tokio-vs-tokio] [--off-vs-off]
+                    [--tokio-vs-tokio] [--off-vs-off] [--unpinned]
 
 scheduler    runs every workload on perf_runtime and on tokio (2 workers each),
              interleaving the two sample by sample, then idle_memory
@@ -63,7 +63,9 @@ options:
   --only LIST    sync: comma-separated subset of: mutex_uncontended, mutex_contended,
                  rwlock_read_heavy, semaphore, mpsc_bounded_1p, mpsc_bounded_4p,
                  oneshot_round_trip
-  --off-vs-off   sync: A/A check of the validation pair (both perf sides off)";
+  --off-vs-off   sync: A/A check of the validation pair (both perf sides off)
+  --unpinned     sync: let the OS place the runtimes' threads (by default the k-th
+                 thread of each runtime is pinned to the k-th allowed CPU)";
 
 /// Hidden subcommand the parent re-executes itself with for `idle_memory`.
 const CHILD: &str = "__idle-memory-child";
@@ -306,6 +308,7 @@ fn sync_main(args: &[String]) -> ExitCode {
         budget: syncbench::BENCH_BUDGET,
         tokio_vs_tokio: false,
         off_vs_off: false,
+        placement: Placement::Pinned,
     };
     let mut benches = Bench::ALL.to_vec();
     let mut rest = args.iter();
@@ -321,6 +324,10 @@ fn sync_main(args: &[String]) -> ExitCode {
             }
             "--off-vs-off" => {
                 cfg.off_vs_off = true;
+                Ok(())
+            }
+            "--unpinned" => {
+                cfg.placement = Placement::Os;
                 Ok(())
             }
             "--samples" => take_count(&mut rest, "--samples").map(|n| cfg.samples = n),
@@ -365,7 +372,7 @@ fn sync_main(args: &[String]) -> ExitCode {
     if !json {
         println!(
             "{}",
-            syncbench::table_header(cfg.samples, cfg.warmup, cfg.tokio_vs_tokio)
+            syncbench::table_header(cfg.samples, cfg.warmup, cfg.tokio_vs_tokio, cfg.placement)
         );
     }
     let mut rows = Vec::new();

@@ -15,8 +15,13 @@ pub trait Rt: Sized + Send + Sync + 'static {
     const NAME: &'static str;
 
     /// Builds a multi-thread runtime with `workers` worker threads and all
-    /// drivers enabled.
-    fn build(workers: usize) -> io::Result<Self>;
+    /// drivers enabled, its threads placed by the OS.
+    fn build(workers: usize) -> io::Result<Self> {
+        Self::build_placed(workers, Placement::Os)
+    }
+
+    /// As [`build`](Self::build), with the threads placed per `placement`.
+    fn build_placed(workers: usize, placement: Placement) -> io::Result<Self>;
 
     /// Runs `fut` to completion on the current thread, inside the runtime's
     /// context.
@@ -58,8 +63,21 @@ impl Perf {
         workers: usize,
         configure: fn(&mut perf_runtime::runtime::Builder),
     ) -> io::Result<Self> {
+        Perf::build_placed_with(workers, Placement::Os, configure)
+    }
+
+    /// As [`build_with`](Self::build_with), with the threads placed per
+    /// `placement`.
+    pub fn build_placed_with(
+        workers: usize,
+        placement: Placement,
+        configure: fn(&mut perf_runtime::runtime::Builder),
+    ) -> io::Result<Self> {
         let mut builder = perf_runtime::runtime::Builder::new_multi_thread();
         builder.worker_threads(workers).enable_all();
+        if let Some(pin) = placement.pinner()? {
+            builder.on_thread_start(move || pin.pin_next());
+        }
         configure(&mut builder);
         builder.build().map(Perf)
     }
@@ -68,8 +86,8 @@ impl Perf {
 impl Rt for Perf {
     const NAME: &'static str = "perf";
 
-    fn build(workers: usize) -> io::Result<Self> {
-        Perf::build_with(workers, |_| {})
+    fn build_placed(workers: usize, placement: Placement) -> io::Result<Self> {
+        Perf::build_placed_with(workers, placement, |_| {})
     }
 
     fn block_on<F: Future>(&self, fut: F) -> F::Output {
@@ -112,12 +130,13 @@ pub struct Tokio(tokio::runtime::Runtime);
 impl Rt for Tokio {
     const NAME: &'static str = "tokio";
 
-    fn build(workers: usize) -> io::Result<Self> {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(workers)
-            .enable_all()
-            .build()
-            .map(Tokio)
+    fn build_placed(workers: usize, placement: Placement) -> io::Result<Self> {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(workers).enable_all();
+        if let Some(pin) = placement.pinner()? {
+            builder.on_thread_start(move || pin.pin_next());
+        }
+        builder.build().map(Tokio)
     }
 
     fn block_on<F: Future>(&self, fut: F) -> F::Output {
@@ -151,5 +170,152 @@ impl Rt for Tokio {
 
     fn sleep_until(deadline: Instant) -> impl Future<Output = ()> + Send {
         tokio::time::sleep_until(tokio::time::Instant::from_std(deadline))
+    }
+}
+
+/// Where a runtime's threads run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placement {
+    /// Wherever the OS schedules them.
+    Os,
+    /// Each thread the runtime starts pinned to one CPU: the k-th thread
+    /// started (workers first) to the k-th CPU this process may run on,
+    /// round robin. Consecutive threads get different CPUs, so the workers
+    /// of a runtime never share one, and two runtimes built this way put
+    /// their workers on the same CPUs.
+    ///
+    /// Why `compare -- sync` pins: with two runtimes' workers on a 2-CPU
+    /// machine, the OS sometimes runs both workers of one runtime on one
+    /// CPU for a whole sample. A contended workload then runs serially and
+    /// two to five times faster, and which runtime gets that luck decides
+    /// the row: tokio against itself (`--tokio-vs-tokio`) is off by up to
+    /// a fifth unpinned and by a few percent pinned (benches/README.md).
+    Pinned,
+}
+
+impl Placement {
+    /// The hook state for [`Placement::Pinned`] (`None` for `Os`): the CPUs
+    /// this process may use, read now, so a runtime that cannot be pinned
+    /// fails to build instead of running unpinned.
+    fn pinner(self) -> io::Result<Option<std::sync::Arc<Pinner>>> {
+        match self {
+            Placement::Os => Ok(None),
+            Placement::Pinned => Pinner::new().map(|p| Some(std::sync::Arc::new(p))),
+        }
+    }
+}
+
+/// Pins each calling thread to the next CPU of a fixed list.
+struct Pinner {
+    cpus: Vec<usize>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl Pinner {
+    fn new() -> io::Result<Pinner> {
+        let cpus = allowed_cpus()?;
+        if cpus.is_empty() {
+            return Err(io::Error::other("sched_getaffinity: no CPU allowed"));
+        }
+        Ok(Pinner {
+            cpus,
+            next: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    /// Runs on each new runtime thread. A thread that cannot be pinned
+    /// keeps running where the OS puts it, and says so.
+    fn pin_next(&self) {
+        let k = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let cpu = self.cpus[k % self.cpus.len()];
+        if let Err(e) = pin_current_thread(cpu) {
+            eprintln!("benches: could not pin a runtime thread to CPU {cpu}: {e}");
+        }
+    }
+}
+
+/// The CPUs the calling thread may run on.
+pub fn allowed_cpus() -> io::Result<Vec<usize>> {
+    // SAFETY: a zeroed `cpu_set_t` is an empty set, and the kernel writes at
+    // most `size_of::<cpu_set_t>()` bytes into it.
+    let set = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        set
+    };
+    let max = 8 * std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: `CPU_ISSET` reads the set, and `cpu` is below its size in bits.
+    Ok((0..max)
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect())
+}
+
+fn pin_current_thread(cpu: usize) -> io::Result<()> {
+    // SAFETY: a zeroed `cpu_set_t` is an empty set; `CPU_SET` writes inside
+    // it (`cpu` comes from `allowed_cpus`, so it is below its size in bits);
+    // the kernel reads `size_of::<cpu_set_t>()` bytes of it.
+    let rc = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each thread that asks is pinned to the next allowed CPU, round robin:
+    /// on a machine with two or more CPUs, two consecutive threads land on
+    /// two different single CPUs.
+    #[test]
+    fn consecutive_threads_are_pinned_to_consecutive_cpus() {
+        let pinner = std::sync::Arc::new(Pinner::new().expect("affinity readable"));
+        let cpus = pinner.cpus.clone();
+        let seen: Vec<Vec<usize>> = (0..3)
+            .map(|_| {
+                let p = pinner.clone();
+                std::thread::spawn(move || {
+                    p.pin_next();
+                    allowed_cpus().expect("affinity readable")
+                })
+                .join()
+                .expect("pinning thread")
+            })
+            .collect();
+        for (k, s) in seen.iter().enumerate() {
+            assert_eq!(s, &vec![cpus[k % cpus.len()]], "thread {k}");
+        }
+    }
+
+    /// A pinned runtime's tasks run on threads allowed one CPU each, for
+    /// both runtimes.
+    #[test]
+    fn pinned_runtimes_poll_on_single_cpu_threads() {
+        fn check<R: Rt>() {
+            let rt = R::build_placed(2, Placement::Pinned).expect("build runtime");
+            let (tx, rx) = std::sync::mpsc::channel();
+            for _ in 0..8 {
+                let tx = tx.clone();
+                rt.spawn_remote(async move {
+                    let _ = tx.send(allowed_cpus().expect("affinity readable"));
+                });
+            }
+            drop(tx);
+            let sets: Vec<Vec<usize>> = rx.iter().collect();
+            assert_eq!(sets.len(), 8, "{}: every task ran", R::NAME);
+            for s in sets {
+                assert_eq!(s.len(), 1, "{}: a worker allowed {s:?}", R::NAME);
+            }
+        }
+        check::<Perf>();
+        check::<Tokio>();
     }
 }

@@ -27,7 +27,7 @@ use perf_runtime::runtime::Builder;
 
 pub use report::{json_line, table_header, table_row, validation_note, Row, ValidationPair};
 
-use crate::rt::{Perf, Rt, Tokio};
+use crate::rt::{Perf, Placement, Rt, Tokio};
 use crate::workloads::WORKERS;
 use api::SyncRt;
 
@@ -212,6 +212,9 @@ pub struct Config {
     /// with validation off, so `off_ratio` shows the noise floor that
     /// `overhead` is read against.
     pub off_vs_off: bool,
+    /// Where the runtimes' threads run: [`Placement::Pinned`] unless
+    /// `--unpinned` (see [`Placement::Pinned`] for why).
+    pub placement: Placement,
 }
 
 /// One side of a benchmark: a name for errors and a closure taking one
@@ -291,19 +294,19 @@ fn sample<R: SyncRt>(rt: &R, bench: Bench) -> Result<f64, String> {
 pub fn run(bench: Bench, cfg: &Config) -> Result<Row, String> {
     let build = |e: std::io::Error| format!("building a runtime: {e}");
     if cfg.tokio_vs_tokio {
-        let a = Tokio::build(WORKERS).map_err(build)?;
-        let b = Tokio::build(WORKERS).map_err(build)?;
+        let a = Tokio::build_placed(WORKERS, cfg.placement).map_err(build)?;
+        let b = Tokio::build_placed(WORKERS, cfg.placement).map_err(build)?;
         return plain(bench, cfg, &a, &b);
     }
-    let tokio = Tokio::build(WORKERS).map_err(build)?;
+    let tokio = Tokio::build_placed(WORKERS, cfg.placement).map_err(build)?;
     if bench != Bench::MutexUncontended {
-        let perf = Perf::build(WORKERS).map_err(build)?;
+        let perf = Perf::build_placed(WORKERS, cfg.placement).map_err(build)?;
         return plain(bench, cfg, &perf, &tokio);
     }
 
     // The validation pair: perf with validation off, perf in Report mode
     // (when this build can switch it), tokio; one runtime each.
-    let off = Perf::build_with(WORKERS, configure_off).map_err(build)?;
+    let off = Perf::build_placed_with(WORKERS, cfg.placement, configure_off).map_err(build)?;
     let second = if cfg.off_vs_off {
         Some(Validation::Off)
     } else {
@@ -311,9 +314,11 @@ pub fn run(bench: Bench, cfg: &Config) -> Result<Row, String> {
     };
     let report = match second {
         Some(Validation::Report) => {
-            Some(Perf::build_with(WORKERS, configure_report).map_err(build)?)
+            Some(Perf::build_placed_with(WORKERS, cfg.placement, configure_report).map_err(build)?)
         }
-        Some(Validation::Off) => Some(Perf::build_with(WORKERS, configure_off).map_err(build)?),
+        Some(Validation::Off) => {
+            Some(Perf::build_placed_with(WORKERS, cfg.placement, configure_off).map_err(build)?)
+        }
         None => None,
     };
     let mut arms = vec![

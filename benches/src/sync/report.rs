@@ -2,6 +2,7 @@
 
 use super::Bench;
 use crate::json::{number as json_num, string as json_str};
+use crate::rt::Placement;
 use crate::stats::{paired_median_ratio, Summary};
 
 /// The uncontended mutex loop measured in two validation settings.
@@ -76,15 +77,24 @@ impl Row {
 }
 
 /// The table's title and column header.
-pub fn table_header(samples: usize, warmup: usize, tokio_vs_tokio: bool) -> String {
+pub fn table_header(
+    samples: usize,
+    warmup: usize,
+    tokio_vs_tokio: bool,
+    placement: Placement,
+) -> String {
     let what = if tokio_vs_tokio {
         "A/A check: tokio::sync (perf column) vs tokio::sync"
     } else {
         "perf_runtime::sync vs tokio::sync"
     };
+    let placed = match placement {
+        Placement::Pinned => "workers pinned one per CPU",
+        Placement::Os => "threads placed by the OS",
+    };
     format!(
-        "{what}, multi-thread, 2 workers each; up to {samples} samples after {warmup} warm-up \
-         rounds, interleaved; ns per operation\n\n{:<20} {:>8} {:>6} {:>15} {:>6} {:>15} {:>10} {:>7}",
+        "{what}, multi-thread, 2 workers each ({placed}); up to {samples} samples after \
+         {warmup} warm-up rounds, interleaved; ns per operation\n\n{:<20} {:>8} {:>6} {:>15} {:>6} {:>15} {:>10} {:>7}",
         "bench", "ops", "perf", "perf p10..p90", "tokio", "tokio p10..p90", "perf/tokio", "paired"
     )
 }
