@@ -554,3 +554,123 @@ fn a_dropped_lock_future_leaves_no_wait_and_no_hold_behind() {
         assert!(take_at(FILE, &[line]).is_empty());
     });
 }
+
+// ---- PERF_RUNTIME_VALIDATION -----------------------------------------------
+//
+// The variable is read by `Builder::build` and the mode is process-wide, so
+// each case runs in a child process: this test binary, re-executed to run
+// only `validation_env_child` with the variable set (or removed).
+
+const ENV_CHILD: &str = "VALIDATION_LOCKS_ENV_CHILD";
+
+/// Runs the child with `PERF_RUNTIME_VALIDATION` set to `value` (removed if
+/// `None`) and returns its result line: `built <in a task> <on a thread>`
+/// (inversions reported in a runtime task, and on plain threads outside any
+/// runtime), or `err <message>`.
+fn env_child(value: Option<&str>) -> String {
+    let exe = std::env::current_exe().unwrap();
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args([
+        "validation_env_child",
+        "--exact",
+        "--ignored",
+        "--nocapture",
+    ])
+    .env(ENV_CHILD, "1");
+    match value {
+        Some(v) => cmd.env(validation::ENV_VAR, v),
+        None => cmd.env_remove(validation::ENV_VAR),
+    };
+    let out = cmd.output().expect("could not re-run the test binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child failed: {}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("CHILD RESULT "))
+        .unwrap_or_else(|| panic!("the child reported nothing:\n{stdout}"))
+        .to_owned()
+}
+
+/// Takes `a` then `b` on one thread, then `b` then `a` on another: one
+/// lock-order inversion, if the calling threads' mode records it.
+fn invert_on_threads(a: &blocking::Mutex<()>, b: &blocking::Mutex<()>) {
+    thread::scope(|s| {
+        s.spawn(|| {
+            let _ga = a.lock();
+            let _gb = b.lock();
+        })
+        .join()
+        .unwrap();
+        s.spawn(|| {
+            let _gb = b.lock();
+            let _ga = a.lock();
+        })
+        .join()
+        .unwrap();
+    });
+}
+
+#[test]
+#[ignore = "helper: run in a child process by the PERF_RUNTIME_VALIDATION tests"]
+fn validation_env_child() {
+    if std::env::var_os(ENV_CHILD).is_none() {
+        return;
+    }
+    // The builder asks for Report; the variable, when set, decides.
+    let rt = match perf_runtime::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .validation(Mode::Report)
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            println!("CHILD RESULT err {}", e.to_string().replace('\n', " "));
+            return;
+        }
+    };
+    let in_task = rt.block_on(async {
+        task::spawn(async {
+            let a = Mutex::new(());
+            let b = Mutex::new(());
+            {
+                let _ga = a.lock().await;
+                let _gb = b.lock().await;
+            }
+            let _gb = b.lock().await;
+            let _ga = a.lock().await;
+        })
+        .await
+        .unwrap();
+        validation::take_reports().len()
+    });
+    invert_on_threads(&blocking::Mutex::new(()), &blocking::Mutex::new(()));
+    let on_threads = validation::take_reports().len();
+    println!("CHILD RESULT built {in_task} {on_threads}");
+}
+
+#[test]
+fn the_validation_variable_sets_the_mode_of_runtime_and_other_threads() {
+    assert_eq!(
+        env_child(None),
+        "built 1 1",
+        "unset: the builder's Report, and the process default (Report) outside"
+    );
+    assert_eq!(
+        env_child(Some("off")),
+        "built 0 0",
+        "off: nothing recorded in the runtime's tasks nor on plain threads"
+    );
+    assert_eq!(env_child(Some(" Report ")), "built 1 1");
+    let err = env_child(Some("sometimes"));
+    assert!(
+        err.starts_with("err ")
+            && err.contains("PERF_RUNTIME_VALIDATION")
+            && err.contains("sometimes"),
+        "a bad value fails the build, naming the variable and the value: {err}"
+    );
+}

@@ -9,7 +9,8 @@
 //! thread elsewhere. `runtime::Builder::validation` sets the mode of the
 //! runtime's threads (default [`Mode::Report`]; `#[perf_runtime::test]`
 //! uses [`Mode::Panic`]); `PERF_RUNTIME_VALIDATION=off|report|panic`
-//! overrides it.
+//! overrides it, and once a runtime is built sets the mode of the whole
+//! process, threads outside any runtime included.
 
 pub use perf_validation::*;
 

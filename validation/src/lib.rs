@@ -19,8 +19,9 @@
 //! [`Mode::Panic`] also panics with the report where it was detected — for
 //! tests. The mode is process-wide ([`set_mode`]) with a per-thread override
 //! ([`set_thread_mode`]) a runtime sets on its workers; `PERF_RUNTIME_VALIDATION=
-//! off|report|panic` is read by [`Mode::from_env`], which a runtime applies
-//! over its configuration.
+//! off|report|panic` is read by [`Mode::from_env`], which perf_runtime
+//! applies over its configuration and to the process-wide mode when it
+//! builds a runtime.
 //!
 //! # A first report
 //!

@@ -295,7 +295,9 @@ impl Builder {
     /// runtime's threads: `Off`, `Report` (the default: record, count, log
     /// once per distinct violation) or `Panic` (the default of
     /// `#[perf_runtime::test]`). `PERF_RUNTIME_VALIDATION=off|report|panic`
-    /// overrides it; a bad value of the variable is a build error naming it.
+    /// overrides it, and once a runtime is built sets the mode of every
+    /// thread of the process (threads outside any runtime included); a bad
+    /// value of the variable is a build error naming it.
     /// See [`crate::validation`].
     pub fn validation(&mut self, mode: crate::validation::Mode) -> &mut Self {
         self.validation = mode;
@@ -371,11 +373,12 @@ impl Builder {
     /// The builder's validation mode, unless `PERF_RUNTIME_VALIDATION`
     /// overrides it.
     fn validation_mode(&self) -> io::Result<crate::validation::Mode> {
-        match crate::validation::Mode::from_env() {
-            Ok(Some(mode)) => Ok(mode),
-            Ok(None) => Ok(self.validation),
-            Err(e) => Err(invalid(e.to_string())),
-        }
+        Ok(self.env_validation_mode()?.unwrap_or(self.validation))
+    }
+
+    /// The mode `PERF_RUNTIME_VALIDATION` names, if it is set.
+    fn env_validation_mode(&self) -> io::Result<Option<crate::validation::Mode>> {
+        crate::validation::Mode::from_env().map_err(|e| invalid(e.to_string()))
     }
 
     fn weights(&self) -> io::Result<QosWeights> {
@@ -466,11 +469,18 @@ impl Builder {
     /// Creates the runtime.
     ///
     /// # Errors
-    /// An invalid `PERF_RUNTIME_WORKER_THREADS`, a `start_paused` multi-thread
-    /// runtime, or the operating system refusing to start a thread.
+    /// An invalid `PERF_RUNTIME_WORKER_THREADS` or
+    /// `PERF_RUNTIME_VALIDATION`, a `start_paused` multi-thread runtime, or
+    /// the operating system refusing to start a thread.
     pub fn build(&mut self) -> io::Result<Runtime> {
         crate::validation::install_hook();
         crate::validation::set_stall_threshold(self.stall_threshold);
+        // The variable sets the mode of the whole process, not only of this
+        // runtime's threads: a thread outside any runtime (one taking a
+        // `sync::blocking::Mutex`) follows it as well.
+        if let Some(mode) = self.env_validation_mode()? {
+            crate::validation::set_mode(mode);
+        }
         match self.kind {
             Kind::MultiThread => self.build_multi_thread(),
             Kind::CurrentThread => self.build_current_thread(),
