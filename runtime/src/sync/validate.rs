@@ -151,7 +151,7 @@ impl Track<'_> {
         }
     }
 
-    #[inline(never)]
+    #[inline]
     fn wait(&self, held: &Held, site: &'static Location<'static>) -> Waiting {
         match *self {
             Track::Lock { meta, .. } | Track::Owned { meta, .. } => meta.wait_at(held, site),

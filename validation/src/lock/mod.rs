@@ -207,11 +207,26 @@ impl LockMeta {
     /// As [`wait`](Self::wait), with the site of the wait given: a lock
     /// future's wait starts inside `poll`, away from the user's code, so it
     /// passes the site its `lock()` call captured.
+    #[inline]
     pub fn wait_at(&self, held: &Held, site: &'static Location<'static>) -> Waiting {
         if !mode::enabled() {
             return Waiting::untracked();
         }
         let word = self.word();
+        let state = held.state;
+        if !state.is_null()
+            && context::current_if_exists() == state
+            // SAFETY: `state` is the current context's own (checked above), and `held.instance` one of its entries (the token's).
+            && unsafe { wait::quick_lock_wait(state, self.kind, word as u32, site, held.instance) }
+        {
+            return Waiting::untracked();
+        }
+        self.wait_general(held, word, site)
+    }
+
+    /// [`wait_at`](Self::wait_at) when the wait is not the common one.
+    #[inline(never)]
+    fn wait_general(&self, held: &Held, word: u64, site: &'static Location<'static>) -> Waiting {
         wait::start_lock_wait(
             self.addr(),
             self.kind,

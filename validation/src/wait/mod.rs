@@ -246,15 +246,6 @@ pub(crate) fn start_lock_wait(
     pending: Option<(*mut ContextState, usize)>,
     outstanding_permits: Option<u64>,
 ) -> Waiting {
-    if outstanding_permits.is_none() {
-        let Some(state) = context::current() else {
-            return Waiting::untracked();
-        };
-        // SAFETY: the current context's own state.
-        if let Some(w) = unsafe { quick_lock_wait(state, kind, class, site, pending) } {
-            return w;
-        }
-    }
     let target = match outstanding_permits {
         Some(outstanding) => Target::Permits {
             resource,
@@ -280,23 +271,22 @@ pub(crate) fn start_lock_wait(
 /// itself and flags its held entry pending and counted, touching nothing
 /// shared. The entry ends the wait (`Held::acquired`, or the entry's
 /// removal), so the guard returned is empty and the waiting future keeps
-/// nothing. `None` when the wait is not of that kind (the general path
-/// decides).
+/// nothing. False when the wait is not of that kind (the general path,
+/// `start_lock_wait`, decides). Inlined into `LockMeta::wait_at`: it runs
+/// once per contended acquisition, and the calls and argument shuffling of
+/// the general path's entry cost as much as its work.
 ///
 /// # Safety
-/// `state` is the current context's own state.
-#[inline]
-unsafe fn quick_lock_wait(
+/// `state` is the current context's own state, and `instance` the
+/// instance of an entry of it.
+#[inline(always)]
+pub(crate) unsafe fn quick_lock_wait(
     state: *mut ContextState,
     kind: LockKind,
     class: u32,
     site: &'static Location<'static>,
-    pending: Option<(*mut ContextState, usize)>,
-) -> Option<Waiting> {
-    let instance = match pending {
-        Some((p, i)) if p == state => i,
-        _ => return None,
-    };
+    instance: usize,
+) -> bool {
     // SAFETY: the caller's own state; the closure calls nothing back.
     let st = unsafe { &*state };
     // SAFETY: the caller's own state (function contract); the closure only sets flags on it.
@@ -314,11 +304,10 @@ unsafe fn quick_lock_wait(
             }
         })
     };
-    if !quick {
-        return None;
+    if quick {
+        st.untracked_wait_started(u64::from(class) | (kind as u64) << 32, site);
     }
-    st.untracked_wait_started(u64::from(class) | (kind as u64) << 32, site);
-    Some(Waiting::untracked())
+    quick
 }
 
 /// The common wait outside the graph — a oneshot reply, a `Notify` — in
