@@ -300,6 +300,7 @@ impl ChannelMeta {
     /// As [`recv_wait`](Self::recv_wait), with the site of the wait given:
     /// a receive future's wait starts inside `poll`, so it passes the site
     /// its `recv()` call captured.
+    #[inline]
     pub fn recv_wait_at(&self, site: &'static Location<'static>) -> Waiting {
         if !mode::enabled() {
             return Waiting::untracked();

@@ -161,11 +161,33 @@ impl Waiting {
 }
 
 impl Drop for Waiting {
+    /// Inline: most guards are empty (a counted lock wait) or the owner's
+    /// slot wait, whose end is one CAS; the rest goes out of line.
+    #[inline]
     fn drop(&mut self) {
         let state = self.state;
         if state.is_null() {
             return;
         }
+        if self.tag & W_KIND == W_SLOT && context::current_if_exists() == state {
+            // SAFETY: this guard owns the wait in the slot, which keeps the state alive, and the current context is its owner.
+            let instance = unsafe { (*state).slot.end_as_owner() };
+            if instance != 0 {
+                // SAFETY: the current context's own state, alive since it runs.
+                unsafe { (*state).with_owned(|o| o.set_pending(instance, false)) };
+            }
+            return;
+        }
+        self.end_elsewhere();
+    }
+}
+
+impl Waiting {
+    /// The rest of [`Drop`]: an untracked count, a recorded wait, or a slot
+    /// wait ended in another context.
+    #[inline(never)]
+    fn end_elsewhere(&mut self) {
+        let state = self.state;
         // Dropped elsewhere, a pending flag and an untracked count are
         // left (the state may be gone); only the owner touches them.
         let owner = context::current_if_exists() == state;
@@ -365,6 +387,7 @@ pub(crate) fn start_channel_wait(
 
 /// Starts a wait to receive on a oneshot, named by its meta's address
 /// (`channel.rs`).
+#[inline]
 pub(crate) fn start_oneshot_wait(
     chan: usize,
     created: &'static Location<'static>,
@@ -374,6 +397,17 @@ pub(crate) fn start_oneshot_wait(
     if let Some(w) = quick_slot_wait(kind, created, site, Target::Oneshot { chan }) {
         return w;
     }
+    start_oneshot_wait_general(chan, created, site)
+}
+
+/// [`start_oneshot_wait`] when the wait does not fit the slot's short path.
+#[inline(never)]
+fn start_oneshot_wait_general(
+    chan: usize,
+    created: &'static Location<'static>,
+    site: &'static Location<'static>,
+) -> Waiting {
+    let kind = ResKind::Recv(ChannelKind::Oneshot);
     start(Start {
         kind,
         class: 0,
