@@ -161,14 +161,22 @@ impl Waiting {
 }
 
 impl Drop for Waiting {
-    /// Inline: most guards are empty (a counted lock wait) or the owner's
-    /// slot wait, whose end is one CAS; the rest goes out of line.
+    /// Inline only the test for an empty guard (every counted lock wait
+    /// returns one), so a future that keeps a `Waiting` grows by a compare.
     #[inline]
     fn drop(&mut self) {
-        let state = self.state;
-        if state.is_null() {
-            return;
+        if !self.state.is_null() {
+            self.end();
         }
+    }
+}
+
+impl Waiting {
+    /// Ends the wait: the owner's slot wait here (one CAS), the rest in
+    /// [`end_elsewhere`](Self::end_elsewhere).
+    #[inline(never)]
+    fn end(&mut self) {
+        let state = self.state;
         if self.tag & W_KIND == W_SLOT && context::current_if_exists() == state {
             // SAFETY: this guard owns the wait in the slot, which keeps the state alive, and the current context is its owner.
             let instance = unsafe { (*state).slot.end_as_owner() };
@@ -180,11 +188,9 @@ impl Drop for Waiting {
         }
         self.end_elsewhere();
     }
-}
 
-impl Waiting {
-    /// The rest of [`Drop`]: an untracked count, a recorded wait, or a slot
-    /// wait ended in another context.
+    /// The rest of [`end`](Self::end): an untracked count, a recorded
+    /// wait, or a slot wait ended in another context.
     #[inline(never)]
     fn end_elsewhere(&mut self) {
         let state = self.state;
