@@ -264,7 +264,8 @@ impl fmt::Debug for Waiting {
     }
 }
 
-/// Starts a wait for a lock or semaphore (see `LockMeta::wait`).
+/// Starts a wait for a lock or semaphore (see `LockMeta::wait`) on the
+/// general path: `LockMeta::wait_at` tries [`quick_lock_wait`] first.
 pub(crate) fn start_lock_wait(
     resource: usize,
     kind: LockKind,
