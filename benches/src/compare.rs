@@ -381,7 +381,7 @@ fn sync_main(args: &[String]) -> ExitCode {
         match syncbench::run(bench, &cfg) {
             Ok(row) => {
                 if json {
-                    println!("{}", syncbench::json_line(&row));
+                    println!("{}", syncbench::json_line(&row, cfg.placement));
                 } else {
                     println!("{}", syncbench::table_row(&row));
                 }

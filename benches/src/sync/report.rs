@@ -155,10 +155,10 @@ pub fn validation_note(rows: &[Row], switch_present: bool, tokio_vs_tokio: bool)
 /// of both sides, and for the validation pair `off_ns`, `report_ns`
 /// (medians) and `overhead` (paired); in the A/A check `off_ns`,
 /// `off_again_ns`, `off_ratio`.
-pub fn json_line(row: &Row) -> String {
+pub fn json_line(row: &Row, placement: Placement) -> String {
     let mut out = format!(
         "{{\"bench\":{},\"perf_ns\":{},\"tokio_ns\":{},\"ratio\":{},\"paired_ratio\":{},\"ops\":{},\"samples\":{},\
-         \"perf_p10_ns\":{},\"perf_p90_ns\":{},\"tokio_p10_ns\":{},\"tokio_p90_ns\":{}",
+         \"perf_p10_ns\":{},\"perf_p90_ns\":{},\"tokio_p10_ns\":{},\"tokio_p90_ns\":{},\"pinned\":{}",
         json_str(row.bench.name()),
         json_num(row.perf.median),
         json_num(row.tokio.median),
@@ -170,6 +170,7 @@ pub fn json_line(row: &Row) -> String {
         json_num(row.perf.p90),
         json_num(row.tokio.p10),
         json_num(row.tokio.p90),
+        placement == Placement::Pinned,
     );
     if let Some(v) = &row.validation {
         let (b, ratio) = if v.aa {

@@ -93,7 +93,7 @@ fn around(median: f64) -> Vec<f64> {
 #[test]
 fn json_has_the_validation_fields_only_for_a_measured_pair() {
     let row = Row::new(Bench::MutexContended, &around(50.0), &around(100.0));
-    let line = json_line(&row);
+    let line = json_line(&row, Placement::Pinned);
     assert!(
         line.starts_with(
             "{\"bench\":\"mutex_contended\",\"perf_ns\":50.0000,\"tokio_ns\":100.0000,\
@@ -101,7 +101,11 @@ fn json_has_the_validation_fields_only_for_a_measured_pair() {
         ),
         "{line}"
     );
-    assert!(line.ends_with("\"tokio_p90_ns\":100.8000}"), "{line}");
+    assert!(
+        line.ends_with("\"tokio_p90_ns\":100.8000,\"pinned\":true}"),
+        "{line}"
+    );
+    assert!(json_line(&row, Placement::Os).ends_with(",\"pinned\":false}"));
     assert!(!line.contains("off_ns"), "{line}");
 
     // Paired: round by round the report side is 5% slower, whatever the
@@ -110,12 +114,15 @@ fn json_has_the_validation_fields_only_for_a_measured_pair() {
     let report = [21.0, 42.0, 21.0];
     let pair = ValidationPair::new(&off, &report, false);
     let row = Row::new(Bench::MutexUncontended, &report, &around(30.0)).with_validation(pair);
-    let line = json_line(&row);
+    let line = json_line(&row, Placement::Pinned);
     assert!(
         line.ends_with(",\"off_ns\":20.0000,\"report_ns\":21.0000,\"overhead\":1.0500}"),
         "{line}"
     );
-    let aa = json_line(&row.with_validation(ValidationPair { aa: true, ..pair }));
+    let aa = json_line(
+        &row.with_validation(ValidationPair { aa: true, ..pair }),
+        Placement::Pinned,
+    );
     assert!(
         aa.ends_with(",\"off_ns\":20.0000,\"off_again_ns\":21.0000,\"off_ratio\":1.0500}"),
         "{aa}"
