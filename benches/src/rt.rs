@@ -8,6 +8,9 @@ use std::io;
 use std::time::Instant;
 
 use perf_runtime::task::Qos;
+use perf_runtime::topology::{pin_current_thread, CpuSet, Topology};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
 
 /// What a workload needs from a runtime.
 pub trait Rt: Sized + Send + Sync + 'static {
@@ -75,7 +78,7 @@ impl Perf {
     ) -> io::Result<Self> {
         let mut builder = perf_runtime::runtime::Builder::new_multi_thread();
         builder.worker_threads(workers).enable_all();
-        if let Some(pin) = placement.pinner()? {
+        if let Some(pin) = placement.pinner() {
             builder.on_thread_start(move || pin.pin_next());
         }
         configure(&mut builder);
@@ -133,7 +136,7 @@ impl Rt for Tokio {
     fn build_placed(workers: usize, placement: Placement) -> io::Result<Self> {
         let mut builder = tokio::runtime::Builder::new_multi_thread();
         builder.worker_threads(workers).enable_all();
-        if let Some(pin) = placement.pinner()? {
+        if let Some(pin) = placement.pinner() {
             builder.on_thread_start(move || pin.pin_next());
         }
         builder.build().map(Tokio)
@@ -195,76 +198,34 @@ pub enum Placement {
 
 impl Placement {
     /// The hook state for [`Placement::Pinned`] (`None` for `Os`): the CPUs
-    /// this process may use, read now, so a runtime that cannot be pinned
-    /// fails to build instead of running unpinned.
-    fn pinner(self) -> io::Result<Option<std::sync::Arc<Pinner>>> {
+    /// this process may use, read now.
+    fn pinner(self) -> Option<Arc<Pinner>> {
         match self {
-            Placement::Os => Ok(None),
-            Placement::Pinned => Pinner::new().map(|p| Some(std::sync::Arc::new(p))),
+            Placement::Os => None,
+            Placement::Pinned => Some(Arc::new(Pinner {
+                cpus: Topology::detect().allowed_cpus().iter().collect(),
+                next: AtomicUsize::new(0),
+            })),
         }
     }
 }
 
-/// Pins each calling thread to the next CPU of a fixed list.
+/// Pins each calling thread to the next CPU of a fixed list (never empty:
+/// `Topology::allowed_cpus`).
 struct Pinner {
     cpus: Vec<usize>,
-    next: std::sync::atomic::AtomicUsize,
+    next: AtomicUsize,
 }
 
 impl Pinner {
-    fn new() -> io::Result<Pinner> {
-        let cpus = allowed_cpus()?;
-        if cpus.is_empty() {
-            return Err(io::Error::other("sched_getaffinity: no CPU allowed"));
-        }
-        Ok(Pinner {
-            cpus,
-            next: std::sync::atomic::AtomicUsize::new(0),
-        })
-    }
-
     /// Runs on each new runtime thread. A thread that cannot be pinned
-    /// keeps running where the OS puts it, and says so.
+    /// keeps running where the OS puts it, and says so on stderr.
     fn pin_next(&self) {
-        let k = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let k = self.next.fetch_add(1, Relaxed);
         let cpu = self.cpus[k % self.cpus.len()];
-        if let Err(e) = pin_current_thread(cpu) {
-            eprintln!("benches: could not pin a runtime thread to CPU {cpu}: {e}");
+        if let Err(e) = pin_current_thread(&CpuSet::from_iter([cpu])) {
+            eprintln!("benches: a runtime thread runs unpinned: {e}");
         }
-    }
-}
-
-/// The CPUs the calling thread may run on.
-pub fn allowed_cpus() -> io::Result<Vec<usize>> {
-    // SAFETY: a zeroed `cpu_set_t` is an empty set, and the kernel writes at
-    // most `size_of::<cpu_set_t>()` bytes into it.
-    let set = unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        set
-    };
-    let max = 8 * std::mem::size_of::<libc::cpu_set_t>();
-    // SAFETY: `CPU_ISSET` reads the set, and `cpu` is below its size in bits.
-    Ok((0..max)
-        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
-        .collect())
-}
-
-fn pin_current_thread(cpu: usize) -> io::Result<()> {
-    // SAFETY: a zeroed `cpu_set_t` is an empty set; `CPU_SET` writes inside
-    // it (`cpu` comes from `allowed_cpus`, so it is below its size in bits);
-    // the kernel reads `size_of::<cpu_set_t>()` bytes of it.
-    let rc = unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        libc::CPU_SET(cpu, &mut set);
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
     }
 }
 
@@ -272,19 +233,24 @@ fn pin_current_thread(cpu: usize) -> io::Result<()> {
 mod tests {
     use super::*;
 
+    /// The CPUs the calling thread may run on.
+    fn thread_cpus() -> Vec<usize> {
+        Topology::detect().allowed_cpus().iter().collect()
+    }
+
     /// Each thread that asks is pinned to the next allowed CPU, round robin:
     /// on a machine with two or more CPUs, two consecutive threads land on
     /// two different single CPUs.
     #[test]
     fn consecutive_threads_are_pinned_to_consecutive_cpus() {
-        let pinner = std::sync::Arc::new(Pinner::new().expect("affinity readable"));
+        let pinner = Placement::Pinned.pinner().expect("a pinner");
         let cpus = pinner.cpus.clone();
         let seen: Vec<Vec<usize>> = (0..3)
             .map(|_| {
                 let p = pinner.clone();
                 std::thread::spawn(move || {
                     p.pin_next();
-                    allowed_cpus().expect("affinity readable")
+                    thread_cpus()
                 })
                 .join()
                 .expect("pinning thread")
@@ -305,7 +271,7 @@ mod tests {
             for _ in 0..8 {
                 let tx = tx.clone();
                 rt.spawn_remote(async move {
-                    let _ = tx.send(allowed_cpus().expect("affinity readable"));
+                    let _ = tx.send(thread_cpus());
                 });
             }
             drop(tx);
