@@ -142,7 +142,7 @@ impl<T> Inner<T> {
         if self.meta.is_tracked() {
             // Read here: `#[track_caller]` does not reach into the closure.
             let site = Location::caller();
-            // SAFETY: only the receiver touches `rx_wait` (caller).
+            // SAFETY: `rx_wait` is only touched by the one `Receiver`, which is the caller (this fn's contract), so this is its only access.
             self.rx_wait.with_mut(|w| unsafe {
                 if !(*w).is_tracked() {
                     *w = self.meta.recv_wait_at(site);
@@ -157,7 +157,7 @@ impl<T> Inner<T> {
     /// Called by the `Receiver` only (there is one).
     unsafe fn end_rx_wait(&self) {
         let w = self.rx_wait.with_mut(|w| {
-            // SAFETY: only the receiver touches `rx_wait` (caller).
+            // SAFETY: `rx_wait` is only touched by the one `Receiver`, which is the caller (this fn's contract), so this is its only access.
             unsafe { std::mem::replace(&mut *w, Waiting::untracked()) }
         });
         drop(w);

@@ -167,7 +167,7 @@ fn current_untold() -> Option<*mut ContextState> {
 #[inline(always)]
 pub(crate) fn current_if_exists() -> *mut ContextState {
     if let Some(t) = task_set_here() {
-        // SAFETY: as in `current`.
+        // SAFETY: `swap_current_task`'s contract keeps the slot alive while this thread polls the task.
         return unsafe { &*t.slot }.get();
     }
     current_if_exists_untold()
@@ -178,7 +178,7 @@ pub(crate) fn current_if_exists() -> *mut ContextState {
 fn current_if_exists_untold() -> *mut ContextState {
     if let Some(hook) = HOOK.get() {
         if let Some(t) = (hook.current_task)() {
-            // SAFETY: as in `current`.
+            // SAFETY: the hook's contract keeps the slot alive while this thread polls the task.
             return unsafe { &*t.slot }.get();
         }
     }
@@ -235,7 +235,7 @@ pub(crate) unsafe fn describe(state: *mut ContextState) -> ContextDesc {
         std::thread::current().name().map(Arc::from)
     };
     let d = ContextDesc::with_shared_name(st.id, name);
-    // SAFETY: as above.
+    // SAFETY: `state` is the current context's (this fn's contract) and the name hook has returned, so no other reference into `owned` is live.
     unsafe { st.with_owned(|o| o.desc = Some(d.clone())) };
     d
 }

@@ -292,7 +292,7 @@ impl ContextState {
     #[inline(always)]
     pub(crate) unsafe fn drain(&self) {
         if self.pending.load(Acquire) {
-            // SAFETY: forwarded caller contract.
+            // SAFETY: the caller is the owner with no other reference into `owned` (`drain`'s contract, which is `drain_slow`'s).
             unsafe { self.drain_slow() }
         }
     }
@@ -305,7 +305,7 @@ impl ContextState {
             self.pending.store(false, Relaxed);
             std::mem::take(&mut r.released)
         };
-        // SAFETY: forwarded caller contract.
+        // SAFETY: the caller is the owner with no other reference into `owned` (this fn's contract); the closure only removes entries.
         unsafe {
             self.with_owned(|o| {
                 for i in released {

@@ -136,7 +136,7 @@ pub(super) unsafe fn nesting(state: *mut ContextState, new: &HeldEntry) {
         })
     };
     if let Some(h) = conflict {
-        // SAFETY: forwarded.
+        // SAFETY: `state` is the current context's (this fn's contract, which is `nesting_report`'s); the owner borrow above has ended.
         unsafe { nesting_report(state, &h, new) };
     }
 }

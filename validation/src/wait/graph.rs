@@ -353,7 +353,7 @@ impl WaitGraph {
         r.ctxs
             .values()
             .map(|p| {
-                // SAFETY: as in `for_each_ctx`.
+                // SAFETY: a registered state stays allocated while it is listed, and the registry lock (`r`) is held.
                 let st = unsafe { &*p.0 };
                 st.untracked_waits()
                     + st.with_waits(|w| w.records.len())
@@ -366,7 +366,7 @@ impl WaitGraph {
     pub(crate) fn desc_of(&self, ctx: ContextId) -> Option<ContextDesc> {
         let r = crate::loom::lock(&self.reg);
         let p = r.ctxs.get(&ctx)?;
-        // SAFETY: as in `for_each_ctx`.
+        // SAFETY: a registered state stays allocated while it is listed, and the registry lock (`r`) is held.
         unsafe { (*p.0).with_waits(|w| w.desc.clone()) }
     }
 
@@ -376,7 +376,7 @@ impl WaitGraph {
         let Some(p) = r.ctxs.get(&ctx) else {
             return Vec::new();
         };
-        // SAFETY: as in `for_each_ctx`.
+        // SAFETY: a registered state stays allocated while it is listed, and the registry lock (`r`) is held.
         let st = unsafe { &*p.0 };
         let mut out: Vec<(Resource, Site)> = st.with_waits(|w| {
             w.records
@@ -448,7 +448,7 @@ impl WaitGraph {
                 continue;
             }
             let Some(p) = r.ctxs.get(&c) else { continue };
-            // SAFETY: as in `for_each_ctx`.
+            // SAFETY: a registered state stays allocated while it is listed, and the registry lock (`r`) is held.
             let st = unsafe { &*p.0 };
             let opaque = st.untracked_waits() > 0;
             let (desc, holds, mut records) = st.with_waits(|w| {

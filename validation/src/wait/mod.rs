@@ -234,9 +234,9 @@ thread_local! {
 unsafe fn end_recorded(state: *mut ContextState, id: u64) -> usize {
     let ended = |withdraw: &mut Vec<usize>| {
         withdraw.clear();
-        // SAFETY: forwarded; the context id is read before the state can go.
+        // SAFETY: the caller owns the recorded wait `id` (this fn's contract), which keeps the state alive until `end_wait` below ends it; the id is read first.
         let ctx = unsafe { (*state).id };
-        // SAFETY: forwarded.
+        // SAFETY: the caller owns the recorded wait `id` and ends it once, here (this fn's contract is `end_wait`'s).
         let (instance, graph) = unsafe { ContextState::end_wait(state, id, withdraw) };
         if let Some(g) = graph {
             // SAFETY: a graph outlives the states recorded in it.
@@ -526,7 +526,7 @@ pub(crate) unsafe fn record(
         })
     };
     if !registered {
-        // SAFETY: forwarded.
+        // SAFETY: `state` is the calling context's own and `g` outlives it (`record`'s contract, which is `register`'s).
         unsafe { register(g, state) };
     }
     // Can another context wait for this one? Only then can this wait be
@@ -537,7 +537,7 @@ pub(crate) unsafe fn record(
     if let (false, ResKind::Lock(k)) = (graph, kind) {
         if k != LockKind::Semaphore {
             let lock = u64::from(class) | (k as u64) << 32;
-            // SAFETY: the current context's own state.
+            // SAFETY: `state` is the calling context's own (`record`'s contract), and `untracked_wait_started` is an owner-only write.
             unsafe { (*state).untracked_wait_started(lock, site) };
             if instance != 0 {
                 // Counted by its entry, as on the short path.
@@ -583,7 +583,7 @@ pub(crate) unsafe fn record(
         stall_reported: false,
         instance,
     };
-    // SAFETY: forwarded.
+    // SAFETY: `state` is the calling context's own and `g` outlives it (`record`'s contract, which is `record_listed`'s).
     unsafe { record_listed(g, state, rec, holds_any) }
 }
 

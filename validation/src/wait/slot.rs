@@ -166,7 +166,7 @@ impl SlotRecord {
 // gives it to: the owner while the slot is empty, the holder of `READ`, or
 // the owner after emptying it; `SlotRecord` is plain data.
 unsafe impl Sync for Slot {}
-// SAFETY: as above.
+// SAFETY: sending a `Slot` moves plain data and an atomic; which thread may touch the record is the protocol's concern (see `Sync`), not the owner thread's identity.
 unsafe impl Send for Slot {}
 
 /// What ending a wait elsewhere found.
