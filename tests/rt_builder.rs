@@ -7,7 +7,6 @@ use support::*;
 use perf_runtime::runtime::{Builder, Runtime, RuntimeFlavor, WORKER_THREADS_ENV};
 use perf_runtime::topology::Topology;
 use std::io;
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::thread;
@@ -112,10 +111,10 @@ fn worker_threads_sets_the_worker_count() {
 // ---- PERF_RUNTIME_WORKER_THREADS -------------------------------------------
 //
 // The environment is process-global and other tests build runtimes
-// concurrently, so each case runs in a child process: this test binary,
-// re-executed to run only `env_child_probe` with the variable set.
+// concurrently, so each case runs in a child process (`run_child_probe`).
 
-const CHILD_MARKER: &str = "RT_BUILDER_ENV_CHILD";
+const FLAVOUR_VAR: &str = "RT_BUILDER_ENV_CHILD_FLAVOUR";
+const WORKERS_VAR: &str = "RT_BUILDER_ENV_CHILD_WORKERS";
 
 /// What a child reported: `Ok(workers)` or `Err(message)`.
 fn build_in_child(
@@ -123,26 +122,15 @@ fn build_in_child(
     flavour: &str,
     explicit_workers: Option<usize>,
 ) -> Result<usize, String> {
-    let exe = std::env::current_exe().unwrap();
-    let mut cmd = Command::new(exe);
-    cmd.args(["env_child_probe", "--exact", "--ignored", "--nocapture"])
-        .env(CHILD_MARKER, flavour)
-        .env(WORKER_THREADS_ENV, value);
-    if let Some(n) = explicit_workers {
-        cmd.env("RT_BUILDER_ENV_CHILD_WORKERS", n.to_string());
-    }
-    let out = cmd.output().expect("could not re-run the test binary");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed: {}\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
+    let workers = explicit_workers.map(|n| n.to_string());
+    let line = run_child_probe(
+        "env_child_probe",
+        &[
+            (FLAVOUR_VAR, Some(flavour)),
+            (WORKER_THREADS_ENV, Some(value)),
+            (WORKERS_VAR, workers.as_deref()),
+        ],
     );
-    let line = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("CHILD RESULT "))
-        .unwrap_or_else(|| panic!("the child reported nothing:\n{stdout}"));
     match line.split_once(' ') {
         Some(("ok", n)) => Ok(n.parse().unwrap()),
         Some(("err", msg)) => Err(msg.to_owned()),
@@ -153,26 +141,25 @@ fn build_in_child(
 #[test]
 #[ignore = "helper: run in a child process by the PERF_RUNTIME_WORKER_THREADS tests"]
 fn env_child_probe() {
-    let Ok(flavour) = std::env::var(CHILD_MARKER) else {
+    if !in_child_probe() {
         return;
+    }
+    let mut builder = match std::env::var(FLAVOUR_VAR).as_deref() {
+        Ok("current_thread") => Builder::new_current_thread(),
+        _ => Builder::new_multi_thread(),
     };
-    let mut builder = if flavour == "current_thread" {
-        Builder::new_current_thread()
-    } else {
-        Builder::new_multi_thread()
-    };
-    if let Ok(n) = std::env::var("RT_BUILDER_ENV_CHILD_WORKERS") {
+    if let Ok(n) = std::env::var(WORKERS_VAR) {
         builder.worker_threads(n.parse().unwrap());
     }
     match builder.build() {
         Ok(rt) => {
             // The runtime must also work, not just report a count.
             assert_eq!(rt.block_on(rt.spawn(async { 7 })).unwrap(), 7);
-            println!("CHILD RESULT ok {}", rt.metrics().num_workers());
+            child_result(&format!("ok {}", rt.metrics().num_workers()));
         }
         Err(e) => {
             assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
-            println!("CHILD RESULT err {}", e.to_string().replace('\n', " "));
+            child_result(&format!("err {e}"));
         }
     }
 }

@@ -558,42 +558,14 @@ fn a_dropped_lock_future_leaves_no_wait_and_no_hold_behind() {
 // ---- PERF_RUNTIME_VALIDATION -----------------------------------------------
 //
 // The variable is read by `Builder::build` and the mode is process-wide, so
-// each case runs in a child process: this test binary, re-executed to run
-// only `validation_env_child` with the variable set (or removed).
-
-const ENV_CHILD: &str = "VALIDATION_LOCKS_ENV_CHILD";
+// each case runs in a child process (`run_child_probe`).
 
 /// Runs the child with `PERF_RUNTIME_VALIDATION` set to `value` (removed if
 /// `None`) and returns its result line: `built <in a task> <on a thread>`
 /// (inversions reported in a runtime task, and on plain threads outside any
 /// runtime), or `err <message>`.
 fn env_child(value: Option<&str>) -> String {
-    let exe = std::env::current_exe().unwrap();
-    let mut cmd = std::process::Command::new(exe);
-    cmd.args([
-        "validation_env_child",
-        "--exact",
-        "--ignored",
-        "--nocapture",
-    ])
-    .env(ENV_CHILD, "1");
-    match value {
-        Some(v) => cmd.env(validation::ENV_VAR, v),
-        None => cmd.env_remove(validation::ENV_VAR),
-    };
-    let out = cmd.output().expect("could not re-run the test binary");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "child failed: {}\n{stdout}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("CHILD RESULT "))
-        .unwrap_or_else(|| panic!("the child reported nothing:\n{stdout}"))
-        .to_owned()
+    run_child_probe("validation_env_child", &[(validation::ENV_VAR, value)])
 }
 
 /// Takes `a` then `b` on one thread, then `b` then `a` on another: one
@@ -618,7 +590,7 @@ fn invert_on_threads(a: &blocking::Mutex<()>, b: &blocking::Mutex<()>) {
 #[test]
 #[ignore = "helper: run in a child process by the PERF_RUNTIME_VALIDATION tests"]
 fn validation_env_child() {
-    if std::env::var_os(ENV_CHILD).is_none() {
+    if !in_child_probe() {
         return;
     }
     // The builder asks for Report; the variable, when set, decides.
@@ -629,7 +601,7 @@ fn validation_env_child() {
     {
         Ok(rt) => rt,
         Err(e) => {
-            println!("CHILD RESULT err {}", e.to_string().replace('\n', " "));
+            child_result(&format!("err {e}"));
             return;
         }
     };
@@ -650,7 +622,7 @@ fn validation_env_child() {
     });
     invert_on_threads(&blocking::Mutex::new(()), &blocking::Mutex::new(()));
     let on_threads = validation::take_reports().len();
-    println!("CHILD RESULT built {in_task} {on_threads}");
+    child_result(&format!("built {in_task} {on_threads}"));
 }
 
 #[test]

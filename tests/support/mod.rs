@@ -131,3 +131,57 @@ impl Rendezvous {
         !wait.timed_out()
     }
 }
+
+// ---- child probes ------------------------------------------------------------
+//
+// A setting read once per process (an environment variable a runtime reads
+// when it is built, a process-wide mode) cannot be varied by tests that run
+// side by side in one process. Such a case runs in a child: this test binary,
+// re-executed to run one ignored test, the probe, with the setting in place.
+
+/// Set only in a child run by [`run_child_probe`]; a probe returns at once
+/// without it (when the whole binary runs with `--ignored`).
+const CHILD_PROBE: &str = "PERF_RUNTIME_TESTS_CHILD_PROBE";
+
+/// What a probe prints before its result, for the parent to find.
+const CHILD_RESULT: &str = "CHILD RESULT ";
+
+/// Runs the ignored test `probe` of this binary in a child process with the
+/// variables of `env` set (`None`: removed), and returns the line the probe
+/// gave [`child_result`]. Fails the test if the child fails or reports
+/// nothing.
+pub fn run_child_probe(probe: &str, env: &[(&str, Option<&str>)]) -> String {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args([probe, "--exact", "--ignored", "--nocapture"])
+        .env(CHILD_PROBE, "1");
+    for &(name, value) in env {
+        match value {
+            Some(v) => cmd.env(name, v),
+            None => cmd.env_remove(name),
+        };
+    }
+    let out = cmd.output().expect("could not re-run the test binary");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "child `{probe}` failed: {}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(CHILD_RESULT))
+        .unwrap_or_else(|| panic!("the child `{probe}` reported nothing:\n{stdout}"))
+        .to_owned()
+}
+
+/// Whether this process is a child run by [`run_child_probe`].
+pub fn in_child_probe() -> bool {
+    std::env::var_os(CHILD_PROBE).is_some()
+}
+
+/// Reports a probe's result to its parent, on one line.
+pub fn child_result(result: &str) {
+    println!("{CHILD_RESULT}{}", result.replace('\n', " "));
+}
