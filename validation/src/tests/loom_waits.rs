@@ -7,6 +7,7 @@ use super::loom_state::{state_with, SendPtr};
 use crate::class::LockKind;
 use crate::context::state::ContextState;
 use crate::context::ContextId;
+use crate::loom::sync::atomic::AtomicUsize;
 use crate::loom::sync::Arc;
 use crate::wait::graph::{Hint, ResKind, Target, WaitGraph};
 use crate::wait::{record, Start};
@@ -75,11 +76,7 @@ fn loom_a_cycle_closed_concurrently_is_found() {
 fn loom_a_wait_ended_elsewhere_while_its_owner_exits_frees_the_state_once() {
     use crate::loom::sync::atomic::Ordering::Relaxed;
     loom::model(|| {
-        let g: &'static WaitGraph = Box::leak(Box::new(WaitGraph::new()));
-        let (p, frees) = state_with(7, &[]);
-        let at = notify_wait();
-        // SAFETY: this thread owns the state; the graph is leaked.
-        let (w, found) = unsafe { record(g, p, at) };
+        let (g, p, frees, (w, found)) = first_notify_wait(7);
         assert!(found.is_none());
         assert!(w.is_tracked());
         assert_eq!(g.len(), 1);
@@ -95,6 +92,24 @@ fn loom_a_wait_ended_elsewhere_while_its_owner_exits_frees_the_state_once() {
             "left the registry"
         );
     });
+}
+
+/// A leaked graph (a graph outlives every state recorded in it), a thread
+/// context state `n` holding nothing, the counter of its frees, and the
+/// result of recording its first Notify wait (into its slot).
+fn first_notify_wait(
+    n: u64,
+) -> (
+    &'static WaitGraph,
+    *mut ContextState,
+    Arc<AtomicUsize>,
+    (crate::Waiting, Option<crate::wait::deadlock::Found>),
+) {
+    let g: &'static WaitGraph = Box::leak(Box::new(WaitGraph::new()));
+    let (p, frees) = state_with(n, &[]);
+    // SAFETY: this thread owns the fresh state, and the graph is leaked.
+    let recorded = unsafe { record(g, p, notify_wait()) };
+    (g, p, frees, recorded)
 }
 
 /// A Notify wait, as `record` takes it.
@@ -114,10 +129,8 @@ fn notify_wait() -> Start {
 fn loom_the_owner_ends_its_slot_wait_while_a_scan_stamps_it() {
     use crate::loom::sync::atomic::{AtomicBool, Ordering::SeqCst};
     loom::model(|| {
-        let g: &'static WaitGraph = Box::leak(Box::new(WaitGraph::new()));
-        let p = SendPtr(ContextState::alloc(ContextId::thread(8)));
-        // SAFETY: this thread owns the state; the graph is leaked.
-        let (w, _) = unsafe { record(g, p.0, notify_wait()) };
+        let (g, p, _, (w, _)) = first_notify_wait(8);
+        let p = SendPtr(p);
         let p_addr = p.0 as usize;
         let seen = Arc::new(AtomicBool::new(false));
         let seen2 = seen.clone();
@@ -154,10 +167,7 @@ fn loom_the_owner_ends_its_slot_wait_while_a_scan_stamps_it() {
 fn loom_a_slot_wait_ended_after_its_owner_exited_waits_out_a_scan() {
     use crate::loom::sync::atomic::Ordering::Relaxed;
     loom::model(|| {
-        let g: &'static WaitGraph = Box::leak(Box::new(WaitGraph::new()));
-        let (p, frees) = state_with(9, &[]);
-        // SAFETY: this thread owns the state; the graph is leaked.
-        let (w, _) = unsafe { record(g, p, notify_wait()) };
+        let (g, p, frees, (w, _)) = first_notify_wait(9);
         // A second wait at once goes to the list.
         // SAFETY: this thread owns the state, which has not exited; the graph is leaked.
         let (w_list, _) = unsafe { record(g, p, notify_wait()) };
@@ -190,10 +200,8 @@ fn loom_a_slot_wait_ended_after_its_owner_exited_waits_out_a_scan() {
 #[test]
 fn loom_the_owner_refills_a_slot_emptied_elsewhere_during_a_scan() {
     loom::model(|| {
-        let g: &'static WaitGraph = Box::leak(Box::new(WaitGraph::new()));
-        let p = SendPtr(ContextState::alloc(ContextId::thread(10)));
-        // SAFETY: this thread owns the state; the graph is leaked.
-        let (w, _) = unsafe { record(g, p.0, notify_wait()) };
+        let (g, p, _, (w, _)) = first_notify_wait(10);
+        let p = SendPtr(p);
         // Another context scans the slot, then ends the wait (in one
         // thread, so the scan's access is ordered before the ending).
         let other = thread::spawn(move || {
