@@ -5,6 +5,7 @@
 //! engine, then parks on a test channel until the test has looked.
 
 use super::{serial, take_kind, thread};
+use crate::Held;
 use crate::{
     set_thread_mode, stats, timed_scope, Access::*, LockClass, LockKind, LockMeta, Mode,
     ViolationKind,
@@ -12,9 +13,82 @@ use crate::{
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 
-/// A one-way signal between a test and its threads.
-fn signal() -> (Sender<()>, Receiver<()>) {
-    channel()
+/// A test thread run in steps: its body calls [`Pause::pause`] between
+/// steps, and the test sees each pause and resumes it.
+struct Stepped {
+    paused: Receiver<()>,
+    resume: Sender<()>,
+    handle: std::thread::JoinHandle<()>,
+}
+
+/// The thread's side of a [`Stepped`].
+struct Pause {
+    paused: Sender<()>,
+    resume: Receiver<()>,
+}
+
+impl Pause {
+    /// Tells the test this step is done, and waits until it resumes us.
+    fn pause(&self) {
+        self.paused.send(()).unwrap();
+        self.resume.recv().unwrap();
+    }
+}
+
+impl Stepped {
+    fn spawn(name: &str, body: impl FnOnce(&Pause) + Send + 'static) -> Stepped {
+        let (paused_tx, paused) = channel();
+        let (resume, resume_rx) = channel();
+        let handle = thread(name, move || {
+            body(&Pause {
+                paused: paused_tx,
+                resume: resume_rx,
+            })
+        });
+        Stepped {
+            paused,
+            resume,
+            handle,
+        }
+    }
+
+    /// Waits until the thread pauses.
+    fn paused(&self) {
+        self.paused.recv().unwrap();
+    }
+
+    /// Lets a paused thread go on to its next step.
+    fn resume(&self) {
+        self.resume.send(()).unwrap();
+    }
+
+    /// Resumes the thread from its last pause and joins it.
+    fn finish(self) {
+        self.resume();
+        self.handle.join().unwrap();
+    }
+}
+
+/// One side of a cycle: a thread that takes what `hold` takes, pauses,
+/// then acquires `next` and waits for it, and pauses again until the test
+/// finishes it (then ends its wait and releases both). The wait's site is
+/// the caller's, so sides made at different lines wait at different sites
+/// (reports are told apart by their wait sites).
+#[track_caller]
+fn hold_then_wait(
+    name: &str,
+    hold: impl FnOnce() -> Held + Send + 'static,
+    next: Arc<LockMeta>,
+) -> Stepped {
+    let site = std::panic::Location::caller();
+    Stepped::spawn(name, move |p| {
+        let held = hold();
+        p.pause();
+        let hn = next.acquire_at(Exclusive, site);
+        let w = next.wait_at(&hn, site);
+        p.pause();
+        drop((w, hn, held));
+    })
 }
 
 fn class_pair(a: &'static LockClass, b: &'static LockClass) -> (Arc<LockMeta>, Arc<LockMeta>) {
@@ -30,41 +104,17 @@ fn abba_deadlock_is_reported_when_the_second_wait_starts() {
     static A: LockClass = LockClass::new("dd_abba_a");
     static B: LockClass = LockClass::new("dd_abba_b");
     let (a, b) = class_pair(&A, &B);
-    let (ready1, ready1_rx) = signal();
-    let (go1, go1_rx) = signal();
-    let (end1, end1_rx) = signal();
-    let (ready2, ready2_rx) = signal();
-    let (go2, go2_rx) = signal();
-    let (end2, end2_rx) = signal();
-    let (a1, b1) = (a.clone(), b.clone());
-    let t1 = thread("dd-abba-1", move || {
-        let ha = a1.acquire(Exclusive);
-        ready1.send(()).unwrap();
-        go1_rx.recv().unwrap();
-        let hb = b1.acquire(Exclusive);
-        let w = b1.wait(&hb);
-        ready1.send(()).unwrap();
-        end1_rx.recv().unwrap();
-        drop((w, hb, ha));
-    });
-    let (a2, b2) = (a.clone(), b.clone());
-    let t2 = thread("dd-abba-2", move || {
-        let hb = b2.acquire(Exclusive);
-        ready2.send(()).unwrap();
-        go2_rx.recv().unwrap();
-        let ha = a2.acquire(Exclusive);
-        let w = a2.wait(&ha);
-        ready2.send(()).unwrap();
-        end2_rx.recv().unwrap();
-        drop((w, ha, hb));
-    });
-    ready1_rx.recv().unwrap();
-    ready2_rx.recv().unwrap();
-    go1.send(()).unwrap();
-    ready1_rx.recv().unwrap(); // t1 waits for b, held by a running t2
+    let a1 = a.clone();
+    let t1 = hold_then_wait("dd-abba-1", move || a1.acquire(Exclusive), b.clone());
+    let b2 = b.clone();
+    let t2 = hold_then_wait("dd-abba-2", move || b2.acquire(Exclusive), a.clone());
+    t1.paused();
+    t2.paused();
+    t1.resume();
+    t1.paused(); // t1 waits for b, held by a running t2
     assert!(take_kind("dd_abba", ViolationKind::Deadlock).is_empty());
-    go2.send(()).unwrap();
-    ready2_rx.recv().unwrap(); // t2 waits for a: the cycle closes
+    t2.resume();
+    t2.paused(); // t2 waits for a: the cycle closes
     let v = take_kind("dd_abba", ViolationKind::Deadlock);
     assert_eq!(v.len(), 1, "{v:#?}");
     let names: Vec<_> = v[0].contexts().iter().filter_map(|c| c.name()).collect();
@@ -80,10 +130,8 @@ fn abba_deadlock_is_reported_when_the_second_wait_starts() {
         1,
         "the potential was reported too, before t2 waited"
     );
-    end1.send(()).unwrap();
-    end2.send(()).unwrap();
-    t1.join().unwrap();
-    t2.join().unwrap();
+    t1.finish();
+    t2.finish();
 }
 
 #[test]
@@ -92,32 +140,22 @@ fn waiting_for_a_running_holder_is_not_a_deadlock() {
     static A: LockClass = LockClass::new("dd_running_a");
     let a = Arc::new(LockMeta::with_class(LockKind::Mutex, &A));
     let holder = a.acquire(Exclusive); // this thread holds it and runs on
-    let mut waiters = Vec::new();
-    let mut ends = Vec::new();
-    let (ready, ready_rx) = signal();
-    for i in 0..2 {
-        let (a, ready) = (a.clone(), ready.clone());
-        let (end, end_rx) = signal();
-        ends.push(end);
-        waiters.push(thread(&format!("dd-running-{i}"), move || {
-            let h = a.acquire(Exclusive);
-            let w = a.wait(&h);
-            ready.send(()).unwrap();
-            end_rx.recv().unwrap();
-            drop((w, h));
-        }));
-    }
-    ready_rx.recv().unwrap();
-    ready_rx.recv().unwrap();
+    let waiters: Vec<Stepped> = (0..2)
+        .map(|i| {
+            let a = a.clone();
+            Stepped::spawn(&format!("dd-running-{i}"), move |p| {
+                let h = a.acquire(Exclusive);
+                let w = a.wait(&h);
+                p.pause();
+                drop((w, h));
+            })
+        })
+        .collect();
+    waiters.iter().for_each(Stepped::paused);
     // Two waiters of one lock must not look like each other's holders.
     assert!(take_kind("dd_running", ViolationKind::Deadlock).is_empty());
     drop(holder);
-    for e in ends {
-        e.send(()).unwrap();
-    }
-    for w in waiters {
-        w.join().unwrap();
-    }
+    waiters.into_iter().for_each(Stepped::finish);
 }
 
 #[test]
@@ -126,30 +164,24 @@ fn a_wait_under_a_timeout_closes_no_deadlock() {
     static A: LockClass = LockClass::new("dd_timed_a");
     static B: LockClass = LockClass::new("dd_timed_b");
     let (a, b) = class_pair(&A, &B);
-    let (ready, ready_rx) = signal();
-    let (end, end_rx) = signal();
     let (a1, b1) = (a.clone(), b.clone());
-    let t1 = thread("dd-timed-1", move || {
+    let t1 = Stepped::spawn("dd-timed-1", move |p| {
         let ha = a1.acquire(Exclusive);
-        ready.send(()).unwrap();
         let hb = b1.acquire(Exclusive);
         let w = {
             let _bounded = timed_scope();
             b1.wait(&hb)
         };
-        ready.send(()).unwrap();
-        end_rx.recv().unwrap();
+        p.pause();
         drop((w, hb, ha));
     });
     let hb = b.acquire(Exclusive);
-    ready_rx.recv().unwrap();
-    ready_rx.recv().unwrap();
+    t1.paused(); // t1 holds a and waits for b, under a timeout
     let ha = a.acquire(Exclusive);
     let w = a.wait(&ha);
     assert!(take_kind("dd_timed", ViolationKind::Deadlock).is_empty());
     drop((w, ha, hb));
-    end.send(()).unwrap();
-    t1.join().unwrap();
+    t1.finish();
     take_kind("dd_timed", ViolationKind::LockOrderInversion);
 }
 
@@ -164,45 +196,26 @@ fn a_three_context_cycle_is_reported_with_every_side() {
         Arc::new(LockMeta::with_class(LockKind::Mutex, &Y)),
         Arc::new(LockMeta::with_class(LockKind::Mutex, &Z)),
     ];
-    let (ready, ready_rx) = signal();
-    let mut gos = Vec::new();
-    let mut ends = Vec::new();
-    let mut threads = Vec::new();
-    for i in 0..3 {
-        let mine = locks[i].clone();
-        let next = locks[(i + 1) % 3].clone();
-        let ready = ready.clone();
-        let (go, go_rx) = signal();
-        let (end, end_rx) = signal();
-        gos.push(go);
-        ends.push(end);
-        threads.push(thread(&format!("dd-tri-{i}"), move || {
-            let h = mine.acquire(Exclusive);
-            ready.send(()).unwrap();
-            go_rx.recv().unwrap();
-            let hn = next.acquire(Exclusive);
-            let w = next.wait(&hn);
-            ready.send(()).unwrap();
-            end_rx.recv().unwrap();
-            drop((w, hn, h));
-        }));
-    }
-    for _ in 0..3 {
-        ready_rx.recv().unwrap();
-    }
-    for go in &gos {
-        go.send(()).unwrap();
-        ready_rx.recv().unwrap();
+    let sides: Vec<Stepped> = (0..3)
+        .map(|i| {
+            let mine = locks[i].clone();
+            let next = locks[(i + 1) % 3].clone();
+            hold_then_wait(
+                &format!("dd-tri-{i}"),
+                move || mine.acquire(Exclusive),
+                next,
+            )
+        })
+        .collect();
+    sides.iter().for_each(Stepped::paused);
+    for side in &sides {
+        side.resume();
+        side.paused();
     }
     let v = take_kind("dd_tri", ViolationKind::Deadlock);
     assert_eq!(v.len(), 1, "{v:#?}");
     assert_eq!(v[0].sides().len(), 3);
-    for e in ends {
-        e.send(()).unwrap();
-    }
-    for t in threads {
-        t.join().unwrap();
-    }
+    sides.into_iter().for_each(Stepped::finish);
     take_kind("dd_tri", ViolationKind::LockOrderInversion);
 }
 
@@ -212,21 +225,12 @@ fn in_panic_mode_the_closing_waiter_panics_and_its_wait_ends() {
     static A: LockClass = LockClass::new("dd_panic_a");
     static B: LockClass = LockClass::new("dd_panic_b");
     let (a, b) = class_pair(&A, &B);
-    let (ready, ready_rx) = signal();
-    let (end, end_rx) = signal();
-    let (a1, b1) = (a.clone(), b.clone());
-    let t1 = thread("dd-panic-1", move || {
-        let ha = a1.acquire(Exclusive);
-        ready.send(()).unwrap();
-        let hb = b1.acquire(Exclusive);
-        let w = b1.wait(&hb);
-        ready.send(()).unwrap();
-        end_rx.recv().unwrap();
-        drop((w, hb, ha));
-    });
+    let a1 = a.clone();
+    let t1 = hold_then_wait("dd-panic-1", move || a1.acquire(Exclusive), b.clone());
     let hb = b.acquire(Exclusive);
-    ready_rx.recv().unwrap();
-    ready_rx.recv().unwrap();
+    t1.paused();
+    t1.resume();
+    t1.paused(); // t1 holds a and waits for b
     let before = stats().active_waits;
     // Report mode for the inversion check, Panic for the wait.
     let ha = a.acquire(Exclusive);
@@ -241,8 +245,7 @@ fn in_panic_mode_the_closing_waiter_panics_and_its_wait_ends() {
         "the panicking wait was removed"
     );
     drop((ha, hb));
-    end.send(()).unwrap();
-    t1.join().unwrap();
+    t1.finish();
     assert_eq!(take_kind("dd_panic", ViolationKind::Deadlock).len(), 1);
     take_kind("dd_panic", ViolationKind::LockOrderInversion);
 }
@@ -254,23 +257,14 @@ fn a_semaphore_exhausted_by_a_stuck_holder_deadlocks() {
     static L: LockClass = LockClass::new("dd_sem_l");
     let sem = Arc::new(LockMeta::with_class(LockKind::Semaphore, &S));
     let l = Arc::new(LockMeta::with_class(LockKind::Mutex, &L));
-    let (ready, ready_rx) = signal();
-    let (end, end_rx) = signal();
-    let (sem1, l1) = (sem.clone(), l.clone());
     // t1 holds the only permit and waits for l.
-    let t1 = thread("dd-sem-1", move || {
-        let p = sem1.acquire_permits(1);
-        ready.send(()).unwrap();
-        let hl = l1.acquire(Exclusive);
-        let w = l1.wait(&hl);
-        ready.send(()).unwrap();
-        end_rx.recv().unwrap();
-        drop((w, hl, p));
-    });
+    let sem1 = sem.clone();
+    let t1 = hold_then_wait("dd-sem-1", move || sem1.acquire_permits(1), l.clone());
     let hl = l.acquire(Exclusive);
-    ready_rx.recv().unwrap();
-    ready_rx.recv().unwrap();
-    // With a second permit out to someone unknown, no conclusion.
+    t1.paused();
+    t1.resume();
+    t1.paused(); // t1 holds the permit and waits for l
+                 // With a second permit out to someone unknown, no conclusion.
     let p = sem.acquire_permits(1);
     let w = sem.wait_permits(&p, 2);
     assert!(take_kind("dd_sem", ViolationKind::Deadlock).is_empty());
@@ -281,8 +275,7 @@ fn a_semaphore_exhausted_by_a_stuck_holder_deadlocks() {
     assert_eq!(v.len(), 1, "{v:#?}");
     assert!(v[0].to_string().contains("permit"));
     drop((w, p, hl));
-    end.send(()).unwrap();
-    t1.join().unwrap();
+    t1.finish();
 }
 
 /// Waits once on a lock of its own, so that the current context is listed
@@ -304,41 +297,35 @@ fn a_lock_obtained_after_a_short_path_wait_closes_a_later_cycle() {
     static A: LockClass = LockClass::new("dd_quick_a");
     static B: LockClass = LockClass::new("dd_quick_b");
     let (a, b) = class_pair(&A, &B);
-    let (ready1, ready1_rx) = signal();
-    let (go1, go1_rx) = signal();
-    let (end1, end1_rx) = signal();
-    let (a1, b1) = (a.clone(), b.clone());
-    let t1 = thread("dd-quick-1", move || {
-        // Listed, so the wait on `a` with nothing else held is a
-        // short-path wait.
-        list_this_context();
-        let ha = a1.acquire(Exclusive);
-        let short = a1.wait(&ha);
-        assert!(
-            !short.is_tracked(),
-            "counted by the held entry: the guard is empty"
-        );
-        drop(short);
-        ha.acquired();
-        ready1.send(()).unwrap();
-        go1_rx.recv().unwrap();
-        let hb = b1.acquire(Exclusive);
-        let w = b1.wait(&hb);
-        ready1.send(()).unwrap();
-        end1_rx.recv().unwrap();
-        drop((w, hb, ha));
-    });
-    ready1_rx.recv().unwrap(); // t1 holds a
+    let a1 = a.clone();
+    let t1 = hold_then_wait(
+        "dd-quick-1",
+        move || {
+            // Listed, so the wait on `a` with nothing else held is a
+            // short-path wait.
+            list_this_context();
+            let ha = a1.acquire(Exclusive);
+            let short = a1.wait(&ha);
+            assert!(
+                !short.is_tracked(),
+                "counted by the held entry: the guard is empty"
+            );
+            drop(short);
+            ha.acquired();
+            ha
+        },
+        b.clone(),
+    );
+    t1.paused(); // t1 holds a
     let hb = b.acquire(Exclusive);
-    go1.send(()).unwrap();
-    ready1_rx.recv().unwrap(); // t1 waits for b, held by this thread
+    t1.resume();
+    t1.paused(); // t1 waits for b, held by this thread
     let ha = a.acquire(Exclusive);
     let w = a.wait(&ha); // closes the cycle
     let v = take_kind("dd_quick", ViolationKind::Deadlock);
     assert_eq!(v.len(), 1, "{v:#?}");
     drop((w, ha, hb));
-    end1.send(()).unwrap();
-    t1.join().unwrap();
+    t1.finish();
     super::take("dd_quick");
 }
 
@@ -367,47 +354,40 @@ fn abandoned_then_cycle(
 ) {
     let site = std::panic::Location::caller();
     let (a, b) = class_pair(a, b);
-    let (ready1, ready1_rx) = signal();
-    let (go1, go1_rx) = signal();
-    let (end1, end1_rx) = signal();
     let (token_tx, token_rx) = channel();
     let (a1, b1) = (a.clone(), b.clone());
-    let t1 = thread("dd-abandon-1", move || {
+    let t1 = Stepped::spawn("dd-abandon-1", move |p| {
         list_this_context();
         // A counted wait for `a`, abandoned.
         let ha = a1.acquire(Exclusive);
         drop(a1.wait(&ha));
         if dropped_elsewhere {
             token_tx.send(ha).unwrap();
-            ready1.send(()).unwrap();
-            go1_rx.recv().unwrap(); // the token was dropped on the test thread
+            p.pause(); // the token is dropped on the test thread
         } else {
             drop(ha);
         }
         let hb = b1.acquire(Exclusive);
-        ready1.send(()).unwrap();
-        go1_rx.recv().unwrap();
+        p.pause();
         let ha = a1.acquire(Exclusive);
         let w = a1.wait_at(&ha, site);
-        ready1.send(()).unwrap();
-        end1_rx.recv().unwrap();
+        p.pause();
         drop((w, ha, hb));
     });
     if dropped_elsewhere {
-        ready1_rx.recv().unwrap();
+        t1.paused();
         drop(token_rx.recv().unwrap());
-        go1.send(()).unwrap();
+        t1.resume();
     }
-    ready1_rx.recv().unwrap(); // t1 holds b
+    t1.paused(); // t1 holds b
     let ha = a.acquire(Exclusive);
-    go1.send(()).unwrap();
-    ready1_rx.recv().unwrap(); // t1 waits for a, held here
+    t1.resume();
+    t1.paused(); // t1 waits for a, held here
     let hb = b.acquire(Exclusive);
     let w = b.wait_at(&hb, site); // closes the cycle
     let v = take_kind(tag, ViolationKind::Deadlock);
     assert_eq!(v.len(), 1, "dropped elsewhere: {dropped_elsewhere}: {v:#?}");
     drop((w, hb, ha));
-    end1.send(()).unwrap();
-    t1.join().unwrap();
+    t1.finish();
     super::take(tag);
 }
