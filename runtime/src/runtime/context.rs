@@ -256,10 +256,7 @@ pub(crate) fn enter_task(header: &Header) -> TaskGuard<'_> {
     if let Some(w) = unsafe { watch.as_ref() } {
         w.poll_start(header);
     }
-    // The poller holds a reference to the task for the whole poll (the
-    // guard's lifetime), and a task is polled by one thread at a time (its
-    // RUNNING bit).
-    // SAFETY: so the slot outlives the setting, polled by this thread only.
+    // SAFETY: the poller holds a task reference for the whole poll (the guard's lifetime), so the slot outlives the setting, and only this thread polls the task meanwhile (its RUNNING bit).
     let prev_validation = unsafe { crate::validation::swap_current_task(header.validation_ref()) };
     TaskGuard {
         prev,
@@ -273,7 +270,7 @@ pub(crate) fn enter_task(header: &Header) -> TaskGuard<'_> {
 impl Drop for TaskGuard<'_> {
     #[inline]
     fn drop(&mut self) {
-        // SAFETY: as in `enter_task`.
+        // SAFETY: the watch and stats slots outlive the worker loop that installed them, which runs this poll.
         if let (Some(w), Some(s)) = unsafe { (self.watch.as_ref(), self.stats.as_ref()) } {
             w.poll_end(self.header, s);
         }

@@ -231,7 +231,7 @@ impl Parked {
     fn take_box(&mut self) -> Option<Box<Pending>> {
         self.boxed()?;
         let raw = std::mem::replace(&mut self.0, std::ptr::null_mut());
-        // SAFETY: as in `boxed`; the pointer is cleared, so the box is taken once.
+        // SAFETY: `boxed` saw an untagged non-null pointer, a `Box<Pending>` this `Parked` owns (`set_box`); the pointer is cleared, so the box is taken once.
         Some(unsafe { Box::from_raw(raw.cast::<Pending>()) })
     }
 

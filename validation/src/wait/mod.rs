@@ -172,27 +172,9 @@ impl Drop for Waiting {
 }
 
 impl Waiting {
-    /// Ends the wait: the owner's slot wait here (one CAS), the rest in
-    /// [`end_elsewhere`](Self::end_elsewhere).
+    /// Ends the wait (out of line: see `Drop`).
     #[inline(never)]
     fn end(&mut self) {
-        let state = self.state;
-        if self.tag & W_KIND == W_SLOT && context::current_if_exists() == state {
-            // SAFETY: this guard owns the wait in the slot, which keeps the state alive, and the current context is its owner.
-            let instance = unsafe { (*state).slot.end_as_owner() };
-            if instance != 0 {
-                // SAFETY: the current context's own state, alive since it runs.
-                unsafe { (*state).with_owned(|o| o.set_pending(instance, false)) };
-            }
-            return;
-        }
-        self.end_elsewhere();
-    }
-
-    /// The rest of [`end`](Self::end): an untracked count, a recorded
-    /// wait, or a slot wait ended in another context.
-    #[inline(never)]
-    fn end_elsewhere(&mut self) {
         let state = self.state;
         // Dropped elsewhere, a pending flag and an untracked count are
         // left (the state may be gone); only the owner touches them.

@@ -37,7 +37,7 @@ impl WorkerCx {
 
     /// The node of the worker running on this thread, if it holds its core.
     pub(crate) fn node(&self) -> Option<usize> {
-        // SAFETY: as in `schedule_local`: set only while this thread owns the core, read only on this thread.
+        // SAFETY: the core pointer is set only while this thread owns the core, and read only on this thread (through a thread-local).
         self.core.get().map(|c| unsafe { c.as_ref() }.node)
     }
 
