@@ -16,34 +16,17 @@
 
 use benches::rt::{Perf, Placement, Rt, Tokio};
 use benches::sync::api::SyncRt;
-use benches::sync::{per_op_ns, Bench};
+use benches::sync::{sample, Bench};
 use std::process::ExitCode;
-use std::sync::mpsc::{sync_channel, RecvTimeoutError};
-use std::time::Duration;
 
 const WORKERS: usize = 2;
-const SETTLE: Duration = Duration::from_millis(2);
-const SAMPLE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// `samples` samples of `bench` on `rt`, taken as `compare` takes each
+/// (`benches::sync::sample`), sorted.
 fn run<R: SyncRt>(rt: &R, bench: Bench, samples: usize) -> Result<Vec<f64>, String> {
-    let mut out = Vec::with_capacity(samples);
-    for _ in 0..samples {
-        std::thread::sleep(SETTLE);
-        let (tx, rx) = sync_channel(1);
-        rt.spawn_remote(async move {
-            let _ = tx.send(bench.run::<R>().await);
-        });
-        let elapsed = match rx.recv_timeout(SAMPLE_TIMEOUT) {
-            Ok(r) => r?,
-            Err(RecvTimeoutError::Timeout) => {
-                return Err(format!("a sample took over {SAMPLE_TIMEOUT:?}"))
-            }
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err("the sample's task ended without a result".to_owned())
-            }
-        };
-        out.push(per_op_ns(elapsed, bench.ops()));
-    }
+    let mut out = (0..samples)
+        .map(|_| sample(rt, bench))
+        .collect::<Result<Vec<f64>, String>>()?;
     out.sort_by(f64::total_cmp);
     Ok(out)
 }

@@ -271,7 +271,7 @@ pub fn per_op_ns(elapsed: Duration, ops: u64) -> f64 {
 /// task-keyed state such as validation contexts is the one a service
 /// sees) and the main thread waits for its result, at most
 /// [`SAMPLE_TIMEOUT`].
-fn sample<R: SyncRt>(rt: &R, bench: Bench) -> Result<f64, String> {
+pub fn sample<R: SyncRt>(rt: &R, bench: Bench) -> Result<f64, String> {
     std::thread::sleep(SETTLE);
     let (tx, rx) = sync_channel(1);
     rt.spawn_remote(async move {
