@@ -24,10 +24,18 @@
 //!    has seen every other sender's pushes; it then sets `tx_closed`
 //!    (`Release`) and wakes the receiver. A receiver that reads `tx_closed`
 //!    (`Acquire`) and then finds the queue empty has seen every message.
-//! 4. The receiver registers its waker, then re-checks the queue and both
-//!    close conditions; a sender pushes (or closes), then wakes. Either the
-//!    re-check sees the push or the wake sees the waker
-//!    (`util::atomic_waker`'s contract), so no wake-up is lost.
+//! 4. The receiver registers its waker, raises `RxWake::parked`, issues a
+//!    `SeqCst` fence, then re-checks the queue and both close conditions. A
+//!    sender pushes, issues a `SeqCst` fence, then loads `parked` and wakes
+//!    only if it is up; a sender that closes (the last one leaving, or a
+//!    claim given back after close) wakes unconditionally. The two fences
+//!    order the flag against the push: either the re-check sees the push or
+//!    the sender sees the flag, and then its wake sees the waker
+//!    (`util::atomic_waker`'s contract), so no wake-up is lost. Only the
+//!    receiver writes `parked`: it lowers it when a receive completes, so
+//!    while the receiver keeps up, a send costs a fence and a load of a
+//!    line nobody writes, not the two read-modify-writes of a wake on a
+//!    line every sender writes.
 //! 5. `Sender::closed` waiters are woken by `notify_waiters` after the closed
 //!    bit is set; a waiter checks the bit after creating its `Notified`
 //!    (`notify.rs` invariant 3), so it cannot miss the close.
@@ -58,7 +66,7 @@
 
 use super::error::TryRecvError;
 use super::queue::Queue;
-use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use crate::loom::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering::*};
 use crate::loom::sync::Arc;
 use crate::sync::batch_semaphore::BatchSemaphore;
 use crate::sync::notify::Notify;
@@ -144,6 +152,16 @@ impl Semaphore for UnboundedSemaphore {
     }
 }
 
+/// The receiver's waker, and whether the receiver may be waiting on it
+/// (invariant 4).
+struct RxWake {
+    /// Raised by the receiver after it registers `waker` for an empty
+    /// queue; lowered by the receiver when a receive completes. Written by
+    /// the receiver only.
+    parked: AtomicBool,
+    waker: AtomicWaker,
+}
+
 pub(crate) struct Chan<T, S> {
     queue: Queue<T>,
     meta: ChannelMeta,
@@ -158,7 +176,7 @@ pub(crate) struct Chan<T, S> {
     /// (a 4-producer channel measured 65 vs 85 ns per message depending only
     /// on where the compiler happened to place the fields).
     semaphore: CachePadded<S>,
-    rx_waker: CachePadded<AtomicWaker>,
+    rx_waker: CachePadded<RxWake>,
     notify_rx_closed: Notify,
     tx_count: AtomicUsize,
     tx_weak_count: AtomicUsize,
@@ -181,7 +199,10 @@ pub(crate) fn channel<T, S: Semaphore>(
         rx_wait: std::sync::Mutex::new(None),
         rx_wait_set: StdAtomicBool::new(false),
         semaphore: CachePadded::new(semaphore),
-        rx_waker: CachePadded::new(AtomicWaker::new()),
+        rx_waker: CachePadded::new(RxWake {
+            parked: AtomicBool::new(false),
+            waker: AtomicWaker::new(),
+        }),
         notify_rx_closed: Notify::new_internal(),
         tx_count: AtomicUsize::new(1),
         tx_weak_count: AtomicUsize::new(0),
@@ -274,7 +295,11 @@ impl<T, S: Semaphore> Tx<T, S> {
         // End the wait before waking: once woken, the receiver may take the
         // message and register its next wait, which must stay.
         self.inner.end_rx_wait_for_message();
-        self.inner.rx_waker.wake();
+        // Invariant 4: the push, the fence, then the flag.
+        fence(SeqCst);
+        if self.inner.rx_waker.parked.load(Relaxed) {
+            self.inner.rx_waker.waker.wake();
+        }
     }
 
     /// Gives back a claim that carried no message (a dropped reservation).
@@ -282,7 +307,7 @@ impl<T, S: Semaphore> Tx<T, S> {
         self.inner.semaphore.add_permit();
         if self.inner.semaphore.is_closed() {
             // A closed receiver waits for the channel to go idle.
-            self.inner.rx_waker.wake();
+            self.inner.rx_waker.waker.wake();
         }
     }
 
@@ -339,7 +364,7 @@ impl<T, S> Drop for Tx<T, S> {
         }
         // Invariant 3.
         self.inner.tx_closed.store(true, Release);
-        self.inner.rx_waker.wake();
+        self.inner.rx_waker.waker.wake();
         self.inner.end_rx_wait();
     }
 }
@@ -458,6 +483,12 @@ impl<T, S: Semaphore> Rx<T, S> {
         match self.recv_inner(cx) {
             Poll::Ready(v) => {
                 self.inner.end_rx_wait();
+                // Checked first, so a receiver that keeps up never writes
+                // the line the senders read.
+                let parked = &self.inner.rx_waker.parked;
+                if parked.load(Relaxed) {
+                    parked.store(false, Relaxed);
+                }
                 coop.made_progress();
                 Poll::Ready(v)
             }
@@ -473,8 +504,12 @@ impl<T, S: Semaphore> Rx<T, S> {
             Ok(v) => Some(v),
             Err(TryRecvError::Disconnected) => None,
             Err(TryRecvError::Empty) => {
-                // Invariant 4: register, then look again.
-                self.inner.rx_waker.register(cx.waker());
+                // Invariant 4: register, raise the flag, fence, then look
+                // again.
+                let rx = &self.inner.rx_waker;
+                rx.waker.register(cx.waker());
+                rx.parked.store(true, Relaxed);
+                fence(SeqCst);
                 match self.try_recv() {
                     Ok(v) => Some(v),
                     Err(TryRecvError::Disconnected) => None,

@@ -4,6 +4,8 @@
 use super::poll_once;
 use crate::sync::{mpsc, oneshot};
 use loom::future::block_on;
+use loom::sync::atomic::{AtomicUsize, Ordering::*};
+use loom::sync::Arc;
 use loom::thread;
 use std::pin::pin;
 use std::task::Poll;
@@ -28,6 +30,33 @@ fn loom_mpsc_bounded_send_recv_then_sender_drop() {
             got
         });
         assert_eq!(got, [1, 2]);
+        t.join().unwrap();
+    });
+}
+
+/// A send racing the receiver's registration, with the sender alive until
+/// the message is received: only the send's own wake can reach a receiver
+/// that found the queue empty (no close wakes it), so a lost wake-up hangs
+/// the model (invariant 4: the `parked` flag, the two fences).
+#[test]
+fn loom_mpsc_send_wakes_parked_receiver() {
+    super::model(|| {
+        let (tx, mut rx) = mpsc::channel(2);
+        let received = Arc::new(AtomicUsize::new(0));
+        let seen = received.clone();
+        let t = thread::spawn(move || {
+            for v in 1..=2 {
+                block_on(tx.send(v)).unwrap();
+                while seen.load(Acquire) < v {
+                    thread::yield_now();
+                }
+            }
+            drop(tx);
+        });
+        for v in 1..=2 {
+            assert_eq!(block_on(rx.recv()), Some(v));
+            received.store(v, Release);
+        }
         t.join().unwrap();
     });
 }
