@@ -345,7 +345,8 @@ impl ContextState {
         }
         st.owned.with_mut(|p| {
             // SAFETY: the owner is gone, so `owned` is only touched under `remote`, which we hold.
-            if let Some(f) = unsafe { (*p).remove(instance) } {
+            let removed = unsafe { (*p).remove(instance) };
+            if let Some(f) = removed {
                 st.removed(f);
             }
         });
