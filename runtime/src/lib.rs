@@ -49,7 +49,9 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod container;
+pub mod io;
 pub(crate) mod loom;
+pub mod net;
 pub mod runtime;
 pub(crate) mod scheduler;
 pub mod sync;

@@ -42,6 +42,8 @@ pub struct Builder {
     thread_stack_size: Option<usize>,
     on_thread_start: Option<Callback>,
     on_thread_stop: Option<Callback>,
+    on_thread_park: Option<Callback>,
+    on_thread_unpark: Option<Callback>,
     max_blocking_threads: usize,
     thread_keep_alive: Duration,
     global_queue_interval: u32,
@@ -58,6 +60,8 @@ pub struct Builder {
     long_poll_threshold: Option<Duration>,
     topology: Option<Topology>,
     start_paused: bool,
+    enable_io: bool,
+    io_driver: crate::io::driver::IoDriver,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,6 +90,8 @@ impl Builder {
             thread_stack_size: None,
             on_thread_start: None,
             on_thread_stop: None,
+            on_thread_park: None,
+            on_thread_unpark: None,
             max_blocking_threads: 512,
             thread_keep_alive: Duration::from_secs(10),
             global_queue_interval: 31,
@@ -105,6 +111,8 @@ impl Builder {
             long_poll_threshold: Some(Duration::from_millis(100)),
             topology: None,
             start_paused: false,
+            enable_io: false,
+            io_driver: crate::io::driver::IoDriver::Auto,
         }
     }
 
@@ -170,6 +178,40 @@ impl Builder {
         F: Fn() + Send + Sync + 'static,
     {
         self.on_thread_stop = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on a worker thread just before it parks for lack of work
+    /// (as tokio's `on_thread_park`); the thread may be woken again at once.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let parks = Arc::new(AtomicUsize::new(0));
+    /// let p = parks.clone();
+    /// let rt = perf_runtime::runtime::Builder::new_current_thread()
+    ///     .on_thread_park(move || { p.fetch_add(1, Ordering::Relaxed); })
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(perf_runtime::time::sleep(std::time::Duration::from_millis(1)));
+    /// assert!(parks.load(Ordering::Relaxed) >= 1);
+    /// ```
+    pub fn on_thread_park<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.on_thread_park = Some(Arc::new(f));
+        self
+    }
+
+    /// Runs `f` on a worker thread just after it wakes from a park (as
+    /// tokio's `on_thread_unpark`).
+    pub fn on_thread_unpark<F>(&mut self, f: F) -> &mut Self
+    where
+        F: Fn() + Send + Sync + 'static,
+    {
+        self.on_thread_unpark = Some(Arc::new(f));
         self
     }
 
@@ -364,10 +406,60 @@ impl Builder {
         self
     }
 
-    /// Kept for tokio compatibility: every driver this runtime has is always
-    /// enabled.
+    /// Enables every driver: I/O ([`enable_io`](Builder::enable_io)) and
+    /// time (always on).
     pub fn enable_all(&mut self) -> &mut Self {
+        self.enable_io()
+    }
+
+    /// Enables the I/O driver, as in tokio: without it, creating a socket,
+    /// pipe or signal stream on this runtime fails with an error that says
+    /// to call this. [`Runtime::new`] and `#[perf_runtime::main]` enable it.
+    pub fn enable_io(&mut self) -> &mut Self {
+        self.enable_io = true;
         self
+    }
+
+    /// Which I/O backend to build (default [`IoDriver::Auto`]: io_uring
+    /// where the kernel allows it, else epoll, with the reason logged once).
+    /// The `PERF_RUNTIME_IO` environment variable (`auto`, `uring`,
+    /// `epoll`) overrides it. Forcing [`IoDriver::Uring`] where io_uring
+    /// cannot work makes [`build`](Builder::build) fail with the reason.
+    /// Implies [`enable_io`](Builder::enable_io).
+    ///
+    /// ```
+    /// use perf_runtime::runtime::{Builder, IoBackend, IoDriver};
+    ///
+    /// let rt = Builder::new_current_thread().io_driver(IoDriver::Epoll).build().unwrap();
+    /// assert_eq!(rt.handle().io_backend(), Some(IoBackend::Epoll));
+    /// ```
+    ///
+    /// [`IoDriver::Auto`]: crate::runtime::IoDriver::Auto
+    /// [`IoDriver::Uring`]: crate::runtime::IoDriver::Uring
+    pub fn io_driver(&mut self, driver: crate::io::driver::IoDriver) -> &mut Self {
+        self.io_driver = driver;
+        self.enable_io = true;
+        self
+    }
+
+    /// The I/O driver for `cores` cores, if I/O is enabled.
+    fn build_io(
+        &self,
+        cores: usize,
+    ) -> io::Result<(
+        Option<Arc<crate::io::driver::Driver>>,
+        Vec<crate::io::driver::LocalIo>,
+    )> {
+        if !self.enable_io {
+            return Ok((
+                None,
+                (0..cores)
+                    .map(|_| crate::io::driver::LocalIo::none())
+                    .collect(),
+            ));
+        }
+        let (d, locals) = crate::io::driver::Driver::new(self.io_driver, cores)?;
+        Ok((Some(d), locals))
     }
 
     /// The builder's validation mode, unless `PERF_RUNTIME_VALIDATION`
@@ -397,6 +489,8 @@ impl Builder {
             thread_stack_size: self.thread_stack_size,
             on_thread_start: self.on_thread_start.clone(),
             on_thread_stop: self.on_thread_stop.clone(),
+            on_thread_park: self.on_thread_park.clone(),
+            on_thread_unpark: self.on_thread_unpark.clone(),
             max_blocking_threads: self.max_blocking_threads,
             thread_keep_alive: self.thread_keep_alive,
         })
@@ -492,6 +586,7 @@ impl Builder {
         pausable: bool,
         sizing: Arc<Sizing>,
         topology: Topology,
+        io: Option<Arc<crate::io::driver::Driver>>,
     ) -> io::Result<(Common, Arc<Stats>)> {
         let config = self.config()?;
         let stats = Arc::new(Stats::default());
@@ -502,6 +597,7 @@ impl Builder {
             topology,
             sizing,
             config,
+            io,
         };
         Ok((common, stats))
     }
@@ -517,9 +613,13 @@ impl Builder {
         let epoch = Instant::now();
         let topology = self.topology.clone().unwrap_or_else(Topology::detect);
         let sizing = self.sizing(true)?;
-        let (common, stats) = self.common(true, sizing.clone(), topology)?;
+        let (io, mut locals) = self.build_io(1)?;
+        let local = locals
+            .pop()
+            .unwrap_or_else(crate::io::driver::LocalIo::none);
+        let (common, stats) = self.common(true, sizing.clone(), topology, io)?;
         let watch = Arc::new(CachePadded::new(WorkerWatch::new(epoch)));
-        let shared = Arc::new(current_thread::Shared::new(common, watch.clone()));
+        let shared = Arc::new(current_thread::Shared::new(common, watch.clone(), local));
         let shared2 = Arc::downgrade(&shared);
         shared.common.time.set_unpark(Box::new(move || {
             if let Some(s) = shared2.upgrade() {
@@ -590,10 +690,11 @@ impl Builder {
         let mut remotes = Vec::with_capacity(workers);
         let mut watches = Vec::with_capacity(workers);
         let ranks = sizing_ranks(&specs.iter().map(|s| s.node).collect::<Vec<_>>(), &reserved);
-        for spec in specs {
+        let (io, locals) = self.build_io(specs.len())?;
+        for (spec, local) in specs.into_iter().zip(locals) {
             let (index, node) = (spec.index, spec.node);
             node_workers[node].push(index);
-            let (seed, stealers, unparker) = Core::seed(spec, &config);
+            let (seed, stealers, unparker) = Core::seed(spec, &config, local, io.as_ref());
             let watch = Arc::new(CachePadded::new(WorkerWatch::new(epoch)));
             watches.push(watch.clone());
             remotes.push(Remote {
@@ -606,7 +707,7 @@ impl Builder {
             });
             cores.push(multi_thread::CoreSource::Seed(Box::new(seed)));
         }
-        let (common, stats) = self.common(false, sizing.clone(), topology)?;
+        let (common, stats) = self.common(false, sizing.clone(), topology, io)?;
         let shared = Arc::new(multi_thread::Shared::new(
             remotes.into_boxed_slice(),
             node_workers
@@ -735,6 +836,8 @@ impl fmt::Debug for Builder {
             .field("placement", &self.placement)
             .field("steal_hysteresis", &self.steal_hysteresis)
             .field("event_interval", &self.event_interval)
+            .field("enable_io", &self.enable_io)
+            .field("io_driver", &self.io_driver)
             .field("long_poll_threshold", &self.long_poll_threshold)
             .finish_non_exhaustive()
     }

@@ -18,6 +18,26 @@ pub(crate) struct Config {
     pub(crate) thread_stack_size: Option<usize>,
     pub(crate) on_thread_start: Option<Callback>,
     pub(crate) on_thread_stop: Option<Callback>,
+    pub(crate) on_thread_park: Option<Callback>,
+    pub(crate) on_thread_unpark: Option<Callback>,
     pub(crate) max_blocking_threads: usize,
     pub(crate) thread_keep_alive: Duration,
+}
+
+impl Config {
+    /// Runs the `on_thread_park` callback, if any.
+    #[inline]
+    pub(crate) fn on_park(&self) {
+        if let Some(f) = &self.on_thread_park {
+            f();
+        }
+    }
+
+    /// Runs the `on_thread_unpark` callback, if any.
+    #[inline]
+    pub(crate) fn on_unpark(&self) {
+        if let Some(f) = &self.on_thread_unpark {
+            f();
+        }
+    }
 }

@@ -146,6 +146,16 @@ impl Handle {
         }
     }
 
+    /// Which I/O backend this runtime uses (`None`: I/O is not enabled).
+    ///
+    /// ```
+    /// let rt = perf_runtime::runtime::Runtime::new().unwrap();
+    /// assert!(rt.handle().io_backend().is_some());
+    /// ```
+    pub fn io_backend(&self) -> Option<crate::runtime::IoBackend> {
+        self.inner.common().io.as_ref().map(|d| d.backend())
+    }
+
     /// Which scheduler this runtime uses.
     pub fn runtime_flavor(&self) -> RuntimeFlavor {
         if self.inner.is_current_thread() {

@@ -16,6 +16,8 @@ mod metrics;
 pub(crate) mod park_thread;
 pub(crate) mod sizing;
 
+pub use crate::io::driver::probe::IO_ENV;
+pub use crate::io::driver::{IoBackend, IoDriver};
 pub use crate::scheduler::pick::{InvalidWeights, QosWeights};
 pub use builder::{Builder, WORKER_THREADS_ENV};
 pub use handle::{EnterGuard, Handle, RuntimeFlavor, TryCurrentError};
@@ -60,7 +62,7 @@ impl Runtime {
     /// # Errors
     /// See [`Builder::build`].
     pub fn new() -> std::io::Result<Runtime> {
-        Builder::new_multi_thread().build()
+        Builder::new_multi_thread().enable_all().build()
     }
 
     pub(crate) fn from_parts(

@@ -53,6 +53,7 @@ pub(crate) struct Core {
     parker: Parker,
     global_queue_interval: u32,
     event_interval: u32,
+    io: crate::io::driver::LocalIo,
 }
 
 /// The context a driving thread installs so wakes reach the core directly.
@@ -64,6 +65,15 @@ pub(crate) struct CoreCx {
 impl CoreCx {
     pub(crate) fn is_for(&self, shared: &Arc<Shared>) -> bool {
         std::ptr::eq(self.shared, Arc::as_ptr(shared))
+    }
+
+    /// The core's part of the I/O driver.
+    ///
+    /// # Safety
+    /// Only while the `block_on` that installed this context holds the core.
+    pub(crate) unsafe fn local_io(&self) -> &crate::io::driver::LocalIo {
+        // SAFETY: forwarded to the caller: the core outlives the context.
+        unsafe { &(*self.core).io }
     }
 
     /// # Safety
@@ -80,9 +90,18 @@ impl CoreCx {
 }
 
 impl Shared {
-    pub(crate) fn new(common: Common, watch: std::sync::Arc<CachePadded<WorkerWatch>>) -> Shared {
+    pub(crate) fn new(
+        common: Common,
+        watch: std::sync::Arc<CachePadded<WorkerWatch>>,
+        io: crate::io::driver::LocalIo,
+    ) -> Shared {
         let parker = Parker::new();
         let core_unparker = parker.unparker();
+        if let Some(driver) = &common.io {
+            parker.set_driver_wake(driver.waker_for(&io));
+            let u = core_unparker.clone();
+            driver.set_ring_unpark(&io, Box::new(move || u.unpark()));
+        }
         let cfg = &common.config;
         let stats = Arc::new(super::stats::WorkerStats::new());
         let core = Box::new(Core {
@@ -93,6 +112,7 @@ impl Shared {
             parker,
             global_queue_interval: cfg.global_queue_interval.max(1),
             event_interval: cfg.event_interval.max(1),
+            io,
         });
         Shared {
             inject: NodeInjectors::new(1),
@@ -158,6 +178,9 @@ impl Shared {
             while self.inject.pop(0, qos).is_some() {}
         }
         self.common.time.shutdown();
+        if let Some(io) = &self.common.io {
+            io.shutdown();
+        }
     }
 
     /// Every live task, if nothing can run: the driving thread sleeps
@@ -281,6 +304,14 @@ impl Shared {
                             break;
                         }
                     }
+                    // I/O that became ready meanwhile (a few loads when
+                    // there is none).
+                    if ran {
+                        core.io.tick();
+                        if let Some(io) = &self.common.io {
+                            io.poll_shared();
+                        }
+                    }
                     if ran || wake.woken.load(Acquire) {
                         continue;
                     }
@@ -292,7 +323,14 @@ impl Shared {
                     }
                     let timeout = time.park_timeout();
                     self.idle_parked.store(timeout.is_none(), SeqCst);
-                    core.parker.park(timeout);
+                    self.common.config.on_park();
+                    match &self.common.io {
+                        Some(io) => core
+                            .parker
+                            .park_in_driver(timeout, |t| io.wait(&core.io, t)),
+                        None => core.parker.park(timeout),
+                    }
+                    self.common.config.on_unpark();
                     self.idle_parked.store(false, SeqCst);
                     time.process();
                 }

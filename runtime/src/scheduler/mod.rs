@@ -58,6 +58,8 @@ pub(crate) struct Common {
     pub(crate) watchdog: Arc<watchdog::Stats>,
     pub(crate) topology: Topology,
     pub(crate) sizing: Arc<crate::runtime::sizing::Sizing>,
+    /// The I/O driver (`None`: I/O not enabled).
+    pub(crate) io: Option<Arc<crate::io::driver::Driver>>,
 }
 
 /// A handle to one runtime's scheduler.
@@ -139,6 +141,31 @@ impl Handle {
         match self {
             Handle::MultiThread(s) => s.inject.len(),
             Handle::CurrentThread(s) => s.inject.len(),
+        }
+    }
+
+    /// Runs `f` with the calling thread's core's part of the I/O driver, if
+    /// the thread runs one of this runtime's cores.
+    pub(crate) fn with_local_io<R>(
+        &self,
+        f: impl FnOnce(Option<&crate::io::driver::LocalIo>) -> R,
+    ) -> R {
+        match self {
+            Handle::MultiThread(s) => {
+                crate::runtime::context::with_multi_thread_worker(|cx| match cx {
+                    Some(cx) if std::ptr::eq(cx.shared_ptr(), Arc::as_ptr(s)) => {
+                        cx.with_local_io(f)
+                    }
+                    _ => f(None),
+                })
+            }
+            Handle::CurrentThread(s) => {
+                crate::runtime::context::with_current_thread_core(|cx| match cx {
+                    // SAFETY: the context is installed only while its `block_on` holds the core, on this thread.
+                    Some(cx) if cx.is_for(s) => f(Some(unsafe { cx.local_io() })),
+                    _ => f(None),
+                })
+            }
         }
     }
 

@@ -9,10 +9,13 @@
 //! unpark between the two cannot be missed. An unpark that arrives while the
 //! worker is awake is remembered: the next park returns at once.
 //!
-//! This is the park step of a worker that does not hold the driver; the
-//! worker that holds the driver parks in the driver instead (today the timer,
-//! whose wait is this same parker with the next deadline as timeout; an I/O
-//! driver will wait in the kernel and be unparked through its waker).
+//! A worker that waits in the I/O driver (its io_uring ring, or the epoll
+//! instance when it holds the driver) parks with `park_in_driver`: the state
+//! goes EMPTY → PARKED_DRIVER before the wait in the kernel, and an `unpark`
+//! that finds PARKED_DRIVER calls the driver's wake (an eventfd write), which
+//! ends the kernel wait — or makes the next one return at once if the wait
+//! has not started yet, because the eventfd stays readable. An unpark that
+//! finds the worker awake costs one swap and no syscall.
 
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use crate::loom::sync::{Arc, Condvar, Mutex};
@@ -21,6 +24,10 @@ use std::time::Duration;
 const EMPTY: usize = 0;
 const PARKED: usize = 1;
 const NOTIFIED: usize = 2;
+const PARKED_DRIVER: usize = 3;
+
+/// Ends a wait in the driver (writes the driver's eventfd).
+pub(crate) type DriverWake = Box<dyn Fn() + Send + Sync>;
 
 #[derive(Clone)]
 pub(crate) struct Parker {
@@ -37,6 +44,8 @@ struct Inner {
     state: AtomicUsize,
     mutex: Mutex<()>,
     condvar: Condvar,
+    /// Set once, when the parker's core gets an I/O driver.
+    driver_wake: std::sync::OnceLock<DriverWake>,
 }
 
 impl Parker {
@@ -46,6 +55,7 @@ impl Parker {
                 state: AtomicUsize::new(EMPTY),
                 mutex: Mutex::new(()),
                 condvar: Condvar::new(),
+                driver_wake: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -60,6 +70,46 @@ impl Parker {
     /// May return spuriously; callers re-check their condition.
     pub(crate) fn park(&self, timeout: Option<Duration>) {
         self.inner.park(timeout);
+    }
+
+    /// Sets how an unpark ends a wait in the driver (once).
+    pub(crate) fn set_driver_wake(&self, wake: DriverWake) {
+        let _ = self.inner.driver_wake.set(wake);
+    }
+
+    /// Parks by calling `wait` (a wait in the driver that `DriverWake`
+    /// ends), unless an unpark is pending. May return spuriously.
+    pub(crate) fn park_in_driver(
+        &self,
+        timeout: Option<Duration>,
+        wait: impl FnOnce(Option<Duration>),
+    ) {
+        let inner = &*self.inner;
+        if inner
+            .state
+            .compare_exchange(NOTIFIED, EMPTY, SeqCst, SeqCst)
+            .is_ok()
+        {
+            // Still give the driver a non-blocking turn: completions that
+            // are ready are dispatched now rather than after the next park.
+            wait(Some(Duration::ZERO));
+            return;
+        }
+        match inner
+            .state
+            .compare_exchange(EMPTY, PARKED_DRIVER, SeqCst, SeqCst)
+        {
+            Ok(_) => {}
+            Err(NOTIFIED) => {
+                inner.state.swap(EMPTY, SeqCst);
+                wait(Some(Duration::ZERO));
+                return;
+            }
+            Err(actual) => panic!("inconsistent park state: {actual}"),
+        }
+        wait(timeout);
+        // Woken, timed out, or an event arrived: consume any notification.
+        inner.state.swap(EMPTY, SeqCst);
     }
 }
 
@@ -129,6 +179,11 @@ impl Inner {
                 // Taking the lock orders us after the parker's wait began.
                 drop(self.mutex.lock().unwrap_or_else(|e| e.into_inner()));
                 self.condvar.notify_one();
+            }
+            PARKED_DRIVER => {
+                if let Some(wake) = self.driver_wake.get() {
+                    wake();
+                }
             }
             actual => panic!("inconsistent park state: {actual}"),
         }

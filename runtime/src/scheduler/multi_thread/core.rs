@@ -58,6 +58,8 @@ pub(crate) struct Core {
     rng: Cell<u64>,
     global_queue_interval: u32,
     pub(crate) parker: Parker,
+    /// This core's part of the I/O driver (its ring on io_uring).
+    pub(crate) io: crate::io::driver::LocalIo,
 }
 
 impl Core {
@@ -68,6 +70,8 @@ impl Core {
     pub(crate) fn seed(
         spec: WorkerSpec,
         cfg: &crate::runtime::config::Config,
+        io: crate::io::driver::LocalIo,
+        driver: Option<&Arc<crate::io::driver::Driver>>,
     ) -> (
         CoreSeed,
         [Stealer<Notified>; Qos::COUNT],
@@ -81,10 +85,16 @@ impl Core {
         ];
         let parker = Parker::new();
         let unparker = parker.unparker();
+        if let Some(driver) = driver {
+            parker.set_driver_wake(driver.waker_for(&io));
+            let u = unparker.clone();
+            driver.set_ring_unpark(&io, Box::new(move || u.unpark()));
+        }
         let seed = CoreSeed {
             spec,
             queues,
             parker,
+            io,
             weights: cfg.qos_weights,
             steal_hysteresis: cfg.steal_hysteresis,
             global_queue_interval: cfg.global_queue_interval,
@@ -98,6 +108,7 @@ pub(crate) struct CoreSeed {
     spec: WorkerSpec,
     queues: [Worker<Notified>; Qos::COUNT],
     parker: Parker,
+    io: crate::io::driver::LocalIo,
     weights: QosWeights,
     steal_hysteresis: u32,
     global_queue_interval: u32,
@@ -120,6 +131,7 @@ impl CoreSeed {
             spec,
             queues,
             parker,
+            io,
             weights,
             steal_hysteresis,
             global_queue_interval,
@@ -153,11 +165,18 @@ impl CoreSeed {
             rng: Cell::new(0x9E37_79B9_7F4A_7C15 ^ ((index as u64 + 1) << 17)),
             global_queue_interval: global_queue_interval.max(1),
             parker,
+            io,
         })
     }
 }
 
 impl Core {
+    /// Picks made so far (wrapping).
+    #[inline]
+    pub(crate) fn tick(&self) -> u32 {
+        self.tick.get()
+    }
+
     /// The next task by the pick rule, from this worker's queues and its
     /// node's injectors.
     #[inline]

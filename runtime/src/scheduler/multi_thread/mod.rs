@@ -391,6 +391,9 @@ impl Shared {
             }
         }
         self.common.time.shutdown();
+        if let Some(io) = &self.common.io {
+            io.shutdown();
+        }
     }
 
     /// Waits until every worker thread finished (`None`: forever). Returns

@@ -41,6 +41,19 @@ impl WorkerCx {
         self.core.get().map(|c| unsafe { c.as_ref() }.node)
     }
 
+    /// Runs `f` with this worker's part of the I/O driver, if it holds its
+    /// core.
+    pub(crate) fn with_local_io<R>(
+        &self,
+        f: impl FnOnce(Option<&crate::io::driver::LocalIo>) -> R,
+    ) -> R {
+        match self.core.get() {
+            // SAFETY: the core pointer is set only while this thread owns the core, and read only on this thread (through a thread-local).
+            Some(core) => f(Some(&unsafe { core.as_ref() }.io)),
+            None => f(None),
+        }
+    }
+
     /// Takes the core away from this thread (for `block_in_place`).
     fn take_core(&self) -> Option<Box<Core>> {
         self.core.take().map(|p| {
@@ -100,6 +113,12 @@ fn run_loop(cx: &WorkerCx) {
         if time.is_due() {
             time.process();
         }
+        core.io.tick();
+        if let Some(io) = &shared.common.io {
+            if core.tick() % shared.common.config.event_interval.max(1) == 0 {
+                io.poll_shared();
+            }
+        }
         if let Some(task) = core.next_task(shared) {
             core.found_local_work();
             run_task(shared, core, task);
@@ -140,7 +159,7 @@ fn deactivate(shared: &Shared, core: &Core) {
         shared.notify_if_work_pending();
     }
     while !shared.is_shutdown() && !shared.is_active(core.index) {
-        core.parker.park(None);
+        park_core(shared, core, None, false);
     }
     shared.idle.transition_worker_from_inactive();
     core.is_searching.set(true);
@@ -163,11 +182,11 @@ fn park(shared: &Shared, core: &Core) {
         }
         if shared.try_acquire_driver(index, false) {
             // Park in the driver: until the next timer or an unpark.
-            core.parker.park(time.park_timeout());
+            park_core(shared, core, time.park_timeout(), true);
             shared.release_driver(index);
             time.process();
         } else {
-            core.parker.park(None);
+            park_core(shared, core, None, false);
         }
         if core.has_local_work() {
             // The timers we processed woke tasks onto our own queues.
@@ -210,11 +229,11 @@ fn park_reserved(shared: &Shared, core: &Core) {
             return;
         }
         if shared.try_acquire_driver(index, true) {
-            core.parker.park(time.park_timeout());
+            park_core(shared, core, time.park_timeout(), true);
             shared.release_driver(index);
             time.process();
         } else {
-            core.parker.park(None);
+            park_core(shared, core, None, false);
         }
         if !shared.reserved_idle.is_registered(index) {
             // A producer took us off the list and unparked us.
@@ -226,6 +245,27 @@ fn park_reserved(shared: &Shared, core: &Core) {
             return;
         }
     }
+}
+
+/// Sleeps until unparked or `timeout`. On io_uring every core waits in its
+/// own ring (its completions arrive while it sleeps); on epoll only the
+/// core that holds the driver (`owns_driver`) waits in the epoll instance,
+/// the others on their parker's condvar.
+fn park_core(
+    shared: &Shared,
+    core: &Core,
+    timeout: Option<std::time::Duration>,
+    owns_driver: bool,
+) {
+    shared.common.config.on_park();
+    match &shared.common.io {
+        Some(io) if owns_driver || io.parks_in_local() => {
+            core.parker
+                .park_in_driver(timeout, |t| io.wait(&core.io, t));
+        }
+        _ => core.parker.park(timeout),
+    }
+    shared.common.config.on_unpark();
 }
 
 /// Called by each worker thread as it leaves at shutdown; the last one

@@ -1,0 +1,261 @@
+//! The I/O driver: one interface, two backends chosen when the runtime is
+//! built.
+//!
+//! - `uring` — io_uring, one ring per worker (see its module docs for the
+//!   design that lets tasks migrate with operations in flight).
+//! - `epoll` — one edge-triggered epoll instance per runtime.
+//! - `probe` — which backend: `Builder::io_driver`, `PERF_RUNTIME_IO`, and
+//!   a probe that builds a ring with the real size and flags and checks the
+//!   opcodes; on any failure the runtime uses epoll and logs why, once.
+//! - `scheduled_io` — the readiness of one resource and its waiters, fed the
+//!   same way by both backends.
+//!
+//! A worker waits for I/O in one place only: its parker (`scheduler/park.rs`)
+//! parks "in the driver" — its ring, or the shared epoll instance when it
+//! holds the driver — and is unparked through the driver's eventfd.
+
+pub(crate) mod epoll;
+pub(crate) mod probe;
+pub(crate) mod scheduled_io;
+pub(crate) mod uring;
+
+#[cfg(all(test, perf_runtime_loom))]
+mod loom_tests;
+
+use crate::io::ready::Interest;
+use scheduled_io::ScheduledIo;
+use std::cell::RefCell;
+use std::fmt;
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Which I/O backend a runtime uses (`Handle::io_backend`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum IoBackend {
+    /// io_uring, one ring per worker.
+    Uring,
+    /// epoll, one instance per runtime.
+    Epoll,
+}
+
+impl fmt::Display for IoBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IoBackend::Uring => "io_uring",
+            IoBackend::Epoll => "epoll",
+        })
+    }
+}
+
+/// Which I/O backend to build (`runtime::Builder::io_driver`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum IoDriver {
+    /// io_uring when the kernel allows it, else epoll (the default; the
+    /// `PERF_RUNTIME_IO` environment variable can force one).
+    #[default]
+    Auto,
+    /// io_uring, or a build error that says why it cannot be used.
+    Uring,
+    /// epoll.
+    Epoll,
+}
+
+/// The runtime's I/O driver (shared by every worker).
+pub(crate) struct Driver {
+    backend: Backend,
+}
+
+enum Backend {
+    Epoll(epoll::Epoll),
+    Uring(uring::Uring),
+}
+
+/// Where a resource is registered.
+pub(crate) struct Registered {
+    pub(crate) sio: Arc<ScheduledIo>,
+    /// The ring (io_uring) the resource's poll lives on.
+    ring: usize,
+}
+
+/// A core's part of the driver: its ring on io_uring, nothing on epoll.
+pub(crate) struct LocalIo {
+    ring: Option<RefCell<uring::Ring>>,
+}
+
+impl Driver {
+    /// Builds the driver `choice` asks for, with `rings` rings on io_uring
+    /// (one per core). Returns the driver and the cores' parts.
+    pub(crate) fn new(choice: IoDriver, rings: usize) -> io::Result<(Arc<Driver>, Vec<LocalIo>)> {
+        match probe::choose(choice)? {
+            IoBackend::Uring => {
+                let (shared, rings) = uring::Uring::new(rings)?;
+                let locals = rings
+                    .into_iter()
+                    .map(|r| LocalIo {
+                        ring: Some(RefCell::new(r)),
+                    })
+                    .collect();
+                Ok((
+                    Arc::new(Driver {
+                        backend: Backend::Uring(shared),
+                    }),
+                    locals,
+                ))
+            }
+            IoBackend::Epoll => {
+                let ep = epoll::Epoll::new()?;
+                let locals = (0..rings).map(|_| LocalIo { ring: None }).collect();
+                Ok((
+                    Arc::new(Driver {
+                        backend: Backend::Epoll(ep),
+                    }),
+                    locals,
+                ))
+            }
+        }
+    }
+
+    pub(crate) fn backend(&self) -> IoBackend {
+        match self.backend {
+            Backend::Epoll(_) => IoBackend::Epoll,
+            Backend::Uring(_) => IoBackend::Uring,
+        }
+    }
+
+    /// The callback that ends the wait of a parker parked in this driver
+    /// through `local` (the core's ring, or the shared epoll instance).
+    pub(crate) fn waker_for(self: &Arc<Driver>, local: &LocalIo) -> Box<dyn Fn() + Send + Sync> {
+        match (&self.backend, &local.ring) {
+            (Backend::Uring(_), Some(ring)) => {
+                // Weak: the ring's own unpark callback holds the parker.
+                let shared = Arc::downgrade(&ring.borrow().shared);
+                Box::new(move || {
+                    if let Some(s) = shared.upgrade() {
+                        s.wake();
+                    }
+                })
+            }
+            _ => {
+                let me = Arc::downgrade(self);
+                Box::new(move || {
+                    if let Some(d) = me.upgrade() {
+                        if let Backend::Epoll(ep) = &d.backend {
+                            ep.wake();
+                        }
+                    }
+                })
+            }
+        }
+    }
+
+    /// Registers `fd` for `interest`; `local` is the calling core's part if
+    /// the caller runs on one of this runtime's cores.
+    pub(crate) fn register(
+        &self,
+        fd: RawFd,
+        interest: Interest,
+        local: Option<&LocalIo>,
+    ) -> io::Result<Registered> {
+        match &self.backend {
+            Backend::Epoll(ep) => Ok(Registered {
+                sio: ep.register(fd, interest)?,
+                ring: 0,
+            }),
+            Backend::Uring(u) => {
+                let mut ring = local
+                    .and_then(|l| l.ring.as_ref())
+                    .and_then(|r| r.try_borrow_mut().ok());
+                let (sio, ring) = u.register(fd, interest, ring.as_deref_mut())?;
+                Ok(Registered { sio, ring })
+            }
+        }
+    }
+
+    /// Stops delivering readiness for `reg` (before its descriptor closes).
+    pub(crate) fn deregister(&self, reg: &Registered) -> io::Result<()> {
+        match &self.backend {
+            Backend::Epoll(ep) => {
+                reg.sio
+                    .deregistered
+                    .store(true, std::sync::atomic::Ordering::Release);
+                ep.deregister(reg.sio.fd, &reg.sio)
+            }
+            Backend::Uring(u) => {
+                u.deregister(&reg.sio, reg.ring);
+                Ok(())
+            }
+        }
+    }
+
+    /// A busy core's turn, every `event_interval` ticks on epoll: dispatch
+    /// what is ready without blocking. (A ring is checked every tick by
+    /// `LocalIo::tick`.)
+    pub(crate) fn poll_shared(&self) {
+        if let Backend::Epoll(ep) = &self.backend {
+            ep.turn(Some(Duration::ZERO));
+        }
+    }
+
+    /// Whether a core parks in the driver through `local` without holding
+    /// the shared driver (every core on io_uring).
+    pub(crate) fn parks_in_local(&self) -> bool {
+        matches!(self.backend, Backend::Uring(_))
+    }
+
+    /// Waits in the driver (the core's ring, or the epoll instance) for up
+    /// to `timeout`, and dispatches what arrived.
+    pub(crate) fn wait(&self, local: &LocalIo, timeout: Option<Duration>) {
+        match (&self.backend, &local.ring) {
+            (Backend::Uring(_), Some(ring)) => match ring.try_borrow_mut() {
+                Ok(mut r) => r.park(timeout),
+                Err(_) => std::thread::yield_now(),
+            },
+            (Backend::Epoll(ep), _) => {
+                if !ep.turn(timeout) {
+                    // Another thread is in a (non-blocking) turn.
+                    std::thread::yield_now();
+                }
+            }
+            (Backend::Uring(_), None) => {}
+        }
+    }
+
+    /// The driver's ring `index`, for wiring its owner's unparker.
+    pub(crate) fn set_ring_unpark(&self, local: &LocalIo, f: Box<dyn Fn() + Send + Sync>) {
+        if let Some(ring) = &local.ring {
+            ring.borrow().shared.set_unpark(f);
+        }
+    }
+
+    /// Every registered resource's waits end with an error.
+    pub(crate) fn shutdown(&self) {
+        match &self.backend {
+            Backend::Epoll(ep) => ep.shutdown(),
+            Backend::Uring(u) => u.shutdown(),
+        }
+    }
+}
+
+impl LocalIo {
+    /// A core without a driver part (I/O disabled).
+    pub(crate) fn none() -> LocalIo {
+        LocalIo { ring: None }
+    }
+
+    /// A busy core's check, every tick: dispatches completions already
+    /// posted and submits what is queued. A few loads when idle.
+    #[inline]
+    pub(crate) fn tick(&self) {
+        if let Some(ring) = &self.ring {
+            if let Ok(mut r) = ring.try_borrow_mut() {
+                if r.has_work() {
+                    r.poll();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,527 @@
+//! The io_uring backend: one ring per worker, no lock on the I/O path.
+//!
+//! # Design
+//!
+//! A work-stealing runtime moves tasks between workers while their I/O is in
+//! flight, and an io_uring submission queue has a single producer. So each
+//! worker core owns one ring (`Ring`, inside the core, moving with it when
+//! `block_in_place` hands the core to a new thread), and:
+//!
+//! - **Readiness** (tokio-style `poll_read`/`poll_write`): a resource is
+//!   registered on the ring of the worker that creates it with one
+//!   *multishot* `POLL_ADD` (edge-triggered, like the epoll backend's
+//!   `EPOLLET`). Each completion sets readiness bits in the resource's
+//!   `ScheduledIo` and wakes the waiting task's waker. The task may run on
+//!   any worker by then: the wake goes through the normal scheduler, with the
+//!   task's QoS class, like any other wake.
+//! - **Commands from other threads** (a registration made outside a worker,
+//!   a deregistration, a cancellation of an operation that lives on another
+//!   worker's ring) go into the ring's `inbox`; the sender raises
+//!   `has_inbox` and unparks the ring's worker. The owner drains the inbox at
+//!   every tick and before it waits, and only the owner touches its rings'
+//!   queues.
+//! - **Waiting**: a worker that parks waits in its own ring
+//!   (`io_uring_enter` with `GETEVENTS`, min 1, and the timer deadline as a
+//!   nanosecond timeout when it owns the timers). Its unparker writes the
+//!   ring's eventfd, on which a multishot poll is armed: the write posts a
+//!   completion and the wait ends. The parker's state machine
+//!   (`scheduler/park.rs`) writes the eventfd only when the worker is
+//!   parked in the ring.
+//! - **Completions while busy**: every tick the worker checks its completion
+//!   queue (a load of the ring's tail) and the kernel's "task work pending"
+//!   flag (the ring is set up with `COOP_TASKRUN`), so a busy worker never
+//!   needs a syscall to see completions that are already posted.
+//!
+//! # Invariants
+//!
+//! - A multishot poll's `user_data` is the pointer of an
+//!   `Arc<ScheduledIo>` whose strong count the ring owns until the poll's
+//!   final completion (one without `IORING_CQE_F_MORE`). A final completion
+//!   re-arms the poll unless the resource was deregistered.
+//! - A deregistration sends `POLL_REMOVE`; the resource's descriptor may be
+//!   closed before the removal lands (the poll holds its own file reference,
+//!   so nothing else can be confused with it).
+//! - A ring is dropped only after the runtime's workers stopped; dropping it
+//!   closes its descriptor, which cancels whatever is still armed, and
+//!   releases the `Arc`s those polls held.
+
+use super::epoll::{drain_eventfd, new_eventfd, write_eventfd};
+use super::scheduled_io::ScheduledIo;
+use crate::io::ready::{Interest, Ready};
+use io_uring::{cqueue, opcode, squeue, types, IoUring};
+use std::collections::HashSet;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+/// Submission queue entries per ring (the completion queue is twice that).
+pub(crate) const RING_ENTRIES: u32 = 256;
+
+const WAKE_TOKEN: u64 = 0b010;
+const IGNORE_TOKEN: u64 = 0b100;
+/// `user_data` tag bits (pointers are at least 8-aligned).
+const TAG_MASK: u64 = 0b111;
+const TAG_POLL: u64 = 0b001;
+
+/// The opcodes the backend needs; the probe checks every one.
+pub(crate) const REQUIRED_OPCODES: &[(u8, &str)] = &[
+    (opcode::PollAdd::CODE, "POLL_ADD"),
+    (opcode::PollRemove::CODE, "POLL_REMOVE"),
+    (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
+];
+
+/// Builds a ring with the size and flags the runtime uses.
+pub(crate) fn build_ring() -> io::Result<IoUring> {
+    let mut b = IoUring::builder();
+    b.setup_cqsize(RING_ENTRIES * 4)
+        .setup_coop_taskrun()
+        .setup_taskrun_flag();
+    match b.build(RING_ENTRIES) {
+        Ok(r) => Ok(r),
+        // Kernels before 5.19 refuse the task-run flags: without them
+        // completions are posted through task work signalled at once.
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => IoUring::builder()
+            .setup_cqsize(RING_ENTRIES * 4)
+            .build(RING_ENTRIES),
+        Err(e) => Err(e),
+    }
+}
+
+/// What a thread other than the ring's owner asks of it.
+pub(crate) enum Command {
+    /// Arm the readiness poll of a new registration.
+    Arm(Arc<ScheduledIo>),
+    /// Remove the readiness poll of a deregistered resource.
+    Disarm(Arc<ScheduledIo>),
+}
+
+/// The part of a ring other threads reach.
+pub(crate) struct RingShared {
+    pub(crate) index: usize,
+    wake_fd: OwnedFd,
+    inbox: Mutex<Vec<Command>>,
+    has_inbox: AtomicBool,
+    /// Wakes the thread that drives this ring (the worker's unparker).
+    unpark: OnceLock<Box<dyn Fn() + Send + Sync>>,
+}
+
+impl RingShared {
+    /// Queues a command for the owner and wakes it.
+    pub(crate) fn send(&self, cmd: Command) {
+        self.inbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(cmd);
+        self.has_inbox.store(true, Release);
+        if let Some(unpark) = self.unpark.get() {
+            unpark();
+        } else {
+            write_eventfd(self.wake_fd.as_raw_fd());
+        }
+    }
+
+    /// Ends the owner's wait in the kernel (the parker calls this).
+    pub(crate) fn wake(&self) {
+        write_eventfd(self.wake_fd.as_raw_fd());
+    }
+
+    pub(crate) fn set_unpark(&self, f: Box<dyn Fn() + Send + Sync>) {
+        let _ = self.unpark.set(f);
+    }
+}
+
+/// The shared state of the io_uring backend: every ring's `RingShared`.
+pub(crate) struct Uring {
+    pub(crate) rings: Box<[Arc<RingShared>]>,
+    rr: AtomicUsize,
+    /// Registrations not yet deregistered, for shutdown.
+    live: Mutex<LiveSet>,
+}
+
+#[derive(Default)]
+struct LiveSet {
+    set: HashSet<usize>,
+    regs: Vec<std::sync::Weak<ScheduledIo>>,
+    is_shutdown: bool,
+}
+
+impl Uring {
+    /// Makes `n` rings; returns the shared part and the rings, which the
+    /// caller hands to the worker cores.
+    pub(crate) fn new(n: usize) -> io::Result<(Uring, Vec<Ring>)> {
+        let mut shared = Vec::with_capacity(n);
+        let mut rings = Vec::with_capacity(n);
+        for index in 0..n {
+            let ring = Ring::new(index)?;
+            shared.push(ring.shared.clone());
+            rings.push(ring);
+        }
+        Ok((
+            Uring {
+                rings: shared.into_boxed_slice(),
+                rr: AtomicUsize::new(0),
+                live: Mutex::new(LiveSet::default()),
+            },
+            rings,
+        ))
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, LiveSet> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Registers `fd` on `local` (the calling worker's ring) when given,
+    /// else on a ring chosen round-robin through its inbox. Returns the
+    /// resource and the index of its ring.
+    pub(crate) fn register(
+        &self,
+        fd: RawFd,
+        interest: Interest,
+        local: Option<&mut Ring>,
+    ) -> io::Result<(Arc<ScheduledIo>, usize)> {
+        let sio = Arc::new(ScheduledIo::new(fd, interest));
+        {
+            let mut live = self.live();
+            if live.is_shutdown {
+                return Err(super::scheduled_io::shutdown_error());
+            }
+            live.set.insert(Arc::as_ptr(&sio) as usize);
+            live.regs.push(Arc::downgrade(&sio));
+            if live.regs.len() > 64 && live.regs.len() > 2 * live.set.len() {
+                live.regs.retain(|w| w.strong_count() > 0);
+            }
+        }
+        let index = match local {
+            Some(ring) => {
+                ring.arm(sio.clone());
+                ring.shared.index
+            }
+            None => {
+                let i = self.rr.fetch_add(1, Relaxed) % self.rings.len();
+                self.rings[i].send(Command::Arm(sio.clone()));
+                i
+            }
+        };
+        Ok((sio, index))
+    }
+
+    pub(crate) fn deregister(&self, sio: &Arc<ScheduledIo>, ring: usize) {
+        if sio.deregistered.swap(true, AcqRel) {
+            return;
+        }
+        self.live().set.remove(&(Arc::as_ptr(sio) as usize));
+        self.rings[ring].send(Command::Disarm(sio.clone()));
+    }
+
+    /// Every live registration's waits end with an error.
+    pub(crate) fn shutdown(&self) {
+        let regs = {
+            let mut live = self.live();
+            live.is_shutdown = true;
+            live.set.clear();
+            std::mem::take(&mut live.regs)
+        };
+        for sio in regs.iter().filter_map(|w| w.upgrade()) {
+            sio.shutdown();
+        }
+    }
+}
+
+/// One worker's ring. Only the thread that holds the worker's core touches
+/// it.
+pub(crate) struct Ring {
+    uring: IoUring,
+    pub(crate) shared: Arc<RingShared>,
+    /// Entries pushed since the last submit.
+    unsubmitted: u32,
+    /// Entries that did not fit in the submission queue yet.
+    overflow: Vec<squeue::Entry>,
+    inbox_buf: Vec<Command>,
+    cqe_buf: Vec<(u64, i32, u32)>,
+}
+
+impl Ring {
+    fn new(index: usize) -> io::Result<Ring> {
+        let uring = build_ring()?;
+        let wake_fd = new_eventfd()?;
+        let mut ring = Ring {
+            uring,
+            shared: Arc::new(RingShared {
+                index,
+                wake_fd,
+                inbox: Mutex::new(Vec::new()),
+                has_inbox: AtomicBool::new(false),
+                unpark: OnceLock::new(),
+            }),
+            unsubmitted: 0,
+            overflow: Vec::new(),
+            inbox_buf: Vec::new(),
+            cqe_buf: Vec::with_capacity(RING_ENTRIES as usize),
+        };
+        ring.arm_wake();
+        ring.submit()?;
+        Ok(ring)
+    }
+
+    fn arm_wake(&mut self) {
+        let e = opcode::PollAdd::new(
+            types::Fd(self.shared.wake_fd.as_raw_fd()),
+            libc::POLLIN as u32,
+        )
+        .multi(true)
+        .build()
+        .user_data(WAKE_TOKEN);
+        self.push(e);
+    }
+
+    fn push(&mut self, e: squeue::Entry) {
+        if !self.overflow.is_empty() {
+            self.overflow.push(e);
+            return;
+        }
+        // SAFETY: the entries this ring pushes reference only descriptors
+        // (no buffers); a readiness poll's user_data carries an `Arc` strong
+        // count that lives until its final completion.
+        if unsafe { self.uring.submission().push(&e) }.is_err() {
+            self.overflow.push(e);
+        } else {
+            self.unsubmitted += 1;
+        }
+    }
+
+    /// Arms the multishot readiness poll of `sio` (the ring takes one
+    /// strong count, given back at the poll's final completion).
+    pub(crate) fn arm(&mut self, sio: Arc<ScheduledIo>) {
+        let fd = sio.fd;
+        let mask = sio.poll_mask;
+        let ptr = Arc::into_raw(sio) as u64;
+        debug_assert_eq!(ptr & TAG_MASK, 0);
+        let e = opcode::PollAdd::new(types::Fd(fd), mask)
+            .multi(true)
+            .build()
+            .user_data(ptr | TAG_POLL);
+        self.push(e);
+    }
+
+    fn disarm(&mut self, sio: &Arc<ScheduledIo>) {
+        let target = Arc::as_ptr(sio) as u64 | TAG_POLL;
+        let e = opcode::PollRemove::new(target)
+            .build()
+            .user_data(IGNORE_TOKEN);
+        self.push(e);
+    }
+
+    /// Submits what is queued (and runs pending task work) without waiting.
+    fn submit(&mut self) -> io::Result<()> {
+        self.refill_from_overflow();
+        match self.uring.submitter().submit() {
+            Ok(_) => {
+                self.unsubmitted = 0;
+                Ok(())
+            }
+            Err(e) if is_transient(&e) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn refill_from_overflow(&mut self) {
+        while !self.overflow.is_empty() {
+            let e = self.overflow[0].clone();
+            // SAFETY: as in `push`.
+            if unsafe { self.uring.submission().push(&e) }.is_err() {
+                // Full: submit what fits and try again.
+                if self.uring.submitter().submit().is_err() {
+                    return;
+                }
+                self.unsubmitted = 0;
+                continue;
+            }
+            self.overflow.remove(0);
+            self.unsubmitted += 1;
+        }
+    }
+
+    fn take_inbox(&mut self) {
+        if !self.shared.has_inbox.load(Acquire) {
+            return;
+        }
+        self.shared.has_inbox.store(false, Relaxed);
+        let mut buf = std::mem::take(&mut self.inbox_buf);
+        std::mem::swap(
+            &mut buf,
+            &mut *self.shared.inbox.lock().unwrap_or_else(|e| e.into_inner()),
+        );
+        for cmd in buf.drain(..) {
+            match cmd {
+                Command::Arm(sio) => {
+                    if !sio.deregistered.load(Acquire) {
+                        self.arm(sio);
+                    }
+                }
+                Command::Disarm(sio) => self.disarm(&sio),
+            }
+        }
+        self.inbox_buf = buf;
+    }
+
+    /// Whether a tick has anything to do: commands, unsubmitted entries,
+    /// kernel task work, or completions.
+    #[inline]
+    pub(crate) fn has_work(&mut self) -> bool {
+        self.shared.has_inbox.load(Relaxed)
+            || self.unsubmitted > 0
+            || !self.overflow.is_empty()
+            || self.uring.submission().taskrun()
+            || !self.uring.completion().is_empty()
+    }
+
+    /// A busy worker's turn: takes commands, submits, and dispatches the
+    /// completions already posted. Never blocks.
+    pub(crate) fn poll(&mut self) {
+        self.take_inbox();
+        if self.unsubmitted > 0 || !self.overflow.is_empty() || self.uring.submission().taskrun() {
+            if let Err(e) = self.submit() {
+                tracing::error!("io_uring submit failed: {e}");
+            }
+        }
+        self.dispatch();
+    }
+
+    /// Waits in the kernel until a completion arrives (an unpark is one: it
+    /// writes the ring's eventfd) or `timeout` passes, then dispatches.
+    pub(crate) fn park(&mut self, timeout: Option<Duration>) {
+        self.take_inbox();
+        self.refill_from_overflow();
+        if !self.uring.completion().is_empty() {
+            let _ = self.submit();
+        } else {
+            let res = match timeout {
+                Some(t) => {
+                    let ts = types::Timespec::new()
+                        .sec(t.as_secs())
+                        .nsec(t.subsec_nanos());
+                    let args = types::SubmitArgs::new().timespec(&ts);
+                    self.uring.submitter().submit_with_args(1, &args)
+                }
+                None => self.uring.submitter().submit_and_wait(1),
+            };
+            match res {
+                Ok(_) => self.unsubmitted = 0,
+                Err(e) if is_transient(&e) => {
+                    if e.raw_os_error() == Some(libc::ETIME) {
+                        self.unsubmitted = 0;
+                    }
+                }
+                Err(e) => tracing::error!("io_uring wait failed: {e}"),
+            }
+        }
+        self.dispatch();
+    }
+
+    fn dispatch(&mut self) {
+        let mut buf = std::mem::take(&mut self.cqe_buf);
+        loop {
+            buf.clear();
+            buf.extend(
+                self.uring
+                    .completion()
+                    .map(|c| (c.user_data(), c.result(), c.flags())),
+            );
+            if buf.is_empty() {
+                break;
+            }
+            for &(data, res, flags) in &buf {
+                self.complete(data, res, flags);
+            }
+        }
+        self.cqe_buf = buf;
+    }
+
+    fn complete(&mut self, data: u64, res: i32, flags: u32) {
+        match data {
+            WAKE_TOKEN => {
+                drain_eventfd(self.shared.wake_fd.as_raw_fd());
+                if !cqueue::more(flags) {
+                    self.arm_wake();
+                }
+            }
+            IGNORE_TOKEN => {}
+            d if d & TAG_MASK == TAG_POLL => {
+                let ptr = (d & !TAG_MASK) as *const ScheduledIo;
+                if cqueue::more(flags) {
+                    // SAFETY: the poll is still armed, so the strong count
+                    // the ring took in `arm` is still held.
+                    let sio = unsafe { &*ptr };
+                    if res >= 0 {
+                        sio.set_readiness(Ready::from_poll_events(res as u32));
+                    }
+                    return;
+                }
+                // SAFETY: the final completion of the poll: the ring gives
+                // back the strong count it took in `arm`.
+                let sio = unsafe { Arc::from_raw(ptr) };
+                if res >= 0 {
+                    sio.set_readiness(Ready::from_poll_events(res as u32));
+                } else if res != -libc::ECANCELED && res != -libc::ENOENT {
+                    // The descriptor cannot be polled (EBADF, ...): wake the
+                    // task so its next syscall reports the error.
+                    sio.set_readiness(Ready::ERROR | Ready::READ_CLOSED | Ready::WRITE_CLOSED);
+                    return;
+                }
+                if !sio.deregistered.load(Acquire) && res != -libc::ECANCELED {
+                    // The kernel ended the multishot poll (e.g. the
+                    // completion queue overflowed): arm it again.
+                    self.arm(sio);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EINTR) | Some(libc::ETIME) | Some(libc::EBUSY) | Some(libc::EAGAIN)
+    )
+}
+
+impl Drop for Ring {
+    /// Cancels everything still armed on the ring and reaps the final
+    /// completions, releasing the `Arc`s the polls hold. What the kernel
+    /// does not finish within ~64 ms stays leaked rather than freed under it.
+    fn drop(&mut self) {
+        let e = opcode::AsyncCancel2::new(types::CancelBuilder::any())
+            .build()
+            .user_data(IGNORE_TOKEN);
+        self.overflow.clear();
+        // SAFETY: the entry references no memory.
+        if unsafe { self.uring.submission().push(&e) }.is_ok() {
+            let _ = self.uring.submitter().submit();
+        }
+        for _ in 0..64 {
+            let cqes: Vec<_> = self
+                .uring
+                .completion()
+                .map(|c| (c.user_data(), c.flags()))
+                .collect();
+            for &(data, flags) in &cqes {
+                if data & TAG_MASK == TAG_POLL && !cqueue::more(flags) {
+                    let ptr = (data & !TAG_MASK) as *const ScheduledIo;
+                    // SAFETY: the poll's final completion: the ring gives
+                    // back the strong count it took in `arm`.
+                    drop(unsafe { Arc::from_raw(ptr) });
+                }
+            }
+            if cqes.is_empty() {
+                let ts = types::Timespec::new().nsec(1_000_000);
+                let args = types::SubmitArgs::new().timespec(&ts);
+                if self.uring.submitter().submit_with_args(1, &args).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,361 @@
+use super::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+use crate::io::{AsyncRead, AsyncWrite, Interest, PollEvented, ReadBuf, Ready};
+use crate::net::addr::{each_addr, ToSocketAddrs};
+use crate::net::sys;
+use std::fmt;
+use std::io;
+use std::net::{self, Shutdown, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// A TCP connection (as `tokio::net::TcpStream`): reads and writes through
+/// [`AsyncRead`]/[`AsyncWrite`] ([`AsyncReadExt`](crate::io::AsyncReadExt)
+/// and [`AsyncWriteExt`](crate::io::AsyncWriteExt) add `read`, `write_all`,
+/// ...), or the `try_*` calls after `readable()`/`writable()`.
+pub struct TcpStream {
+    pub(super) io: PollEvented<net::TcpStream>,
+}
+
+impl TcpStream {
+    /// Connects to `addr`, trying each resolved address in turn.
+    pub async fn connect<A: ToSocketAddrs>(addr: A) -> io::Result<TcpStream> {
+        each_addr(addr, |a| async move {
+            let socket = super::TcpSocket::for_addr(&a)?;
+            socket.connect(a).await
+        })
+        .await
+    }
+
+    /// Wraps a connected non-blocking socket descriptor after `connect`
+    /// started, and waits for the connection to complete.
+    pub(crate) async fn connect_fd(
+        fd: std::os::fd::OwnedFd,
+        addr: SocketAddr,
+    ) -> io::Result<TcpStream> {
+        let done = sys::connect(fd.as_raw_fd(), &addr)?;
+        let stream = TcpStream {
+            io: PollEvented::new(net::TcpStream::from(fd))?,
+        };
+        if !done {
+            // Writable means the connect finished, one way or the other.
+            stream
+                .io
+                .registration()
+                .readiness(Interest::WRITABLE)
+                .await?;
+            if let Some(e) = sys::take_error(stream.as_raw_fd())? {
+                return Err(e);
+            }
+            // A spurious wake-up before the handshake completed.
+            stream.peer_addr()?;
+        }
+        Ok(stream)
+    }
+
+    pub(crate) fn from_accepted(s: net::TcpStream) -> io::Result<TcpStream> {
+        s.set_nonblocking(true)?;
+        Ok(TcpStream {
+            io: PollEvented::new(s)?,
+        })
+    }
+
+    /// Wraps a connected std stream (set non-blocking here), as tokio's
+    /// `from_std`.
+    pub fn from_std(stream: net::TcpStream) -> io::Result<TcpStream> {
+        Self::from_accepted(stream)
+    }
+
+    /// Hands the stream back as a std stream (still non-blocking).
+    pub fn into_std(self) -> io::Result<net::TcpStream> {
+        self.io.into_inner()
+    }
+
+    /// The local address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr()
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr()
+    }
+
+    /// The pending socket error, if any (`SO_ERROR`).
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.io.get_ref().take_error()
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        self.io.get_ref().nodelay()
+    }
+
+    /// Sets `TCP_NODELAY` (disables Nagle's algorithm).
+    pub fn set_nodelay(&self, nodelay: bool) -> io::Result<()> {
+        self.io.get_ref().set_nodelay(nodelay)
+    }
+
+    /// `SO_LINGER`.
+    pub fn linger(&self) -> io::Result<Option<Duration>> {
+        let l: libc::linger = sys::getsockopt(self.as_raw_fd(), libc::SOL_SOCKET, libc::SO_LINGER)?;
+        Ok((l.l_onoff != 0).then(|| Duration::from_secs(l.l_linger as u64)))
+    }
+
+    /// Sets `SO_LINGER`.
+    pub fn set_linger(&self, dur: Option<Duration>) -> io::Result<()> {
+        let l = libc::linger {
+            l_onoff: dur.is_some() as libc::c_int,
+            l_linger: dur.map_or(0, |d| d.as_secs().min(i32::MAX as u64) as libc::c_int),
+        };
+        sys::setsockopt(self.as_raw_fd(), libc::SOL_SOCKET, libc::SO_LINGER, l)
+    }
+
+    /// `IP_TTL`.
+    pub fn ttl(&self) -> io::Result<u32> {
+        self.io.get_ref().ttl()
+    }
+
+    /// Sets `IP_TTL`.
+    pub fn set_ttl(&self, ttl: u32) -> io::Result<()> {
+        self.io.get_ref().set_ttl(ttl)
+    }
+
+    /// Waits until the stream is ready for `interest`; returns what is
+    /// ready. Cancel-safe.
+    pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
+        Ok(self.io.registration().readiness(interest).await?.ready)
+    }
+
+    /// Waits until the stream is readable. Cancel-safe.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.ready(Interest::READABLE).await.map(drop)
+    }
+
+    /// Waits until the stream is writable. Cancel-safe.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.ready(Interest::WRITABLE).await.map(drop)
+    }
+
+    /// Polls for read readiness (only the last task to poll is woken).
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.registration().poll_read_ready(cx).map_ok(drop)
+    }
+
+    /// Polls for write readiness (only the last task to poll is woken).
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.registration().poll_write_ready(cx).map_ok(drop)
+    }
+
+    /// Reads without waiting: `WouldBlock` if no data is ready.
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        use std::io::Read;
+        self.io
+            .registration()
+            .try_io(Interest::READABLE, || (&mut self.io.get_ref()).read(buf))
+    }
+
+    /// Reads into several buffers without waiting.
+    pub fn try_read_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        use std::io::Read;
+        self.io.registration().try_io(Interest::READABLE, || {
+            (&mut self.io.get_ref()).read_vectored(bufs)
+        })
+    }
+
+    /// Reads into a `BufMut`-like vector's spare capacity without waiting.
+    pub fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        if buf.capacity() == buf.len() {
+            buf.reserve(64);
+        }
+        let spare = buf.spare_capacity_mut();
+        // SAFETY: `read` only writes into the slice; only the bytes it
+        // reports written become part of the vector.
+        let slice = unsafe { &mut *(spare as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
+        let n = self.try_read(slice)?;
+        // SAFETY: `n` bytes past the old length were written by the kernel.
+        unsafe { buf.set_len(buf.len() + n) };
+        Ok(n)
+    }
+
+    /// Writes without waiting: `WouldBlock` if the socket buffer is full.
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        use std::io::Write;
+        self.io
+            .registration()
+            .try_io(Interest::WRITABLE, || (&mut self.io.get_ref()).write(buf))
+    }
+
+    /// Writes several buffers without waiting.
+    pub fn try_write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        use std::io::Write;
+        self.io.registration().try_io(Interest::WRITABLE, || {
+            (&mut self.io.get_ref()).write_vectored(bufs)
+        })
+    }
+
+    /// Runs `f` (a non-blocking call on this socket) if the stream is ready
+    /// for `interest`; clears the readiness if it returns `WouldBlock`.
+    pub fn try_io<R>(
+        &self,
+        interest: Interest,
+        f: impl FnOnce() -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io.registration().try_io(interest, f)
+    }
+
+    /// Waits for `interest` and runs `f` until it stops returning
+    /// `WouldBlock`.
+    pub async fn async_io<R>(
+        &self,
+        interest: Interest,
+        f: impl FnMut() -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io.registration().async_io(interest, f).await
+    }
+
+    /// Receives data without removing it from the queue. Cancel-safe.
+    pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io
+            .registration()
+            .async_io(Interest::READABLE, || self.io.get_ref().peek(buf))
+            .await
+    }
+
+    /// Polls a peek (for hand-written futures).
+    pub fn poll_peek(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<usize>> {
+        let res = {
+            // SAFETY: `peek` only writes into the slice.
+            let b = unsafe {
+                &mut *(buf.unfilled_mut() as *mut [std::mem::MaybeUninit<u8>] as *mut [u8])
+            };
+            std::task::ready!(self
+                .io
+                .registration()
+                .poll_read_io(cx, || self.io.get_ref().peek(b)))
+        };
+        Poll::Ready(res.inspect(|&n| {
+            // SAFETY: the kernel initialised `n` bytes.
+            unsafe { buf.assume_init(n) };
+            buf.advance(n);
+        }))
+    }
+
+    /// Splits into borrowed halves usable concurrently in one task.
+    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        split::split(self)
+    }
+
+    /// Splits into owned halves that can move to different tasks;
+    /// [`OwnedReadHalf::reunite`] puts them back together.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        split::into_split(self)
+    }
+
+    pub(super) fn shutdown_std(&self, how: Shutdown) -> io::Result<()> {
+        match self.io.get_ref().shutdown(how) {
+            // Already disconnected: the write side is shut either way.
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            res => res,
+        }
+    }
+
+    pub(super) fn poll_read_priv(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.io.poll_read(cx, buf)
+    }
+
+    pub(super) fn poll_write_priv(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_write(cx, buf)
+    }
+
+    pub(super) fn poll_write_vectored_priv(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_write_vectored(cx, bufs)
+    }
+}
+
+impl AsyncRead for TcpStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.poll_read_priv(cx, buf)
+    }
+}
+
+impl AsyncWrite for TcpStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_priv(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored_priv(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Shuts the write side down (a FIN to the peer).
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.shutdown_std(Shutdown::Write))
+    }
+}
+
+impl TryFrom<net::TcpStream> for TcpStream {
+    type Error = io::Error;
+    fn try_from(s: net::TcpStream) -> io::Result<TcpStream> {
+        TcpStream::from_std(s)
+    }
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpStream")
+            .field("local", &self.local_addr().ok())
+            .field("peer", &self.peer_addr().ok())
+            .field("fd", &self.as_raw_fd())
+            .finish()
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.get_ref().as_raw_fd()
+    }
+}
+
+impl AsFd for TcpStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.get_ref().as_fd()
+    }
+}

@@ -1,0 +1,314 @@
+//! TCP behaviour, on whichever backend `PERF_RUNTIME_IO` selects.
+
+mod io_support;
+mod support;
+
+use io_support::*;
+use perf_runtime::io::{AsyncReadExt, AsyncWriteExt};
+use perf_runtime::net::{TcpListener, TcpSocket, TcpStream};
+use std::io::ErrorKind;
+use std::time::Duration;
+
+async fn echo_server() -> (std::net::SocketAddr, perf_runtime::task::JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let h = perf_runtime::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = listener.accept().await else {
+                return;
+            };
+            perf_runtime::spawn(async move {
+                let (mut r, mut w) = s.split();
+                let _ = perf_runtime::io::copy(&mut r, &mut w).await;
+            });
+        }
+    });
+    (addr, h)
+}
+
+#[test]
+fn backend_is_the_forced_one() {
+    let rt = multi(2);
+    let got = rt.handle().io_backend().expect("io enabled");
+    if let Some(want) = forced_backend() {
+        assert_eq!(got, want);
+    }
+}
+
+fn echo_roundtrips(rt: perf_runtime::runtime::Runtime) {
+    rt.block_on(async {
+        let (addr, server) = echo_server().await;
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        c.set_nodelay(true).unwrap();
+        for i in 0..200u32 {
+            let msg = i.to_le_bytes().repeat(64);
+            c.write_all(&msg).await.unwrap();
+            let mut back = vec![0u8; msg.len()];
+            c.read_exact(&mut back).await.unwrap();
+            assert_eq!(back, msg);
+        }
+        server.abort();
+    });
+}
+
+#[test]
+fn echo_small_messages_multi_thread() {
+    support::within(|| echo_roundtrips(multi(2)));
+}
+
+#[test]
+fn echo_small_messages_current_thread() {
+    support::within(|| echo_roundtrips(current()));
+}
+
+#[test]
+fn echo_large_transfer_with_half_close() {
+    support::within(|| {
+        multi(2).block_on(async {
+            let (addr, server) = echo_server().await;
+            let c = TcpStream::connect(addr).await.unwrap();
+            let (mut r, mut w) = c.into_split();
+            let data: Vec<u8> = (0..8 * 1024 * 1024u32)
+                .map(|i| (i * 7 % 251) as u8)
+                .collect();
+            let expect = data.clone();
+            let writer = perf_runtime::spawn(async move {
+                w.write_all(&data).await.unwrap();
+                // Half-close: the server sees EOF, finishes its copy and
+                // closes, so our read ends.
+                w.shutdown().await.unwrap();
+                w
+            });
+            let mut got = Vec::new();
+            r.read_to_end(&mut got).await.unwrap();
+            assert_eq!(got.len(), expect.len());
+            assert!(got == expect, "the echoed bytes differ");
+            let w = writer.await.unwrap();
+            let _stream = r.reunite(w).unwrap();
+            server.abort();
+        })
+    });
+}
+
+#[test]
+fn connect_refused_is_an_error() {
+    support::within(|| {
+        multi(1).block_on(async {
+            // Bind then drop: the port is (almost certainly) closed now.
+            let addr = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap();
+            let err = TcpStream::connect(addr).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
+        })
+    });
+}
+
+#[test]
+fn bad_address_is_an_invalid_input_error() {
+    support::within(|| {
+        multi(1).block_on(async {
+            // No port: not an address at all (std and tokio say InvalidInput).
+            let err = TcpStream::connect("not an address").await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+            let err = TcpListener::bind("127.0.0.1:99999").await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+        })
+    });
+}
+
+#[test]
+fn accept_hundreds_of_connections() {
+    support::within(|| {
+        multi(2).block_on(async {
+            let (addr, server) = echo_server().await;
+            let mut tasks = Vec::new();
+            for i in 0..300u32 {
+                tasks.push(perf_runtime::spawn(async move {
+                    let mut c = TcpStream::connect(addr).await.unwrap();
+                    c.write_all(&i.to_le_bytes()).await.unwrap();
+                    let mut b = [0u8; 4];
+                    c.read_exact(&mut b).await.unwrap();
+                    u32::from_le_bytes(b)
+                }));
+            }
+            for (i, t) in tasks.into_iter().enumerate() {
+                assert_eq!(t.await.unwrap(), i as u32);
+            }
+            server.abort();
+        })
+    });
+}
+
+#[test]
+fn read_timeout_then_data_still_arrives() {
+    support::within(|| {
+        multi(2).block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let mut c = TcpStream::connect(addr).await.unwrap();
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4];
+            // Nothing sent: the read times out, and being cancel-safe it
+            // loses nothing that arrives later.
+            let r = perf_runtime::time::timeout(Duration::from_millis(20), c.read(&mut buf)).await;
+            assert!(r.is_err());
+            s.write_all(b"late").await.unwrap();
+            c.read_exact(&mut buf).await.unwrap();
+            assert_eq!(&buf, b"late");
+        })
+    });
+}
+
+#[test]
+fn peer_reset_mid_read_is_an_error_not_a_panic() {
+    support::within(|| {
+        multi(2).block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let mut c = TcpStream::connect(addr).await.unwrap();
+            let (s, _) = listener.accept().await.unwrap();
+            let reader = perf_runtime::spawn(async move {
+                let mut buf = [0u8; 16];
+                let mut total = 0;
+                loop {
+                    match c.read(&mut buf).await {
+                        Ok(0) => return Ok(total),
+                        Ok(n) => total += n,
+                        Err(e) => return Err(e),
+                    }
+                }
+            });
+            // SO_LINGER 0 then close: an RST, not a FIN.
+            s.set_linger(Some(Duration::ZERO)).unwrap();
+            drop(s);
+            let err = reader.await.unwrap().unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::ConnectionReset, "{err}");
+        })
+    });
+}
+
+#[test]
+fn half_open_socket_reads_eof_and_can_still_write() {
+    support::within(|| {
+        multi(2).block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let mut c = TcpStream::connect(addr).await.unwrap();
+            let (mut s, _) = listener.accept().await.unwrap();
+            c.shutdown().await.unwrap();
+            let mut buf = [0u8; 8];
+            assert_eq!(
+                s.read(&mut buf).await.unwrap(),
+                0,
+                "EOF after the peer's FIN"
+            );
+            s.write_all(b"still").await.unwrap();
+            let mut got = [0u8; 5];
+            c.read_exact(&mut got).await.unwrap();
+            assert_eq!(&got, b"still");
+        })
+    });
+}
+
+#[test]
+fn try_read_write_and_readiness() {
+    support::within(|| {
+        multi(2).block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let c = TcpStream::connect(addr).await.unwrap();
+            let (s, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 8];
+            assert_eq!(
+                c.try_read(&mut buf).unwrap_err().kind(),
+                ErrorKind::WouldBlock
+            );
+            s.writable().await.unwrap();
+            assert_eq!(s.try_write(b"abc").unwrap(), 3);
+            c.readable().await.unwrap();
+            let mut peeked = [0u8; 3];
+            assert_eq!(c.peek(&mut peeked).await.unwrap(), 3);
+            assert_eq!(&peeked, b"abc");
+            assert_eq!(c.try_read(&mut buf).unwrap(), 3);
+            assert_eq!(&buf[..3], b"abc");
+            assert_eq!(c.peer_addr().unwrap(), s.local_addr().unwrap());
+            c.set_ttl(42).unwrap();
+            assert_eq!(c.ttl().unwrap(), 42);
+        })
+    });
+}
+
+#[test]
+fn tcp_socket_options_and_std_round_trip() {
+    support::within(|| {
+        multi(1).block_on(async {
+            let sock = TcpSocket::new_v4().unwrap();
+            sock.set_reuseaddr(true).unwrap();
+            sock.set_reuseport(true).unwrap();
+            sock.set_recv_buffer_size(64 * 1024).unwrap();
+            assert!(sock.reuseaddr().unwrap() && sock.reuseport().unwrap());
+            assert!(sock.recv_buffer_size().unwrap() >= 64 * 1024);
+            sock.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+            let listener = sock.listen(16).unwrap();
+            let addr = listener.local_addr().unwrap();
+            let std_listener = listener.into_std().unwrap();
+            let listener = TcpListener::from_std(std_listener).unwrap();
+            let c = TcpSocket::new_v4().unwrap().connect(addr).await.unwrap();
+            let (s, peer) = listener.accept().await.unwrap();
+            assert_eq!(peer, c.local_addr().unwrap());
+            let std_stream = s.into_std().unwrap();
+            let s = TcpStream::from_std(std_stream).unwrap();
+            s.writable().await.unwrap();
+        })
+    });
+}
+
+#[test]
+fn a_read_in_flight_survives_task_migration() {
+    // The reading task is woken on whichever worker runs it; it yields
+    // repeatedly between reads so other workers steal it while its read
+    // waits, and every byte still arrives in order.
+    support::within(|| {
+        multi(2).block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let mut c = TcpStream::connect(addr).await.unwrap();
+            let (mut s, _) = listener.accept().await.unwrap();
+            let reader = perf_runtime::spawn(async move {
+                let mut got = Vec::new();
+                let mut workers = std::collections::HashSet::new();
+                let mut buf = [0u8; 1];
+                while got.len() < 64 {
+                    workers.insert(std::thread::current().id());
+                    let n = s.read(&mut buf).await.unwrap();
+                    got.extend_from_slice(&buf[..n]);
+                    for _ in 0..3 {
+                        perf_runtime::task::yield_now().await;
+                    }
+                }
+                (got, workers.len())
+            });
+            // Busy tasks on every worker, so the reader is moved around.
+            let spinners: Vec<_> = (0..4)
+                .map(|_| {
+                    perf_runtime::spawn(async {
+                        for _ in 0..2000 {
+                            perf_runtime::task::yield_now().await;
+                        }
+                    })
+                })
+                .collect();
+            for i in 0..64u8 {
+                c.write_all(&[i]).await.unwrap();
+                perf_runtime::time::sleep(Duration::from_micros(200)).await;
+            }
+            let (got, _threads) = reader.await.unwrap();
+            assert_eq!(got, (0..64u8).collect::<Vec<_>>());
+            for s in spinners {
+                s.await.unwrap();
+            }
+        })
+    });
+}
