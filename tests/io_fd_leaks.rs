@@ -16,6 +16,8 @@ fn no_descriptor_leaks_after_cancelled_accepts_connects_and_reads() {
         let before = open_fds();
         let rt = multi(2);
         rt.block_on(async {
+            // The runtime's own descriptors (rings, eventfds) are open now.
+            let running = open_fds();
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
             for _ in 0..50 {
@@ -39,7 +41,42 @@ fn no_descriptor_leaks_after_cancelled_accepts_connects_and_reads() {
                 let r = perf_runtime::time::timeout(Duration::from_micros(1), fut).await;
                 drop(r);
             }
+            // Multishot accepts dropped with connections pending and while
+            // waiting, and owned reads cancelled mid-flight.
+            for _ in 0..20 {
+                // A fresh listener each round: nothing left over from the
+                // previous one.
+                let l2 = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let a2 = l2.local_addr().unwrap();
+                let _c = TcpStream::connect(a2).await.unwrap();
+                let mut incoming = l2.accept_multi();
+                let s = incoming.next().await.unwrap();
+                // Pending when the multishot accept is dropped: the kernel
+                // may have accepted it already; the driver closes it.
+                let _c2 = TcpStream::connect(a2).await.unwrap();
+                drop(incoming);
+                let r = perf_runtime::time::timeout(
+                    Duration::from_millis(1),
+                    s.read_owned(Vec::with_capacity(64)),
+                )
+                .await;
+                assert!(r.is_err(), "nothing was sent: the read must time out");
+                drop((s, l2));
+            }
             drop(listener);
+            // While the runtime still runs: cancellations travel through the
+            // rings' inboxes to the kernel and back, so give them a bounded
+            // time to land, then every descriptor must be gone — not merely
+            // released when the runtime shuts down.
+            let deadline = std::time::Instant::now() + Duration::from_secs(5);
+            while open_fds() != running && std::time::Instant::now() < deadline {
+                perf_runtime::time::sleep(Duration::from_millis(1)).await;
+            }
+            assert_eq!(
+                open_fds(),
+                running,
+                "descriptors leaked while the runtime runs"
+            );
         });
         drop(rt);
         assert_eq!(open_fds(), before, "descriptors leaked");

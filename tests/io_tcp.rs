@@ -312,3 +312,79 @@ fn a_read_in_flight_survives_task_migration() {
         })
     });
 }
+
+#[test]
+fn owned_buffer_echo_and_multishot_accept() {
+    support::within(|| {
+        multi(2).block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = perf_runtime::spawn(async move {
+                let mut incoming = listener.accept_multi();
+                let mut conns = Vec::new();
+                for _ in 0..8 {
+                    let s = incoming.next().await.unwrap();
+                    conns.push(perf_runtime::spawn(async move {
+                        let mut buf = Vec::with_capacity(4096);
+                        loop {
+                            let (n, b) = s.read_owned(buf).await;
+                            let n = n.unwrap();
+                            if n == 0 {
+                                return;
+                            }
+                            let (w, b) = s.write_all_owned(b).await;
+                            w.unwrap();
+                            buf = b;
+                            buf.clear();
+                        }
+                    }));
+                }
+                for c in conns {
+                    c.await.unwrap();
+                }
+            });
+            let mut clients = Vec::new();
+            for i in 0..8u8 {
+                clients.push(perf_runtime::spawn(async move {
+                    let mut c = TcpStream::connect(addr).await.unwrap();
+                    let msg = vec![i; 3000];
+                    for _ in 0..20 {
+                        c.write_all(&msg).await.unwrap();
+                        let mut back = vec![0u8; msg.len()];
+                        c.read_exact(&mut back).await.unwrap();
+                        assert_eq!(back, msg);
+                    }
+                }));
+            }
+            for c in clients {
+                c.await.unwrap();
+            }
+            server.await.unwrap();
+        })
+    });
+}
+
+#[test]
+fn owned_read_returns_the_buffer_on_error_and_on_eof() {
+    support::within(|| {
+        multi(2).block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let c = TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (s, _) = listener.accept().await.unwrap();
+            drop(c);
+            let mut buf = Vec::with_capacity(16);
+            buf.extend_from_slice(b"kept");
+            let (n, buf) = s.read_owned(buf).await;
+            assert_eq!(n.unwrap(), 0, "EOF");
+            assert_eq!(buf.capacity(), 16, "the same buffer comes back");
+            // A cancelled owned read gives its buffer to the driver until
+            // the kernel lets go; the stream stays usable.
+            let r =
+                perf_runtime::time::timeout(Duration::from_millis(5), s.read_owned(vec![0u8; 8]))
+                    .await;
+            assert!(r.is_ok(), "EOF is immediate");
+        })
+    });
+}

@@ -452,6 +452,13 @@ fn per_class_counters_count_spawns_polls_and_completions() {
                 let n = 10 * (i as u64 + 1);
                 let (s0, c0, p0) = before[i];
                 assert_eq!(m.qos_spawned(q) - s0, n, "{flavour}: {q} spawned");
+                // A task counts as completed when it is released from the
+                // owned list, just after its JoinHandle was woken: wait for
+                // that release rather than race it.
+                let deadline = std::time::Instant::now() + PATIENCE;
+                while m.qos_completed(q) - c0 < n && std::time::Instant::now() < deadline {
+                    std::thread::yield_now();
+                }
                 assert_eq!(m.qos_completed(q) - c0, n, "{flavour}: {q} completed");
                 assert_eq!(m.qos_polled(q) - p0, 2 * n, "{flavour}: {q} polled");
             }

@@ -5,6 +5,7 @@
 //! cargo run --release -p benches --bin compare -- qos [--json] [--wakes N]
 //! cargo run --release -p benches --bin compare -- container [--json]   # as root
 //! cargo run --release -p benches --bin compare -- sync [--json] [--samples N]
+//! cargo run --release -p benches --bin compare -- io [--json] [--rounds N] [--ms N]
 //! ```
 //!
 //! See `benches/README.md` for what each workload measures.
@@ -29,6 +30,7 @@ usage: compare scheduler [--json] [--samples N] [--warmup N] [--only NAME[,NAME.
        compare idle_memory [--json] [--tasks N]
        compare qos [--json] [--wakes N] [--only MODE[,MODE...]]
        compare container [--json] [--only SCENARIO[,SCENARIO...]] [--refresh-ms N]
+       compare io [--json] [--rounds N] [--ms N] [--conns LIST]
        compare sync [--json] [--samples N] [--warmup N] [--only NAME[,NAME...]]
                     [--tokio-vs-tokio] [--off-vs-off] [--unpinned]
 
@@ -123,6 +125,9 @@ fn main() -> ExitCode {
         }
         container::CHILD => return container::child_main(&args[1..]),
         "sync" => return sync_main(&args[1..]),
+        "io" => return benches::io::main(&args[1..]),
+        benches::io::SERVER => return benches::io::server_main(&args[1..]),
+        benches::io::CLIENT => return benches::io::client_main(&args[1..]),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -2,6 +2,7 @@
 //! statistics used by the `compare` binary and the criterion benches.
 
 pub mod container;
+pub mod io;
 pub mod json;
 pub mod qos;
 pub mod rt;

@@ -26,11 +26,14 @@
 //! [`runtime::Builder::io_driver`](crate::runtime::Builder::io_driver)):
 //! io_uring with one ring per worker, and epoll.
 
+mod buf;
 pub(crate) mod driver;
+pub(crate) mod op;
 mod poll_evented;
 mod ready;
 mod registration;
 
+pub use buf::{IoBuf, IoBufMut};
 pub(crate) use poll_evented::PollEvented;
 pub use ready::{Interest, Ready};
 

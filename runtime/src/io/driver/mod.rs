@@ -15,6 +15,7 @@
 //! holds the driver — and is unparked through the driver's eventfd.
 
 pub(crate) mod epoll;
+pub(crate) mod op;
 pub(crate) mod probe;
 pub(crate) mod scheduled_io;
 pub(crate) mod uring;
@@ -231,6 +232,50 @@ impl Driver {
         }
     }
 
+    /// Submits an io_uring operation on the calling core's ring (or, from
+    /// another thread, on a ring chosen round-robin through its inbox).
+    /// Returns the ring's index, or `None` on the epoll backend.
+    pub(crate) fn submit_op(
+        &self,
+        entry: io_uring::squeue::Entry,
+        slot: Arc<op::OpSlot>,
+        local: Option<&LocalIo>,
+    ) -> Option<usize> {
+        let Backend::Uring(u) = &self.backend else {
+            return None;
+        };
+        let ring = local
+            .and_then(|l| l.ring.as_ref())
+            .and_then(|r| r.try_borrow_mut().ok());
+        Some(match ring {
+            Some(mut r) => {
+                r.submit_op(entry, slot);
+                r.shared.index
+            }
+            None => {
+                let i = u.next_ring();
+                u.rings[i].send(uring::Command::Submit(entry, slot));
+                i
+            }
+        })
+    }
+
+    /// Cancels the operation `user_data` that lives on ring `ring`.
+    pub(crate) fn cancel_op(&self, ring: usize, user_data: u64, local: Option<&LocalIo>) {
+        let Backend::Uring(u) = &self.backend else {
+            return;
+        };
+        if let Some(mut r) = local
+            .and_then(|l| l.ring.as_ref())
+            .and_then(|r| r.try_borrow_mut().ok())
+            .filter(|r| r.shared.index == ring)
+        {
+            r.cancel_op(user_data);
+            return;
+        }
+        u.rings[ring].send(uring::Command::Cancel(user_data));
+    }
+
     /// Every registered resource's waits end with an error.
     pub(crate) fn shutdown(&self) {
         match &self.backend {
@@ -248,6 +293,16 @@ impl LocalIo {
 
     /// A busy core's check, every tick: dispatches completions already
     /// posted and submits what is queued. A few loads when idle.
+    /// Submits the ring's queued entries now (a worker about to steal or
+    /// park).
+    pub(crate) fn flush(&self) {
+        if let Some(ring) = &self.ring {
+            if let Ok(mut r) = ring.try_borrow_mut() {
+                r.flush();
+            }
+        }
+    }
+
     #[inline]
     pub(crate) fn tick(&self) {
         if let Some(ring) = &self.ring {

@@ -46,6 +46,7 @@
 //!   releases the `Arc`s those polls held.
 
 use super::epoll::{drain_eventfd, new_eventfd, write_eventfd};
+use super::op::OpSlot;
 use super::scheduled_io::ScheduledIo;
 use crate::io::ready::{Interest, Ready};
 use io_uring::{cqueue, opcode, squeue, types, IoUring};
@@ -64,12 +65,18 @@ const IGNORE_TOKEN: u64 = 0b100;
 /// `user_data` tag bits (pointers are at least 8-aligned).
 const TAG_MASK: u64 = 0b111;
 const TAG_POLL: u64 = 0b001;
+const TAG_OP: u64 = 0b011;
 
 /// The opcodes the backend needs; the probe checks every one.
 pub(crate) const REQUIRED_OPCODES: &[(u8, &str)] = &[
     (opcode::PollAdd::CODE, "POLL_ADD"),
     (opcode::PollRemove::CODE, "POLL_REMOVE"),
     (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
+    (opcode::Recv::CODE, "RECV"),
+    (opcode::Send::CODE, "SEND"),
+    (opcode::Read::CODE, "READ"),
+    (opcode::Write::CODE, "WRITE"),
+    (opcode::Accept::CODE, "ACCEPT"),
 ];
 
 /// Builds a ring with the size and flags the runtime uses.
@@ -95,6 +102,15 @@ pub(crate) enum Command {
     Arm(Arc<ScheduledIo>),
     /// Remove the readiness poll of a deregistered resource.
     Disarm(Arc<ScheduledIo>),
+    /// Submit an operation (its `user_data` is set by the ring).
+    Submit(squeue::Entry, Arc<OpSlot>),
+    /// Cancel the operation with this `user_data`.
+    Cancel(u64),
+}
+
+/// The `user_data` of an operation whose slot is `slot`.
+pub(crate) fn op_user_data(slot: &Arc<OpSlot>) -> u64 {
+    Arc::as_ptr(slot) as u64 | TAG_OP
 }
 
 /// The part of a ring other threads reach.
@@ -168,6 +184,11 @@ impl Uring {
         ))
     }
 
+    /// A ring for a thread that has none, round-robin.
+    pub(crate) fn next_ring(&self) -> usize {
+        self.rr.fetch_add(1, Relaxed) % self.rings.len()
+    }
+
     fn live(&self) -> std::sync::MutexGuard<'_, LiveSet> {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -199,7 +220,7 @@ impl Uring {
                 ring.shared.index
             }
             None => {
-                let i = self.rr.fetch_add(1, Relaxed) % self.rings.len();
+                let i = self.next_ring();
                 self.rings[i].send(Command::Arm(sio.clone()));
                 i
             }
@@ -236,6 +257,8 @@ pub(crate) struct Ring {
     pub(crate) shared: Arc<RingShared>,
     /// Entries pushed since the last submit.
     unsubmitted: u32,
+    /// Ticks the oldest unsubmitted entry has waited.
+    waited_ticks: u32,
     /// Entries that did not fit in the submission queue yet.
     overflow: Vec<squeue::Entry>,
     inbox_buf: Vec<Command>,
@@ -256,6 +279,7 @@ impl Ring {
                 unpark: OnceLock::new(),
             }),
             unsubmitted: 0,
+            waited_ticks: 0,
             overflow: Vec::new(),
             inbox_buf: Vec::new(),
             cqe_buf: Vec::with_capacity(RING_ENTRIES as usize),
@@ -305,6 +329,22 @@ impl Ring {
         self.push(e);
     }
 
+    /// Queues operation `e`; the ring keeps one strong count of `slot`
+    /// until the final completion.
+    pub(crate) fn submit_op(&mut self, e: squeue::Entry, slot: Arc<OpSlot>) {
+        let data = Arc::into_raw(slot) as u64;
+        debug_assert_eq!(data & TAG_MASK, 0);
+        self.push(e.user_data(data | TAG_OP));
+    }
+
+    /// Asks the kernel to cancel the operation with `user_data`.
+    pub(crate) fn cancel_op(&mut self, user_data: u64) {
+        let e = opcode::AsyncCancel::new(user_data)
+            .build()
+            .user_data(IGNORE_TOKEN);
+        self.push(e);
+    }
+
     fn disarm(&mut self, sio: &Arc<ScheduledIo>) {
         let target = Arc::as_ptr(sio) as u64 | TAG_POLL;
         let e = opcode::PollRemove::new(target)
@@ -319,6 +359,7 @@ impl Ring {
         match self.uring.submitter().submit() {
             Ok(_) => {
                 self.unsubmitted = 0;
+                self.waited_ticks = 0;
                 Ok(())
             }
             Err(e) if is_transient(&e) => Ok(()),
@@ -361,6 +402,8 @@ impl Ring {
                     }
                 }
                 Command::Disarm(sio) => self.disarm(&sio),
+                Command::Submit(e, slot) => self.submit_op(e, slot),
+                Command::Cancel(data) => self.cancel_op(data),
             }
         }
         self.inbox_buf = buf;
@@ -368,10 +411,19 @@ impl Ring {
 
     /// Whether a tick has anything to do: commands, unsubmitted entries,
     /// kernel task work, or completions.
+    ///
+    /// Entries pushed by the running task are submitted at the next tick
+    /// only if they are 8 or more, or have waited one tick already: the
+    /// entries of consecutive polls go to the kernel in one syscall, and
+    /// none waits for more than one other poll (parking submits at once).
     #[inline]
     pub(crate) fn has_work(&mut self) -> bool {
+        if self.unsubmitted > 0 {
+            self.waited_ticks += 1;
+        }
         self.shared.has_inbox.load(Relaxed)
-            || self.unsubmitted > 0
+            || self.unsubmitted >= 8
+            || self.waited_ticks > 1
             || !self.overflow.is_empty()
             || self.uring.submission().taskrun()
             || !self.uring.completion().is_empty()
@@ -387,6 +439,16 @@ impl Ring {
             }
         }
         self.dispatch();
+    }
+
+    /// Submits whatever is queued now (a worker about to look elsewhere
+    /// for work, or to park).
+    pub(crate) fn flush(&mut self) {
+        if self.unsubmitted > 0 || !self.overflow.is_empty() {
+            if let Err(e) = self.submit() {
+                tracing::error!("io_uring submit failed: {e}");
+            }
+        }
     }
 
     /// Waits in the kernel until a completion arrives (an unpark is one: it
@@ -408,10 +470,14 @@ impl Ring {
                 None => self.uring.submitter().submit_and_wait(1),
             };
             match res {
-                Ok(_) => self.unsubmitted = 0,
+                Ok(_) => {
+                    self.unsubmitted = 0;
+                    self.waited_ticks = 0;
+                }
                 Err(e) if is_transient(&e) => {
                     if e.raw_os_error() == Some(libc::ETIME) {
                         self.unsubmitted = 0;
+                        self.waited_ticks = 0;
                     }
                 }
                 Err(e) => tracing::error!("io_uring wait failed: {e}"),
@@ -448,6 +514,20 @@ impl Ring {
                 }
             }
             IGNORE_TOKEN => {}
+            d if d & TAG_MASK == TAG_OP => {
+                let ptr = (d & !TAG_MASK) as *const OpSlot;
+                let more = cqueue::more(flags);
+                if more {
+                    // SAFETY: a multishot operation that goes on: the ring
+                    // still holds the strong count it took in `submit_op`.
+                    unsafe { &*ptr }.complete(res, flags, true);
+                } else {
+                    // SAFETY: the final completion: the ring gives back the
+                    // strong count it took in `submit_op`.
+                    let slot = unsafe { Arc::from_raw(ptr) };
+                    slot.complete(res, flags, false);
+                }
+            }
             d if d & TAG_MASK == TAG_POLL => {
                 let ptr = (d & !TAG_MASK) as *const ScheduledIo;
                 if cqueue::more(flags) {
@@ -508,11 +588,20 @@ impl Drop for Ring {
                 .map(|c| (c.user_data(), c.flags()))
                 .collect();
             for &(data, flags) in &cqes {
-                if data & TAG_MASK == TAG_POLL && !cqueue::more(flags) {
+                if cqueue::more(flags) {
+                    continue;
+                }
+                if data & TAG_MASK == TAG_POLL {
                     let ptr = (data & !TAG_MASK) as *const ScheduledIo;
                     // SAFETY: the poll's final completion: the ring gives
                     // back the strong count it took in `arm`.
                     drop(unsafe { Arc::from_raw(ptr) });
+                } else if data & TAG_MASK == TAG_OP {
+                    let ptr = (data & !TAG_MASK) as *const OpSlot;
+                    // SAFETY: the operation's final completion: the ring
+                    // gives back the strong count it took in `submit_op`.
+                    let slot = unsafe { Arc::from_raw(ptr) };
+                    slot.complete(-libc::ECANCELED, 0, false);
                 }
             }
             if cqes.is_empty() {

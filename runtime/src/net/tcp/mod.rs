@@ -2,11 +2,13 @@
 //! split stream.
 
 mod listener;
+mod owned;
 mod socket;
 mod split;
 mod stream;
 
 pub use listener::TcpListener;
+pub use owned::AcceptStream;
 pub use socket::TcpSocket;
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
 pub use stream::TcpStream;

@@ -124,6 +124,9 @@ fn run_loop(cx: &WorkerCx) {
             run_task(shared, core, task);
             continue;
         }
+        // Nothing local: hand the ring's queued entries to the kernel
+        // before looking elsewhere.
+        core.io.flush();
         if let Some(task) = core.steal_work(shared) {
             run_task(shared, core, task);
             continue;

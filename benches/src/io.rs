@@ -1,0 +1,366 @@
+//! `compare io`: TCP echo served by perf_runtime (io_uring and epoll) and by
+//! tokio, driven by one load generator, each in its own process.
+//!
+//! The server process runs one runtime with 1 worker, pinned to the first
+//! allowed CPU; the load generator runs in another process pinned to the
+//! second CPU (a std-thread client, the same for every row, so it favours
+//! neither runtime). Each connection sends a 1 KiB message and waits for the
+//! echo before the next one (closed loop); the generator counts round
+//! trips per second and records every round trip's latency. Rows alternate
+//! the three servers, `rounds` times, and report medians over the rounds.
+
+use crate::json::{number as json_num, string as json_str};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Hidden subcommand: run an echo server.
+pub const SERVER: &str = "__io-server";
+/// Hidden subcommand: run the load generator.
+pub const CLIENT: &str = "__io-client";
+
+const MSG: usize = 1024;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Server {
+    PerfUring,
+    PerfEpoll,
+    Tokio,
+}
+
+impl Server {
+    fn name(self) -> &'static str {
+        match self {
+            Server::PerfUring => "perf-uring",
+            Server::PerfEpoll => "perf-epoll",
+            Server::Tokio => "tokio",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Server> {
+        [Server::PerfUring, Server::PerfEpoll, Server::Tokio]
+            .into_iter()
+            .find(|x| x.name() == s)
+    }
+}
+
+fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: a zeroed cpu_set_t is valid; sched_getaffinity fills it.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above, for the calling process.
+    unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    // SAFETY: reading bits of an initialised set.
+    (0..libc::CPU_SETSIZE as usize)
+        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+        .collect()
+}
+
+fn pin_process(cpu: usize) {
+    // SAFETY: a zeroed cpu_set_t is valid; CPU_SET and sched_setaffinity
+    // take it by pointer.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// The server subcommand: `__io-server <kind> <cpu>`; prints the port, then
+/// serves until stdin closes.
+pub fn server_main(args: &[String]) -> ExitCode {
+    let (Some(kind), Some(cpu)) = (
+        args.first().and_then(|s| Server::parse(s)),
+        args.get(1).and_then(|s| s.parse::<usize>().ok()),
+    ) else {
+        eprintln!("usage: {SERVER} perf-uring|perf-epoll|tokio CPU");
+        return ExitCode::from(2);
+    };
+    pin_process(cpu);
+    std::thread::spawn(|| {
+        // The parent closes our stdin to stop us.
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+        std::process::exit(0);
+    });
+    match kind {
+        Server::PerfUring | Server::PerfEpoll => {
+            let driver = if kind == Server::PerfUring {
+                perf_runtime::runtime::IoDriver::Uring
+            } else {
+                perf_runtime::runtime::IoDriver::Epoll
+            };
+            let rt = perf_runtime::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .io_driver(driver)
+                .validation(perf_runtime::validation::Mode::Off)
+                .build()
+                .expect("perf_runtime server runtime");
+            rt.block_on(async {
+                use perf_runtime::io::{AsyncReadExt, AsyncWriteExt};
+                let l = perf_runtime::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .unwrap();
+                println!("{}", l.local_addr().unwrap().port());
+                loop {
+                    let (mut s, _) = l.accept().await.unwrap();
+                    s.set_nodelay(true).unwrap();
+                    perf_runtime::spawn(async move {
+                        let mut buf = vec![0u8; MSG];
+                        loop {
+                            match s.read(&mut buf).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => {
+                                    if s.write_all(&buf[..n]).await.is_err() {
+                                        return;
+                                    }
+                                }
+                            }
+                        }
+                    });
+                }
+            })
+        }
+        Server::Tokio => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("tokio server runtime");
+            rt.block_on(async {
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                println!("{}", l.local_addr().unwrap().port());
+                loop {
+                    let (mut s, _) = l.accept().await.unwrap();
+                    s.set_nodelay(true).unwrap();
+                    tokio::spawn(async move {
+                        let mut buf = vec![0u8; MSG];
+                        loop {
+                            match s.read(&mut buf).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => {
+                                    if s.write_all(&buf[..n]).await.is_err() {
+                                        return;
+                                    }
+                                }
+                            }
+                        }
+                    });
+                }
+            })
+        }
+    }
+}
+
+/// The client subcommand: `__io-client <port> <conns> <ms> <cpu>`; prints
+/// `<round trips> <latency ns>...` sorted latencies summarised as
+/// `count p50 p99`.
+pub fn client_main(args: &[String]) -> ExitCode {
+    let nums: Vec<u64> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let [port, conns, ms, cpu] = nums[..] else {
+        eprintln!("usage: {CLIENT} PORT CONNS MS CPU");
+        return ExitCode::from(2);
+    };
+    pin_process(cpu as usize);
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    // One thread per connection: blocking I/O, closed loop. On one CPU the
+    // threads take turns; the server's CPU is the bottleneck being measured.
+    let mut threads = Vec::new();
+    let start = Instant::now();
+    for _ in 0..conns {
+        let stop = stop.clone();
+        threads.push(std::thread::spawn(move || {
+            let mut s = TcpStream::connect(addr).expect("connect to the server");
+            s.set_nodelay(true).unwrap();
+            let msg = vec![7u8; MSG];
+            let mut back = vec![0u8; MSG];
+            let mut lat = Vec::with_capacity(1 << 16);
+            while !stop.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                s.write_all(&msg).unwrap();
+                s.read_exact(&mut back).unwrap();
+                lat.push(t.elapsed().as_nanos() as u64);
+            }
+            lat
+        }));
+    }
+    std::thread::sleep(Duration::from_millis(ms));
+    stop.store(true, Ordering::Relaxed);
+    let elapsed = start.elapsed();
+    let mut all: Vec<u64> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
+    all.sort_unstable();
+    let p = |q: f64| all[((all.len() as f64 - 1.0) * q) as usize];
+    let rps = all.len() as f64 / elapsed.as_secs_f64();
+    println!("{rps:.0} {} {}", p(0.5), p(0.99));
+    ExitCode::SUCCESS
+}
+
+struct RunResult {
+    rps: f64,
+    p50: f64,
+    p99: f64,
+}
+
+fn start_server(exe: &std::path::Path, kind: Server, cpu: usize) -> (Child, u16) {
+    let mut child = Command::new(exe)
+        .args([SERVER, kind.name(), &cpu.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the server process");
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .expect("the server's port");
+    let port = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("server said {line:?}"));
+    (child, port)
+}
+
+fn run_once(
+    exe: &std::path::Path,
+    kind: Server,
+    conns: usize,
+    ms: u64,
+    cpus: &[usize],
+) -> RunResult {
+    let (mut server, port) = start_server(exe, kind, cpus[0]);
+    let out = Command::new(exe)
+        .args([
+            CLIENT.to_string(),
+            port.to_string(),
+            conns.to_string(),
+            ms.to_string(),
+            cpus[1 % cpus.len()].to_string(),
+        ])
+        .output()
+        .expect("run the load generator");
+    drop(server.stdin.take());
+    let _ = server.wait();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: Vec<f64> = text
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    assert!(
+        v.len() == 3,
+        "the load generator said {text:?} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    RunResult {
+        rps: v[0],
+        p50: v[1],
+        p99: v[2],
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+/// `compare io [--json] [--rounds N] [--ms N] [--conns LIST]`.
+pub fn main(args: &[String]) -> ExitCode {
+    let mut json = false;
+    let mut rounds = 3usize;
+    let mut ms = 2000u64;
+    let mut conns = vec![1usize, 16, 64];
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--json" => json = true,
+            "--rounds" => {
+                rounds = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&n| n > 0)
+                    .unwrap_or(rounds)
+            }
+            "--ms" => {
+                ms = it
+                    .next()
+                    .and_then(|v| v.parse().ok())
+                    .filter(|&n| n > 0)
+                    .unwrap_or(ms)
+            }
+            "--conns" => {
+                conns = it
+                    .next()
+                    .map(|v| v.split(',').filter_map(|x| x.parse().ok()).collect())
+                    .unwrap_or(conns)
+            }
+            other => {
+                eprintln!("compare io: unknown argument `{other}`");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let exe = std::env::current_exe().expect("own path");
+    let cpus = allowed_cpus();
+    if !json {
+        println!(
+            "TCP echo, 1 KiB messages, closed loop; server: 1 worker pinned to CPU {}, load \
+             generator pinned to CPU {}; {rounds} rounds of {ms} ms per row, medians",
+            cpus[0],
+            cpus[1 % cpus.len()]
+        );
+        println!(
+            "{:<16} {:>12} {:>12} {:>8} {:>12} {:>12} {:>8}",
+            "bench", "perf rps", "tokio rps", "ratio", "perf p99", "tokio p99", "ratio"
+        );
+    }
+    for &c in &conns {
+        let mut res: [Vec<RunResult>; 3] = Default::default();
+        for _ in 0..rounds {
+            for (i, kind) in [Server::PerfUring, Server::PerfEpoll, Server::Tokio]
+                .into_iter()
+                .enumerate()
+            {
+                res[i].push(run_once(&exe, kind, c, ms, &cpus));
+            }
+        }
+        let med = |i: usize, f: fn(&RunResult) -> f64| median(res[i].iter().map(f).collect());
+        let tokio_rps = med(2, |r| r.rps);
+        let tokio_p99 = med(2, |r| r.p99);
+        for (i, tag) in [(0, "uring"), (1, "epoll")] {
+            let rps = med(i, |r| r.rps);
+            let p99 = med(i, |r| r.p99);
+            let bench = format!("echo_{c}_{tag}");
+            if json {
+                println!(
+                    "{{\"bench\":{},\"perf_rps\":{},\"tokio_rps\":{},\"ratio_rps\":{},\"perf_p50_ns\":{},\"tokio_p50_ns\":{},\"perf_p99_ns\":{},\"tokio_p99_ns\":{},\"ratio_p99\":{}}}",
+                    json_str(&bench),
+                    json_num(rps),
+                    json_num(tokio_rps),
+                    json_num(rps / tokio_rps),
+                    json_num(med(i, |r| r.p50)),
+                    json_num(med(2, |r| r.p50)),
+                    json_num(p99),
+                    json_num(tokio_p99),
+                    json_num(p99 / tokio_p99)
+                );
+            } else {
+                println!(
+                    "{:<16} {:>12.0} {:>12.0} {:>7.3}x {:>10.1}us {:>10.1}us {:>7.3}x",
+                    bench,
+                    rps,
+                    tokio_rps,
+                    rps / tokio_rps,
+                    p99 / 1e3,
+                    tokio_p99 / 1e3,
+                    p99 / tokio_p99
+                );
+            }
+        }
+    }
+    ExitCode::SUCCESS
+}
