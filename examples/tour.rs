@@ -1,5 +1,6 @@
-//! A tour of perf_runtime: classes, JoinSet, spawn_blocking, timers, and the
-//! watchdog. Run with `cargo run --release --example tour`.
+//! A tour of perf_runtime: classes, JoinSet, spawn_blocking, timers, a TCP
+//! server answering itself, the watchdog and validation. Run with
+//! `cargo run --release --example tour`.
 
 use perf_runtime::runtime::Builder;
 use perf_runtime::task::{self, JoinSet, Qos};
@@ -69,10 +70,76 @@ fn main() {
         join_set().await;
         blocking().await;
         timers().await;
+        network(rt_backend()).await;
     });
     watchdog(&rt);
     rt.block_on(validation());
     println!("\ndone.");
+}
+
+fn rt_backend() -> String {
+    perf_runtime::runtime::Handle::current()
+        .io_backend()
+        .map_or_else(|| "none".to_owned(), |b| b.to_string())
+}
+
+/// A TCP server with a task per connection, answering requests from
+/// clients on the same runtime: the I/O driver and the scheduler together.
+async fn network(backend: String) {
+    use perf_runtime::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    use perf_runtime::net::{TcpListener, TcpStream};
+    println!("\n5. network: a TCP server answering its own clients (I/O driver: {backend})");
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind on loopback");
+    let addr = listener.local_addr().expect("local address");
+    let server = perf_runtime::spawn_with(Qos::Critical, async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            perf_runtime::spawn_with(Qos::Critical, async move {
+                let (r, mut w) = stream.into_split();
+                let mut lines = BufReader::new(r).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    let reply = format!("{} bytes: {}\n", line.len(), line.to_uppercase());
+                    if w.write_all(reply.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let mut clients = JoinSet::new();
+    for c in 0..4 {
+        clients.spawn(async move {
+            let stream = TcpStream::connect(addr).await.expect("connect");
+            let (r, mut w) = stream.into_split();
+            let mut lines = BufReader::new(r).lines();
+            let mut rtts = Vec::new();
+            for i in 0..250 {
+                let start = Instant::now();
+                w.write_all(format!("client {c} request {i}\n").as_bytes())
+                    .await
+                    .expect("write");
+                lines.next_line().await.expect("read").expect("a reply");
+                rtts.push(start.elapsed());
+            }
+            rtts
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(r) = clients.join_next().await {
+        all.extend(r.expect("a client task"));
+    }
+    all.sort();
+    println!(
+        "   {} requests over 4 connections to {addr}: round trip p50 {:?}, p99 {:?}",
+        all.len(),
+        all[all.len() / 2],
+        all[all.len() * 99 / 100]
+    );
+    server.abort();
 }
 
 /// Floods the workers with Batch work, then measures how long Critical and
@@ -198,7 +265,7 @@ async fn timers() {
 }
 
 fn watchdog(rt: &perf_runtime::runtime::Runtime) {
-    println!("\n5. watchdog: a poll that blocks its worker is reported");
+    println!("\n6. watchdog: a poll that blocks its worker is reported");
     rt.block_on(async {
         task::Builder::new()
             .name("blocks-its-worker")
@@ -222,7 +289,7 @@ fn watchdog(rt: &perf_runtime::runtime::Runtime) {
 async fn validation() {
     use perf_runtime::sync::Mutex;
     use perf_runtime::validation::{take_reports_matching, ViolationKind};
-    println!("\n6. validation: a lock-order inversion, reported without deadlocking");
+    println!("\n7. validation: a lock-order inversion, reported without deadlocking");
     let accounts = Arc::new(Mutex::new(100u64));
     let ledger = Arc::new(Mutex::new(Vec::<u64>::new()));
     let (a, l) = (accounts.clone(), ledger.clone());

@@ -13,6 +13,7 @@ use std::task::{ready, Context, Poll};
 
 pub(crate) struct Registration {
     driver: Arc<Driver>,
+    handle: crate::scheduler::Handle,
     reg: Registered,
     deregistered: bool,
 }
@@ -36,9 +37,10 @@ impl Registration {
     pub(crate) fn new(fd: RawFd, interest: Interest) -> io::Result<Registration> {
         let handle = crate::runtime::context::current_handle().ok_or_else(no_runtime)?;
         let driver = handle.common().io.clone().ok_or_else(io_disabled)?;
-        let reg = handle.with_local_io(|local| driver.register(fd, interest, local))?;
+        let reg = driver.register(fd, interest)?;
         Ok(Registration {
             driver,
+            handle,
             reg,
             deregistered: false,
         })
@@ -66,9 +68,21 @@ impl Registration {
 
     fn poll_ready(&self, cx: &mut Context<'_>, dir: Direction) -> Poll<io::Result<ReadyEvent>> {
         let coop = ready!(coop::poll_proceed(cx));
-        let ev = ready!(self.reg.sio.poll_ready(cx, dir))?;
+        let ev = match self.reg.sio.poll_ready(cx, dir) {
+            Poll::Ready(ev) => ev?,
+            Poll::Pending => {
+                self.will_wait();
+                return Poll::Pending;
+            }
+        };
         coop.made_progress();
         Poll::Ready(Ok(ev))
+    }
+
+    /// The task waits: on io_uring the resource's poll must be armed.
+    fn will_wait(&self) {
+        self.driver
+            .will_wait(&self.reg, |f| self.handle.with_local_io(|l| f(l)));
     }
 
     /// Forgets readiness a task saw before its syscall returned `WouldBlock`.
@@ -140,7 +154,13 @@ impl Registration {
         let mut entry = Forget(self, 0);
         poll_fn(|cx| {
             let coop = ready!(coop::poll_proceed(cx));
-            let ev = ready!(self.reg.sio.poll_interest(cx, interest, &mut entry.1))?;
+            let ev = match self.reg.sio.poll_interest(cx, interest, &mut entry.1) {
+                Poll::Ready(ev) => ev?,
+                Poll::Pending => {
+                    self.will_wait();
+                    return Poll::Pending;
+                }
+            };
             coop.made_progress();
             Poll::Ready(Ok(ev))
         })

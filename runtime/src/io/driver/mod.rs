@@ -75,11 +75,9 @@ enum Backend {
     Uring(uring::Uring),
 }
 
-/// Where a resource is registered.
+/// A registered resource.
 pub(crate) struct Registered {
     pub(crate) sio: Arc<ScheduledIo>,
-    /// The ring (io_uring) the resource's poll lives on.
-    ring: usize,
 }
 
 /// A core's part of the driver: its ring on io_uring, nothing on epoll.
@@ -155,23 +153,33 @@ impl Driver {
 
     /// Registers `fd` for `interest`; `local` is the calling core's part if
     /// the caller runs on one of this runtime's cores.
-    pub(crate) fn register(
-        &self,
-        fd: RawFd,
-        interest: Interest,
-        local: Option<&LocalIo>,
-    ) -> io::Result<Registered> {
+    pub(crate) fn register(&self, fd: RawFd, interest: Interest) -> io::Result<Registered> {
         match &self.backend {
             Backend::Epoll(ep) => Ok(Registered {
                 sio: ep.register(fd, interest)?,
-                ring: 0,
             }),
-            Backend::Uring(u) => {
-                let mut ring = local
-                    .and_then(|l| l.ring.as_ref())
-                    .and_then(|r| r.try_borrow_mut().ok());
-                let (sio, ring) = u.register(fd, interest, ring.as_deref_mut())?;
-                Ok(Registered { sio, ring })
+            Backend::Uring(u) => Ok(Registered {
+                sio: u.register(fd, interest)?,
+            }),
+        }
+    }
+
+    /// A task is about to wait on `reg`: on io_uring, make sure its poll is
+    /// armed (on the calling core's ring if it has one). A load when armed.
+    #[inline]
+    pub(crate) fn will_wait(
+        &self,
+        reg: &Registered,
+        local: impl FnOnce(&mut dyn FnMut(Option<&LocalIo>)),
+    ) {
+        if let Backend::Uring(u) = &self.backend {
+            if reg.sio.ring.load(std::sync::atomic::Ordering::Acquire) == scheduled_io::NOT_ARMED {
+                local(&mut |l| {
+                    let mut ring = l
+                        .and_then(|l| l.ring.as_ref())
+                        .and_then(|r| r.try_borrow_mut().ok());
+                    u.arm_if_needed(&reg.sio, ring.as_deref_mut());
+                });
             }
         }
     }
@@ -186,7 +194,7 @@ impl Driver {
                 ep.deregister(reg.sio.fd, &reg.sio)
             }
             Backend::Uring(u) => {
-                u.deregister(&reg.sio, reg.ring);
+                u.deregister(&reg.sio);
                 Ok(())
             }
         }

@@ -61,7 +61,15 @@ pub(crate) struct ScheduledIo {
     /// Set once, when the owner deregisters: an io_uring poll that ends
     /// afterwards is not re-armed.
     pub(crate) deregistered: crate::loom::sync::atomic::AtomicBool,
+    /// io_uring: the ring whose poll watches the resource (`NOT_ARMED`
+    /// until the first wait: the poll is armed lazily, on the ring of the
+    /// worker that first waits, so connections spread over the rings of
+    /// the workers that serve them).
+    pub(crate) ring: AtomicUsize,
 }
+
+/// `ScheduledIo::ring` before the resource's poll is armed.
+pub(crate) const NOT_ARMED: usize = usize::MAX;
 
 #[derive(Default)]
 struct Waiters {
@@ -80,6 +88,7 @@ impl ScheduledIo {
             fd,
             poll_mask: interest.to_poll_events(),
             deregistered: crate::loom::sync::atomic::AtomicBool::new(false),
+            ring: AtomicUsize::new(NOT_ARMED),
         }
     }
 }

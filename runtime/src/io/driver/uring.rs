@@ -193,15 +193,10 @@ impl Uring {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Registers `fd` on `local` (the calling worker's ring) when given,
-    /// else on a ring chosen round-robin through its inbox. Returns the
-    /// resource and the index of its ring.
-    pub(crate) fn register(
-        &self,
-        fd: RawFd,
-        interest: Interest,
-        local: Option<&mut Ring>,
-    ) -> io::Result<(Arc<ScheduledIo>, usize)> {
+    /// Registers `fd`. Nothing is armed yet: the resource starts readable
+    /// and writable (the first syscall tells), and its poll is armed by
+    /// `arm_if_needed` when a task first has to wait.
+    pub(crate) fn register(&self, fd: RawFd, interest: Interest) -> io::Result<Arc<ScheduledIo>> {
         let sio = Arc::new(ScheduledIo::new(fd, interest));
         {
             let mut live = self.live();
@@ -214,26 +209,45 @@ impl Uring {
                 live.regs.retain(|w| w.strong_count() > 0);
             }
         }
-        let index = match local {
-            Some(ring) => {
-                ring.arm(sio.clone());
-                ring.shared.index
-            }
-            None => {
-                let i = self.next_ring();
-                self.rings[i].send(Command::Arm(sio.clone()));
-                i
-            }
-        };
-        Ok((sio, index))
+        sio.set_readiness(Ready::READABLE | Ready::WRITABLE);
+        Ok(sio)
     }
 
-    pub(crate) fn deregister(&self, sio: &Arc<ScheduledIo>, ring: usize) {
+    /// Arms the resource's poll on `local` (the waiting worker's ring), or
+    /// on a ring chosen round-robin through its inbox, unless armed already.
+    pub(crate) fn arm_if_needed(&self, sio: &Arc<ScheduledIo>, local: Option<&mut Ring>) {
+        use super::scheduled_io::NOT_ARMED;
+        if sio.ring.load(Acquire) != NOT_ARMED {
+            return;
+        }
+        let target = match &local {
+            Some(r) => r.shared.index,
+            None => self.next_ring(),
+        };
+        if sio
+            .ring
+            .compare_exchange(NOT_ARMED, target, AcqRel, Acquire)
+            .is_err()
+        {
+            return;
+        }
+        match local {
+            Some(r) => r.arm(sio.clone()),
+            None => self.rings[target].send(Command::Arm(sio.clone())),
+        }
+    }
+
+    pub(crate) fn deregister(&self, sio: &Arc<ScheduledIo>) {
         if sio.deregistered.swap(true, AcqRel) {
             return;
         }
         self.live().set.remove(&(Arc::as_ptr(sio) as usize));
-        self.rings[ring].send(Command::Disarm(sio.clone()));
+        // Claim the resource so no late arm happens, and remove the poll if
+        // one was armed.
+        let ring = sio.ring.swap(usize::MAX - 1, AcqRel);
+        if ring < self.rings.len() {
+            self.rings[ring].send(Command::Disarm(sio.clone()));
+        }
     }
 
     /// Every live registration's waits end with an error.

@@ -39,17 +39,21 @@ impl TcpStream {
             io: PollEvented::new(net::TcpStream::from(fd))?,
         };
         if !done {
-            // Writable means the connect finished, one way or the other.
-            stream
-                .io
-                .registration()
-                .readiness(Interest::WRITABLE)
-                .await?;
-            if let Some(e) = sys::take_error(stream.as_raw_fd())? {
-                return Err(e);
+            // Writable means the connect finished, one way or the other;
+            // a readiness that came too early (io_uring resources start
+            // ready) is cleared and waited out.
+            let reg = stream.io.registration();
+            loop {
+                let ev = reg.readiness(Interest::WRITABLE).await?;
+                if let Some(e) = sys::take_error(stream.as_raw_fd())? {
+                    return Err(e);
+                }
+                match stream.peer_addr() {
+                    Ok(_) => break,
+                    Err(e) if e.kind() == io::ErrorKind::NotConnected => reg.clear_readiness(ev),
+                    Err(e) => return Err(e),
+                }
             }
-            // A spurious wake-up before the handshake completed.
-            stream.peer_addr()?;
         }
         Ok(stream)
     }

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The I/O behaviour suite (tests/io_*.rs) once per backend: io_uring forced
+# (the build fails, naming the reason, if this machine cannot run it), then
+# epoll forced. The default run of `cargo test --workspace` already ran the
+# suite with the backend the probe picks; io_fallback proves the probe's
+# fallback under a seccomp filter.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+io_tests=()
+for f in tests/io_*.rs; do
+    io_tests+=(--test "$(basename "$f" .rs)")
+done
+
+for backend in uring epoll; do
+    echo "--- I/O suite with PERF_RUNTIME_IO=$backend"
+    PERF_RUNTIME_IO=$backend cargo test -p tests "${io_tests[@]}"
+done
