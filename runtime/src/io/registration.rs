@@ -82,7 +82,7 @@ impl Registration {
     /// The task waits: on io_uring the resource's poll must be armed.
     fn will_wait(&self) {
         self.driver
-            .will_wait(&self.reg, |f| self.handle.with_local_io(|l| f(l)));
+            .will_wait(&self.reg, |f| self.handle.with_local_io(f));
     }
 
     /// Forgets readiness a task saw before its syscall returned `WouldBlock`.
