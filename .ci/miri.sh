@@ -21,6 +21,10 @@ export MIRIFLAGS="-Zmiri-strict-provenance ${MIRIFLAGS:-}"
 cargo +nightly miri test -p perf-runtime --lib task::
 cargo +nightly miri test -p perf-runtime --lib scheduler::
 cargo +nightly miri test -p perf-runtime --lib sync::
+# The I/O driver's pure parts: the operation slot's ownership hand-off (data
+# kept for the kernel is dropped exactly once), the readiness protocol, the
+# owned-buffer impls. (The syscalls themselves cannot run under Miri.)
+cargo +nightly miri test -p perf-runtime --lib io::driver::tests
 # The validation engine's unsafe parts: the per-task slot, remote release of
 # held records, the chain cache.
 cargo +nightly miri test -p perf-validation --lib -- tests::tasks tests::double_lock \

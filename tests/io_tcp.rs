@@ -386,3 +386,38 @@ fn owned_read_returns_the_buffer_on_error_and_on_eof() {
         })
     });
 }
+
+#[test]
+fn a_reader_that_always_has_data_yields_to_other_tasks() {
+    // The cooperative budget: a task reading a socket that never runs dry
+    // still lets the other task on its (single) thread run, as in tokio.
+    support::within(|| {
+        current().block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let mut c = TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (mut s, _) = listener.accept().await.unwrap();
+            c.write_all(&vec![1u8; 64 * 1024]).await.unwrap();
+            let other_ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let flag = other_ran.clone();
+            let other = perf_runtime::spawn(async move {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            });
+            // 1-byte reads: every one finds data already buffered.
+            let mut byte = [0u8; 1];
+            let mut reads_before_other = None;
+            for i in 0..60_000 {
+                s.read_exact(&mut byte).await.unwrap();
+                if reads_before_other.is_none()
+                    && other_ran.load(std::sync::atomic::Ordering::SeqCst)
+                {
+                    reads_before_other = Some(i);
+                }
+            }
+            other.await.unwrap();
+            let n = reads_before_other.expect("the other task never ran while data was ready");
+            assert!(n <= 1024, "the other task waited for {n} reads");
+        })
+    });
+}

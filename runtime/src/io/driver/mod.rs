@@ -15,6 +15,7 @@
 //! holds the driver — and is unparked through the driver's eventfd.
 
 pub(crate) mod epoll;
+mod inbox;
 pub(crate) mod op;
 pub(crate) mod probe;
 pub(crate) mod scheduled_io;
@@ -22,6 +23,8 @@ pub(crate) mod uring;
 
 #[cfg(all(test, perf_runtime_loom))]
 mod loom_tests;
+#[cfg(all(test, not(perf_runtime_loom)))]
+mod tests;
 
 use crate::io::ready::Interest;
 use scheduled_io::ScheduledIo;

@@ -19,10 +19,10 @@
 //! - Multishot operations (`accept_multi`) queue their results in `Multi`
 //!   until the final completion (no `IORING_CQE_F_MORE`).
 
+use crate::loom::sync::Mutex;
 use std::any::Any;
 use std::collections::VecDeque;
 use std::os::fd::RawFd;
-use std::sync::Mutex;
 use std::task::{Context, Poll, Waker};
 
 /// What the result of an operation is, for cleanup when nobody waits.
@@ -78,7 +78,7 @@ impl OpSlot {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> crate::loom::sync::MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 

@@ -53,7 +53,7 @@ use io_uring::{cqueue, opcode, squeue, types, IoUring};
 use std::collections::HashSet;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
+use std::sync::atomic::{AtomicUsize, Ordering::*};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -117,8 +117,7 @@ pub(crate) fn op_user_data(slot: &Arc<OpSlot>) -> u64 {
 pub(crate) struct RingShared {
     pub(crate) index: usize,
     wake_fd: OwnedFd,
-    inbox: Mutex<Vec<Command>>,
-    has_inbox: AtomicBool,
+    inbox: super::inbox::Inbox<Command>,
     /// Wakes the thread that drives this ring (the worker's unparker).
     unpark: OnceLock<Box<dyn Fn() + Send + Sync>>,
 }
@@ -126,11 +125,7 @@ pub(crate) struct RingShared {
 impl RingShared {
     /// Queues a command for the owner and wakes it.
     pub(crate) fn send(&self, cmd: Command) {
-        self.inbox
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(cmd);
-        self.has_inbox.store(true, Release);
+        self.inbox.push(cmd);
         if let Some(unpark) = self.unpark.get() {
             unpark();
         } else {
@@ -288,8 +283,7 @@ impl Ring {
             shared: Arc::new(RingShared {
                 index,
                 wake_fd,
-                inbox: Mutex::new(Vec::new()),
-                has_inbox: AtomicBool::new(false),
+                inbox: super::inbox::Inbox::new(),
                 unpark: OnceLock::new(),
             }),
             unsubmitted: 0,
@@ -399,15 +393,11 @@ impl Ring {
     }
 
     fn take_inbox(&mut self) {
-        if !self.shared.has_inbox.load(Acquire) {
+        let mut buf = std::mem::take(&mut self.inbox_buf);
+        if !self.shared.inbox.take(&mut buf) {
+            self.inbox_buf = buf;
             return;
         }
-        self.shared.has_inbox.store(false, Relaxed);
-        let mut buf = std::mem::take(&mut self.inbox_buf);
-        std::mem::swap(
-            &mut buf,
-            &mut *self.shared.inbox.lock().unwrap_or_else(|e| e.into_inner()),
-        );
         for cmd in buf.drain(..) {
             match cmd {
                 Command::Arm(sio) => {
@@ -435,7 +425,7 @@ impl Ring {
         if self.unsubmitted > 0 {
             self.waited_ticks += 1;
         }
-        self.shared.has_inbox.load(Relaxed)
+        self.shared.inbox.is_pending()
             || self.unsubmitted >= 8
             || self.waited_ticks > 1
             || !self.overflow.is_empty()
