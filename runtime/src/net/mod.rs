@@ -29,9 +29,11 @@
 mod addr;
 pub(crate) mod sys;
 pub mod tcp;
+mod udp;
 
 pub use addr::{lookup_host, ToSocketAddrs};
 pub use tcp::{TcpListener, TcpSocket, TcpStream};
+pub use udp::UdpSocket;
 
 /// Makes a socket descriptor non-blocking.
 pub(crate) fn set_nonblocking(fd: std::os::fd::RawFd) -> std::io::Result<()> {
