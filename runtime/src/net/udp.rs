@@ -2,10 +2,10 @@
 
 use crate::io::{Interest, PollEvented, ReadBuf, Ready};
 use crate::net::addr::{each_addr, to_socket_addrs, ToSocketAddrs};
+use crate::net::buf::{advance, recv_into_spare, unfilled};
 use crate::net::sys;
 use std::fmt;
 use std::io;
-use std::mem::MaybeUninit;
 use std::net::{self, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::task::{ready, Context, Poll};
@@ -45,27 +45,6 @@ pub struct UdpSocket {
 /// the socket readable; waiting for readable alone would hang, as tokio's
 /// issue #8000 describes). The receive then returns that error.
 const RECV: Interest = Interest::READABLE.add(Interest::ERROR);
-
-/// The unfilled part of `buf` as a byte slice, for a `recv` that only
-/// writes into it.
-///
-/// # Safety
-///
-/// The caller only passes the slice to calls that write into it (never read
-/// it), and marks initialised no more than those calls report written.
-unsafe fn unfilled<'a>(buf: &'a mut ReadBuf<'_>) -> &'a mut [u8] {
-    // SAFETY: MaybeUninit<u8> and u8 have the same layout; the caller
-    // promises not to read the possibly uninitialised bytes nor to
-    // de-initialise any (`unfilled_mut`'s contract).
-    unsafe { &mut *(buf.unfilled_mut() as *mut [MaybeUninit<u8>] as *mut [u8]) }
-}
-
-/// Marks `n` bytes past the filled part of `buf` as received.
-fn advance(buf: &mut ReadBuf<'_>, n: usize) {
-    // SAFETY: the kernel wrote `n` bytes into the unfilled part.
-    unsafe { buf.assume_init(n) };
-    buf.advance(n);
-}
 
 impl UdpSocket {
     /// Binds to `addr` (each resolved address in turn until one binds).
@@ -186,7 +165,8 @@ impl UdpSocket {
             .io
             .registration()
             .poll_read_io(cx, || self.io.get_ref().recv(b)))?;
-        advance(buf, n);
+        // SAFETY: the kernel wrote `n` bytes into the unfilled part.
+        unsafe { advance(buf, n) };
         Poll::Ready(Ok(()))
     }
 
@@ -271,7 +251,8 @@ impl UdpSocket {
             .io
             .registration()
             .poll_read_io(cx, || self.io.get_ref().recv_from(b)))?;
-        advance(buf, n);
+        // SAFETY: the kernel wrote `n` bytes into the unfilled part.
+        unsafe { advance(buf, n) };
         Poll::Ready(Ok(from))
     }
 
@@ -304,7 +285,8 @@ impl UdpSocket {
             .io
             .registration()
             .poll_read_io(cx, || self.io.get_ref().peek_from(b)))?;
-        advance(buf, n);
+        // SAFETY: the kernel wrote `n` bytes into the unfilled part.
+        unsafe { advance(buf, n) };
         Poll::Ready(Ok(from))
     }
 
@@ -433,25 +415,6 @@ async fn first_addr<A: ToSocketAddrs>(target: A) -> io::Result<SocketAddr> {
              or a host name that resolves",
             )
         })
-}
-
-/// Runs `recv` on `buf`'s spare capacity and grows its length by what it
-/// received.
-fn recv_into_spare(
-    buf: &mut Vec<u8>,
-    recv: impl FnOnce(&mut [u8]) -> io::Result<usize>,
-) -> io::Result<usize> {
-    if buf.capacity() == buf.len() {
-        buf.reserve(64);
-    }
-    let spare = buf.spare_capacity_mut();
-    // SAFETY: `recv` only writes into the slice (a `recv(2)` call); only
-    // the bytes it reports written become part of the vector.
-    let slice = unsafe { &mut *(spare as *mut [MaybeUninit<u8>] as *mut [u8]) };
-    let n = recv(slice)?;
-    // SAFETY: `n` bytes past the old length were written by the kernel.
-    unsafe { buf.set_len(buf.len() + n) };
-    Ok(n)
 }
 
 impl TryFrom<net::UdpSocket> for UdpSocket {
