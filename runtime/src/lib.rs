@@ -42,6 +42,7 @@
 //! - [`sync`] — `Mutex`, `RwLock`, `Semaphore`, `Notify`, `Barrier`, the
 //!   `mpsc`, `oneshot`, `watch` and `broadcast` channels, `blocking::Mutex`.
 //! - [`time`] — `sleep`, `timeout`, `interval`, `Instant`.
+//! - [`io`], [`net`], [`signal`] — tokio's I/O traits, sockets, signals.
 //! - [`topology`] — CPUs and NUMA nodes.
 //! - [`container`] — cgroup limits, pressure, and the worker-count policy.
 
@@ -54,6 +55,7 @@ pub(crate) mod loom;
 pub mod net;
 pub mod runtime;
 pub(crate) mod scheduler;
+pub mod signal;
 pub mod sync;
 pub mod task;
 pub mod time;
