@@ -256,3 +256,42 @@ fn spawning_outside_a_runtime_is_an_error_and_starts_nothing() {
         .unwrap_err();
     assert!(err.to_string().contains("runtime"), "{err}");
 }
+
+/// Children of this process whose command line has `marker` as an
+/// argument, from `/proc/*/stat` and `/proc/*/cmdline`.
+fn children_with_arg(marker: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        if cmdline.split(|&b| b == 0).any(|a| a == marker.as_bytes()) && is_our_child(pid) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+#[test]
+fn spawning_on_a_runtime_without_io_is_an_error_and_leaves_no_child() {
+    support::within(|| {
+        let rt = perf_runtime::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let marker = "987.654";
+            let err = Command::new("sleep").arg(marker).spawn().unwrap_err();
+            assert!(err.to_string().contains("enable_io"), "{err}");
+            assert_eq!(
+                children_with_arg(marker),
+                Vec::<u32>::new(),
+                "the child was left running"
+            );
+        })
+    });
+}
