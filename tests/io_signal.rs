@@ -54,9 +54,9 @@ fn waiting_tasks_on_two_runtimes_are_woken() {
         let rt1 = multi(2);
         let rt2 = current();
         // Each listener is polled until it waits (its waker stored), then
-        // the signal is sent: the pipe's readiness must wake both.
-        let (tx1, rx1) = std::sync::mpsc::channel();
-        let (tx2, rx2) = std::sync::mpsc::channel();
+        // the signal is sent: the pipe's readiness must wake all three, two
+        // of them on the same runtime.
+        let (tx, rx) = std::sync::mpsc::channel();
         let waiter = |tx: std::sync::mpsc::Sender<()>| async move {
             let mut s = signal(SignalKind::user_defined2()).unwrap();
             let mut first = true;
@@ -70,13 +70,16 @@ fn waiting_tasks_on_two_runtimes_are_woken() {
             })
             .await
         };
-        let h1 = rt1.spawn(waiter(tx1));
-        let t2 = std::thread::spawn(move || rt2.block_on(waiter(tx2)));
-        rx1.recv().unwrap();
-        rx2.recv().unwrap();
+        let h1 = rt1.spawn(waiter(tx.clone()));
+        let h2 = rt1.spawn(waiter(tx.clone()));
+        let t3 = std::thread::spawn(move || rt2.block_on(waiter(tx)));
+        for _ in 0..3 {
+            rx.recv().unwrap();
+        }
         raise(libc::SIGUSR2);
         assert_eq!(rt1.block_on(h1).unwrap(), Some(()));
-        assert_eq!(t2.join().unwrap(), Some(()));
+        assert_eq!(rt1.block_on(h2).unwrap(), Some(()));
+        assert_eq!(t3.join().unwrap(), Some(()));
     });
 }
 
