@@ -360,6 +360,12 @@ fn bad_addresses_are_invalid_input_errors() {
         multi(1).block_on(async {
             let err = UdpSocket::bind("127.0.0.1:99999").await.unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+            // A taken port: the error keeps its kind and names the address.
+            let taken = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let addr = taken.local_addr().unwrap();
+            let err = UdpSocket::bind(addr).await.unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::AddrInUse, "{err}");
+            assert!(err.to_string().contains(&addr.to_string()), "{err}");
             let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
             let err = s.send_to(b"x", "not an address").await.unwrap_err();
             assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");

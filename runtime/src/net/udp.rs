@@ -56,7 +56,22 @@ impl UdpSocket {
 
     fn bind_addr(addr: SocketAddr) -> io::Result<UdpSocket> {
         let fd = sys::socket(sys::domain_of(&addr), libc::SOCK_DGRAM)?;
-        sys::bind(fd.as_raw_fd(), &addr)?;
+        sys::bind(fd.as_raw_fd(), &addr).map_err(|e| {
+            // The kind stays (a caller may match on AddrInUse); the message
+            // names the address, which the OS error does not.
+            let hint = match e.kind() {
+                io::ErrorKind::AddrInUse => {
+                    ": another socket has it; choose another port, or port 0 for any free one"
+                }
+                io::ErrorKind::AddrNotAvailable => ": no interface of this host has that address",
+                io::ErrorKind::PermissionDenied => ": ports below 1024 need CAP_NET_BIND_SERVICE",
+                _ => "",
+            };
+            io::Error::new(
+                e.kind(),
+                format!("cannot bind a UDP socket to {addr}: {e}{hint}"),
+            )
+        })?;
         UdpSocket::new(net::UdpSocket::from(fd))
     }
 
