@@ -342,3 +342,39 @@ fn datagram_pair_connect_peek_and_polls() {
         })
     });
 }
+
+#[test]
+fn abstract_namespace_stream_and_datagram() {
+    support::within(|| {
+        multi(2).block_on(async {
+            let name = format!("perf-io-unix-abstract-{}", std::process::id());
+            let path = PathBuf::from(format!("\0{name}"));
+            let listener = UnixListener::bind(&path).unwrap();
+            assert_eq!(
+                listener.local_addr().unwrap().as_abstract_name(),
+                Some(name.as_bytes())
+            );
+            let mut c = UnixStream::connect(&path).await.unwrap();
+            let (mut s, _) = listener.accept().await.unwrap();
+            c.write_all(b"no file").await.unwrap();
+            let mut buf = [0u8; 7];
+            s.read_exact(&mut buf).await.unwrap();
+            assert_eq!(&buf, b"no file");
+            // A second bind of the same name is taken, though no file exists.
+            let err = UnixListener::bind(&path).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::AddrInUse, "{err}");
+
+            let dpath = PathBuf::from(format!("\0{name}-dgram"));
+            let d = UnixDatagram::bind(&dpath).unwrap();
+            let u = UnixDatagram::unbound().unwrap();
+            u.send_to(b"abstract", &dpath).await.unwrap();
+            let n = d.recv(&mut [0u8; 16]).await.unwrap();
+            assert_eq!(n, 8);
+            u.connect(&dpath).unwrap();
+            u.send(b"again").await.unwrap();
+            let mut buf = [0u8; 16];
+            let n = d.recv(&mut buf).await.unwrap();
+            assert_eq!(&buf[..n], b"again");
+        })
+    });
+}

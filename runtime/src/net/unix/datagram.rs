@@ -1,4 +1,4 @@
-use super::socket_addr::with_path;
+use super::socket_addr::{abstract_addr, with_path};
 use super::SocketAddr;
 use crate::io::{Interest, PollEvented, ReadBuf, Ready};
 use crate::net::buf::{advance, recv_into_spare, unfilled};
@@ -39,11 +39,16 @@ impl UnixDatagram {
     /// A socket bound to `path`. Must be called inside a runtime.
     ///
     /// A file already at `path` is an `AddrInUse` error (remove a stale
-    /// socket first).
+    /// socket first). A path that starts with a NUL byte names a socket in
+    /// Linux's abstract namespace (no file), here and in `connect` and
+    /// `send_to`, as in tokio.
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixDatagram> {
         let path = path.as_ref();
-        let socket = net::UnixDatagram::bind(path)
-            .map_err(|e| with_path(e, "cannot bind a Unix datagram socket at", path))?;
+        let socket = match abstract_addr(path)? {
+            Some(addr) => net::UnixDatagram::bind_addr(&addr),
+            None => net::UnixDatagram::bind(path),
+        }
+        .map_err(|e| with_path(e, "cannot bind a Unix datagram socket at", path))?;
         UnixDatagram::from_std(socket)
     }
 
@@ -76,10 +81,11 @@ impl UnixDatagram {
     /// the only source [`recv`](UnixDatagram::recv) accepts.
     pub fn connect<P: AsRef<Path>>(&self, path: P) -> io::Result<()> {
         let path = path.as_ref();
-        self.io
-            .get_ref()
-            .connect(path)
-            .map_err(|e| with_path(e, "cannot connect to the Unix datagram socket", path))
+        match abstract_addr(path)? {
+            Some(addr) => self.io.get_ref().connect_addr(&addr),
+            None => self.io.get_ref().connect(path),
+        }
+        .map_err(|e| with_path(e, "cannot connect to the Unix datagram socket", path))
     }
 
     /// The local address.
@@ -151,14 +157,20 @@ impl UnixDatagram {
             .try_io(Interest::WRITABLE, || self.io.get_ref().send(buf))
     }
 
+    /// One `sendto(2)` to `target` (a path, or an abstract name).
+    fn send_to_path(&self, buf: &[u8], target: &Path) -> io::Result<usize> {
+        match abstract_addr(target)? {
+            Some(addr) => self.io.get_ref().send_to_addr(buf, &addr),
+            None => self.io.get_ref().send_to(buf, target),
+        }
+    }
+
     /// Sends `buf` to the socket bound at `target`.
     pub async fn send_to<P: AsRef<Path>>(&self, buf: &[u8], target: P) -> io::Result<usize> {
         let target = target.as_ref();
         self.io
             .registration()
-            .async_io(Interest::WRITABLE, || {
-                self.io.get_ref().send_to(buf, target)
-            })
+            .async_io(Interest::WRITABLE, || self.send_to_path(buf, target))
             .await
             .map_err(|e| with_path(e, "cannot send to the Unix datagram socket", target))
     }
@@ -173,15 +185,15 @@ impl UnixDatagram {
         let target = target.as_ref();
         self.io
             .registration()
-            .poll_write_io(cx, || self.io.get_ref().send_to(buf, target))
+            .poll_write_io(cx, || self.send_to_path(buf, target))
     }
 
     /// Sends to `target` without waiting.
     pub fn try_send_to<P: AsRef<Path>>(&self, buf: &[u8], target: P) -> io::Result<usize> {
         let target = target.as_ref();
-        self.io.registration().try_io(Interest::WRITABLE, || {
-            self.io.get_ref().send_to(buf, target)
-        })
+        self.io
+            .registration()
+            .try_io(Interest::WRITABLE, || self.send_to_path(buf, target))
     }
 
     /// Receives one datagram from the connected peer; returns its length

@@ -1,4 +1,4 @@
-use super::socket_addr::with_path;
+use super::socket_addr::{abstract_addr, with_path};
 use super::{SocketAddr, UnixStream};
 use crate::io::{Interest, PollEvented};
 use std::fmt;
@@ -19,14 +19,19 @@ pub struct UnixListener {
 }
 
 impl UnixListener {
-    /// Binds to `path` and listens. Must be called inside a runtime.
+    /// Binds to `path` and listens. Must be called inside a runtime. A
+    /// path that starts with a NUL byte names a socket in Linux's abstract
+    /// namespace (no file), as in tokio.
     ///
     /// A file already at `path` is an `AddrInUse` error (a stale socket
     /// from an earlier run: remove it first).
     pub fn bind<P: AsRef<Path>>(path: P) -> io::Result<UnixListener> {
         let path = path.as_ref();
-        let listener = net::UnixListener::bind(path)
-            .map_err(|e| with_path(e, "cannot bind a Unix listener at", path))?;
+        let listener = match abstract_addr(path)? {
+            Some(addr) => net::UnixListener::bind_addr(&addr),
+            None => net::UnixListener::bind(path),
+        }
+        .map_err(|e| with_path(e, "cannot bind a Unix listener at", path))?;
         UnixListener::from_std(listener)
     }
 

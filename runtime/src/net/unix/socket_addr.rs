@@ -48,6 +48,22 @@ impl From<SocketAddr> for std::os::unix::net::SocketAddr {
     }
 }
 
+/// The abstract-namespace name `path` stands for, if it starts with a NUL
+/// byte (Linux; tokio reads such paths the same way).
+pub(super) fn abstract_name(path: &Path) -> Option<&[u8]> {
+    let bytes = path.as_os_str().as_bytes();
+    (bytes.first() == Some(&0)).then(|| &bytes[1..])
+}
+
+/// `path` as a std address when it names an abstract socket (std's
+/// path-taking calls reject the leading NUL), else `None`.
+pub(super) fn abstract_addr(path: &Path) -> io::Result<Option<std::os::unix::net::SocketAddr>> {
+    use std::os::linux::net::SocketAddrExt;
+    abstract_name(path)
+        .map(std::os::unix::net::SocketAddr::from_abstract_name)
+        .transpose()
+}
+
 /// `path` as a `sockaddr_un` and its length; `InvalidInput` naming the
 /// path when it cannot be one.
 pub(super) fn sockaddr_un(path: &Path) -> io::Result<(libc::sockaddr_un, libc::socklen_t)> {
@@ -55,21 +71,23 @@ pub(super) fn sockaddr_un(path: &Path) -> io::Result<(libc::sockaddr_un, libc::s
     let mut addr: libc::sockaddr_un = unsafe { mem::zeroed() };
     addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
     let bytes = path.as_os_str().as_bytes();
-    if bytes.contains(&0) {
+    let is_abstract = abstract_name(path).is_some();
+    if !is_abstract && bytes.contains(&0) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("the Unix socket path {path:?} contains a NUL byte: remove it"),
         ));
     }
-    // One byte stays for the terminating NUL.
-    if bytes.len() >= addr.sun_path.len() {
+    // A path keeps one byte for its terminating NUL; an abstract name
+    // (length-delimited) does not need one.
+    let room = addr.sun_path.len() - usize::from(!is_abstract);
+    if bytes.len() > room {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
-                "the Unix socket path {path:?} is {} bytes, longer than the {} the kernel \
+                "the Unix socket path {path:?} is {} bytes, longer than the {room} the kernel \
                  accepts: use a shorter (e.g. relative) path",
                 bytes.len(),
-                addr.sun_path.len() - 1
             ),
         ));
     }
@@ -78,7 +96,7 @@ pub(super) fn sockaddr_un(path: &Path) -> io::Result<(libc::sockaddr_un, libc::s
     }
     let base = mem::offset_of!(libc::sockaddr_un, sun_path);
     // An empty path would be an unnamed address: let the kernel reject it.
-    let len = base + bytes.len() + usize::from(!bytes.is_empty());
+    let len = base + bytes.len() + usize::from(!is_abstract && !bytes.is_empty());
     Ok((addr, len as libc::socklen_t))
 }
 

@@ -20,7 +20,8 @@ pub struct UnixStream {
 }
 
 impl UnixStream {
-    /// Connects to the socket bound at `path`.
+    /// Connects to the socket bound at `path` (a path that starts with a
+    /// NUL byte names one in Linux's abstract namespace).
     ///
     /// A path where no socket is bound is a `NotFound` error; a socket file
     /// nobody listens on any more is `ConnectionRefused`.
