@@ -194,8 +194,12 @@ impl Child {
             if let Some(st) = self.try_wait()? {
                 return Ok(st);
             }
+            // An unreaped child always has its watch; should that ever not
+            // hold, fail this wait rather than panic in a worker.
             let Some(watch) = self.watch.as_mut() else {
-                unreachable!("an unreaped child has its exit watch");
+                return Err(io::Error::other(
+                    "perf_runtime bug: a running child has no exit watch; please report it",
+                ));
             };
             watch.exited().await?;
             watch.clear();
