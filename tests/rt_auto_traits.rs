@@ -113,3 +113,54 @@ fn join_handle_of_a_non_send_output_is_not_send() {
     assert!(!is_send!(JoinSet<Rc<u8>>));
     assert!(is_send!(JoinHandle<Out>));
 }
+
+#[test]
+fn udp_unix_signal_and_process_types_are_send_sync_and_unpin() {
+    use perf_runtime::net::{unix, UdpSocket, UnixDatagram, UnixListener, UnixStream};
+    use perf_runtime::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command};
+    use perf_runtime::signal::unix::{Signal, SignalKind};
+    send_sync_unpin::<UdpSocket>();
+    send_sync_unpin::<UnixStream>();
+    send_sync_unpin::<UnixListener>();
+    send_sync_unpin::<UnixDatagram>();
+    send_sync_unpin::<unix::OwnedReadHalf>();
+    send_sync_unpin::<unix::OwnedWriteHalf>();
+    send_sync_unpin::<unix::ReadHalf<'static>>();
+    send_sync_unpin::<unix::WriteHalf<'static>>();
+    send_sync_unpin::<unix::ReuniteError>();
+    send_sync_unpin::<unix::SocketAddr>();
+    send_sync_unpin::<unix::UCred>();
+    send_sync_unpin::<Signal>();
+    send_sync_unpin::<SignalKind>();
+    send_sync_unpin::<Command>();
+    send_sync_unpin::<Child>();
+    send_sync_unpin::<ChildStdin>();
+    send_sync_unpin::<ChildStdout>();
+    send_sync_unpin::<ChildStderr>();
+}
+
+/// The futures of the new I/O types are `Send`, so they can be spawned.
+#[allow(dead_code)]
+fn io_futures_are_send(
+    udp: &perf_runtime::net::UdpSocket,
+    stream: &perf_runtime::net::UnixStream,
+    listener: &perf_runtime::net::UnixListener,
+    dgram: &perf_runtime::net::UnixDatagram,
+    sig: &mut perf_runtime::signal::unix::Signal,
+    cmd: &mut perf_runtime::process::Command,
+    child: perf_runtime::process::Child,
+) {
+    fn is_send<T: Send>(_: &T) {}
+    let mut buf = [0u8; 4];
+    is_send(&udp.recv_from(&mut buf));
+    is_send(&udp.send_to(b"x", "127.0.0.1:1"));
+    is_send(&perf_runtime::net::UnixStream::connect("/x"));
+    is_send(&stream.readable());
+    is_send(&listener.accept());
+    is_send(&dgram.send_to(b"x", "/x"));
+    is_send(&sig.recv());
+    is_send(&perf_runtime::signal::ctrl_c());
+    is_send(&cmd.output());
+    is_send(&cmd.status());
+    is_send(&child.wait_with_output());
+}

@@ -42,6 +42,8 @@
 //! - [`sync`] — `Mutex`, `RwLock`, `Semaphore`, `Notify`, `Barrier`, the
 //!   `mpsc`, `oneshot`, `watch` and `broadcast` channels, `blocking::Mutex`.
 //! - [`time`] — `sleep`, `timeout`, `interval`, `Instant`.
+//! - [`io`], [`net`], [`signal`], [`process`] — tokio's I/O traits, sockets,
+//!   signals, child processes.
 //! - [`topology`] — CPUs and NUMA nodes.
 //! - [`container`] — cgroup limits, pressure, and the worker-count policy.
 
@@ -52,8 +54,10 @@ pub mod container;
 pub mod io;
 pub(crate) mod loom;
 pub mod net;
+pub mod process;
 pub mod runtime;
 pub(crate) mod scheduler;
+pub mod signal;
 pub mod sync;
 pub mod task;
 pub mod time;

@@ -27,11 +27,16 @@
 //! dropping a `read` future loses no data.
 
 mod addr;
+pub(crate) mod buf;
 pub(crate) mod sys;
 pub mod tcp;
+mod udp;
+pub mod unix;
 
 pub use addr::{lookup_host, ToSocketAddrs};
 pub use tcp::{TcpListener, TcpSocket, TcpStream};
+pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixListener, UnixStream};
 
 /// Makes a socket descriptor non-blocking.
 pub(crate) fn set_nonblocking(fd: std::os::fd::RawFd) -> std::io::Result<()> {

@@ -194,6 +194,7 @@ impl Builder {
     ///     .on_thread_park(move || { p.fetch_add(1, Ordering::Relaxed); })
     ///     .build()
     ///     .unwrap();
+    /// // The sleep is created inside the runtime: a timer needs one.
     /// rt.block_on(async { perf_runtime::time::sleep(std::time::Duration::from_millis(1)).await });
     /// assert!(parks.load(Ordering::Relaxed) >= 1);
     /// ```

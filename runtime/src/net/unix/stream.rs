@@ -1,0 +1,315 @@
+use super::socket_addr::{sockaddr_un, with_path};
+use super::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
+use super::{SocketAddr, UCred};
+use crate::io::{AsyncRead, AsyncWrite, Interest, PollEvented, ReadBuf, Ready};
+use crate::net::sys;
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::net;
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// A Unix-domain stream socket (as `tokio::net::UnixStream`): reads and
+/// writes through [`AsyncRead`]/[`AsyncWrite`], or the `try_*` calls after
+/// `readable()`/`writable()`.
+pub struct UnixStream {
+    io: PollEvented<net::UnixStream>,
+}
+
+impl UnixStream {
+    /// Connects to the socket bound at `path` (a path that starts with a
+    /// NUL byte names one in Linux's abstract namespace).
+    ///
+    /// A path where no socket is bound is a `NotFound` error; a socket file
+    /// nobody listens on any more is `ConnectionRefused`.
+    pub async fn connect<P: AsRef<Path>>(path: P) -> io::Result<UnixStream> {
+        let path = path.as_ref();
+        Self::connect_path(path)
+            .await
+            .map_err(|e| with_path(e, "cannot connect to the Unix socket", path))
+    }
+
+    async fn connect_path(path: &Path) -> io::Result<UnixStream> {
+        let (addr, len) = sockaddr_un(path)?;
+        let fd = sys::socket(libc::AF_UNIX, libc::SOCK_STREAM)?;
+        // SAFETY: `addr` is a valid sockaddr_un of `len` bytes; `fd` is a
+        // live socket of ours.
+        let r = unsafe {
+            libc::connect(
+                fd.as_raw_fd(),
+                (&addr as *const libc::sockaddr_un).cast(),
+                len,
+            )
+        };
+        let in_progress = if r == 0 {
+            false
+        } else {
+            let e = io::Error::last_os_error();
+            // A full backlog is EAGAIN on a non-blocking Unix socket: an
+            // error, as in tokio and mio (retry later).
+            if e.raw_os_error() != Some(libc::EINPROGRESS) {
+                return Err(e);
+            }
+            true
+        };
+        let stream = UnixStream::new(net::UnixStream::from(fd))?;
+        if in_progress {
+            stream.writable().await?;
+            if let Some(e) = stream.take_error()? {
+                return Err(e);
+            }
+        }
+        Ok(stream)
+    }
+
+    fn new(s: net::UnixStream) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            io: PollEvented::new(s)?,
+        })
+    }
+
+    /// A connected pair of unnamed streams.
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = net::UnixStream::pair()?;
+        Ok((UnixStream::from_std(a)?, UnixStream::from_std(b)?))
+    }
+
+    /// Wraps a connected std stream (set non-blocking here), as tokio's
+    /// `from_std`.
+    pub fn from_std(stream: net::UnixStream) -> io::Result<UnixStream> {
+        stream.set_nonblocking(true)?;
+        UnixStream::new(stream)
+    }
+
+    /// Hands the stream back as a std stream (still non-blocking).
+    pub fn into_std(self) -> io::Result<net::UnixStream> {
+        self.io.into_inner()
+    }
+
+    /// The local address (unnamed for a connecting socket or a `pair()`).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().local_addr().map(SocketAddr)
+    }
+
+    /// The peer's address.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        self.io.get_ref().peer_addr().map(SocketAddr)
+    }
+
+    /// The peer's process, user and group ids when it connected
+    /// (`SO_PEERCRED`).
+    pub fn peer_cred(&self) -> io::Result<UCred> {
+        UCred::of(self.as_raw_fd())
+    }
+
+    /// The pending socket error, if any (`SO_ERROR`).
+    pub fn take_error(&self) -> io::Result<Option<io::Error>> {
+        self.io.get_ref().take_error()
+    }
+
+    /// Waits until the stream is ready for `interest`; returns what is
+    /// ready. Cancel-safe.
+    pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
+        Ok(self.io.registration().readiness(interest).await?.ready)
+    }
+
+    /// Waits until the stream is readable. Cancel-safe.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.ready(Interest::READABLE).await.map(drop)
+    }
+
+    /// Waits until the stream is writable. Cancel-safe.
+    pub async fn writable(&self) -> io::Result<()> {
+        self.ready(Interest::WRITABLE).await.map(drop)
+    }
+
+    /// Polls for read readiness (only the last task to poll is woken).
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.registration().poll_read_ready(cx).map_ok(drop)
+    }
+
+    /// Polls for write readiness (only the last task to poll is woken).
+    pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.io.registration().poll_write_ready(cx).map_ok(drop)
+    }
+
+    /// Reads without waiting: `WouldBlock` if no data is ready.
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        self.io
+            .registration()
+            .try_io(Interest::READABLE, || (&mut self.io.get_ref()).read(buf))
+    }
+
+    /// Reads into several buffers without waiting.
+    pub fn try_read_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
+        self.io.registration().try_io(Interest::READABLE, || {
+            (&mut self.io.get_ref()).read_vectored(bufs)
+        })
+    }
+
+    /// Reads into a vector's spare capacity without waiting (64 bytes are
+    /// reserved when there is none).
+    pub fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        if buf.capacity() == buf.len() {
+            buf.reserve(64);
+        }
+        let spare = buf.spare_capacity_mut();
+        // SAFETY: `read` only writes into the slice; only the bytes it
+        // reports written become part of the vector.
+        let slice = unsafe { &mut *(spare as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
+        let n = self.try_read(slice)?;
+        // SAFETY: `n` bytes past the old length were written by the kernel.
+        unsafe { buf.set_len(buf.len() + n) };
+        Ok(n)
+    }
+
+    /// Writes without waiting: `WouldBlock` if the socket buffer is full.
+    pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+        self.io
+            .registration()
+            .try_io(Interest::WRITABLE, || (&mut self.io.get_ref()).write(buf))
+    }
+
+    /// Writes several buffers without waiting.
+    pub fn try_write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.io.registration().try_io(Interest::WRITABLE, || {
+            (&mut self.io.get_ref()).write_vectored(bufs)
+        })
+    }
+
+    /// Runs `f` (a non-blocking call on this socket) if the stream is ready
+    /// for `interest`; clears the readiness if it returns `WouldBlock`.
+    pub fn try_io<R>(
+        &self,
+        interest: Interest,
+        f: impl FnOnce() -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io.registration().try_io(interest, f)
+    }
+
+    /// Waits for `interest` and runs `f` until it stops returning
+    /// `WouldBlock`.
+    pub async fn async_io<R>(
+        &self,
+        interest: Interest,
+        f: impl FnMut() -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.io.registration().async_io(interest, f).await
+    }
+
+    /// Splits into borrowed halves usable concurrently in one task.
+    pub fn split(&mut self) -> (ReadHalf<'_>, WriteHalf<'_>) {
+        split::split(self)
+    }
+
+    /// Splits into owned halves that can move to different tasks;
+    /// [`OwnedReadHalf::reunite`] puts them back together.
+    pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
+        split::into_split(self)
+    }
+
+    pub(super) fn shutdown_std(&self, how: Shutdown) -> io::Result<()> {
+        match self.io.get_ref().shutdown(how) {
+            // Already disconnected: the write side is shut either way.
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            res => res,
+        }
+    }
+
+    pub(super) fn poll_read_priv(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.io.poll_read(cx, buf)
+    }
+
+    pub(super) fn poll_write_priv(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_write(cx, buf)
+    }
+
+    pub(super) fn poll_write_vectored_priv(
+        &self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.io.poll_write_vectored(cx, bufs)
+    }
+}
+
+impl AsyncRead for UnixStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.poll_read_priv(cx, buf)
+    }
+}
+
+impl AsyncWrite for UnixStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_priv(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored_priv(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    /// Shuts the write side down: the peer reads end of stream.
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(self.shutdown_std(Shutdown::Write))
+    }
+}
+
+impl TryFrom<net::UnixStream> for UnixStream {
+    type Error = io::Error;
+    fn try_from(s: net::UnixStream) -> io::Result<UnixStream> {
+        UnixStream::from_std(s)
+    }
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream")
+            .field("local", &self.local_addr().ok())
+            .field("peer", &self.peer_addr().ok())
+            .field("fd", &self.as_raw_fd())
+            .finish()
+    }
+}
+
+impl AsRawFd for UnixStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.io.get_ref().as_raw_fd()
+    }
+}
+
+impl AsFd for UnixStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.io.get_ref().as_fd()
+    }
+}
