@@ -16,3 +16,8 @@ for backend in uring epoll; do
     echo "--- I/O suite with PERF_RUNTIME_IO=$backend"
     PERF_RUNTIME_IO=$backend cargo test -p tests "${io_tests[@]}"
 done
+
+# Child exit through SIGCHLD instead of pidfd (kernels before 5.3, or
+# seccomp profiles that block pidfd_open).
+echo "--- process tests with PERF_RUNTIME_PROCESS_EXIT=sigchld"
+PERF_RUNTIME_PROCESS_EXIT=sigchld cargo test -p tests --test io_process

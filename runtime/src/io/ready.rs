@@ -67,14 +67,17 @@ impl Interest {
     }
 
     /// The readiness bits that satisfy this interest (a closed direction
-    /// satisfies it too: the next read or write returns at once).
+    /// or a pending error satisfies it too: the next read or write returns
+    /// at once, with the error — a connected UDP socket's ICMP "port
+    /// unreachable" raises POLLERR without POLLIN, and a receive waiting
+    /// for readable alone would never see it).
     pub(crate) fn mask(self) -> Ready {
         let mut bits = 0;
         if self.is_readable() {
-            bits |= READABLE | READ_CLOSED;
+            bits |= READABLE | READ_CLOSED | ERROR;
         }
         if self.is_writable() {
-            bits |= WRITABLE | WRITE_CLOSED;
+            bits |= WRITABLE | WRITE_CLOSED | ERROR;
         }
         if self.is_priority() {
             bits |= PRIORITY | READ_CLOSED;
