@@ -32,6 +32,13 @@ pub enum Server {
 }
 
 impl Server {
+    pub(crate) fn perf_driver(self) -> perf_runtime::runtime::IoDriver {
+        match self {
+            Server::PerfUring => perf_runtime::runtime::IoDriver::Uring,
+            _ => perf_runtime::runtime::IoDriver::Epoll,
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Server::PerfUring => "perf-uring",
@@ -40,7 +47,7 @@ impl Server {
         }
     }
 
-    fn parse(s: &str) -> Option<Server> {
+    pub(crate) fn parse(s: &str) -> Option<Server> {
         [Server::PerfUring, Server::PerfEpoll, Server::Tokio]
             .into_iter()
             .find(|x| x.name() == s)
@@ -58,7 +65,7 @@ fn allowed_cpus() -> Vec<usize> {
         .collect()
 }
 
-fn pin_process(cpu: usize) {
+pub(crate) fn pin_process(cpu: usize) {
     // SAFETY: a zeroed cpu_set_t is valid; CPU_SET and sched_setaffinity
     // take it by pointer.
     unsafe {
@@ -79,47 +86,22 @@ pub fn server_main(args: &[String]) -> ExitCode {
         return ExitCode::from(2);
     };
     pin_process(cpu);
-    std::thread::spawn(|| {
-        // The parent closes our stdin to stop us.
-        let mut sink = Vec::new();
-        let _ = std::io::stdin().read_to_end(&mut sink);
-        std::process::exit(0);
-    });
+    exit_when_stdin_closes();
     match kind {
         Server::PerfUring | Server::PerfEpoll => {
-            let driver = if kind == Server::PerfUring {
-                perf_runtime::runtime::IoDriver::Uring
-            } else {
-                perf_runtime::runtime::IoDriver::Epoll
-            };
             let rt = perf_runtime::runtime::Builder::new_multi_thread()
                 .worker_threads(1)
-                .io_driver(driver)
+                .io_driver(kind.perf_driver())
                 .validation(perf_runtime::validation::Mode::Off)
                 .build()
                 .expect("perf_runtime server runtime");
             rt.block_on(async {
-                use perf_runtime::io::{AsyncReadExt, AsyncWriteExt};
-                let l = perf_runtime::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .unwrap();
+                let l = perf_runtime::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 println!("{}", l.local_addr().unwrap().port());
                 loop {
-                    let (mut s, _) = l.accept().await.unwrap();
+                    let (s, _) = l.accept().await.unwrap();
                     s.set_nodelay(true).unwrap();
-                    perf_runtime::spawn(async move {
-                        let mut buf = vec![0u8; MSG];
-                        loop {
-                            match s.read(&mut buf).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => {
-                                    if s.write_all(&buf[..n]).await.is_err() {
-                                        return;
-                                    }
-                                }
-                            }
-                        }
-                    });
+                    perf_runtime::spawn(echo(s));
                 }
             })
         }
@@ -130,29 +112,42 @@ pub fn server_main(args: &[String]) -> ExitCode {
                 .build()
                 .expect("tokio server runtime");
             rt.block_on(async {
-                use tokio::io::{AsyncReadExt, AsyncWriteExt};
                 let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 println!("{}", l.local_addr().unwrap().port());
                 loop {
-                    let (mut s, _) = l.accept().await.unwrap();
+                    let (s, _) = l.accept().await.unwrap();
                     s.set_nodelay(true).unwrap();
-                    tokio::spawn(async move {
-                        let mut buf = vec![0u8; MSG];
-                        loop {
-                            match s.read(&mut buf).await {
-                                Ok(0) | Err(_) => return,
-                                Ok(n) => {
-                                    if s.write_all(&buf[..n]).await.is_err() {
-                                        return;
-                                    }
-                                }
-                            }
-                        }
-                    });
+                    tokio::spawn(echo(s));
                 }
             })
         }
     }
+}
+
+/// One connection of the echo server, the same code on both runtimes (they
+/// share tokio's I/O traits).
+async fn echo<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut s: S) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; MSG];
+    loop {
+        match s.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                if s.write_all(&buf[..n]).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Exits the process when the parent closes our stdin.
+pub(crate) fn exit_when_stdin_closes() {
+    std::thread::spawn(|| {
+        let mut sink = Vec::new();
+        let _ = std::io::stdin().read_to_end(&mut sink);
+        std::process::exit(0);
+    });
 }
 
 /// The client subcommand: `__io-client <port> <conns> <ms> <cpu>`; prints
