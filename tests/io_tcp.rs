@@ -6,6 +6,7 @@ mod support;
 use io_support::*;
 use perf_runtime::io::{AsyncReadExt, AsyncWriteExt};
 use perf_runtime::net::{TcpListener, TcpSocket, TcpStream};
+use std::future::Future;
 use std::io::ErrorKind;
 use std::time::Duration;
 
@@ -418,6 +419,79 @@ fn a_reader_that_always_has_data_yields_to_other_tasks() {
             other.await.unwrap();
             let n = reads_before_other.expect("the other task never ran while data was ready");
             assert!(n <= 1024, "the other task waited for {n} reads");
+        })
+    });
+}
+
+#[test]
+fn thousands_of_readers_woken_at_once_all_get_their_data() {
+    // On io_uring, 1500 readiness completions at once overflow one ring's
+    // completion queue (1024 entries): the kernel buffers them and may end
+    // multishot polls, which the ring re-arms. Every reader must still get
+    // its byte.
+    support::within(|| {
+        let rt = perf_runtime::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .long_poll_threshold(None)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            const N: usize = 1500;
+            let mut clients = Vec::with_capacity(N);
+            let mut readers = Vec::with_capacity(N);
+            let ready = std::sync::Arc::new(perf_runtime::sync::Barrier::new(N + 1));
+            for _ in 0..N {
+                clients.push(TcpStream::connect(addr).await.unwrap());
+                let (mut s, _) = listener.accept().await.unwrap();
+                let ready = ready.clone();
+                readers.push(perf_runtime::spawn(async move {
+                    let mut b = [0u8; 1];
+                    // Wait (armed) before any byte is sent.
+                    assert_eq!(
+                        s.try_read(&mut b).unwrap_err().kind(),
+                        ErrorKind::WouldBlock
+                    );
+                    let read = s.read_exact(&mut b);
+                    let mut read = std::pin::pin!(read);
+                    // Poll once so the read waits on its readiness, then
+                    // join the barrier.
+                    let first =
+                        std::future::poll_fn(|cx| std::task::Poll::Ready(read.as_mut().poll(cx)))
+                            .await;
+                    ready.wait().await;
+                    if first.is_pending() {
+                        read.await.unwrap();
+                    }
+                    b[0]
+                }));
+            }
+            ready.wait().await;
+            // Hold the only worker while every byte is sent, so the
+            // completions pile up in its ring instead of being reaped one
+            // by one.
+            let mut held = Vec::with_capacity(N);
+            let (started_tx, started_rx) = std::sync::mpsc::channel();
+            let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+            let blocker = perf_runtime::spawn(async move {
+                started_tx.send(()).unwrap();
+                release_rx.recv().unwrap();
+            });
+            started_rx.recv().unwrap();
+            // Plain std writes: nothing here waits for the blocked worker.
+            for c in clients {
+                use std::io::Write;
+                let mut c = c.into_std().unwrap();
+                c.write_all(&[7]).unwrap();
+                held.push(c);
+            }
+            release_tx.send(()).unwrap();
+            blocker.await.unwrap();
+            for r in readers {
+                assert_eq!(r.await.unwrap(), 7);
+            }
         })
     });
 }

@@ -96,7 +96,9 @@ pub fn server_main(args: &[String]) -> ExitCode {
                 .build()
                 .expect("perf_runtime server runtime");
             rt.block_on(async {
-                let l = perf_runtime::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let l = perf_runtime::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .unwrap();
                 println!("{}", l.local_addr().unwrap().port());
                 loop {
                     let (s, _) = l.accept().await.unwrap();

@@ -66,6 +66,10 @@ pub(crate) struct ScheduledIo {
     /// worker that first waits, so connections spread over the rings of
     /// the workers that serve them).
     pub(crate) ring: AtomicUsize,
+    /// io_uring: consecutive final completions with an error (reset by a
+    /// successful one), so a poll that cannot be armed is not re-armed
+    /// forever.
+    pub(crate) arm_failures: crate::loom::sync::atomic::AtomicU8,
 }
 
 /// `ScheduledIo::ring` before the resource's poll is armed.
@@ -89,6 +93,7 @@ impl ScheduledIo {
             poll_mask: interest.to_poll_events(),
             deregistered: crate::loom::sync::atomic::AtomicBool::new(false),
             ring: AtomicUsize::new(NOT_ARMED),
+            arm_failures: crate::loom::sync::atomic::AtomicU8::new(0),
         }
     }
 }

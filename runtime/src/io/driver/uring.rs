@@ -67,6 +67,10 @@ const TAG_MASK: u64 = 0b111;
 const TAG_POLL: u64 = 0b001;
 const TAG_OP: u64 = 0b011;
 
+/// Consecutive failed arms of one resource's poll before the ring gives up
+/// and reports an error to its tasks.
+const MAX_ARM_FAILURES: u8 = 8;
+
 /// The opcodes the backend needs; the probe checks every one.
 pub(crate) const REQUIRED_OPCODES: &[(u8, &str)] = &[
     (opcode::PollAdd::CODE, "POLL_ADD"),
@@ -546,19 +550,36 @@ impl Ring {
                 // SAFETY: the final completion of the poll: the ring gives
                 // back the strong count it took in `arm`.
                 let sio = unsafe { Arc::from_raw(ptr) };
-                if res >= 0 {
-                    sio.set_readiness(Ready::from_poll_events(res as u32));
-                } else if res != -libc::ECANCELED && res != -libc::ENOENT {
-                    // The descriptor cannot be polled (EBADF, ...): wake the
-                    // task so its next syscall reports the error.
-                    sio.set_readiness(Ready::ERROR | Ready::READ_CLOSED | Ready::WRITE_CLOSED);
+                if sio.deregistered.load(Acquire) {
+                    // Removed on purpose (POLL_REMOVE): the ring's count is
+                    // released here.
                     return;
                 }
-                if !sio.deregistered.load(Acquire) && res != -libc::ECANCELED {
-                    // The kernel ended the multishot poll (e.g. the
-                    // completion queue overflowed): arm it again.
+                if res >= 0 {
+                    sio.arm_failures.store(0, Relaxed);
+                    sio.set_readiness(Ready::from_poll_events(res as u32));
+                    // The kernel ended the multishot poll (the completion
+                    // queue overflowed, ...): arm it again.
                     self.arm(sio);
+                    return;
                 }
+                // The poll failed or was cancelled by the kernel. Readiness
+                // may have been missed meanwhile: let the tasks retry their
+                // syscalls (they report real errors themselves), and arm
+                // again — unless the descriptor is gone, or arming keeps
+                // failing (then the tasks see an error rather than spin).
+                let failures = sio.arm_failures.fetch_add(1, Relaxed) + 1;
+                if res == -libc::EBADF || failures > MAX_ARM_FAILURES {
+                    sio.set_readiness(Ready::ERROR | Ready::READABLE | Ready::WRITABLE);
+                    tracing::warn!(
+                        "perf_runtime: io_uring readiness poll on fd {} stopped: {}",
+                        sio.fd,
+                        io::Error::from_raw_os_error(-res)
+                    );
+                    return;
+                }
+                sio.set_readiness(Ready::READABLE | Ready::WRITABLE);
+                self.arm(sio);
             }
             _ => {}
         }
