@@ -42,6 +42,7 @@
 //! - [`sync`] — `Mutex`, `RwLock`, `Semaphore`, `Notify`, `Barrier`, the
 //!   `mpsc`, `oneshot`, `watch` and `broadcast` channels, `blocking::Mutex`.
 //! - [`time`] — `sleep`, `timeout`, `interval`, `Instant`.
+//! - [`io`], [`net`], [`fs`] — tokio's I/O traits, sockets, files.
 //! - [`topology`] — CPUs and NUMA nodes.
 //! - [`container`] — cgroup limits, pressure, and the worker-count policy.
 
@@ -49,6 +50,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod container;
+pub mod fs;
 pub mod io;
 pub(crate) mod loom;
 pub mod net;
