@@ -52,11 +52,14 @@
 //! - `positional.rs`: owned-buffer `read_at`/`write_at`.
 //! - `open_options.rs`: [`OpenOptions`].
 //! - `read_dir.rs`: [`ReadDir`] and [`DirEntry`].
+//! - `futures_io.rs`: the `futures-io` feature's traits on [`File`].
 //! - `ops.rs`: the free functions; `error.rs`: errors that name their path.
 
 mod buf;
 mod error;
 mod file;
+#[cfg(feature = "futures-io")]
+mod futures_io;
 mod open_options;
 mod ops;
 mod positional;
