@@ -43,6 +43,7 @@
 //!   `mpsc`, `oneshot`, `watch` and `broadcast` channels, `blocking::Mutex`.
 //! - [`time`] — `sleep`, `timeout`, `interval`, `Instant`.
 //! - [`io`], [`net`], [`fs`] — tokio's I/O traits, sockets, files.
+//! - `hyper` (feature `hyper`) — hyper 1.x's executor and timer.
 //! - [`topology`] — CPUs and NUMA nodes.
 //! - [`container`] — cgroup limits, pressure, and the worker-count policy.
 
@@ -51,6 +52,8 @@
 
 pub mod container;
 pub mod fs;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod io;
 pub(crate) mod loom;
 pub mod net;
