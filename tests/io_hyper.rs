@@ -10,9 +10,10 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::rt::Timer as _;
 use hyper::{Request, Response};
+use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioIo;
 use io_support::{current, multi};
-use perf_runtime::hyper::{Executor, Sleep, Timer};
+use perf_runtime::hyper::{Executor, HttpConnector, Sleep, Timer};
 use perf_runtime::io::{AsyncReadExt, AsyncWriteExt};
 use perf_runtime::net::{TcpListener, TcpStream};
 use perf_runtime::task::Qos;
@@ -212,6 +213,95 @@ fn timer_follows_a_paused_clock() {
     });
 }
 
+fn legacy_client(connector: HttpConnector) -> Client<HttpConnector, Full<Bytes>> {
+    Client::builder(Executor::new())
+        .timer(Timer::new())
+        .pool_timer(Timer::new())
+        .build(connector)
+}
+
+/// The error chain of `e` as one string.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(" / ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+#[test]
+fn legacy_client_connects_through_the_connector() {
+    support::within(|| {
+        multi(2).block_on(async {
+            let addr = serve(false).await;
+            let client = legacy_client(HttpConnector::new());
+            for i in 0..10 {
+                let uri = format!("http://{addr}/pooled/{i}").parse().unwrap();
+                let resp = client.get(uri).await.unwrap();
+                assert_eq!(text(resp).await, format!("GET /pooled/{i} 0"));
+            }
+            // Concurrent requests: the pool opens connections as needed.
+            let mut tasks = Vec::new();
+            for i in 0..8 {
+                let client = client.clone();
+                let uri: hyper::Uri = format!("http://localhost:{}/c/{i}", addr.port())
+                    .parse()
+                    .unwrap();
+                tasks.push(perf_runtime::spawn(async move {
+                    text(client.get(uri).await.unwrap()).await
+                }));
+            }
+            for (i, t) in tasks.into_iter().enumerate() {
+                assert_eq!(t.await.unwrap(), format!("GET /c/{i} 0"));
+            }
+        })
+    });
+}
+
+#[test]
+fn legacy_client_errors_name_the_uri() {
+    support::within(|| {
+        multi(2).block_on(async {
+            let client = legacy_client(HttpConnector::new());
+
+            let err = client
+                .get("https://127.0.0.1:1/".parse().unwrap())
+                .await
+                .unwrap_err();
+            assert!(err.is_connect(), "{err:?}");
+            let msg = chain(&err);
+            assert!(
+                msg.contains("https://127.0.0.1:1/") && msg.contains("TLS"),
+                "{msg}"
+            );
+
+            // A port nobody listens on (bound, then released).
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let uri = format!("http://127.0.0.1:{port}/");
+            let err = client.get(uri.parse().unwrap()).await.unwrap_err();
+            assert!(err.is_connect(), "{err:?}");
+            let msg = chain(&err);
+            assert!(msg.contains(&uri), "the error does not name {uri}: {msg}");
+            let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&err);
+            let mut kind = None;
+            while let Some(e) = src {
+                if let Some(io) = e.downcast_ref::<std::io::Error>() {
+                    kind = Some(io.kind());
+                }
+                src = e.source();
+            }
+            assert_eq!(kind, Some(std::io::ErrorKind::ConnectionRefused), "{msg}");
+        })
+    });
+}
+
 #[test]
 fn the_hyper_types_are_send_sync_and_clone() {
     fn send_sync<T: Send + Sync + 'static>() {}
@@ -221,4 +311,7 @@ fn the_hyper_types_are_send_sync_and_clone() {
     send_sync::<Sleep>();
     clone::<Executor>();
     clone::<Timer>();
+    send_sync::<HttpConnector>();
+    clone::<HttpConnector>();
+    send_sync::<perf_runtime::hyper::HttpStream>();
 }

@@ -1,6 +1,6 @@
 //! Files and directories, with tokio's names and shapes: [`File`],
 //! [`OpenOptions`], [`read_dir`], and free functions such as [`read`],
-//! [`write`] and [`rename`].
+//! [`write`](write()) and [`rename`].
 //!
 //! ```
 //! use perf_runtime::fs::{self, File};
