@@ -42,8 +42,9 @@
 //! - [`sync`] — `Mutex`, `RwLock`, `Semaphore`, `Notify`, `Barrier`, the
 //!   `mpsc`, `oneshot`, `watch` and `broadcast` channels, `blocking::Mutex`.
 //! - [`time`] — `sleep`, `timeout`, `interval`, `Instant`.
-//! - [`io`], [`net`], [`signal`], [`process`] — tokio's I/O traits, sockets,
-//!   signals, child processes.
+//! - [`io`], [`net`], [`fs`], [`signal`], [`process`] — tokio's I/O traits,
+//!   sockets, files, signals, child processes.
+//! - `hyper` (feature `hyper`) — hyper 1.x's executor and timer.
 //! - [`topology`] — CPUs and NUMA nodes.
 //! - [`container`] — cgroup limits, pressure, and the worker-count policy.
 
@@ -51,6 +52,9 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod container;
+pub mod fs;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod io;
 pub(crate) mod loom;
 pub mod net;

@@ -1,6 +1,8 @@
 //! TCP: [`TcpListener`], [`TcpStream`], [`TcpSocket`], and the halves of a
 //! split stream.
 
+#[cfg(feature = "futures-io")]
+pub(crate) mod futures_io;
 mod listener;
 mod owned;
 mod socket;
