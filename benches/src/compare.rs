@@ -30,7 +30,7 @@ usage: compare scheduler [--json] [--samples N] [--warmup N] [--only NAME[,NAME.
        compare idle_memory [--json] [--tasks N]
        compare qos [--json] [--wakes N] [--only MODE[,MODE...]]
        compare container [--json] [--only SCENARIO[,SCENARIO...]] [--refresh-ms N]
-       compare io [--json] [--rounds N] [--ms N] [--conns LIST]
+       compare io [--json] [--rounds N] [--ms N] [--conns LIST] [--no-http]
        compare sync [--json] [--samples N] [--warmup N] [--only NAME[,NAME...]]
                     [--tokio-vs-tokio] [--off-vs-off] [--unpinned]
 
@@ -128,6 +128,7 @@ fn main() -> ExitCode {
         "io" => return benches::io::main(&args[1..]),
         benches::io::SERVER => return benches::io::server_main(&args[1..]),
         benches::io::CLIENT => return benches::io::client_main(&args[1..]),
+        benches::http::SERVER => return benches::http::server_main(&args[1..]),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

@@ -15,7 +15,9 @@ use std::process::{Command, ExitCode};
 pub const SERVER: &str = "__http-server";
 
 async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    Ok(Response::new(Full::new(Bytes::from_static(b"Hello, World!"))))
+    Ok(Response::new(Full::new(Bytes::from_static(
+        b"Hello, World!",
+    ))))
 }
 
 /// `__http-server <kind> <cpu>`: prints the port, serves until stdin closes.
@@ -38,7 +40,9 @@ pub fn server_main(args: &[String]) -> ExitCode {
                 .build()
                 .expect("perf_runtime server runtime");
             rt.block_on(async {
-                let l = perf_runtime::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let l = perf_runtime::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .unwrap();
                 println!("{}", l.local_addr().unwrap().port());
                 loop {
                     let (s, _) = l.accept().await.unwrap();
@@ -102,7 +106,9 @@ pub fn wrk(port: u16, conns: usize, ms: u64, cpu: usize) -> Result<(f64, f64, f6
 }
 
 fn parse_duration_ns(s: &str) -> Option<f64> {
-    let (num, unit) = s.trim().split_at(s.trim().find(|c: char| c.is_ascii_alphabetic())?);
+    let (num, unit) = s
+        .trim()
+        .split_at(s.trim().find(|c: char| c.is_ascii_alphabetic())?);
     let v: f64 = num.parse().ok()?;
     Some(match unit {
         "us" => v * 1e3,

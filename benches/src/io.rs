@@ -205,9 +205,9 @@ struct RunResult {
     p99: f64,
 }
 
-fn start_server(exe: &std::path::Path, kind: Server, cpu: usize) -> (Child, u16) {
+fn start_server(exe: &std::path::Path, sub: &str, kind: Server, cpu: usize) -> (Child, u16) {
     let mut child = Command::new(exe)
-        .args([SERVER, kind.name(), &cpu.to_string()])
+        .args([sub, kind.name(), &cpu.to_string()])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -223,6 +223,22 @@ fn start_server(exe: &std::path::Path, kind: Server, cpu: usize) -> (Child, u16)
     (child, port)
 }
 
+/// One HTTP round: the hyper server of `kind`, driven by wrk.
+fn run_http_once(
+    exe: &std::path::Path,
+    kind: Server,
+    conns: usize,
+    ms: u64,
+    cpus: &[usize],
+) -> Result<RunResult, String> {
+    let (mut server, port) = start_server(exe, crate::http::SERVER, kind, cpus[0]);
+    let res = crate::http::wrk(port, conns, ms, cpus[1 % cpus.len()]);
+    drop(server.stdin.take());
+    let _ = server.wait();
+    let (rps, p50, p99) = res?;
+    Ok(RunResult { rps, p50, p99 })
+}
+
 fn run_once(
     exe: &std::path::Path,
     kind: Server,
@@ -230,7 +246,7 @@ fn run_once(
     ms: u64,
     cpus: &[usize],
 ) -> RunResult {
-    let (mut server, port) = start_server(exe, kind, cpus[0]);
+    let (mut server, port) = start_server(exe, SERVER, kind, cpus[0]);
     let out = Command::new(exe)
         .args([
             CLIENT.to_string(),
@@ -265,9 +281,10 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// `compare io [--json] [--rounds N] [--ms N] [--conns LIST]`.
+/// `compare io [--json] [--rounds N] [--ms N] [--conns LIST] [--no-http]`.
 pub fn main(args: &[String]) -> ExitCode {
     let mut json = false;
+    let mut http = true;
     let mut rounds = 3usize;
     let mut ms = 2000u64;
     let mut conns = vec![1usize, 16, 64];
@@ -275,6 +292,7 @@ pub fn main(args: &[String]) -> ExitCode {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--json" => json = true,
+            "--no-http" => http = false,
             "--rounds" => {
                 rounds = it
                     .next()
@@ -315,14 +333,29 @@ pub fn main(args: &[String]) -> ExitCode {
             "bench", "perf rps", "tokio rps", "ratio", "perf p99", "tokio p99", "ratio"
         );
     }
-    for &c in &conns {
+    let mut rows: Vec<(&str, usize)> = conns.iter().map(|&c| ("echo", c)).collect();
+    if http {
+        rows.push(("http", 64));
+    }
+    for (what, c) in rows {
         let mut res: [Vec<RunResult>; 3] = Default::default();
         for _ in 0..rounds {
             for (i, kind) in [Server::PerfUring, Server::PerfEpoll, Server::Tokio]
                 .into_iter()
                 .enumerate()
             {
-                res[i].push(run_once(&exe, kind, c, ms, &cpus));
+                let r = if what == "http" {
+                    match run_http_once(&exe, kind, c, ms, &cpus) {
+                        Ok(r) => r,
+                        Err(e) => {
+                            eprintln!("compare io: {e}");
+                            return ExitCode::from(3);
+                        }
+                    }
+                } else {
+                    run_once(&exe, kind, c, ms, &cpus)
+                };
+                res[i].push(r);
             }
         }
         let med = |i: usize, f: fn(&RunResult) -> f64| median(res[i].iter().map(f).collect());
@@ -331,7 +364,7 @@ pub fn main(args: &[String]) -> ExitCode {
         for (i, tag) in [(0, "uring"), (1, "epoll")] {
             let rps = med(i, |r| r.rps);
             let p99 = med(i, |r| r.p99);
-            let bench = format!("echo_{c}_{tag}");
+            let bench = format!("{what}_{c}_{tag}");
             if json {
                 println!(
                     "{{\"bench\":{},\"perf_rps\":{},\"tokio_rps\":{},\"ratio_rps\":{},\"perf_p50_ns\":{},\"tokio_p50_ns\":{},\"perf_p99_ns\":{},\"tokio_p99_ns\":{},\"ratio_p99\":{}}}",

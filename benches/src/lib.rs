@@ -2,6 +2,7 @@
 //! statistics used by the `compare` binary and the criterion benches.
 
 pub mod container;
+pub mod http;
 pub mod io;
 pub mod json;
 pub mod qos;
