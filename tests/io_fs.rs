@@ -411,3 +411,26 @@ fn a_missing_path_is_not_found_and_named() {
 fn dir_of(p: &Path) -> &Path {
     p.parent().unwrap()
 }
+
+#[test]
+fn an_unflushed_write_lands_even_if_the_runtime_is_dropped() {
+    let dir = Scratch::new("unflushed");
+    let path = dir.path("f");
+    let p = path.clone();
+    let data = pattern(3 * 1024 * 1024);
+    let want = data.clone();
+    support::within(move || {
+        let rt = multi(2);
+        rt.block_on(async {
+            let mut f = File::create(&p).await.unwrap();
+            // `write_all` returns once the last chunk is buffered; the
+            // file is dropped without a flush, and then the runtime.
+            f.write_all(&data).await.unwrap();
+        });
+        drop(rt);
+    });
+    assert!(
+        std::fs::read(&path).unwrap() == want,
+        "the buffered write was lost"
+    );
+}
