@@ -434,3 +434,30 @@ fn an_unflushed_write_lands_even_if_the_runtime_is_dropped() {
         "the buffered write was lost"
     );
 }
+
+#[test]
+fn the_fs_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    fn send_future<F: Future + Send>(_: &F) {}
+    send_sync::<File>();
+    send_sync::<OpenOptions>();
+    send_sync::<fs::ReadDir>();
+    send_sync::<fs::DirEntry>();
+    // The futures of the async methods can be spawned.
+    let rt = current();
+    let _enter = rt.enter();
+    let f = File::from_std(tempfile_std());
+    send_future(&f.read_at(Vec::new(), 0));
+    send_future(&f.write_at(Vec::new(), 0));
+    send_future(&f.sync_all());
+    send_future(&fs::read("x"));
+    send_future(&fs::read_dir("x"));
+}
+
+/// An anonymous std file (unlinked at once).
+fn tempfile_std() -> std::fs::File {
+    let p = std::env::temp_dir().join(format!("perf_runtime_io_fs_anon_{}", std::process::id()));
+    let f = std::fs::File::create(&p).unwrap();
+    std::fs::remove_file(&p).unwrap();
+    f
+}
