@@ -194,7 +194,8 @@ impl Builder {
     ///     .on_thread_park(move || { p.fetch_add(1, Ordering::Relaxed); })
     ///     .build()
     ///     .unwrap();
-    /// rt.block_on(perf_runtime::time::sleep(std::time::Duration::from_millis(1)));
+    /// // The sleep is created inside the runtime (a timer needs one).
+    /// rt.block_on(async { perf_runtime::time::sleep(std::time::Duration::from_millis(1)).await });
     /// assert!(parks.load(Ordering::Relaxed) >= 1);
     /// ```
     pub fn on_thread_park<F>(&mut self, f: F) -> &mut Self
