@@ -411,3 +411,53 @@ fn a_missing_path_is_not_found_and_named() {
 fn dir_of(p: &Path) -> &Path {
     p.parent().unwrap()
 }
+
+#[test]
+fn an_unflushed_write_lands_even_if_the_runtime_is_dropped() {
+    let dir = Scratch::new("unflushed");
+    let path = dir.path("f");
+    let p = path.clone();
+    let data = pattern(3 * 1024 * 1024);
+    let want = data.clone();
+    support::within(move || {
+        let rt = multi(2);
+        rt.block_on(async {
+            let mut f = File::create(&p).await.unwrap();
+            // `write_all` returns once the last chunk is buffered; the
+            // file is dropped without a flush, and then the runtime.
+            f.write_all(&data).await.unwrap();
+        });
+        drop(rt);
+    });
+    assert!(
+        std::fs::read(&path).unwrap() == want,
+        "the buffered write was lost"
+    );
+}
+
+#[test]
+fn the_fs_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync + 'static>() {}
+    fn send_future<F: Future + Send>(_: &F) {}
+    send_sync::<File>();
+    send_sync::<OpenOptions>();
+    send_sync::<fs::ReadDir>();
+    send_sync::<fs::DirEntry>();
+    // The futures of the async methods can be spawned.
+    let rt = current();
+    let _enter = rt.enter();
+    let f = File::from_std(tempfile_std());
+    send_future(&f.read_at(Vec::new(), 0));
+    send_future(&f.write_at(Vec::new(), 0));
+    send_future(&f.sync_all());
+    send_future(&fs::read("x"));
+    send_future(&fs::read_dir("x"));
+}
+
+/// An anonymous std file (unlinked at once).
+fn tempfile_std() -> std::fs::File {
+    let p = std::env::temp_dir().join(format!("perf_runtime_io_fs_anon_{}", std::process::id()));
+    let f = std::fs::File::create(&p).unwrap();
+    std::fs::remove_file(&p).unwrap();
+    f
+}

@@ -494,7 +494,9 @@ impl File {
                     let seek = (!buf.is_empty()).then(|| SeekFrom::Current(buf.discard_read()));
                     let n = fill(&mut buf, self.max_buf_size);
                     let std = self.std.clone();
-                    inner.state = State::Busy(crate::spawn_blocking(move || {
+                    // Mandatory: the caller is told the bytes are written
+                    // now, so a runtime shutdown must not drop the job.
+                    inner.state = State::Busy(crate::task::spawn_mandatory_blocking(move || {
                         let res = match seek {
                             Some(seek) => (&*std).seek(seek).and_then(|_| buf.write_to(&mut &*std)),
                             None => buf.write_to(&mut &*std),

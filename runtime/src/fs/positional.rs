@@ -141,7 +141,9 @@ impl File {
             Err(e) => return (Err(e), buf),
         };
         let len = buf.len();
-        let res = crate::spawn_blocking(move || {
+        // Mandatory: a write whose future was dropped still happens (see
+        // the module docs), runtime shutdown included.
+        let res = crate::task::spawn_mandatory_blocking(move || {
             let res = if all {
                 lease.file().write_all_at(&buf, offset).map(|()| buf.len())
             } else {

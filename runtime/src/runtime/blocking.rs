@@ -3,7 +3,16 @@
 //!
 //! Invariants (all under `state`'s mutex): `idle <= live`; a job is either in
 //! `queue` or being run by exactly one thread; after `shutdown` no job is
-//! queued (queued tasks are cancelled) and no thread is started.
+//! added and no thread is started, and the only jobs queued are mandatory
+//! ones (the others are cancelled), which the live threads run before they
+//! leave.
+//!
+//! A mandatory job is work whose caller was already told it is done — a
+//! `fs::File` write returns once its bytes are buffered — so cancelling it
+//! at shutdown would lose data silently (tokio's `spawn_mandatory_blocking`).
+//! Since threads leave only when the queue is empty, a queued mandatory job
+//! always has a live thread to run it: `push` starts one, or fails and
+//! cancels the job when none is running.
 
 use crate::runtime::config::Config;
 use crate::runtime::context;
@@ -43,6 +52,8 @@ struct State {
 
 enum Job {
     Task(Notified<BlockingSchedule>, Task<BlockingSchedule>),
+    /// Runs even if the pool shuts down while it is queued.
+    Mandatory(Notified<BlockingSchedule>, Task<BlockingSchedule>),
 }
 
 /// Blocking tasks are never re-scheduled (their future completes on its
@@ -114,6 +125,27 @@ impl BlockingPool {
     {
         let (task, notified, join) = new_task(BlockingTask(Some(f)), BlockingSchedule, meta);
         if let Err(e) = self.push(handle, Job::Task(notified, task)) {
+            panic!("spawn_blocking: the operating system refused to start a blocking-pool thread and none is running: {e}");
+        }
+        join
+    }
+
+    /// As [`spawn_blocking`](Self::spawn_blocking), for work that must not
+    /// be dropped at shutdown once queued (see the module docs). Spawned
+    /// after shutdown began, the task is cancelled (its handle says so).
+    #[track_caller]
+    pub(crate) fn spawn_mandatory_blocking<F, R>(
+        &self,
+        handle: &Handle,
+        f: F,
+        meta: TaskMeta,
+    ) -> JoinHandle<R>
+    where
+        F: FnOnce() -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        let (task, notified, join) = new_task(BlockingTask(Some(f)), BlockingSchedule, meta);
+        if let Err(e) = self.push(handle, Job::Mandatory(notified, task)) {
             panic!("spawn_blocking: the operating system refused to start a blocking-pool thread and none is running: {e}");
         }
         join
@@ -225,12 +257,15 @@ impl BlockingPool {
         }
     }
 
-    /// Stops the pool: queued tasks are cancelled, running ones finish.
+    /// Stops the pool: queued tasks are cancelled except mandatory ones,
+    /// which run, as do the running ones.
     /// Waits up to `timeout` (`None`: forever) for the threads to leave.
     pub(crate) fn shutdown(&self, timeout: Option<Duration>) {
         let mut state = self.lock();
         state.shutdown = true;
-        let queued: Vec<Job> = state.queue.drain(..).collect();
+        let (mandatory, queued): (VecDeque<Job>, VecDeque<Job>) =
+            state.queue.drain(..).partition(|job| job.is_mandatory());
+        state.queue = mandatory;
         self.inner.work.notify_all();
         drop(state);
         for job in queued {
@@ -292,9 +327,13 @@ impl BlockingPool {
 }
 
 impl Job {
+    fn is_mandatory(&self) -> bool {
+        matches!(self, Job::Mandatory(..))
+    }
+
     fn run(self) {
         match self {
-            Job::Task(notified, task) => {
+            Job::Task(notified, task) | Job::Mandatory(notified, task) => {
                 notified.run();
                 drop(task);
             }
@@ -303,10 +342,13 @@ impl Job {
 
     fn cancel(self) {
         match self {
-            Job::Task(notified, task) => {
+            Job::Task(notified, task) | Job::Mandatory(notified, task) => {
                 drop(notified);
                 task.shutdown();
             }
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

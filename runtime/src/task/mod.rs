@@ -146,6 +146,22 @@ where
     })
 }
 
+/// As [`spawn_blocking`], for work the caller was already told is done (a
+/// buffered file write): once queued it runs even if the runtime shuts
+/// down first. Spawned after shutdown began, it is cancelled.
+#[track_caller]
+pub(crate) fn spawn_mandatory_blocking<F, R>(f: F) -> JoinHandle<R>
+where
+    F: FnOnce() -> R + Send + 'static,
+    R: Send + 'static,
+{
+    let meta = TaskMeta::new(Qos::Normal, None, Location::caller());
+    context::with_handle(|h| match h {
+        Some(h) => h.common().blocking.spawn_mandatory_blocking(h, f, meta),
+        None => panic!("{}", no_runtime("spawn_blocking")),
+    })
+}
+
 pub(crate) fn no_runtime(what: &str) -> String {
     format!(
         "perf_runtime::{what} called outside a perf_runtime runtime: call it from a task, from \
