@@ -28,6 +28,7 @@
 
 mod addr;
 pub(crate) mod buf;
+mod datagram;
 mod split;
 pub(crate) mod sys;
 pub mod tcp;
