@@ -4,11 +4,11 @@ use crate::io::{Interest, ReadBuf, Ready};
 use crate::net::addr::{each_addr, to_socket_addrs, ToSocketAddrs};
 use crate::net::buf::{advance, unfilled};
 use crate::net::datagram::{Datagram, RECV};
+use crate::net::fd_traits::socket_traits;
 use crate::net::sys;
-use std::fmt;
 use std::io;
 use std::net::{self, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::task::{ready, Context, Poll};
 
 /// A UDP socket (as `tokio::net::UdpSocket`).
@@ -381,31 +381,4 @@ async fn first_addr<A: ToSocketAddrs>(target: A) -> io::Result<SocketAddr> {
         })
 }
 
-impl TryFrom<net::UdpSocket> for UdpSocket {
-    type Error = io::Error;
-    fn try_from(s: net::UdpSocket) -> io::Result<UdpSocket> {
-        UdpSocket::from_std(s)
-    }
-}
-
-impl fmt::Debug for UdpSocket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UdpSocket")
-            .field("local", &self.local_addr().ok())
-            .field("peer", &self.peer_addr().ok())
-            .field("fd", &self.as_raw_fd())
-            .finish()
-    }
-}
-
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.get_ref().as_raw_fd()
-    }
-}
-
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.get_ref().as_fd()
-    }
-}
+socket_traits!(UdpSocket, net::UdpSocket, debug: "local" => local_addr, "peer" => peer_addr);

@@ -2,11 +2,11 @@ use super::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use crate::io::{Interest, PollEvented, ReadBuf, Ready};
 use crate::net::addr::{each_addr, ToSocketAddrs};
 use crate::net::buf::recv_into_spare;
+use crate::net::fd_traits::socket_traits;
 use crate::net::sys;
-use std::fmt;
 use std::io;
 use std::net::{self, Shutdown, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -261,31 +261,4 @@ impl crate::net::split::SplitStream for TcpStream {
     }
 }
 
-impl TryFrom<net::TcpStream> for TcpStream {
-    type Error = io::Error;
-    fn try_from(s: net::TcpStream) -> io::Result<TcpStream> {
-        TcpStream::from_std(s)
-    }
-}
-
-impl fmt::Debug for TcpStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpStream")
-            .field("local", &self.local_addr().ok())
-            .field("peer", &self.peer_addr().ok())
-            .field("fd", &self.as_raw_fd())
-            .finish()
-    }
-}
-
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.get_ref().as_raw_fd()
-    }
-}
-
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.get_ref().as_fd()
-    }
-}
+socket_traits!(TcpStream, net::TcpStream, debug: "local" => local_addr, "peer" => peer_addr);

@@ -2,10 +2,10 @@ use super::socket_addr::{abstract_addr, with_path};
 use super::SocketAddr;
 use crate::io::{Interest, ReadBuf, Ready};
 use crate::net::datagram::{Datagram, RECV};
-use std::fmt;
+use crate::net::fd_traits::socket_traits;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net;
 use std::path::Path;
 use std::task::{Context, Poll};
@@ -270,31 +270,4 @@ impl UnixDatagram {
     }
 }
 
-impl TryFrom<net::UnixDatagram> for UnixDatagram {
-    type Error = io::Error;
-    fn try_from(s: net::UnixDatagram) -> io::Result<UnixDatagram> {
-        UnixDatagram::from_std(s)
-    }
-}
-
-impl fmt::Debug for UnixDatagram {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnixDatagram")
-            .field("local", &self.local_addr().ok())
-            .field("peer", &self.peer_addr().ok())
-            .field("fd", &self.as_raw_fd())
-            .finish()
-    }
-}
-
-impl AsRawFd for UnixDatagram {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.get_ref().as_raw_fd()
-    }
-}
-
-impl AsFd for UnixDatagram {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.get_ref().as_fd()
-    }
-}
+socket_traits!(UnixDatagram, net::UnixDatagram, debug: "local" => local_addr, "peer" => peer_addr);

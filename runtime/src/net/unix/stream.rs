@@ -3,11 +3,11 @@ use super::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use super::{SocketAddr, UCred};
 use crate::io::{Interest, PollEvented, Ready};
 use crate::net::buf::recv_into_spare;
+use crate::net::fd_traits::socket_traits;
 use crate::net::sys;
-use std::fmt;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net;
 use std::path::Path;
 use std::task::{Context, Poll};
@@ -215,31 +215,4 @@ impl crate::net::split::SplitStream for UnixStream {
     }
 }
 
-impl TryFrom<net::UnixStream> for UnixStream {
-    type Error = io::Error;
-    fn try_from(s: net::UnixStream) -> io::Result<UnixStream> {
-        UnixStream::from_std(s)
-    }
-}
-
-impl fmt::Debug for UnixStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnixStream")
-            .field("local", &self.local_addr().ok())
-            .field("peer", &self.peer_addr().ok())
-            .field("fd", &self.as_raw_fd())
-            .finish()
-    }
-}
-
-impl AsRawFd for UnixStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.get_ref().as_raw_fd()
-    }
-}
-
-impl AsFd for UnixStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.get_ref().as_fd()
-    }
-}
+socket_traits!(UnixStream, net::UnixStream, debug: "local" => local_addr, "peer" => peer_addr);
