@@ -8,17 +8,14 @@ mod support;
 
 use futures_util::{SinkExt, StreamExt};
 use io_support::*;
-use perf_runtime::net::{TcpListener, TcpStream};
 use tokio_util::codec::{Framed, LengthDelimitedCodec, LinesCodec};
 
 #[test]
 fn framed_lines_over_tcp() {
     support::within(|| {
         multi(2).block_on(async {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
+            let (c, s) = tcp_pair().await;
             let server = perf_runtime::spawn(async move {
-                let (s, _) = listener.accept().await.unwrap();
                 let mut framed = Framed::new(s, LinesCodec::new());
                 while let Some(line) = framed.next().await {
                     let line = line.unwrap();
@@ -28,8 +25,7 @@ fn framed_lines_over_tcp() {
                         .unwrap();
                 }
             });
-            let mut client =
-                Framed::new(TcpStream::connect(addr).await.unwrap(), LinesCodec::new());
+            let mut client = Framed::new(c, LinesCodec::new());
             for word in ["perf", "runtime", "framed"] {
                 client.send(word).await.unwrap();
                 let back = client.next().await.unwrap().unwrap();
@@ -45,19 +41,14 @@ fn framed_lines_over_tcp() {
 fn length_delimited_frames_of_every_size() {
     support::within(|| {
         current().block_on(async {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
+            let (c, s) = tcp_pair().await;
             let server = perf_runtime::spawn(async move {
-                let (s, _) = listener.accept().await.unwrap();
                 let mut framed = Framed::new(s, LengthDelimitedCodec::new());
                 while let Some(frame) = framed.next().await {
                     framed.send(frame.unwrap().freeze()).await.unwrap();
                 }
             });
-            let mut client = Framed::new(
-                TcpStream::connect(addr).await.unwrap(),
-                LengthDelimitedCodec::new(),
-            );
+            let mut client = Framed::new(c, LengthDelimitedCodec::new());
             for size in [0usize, 1, 100, 65_536, 1 << 20] {
                 let payload = bytes::Bytes::from(vec![(size % 251) as u8; size]);
                 client.send(payload.clone()).await.unwrap();

@@ -10,23 +10,6 @@ use std::future::Future;
 use std::io::ErrorKind;
 use std::time::Duration;
 
-async fn echo_server() -> (std::net::SocketAddr, perf_runtime::task::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let h = perf_runtime::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                return;
-            };
-            perf_runtime::spawn(async move {
-                let (mut r, mut w) = s.split();
-                let _ = perf_runtime::io::copy(&mut r, &mut w).await;
-            });
-        }
-    });
-    (addr, h)
-}
-
 #[test]
 fn backend_is_the_forced_one() {
     let rt = multi(2);
@@ -38,16 +21,10 @@ fn backend_is_the_forced_one() {
 
 fn echo_roundtrips(rt: perf_runtime::runtime::Runtime) {
     rt.block_on(async {
-        let (addr, server) = echo_server().await;
+        let (addr, server) = tcp_echo_server().await;
         let mut c = TcpStream::connect(addr).await.unwrap();
         c.set_nodelay(true).unwrap();
-        for i in 0..200u32 {
-            let msg = i.to_le_bytes().repeat(64);
-            c.write_all(&msg).await.unwrap();
-            let mut back = vec![0u8; msg.len()];
-            c.read_exact(&mut back).await.unwrap();
-            assert_eq!(back, msg);
-        }
+        check_echo_roundtrips(&mut c).await;
         server.abort();
     });
 }
@@ -66,25 +43,10 @@ fn echo_small_messages_current_thread() {
 fn echo_large_transfer_with_half_close() {
     support::within(|| {
         multi(2).block_on(async {
-            let (addr, server) = echo_server().await;
+            let (addr, server) = tcp_echo_server().await;
             let c = TcpStream::connect(addr).await.unwrap();
-            let (mut r, mut w) = c.into_split();
-            let data: Vec<u8> = (0..8 * 1024 * 1024u32)
-                .map(|i| (i * 7 % 251) as u8)
-                .collect();
-            let expect = data.clone();
-            let writer = perf_runtime::spawn(async move {
-                w.write_all(&data).await.unwrap();
-                // Half-close: the server sees EOF, finishes its copy and
-                // closes, so our read ends.
-                w.shutdown().await.unwrap();
-                w
-            });
-            let mut got = Vec::new();
-            r.read_to_end(&mut got).await.unwrap();
-            assert_eq!(got.len(), expect.len());
-            assert!(got == expect, "the echoed bytes differ");
-            let w = writer.await.unwrap();
+            let (r, w) = c.into_split();
+            let (r, w) = check_large_echo_with_half_close(r, w).await;
             let _stream = r.reunite(w).unwrap();
             server.abort();
         })
@@ -123,7 +85,7 @@ fn bad_address_is_an_invalid_input_error() {
 fn accept_hundreds_of_connections() {
     support::within(|| {
         multi(2).block_on(async {
-            let (addr, server) = echo_server().await;
+            let (addr, server) = tcp_echo_server().await;
             let mut tasks = Vec::new();
             for i in 0..300u32 {
                 tasks.push(perf_runtime::spawn(async move {
@@ -146,10 +108,7 @@ fn accept_hundreds_of_connections() {
 fn read_timeout_then_data_still_arrives() {
     support::within(|| {
         multi(2).block_on(async {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let mut c = TcpStream::connect(addr).await.unwrap();
-            let (mut s, _) = listener.accept().await.unwrap();
+            let (mut c, mut s) = tcp_pair().await;
             let mut buf = [0u8; 4];
             // Nothing sent: the read times out, and being cancel-safe it
             // loses nothing that arrives later.
@@ -166,10 +125,7 @@ fn read_timeout_then_data_still_arrives() {
 fn peer_reset_mid_read_is_an_error_not_a_panic() {
     support::within(|| {
         multi(2).block_on(async {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let mut c = TcpStream::connect(addr).await.unwrap();
-            let (s, _) = listener.accept().await.unwrap();
+            let (mut c, s) = tcp_pair().await;
             let reader = perf_runtime::spawn(async move {
                 let mut buf = [0u8; 16];
                 let mut total = 0;
@@ -194,10 +150,7 @@ fn peer_reset_mid_read_is_an_error_not_a_panic() {
 fn half_open_socket_reads_eof_and_can_still_write() {
     support::within(|| {
         multi(2).block_on(async {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let mut c = TcpStream::connect(addr).await.unwrap();
-            let (mut s, _) = listener.accept().await.unwrap();
+            let (mut c, mut s) = tcp_pair().await;
             c.shutdown().await.unwrap();
             let mut buf = [0u8; 8];
             assert_eq!(
@@ -217,10 +170,7 @@ fn half_open_socket_reads_eof_and_can_still_write() {
 fn try_read_write_and_readiness() {
     support::within(|| {
         multi(2).block_on(async {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let c = TcpStream::connect(addr).await.unwrap();
-            let (s, _) = listener.accept().await.unwrap();
+            let (c, s) = tcp_pair().await;
             let mut buf = [0u8; 8];
             assert_eq!(
                 c.try_read(&mut buf).unwrap_err().kind(),
@@ -273,10 +223,7 @@ fn a_read_in_flight_survives_task_migration() {
     // waits, and every byte still arrives in order.
     support::within(|| {
         multi(2).block_on(async {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            let mut c = TcpStream::connect(addr).await.unwrap();
-            let (mut s, _) = listener.accept().await.unwrap();
+            let (mut c, mut s) = tcp_pair().await;
             let reader = perf_runtime::spawn(async move {
                 let mut got = Vec::new();
                 let mut workers = std::collections::HashSet::new();
@@ -369,11 +316,7 @@ fn owned_buffer_echo_and_multishot_accept() {
 fn owned_read_returns_the_buffer_on_error_and_on_eof() {
     support::within(|| {
         multi(2).block_on(async {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let c = TcpStream::connect(listener.local_addr().unwrap())
-                .await
-                .unwrap();
-            let (s, _) = listener.accept().await.unwrap();
+            let (c, s) = tcp_pair().await;
             drop(c);
             let mut buf = Vec::with_capacity(16);
             buf.extend_from_slice(b"kept");
@@ -394,11 +337,7 @@ fn a_reader_that_always_has_data_yields_to_other_tasks() {
     // still lets the other task on its (single) thread run, as in tokio.
     support::within(|| {
         current().block_on(async {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let mut c = TcpStream::connect(listener.local_addr().unwrap())
-                .await
-                .unwrap();
-            let (mut s, _) = listener.accept().await.unwrap();
+            let (mut c, mut s) = tcp_pair().await;
             c.write_all(&vec![1u8; 64 * 1024]).await.unwrap();
             let other_ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
             let flag = other_ran.clone();

@@ -11,12 +11,6 @@ use std::io::ErrorKind;
 use std::sync::Arc;
 use std::time::Duration;
 
-async fn pair() -> (UdpSocket, UdpSocket) {
-    let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    (a, b)
-}
-
 /// A server task echoes every datagram back to its sender until it gets
 /// `b"stop"`; the client checks each reply, in order.
 fn echo_roundtrips(rt: perf_runtime::runtime::Runtime) {
@@ -66,7 +60,7 @@ fn echo_send_to_recv_from_current_thread() {
 fn connected_sockets_send_recv_and_filter_other_senders() {
     support::within(|| {
         multi(2).block_on(async {
-            let (a, b) = pair().await;
+            let (a, b) = udp_pair().await;
             let stranger = UdpSocket::bind("127.0.0.1:0").await.unwrap();
             assert_eq!(
                 a.peer_addr().unwrap_err().kind(),
@@ -98,7 +92,7 @@ fn connected_sockets_send_recv_and_filter_other_senders() {
 fn recv_truncates_to_the_buffer() {
     support::within(|| {
         multi(1).block_on(async {
-            let (a, b) = pair().await;
+            let (a, b) = udp_pair().await;
             a.send_to(b"0123456789", b.local_addr().unwrap())
                 .await
                 .unwrap();
@@ -117,7 +111,7 @@ fn recv_truncates_to_the_buffer() {
 fn peek_from_leaves_the_datagram_queued() {
     support::within(|| {
         multi(2).block_on(async {
-            let (a, b) = pair().await;
+            let (a, b) = udp_pair().await;
             let b = Arc::new(b);
             // The peek waits: nothing is queued when it starts.
             let peeker = {
@@ -151,7 +145,7 @@ fn peek_from_leaves_the_datagram_queued() {
 fn try_calls_and_readiness() {
     support::within(|| {
         multi(2).block_on(async {
-            let (a, b) = pair().await;
+            let (a, b) = udp_pair().await;
             let mut buf = [0u8; 16];
             assert_eq!(
                 b.try_recv_from(&mut buf).unwrap_err().kind(),
@@ -218,9 +212,7 @@ fn try_calls_and_readiness() {
 fn poll_send_and_poll_recv() {
     support::within(|| {
         multi(2).block_on(async {
-            let (a, b) = pair().await;
-            a.connect(b.local_addr().unwrap()).await.unwrap();
-            b.connect(a.local_addr().unwrap()).await.unwrap();
+            let (a, b) = connected_udp_pair().await;
             let n = poll_fn(|cx| a.poll_send(cx, b"polled")).await.unwrap();
             assert_eq!(n, 6);
             let mut storage = [0u8; 3];
@@ -249,7 +241,7 @@ fn poll_send_and_poll_recv() {
 fn a_cancelled_recv_takes_no_datagram() {
     support::within(|| {
         multi(2).block_on(async {
-            let (a, b) = pair().await;
+            let (a, b) = udp_pair().await;
             let mut buf = [0u8; 16];
             let r =
                 perf_runtime::time::timeout(Duration::from_millis(5), b.recv_from(&mut buf)).await;
@@ -265,7 +257,7 @@ fn a_cancelled_recv_takes_no_datagram() {
 fn several_tasks_receive_from_one_shared_socket() {
     support::within(|| {
         multi(2).block_on(async {
-            let (a, b) = pair().await;
+            let (a, b) = udp_pair().await;
             let b = Arc::new(b);
             let mut receivers = Vec::new();
             for _ in 0..4 {

@@ -8,60 +8,16 @@ use perf_runtime::io::{AsyncReadExt, AsyncWriteExt, ReadBuf};
 use perf_runtime::net::{UnixDatagram, UnixListener, UnixStream};
 use std::future::poll_fn;
 use std::io::ErrorKind;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
-
-/// A fresh directory for one test's socket files, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(name: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("perf-io-unix-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self, file: &str) -> PathBuf {
-        self.0.join(file)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Accepts connections on `path` and echoes each until its peer half-closes.
-fn echo_server(path: &Path) -> perf_runtime::task::JoinHandle<()> {
-    let listener = UnixListener::bind(path).unwrap();
-    perf_runtime::spawn(async move {
-        loop {
-            let Ok((mut s, _)) = listener.accept().await else {
-                return;
-            };
-            perf_runtime::spawn(async move {
-                let (mut r, mut w) = s.split();
-                let _ = perf_runtime::io::copy(&mut r, &mut w).await;
-            });
-        }
-    })
-}
 
 fn echo_roundtrips(rt: perf_runtime::runtime::Runtime, name: &str) {
     let dir = TempDir::new(name);
     rt.block_on(async {
         let path = dir.path("echo.sock");
-        let server = echo_server(&path);
+        let server = unix_echo_server(&path);
         let mut c = UnixStream::connect(&path).await.unwrap();
-        for i in 0..200u32 {
-            let msg = i.to_le_bytes().repeat(64);
-            c.write_all(&msg).await.unwrap();
-            let mut back = vec![0u8; msg.len()];
-            c.read_exact(&mut back).await.unwrap();
-            assert_eq!(back, msg);
-        }
+        check_echo_roundtrips(&mut c).await;
         server.abort();
     });
 }
@@ -82,25 +38,10 @@ fn echo_large_transfer_with_half_close() {
         let dir = TempDir::new("large");
         multi(2).block_on(async {
             let path = dir.path("echo.sock");
-            let server = echo_server(&path);
+            let server = unix_echo_server(&path);
             let c = UnixStream::connect(&path).await.unwrap();
-            let (mut r, mut w) = c.into_split();
-            let data: Vec<u8> = (0..8 * 1024 * 1024u32)
-                .map(|i| (i * 7 % 251) as u8)
-                .collect();
-            let expect = data.clone();
-            let writer = perf_runtime::spawn(async move {
-                w.write_all(&data).await.unwrap();
-                // Half-close: the server's copy sees end of stream and
-                // finishes, closing its socket, so our read ends.
-                w.shutdown().await.unwrap();
-                w
-            });
-            let mut got = Vec::new();
-            r.read_to_end(&mut got).await.unwrap();
-            assert_eq!(got.len(), expect.len());
-            assert!(got == expect, "the echoed bytes differ");
-            let w = writer.await.unwrap();
+            let (r, w) = c.into_split();
+            let (r, w) = check_large_echo_with_half_close(r, w).await;
             let _stream = r.reunite(w).unwrap();
             server.abort();
         })

@@ -2,7 +2,7 @@
 //! the readiness-driven read and write every socket type uses.
 
 use super::registration::Registration;
-use super::{Interest, ReadBuf};
+use super::{Interest, ReadBuf, Ready};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::task::{ready, Context, Poll};
@@ -119,6 +119,77 @@ impl<E: AsRawFd> PollEvented<E> {
     {
         self.registration
             .poll_write_io(cx, || self.get_ref().write_vectored(bufs))
+    }
+
+    /// Waits until the object is ready for `interest`; returns what is
+    /// ready. Cancel-safe.
+    pub(crate) async fn ready(&self, interest: Interest) -> io::Result<Ready> {
+        Ok(self.registration.readiness(interest).await?.ready)
+    }
+
+    /// Polls for read readiness (only the last task to poll is woken).
+    pub(crate) fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.registration.poll_read_ready(cx).map_ok(drop)
+    }
+
+    /// Polls for write readiness (only the last task to poll is woken).
+    pub(crate) fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.registration.poll_write_ready(cx).map_ok(drop)
+    }
+
+    /// Runs `f` (a non-blocking call on the object) if it is ready for
+    /// `interest`; clears the readiness if `f` returns `WouldBlock`.
+    pub(crate) fn try_io<R>(
+        &self,
+        interest: Interest,
+        f: impl FnOnce() -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.registration.try_io(interest, f)
+    }
+
+    /// Waits for `interest` and runs `f` until it stops returning
+    /// `WouldBlock`.
+    pub(crate) async fn async_io<R>(
+        &self,
+        interest: Interest,
+        f: impl FnMut() -> io::Result<R>,
+    ) -> io::Result<R> {
+        self.registration.async_io(interest, f).await
+    }
+
+    /// Reads without waiting: `WouldBlock` if no data is ready.
+    pub(crate) fn try_read<'a>(&'a self, buf: &mut [u8]) -> io::Result<usize>
+    where
+        &'a E: Read + 'a,
+    {
+        self.try_io(Interest::READABLE, || self.get_ref().read(buf))
+    }
+
+    /// Reads into several buffers without waiting.
+    pub(crate) fn try_read_vectored<'a>(
+        &'a self,
+        bufs: &mut [io::IoSliceMut<'_>],
+    ) -> io::Result<usize>
+    where
+        &'a E: Read + 'a,
+    {
+        self.try_io(Interest::READABLE, || self.get_ref().read_vectored(bufs))
+    }
+
+    /// Writes without waiting: `WouldBlock` if the buffer is full.
+    pub(crate) fn try_write<'a>(&'a self, buf: &[u8]) -> io::Result<usize>
+    where
+        &'a E: Write + 'a,
+    {
+        self.try_io(Interest::WRITABLE, || self.get_ref().write(buf))
+    }
+
+    /// Writes several buffers without waiting.
+    pub(crate) fn try_write_vectored<'a>(&'a self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize>
+    where
+        &'a E: Write + 'a,
+    {
+        self.try_io(Interest::WRITABLE, || self.get_ref().write_vectored(bufs))
     }
 
     pub(crate) fn get_ref(&self) -> &E {

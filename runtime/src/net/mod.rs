@@ -28,6 +28,9 @@
 
 mod addr;
 pub(crate) mod buf;
+mod datagram;
+mod fd_traits;
+mod split;
 pub(crate) mod sys;
 pub mod tcp;
 mod udp;

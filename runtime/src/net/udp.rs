@@ -1,13 +1,14 @@
 //! [`UdpSocket`]: datagrams, connected or not, on the runtime's I/O driver.
 
-use crate::io::{Interest, PollEvented, ReadBuf, Ready};
+use crate::io::{Interest, ReadBuf, Ready};
 use crate::net::addr::{each_addr, to_socket_addrs, ToSocketAddrs};
-use crate::net::buf::{advance, recv_into_spare, unfilled};
+use crate::net::buf::{advance, unfilled};
+use crate::net::datagram::{Datagram, RECV};
+use crate::net::fd_traits::socket_traits;
 use crate::net::sys;
-use std::fmt;
 use std::io;
 use std::net::{self, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::task::{ready, Context, Poll};
 
 /// A UDP socket (as `tokio::net::UdpSocket`).
@@ -37,14 +38,8 @@ use std::task::{ready, Context, Poll};
 /// # });
 /// ```
 pub struct UdpSocket {
-    io: PollEvented<net::UdpSocket>,
+    io: Datagram<net::UdpSocket>,
 }
-
-/// What a receive waits for: a datagram, or a pending socket error (an
-/// ICMP "port unreachable" on a connected socket sets one without making
-/// the socket readable; waiting for readable alone would hang, as tokio's
-/// issue #8000 describes). The receive then returns that error.
-const RECV: Interest = Interest::READABLE.add(Interest::ERROR);
 
 impl UdpSocket {
     /// Binds to `addr` (each resolved address in turn until one binds).
@@ -77,7 +72,7 @@ impl UdpSocket {
 
     fn new(socket: net::UdpSocket) -> io::Result<UdpSocket> {
         Ok(UdpSocket {
-            io: PollEvented::new(socket)?,
+            io: Datagram::new(socket)?,
         })
     }
 
@@ -114,7 +109,7 @@ impl UdpSocket {
     /// Waits until the socket is ready for `interest`; returns what is
     /// ready. Cancel-safe.
     pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
-        Ok(self.io.registration().readiness(interest).await?.ready)
+        self.io.ready(interest).await
     }
 
     /// Waits until a datagram can be received (or an error is pending).
@@ -130,86 +125,58 @@ impl UdpSocket {
 
     /// Polls for receive readiness (only the last task to poll is woken).
     pub fn poll_recv_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.registration().poll_read_ready(cx).map_ok(drop)
+        self.io.poll_read_ready(cx)
     }
 
     /// Polls for send readiness (only the last task to poll is woken).
     pub fn poll_send_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.registration().poll_write_ready(cx).map_ok(drop)
+        self.io.poll_write_ready(cx)
     }
 
     /// Sends `buf` to the connected peer; returns the bytes sent.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io
-            .registration()
-            .async_io(Interest::WRITABLE, || self.io.get_ref().send(buf))
-            .await
+        self.io.send(buf).await
     }
 
     /// Polls a send to the connected peer (for hand-written futures).
     pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io
-            .registration()
-            .poll_write_io(cx, || self.io.get_ref().send(buf))
+        self.io.poll_send(cx, buf)
     }
 
     /// Sends to the connected peer without waiting: `WouldBlock` if the
     /// socket buffer is full.
     pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io
-            .registration()
-            .try_io(Interest::WRITABLE, || self.io.get_ref().send(buf))
+        self.io.try_send(buf)
     }
 
     /// Receives one datagram from the connected peer into `buf`; returns
     /// its length (truncated to `buf.len()`). Cancel-safe.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io
-            .registration()
-            .async_io(RECV, || self.io.get_ref().recv(buf))
-            .await
+        self.io.recv(buf).await
     }
 
     /// Polls a receive from the connected peer into the unfilled part of
     /// `buf`.
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        // SAFETY: `recv` only writes into the slice; `advance` marks what it
-        // reports.
-        let b = unsafe { unfilled(buf) };
-        let n = ready!(self
-            .io
-            .registration()
-            .poll_read_io(cx, || self.io.get_ref().recv(b)))?;
-        // SAFETY: the kernel wrote `n` bytes into the unfilled part.
-        unsafe { advance(buf, n) };
-        Poll::Ready(Ok(()))
+        self.io.poll_recv(cx, buf)
     }
 
     /// Receives from the connected peer without waiting: `WouldBlock` if no
     /// datagram is queued.
     pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io
-            .registration()
-            .try_io(RECV, || self.io.get_ref().recv(buf))
+        self.io.try_recv(buf)
     }
 
     /// Receives one datagram into `buf`'s spare capacity without waiting
     /// (64 bytes are reserved when there is none).
     pub fn try_recv_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        let n = recv_into_spare(buf, |b| self.try_recv(b))?;
-        Ok(n)
+        self.io.try_recv_buf(buf)
     }
 
     /// Receives one datagram into `buf`'s spare capacity without waiting;
     /// returns its length and sender.
     pub fn try_recv_buf_from(&self, buf: &mut Vec<u8>) -> io::Result<(usize, SocketAddr)> {
-        let mut from = None;
-        let n = recv_into_spare(buf, |b| {
-            let (n, a) = self.try_recv_from(b)?;
-            from = Some(a);
-            Ok(n)
-        })?;
-        Ok((n, from.expect("set on success")))
+        self.io.try_recv_buf_from(buf)
     }
 
     /// Sends `buf` to `target` (the first address it resolves to); returns
@@ -217,7 +184,6 @@ impl UdpSocket {
     pub async fn send_to<A: ToSocketAddrs>(&self, buf: &[u8], target: A) -> io::Result<usize> {
         let target = first_addr(target).await?;
         self.io
-            .registration()
             .async_io(Interest::WRITABLE, || {
                 self.io.get_ref().send_to(buf, target)
             })
@@ -239,7 +205,7 @@ impl UdpSocket {
     /// Sends to `target` without waiting: `WouldBlock` if the socket buffer
     /// is full.
     pub fn try_send_to(&self, buf: &[u8], target: SocketAddr) -> io::Result<usize> {
-        self.io.registration().try_io(Interest::WRITABLE, || {
+        self.io.try_io(Interest::WRITABLE, || {
             self.io.get_ref().send_to(buf, target)
         })
     }
@@ -247,10 +213,7 @@ impl UdpSocket {
     /// Receives one datagram into `buf`; returns its length (truncated to
     /// `buf.len()`) and sender. Cancel-safe.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.io
-            .registration()
-            .async_io(RECV, || self.io.get_ref().recv_from(buf))
-            .await
+        self.io.recv_from(buf).await
     }
 
     /// Polls a receive into the unfilled part of `buf`; returns the sender.
@@ -259,30 +222,18 @@ impl UdpSocket {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<SocketAddr>> {
-        // SAFETY: `recv_from` only writes into the slice; `advance` marks
-        // what it reports.
-        let b = unsafe { unfilled(buf) };
-        let (n, from) = ready!(self
-            .io
-            .registration()
-            .poll_read_io(cx, || self.io.get_ref().recv_from(b)))?;
-        // SAFETY: the kernel wrote `n` bytes into the unfilled part.
-        unsafe { advance(buf, n) };
-        Poll::Ready(Ok(from))
+        self.io.poll_recv_from(cx, buf)
     }
 
     /// Receives without waiting: `WouldBlock` if no datagram is queued.
     pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.io
-            .registration()
-            .try_io(RECV, || self.io.get_ref().recv_from(buf))
+        self.io.try_recv_from(buf)
     }
 
     /// Copies the next datagram into `buf` without removing it from the
     /// queue; returns its length (truncated) and sender. Cancel-safe.
     pub async fn peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         self.io
-            .registration()
             .async_io(RECV, || self.io.get_ref().peek_from(buf))
             .await
     }
@@ -307,9 +258,7 @@ impl UdpSocket {
 
     /// Peeks without waiting: `WouldBlock` if no datagram is queued.
     pub fn try_peek_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        self.io
-            .registration()
-            .try_io(RECV, || self.io.get_ref().peek_from(buf))
+        self.io.try_io(RECV, || self.io.get_ref().peek_from(buf))
     }
 
     /// The sender of the next datagram, leaving it queued. Cancel-safe.
@@ -325,7 +274,7 @@ impl UdpSocket {
         interest: Interest,
         f: impl FnOnce() -> io::Result<R>,
     ) -> io::Result<R> {
-        self.io.registration().try_io(interest, f)
+        self.io.try_io(interest, f)
     }
 
     /// Waits for `interest` and runs `f` until it stops returning
@@ -335,7 +284,7 @@ impl UdpSocket {
         interest: Interest,
         f: impl FnMut() -> io::Result<R>,
     ) -> io::Result<R> {
-        self.io.registration().async_io(interest, f).await
+        self.io.async_io(interest, f).await
     }
 
     /// `SO_BROADCAST`.
@@ -432,31 +381,4 @@ async fn first_addr<A: ToSocketAddrs>(target: A) -> io::Result<SocketAddr> {
         })
 }
 
-impl TryFrom<net::UdpSocket> for UdpSocket {
-    type Error = io::Error;
-    fn try_from(s: net::UdpSocket) -> io::Result<UdpSocket> {
-        UdpSocket::from_std(s)
-    }
-}
-
-impl fmt::Debug for UdpSocket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UdpSocket")
-            .field("local", &self.local_addr().ok())
-            .field("peer", &self.peer_addr().ok())
-            .field("fd", &self.as_raw_fd())
-            .finish()
-    }
-}
-
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.get_ref().as_raw_fd()
-    }
-}
-
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.get_ref().as_fd()
-    }
-}
+socket_traits!(UdpSocket, net::UdpSocket, debug: "local" => local_addr, "peer" => peer_addr);

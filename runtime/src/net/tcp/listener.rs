@@ -1,11 +1,11 @@
 use super::TcpStream;
 use crate::io::{Interest, PollEvented};
 use crate::net::addr::{each_addr, ToSocketAddrs};
+use crate::net::fd_traits::socket_traits;
 use crate::net::sys;
-use std::fmt;
 use std::io;
 use std::net::{self, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd};
 use std::task::{Context, Poll};
 
 /// A TCP socket server, listening for connections (as `tokio::net::TcpListener`).
@@ -93,33 +93,7 @@ impl TcpListener {
     }
 }
 
-impl TryFrom<net::TcpListener> for TcpListener {
-    type Error = io::Error;
-    fn try_from(l: net::TcpListener) -> io::Result<TcpListener> {
-        TcpListener::from_std(l)
-    }
-}
-
-impl fmt::Debug for TcpListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpListener")
-            .field("addr", &self.local_addr().ok())
-            .field("fd", &self.as_raw_fd())
-            .finish()
-    }
-}
-
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.get_ref().as_raw_fd()
-    }
-}
-
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.get_ref().as_fd()
-    }
-}
+socket_traits!(TcpListener, net::TcpListener, debug: "addr" => local_addr);
 
 #[allow(dead_code)]
 fn _assert_fd_traits() {

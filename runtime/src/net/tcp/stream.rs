@@ -1,18 +1,19 @@
 use super::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
-use crate::io::{AsyncRead, AsyncWrite, Interest, PollEvented, ReadBuf, Ready};
+use crate::io::{Interest, PollEvented, ReadBuf, Ready};
 use crate::net::addr::{each_addr, ToSocketAddrs};
+use crate::net::buf::recv_into_spare;
+use crate::net::fd_traits::socket_traits;
 use crate::net::sys;
-use std::fmt;
 use std::io;
 use std::net::{self, Shutdown, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
-use std::pin::Pin;
+use std::os::fd::AsRawFd;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// A TCP connection (as `tokio::net::TcpStream`): reads and writes through
-/// [`AsyncRead`]/[`AsyncWrite`] ([`AsyncReadExt`](crate::io::AsyncReadExt)
-/// and [`AsyncWriteExt`](crate::io::AsyncWriteExt) add `read`, `write_all`,
+/// [`AsyncRead`](crate::io::AsyncRead)/[`AsyncWrite`](crate::io::AsyncWrite)
+/// ([`AsyncReadExt`](crate::io::AsyncReadExt) and
+/// [`AsyncWriteExt`](crate::io::AsyncWriteExt) add `read`, `write_all`,
 /// ...), or the `try_*` calls after `readable()`/`writable()`.
 pub struct TcpStream {
     pub(super) io: PollEvented<net::TcpStream>,
@@ -129,7 +130,7 @@ impl TcpStream {
     /// Waits until the stream is ready for `interest`; returns what is
     /// ready. Cancel-safe.
     pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
-        Ok(self.io.registration().readiness(interest).await?.ready)
+        self.io.ready(interest).await
     }
 
     /// Waits until the stream is readable. Cancel-safe.
@@ -144,59 +145,37 @@ impl TcpStream {
 
     /// Polls for read readiness (only the last task to poll is woken).
     pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.registration().poll_read_ready(cx).map_ok(drop)
+        self.io.poll_read_ready(cx)
     }
 
     /// Polls for write readiness (only the last task to poll is woken).
     pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.registration().poll_write_ready(cx).map_ok(drop)
+        self.io.poll_write_ready(cx)
     }
 
     /// Reads without waiting: `WouldBlock` if no data is ready.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        use std::io::Read;
-        self.io
-            .registration()
-            .try_io(Interest::READABLE, || (&mut self.io.get_ref()).read(buf))
+        self.io.try_read(buf)
     }
 
     /// Reads into several buffers without waiting.
     pub fn try_read_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
-        use std::io::Read;
-        self.io.registration().try_io(Interest::READABLE, || {
-            (&mut self.io.get_ref()).read_vectored(bufs)
-        })
+        self.io.try_read_vectored(bufs)
     }
 
     /// Reads into a `BufMut`-like vector's spare capacity without waiting.
     pub fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        if buf.capacity() == buf.len() {
-            buf.reserve(64);
-        }
-        let spare = buf.spare_capacity_mut();
-        // SAFETY: `read` only writes into the slice; only the bytes it
-        // reports written become part of the vector.
-        let slice = unsafe { &mut *(spare as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
-        let n = self.try_read(slice)?;
-        // SAFETY: `n` bytes past the old length were written by the kernel.
-        unsafe { buf.set_len(buf.len() + n) };
-        Ok(n)
+        recv_into_spare(buf, |b| self.try_read(b))
     }
 
     /// Writes without waiting: `WouldBlock` if the socket buffer is full.
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        use std::io::Write;
-        self.io
-            .registration()
-            .try_io(Interest::WRITABLE, || (&mut self.io.get_ref()).write(buf))
+        self.io.try_write(buf)
     }
 
     /// Writes several buffers without waiting.
     pub fn try_write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        use std::io::Write;
-        self.io.registration().try_io(Interest::WRITABLE, || {
-            (&mut self.io.get_ref()).write_vectored(bufs)
-        })
+        self.io.try_write_vectored(bufs)
     }
 
     /// Runs `f` (a non-blocking call on this socket) if the stream is ready
@@ -206,7 +185,7 @@ impl TcpStream {
         interest: Interest,
         f: impl FnOnce() -> io::Result<R>,
     ) -> io::Result<R> {
-        self.io.registration().try_io(interest, f)
+        self.io.try_io(interest, f)
     }
 
     /// Waits for `interest` and runs `f` until it stops returning
@@ -216,7 +195,7 @@ impl TcpStream {
         interest: Interest,
         f: impl FnMut() -> io::Result<R>,
     ) -> io::Result<R> {
-        self.io.registration().async_io(interest, f).await
+        self.io.async_io(interest, f).await
     }
 
     /// Receives data without removing it from the queue. Cancel-safe.
@@ -260,106 +239,26 @@ impl TcpStream {
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
         split::into_split(self)
     }
+}
 
-    pub(super) fn shutdown_std(&self, how: Shutdown) -> io::Result<()> {
-        match self.io.get_ref().shutdown(how) {
-            // Already disconnected: the write side is shut either way.
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-            res => res,
-        }
+crate::net::split::impl_async_read!(TcpStream, TcpStream, |s| s);
+crate::net::split::impl_async_write!(
+    TcpStream,
+    TcpStream,
+    |s| s,
+    #[doc = "Shuts the write side down (a FIN to the peer)."]
+);
+
+impl crate::net::split::SplitStream for TcpStream {
+    type Std = net::TcpStream;
+
+    fn io(&self) -> &PollEvented<net::TcpStream> {
+        &self.io
     }
 
-    pub(super) fn poll_read_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        self.io.poll_read(cx, buf)
-    }
-
-    pub(super) fn poll_write_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write(cx, buf)
-    }
-
-    pub(super) fn poll_write_vectored_priv(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write_vectored(cx, bufs)
+    fn shutdown_std(&self, how: Shutdown) -> io::Result<()> {
+        self.io.get_ref().shutdown(how)
     }
 }
 
-impl AsyncRead for TcpStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        self.poll_read_priv(cx, buf)
-    }
-}
-
-impl AsyncWrite for TcpStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_priv(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_vectored_priv(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    /// Shuts the write side down (a FIN to the peer).
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown_std(Shutdown::Write))
-    }
-}
-
-impl TryFrom<net::TcpStream> for TcpStream {
-    type Error = io::Error;
-    fn try_from(s: net::TcpStream) -> io::Result<TcpStream> {
-        TcpStream::from_std(s)
-    }
-}
-
-impl fmt::Debug for TcpStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpStream")
-            .field("local", &self.local_addr().ok())
-            .field("peer", &self.peer_addr().ok())
-            .field("fd", &self.as_raw_fd())
-            .finish()
-    }
-}
-
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.get_ref().as_raw_fd()
-    }
-}
-
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.get_ref().as_fd()
-    }
-}
+socket_traits!(TcpStream, net::TcpStream, debug: "local" => local_addr, "peer" => peer_addr);

@@ -1,18 +1,14 @@
 use super::socket_addr::{abstract_addr, with_path};
 use super::SocketAddr;
-use crate::io::{Interest, PollEvented, ReadBuf, Ready};
-use crate::net::buf::{advance, recv_into_spare, unfilled};
-use std::fmt;
+use crate::io::{Interest, ReadBuf, Ready};
+use crate::net::datagram::{Datagram, RECV};
+use crate::net::fd_traits::socket_traits;
 use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net;
 use std::path::Path;
-use std::task::{ready, Context, Poll};
-
-/// What a receive waits for: a datagram, or a pending socket error (which
-/// does not make the socket readable by itself).
-const RECV: Interest = Interest::READABLE.add(Interest::ERROR);
+use std::task::{Context, Poll};
 
 /// A Unix-domain datagram socket (as `tokio::net::UnixDatagram`).
 ///
@@ -32,7 +28,7 @@ const RECV: Interest = Interest::READABLE.add(Interest::ERROR);
 /// # });
 /// ```
 pub struct UnixDatagram {
-    io: PollEvented<net::UnixDatagram>,
+    io: Datagram<net::UnixDatagram>,
 }
 
 impl UnixDatagram {
@@ -68,7 +64,7 @@ impl UnixDatagram {
     pub fn from_std(socket: net::UnixDatagram) -> io::Result<UnixDatagram> {
         socket.set_nonblocking(true)?;
         Ok(UnixDatagram {
-            io: PollEvented::new(socket)?,
+            io: Datagram::new(socket)?,
         })
     }
 
@@ -111,7 +107,7 @@ impl UnixDatagram {
     /// Waits until the socket is ready for `interest`; returns what is
     /// ready. Cancel-safe.
     pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
-        Ok(self.io.registration().readiness(interest).await?.ready)
+        self.io.ready(interest).await
     }
 
     /// Waits until a datagram can be received. Cancel-safe.
@@ -126,35 +122,28 @@ impl UnixDatagram {
 
     /// Polls for receive readiness (only the last task to poll is woken).
     pub fn poll_recv_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.registration().poll_read_ready(cx).map_ok(drop)
+        self.io.poll_read_ready(cx)
     }
 
     /// Polls for send readiness (only the last task to poll is woken).
     pub fn poll_send_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.registration().poll_write_ready(cx).map_ok(drop)
+        self.io.poll_write_ready(cx)
     }
 
     /// Sends `buf` to the connected peer; returns the bytes sent.
     pub async fn send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io
-            .registration()
-            .async_io(Interest::WRITABLE, || self.io.get_ref().send(buf))
-            .await
+        self.io.send(buf).await
     }
 
     /// Polls a send to the connected peer.
     pub fn poll_send(&self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        self.io
-            .registration()
-            .poll_write_io(cx, || self.io.get_ref().send(buf))
+        self.io.poll_send(cx, buf)
     }
 
     /// Sends to the connected peer without waiting: `WouldBlock` if the
     /// peer's queue is full.
     pub fn try_send(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io
-            .registration()
-            .try_io(Interest::WRITABLE, || self.io.get_ref().send(buf))
+        self.io.try_send(buf)
     }
 
     /// One `sendto(2)` to `target` (a path, or an abstract name).
@@ -169,7 +158,6 @@ impl UnixDatagram {
     pub async fn send_to<P: AsRef<Path>>(&self, buf: &[u8], target: P) -> io::Result<usize> {
         let target = target.as_ref();
         self.io
-            .registration()
             .async_io(Interest::WRITABLE, || self.send_to_path(buf, target))
             .await
             .map_err(|e| with_path(e, "cannot send to the Unix datagram socket", target))
@@ -192,54 +180,34 @@ impl UnixDatagram {
     pub fn try_send_to<P: AsRef<Path>>(&self, buf: &[u8], target: P) -> io::Result<usize> {
         let target = target.as_ref();
         self.io
-            .registration()
             .try_io(Interest::WRITABLE, || self.send_to_path(buf, target))
     }
 
     /// Receives one datagram from the connected peer; returns its length
     /// (truncated to `buf.len()`). Cancel-safe.
     pub async fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io
-            .registration()
-            .async_io(RECV, || self.io.get_ref().recv(buf))
-            .await
+        self.io.recv(buf).await
     }
 
     /// Polls a receive into the unfilled part of `buf`.
     pub fn poll_recv(&self, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        // SAFETY: `recv` only writes into the slice; `advance` marks what it
-        // reports.
-        let b = unsafe { unfilled(buf) };
-        let n = ready!(self
-            .io
-            .registration()
-            .poll_read_io(cx, || self.io.get_ref().recv(b)))?;
-        // SAFETY: the kernel wrote `n` bytes into the unfilled part.
-        unsafe { advance(buf, n) };
-        Poll::Ready(Ok(()))
+        self.io.poll_recv(cx, buf)
     }
 
     /// Receives without waiting: `WouldBlock` if no datagram is queued.
     pub fn try_recv(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io
-            .registration()
-            .try_io(RECV, || self.io.get_ref().recv(buf))
+        self.io.try_recv(buf)
     }
 
     /// Receives one datagram into `buf`'s spare capacity without waiting.
     pub fn try_recv_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        recv_into_spare(buf, |b| self.try_recv(b))
+        self.io.try_recv_buf(buf)
     }
 
     /// Receives one datagram; returns its length (truncated to
     /// `buf.len()`) and sender. Cancel-safe.
     pub async fn recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let (n, a) = self
-            .io
-            .registration()
-            .async_io(RECV, || self.io.get_ref().recv_from(buf))
-            .await?;
-        Ok((n, SocketAddr(a)))
+        self.io.recv_from(buf).await
     }
 
     /// Polls a receive into the unfilled part of `buf`; returns the sender.
@@ -248,37 +216,18 @@ impl UnixDatagram {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<SocketAddr>> {
-        // SAFETY: `recv_from` only writes into the slice; `advance` marks
-        // what it reports.
-        let b = unsafe { unfilled(buf) };
-        let (n, a) = ready!(self
-            .io
-            .registration()
-            .poll_read_io(cx, || self.io.get_ref().recv_from(b)))?;
-        // SAFETY: the kernel wrote `n` bytes into the unfilled part.
-        unsafe { advance(buf, n) };
-        Poll::Ready(Ok(SocketAddr(a)))
+        self.io.poll_recv_from(cx, buf)
     }
 
     /// Receives without waiting; returns the length and sender.
     pub fn try_recv_from(&self, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        let (n, a) = self
-            .io
-            .registration()
-            .try_io(RECV, || self.io.get_ref().recv_from(buf))?;
-        Ok((n, SocketAddr(a)))
+        self.io.try_recv_from(buf)
     }
 
     /// Receives one datagram into `buf`'s spare capacity without waiting;
     /// returns its length and sender.
     pub fn try_recv_buf_from(&self, buf: &mut Vec<u8>) -> io::Result<(usize, SocketAddr)> {
-        let mut from = None;
-        let n = recv_into_spare(buf, |b| {
-            let (n, a) = self.try_recv_from(b)?;
-            from = Some(a);
-            Ok(n)
-        })?;
-        Ok((n, from.expect("set on success")))
+        self.io.try_recv_buf_from(buf)
     }
 
     /// Copies the next datagram into `buf` without removing it from the
@@ -286,7 +235,6 @@ impl UnixDatagram {
     pub async fn peek(&self, buf: &mut [u8]) -> io::Result<usize> {
         let fd = self.as_raw_fd();
         self.io
-            .registration()
             .async_io(RECV, || {
                 // SAFETY: `buf` is a live, writable slice of `buf.len()`
                 // bytes; `fd` is our socket.
@@ -308,7 +256,7 @@ impl UnixDatagram {
         interest: Interest,
         f: impl FnOnce() -> io::Result<R>,
     ) -> io::Result<R> {
-        self.io.registration().try_io(interest, f)
+        self.io.try_io(interest, f)
     }
 
     /// Waits for `interest` and runs `f` until it stops returning
@@ -318,35 +266,8 @@ impl UnixDatagram {
         interest: Interest,
         f: impl FnMut() -> io::Result<R>,
     ) -> io::Result<R> {
-        self.io.registration().async_io(interest, f).await
+        self.io.async_io(interest, f).await
     }
 }
 
-impl TryFrom<net::UnixDatagram> for UnixDatagram {
-    type Error = io::Error;
-    fn try_from(s: net::UnixDatagram) -> io::Result<UnixDatagram> {
-        UnixDatagram::from_std(s)
-    }
-}
-
-impl fmt::Debug for UnixDatagram {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnixDatagram")
-            .field("local", &self.local_addr().ok())
-            .field("peer", &self.peer_addr().ok())
-            .field("fd", &self.as_raw_fd())
-            .finish()
-    }
-}
-
-impl AsRawFd for UnixDatagram {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.get_ref().as_raw_fd()
-    }
-}
-
-impl AsFd for UnixDatagram {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.get_ref().as_fd()
-    }
-}
+socket_traits!(UnixDatagram, net::UnixDatagram, debug: "local" => local_addr, "peer" => peer_addr);

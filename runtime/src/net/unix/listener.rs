@@ -1,9 +1,8 @@
 use super::socket_addr::{abstract_addr, with_path};
 use super::{SocketAddr, UnixStream};
 use crate::io::{Interest, PollEvented};
-use std::fmt;
+use crate::net::fd_traits::socket_traits;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::net;
 use std::path::Path;
 use std::task::{Context, Poll};
@@ -84,30 +83,4 @@ impl UnixListener {
     }
 }
 
-impl TryFrom<net::UnixListener> for UnixListener {
-    type Error = io::Error;
-    fn try_from(l: net::UnixListener) -> io::Result<UnixListener> {
-        UnixListener::from_std(l)
-    }
-}
-
-impl fmt::Debug for UnixListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnixListener")
-            .field("addr", &self.local_addr().ok())
-            .field("fd", &self.as_raw_fd())
-            .finish()
-    }
-}
-
-impl AsRawFd for UnixListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.get_ref().as_raw_fd()
-    }
-}
-
-impl AsFd for UnixListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.get_ref().as_fd()
-    }
-}
+socket_traits!(UnixListener, net::UnixListener, debug: "addr" => local_addr);

@@ -1,20 +1,21 @@
 use super::socket_addr::{sockaddr_un, with_path};
 use super::split::{self, OwnedReadHalf, OwnedWriteHalf, ReadHalf, WriteHalf};
 use super::{SocketAddr, UCred};
-use crate::io::{AsyncRead, AsyncWrite, Interest, PollEvented, ReadBuf, Ready};
+use crate::io::{Interest, PollEvented, Ready};
+use crate::net::buf::recv_into_spare;
+use crate::net::fd_traits::socket_traits;
 use crate::net::sys;
-use std::fmt;
-use std::io::{self, Read, Write};
+use std::io;
 use std::net::Shutdown;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net;
 use std::path::Path;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 
 /// A Unix-domain stream socket (as `tokio::net::UnixStream`): reads and
-/// writes through [`AsyncRead`]/[`AsyncWrite`], or the `try_*` calls after
-/// `readable()`/`writable()`.
+/// writes through
+/// [`AsyncRead`](crate::io::AsyncRead)/[`AsyncWrite`](crate::io::AsyncWrite),
+/// or the `try_*` calls after `readable()`/`writable()`.
 pub struct UnixStream {
     io: PollEvented<net::UnixStream>,
 }
@@ -113,7 +114,7 @@ impl UnixStream {
     /// Waits until the stream is ready for `interest`; returns what is
     /// ready. Cancel-safe.
     pub async fn ready(&self, interest: Interest) -> io::Result<Ready> {
-        Ok(self.io.registration().readiness(interest).await?.ready)
+        self.io.ready(interest).await
     }
 
     /// Waits until the stream is readable. Cancel-safe.
@@ -128,56 +129,38 @@ impl UnixStream {
 
     /// Polls for read readiness (only the last task to poll is woken).
     pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.registration().poll_read_ready(cx).map_ok(drop)
+        self.io.poll_read_ready(cx)
     }
 
     /// Polls for write readiness (only the last task to poll is woken).
     pub fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.io.registration().poll_write_ready(cx).map_ok(drop)
+        self.io.poll_write_ready(cx)
     }
 
     /// Reads without waiting: `WouldBlock` if no data is ready.
     pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
-        self.io
-            .registration()
-            .try_io(Interest::READABLE, || (&mut self.io.get_ref()).read(buf))
+        self.io.try_read(buf)
     }
 
     /// Reads into several buffers without waiting.
     pub fn try_read_vectored(&self, bufs: &mut [io::IoSliceMut<'_>]) -> io::Result<usize> {
-        self.io.registration().try_io(Interest::READABLE, || {
-            (&mut self.io.get_ref()).read_vectored(bufs)
-        })
+        self.io.try_read_vectored(bufs)
     }
 
     /// Reads into a vector's spare capacity without waiting (64 bytes are
     /// reserved when there is none).
     pub fn try_read_buf(&self, buf: &mut Vec<u8>) -> io::Result<usize> {
-        if buf.capacity() == buf.len() {
-            buf.reserve(64);
-        }
-        let spare = buf.spare_capacity_mut();
-        // SAFETY: `read` only writes into the slice; only the bytes it
-        // reports written become part of the vector.
-        let slice = unsafe { &mut *(spare as *mut [std::mem::MaybeUninit<u8>] as *mut [u8]) };
-        let n = self.try_read(slice)?;
-        // SAFETY: `n` bytes past the old length were written by the kernel.
-        unsafe { buf.set_len(buf.len() + n) };
-        Ok(n)
+        recv_into_spare(buf, |b| self.try_read(b))
     }
 
     /// Writes without waiting: `WouldBlock` if the socket buffer is full.
     pub fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
-        self.io
-            .registration()
-            .try_io(Interest::WRITABLE, || (&mut self.io.get_ref()).write(buf))
+        self.io.try_write(buf)
     }
 
     /// Writes several buffers without waiting.
     pub fn try_write_vectored(&self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
-        self.io.registration().try_io(Interest::WRITABLE, || {
-            (&mut self.io.get_ref()).write_vectored(bufs)
-        })
+        self.io.try_write_vectored(bufs)
     }
 
     /// Runs `f` (a non-blocking call on this socket) if the stream is ready
@@ -187,7 +170,7 @@ impl UnixStream {
         interest: Interest,
         f: impl FnOnce() -> io::Result<R>,
     ) -> io::Result<R> {
-        self.io.registration().try_io(interest, f)
+        self.io.try_io(interest, f)
     }
 
     /// Waits for `interest` and runs `f` until it stops returning
@@ -197,7 +180,7 @@ impl UnixStream {
         interest: Interest,
         f: impl FnMut() -> io::Result<R>,
     ) -> io::Result<R> {
-        self.io.registration().async_io(interest, f).await
+        self.io.async_io(interest, f).await
     }
 
     /// Splits into borrowed halves usable concurrently in one task.
@@ -210,106 +193,26 @@ impl UnixStream {
     pub fn into_split(self) -> (OwnedReadHalf, OwnedWriteHalf) {
         split::into_split(self)
     }
+}
 
-    pub(super) fn shutdown_std(&self, how: Shutdown) -> io::Result<()> {
-        match self.io.get_ref().shutdown(how) {
-            // Already disconnected: the write side is shut either way.
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
-            res => res,
-        }
+crate::net::split::impl_async_read!(UnixStream, UnixStream, |s| s);
+crate::net::split::impl_async_write!(
+    UnixStream,
+    UnixStream,
+    |s| s,
+    #[doc = "Shuts the write side down: the peer reads end of stream."]
+);
+
+impl crate::net::split::SplitStream for UnixStream {
+    type Std = net::UnixStream;
+
+    fn io(&self) -> &PollEvented<net::UnixStream> {
+        &self.io
     }
 
-    pub(super) fn poll_read_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        self.io.poll_read(cx, buf)
-    }
-
-    pub(super) fn poll_write_priv(
-        &self,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write(cx, buf)
-    }
-
-    pub(super) fn poll_write_vectored_priv(
-        &self,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.io.poll_write_vectored(cx, bufs)
+    fn shutdown_std(&self, how: Shutdown) -> io::Result<()> {
+        self.io.get_ref().shutdown(how)
     }
 }
 
-impl AsyncRead for UnixStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        self.poll_read_priv(cx, buf)
-    }
-}
-
-impl AsyncWrite for UnixStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_priv(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        self.poll_write_vectored_priv(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-
-    /// Shuts the write side down: the peer reads end of stream.
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Poll::Ready(self.shutdown_std(Shutdown::Write))
-    }
-}
-
-impl TryFrom<net::UnixStream> for UnixStream {
-    type Error = io::Error;
-    fn try_from(s: net::UnixStream) -> io::Result<UnixStream> {
-        UnixStream::from_std(s)
-    }
-}
-
-impl fmt::Debug for UnixStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnixStream")
-            .field("local", &self.local_addr().ok())
-            .field("peer", &self.peer_addr().ok())
-            .field("fd", &self.as_raw_fd())
-            .finish()
-    }
-}
-
-impl AsRawFd for UnixStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.io.get_ref().as_raw_fd()
-    }
-}
-
-impl AsFd for UnixStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.io.get_ref().as_fd()
-    }
-}
+socket_traits!(UnixStream, net::UnixStream, debug: "local" => local_addr, "peer" => peer_addr);
