@@ -461,3 +461,56 @@ fn tempfile_std() -> std::fs::File {
     std::fs::remove_file(&p).unwrap();
     f
 }
+
+/// Every combination of read/write/append/truncate/create/create_new, on a
+/// file that exists and on one that does not, opens (or fails, with the
+/// same kind) exactly as std does — on io_uring the flags are built by
+/// perf_runtime for OPENAT, so this pins them to std's rules.
+#[test]
+fn open_options_match_std_for_every_combination() {
+    support::within(|| {
+        let dir = io_support::TempDir::new("open-matrix");
+        multi(1).block_on(async {
+            for bits in 0u32..64 {
+                let flag = |i: u32| bits & (1 << i) != 0;
+                for exists in [false, true] {
+                    let ours_path = dir.path(&format!("ours-{bits}-{exists}"));
+                    let std_path = dir.path(&format!("std-{bits}-{exists}"));
+                    if exists {
+                        std::fs::write(&ours_path, b"abc").unwrap();
+                        std::fs::write(&std_path, b"abc").unwrap();
+                    }
+                    let ours = OpenOptions::new()
+                        .read(flag(0))
+                        .write(flag(1))
+                        .append(flag(2))
+                        .truncate(flag(3))
+                        .create(flag(4))
+                        .create_new(flag(5))
+                        .open(&ours_path)
+                        .await;
+                    let theirs = std::fs::OpenOptions::new()
+                        .read(flag(0))
+                        .write(flag(1))
+                        .append(flag(2))
+                        .truncate(flag(3))
+                        .create(flag(4))
+                        .create_new(flag(5))
+                        .open(&std_path);
+                    let case = format!("bits {bits:06b}, file exists: {exists}");
+                    match (&ours, &theirs) {
+                        (Ok(_), Ok(_)) => {}
+                        (Err(a), Err(b)) => assert_eq!(a.kind(), b.kind(), "{case}: {a} vs {b}"),
+                        _ => panic!(
+                            "{case}: ours {:?}, std {:?}",
+                            ours.map(drop),
+                            theirs.map(drop)
+                        ),
+                    }
+                    let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).ok();
+                    assert_eq!(len(&ours_path), len(&std_path), "{case}: file after open");
+                }
+            }
+        });
+    });
+}

@@ -171,15 +171,39 @@ impl File {
         asyncify(move || f(&std)).await
     }
 
-    /// Flushes and syncs data and metadata to disk (`fsync`).
+    /// Flushes and syncs data and metadata to disk (`fsync`; an io_uring
+    /// operation where the runtime runs io_uring).
     pub async fn sync_all(&self) -> io::Result<()> {
-        self.after_inflight(StdFile::sync_all).await
+        self.sync(false).await
     }
 
     /// Flushes and syncs the data to disk (`fdatasync`), not necessarily the
     /// metadata.
     pub async fn sync_data(&self) -> io::Result<()> {
-        self.after_inflight(StdFile::sync_data).await
+        self.sync(true).await
+    }
+
+    /// Waits for the operation in flight, then syncs with the lock held so
+    /// no read or write of this `File` overlaps it.
+    async fn sync(&self, data_only: bool) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let mut inner = self.inner.lock().await;
+        inner.complete_inflight().await;
+        let std = self.std.clone();
+        // The ring holds `std` (the descriptor) until the kernel is done.
+        match super::uring::sync(self.std.as_raw_fd(), data_only, std).await {
+            Ok(res) => res,
+            Err(std) => {
+                asyncify(move || {
+                    if data_only {
+                        std.sync_data()
+                    } else {
+                        std.sync_all()
+                    }
+                })
+                .await
+            }
+        }
     }
 
     /// Truncates or extends the file to `size` bytes. The cursor does not

@@ -64,6 +64,7 @@ mod open_options;
 mod ops;
 mod positional;
 mod read_dir;
+mod uring;
 
 pub use file::File;
 pub use open_options::OpenOptions;

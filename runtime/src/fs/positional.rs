@@ -3,8 +3,8 @@
 //!
 //! The buffer is passed by value and handed back with the result, the
 //! shape an io_uring completion needs (the kernel owns the memory while the
-//! operation runs). Today they run on the blocking pool; the signatures do
-//! not change when they move to the ring.
+//! operation runs). `read_at` is an io_uring READ where the runtime runs
+//! io_uring; writes stay on the blocking pool (see `fs/uring.rs` for why).
 //!
 //! Cancellation: dropping the future does not stop the operation. A
 //! `write_at` whose future was dropped may still write; a `read_at`'s bytes
@@ -73,10 +73,17 @@ impl File {
     /// # std::io::Result::Ok(())
     /// # }).unwrap();
     /// ```
-    pub async fn read_at(&self, mut buf: Vec<u8>, offset: u64) -> (io::Result<usize>, Vec<u8>) {
+    pub async fn read_at(&self, buf: Vec<u8>, offset: u64) -> (io::Result<usize>, Vec<u8>) {
         let lease = match self.positional_lease().await {
             Ok(lease) => lease,
             Err(e) => return (Err(e), buf),
+        };
+        // io_uring's READ where the runtime runs io_uring; the lease (the
+        // file's share) stays with the operation until the kernel is done.
+        let fd = std::os::fd::AsRawFd::as_raw_fd(lease.file());
+        let (mut buf, lease) = match super::uring::read_at(fd, buf, offset, lease).await {
+            Ok(done) => return done,
+            Err(back) => back,
         };
         let len = buf.len();
         let res = crate::spawn_blocking(move || {
