@@ -217,10 +217,11 @@ fn tcp_socket_options_and_std_round_trip() {
 }
 
 #[test]
-fn a_read_in_flight_survives_task_migration() {
-    // The reading task is woken on whichever worker runs it; it yields
-    // repeatedly between reads so other workers steal it while its read
-    // waits, and every byte still arrives in order.
+fn reads_stay_ordered_while_busy_workers_move_the_reader() {
+    // The reading task yields between 1-byte reads while four spinners keep
+    // both workers busy, so it is stolen back and forth (not asserted: see
+    // a_read_started_on_one_thread_completes_on_another for a deterministic
+    // move); every byte must still arrive, in order.
     support::within(|| {
         multi(2).block_on(async {
             let (mut c, mut s) = tcp_pair().await;
@@ -431,6 +432,56 @@ fn thousands_of_readers_woken_at_once_all_get_their_data() {
             for r in readers {
                 assert_eq!(r.await.unwrap(), 7);
             }
+        })
+    });
+}
+
+#[test]
+fn a_read_started_on_one_thread_completes_on_another() {
+    // Deterministic migration: the task starts a read (its poll armed on
+    // this worker's ring, or registered with epoll), then calls
+    // block_in_place, which hands the worker's core — and its ring — to a
+    // new thread and leaves this thread outside the pool; the task's next
+    // poll (after a yield) runs on a worker thread. Only then is the data
+    // sent: the read that waits on the old thread's ring completes on the
+    // task's new thread.
+    support::within(|| {
+        multi(2).block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let mut c = TcpStream::connect(listener.local_addr().unwrap())
+                .await
+                .unwrap();
+            let (mut s, _) = listener.accept().await.unwrap();
+            let (moved_tx, moved_rx) = perf_runtime::sync::oneshot::channel();
+            let reader = perf_runtime::spawn(async move {
+                let started_on = std::thread::current().id();
+                let mut buf = [0u8; 5];
+                let mut read = std::pin::pin!(s.read_exact(&mut buf));
+                let first =
+                    std::future::poll_fn(|cx| std::task::Poll::Ready(read.as_mut().poll(cx))).await;
+                assert!(first.is_pending(), "nothing was sent yet");
+                // This thread stops being a worker here...
+                perf_runtime::task::block_in_place(|| {});
+                // ...so after this yield the task runs on another thread.
+                perf_runtime::task::yield_now().await;
+                let moved_to = std::thread::current().id();
+                moved_tx.send(moved_to).unwrap();
+                read.await.unwrap();
+                (buf, started_on, moved_to, std::thread::current().id())
+            });
+            let moved_to = moved_rx.await.unwrap();
+            c.write_all(b"moved").await.unwrap();
+            let (buf, started_on, moved, finished_on) = reader.await.unwrap();
+            assert_eq!(&buf, b"moved");
+            assert_eq!(moved, moved_to);
+            assert_ne!(
+                started_on, moved,
+                "the task did not leave the thread it started on"
+            );
+            assert_ne!(
+                started_on, finished_on,
+                "the read completed on the thread it started on"
+            );
         })
     });
 }
