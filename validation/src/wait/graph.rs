@@ -120,7 +120,10 @@ pub(crate) struct WaitRecord {
     /// When the wait started or its resource last moved, on the engine's
     /// coarse clock (`super::clock`).
     pub(crate) since_ns: u64,
+    /// Reported as provably stuck (`ChannelStall`, `WaitStall`).
     pub(crate) stall_reported: bool,
+    /// Its slow-wait advisory was emitted (never a report).
+    pub(crate) slow_reported: bool,
     /// The held entry the wait flagged pending (0 if none), cleared by the
     /// owner when the wait ends.
     pub(crate) instance: usize,
@@ -405,22 +408,6 @@ impl WaitGraph {
             ));
         }
         out
-    }
-
-    /// A context waiting to receive on the oneshot whose meta is at
-    /// `chan`, with the site of its wait.
-    pub(crate) fn receiver_of(&self, chan: usize) -> Option<(ContextDesc, Site)> {
-        let mut found = None;
-        self.for_each_record(|id, desc, r| {
-            if found.is_some() {
-                return;
-            }
-            if matches!(r.target, Target::Oneshot { chan: c } if c == chan) {
-                let desc = desc.cloned().unwrap_or_else(|| ContextDesc::new(id, None));
-                found = Some((desc, r.site));
-            }
-        });
-        found
     }
 
     /// The contexts a wait may wait for, as far as the live state says.

@@ -8,7 +8,8 @@
 //!   outside the graph.
 //! - `clock.rs` — the coarse clock waits are stamped with.
 //! - `deadlock.rs` — the check run when a wait starts, and its report.
-//! - `stall.rs` — the periodic scan for waits that stopped making progress.
+//! - `stall.rs` — the periodic scan for slow waits (advisories), and the
+//!   report of waits nothing can end.
 //! - this file — [`Waiting`] (the guard every wait returns), [`WaitMeta`]
 //!   (for `Notify`, `Barrier` and `watch`), and the common start path.
 
@@ -18,7 +19,10 @@ pub(crate) mod graph;
 pub(crate) mod slot;
 mod stall;
 
-pub use stall::{scan, set_stall_threshold, stall_threshold, DEFAULT_STALL_THRESHOLD};
+pub(crate) use stall::report_stuck;
+pub use stall::{
+    scan, set_stall_threshold, slow_waits, stall_threshold, SlowWait, DEFAULT_STALL_THRESHOLD,
+};
 
 use crate::channel::{ChannelInner, ChannelKind};
 use crate::class::LockKind;
@@ -86,9 +90,10 @@ impl WaitMeta {
     }
 
     /// The current context starts waiting on the primitive. Such waits take
-    /// no part in deadlock detection (who would wake them is unknown), but a
-    /// wait longer than the stall threshold is reported as a `WaitStall` by
-    /// [`scan`]. Drop the guard when the wait ends.
+    /// no part in deadlock detection (who would wake them is unknown); a
+    /// wait longer than the stall threshold is a slow-wait advisory of
+    /// [`scan`], and a `WaitStall` only once every task of its runtime is
+    /// blocked (nothing can end it). Drop the guard when the wait ends.
     #[track_caller]
     pub fn wait(&self) -> Waiting {
         self.wait_at(Location::caller())
@@ -572,6 +577,7 @@ pub(crate) unsafe fn record(
         baseline: progress.unwrap_or(0),
         since_ns,
         stall_reported: false,
+        slow_reported: false,
         instance,
     };
     // SAFETY: `state` is the calling context's own and `g` outlives it (`record`'s contract, which is `record_listed`'s).

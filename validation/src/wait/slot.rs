@@ -62,7 +62,7 @@ pub(crate) struct Slot {
 #[derive(Clone, Copy)]
 pub(crate) struct SlotRecord {
     kind: ResKind,
-    /// `R_BOUNDED`, `R_REPORTED`, and the target's kind (`T_*`).
+    /// `R_BOUNDED`, `R_REPORTED`, `R_SLOW`, and the target's kind (`T_*`).
     flags: u8,
     class: u32,
     created: &'static Location<'static>,
@@ -78,7 +78,10 @@ pub(crate) struct SlotRecord {
 
 const R_BOUNDED: u8 = 1;
 const R_REPORTED: u8 = 2;
+/// Its slow-wait advisory was emitted (`stall.rs`); above the target bits.
+const R_SLOW: u8 = 16;
 const T_SHIFT: u8 = 2;
+const T_MASK: u8 = 3;
 const T_NOBODY: u8 = 0;
 const T_PERMITS: u8 = 1;
 const T_ONESHOT: u8 = 2;
@@ -121,7 +124,7 @@ impl SlotRecord {
 
     /// The wait as readers (the stall scan, the deadlock view) take it.
     pub(crate) fn to_wait_record(self) -> WaitRecord {
-        let target = match self.flags >> T_SHIFT {
+        let target = match (self.flags >> T_SHIFT) & T_MASK {
             T_PERMITS => Target::Permits {
                 resource: self.target,
                 outstanding: self.outstanding,
@@ -143,6 +146,7 @@ impl SlotRecord {
             baseline: 0,
             since_ns: self.since_ns,
             stall_reported: self.flags & R_REPORTED != 0,
+            slow_reported: self.flags & R_SLOW != 0,
             instance: self.instance,
         }
     }
@@ -153,11 +157,14 @@ impl SlotRecord {
     }
 
     /// Keeps what a reader changed in `w`: the stall scan marks a wait
-    /// reported. (It also restamps channel waits that moved; no channel
+    /// reported stuck, or its slow-wait advisory emitted. (It also restamps channel waits that moved; no channel
     /// with a progress count waits in a slot.)
     pub(crate) fn update_from(&mut self, w: &WaitRecord) {
         if w.stall_reported {
             self.flags |= R_REPORTED;
+        }
+        if w.slow_reported {
+            self.flags |= R_SLOW;
         }
     }
 }
