@@ -45,6 +45,8 @@ macro_rules! all_idioms {
             barrier_for_startup,
             mutex_guard_released_before_await,
             oneshot_reply_dropped_by_an_abandoned_request,
+            transfers_lock_the_lower_index_first,
+            hand_over_hand_down_a_list,
         );
     };
 }
@@ -563,4 +565,59 @@ pub async fn oneshot_reply_dropped_by_an_abandoned_request() {
     let reply = rx.recv().await.unwrap();
     assert!(reply.is_closed());
     assert!(reply.send(1).is_err());
+}
+
+/// Accounts in a `Vec<Mutex<_>>` built in a loop (one lock class), each
+/// transfer locking the lower index first: a consistent instance order.
+pub async fn transfers_lock_the_lower_index_first() {
+    let ledger: Arc<Vec<Mutex<i64>>> = Arc::new((0..5).map(|_| Mutex::new(100)).collect());
+    let mut transfers = Vec::new();
+    for (from, to) in [(0usize, 1usize), (3, 1), (4, 0), (2, 4), (1, 3), (0, 2)] {
+        let ledger = ledger.clone();
+        transfers.push(crate::rt::spawn(async move {
+            let (lo, hi) = (from.min(to), from.max(to));
+            let mut a = ledger[lo].lock().await;
+            let mut b = ledger[hi].lock().await;
+            let (src, dst) = if from == lo {
+                (&mut *a, &mut *b)
+            } else {
+                (&mut *b, &mut *a)
+            };
+            *src -= 10;
+            *dst += 10;
+        }));
+    }
+    for t in transfers {
+        t.await.unwrap();
+    }
+    let mut total = 0;
+    for account in ledger.iter() {
+        total += *account.lock().await;
+    }
+    assert_eq!(total, 500);
+}
+
+/// Walking a list of locked nodes hand-over-hand, always front to back,
+/// from several tasks at once.
+pub async fn hand_over_hand_down_a_list() {
+    let nodes: Arc<Vec<Mutex<u32>>> = Arc::new((0..16).map(Mutex::new).collect());
+    let mut walkers = Vec::new();
+    for _ in 0..3 {
+        let nodes = nodes.clone();
+        walkers.push(crate::rt::spawn(async move {
+            let mut held = nodes[0].lock().await;
+            let mut sum = *held;
+            for node in &nodes[1..] {
+                let next = node.lock().await;
+                sum += *next;
+                held = next;
+                crate::rt::task::yield_now().await;
+            }
+            drop(held);
+            sum
+        }));
+    }
+    for w in walkers {
+        assert_eq!(w.await.unwrap(), 120);
+    }
 }

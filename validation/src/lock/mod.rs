@@ -38,6 +38,7 @@ use crate::context::state::{
     chain_after, ContextState, HeldEntry, F_SEMAPHORE, F_SHARED, F_TRY, MAX_HELD,
 };
 use crate::context::{self};
+use crate::instance;
 use crate::mode;
 use crate::site::Site;
 use crate::wait::{self, Waiting};
@@ -288,7 +289,7 @@ impl LockMeta {
     /// Resolves the class on the first acquisition of this instance: for
     /// an explicit class, one load of the class's own cache; for a site
     /// class, a per-thread cache keyed by the creation `Location`, then the
-    /// class table.
+    /// class table. The instance's id is drawn here too.
     #[cold]
     #[inline(never)]
     fn resolve(&self) -> u64 {
@@ -296,6 +297,8 @@ impl LockMeta {
             Some(c) => crate::engine::get().classes.intern_static(c, self.kind),
             None => site_class(self.created, self.kind),
         };
+        // The instance's own id rides along (`instance.rs`).
+        let w = w | instance::next_id_bits();
         self.word.store(w, Relaxed);
         w
     }
@@ -404,6 +407,19 @@ fn site_class(created: &'static Location<'static>, kind: LockKind) -> u64 {
         .intern_site(Site::from_location(created), kind);
     let _ = SITE_CLASSES.try_with(|c| c[slot].set((key, w)));
     w
+}
+
+impl Drop for LockMeta {
+    /// An instance that nested with another of its class leaves the
+    /// instance-order graph with its edges; the others pay one load of the
+    /// filter.
+    #[inline]
+    fn drop(&mut self) {
+        let id = instance::id_of(*self.word.get_mut());
+        if id != 0 && instance::maybe_in_graph(id) {
+            instance::forget(id);
+        }
+    }
 }
 
 impl fmt::Debug for LockMeta {
