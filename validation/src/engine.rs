@@ -18,6 +18,8 @@ pub(crate) struct Engine {
     pub(crate) instances: Mutex<InstanceGraph>,
     pub(crate) chains: ChainSet,
     pub(crate) waits: WaitGraph,
+    /// The cycles the periodic scan found last (`wait/stuck.rs`).
+    pub(crate) stuck: crate::wait::Confirm,
     pub(crate) sink: Sink,
 }
 
@@ -29,6 +31,7 @@ impl Engine {
             instances: Mutex::new(InstanceGraph::new()),
             chains: ChainSet::new(),
             waits: WaitGraph::new(),
+            stuck: crate::wait::Confirm::new(),
             sink: Sink::new(),
         }
     }

@@ -245,6 +245,6 @@ pub use sink::{
 };
 pub use site::Site;
 pub use wait::{
-    scan, set_stall_threshold, slow_waits, stall_threshold, SlowWait, WaitKind, WaitMeta, Waiting,
-    DEFAULT_STALL_THRESHOLD,
+    join_wait_at, scan, set_stall_threshold, slow_waits, stall_threshold, SlowWait, WaitKind,
+    WaitMeta, Waiting, DEFAULT_STALL_THRESHOLD,
 };

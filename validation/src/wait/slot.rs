@@ -37,6 +37,7 @@
 //! while holding `remote`.
 
 use super::graph::{ResKind, Resource, Target, WaitRecord};
+use crate::context::ContextId;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::site::Site;
@@ -69,7 +70,8 @@ pub(crate) struct SlotRecord {
     site: &'static Location<'static>,
     /// The target's resource address (permits) or channel address (oneshot).
     target: usize,
-    /// Permits outstanding when the wait started.
+    /// Permits outstanding when the wait started; the joined context's raw
+    /// id for a join.
     outstanding: u64,
     since_ns: u64,
     /// The held entry the wait flagged pending (0 if none).
@@ -85,6 +87,7 @@ const T_MASK: u8 = 3;
 const T_NOBODY: u8 = 0;
 const T_PERMITS: u8 = 1;
 const T_ONESHOT: u8 = 2;
+const T_TASK: u8 = 3;
 
 impl SlotRecord {
     /// The record of a wait, if its target fits a slot.
@@ -107,6 +110,7 @@ impl SlotRecord {
                 outstanding,
             } => (T_PERMITS, resource, outstanding),
             Target::Oneshot { chan } => (T_ONESHOT, chan, 0),
+            Target::Task(c) => (T_TASK, 0, c.as_u64()),
             Target::Holders { .. } | Target::Senders(_) | Target::Receiver(_) => return None,
         };
         Some(SlotRecord {
@@ -130,6 +134,10 @@ impl SlotRecord {
                 outstanding: self.outstanding,
             },
             T_ONESHOT => Target::Oneshot { chan: self.target },
+            T_TASK => match ContextId::from_raw(self.outstanding) {
+                Some(c) => Target::Task(c),
+                None => Target::Nobody,
+            },
             _ => Target::Nobody,
         };
         WaitRecord {

@@ -130,14 +130,19 @@ pub(crate) struct Stall {
 
 /// Emits a slow-wait advisory for every wait that has made no progress for
 /// longer than the stall threshold as of `now` (once per wait), and returns
-/// them. Never a violation: nothing is recorded for
+/// them. A slow wait is never a violation: nothing is recorded for it in
 /// [`take_reports`](crate::take_reports), nothing panics. Meant for the
-/// runtime's watchdog thread.
+/// runtime's watchdog thread, every few hundred milliseconds: each call
+/// also looks for wait-for cycles the check at wait start cannot see (a
+/// lock waited for by the task its holder joins), and reports (`Deadlock`,
+/// recorded, never raised as a panic) those two consecutive calls find.
 pub fn scan(now: Instant) -> Vec<SlowWait> {
     if crate::mode::mode() == crate::Mode::Off {
         return Vec::new();
     }
     let e = engine::get();
+    // Cycles the check at wait start cannot see (`stuck.rs`): reports.
+    super::stuck::scan(e, &e.stuck);
     let found = find(&e.waits, now, stall_threshold(), Pick::Slow);
     found
         .into_iter()
