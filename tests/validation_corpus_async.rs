@@ -115,6 +115,18 @@ pub fn kernels() -> Vec<Kernel> {
             allow: &[],
             gap: None,
         },
+        Kernel {
+            name: "async_lock_owned_abba_with_a_bystander",
+            category: Category::Async,
+            shape: "two tasks take lock_owned guards of two mutexes in opposite orders",
+            src: &SRC,
+            workers: 2,
+            buggy: || body(owned_abba::buggy()),
+            fixed: || body(owned_abba::fixed()),
+            expect: vec![expect(Deadlock, &["oa_second_a", "oa_second_b"])],
+            allow: &[],
+            gap: None,
+        },
     ]
 }
 
@@ -418,6 +430,62 @@ mod blocking_job {
             drop(guard);
         }
         assert_eq!(*state.lock().await, 1);
+        let _ = ticking.send(());
+    }
+
+    pub async fn buggy() {
+        run(false).await;
+    }
+
+    pub async fn fixed() {
+        run(true).await;
+    }
+}
+
+/// ABBA with owned guards (`lock_owned`, as code that keeps guards in
+/// structs or hands them to tasks does): each task holds one guard and
+/// waits for the other's mutex, while a bystander keeps ticking. Owned
+/// guards are attributed to the task that took them, so the periodic scan
+/// sees the cycle (twice, before it reports). The fix takes both in one
+/// order.
+mod owned_abba {
+    use super::*;
+
+    async fn run(fixed: bool) {
+        let ticking = bystander();
+        let a = Arc::new(Mutex::new(0u32));
+        let b = Arc::new(Mutex::new(0u32));
+        let both = Arc::new(perf_runtime::sync::Barrier::new(2));
+        let (a1, b1, both1) = (a.clone(), b.clone(), both.clone());
+        let t1 = perf_runtime::spawn(async move {
+            let mut ga = a1.lock_owned().await;
+            both1.wait().await;
+            let mut gb = b1.lock_owned().await; // @oa_second_b
+            *ga += 1;
+            *gb += 1;
+        });
+        let (a2, b2, both2) = (a.clone(), b.clone(), both.clone());
+        let t2 = perf_runtime::spawn(async move {
+            if fixed {
+                let mut ga = a2.lock_owned().await;
+                let mut gb = b2.lock_owned().await;
+                *ga += 1;
+                *gb += 1;
+                return;
+            }
+            let mut gb = b2.lock_owned().await;
+            both2.wait().await;
+            let mut ga = a2.lock_owned().await; // @oa_second_a
+            *ga += 1;
+            *gb += 1;
+        });
+        if fixed {
+            // Let t1 pass its barrier: t2 does not wait on it.
+            both.wait().await;
+        }
+        t1.await.unwrap();
+        t2.await.unwrap();
+        assert_eq!((*a.lock().await, *b.lock().await), (2, 2));
         let _ = ticking.send(());
     }
 

@@ -47,6 +47,7 @@ macro_rules! all_idioms {
             oneshot_reply_dropped_by_an_abandoned_request,
             transfers_lock_the_lower_index_first,
             hand_over_hand_down_a_list,
+            owned_guard_handed_to_another_task,
         );
     };
 }
@@ -620,4 +621,22 @@ pub async fn hand_over_hand_down_a_list() {
     for w in walkers {
         assert_eq!(w.await.unwrap(), 120);
     }
+}
+
+/// An owned guard taken by one task and handed to another, which works
+/// under it while the first awaits it and then locks the mutex again.
+pub async fn owned_guard_handed_to_another_task() {
+    let state = Arc::new(Mutex::new(Vec::<u32>::new()));
+    let guard = state.clone().lock_owned().await;
+    let (handoff, mut inbox) = mpsc::channel(1);
+    let worker = crate::rt::spawn(async move {
+        let mut guard: crate::rt::sync::OwnedMutexGuard<Vec<u32>> = inbox.recv().await.unwrap();
+        for i in 0..3 {
+            guard.push(i);
+            crate::rt::task::yield_now().await;
+        }
+    });
+    handoff.send(guard).await.unwrap();
+    worker.await.unwrap();
+    assert_eq!(*state.lock().await, vec![0, 1, 2]);
 }

@@ -53,6 +53,12 @@ pub(crate) const F_PENDING: u8 = 8;
 /// by [`Held::acquired`](crate::Held::acquired), or by the entry's removal
 /// if the acquisition is abandoned — so the waiting future keeps no guard.
 pub(crate) const F_COUNTED: u8 = 16;
+/// An owned guard's lock (`lock_owned`): attributed to the context that
+/// acquired it for the wait-for graph, though the guard may have moved to
+/// another task — so no order edges from it, no part in the chain hash,
+/// and a cycle through it is reported only once the periodic scan has seen
+/// it twice (`wait/stuck.rs`).
+pub(crate) const F_OWNED: u8 = 32;
 
 /// One lock a context holds (or waits for, while `F_PENDING`).
 #[derive(Clone, Copy, Debug)]
@@ -91,7 +97,7 @@ impl HeldEntry {
 /// the hash below it.
 #[inline(always)]
 pub(crate) fn chain_after(below: u64, word: u64, flags: u8) -> u64 {
-    if flags & F_SEMAPHORE != 0 {
+    if flags & (F_SEMAPHORE | F_OWNED) != 0 {
         below
     } else {
         mix(below, chain_input(word, flags))

@@ -35,7 +35,7 @@ pub(crate) mod validate;
 use crate::chain;
 use crate::class::{LockClass, LockKind, WORD_NESTS};
 use crate::context::state::{
-    chain_after, ContextState, HeldEntry, F_SEMAPHORE, F_SHARED, F_TRY, MAX_HELD,
+    chain_after, ContextState, HeldEntry, F_OWNED, F_SEMAPHORE, F_SHARED, F_TRY, MAX_HELD,
 };
 use crate::context::{self};
 use crate::instance;
@@ -167,6 +167,18 @@ impl LockMeta {
     #[inline]
     pub fn check_owned(&self, access: Access) {
         drop(self.track(access, Location::caller(), How::CheckOnly, 1));
+    }
+
+    /// Validates and records an acquisition whose guard may move to another
+    /// task (`lock_owned`): checked like [`acquire_at`](Self::acquire_at),
+    /// and recorded as held by the current context for the wait-for graph
+    /// only — no lock orders start from it (the guard may be elsewhere when
+    /// the next lock is taken), and a deadlock through it is reported only
+    /// once it has stayed unchanged across two periodic scans. Keep the
+    /// token with the guard; dropping it anywhere un-records it.
+    #[inline]
+    pub fn acquire_owned_at(&self, access: Access, site: &'static Location<'static>) -> Held {
+        self.track(access, site, How::Owned, 1)
     }
 
     /// As [`check_owned`](Self::check_owned), with the site given (see
@@ -329,6 +341,9 @@ impl LockMeta {
         if self.kind == LockKind::Semaphore {
             flags |= F_SEMAPHORE;
         }
+        if how == How::Owned {
+            flags |= F_OWNED;
+        }
         // SAFETY: `state` is the current context's own state, and no reference into it outlives these closures.
         let st = unsafe { &*state };
         // SAFETY: the current context's own state (owner-only `drain` and `with_owned`); the closure only reads the stack's length.
@@ -437,6 +452,9 @@ enum How {
     Blocking,
     Try,
     CheckOnly,
+    /// For an owned guard: checked like a blocking acquisition, recorded
+    /// with `F_OWNED`.
+    Owned,
 }
 
 /// A lock recorded as held by a context. Dropping it (with the guard that

@@ -13,7 +13,7 @@
 use super::reports;
 use crate::chain;
 use crate::class::{WORD_NESTS, WORD_NEST_ADDR, WORD_NEST_KEY};
-use crate::context::state::{ContextState, HeldEntry, F_PENDING, F_SEMAPHORE, F_SHARED};
+use crate::context::state::{ContextState, HeldEntry, F_OWNED, F_PENDING, F_SEMAPHORE, F_SHARED};
 use crate::context::{describe, ContextDesc};
 use crate::engine::{self, Engine};
 use crate::graph::{AddEdge, EdgeInfo};
@@ -68,7 +68,7 @@ pub(crate) fn check(
             cacheable = false;
             continue;
         }
-        if h.has(F_SEMAPHORE) {
+        if h.has(F_SEMAPHORE) || h.has(F_OWNED) {
             continue;
         }
         if h.class() == new.class() {
@@ -154,6 +154,7 @@ pub(super) unsafe fn nesting(state: *mut ContextState, new: &HeldEntry) {
                 .rev()
                 .find(|h| {
                     !h.has(F_PENDING)
+                        && !h.has(F_OWNED)
                         && h.class() == new.class()
                         && (h.instance == new.instance
                             || (new.word & WORD_NEST_ADDR != 0 && new.instance < h.instance)

@@ -88,3 +88,42 @@ fn a_cycle_that_dissolves_between_scans_is_not_reported() {
     child.enter(|| drop((child_wait, child_held)));
     parent.enter(|| drop(held));
 }
+
+/// Owned guards (`lock_owned`) may be handed to another task, so a cycle
+/// through one is not reported when the closing wait starts; the periodic
+/// scan reports it once two scans agree.
+#[test]
+fn a_cycle_through_owned_guards_waits_for_the_confirming_scan() {
+    let _s = serial();
+    let (m1, m2) = (
+        LockMeta::new(LockKind::Mutex),
+        LockMeta::new(LockKind::Mutex),
+    );
+    let a = FakeTask::new("jn-owned-a");
+    let b = FakeTask::new("jn-owned-b");
+    let here = Location::caller();
+    let ga = a.enter(|| m1.acquire_owned_at(Exclusive, here));
+    let gb = b.enter(|| m2.acquire_owned_at(Exclusive, here));
+    let (ha, wa) = a.enter(|| {
+        let h = m2.acquire(Exclusive);
+        let w = m2.wait(&h);
+        (h, w)
+    });
+    let (hb, wb) = b.enter(|| {
+        let h = m1.acquire(Exclusive);
+        let w = m1.wait(&h);
+        (h, w)
+    });
+    assert!(
+        take_kind("jn-owned-", ViolationKind::Deadlock).is_empty(),
+        "not at wait start: the guards may have moved"
+    );
+    scan(Instant::now());
+    scan(Instant::now());
+    let v = take_kind("jn-owned-", ViolationKind::Deadlock);
+    assert_eq!(v.len(), 1, "{v:#?}");
+    a.enter(|| drop((wa, ha)));
+    b.enter(|| drop((wb, hb)));
+    a.enter(|| drop(ga));
+    b.enter(|| drop(gb));
+}

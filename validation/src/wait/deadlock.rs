@@ -61,12 +61,15 @@ struct Succ {
     to: Vec<(ContextId, Via)>,
 }
 
+/// What `ctx` holds of `resource`, as its snapshot says. An owned guard's
+/// lock counts only in a view whose cycles a second scan confirms (the
+/// guard may have been handed to another task).
 fn snap_of(g: &Inner, ctx: ContextId, resource: usize) -> Option<HoldSnap> {
     g.ctxs
         .get(&ctx)?
         .holds
         .iter()
-        .find(|h| h.resource == resource)
+        .find(|h| h.resource == resource && (g.confirming || !h.owned))
         .copied()
 }
 

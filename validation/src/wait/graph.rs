@@ -105,6 +105,8 @@ pub(crate) struct HoldSnap {
     pub(crate) site: Site,
     pub(crate) permits: u32,
     pub(crate) shared: bool,
+    /// An owned guard's lock (`F_OWNED`): only the confirmed scan counts it.
+    pub(crate) owned: bool,
 }
 
 /// One wait, kept in its context's [`CtxWaitList`].
@@ -218,6 +220,9 @@ pub(crate) struct Inner {
     pub(crate) ctxs: HashMap<ContextId, CtxWaits>,
     /// Resource -> waiting contexts whose snapshot holds it.
     pub(crate) holders: HashMap<usize, Vec<ContextId>>,
+    /// Built by the periodic scan, whose cycles are confirmed by a second
+    /// scan: holds of owned guards count (`HoldSnap::owned`).
+    pub(crate) confirming: bool,
 }
 
 pub(crate) struct CtxWaits {
@@ -434,7 +439,10 @@ impl WaitGraph {
     /// the check at wait start cannot see.
     pub(crate) fn with_full_view<R>(&self, f: impl FnOnce(&Inner) -> R) -> R {
         let r = crate::loom::lock(&self.reg);
-        let mut view = Inner::default();
+        let mut view = Inner {
+            confirming: true,
+            ..Inner::default()
+        };
         let mut next_key = 0u64;
         for (&c, p) in r.ctxs.iter() {
             // SAFETY: a registered state stays allocated while it is listed, and the registry lock (`r`) is held.

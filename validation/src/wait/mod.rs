@@ -31,7 +31,7 @@ pub(crate) use stuck::Confirm;
 
 use crate::channel::{ChannelInner, ChannelKind};
 use crate::class::LockKind;
-use crate::context::state::{ContextState, F_COUNTED, F_PENDING, F_SHARED};
+use crate::context::state::{ContextState, F_COUNTED, F_OWNED, F_PENDING, F_SHARED};
 use crate::context::{self, describe};
 use crate::engine;
 use crate::loom::sync::atomic::Ordering::Relaxed;
@@ -662,6 +662,7 @@ unsafe fn record_listed(
                                 site: Site::from_location(h.site),
                                 permits: h.permits,
                                 shared: h.has(F_SHARED),
+                                owned: h.has(F_OWNED),
                             }),
                     )
                 })
