@@ -1,9 +1,11 @@
 //! The channels report to the validation engine on real runtimes: deadlocks
 //! through channels (receivers waiting on each other's senders, full
-//! channels in both directions, a receiver holding its own sender), stalls
-//! past `Builder::stall_threshold`, leaks (messages dropped with the
-//! channel, a oneshot sender dropped unsent while awaited), busy channels
-//! never mistaken for deadlocks, and `Off` tracking nothing.
+//! channels in both directions, a receiver holding its own sender), waits
+//! nothing can end once every task is blocked (past
+//! `Builder::stall_threshold`), the idioms never reported (a receiver
+//! dropped with messages queued, a oneshot sender dropped to cancel, unread
+//! broadcast values), busy channels never mistaken for deadlocks, and `Off`
+//! tracking nothing.
 
 mod validation_support;
 
@@ -152,7 +154,7 @@ fn a_wait_through_poll_recv_is_registered_at_its_caller() {
 }
 
 #[test]
-fn a_receive_waiting_on_silent_senders_stalls_past_the_threshold() {
+fn a_receive_nothing_in_the_runtime_can_end_is_reported_once_every_task_is_blocked() {
     let _s = serial();
     within(|| {
         let rt = stalling();
@@ -161,7 +163,8 @@ fn a_receive_waiting_on_silent_senders_stalls_past_the_threshold() {
             rx.recv().await // @stall-recv
         });
         // The sender is alive and never used: no deadlock can be proved,
-        // but the watchdog's scan sees no progress.
+        // but no task of the runtime can run (the sender is held outside
+        // it), so the wait is stuck as far as the runtime can tell.
         let v = only(
             ChannelStall,
             &await_report(ChannelStall, FILE, at("@stall-recv")),
@@ -174,7 +177,7 @@ fn a_receive_waiting_on_silent_senders_stalls_past_the_threshold() {
 }
 
 #[test]
-fn a_send_into_a_channel_nobody_drains_stalls_past_the_threshold() {
+fn a_send_into_a_channel_no_task_drains_is_reported_once_every_task_is_blocked() {
     let _s = serial();
     within(|| {
         let rt = stalling();
@@ -197,42 +200,40 @@ fn a_send_into_a_channel_nobody_drains_stalls_past_the_threshold() {
     });
 }
 
+/// Dropping a receiver with messages queued (the reader took what it
+/// needed) is an idiom: never a report, whatever is lost.
 #[test]
-fn an_mpsc_channel_dropped_with_messages_reports_them_lost() {
+fn an_mpsc_receiver_dropped_with_messages_queued_is_not_reported() {
     let _s = serial();
     within(|| {
-        let rt = current(Mode::Report);
+        let rt = current(Mode::Panic);
         rt.block_on(rt.spawn(async {
-            let (tx, rx) = mpsc::channel::<u32>(8); // @leak-bounded
+            let (tx, mut rx) = mpsc::channel::<u32>(8); // @queued-bounded
             for i in 0..3 {
                 tx.send(i).await.unwrap();
             }
+            assert_eq!(rx.recv().await, Some(0));
             drop(rx);
-            let (tx, rx) = mpsc::unbounded_channel::<u32>(); // @leak-unbounded
+            assert!(tx.send(9).await.is_err(), "the receiver is gone");
+            let (tx, rx) = mpsc::unbounded_channel::<u32>(); // @queued-unbounded
             tx.send(1).unwrap();
             drop(rx);
-            // Drained first: nothing lost, nothing reported.
-            let (tx, mut rx) = mpsc::channel::<u32>(8); // @no-leak
-            tx.send(1).await.unwrap();
-            drop(tx);
-            while rx.recv().await.is_some() {}
         }))
         .unwrap();
-        let v = only(ChannelLeak, &take_at(FILE, &[at("@leak-bounded")]));
-        assert!(v.to_string().contains("3 undelivered"), "{v}");
-        let v = only(ChannelLeak, &take_at(FILE, &[at("@leak-unbounded")]));
-        assert!(v.to_string().contains("1 undelivered"), "{v}");
-        assert!(take_at(FILE, &[at("@no-leak")]).is_empty());
+        let lines = [at("@queued-bounded"), at("@queued-unbounded")];
+        assert!(take_at(FILE, &lines).is_empty());
     });
 }
 
+/// Dropping a oneshot sender unsent is how a oneshot cancels: the waiting
+/// receiver gets `RecvError`, and nothing is reported.
 #[test]
-fn a_oneshot_sender_dropped_unsent_while_its_receiver_waits_is_a_leak() {
+fn a_oneshot_sender_dropped_unsent_while_its_receiver_waits_is_a_cancellation() {
     let _s = serial();
     within(|| {
-        let rt = multi(Mode::Report);
+        let rt = multi(Mode::Panic);
         let (tx, rx) = oneshot::channel::<u32>(); // @os-chan
-        #[allow(clippy::redundant_async_block)] // the `.await` is the site reported
+        #[allow(clippy::redundant_async_block)] // the `.await` is the site checked
         let h = rt.spawn(async move {
             rx.await // @os-await
         });
@@ -242,14 +243,14 @@ fn a_oneshot_sender_dropped_unsent_while_its_receiver_waits_is_a_leak() {
             rt.block_on(h).unwrap().is_err(),
             "the receiver sees the drop"
         );
-        let v = only(ChannelLeak, &take_at(FILE, &[at("@os-await")]));
-        assert!(v.to_string().contains("without sending"), "{v}");
-        assert!(v.mentions(FILE, at("@os-chan")), "{v}");
+        assert!(take_at(FILE, &[at("@os-chan"), at("@os-await")]).is_empty());
     });
 }
 
+/// A receiver that gave up (dropped with a value sent and never taken) is
+/// not reported either.
 #[test]
-fn a_oneshot_value_never_received_is_a_leak() {
+fn a_oneshot_value_never_received_is_not_reported() {
     let _s = serial();
     within(|| {
         let (tx, rx) = oneshot::channel::<u32>(); // @os-lost
@@ -257,14 +258,15 @@ fn a_oneshot_value_never_received_is_a_leak() {
         drop(rx);
         let (tx, rx) = oneshot::channel::<u32>(); // @os-kept
         tx.send(1).unwrap();
-        assert_eq!(current(Mode::Report).block_on(rx), Ok(1));
-        only(ChannelLeak, &take_at(FILE, &[at("@os-lost")]));
-        assert!(take_at(FILE, &[at("@os-kept")]).is_empty());
+        assert_eq!(current(Mode::Panic).block_on(rx), Ok(1));
+        assert!(take_at(FILE, &[at("@os-lost"), at("@os-kept")]).is_empty());
     });
 }
 
+/// Values the last broadcast receiver never read (a shutdown message after
+/// it finished) are dropped with it, unreported.
 #[test]
-fn the_last_broadcast_receiver_dropped_with_unread_values_is_a_leak() {
+fn the_last_broadcast_receiver_dropped_with_unread_values_is_not_reported() {
     let _s = serial();
     within(|| {
         let (tx, rx1) = broadcast::channel::<u32>(4); // @bc-chan
@@ -272,17 +274,9 @@ fn the_last_broadcast_receiver_dropped_with_unread_values_is_a_leak() {
         tx.send(1).unwrap();
         tx.send(2).unwrap(); // @bc-send
         drop(rx1);
-        assert!(
-            take_at(FILE, &[at("@bc-chan")]).is_empty(),
-            "another receiver can still read them"
-        );
         assert_eq!(rx2.try_recv(), Ok(1));
         drop(rx2);
-        let v = only(
-            ChannelLeak,
-            &take_at(FILE, &[at("@bc-chan"), at("@bc-send")]),
-        );
-        assert!(v.to_string().contains("1 undelivered"), "{v}");
+        assert!(take_at(FILE, &[at("@bc-chan"), at("@bc-send")]).is_empty());
     });
 }
 

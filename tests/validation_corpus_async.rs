@@ -42,10 +42,10 @@ pub fn kernels() -> Vec<Kernel> {
             workers: 2,
             buggy: || body(child_join::buggy()),
             fixed: || body(child_join::fixed()),
-            expect: vec![expect(AllTasksBlocked, &["cj_child_lock"])],
-            allow: &[],
-            // A JoinHandle wait is in neither of the engine's graphs: the
-            // runtime's watchdog reports that nothing can run.
+            // The join is an edge of the wait-for graph: the periodic scan
+            // finds the cycle (the runtime may also see that nothing runs).
+            expect: vec![expect(Deadlock, &["cj_child_lock", "cj_join"])],
+            allow: HANGS,
             gap: None,
         },
         Kernel {
@@ -89,6 +89,42 @@ pub fn kernels() -> Vec<Kernel> {
                 expect(Deadlock, &["ml_task_metrics", "ml_thread_cfg"]),
             ],
             allow: HANGS,
+            gap: None,
+        },
+        Kernel {
+            name: "async_join_under_lock_with_a_bystander",
+            category: Category::Async,
+            shape: "guard held across a child's JoinHandle while another task keeps ticking",
+            src: &SRC,
+            workers: 2,
+            buggy: || body(join_bystander::buggy()),
+            fixed: || body(join_bystander::fixed()),
+            expect: vec![expect(Deadlock, &["jb_child_lock", "jb_join"])],
+            allow: &[],
+            gap: None,
+        },
+        Kernel {
+            name: "async_spawn_blocking_job_needs_the_joiners_lock",
+            category: Category::Async,
+            shape: "a spawn_blocking job's blocking_lock on a lock its joiner holds",
+            src: &SRC,
+            workers: 2,
+            buggy: || body(blocking_job::buggy()),
+            fixed: || body(blocking_job::fixed()),
+            expect: vec![expect(Deadlock, &["bj_blocking_lock", "bj_join"])],
+            allow: &[],
+            gap: None,
+        },
+        Kernel {
+            name: "async_lock_owned_abba_with_a_bystander",
+            category: Category::Async,
+            shape: "two tasks take lock_owned guards of two mutexes in opposite orders",
+            src: &SRC,
+            workers: 2,
+            buggy: || body(owned_abba::buggy()),
+            fixed: || body(owned_abba::fixed()),
+            expect: vec![expect(Deadlock, &["oa_second_a", "oa_second_b"])],
+            allow: &[],
             gap: None,
         },
     ]
@@ -169,7 +205,7 @@ mod child_join {
         let cache: Cache = Arc::new(Mutex::new(HashMap::new()));
         let mut entries = cache.lock().await;
         let child = perf_runtime::spawn(warm(cache.clone()));
-        child.await.unwrap();
+        child.await.unwrap(); // @cj_join
         entries.insert(2, 20);
     }
 
@@ -323,5 +359,141 @@ mod metrics_config_live {
         let cfg = Mutex::new(1);
         let metrics = blocking::Mutex::new(Vec::new());
         run(Shared { cfg, metrics }, true).await;
+    }
+}
+
+/// A task that ticks on a timer until told to stop: with it running, the
+/// runtime always has a pending timer, so "all tasks blocked" never holds.
+fn bystander() -> oneshot::Sender<()> {
+    let (stop, mut stopped) = oneshot::channel::<()>();
+    perf_runtime::spawn(async move {
+        while stopped
+            .try_recv()
+            .is_err_and(|e| e == oneshot::error::TryRecvError::Empty)
+        {
+            perf_runtime::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    });
+    stop
+}
+
+/// As `child_join`, with a bystander ticking meanwhile: the parent holds
+/// the lock while it awaits the child, which needs the lock. Only the
+/// wait-for graph (join edge + the child's lock wait) sees it.
+mod join_bystander {
+    use super::*;
+
+    async fn child(state: Arc<Mutex<u32>>) {
+        *state.lock().await += 1; // @jb_child_lock
+    }
+
+    pub async fn buggy() {
+        let _ticking = bystander();
+        let state = Arc::new(Mutex::new(0));
+        let guard = state.lock().await;
+        let c = perf_runtime::spawn(child(state.clone()));
+        c.await.unwrap(); // @jb_join
+        drop(guard);
+    }
+
+    pub async fn fixed() {
+        let ticking = bystander();
+        let state = Arc::new(Mutex::new(0));
+        let guard = state.lock().await;
+        let c = perf_runtime::spawn(child(state.clone()));
+        drop(guard);
+        c.await.unwrap();
+        assert_eq!(*state.lock().await, 1);
+        let _ = ticking.send(());
+    }
+}
+
+/// A `spawn_blocking` job takes the lock with `blocking_lock` while the
+/// task that spawned it holds the lock and awaits the job's handle; a
+/// bystander keeps ticking. The fix releases the lock before joining.
+mod blocking_job {
+    use super::*;
+
+    async fn run(fixed: bool) {
+        let ticking = bystander();
+        let state = Arc::new(Mutex::new(0u32));
+        let guard = state.lock().await;
+        let s = state.clone();
+        let job = perf_runtime::spawn_blocking(move || {
+            *s.blocking_lock() += 1; // @bj_blocking_lock
+        });
+        if fixed {
+            drop(guard);
+            job.await.unwrap();
+        } else {
+            job.await.unwrap(); // @bj_join
+            drop(guard);
+        }
+        assert_eq!(*state.lock().await, 1);
+        let _ = ticking.send(());
+    }
+
+    pub async fn buggy() {
+        run(false).await;
+    }
+
+    pub async fn fixed() {
+        run(true).await;
+    }
+}
+
+/// ABBA with owned guards (`lock_owned`, as code that keeps guards in
+/// structs or hands them to tasks does): each task holds one guard and
+/// waits for the other's mutex, while a bystander keeps ticking. Owned
+/// guards are attributed to the task that took them, so the periodic scan
+/// sees the cycle (twice, before it reports). The fix takes both in one
+/// order.
+mod owned_abba {
+    use super::*;
+
+    async fn run(fixed: bool) {
+        let ticking = bystander();
+        let a = Arc::new(Mutex::new(0u32));
+        let b = Arc::new(Mutex::new(0u32));
+        let both = Arc::new(perf_runtime::sync::Barrier::new(2));
+        let (a1, b1, both1) = (a.clone(), b.clone(), both.clone());
+        let t1 = perf_runtime::spawn(async move {
+            let mut ga = a1.lock_owned().await;
+            both1.wait().await;
+            let mut gb = b1.lock_owned().await; // @oa_second_b
+            *ga += 1;
+            *gb += 1;
+        });
+        let (a2, b2, both2) = (a.clone(), b.clone(), both.clone());
+        let t2 = perf_runtime::spawn(async move {
+            if fixed {
+                let mut ga = a2.lock_owned().await;
+                let mut gb = b2.lock_owned().await;
+                *ga += 1;
+                *gb += 1;
+                return;
+            }
+            let mut gb = b2.lock_owned().await;
+            both2.wait().await;
+            let mut ga = a2.lock_owned().await; // @oa_second_a
+            *ga += 1;
+            *gb += 1;
+        });
+        if fixed {
+            // Let t1 pass its barrier: t2 does not wait on it.
+            both.wait().await;
+        }
+        t1.await.unwrap();
+        t2.await.unwrap();
+        assert_eq!((*a.lock().await, *b.lock().await), (2, 2));
+        let _ = ticking.send(());
+    }
+
+    pub async fn buggy() {
+        run(false).await;
+    }
+
+    pub async fn fixed() {
+        run(true).await;
     }
 }

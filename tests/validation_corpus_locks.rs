@@ -287,6 +287,30 @@ pub fn kernels() -> Vec<Kernel> {
             allow: HANGS,
             gap: None,
         },
+        Kernel {
+            name: "abba_same_class_accounts_by_index",
+            category: Category::AbBa,
+            shape: "Vec<Mutex<Account>> built in a loop: transfers lock `from` first",
+            src: &SRC,
+            workers: 2,
+            buggy: || body(ledger_by_index::buggy()),
+            fixed: || body(ledger_by_index::fixed()),
+            expect: vec![expect(LockOrderInversion, &["lbi_first", "lbi_second"])],
+            allow: &[],
+            gap: None,
+        },
+        Kernel {
+            name: "abba_same_class_hand_over_hand_both_ways",
+            category: Category::AbBa,
+            shape: "a locked list walked hand-over-hand forward and backward",
+            src: &SRC,
+            workers: 2,
+            buggy: || body(hand_over_hand::buggy()),
+            fixed: || body(hand_over_hand::fixed()),
+            expect: vec![expect(LockOrderInversion, &["hoh_next"])],
+            allow: &[],
+            gap: None,
+        },
     ]
 }
 
@@ -1314,5 +1338,99 @@ mod levels {
         let s = Store { db, cache };
         write_back_fixed(&s).await;
         assert_eq!(s.db.lock().await.len(), 1);
+    }
+}
+
+/// Accounts in a `Vec<Mutex<i64>>` built in a loop (one creation site, so
+/// one lock class, no annotation): the buggy transfer locks `from` then
+/// `to`, and two transfers in opposite directions invert the instance
+/// order. The fix locks the lower index first — correct with no annotation,
+/// so its twin must stay silent.
+mod ledger_by_index {
+    use super::*;
+
+    async fn transfer(ledger: &[Mutex<i64>], from: usize, to: usize, fixed: bool) {
+        let (first, second) = if fixed && to < from {
+            (to, from)
+        } else {
+            (from, to)
+        };
+        let mut a = ledger[first].lock().await; // @lbi_first
+        let mut b = ledger[second].lock().await; // @lbi_second
+        let amount = 1;
+        if first == from {
+            *a -= amount;
+            *b += amount;
+        } else {
+            *b -= amount;
+            *a += amount;
+        }
+    }
+
+    async fn run(fixed: bool) {
+        let ledger: Arc<Vec<Mutex<i64>>> = Arc::new((0..4).map(|_| Mutex::new(100)).collect());
+        for (from, to) in [(0, 1), (2, 3), (1, 2), (1, 0), (3, 1)] {
+            let l = ledger.clone();
+            perf_runtime::spawn(async move { transfer(&l, from, to, fixed).await })
+                .await
+                .unwrap();
+        }
+        let mut total = 0;
+        for m in ledger.iter() {
+            total += *m.lock().await;
+        }
+        assert_eq!(total, 400);
+    }
+
+    pub async fn buggy() {
+        run(false).await;
+    }
+
+    pub async fn fixed() {
+        run(true).await;
+    }
+}
+
+/// A list of nodes behind one class of lock, walked hand-over-hand (take
+/// the next node, then let go of the current one). Walking forward only is
+/// correct; a second walker going backward inverts the instance order.
+mod hand_over_hand {
+    use super::*;
+
+    async fn walk(nodes: &[Mutex<u32>], order: &[usize]) -> u32 {
+        let mut held = nodes[order[0]].lock().await;
+        let mut sum = *held;
+        for &i in &order[1..] {
+            let next = nodes[i].lock().await; // @hoh_next
+            sum += *next;
+            held = next;
+        }
+        drop(held);
+        sum
+    }
+
+    async fn run(backward_too: bool) {
+        let nodes: Arc<Vec<Mutex<u32>>> = Arc::new((0..8).map(Mutex::new).collect());
+        let forward: Vec<usize> = (0..8).collect();
+        let second: Vec<usize> = if backward_too {
+            (0..8).rev().collect()
+        } else {
+            forward.clone()
+        };
+        for order in [forward, second] {
+            let n = nodes.clone();
+            let sum = perf_runtime::spawn(async move { walk(&n, &order).await })
+                .await
+                .unwrap();
+            assert_eq!(sum, 28);
+        }
+    }
+
+    pub async fn buggy() {
+        run(true).await;
+    }
+
+    pub async fn fixed() {
+        run(false).await;
     }
 }

@@ -1,9 +1,12 @@
-//! Stall-only waits report to the validation engine on real runtimes: a
-//! `Notify` nobody notifies, a `Barrier` short of parties, a `watch` nobody
-//! sends to and a `Semaphore` nobody releases are `WaitStall`s past the
-//! stall threshold (named by the site of the wait and of the primitive's
-//! creation); waits under `time::timeout` are never stalls nor part of a
-//! deadlock; a finished or dropped wait leaves nothing behind.
+//! Waits outside the lock graph report to the validation engine on real
+//! runtimes: a `Notify` nobody notifies, a `Barrier` short of parties, a
+//! `watch` nobody sends to and a `Semaphore` nobody releases are
+//! `WaitStall`s once every task of the runtime is blocked for the stall
+//! threshold (named by the site of the wait and of the primitive's
+//! creation); a wait that is only long — its waker sleeps on a timer, holds
+//! the permit through a long job — is a slow-wait advisory, never a report;
+//! waits under `time::timeout` are neither; a finished or dropped wait
+//! leaves nothing behind.
 
 mod validation_support;
 
@@ -12,6 +15,7 @@ use perf_runtime::time::timeout;
 use perf_runtime::validation::{self, Mode, ViolationKind::*};
 use std::future::{poll_fn, Future};
 use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -24,14 +28,15 @@ fn at(marker: &str) -> u32 {
     line_of(SRC, marker)
 }
 
-/// Asks the engine for stalls as if an hour had passed: every wait still
-/// registered and not bounded by a timeout is reported.
-fn scan_an_hour_later() {
-    let _ = validation::scan(Instant::now() + Duration::from_secs(3600));
+/// Asks the engine for slow waits as if an hour had passed: every wait
+/// still registered and not bounded by a timeout (and not seen slow
+/// before) is returned, and none is reported.
+fn scan_an_hour_later() -> Vec<validation::SlowWait> {
+    validation::scan(Instant::now() + Duration::from_secs(3600))
 }
 
 #[test]
-fn a_notify_nobody_notifies_stalls_past_the_threshold() {
+fn a_notify_no_task_can_notify_is_reported_once_every_task_is_blocked() {
     let _s = serial();
     within(|| {
         let rt = stalling();
@@ -55,7 +60,7 @@ fn a_notify_nobody_notifies_stalls_past_the_threshold() {
 }
 
 #[test]
-fn a_barrier_short_of_parties_stalls() {
+fn a_barrier_short_of_parties_is_reported_once_every_task_is_blocked() {
     let _s = serial();
     within(|| {
         let rt = stalling();
@@ -79,7 +84,7 @@ fn a_barrier_short_of_parties_stalls() {
 }
 
 #[test]
-fn a_watch_receiver_nobody_sends_to_stalls() {
+fn a_watch_receiver_no_task_sends_to_is_reported_once_every_task_is_blocked() {
     let _s = serial();
     within(|| {
         let rt = stalling();
@@ -96,7 +101,7 @@ fn a_watch_receiver_nobody_sends_to_stalls() {
 }
 
 #[test]
-fn a_semaphore_nobody_releases_stalls() {
+fn a_semaphore_no_task_releases_is_reported_once_every_task_is_blocked() {
     let _s = serial();
     within(|| {
         let rt = stalling();
@@ -113,7 +118,7 @@ fn a_semaphore_nobody_releases_stalls() {
 }
 
 #[test]
-fn a_watch_wait_for_stalls_at_its_caller() {
+fn a_slow_watch_wait_for_is_an_advisory_at_its_caller() {
     let _s = serial();
     within(|| {
         let rt = multi(Mode::Report);
@@ -122,8 +127,19 @@ fn a_watch_wait_for_stalls_at_its_caller() {
             *rx.wait_for(|v| *v > 2).await.unwrap() // @wait-for
         });
         await_waits(1);
-        scan_an_hour_later();
-        only(WaitStall, &take_at(FILE, &[at("@wait-for")]));
+        let before = validation::slow_waits();
+        let slow = scan_an_hour_later();
+        let mine: Vec<_> = slow
+            .iter()
+            .filter(|w| w.site().file() == FILE && w.site().line() == at("@wait-for"))
+            .collect();
+        assert_eq!(mine.len(), 1, "{slow:?}");
+        assert!(mine[0].what().starts_with("`watch@"), "{}", mine[0]);
+        assert!(validation::slow_waits() > before, "counted");
+        assert!(
+            take_at(FILE, &[at("@wait-for")]).is_empty(),
+            "an advisory is not a report"
+        );
         tx.send(3).unwrap();
         assert_eq!(rt.block_on(h).unwrap(), 3);
     });
@@ -140,7 +156,11 @@ fn waits_under_a_timeout_are_never_stalls() {
             timeout(PATIENCE * 2, n.notified()).await // @timed-wait
         });
         await_waits(1);
-        scan_an_hour_later();
+        let slow = scan_an_hour_later();
+        assert!(
+            slow.iter().all(|w| w.site().line() != at("@timed-wait")),
+            "a wait the timer bounds is not even slow: {slow:?}"
+        );
         assert!(
             take_at(FILE, &[at("@timed-wait")]).is_empty(),
             "a wait the timer bounds is not a stall"
@@ -257,5 +277,124 @@ fn mode_off_registers_no_wait() {
         assert!(!registered, "Off registers no wait");
         scan_an_hour_later();
         assert!(take_at(FILE, &[at("@off-wait")]).is_empty());
+    });
+}
+
+/// Lets `body` run until the watchdog has seen a wait slow (one more
+/// slow-wait advisory than `before`), then raises `go`: whatever ends the
+/// wait keeps a timer pending meanwhile, so the runtime is never idle.
+fn once_slow(before: u64, go: &AtomicBool) {
+    assert!(
+        wait_until(PATIENCE, || validation::slow_waits() > before),
+        "the watchdog never saw the wait slow"
+    );
+    go.store(true, SeqCst);
+}
+
+/// Sleeps on a timer until `go` is raised: a task that is alive, just not
+/// done yet.
+async fn sleep_until_raised(go: &AtomicBool) {
+    while !go.load(SeqCst) {
+        perf_runtime::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[test]
+fn a_notify_whose_notifier_sleeps_on_a_timer_is_slow_not_stuck() {
+    let _s = serial();
+    within(|| {
+        let rt = stalling();
+        let notify = Arc::new(Notify::new());
+        let go = Arc::new(AtomicBool::new(false));
+        let (n, g) = (notify.clone(), go.clone());
+        let notifier = rt.spawn(async move {
+            sleep_until_raised(&g).await;
+            n.notify_one();
+        });
+        let before = validation::slow_waits();
+        let n = notify.clone();
+        let waiter = rt.spawn(async move {
+            n.notified().await; // @live-notify
+        });
+        once_slow(before, &go);
+        rt.block_on(waiter).unwrap();
+        rt.block_on(notifier).unwrap();
+        assert!(take_at(FILE, &[at("@live-notify")]).is_empty());
+    });
+}
+
+/// A 1-permit semaphore serving a queue: the waiters at the back wait long
+/// while permits keep being granted. Slow, not stuck.
+#[test]
+fn a_semaphore_queue_behind_a_long_job_is_slow_not_stuck() {
+    let _s = serial();
+    within(|| {
+        let rt = stalling();
+        let sem = Arc::new(Semaphore::new(1));
+        let go = Arc::new(AtomicBool::new(false));
+        let before = validation::slow_waits();
+        let mut jobs = Vec::new();
+        for _ in 0..4 {
+            let (s, g) = (sem.clone(), go.clone());
+            jobs.push(rt.spawn(async move {
+                let _permit = s.acquire().await.unwrap(); // @queued-job
+                sleep_until_raised(&g).await;
+            }));
+        }
+        once_slow(before, &go);
+        for j in jobs {
+            rt.block_on(j).unwrap();
+        }
+        assert!(take_at(FILE, &[at("@queued-job")]).is_empty());
+    });
+}
+
+/// A config reload through `watch` that comes after the threshold.
+#[test]
+fn a_watch_receiver_waiting_for_a_late_reload_is_slow_not_stuck() {
+    let _s = serial();
+    within(|| {
+        let rt = stalling();
+        let (tx, mut rx) = watch::channel(0);
+        let go = Arc::new(AtomicBool::new(false));
+        let g = go.clone();
+        let reloader = rt.spawn(async move {
+            sleep_until_raised(&g).await;
+            tx.send(1).unwrap();
+        });
+        let before = validation::slow_waits();
+        let reader = rt.spawn(async move {
+            rx.changed().await.unwrap(); // @late-reload
+            *rx.borrow()
+        });
+        once_slow(before, &go);
+        assert_eq!(rt.block_on(reader).unwrap(), 1);
+        rt.block_on(reloader).unwrap();
+        assert!(take_at(FILE, &[at("@late-reload")]).is_empty());
+    });
+}
+
+/// A `Barrier` whose last party arrives after a timer.
+#[test]
+fn a_barrier_whose_last_party_is_late_is_slow_not_stuck() {
+    let _s = serial();
+    within(|| {
+        let rt = stalling();
+        let barrier = Arc::new(Barrier::new(2));
+        let go = Arc::new(AtomicBool::new(false));
+        let (b, g) = (barrier.clone(), go.clone());
+        let late = rt.spawn(async move {
+            sleep_until_raised(&g).await;
+            b.wait().await.is_leader()
+        });
+        let before = validation::slow_waits();
+        let b = barrier.clone();
+        let early = rt.spawn(async move {
+            b.wait().await.is_leader() // @early-party
+        });
+        once_slow(before, &go);
+        let leaders = [rt.block_on(early).unwrap(), rt.block_on(late).unwrap()];
+        assert_eq!(leaders.iter().filter(|l| **l).count(), 1);
+        assert!(take_at(FILE, &[at("@early-party")]).is_empty());
     });
 }

@@ -1,7 +1,19 @@
 //! The validation engine, wired to this runtime: lock-order inversions,
-//! deadlocks, stalled and leaking channels, long polls and atomics misuse,
-//! found while the service runs. See the [`perf_validation`] crate docs for
-//! the reports and how to read them; everything it exports is here.
+//! deadlocks, waits nothing can end, long polls and atomics misuse, found
+//! while the service runs. See the [`perf_validation`] crate docs for the
+//! reports and how to read them; everything it exports is here.
+//!
+//! **A report is a bug**: a violation is raised only when a reviewer would
+//! agree the program is wrong, so validation can stay on in production and
+//! `#[perf_runtime::test]` can panic on every report. Correct tokio idioms
+//! — dropping a sender to cancel, dropping a receiver with messages queued,
+//! an unread broadcast message, an idle consumer — never raise one. A wait
+//! that is only long (past `Builder::stall_threshold`, checked by the
+//! watchdog) is an advisory: a `tracing` event (target
+//! `perf_validation::slow_wait`, with the site and how long) counted by
+//! [`slow_waits`], never a violation, never a panic. A wait is reported
+//! (`ChannelStall`, `WaitStall`) when nothing can end it: every task of the
+//! runtime is blocked, with no timer, I/O or blocking job pending.
 //!
 //! The runtime installs the engine's context hook on the first runtime
 //! built, so "who holds what" is keyed by task inside a task (a guard held

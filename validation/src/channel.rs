@@ -12,8 +12,15 @@
 //!   moved into another task before then; a sender claimed by two contexts
 //!   in turn after being moved once is treated as shared and unknown. A
 //!   receive wait with any unknown sender is never concluded deadlocked;
-//!   the stall scan covers it;
+//!   it is reported only if every task of its runtime is blocked;
 //! - progress: how many messages the receiver took.
+//!
+//! Dropping a channel end is never reported: a receiver dropped with
+//! messages queued (the reader took what it needed), a sender dropped unsent
+//! (how a oneshot cancels), a broadcast value nobody read (a shutdown
+//! message after the reader finished) are tokio idioms, and "a report is a
+//! bug" (crate docs). What is wrong is a wait that can never end: see
+//! `wait/stall.rs` and `wait/deadlock.rs`.
 //!
 //! A channel created while validation is `Off` keeps no state at all.
 //!
@@ -23,13 +30,10 @@
 //! inline, and its waits name it by the meta's address — so a oneshot per
 //! request costs the engine no allocation and no shared counter.
 
-use crate::context::{self, ContextDesc, ContextId};
-use crate::engine;
+use crate::context::{self, ContextId};
 use crate::loom::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use crate::loom::sync::{Arc, Mutex};
 use crate::mode;
-use crate::report::{Side, Violation, ViolationKind};
-use crate::sink;
 use crate::site::Site;
 use crate::wait::{self, Waiting};
 use std::fmt;
@@ -328,67 +332,6 @@ impl ChannelMeta {
             _ => Waiting::untracked(),
         }
     }
-
-    /// The channel (its last receiver) is dropped with `undelivered`
-    /// messages still queued: reports a `ChannelLeak` if there are any.
-    pub fn dropped_with_undelivered(&self, undelivered: usize) {
-        if undelivered == 0 || !mode::enabled() {
-            return;
-        }
-        match &self.repr {
-            Repr::Shared(inner) => sink::submit(leak_report(
-                inner.kind,
-                Site::from_location(inner.created),
-                inner.rx_owner(),
-                undelivered,
-            )),
-            Repr::Oneshot { created } => sink::submit(leak_report(
-                ChannelKind::Oneshot,
-                Site::from_location(created),
-                None,
-                undelivered,
-            )),
-            Repr::Untracked => {}
-        }
-    }
-
-    /// A oneshot sender is dropped without sending while its receiver
-    /// waits for the value: reports a `ChannelLeak` naming the receiver's
-    /// wait. Call it only when the receiver is waiting (the primitive knows:
-    /// it has the receiver's waker); it looks the wait up in the registry.
-    pub fn oneshot_sender_dropped_unsent(&self) {
-        let Repr::Oneshot { created } = &self.repr else {
-            return;
-        };
-        if !mode::enabled() {
-            return;
-        }
-        let Some((rx, site)) = engine::get().waits.receiver_of(self.addr()) else {
-            return;
-        };
-        let created = Site::from_location(created);
-        let label = label(ChannelKind::Oneshot, created);
-        let me = context::describe_current();
-        let v = Violation::new(
-            ViolationKind::ChannelLeak,
-            format!(
-                "the sender of {label} (created at {created}) was dropped without sending while \
-                 {rx} waits for its value at {site}"
-            ),
-        )
-        .with_side(
-            Side::new("waits to receive", Some(rx)).event(format!("waits on {label}"), Some(site)),
-        )
-        .with_side(
-            Side::new("dropped the sender unsent", me)
-                .event(format!("{label} created"), Some(created)),
-        )
-        .with_advice(
-            "send a value on every path before the sender goes out of scope (send an error \
-             value if the work failed), or treat RecvError at the receiver as cancellation",
-        );
-        sink::submit(v);
-    }
 }
 
 impl Drop for ChannelMeta {
@@ -483,50 +426,12 @@ impl fmt::Debug for ChannelMeta {
     }
 }
 
-fn label(kind: ChannelKind, created: Site) -> String {
-    let base = created
-        .file()
-        .rsplit(['/', '\\'])
-        .next()
-        .unwrap_or(created.file());
-    format!("`{}@{}:{}`", kind.as_str(), base, created.line())
-}
-
-fn leak_report(
-    kind: ChannelKind,
-    created: Site,
-    rx_owner: Option<ContextId>,
-    undelivered: usize,
-) -> Violation {
-    let label = label(kind, created);
-    let me = context::describe_current();
-    let owner = rx_owner.map(|c| ContextDesc::new(c, None));
-    let mut v = Violation::new(
-        ViolationKind::ChannelLeak,
-        format!(
-            "{label} (created at {created}) was dropped with {undelivered} undelivered message(s); \
-             they are lost"
-        ),
-    )
-    .with_side(
-        Side::new("dropped the channel", me).event(format!("{label} created"), Some(created)),
-    );
-    if let Some(o) = owner {
-        v = v.with_side(Side::new("last polled the receiver", Some(o)));
-    }
-    v.with_advice(
-        "drain the receiver before dropping it (close() it, then recv() until None), or stop \
-         the producers first",
-    )
-    .with_key(("undelivered", created))
-}
-
 /// What a sender handle keeps: which context holds it, as far as the engine
 /// can tell. Cloning it makes the claim of a new, not yet used sender.
 ///
 /// A oneshot sender is consumed by its only use, so it is never claimed
-/// while alive: a oneshot receive never proves a deadlock; the stall scan
-/// and the unsent-drop leak cover it. Primitives need not call
+/// while alive: a oneshot receive never proves a deadlock; it is reported
+/// only once every task of its runtime is blocked (`wait/stall.rs`). Primitives need not call
 /// [`used`](Self::used) on one.
 pub struct SenderClaim {
     chan: Option<Arc<ChannelInner>>,

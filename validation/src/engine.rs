@@ -6,6 +6,7 @@
 use crate::chain::ChainSet;
 use crate::class::ClassTable;
 use crate::graph::LockGraph;
+use crate::instance::InstanceGraph;
 use crate::loom::sync::Mutex;
 use crate::sink::Sink;
 use crate::wait::graph::WaitGraph;
@@ -14,8 +15,11 @@ use std::sync::OnceLock;
 pub(crate) struct Engine {
     pub(crate) classes: ClassTable,
     pub(crate) graph: Mutex<LockGraph>,
+    pub(crate) instances: Mutex<InstanceGraph>,
     pub(crate) chains: ChainSet,
     pub(crate) waits: WaitGraph,
+    /// The cycles the periodic scan found last (`wait/stuck.rs`).
+    pub(crate) stuck: crate::wait::Confirm,
     pub(crate) sink: Sink,
 }
 
@@ -24,8 +28,10 @@ impl Engine {
         Engine {
             classes: ClassTable::new(),
             graph: Mutex::new(LockGraph::new()),
+            instances: Mutex::new(InstanceGraph::new()),
             chains: ChainSet::new(),
             waits: WaitGraph::new(),
+            stuck: crate::wait::Confirm::new(),
             sink: Sink::new(),
         }
     }
@@ -48,12 +54,26 @@ pub struct EngineStats {
     /// Waits in progress the engine knows of (recorded in the wait-for
     /// graph, or counted as lock waits of contexts that hold nothing).
     pub active_waits: usize,
+    /// Live lock instances in the instance-order graph (instances that
+    /// nested with another of their class).
+    pub ordered_instances: usize,
+    /// Order edges between live instances of one class.
+    pub instance_edges: usize,
+    /// Heap bytes the instance-order graph takes (from its capacities).
+    pub instance_graph_bytes: usize,
 }
 
 /// Sizes of the engine's structures right now.
 pub fn stats() -> EngineStats {
     let e = get();
+    let (ordered_instances, instance_edges, instance_graph_bytes) = {
+        let g = crate::loom::lock(&e.instances);
+        (g.len(), g.edge_count(), g.heap_bytes())
+    };
     EngineStats {
+        ordered_instances,
+        instance_edges,
+        instance_graph_bytes,
         order_edges: crate::loom::lock(&e.graph).edge_count(),
         validated_chains: e.chains.len(),
         active_waits: e.waits.len(),

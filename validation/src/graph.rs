@@ -11,6 +11,8 @@
 //! cache keeps acquisitions away from here.
 //!
 //! Only the cold path touches the graph, under one mutex (`Engine::graph`).
+//! The same structure, with nodes that come and go, orders the instances
+//! of a class (`instance.rs`): its edge payload is a type parameter.
 
 use crate::context::ContextDesc;
 use crate::site::Site;
@@ -40,17 +42,27 @@ pub(crate) enum AddEdge {
     Cycle(Vec<u32>),
 }
 
-#[derive(Default)]
-pub(crate) struct LockGraph {
-    /// Indexed by class id (id 0 unused).
+pub(crate) struct LockGraph<I = EdgeInfo> {
+    /// Indexed by node id (class id; id 0 unused).
     ord: Vec<u32>,
     out: Vec<Vec<u32>>,
     inn: Vec<Vec<u32>>,
-    edges: HashMap<(u32, u32), EdgeInfo>,
+    edges: HashMap<(u32, u32), I>,
 }
 
-impl LockGraph {
-    pub(crate) fn new() -> LockGraph {
+impl<I> Default for LockGraph<I> {
+    fn default() -> Self {
+        LockGraph {
+            ord: Vec::new(),
+            out: Vec::new(),
+            inn: Vec::new(),
+            edges: HashMap::new(),
+        }
+    }
+}
+
+impl<I> LockGraph<I> {
+    pub(crate) fn new() -> LockGraph<I> {
         LockGraph::default()
     }
 
@@ -64,7 +76,7 @@ impl LockGraph {
         }
     }
 
-    pub(crate) fn edge(&self, from: u32, to: u32) -> Option<&EdgeInfo> {
+    pub(crate) fn edge(&self, from: u32, to: u32) -> Option<&I> {
         self.edges.get(&(from, to))
     }
 
@@ -73,7 +85,7 @@ impl LockGraph {
     }
 
     /// Adds `x -> y` (`x != y`) unless it exists or would close a cycle.
-    pub(crate) fn add_edge(&mut self, x: u32, y: u32, info: impl FnOnce() -> EdgeInfo) -> AddEdge {
+    pub(crate) fn add_edge(&mut self, x: u32, y: u32, info: impl FnOnce() -> I) -> AddEdge {
         debug_assert_ne!(x, y, "self-edges are handled by the caller");
         self.ensure(x.max(y));
         if self.edges.contains_key(&(x, y)) {
@@ -153,6 +165,47 @@ impl LockGraph {
         for (n, pos) in backward.into_iter().chain(forward).zip(pool) {
             self.ord[n as usize] = pos;
         }
+    }
+
+    /// Removes every edge into or out of `n` (a node whose instance died).
+    /// Removing edges keeps the order topological; `n` keeps its position,
+    /// so a node reusing its id needs no new one.
+    pub(crate) fn clear_node(&mut self, n: u32) {
+        let i = n as usize;
+        if i >= self.ord.len() {
+            return;
+        }
+        for m in std::mem::take(&mut self.out[i]) {
+            self.inn[m as usize].retain(|&x| x != n);
+            self.edges.remove(&(n, m));
+        }
+        for m in std::mem::take(&mut self.inn[i]) {
+            self.out[m as usize].retain(|&x| x != n);
+            self.edges.remove(&(m, n));
+        }
+    }
+
+    /// Nodes ever created (live or freed).
+    #[cfg(all(test, not(perf_validation_loom)))]
+    pub(crate) fn node_count(&self) -> usize {
+        self.ord.len()
+    }
+
+    /// The heap this graph takes, in bytes (its vectors' and map's
+    /// capacities; the map's per-entry overhead estimated as one control
+    /// byte).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let lists: usize = self
+            .out
+            .iter()
+            .chain(self.inn.iter())
+            .map(|l| l.capacity() * size_of::<u32>())
+            .sum();
+        self.ord.capacity() * size_of::<u32>()
+            + (self.out.capacity() + self.inn.capacity()) * size_of::<Vec<u32>>()
+            + lists
+            + self.edges.capacity() * (size_of::<((u32, u32), I)>() + 1)
     }
 
     /// Checks the invariant (every edge goes up the order); for tests.

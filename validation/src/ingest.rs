@@ -51,15 +51,20 @@ pub fn report_long_poll(
 
 /// Reports that the runtime `runtime` has no runnable task, no pending timer
 /// or I/O, and the `blocked` tasks: nothing can wake them. Each task is
-/// described with the waits the engine knows for it. Recorded and logged,
-/// never raised as a panic; returns the report (`None` if `blocked` is
-/// empty, or validation is off) so the runtime can raise it, e.g. from
-/// `block_on`.
+/// described with the waits the engine knows for it, and each of those
+/// waits on a channel, `Notify`, `Barrier`, `watch` or semaphore is also
+/// reported on its own (`ChannelStall`, `WaitStall`): it is provably stuck,
+/// since whoever could end it is blocked too. Recorded and logged, never
+/// raised as a panic; returns the `AllTasksBlocked` report (`None` if
+/// `blocked` is empty, or validation is off) so the runtime can raise it,
+/// e.g. from `block_on`.
 pub fn report_all_tasks_blocked(runtime: &str, blocked: &[BlockedTask]) -> Option<Violation> {
     if blocked.is_empty() || crate::mode::mode() == crate::Mode::Off {
         return None;
     }
     let e = engine::get();
+    let ids: Vec<ContextId> = blocked.iter().map(|t| ContextId::task(t.id)).collect();
+    crate::wait::report_stuck(e, &ids, std::time::Instant::now());
     let mut key: Vec<Site> = Vec::new();
     let mut sides = Vec::new();
     for t in blocked {

@@ -14,8 +14,9 @@
 //!
 //! Validation: the barrier embeds a [`WaitMeta`] of kind `Barrier`; a
 //! non-leader's wait is registered when it first returns `Pending` (at the
-//! site of its `wait()` call) and reported as a `WaitStall` if its
-//! generation does not fill up within the stall threshold.
+//! site of its `wait()` call); one past the stall threshold is a slow-wait
+//! advisory, and a `WaitStall` only if nothing can end it (every task of
+//! the runtime blocked).
 
 use super::notify::Notify;
 use super::validate::{WaitOn, WaitSlot};

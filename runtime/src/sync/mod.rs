@@ -44,13 +44,17 @@
 //!   [`LockClass`](crate::validation::LockClass) given to `with_class`
 //!   (perf_runtime's own constructors; tokio has none).
 //! - `Semaphore`: permits held by borrowed permits take part in deadlock
-//!   detection; waits past the stall threshold are `WaitStall`s.
+//!   detection; a wait nothing can end (every task of the runtime
+//!   blocked) is a `WaitStall`.
 //! - `mpsc`, `oneshot`, `broadcast`: sender and receiver ownership,
-//!   deliveries and waits feed deadlock and stall detection; messages
-//!   dropped with the channel (and a oneshot sender dropped unsent while
-//!   awaited) are `ChannelLeak`s.
-//! - `Notify`, `Barrier`, `watch`: waits past the stall threshold are
-//!   `WaitStall`s.
+//!   deliveries and waits feed deadlock and stuck-wait detection. Dropping
+//!   a receiver with messages queued, a sender unsent (to cancel), or a
+//!   broadcast receiver with values unread are idioms and never reported.
+//! - `Notify`, `Barrier`, `watch`: a wait nothing can end is a `WaitStall`.
+//!
+//! A wait that is only long is an advisory slow-wait event
+//! (`perf_validation::slow_wait`), never a report: see the
+//! [`validation`](crate::validation) docs, "a report is a bug".
 //!
 //! The site in a report is the user's call (`lock()`, `recv()`,
 //! `notified()` are `#[track_caller]` functions returning futures); waits

@@ -194,10 +194,13 @@ impl<T: ?Sized> Mutex<T> {
                 meta: &self.meta,
                 access: Access::Exclusive,
             };
-            if TrackedAcquire::new(&self.s, 1, track, site).await.is_err() {
+            let Ok(held) = TrackedAcquire::new(&self.s, 1, track, site).await else {
                 unreachable!("a Mutex's semaphore is never closed");
+            };
+            OwnedMutexGuard {
+                lock: self,
+                held: HeldSlot::new(held),
             }
-            OwnedMutexGuard { lock: self }
         }
     }
 
@@ -220,7 +223,10 @@ impl<T: ?Sized> Mutex<T> {
     /// task).
     pub fn try_lock_owned(self: Arc<Self>) -> Result<OwnedMutexGuard<T>, TryLockError> {
         match self.s.try_acquire(1) {
-            Ok(()) => Ok(OwnedMutexGuard { lock: self }),
+            Ok(()) => Ok(OwnedMutexGuard {
+                lock: self,
+                held: HeldSlot::empty(),
+            }),
             Err(_) => Err(TryLockError(())),
         }
     }
@@ -330,6 +336,7 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
             Some(d) => d as *mut U,
             None => return Err(this),
         };
+        drop(this.held.take());
         let this = ManuallyDrop::new(this);
         Ok(MappedMutexGuard {
             s: &this.lock.s,
@@ -378,6 +385,10 @@ impl<T: ?Sized + fmt::Display> fmt::Display for MutexGuard<'_, T> {
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct OwnedMutexGuard<T: ?Sized> {
     lock: Arc<Mutex<T>>,
+    /// The lock as the validation engine records it: held by the task that
+    /// acquired it, for the wait-for graph only (`LockMeta::acquire_owned_at`);
+    /// un-recorded wherever the guard is dropped.
+    held: HeldSlot,
 }
 
 // SAFETY: as `MutexGuard`.
@@ -395,8 +406,10 @@ impl<T: ?Sized> OwnedMutexGuard<T> {
         F: FnOnce(&mut T) -> &mut U,
     {
         let data = f(&mut *this) as *mut U;
+        // A mapped guard is not followed by the engine.
+        drop(this.held.take());
         let this = ManuallyDrop::new(this);
-        // SAFETY: `this` is never used or dropped again; the Arc moves out.
+        // SAFETY: `this` is never used or dropped again; the Arc moves out (the `held` slot left behind is empty: nothing to drop).
         let lock = unsafe { std::ptr::read(&this.lock) };
         OwnedMappedMutexGuard { data, lock }
     }
@@ -434,6 +447,7 @@ impl<T: ?Sized> DerefMut for OwnedMutexGuard<T> {
 
 impl<T: ?Sized> Drop for OwnedMutexGuard<T> {
     fn drop(&mut self) {
+        drop(self.held.take());
         self.lock.s.release(1);
     }
 }

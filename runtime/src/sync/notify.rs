@@ -43,8 +43,8 @@
 //!
 //! A user's `Notify` embeds a [`WaitMeta`]; `notified()` captures its
 //! caller's site, and a `Notified` that returns `Pending` registers a wait
-//! (a `WaitStall` if nothing notifies it for longer than the stall
-//! threshold), ended when it completes or is dropped. The `Notify`s inside
+//! (a slow-wait advisory past the stall threshold; a `WaitStall` only if
+//! nothing can end it, every task of the runtime being blocked), ended when it completes or is dropped. The `Notify`s inside
 //! `Barrier`, `watch` and the channels' `closed()` carry none: those report
 //! as themselves, or not at all.
 

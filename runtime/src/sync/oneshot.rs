@@ -48,12 +48,14 @@
 //! creation site inline: no allocation) and the receiver's wait (in
 //! `Inner`, so the handles stay one pointer each). The sender needs no
 //! claim: a oneshot sender is consumed by its one use, so a oneshot receive
-//! never proves a deadlock (the stall scan covers it). The receiver is a
+//! never proves a deadlock (a receive nothing can end is reported once the
+//! runtime has every task blocked). The receiver is a
 //! future itself, so its wait is registered
 //! in `poll` at the site of the `.await` that polls it (`poll` is
 //! `#[track_caller]`; through a combinator the site is the combinator's).
-//! A sender dropped unsent while the receiver waits, and a receiver dropped
-//! with a sent value it never took, report a `ChannelLeak`.
+//! A sender dropped unsent (cancellation: the receiver gets `RecvError`) and
+//! a receiver dropped with a sent value it never took (it gave up, e.g.
+//! under a timeout) are idioms: neither is reported.
 
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
@@ -274,14 +276,9 @@ impl<T> Sender<T> {
 impl<T> Drop for Sender<T> {
     fn drop(&mut self) {
         if let Some(inner) = self.inner.take() {
-            // Before the receiver is woken: its wait still shows. Only a
-            // waiting receiver (it left its waker) is worth the engine's
-            // look-up; one that starts waiting after this load is woken
-            // with the close at once.
-            if inner.state.load(Acquire) & RX_WAITING != 0 {
-                inner.meta.oneshot_sender_dropped_unsent();
-            }
-            // Invariant 2.
+            // Dropping a sender unsent is how a oneshot cancels: the
+            // receiver gets `RecvError`. An idiom, never a validation
+            // report. Invariant 2.
             if inner.state.fetch_or(COMPLETE, AcqRel) & RX_WAITING != 0 {
                 wake_rx(&inner);
             }
@@ -486,11 +483,10 @@ impl<T> Drop for Receiver<T> {
         if let Some(inner) = self.inner.take() {
             // SAFETY: we are the receiver.
             unsafe { inner.end_rx_wait() };
+            // A value sent and never taken (a receiver that gave up, e.g.
+            // under a timeout) goes with the channel: an idiom, not a
+            // report.
             close(&inner);
-            // A value sent and never taken is lost with the channel.
-            if inner.state.load(Acquire) & VALUE_SENT != 0 {
-                inner.meta.dropped_with_undelivered(1);
-            }
         }
     }
 }

@@ -120,7 +120,9 @@ pub(crate) enum Track<'a> {
     /// and recorded as held.
     Lock { meta: &'a LockMeta, access: Access },
     /// A lock whose guard may move to another task (owned guards): checked,
-    /// not recorded, since the engine cannot follow the guard.
+    /// and recorded as held by the acquiring task for the wait-for graph
+    /// only (`LockMeta::acquire_owned_at`); a guard that does not keep the
+    /// token (`RwLock`'s owned guards) drops it at once.
     Owned { meta: &'a LockMeta, access: Access },
     /// Semaphore permits; recorded as held unless the permit is owned (an
     /// owned permit is usually handed to a spawned task).
@@ -138,10 +140,7 @@ impl Track<'_> {
     fn start(&self, site: &'static Location<'static>) -> Held {
         match *self {
             Track::Lock { meta, access } => meta.acquire_at(access, site),
-            Track::Owned { meta, access } => {
-                meta.check_owned_at(access, site);
-                Held::untracked()
-            }
+            Track::Owned { meta, access } => meta.acquire_owned_at(access, site),
             Track::Permits {
                 sem,
                 permits,
@@ -301,7 +300,7 @@ impl<'a> TrackedAcquire<'a> {
             return;
         }
         match self.track {
-            Track::Lock { .. } => {
+            Track::Lock { .. } | Track::Owned { .. } => {
                 self.parked.0 = held.into_state().map_addr(|a| a | PARKED_HELD);
             }
             _ => self.pending().held = held,
@@ -313,11 +312,11 @@ impl<'a> TrackedAcquire<'a> {
     fn unpark(&mut self) -> Held {
         if self.parked.holds_token() {
             let state = std::mem::replace(&mut self.parked, Parked::NONE).0;
-            let Track::Lock { meta, .. } = self.track else {
+            let (Track::Lock { meta, .. } | Track::Owned { meta, .. }) = self.track else {
                 unreachable!("only a lock's token is parked in the word")
             };
             let state = state.map_addr(|a| a & !PARKED_HELD);
-            // SAFETY: parked by `park` from a token of `meta` (`Track::Lock` acquires through it), untagged above, and cleared, so rebuilt once.
+            // SAFETY: parked by `park` from a token of `meta` (`Track::Lock` and `Track::Owned` acquire through it), untagged above, and cleared, so rebuilt once.
             return unsafe { Held::from_state(state, meta) };
         }
         match self.parked.boxed() {

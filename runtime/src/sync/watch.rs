@@ -30,8 +30,9 @@
 //! Validation: the channel embeds a [`WaitMeta`] of kind `Watch`.
 //! `changed()` and `wait_for()` capture their caller's site and register a
 //! wait the first time they would sleep; it lasts until they complete or
-//! are dropped, and is reported as a `WaitStall` if no send comes within
-//! the stall threshold. `Sender::closed` is not reported.
+//! are dropped; past the stall threshold it is a slow-wait advisory, and a
+//! `WaitStall` only if nothing can end it (every task of the runtime
+//! blocked). `Sender::closed` is not reported.
 
 use super::notify::Notify;
 use super::validate::{WaitOn, WaitSlot};

@@ -9,6 +9,8 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{Context, Poll};
 
+use crate::validation::Waiting;
+
 /// An owned permission to join on a task (await its termination), as
 /// `tokio::task::JoinHandle`.
 ///
@@ -23,6 +25,9 @@ use std::task::{Context, Poll};
 /// ```
 pub struct JoinHandle<T> {
     raw: NonNull<Header>,
+    /// The validation engine's record of an await in progress: a join is an
+    /// edge of the wait-for graph (this context waits for the task).
+    wait: Waiting,
     _p: PhantomData<T>,
 }
 
@@ -41,6 +46,7 @@ impl<T> JoinHandle<T> {
     pub(crate) unsafe fn from_raw(raw: NonNull<Header>) -> JoinHandle<T> {
         JoinHandle {
             raw,
+            wait: Waiting::untracked(),
             _p: PhantomData,
         }
     }
@@ -79,17 +85,31 @@ impl<T> JoinHandle<T> {
 impl<T> Future for JoinHandle<T> {
     type Output = Result<T, JoinError>;
 
+    /// `#[track_caller]`: the `.await` that polls the handle is the site a
+    /// validation report names for the join.
+    #[track_caller]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let coop = std::task::ready!(crate::task::coop::poll_proceed(cx));
         let mut out: Poll<Result<T, JoinError>> = Poll::Pending;
-        let header = self.header();
+        let this = self.get_mut();
+        let header = this.header();
         // SAFETY: `out` has the type this task's vtable writes; we hold the
         // join interest.
         unsafe {
-            (header.vtable.try_read_output)(self.raw, &mut out as *mut _ as *mut (), cx.waker())
+            (header.vtable.try_read_output)(this.raw, &mut out as *mut _ as *mut (), cx.waker())
         };
         if out.is_ready() {
             coop.made_progress();
+            // The join is over.
+            this.wait = Waiting::untracked();
+        } else if !this.wait.is_tracked() {
+            if let Some(id) = std::num::NonZeroU64::new(header.id.as_u64()) {
+                this.wait = crate::validation::join_wait_at(
+                    id,
+                    header.spawned_at,
+                    std::panic::Location::caller(),
+                );
+            }
         }
         out
     }

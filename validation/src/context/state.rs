@@ -53,6 +53,12 @@ pub(crate) const F_PENDING: u8 = 8;
 /// by [`Held::acquired`](crate::Held::acquired), or by the entry's removal
 /// if the acquisition is abandoned — so the waiting future keeps no guard.
 pub(crate) const F_COUNTED: u8 = 16;
+/// An owned guard's lock (`lock_owned`): attributed to the context that
+/// acquired it for the wait-for graph, though the guard may have moved to
+/// another task — so no order edges from it, no part in the chain hash,
+/// and a cycle through it is reported only once the periodic scan has seen
+/// it twice (`wait/stuck.rs`).
+pub(crate) const F_OWNED: u8 = 32;
 
 /// One lock a context holds (or waits for, while `F_PENDING`).
 #[derive(Clone, Copy, Debug)]
@@ -91,7 +97,7 @@ impl HeldEntry {
 /// the hash below it.
 #[inline(always)]
 pub(crate) fn chain_after(below: u64, word: u64, flags: u8) -> u64 {
-    if flags & F_SEMAPHORE != 0 {
+    if flags & (F_SEMAPHORE | F_OWNED) != 0 {
         below
     } else {
         mix(below, chain_input(word, flags))
@@ -211,7 +217,6 @@ struct Remote {
 /// pins the offsets).
 #[repr(C)]
 pub(crate) struct ContextState {
-    pub(crate) id: ContextId,
     pending: AtomicBool,
     /// Waits in progress that the wait-for graph does not record (see
     /// `wait::graph`): while non-zero, a deadlock check treats the context
@@ -222,7 +227,12 @@ pub(crate) struct ContextState {
     /// whole by the watchdog: plain `std` atomics, no protocol.
     untracked_lock: std::sync::atomic::AtomicU64,
     untracked_site: std::sync::atomic::AtomicPtr<Location<'static>>,
+    /// The lock (its address, as `Target::Holders` names it) of the latest
+    /// untracked wait, so the periodic deadlock scan can follow it.
+    untracked_res: std::sync::atomic::AtomicUsize,
     owned: UnsafeCell<Owned>,
+    /// Past the first line: read by the wait-for graph's slower paths only.
+    pub(crate) id: ContextId,
     remote: Mutex<Remote>,
     /// The context's first wait outside the graph, kept outside `remote`
     /// (`wait::slot`).
@@ -257,6 +267,7 @@ impl ContextState {
             untracked: AtomicU32::new(0),
             untracked_lock: std::sync::atomic::AtomicU64::new(0),
             untracked_site: std::sync::atomic::AtomicPtr::new(std::ptr::null_mut()),
+            untracked_res: std::sync::atomic::AtomicUsize::new(0),
             remote: Mutex::new(Remote {
                 released: Vec::new(),
                 owner_gone: false,
@@ -453,17 +464,32 @@ impl ContextState {
     }
 
     /// Counts a wait the graph does not record (see `untracked`), a wait
-    /// for lock `lock` (class word | kind << 32) at `site`. Owner only, so
-    /// plain loads and stores: other threads only read.
-    pub(crate) fn untracked_wait_started(&self, lock: u64, site: &'static Location<'static>) {
+    /// for lock `lock` (class word | kind << 32) at address `res`, at
+    /// `site`. Owner only, so plain loads and stores: other threads only
+    /// read.
+    pub(crate) fn untracked_wait_started(
+        &self,
+        lock: u64,
+        res: usize,
+        site: &'static Location<'static>,
+    ) {
         let n = self.untracked.load(Relaxed);
         self.untracked.store(n + 1, Relaxed);
+        self.untracked_res
+            .store(res, std::sync::atomic::Ordering::Relaxed);
         self.untracked_lock
             .store(lock, std::sync::atomic::Ordering::Relaxed);
         self.untracked_site.store(
             site as *const Location<'static> as *mut Location<'static>,
             std::sync::atomic::Ordering::Relaxed,
         );
+    }
+
+    /// The address of the lock of the latest untracked wait (see
+    /// [`untracked_lock_wait`](Self::untracked_lock_wait)).
+    pub(crate) fn untracked_lock_res(&self) -> usize {
+        self.untracked_res
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The latest untracked lock wait, if one is in progress: the lock's

@@ -35,9 +35,10 @@ pub(crate) mod validate;
 use crate::chain;
 use crate::class::{LockClass, LockKind, WORD_NESTS};
 use crate::context::state::{
-    chain_after, ContextState, HeldEntry, F_SEMAPHORE, F_SHARED, F_TRY, MAX_HELD,
+    chain_after, ContextState, HeldEntry, F_OWNED, F_SEMAPHORE, F_SHARED, F_TRY, MAX_HELD,
 };
 use crate::context::{self};
+use crate::instance;
 use crate::mode;
 use crate::site::Site;
 use crate::wait::{self, Waiting};
@@ -168,6 +169,18 @@ impl LockMeta {
         drop(self.track(access, Location::caller(), How::CheckOnly, 1));
     }
 
+    /// Validates and records an acquisition whose guard may move to another
+    /// task (`lock_owned`): checked like [`acquire_at`](Self::acquire_at),
+    /// and recorded as held by the current context for the wait-for graph
+    /// only — no lock orders start from it (the guard may be elsewhere when
+    /// the next lock is taken), and a deadlock through it is reported only
+    /// once it has stayed unchanged across two periodic scans. Keep the
+    /// token with the guard; dropping it anywhere un-records it.
+    #[inline]
+    pub fn acquire_owned_at(&self, access: Access, site: &'static Location<'static>) -> Held {
+        self.track(access, site, How::Owned, 1)
+    }
+
     /// As [`check_owned`](Self::check_owned), with the site given (see
     /// [`acquire_at`](Self::acquire_at)).
     #[inline]
@@ -288,7 +301,7 @@ impl LockMeta {
     /// Resolves the class on the first acquisition of this instance: for
     /// an explicit class, one load of the class's own cache; for a site
     /// class, a per-thread cache keyed by the creation `Location`, then the
-    /// class table.
+    /// class table. The instance's id is drawn here too.
     #[cold]
     #[inline(never)]
     fn resolve(&self) -> u64 {
@@ -296,6 +309,8 @@ impl LockMeta {
             Some(c) => crate::engine::get().classes.intern_static(c, self.kind),
             None => site_class(self.created, self.kind),
         };
+        // The instance's own id rides along (`instance.rs`).
+        let w = w | instance::next_id_bits();
         self.word.store(w, Relaxed);
         w
     }
@@ -325,6 +340,9 @@ impl LockMeta {
         }
         if self.kind == LockKind::Semaphore {
             flags |= F_SEMAPHORE;
+        }
+        if how == How::Owned {
+            flags |= F_OWNED;
         }
         // SAFETY: `state` is the current context's own state, and no reference into it outlives these closures.
         let st = unsafe { &*state };
@@ -406,6 +424,19 @@ fn site_class(created: &'static Location<'static>, kind: LockKind) -> u64 {
     w
 }
 
+impl Drop for LockMeta {
+    /// An instance that nested with another of its class leaves the
+    /// instance-order graph with its edges; the others pay one load of the
+    /// filter.
+    #[inline]
+    fn drop(&mut self) {
+        let id = instance::id_of(*self.word.get_mut());
+        if id != 0 && instance::maybe_in_graph(id) {
+            instance::forget(id);
+        }
+    }
+}
+
 impl fmt::Debug for LockMeta {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("LockMeta")
@@ -421,6 +452,9 @@ enum How {
     Blocking,
     Try,
     CheckOnly,
+    /// For an owned guard: checked like a blocking acquisition, recorded
+    /// with `F_OWNED`.
+    Owned,
 }
 
 /// A lock recorded as held by a context. Dropping it (with the guard that

@@ -3,9 +3,10 @@
 
 use crate::class::{ClassData, LockKind, Nesting};
 use crate::context::state::{HeldEntry, F_SHARED};
-use crate::context::ContextDesc;
+use crate::context::{ContextDesc, ContextId};
 use crate::engine::Engine;
 use crate::graph::EdgeInfo;
+use crate::instance::InstEdge;
 use crate::report::{Column, Event, Scenario, Side, Violation, ViolationKind};
 use crate::site::Site;
 
@@ -103,44 +104,95 @@ pub(super) fn recursive_read(
     ))
 }
 
-pub(super) fn same_class(
+/// Two instances of one class taken in an order that inverts one seen
+/// before: `edges` is the existing chain from `new`'s instance back to
+/// `h`'s.
+pub(super) fn instance_inversion(
     e: &Engine,
     h: &HeldEntry,
     new: &HeldEntry,
+    edges: &[InstEdge],
     ctx: &ContextDesc,
 ) -> Violation {
     let class = e.classes.get(new.class());
     let l = class.label();
-    Violation::new(
+    let name = |c: ContextId| {
+        e.waits
+            .desc_of(c)
+            .unwrap_or_else(|| ContextDesc::new(c, None))
+    };
+    let first = edges.first().map(|x| name(x.ctx));
+    let first_s = first
+        .as_ref()
+        .map_or("another context".to_string(), |c| c.to_string());
+    let mut v = Violation::new(
         ViolationKind::LockOrderInversion,
         format!(
-            "{ctx} acquires a second lock of class {l} at {} while holding another one (from {}); \
-             two contexts doing this with the two locks swapped deadlock",
+            "{ctx} acquires one {l} lock (#2) at {} while holding another (#1, from {}), but \
+             {first_s} took #2 before #1: the two instance orders form a cycle",
             site(new),
-            site(h)
+            site(h),
         ),
     )
     .with_side(
-        Side::new("nests two locks of one class", Some(ctx.clone()))
-            .event(format!("holds {l} (first instance)"), Some(site(h)))
-            .event(format!("acquires {l} (second instance)"), Some(site(new))),
-    )
-    .with_scenario(
-        Scenario::new(ctx.to_string(), "another context")
-            .step(Column::Left, format!("{} #1", op(&class, h, &l)))
-            .step(Column::Right, format!("{} #2", op(&class, new, &l)))
+        Side::new("takes the new instance order", Some(ctx.clone()))
+            .event(format!("holds {l} #1"), Some(site(h)))
+            .event(format!("acquires {l} #2"), Some(site(new))),
+    );
+    let n = edges.len();
+    for (i, edge) in edges.iter().enumerate() {
+        // The chain runs #2 -> ... -> #1.
+        let from = if i == 0 {
+            "#2".to_string()
+        } else {
+            format!("#{}", i + 2)
+        };
+        let to = if i + 1 == n {
+            "#1".to_string()
+        } else {
+            format!("#{}", i + 3)
+        };
+        v = v.with_side(
+            Side::new(format!("took {l} {from} before {to}"), Some(name(edge.ctx)))
+                .event(
+                    format!("held {l} {from}"),
+                    Some(Site::from_location(edge.outer_site)),
+                )
+                .event(
+                    format!("acquired {l} {to}"),
+                    Some(Site::from_location(edge.inner_site)),
+                ),
+        );
+    }
+    let mut key: Vec<Site> = edges
+        .iter()
+        .flat_map(|x| {
+            [
+                Site::from_location(x.outer_site),
+                Site::from_location(x.inner_site),
+            ]
+        })
+        .chain([site(h), site(new)])
+        .collect();
+    key.sort();
+    key.dedup();
+    v.with_scenario(
+        Scenario::new(first_s, ctx.to_string())
+            .step(Column::Left, format!("{} #2", op(&class, new, &l)))
+            .step(Column::Right, format!("{} #1", op(&class, h, &l)))
             .step(
-                Column::Left,
+                Column::Right,
                 format!("{} #2  <- waits", op(&class, new, &l)),
             )
-            .step(Column::Right, format!("{} #1  <- waits", op(&class, h, &l)))
+            .step(Column::Left, format!("{} #1  <- waits", op(&class, h, &l)))
             .outcome("DEADLOCK"),
     )
     .with_advice(format!(
-        "declare the order in which {l} locks nest (an explicit LockClass with \
-         .nested(Nesting::ByAddress) or Nesting::ByKey) and lock them in that order, or give \
-         the two locks different classes if they guard different things"
+        "take {l} locks in one order everywhere (e.g. by index, id or address: lowest first), \
+         or declare it (an explicit LockClass with .nested(Nesting::ByAddress) or \
+         Nesting::ByKey) so every acquisition is checked against it"
     ))
+    .with_key(("instance-order", key))
 }
 
 pub(super) fn nesting_order(

@@ -13,10 +13,11 @@
 use super::reports;
 use crate::chain;
 use crate::class::{WORD_NESTS, WORD_NEST_ADDR, WORD_NEST_KEY};
-use crate::context::state::{ContextState, HeldEntry, F_PENDING, F_SEMAPHORE, F_SHARED};
+use crate::context::state::{ContextState, HeldEntry, F_OWNED, F_PENDING, F_SEMAPHORE, F_SHARED};
 use crate::context::{describe, ContextDesc};
 use crate::engine::{self, Engine};
 use crate::graph::{AddEdge, EdgeInfo};
+use crate::instance::{self, AddInstanceEdge, InstEdge};
 use crate::report::Violation;
 use crate::sink;
 use crate::site::Site;
@@ -67,7 +68,7 @@ pub(crate) fn check(
             cacheable = false;
             continue;
         }
-        if h.has(F_SEMAPHORE) {
+        if h.has(F_SEMAPHORE) || h.has(F_OWNED) {
             continue;
         }
         if h.class() == new.class() {
@@ -75,13 +76,14 @@ pub(crate) fn check(
                 continue; // instance order is checked inline, every time
             }
             cacheable = false;
-            out.push(if h.instance != new.instance {
-                reports::same_class(e, h, new, desc)
+            if h.instance != new.instance {
+                // Two instances of one class: ordered by instance.
+                out.extend(instance_order(e, h, new, desc));
             } else if h.has(F_SHARED) && new.has(F_SHARED) {
-                reports::recursive_read(e, h, new, desc)
+                out.push(reports::recursive_read(e, h, new, desc));
             } else {
-                reports::double_lock(e, h, new, desc)
-            });
+                out.push(reports::double_lock(e, h, new, desc));
+            }
             continue;
         }
         if done.contains(&h.class()) {
@@ -112,6 +114,31 @@ pub(crate) fn check(
     cacheable
 }
 
+/// Records that instance `h` was held while `new`, of its class, was
+/// taken; a report if the instances were taken the other way round before
+/// (`instance.rs`).
+fn instance_order(
+    e: &Engine,
+    h: &HeldEntry,
+    new: &HeldEntry,
+    desc: &ContextDesc,
+) -> Option<Violation> {
+    let (outer, inner) = (instance::id_of(h.word), instance::id_of(new.word));
+    if outer == 0 || inner == 0 || outer == inner {
+        return None;
+    }
+    let edge = InstEdge {
+        outer_site: h.site,
+        inner_site: new.site,
+        ctx: desc.id(),
+    };
+    let added = crate::loom::lock(&e.instances).add(outer, inner, edge);
+    match added {
+        AddInstanceEdge::Ordered => None,
+        AddInstanceEdge::Cycle(edges) => Some(reports::instance_inversion(e, h, new, &edges, desc)),
+    }
+}
+
 /// Checks the instance order of a nesting class (run on every acquisition
 /// of such a class while something is held).
 ///
@@ -127,6 +154,7 @@ pub(super) unsafe fn nesting(state: *mut ContextState, new: &HeldEntry) {
                 .rev()
                 .find(|h| {
                     !h.has(F_PENDING)
+                        && !h.has(F_OWNED)
                         && h.class() == new.class()
                         && (h.instance == new.instance
                             || (new.word & WORD_NEST_ADDR != 0 && new.instance < h.instance)

@@ -24,14 +24,21 @@ pub enum ViolationKind {
     /// The runtime has no runnable task, no pending timer or I/O, and
     /// blocked tasks.
     AllTasksBlocked,
-    /// A bounded channel stayed full, or a receiver waited with live
-    /// senders, without progress for longer than the stall threshold.
+    /// A wait to send on a full channel, or to receive with live senders,
+    /// that nothing can end: every task of the runtime is blocked (no
+    /// runnable task, timer, I/O or blocking job) for the stall threshold.
+    /// A wait that is only long is never this: it is a slow-wait advisory
+    /// (see [`scan`](crate::scan)).
     ChannelStall,
-    /// A channel was dropped with undelivered messages, or a oneshot sender
-    /// was dropped unsent while its receiver waited.
+    /// Reserved for tasks left parked in a channel wait that can never
+    /// complete when their runtime shuts down. Never raised for dropping a
+    /// channel end: a receiver dropped with messages queued, a sender
+    /// dropped unsent (to cancel), unread broadcast values are idioms.
     ChannelLeak,
-    /// A wait on a `Notify`, `Barrier`, `Semaphore` or `watch` made no
-    /// progress for longer than the stall threshold.
+    /// A wait on a `Notify`, `Barrier`, `Semaphore` or `watch` that nothing
+    /// can end: every task of the runtime is blocked for the stall
+    /// threshold. A wait that is only long is a slow-wait advisory, never
+    /// this.
     WaitStall,
     /// A task poll ran too long without yielding (from the runtime's
     /// watchdog).
@@ -93,9 +100,9 @@ impl ViolationKind {
             }
             ViolationKind::Deadlock => "deadlock: wait-for cycle",
             ViolationKind::AllTasksBlocked => "all tasks are blocked",
-            ViolationKind::ChannelStall => "channel stalled",
-            ViolationKind::ChannelLeak => "channel dropped with work undelivered",
-            ViolationKind::WaitStall => "wait stalled",
+            ViolationKind::ChannelStall => "channel wait can never end",
+            ViolationKind::ChannelLeak => "task leaked in a channel wait",
+            ViolationKind::WaitStall => "wait can never end",
             ViolationKind::LongPoll => "task poll blocked its worker",
             ViolationKind::MisalignedAtomic => "misaligned atomic",
             ViolationKind::SplitLockAtomic => "split-lock atomic (straddles a cache line)",

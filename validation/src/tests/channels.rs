@@ -143,41 +143,6 @@ fn a_sender_moved_twice_becomes_unknown() {
 }
 
 #[test]
-fn dropping_a_channel_with_messages_is_a_leak() {
-    let chan = ChannelMeta::new(ChannelKind::Mpsc, Some(8));
-    let line = line!() - 1;
-    chan.dropped_with_undelivered(0);
-    assert!(take(&format!("channels.rs\",\"line\":{line}")).is_empty());
-    chan.dropped_with_undelivered(3);
-    let v = take(&format!("channels.rs\",\"line\":{line}"));
-    assert_eq!(v.len(), 1);
-    assert_eq!(v[0].kind(), ViolationKind::ChannelLeak);
-    assert!(v[0].summary().contains("3 undelivered"));
-}
-
-#[test]
-fn a_oneshot_sender_dropped_unsent_while_awaited_is_a_leak() {
-    let _s = serial();
-    let chan = ChannelMeta::new(ChannelKind::Oneshot, Some(1));
-    let tx = chan.new_sender();
-    // Not awaited yet: no report.
-    chan.oneshot_sender_dropped_unsent();
-    assert!(take("ch-oneshot-rx").is_empty());
-    let rx_task = FakeTask::new("ch-oneshot-rx");
-    let w = rx_task.enter(|| {
-        chan.receiver_polled();
-        chan.recv_wait()
-    });
-    drop(tx);
-    chan.oneshot_sender_dropped_unsent();
-    let v = take("ch-oneshot-rx");
-    assert_eq!(v.len(), 1, "{v:#?}");
-    assert_eq!(v[0].kind(), ViolationKind::ChannelLeak);
-    assert_eq!(v[0].contexts()[0].name(), Some("ch-oneshot-rx"));
-    rx_task.enter(|| drop(w));
-}
-
-#[test]
 fn claims_count_every_live_sender() {
     let chan = ChannelMeta::new(ChannelKind::Broadcast, Some(16));
     let inner = chan_inner(&chan);
@@ -214,7 +179,6 @@ fn an_untracked_channel_costs_nothing_and_reports_nothing() {
     let tx = chan.new_sender();
     tx.used();
     assert!(!chan.recv_wait().is_tracked());
-    chan.dropped_with_undelivered(5);
 }
 
 /// A channel cannot be full and empty at once: a registered send wait and a

@@ -69,17 +69,27 @@ fn a_blocking_mutex_double_lock_is_reported() {
 }
 
 #[test]
-fn two_instances_of_a_class_without_nesting_are_reported() {
+fn two_instances_of_a_class_nesting_in_one_order_are_silent_and_inverted_are_reported() {
     static ACC: LockClass = LockClass::new("dl_accounts_plain");
     let a = LockMeta::with_class(LockKind::Mutex, &ACC);
     let b = LockMeta::with_class(LockKind::Mutex, &ACC);
-    {
+    for _ in 0..3 {
         let _g1 = a.acquire(Exclusive);
         let _g2 = b.acquire(Exclusive);
     }
+    assert!(take("dl_accounts_plain").is_empty(), "one order: no report");
+    {
+        let _g2 = b.acquire(Exclusive);
+        let _g1 = a.acquire(Exclusive); // the other order
+    }
     let v = take("dl_accounts_plain");
-    assert_eq!(v.len(), 1);
+    assert_eq!(v.len(), 1, "{v:#?}");
     assert_eq!(v[0].kind(), ViolationKind::LockOrderInversion);
+    assert!(
+        v[0].summary().contains("instance orders form a cycle"),
+        "{}",
+        v[0]
+    );
     assert!(v[0].advice().contains("Nesting::ByAddress"));
 }
 

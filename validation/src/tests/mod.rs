@@ -25,6 +25,10 @@ mod hierarchy;
 #[cfg(not(perf_validation_loom))]
 mod ingest;
 #[cfg(not(perf_validation_loom))]
+mod instance_order;
+#[cfg(not(perf_validation_loom))]
+mod joins;
+#[cfg(not(perf_validation_loom))]
 mod lock_order;
 #[cfg(not(perf_validation_loom))]
 mod mode;

@@ -31,6 +31,8 @@ pub(crate) enum Via {
     Sender(Site),
     /// It owns (last polled) the receiver the previous context sends to.
     Receiver(Option<Site>),
+    /// It is the task the previous context joins: it must finish.
+    Joined,
 }
 
 /// One link of a deadlock cycle.
@@ -59,12 +61,15 @@ struct Succ {
     to: Vec<(ContextId, Via)>,
 }
 
+/// What `ctx` holds of `resource`, as its snapshot says. An owned guard's
+/// lock counts only in a view whose cycles a second scan confirms (the
+/// guard may have been handed to another task).
 fn snap_of(g: &Inner, ctx: ContextId, resource: usize) -> Option<HoldSnap> {
     g.ctxs
         .get(&ctx)?
         .holds
         .iter()
-        .find(|h| h.resource == resource)
+        .find(|h| h.resource == resource && (g.confirming || !h.owned))
         .copied()
 }
 
@@ -148,6 +153,10 @@ fn successors(g: &Inner, owner: ContextId, rec: &WaitRecord) -> Succ {
                 .map(|(c, site)| (c, Via::Receiver(site)))
                 .into_iter()
                 .collect(),
+        },
+        Target::Task(c) => Succ {
+            need: Need::All,
+            to: vec![(*c, Via::Joined)],
         },
         // Its one sender is never claimed: whoever holds it is unknown.
         Target::Oneshot { .. } => Succ {
@@ -282,6 +291,10 @@ fn hold_op(e: &Engine, step: &Step) -> (String, Option<Site>) {
             Some(*site),
         ),
         Via::Receiver(site) => (format!("owns the receiver of {l} (polled it here)"), *site),
+        Via::Joined => (
+            format!("is the task it joins ({l})"),
+            Some(step.waits_on.created),
+        ),
     }
 }
 
@@ -293,6 +306,7 @@ fn wait_op(e: &Engine, step: &Step) -> String {
         ResKind::Recv(_) => format!("waits to receive on {l}"),
         ResKind::Send(_) => format!("waits to send on {l} (full)"),
         ResKind::Other(_) => format!("waits on {l}"),
+        ResKind::Join => format!("awaits the JoinHandle of a task ({l})"),
     }
 }
 

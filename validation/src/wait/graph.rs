@@ -72,6 +72,8 @@ pub(crate) enum ResKind {
     Recv(crate::channel::ChannelKind),
     Send(crate::channel::ChannelKind),
     Other(super::WaitKind),
+    /// Awaiting a task's `JoinHandle` (`created` is where it was spawned).
+    Join,
 }
 
 /// Who can end a wait.
@@ -91,6 +93,8 @@ pub(crate) enum Target {
     Oneshot {
         chan: usize,
     },
+    /// A task's completion: only that task can end the wait.
+    Task(ContextId),
     Nobody,
 }
 
@@ -101,6 +105,8 @@ pub(crate) struct HoldSnap {
     pub(crate) site: Site,
     pub(crate) permits: u32,
     pub(crate) shared: bool,
+    /// An owned guard's lock (`F_OWNED`): only the confirmed scan counts it.
+    pub(crate) owned: bool,
 }
 
 /// One wait, kept in its context's [`CtxWaitList`].
@@ -120,7 +126,10 @@ pub(crate) struct WaitRecord {
     /// When the wait started or its resource last moved, on the engine's
     /// coarse clock (`super::clock`).
     pub(crate) since_ns: u64,
+    /// Reported as provably stuck (`ChannelStall`, `WaitStall`).
     pub(crate) stall_reported: bool,
+    /// Its slow-wait advisory was emitted (never a report).
+    pub(crate) slow_reported: bool,
     /// The held entry the wait flagged pending (0 if none), cleared by the
     /// owner when the wait ends.
     pub(crate) instance: usize,
@@ -211,6 +220,9 @@ pub(crate) struct Inner {
     pub(crate) ctxs: HashMap<ContextId, CtxWaits>,
     /// Resource -> waiting contexts whose snapshot holds it.
     pub(crate) holders: HashMap<usize, Vec<ContextId>>,
+    /// Built by the periodic scan, whose cycles are confirmed by a second
+    /// scan: holds of owned guards count (`HoldSnap::owned`).
+    pub(crate) confirming: bool,
 }
 
 pub(crate) struct CtxWaits {
@@ -407,22 +419,6 @@ impl WaitGraph {
         out
     }
 
-    /// A context waiting to receive on the oneshot whose meta is at
-    /// `chan`, with the site of its wait.
-    pub(crate) fn receiver_of(&self, chan: usize) -> Option<(ContextDesc, Site)> {
-        let mut found = None;
-        self.for_each_record(|id, desc, r| {
-            if found.is_some() {
-                return;
-            }
-            if matches!(r.target, Target::Oneshot { chan: c } if c == chan) {
-                let desc = desc.cloned().unwrap_or_else(|| ContextDesc::new(id, None));
-                found = Some((desc, r.site));
-            }
-        });
-        found
-    }
-
     /// The contexts a wait may wait for, as far as the live state says.
     fn targets(r: &Registry, rec: &WaitRecord, out: &mut Vec<ContextId>) {
         match &rec.target {
@@ -431,8 +427,91 @@ impl WaitGraph {
             }
             Target::Senders(chan) => chan.for_each_claimant(|c| out.push(c)),
             Target::Receiver(chan) => out.extend(chan.rx_owner()),
+            Target::Task(c) => out.push(*c),
             Target::Oneshot { .. } | Target::Nobody => {}
         }
+    }
+
+    /// Builds the view of every registered context — its recorded waits and
+    /// its untracked lock wait, if it has exactly one (the lock's address
+    /// is kept for this) — and runs `f` on it, under the registry lock. For
+    /// the periodic scan (`stuck.rs`), which finds the cycles whose waits
+    /// the check at wait start cannot see.
+    pub(crate) fn with_full_view<R>(&self, f: impl FnOnce(&Inner) -> R) -> R {
+        let r = crate::loom::lock(&self.reg);
+        let mut view = Inner {
+            confirming: true,
+            ..Inner::default()
+        };
+        let mut next_key = 0u64;
+        for (&c, p) in r.ctxs.iter() {
+            // SAFETY: a registered state stays allocated while it is listed, and the registry lock (`r`) is held.
+            let st = unsafe { &*p.0 };
+            let (desc, holds, mut records) = st.with_waits(|w| {
+                (
+                    w.desc.clone().unwrap_or_else(|| ContextDesc::new(c, None)),
+                    w.holds.clone(),
+                    w.records.clone(),
+                )
+            });
+            records.extend(st.slot.read(|r| r.to_wait_record()));
+            let untracked = st.untracked_waits();
+            let mut opaque = untracked > 1;
+            if untracked == 1 {
+                match (st.untracked_lock_wait(), st.untracked_lock_res()) {
+                    (Some((lock, site)), res) if res != 0 => {
+                        let kind = match lock >> 32 {
+                            0 => LockKind::Mutex,
+                            1 => LockKind::RwLock,
+                            _ => LockKind::BlockingMutex,
+                        };
+                        records.push(WaitRecord {
+                            id: 0,
+                            resource: Resource {
+                                kind: ResKind::Lock(kind),
+                                class: lock as u32,
+                                created: Site::from_location(site),
+                            },
+                            site: Site::from_location(site),
+                            target: Target::Holders { resource: res },
+                            bounded: false,
+                            graph: false,
+                            baseline: 0,
+                            since_ns: 0,
+                            stall_reported: false,
+                            slow_reported: false,
+                            instance: 0,
+                        });
+                    }
+                    _ => opaque = true,
+                }
+            }
+            if records.is_empty() {
+                continue;
+            }
+            let mut keys = Vec::with_capacity(records.len());
+            for rec in records {
+                if let Target::Holders { resource } | Target::Permits { resource, .. } = rec.target
+                {
+                    if let Some(list) = r.holders.get(&resource) {
+                        view.holders.insert(resource, list.iter().collect());
+                    }
+                }
+                next_key += 1;
+                keys.push(next_key);
+                view.waits.insert(next_key, rec);
+            }
+            view.ctxs.insert(
+                c,
+                CtxWaits {
+                    desc,
+                    holds,
+                    waits: keys,
+                    opaque,
+                },
+            );
+        }
+        f(&view)
     }
 
     /// Builds the view of every context reachable from `start` through

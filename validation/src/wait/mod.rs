@@ -8,7 +8,11 @@
 //!   outside the graph.
 //! - `clock.rs` — the coarse clock waits are stamped with.
 //! - `deadlock.rs` — the check run when a wait starts, and its report.
-//! - `stall.rs` — the periodic scan for waits that stopped making progress.
+//! - `stall.rs` — the periodic scan for slow waits (advisories), and the
+//!   report of waits nothing can end.
+//! - `stuck.rs` — the periodic scan for wait-for cycles the check at wait
+//!   start cannot see (a lock wait by a context that holds nothing, joined
+//!   by its holder), confirmed across two scans.
 //! - this file — [`Waiting`] (the guard every wait returns), [`WaitMeta`]
 //!   (for `Notify`, `Barrier` and `watch`), and the common start path.
 
@@ -17,12 +21,17 @@ pub(crate) mod deadlock;
 pub(crate) mod graph;
 pub(crate) mod slot;
 mod stall;
+mod stuck;
 
-pub use stall::{scan, set_stall_threshold, stall_threshold, DEFAULT_STALL_THRESHOLD};
+pub(crate) use stall::report_stuck;
+pub use stall::{
+    scan, set_stall_threshold, slow_waits, stall_threshold, SlowWait, DEFAULT_STALL_THRESHOLD,
+};
+pub(crate) use stuck::Confirm;
 
 use crate::channel::{ChannelInner, ChannelKind};
 use crate::class::LockKind;
-use crate::context::state::{ContextState, F_COUNTED, F_PENDING, F_SHARED};
+use crate::context::state::{ContextState, F_COUNTED, F_OWNED, F_PENDING, F_SHARED};
 use crate::context::{self, describe};
 use crate::engine;
 use crate::loom::sync::atomic::Ordering::Relaxed;
@@ -86,9 +95,10 @@ impl WaitMeta {
     }
 
     /// The current context starts waiting on the primitive. Such waits take
-    /// no part in deadlock detection (who would wake them is unknown), but a
-    /// wait longer than the stall threshold is reported as a `WaitStall` by
-    /// [`scan`]. Drop the guard when the wait ends.
+    /// no part in deadlock detection (who would wake them is unknown); a
+    /// wait longer than the stall threshold is a slow-wait advisory of
+    /// [`scan`], and a `WaitStall` only once every task of its runtime is
+    /// blocked (nothing can end it). Drop the guard when the wait ends.
     #[track_caller]
     pub fn wait(&self) -> Waiting {
         self.wait_at(Location::caller())
@@ -105,6 +115,29 @@ impl WaitMeta {
             Target::Nobody
         })
     }
+}
+
+/// The current context starts awaiting the `JoinHandle` of task `task`
+/// (spawned at `spawned_at`), at `site`: only that task finishing ends the
+/// wait, so it is an edge of the wait-for graph (a task that holds a lock
+/// and joins a child needing that lock is a deadlock, whoever else keeps
+/// running). A `spawn_blocking` job is a task too. Drop the guard when the
+/// handle is ready or dropped.
+pub fn join_wait_at(
+    task: std::num::NonZeroU64,
+    spawned_at: &'static Location<'static>,
+    site: &'static Location<'static>,
+) -> Waiting {
+    if !mode::enabled() {
+        return Waiting::untracked();
+    }
+    let joined = context::ContextId::task(task);
+    if context::current_id() == Some(joined) {
+        return Waiting::untracked();
+    }
+    start_unowned_wait(ResKind::Join, spawned_at, site, move || {
+        Target::Task(joined)
+    })
 }
 
 /// A wait in progress; dropping it ends the wait (the primitive drops it
@@ -306,7 +339,7 @@ pub(crate) unsafe fn quick_lock_wait(
         })
     };
     if quick {
-        st.untracked_wait_started(u64::from(class) | (kind as u64) << 32, site);
+        st.untracked_wait_started(u64::from(class) | (kind as u64) << 32, instance, site);
     }
     quick
 }
@@ -429,6 +462,7 @@ fn target_hinted(g: &WaitGraph, target: &Target) -> bool {
             chan.all_senders_claimed() && chan.any_claimant(|c| g.hinted(Hint::Ctx(c)))
         }
         Target::Receiver(chan) => chan.rx_owner().is_some_and(|c| g.hinted(Hint::Ctx(c))),
+        Target::Task(c) => g.hinted(Hint::Ctx(*c)),
         Target::Oneshot { .. } | Target::Nobody => false,
     }
 }
@@ -528,8 +562,12 @@ pub(crate) unsafe fn record(
     if let (false, ResKind::Lock(k)) = (graph, kind) {
         if k != LockKind::Semaphore {
             let lock = u64::from(class) | (k as u64) << 32;
+            let res = match target {
+                Target::Holders { resource } => resource,
+                _ => 0,
+            };
             // SAFETY: `state` is the calling context's own (`record`'s contract), and `untracked_wait_started` is an owner-only write.
-            unsafe { (*state).untracked_wait_started(lock, site) };
+            unsafe { (*state).untracked_wait_started(lock, res, site) };
             if instance != 0 {
                 // Counted by its entry, as on the short path.
                 // SAFETY: the current context's own state; the closure sets one flag on an entry.
@@ -572,6 +610,7 @@ pub(crate) unsafe fn record(
         baseline: progress.unwrap_or(0),
         since_ns,
         stall_reported: false,
+        slow_reported: false,
         instance,
     };
     // SAFETY: `state` is the calling context's own and `g` outlives it (`record`'s contract, which is `record_listed`'s).
@@ -623,6 +662,7 @@ unsafe fn record_listed(
                                 site: Site::from_location(h.site),
                                 permits: h.permits,
                                 shared: h.has(F_SHARED),
+                                owned: h.has(F_OWNED),
                             }),
                     )
                 })
@@ -672,6 +712,7 @@ impl Resource {
             ResKind::Lock(k) => k.as_str(),
             ResKind::Recv(k) | ResKind::Send(k) => k.as_str(),
             ResKind::Other(k) => k.as_str(),
+            ResKind::Join => "task spawned",
         };
         format!("`{what}@{base}:{}`", self.created.line())
     }

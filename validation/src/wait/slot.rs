@@ -37,6 +37,7 @@
 //! while holding `remote`.
 
 use super::graph::{ResKind, Resource, Target, WaitRecord};
+use crate::context::ContextId;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::site::Site;
@@ -62,14 +63,15 @@ pub(crate) struct Slot {
 #[derive(Clone, Copy)]
 pub(crate) struct SlotRecord {
     kind: ResKind,
-    /// `R_BOUNDED`, `R_REPORTED`, and the target's kind (`T_*`).
+    /// `R_BOUNDED`, `R_REPORTED`, `R_SLOW`, and the target's kind (`T_*`).
     flags: u8,
     class: u32,
     created: &'static Location<'static>,
     site: &'static Location<'static>,
     /// The target's resource address (permits) or channel address (oneshot).
     target: usize,
-    /// Permits outstanding when the wait started.
+    /// Permits outstanding when the wait started; the joined context's raw
+    /// id for a join.
     outstanding: u64,
     since_ns: u64,
     /// The held entry the wait flagged pending (0 if none).
@@ -78,10 +80,14 @@ pub(crate) struct SlotRecord {
 
 const R_BOUNDED: u8 = 1;
 const R_REPORTED: u8 = 2;
+/// Its slow-wait advisory was emitted (`stall.rs`); above the target bits.
+const R_SLOW: u8 = 16;
 const T_SHIFT: u8 = 2;
+const T_MASK: u8 = 3;
 const T_NOBODY: u8 = 0;
 const T_PERMITS: u8 = 1;
 const T_ONESHOT: u8 = 2;
+const T_TASK: u8 = 3;
 
 impl SlotRecord {
     /// The record of a wait, if its target fits a slot.
@@ -104,6 +110,7 @@ impl SlotRecord {
                 outstanding,
             } => (T_PERMITS, resource, outstanding),
             Target::Oneshot { chan } => (T_ONESHOT, chan, 0),
+            Target::Task(c) => (T_TASK, 0, c.as_u64()),
             Target::Holders { .. } | Target::Senders(_) | Target::Receiver(_) => return None,
         };
         Some(SlotRecord {
@@ -121,12 +128,16 @@ impl SlotRecord {
 
     /// The wait as readers (the stall scan, the deadlock view) take it.
     pub(crate) fn to_wait_record(self) -> WaitRecord {
-        let target = match self.flags >> T_SHIFT {
+        let target = match (self.flags >> T_SHIFT) & T_MASK {
             T_PERMITS => Target::Permits {
                 resource: self.target,
                 outstanding: self.outstanding,
             },
             T_ONESHOT => Target::Oneshot { chan: self.target },
+            T_TASK => match ContextId::from_raw(self.outstanding) {
+                Some(c) => Target::Task(c),
+                None => Target::Nobody,
+            },
             _ => Target::Nobody,
         };
         WaitRecord {
@@ -143,6 +154,7 @@ impl SlotRecord {
             baseline: 0,
             since_ns: self.since_ns,
             stall_reported: self.flags & R_REPORTED != 0,
+            slow_reported: self.flags & R_SLOW != 0,
             instance: self.instance,
         }
     }
@@ -153,11 +165,14 @@ impl SlotRecord {
     }
 
     /// Keeps what a reader changed in `w`: the stall scan marks a wait
-    /// reported. (It also restamps channel waits that moved; no channel
+    /// reported stuck, or its slow-wait advisory emitted. (It also restamps channel waits that moved; no channel
     /// with a progress count waits in a slot.)
     pub(crate) fn update_from(&mut self, w: &WaitRecord) {
         if w.stall_reported {
             self.flags |= R_REPORTED;
+        }
+        if w.slow_reported {
+            self.flags |= R_SLOW;
         }
     }
 }

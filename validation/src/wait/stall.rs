@@ -1,12 +1,31 @@
-//! The stall scan: waits that made no progress for longer than a threshold.
+//! Slow waits and stuck waits.
 //!
-//! The runtime calls [`scan`] periodically (from its watchdog thread). A
-//! channel wait stalls when the channel's progress count (messages taken by
-//! the receiver) did not move for the threshold: a full channel whose
-//! receiver keeps taking messages is never a stall. A wait on a `Notify`,
-//! `Barrier`, `watch` or semaphore stalls when it lasts longer than the
-//! threshold. Lock waits are the deadlock detector's business, and waits
-//! under a timeout are bounded by it. Each wait is reported at most once.
+//! Timing alone never makes a violation (the crate docs: "a report is a
+//! bug"). A service idle for five seconds is not stuck, and a semaphore
+//! queue 70 jobs deep is slow, not wrong. So the engine tells the two
+//! apart:
+//!
+//! - **Slow** — the runtime calls [`scan`] periodically (from its
+//!   watchdog). A channel wait whose channel took no message, or a wait on a
+//!   `Notify`, `Barrier`, `watch`, oneshot or semaphore, that has lasted
+//!   longer than the stall threshold is a *slow wait*: one advisory
+//!   `tracing` event (target `perf_validation::slow_wait`, level `INFO`,
+//!   with the wait's site, the primitive and how long), counted by
+//!   [`slow_waits`] and returned as a [`SlowWait`]. It never enters
+//!   `take_reports()` and never panics, whatever the mode. A full channel
+//!   whose receiver keeps taking messages is not even slow.
+//! - **Stuck** — a wait is reported (`ChannelStall`, `WaitStall`) only
+//!   when nothing can end it: the runtime found every one of its tasks
+//!   blocked, with no runnable task, no pending timer, I/O or blocking job,
+//!   for the stall threshold (`report_all_tasks_blocked`, which calls
+//!   [`report_stuck`]). Whoever could send, notify, arrive or release is
+//!   itself one of the blocked tasks. Cycles among lock, semaphore and
+//!   channel waits are the deadlock check's (`deadlock.rs`), found when the
+//!   closing wait starts.
+//!
+//! Lock waits are the deadlock detector's alone, and waits under a timeout
+//! are bounded by it: neither is slow nor stuck. Each wait is advised at
+//! most once, and reported at most once.
 
 use super::graph::{ResKind, Resource, Target, WaitGraph};
 use crate::context::{ContextDesc, ContextId};
@@ -14,6 +33,7 @@ use crate::engine::{self, Engine};
 use crate::report::{Side, Violation, ViolationKind};
 use crate::sink;
 use crate::site::Site;
+use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
@@ -22,7 +42,12 @@ pub const DEFAULT_STALL_THRESHOLD: Duration = Duration::from_secs(5);
 
 static THRESHOLD_NS: AtomicU64 = AtomicU64::new(5_000_000_000);
 
-/// Sets how long a wait may go without progress before [`scan`] reports it.
+/// Slow-wait advisories emitted since the process started.
+static SLOW_WAITS: AtomicU64 = AtomicU64::new(0);
+
+/// Sets how long a wait may go without progress before [`scan`] calls it
+/// slow, and how long a runtime must have nothing runnable before its
+/// blocked waits are reported stuck.
 pub fn set_stall_threshold(threshold: Duration) {
     let ns = u64::try_from(threshold.as_nanos()).unwrap_or(u64::MAX);
     THRESHOLD_NS.store(ns, Relaxed);
@@ -33,7 +58,66 @@ pub fn stall_threshold() -> Duration {
     Duration::from_nanos(THRESHOLD_NS.load(Relaxed))
 }
 
-/// A stalled wait, as found under the wait-graph lock.
+/// How many slow-wait advisories [`scan`] has emitted in this process (each
+/// slow wait counts once). Advisories are not violations: this counter is
+/// the only trace they leave besides their `tracing` event.
+pub fn slow_waits() -> u64 {
+    SLOW_WAITS.load(Relaxed)
+}
+
+/// A wait that lasted longer than the stall threshold without progress: an
+/// advisory, never a violation (see [`scan`]).
+#[derive(Clone, Debug)]
+pub struct SlowWait {
+    ctx: ContextDesc,
+    what: String,
+    site: Site,
+    created: Site,
+    waited: Duration,
+}
+
+impl SlowWait {
+    /// The task or thread that waits.
+    pub fn context(&self) -> &ContextDesc {
+        &self.ctx
+    }
+
+    /// The primitive waited on, as reports name it (`` `Notify@lib.rs:12` ``).
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+
+    /// Where the wait started.
+    pub fn site(&self) -> Site {
+        self.site
+    }
+
+    /// Where the primitive was created.
+    pub fn created(&self) -> Site {
+        self.created
+    }
+
+    /// How long the wait had lasted without progress when it was seen.
+    pub fn waited(&self) -> Duration {
+        self.waited
+    }
+}
+
+impl fmt::Display for SlowWait {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "slow wait: {} has waited {:.1} s on {} at {} (created at {})",
+            self.ctx,
+            self.waited.as_secs_f64(),
+            self.what,
+            self.site,
+            self.created
+        )
+    }
+}
+
+/// A wait found slow or stuck, as read under the wait-graph lock.
 pub(crate) struct Stall {
     ctx: ContextDesc,
     resource: Resource,
@@ -44,19 +128,52 @@ pub(crate) struct Stall {
     capacity: Option<usize>,
 }
 
-/// Reports every wait that has made no progress for longer than the stall
-/// threshold as of `now`, and returns the reports. Each wait is reported at
-/// most once.
-///
-/// Meant for the runtime's watchdog thread: the reports are recorded and
-/// logged but never raised as a panic, whatever the mode (a runtime in
-/// `Panic` mode can raise the returned ones where it sees fit).
-pub fn scan(now: Instant) -> Vec<Violation> {
+/// Emits a slow-wait advisory for every wait that has made no progress for
+/// longer than the stall threshold as of `now` (once per wait), and returns
+/// them. A slow wait is never a violation: nothing is recorded for it in
+/// [`take_reports`](crate::take_reports), nothing panics. Meant for the
+/// runtime's watchdog thread, every few hundred milliseconds: each call
+/// also looks for wait-for cycles the check at wait start cannot see (a
+/// lock waited for by the task its holder joins), and reports (`Deadlock`,
+/// recorded, never raised as a panic) those two consecutive calls find.
+pub fn scan(now: Instant) -> Vec<SlowWait> {
     if crate::mode::mode() == crate::Mode::Off {
         return Vec::new();
     }
     let e = engine::get();
-    let found = find(&e.waits, now, stall_threshold());
+    // Cycles the check at wait start cannot see (`stuck.rs`): reports.
+    super::stuck::scan(e, &e.stuck);
+    let found = find(&e.waits, now, stall_threshold(), Pick::Slow);
+    found
+        .into_iter()
+        .map(|s| {
+            let w = SlowWait {
+                what: s.resource.label(e),
+                ctx: s.ctx,
+                site: s.site,
+                created: s.resource.created,
+                waited: s.waited,
+            };
+            SLOW_WAITS.fetch_add(1, Relaxed);
+            tracing::info!(
+                target: "perf_validation::slow_wait",
+                context = %w.ctx,
+                site = %w.site,
+                created = %w.created,
+                waited_ms = w.waited.as_millis() as u64,
+                "{w} (an advisory, not a violation: the wait may still end)"
+            );
+            w
+        })
+        .collect()
+}
+
+/// Reports (`ChannelStall`, `WaitStall`) every wait of `blocked`, contexts
+/// the runtime found blocked with nothing in it able to run: nothing can
+/// end their waits. Each wait is reported once; recorded and logged, never
+/// raised as a panic (this runs on the runtime's threads).
+pub(crate) fn report_stuck(e: &Engine, blocked: &[ContextId], now: Instant) -> Vec<Violation> {
+    let found = find(&e.waits, now, Duration::ZERO, Pick::Stuck(blocked));
     found
         .iter()
         .map(|s| {
@@ -67,13 +184,27 @@ pub fn scan(now: Instant) -> Vec<Violation> {
         .collect()
 }
 
-pub(crate) fn find(waits: &WaitGraph, now: Instant, threshold: Duration) -> Vec<Stall> {
+/// Which waits [`find`] picks.
+#[derive(Clone, Copy)]
+pub(crate) enum Pick<'a> {
+    /// Slow ones (not advised yet).
+    Slow,
+    /// Those of these contexts (not reported yet).
+    Stuck(&'a [ContextId]),
+}
+
+pub(crate) fn find(waits: &WaitGraph, now: Instant, threshold: Duration, pick: Pick) -> Vec<Stall> {
     let now_ns = super::clock::instant_ns(now);
     let threshold_ns = u64::try_from(threshold.as_nanos()).unwrap_or(u64::MAX);
     let mut out = Vec::new();
     waits.for_each_record(|id, desc, rec| {
-        if rec.bounded || rec.stall_reported {
+        if rec.bounded {
             return;
+        }
+        match pick {
+            Pick::Slow if rec.slow_reported => return,
+            Pick::Stuck(ctxs) if rec.stall_reported || !ctxs.contains(&id) => return,
+            _ => {}
         }
         let (other, unknown, capacity) = match (&rec.resource.kind, &rec.target) {
             (ResKind::Recv(_), Target::Senders(chan))
@@ -82,7 +213,9 @@ pub(crate) fn find(waits: &WaitGraph, now: Instant, threshold: Duration) -> Vec<
                 if progress != rec.baseline {
                     rec.baseline = progress;
                     rec.since_ns = now_ns;
-                    return;
+                    if matches!(pick, Pick::Slow) {
+                        return;
+                    }
                 }
                 let recv = matches!(rec.resource.kind, ResKind::Recv(_));
                 let (live, unknown) = chan.senders();
@@ -110,7 +243,10 @@ pub(crate) fn find(waits: &WaitGraph, now: Instant, threshold: Duration) -> Vec<
         if waited < threshold_ns {
             return;
         }
-        rec.stall_reported = true;
+        match pick {
+            Pick::Slow => rec.slow_reported = true,
+            Pick::Stuck(_) => rec.stall_reported = true,
+        }
         out.push(Stall {
             ctx: desc.cloned().unwrap_or_else(|| ContextDesc::new(id, None)),
             resource: rec.resource.clone(),
@@ -149,8 +285,8 @@ pub(crate) fn report(e: &Engine, s: &Stall) -> Violation {
             let mut v = Violation::new(
                 ViolationKind::ChannelStall,
                 format!(
-                    "{} has waited {secs:.1} s to send on {l} (full{cap}) and the receiver took \
-                     nothing meanwhile",
+                    "{} waits to send on {l} (full{cap}) and nothing can end the wait: every \
+                     task of the runtime is blocked (waited {secs:.1} s)",
                     s.ctx
                 ),
             )
@@ -168,8 +304,8 @@ pub(crate) fn report(e: &Engine, s: &Stall) -> Violation {
             let mut v = Violation::new(
                 ViolationKind::ChannelStall,
                 format!(
-                    "{} has waited {secs:.1} s to receive on {l} while its senders are alive and \
-                     none sent",
+                    "{} waits to receive on {l}, its senders are alive, and nothing can end the \
+                     wait: every task of the runtime is blocked (waited {secs:.1} s)",
                     s.ctx
                 ),
             )
@@ -215,7 +351,11 @@ pub(crate) fn report(e: &Engine, s: &Stall) -> Violation {
             };
             Violation::new(
                 ViolationKind::WaitStall,
-                format!("{} has waited {secs:.1} s on {l} with no progress", s.ctx),
+                format!(
+                    "{} waits on {l} and nothing can end the wait: every task of the runtime is \
+                     blocked (waited {secs:.1} s)",
+                    s.ctx
+                ),
             )
             .with_side(waiting)
             .with_advice(advice)

@@ -36,8 +36,8 @@
 //! completes or is dropped; each value read counts as delivered. Sending
 //! never waits, so nothing waits for "the receiver", and the receivers do
 //! not report being polled (with many receivers that would only move the
-//! owner back and forth). The last receiver dropped with values it never
-//! read reports them lost (`ChannelLeak`). A receive wait is kept in the
+//! owner back and forth). Values a receiver never read (a shutdown message
+//! after it finished) are dropped with it, unreported: an idiom. A receive wait is kept in the
 //! waiter node and ended by the send (or close) that dequeues it — the wait
 //! is over then, not when the receiver next runs.
 
@@ -497,7 +497,6 @@ impl<T> Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
-        let mut unread = 0;
         let (until, last) = {
             let mut tail = lock(&self.shared.tail);
             tail.rx_cnt -= 1;
@@ -516,7 +515,6 @@ impl<T> Drop for Receiver<T> {
                     slot.val = None;
                 }
                 self.next = self.next.wrapping_add(1);
-                unread += 1;
             } else {
                 // Overwritten (lagged): jump to the oldest value held, if
                 // it is still one sent before this receiver left.
@@ -529,10 +527,8 @@ impl<T> Drop for Receiver<T> {
                 self.next = oldest;
             }
         }
-        if last {
-            // Nobody will read these any more.
-            shared.meta.dropped_with_undelivered(unread);
-        }
+        // Values nobody will read any more (a shutdown message a finished
+        // receiver never read) go with it: an idiom, not a report.
     }
 }
 
