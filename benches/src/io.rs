@@ -3,18 +3,16 @@
 //!
 //! The server process runs one runtime with 1 worker, pinned to the first
 //! allowed CPU; the load generator runs in another process pinned to the
-//! second CPU (a std-thread client, the same for every row, so it favours
-//! neither runtime). Each connection sends a 1 KiB message and waits for the
+//! second CPU (one thread multiplexing every connection, the same for every
+//! row, so it favours neither runtime). Each connection sends a 1 KiB message and waits for the
 //! echo before the next one (closed loop); the generator counts round
 //! trips per second and records every round trip's latency. Rows alternate
 //! the three servers, `rounds` times, and report medians over the rounds.
 
 use crate::json::{number as json_num, string as json_str};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
 use std::process::{Child, Command, ExitCode, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Hidden subcommand: run an echo server.
@@ -163,35 +161,44 @@ pub fn client_main(args: &[String]) -> ExitCode {
     };
     pin_process(cpu as usize);
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    // One thread per connection: blocking I/O, closed loop. On one CPU the
-    // threads take turns; the server's CPU is the bottleneck being measured.
-    let mut threads = Vec::new();
+    // One thread multiplexes every connection (a tokio current_thread
+    // runtime, the same generator for every row): each connection runs a
+    // closed loop of send 1 KiB, read the echo.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("the load generator's runtime");
+    let deadline = Duration::from_millis(ms);
     let start = Instant::now();
-    for _ in 0..conns {
-        let stop = stop.clone();
-        threads.push(std::thread::spawn(move || {
-            let mut s = TcpStream::connect(addr).expect("connect to the server");
-            s.set_nodelay(true).unwrap();
-            let msg = vec![7u8; MSG];
-            let mut back = vec![0u8; MSG];
-            let mut lat = Vec::with_capacity(1 << 16);
-            while !stop.load(Ordering::Relaxed) {
-                let t = Instant::now();
-                s.write_all(&msg).unwrap();
-                s.read_exact(&mut back).unwrap();
-                lat.push(t.elapsed().as_nanos() as u64);
-            }
-            lat
-        }));
-    }
-    std::thread::sleep(Duration::from_millis(ms));
-    stop.store(true, Ordering::Relaxed);
+    let all_lat = rt.block_on(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut tasks = Vec::new();
+        for _ in 0..conns {
+            tasks.push(tokio::spawn(async move {
+                let mut s = tokio::net::TcpStream::connect(addr)
+                    .await
+                    .expect("connect to the server");
+                s.set_nodelay(true).unwrap();
+                let msg = vec![7u8; MSG];
+                let mut back = vec![0u8; MSG];
+                let mut lat = Vec::with_capacity(1 << 16);
+                while start.elapsed() < deadline {
+                    let t = Instant::now();
+                    s.write_all(&msg).await.unwrap();
+                    s.read_exact(&mut back).await.unwrap();
+                    lat.push(t.elapsed().as_nanos() as u64);
+                }
+                lat
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        all
+    });
     let elapsed = start.elapsed();
-    let mut all: Vec<u64> = threads
-        .into_iter()
-        .flat_map(|t| t.join().unwrap())
-        .collect();
+    let mut all = all_lat;
     all.sort_unstable();
     let p = |q: f64| all[((all.len() as f64 - 1.0) * q) as usize];
     let rps = all.len() as f64 / elapsed.as_secs_f64();
