@@ -32,6 +32,17 @@
 //!   flag (the ring is set up with `COOP_TASKRUN`), so a busy worker never
 //!   needs a syscall to see completions that are already posted.
 //!
+//! # Known limitation
+//!
+//! Only a ring's owner reaps it. A worker stuck inside one long poll (a
+//! blocking call in a task: the watchdog reports it) delays the completions
+//! of the resources armed on its ring until the poll returns; the epoll
+//! backend's shared instance can be polled by any worker. `block_in_place`
+//! and `spawn_blocking` do not have this problem (the core and its ring move
+//! to another thread, or the work never runs on a worker). Letting an idle
+//! worker reap a busy worker's ring needs a lock around the ring and is not
+//! built.
+//!
 //! # Invariants
 //!
 //! - A multishot poll's `user_data` is the pointer of an
