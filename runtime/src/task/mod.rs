@@ -54,6 +54,7 @@ mod tests;
 
 pub use abort::AbortHandle;
 pub use builder::Builder;
+pub use coop::{consume_budget, unconstrained, Unconstrained};
 pub use error::JoinError;
 pub use id::{id, try_id, Id};
 pub use join::JoinHandle;
