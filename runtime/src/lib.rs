@@ -50,6 +50,8 @@
 
 pub mod container;
 pub(crate) mod loom;
+#[doc(hidden)]
+pub mod macros;
 pub mod runtime;
 pub(crate) mod scheduler;
 pub mod sync;
@@ -63,6 +65,14 @@ pub use task::{spawn, spawn_blocking, spawn_with};
 
 #[cfg(feature = "macros")]
 pub use perf_runtime_macros::{main, test};
+
+// The expansions of `select!`, `join!` and `try_join!` (macros/).
+#[cfg(feature = "macros")]
+#[doc(hidden)]
+pub use perf_runtime_macros::{
+    join_internal as __join_internal, select_internal as __select_internal,
+    try_join_internal as __try_join_internal,
+};
 
 // The README's first program is compiled and run as a doctest.
 #[cfg(doctest)]
