@@ -46,6 +46,7 @@ pub(crate) mod list;
 mod qos;
 pub(crate) mod raw;
 pub(crate) mod state;
+mod task_local;
 mod waker;
 mod yield_now;
 
@@ -60,7 +61,23 @@ pub use id::{id, try_id, Id};
 pub use join::JoinHandle;
 pub use join_set::JoinSet;
 pub use qos::Qos;
+pub use task_local::{AccessError, LocalKey};
 pub use yield_now::yield_now;
+
+/// The futures of task-local scopes, as `tokio::task::futures`.
+///
+/// ```
+/// use perf_runtime::task::futures::TaskLocalFuture;
+///
+/// perf_runtime::task_local! { static KEY: u8; }
+/// let fut: TaskLocalFuture<u8, _> = KEY.scope(1, async { KEY.get() });
+/// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+/// assert_eq!(fut.await, 1);
+/// # });
+/// ```
+pub mod futures {
+    pub use super::task_local::TaskLocalFuture;
+}
 
 use crate::runtime::context;
 use raw::TaskMeta;
