@@ -42,6 +42,8 @@
 //! - [`sync`] — `Mutex`, `RwLock`, `Semaphore`, `Notify`, `Barrier`, the
 //!   `mpsc`, `oneshot`, `watch` and `broadcast` channels, `blocking::Mutex`.
 //! - [`time`] — `sleep`, `timeout`, `interval`, `Instant`.
+//! - [`stream`] — `Stream` wrappers over the channels and intervals, as
+//!   `tokio_stream::wrappers`.
 //! - [`topology`] — CPUs and NUMA nodes.
 //! - [`container`] — cgroup limits, pressure, and the worker-count policy.
 
@@ -54,6 +56,7 @@ pub(crate) mod loom;
 pub mod macros;
 pub mod runtime;
 pub(crate) mod scheduler;
+pub mod stream;
 pub mod sync;
 pub mod task;
 pub mod time;
