@@ -108,7 +108,7 @@ impl<T> JoinSet<T> {
         self.len == 0
     }
 
-    fn insert(&mut self, handle: JoinHandle<T>) -> AbortHandle {
+    pub(super) fn insert(&mut self, handle: JoinHandle<T>) -> AbortHandle {
         let abort = handle.abort_handle();
         let index = self.free.pop().unwrap_or_else(|| {
             self.entries.push(None);
