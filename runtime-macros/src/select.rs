@@ -225,8 +225,14 @@ fn expand(s: Select) -> syn::Result<TokenStream> {
         .iter()
         .map(|b| def.located_at(b.fut.span()))
         .collect();
-    let inits: Vec<syn::Ident> = (0..n)
-        .map(|i| format_ident!("__perf_init{}", i, span = at_fut[i]))
+    // The one name with the user's own span (call-site hygiene): rustc
+    // reports a "not a future" error at the argument of `into_future`, and
+    // only a user span makes that point at the branch's expression.
+    let inits: Vec<syn::Ident> = s
+        .branches
+        .iter()
+        .enumerate()
+        .map(|(i, b)| format_ident!("__perf_select_init{}", i, span = b.fut.span()))
         .collect();
     let futs: Vec<syn::Ident> = (0..n)
         .map(|i| format_ident!("__perf_fut{}", i, span = at_fut[i]))
