@@ -25,6 +25,8 @@ mod config;
 mod entry;
 mod expand;
 mod item;
+mod join;
+mod select;
 
 use proc_macro::TokenStream;
 
@@ -119,4 +121,26 @@ pub fn main(args: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_attribute]
 pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     entry::entry(Kind::Test, args.into(), item.into()).into()
+}
+
+/// The expansion of `perf_runtime::select!`; use that macro, which passes
+/// its crate path first.
+#[doc(hidden)]
+#[proc_macro]
+pub fn select_internal(input: TokenStream) -> TokenStream {
+    select::select(input.into()).into()
+}
+
+/// The expansion of `perf_runtime::join!`; use that macro.
+#[doc(hidden)]
+#[proc_macro]
+pub fn join_internal(input: TokenStream) -> TokenStream {
+    join::join(join::Kind::Join, input.into()).into()
+}
+
+/// The expansion of `perf_runtime::try_join!`; use that macro.
+#[doc(hidden)]
+#[proc_macro]
+pub fn try_join_internal(input: TokenStream) -> TokenStream {
+    join::join(join::Kind::TryJoin, input.into()).into()
 }

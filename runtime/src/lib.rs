@@ -45,6 +45,8 @@
 //! - [`io`], [`net`], [`fs`], [`signal`], [`process`] — tokio's I/O traits,
 //!   sockets, files, signals, child processes.
 //! - `hyper` (feature `hyper`) — hyper 1.x's executor and timer.
+//! - [`stream`] — `Stream` wrappers over the channels and intervals, as
+//!   `tokio_stream::wrappers`.
 //! - [`topology`] — CPUs and NUMA nodes.
 //! - [`container`] — cgroup limits, pressure, and the worker-count policy.
 
@@ -57,11 +59,14 @@ pub mod fs;
 pub mod hyper;
 pub mod io;
 pub(crate) mod loom;
+#[doc(hidden)]
+pub mod macros;
 pub mod net;
 pub mod process;
 pub mod runtime;
 pub(crate) mod scheduler;
 pub mod signal;
+pub mod stream;
 pub mod sync;
 pub mod task;
 pub mod time;
@@ -73,6 +78,14 @@ pub use task::{spawn, spawn_blocking, spawn_with};
 
 #[cfg(feature = "macros")]
 pub use perf_runtime_macros::{main, test};
+
+// The expansions of `select!`, `join!` and `try_join!` (macros/).
+#[cfg(feature = "macros")]
+#[doc(hidden)]
+pub use perf_runtime_macros::{
+    join_internal as __join_internal, select_internal as __select_internal,
+    try_join_internal as __try_join_internal,
+};
 
 // The README's first program is compiled and run as a doctest.
 #[cfg(doctest)]

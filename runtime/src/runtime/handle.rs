@@ -59,6 +59,22 @@ impl fmt::Display for TryCurrentError {
 impl std::error::Error for TryCurrentError {}
 
 impl Handle {
+    /// This runtime's [`Id`](super::Id), as `tokio::runtime::Handle::id`.
+    ///
+    /// ```
+    /// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+    /// use perf_runtime::runtime::Handle;
+    /// let here = Handle::current().id();
+    /// let in_task = perf_runtime::spawn(async { Handle::current().id() }).await.unwrap();
+    /// assert_eq!(here, in_task);
+    /// # });
+    /// ```
+    pub fn id(&self) -> super::Id {
+        // The scheduler's shared state lives (at one address) as long as
+        // any handle does.
+        super::Id::from_addr(self.inner.common() as *const _ as usize)
+    }
+
     /// The runtime of the current thread.
     ///
     /// # Panics

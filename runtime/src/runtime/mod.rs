@@ -2,6 +2,7 @@
 //!
 //! - `builder.rs` — `Builder` and how settings become a scheduler.
 //! - `handle.rs` — `Handle`, `EnterGuard`, `TryCurrentError`.
+//! - `id.rs` — `Id`, which runtime a handle belongs to.
 //! - `metrics.rs` — `RuntimeMetrics`.
 //! - `blocking.rs` — the blocking pool behind `spawn_blocking`.
 //! - `context.rs` — the thread-local context (current runtime, task, budget).
@@ -12,6 +13,7 @@ mod builder;
 pub(crate) mod config;
 pub(crate) mod context;
 mod handle;
+mod id;
 mod metrics;
 pub(crate) mod park_thread;
 pub(crate) mod sizing;
@@ -21,6 +23,7 @@ pub use crate::io::driver::{IoBackend, IoDriver};
 pub use crate::scheduler::pick::{InvalidWeights, QosWeights};
 pub use builder::{Builder, WORKER_THREADS_ENV};
 pub use handle::{EnterGuard, Handle, RuntimeFlavor, TryCurrentError};
+pub use id::Id;
 pub use metrics::{DelayHistogram, RuntimeMetrics};
 
 use crate::scheduler::watchdog::Watchdog;

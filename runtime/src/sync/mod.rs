@@ -72,6 +72,9 @@ pub mod broadcast;
 pub mod mpsc;
 mod mutex;
 mod notify;
+#[cfg(test)]
+mod notify_last_tests;
+mod once_cell;
 pub mod oneshot;
 mod rwlock;
 mod semaphore;
@@ -86,6 +89,7 @@ pub use mutex::{
     MappedMutexGuard, Mutex, MutexGuard, OwnedMappedMutexGuard, OwnedMutexGuard, TryLockError,
 };
 pub use notify::{Notified, Notify};
+pub use once_cell::{OnceCell, SetError};
 pub use rwlock::{
     OwnedRwLockReadGuard, OwnedRwLockWriteGuard, RwLock, RwLockMappedWriteGuard, RwLockReadGuard,
     RwLockWriteGuard,

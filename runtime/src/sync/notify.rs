@@ -302,6 +302,77 @@ impl Notify {
         }
     }
 
+    /// Wakes the most recently queued task (LIFO), as
+    /// `tokio::sync::Notify::notify_last`; with nobody waiting, stores a
+    /// permit exactly as [`notify_one`](Notify::notify_one) does.
+    ///
+    /// A woken waiter whose future is dropped before completing passes the
+    /// notification on through the FIFO path (invariant 5), so it is never
+    /// lost; tokio passes it to the newest waiter instead.
+    ///
+    /// ```
+    /// use perf_runtime::sync::Notify;
+    /// use std::future::Future;
+    /// use std::pin::pin;
+    ///
+    /// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+    /// let notify = Notify::new();
+    /// let mut first = pin!(notify.notified());
+    /// let mut second = pin!(notify.notified());
+    /// // Queue both, oldest first.
+    /// assert!(!first.as_mut().enable());
+    /// assert!(!second.as_mut().enable());
+    /// notify.notify_last();
+    /// second.await; // the newest waiter got it
+    /// notify.notify_last();
+    /// first.await;
+    /// # });
+    /// ```
+    pub fn notify_last(&self) {
+        let mut cur = self.state.load(SeqCst);
+        while s(cur) != WAITING {
+            match self
+                .state
+                .compare_exchange(cur, with_s(cur, NOTIFIED), SeqCst, SeqCst)
+            {
+                Ok(_) => return,
+                Err(actual) => cur = actual,
+            }
+        }
+        let mut list = lock(&self.waiters);
+        let cur = self.state.load(SeqCst);
+        // Under the lock nothing enters WAITING (invariant 1), so if the
+        // queue emptied meanwhile, the FIFO path's permit logic is the same.
+        let waker = if s(cur) != WAITING {
+            self.notify_locked(&mut list)
+        } else {
+            // The list keeps no public tail: walk to it. The queue holds the
+            // tasks waiting on this Notify, usually few.
+            let mut last = list.queue.front().expect("WAITING with an empty queue");
+            // SAFETY: `last` is linked in this list and we hold its lock.
+            while let Some(next) = unsafe { list.queue.next(last) } {
+                last = next;
+            }
+            // SAFETY: `last` is linked in this list and we hold its lock.
+            let removed = unsafe { list.queue.remove(last) };
+            debug_assert!(removed);
+            // SAFETY: the node was linked, so it is live; we hold the lock.
+            let waiter = unsafe { last.as_ref() };
+            let waker = waiter.take_waker();
+            // Last touch of the node (invariant 4).
+            waiter.notification.store(ONE, Release);
+            if list.queue.is_empty() {
+                // Invariant 1: nobody else changes a WAITING state.
+                self.state.store(with_s(cur, EMPTY), SeqCst);
+            }
+            waker
+        };
+        drop(list);
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
     /// Wakes every task waiting now, and completes every `Notified` created
     /// before this call. Stores no permit.
     pub fn notify_waiters(&self) {

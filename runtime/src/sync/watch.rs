@@ -190,6 +190,27 @@ pub mod error {
 use error::{RecvError, SendError};
 
 impl<T> Sender<T> {
+    /// A sender with no receiver yet, as `tokio::sync::watch::Sender::new`:
+    /// receivers come from [`subscribe`](Sender::subscribe). Until one
+    /// exists, [`send`](Sender::send) fails and
+    /// [`send_replace`](Sender::send_replace) still stores.
+    ///
+    /// ```
+    /// use perf_runtime::sync::watch;
+    ///
+    /// let tx = watch::Sender::new(0);
+    /// assert!(tx.send(1).is_err()); // nobody to see it
+    /// let rx = tx.subscribe();
+    /// tx.send(2).unwrap();
+    /// assert_eq!(*rx.borrow(), 2);
+    /// ```
+    #[track_caller]
+    pub fn new(init: T) -> Sender<T> {
+        channel(init).0
+    }
+}
+
+impl<T> Sender<T> {
     /// Stores `value` and notifies the receivers.
     ///
     /// # Errors

@@ -101,7 +101,20 @@ pub fn has_budget_remaining() -> bool {
 }
 
 /// Spends one unit of budget, yielding to the scheduler if it is exhausted.
-/// For loops that do a lot of work without touching any resource.
+/// For loops that do a lot of work without touching any resource. Also at
+/// `perf_runtime::task::consume_budget`, tokio's path.
+///
+/// ```
+/// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+/// let mut sum = 0u64;
+/// for i in 0..10_000u64 {
+///     sum += i;
+///     // Lets the worker run other tasks now and then.
+///     perf_runtime::task::consume_budget().await;
+/// }
+/// assert_eq!(sum, 49_995_000);
+/// # });
+/// ```
 pub async fn consume_budget() {
     let mut status = Poll::Pending;
     std::future::poll_fn(move |cx| {
@@ -115,7 +128,30 @@ pub async fn consume_budget() {
 }
 
 /// Runs `inner` without a budget: its resources never force a yield.
-/// Use sparingly: an unconstrained task can monopolise its worker.
+/// Use sparingly: an unconstrained task can monopolise its worker. Also at
+/// `perf_runtime::task::unconstrained`, tokio's path.
+///
+/// ```
+/// use perf_runtime::sync::mpsc;
+///
+/// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+/// let (tx, mut rx) = mpsc::unbounded_channel();
+/// for i in 0..1000 {
+///     tx.send(i).unwrap();
+/// }
+/// drop(tx);
+/// // Drains all 1000 without ever being made to yield by the budget.
+/// let drained = perf_runtime::task::unconstrained(async move {
+///     let mut n = 0;
+///     while rx.recv().await.is_some() {
+///         n += 1;
+///     }
+///     n
+/// })
+/// .await;
+/// assert_eq!(drained, 1000);
+/// # });
+/// ```
 pub fn unconstrained<F: Future>(inner: F) -> Unconstrained<F> {
     Unconstrained { inner }
 }

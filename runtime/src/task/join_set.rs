@@ -5,7 +5,7 @@
 //! `join_next` only polls tasks that made progress: O(1) per completion, not
 //! O(n) per call.
 
-use super::{AbortHandle, JoinError, JoinHandle, Qos};
+use super::{AbortHandle, Id, JoinError, JoinHandle, Qos};
 use crate::runtime::Handle;
 use crate::task::raw::TaskMeta;
 use std::collections::VecDeque;
@@ -108,7 +108,7 @@ impl<T> JoinSet<T> {
         self.len == 0
     }
 
-    fn insert(&mut self, handle: JoinHandle<T>) -> AbortHandle {
+    pub(super) fn insert(&mut self, handle: JoinHandle<T>) -> AbortHandle {
         let abort = handle.abort_handle();
         let index = self.free.pop().unwrap_or_else(|| {
             self.entries.push(None);
@@ -149,12 +149,53 @@ impl<T> JoinSet<T> {
     }
 
     /// Waits for one task to finish; `None` when the set is empty.
+    ///
+    /// # Cancel safety
+    /// Cancel safe: if the future is dropped before it completes, no task's
+    /// result is lost; it stays in the set.
     pub async fn join_next(&mut self) -> Option<Result<T, JoinError>> {
         poll_fn(|cx| self.poll_join_next(cx)).await
     }
 
+    /// As [`join_next`](JoinSet::join_next), with the finished task's
+    /// [`Id`] next to its output (a failed task's id is in its
+    /// [`JoinError::id`]).
+    ///
+    /// ```
+    /// use perf_runtime::task::JoinSet;
+    ///
+    /// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut set = JoinSet::new();
+    /// let id = set.spawn(async { "done" }).id();
+    /// let (finished, out) = set.join_next_with_id().await.unwrap().unwrap();
+    /// assert_eq!((finished, out), (id, "done"));
+    /// # });
+    /// ```
+    pub async fn join_next_with_id(&mut self) -> Option<Result<(Id, T), JoinError>> {
+        poll_fn(|cx| self.poll_join_next_with_id(cx)).await
+    }
+
     /// Returns a finished task's result without waiting, if one is ready.
     pub fn try_join_next(&mut self) -> Option<Result<T, JoinError>> {
+        self.try_join_next_with_id().map(|r| r.map(|(_, v)| v))
+    }
+
+    /// As [`try_join_next`](JoinSet::try_join_next), with the task's [`Id`].
+    ///
+    /// ```
+    /// use perf_runtime::task::JoinSet;
+    ///
+    /// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+    /// let mut set: JoinSet<u8> = JoinSet::new();
+    /// assert!(set.try_join_next_with_id().is_none());
+    /// set.spawn(async { 1 });
+    /// // Wait for it through the async path, then the set is empty again.
+    /// let (_, v) = set.join_next_with_id().await.unwrap().unwrap();
+    /// assert_eq!(v, 1);
+    /// assert!(set.try_join_next_with_id().is_none());
+    /// # });
+    /// ```
+    pub fn try_join_next_with_id(&mut self) -> Option<Result<(Id, T), JoinError>> {
         let waker = Waker::noop();
         let mut cx = Context::from_waker(waker);
         // Not async, so it cannot yield when the budget runs out: check the
@@ -167,6 +208,15 @@ impl<T> JoinSet<T> {
 
     /// Polls for the next finished task.
     pub fn poll_join_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<T, JoinError>>> {
+        self.poll_join_next_with_id(cx)
+            .map(|o| o.map(|r| r.map(|(_, v)| v)))
+    }
+
+    /// Polls for the next finished task, with its [`Id`].
+    pub fn poll_join_next_with_id(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<(Id, T), JoinError>>> {
         self.poll_join_next_inner(cx, true)
     }
 
@@ -174,7 +224,7 @@ impl<T> JoinSet<T> {
         &mut self,
         cx: &mut Context<'_>,
         register: bool,
-    ) -> Poll<Option<Result<T, JoinError>>> {
+    ) -> Poll<Option<Result<(Id, T), JoinError>>> {
         if self.len == 0 {
             return Poll::Ready(None);
         }
@@ -199,10 +249,11 @@ impl<T> JoinSet<T> {
             entry.inner.queued.store(false, Release);
             let mut ecx = Context::from_waker(&entry.waker);
             if let Poll::Ready(res) = Pin::new(&mut entry.handle).poll(&mut ecx) {
+                let id = entry.handle.id();
                 self.entries[index] = None;
                 self.free.push(index);
                 self.len -= 1;
-                return Poll::Ready(Some(res));
+                return Poll::Ready(Some(res.map(|v| (id, v))));
             }
             // Pending with the entry queued again means the handle woke its
             // own waker during the poll: the cooperative budget is spent (or
@@ -284,6 +335,65 @@ impl<T: Send + 'static> JoinSet<T> {
         let h =
             super::spawn_blocking_inner(f, TaskMeta::new(Qos::Normal, None, Location::caller()));
         self.insert(h)
+    }
+}
+
+/// Spawns every future of the iterator on the current runtime, as tokio's
+/// `impl FromIterator for JoinSet`.
+///
+/// # Panics
+/// Outside a runtime.
+///
+/// ```
+/// use perf_runtime::task::JoinSet;
+///
+/// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+/// let set: JoinSet<u32> = (1..=3).map(|i| async move { i * 10 }).collect();
+/// let mut out = set.join_all().await;
+/// out.sort();
+/// assert_eq!(out, [10, 20, 30]);
+/// # });
+/// ```
+impl<T, F> FromIterator<F> for JoinSet<T>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    #[track_caller]
+    fn from_iter<I: IntoIterator<Item = F>>(iter: I) -> JoinSet<T> {
+        let mut set = JoinSet::new();
+        set.extend(iter);
+        set
+    }
+}
+
+/// Spawns every future of the iterator on the current runtime into the set,
+/// as tokio's `impl Extend for JoinSet`.
+///
+/// # Panics
+/// Outside a runtime.
+///
+/// ```
+/// use perf_runtime::task::JoinSet;
+///
+/// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+/// let mut set = JoinSet::new();
+/// set.extend((1..=2).map(|i| async move { i }));
+/// assert_eq!(set.len(), 2);
+/// # });
+/// ```
+impl<T, F> Extend<F> for JoinSet<T>
+where
+    F: Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    #[track_caller]
+    fn extend<I: IntoIterator<Item = F>>(&mut self, iter: I) {
+        let site = Location::caller();
+        for future in iter {
+            let h = super::spawn_inner(future, TaskMeta::new(Qos::Normal, None, site));
+            self.insert(h);
+        }
     }
 }
 

@@ -43,9 +43,11 @@ mod id;
 mod join;
 mod join_set;
 pub(crate) mod list;
+pub(crate) mod local;
 mod qos;
 pub(crate) mod raw;
 pub(crate) mod state;
+mod task_local;
 mod waker;
 mod yield_now;
 
@@ -54,12 +56,30 @@ mod tests;
 
 pub use abort::AbortHandle;
 pub use builder::Builder;
+pub use coop::{consume_budget, unconstrained, Unconstrained};
 pub use error::JoinError;
 pub use id::{id, try_id, Id};
 pub use join::JoinHandle;
 pub use join_set::JoinSet;
+pub use local::{spawn_local, LocalEnterGuard, LocalSet};
 pub use qos::Qos;
+pub use task_local::{AccessError, LocalKey};
 pub use yield_now::yield_now;
+
+/// The futures of task-local scopes, as `tokio::task::futures`.
+///
+/// ```
+/// use perf_runtime::task::futures::TaskLocalFuture;
+///
+/// perf_runtime::task_local! { static KEY: u8; }
+/// let fut: TaskLocalFuture<u8, _> = KEY.scope(1, async { KEY.get() });
+/// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+/// assert_eq!(fut.await, 1);
+/// # });
+/// ```
+pub mod futures {
+    pub use super::task_local::TaskLocalFuture;
+}
 
 use crate::runtime::context;
 use raw::TaskMeta;

@@ -223,6 +223,32 @@ pub struct Receiver<T> {
     next: u64,
 }
 
+impl<T: Clone> Sender<T> {
+    /// A sender with no receiver yet, as
+    /// `tokio::sync::broadcast::Sender::new`: receivers come from
+    /// [`subscribe`](Sender::subscribe) and see only values sent after they
+    /// subscribed. `capacity` is as for [`channel`].
+    ///
+    /// # Panics
+    /// If `capacity` is 0 or more than `usize::MAX / 2`.
+    ///
+    /// ```
+    /// use perf_runtime::sync::broadcast;
+    ///
+    /// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+    /// let tx = broadcast::Sender::new(4);
+    /// assert!(tx.send("lost").is_err()); // no receiver yet
+    /// let mut rx = tx.subscribe();
+    /// tx.send("seen").unwrap();
+    /// assert_eq!(rx.recv().await.unwrap(), "seen");
+    /// # });
+    /// ```
+    #[track_caller]
+    pub fn new(capacity: usize) -> Sender<T> {
+        channel(capacity).0
+    }
+}
+
 impl<T> Sender<T> {
     /// Sends `value` to every current receiver, overwriting the oldest value
     /// if the ring is full (receivers that had not read it will lag).

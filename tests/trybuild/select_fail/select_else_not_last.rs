@@ -1,0 +1,7 @@
+#[perf_runtime::main]
+async fn main() {
+    perf_runtime::select! {
+        else => (),
+        _ = async {} => (),
+    }
+}

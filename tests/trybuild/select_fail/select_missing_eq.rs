@@ -1,0 +1,6 @@
+#[perf_runtime::main]
+async fn main() {
+    perf_runtime::select! {
+        v async { 1 } => v,
+    };
+}

@@ -1,0 +1,4 @@
+#[perf_runtime::main]
+async fn main() {
+    perf_runtime::select! {}
+}

@@ -1,0 +1,5 @@
+fn main() {
+    perf_runtime::select! {
+        _ = async {} => (),
+    }
+}
