@@ -304,8 +304,8 @@ impl LocalIo {
 
     /// A busy core's check, every tick: dispatches completions already
     /// posted and submits what is queued. A few loads when idle.
-    /// Submits the ring's queued entries now (a worker about to steal or
-    /// park).
+    /// The core's queues ran dry: submits the ring's queued entries and
+    /// dispatches what completed (a worker about to steal or park).
     pub(crate) fn flush(&self) {
         if let Some(ring) = &self.ring {
             if let Ok(mut r) = ring.try_borrow_mut() {

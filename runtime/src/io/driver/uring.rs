@@ -82,6 +82,10 @@ const TAG_OP: u64 = 0b011;
 /// and reports an error to its tasks.
 const MAX_ARM_FAILURES: u8 = 8;
 
+/// A busy worker runs the kernel's pending task work (one syscall) once in
+/// this many ticks.
+const TASKRUN_EVERY: u32 = 16;
+
 /// The opcodes the backend needs; the probe checks every one.
 pub(crate) const REQUIRED_OPCODES: &[(u8, &str)] = &[
     (opcode::PollAdd::CODE, "POLL_ADD"),
@@ -283,6 +287,8 @@ pub(crate) struct Ring {
     unsubmitted: u32,
     /// Ticks the oldest unsubmitted entry has waited.
     waited_ticks: u32,
+    /// Ticks seen by `has_work` (wrapping).
+    ticks: u32,
     /// Entries that did not fit in the submission queue yet.
     overflow: Vec<squeue::Entry>,
     inbox_buf: Vec<Command>,
@@ -303,6 +309,7 @@ impl Ring {
             }),
             unsubmitted: 0,
             waited_ticks: 0,
+            ticks: 0,
             overflow: Vec::new(),
             inbox_buf: Vec::new(),
             cqe_buf: Vec::with_capacity(RING_ENTRIES as usize),
@@ -435,8 +442,14 @@ impl Ring {
     /// only if they are 8 or more, or have waited one tick already: the
     /// entries of consecutive polls go to the kernel in one syscall, and
     /// none waits for more than one other poll (parking submits at once).
+    ///
+    /// Completions the kernel has queued as task work (the ring runs with
+    /// `COOP_TASKRUN`) need a syscall to be posted; a busy worker makes it
+    /// only every `TASKRUN_EVERY` ticks (as tokio polls epoll every
+    /// `event_interval` ticks), and whenever its queues run dry (`flush`).
     #[inline]
     pub(crate) fn has_work(&mut self) -> bool {
+        self.ticks = self.ticks.wrapping_add(1);
         if self.unsubmitted > 0 {
             self.waited_ticks += 1;
         }
@@ -444,8 +457,8 @@ impl Ring {
             || self.unsubmitted >= 8
             || self.waited_ticks > 1
             || !self.overflow.is_empty()
-            || self.uring.submission().taskrun()
             || !self.uring.completion().is_empty()
+            || (self.ticks % TASKRUN_EVERY == 0 && self.uring.submission().taskrun())
     }
 
     /// A busy worker's turn: takes commands, submits, and dispatches the
@@ -460,13 +473,17 @@ impl Ring {
         self.dispatch();
     }
 
-    /// Submits whatever is queued now (a worker about to look elsewhere
-    /// for work, or to park).
+    /// The worker's queues ran dry: submit what is queued, run the
+    /// kernel's pending task work and dispatch what completed, so woken
+    /// tasks are found before the worker steals or parks.
     pub(crate) fn flush(&mut self) {
-        if self.unsubmitted > 0 || !self.overflow.is_empty() {
-            if let Err(e) = self.submit() {
-                tracing::error!("io_uring submit failed: {e}");
-            }
+        if self.unsubmitted > 0
+            || !self.overflow.is_empty()
+            || self.shared.inbox.is_pending()
+            || self.uring.submission().taskrun()
+            || !self.uring.completion().is_empty()
+        {
+            self.poll();
         }
     }
 

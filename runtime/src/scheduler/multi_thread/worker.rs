@@ -127,6 +127,10 @@ fn run_loop(cx: &WorkerCx) {
         // Nothing local: hand the ring's queued entries to the kernel
         // before looking elsewhere.
         core.io.flush();
+        if core.has_local_work() {
+            // Completions the flush dispatched woke tasks here.
+            continue;
+        }
         if let Some(task) = core.steal_work(shared) {
             run_task(shared, core, task);
             continue;
