@@ -159,14 +159,18 @@ impl Runtime {
             let _current = crate::runtime::context::set_current(inner.clone());
             inner.shutdown();
         }
+        // One deadline for the whole shutdown: the blocking pool gets what
+        // the workers left of it, so `shutdown_timeout(d)` takes at most d.
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let remaining = || deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
         if let crate::scheduler::Handle::MultiThread(s) = inner {
             if timeout == Some(Duration::ZERO) {
                 // Never block: the last worker to leave cleans up.
             } else {
-                s.wait_workers(timeout);
+                s.wait_workers(remaining());
             }
         }
-        inner.common().blocking.shutdown(timeout);
+        inner.common().blocking.shutdown(remaining());
         if let Some(mut w) = self.watchdog.take() {
             w.stop();
         }
