@@ -19,7 +19,7 @@ pub(crate) mod sizing;
 pub use crate::io::driver::probe::IO_ENV;
 pub use crate::io::driver::{IoBackend, IoDriver};
 pub use crate::scheduler::pick::{InvalidWeights, QosWeights};
-pub use builder::{Builder, WORKER_THREADS_ENV};
+pub use builder::{Builder, MAX_WORKER_THREADS, WORKER_THREADS_ENV};
 pub use handle::{EnterGuard, Handle, RuntimeFlavor, TryCurrentError};
 pub use metrics::{DelayHistogram, RuntimeMetrics};
 
@@ -176,6 +176,21 @@ impl Runtime {
         }
         drop(self.monitor.take());
     }
+}
+
+/// `e`, from starting `what` (a sentence part such as "worker thread 3 of 8"),
+/// with the context a user needs: which thread, and what to change.
+pub(crate) fn thread_spawn_error(what: &str, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(
+        e.kind(),
+        format!(
+            "perf_runtime could not start {what}: {e}. The system refused a new thread: \
+             ask for fewer workers (Builder::worker_threads or {WORKER_THREADS_ENV}) or \
+             blocking threads (Builder::max_blocking_threads), use a smaller \
+             Builder::thread_stack_size, or raise the thread limits (ulimit -u, the \
+             cgroup's pids.max, vm.max_map_count)"
+        ),
+    )
 }
 
 impl Drop for Runtime {

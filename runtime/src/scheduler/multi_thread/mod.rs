@@ -109,6 +109,13 @@ impl CoreSource {
         }
     }
 
+    fn index(&self) -> usize {
+        match self {
+            CoreSource::Ready(core) => core.index,
+            CoreSource::Seed(seed) => seed.index(),
+        }
+    }
+
     fn pin(&self) -> Option<&crate::topology::CpuSet> {
         match self {
             CoreSource::Ready(core) => core.pin.as_ref(),
@@ -478,6 +485,7 @@ pub(crate) fn spawn_worker_thread(shared: &Arc<Shared>, core: CoreSource) -> std
     let on_stop = cfg.on_thread_stop.clone();
     // The core crosses to the new thread inside this slot; if spawning fails
     // the closure (and the slot) come back to us through the error path.
+    let index = core.index();
     let slot = Arc::new(std::sync::Mutex::new(Some(core)));
     let slot2 = slot.clone();
     shared.thread_started();
@@ -518,7 +526,15 @@ pub(crate) fn spawn_worker_thread(shared: &Arc<Shared>, core: CoreSource) -> std
                 drop(core);
                 worker::worker_exited(shared);
             }
-            Err(e)
+            Err(crate::runtime::thread_spawn_error(
+                &format!(
+                    "worker thread {} of {} (named {:?})",
+                    index + 1,
+                    shared.remotes.len(),
+                    (cfg.thread_name)()
+                ),
+                e,
+            ))
         }
     }
 }
