@@ -63,8 +63,8 @@ pub(crate) struct Shared {
     /// `NO_OWNER`.
     pub(crate) driver_owner: AtomicUsize,
     pub(crate) is_shutdown: AtomicBool,
-    /// Cores waiting for a worker thread to pick them up (start-up and
-    /// `block_in_place` hand-off).
+    /// What every scheduler flavour shares: the configuration, the timer,
+    /// the blocking pool, the topology, the sizing state and the I/O driver.
     pub(crate) common: Common,
     remote_rr: AtomicUsize,
     /// Worker threads that left with their core at shutdown.
