@@ -20,7 +20,8 @@
 //! no longer see a loss is caught too.
 //!
 //! `cargo test -p tests --release --test soak` runs the bounded CI soak;
-//! by hand: `... --test soak -- --rounds 20 --scale 10`.
+//! by hand: `... --test soak -- --rounds 20 --scale 10` (also `--seed N`,
+//! `--strict-validation`, `--no-rss-check`).
 
 use perf_runtime::io::{AsyncReadExt, AsyncWriteExt};
 use perf_runtime::net::{TcpListener, TcpStream};
@@ -108,9 +109,10 @@ fn send_with<E>(
 ) {
     let mut t = Token::new(ledger);
     if ledger.inject_loss.swap(false, SeqCst) {
-        // Self-test: a channel that swallows a message.
+        // Self-test: a channel that swallows a message (counted as sent,
+        // never delivered; dropped unmarked so nothing leaks under LSan).
         ledger.sent.fetch_add(1, SeqCst);
-        std::mem::forget(t);
+        drop(t);
         return;
     }
     t.sent = true;
@@ -800,7 +802,9 @@ fn main() {
     }
     // RSS stable: after the first round warms the allocator, later rounds
     // may not keep growing.
-    if rss.len() >= 2 {
+    // (`--no-rss-check` under AddressSanitizer: its quarantine keeps freed
+    // memory resident, up to 256 MB, by design.)
+    if rss.len() >= 2 && !args.iter().any(|a| a == "--no-rss-check") {
         let (first, last) = (rss[0], *rss.last().unwrap());
         if last > first + 64 * 1024 {
             eprintln!("soak: RSS grew from {first} KiB after round 0 to {last} KiB");
