@@ -4,7 +4,9 @@
 mod support;
 use support::*;
 
-use perf_runtime::runtime::{Builder, Runtime, RuntimeFlavor, WORKER_THREADS_ENV};
+use perf_runtime::runtime::{
+    Builder, Runtime, RuntimeFlavor, MAX_WORKER_THREADS, WORKER_THREADS_ENV,
+};
 use perf_runtime::topology::Topology;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
@@ -328,4 +330,58 @@ fn runtime_new_and_tokio_compat_switches_build_a_working_runtime() {
             .unwrap();
         assert_eq!(rt.block_on(rt.spawn(async { 2 })).unwrap(), 2);
     });
+}
+
+/// Issue 15: `PERF_RUNTIME_WORKER_THREADS=999999` allocated until the
+/// allocator aborted. Above the cap the build fails naming the setting.
+#[test]
+fn env_worker_count_above_the_cap_is_a_build_error_naming_the_cap() {
+    let too_many = (MAX_WORKER_THREADS + 1).to_string();
+    let msg = build_in_child(&too_many, "multi_thread", None).expect_err("no cap");
+    assert!(msg.contains(WORKER_THREADS_ENV), "message: {msg}");
+    assert!(
+        msg.contains(&too_many),
+        "the message should quote the value: {msg}"
+    );
+    assert!(
+        msg.contains(&MAX_WORKER_THREADS.to_string()),
+        "the message should name the cap: {msg}"
+    );
+    let msg = build_in_child("999999", "multi_thread", None).expect_err("no cap");
+    assert!(msg.contains("999999"), "message: {msg}");
+}
+
+#[test]
+fn builder_worker_threads_above_the_cap_is_a_build_error_naming_the_cap() {
+    let err = Builder::new_multi_thread()
+        .worker_threads(MAX_WORKER_THREADS + 1)
+        .build()
+        .expect_err("no cap on Builder::worker_threads");
+    assert_eq!(err.kind(), io::ErrorKind::InvalidInput, "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains("Builder::worker_threads"), "message: {msg}");
+    assert!(
+        msg.contains(&MAX_WORKER_THREADS.to_string()),
+        "the message should name the cap: {msg}"
+    );
+}
+
+/// Issue 15: at 10k workers the build failed with a bare `os error 11`,
+/// naming neither the thread nor the count. A stack no system can map makes
+/// the first worker's spawn fail deterministically.
+#[test]
+fn a_worker_thread_that_cannot_start_is_an_error_naming_the_thread_and_count() {
+    let err = Builder::new_multi_thread()
+        .worker_threads(3)
+        .thread_stack_size(1 << 52)
+        .container_refresh(None)
+        .build()
+        .expect_err("a 4 PiB stack was accepted");
+    let msg = err.to_string();
+    assert!(msg.contains("worker thread"), "which thread: {msg}");
+    assert!(msg.contains("of 3"), "how many were asked for: {msg}");
+    assert!(
+        msg.contains("Builder::worker_threads") && msg.contains(WORKER_THREADS_ENV),
+        "what to do: {msg}"
+    );
 }

@@ -214,3 +214,45 @@ fn a_cloned_handle_reaches_the_same_runtime() {
         assert!(rt.block_on(t).unwrap());
     });
 }
+
+/// Issue 15: enter 1, enter 2, drop 1, drop 2 used to leave runtime 1 current
+/// with no guard alive. Like tokio, the out-of-order drop panics, and it must
+/// leave no stale runtime behind.
+#[test]
+fn enter_guards_dropped_out_of_order_panic_and_leave_no_stale_runtime() {
+    within(|| {
+        let rt1 = current_thread();
+        let rt2 = multi_thread();
+        let g1 = rt1.enter();
+        let g2 = rt2.enter();
+        let panic = catch_unwind(std::panic::AssertUnwindSafe(move || drop(g1)))
+            .expect_err("dropping the outer EnterGuard first must panic");
+        let msg = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        assert!(
+            msg.contains("EnterGuard") && msg.contains("reverse order"),
+            "the panic should say which guards and what order is required: {msg:?}"
+        );
+        assert!(
+            Handle::try_current().is_err(),
+            "after the out-of-order drop no runtime may stay current"
+        );
+        drop(g2);
+        assert!(
+            Handle::try_current().is_err(),
+            "dropping the inner guard afterwards must not bring a runtime back"
+        );
+        // The thread's context still works: a new guard enters and restores.
+        {
+            let _g = rt2.enter();
+            assert_eq!(
+                Handle::current().runtime_flavor(),
+                RuntimeFlavor::MultiThread
+            );
+        }
+        assert!(Handle::try_current().is_err());
+    });
+}

@@ -287,6 +287,60 @@ fn shutdown_timeout_cancels_queued_blocking_jobs() {
     });
 }
 
+/// Issue 15: the worker wait and the blocking-pool shutdown each got the
+/// whole timeout, so a stuck poll plus a stuck blocking job took 2·d.
+#[test]
+fn shutdown_timeout_is_one_deadline_for_workers_and_blocking_threads() {
+    within(|| {
+        let rt = Builder::new_multi_thread()
+            .worker_threads(1)
+            .long_poll_threshold(None)
+            .build()
+            .unwrap();
+        let (started_tx, started_rx) = mpsc::channel::<()>();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let release_rx = Arc::new(Mutex::new(release_rx));
+        let (s1, r1) = (started_tx.clone(), release_rx.clone());
+        let blocked_worker = rt.spawn(async move {
+            s1.send(()).unwrap();
+            let _ = r1.lock().unwrap().recv_timeout(PATIENCE);
+        });
+        // The blockers share the receiver: one holds its lock while it waits
+        // on the channel, the other waits for the lock. Both stay stuck.
+        let (s2, r2) = (started_tx, release_rx.clone());
+        let blocked_job = rt.spawn_blocking(move || {
+            s2.send(()).unwrap();
+            let _ = r2.lock().unwrap().recv_timeout(PATIENCE);
+        });
+        for _ in 0..2 {
+            started_rx
+                .recv_timeout(PATIENCE)
+                .expect("a blocker never started");
+        }
+        let timeout = Duration::from_millis(600);
+        let t0 = Instant::now();
+        rt.shutdown_timeout(timeout);
+        let took = t0.elapsed();
+        release_tx.send(()).unwrap();
+        release_tx.send(()).unwrap();
+        assert!(
+            took >= timeout,
+            "shutdown_timeout returned after {took:?} with a worker and a job still stuck"
+        );
+        assert!(
+            took < timeout * 3 / 2,
+            "shutdown_timeout({timeout:?}) took {took:?}: the worker wait and the blocking \
+             pool must share one deadline"
+        );
+        let worker_res = join_elsewhere(blocked_worker);
+        assert!(
+            worker_res.is_ok() || worker_res.as_ref().unwrap_err().is_cancelled(),
+            "{worker_res:?}"
+        );
+        assert!(join_elsewhere(blocked_job).is_ok());
+    });
+}
+
 #[test]
 fn shutdown_background_does_not_wait_for_stuck_threads() {
     within(|| {

@@ -69,7 +69,7 @@ pub const PERF_VARIANTS: &[PerfVariant] = &[
         suffix: "",
         configure: |_| {},
     },
-    // Reserved critical workers (issue 3): enable once the builder has it.
+    // Reserved critical workers (`Builder::reserve_critical_workers`, issue 3).
     // One of the two workers only runs Critical tasks: the Batch backlog
     // gets one worker, by design.
     PerfVariant {

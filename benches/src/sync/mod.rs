@@ -49,23 +49,14 @@ pub const SAMPLE_TIMEOUT: Duration = Duration::from_secs(10);
 const SETTLE: Duration = Duration::from_millis(2);
 
 // ---------------------------------------------------------------------------
-// VALIDATION PAIR: the one place to edit when perf_runtime::validation lands.
+// VALIDATION PAIR: how perf_runtime is put in each validation mode.
 // ---------------------------------------------------------------------------
 
-/// How to put perf_runtime in each validation mode of the uncontended pair;
-/// `None` while this build of perf_runtime has no validation modes, and then
-/// only the `Off` side (the primitives as they are) is measured and the
-/// `off_ns` / `report_ns` / `overhead` fields are left out.
-///
-/// Once `perf_runtime::validation` exists, replace `None` with one of
-/// (after `use perf_runtime::validation::Mode;` in this file):
-///
-/// ```text
-/// // per runtime, through the builder:
-/// Some(ValidationSwitch { configure: |b, v| { b.validation(match v { Validation::Off => Mode::Off, Validation::Report => Mode::Report }); }, before_sample: |_| {} })
-/// // process-wide setter, switched before every sample of that side:
-/// Some(ValidationSwitch { configure: |_, _| {}, before_sample: |v| perf_runtime::validation::set_mode(match v { Validation::Off => Mode::Off, Validation::Report => Mode::Report }) })
-/// ```
+/// How to put perf_runtime in each validation mode of the uncontended pair
+/// (`None` would measure only the `Off` side and leave out the `off_ns` /
+/// `report_ns` / `overhead` fields). A process-wide alternative would be
+/// `before_sample: |v| perf_runtime::validation::set_mode(..)`, switched
+/// before every sample of that side.
 pub const VALIDATION_SWITCH: Option<ValidationSwitch> = Some(ValidationSwitch {
     // `Builder::validation` sets the mode of that runtime's threads only, so
     // the Off and Report runtimes can live side by side.

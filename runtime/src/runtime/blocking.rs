@@ -192,7 +192,13 @@ impl BlockingPool {
                 if let Some(job) = job {
                     job.cancel();
                 }
-                Err(e)
+                Err(super::thread_spawn_error(
+                    &format!(
+                        "a blocking-pool thread (the first of at most {})",
+                        cfg.max_blocking_threads
+                    ),
+                    e,
+                ))
             }
             // Other threads will get to it.
             Err(_) => Ok(()),

@@ -22,6 +22,11 @@ use std::time::{Duration, Instant};
 /// [`Builder::worker_threads`] is not called.
 pub const WORKER_THREADS_ENV: &str = "PERF_RUNTIME_WORKER_THREADS";
 
+/// The most worker threads a runtime accepts from [`Builder::worker_threads`]
+/// or [`WORKER_THREADS_ENV`]; a larger count is a build error. Workers beyond
+/// the CPUs only add switching, and each costs a stack and its queues.
+pub const MAX_WORKER_THREADS: usize = 4096;
+
 /// Builds a [`Runtime`] with custom settings, as `tokio::runtime::Builder`.
 ///
 /// ```
@@ -500,6 +505,13 @@ impl Builder {
     /// The explicit worker count, if the builder or the environment sets one.
     fn explicit_workers(&self) -> io::Result<Option<WorkerOverride>> {
         if let Some(n) = self.worker_threads {
+            if n > MAX_WORKER_THREADS {
+                return Err(invalid(format!(
+                    "Builder::worker_threads({n}) is above the cap of {MAX_WORKER_THREADS} \
+                     worker threads (MAX_WORKER_THREADS); ask for at most {MAX_WORKER_THREADS}, \
+                     or leave it unset to run one worker per available CPU"
+                )));
+            }
             return Ok(Some(WorkerOverride::Builder(n)));
         }
         match std::env::var(WORKER_THREADS_ENV) {
@@ -816,6 +828,9 @@ pub(crate) fn parse_worker_env(v: &str) -> io::Result<usize> {
     match v.trim().parse::<usize>() {
         Ok(0) => Err(invalid(format!(
             "{WORKER_THREADS_ENV}=\"{v}\": the worker count must be at least 1; set it to a positive integer such as 4, or unset it"
+        ))),
+        Ok(n) if n > MAX_WORKER_THREADS => Err(invalid(format!(
+            "{WORKER_THREADS_ENV}=\"{v}\" is above the cap of {MAX_WORKER_THREADS} worker threads (MAX_WORKER_THREADS); set it to at most {MAX_WORKER_THREADS}, or unset it to run one worker per available CPU"
         ))),
         Ok(n) => Ok(n),
         Err(e) => Err(invalid(format!(

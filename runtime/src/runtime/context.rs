@@ -26,6 +26,9 @@ enum Entered {
 
 struct Context {
     handle: RefCell<Option<Handle>>,
+    /// How many `SetCurrentGuard`s are alive on this thread; each guard
+    /// remembers its own depth so an out-of-order drop is detected.
+    depth: Cell<usize>,
     /// The header of the task being polled on this thread, or null.
     task: Cell<*const Header>,
     budget: Cell<Budget>,
@@ -40,6 +43,7 @@ thread_local! {
     static CONTEXT: Context = const {
         Context {
             handle: RefCell::new(None),
+            depth: Cell::new(0),
             task: Cell::new(ptr::null()),
             budget: Cell::new(Budget::UNCONSTRAINED),
             entered: Cell::new(Entered::No),
@@ -79,23 +83,63 @@ pub(crate) fn current_is_current_thread() -> bool {
 }
 
 /// Restores the previous handle when dropped.
+///
+/// Guards nest: they must drop in the reverse order of their creation. An
+/// out-of-order drop (enter 1, enter 2, drop 1) panics, as tokio's does, after
+/// restoring the context from before the outer guard, so no runtime stays
+/// current without a guard keeping it so; the inner guards, already undone,
+/// then drop as no-ops.
 pub(crate) struct SetCurrentGuard {
     prev: Option<Handle>,
+    /// This guard's nesting depth (1 for the outermost), or 0 if the
+    /// thread-local context was gone when it was made.
+    depth: usize,
 }
 
 /// Makes `handle` this thread's current runtime until the guard drops.
 pub(crate) fn set_current(handle: Handle) -> SetCurrentGuard {
-    let prev = CONTEXT
-        .try_with(|c| c.handle.replace(Some(handle)))
-        .ok()
-        .flatten();
-    SetCurrentGuard { prev }
+    CONTEXT
+        .try_with(|c| {
+            let prev = c.handle.replace(Some(handle));
+            let depth = c.depth.get() + 1;
+            c.depth.set(depth);
+            SetCurrentGuard { prev, depth }
+        })
+        .unwrap_or(SetCurrentGuard {
+            prev: None,
+            depth: 0,
+        })
 }
 
 impl Drop for SetCurrentGuard {
     fn drop(&mut self) {
+        if self.depth == 0 {
+            return;
+        }
         let prev = self.prev.take();
-        let _ = CONTEXT.try_with(|c| *c.handle.borrow_mut() = prev);
+        let out_of_order = CONTEXT
+            .try_with(|c| {
+                let current = c.depth.get();
+                if current < self.depth {
+                    // An outer guard dropped out of order and already
+                    // restored the context from before it: nothing to undo.
+                    return false;
+                }
+                // Restore before any panic, so the thread is left as it was
+                // before this guard whichever order the guards drop in.
+                *c.handle.borrow_mut() = prev;
+                c.depth.set(self.depth - 1);
+                current > self.depth
+            })
+            .unwrap_or(false);
+        if out_of_order && !std::thread::panicking() {
+            panic!(
+                "`EnterGuard` values dropped out of order: guards returned by \
+                 `Handle::enter()` / `Runtime::enter()` must be dropped in the reverse order \
+                 of their creation. No runtime entered since this guard stays current; keep \
+                 each guard in its own scope so the inner one drops first."
+            );
+        }
     }
 }
 

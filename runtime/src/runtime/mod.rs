@@ -21,7 +21,7 @@ pub(crate) mod sizing;
 pub use crate::io::driver::probe::IO_ENV;
 pub use crate::io::driver::{IoBackend, IoDriver};
 pub use crate::scheduler::pick::{InvalidWeights, QosWeights};
-pub use builder::{Builder, WORKER_THREADS_ENV};
+pub use builder::{Builder, MAX_WORKER_THREADS, WORKER_THREADS_ENV};
 pub use handle::{EnterGuard, Handle, RuntimeFlavor, TryCurrentError};
 pub use id::Id;
 pub use metrics::{DelayHistogram, RuntimeMetrics};
@@ -162,19 +162,38 @@ impl Runtime {
             let _current = crate::runtime::context::set_current(inner.clone());
             inner.shutdown();
         }
+        // One deadline for the whole shutdown: the blocking pool gets what
+        // the workers left of it, so `shutdown_timeout(d)` takes at most d.
+        let deadline = timeout.map(|t| std::time::Instant::now() + t);
+        let remaining = || deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
         if let crate::scheduler::Handle::MultiThread(s) = inner {
             if timeout == Some(Duration::ZERO) {
                 // Never block: the last worker to leave cleans up.
             } else {
-                s.wait_workers(timeout);
+                s.wait_workers(remaining());
             }
         }
-        inner.common().blocking.shutdown(timeout);
+        inner.common().blocking.shutdown(remaining());
         if let Some(mut w) = self.watchdog.take() {
             w.stop();
         }
         drop(self.monitor.take());
     }
+}
+
+/// `e`, from starting `what` (a sentence part such as "worker thread 3 of 8"),
+/// with the context a user needs: which thread, and what to change.
+pub(crate) fn thread_spawn_error(what: &str, e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(
+        e.kind(),
+        format!(
+            "perf_runtime could not start {what}: {e}. The system refused a new thread: \
+             ask for fewer workers (Builder::worker_threads or {WORKER_THREADS_ENV}) or \
+             blocking threads (Builder::max_blocking_threads), use a smaller \
+             Builder::thread_stack_size, or raise the thread limits (ulimit -u, the \
+             cgroup's pids.max, vm.max_map_count)"
+        ),
+    )
 }
 
 impl Drop for Runtime {

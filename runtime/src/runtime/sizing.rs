@@ -172,7 +172,10 @@ impl Monitor {
         let stop2 = stop.clone();
         let thread = std::thread::Builder::new()
             .name(format!("{name}-sizing"))
-            .spawn(move || run(period, &sizing, shared, &stop2))?;
+            .spawn(move || run(period, &sizing, shared, &stop2))
+            .map_err(|e| {
+                crate::runtime::thread_spawn_error("the container-sizing monitor thread", e)
+            })?;
         Ok(Monitor {
             stop,
             thread: Some(thread),

@@ -205,7 +205,8 @@ impl Watchdog {
                         }
                     }
                 }
-            })?;
+            })
+            .map_err(|e| crate::runtime::thread_spawn_error("the watchdog thread", e))?;
         Ok(Watchdog {
             stop,
             thread: Some(thread),

@@ -41,7 +41,7 @@ pub(crate) struct Header {
     /// The node whose workers should run this task (`task::Builder::node`),
     /// or `raw::NO_NODE`.
     pub(crate) home_node: u16,
-    /// The NUMA node / worker hint of the last poll (`u16::MAX`: none). Written
+    /// The worker that last polled the task (`u32::MAX`: none yet). Written
     /// only by the thread holding RUNNING; read by `schedule` as a hint.
     pub(crate) last_worker: crate::loom::sync::atomic::AtomicU32,
     /// When the task was last queued, in `scheduler::stats::now_ns` units, or

@@ -64,25 +64,22 @@ impl AtomicWaker {
             .unwrap_or_else(|x| x)
         {
             WAITING => {
-                // Resets the slot lock if cloning or dropping a waker panics,
-                // so the slot is not left locked forever.
-                struct Unlock<'a>(&'a AtomicUsize);
-                impl Drop for Unlock<'_> {
-                    fn drop(&mut self) {
-                        self.0.store(WAITING, Release);
-                    }
-                }
-                let unlock = Unlock(&self.state);
-                self.waker.with_mut(|slot| {
-                    // SAFETY: we hold REGISTERING, so nobody else touches
-                    // the slot (module docs).
-                    let slot = unsafe { &mut *slot };
-                    match slot {
-                        Some(old) if old.will_wake(waker) => {}
-                        _ => *slot = Some(waker.clone()),
-                    }
-                });
-                std::mem::forget(unlock);
+                // Cloning the new waker or dropping the old one runs code we
+                // do not control, which may panic. Catch it and release the
+                // slot by the usual path below: storing WAITING instead would
+                // erase the WAKING bit a concurrent `take` left for us, and
+                // its wake would reach nobody.
+                let stored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.waker.with_mut(|slot| {
+                        // SAFETY: we hold REGISTERING, so nobody else touches
+                        // the slot (module docs).
+                        let slot = unsafe { &mut *slot };
+                        match slot {
+                            Some(old) if old.will_wake(waker) => {}
+                            _ => *slot = Some(waker.clone()),
+                        }
+                    })
+                }));
 
                 match self
                     .state
@@ -92,6 +89,8 @@ impl AtomicWaker {
                     Err(actual) => {
                         // A `take` ran while we held the slot; it left its
                         // WAKING bit for us and could not read the waker.
+                        // (After a panic the slot holds the old waker: it
+                        // gets the wake.)
                         debug_assert_eq!(actual, REGISTERING | WAKING);
                         // SAFETY: REGISTERING is still set, so we still own
                         // the slot.
@@ -101,6 +100,9 @@ impl AtomicWaker {
                             waker.wake();
                         }
                     }
+                }
+                if let Err(panic) = stored {
+                    std::panic::resume_unwind(panic);
                 }
             }
             WAKING => {
@@ -280,6 +282,47 @@ mod loom_tests {
             producer.join().unwrap();
             assert!(seen || new.0.load(SeqCst) == 1);
             assert!(old.0.load(SeqCst) + new.0.load(SeqCst) >= 1);
+        });
+    }
+
+    /// A waker whose `clone` panics (a buggy waker from user code).
+    fn panicking_clone_waker() -> Waker {
+        use std::task::{RawWaker, RawWakerVTable};
+        unsafe fn clone(_: *const ()) -> RawWaker {
+            panic!("this waker's clone panics");
+        }
+        unsafe fn noop(_: *const ()) {}
+        static VTABLE: RawWakerVTable = RawWakerVTable::new(clone, noop, noop, noop);
+        // SAFETY: the vtable's functions ignore the data pointer.
+        unsafe { Waker::from_raw(RawWaker::new(std::ptr::null(), &VTABLE)) }
+    }
+
+    /// Issue 15: a `register` whose `Waker::clone` panics released the slot
+    /// by storing WAITING, over the WAKING bit a concurrent `wake` left for
+    /// it: that wake reached nobody. The wake must still reach the waker in
+    /// the slot, and the slot must be usable afterwards.
+    #[test]
+    fn a_panicking_clone_does_not_lose_a_concurrent_wake() {
+        loom::model(|| {
+            let aw = Arc::new(AtomicWaker::new());
+            let old = std::sync::Arc::new(Count(AtomicUsize::new(0)));
+            aw.register(&Waker::from(old.clone()));
+            let producer = {
+                let aw = aw.clone();
+                thread::spawn(move || aw.wake())
+            };
+            let bad = panicking_clone_waker();
+            let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| aw.register(&bad)));
+            producer.join().unwrap();
+            // Either the wake ran first (it took `old`), or `register` held
+            // the slot and must wake `old` for it; never neither.
+            assert_eq!(old.0.load(SeqCst), 1, "the concurrent wake was lost");
+            let _ = res;
+            // The slot is free again: a new registration is woken.
+            let again = std::sync::Arc::new(Count(AtomicUsize::new(0)));
+            aw.register(&Waker::from(again.clone()));
+            aw.wake();
+            assert_eq!(again.0.load(SeqCst), 1, "the slot stayed locked");
         });
     }
 }

@@ -5,6 +5,7 @@
 //! wake path (which runs inside a task poll on the same thread) both use it
 //! through a shared reference, without a `RefCell` dance on every poll.
 
+use super::spec::Peers;
 use super::{Notified, Shared};
 use crate::scheduler::inject::retry;
 use crate::scheduler::park::Parker;
@@ -27,12 +28,10 @@ pub(crate) struct WorkerSpec {
     pub(crate) reserved: bool,
     /// CPUs to pin the worker thread to (`Builder::placement`).
     pub(crate) pin: Option<crate::topology::CpuSet>,
-    /// Workers of the same node sharing this worker's last-level cache.
-    pub(crate) llc_peers: Box<[usize]>,
-    /// The other workers of this node.
-    pub(crate) node_peers: Box<[usize]>,
-    /// The other nodes, nearest first.
-    pub(crate) remote_nodes: Box<[usize]>,
+    /// The workers of this node, this worker's cache group first in line.
+    pub(crate) peers: Peers,
+    /// The other nodes, nearest first (shared by the node's workers).
+    pub(crate) remote_nodes: Arc<[usize]>,
 }
 
 pub(crate) struct Core {
@@ -42,9 +41,8 @@ pub(crate) struct Core {
     /// (`Builder::reserve_critical_workers`).
     pub(crate) reserved: bool,
     pub(crate) pin: Option<crate::topology::CpuSet>,
-    llc_peers: Box<[usize]>,
-    node_peers: Box<[usize]>,
-    remote_nodes: Box<[usize]>,
+    peers: Peers,
+    remote_nodes: Arc<[usize]>,
     /// Consecutive searches that found nothing on this node.
     local_misses: Cell<u32>,
     steal_hysteresis: u32,
@@ -141,8 +139,7 @@ impl CoreSeed {
             node,
             reserved,
             pin,
-            llc_peers,
-            node_peers,
+            peers,
             remote_nodes,
         } = spec;
         Box::new(Core {
@@ -150,8 +147,7 @@ impl CoreSeed {
             node,
             reserved,
             pin,
-            llc_peers,
-            node_peers,
+            peers,
             remote_nodes,
             local_misses: Cell::new(0),
             steal_hysteresis,
@@ -320,7 +316,7 @@ impl Core {
     fn steal_classes(&self, shared: &Shared, classes: &[Qos]) -> Option<Notified> {
         for &qos in classes {
             let dest = &self.queues[qos.index()];
-            for peers in [&self.llc_peers, &self.node_peers] {
+            for peers in [self.peers.llc(), self.peers.rest_of_node()] {
                 if let Some(t) = self.steal_from(shared, peers, qos) {
                     self.local_misses.set(0);
                     self.stats.on_steal(false);
@@ -344,7 +340,7 @@ impl Core {
         for &qos in classes {
             let dest = &self.queues[qos.index()];
             for &node in self.remote_nodes.iter() {
-                if let Some(t) = self.steal_from(shared, &shared.node_workers[node], qos) {
+                if let Some(t) = self.steal_from(shared, [&shared.node_workers[node], &[]], qos) {
                     self.stats.on_steal(true);
                     return Some(t);
                 }
@@ -357,12 +353,16 @@ impl Core {
         None
     }
 
-    /// Steals half of one of `workers`' `qos` deques, starting at a random one.
-    fn steal_from(&self, shared: &Shared, workers: &[usize], qos: Qos) -> Option<Notified> {
+    /// Steals half of one of `workers`' `qos` deques (two runs of one list,
+    /// as [`Peers`] hands them out), starting at a random one.
+    fn steal_from(&self, shared: &Shared, workers: [&[usize]; 2], qos: Qos) -> Option<Notified> {
         let dest = &self.queues[qos.index()];
-        let start = self.next_rand(workers.len());
-        for i in 0..workers.len() {
-            let victim = workers[(start + i) % workers.len()];
+        let [a, b] = workers;
+        let len = a.len() + b.len();
+        let start = self.next_rand(len);
+        for i in 0..len {
+            let k = (start + i) % len;
+            let victim = if k < a.len() { a[k] } else { b[k - a.len()] };
             if victim == self.index {
                 continue;
             }

@@ -63,8 +63,8 @@ pub(crate) struct Shared {
     /// `NO_OWNER`.
     pub(crate) driver_owner: AtomicUsize,
     pub(crate) is_shutdown: AtomicBool,
-    /// Cores waiting for a worker thread to pick them up (start-up and
-    /// `block_in_place` hand-off).
+    /// What every scheduler flavour shares: the configuration, the timer,
+    /// the blocking pool, the topology, the sizing state and the I/O driver.
     pub(crate) common: Common,
     remote_rr: AtomicUsize,
     /// Worker threads that left with their core at shutdown.
@@ -106,6 +106,13 @@ impl CoreSource {
                 let _ = shared.remotes[index].stats.set(core.stats.clone());
                 core
             }
+        }
+    }
+
+    fn index(&self) -> usize {
+        match self {
+            CoreSource::Ready(core) => core.index,
+            CoreSource::Seed(seed) => seed.index(),
         }
     }
 
@@ -478,6 +485,7 @@ pub(crate) fn spawn_worker_thread(shared: &Arc<Shared>, core: CoreSource) -> std
     let on_stop = cfg.on_thread_stop.clone();
     // The core crosses to the new thread inside this slot; if spawning fails
     // the closure (and the slot) come back to us through the error path.
+    let index = core.index();
     let slot = Arc::new(std::sync::Mutex::new(Some(core)));
     let slot2 = slot.clone();
     shared.thread_started();
@@ -518,7 +526,15 @@ pub(crate) fn spawn_worker_thread(shared: &Arc<Shared>, core: CoreSource) -> std
                 drop(core);
                 worker::worker_exited(shared);
             }
-            Err(e)
+            Err(crate::runtime::thread_spawn_error(
+                &format!(
+                    "worker thread {} of {} (named {:?})",
+                    index + 1,
+                    shared.remotes.len(),
+                    (cfg.thread_name)()
+                ),
+                e,
+            ))
         }
     }
 }
