@@ -1,7 +1,9 @@
 //! Timers: [`sleep`], [`timeout`], [`interval`], and the clock they read.
 //!
-//! All timers of a runtime live in one hierarchical timer wheel with 1 ms
-//! ticks, driven by the scheduler: every scheduling tick asks
+//! All timers of a runtime live in one hierarchical timer wheel (ticks of
+//! `Builder::timer_resolution`, 1 ms by default, for coarse placement; the
+//! timers of the next occupied tick wait in a heap by exact deadline),
+//! driven by the scheduler: every scheduling tick asks
 //! `TimeHandle::is_due` (one atomic load when no timer is pending) and calls
 //! `process` when it is, so timers fire on time even when no worker parks.
 //! A paused clock ([`pause`], [`advance`]) makes timer tests instant and
@@ -20,7 +22,7 @@
 //! ```
 //!
 //! # What lives where
-//! - `clock.rs`: real or paused time; time ↔ tick conversions.
+//! - `clock.rs`: real or paused time; time ↔ nanoseconds since its origin.
 //! - `wheel.rs`: the wheel (6 levels × 64 slots) and its slab of entries.
 //! - `entry.rs`: the state a `Sleep` shares with the wheel.
 //! - `handle.rs`: `TimeHandle`, the driver the scheduler calls, and the
@@ -33,16 +35,17 @@
 //!   races, under `--cfg perf_runtime_loom`).
 //!
 //! # Invariants
-//! - A timer never fires early: deadlines round *up* to a tick, "now" rounds
-//!   *down*, and an entry fires only when `now_tick >= deadline_tick`.
+//! - A timer never fires early, and is not rounded up to a tick: an entry
+//!   fires only when the clock (in nanoseconds) has reached its exact
+//!   deadline; the tick only decides where the wheel keeps it until then.
 //! - The wheel, its slab and every entry's state transitions are guarded by
-//!   the one driver mutex. An entry is `Pending(tick)` exactly while it is
+//!   the one driver mutex. An entry is `Pending(deadline)` exactly while it is
 //!   linked in the wheel; `Fired` and `Shutdown` are final except that the
 //!   owning `Sleep` may re-link it (`reset`). Hence a `Sleep` that reads
 //!   `Pending` under the lock owns its slab key, and one that reads a final
 //!   state without the lock needs no lock to drop.
 //! - Wakers are woken (and, at shutdown, dropped) with the lock released.
-//! - `next_wake` (an atomic) holds the wheel's next expiration tick,
+//! - `next_wake` (an atomic) holds the wheel's next expiration (ns),
 //!   rewritten under the lock after every change to the wheel; the unpark
 //!   callback runs when a registration makes it earlier.
 //! - Wheel invariants (levels, cascading, the span) are in `wheel.rs`; the
@@ -54,6 +57,7 @@ pub mod error;
 mod handle;
 mod instant;
 mod interval;
+mod slack;
 mod sleep;
 mod timeout;
 mod wheel;
