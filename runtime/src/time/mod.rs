@@ -27,6 +27,7 @@
 //! - `entry.rs`: the state a `Sleep` shares with the wheel.
 //! - `handle.rs`: `TimeHandle`, the driver the scheduler calls, and the
 //!   registration/cancellation used by `Sleep`.
+//! - `slack.rs`: lowering the kernel's timer slack on runtime threads.
 //! - `instant.rs`, `sleep.rs`, `timeout.rs`, `interval.rs`, `error.rs`: the
 //!   public API, in tokio's names and shapes.
 //! - `tests.rs` (driver and public API on a paused clock, driven by hand;
@@ -74,6 +75,7 @@ mod wheel_tests;
 pub(crate) use handle::TimeHandle;
 pub use instant::Instant;
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
+pub(crate) use slack::{lower_for_worker as lower_worker_timer_slack, SlackGuard};
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use std::time::Duration;
 pub use timeout::{timeout, timeout_at, Timeout};
