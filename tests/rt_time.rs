@@ -314,3 +314,80 @@ fn is_elapsed_reports_a_fired_sleep() {
         });
     });
 }
+
+#[test]
+fn a_1ms_sleep_on_an_idle_runtime_never_returns_before_its_deadline() {
+    // Exact deadlines, whatever the wheel's slot width: never early (the
+    // assertion is one-sided, so a loaded machine cannot make it flaky).
+    within(|| {
+        for resolution in [
+            Duration::from_millis(1),
+            Duration::from_micros(7),
+            Duration::from_millis(3),
+        ] {
+            let rt = Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .timer_resolution(resolution)
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                perf_runtime::spawn(async move {
+                    for _ in 0..100 {
+                        let deadline = Instant::now() + Duration::from_millis(1);
+                        time::sleep(Duration::from_millis(1)).await;
+                        let now = Instant::now();
+                        assert!(
+                            now >= deadline,
+                            "resolution {resolution:?}: a 1 ms sleep returned {:?} early",
+                            deadline - now
+                        );
+                    }
+                })
+                .await
+                .unwrap();
+            });
+        }
+    });
+}
+
+#[test]
+fn sub_millisecond_deadlines_are_not_rounded_up_on_the_paused_clock() {
+    // With 1 ms slots, each sleep completes at its exact deadline: the
+    // paused clock auto-advances to the deadline, not to the next tick.
+    within(|| {
+        let rt = paused();
+        rt.block_on(async {
+            let start = Instant::now();
+            let offsets = [1_250u64, 300, 2_999, 700, 1_001];
+            let tasks: Vec<_> = offsets
+                .iter()
+                .map(|&us| {
+                    perf_runtime::spawn(async move {
+                        time::sleep_until(start + Duration::from_micros(us)).await;
+                        Instant::now() - start
+                    })
+                })
+                .collect();
+            for (task, us) in tasks.into_iter().zip(offsets) {
+                assert_eq!(task.await.unwrap(), Duration::from_micros(us));
+            }
+        });
+    });
+}
+
+#[test]
+fn an_out_of_range_timer_resolution_is_a_build_error_naming_it() {
+    for bad in [Duration::ZERO, Duration::from_secs(10)] {
+        for mut builder in [Builder::new_current_thread(), Builder::new_multi_thread()] {
+            let Err(err) = builder.timer_resolution(bad).build() else {
+                panic!("timer_resolution({bad:?}) must fail the build");
+            };
+            let msg = err.to_string();
+            assert!(
+                msg.contains("timer_resolution") && msg.contains("between"),
+                "unhelpful error: {msg}"
+            );
+        }
+    }
+}

@@ -6,6 +6,7 @@
 //! cargo run --release -p benches --bin compare -- container [--json]   # as root
 //! cargo run --release -p benches --bin compare -- sync [--json] [--samples N]
 //! cargo run --release -p benches --bin compare -- io [--json] [--rounds N] [--ms N]
+//! cargo run --release -p benches --bin compare -- timers [--json]
 //! ```
 //!
 //! See `benches/README.md` for what each workload measures.
@@ -33,6 +34,7 @@ usage: compare scheduler [--json] [--samples N] [--warmup N] [--only NAME[,NAME.
        compare io [--json] [--rounds N] [--ms N] [--conns LIST] [--no-http]
        compare sync [--json] [--samples N] [--warmup N] [--only NAME[,NAME...]]
                     [--tokio-vs-tokio] [--off-vs-off] [--unpinned]
+       compare timers [--json]
 
 scheduler    runs every workload on perf_runtime and on tokio (2 workers each),
              interleaving the two sample by sample, then idle_memory
@@ -126,6 +128,7 @@ fn main() -> ExitCode {
         container::CHILD => return container::child_main(&args[1..]),
         "sync" => return sync_main(&args[1..]),
         "io" => return benches::io::main(&args[1..]),
+        "timers" => return benches::timers::main(&args[1..]),
         benches::io::SERVER => return benches::io::server_main(&args[1..]),
         benches::io::CLIENT => return benches::io::client_main(&args[1..]),
         benches::http::SERVER => return benches::http::server_main(&args[1..]),

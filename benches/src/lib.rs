@@ -10,4 +10,5 @@ pub mod rt;
 pub mod spin;
 pub mod stats;
 pub mod sync;
+pub mod timers;
 pub mod workloads;

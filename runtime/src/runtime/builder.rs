@@ -65,6 +65,7 @@ pub struct Builder {
     long_poll_threshold: Option<Duration>,
     topology: Option<Topology>,
     start_paused: bool,
+    timer_resolution: Duration,
     enable_io: bool,
     io_driver: crate::io::driver::IoDriver,
 }
@@ -116,6 +117,7 @@ impl Builder {
             long_poll_threshold: Some(Duration::from_millis(100)),
             topology: None,
             start_paused: false,
+            timer_resolution: DEFAULT_TIMER_RESOLUTION,
             enable_io: false,
             io_driver: crate::io::driver::IoDriver::Auto,
         }
@@ -407,6 +409,39 @@ impl Builder {
         self
     }
 
+    /// The width of a slot of the timer wheel (default 1 ms; between 1 µs
+    /// and 1 s).
+    ///
+    /// Timers fire at their exact requested deadline (plus the time a worker
+    /// needs to notice) whatever this is: it only decides how coarsely the
+    /// wheel groups timers until their slot comes up. What it costs: the
+    /// timers of the next occupied slot wait in a heap ordered by exact
+    /// deadline, so a coarser resolution puts more timers in that heap at
+    /// once (O(log n) per registration and fire, n the timers sharing a
+    /// slot); a finer one makes far timers cascade between the wheel's
+    /// levels more often, and a parked worker with no timer due within 64
+    /// slots wakes once per cascade point (every 64 slots at most).
+    ///
+    /// # Errors
+    /// [`build`](Builder::build) fails if `resolution` is zero or longer
+    /// than one second.
+    pub fn timer_resolution(&mut self, resolution: Duration) -> &mut Self {
+        self.timer_resolution = resolution;
+        self
+    }
+
+    fn checked_timer_resolution(&self) -> io::Result<Duration> {
+        let r = self.timer_resolution;
+        if r < MIN_TIMER_RESOLUTION || r > MAX_TIMER_RESOLUTION {
+            return Err(invalid(format!(
+                "Builder::timer_resolution({r:?}) is out of range: use a slot width between \
+                 {MIN_TIMER_RESOLUTION:?} and {MAX_TIMER_RESOLUTION:?} (default \
+                 {DEFAULT_TIMER_RESOLUTION:?}); timers fire at their exact deadline whatever it is"
+            )));
+        }
+        Ok(r)
+    }
+
     /// Kept for tokio compatibility: timers are always enabled.
     pub fn enable_time(&mut self) -> &mut Self {
         self
@@ -499,6 +534,7 @@ impl Builder {
             on_thread_unpark: self.on_thread_unpark.clone(),
             max_blocking_threads: self.max_blocking_threads,
             thread_keep_alive: self.thread_keep_alive,
+            timer_resolution: self.checked_timer_resolution()?,
         })
     }
 
@@ -604,7 +640,11 @@ impl Builder {
         let config = self.config()?;
         let stats = Arc::new(Stats::default());
         let common = Common {
-            time: TimeHandle::new(pausable, self.start_paused && pausable),
+            time: TimeHandle::new(
+                pausable,
+                self.start_paused && pausable,
+                config.timer_resolution,
+            ),
             blocking: BlockingPool::new(config.clone()),
             watchdog: stats.clone(),
             topology,
@@ -819,6 +859,11 @@ fn sizing_ranks(nodes: &[usize], reserved: &[bool]) -> Vec<usize> {
     }
     ranks
 }
+
+/// `Builder::timer_resolution`'s default and bounds.
+const DEFAULT_TIMER_RESOLUTION: Duration = Duration::from_millis(1);
+const MIN_TIMER_RESOLUTION: Duration = Duration::from_micros(1);
+const MAX_TIMER_RESOLUTION: Duration = Duration::from_secs(1);
 
 fn invalid(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg)

@@ -22,6 +22,8 @@ pub(crate) struct Config {
     pub(crate) on_thread_unpark: Option<Callback>,
     pub(crate) max_blocking_threads: usize,
     pub(crate) thread_keep_alive: Duration,
+    /// The timer wheel's slot width (`Builder::timer_resolution`).
+    pub(crate) timer_resolution: Duration,
 }
 
 impl Config {

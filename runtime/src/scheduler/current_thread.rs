@@ -233,7 +233,11 @@ impl Shared {
         let mut cx = Context::from_waker(&waker);
         loop {
             if let Some(core) = me.take_core() {
+                // This thread drives the timers while it holds the core:
+                // no 50 µs kernel slack on its parks (restored after).
+                let slack = crate::time::SlackGuard::lower();
                 let (core, out) = me.drive(core, &wake, &mut || future.as_mut().poll(&mut cx));
+                drop(slack);
                 me.release_core(core);
                 if let Some(out) = out {
                     return out;

@@ -1,5 +1,6 @@
 //! The runtime's clock: real time, or a paused (test) clock that only moves
-//! when told to, and the conversions between clock time and wheel ticks.
+//! when told to, and the conversions between clock time and the timer
+//! driver's nanoseconds since the clock's origin.
 //!
 //! Reads are lock-free: one `mode` load, then either `std::time::Instant::now()`
 //! (real), `origin + frozen` (paused), or `std now + skew` (resumed after a
@@ -17,12 +18,10 @@ const PAUSED: u8 = 1;
 /// The clock runs, offset from the system clock by `skew` nanoseconds.
 const SKEWED: u8 = 2;
 
-/// Nanoseconds per wheel tick (1 ms).
-const NANOS_PER_TICK: u128 = 1_000_000;
-
-/// The largest tick a deadline converts to, kept well below the entry-state
-/// sentinels (`entry::FIRED`, `entry::SHUTDOWN`).
-pub(super) const MAX_TICK: u64 = u64::MAX >> 2;
+/// The largest deadline (nanoseconds since the origin, ~146 years) a
+/// timer converts to, kept well below the entry-state sentinels
+/// (`entry::FIRED`, `entry::SHUTDOWN`).
+pub(super) const MAX_NANOS: u64 = u64::MAX >> 2;
 
 pub(super) struct Clock {
     /// Tick 0 of the timer wheel; never changes.
@@ -129,41 +128,34 @@ impl Clock {
         self.frozen.store(advanced, Release);
     }
 
-    /// Moves the paused clock forward to `tick`, if it is behind it.
-    /// Returns false if the clock is not paused.
-    pub(super) fn advance_to_tick(&self, tick: u64) -> bool {
+    /// Moves the paused clock forward to `nanos` since the origin, if it
+    /// is behind it. Returns false if the clock is not paused.
+    pub(super) fn advance_to_nanos(&self, nanos: u64) -> bool {
         let _guard = lock(&self.mutate);
         if !self.is_paused() {
             return false;
         }
-        let target = u64::try_from(u128::from(tick) * NANOS_PER_TICK).unwrap_or(u64::MAX);
-        if target > self.frozen.load(Acquire) {
-            self.frozen.store(target, Release);
+        if nanos > self.frozen.load(Acquire) {
+            self.frozen.store(nanos, Release);
         }
         true
     }
 
-    /// The clock's current tick, rounded down: a timer due at tick `t` is
-    /// fired only once the clock has passed the whole of `t` milliseconds.
+    /// The clock's current time, in nanoseconds since the origin.
     #[inline]
-    pub(super) fn now_tick(&self) -> u64 {
-        self.instant_to_tick_floor(self.now())
+    pub(super) fn now_nanos(&self) -> u64 {
+        self.since_origin(self.now()).min(MAX_NANOS)
     }
 
-    fn instant_to_tick_floor(&self, t: StdInstant) -> u64 {
-        let ns = t.saturating_duration_since(self.origin).as_nanos();
-        u64::try_from(ns / NANOS_PER_TICK).map_or(MAX_TICK, |t| t.min(MAX_TICK))
+    /// A deadline in nanoseconds since the origin (clamped to `MAX_NANOS`).
+    /// `Instant` has nanosecond precision, so nothing is rounded.
+    pub(super) fn deadline_to_nanos(&self, deadline: StdInstant) -> u64 {
+        self.since_origin(deadline).min(MAX_NANOS)
     }
 
-    /// The tick of a deadline, rounded up, so a timer never fires early.
-    pub(super) fn deadline_to_tick(&self, deadline: StdInstant) -> u64 {
-        let ns = deadline.saturating_duration_since(self.origin).as_nanos();
-        u64::try_from(ns.div_ceil(NANOS_PER_TICK)).map_or(MAX_TICK, |t| t.min(MAX_TICK))
-    }
-
-    /// The time at which `tick` begins (`None` if not representable).
-    pub(super) fn tick_to_instant(&self, tick: u64) -> Option<StdInstant> {
-        self.origin.checked_add(Duration::from_millis(tick))
+    /// The instant `nanos` after the origin (`None` if not representable).
+    pub(super) fn nanos_to_instant(&self, nanos: u64) -> Option<StdInstant> {
+        self.origin.checked_add(Duration::from_nanos(nanos))
     }
 
     fn since_origin(&self, t: StdInstant) -> u64 {

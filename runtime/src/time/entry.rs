@@ -2,7 +2,8 @@
 //! the waker of the task waiting on it.
 //!
 //! State (`Shared::state`, one `AtomicU64`):
-//! - `t <= MAX_TICK`: pending, linked in the wheel with deadline tick `t`;
+//! - `t <= MAX_NANOS`: pending, linked in the wheel with deadline `t`
+//!   (nanoseconds since the clock's origin);
 //! - `FIRED`: the deadline passed and the entry is no longer in the wheel;
 //! - `SHUTDOWN`: the runtime shut down and dropped the entry.
 //!
@@ -25,7 +26,8 @@ const SHUTDOWN: u64 = u64::MAX - 1;
 #[must_use]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum EntryState {
-    /// Linked in the wheel, due at this tick.
+    /// Linked in the wheel, due at this many nanoseconds since the clock's
+    /// origin.
     Pending(u64),
     /// Fired: the `Sleep` is complete.
     Fired,
@@ -53,14 +55,14 @@ impl Shared {
         match self.state.load(Acquire) {
             FIRED => EntryState::Fired,
             SHUTDOWN => EntryState::Shutdown,
-            tick => EntryState::Pending(tick),
+            deadline => EntryState::Pending(deadline),
         }
     }
 
-    /// Driver lock held: the entry is (re)linked at `tick`.
-    pub(super) fn set_pending(&self, tick: u64) {
-        debug_assert!(tick <= super::clock::MAX_TICK);
-        self.state.store(tick, Release);
+    /// Driver lock held: the entry is (re)linked to fire at `deadline`.
+    pub(super) fn set_pending(&self, deadline: u64) {
+        debug_assert!(deadline <= super::clock::MAX_NANOS);
+        self.state.store(deadline, Release);
     }
 
     /// Driver lock held: the entry fired and left the wheel. Returns the

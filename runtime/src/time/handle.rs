@@ -2,8 +2,10 @@
 //! the scheduler makes (`is_due`, `process`, `park_timeout`, `auto_advance`,
 //! `shutdown`).
 //!
-//! `next_wake` caches the wheel's next expiration tick (`NO_WAKE`: none) and
-//! is only written with the lock held, after every change to the wheel. It is
+//! `next_wake` caches the wheel's next expiration (`NO_WAKE`: none), in
+//! nanoseconds since the clock's origin: the earliest exact deadline, or a
+//! cascade point of the wheel when no timer is due within 64 ticks. It is
+//! only written with the lock held, after every change to the wheel. It is
 //! read without the lock by `is_due`/`park_timeout`/`auto_advance`; a stale
 //! value is harmless: too early costs one empty `process`, and a value that
 //! became earlier is announced by the unpark callback.
@@ -58,15 +60,18 @@ pub(super) enum Registered {
 
 impl TimeHandle {
     /// A driver for a runtime; `pausable` only for the current_thread
-    /// runtime (which alone may pause the clock).
-    pub(crate) fn new(pausable: bool, start_paused: bool) -> TimeHandle {
+    /// runtime (which alone may pause the clock). `resolution` is the width
+    /// of a wheel tick (`Builder::timer_resolution`); timers fire at their
+    /// exact deadline whatever it is.
+    pub(crate) fn new(pausable: bool, start_paused: bool, resolution: Duration) -> TimeHandle {
+        let tick_ns = u64::try_from(resolution.as_nanos()).unwrap_or(u64::MAX);
         TimeHandle {
             inner: Arc::new(Driver {
                 clock: Clock::new(pausable, start_paused),
                 next_wake: AtomicU64::new(NO_WAKE),
                 is_shutdown: AtomicBool::new(false),
                 locked: Mutex::new(Locked {
-                    wheel: Wheel::new(),
+                    wheel: Wheel::new(tick_ns),
                     unpark: None,
                 }),
             }),
@@ -84,12 +89,13 @@ impl TimeHandle {
     #[inline]
     pub(crate) fn is_due(&self) -> bool {
         let next = self.inner.next_wake.load(Relaxed);
-        next != NO_WAKE && self.inner.clock.now_tick() >= next
+        next != NO_WAKE && self.inner.clock.now_nanos() >= next
     }
 
-    /// Fires every expired timer. Wakers run with the lock released.
+    /// Fires every timer whose exact deadline has passed. Wakers run with
+    /// the lock released.
     pub(crate) fn process(&self) {
-        let now = self.inner.clock.now_tick();
+        let now = self.inner.clock.now_nanos();
         let mut wakers = WakeList::new();
         let mut locked = lock(&self.inner.locked);
         while let Some(entry) = locked.wheel.poll(now) {
@@ -107,26 +113,28 @@ impl TimeHandle {
         wakers.wake_all();
     }
 
-    /// How long a worker may sleep before the next timer is due: `None`
-    /// with no timer, `Some(ZERO)` if one is due.
+    /// How long a worker may sleep before the next timer is due, to the
+    /// nanosecond (not rounded to a tick): `None` with no timer, `Some(ZERO)`
+    /// if one is due.
     pub(crate) fn park_timeout(&self) -> Option<Duration> {
         let next = self.inner.next_wake.load(Relaxed);
         if next == NO_WAKE {
             return None;
         }
         let now = self.inner.clock.now();
-        Some(match self.inner.clock.tick_to_instant(next) {
+        Some(match self.inner.clock.nanos_to_instant(next) {
             Some(at) => at.saturating_duration_since(now),
             None => Duration::MAX,
         })
     }
 
     /// With a paused clock and a linked timer: moves the clock to the next
-    /// expiration and returns true (the caller then calls `process` instead
+    /// expiration (an exact deadline, or a cascade point before it) and
+    /// returns true (the caller then calls `process` instead
     /// of sleeping). Otherwise returns false.
     pub(crate) fn auto_advance(&self) -> bool {
         let next = self.inner.next_wake.load(Relaxed);
-        next != NO_WAKE && self.inner.clock.advance_to_tick(next)
+        next != NO_WAKE && self.inner.clock.advance_to_nanos(next)
     }
 
     /// The runtime is shutting down: unlinks every timer and drops its
@@ -171,7 +179,7 @@ impl TimeHandle {
     ) -> Registered {
         let clock = &self.inner.clock;
         let elapsed = deadline <= clock.now();
-        let tick = clock.deadline_to_tick(deadline);
+        let at = clock.deadline_to_nanos(deadline);
         let mut locked = lock(&self.inner.locked);
         if self.is_shutdown() {
             return Registered::Shutdown;
@@ -184,14 +192,8 @@ impl TimeHandle {
             entry.mark_fired();
             Registered::Elapsed
         } else {
-            entry.set_pending(tick);
-            match locked.wheel.insert(tick, entry.clone()) {
-                Ok(key) => Registered::Linked(key),
-                Err(_) => {
-                    entry.mark_fired();
-                    Registered::Elapsed
-                }
-            }
+            entry.set_pending(at);
+            Registered::Linked(locked.wheel.insert(at, entry.clone()))
         };
         let after = self.update_next_wake(&locked);
         let unpark = if after < before {
@@ -216,7 +218,7 @@ impl TimeHandle {
     }
 
     fn update_next_wake(&self, locked: &Locked) -> u64 {
-        let next = locked.wheel.next_expiration_tick().unwrap_or(NO_WAKE);
+        let next = locked.wheel.next_expiration().unwrap_or(NO_WAKE);
         self.inner.next_wake.store(next, Relaxed);
         next
     }

@@ -27,7 +27,7 @@ fn one_ms_sleep(h: &TimeHandle) -> Sleep {
 #[test]
 fn poll_races_fire() {
     loom::model(|| {
-        let h = TimeHandle::new(true, true);
+        let h = TimeHandle::new(true, true, Duration::from_millis(1));
         let mut s = one_ms_sleep(&h);
         let count = std::sync::Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(count.clone());
@@ -57,7 +57,7 @@ fn poll_races_fire() {
 #[test]
 fn drop_races_fire() {
     loom::model(|| {
-        let h = TimeHandle::new(true, true);
+        let h = TimeHandle::new(true, true, Duration::from_millis(1));
         let mut s = one_ms_sleep(&h);
         let count = std::sync::Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(count.clone());

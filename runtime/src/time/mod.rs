@@ -1,7 +1,9 @@
 //! Timers: [`sleep`], [`timeout`], [`interval`], and the clock they read.
 //!
-//! All timers of a runtime live in one hierarchical timer wheel with 1 ms
-//! ticks, driven by the scheduler: every scheduling tick asks
+//! All timers of a runtime live in one hierarchical timer wheel (ticks of
+//! `Builder::timer_resolution`, 1 ms by default, for coarse placement; the
+//! timers of the next occupied tick wait in a heap by exact deadline),
+//! driven by the scheduler: every scheduling tick asks
 //! `TimeHandle::is_due` (one atomic load when no timer is pending) and calls
 //! `process` when it is, so timers fire on time even when no worker parks.
 //! A paused clock ([`pause`], [`advance`]) makes timer tests instant and
@@ -20,11 +22,12 @@
 //! ```
 //!
 //! # What lives where
-//! - `clock.rs`: real or paused time; time ↔ tick conversions.
+//! - `clock.rs`: real or paused time; time ↔ nanoseconds since its origin.
 //! - `wheel.rs`: the wheel (6 levels × 64 slots) and its slab of entries.
 //! - `entry.rs`: the state a `Sleep` shares with the wheel.
 //! - `handle.rs`: `TimeHandle`, the driver the scheduler calls, and the
 //!   registration/cancellation used by `Sleep`.
+//! - `slack.rs`: lowering the kernel's timer slack on runtime threads.
 //! - `instant.rs`, `sleep.rs`, `timeout.rs`, `interval.rs`, `error.rs`: the
 //!   public API, in tokio's names and shapes.
 //! - `tests.rs` (driver and public API on a paused clock, driven by hand;
@@ -33,16 +36,17 @@
 //!   races, under `--cfg perf_runtime_loom`).
 //!
 //! # Invariants
-//! - A timer never fires early: deadlines round *up* to a tick, "now" rounds
-//!   *down*, and an entry fires only when `now_tick >= deadline_tick`.
+//! - A timer never fires early, and is not rounded up to a tick: an entry
+//!   fires only when the clock (in nanoseconds) has reached its exact
+//!   deadline; the tick only decides where the wheel keeps it until then.
 //! - The wheel, its slab and every entry's state transitions are guarded by
-//!   the one driver mutex. An entry is `Pending(tick)` exactly while it is
+//!   the one driver mutex. An entry is `Pending(deadline)` exactly while it is
 //!   linked in the wheel; `Fired` and `Shutdown` are final except that the
 //!   owning `Sleep` may re-link it (`reset`). Hence a `Sleep` that reads
 //!   `Pending` under the lock owns its slab key, and one that reads a final
 //!   state without the lock needs no lock to drop.
 //! - Wakers are woken (and, at shutdown, dropped) with the lock released.
-//! - `next_wake` (an atomic) holds the wheel's next expiration tick,
+//! - `next_wake` (an atomic) holds the wheel's next expiration (ns),
 //!   rewritten under the lock after every change to the wheel; the unpark
 //!   callback runs when a registration makes it earlier.
 //! - Wheel invariants (levels, cascading, the span) are in `wheel.rs`; the
@@ -54,6 +58,7 @@ pub mod error;
 mod handle;
 mod instant;
 mod interval;
+mod slack;
 mod sleep;
 mod timeout;
 mod wheel;
@@ -70,6 +75,7 @@ mod wheel_tests;
 pub(crate) use handle::TimeHandle;
 pub use instant::Instant;
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
+pub(crate) use slack::{lower_for_worker as lower_worker_timer_slack, SlackGuard};
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use std::time::Duration;
 pub use timeout::{timeout, timeout_at, Timeout};

@@ -219,16 +219,70 @@ fn never_early_at_sub_millisecond_deadlines() {
     let mut cx = Context::from_waker(&waker);
     assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
     h.clock().advance(ms(10)); // 10.0 ms: before the deadline
-    h.process();
-    assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
-    h.clock().advance(Duration::from_micros(500)); // 10.5 ms: tick 10 only
     assert!(!h.is_due());
     h.process();
     assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
+    h.clock().advance(Duration::from_micros(299)); // 1 µs before the deadline
+    assert!(!h.is_due());
+    assert_eq!(h.park_timeout(), Some(Duration::from_micros(1)));
+    h.process();
+    assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
+    h.clock().advance(Duration::from_micros(1)); // at the deadline
+    assert!(h.is_due());
+    h.process();
+    assert!(Pin::new(&mut s).poll(&mut cx).is_ready());
+    assert_eq!(Instant::now(), deadline);
+}
+
+#[test]
+fn sub_millisecond_deadline_is_not_rounded_to_the_next_ms() {
+    // On a paused clock, the driver's next wake and auto-advance land on
+    // the exact deadline, not on the next 1 ms tick.
+    let (h, _g) = paused();
+    let start = Instant::now();
+    let mut s = sleep(Duration::from_micros(1_250));
+    let (_c, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
+    assert_eq!(h.park_timeout(), Some(Duration::from_micros(1_250)));
     assert!(h.auto_advance());
     h.process();
     assert!(Pin::new(&mut s).poll(&mut cx).is_ready());
-    assert!(Instant::now() >= deadline);
+    assert_eq!(start.elapsed(), Duration::from_micros(1_250));
+}
+
+#[test]
+fn timers_sharing_a_tick_fire_in_deadline_order() {
+    // Three deadlines inside one 1 ms tick, registered out of order: each
+    // auto-advance moves the clock to the next exact deadline and fires
+    // only that timer.
+    let (h, _g) = paused();
+    let start = Instant::now();
+    let offsets = [2_700u64, 2_100, 2_400];
+    let mut sleeps: Vec<_> = offsets
+        .iter()
+        .map(|&us| Box::pin(sleep_until(start + Duration::from_micros(us))))
+        .collect();
+    let (_c, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    for s in &mut sleeps {
+        assert!(s.as_mut().poll(&mut cx).is_pending());
+    }
+    for (expected_us, idx) in [(2_100u64, 1usize), (2_400, 2), (2_700, 0)] {
+        assert!(h.auto_advance());
+        h.process();
+        assert_eq!(start.elapsed(), Duration::from_micros(expected_us));
+        assert!(sleeps[idx].as_mut().poll(&mut cx).is_ready());
+        for (i, s) in sleeps.iter_mut().enumerate() {
+            if offsets[i] > expected_us {
+                assert!(
+                    s.as_mut().poll(&mut cx).is_pending(),
+                    "timer {i} fired early, at {expected_us} µs"
+                );
+            }
+        }
+    }
+    assert_eq!(h.with_wheel(|w| w.len()), 0);
 }
 
 #[test]

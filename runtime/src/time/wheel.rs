@@ -1,10 +1,25 @@
 //! The hierarchical timer wheel (Varghese & Lauck; the layout of tokio's).
 //!
 //! Six levels of 64 slots. A slot of level `l` spans `64^l` ticks (1 tick =
-//! 1 ms), so level `l` spans `64^(l+1)` ticks and the wheel `64^6` ticks
-//! (~2.2 years) ahead of `elapsed`, the last tick it has processed.
+//! `tick_ns`, the runtime's timer resolution, 1 ms by default), so level `l`
+//! spans `64^(l+1)` ticks and the wheel `64^6` ticks (~2.2 years at 1 ms)
+//! ahead of `elapsed`, the last tick it has processed.
+//!
+//! The wheel only places entries coarsely; timers fire at their exact
+//! deadline (nanoseconds since the clock's origin). An entry's tick `when`
+//! is its deadline rounded *down* to a tick. When a level-0 slot comes up,
+//! its entries move to `near`, a min-heap by exact deadline, and fire from
+//! there once the clock has passed their deadline. The wheel pulls the next
+//! level-0 slot into `near` as soon as `near` is empty ("settles"), even
+//! before that slot's tick begins, so `next_expiration` is always either an
+//! exact deadline (the top of `near`) or a cascade point of a higher level:
+//! a parked worker sleeps until the earliest deadline, not to a tick.
 //!
 //! Invariants (checked by `check_invariants` in tests):
+//! - every entry in `near` has `when <= elapsed`; every entry linked in a
+//!   slot has `when > elapsed`, so every `near` deadline is earlier than
+//!   every slotted one; outside `poll`'s loop, the top of `near` is live,
+//!   and `near` is empty only if level 0 is empty;
 //! - every linked entry has `when > elapsed` and sits at level
 //!   `level_for(elapsed, when)` (the level of the highest bit in which `when`
 //!   differs from `elapsed`; clamped to the top level when `when` is further
@@ -18,13 +33,16 @@
 //!
 //! Entries live in a slab (`Vec<Node>` + a free list threaded through
 //! `next`); slot lists are doubly linked by index, so insert and remove are
-//! O(1) and a removed entry's memory is reused at once. Entries found due
-//! move to the `pending` list, from which `poll` returns them one at a time
-//! (so the driver can drop its lock between batches of wakes); a pending
-//! entry can still be removed.
+//! O(1) and a removed entry's memory is reused at once. `near` holds
+//! (deadline, key, generation) triples: removing an entry from `near` only
+//! frees its node (bumping the generation), and the stale triple is
+//! discarded when it reaches the top. `poll` returns due entries one at a
+//! time (so the driver can drop its lock between batches of wakes).
 
 use super::entry::Shared;
 use crate::loom::sync::Arc;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 /// Levels of the wheel.
 pub(super) const NUM_LEVELS: usize = 6;
@@ -37,8 +55,8 @@ pub(super) const MAX_DURATION: u64 = 1 << (SLOT_BITS * NUM_LEVELS as u32);
 
 /// The null index of the slab's lists.
 const NIL: u32 = u32::MAX;
-/// `Node::level` of an entry on the pending list.
-const PENDING: u8 = u8::MAX;
+/// `Node::level` of an entry in `near`.
+const NEAR: u8 = u8::MAX;
 /// `Node::level` of a free slab node.
 const FREE: u8 = u8::MAX - 1;
 
@@ -48,7 +66,12 @@ pub(super) type Key = u32;
 
 struct Node {
     entry: Option<Arc<Shared>>,
+    /// The tick of `deadline`, rounded down.
     when: u64,
+    /// The exact deadline, in nanoseconds since the clock's origin.
+    deadline: u64,
+    /// Bumped when the node is freed, so a stale `near` triple is told apart.
+    generation: u32,
     prev: u32,
     next: u32,
     level: u8,
@@ -69,24 +92,31 @@ struct Expiration {
     deadline: u64,
 }
 
+/// An entry in `near`: (deadline, key, generation), ordered by deadline.
+type NearItem = Reverse<(u64, Key, u32)>;
+
 pub(super) struct Wheel {
+    /// Nanoseconds per tick.
+    tick_ns: u64,
     elapsed: u64,
     levels: [Level; NUM_LEVELS],
-    pending: u32,
+    near: BinaryHeap<NearItem>,
     nodes: Vec<Node>,
     free: u32,
     len: usize,
 }
 
 impl Wheel {
-    pub(super) fn new() -> Wheel {
+    /// A wheel whose ticks are `tick_ns` nanoseconds long (at least 1).
+    pub(super) fn new(tick_ns: u64) -> Wheel {
         Wheel {
+            tick_ns: tick_ns.max(1),
             elapsed: 0,
             levels: std::array::from_fn(|_| Level {
                 occupied: 0,
                 heads: [NIL; SLOTS],
             }),
-            pending: NIL,
+            near: BinaryHeap::new(),
             nodes: Vec::new(),
             free: NIL,
             len: 0,
@@ -105,54 +135,103 @@ impl Wheel {
         self.len
     }
 
-    /// Links `entry` to fire at tick `when`, or hands it back if `when` has
-    /// already been processed (the caller fires it at once).
-    pub(super) fn insert(&mut self, when: u64, entry: Arc<Shared>) -> Result<Key, Arc<Shared>> {
-        if when <= self.elapsed {
-            return Err(entry);
-        }
-        let key = self.alloc(when, entry);
-        self.link(key);
+    /// Links `entry` to fire once the clock reaches `deadline` (nanoseconds
+    /// since the clock's origin). A deadline already past fires at the next
+    /// `poll`.
+    pub(super) fn insert(&mut self, deadline: u64, entry: Arc<Shared>) -> Key {
+        let when = deadline / self.tick_ns;
+        let key = self.alloc(when, deadline, entry);
         self.len += 1;
-        Ok(key)
+        if when <= self.elapsed {
+            self.push_near(key);
+        } else {
+            self.link(key);
+        }
+        self.settle();
+        key
     }
 
     /// Unlinks the entry at `key` and returns it.
     pub(super) fn remove(&mut self, key: Key) -> Arc<Shared> {
-        debug_assert_ne!(self.nodes[key as usize].level, FREE, "removing a free key");
-        self.unlink(key);
-        self.len -= 1;
-        self.dealloc(key)
-    }
-
-    /// The tick at which the wheel next has work: the earliest occupied
-    /// slot's start (an entry's deadline at level 0, a cascade point above).
-    pub(super) fn next_expiration_tick(&self) -> Option<u64> {
-        if self.pending != NIL {
-            return Some(self.elapsed);
+        let level = self.nodes[key as usize].level;
+        debug_assert_ne!(level, FREE, "removing a free key");
+        if level != NEAR {
+            self.unlink(key);
         }
-        self.next_expiration().map(|e| e.deadline)
+        self.len -= 1;
+        let entry = self.dealloc(key);
+        self.settle();
+        entry
     }
 
-    /// Returns one entry due at or before tick `now`, after advancing
-    /// `elapsed` through every slot up to `now`; `None` when no entry is due
-    /// (`elapsed` is then `now`, or more if it already was).
+    /// When the wheel next has work, in nanoseconds since the clock's
+    /// origin: the earliest exact deadline, or (with no entry in the next
+    /// 64 ticks) the start of the slot to cascade.
+    pub(super) fn next_expiration(&self) -> Option<u64> {
+        if let Some(Reverse((deadline, _, _))) = self.near.peek() {
+            return Some(*deadline);
+        }
+        self.next_slot()
+            .map(|e| e.deadline.saturating_mul(self.tick_ns))
+    }
+
+    /// Returns one entry whose deadline is at or before `now` (nanoseconds
+    /// since the clock's origin), processing every slot up to `now`; `None`
+    /// when no entry is due.
     pub(super) fn poll(&mut self, now: u64) -> Option<Arc<Shared>> {
+        let now_tick = now / self.tick_ns;
         loop {
-            if self.pending != NIL {
-                let key = self.pending;
-                self.unlink(key);
+            if let Some(&Reverse((deadline, key, generation))) = self.near.peek() {
+                if !self.is_near(key, generation) {
+                    self.near.pop();
+                    continue;
+                }
+                if deadline > now {
+                    // Every slotted entry is later than this one.
+                    return None;
+                }
+                self.near.pop();
                 self.len -= 1;
                 return Some(self.dealloc(key));
             }
-            match self.next_expiration() {
-                Some(exp) if exp.deadline <= now => self.process(exp),
+            match self.next_slot() {
+                // A level-0 slot is pulled into `near` even before its tick:
+                // its entries then wait there for their exact deadlines.
+                Some(exp) if exp.deadline <= now_tick || exp.level == 0 => self.process(exp),
                 _ => {
-                    self.elapsed = self.elapsed.max(now);
+                    self.elapsed = self.elapsed.max(now_tick);
                     return None;
                 }
             }
         }
+    }
+
+    /// Drops stale triples off the top of `near`, and pulls the next level-0
+    /// slot into an empty `near`, so `next_expiration` is exact.
+    fn settle(&mut self) {
+        while let Some(&Reverse((_, key, generation))) = self.near.peek() {
+            if self.is_near(key, generation) {
+                return;
+            }
+            self.near.pop();
+        }
+        if let Some(exp) = self.next_slot().filter(|e| e.level == 0) {
+            self.process(exp);
+        }
+    }
+
+    fn is_near(&self, key: Key, generation: u32) -> bool {
+        let node = &self.nodes[key as usize];
+        node.generation == generation && node.level == NEAR
+    }
+
+    fn push_near(&mut self, key: Key) {
+        let node = &mut self.nodes[key as usize];
+        node.level = NEAR;
+        node.prev = NIL;
+        node.next = NIL;
+        self.near
+            .push(Reverse((node.deadline, key, node.generation)));
     }
 
     /// Unlinks every entry and returns them (runtime shutdown).
@@ -164,12 +243,12 @@ impl Wheel {
             .collect();
         *self = Wheel {
             elapsed: self.elapsed,
-            ..Wheel::new()
+            ..Wheel::new(self.tick_ns)
         };
         out
     }
 
-    fn next_expiration(&self) -> Option<Expiration> {
+    fn next_slot(&self) -> Option<Expiration> {
         (0..NUM_LEVELS).find_map(|level| self.level_expiration(level))
     }
 
@@ -203,7 +282,8 @@ impl Wheel {
     }
 
     /// Moves `elapsed` to the start of `exp`'s slot and empties the slot:
-    /// due entries go to `pending`, the others cascade down.
+    /// entries of that tick (or earlier) go to `near`, the others cascade
+    /// down.
     fn process(&mut self, exp: Expiration) {
         debug_assert!(exp.deadline > self.elapsed);
         self.elapsed = exp.deadline;
@@ -213,7 +293,7 @@ impl Wheel {
         while key != NIL {
             let next = self.nodes[key as usize].next;
             if self.nodes[key as usize].when <= exp.deadline {
-                self.push_front(key, PENDING, 0);
+                self.push_near(key);
             } else {
                 self.link(key);
             }
@@ -221,10 +301,12 @@ impl Wheel {
         }
     }
 
-    fn alloc(&mut self, when: u64, entry: Arc<Shared>) -> Key {
-        let node = Node {
+    fn alloc(&mut self, when: u64, deadline: u64, entry: Arc<Shared>) -> Key {
+        let mut node = Node {
             entry: Some(entry),
             when,
+            deadline,
+            generation: 0,
             prev: NIL,
             next: NIL,
             level: FREE,
@@ -233,6 +315,7 @@ impl Wheel {
         if self.free != NIL {
             let key = self.free;
             self.free = self.nodes[key as usize].next;
+            node.generation = self.nodes[key as usize].generation;
             self.nodes[key as usize] = node;
             key
         } else {
@@ -248,6 +331,7 @@ impl Wheel {
     fn dealloc(&mut self, key: Key) -> Arc<Shared> {
         let node = &mut self.nodes[key as usize];
         node.level = FREE;
+        node.generation = node.generation.wrapping_add(1);
         node.next = self.free;
         self.free = key;
         node.entry.take().expect("slab node without an entry")
@@ -262,24 +346,16 @@ impl Wheel {
     }
 
     fn head(&self, level: u8, slot: u8) -> u32 {
-        if level == PENDING {
-            self.pending
-        } else {
-            self.levels[level as usize].heads[slot as usize]
-        }
+        self.levels[level as usize].heads[slot as usize]
     }
 
     fn set_head(&mut self, level: u8, slot: u8, key: u32) {
-        if level == PENDING {
-            self.pending = key;
+        let l = &mut self.levels[level as usize];
+        l.heads[slot as usize] = key;
+        if key == NIL {
+            l.occupied &= !(1 << slot);
         } else {
-            let l = &mut self.levels[level as usize];
-            l.heads[slot as usize] = key;
-            if key == NIL {
-                l.occupied &= !(1 << slot);
-            } else {
-                l.occupied |= 1 << slot;
-            }
+            l.occupied |= 1 << slot;
         }
     }
 
@@ -346,8 +422,26 @@ impl Wheel {
                 }
             }
         }
-        assert_eq!(self.pending, NIL, "pending entries outside poll");
-        assert_eq!(linked, self.len);
+        let mut near = 0;
+        let mut top_live = None;
+        for (i, Reverse((deadline, key, generation))) in self.near.iter().enumerate() {
+            let live = self.is_near(*key, *generation);
+            if i == 0 {
+                top_live = Some(live);
+            }
+            if live {
+                let n = &self.nodes[*key as usize];
+                assert_eq!(n.deadline, *deadline);
+                assert!(n.when <= self.elapsed, "near entry beyond elapsed");
+                near += 1;
+            }
+        }
+        assert_ne!(top_live, Some(false), "stale triple on top of near");
+        assert!(
+            !self.near.is_empty() || self.levels[0].occupied == 0,
+            "level 0 occupied while near is empty"
+        );
+        assert_eq!(linked + near, self.len);
     }
 }
 
@@ -389,18 +483,17 @@ mod tests {
 
     #[test]
     fn insert_remove_reuses_slab() {
-        let mut w = Wheel::new();
-        let a = w.insert(10, Arc::new(Shared::new())).unwrap();
-        let b = w.insert(5000, Arc::new(Shared::new())).unwrap();
+        let mut w = Wheel::new(1);
+        let a = w.insert(10, Arc::new(Shared::new()));
+        let b = w.insert(5000, Arc::new(Shared::new()));
         assert_eq!(w.len(), 2);
         w.remove(a);
         w.check_invariants();
-        let c = w.insert(20, Arc::new(Shared::new())).unwrap();
+        let c = w.insert(20, Arc::new(Shared::new()));
         assert_eq!(c, a, "freed slab index is reused");
         w.remove(b);
         w.remove(c);
         assert_eq!(w.len(), 0);
-        assert_eq!(w.next_expiration_tick(), None);
-        assert!(w.insert(0, Arc::new(Shared::new())).is_err());
+        assert_eq!(w.next_expiration(), None);
     }
 }

@@ -1,6 +1,8 @@
 //! Property-style tests of the wheel with a deterministic PRNG: every timer
-//! fires at or after its deadline, at its tick when driven on time, and at the
-//! first poll past it otherwise; cancelled timers never fire.
+//! fires at or after its deadline, at its deadline when driven on time, and
+//! at the first poll past it otherwise; cancelled timers never fire. Most
+//! run with 1 ns ticks (tick = deadline); `wheel_exact_deadlines_coarse_ticks`
+//! checks exact firing when many deadlines share a tick.
 
 use super::entry::Shared;
 use super::wheel::{Wheel, MAX_DURATION};
@@ -28,7 +30,7 @@ impl Rng {
 /// (`on_time`: `now` jumps to each next expiration) or by random jumps.
 fn wheel_property(seed: u64, on_time: bool) {
     let mut rng = Rng(seed);
-    let mut wheel = Wheel::new();
+    let mut wheel = Wheel::new(1);
     let mut live: HashMap<usize, (u64, u32)> = HashMap::new(); // ptr -> (when, key)
     let mut keys: Vec<usize> = Vec::new();
     let mut cancelled = 0;
@@ -46,7 +48,7 @@ fn wheel_property(seed: u64, on_time: bool) {
             let e = Arc::new(Shared::new());
             e.set_pending(when);
             let ptr = Arc::as_ptr(&e) as usize;
-            let key = wheel.insert(when, e).expect("future deadline");
+            let key = wheel.insert(when, e);
             live.insert(ptr, (when, key));
             keys.push(ptr);
         }
@@ -65,7 +67,7 @@ fn wheel_property(seed: u64, on_time: bool) {
         }
         wheel.check_invariants();
         // Advance.
-        let next = wheel.next_expiration_tick();
+        let next = wheel.next_expiration();
         if on_time {
             match next {
                 Some(t) => now = now.max(t),
@@ -105,7 +107,7 @@ fn wheel_property(seed: u64, on_time: bool) {
     }
     assert!(live.is_empty(), "{} timers never fired", live.len());
     assert_eq!(wheel.len(), 0);
-    assert_eq!(wheel.next_expiration_tick(), None);
+    assert_eq!(wheel.next_expiration(), None);
     assert!(
         fired > 100 && cancelled > 10,
         "fired {fired}, cancelled {cancelled}"
@@ -131,14 +133,14 @@ fn wheel_fires_exactly_at_tick_when_stepped() {
     // Step one tick at a time through the first levels: each timer fires at
     // exactly its tick.
     let mut rng = Rng(7);
-    let mut wheel = Wheel::new();
+    let mut wheel = Wheel::new(1);
     let mut by_ptr = HashMap::new();
     let n = if cfg!(miri) { 50 } else { 2000 };
     for _ in 0..n {
         let when = 1 + rng.below(20_000);
         let e = Arc::new(Shared::new());
         by_ptr.insert(Arc::as_ptr(&e) as usize, when);
-        wheel.insert(when, e).unwrap();
+        wheel.insert(when, e);
     }
     for now in 0..=20_000 {
         while let Some(e) = wheel.poll(now) {
@@ -146,4 +148,56 @@ fn wheel_fires_exactly_at_tick_when_stepped() {
         }
     }
     assert!(by_ptr.is_empty());
+}
+
+#[test]
+fn wheel_exact_deadlines_coarse_ticks() {
+    // 1 ms ticks, deadlines in ns: driven from one next_expiration to the
+    // next, each timer fires exactly at its deadline (never at its tick's
+    // start or end), with insertions and cancellations in between.
+    const TICK: u64 = 1_000_000;
+    let mut rng = Rng(11);
+    let mut wheel = Wheel::new(TICK);
+    let mut live: HashMap<usize, (u64, u32)> = HashMap::new();
+    let mut now = 0;
+    let mut fired = 0;
+    let rounds = if cfg!(miri) { 20 } else { 2000 };
+    for _ in 0..rounds {
+        for _ in 0..rng.below(4) {
+            // Mostly within a few ticks; now and then far (cascades).
+            let span = if rng.below(10) == 0 {
+                1 << 36
+            } else {
+                5 * TICK
+            };
+            let deadline = now + 1 + rng.below(span);
+            let e = Arc::new(Shared::new());
+            let ptr = Arc::as_ptr(&e) as usize;
+            live.insert(ptr, (deadline, wheel.insert(deadline, e)));
+        }
+        if rng.below(4) == 0 {
+            if let Some(&ptr) = live.keys().next() {
+                let (_, key) = live.remove(&ptr).unwrap();
+                assert_eq!(Arc::as_ptr(&wheel.remove(key)) as usize, ptr);
+            }
+        }
+        wheel.check_invariants();
+        let Some(next) = wheel.next_expiration() else {
+            continue;
+        };
+        let earliest = live.values().map(|&(d, _)| d).min().unwrap();
+        assert!(
+            next <= earliest,
+            "next {next} after the earliest deadline {earliest}"
+        );
+        now = now.max(next);
+        while let Some(e) = wheel.poll(now) {
+            let (deadline, _) = live.remove(&(Arc::as_ptr(&e) as usize)).unwrap();
+            assert_eq!(deadline, now, "fired off its exact deadline");
+            fired += 1;
+        }
+        wheel.check_invariants();
+        assert_eq!(wheel.len(), live.len());
+    }
+    assert!(fired > rounds / 2, "fired {fired}");
 }

@@ -76,6 +76,8 @@ pub(super) fn pin(cpus: Option<&crate::topology::CpuSet>) {
 }
 
 pub(crate) fn run(shared: Arc<Shared>, core: Box<Core>) {
+    // Parks sleep to the exact next deadline: no 50 µs kernel slack on top.
+    crate::time::lower_worker_timer_slack();
     let handle = crate::scheduler::Handle::MultiThread(shared.clone());
     let index = core.index;
     let watch = shared.remotes[index].watch.clone();

@@ -1,0 +1,408 @@
+//! `compare -- timers`: timer precision and timer churn, and the round trip
+//! of a `block_on` thread with a task, on perf_runtime and tokio.
+//!
+//! Method (stated so a user can reproduce it): both runtimes are
+//! multi-thread with 2 workers and every driver on (`enable_all`). Lateness
+//! is `deadline.elapsed()` with `deadline = Instant::now() + d` taken just
+//! before `sleep(d)`: measured from the deadline the task asked for, nothing
+//! subtracted. One run per row; each row builds fresh runtimes.
+//!
+//! Rows:
+//! - `sleep_idle`: 1 000 sleeps of 1 ms by one task on an idle runtime;
+//! - `sleep_backlog`: the same from a Critical task while 32 Batch tasks
+//!   burn 100 µs per poll (tokio has no classes: every task is plain);
+//! - `sleep_backlog_reserved`: as `sleep_backlog` with
+//!   `reserve_critical_workers(1)` on perf_runtime (tokio cannot reserve a
+//!   worker: its arm is the plain backlog again);
+//! - `timeout_churn`: 1 024 tasks each looping `timeout(10 ms, yield_now())`
+//!   (a timer made and cancelled per iteration); time per iteration;
+//! - `sleep_churn`: 10 000 tasks each sleeping a random 0–5 ms, 20 rounds;
+//!   time per round, and the lateness of every sleep;
+//! - `block_on_ping_pong`: the `block_on` thread and a spawned task pass a
+//!   message back and forth over two `futures-channel` mpsc channels of
+//!   capacity 1 (`channel(0)`: one guaranteed slot per sender), 20 000 round
+//!   trips; time per round trip.
+
+use crate::json::{number as json_num, string as json_str};
+use crate::spin::Spin;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const WORKERS: usize = 2;
+const SLEEPS: usize = 1_000;
+const BATCH_TASKS: usize = 32;
+const BATCH_POLL: Duration = Duration::from_micros(100);
+const CHURN_TASKS: usize = 1_024;
+const CHURN_ITERS: usize = 200;
+const SLEEP_CHURN_TASKS: usize = 10_000;
+const SLEEP_CHURN_ROUNDS: usize = 20;
+const PING_PONGS: usize = 20_000;
+const MS: Duration = Duration::from_millis(1);
+
+fn perf_rt(reserved: bool) -> perf_runtime::runtime::Runtime {
+    let mut b = perf_runtime::runtime::Builder::new_multi_thread();
+    b.worker_threads(WORKERS).enable_all();
+    if reserved {
+        b.reserve_critical_workers(1);
+    }
+    b.build().expect("build perf_runtime")
+}
+
+fn tokio_rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(WORKERS)
+        .enable_all()
+        .build()
+        .expect("build tokio")
+}
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// A small deterministic PRNG (xorshift64*) for the random sleeps.
+fn next_rand(state: &mut u64) -> u64 {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+}
+
+/// The same workloads for each runtime: `$rt` is the crate, `$batch` and
+/// `$critical` spawn a task in that class (plain `spawn` on tokio).
+macro_rules! workloads {
+    ($m:ident, $rt:ident, $batch:expr, $critical:expr) => {
+        mod $m {
+            use super::*;
+
+            /// `n` sleeps of 1 ms in one task of the given class; the
+            /// lateness of each from its requested deadline.
+            pub(super) async fn sleeps(n: usize, critical: bool) -> Vec<u64> {
+                let run = async move {
+                    let mut out = Vec::with_capacity(n);
+                    for _ in 0..n {
+                        let deadline = Instant::now() + MS;
+                        $rt::time::sleep(MS).await;
+                        out.push(nanos(deadline.elapsed()));
+                    }
+                    out
+                };
+                if critical {
+                    $critical(run).await.expect("sleeper")
+                } else {
+                    $rt::spawn(run).await.expect("sleeper")
+                }
+            }
+
+            /// `sleeps` under a backlog of Batch tasks burning `spin` per poll.
+            pub(super) async fn sleeps_under_backlog(spin: Spin) -> Vec<u64> {
+                let stop = Arc::new(AtomicBool::new(false));
+                let batch: Vec<_> = (0..BATCH_TASKS)
+                    .map(|_| {
+                        let stop = stop.clone();
+                        $batch(async move {
+                            let mut acc = 0u64;
+                            while !stop.load(Relaxed) {
+                                acc = acc.wrapping_add(spin.run());
+                                $rt::task::yield_now().await;
+                            }
+                            std::hint::black_box(acc);
+                        })
+                    })
+                    .collect();
+                let out = sleeps(SLEEPS, true).await;
+                stop.store(true, Relaxed);
+                for b in batch {
+                    b.await.expect("batch task");
+                }
+                out
+            }
+
+            /// Time per `timeout(10 ms, yield_now())` iteration.
+            pub(super) async fn timeout_churn() -> Duration {
+                let start = Instant::now();
+                let tasks: Vec<_> = (0..CHURN_TASKS)
+                    .map(|_| {
+                        $rt::spawn(async {
+                            for _ in 0..CHURN_ITERS {
+                                let t0 = Instant::now();
+                                let r = $rt::time::timeout(
+                                    Duration::from_millis(10),
+                                    $rt::task::yield_now(),
+                                )
+                                .await;
+                                // On a loaded machine a yield can take 10 ms
+                                // (the timeout then elapses, as it should);
+                                // one that elapses sooner fired early.
+                                assert!(
+                                    r.is_ok() || t0.elapsed() >= Duration::from_millis(10),
+                                    "a 10 ms timeout elapsed after {:?}",
+                                    t0.elapsed()
+                                );
+                            }
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await.expect("churn task");
+                }
+                start.elapsed() / (CHURN_TASKS * CHURN_ITERS) as u32
+            }
+
+            /// Per round: its duration; and every sleep's lateness.
+            pub(super) async fn sleep_churn() -> (Vec<u64>, Vec<u64>) {
+                let mut rounds = Vec::with_capacity(SLEEP_CHURN_ROUNDS);
+                let mut late = Vec::with_capacity(SLEEP_CHURN_TASKS * SLEEP_CHURN_ROUNDS);
+                let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+                for _ in 0..SLEEP_CHURN_ROUNDS {
+                    let start = Instant::now();
+                    let tasks: Vec<_> = (0..SLEEP_CHURN_TASKS)
+                        .map(|_| {
+                            let d = Duration::from_nanos(next_rand(&mut seed) % 5_000_000);
+                            $rt::spawn(async move {
+                                let deadline = Instant::now() + d;
+                                $rt::time::sleep(d).await;
+                                nanos(deadline.elapsed())
+                            })
+                        })
+                        .collect();
+                    for t in tasks {
+                        late.push(t.await.expect("sleep task"));
+                    }
+                    rounds.push(nanos(start.elapsed()));
+                }
+                (rounds, late)
+            }
+        }
+    };
+}
+
+workloads!(
+    perf,
+    perf_runtime,
+    |f| perf_runtime::spawn_with(perf_runtime::task::Qos::Batch, f),
+    |f| perf_runtime::spawn_with(perf_runtime::task::Qos::Critical, f)
+);
+workloads!(tok, tokio, tokio::spawn, tokio::spawn);
+
+/// Round trips between the calling (`block_on`) thread and a spawned task.
+macro_rules! ping_pong {
+    ($rt:expr, $spawn:path) => {{
+        use futures_channel::mpsc;
+        use futures_util::StreamExt;
+        let rt = $rt;
+        let (mut to_task, mut task_rx) = mpsc::channel::<u32>(0);
+        let (mut task_tx, mut from_task) = mpsc::channel::<u32>(0);
+        rt.block_on(async move {
+            let echo = $spawn(async move {
+                while let Some(v) = task_rx.next().await {
+                    if send(&mut task_tx, v).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let start = Instant::now();
+            for i in 0..PING_PONGS as u32 {
+                send(&mut to_task, i).await.expect("echo task alive");
+                assert_eq!(from_task.next().await, Some(i));
+            }
+            let per = start.elapsed() / PING_PONGS as u32;
+            drop(to_task);
+            let _ = echo.await;
+            per
+        })
+    }};
+}
+
+async fn send<T>(
+    tx: &mut futures_channel::mpsc::Sender<T>,
+    v: T,
+) -> Result<(), futures_channel::mpsc::SendError> {
+    std::future::poll_fn(|cx| tx.poll_ready(cx)).await?;
+    tx.start_send(v)
+}
+
+/// One row of the report.
+enum Row {
+    Latency {
+        bench: &'static str,
+        perf: Vec<u64>,
+        tokio: Vec<u64>,
+    },
+    Throughput {
+        bench: &'static str,
+        perf: Duration,
+        tokio: Duration,
+        /// `sleep_churn` also reports lateness.
+        late: Option<(Vec<u64>, Vec<u64>)>,
+    },
+}
+
+fn pct(v: &mut [u64], q: f64) -> u64 {
+    v.sort_unstable();
+    let i = ((v.len() as f64 - 1.0) * q).round() as usize;
+    v[i.min(v.len() - 1)]
+}
+
+fn latency_fields(perf: &mut [u64], tokio: &mut [u64]) -> (u64, u64, u64, u64, f64) {
+    let (pp50, pp99) = (pct(perf, 0.5), pct(perf, 0.99));
+    let (tp50, tp99) = (pct(tokio, 0.5), pct(tokio, 0.99));
+    (pp50, pp99, tp50, tp99, pp99 as f64 / tp99.max(1) as f64)
+}
+
+fn print(row: Row, json: bool) {
+    match row {
+        Row::Latency {
+            bench,
+            mut perf,
+            mut tokio,
+        } => {
+            let (pp50, pp99, tp50, tp99, ratio) = latency_fields(&mut perf, &mut tokio);
+            if json {
+                println!(
+                    "{{\"bench\":{},\"perf_p50_ns\":{pp50},\"perf_p99_ns\":{pp99},\"tokio_p50_ns\":{tp50},\"tokio_p99_ns\":{tp99},\"ratio_p99\":{}}}",
+                    json_str(bench),
+                    json_num(ratio)
+                );
+            } else {
+                println!(
+                    "{bench:<24} lateness p50/p99  perf {:>8.1} / {:>8.1} µs   tokio {:>8.1} / {:>8.1} µs   p99 ratio {ratio:.3}",
+                    pp50 as f64 / 1e3,
+                    pp99 as f64 / 1e3,
+                    tp50 as f64 / 1e3,
+                    tp99 as f64 / 1e3
+                );
+            }
+        }
+        Row::Throughput {
+            bench,
+            perf,
+            tokio,
+            late,
+        } => {
+            let (p, t) = (nanos(perf), nanos(tokio));
+            let ratio = p as f64 / t.max(1) as f64;
+            let late = late.map(|(mut pl, mut tl)| latency_fields(&mut pl, &mut tl));
+            if json {
+                let extra = late.map_or(String::new(), |(pp50, pp99, tp50, tp99, r)| {
+                    format!(
+                        ",\"perf_p50_ns\":{pp50},\"perf_p99_ns\":{pp99},\"tokio_p50_ns\":{tp50},\"tokio_p99_ns\":{tp99},\"ratio_p99\":{}",
+                        json_num(r)
+                    )
+                });
+                println!(
+                    "{{\"bench\":{},\"perf_ns\":{p},\"tokio_ns\":{t},\"ratio\":{}{extra}}}",
+                    json_str(bench),
+                    json_num(ratio)
+                );
+            } else {
+                println!(
+                    "{bench:<24} time              perf {:>10.3} µs      tokio {:>10.3} µs      ratio {ratio:.3}",
+                    p as f64 / 1e3,
+                    t as f64 / 1e3
+                );
+                if let Some((pp50, pp99, tp50, tp99, r)) = late {
+                    println!(
+                        "{:<24} lateness p50/p99  perf {:>8.1} / {:>8.1} µs   tokio {:>8.1} / {:>8.1} µs   p99 ratio {r:.3}",
+                        "",
+                        pp50 as f64 / 1e3,
+                        pp99 as f64 / 1e3,
+                        tp50 as f64 / 1e3,
+                        tp99 as f64 / 1e3
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// `compare -- timers [--json]`.
+pub fn main(args: &[String]) -> ExitCode {
+    let mut json = false;
+    for a in args {
+        match a.as_str() {
+            "--json" => json = true,
+            other => {
+                eprintln!("compare timers: unknown argument `{other}`; the only option is --json");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if !json {
+        println!(
+            "compare -- timers: {WORKERS} workers, enable_all on both; lateness from the \
+             requested deadline, nothing subtracted; one run"
+        );
+    }
+    let spin = Spin::calibrate(BATCH_POLL);
+
+    let perf = perf_rt(false).block_on(perf::sleeps(SLEEPS, false));
+    let tokio = tokio_rt().block_on(tok::sleeps(SLEEPS, false));
+    print(
+        Row::Latency {
+            bench: "sleep_idle",
+            perf,
+            tokio,
+        },
+        json,
+    );
+
+    let tokio_backlog = tokio_rt().block_on(tok::sleeps_under_backlog(spin));
+    let perf = perf_rt(false).block_on(perf::sleeps_under_backlog(spin));
+    print(
+        Row::Latency {
+            bench: "sleep_backlog",
+            perf,
+            tokio: tokio_backlog.clone(),
+        },
+        json,
+    );
+    let perf = perf_rt(true).block_on(perf::sleeps_under_backlog(spin));
+    print(
+        Row::Latency {
+            bench: "sleep_backlog_reserved",
+            perf,
+            tokio: tokio_backlog,
+        },
+        json,
+    );
+
+    let perf = perf_rt(false).block_on(perf::timeout_churn());
+    let tokio = tokio_rt().block_on(tok::timeout_churn());
+    print(
+        Row::Throughput {
+            bench: "timeout_churn",
+            perf,
+            tokio,
+            late: None,
+        },
+        json,
+    );
+
+    let (mut perf_rounds, perf_late) = perf_rt(false).block_on(perf::sleep_churn());
+    let (mut tokio_rounds, tokio_late) = tokio_rt().block_on(tok::sleep_churn());
+    print(
+        Row::Throughput {
+            bench: "sleep_churn",
+            perf: Duration::from_nanos(pct(&mut perf_rounds, 0.5)),
+            tokio: Duration::from_nanos(pct(&mut tokio_rounds, 0.5)),
+            late: Some((perf_late, tokio_late)),
+        },
+        json,
+    );
+
+    let perf = ping_pong!(perf_rt(false), perf_runtime::spawn);
+    let tokio = ping_pong!(tokio_rt(), tokio::spawn);
+    print(
+        Row::Throughput {
+            bench: "block_on_ping_pong",
+            perf,
+            tokio,
+            late: None,
+        },
+        json,
+    );
+    ExitCode::SUCCESS
+}
