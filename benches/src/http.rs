@@ -33,12 +33,7 @@ pub fn server_main(args: &[String]) -> ExitCode {
     crate::io::exit_when_stdin_closes();
     match kind {
         Server::PerfUring | Server::PerfEpoll => {
-            let rt = perf_runtime::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .io_driver(kind.perf_driver())
-                .validation(perf_runtime::validation::Mode::Off)
-                .build()
-                .expect("perf_runtime server runtime");
+            let rt = kind.perf_server_runtime();
             rt.block_on(async {
                 let l = perf_runtime::net::TcpListener::bind("127.0.0.1:0")
                     .await
@@ -60,11 +55,7 @@ pub fn server_main(args: &[String]) -> ExitCode {
             })
         }
         Server::Tokio => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .expect("tokio server runtime");
+            let rt = crate::io::tokio_server_runtime();
             rt.block_on(async {
                 let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 println!("{}", l.local_addr().unwrap().port());

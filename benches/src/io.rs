@@ -30,7 +30,18 @@ pub enum Server {
 }
 
 impl Server {
-    pub(crate) fn perf_driver(self) -> perf_runtime::runtime::IoDriver {
+    /// The server runtime both benchmarks use on perf_runtime's side: one
+    /// worker, this backend, validation off (tokio has none).
+    pub(crate) fn perf_server_runtime(self) -> perf_runtime::runtime::Runtime {
+        perf_runtime::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .io_driver(self.perf_driver())
+            .validation(perf_runtime::validation::Mode::Off)
+            .build()
+            .expect("perf_runtime server runtime")
+    }
+
+    fn perf_driver(self) -> perf_runtime::runtime::IoDriver {
         match self {
             Server::PerfUring => perf_runtime::runtime::IoDriver::Uring,
             _ => perf_runtime::runtime::IoDriver::Epoll,
@@ -57,9 +68,11 @@ fn allowed_cpus() -> Vec<usize> {
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: as above, for the calling process.
     unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
-    // SAFETY: reading bits of an initialised set.
     (0..libc::CPU_SETSIZE as usize)
-        .filter(|&c| unsafe { libc::CPU_ISSET(c, &set) })
+        .filter(|&c| {
+            // SAFETY: reading a bit of an initialised set, `c` in range.
+            unsafe { libc::CPU_ISSET(c, &set) }
+        })
         .collect()
 }
 
@@ -87,12 +100,7 @@ pub fn server_main(args: &[String]) -> ExitCode {
     exit_when_stdin_closes();
     match kind {
         Server::PerfUring | Server::PerfEpoll => {
-            let rt = perf_runtime::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .io_driver(kind.perf_driver())
-                .validation(perf_runtime::validation::Mode::Off)
-                .build()
-                .expect("perf_runtime server runtime");
+            let rt = kind.perf_server_runtime();
             rt.block_on(async {
                 let l = perf_runtime::net::TcpListener::bind("127.0.0.1:0")
                     .await
@@ -106,11 +114,7 @@ pub fn server_main(args: &[String]) -> ExitCode {
             })
         }
         Server::Tokio => {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .enable_all()
-                .build()
-                .expect("tokio server runtime");
+            let rt = tokio_server_runtime();
             rt.block_on(async {
                 let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 println!("{}", l.local_addr().unwrap().port());
@@ -122,6 +126,15 @@ pub fn server_main(args: &[String]) -> ExitCode {
             })
         }
     }
+}
+
+/// The server runtime on tokio's side: one worker, drivers on.
+pub(crate) fn tokio_server_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("tokio server runtime")
 }
 
 /// One connection of the echo server, the same code on both runtimes (they
