@@ -37,11 +37,19 @@
 //! Only a ring's owner reaps it. A worker stuck inside one long poll (a
 //! blocking call in a task: the watchdog reports it) delays the completions
 //! of the resources armed on its ring until the poll returns; the epoll
-//! backend's shared instance can be polled by any worker. `block_in_place`
-//! and `spawn_blocking` do not have this problem (the core and its ring move
-//! to another thread, or the work never runs on a worker). Letting an idle
+//! backend's shared instance can be polled by any worker. Letting an idle
 //! worker reap a busy worker's ring needs a lock around the ring and is not
 //! built.
+//!
+//! The kernel runs a poll's wakeup as task work of the thread that
+//! *submitted* the poll, and posts the completion only then. The ring's own
+//! wake poll follows the thread that drives the ring (`follow_thread`), but
+//! the readiness polls armed before `block_in_place` handed the core to a
+//! new thread stay with the old one: their completions are posted when that
+//! thread next enters or leaves the kernel (an interruptible sleep is cut
+//! short for it; a thread spinning in user space runs it at its next timer
+//! interrupt). Re-arming every poll on each hand-off would cost a
+//! submission per registration; it is not done.
 //!
 //! # Invariants
 //!
@@ -49,9 +57,11 @@
 //!   `Arc<ScheduledIo>` whose strong count the ring owns until the poll's
 //!   final completion (one without `IORING_CQE_F_MORE`). A final completion
 //!   re-arms the poll unless the resource was deregistered.
-//! - A deregistration sends `POLL_REMOVE`; the resource's descriptor may be
-//!   closed before the removal lands (the poll holds its own file reference,
-//!   so nothing else can be confused with it).
+//! - A deregistration sends `ASYNC_CANCEL` for the poll (`POLL_REMOVE` can
+//!   fail with `EALREADY` while a wakeup of the poll waits as task work, and
+//!   left the descriptor's file open). The descriptor may be closed before
+//!   the cancel lands (the poll holds its own file reference, so nothing
+//!   else can be confused with it).
 //! - A ring is dropped only after the runtime's workers stopped; dropping it
 //!   closes its descriptor, which cancels whatever is still armed, and
 //!   releases the `Arc`s those polls held.
@@ -71,12 +81,14 @@ use std::time::Duration;
 /// Submission queue entries per ring (the completion queue is twice that).
 pub(crate) const RING_ENTRIES: u32 = 256;
 
-const WAKE_TOKEN: u64 = 0b010;
 const IGNORE_TOKEN: u64 = 0b100;
 /// `user_data` tag bits (pointers are at least 8-aligned).
 const TAG_MASK: u64 = 0b111;
 const TAG_POLL: u64 = 0b001;
 const TAG_OP: u64 = 0b011;
+/// The wake poll's tag; the bits above it count the threads the ring has
+/// followed (see `Ring::follow_thread`).
+const TAG_WAKE: u64 = 0b010;
 
 /// Consecutive failed arms of one resource's poll before the ring gives up
 /// and reports an error to its tasks.
@@ -89,7 +101,6 @@ const TASKRUN_EVERY: u32 = 16;
 /// The opcodes the backend needs; the probe checks every one.
 pub(crate) const REQUIRED_OPCODES: &[(u8, &str)] = &[
     (opcode::PollAdd::CODE, "POLL_ADD"),
-    (opcode::PollRemove::CODE, "POLL_REMOVE"),
     (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
     (opcode::Recv::CODE, "RECV"),
     (opcode::Send::CODE, "SEND"),
@@ -291,6 +302,14 @@ pub(crate) struct Ring {
     ticks: u32,
     /// Wake completions dispatched (for tests).
     wakes: u64,
+    /// Completions of a previous thread's wake poll that was still armed
+    /// (for tests; the cancel's final completion is not counted).
+    stale_wakes: u64,
+    /// The `user_data` of the wake poll armed by the thread driving the
+    /// ring now (`TAG_WAKE` plus a generation).
+    wake_token: u64,
+    /// The thread that armed that poll (0: none armed yet).
+    wake_tid: i32,
     /// Entries that did not fit in the submission queue yet.
     overflow: Vec<squeue::Entry>,
     inbox_buf: Vec<Command>,
@@ -301,7 +320,9 @@ impl Ring {
     fn new(index: usize) -> io::Result<Ring> {
         let uring = build_ring()?;
         let wake_fd = new_eventfd()?;
-        let mut ring = Ring {
+        // Nothing is submitted here: the builder's thread is not the one
+        // that will drive the ring (see `follow_thread`).
+        Ok(Ring {
             uring,
             shared: Arc::new(RingShared {
                 index,
@@ -313,13 +334,13 @@ impl Ring {
             waited_ticks: 0,
             ticks: 0,
             wakes: 0,
+            stale_wakes: 0,
+            wake_token: TAG_WAKE,
+            wake_tid: 0,
             overflow: Vec::new(),
             inbox_buf: Vec::new(),
             cqe_buf: Vec::with_capacity(RING_ENTRIES as usize),
-        };
-        ring.arm_wake();
-        ring.submit()?;
-        Ok(ring)
+        })
     }
 
     fn arm_wake(&mut self) {
@@ -329,8 +350,33 @@ impl Ring {
         )
         .multi(true)
         .build()
-        .user_data(WAKE_TOKEN);
+        .user_data(self.wake_token);
         self.push(e);
+    }
+
+    /// Arms the wake poll from the thread that drives the ring now, and
+    /// cancels the one armed by the previous thread.
+    ///
+    /// The kernel runs a poll's wakeup as task work of the thread that
+    /// submitted it, and only then posts the completion. A wake poll armed by
+    /// another thread (the one that built the runtime, or the one that held
+    /// the core before `block_in_place` handed it on) turns every unpark
+    /// into a wakeup of that thread first, and the wait here ends only after
+    /// that thread has been scheduled.
+    fn follow_thread(&mut self) {
+        let tid = current_tid();
+        if tid == self.wake_tid {
+            return;
+        }
+        if self.wake_tid != 0 {
+            let e = opcode::AsyncCancel::new(self.wake_token)
+                .build()
+                .user_data(IGNORE_TOKEN);
+            self.push(e);
+            self.wake_token = self.wake_token.wrapping_add(TAG_MASK + 1);
+        }
+        self.wake_tid = tid;
+        self.arm_wake();
     }
 
     fn push(&mut self, e: squeue::Entry) {
@@ -379,8 +425,11 @@ impl Ring {
     }
 
     fn disarm(&mut self, sio: &Arc<ScheduledIo>) {
+        // ASYNC_CANCEL, not POLL_REMOVE: a remove needs to own the poll and
+        // fails with EALREADY while a wakeup of it waits as task work; a
+        // cancel marks the poll, and whoever owns it then ends it.
         let target = Arc::as_ptr(sio) as u64 | TAG_POLL;
-        let e = opcode::PollRemove::new(target)
+        let e = opcode::AsyncCancel::new(target)
             .build()
             .user_data(IGNORE_TOKEN);
         self.push(e);
@@ -493,6 +542,7 @@ impl Ring {
     /// Waits in the kernel until a completion arrives (an unpark is one: it
     /// writes the ring's eventfd) or `timeout` passes, then dispatches.
     pub(crate) fn park(&mut self, timeout: Option<Duration>) {
+        self.follow_thread();
         self.take_inbox();
         self.refill_from_overflow();
         if !self.uring.completion().is_empty() {
@@ -546,15 +596,20 @@ impl Ring {
 
     fn complete(&mut self, data: u64, res: i32, flags: u32) {
         match data {
-            WAKE_TOKEN => {
+            d if d & TAG_MASK == TAG_WAKE => {
                 // The eventfd is not drained: the multishot poll on it is
                 // edge-triggered (a completion per write, not while it stays
                 // readable), so a read here would only cost a syscall per
                 // unpark (`ring_tests::an_undrained_wake_posts_once_per_write`).
+                if d != self.wake_token {
+                    self.stale_wakes += u64::from(cqueue::more(flags));
+                    return;
+                }
                 self.wakes += 1;
                 if !cqueue::more(flags) {
-                    // The poll ended (e.g. the counter saturated): reset the
-                    // counter and arm again.
+                    // The current wake poll ended (e.g. the counter
+                    // saturated): reset the counter and arm again. (A
+                    // previous thread's poll ends by our cancel.)
                     drain_eventfd(self.shared.wake_fd.as_raw_fd());
                     self.arm_wake();
                 }
@@ -589,7 +644,7 @@ impl Ring {
                 // back the strong count it took in `arm`.
                 let sio = unsafe { Arc::from_raw(ptr) };
                 if sio.deregistered.load(Acquire) {
-                    // Removed on purpose (POLL_REMOVE): the ring's count is
+                    // Cancelled on purpose (`disarm`): the ring's count is
                     // released here.
                     return;
                 }
@@ -622,6 +677,20 @@ impl Ring {
             _ => {}
         }
     }
+}
+
+/// The calling thread's kernel id, read once per thread.
+fn current_tid() -> i32 {
+    thread_local! {
+        static TID: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
+    }
+    TID.with(|t| {
+        if t.get() == 0 {
+            // SAFETY: gettid takes no arguments and cannot fail.
+            t.set(unsafe { libc::gettid() });
+        }
+        t.get()
+    })
 }
 
 fn is_transient(e: &io::Error) -> bool {
@@ -704,5 +773,88 @@ mod ring_tests {
         ring.shared.wake();
         ring.park(Some(Duration::from_secs(5)));
         assert_eq!(ring.wakes, base + 2, "the next write wakes again");
+    }
+
+    /// A ring handed to another thread (as `block_in_place` hands a core on)
+    /// re-arms its wake poll there and cancels the old thread's: one write,
+    /// one wake, and none through the old poll.
+    #[test]
+    fn a_moved_ring_wakes_through_its_new_thread() {
+        if super::super::probe::choose(super::super::IoDriver::Auto).ok()
+            != Some(super::super::IoBackend::Uring)
+        {
+            return; // no io_uring here: nothing to check
+        }
+        let mut ring = Ring::new(0).unwrap();
+        ring.park(Some(Duration::ZERO));
+        let first = ring.wake_token;
+        let ring = std::thread::spawn(move || {
+            ring.park(Some(Duration::ZERO));
+            assert_ne!(ring.wake_token, first, "the poll was not re-armed here");
+            let base = ring.wakes;
+            ring.shared.wake();
+            ring.park(Some(Duration::from_secs(5)));
+            assert_eq!(ring.wakes, base + 1, "one write, one wake");
+            ring
+        })
+        .join()
+        .unwrap();
+        // Back on this thread, whose task work has run since (the join).
+        let mut ring = ring;
+        ring.park(Some(Duration::from_millis(5)));
+        assert_eq!(ring.stale_wakes, 0, "the old thread's poll still fired");
+        ring.shared.wake();
+        ring.park(Some(Duration::from_secs(5)));
+        assert_eq!(ring.stale_wakes, 0, "a previous poll fired");
+    }
+
+    /// A deregistered resource's poll is removed even while wakeups of it
+    /// are queued as task work (the ring runs with `COOP_TASKRUN`, so a
+    /// busy owner runs them late). `POLL_REMOVE` fails with `EALREADY` in
+    /// that window and left the poll armed, holding the descriptor's file
+    /// open: a closed socket never reached its peer as EOF.
+    #[test]
+    fn a_disarm_lands_while_wakeups_of_the_poll_are_pending() {
+        use std::io::Write;
+        use std::sync::atomic::AtomicBool;
+        if super::super::probe::choose(super::super::IoDriver::Auto).ok()
+            != Some(super::super::IoBackend::Uring)
+        {
+            return; // no io_uring here: nothing to check
+        }
+        for round in 0..100 {
+            let mut ring = Ring::new(0).unwrap();
+            let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+            let sio = Arc::new(ScheduledIo::new(a.as_raw_fd(), Interest::READABLE));
+            ring.arm(sio.clone());
+            ring.park(Some(Duration::ZERO));
+            // Another thread makes the poll fire while this one stays in
+            // user space, so the wakeups wait as this thread's task work.
+            let done = AtomicBool::new(false);
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    for _ in 0..64 {
+                        b.write_all(b"x").unwrap();
+                    }
+                    done.store(true, Release);
+                });
+                while !done.load(Acquire) {
+                    std::hint::spin_loop();
+                }
+            });
+            sio.deregistered.store(true, Release);
+            ring.disarm(&sio);
+            for _ in 0..200 {
+                ring.park(Some(Duration::from_millis(1)));
+                if Arc::strong_count(&sio) == 1 {
+                    break;
+                }
+            }
+            assert_eq!(
+                Arc::strong_count(&sio),
+                1,
+                "round {round}: the poll is still armed after its removal"
+            );
+        }
     }
 }
