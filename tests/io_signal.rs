@@ -12,14 +12,23 @@ use std::io::ErrorKind;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-/// Sends `signum` to this process. Once `kill` returns the handler has run:
-/// a process-directed signal that the calling thread does not block is
-/// delivered before `kill` returns (POSIX).
+/// Sends `signum` to the calling thread. Once `pthread_kill` returns the
+/// handler has run: a thread-directed signal that the thread does not block
+/// is handled on the way out of the syscall. (A process-directed `kill`
+/// lets the kernel pick a thread — on Linux the main thread first, here the
+/// harness's, asleep — so the handler could run after `kill` returned, and
+/// a listener made "after the signal" could still see it.)
 fn raise(signum: i32) {
-    // SAFETY: kill/getpid have no memory-safety preconditions; every
-    // signal sent here has a perf_runtime handler installed first.
-    let r = unsafe { libc::kill(libc::getpid(), signum) };
-    assert_eq!(r, 0, "kill: {}", std::io::Error::last_os_error());
+    // SAFETY: pthread_kill on the calling thread has no memory-safety
+    // preconditions; every signal sent here has a perf_runtime handler
+    // installed first.
+    let r = unsafe { libc::pthread_kill(libc::pthread_self(), signum) };
+    assert_eq!(
+        r,
+        0,
+        "pthread_kill: {}",
+        std::io::Error::from_raw_os_error(r)
+    );
 }
 
 /// Polls `fut` once with a waker that does nothing.
