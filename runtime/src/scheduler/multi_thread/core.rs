@@ -49,6 +49,9 @@ pub(crate) struct Core {
     queues: [Worker<Notified>; Qos::COUNT],
     lifo: Cell<Option<Notified>>,
     lifo_polls: Cell<u8>,
+    /// Set while this worker runs its drivers (I/O completions, timers)
+    /// outside any task's poll; see `drivers`.
+    in_drivers: Cell<bool>,
     tick: Cell<u32>,
     picker: Picker,
     pub(crate) stats: Arc<WorkerStats>,
@@ -154,6 +157,7 @@ impl CoreSeed {
             queues,
             lifo: Cell::new(None),
             lifo_polls: Cell::new(0),
+            in_drivers: Cell::new(false),
             tick: Cell::new(0),
             picker: Picker::new(weights),
             stats: Arc::new(WorkerStats::new()),
@@ -228,6 +232,23 @@ impl Core {
         None
     }
 
+    /// Runs `f` (I/O dispatch, timer processing) so that the tasks it wakes
+    /// queue in the order they were woken, as tokio's driver wakes do.
+    ///
+    /// The LIFO slot is for a task woken by the task running now (a message
+    /// handed to its consumer). A batch of completions given the slot one
+    /// wake after another would run the last-woken task first, and the
+    /// completions dispatched at every tick would keep taking the slot ahead
+    /// of the tasks already queued: their wait, and the tail latency, grows
+    /// with the number of connections.
+    #[inline]
+    pub(crate) fn drivers<R>(&self, f: impl FnOnce() -> R) -> R {
+        let outer = self.in_drivers.replace(true);
+        let r = f();
+        self.in_drivers.set(outer);
+        r
+    }
+
     /// Queues a task woken (or spawned) by code running on this worker.
     #[inline]
     pub(crate) fn push_local(&self, task: Notified, is_yield: bool, shared: &Shared) {
@@ -258,7 +279,7 @@ impl Core {
             }
             return;
         }
-        if is_yield {
+        if is_yield || self.in_drivers.get() {
             self.queues[task.header().qos.index()].push(task);
         } else if let Some(prev) = self.lifo.replace(Some(task)) {
             self.queues[prev.header().qos.index()].push(prev);

@@ -113,12 +113,12 @@ fn run_loop(cx: &WorkerCx) {
             continue;
         }
         if time.is_due() {
-            time.process();
+            core.drivers(|| time.process());
         }
-        core.io.tick();
+        core.drivers(|| core.io.tick());
         if let Some(io) = &shared.common.io {
             if core.tick() % shared.common.config.event_interval.max(1) == 0 {
-                io.poll_shared();
+                core.drivers(|| io.poll_shared());
             }
         }
         if let Some(task) = core.next_task(shared) {
@@ -128,7 +128,7 @@ fn run_loop(cx: &WorkerCx) {
         }
         // Nothing local: hand the ring's queued entries to the kernel
         // before looking elsewhere.
-        core.io.flush();
+        core.drivers(|| core.io.flush());
         if core.has_local_work() {
             // Completions the flush dispatched woke tasks here.
             continue;
@@ -193,7 +193,7 @@ fn park(shared: &Shared, core: &Core) {
             // Park in the driver: until the next timer or an unpark.
             park_core(shared, core, time.park_timeout(), true);
             shared.release_driver(index);
-            time.process();
+            core.drivers(|| time.process());
         } else {
             park_core(shared, core, None, false);
         }
@@ -240,7 +240,7 @@ fn park_reserved(shared: &Shared, core: &Core) {
         if shared.try_acquire_driver(index, true) {
             park_core(shared, core, time.park_timeout(), true);
             shared.release_driver(index);
-            time.process();
+            core.drivers(|| time.process());
         } else {
             park_core(shared, core, None, false);
         }
@@ -270,7 +270,7 @@ fn park_core(
     match &shared.common.io {
         Some(io) if owns_driver || io.parks_in_local() => {
             core.parker
-                .park_in_driver(timeout, |t| io.wait(&core.io, t));
+                .park_in_driver(timeout, |t| core.drivers(|| io.wait(&core.io, t)));
         }
         _ => core.parker.park(timeout),
     }
