@@ -50,12 +50,20 @@ impl Idle {
     /// (The runtime calls `worker_to_notify_near`; the models call this.)
     #[cfg(test)]
     pub(crate) fn worker_to_notify(&self) -> Option<usize> {
-        self.worker_to_notify_near(|_| false)
+        self.worker_to_notify_near(|_| false, None)
     }
 
     /// As `worker_to_notify`, preferring the most recent sleeper for which
-    /// `preferred` is true (a worker of the node the work was queued on).
-    pub(crate) fn worker_to_notify_near(&self, preferred: impl Fn(usize) -> bool) -> Option<usize> {
+    /// `preferred` is true (a worker of the node the work was queued on),
+    /// and never choosing `except`: a worker that queues work while it is
+    /// still listed as a sleeper (its drivers dispatched completions on the
+    /// way out of its park) is awake and will run it; waking itself would
+    /// leave the sleeper that could help asleep.
+    pub(crate) fn worker_to_notify_near(
+        &self,
+        preferred: impl Fn(usize) -> bool,
+        except: Option<usize>,
+    ) -> Option<usize> {
         fence(SeqCst);
         if !self.should_wake(self.state.load(SeqCst)) {
             return None;
@@ -64,10 +72,12 @@ impl Idle {
         if !self.should_wake(self.state.load(SeqCst)) {
             return None;
         }
-        let worker = match sleepers.iter().rposition(|&w| preferred(w)) {
-            Some(i) => sleepers.remove(i),
-            None => sleepers.pop()?,
+        let eligible = |w: usize| Some(w) != except;
+        let i = match sleepers.iter().rposition(|&w| eligible(w) && preferred(w)) {
+            Some(i) => i,
+            None => sleepers.iter().rposition(|&w| eligible(w))?,
         };
+        let worker = sleepers.remove(i);
         self.state.fetch_add(UNPARK_ONE | 1, SeqCst);
         Some(worker)
     }

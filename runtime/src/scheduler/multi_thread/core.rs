@@ -260,14 +260,14 @@ impl Core {
             let node = (home as usize).min(shared.node_workers.len() - 1);
             if node != self.node {
                 shared.inject.push(node, qos, task);
-                shared.notify_parked(node);
+                shared.notify_parked_from(node, Some(self.index));
                 return;
             }
         }
         if self.reserved && qos != Qos::Critical {
             // Woken here by a timer or a Critical task: a normal worker runs it.
             shared.inject.push(self.node, qos, task);
-            shared.notify_parked(self.node);
+            shared.notify_parked_from(self.node, Some(self.index));
             return;
         }
         if qos == Qos::Critical && !self.reserved && shared.num_reserved > 0 {
@@ -275,7 +275,7 @@ impl Core {
             // the LIFO slot behind whatever this worker polls next.
             self.queues[qos.index()].push(task);
             if !shared.notify_reserved() && !self.is_searching.get() {
-                shared.notify_parked(self.node);
+                shared.notify_parked_from(self.node, Some(self.index));
             }
             return;
         }
@@ -287,7 +287,7 @@ impl Core {
             return;
         }
         if !self.is_searching.get() && self.stealable_len() > 1 {
-            shared.notify_parked(self.node);
+            shared.notify_parked_from(self.node, Some(self.index));
         }
     }
 
@@ -412,7 +412,7 @@ impl Core {
                 shared.inject.push(self.node, *qos, t);
             }
         }
-        shared.notify_parked(self.node);
+        shared.notify_parked_from(self.node, Some(self.index));
     }
 
     /// Drops every queued task reference (shutdown).

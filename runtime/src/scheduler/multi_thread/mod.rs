@@ -328,12 +328,18 @@ impl Shared {
     /// `node`'s if any sleeps (the work was queued there).
     #[inline]
     pub(crate) fn notify_parked(&self, node: usize) {
+        self.notify_parked_from(node, None);
+    }
+
+    /// `notify_parked` called from worker `me`'s core, which never wakes
+    /// itself (see `Idle::worker_to_notify_near`).
+    pub(crate) fn notify_parked_from(&self, node: usize, me: Option<usize>) {
         let nodes = self.node_workers.len();
         let worker = if nodes == 1 {
-            self.idle.worker_to_notify_near(|_| false)
+            self.idle.worker_to_notify_near(|_| false, me)
         } else {
             self.idle
-                .worker_to_notify_near(|w| self.remotes[w].node == node)
+                .worker_to_notify_near(|w| self.remotes[w].node == node, me)
         };
         if let Some(worker) = worker {
             self.remotes[worker].unparker.unpark();

@@ -66,4 +66,29 @@ mod threaded {
         assert!(!idle.is_parked(0));
         assert_eq!(idle.num_searching(), 1);
     }
+
+    /// A listed sleeper that queues work (its drivers dispatched completions
+    /// as it left its park) wakes another sleeper, never itself; with no
+    /// other sleeper it wakes nobody and stays listed until it leaves.
+    #[test]
+    fn a_worker_never_notifies_itself() {
+        let idle = Idle::new(2);
+        idle.transition_worker_to_parked(1, false);
+        idle.transition_worker_to_parked(0, false);
+        assert_eq!(idle.worker_to_notify_near(|_| false, Some(0)), Some(1));
+        assert!(idle.is_parked(0), "the caller is still listed");
+        assert_eq!(idle.num_searching(), 1, "the woken sleeper searches");
+        assert!(idle.transition_worker_from_searching());
+        idle.transition_worker_to_parked(1, false);
+        assert_eq!(idle.worker_to_notify_near(|w| w == 0, Some(0)), Some(1));
+        idle.transition_worker_from_searching();
+        assert_eq!(idle.worker_to_notify_near(|_| false, Some(1)), Some(0));
+        idle.transition_worker_from_searching();
+        // Worker 1 is awake; worker 0 sleeps alone and calls.
+        idle.transition_worker_to_parked(0, false);
+        assert_eq!(idle.num_searching(), 0);
+        assert_eq!(idle.worker_to_notify_near(|_| false, Some(0)), None);
+        assert!(idle.is_parked(0));
+        assert_eq!(idle.num_searching(), 0, "nobody was counted as woken");
+    }
 }
