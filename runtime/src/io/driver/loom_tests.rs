@@ -128,6 +128,32 @@ fn loom_readiness_set_while_a_task_registers() {
     });
 }
 
+/// A completion for a bit that is already set wakes nobody (nobody can be
+/// waiting for it); one that lands between a task's clear and its
+/// registration must still end the wait.
+#[test]
+fn loom_a_repeated_event_still_reaches_a_task_that_cleared() {
+    loom::model(|| {
+        let sio = Arc::new(ScheduledIo::new(-1, Interest::READABLE));
+        sio.set_readiness(Ready::READABLE);
+        let seen = sio.ready_now(Direction::Read.mask()).unwrap();
+        let s2 = sio.clone();
+        let t = thread::spawn(move || {
+            s2.set_readiness(Ready::READABLE);
+        });
+        // The task's read returned WouldBlock: it clears, then waits.
+        sio.clear_readiness(seen);
+        let flag = std::sync::Arc::new(FlagWaker(AtomicBool::new(false)));
+        let waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&waker);
+        let first = sio.poll_ready(&mut cx, Direction::Read);
+        t.join().unwrap();
+        if first.is_pending() {
+            assert!(flag.0.load(SeqCst), "the event came but the task sleeps");
+        }
+    });
+}
+
 #[test]
 fn loom_clear_never_discards_newer_readiness() {
     loom::model(|| {

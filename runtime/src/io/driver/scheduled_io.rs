@@ -125,7 +125,14 @@ impl ScheduledIo {
                 Err(actual) => curr = actual,
             }
         }
-        self.wake(ready);
+        // Only bits that were clear can end a wait: a task that stored its
+        // waker while a bit was set saw the bit on its re-check under the
+        // lock and did not wait. (An io_uring poll posts a completion per
+        // wakeup of the socket, most of them for bits already set.)
+        let new = ready - Ready::from_bits((curr & READY_BITS) as u8);
+        if !new.is_empty() {
+            self.wake(new);
+        }
     }
 
     /// Clears the bits a task saw, unless new readiness arrived since.
