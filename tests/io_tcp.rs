@@ -485,3 +485,75 @@ fn a_read_started_on_one_thread_completes_on_another() {
         })
     });
 }
+
+/// Polls `fut` once with a waker that does nothing (arms the resource's
+/// readiness wait).
+fn poll_once<F: Future>(fut: F) {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    assert!(fut.as_mut().poll(&mut cx).is_pending(), "expected to wait");
+}
+
+/// Yields a few times: a worker's turns between polls hand the ring's
+/// queued entries (the readiness poll just armed) to the kernel.
+async fn submitted() {
+    for _ in 0..4 {
+        perf_runtime::task::yield_now().await;
+    }
+}
+
+/// A socket that waited for readiness and is dropped on the thread that
+/// runs its runtime is closed when the drop returns, as on epoll and in
+/// tokio: a connect to the dropped listener is refused, its address binds
+/// again, and the peer of a dropped stream reads EOF. (On io_uring the
+/// readiness poll holds the socket open until the poll is cancelled.)
+fn dropped_sockets_close_at_once(rt: perf_runtime::runtime::Runtime) {
+    rt.block_on(async {
+        perf_runtime::spawn(async {
+            for _ in 0..20 {
+                let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = l.local_addr().unwrap();
+                poll_once(l.accept());
+                submitted().await;
+                drop(l);
+                let err = loop {
+                    match std::net::TcpStream::connect(addr) {
+                        Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                        r => break r.expect_err("the dropped listener still accepts"),
+                    }
+                };
+                assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
+                let again = TcpListener::bind(addr).await.unwrap();
+
+                let mut peer = std::net::TcpStream::connect(addr).unwrap();
+                let (mut s, _) = again.accept().await.unwrap();
+                let mut buf = [0u8; 8];
+                poll_once(s.read(&mut buf));
+                submitted().await;
+                drop(s);
+                peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+                // (A blocking call on a worker can return EINTR: io_uring
+                // runs completions as task work of this thread.)
+                let n = loop {
+                    match std::io::Read::read(&mut peer, &mut buf) {
+                        Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                        r => break r.expect("the peer's read"),
+                    }
+                };
+                assert_eq!(n, 0, "the peer sees EOF");
+            }
+        })
+        .await
+        .unwrap();
+    });
+}
+
+#[test]
+fn dropped_sockets_close_at_once_current_thread() {
+    support::within(|| dropped_sockets_close_at_once(current()));
+}
+
+#[test]
+fn dropped_sockets_close_at_once_on_a_worker() {
+    support::within(|| dropped_sockets_close_at_once(multi(1)));
+}

@@ -52,7 +52,8 @@ impl Registration {
         if std::mem::replace(&mut self.deregistered, true) {
             return Ok(());
         }
-        self.driver.deregister(&self.reg)
+        self.driver
+            .deregister(&self.reg, |f| self.handle.with_local_io(f))
     }
 
     /// Ready to read (or closed, or in error), else `Pending` with the

@@ -188,7 +188,14 @@ impl Driver {
     }
 
     /// Stops delivering readiness for `reg` (before its descriptor closes).
-    pub(crate) fn deregister(&self, reg: &Registered) -> io::Result<()> {
+    /// `local` gives the calling core's part of the driver, as in
+    /// `will_wait`: on io_uring, the core that owns the resource's poll
+    /// cancels it at once (see `Uring::deregister`).
+    pub(crate) fn deregister(
+        &self,
+        reg: &Registered,
+        local: impl FnOnce(&mut dyn FnMut(Option<&LocalIo>)),
+    ) -> io::Result<()> {
         match &self.backend {
             Backend::Epoll(ep) => {
                 reg.sio
@@ -197,7 +204,12 @@ impl Driver {
                 ep.deregister(reg.sio.fd, &reg.sio)
             }
             Backend::Uring(u) => {
-                u.deregister(&reg.sio);
+                local(&mut |l| {
+                    let mut ring = l
+                        .and_then(|l| l.ring.as_ref())
+                        .and_then(|r| r.try_borrow_mut().ok());
+                    u.deregister(&reg.sio, ring.as_deref_mut());
+                });
                 Ok(())
             }
         }

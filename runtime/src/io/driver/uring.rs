@@ -262,7 +262,18 @@ impl Uring {
         }
     }
 
-    pub(crate) fn deregister(&self, sio: &Arc<ScheduledIo>) {
+    /// Removes the resource's poll, if one was armed.
+    ///
+    /// The poll holds its own reference to the descriptor's file, so the
+    /// socket stays open (no EOF for the peer, its address still bound)
+    /// until the poll ends, whatever the descriptor's owner closes. On the
+    /// thread that drives the poll's ring (`local` is that ring) the cancel
+    /// is submitted now: the kernel ends the poll before the submit returns
+    /// (its task work runs on the way out), so the close that follows
+    /// releases the socket as on epoll. From another thread the cancel goes
+    /// through the ring's inbox and lands when the ring's owner next runs
+    /// (at once if it is parked: the send unparks it).
+    pub(crate) fn deregister(&self, sio: &Arc<ScheduledIo>, local: Option<&mut Ring>) {
         if sio.deregistered.swap(true, AcqRel) {
             return;
         }
@@ -271,7 +282,10 @@ impl Uring {
         // one was armed.
         let ring = sio.ring.swap(usize::MAX - 1, AcqRel);
         if ring < self.rings.len() {
-            self.rings[ring].send(Command::Disarm(sio.clone()));
+            match local {
+                Some(r) if r.shared.index == ring => r.disarm_now(sio),
+                _ => self.rings[ring].send(Command::Disarm(sio.clone())),
+            }
         }
     }
 
@@ -433,6 +447,14 @@ impl Ring {
             .build()
             .user_data(IGNORE_TOKEN);
         self.push(e);
+    }
+
+    /// Cancels `sio`'s poll and submits at once (see `Uring::deregister`).
+    fn disarm_now(&mut self, sio: &Arc<ScheduledIo>) {
+        self.disarm(sio);
+        if let Err(e) = self.submit() {
+            tracing::error!("io_uring submit failed: {e}");
+        }
     }
 
     /// Submits what is queued (and runs pending task work) without waiting.
