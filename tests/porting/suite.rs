@@ -1,57 +1,160 @@
-//! The porting suite, perf_runtime side: programs written once as a tokio
-//! user writes them (`tokio::` paths, `#[tokio::main]`, `tokio::select!`),
-//! compiled here against perf_runtime by one line — the `extern crate`
-//! alias below — and checked against the output they print on tokio 1.54
-//! (recorded in `programs/*.out`).
+//! The porting suite: programs written once as a tokio user writes them
+//! (`tokio::` paths, `#[tokio::main]`, `tokio::select!`), each compiled
+//! twice into this binary from the same file and run on both runtimes:
 //!
-//! To re-record on tokio: build the same `programs/*.rs` in a crate whose
-//! only dependency is `tokio = { version = "1", features = ["full"] }` and
-//! print each `run()` line by line (see `programs/README.md`).
+//! - `on_tokio::NAME` includes `programs/NAME.rs` as it is: `tokio` is the
+//!   tokio crate.
+//! - `on_perf::NAME` includes the same file after one line,
+//!   `use ::perf_runtime as tokio;`: that line is the whole port.
+//!
+//! Each test runs a program on tokio, then on perf_runtime, and requires
+//! the same lines from both; the programs print nothing that depends on
+//! timing, so a difference is a behaviour difference. The tokio lines must
+//! also match `programs/NAME.out`, which keeps the expected output readable
+//! in review and catches a program that is not deterministic on tokio.
+//! `PORTING_RECORD=1 cargo test -p tests --test porting_suite` rewrites the
+//! `.out` files from tokio's run.
+//!
+//! perf_runtime runs in its default validation mode (`Report`), as a ported
+//! service would: a run that leaves a validation report fails, since the
+//! programs are correct tokio code — except the one known false report
+//! listed in [`KNOWN_FALSE_REPORTS`], tolerated (not required) until the
+//! engine is fixed. The runs are serialized, so each program's reports are
+//! its own.
 
-extern crate perf_runtime as tokio;
+mod on_tokio {
+    pub mod worker_pool {
+        include!("programs/worker_pool.rs");
+    }
+    pub mod pubsub {
+        include!("programs/pubsub.rs");
+    }
+    pub mod rate_limiter {
+        include!("programs/rate_limiter.rs");
+    }
+    pub mod cache {
+        include!("programs/cache.rs");
+    }
+    pub mod shutdown {
+        include!("programs/shutdown.rs");
+    }
+}
 
-#[path = "programs/cache.rs"]
-mod cache;
-#[path = "programs/pubsub.rs"]
-mod pubsub;
-#[path = "programs/rate_limiter.rs"]
-mod rate_limiter;
-#[path = "programs/shutdown.rs"]
-mod shutdown;
-#[path = "programs/worker_pool.rs"]
-mod worker_pool;
+mod on_perf {
+    pub mod worker_pool {
+        use ::perf_runtime as tokio;
+        include!("programs/worker_pool.rs");
+    }
+    pub mod pubsub {
+        use ::perf_runtime as tokio;
+        include!("programs/pubsub.rs");
+    }
+    pub mod rate_limiter {
+        use ::perf_runtime as tokio;
+        include!("programs/rate_limiter.rs");
+    }
+    pub mod cache {
+        use ::perf_runtime as tokio;
+        include!("programs/cache.rs");
+    }
+    pub mod shutdown {
+        use ::perf_runtime as tokio;
+        include!("programs/shutdown.rs");
+    }
+}
 
-fn check(name: &str, got: Vec<String>) {
+/// Validation reports perf_runtime is known to raise wrongly on a program,
+/// as (program, kind, a file the report names). Each is a bug
+/// in the engine, not in the program; the entry goes when the bug is fixed.
+///
+/// `worker_pool`: a worker waits in `select!` on a broadcast receive and an
+/// mpsc receive; the coordinator has sent on the mpsc (so the engine knows
+/// it holds a sender), broadcasts shutdown (the send ends the worker's
+/// broadcast wait and wakes it) and awaits the workers' JoinSet while still
+/// holding the mpsc sender. The worker's other wait, the mpsc receive, stays
+/// registered until it is polled again, so at the join the engine sees
+/// "coordinator joins worker, worker receives on a channel whose sender the
+/// coordinator holds" and reports a Deadlock, though the worker is already
+/// woken and ends by itself. An mpsc shutdown signal does the same; watch,
+/// Notify and oneshot do not (their waits end when the future is polled).
+const KNOWN_FALSE_REPORTS: &[(&str, perf_runtime::validation::ViolationKind, &str)] = &[(
+    "worker_pool",
+    perf_runtime::validation::ViolationKind::Deadlock,
+    "worker_pool.rs",
+)];
+
+/// One program at a time: validation reports are process-wide, and each
+/// run's must be attributed to it.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `name` on both runtimes and compares: perf_runtime with tokio, then
+/// tokio with the recorded `.out`.
+fn check(name: &str, on_tokio: fn() -> Vec<String>, on_perf: fn() -> Vec<String>) {
+    let (tokio_lines, perf_lines, reports) = {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        perf_runtime::validation::take_reports();
+        let tokio_lines = on_tokio();
+        let perf_lines = on_perf();
+        (
+            tokio_lines,
+            perf_lines,
+            perf_runtime::validation::take_reports(),
+        )
+    };
+    let unexpected: Vec<_> = reports
+        .iter()
+        .filter(|r| {
+            !KNOWN_FALSE_REPORTS.iter().any(|&(program, kind, file)| {
+                program == name
+                    && r.kind() == kind
+                    && r.sites().iter().any(|s| s.file().ends_with(file))
+            })
+        })
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "{name}: perf_runtime raised validation reports on correct tokio code:\n{}",
+        unexpected
+            .iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert_eq!(
+        perf_lines, tokio_lines,
+        "{name}: perf_runtime's output (left) differs from tokio's (right)"
+    );
+
     let path = format!("{}/porting/programs/{name}.out", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("PORTING_RECORD").is_some() {
+        let mut text = tokio_lines.join("\n");
+        text.push('\n');
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{path}: {e}"));
+        return;
+    }
     let want = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let want: Vec<&str> = want.lines().collect();
     assert_eq!(
-        got, want,
-        "{name}: perf_runtime's output differs from tokio's"
+        tokio_lines, want,
+        "{name}: tokio's output (left) differs from {path} (right): the program is not \
+         deterministic, or tokio's behaviour changed; re-record with PORTING_RECORD=1 \
+         once the cause is understood"
     );
 }
 
-#[test]
-fn worker_pool_same_output_as_tokio() {
-    check("worker_pool", worker_pool::run());
+macro_rules! porting_tests {
+    ($($name:ident),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            check(stringify!($name), on_tokio::$name::run, on_perf::$name::run);
+        }
+    )*};
 }
 
-#[test]
-fn pubsub_same_output_as_tokio() {
-    check("pubsub", pubsub::run());
-}
-
-#[test]
-fn rate_limiter_same_output_as_tokio() {
-    check("rate_limiter", rate_limiter::run());
-}
-
-#[test]
-fn cache_same_output_as_tokio() {
-    check("cache", cache::run());
-}
-
-#[test]
-fn shutdown_same_output_as_tokio() {
-    check("shutdown", shutdown::run());
-}
+porting_tests!(
+    worker_pool,
+    pubsub,
+    rate_limiter,
+    cache,
+    shutdown,
+);
