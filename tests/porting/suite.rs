@@ -38,6 +38,15 @@ mod on_tokio {
     pub mod shutdown {
         include!("programs/shutdown.rs");
     }
+    pub mod tcp_echo {
+        include!("programs/tcp_echo.rs");
+    }
+    pub mod udp_ping {
+        include!("programs/udp_ping.rs");
+    }
+    pub mod unix_proxy {
+        include!("programs/unix_proxy.rs");
+    }
 }
 
 mod on_perf {
@@ -60,6 +69,18 @@ mod on_perf {
     pub mod shutdown {
         use ::perf_runtime as tokio;
         include!("programs/shutdown.rs");
+    }
+    pub mod tcp_echo {
+        use ::perf_runtime as tokio;
+        include!("programs/tcp_echo.rs");
+    }
+    pub mod udp_ping {
+        use ::perf_runtime as tokio;
+        include!("programs/udp_ping.rs");
+    }
+    pub mod unix_proxy {
+        use ::perf_runtime as tokio;
+        include!("programs/unix_proxy.rs");
     }
 }
 
@@ -157,4 +178,7 @@ porting_tests!(
     rate_limiter,
     cache,
     shutdown,
+    tcp_echo,
+    udp_ping,
+    unix_proxy,
 );
