@@ -47,6 +47,9 @@ mod on_tokio {
     pub mod unix_proxy {
         include!("programs/unix_proxy.rs");
     }
+    pub mod runtime_builder {
+        include!("programs/runtime_builder.rs");
+    }
 }
 
 mod on_perf {
@@ -81,6 +84,10 @@ mod on_perf {
     pub mod unix_proxy {
         use ::perf_runtime as tokio;
         include!("programs/unix_proxy.rs");
+    }
+    pub mod runtime_builder {
+        use ::perf_runtime as tokio;
+        include!("programs/runtime_builder.rs");
     }
 }
 
@@ -181,4 +188,5 @@ porting_tests!(
     tcp_echo,
     udp_ping,
     unix_proxy,
+    runtime_builder,
 );
