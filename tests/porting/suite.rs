@@ -21,6 +21,10 @@
 //! listed in [`KNOWN_FALSE_REPORTS`], tolerated (not required) until the
 //! engine is fixed. The runs are serialized, so each program's reports are
 //! its own.
+//!
+//! `.ci/run` runs this binary again with each I/O backend forced
+//! (`PERF_RUNTIME_IO=uring`, then `epoll`); `cargo test --workspace` runs
+//! it with the backend the probe picks.
 
 mod on_tokio {
     pub mod worker_pool {
