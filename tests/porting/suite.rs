@@ -20,7 +20,9 @@
 //! programs are correct tokio code — except the one known false report
 //! listed in [`KNOWN_FALSE_REPORTS`], tolerated (not required) until the
 //! engine is fixed. The runs are serialized, so each program's reports are
-//! its own.
+//! its own. Likewise [`KNOWN_DIFFERENCES`] lists the one program whose
+//! output differs on one I/O backend (io_uring), a driver bug; there the
+//! test prints both outputs instead of failing.
 //!
 //! `.ci/run` runs this binary again with each I/O backend forced
 //! (`PERF_RUNTIME_IO=uring`, then `epoll`); `cargo test --workspace` runs
@@ -53,6 +55,9 @@ mod on_tokio {
     }
     pub mod runtime_builder {
         include!("programs/runtime_builder.rs");
+    }
+    pub mod listener_restart {
+        include!("programs/listener_restart.rs");
     }
 }
 
@@ -93,6 +98,10 @@ mod on_perf {
         use ::perf_runtime as tokio;
         include!("programs/runtime_builder.rs");
     }
+    pub mod listener_restart {
+        use ::perf_runtime as tokio;
+        include!("programs/listener_restart.rs");
+    }
 }
 
 /// Validation reports perf_runtime is known to raise wrongly on a program,
@@ -114,6 +123,38 @@ const KNOWN_FALSE_REPORTS: &[(&str, perf_runtime::validation::ViolationKind, &st
     perf_runtime::validation::ViolationKind::Deadlock,
     "worker_pool.rs",
 )];
+
+/// Programs whose output perf_runtime is known to change on one I/O
+/// backend, as (program, backend, why). Each is a bug of that backend; on
+/// it the test prints both outputs instead of failing, and on the other
+/// backend the program must still match tokio. The entry goes when the bug
+/// is fixed.
+///
+/// `listener_restart`, io_uring: dropping a `TcpListener` that has waited
+/// in `accept` does not close its socket; the ring closes it once the
+/// cancellation of its multishot poll completes, when that ring next runs.
+/// Until then the port still listens: a client connecting right after the
+/// drop is connected (into a backlog nobody accepts) where tokio's is
+/// refused, and binding the same address again fails with `AddrInUse` where
+/// tokio's succeeds. Dropped on the thread of a current-thread runtime's
+/// `block_on`, this happens every time; on the multi-thread scheduler,
+/// intermittently (about one run in ten); epoll closes at once, as tokio.
+const KNOWN_DIFFERENCES: &[(&str, perf_runtime::runtime::IoBackend, &str)] = &[(
+    "listener_restart",
+    perf_runtime::runtime::IoBackend::Uring,
+    "a dropped TcpListener keeps listening until its ring completes the poll's cancellation",
+)];
+
+/// The I/O backend `#[perf_runtime::main]` gets in this process (the probe's
+/// choice, or `PERF_RUNTIME_IO`'s).
+fn perf_io_backend() -> Option<perf_runtime::runtime::IoBackend> {
+    perf_runtime::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?
+        .handle()
+        .io_backend()
+}
 
 /// One program at a time: validation reports are process-wide, and each
 /// run's must be attributed to it.
@@ -152,10 +193,25 @@ fn check(name: &str, on_tokio: fn() -> Vec<String>, on_perf: fn() -> Vec<String>
             .collect::<Vec<_>>()
             .join("\n")
     );
-    assert_eq!(
-        perf_lines, tokio_lines,
-        "{name}: perf_runtime's output (left) differs from tokio's (right)"
-    );
+    if perf_lines != tokio_lines {
+        let backend = perf_io_backend();
+        let known = KNOWN_DIFFERENCES
+            .iter()
+            .find(|&&(program, on, _)| program == name && Some(on) == backend);
+        let Some((_, on, why)) = known else {
+            panic!(
+                "{name}: perf_runtime's output differs from tokio's\n  perf_runtime: \
+                 {perf_lines:?}\n  tokio:        {tokio_lines:?}"
+            );
+        };
+        // Straight to stderr, past the test harness's capture, so the CI
+        // log shows it on a passing run.
+        let text = format!(
+            "{name}: KNOWN DIFFERENCE on {on} ({why}):\n  perf_runtime: {perf_lines:?}\n  \
+             tokio:        {tokio_lines:?}\n"
+        );
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
+    }
 
     let path = format!("{}/porting/programs/{name}.out", env!("CARGO_MANIFEST_DIR"));
     if std::env::var_os("PORTING_RECORD").is_some() {
@@ -193,4 +249,5 @@ porting_tests!(
     udp_ping,
     unix_proxy,
     runtime_builder,
+    listener_restart,
 );
