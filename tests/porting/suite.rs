@@ -116,8 +116,8 @@ mod on_perf {
 /// registered until it is polled again, so at the join the engine sees
 /// "coordinator joins worker, worker receives on a channel whose sender the
 /// coordinator holds" and reports a Deadlock, though the worker is already
-/// woken and ends by itself. An mpsc shutdown signal does the same; watch,
-/// Notify and oneshot do not (their waits end when the future is polled).
+/// woken and ends by itself. An mpsc shutdown signal does the same; with
+/// watch, Notify or oneshot as the signal there is no report.
 const KNOWN_FALSE_REPORTS: &[(&str, perf_runtime::validation::ViolationKind, &str)] = &[(
     "worker_pool",
     perf_runtime::validation::ViolationKind::Deadlock,
@@ -131,18 +131,19 @@ const KNOWN_FALSE_REPORTS: &[(&str, perf_runtime::validation::ViolationKind, &st
 /// is fixed.
 ///
 /// `listener_restart`, io_uring: dropping a `TcpListener` that has waited
-/// in `accept` does not close its socket; the ring closes it once the
-/// cancellation of its multishot poll completes, when that ring next runs.
-/// Until then the port still listens: a client connecting right after the
+/// in `accept` closes its descriptor, but the multishot poll armed on a
+/// ring holds its own reference to the socket until the `ASYNC_CANCEL` the
+/// drop submitted is processed, when that ring next runs (see
+/// `runtime/src/io/driver/uring.rs`). Until then the port still listens: a client connecting right after the
 /// drop is connected (into a backlog nobody accepts) where tokio's is
 /// refused, and binding the same address again fails with `AddrInUse` where
 /// tokio's succeeds. Dropped on the thread of a current-thread runtime's
-/// `block_on`, this happens every time; on the multi-thread scheduler,
-/// intermittently (about one run in ten); epoll closes at once, as tokio.
+/// `block_on`, this happens every time; on the multi-thread scheduler, in
+/// 3 to 11% of tries; epoll closes at once, as tokio.
 const KNOWN_DIFFERENCES: &[(&str, perf_runtime::runtime::IoBackend, &str)] = &[(
     "listener_restart",
     perf_runtime::runtime::IoBackend::Uring,
-    "a dropped TcpListener keeps listening until its ring completes the poll's cancellation",
+    "a dropped TcpListener keeps listening until its ring processes the poll's cancellation",
 )];
 
 /// The I/O backend `#[perf_runtime::main]` gets in this process (the probe's
