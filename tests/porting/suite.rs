@@ -1,57 +1,254 @@
-//! The porting suite, perf_runtime side: programs written once as a tokio
-//! user writes them (`tokio::` paths, `#[tokio::main]`, `tokio::select!`),
-//! compiled here against perf_runtime by one line — the `extern crate`
-//! alias below — and checked against the output they print on tokio 1.54
-//! (recorded in `programs/*.out`).
+//! The porting suite: programs written once as a tokio user writes them
+//! (`tokio::` paths, `#[tokio::main]`, `tokio::select!`), each compiled
+//! twice into this binary from the same file and run on both runtimes:
 //!
-//! To re-record on tokio: build the same `programs/*.rs` in a crate whose
-//! only dependency is `tokio = { version = "1", features = ["full"] }` and
-//! print each `run()` line by line (see `programs/README.md`).
+//! - `on_tokio::NAME` includes `programs/NAME.rs` as it is: `tokio` is the
+//!   tokio crate.
+//! - `on_perf::NAME` includes the same file after one line,
+//!   `use ::perf_runtime as tokio;`: that line is the whole port.
+//!
+//! Each test runs a program on tokio, then on perf_runtime, and requires
+//! the same lines from both; the programs print nothing that depends on
+//! timing, so a difference is a behaviour difference. The tokio lines must
+//! also match `programs/NAME.out`, which keeps the expected output readable
+//! in review and catches a program that is not deterministic on tokio.
+//! `PORTING_RECORD=1 cargo test -p tests --test porting_suite` rewrites the
+//! `.out` files from tokio's run.
+//!
+//! perf_runtime runs in its default validation mode (`Report`), as a ported
+//! service would: a run that leaves a validation report fails, since the
+//! programs are correct tokio code — except the one known false report
+//! listed in [`KNOWN_FALSE_REPORTS`], tolerated (not required) until the
+//! engine is fixed. The runs are serialized, so each program's reports are
+//! its own. Likewise [`KNOWN_DIFFERENCES`] lists the one program whose
+//! output differs on one I/O backend (io_uring), a driver bug; there the
+//! test prints both outputs instead of failing.
+//!
+//! `.ci/run` runs this binary again with each I/O backend forced
+//! (`PERF_RUNTIME_IO=uring`, then `epoll`); `cargo test --workspace` runs
+//! it with the backend the probe picks.
 
-extern crate perf_runtime as tokio;
+mod on_tokio {
+    pub mod worker_pool {
+        include!("programs/worker_pool.rs");
+    }
+    pub mod pubsub {
+        include!("programs/pubsub.rs");
+    }
+    pub mod rate_limiter {
+        include!("programs/rate_limiter.rs");
+    }
+    pub mod cache {
+        include!("programs/cache.rs");
+    }
+    pub mod shutdown {
+        include!("programs/shutdown.rs");
+    }
+    pub mod tcp_echo {
+        include!("programs/tcp_echo.rs");
+    }
+    pub mod udp_ping {
+        include!("programs/udp_ping.rs");
+    }
+    pub mod unix_proxy {
+        include!("programs/unix_proxy.rs");
+    }
+    pub mod runtime_builder {
+        include!("programs/runtime_builder.rs");
+    }
+    pub mod listener_restart {
+        include!("programs/listener_restart.rs");
+    }
+}
 
-#[path = "programs/cache.rs"]
-mod cache;
-#[path = "programs/pubsub.rs"]
-mod pubsub;
-#[path = "programs/rate_limiter.rs"]
-mod rate_limiter;
-#[path = "programs/shutdown.rs"]
-mod shutdown;
-#[path = "programs/worker_pool.rs"]
-mod worker_pool;
+mod on_perf {
+    pub mod worker_pool {
+        use ::perf_runtime as tokio;
+        include!("programs/worker_pool.rs");
+    }
+    pub mod pubsub {
+        use ::perf_runtime as tokio;
+        include!("programs/pubsub.rs");
+    }
+    pub mod rate_limiter {
+        use ::perf_runtime as tokio;
+        include!("programs/rate_limiter.rs");
+    }
+    pub mod cache {
+        use ::perf_runtime as tokio;
+        include!("programs/cache.rs");
+    }
+    pub mod shutdown {
+        use ::perf_runtime as tokio;
+        include!("programs/shutdown.rs");
+    }
+    pub mod tcp_echo {
+        use ::perf_runtime as tokio;
+        include!("programs/tcp_echo.rs");
+    }
+    pub mod udp_ping {
+        use ::perf_runtime as tokio;
+        include!("programs/udp_ping.rs");
+    }
+    pub mod unix_proxy {
+        use ::perf_runtime as tokio;
+        include!("programs/unix_proxy.rs");
+    }
+    pub mod runtime_builder {
+        use ::perf_runtime as tokio;
+        include!("programs/runtime_builder.rs");
+    }
+    pub mod listener_restart {
+        use ::perf_runtime as tokio;
+        include!("programs/listener_restart.rs");
+    }
+}
 
-fn check(name: &str, got: Vec<String>) {
+/// Validation reports perf_runtime is known to raise wrongly on a program,
+/// as (program, kind, a file the report names). Each is a bug
+/// in the engine, not in the program; the entry goes when the bug is fixed.
+///
+/// `worker_pool`: a worker waits in `select!` on a broadcast receive and an
+/// mpsc receive; the coordinator has sent on the mpsc (so the engine knows
+/// it holds a sender), broadcasts shutdown (the send ends the worker's
+/// broadcast wait and wakes it) and awaits the workers' JoinSet while still
+/// holding the mpsc sender. The worker's other wait, the mpsc receive, stays
+/// registered until it is polled again, so at the join the engine sees
+/// "coordinator joins worker, worker receives on a channel whose sender the
+/// coordinator holds" and reports a Deadlock, though the worker is already
+/// woken and ends by itself. An mpsc shutdown signal does the same; with
+/// watch, Notify or oneshot as the signal there is no report.
+const KNOWN_FALSE_REPORTS: &[(&str, perf_runtime::validation::ViolationKind, &str)] = &[(
+    "worker_pool",
+    perf_runtime::validation::ViolationKind::Deadlock,
+    "worker_pool.rs",
+)];
+
+/// Programs whose output perf_runtime is known to change on one I/O
+/// backend, as (program, backend, why). Each is a bug of that backend; on
+/// it the test prints both outputs instead of failing, and on the other
+/// backend the program must still match tokio. The entry goes when the bug
+/// is fixed.
+///
+/// `listener_restart`, io_uring: dropping a `TcpListener` that has waited
+/// in `accept` closes its descriptor, but the multishot poll armed on a
+/// ring holds its own reference to the socket until the `ASYNC_CANCEL` the
+/// drop submitted is processed, when that ring next runs (see
+/// `runtime/src/io/driver/uring.rs`). Until then the port still listens: a client connecting right after the
+/// drop is connected (into a backlog nobody accepts) where tokio's is
+/// refused, and binding the same address again fails with `AddrInUse` where
+/// tokio's succeeds. Dropped on the thread of a current-thread runtime's
+/// `block_on`, this happens every time; on the multi-thread scheduler, in
+/// 3 to 11% of tries; epoll closes at once, as tokio.
+const KNOWN_DIFFERENCES: &[(&str, perf_runtime::runtime::IoBackend, &str)] = &[(
+    "listener_restart",
+    perf_runtime::runtime::IoBackend::Uring,
+    "a dropped TcpListener keeps listening until its ring processes the poll's cancellation",
+)];
+
+/// The I/O backend `#[perf_runtime::main]` gets in this process (the probe's
+/// choice, or `PERF_RUNTIME_IO`'s).
+fn perf_io_backend() -> Option<perf_runtime::runtime::IoBackend> {
+    perf_runtime::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?
+        .handle()
+        .io_backend()
+}
+
+/// One program at a time: validation reports are process-wide, and each
+/// run's must be attributed to it.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Runs `name` on both runtimes and compares: perf_runtime with tokio, then
+/// tokio with the recorded `.out`.
+fn check(name: &str, on_tokio: fn() -> Vec<String>, on_perf: fn() -> Vec<String>) {
+    let (tokio_lines, perf_lines, reports) = {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        perf_runtime::validation::take_reports();
+        let tokio_lines = on_tokio();
+        let perf_lines = on_perf();
+        (
+            tokio_lines,
+            perf_lines,
+            perf_runtime::validation::take_reports(),
+        )
+    };
+    let unexpected: Vec<_> = reports
+        .iter()
+        .filter(|r| {
+            !KNOWN_FALSE_REPORTS.iter().any(|&(program, kind, file)| {
+                program == name
+                    && r.kind() == kind
+                    && r.sites().iter().any(|s| s.file().ends_with(file))
+            })
+        })
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "{name}: perf_runtime raised validation reports on correct tokio code:\n{}",
+        unexpected
+            .iter()
+            .map(|r| r.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    if perf_lines != tokio_lines {
+        let backend = perf_io_backend();
+        let known = KNOWN_DIFFERENCES
+            .iter()
+            .find(|&&(program, on, _)| program == name && Some(on) == backend);
+        let Some((_, on, why)) = known else {
+            panic!(
+                "{name}: perf_runtime's output differs from tokio's\n  perf_runtime: \
+                 {perf_lines:?}\n  tokio:        {tokio_lines:?}"
+            );
+        };
+        // Straight to stderr, past the test harness's capture, so the CI
+        // log shows it on a passing run.
+        let text = format!(
+            "{name}: KNOWN DIFFERENCE on {on} ({why}):\n  perf_runtime: {perf_lines:?}\n  \
+             tokio:        {tokio_lines:?}\n"
+        );
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
+    }
+
     let path = format!("{}/porting/programs/{name}.out", env!("CARGO_MANIFEST_DIR"));
+    if std::env::var_os("PORTING_RECORD").is_some() {
+        let mut text = tokio_lines.join("\n");
+        text.push('\n');
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{path}: {e}"));
+        return;
+    }
     let want = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let want: Vec<&str> = want.lines().collect();
     assert_eq!(
-        got, want,
-        "{name}: perf_runtime's output differs from tokio's"
+        tokio_lines, want,
+        "{name}: tokio's output (left) differs from {path} (right): the program is not \
+         deterministic, or tokio's behaviour changed; re-record with PORTING_RECORD=1 \
+         once the cause is understood"
     );
 }
 
-#[test]
-fn worker_pool_same_output_as_tokio() {
-    check("worker_pool", worker_pool::run());
+macro_rules! porting_tests {
+    ($($name:ident),* $(,)?) => {$(
+        #[test]
+        fn $name() {
+            check(stringify!($name), on_tokio::$name::run, on_perf::$name::run);
+        }
+    )*};
 }
 
-#[test]
-fn pubsub_same_output_as_tokio() {
-    check("pubsub", pubsub::run());
-}
-
-#[test]
-fn rate_limiter_same_output_as_tokio() {
-    check("rate_limiter", rate_limiter::run());
-}
-
-#[test]
-fn cache_same_output_as_tokio() {
-    check("cache", cache::run());
-}
-
-#[test]
-fn shutdown_same_output_as_tokio() {
-    check("shutdown", shutdown::run());
-}
+porting_tests!(
+    worker_pool,
+    pubsub,
+    rate_limiter,
+    cache,
+    shutdown,
+    tcp_echo,
+    udp_ping,
+    unix_proxy,
+    runtime_builder,
+    listener_restart,
+);
