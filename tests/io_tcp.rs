@@ -557,3 +557,30 @@ fn dropped_sockets_close_at_once_current_thread() {
 fn dropped_sockets_close_at_once_on_a_worker() {
     support::within(|| dropped_sockets_close_at_once(multi(1)));
 }
+
+/// A socket whose poll a worker armed, dropped by a thread that runs no
+/// core (here the `block_on` thread), is closed when the drop returns too.
+#[test]
+fn a_socket_dropped_outside_the_workers_closes_at_once() {
+    support::within(|| {
+        multi(2).block_on(async {
+            for _ in 0..20 {
+                let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = l.local_addr().unwrap();
+                // A worker waits on it (its ring arms the poll), then hands
+                // it back.
+                let l = perf_runtime::spawn(async move {
+                    poll_once(l.accept());
+                    submitted().await;
+                    l
+                })
+                .await
+                .unwrap();
+                drop(l);
+                let err = std::net::TcpStream::connect(addr).unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
+                TcpListener::bind(addr).await.unwrap();
+            }
+        })
+    });
+}

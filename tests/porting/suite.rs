@@ -20,9 +20,7 @@
 //! programs are correct tokio code — except the one known false report
 //! listed in [`KNOWN_FALSE_REPORTS`], tolerated (not required) until the
 //! engine is fixed. The runs are serialized, so each program's reports are
-//! its own. Likewise [`KNOWN_DIFFERENCES`] lists the one program whose
-//! output differs on one I/O backend (io_uring), a driver bug; there the
-//! test prints both outputs instead of failing.
+//! its own.
 //!
 //! `.ci/run` runs this binary again with each I/O backend forced
 //! (`PERF_RUNTIME_IO=uring`, then `epoll`); `cargo test --workspace` runs
@@ -124,39 +122,6 @@ const KNOWN_FALSE_REPORTS: &[(&str, perf_runtime::validation::ViolationKind, &st
     "worker_pool.rs",
 )];
 
-/// Programs whose output perf_runtime is known to change on one I/O
-/// backend, as (program, backend, why). Each is a bug of that backend; on
-/// it the test prints both outputs instead of failing, and on the other
-/// backend the program must still match tokio. The entry goes when the bug
-/// is fixed.
-///
-/// `listener_restart`, io_uring: dropping a `TcpListener` that has waited
-/// in `accept` closes its descriptor, but the multishot poll armed on a
-/// ring holds its own reference to the socket until the `ASYNC_CANCEL` the
-/// drop submitted is processed, when that ring next runs (see
-/// `runtime/src/io/driver/uring.rs`). Until then the port still listens: a client connecting right after the
-/// drop is connected (into a backlog nobody accepts) where tokio's is
-/// refused, and binding the same address again fails with `AddrInUse` where
-/// tokio's succeeds. Dropped on the thread of a current-thread runtime's
-/// `block_on`, this happens every time; on the multi-thread scheduler, in
-/// 3 to 11% of tries; epoll closes at once, as tokio.
-const KNOWN_DIFFERENCES: &[(&str, perf_runtime::runtime::IoBackend, &str)] = &[(
-    "listener_restart",
-    perf_runtime::runtime::IoBackend::Uring,
-    "a dropped TcpListener keeps listening until its ring processes the poll's cancellation",
-)];
-
-/// The I/O backend `#[perf_runtime::main]` gets in this process (the probe's
-/// choice, or `PERF_RUNTIME_IO`'s).
-fn perf_io_backend() -> Option<perf_runtime::runtime::IoBackend> {
-    perf_runtime::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .ok()?
-        .handle()
-        .io_backend()
-}
-
 /// One program at a time: validation reports are process-wide, and each
 /// run's must be attributed to it.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -194,25 +159,10 @@ fn check(name: &str, on_tokio: fn() -> Vec<String>, on_perf: fn() -> Vec<String>
             .collect::<Vec<_>>()
             .join("\n")
     );
-    if perf_lines != tokio_lines {
-        let backend = perf_io_backend();
-        let known = KNOWN_DIFFERENCES
-            .iter()
-            .find(|&&(program, on, _)| program == name && Some(on) == backend);
-        let Some((_, on, why)) = known else {
-            panic!(
-                "{name}: perf_runtime's output differs from tokio's\n  perf_runtime: \
-                 {perf_lines:?}\n  tokio:        {tokio_lines:?}"
-            );
-        };
-        // Straight to stderr, past the test harness's capture, so the CI
-        // log shows it on a passing run.
-        let text = format!(
-            "{name}: KNOWN DIFFERENCE on {on} ({why}):\n  perf_runtime: {perf_lines:?}\n  \
-             tokio:        {tokio_lines:?}\n"
-        );
-        let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
-    }
+    assert_eq!(
+        perf_lines, tokio_lines,
+        "{name}: perf_runtime's output (left) differs from tokio's (right)"
+    );
 
     let path = format!("{}/porting/programs/{name}.out", env!("CARGO_MANIFEST_DIR"));
     if std::env::var_os("PORTING_RECORD").is_some() {

@@ -52,8 +52,11 @@ impl Registration {
         if std::mem::replace(&mut self.deregistered, true) {
             return Ok(());
         }
+        // On a current_thread runtime nobody may be driving the ring now
+        // (no `block_on` running): a thread outside it does not wait.
+        let wait_outside = matches!(self.handle, crate::scheduler::Handle::MultiThread(_));
         self.driver
-            .deregister(&self.reg, |f| self.handle.with_local_io(f))
+            .deregister(&self.reg, wait_outside, |f| self.handle.with_local_io(f))
     }
 
     /// Ready to read (or closed, or in error), else `Pending` with the

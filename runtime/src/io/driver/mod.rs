@@ -190,10 +190,12 @@ impl Driver {
     /// Stops delivering readiness for `reg` (before its descriptor closes).
     /// `local` gives the calling core's part of the driver, as in
     /// `will_wait`: on io_uring, the core that owns the resource's poll
-    /// cancels it at once (see `Uring::deregister`).
+    /// cancels it at once, and a thread that runs no core waits for the
+    /// owner to cancel it if `wait_outside` (see `Uring::deregister`).
     pub(crate) fn deregister(
         &self,
         reg: &Registered,
+        wait_outside: bool,
         local: impl FnOnce(&mut dyn FnMut(Option<&LocalIo>)),
     ) -> io::Result<()> {
         match &self.backend {
@@ -205,10 +207,11 @@ impl Driver {
             }
             Backend::Uring(u) => {
                 local(&mut |l| {
+                    let foreign = wait_outside && l.is_none();
                     let mut ring = l
                         .and_then(|l| l.ring.as_ref())
                         .and_then(|r| r.try_borrow_mut().ok());
-                    u.deregister(&reg.sio, ring.as_deref_mut());
+                    u.deregister(&reg.sio, ring.as_deref_mut(), foreign);
                 });
                 Ok(())
             }

@@ -130,8 +130,9 @@ pub(crate) fn build_ring() -> io::Result<IoUring> {
 pub(crate) enum Command {
     /// Arm the readiness poll of a new registration.
     Arm(Arc<ScheduledIo>),
-    /// Remove the readiness poll of a deregistered resource.
-    Disarm(Arc<ScheduledIo>),
+    /// Remove the readiness poll of a deregistered resource; signal the
+    /// `Ack`, if any, once the kernel has ended the poll.
+    Disarm(Arc<ScheduledIo>, Option<Arc<Ack>>),
     /// Submit an operation (its `user_data` is set by the ring).
     Submit(squeue::Entry, Arc<OpSlot>),
     /// Cancel the operation with this `user_data`.
@@ -142,6 +143,34 @@ pub(crate) enum Command {
 pub(crate) fn op_user_data(slot: &Arc<OpSlot>) -> u64 {
     Arc::as_ptr(slot) as u64 | TAG_OP
 }
+
+/// How a thread outside the runtime's workers waits for a ring's owner to
+/// end a poll (see `Uring::deregister`).
+#[derive(Default)]
+pub(crate) struct Ack {
+    done: Mutex<bool>,
+    cv: std::sync::Condvar,
+}
+
+impl Ack {
+    fn signal(&self) {
+        *self.done.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.cv.notify_all();
+    }
+
+    /// Waits until signalled or `limit` passes.
+    fn wait(&self, limit: Duration) {
+        let done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = self
+            .cv
+            .wait_timeout_while(done, limit, |done| !*done)
+            .unwrap_or_else(|e| e.into_inner());
+    }
+}
+
+/// How long a thread outside the workers waits for a ring's owner to end
+/// the poll of a socket it dropped (the owner is busy in a long poll).
+const FOREIGN_DROP_WAIT: Duration = Duration::from_millis(20);
 
 /// The part of a ring other threads reach.
 pub(crate) struct RingShared {
@@ -272,8 +301,17 @@ impl Uring {
     /// (its task work runs on the way out), so the close that follows
     /// releases the socket as on epoll. From another thread the cancel goes
     /// through the ring's inbox and lands when the ring's owner next runs
-    /// (at once if it is parked: the send unparks it).
-    pub(crate) fn deregister(&self, sio: &Arc<ScheduledIo>, local: Option<&mut Ring>) {
+    /// (at once if it is parked: the send unparks it). A thread that runs
+    /// no core (`foreign`: a `block_on` thread, a blocking-pool job, a
+    /// thread of the user's) waits for it, up to `FOREIGN_DROP_WAIT`, as a
+    /// `close` would; a worker that does not own the ring does not wait (it
+    /// would hold up its own tasks behind another worker's).
+    pub(crate) fn deregister(
+        &self,
+        sio: &Arc<ScheduledIo>,
+        local: Option<&mut Ring>,
+        foreign: bool,
+    ) {
         if sio.deregistered.swap(true, AcqRel) {
             return;
         }
@@ -284,7 +322,12 @@ impl Uring {
         if ring < self.rings.len() {
             match local {
                 Some(r) if r.shared.index == ring => r.disarm_now(sio),
-                _ => self.rings[ring].send(Command::Disarm(sio.clone())),
+                _ if foreign && !self.live().is_shutdown => {
+                    let ack = Arc::new(Ack::default());
+                    self.rings[ring].send(Command::Disarm(sio.clone(), Some(ack.clone())));
+                    ack.wait(FOREIGN_DROP_WAIT);
+                }
+                _ => self.rings[ring].send(Command::Disarm(sio.clone(), None)),
             }
         }
     }
@@ -494,6 +537,7 @@ impl Ring {
             self.inbox_buf = buf;
             return;
         }
+        let mut acks = Vec::new();
         for cmd in buf.drain(..) {
             match cmd {
                 Command::Arm(sio) => {
@@ -501,9 +545,22 @@ impl Ring {
                         self.arm(sio);
                     }
                 }
-                Command::Disarm(sio) => self.disarm(&sio),
+                Command::Disarm(sio, ack) => {
+                    self.disarm(&sio);
+                    acks.extend(ack);
+                }
                 Command::Submit(e, slot) => self.submit_op(e, slot),
                 Command::Cancel(data) => self.cancel_op(data),
+            }
+        }
+        if !acks.is_empty() {
+            // The cancels must land before their senders go on: submit now
+            // (the kernel ends the polls before the submit returns).
+            if let Err(e) = self.submit() {
+                tracing::error!("io_uring submit failed: {e}");
+            }
+            for ack in acks {
+                ack.signal();
             }
         }
         self.inbox_buf = buf;
