@@ -402,7 +402,7 @@ pub const SIZED_METHOD: &str = "method: as above, but tokio with worker_threads 
 fn sized_table(rows: &[Row]) -> String {
     let mut s = format!(
         "\nthe same perf runs against tokio sized by hand (worker_threads = the quota rounded \
-         up)\n{:<28} {:>30} {:>9} {:>12} {:>9}\n",
+         up)\n{:<28} {:>31} {:>9} {:>13} {:>11}\n",
         "bench", "tokio sized p50 / p99 / p999 µs", "p99 ratio", "throttled p/t", "workers p/t"
     );
     for row in rows {
@@ -410,7 +410,7 @@ fn sized_table(rows: &[Row]) -> String {
             (Some(sized), Some(ratio)) => {
                 let _ = writeln!(
                     s,
-                    "{:<28} {:>30} {:>9.4} {:>12} {:>9}",
+                    "{:<28} {:>31} {:>9.4} {:>13} {:>11}",
                     row.bench,
                     triple(sized),
                     ratio,
@@ -670,6 +670,11 @@ mod tests {
                 "2"
             ]
         );
+        let columns = notes
+            .lines()
+            .find(|l| l.contains("tokio sized p50"))
+            .expect("the sized table's header");
+        assert_eq!(columns.chars().count(), sized_line.chars().count());
         assert!(notes.contains(SIZED_METHOD));
         assert!(notes.contains("  tokio_sized 2 workers"), "{notes}");
     }
