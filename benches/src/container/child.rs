@@ -135,6 +135,25 @@ pub fn child_main(args: &[String]) -> ExitCode {
             }
             Err(e) => Err(format!("building tokio: {e}")),
         },
+        Side::TokioSized => {
+            let n = scenario.hand_sized_workers();
+            match tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(n)
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => {
+                    println!(
+                        "DECISION {} workers: worker_threads({n}) set by hand, the {}-CPU quota \
+                         rounded up",
+                        rt.handle().metrics().num_workers(),
+                        scenario.quota_label()
+                    );
+                    serve(&TokioServer(rt), scenario, spin, &cpu_stat)
+                }
+                Err(e) => Err(format!("building tokio (sized by hand): {e}")),
+            }
+        }
     };
     match result {
         Ok(r) => {

@@ -123,11 +123,22 @@ impl Scenario {
     }
 
     /// The runtimes this scenario runs, in order.
+    ///
+    /// The resize has no [`Side::TokioSized`]: `worker_threads` is fixed at
+    /// build, and sized by hand for the starting 1-CPU quota it is 1, what
+    /// tokio picks by itself; no count set before the run follows the quota.
     pub fn sides(self) -> &'static [Side] {
         match self {
-            Scenario::Fractional => &[Side::Perf, Side::PerfFloor, Side::Tokio],
+            Scenario::Fractional => &[Side::Perf, Side::PerfFloor, Side::Tokio, Side::TokioSized],
             Scenario::Resize => &[Side::Perf, Side::Tokio],
         }
+    }
+
+    /// The `worker_threads` a careful tokio user sets by hand for this
+    /// scenario's quota: the starting quota rounded up (1.5 CPU → 2), at
+    /// least 1.
+    pub fn hand_sized_workers(self) -> usize {
+        (self.start_quota_us().div_ceil(PERIOD_US) as usize).max(1)
     }
 
     /// The quota in CPUs as a human reads it: `1.5`, `1->2`.
@@ -162,6 +173,9 @@ pub enum Side {
     PerfFloor,
     /// tokio as a tokio user gets it: `worker_threads` unset.
     Tokio,
+    /// tokio with `worker_threads` set by hand to the quota rounded up
+    /// ([`Scenario::hand_sized_workers`]), as a careful user sizes it.
+    TokioSized,
 }
 
 impl Side {
@@ -171,12 +185,18 @@ impl Side {
             Side::Perf => "perf",
             Side::PerfFloor => "perf_floor",
             Side::Tokio => "tokio",
+            Side::TokioSized => "tokio_sized",
         }
+    }
+
+    /// A perf_runtime configuration (the others are tokio's).
+    pub fn is_perf(self) -> bool {
+        matches!(self, Side::Perf | Side::PerfFloor)
     }
 
     /// Looks a side up by [`name`](Self::name).
     pub fn from_name(name: &str) -> Option<Side> {
-        [Side::Perf, Side::PerfFloor, Side::Tokio]
+        [Side::Perf, Side::PerfFloor, Side::Tokio, Side::TokioSized]
             .into_iter()
             .find(|s| s.name() == name)
     }
@@ -200,11 +220,18 @@ mod tests {
         assert_eq!(schedule::total(&r.phases()), Duration::from_secs(15));
         for s in Scenario::ALL {
             assert_eq!(Scenario::from_name(s.name()), Some(s));
-            assert_eq!(s.sides().last(), Some(&Side::Tokio));
+            assert!(s.sides().contains(&Side::Tokio));
             for &side in s.sides() {
                 assert_eq!(Side::from_name(side.name()), Some(side));
             }
         }
+        // The hand-sized tokio arm: the fractional quota rounded up, and
+        // only where a count fixed before the run can fit the quota.
+        assert_eq!(f.hand_sized_workers(), 2);
+        assert!(f.sides().contains(&Side::TokioSized));
+        assert_eq!(r.hand_sized_workers(), 1);
+        assert!(!r.sides().contains(&Side::TokioSized));
+        assert!(Side::PerfFloor.is_perf() && !Side::TokioSized.is_perf());
         assert_eq!(Scenario::from_name("nope"), None);
     }
 }

@@ -169,16 +169,24 @@ pub fn run(opts: &Options) -> ExitCode {
                 }
             }
         }
-        let Some((_, tokio)) = results.iter().find(|(s, _)| *s == Side::Tokio).cloned() else {
+        let of = |side: Side| {
+            results
+                .iter()
+                .find(|(s, _)| *s == side)
+                .map(|(_, r)| r.clone())
+        };
+        let Some(tokio) = of(Side::Tokio) else {
             continue;
         };
-        for (side, perf) in results.into_iter().filter(|(s, _)| *s != Side::Tokio) {
+        let tokio_sized = of(Side::TokioSized);
+        for (side, perf) in results.iter().filter(|(s, _)| s.is_perf()) {
             let row = Row {
-                bench: bench_name(scenario, side),
+                bench: bench_name(scenario, *side),
                 scenario,
-                perf_side: side,
-                perf,
+                perf_side: *side,
+                perf: perf.clone(),
                 tokio: tokio.clone(),
+                tokio_sized: tokio_sized.clone(),
             };
             if opts.json {
                 println!("{}", json_line(&row, spin.iterations(), refresh_ms));

@@ -179,8 +179,11 @@ pub struct Row {
     pub perf_side: Side,
     /// The perf_runtime child's figures.
     pub perf: RunResult,
-    /// The tokio child's figures.
+    /// The tokio child's figures (`worker_threads` unset).
     pub tokio: RunResult,
+    /// The hand-sized tokio child's figures ([`Side::TokioSized`]), if the
+    /// scenario has that arm.
+    pub tokio_sized: Option<RunResult>,
 }
 
 /// The p99 ratio must be at most this (issue 4).
@@ -197,6 +200,14 @@ impl Row {
     /// perf p99 / tokio p99 (< 1: perf_runtime answers sooner).
     pub fn ratio_p99(&self) -> f64 {
         self.perf.tail.p99 / self.tokio.tail.p99
+    }
+
+    /// perf p99 / hand-sized tokio p99: the scheduling alone, both sized
+    /// for the quota; `None` without that arm.
+    pub fn ratio_p99_vs_sized(&self) -> Option<f64> {
+        self.tokio_sized
+            .as_ref()
+            .map(|sized| self.perf.tail.p99 / sized.tail.p99)
     }
 }
 
@@ -271,7 +282,7 @@ pub fn json_line(row: &Row, spin_iters: u64, refresh_ms: u64) -> String {
          \"perf_max_ns\":{:.0},\"tokio_max_ns\":{:.0},\"perf_drain_ms\":{},\"tokio_drain_ms\":{},\"perf_cpus_used\":{},\"tokio_cpus_used\":{},\
          \"perf_spawn_lag_p99_ns\":{:.0},\"tokio_spawn_lag_p99_ns\":{:.0},\"requests\":{},\
          \"quota_cpus\":{},\"demand_cpus\":{},\"work_ns\":{},\"spin_iters\":{},\
-         \"perf_rounding\":{},\"perf_refresh_ms\":{},\"quota_change_lag_us\":{}}}",
+         \"perf_rounding\":{},\"perf_refresh_ms\":{},\"quota_change_lag_us\":{},",
         p.workers_start,
         p.workers_end,
         t.workers_start,
@@ -294,6 +305,27 @@ pub fn json_line(row: &Row, spin_iters: u64, refresh_ms: u64) -> String {
         json_str(rounding_name(row.perf_side)),
         refresh_ms,
         opt(p.quota_change_lag_us),
+    );
+    // The hand-sized tokio arm: null where the scenario has none.
+    let sized = row.tokio_sized.as_ref();
+    let ns = |f: fn(&RunResult) -> f64| {
+        sized.map_or_else(|| "null".to_owned(), |r| format!("{:.0}", f(r)))
+    };
+    let int =
+        |f: fn(&RunResult) -> u64| sized.map_or_else(|| "null".to_owned(), |r| f(r).to_string());
+    let _ = write!(
+        s,
+        "\"tokio_sized_p50_ns\":{},\"tokio_sized_p99_ns\":{},\"tokio_sized_p999_ns\":{},\
+         \"ratio_p99_vs_tokio_sized\":{},\"tokio_sized_workers\":{},\"tokio_sized_throttled\":{},\
+         \"tokio_sized_max_ns\":{},\"tokio_sized_cpus_used\":{}}}",
+        ns(|r| r.tail.p50),
+        ns(|r| r.tail.p99),
+        ns(|r| r.tail.p999),
+        opt(row.ratio_p99_vs_sized()),
+        int(|r| r.workers_end as u64),
+        int(|r| r.throttled),
+        ns(|r| r.tail.max),
+        opt(sized.map(RunResult::cpus_used)),
     );
     s
 }
@@ -325,7 +357,7 @@ pub fn table_header(spin_iters: u64, refresh_ms: u64) -> String {
          iterations); each runtime in its own child process and cgroup, one after the other; \
          latency = scheduled arrival → completion\n\
          perf_runtime auto-sized (Ceil; the _floor row: Floor), container_refresh {refresh_ms} ms; \
-         tokio with worker_threads unset\n\n\
+         tokio with worker_threads unset (the tokio columns; a hand-sized tokio arm follows)\n\n\
          {:<28} {:>5} {:>6} {:>28} {:>28} {:>9} {:>12} {:>9}",
         WORK.as_micros(),
         "bench",
@@ -354,10 +386,61 @@ pub fn table_row(row: &Row) -> String {
     )
 }
 
-/// The notes under the table: the target, how each side sized itself, the
+/// The method line under the main table.
+pub const MAIN_METHOD: &str = "method: every measured request, scheduled arrival -> completion, \
+     nothing trimmed; one child per runtime in its own cgroup (same quota, cpuset and \
+     weight), the same seeded arrivals and calibrated work; both runtimes enable_all(); perf \
+     auto-sized, tokio with worker_threads unset (tokio's default)";
+
+/// The method line under the hand-sized tokio table.
+pub const SIZED_METHOD: &str = "method: as above, but tokio with worker_threads set by hand to \
+     the starting quota rounded up (1.5 CPU -> 2), the count a careful user picks; p99 ratio = \
+     perf p99 / tokio_sized p99; where the workers match, it is the scheduling alone";
+
+/// The second table: each row's perf_runtime run against tokio sized by
+/// hand, or why the row has no such arm.
+fn sized_table(rows: &[Row]) -> String {
+    let mut s = format!(
+        "\nthe same perf runs against tokio sized by hand (worker_threads = the quota rounded \
+         up)\n{:<28} {:>31} {:>9} {:>13} {:>11}\n",
+        "bench", "tokio sized p50 / p99 / p999 µs", "p99 ratio", "throttled p/t", "workers p/t"
+    );
+    for row in rows {
+        match (&row.tokio_sized, row.ratio_p99_vs_sized()) {
+            (Some(sized), Some(ratio)) => {
+                let _ = writeln!(
+                    s,
+                    "{:<28} {:>31} {:>9.4} {:>13} {:>11}",
+                    row.bench,
+                    triple(sized),
+                    ratio,
+                    format!("{} / {}", row.perf.throttled, sized.throttled),
+                    format!("{} / {}", row.perf.workers_end, sized.workers_end),
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    s,
+                    "{:<28} no hand-sized tokio arm: worker_threads is fixed at build; sized for \
+                     the starting {}-CPU quota it is {}, tokio's own choice, and no count set \
+                     before the run follows the quota's change",
+                    row.bench,
+                    row.scenario.start_quota_us() as f64 / super::PERIOD_US as f64,
+                    row.scenario.hand_sized_workers()
+                );
+            }
+        }
+    }
+    let _ = writeln!(s, "{SIZED_METHOD}");
+    s
+}
+
+/// What follows the main table's rows: its method line, the hand-sized
+/// tokio table, then the notes: the target, how each side sized itself, the
 /// worker timeline of a resize, the generator's lateness, the drain times.
 pub fn table_notes(rows: &[Row]) -> String {
-    let mut s = String::new();
+    let mut s = format!("{MAIN_METHOD}\n");
+    s.push_str(&sized_table(rows));
     let _ = writeln!(
         s,
         "\np99 ratio = perf p99 / tokio p99, target ≤ {TARGET_RATIO_P99}; throttled = nr_throttled \
@@ -370,10 +453,15 @@ pub fn table_notes(rows: &[Row]) -> String {
             "MISSED"
         };
         let _ = writeln!(s, "\n{}: target {verdict}", row.bench);
-        for (name, r) in [(row.perf_side.name(), &row.perf), ("tokio", &row.tokio)] {
+        let sides = [
+            (row.perf_side.name(), Some(&row.perf)),
+            ("tokio", Some(&row.tokio)),
+            (Side::TokioSized.name(), row.tokio_sized.as_ref()),
+        ];
+        for (name, r) in sides.into_iter().filter_map(|(n, r)| Some((n, r?))) {
             let _ = writeln!(
                 s,
-                "  {name:<10} {} (available_parallelism {})\n             workers {}; \
+                "  {name:<11} {} (available_parallelism {})\n              workers {}; \
                  {} requests, max {} µs, drained {} ms after the last arrival; used {:.2} \
                  CPUs; spawn lag p99 {} µs; throttled {:.1} ms in {} of {} periods",
                 r.decision,
@@ -482,6 +570,7 @@ mod tests {
             perf_side: Side::Perf,
             perf: sample(400_000.0, t.to_vec()),
             tokio: sample(4_000_000_000.0, vec![(0, 1)]),
+            tokio_sized: None,
         };
         assert_eq!(row.bench, "container_resize");
         assert_eq!(grew_after_ms(&row), Some(930));
@@ -497,6 +586,7 @@ mod tests {
             perf_side: Side::PerfFloor,
             perf: sample(500_000.0, vec![(0, 1)]),
             tokio: sample(1_000_000.0, vec![(0, 1)]),
+            tokio_sized: None,
         };
         let j = json_line(&row, 28_000, 1_000);
         assert!(
@@ -512,9 +602,101 @@ mod tests {
             "\"perf_rounding\":\"floor\"",
             "\"perf_grew_after_ms\":null",
             "\"quota_cpus\":\"1.5\"",
+            // No hand-sized arm in this row: its keys are there, null.
+            "\"tokio_sized_p99_ns\":null,",
+            "\"ratio_p99_vs_tokio_sized\":null,",
         ] {
             assert!(j.contains(key), "{key} missing from {j}");
         }
         assert!(j.ends_with('}') && !j.contains('\n'));
+    }
+
+    fn fractional_with_sized_arm() -> Row {
+        let mut sized = sample(250_000.0, vec![(0, 2)]);
+        sized.workers_end = 2;
+        sized.throttled = 7;
+        Row {
+            bench: bench_name(Scenario::Fractional, Side::Perf),
+            scenario: Scenario::Fractional,
+            perf_side: Side::Perf,
+            perf: sample(500_000.0, vec![(0, 2)]),
+            tokio: sample(1_000_000_000.0, vec![(0, 1)]),
+            tokio_sized: Some(sized),
+        }
+    }
+
+    #[test]
+    fn hand_sized_arm_is_compared_apart_from_the_default() {
+        let row = fractional_with_sized_arm();
+        // Against the default the ratio keeps its meaning; against the
+        // sized arm perf is 2x slower here, and that is what is reported.
+        assert!((row.ratio_p99() - 5e-4).abs() < 1e-12);
+        assert_eq!(row.ratio_p99_vs_sized(), Some(2.0));
+        let j = json_line(&row, 28_000, 1_000);
+        for key in [
+            "\"tokio_p99_ns\":1000000000,",
+            "\"ratio_p99\":0.0005,",
+            "\"tokio_sized_p50_ns\":150000,",
+            "\"tokio_sized_p99_ns\":250000,",
+            "\"tokio_sized_p999_ns\":500000,",
+            "\"ratio_p99_vs_tokio_sized\":2.0000,",
+            "\"tokio_sized_workers\":2,",
+            "\"tokio_sized_throttled\":7,",
+            "\"tokio_sized_cpus_used\":1.4000}",
+        ] {
+            assert!(j.contains(key), "{key} missing from {j}");
+        }
+        let notes = table_notes(&[row]);
+        assert!(notes.starts_with(MAIN_METHOD), "{notes}");
+        let sized_line = notes
+            .lines()
+            .find(|l| l.starts_with("container_fractional "))
+            .expect("a sized row");
+        assert_eq!(
+            sized_line.split_whitespace().collect::<Vec<_>>(),
+            [
+                "container_fractional",
+                "150",
+                "/",
+                "250",
+                "/",
+                "500",
+                "2.0000",
+                "4",
+                "/",
+                "7",
+                "2",
+                "/",
+                "2"
+            ]
+        );
+        let columns = notes
+            .lines()
+            .find(|l| l.contains("tokio sized p50"))
+            .expect("the sized table's header");
+        assert_eq!(columns.chars().count(), sized_line.chars().count());
+        assert!(notes.contains(SIZED_METHOD));
+        assert!(notes.contains("  tokio_sized 2 workers"), "{notes}");
+    }
+
+    #[test]
+    fn a_row_without_the_sized_arm_says_so() {
+        let row = Row {
+            bench: bench_name(Scenario::Resize, Side::Perf),
+            scenario: Scenario::Resize,
+            perf_side: Side::Perf,
+            perf: sample(400_000.0, vec![(0, 1), (5_930, 2)]),
+            tokio: sample(4_000_000_000.0, vec![(0, 1)]),
+            tokio_sized: None,
+        };
+        assert_eq!(row.ratio_p99_vs_sized(), None);
+        let notes = table_notes(&[row]);
+        let line = notes
+            .lines()
+            .find(|l| l.starts_with("container_resize "))
+            .expect("a line for the resize row");
+        assert!(line.contains("no hand-sized tokio arm"), "{line}");
+        assert!(line.contains("1-CPU quota it is 1"), "{line}");
+        assert!(!notes.contains("  tokio_sized "), "{notes}");
     }
 }

@@ -20,7 +20,7 @@ mod report;
 mod round;
 
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use perf_runtime::runtime::Builder;
 
@@ -38,7 +38,8 @@ pub const BATCH_PER_WORKER: usize = 16;
 pub const BATCH_TASKS: usize = BATCH_PER_WORKER * WORKERS;
 /// CPU burnt by one Batch poll (on an undisturbed core).
 pub const BATCH_POLL: Duration = Duration::from_micros(100);
-/// Interval of the outside thread's sends and of the timer mode's sleeps.
+/// Interval of the outside thread's sends, and the mean of the timer mode's
+/// requested sleeps (see [`timer_sleep`]).
 pub const PERIOD: Duration = Duration::from_millis(1);
 /// Measured wakes per mode and runtime unless `--wakes` says otherwise.
 pub const DEFAULT_WAKES: usize = 3_000;
@@ -86,8 +87,9 @@ pub enum Mode {
     /// A plain std thread sends on a `futures_channel::mpsc` channel every
     /// 1 ms; delay = send instant → the receive returning in the task.
     Outside,
-    /// The task sleeps until the next 1 ms grid point on the runtime's own
-    /// timer; delay = lateness past the tick the deadline falls in.
+    /// The task asks the runtime's own timer for a sleep of [`timer_sleep`]
+    /// (0.5..1.5 ms, not a whole number of ms); delay = wake − the deadline
+    /// it asked for (`Instant::now() + d`, taken before the sleep).
     Timer,
     /// As `Outside`, but the thread wakes a Normal relay task that forwards
     /// to the critical task; delay = outside send → critical receive.
@@ -126,37 +128,38 @@ pub fn split_rounds(n: usize, rounds: usize) -> Vec<usize> {
         .collect()
 }
 
-/// Turns raw timer lateness into lateness past the tick: subtracts the tick
-/// phase, estimated as the smallest of `probed` and every sample, and
-/// returns that estimate.
+/// The `k`-th sleep the timer mode's critical task asks for:
+/// `PERIOD / 2 + frac(k / φ) × PERIOD`, so 0.5..1.5 ms with a mean of 1 ms.
 ///
-/// Both runtimes' timers have 1 ms ticks counted from their own start and
-/// round a deadline up to a tick, so a deadline on a 1 ms grid can fire only
-/// at a constant offset (the tick phase, 0..1 ms) after it; the grid starts
-/// just before the runtime is built, so the phase is the time `build()`
-/// takes to start its clock (tens of µs). No sample can be below the phase,
-/// so the smallest lateness ever seen (`probed` comes from a run where every
-/// worker spins on `yield_now` and a due timer is noticed at once) is the
-/// phase plus the fastest wake, which takes a few µs.
-pub fn subtract_phase(ns: &mut [u64], probed: u64) -> u64 {
-    let phase = ns.iter().copied().fold(probed, u64::min);
-    for x in ns.iter_mut() {
-        *x -= phase;
-    }
-    phase
+/// Why not whole milliseconds: tokio's timer has 1 ms ticks and rounds a
+/// deadline up to one (perf_runtime's fires at the exact deadline), so where
+/// a deadline falls within tokio's millisecond decides much of its lateness.
+/// A sleep that starts on a timer wake (just after a tick) and lasts whole
+/// milliseconds asks for a deadline just after a tick every time, and a grid
+/// of deadlines laid just before the ticks (this benchmark's old method)
+/// always waits almost none. A user's deadlines fall anywhere within a tick;
+/// the fractional part of `k / φ` (a Weyl sequence of the golden ratio,
+/// irrational) spreads ours evenly over it, and as a pure function of `k` it
+/// is the same sequence on every runtime.
+pub fn timer_sleep(k: u64) -> Duration {
+    // frac(k / φ) in 64-bit fixed point: 2^64 / φ, truncated, is this
+    // constant (the splitmix64 increment).
+    const INV_PHI_2_64: u64 = 0x9E37_79B9_7F4A_7C15;
+    let frac = k.wrapping_mul(INV_PHI_2_64);
+    let period_ns = PERIOD.as_nanos() as u64;
+    let offset_ns = ((u128::from(frac) * u128::from(period_ns)) >> 64) as u64;
+    Duration::from_nanos(period_ns / 2 + offset_ns)
 }
 
 /// All the rounds of one runtime in one mode.
 #[derive(Clone, Debug, Default)]
 pub struct SideResult {
-    /// Delay of every measured wake, ns (timer: tick phase removed).
+    /// Delay of every measured wake, ns, as measured (nothing subtracted).
     pub delays_ns: Vec<u64>,
     /// Batch polls during the measured windows.
     pub batch_polls: u64,
     /// Total length of the measured windows.
     pub window: Duration,
-    /// Timer mode: the floor taken off every lateness, ns.
-    pub tick_phase_ns: Option<u64>,
 }
 
 impl SideResult {
@@ -176,7 +179,6 @@ impl SideResult {
         Figures {
             tail: Tail::of_ns(&self.delays_ns),
             batch_polls_per_s: self.batch_polls_per_s(),
-            tick_phase_ns: self.tick_phase_ns,
         }
     }
 }
@@ -220,43 +222,18 @@ pub fn run_mode(
     variants: &[PerfVariant],
 ) -> Result<ModeResult, String> {
     let label = |v: &PerfVariant| format!("perf{}", v.suffix);
-    // Each runtime's deadline grid starts just before its build: both
-    // runtimes start their 1 ms timer ticks early in `build()`, so a grid
-    // deadline's tick begins only tens of µs after it (see `subtract_phase`).
-    let mut origins = Vec::with_capacity(variants.len() + 1);
     let mut perfs = Vec::with_capacity(variants.len());
     for v in variants {
-        origins.push(Instant::now());
         let rt = Perf::build_with(WORKERS, v.configure)
             .map_err(|e| format!("building {}: {e}", label(v)))?;
         perfs.push(rt);
     }
-    origins.push(Instant::now());
     let tokio = Tokio::build(WORKERS).map_err(|e| format!("building tokio: {e}"))?;
     let sides = perfs.len() + 1;
     let mut results = vec![SideResult::default(); sides];
-    // Timer mode: each runtime's tick phase, probed before any backlog.
-    let mut probed = vec![u64::MAX; sides];
-    if mode == Mode::Timer {
-        for (s, floor) in probed.iter_mut().enumerate() {
-            thread::sleep(SETTLE);
-            let outcome = match perfs.get(s) {
-                Some(rt) => round::measure_tick_floor(rt, origins[s])
-                    .map_err(|e| format!("{}: {e}", label(&variants[s]))),
-                None => {
-                    round::measure_tick_floor(&tokio, origins[s]).map_err(|e| format!("tokio: {e}"))
-                }
-            };
-            match outcome {
-                Ok(f) => *floor = f,
-                Err(e) => {
-                    std::mem::forget(perfs);
-                    std::mem::forget(tokio);
-                    return Err(e);
-                }
-            }
-        }
-    }
+    // Index of the round's first timer sleep in `timer_sleep`'s sequence:
+    // every runtime asks for the same sleeps in the same round.
+    let mut first_sleep = 0;
     for (r, &share) in split_rounds(wakes, ROUNDS).iter().enumerate() {
         if share == 0 {
             continue;
@@ -267,7 +244,7 @@ pub fn run_mode(
                 wakes: share,
                 warmup: WARMUP_WAKES,
                 spin,
-                grid_origin: origins[s],
+                first_sleep,
             };
             thread::sleep(SETTLE);
             let outcome = match perfs.get(s) {
@@ -285,14 +262,10 @@ pub fn run_mode(
                 }
             }
         }
+        first_sleep += (WARMUP_WAKES + share) as u64;
     }
     drop(perfs);
     drop(tokio);
-    if mode == Mode::Timer {
-        for (side, &floor) in results.iter_mut().zip(&probed) {
-            side.tick_phase_ns = Some(subtract_phase(&mut side.delays_ns, floor));
-        }
-    }
     let tokio = results.pop().expect("sides > 0");
     Ok(ModeResult {
         mode,
@@ -319,17 +292,31 @@ mod tests {
     }
 
     #[test]
-    fn phase_is_the_smallest_lateness_seen() {
-        // The probe saw less than any sample: it is the phase.
-        let mut v = vec![700, 450, 1_200];
-        assert_eq!(subtract_phase(&mut v, 300), 300);
-        assert_eq!(v, vec![400, 150, 900]);
-        // A sample below the probe bounds the phase better (and no sample
-        // ends up negative).
-        let mut v = vec![700, 450, 1_200];
-        assert_eq!(subtract_phase(&mut v, 500), 450);
-        assert_eq!(v, vec![250, 0, 750]);
-        assert_eq!(subtract_phase(&mut [], 42), 42);
+    fn timer_sleeps_spread_over_the_millisecond() {
+        let sleeps: Vec<Duration> = (0..1_000).map(timer_sleep).collect();
+        let ns = |d: &Duration| d.as_nanos() as u64;
+        // 0.5..1.5 ms, mean 1 ms: one wake per ms on average, like the
+        // other modes.
+        assert!(sleeps
+            .iter()
+            .all(|d| *d >= PERIOD / 2 && *d < PERIOD * 3 / 2));
+        let mean = sleeps.iter().map(ns).sum::<u64>() as f64 / 1_000.0;
+        assert!((mean / 1e6 - 1.0).abs() < 0.01, "{mean}");
+        // Not aligned to 1 ms: the position within the millisecond covers
+        // every tenth of it about equally (a whole-ms grid, or one fixed
+        // offset, puts every sleep in one bucket).
+        let mut buckets = [0u32; 10];
+        for d in &sleeps {
+            buckets[(ns(d) % 1_000_000 / 100_000) as usize] += 1;
+        }
+        assert!(
+            buckets.iter().all(|&n| (90..=110).contains(&n)),
+            "{buckets:?}"
+        );
+        // A pure function of the index: every runtime gets the same sleeps.
+        assert_eq!(timer_sleep(0), PERIOD / 2);
+        assert_eq!(timer_sleep(1), Duration::from_nanos(1_118_033));
+        assert_eq!(timer_sleep(12_345), timer_sleep(12_345));
     }
 
     #[test]
@@ -377,7 +364,6 @@ mod tests {
                 assert_eq!(side.delays_ns.len(), 6);
             }
             assert_eq!(res.tokio.delays_ns.len(), 6);
-            assert_eq!(res.tokio.tick_phase_ns.is_some(), mode == Mode::Timer);
             assert_eq!(res.rows().len(), PERF_VARIANTS.len());
         }
     }

@@ -14,8 +14,6 @@ pub struct Figures {
     pub tail: Tail,
     /// Batch polls per second during the measured wakes.
     pub batch_polls_per_s: f64,
-    /// Timer mode: the floor subtracted from every lateness, ns.
-    pub tick_phase_ns: Option<u64>,
 }
 
 /// One reported line: a perf variant against tokio in one mode.
@@ -44,11 +42,11 @@ impl Row {
 /// The row as one JSON object (no trailing newline).
 pub fn json_line(row: &Row) -> String {
     let (p, t) = (&row.perf, &row.tokio);
-    let mut out = format!(
+    format!(
         "{{\"bench\":{},\"perf_p50_ns\":{:.0},\"perf_p99_ns\":{:.0},\"perf_p999_ns\":{:.0},\
          \"tokio_p50_ns\":{:.0},\"tokio_p99_ns\":{:.0},\"tokio_p999_ns\":{:.0},\"ratio_p99\":{},\
          \"wakes\":{},\"perf_batch_polls_per_s\":{:.0},\"tokio_batch_polls_per_s\":{:.0},\
-         \"ratio_batch\":{}",
+         \"ratio_batch\":{}}}",
         json::string(&row.bench),
         p.tail.p50,
         p.tail.p99,
@@ -61,15 +59,7 @@ pub fn json_line(row: &Row) -> String {
         p.batch_polls_per_s,
         t.batch_polls_per_s,
         json::number(row.ratio_batch()),
-    );
-    if let (Some(pp), Some(tp)) = (p.tick_phase_ns, t.tick_phase_ns) {
-        let _ = write!(
-            out,
-            ",\"perf_tick_phase_ns\":{pp},\"tokio_tick_phase_ns\":{tp}"
-        );
-    }
-    out.push('}');
-    out
+    )
 }
 
 /// The text report's preamble and column headers.
@@ -79,7 +69,8 @@ pub fn table_header(spin_iterations: u64, wakes: usize) -> String {
          batch backlog: {BATCH_TASKS} tasks ({} per worker), each poll spins {spin_iterations} \
          iterations (~{} µs, calibrated) then yields\n\
          critical task: {wakes} measured wakes per mode and runtime, {ROUNDS} rounds interleaved \
-         between the runtimes, {WARMUP_WAKES} warm-up wakes dropped per round, one wake per {} ms\n\
+         between the runtimes, {WARMUP_WAKES} warm-up wakes dropped per round, one wake per {} ms \
+         (timer: on average)\n\
          wake delay in µs; ratio = perf p99 / tokio p99 (< 1: perf serves the critical task sooner)\n\n\
          {:<24} {:>9} {:>9} {:>9} {:>9} {:>9} {:>10} {:>9}",
         BATCH_TASKS / WORKERS,
@@ -113,12 +104,24 @@ pub fn table_row(row: &Row) -> String {
     )
 }
 
-/// What follows the latency table: the Batch throughput table and how the
-/// timer rows were measured.
+/// The method line under the latency table.
+pub const LATENCY_METHOD: &str = "method: both runtimes multi-thread, 2 workers, every driver \
+     enabled, the same backlog; delay = outside send -> the critical task's receive (outside, \
+     inside), or timer wake - the deadline the task asked for (deadline = Instant::now() + d \
+     taken before sleep_until, d = 0.5..1.5 ms on a golden-ratio sequence, not aligned to 1 ms, \
+     the same on both runtimes); every measured sample kept, nothing subtracted on either side";
+
+/// The method line under the Batch throughput table.
+pub const THROUGHPUT_METHOD: &str = "method: Batch polls completed from the end of each round's \
+     warm-up to its last measured wake, divided by that time, summed over the rounds";
+
+/// What follows the latency table: its method line, then the Batch
+/// throughput table and its method line.
 pub fn table_notes(rows: &[Row]) -> String {
     let ideal = WORKERS as f64 / BATCH_POLL.as_secs_f64();
     let mut out = format!(
-        "\nbatch throughput during the measured wakes, polls/s \
+        "{LATENCY_METHOD}\n\
+         \nbatch throughput during the measured wakes, polls/s \
          (at most {ideal:.0}: {WORKERS} workers doing nothing but {} µs polls)\n\
          {:<24} {:>12} {:>12} {:>10}\n",
         BATCH_POLL.as_micros(),
@@ -137,26 +140,7 @@ pub fn table_notes(rows: &[Row]) -> String {
             row.ratio_batch()
         );
     }
-    let timers: Vec<&Row> = rows
-        .iter()
-        .filter(|r| r.perf.tick_phase_ns.is_some())
-        .collect();
-    if !timers.is_empty() {
-        out.push_str(
-            "\ntimer delay = lateness past the 1 ms tick the deadline rounds up to; the tick \
-             phase (smallest lateness of 300 sleeps probed before the backlog with every worker \
-             in a yield_now loop, or of the run if smaller) is subtracted from every sample\n",
-        );
-        for row in timers {
-            let _ = writeln!(
-                out,
-                "{:<24} tick phase: perf {:.1} µs, tokio {:.1} µs",
-                row.bench,
-                row.perf.tick_phase_ns.unwrap_or(0) as f64 / 1_000.0,
-                row.tokio.tick_phase_ns.unwrap_or(0) as f64 / 1_000.0,
-            );
-        }
-    }
+    let _ = writeln!(out, "{THROUGHPUT_METHOD}");
     out
 }
 
@@ -164,7 +148,7 @@ pub fn table_notes(rows: &[Row]) -> String {
 mod tests {
     use super::*;
 
-    fn figures(p50: f64, p99: f64, polls: f64, phase: Option<u64>) -> Figures {
+    fn figures(p50: f64, p99: f64, polls: f64) -> Figures {
         Figures {
             tail: Tail {
                 n: 3_000,
@@ -174,21 +158,20 @@ mod tests {
                 max: p99 * 3.0,
             },
             batch_polls_per_s: polls,
-            tick_phase_ns: phase,
         }
     }
 
-    fn row(bench: &str, phase: Option<u64>) -> Row {
+    fn row(bench: &str) -> Row {
         Row {
             bench: bench.to_owned(),
-            perf: figures(10_000.0, 50_000.0, 18_000.0, phase),
-            tokio: figures(20_000.0, 200_000.0, 20_000.0, phase.map(|p| p + 1)),
+            perf: figures(10_000.0, 50_000.0, 18_000.0),
+            tokio: figures(20_000.0, 200_000.0, 20_000.0),
         }
     }
 
     #[test]
     fn ratios() {
-        let r = row("qos_outside", None);
+        let r = row("qos_outside");
         assert_eq!(r.ratio_p99(), 0.25);
         assert_eq!(r.ratio_batch(), 0.9);
     }
@@ -196,16 +179,18 @@ mod tests {
     #[test]
     fn json_has_the_agreed_keys() {
         assert_eq!(
-            json_line(&row("qos_outside", None)),
+            json_line(&row("qos_outside")),
             "{\"bench\":\"qos_outside\",\"perf_p50_ns\":10000,\"perf_p99_ns\":50000,\
              \"perf_p999_ns\":100000,\"tokio_p50_ns\":20000,\"tokio_p99_ns\":200000,\
              \"tokio_p999_ns\":400000,\"ratio_p99\":0.2500,\"wakes\":3000,\
              \"perf_batch_polls_per_s\":18000,\"tokio_batch_polls_per_s\":20000,\
              \"ratio_batch\":0.9000}"
         );
-        let timer = json_line(&row("qos_timer_reserved", Some(400_000)));
+        // Timer rows carry the same keys (no per-side tick phase any more).
+        let timer = json_line(&row("qos_timer_reserved"));
         assert!(timer.starts_with("{\"bench\":\"qos_timer_reserved\","));
-        assert!(timer.ends_with(",\"perf_tick_phase_ns\":400000,\"tokio_tick_phase_ns\":400001}"));
+        assert!(!timer.contains("tick_phase"), "{timer}");
+        assert!(timer.ends_with(",\"ratio_batch\":0.9000}"), "{timer}");
     }
 
     #[test]
@@ -213,7 +198,7 @@ mod tests {
         let header = table_header(123_456, 3_000);
         assert!(header.contains("123456 iterations"));
         let columns = header.lines().last().unwrap();
-        let line = table_row(&row("qos_inside", None));
+        let line = table_row(&row("qos_inside"));
         assert_eq!(columns.len(), line.len());
         assert_eq!(
             line.split_whitespace().collect::<Vec<_>>(),
@@ -228,11 +213,14 @@ mod tests {
                 "0.250"
             ]
         );
-        let notes = table_notes(&[row("qos_inside", None), row("qos_timer", Some(250_000))]);
-        assert!(
-            notes.contains("qos_timer                tick phase: perf 250.0 µs, tokio 250.0 µs")
-        );
-        assert_eq!(notes.matches("tick phase:").count(), 1);
+        // Each table is followed by its method line.
+        let notes = table_notes(&[row("qos_inside"), row("qos_timer")]);
+        let lines: Vec<&str> = notes.lines().collect();
+        assert_eq!(lines[0], LATENCY_METHOD);
+        assert_eq!(*lines.last().unwrap(), THROUGHPUT_METHOD);
+        assert!(lines[lines.len() - 2].starts_with("qos_timer "));
         assert!(notes.contains("0.900"));
+        assert!(!notes.contains("tick phase"));
+        assert!(LATENCY_METHOD.contains("nothing subtracted"));
     }
 }

@@ -17,7 +17,6 @@ use perf_runtime::task::Qos;
 use super::{Mode, BATCH_TASKS, PERIOD};
 use crate::rt::Rt;
 use crate::spin::Spin;
-use crate::workloads::WORKERS;
 
 /// Upper bound for starting or stopping the Batch backlog.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -38,9 +37,9 @@ pub(crate) struct RoundPlan {
     pub warmup: usize,
     /// The Batch tasks' per-poll work.
     pub spin: Spin,
-    /// Instant the 1 ms grid of deadlines and send slots is laid on (the
-    /// same for every round on a runtime, so the timer's tick phase is too).
-    pub grid_origin: Instant,
+    /// Timer mode: index of the round's first sleep in
+    /// [`super::timer_sleep`]'s sequence (the same on every runtime).
+    pub first_sleep: u64,
 }
 
 impl RoundPlan {
@@ -58,7 +57,7 @@ impl RoundPlan {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RoundResult {
     /// Delay of each measured wake, in ns. For [`Mode::Timer`] this is the
-    /// raw lateness past the requested deadline (tick phase not removed).
+    /// lateness past the deadline the task asked for.
     pub delays_ns: Vec<u64>,
     /// Batch polls completed between the end of the warm-up and the last
     /// measured wake.
@@ -154,12 +153,8 @@ pub(crate) fn next_deadline(
     origin + Duration::from_nanos(offset)
 }
 
-/// Grid sleeps of the tick-phase probe.
-const PHASE_PROBES: usize = 300;
-
-/// A background load: tasks that spin and yield until stopped (the Batch
-/// backlog, or the tick-phase probe's yield loops). Dropping it tells them to
-/// stop without waiting.
+/// The Batch backlog: tasks that spin and yield until stopped. Dropping it
+/// tells them to stop without waiting.
 struct Backlog {
     stop: Arc<AtomicBool>,
     polls: Arc<AtomicU64>,
@@ -281,17 +276,21 @@ async fn relay(mut rx: chan::UnboundedReceiver<Instant>, tx: chan::UnboundedSend
     }
 }
 
-/// The critical task of `timer`: sleeps until the next 1 ms grid point on
-/// the runtime's own timer; the delay is how late it runs past it.
+/// The critical task of `timer`: asks the runtime's own timer for sleep
+/// after sleep of [`super::timer_sleep`] (from index `first_sleep` on), as
+/// a user would: the deadline is `Instant::now() + d`, taken just before
+/// the sleep, and the delay is how late the task runs past that deadline.
+/// Each sleep starts when the previous one ends, so a late wake is never
+/// followed by a burst.
 async fn timer_task<R: Rt>(
-    origin: Instant,
+    first_sleep: u64,
     mut rec: Recorder,
     polls: Arc<AtomicU64>,
     cap: Instant,
     done: mpsc::Sender<Recorder>,
 ) {
-    let mut deadline = next_deadline(origin, PERIOD, None, Instant::now());
-    loop {
+    for k in first_sleep.. {
+        let deadline = Instant::now() + super::timer_sleep(k);
         R::sleep_until(deadline).await;
         let now = Instant::now();
         let complete = rec.record(
@@ -302,22 +301,22 @@ async fn timer_task<R: Rt>(
         if complete || now >= cap {
             break;
         }
-        deadline = next_deadline(origin, PERIOD, Some(deadline), now);
     }
     let _ = done.send(rec);
 }
 
 /// The outside thread: a plain std thread that sends its current instant
-/// `count` times, one per 1 ms grid slot, until `cap`.
+/// `count` times, one per slot of a 1 ms grid laid from its start, until
+/// `cap`.
 fn spawn_sender(
     tx: chan::UnboundedSender<Instant>,
     count: usize,
-    origin: Instant,
     cap: Instant,
 ) -> Result<thread::JoinHandle<()>, String> {
     thread::Builder::new()
         .name("qos-outside".to_owned())
         .spawn(move || {
+            let origin = Instant::now();
             let mut slot = None;
             for _ in 0..count {
                 let now = Instant::now();
@@ -350,11 +349,11 @@ pub(crate) fn run_round<R: Rt>(
     let sends = plan.warmup + plan.wakes;
     let sender = match mode {
         Mode::Timer => {
-            let origin = plan.grid_origin;
+            let first_sleep = plan.first_sleep;
             rt.block_on(async move {
                 R::spawn_with(
                     Qos::Critical,
-                    timer_task::<R>(origin, rec, polls, cap, done_tx),
+                    timer_task::<R>(first_sleep, rec, polls, cap, done_tx),
                 );
             });
             None
@@ -364,7 +363,7 @@ pub(crate) fn run_round<R: Rt>(
             rt.block_on(async move {
                 R::spawn_with(Qos::Critical, receive_task(rx, rec, polls, done_tx));
             });
-            Some(spawn_sender(tx, sends, plan.grid_origin, cap)?)
+            Some(spawn_sender(tx, sends, cap)?)
         }
         Mode::Inside => {
             let (tx, rx) = chan::unbounded();
@@ -373,7 +372,7 @@ pub(crate) fn run_round<R: Rt>(
                 R::spawn_with(Qos::Critical, receive_task(relay_rx, rec, polls, done_tx));
                 R::spawn_with(Qos::Normal, relay(rx, relay_tx));
             });
-            Some(spawn_sender(tx, sends, plan.grid_origin, cap)?)
+            Some(spawn_sender(tx, sends, cap)?)
         }
     };
     let rec = done_rx.recv_timeout(cap_len + ROUND_SLACK).map_err(|_| {
@@ -397,42 +396,6 @@ pub(crate) fn run_round<R: Rt>(
         ));
     }
     Ok(rec.finish())
-}
-
-/// The smallest lateness of [`PHASE_PROBES`] grid sleeps of a Critical task
-/// on `rt` while every worker runs a `yield_now` loop (no Batch backlog, no
-/// parked worker, so a due timer is noticed within microseconds): the
-/// runtime's tick phase relative to the grid at `origin`, plus the fastest
-/// wake. See [`super::subtract_phase`].
-pub(crate) fn measure_tick_floor<R: Rt>(rt: &R, origin: Instant) -> Result<u64, String> {
-    let spinners = Backlog::start(rt, Spin::with_iterations(1), WORKERS, Qos::Normal)?;
-    let total = u32::try_from(PHASE_PROBES).unwrap_or(u32::MAX);
-    let cap_len = PERIOD * total * ROUND_STRETCH + ROUND_SLACK;
-    let cap = Instant::now() + cap_len;
-    let (done_tx, done_rx) = mpsc::channel();
-    let rec = Recorder::new(0, PHASE_PROBES);
-    let polls = spinners.polls.clone();
-    rt.block_on(async move {
-        R::spawn_with(
-            Qos::Critical,
-            timer_task::<R>(origin, rec, polls, cap, done_tx),
-        );
-    });
-    let rec = done_rx.recv_timeout(cap_len + ROUND_SLACK).map_err(|_| {
-        format!(
-            "the tick-phase probe did not finish within {:.1}s (lost timer wake-up?)",
-            (cap_len + ROUND_SLACK).as_secs_f64()
-        )
-    })?;
-    spinners.stop()?;
-    if !rec.is_complete() {
-        return Err(format!(
-            "the tick-phase probe got only {} of {PHASE_PROBES} wakes within {:.1}s",
-            rec.measured(),
-            cap_len.as_secs_f64()
-        ));
-    }
-    Ok(rec.finish().delays_ns.into_iter().min().unwrap_or(0))
 }
 
 #[cfg(test)]
@@ -499,13 +462,47 @@ mod tests {
         assert_eq!(next_deadline(us(5_000), MS, None, us(0)), us(6_000));
     }
 
+    /// tokio's timer has a documented millisecond granularity (a deadline
+    /// is rounded up to its next 1 ms tick), so over deadlines spread within
+    /// the millisecond the lateness from the *requested* deadline averages
+    /// about half a tick even on an idle runtime. Lateness measured from the
+    /// tick, or from deadlines laid just before the ticks, would be tens of
+    /// µs.
+    #[test]
+    fn timer_lateness_is_measured_from_the_requested_deadline() {
+        use crate::rt::Tokio;
+        const SLEEPS: usize = 200;
+        let rt = Tokio::build(2).expect("tokio builds");
+        let (done_tx, done_rx) = mpsc::channel();
+        let cap = Instant::now() + Duration::from_secs(10);
+        rt.block_on(async move {
+            Tokio::spawn_with(
+                Qos::Critical,
+                timer_task::<Tokio>(
+                    0,
+                    Recorder::new(0, SLEEPS),
+                    Arc::new(AtomicU64::new(0)),
+                    cap,
+                    done_tx,
+                ),
+            );
+        });
+        let rec = done_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the timer task finishes");
+        assert!(rec.is_complete());
+        let late = rec.finish().delays_ns;
+        let mean = late.iter().sum::<u64>() as f64 / late.len() as f64;
+        assert!(mean > 250_000.0, "mean lateness {mean} ns");
+    }
+
     #[test]
     fn time_cap_grows_with_the_wakes() {
         let plan = |wakes| RoundPlan {
             wakes,
             warmup: 20,
             spin: Spin::with_iterations(1),
-            grid_origin: Instant::now(),
+            first_sleep: 0,
         };
         assert_eq!(plan(980).time_cap(), Duration::from_secs(4 + 2));
         assert!(plan(usize::MAX - 20).time_cap() > Duration::from_secs(3600));
