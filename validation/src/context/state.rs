@@ -204,6 +204,16 @@ impl Owned {
     }
 }
 
+/// States allocated by [`ContextState::alloc`] and not freed yet: one per
+/// live context that has taken a lock or waited, plus those kept by a held
+/// entry or a wait after their owner ended ([`crate::stats`]).
+static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// How many context states are allocated now.
+pub(crate) fn live_states() -> usize {
+    LIVE.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 struct Remote {
     released: Vec<usize>,
     owner_gone: bool,
@@ -282,6 +292,7 @@ impl ContextState {
     /// Allocates a state; the owner keeps the pointer and gives it back
     /// through [`owner_exit`](Self::owner_exit).
     pub(crate) fn alloc(id: ContextId) -> *mut ContextState {
+        LIVE.fetch_add(1, Relaxed);
         Box::into_raw(Box::new(ContextState::new(id)))
     }
 
@@ -381,6 +392,7 @@ impl ContextState {
         }
         // SAFETY: out of the registry, and nothing else refers to it.
         drop(unsafe { Box::from_raw(state) });
+        LIVE.fetch_sub(1, Relaxed);
     }
 
     /// Runs `f` on the context's waits, under `remote`. The state must be
