@@ -204,14 +204,61 @@ impl Owned {
     }
 }
 
-/// States allocated by [`ContextState::alloc`] and not freed yet: one per
-/// live context that has taken a lock or waited, plus those kept by a held
-/// entry or a wait after their owner ended ([`crate::stats`]).
-static LIVE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+/// Context states allocated by [`ContextState::alloc`] and not yet freed,
+/// for [`crate::stats`]: one per live context that has taken a lock or
+/// waited, plus any kept by a held entry or a wait after its owner ended.
+///
+/// A state is allocated once per task that locks or waits, so a single
+/// counter would be one more cache line every worker writes per task;
+/// each thread counts in its own shard instead (a state freed on another
+/// thread than the one that allocated it moves two shards, and only the
+/// sum means anything).
+mod live {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
+
+    const SHARDS: usize = 16;
+
+    #[repr(align(128))]
+    struct Shard(AtomicIsize);
+
+    static COUNTS: [Shard; SHARDS] = [const { Shard(AtomicIsize::new(0)) }; SHARDS];
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+    thread_local! {
+        /// This thread's shard (`usize::MAX`: not chosen yet).
+        static MINE: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+
+    fn shard() -> &'static AtomicIsize {
+        let i = MINE
+            .try_with(|m| {
+                if m.get() == usize::MAX {
+                    m.set(NEXT.fetch_add(1, Relaxed) % SHARDS);
+                }
+                m.get()
+            })
+            .unwrap_or(0);
+        &COUNTS[i].0
+    }
+
+    pub(super) fn add(n: isize) {
+        shard().fetch_add(n, Relaxed);
+    }
+
+    /// The live count (exact once no state is being allocated or freed).
+    pub(crate) fn total() -> usize {
+        COUNTS
+            .iter()
+            .map(|c| c.0.load(Relaxed))
+            .sum::<isize>()
+            .max(0) as usize
+    }
+}
 
 /// How many context states are allocated now.
 pub(crate) fn live_states() -> usize {
-    LIVE.load(std::sync::atomic::Ordering::Relaxed)
+    live::total()
 }
 
 struct Remote {
@@ -292,7 +339,7 @@ impl ContextState {
     /// Allocates a state; the owner keeps the pointer and gives it back
     /// through [`owner_exit`](Self::owner_exit).
     pub(crate) fn alloc(id: ContextId) -> *mut ContextState {
-        LIVE.fetch_add(1, Relaxed);
+        live::add(1);
         Box::into_raw(Box::new(ContextState::new(id)))
     }
 
@@ -392,7 +439,7 @@ impl ContextState {
         }
         // SAFETY: out of the registry, and nothing else refers to it.
         drop(unsafe { Box::from_raw(state) });
-        LIVE.fetch_sub(1, Relaxed);
+        live::add(-1);
     }
 
     /// Runs `f` on the context's waits, under `remote`. The state must be
