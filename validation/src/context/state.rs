@@ -313,7 +313,12 @@ impl ContextState {
         ContextState {
             id,
             owned: UnsafeCell::new(Owned {
-                held: Vec::with_capacity(8),
+                // Empty until the first lock: many contexts only wait (a
+                // receive, a join), and a task's state lives as long as the
+                // task, so eight entries up front (384 bytes) were most of
+                // validation's per-task memory. The first push allocates
+                // as `with_capacity` did, once per context.
+                held: Vec::new(),
                 desc: None,
                 timed: 0,
                 overflow_warned: false,
