@@ -717,16 +717,18 @@ fn rss_kib() -> u64 {
 ///   grows it past [`HEAP_SLACK`] within a few rounds;
 /// - the RSS after `malloc_trim(0)`, which hands the free pages inside
 ///   every arena back to the OS (it frees nothing live, so a leak stays
-///   resident). What is left still moves with the allocator — the free top
-///   of each thread arena is not trimmed (10-14 MiB each, seen in
-///   /proc/self/smaps), nor glibc's cache of exited threads' stacks — so
-///   from run to run a round reads 26-83 MiB, up and down. So the RSS is
-///   judged by trend, not by one round: the *lowest* of the last third of
-///   the rounds must not exceed the *highest* of the first third (from
-///   round 1) by [`RSS_SLACK`]. A leak raises every later round above
-///   every earlier one; an arena holding one round's peak raises one
-///   sample. (`--inject-leak`, 24 bytes per task, grows it 60-135 MiB a
-///   round and the heap in use 10 MiB a round: both checks fail.)
+///   resident). `malloc_trim` leaves the free top of each thread arena
+///   (10-14 MiB each, seen in /proc/self/smaps): glibc shrinks it only past
+///   a trim threshold that it raises as large blocks are freed. With that
+///   the trimmed RSS read 26-103 MiB from round to round, so `main` fixes
+///   the threshold at glibc's default of 128 KiB ([`fix_trim_threshold`]),
+///   which stops the raising: the trimmed RSS then reads 5.5-8.4 MiB over
+///   10 rounds. It is judged by trend, not by one round: the *lowest* of
+///   the last third of the rounds must not exceed the *highest* of the
+///   first third (from round 1) by [`RSS_SLACK`]. A leak raises every later
+///   round above every earlier one; a stray sample raises one.
+///   (`--inject-leak`, 24 bytes per task, grows it 55-135 MiB a round and
+///   the heap in use 10 MiB a round: both checks fail.)
 ///
 /// Without glibc (musl; `--no-rss-check` under AddressSanitizer, whose
 /// quarantine keeps freed memory resident by design) only the engine's
@@ -759,8 +761,22 @@ const ENGINE_SLACK: usize = 64;
 /// less than 0.2 MiB over 10 rounds).
 const HEAP_SLACK: u64 = 1024;
 /// How far the trimmed RSS of the last third of the rounds may sit above
-/// the first third's (measured: 26-83 MiB after any round of a run).
-const RSS_SLACK: u64 = 64 * 1024;
+/// the first third's (measured: 5.5-8.4 MiB after any round of a run with
+/// the trim threshold fixed, 26-103 MiB without).
+const RSS_SLACK: u64 = 32 * 1024;
+
+/// Fixes glibc's trim threshold at its default (128 KiB), which turns off
+/// its raising, so free memory at the top of a thread arena goes back to
+/// the OS and the trimmed RSS follows what is live (see [`MemoryAudit`]).
+/// It changes when freed memory is returned, never what is freed: a leak
+/// stays resident. Before any thread starts.
+fn fix_trim_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: a glibc tunable, set before any other thread exists.
+        unsafe { libc::mallopt(libc::M_TRIM_THRESHOLD, 128 * 1024) };
+    }
+}
 
 impl MemorySample {
     fn take(allocator: bool) -> MemorySample {
@@ -937,6 +953,9 @@ fn main() {
     let n = 64 * scale;
     let seed0 = arg("--seed", 0x5eed);
     let strict = args.iter().any(|a| a == "--strict-validation");
+    if !args.iter().any(|a| a == "--no-rss-check") {
+        fix_trim_threshold();
+    }
     let leak = args.iter().any(|a| a == "--inject-leak");
     // Expected panics (tasks that panic holding locks) stay quiet.
     std::panic::set_hook(Box::new(|info| {
