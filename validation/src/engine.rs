@@ -61,6 +61,14 @@ pub struct EngineStats {
     pub instance_edges: usize,
     /// Heap bytes the instance-order graph takes (from its capacities).
     pub instance_graph_bytes: usize,
+    /// Context states allocated and not yet freed: one per live task or
+    /// thread that took a lock or waited, plus any kept alive by a held
+    /// entry or a recorded wait after its owner ended.
+    pub live_contexts: usize,
+    /// Contexts listed in the wait-for graph's registry.
+    pub registered_contexts: usize,
+    /// Resources some waiting context has published as held.
+    pub published_holds: usize,
 }
 
 /// Sizes of the engine's structures right now.
@@ -77,5 +85,8 @@ pub fn stats() -> EngineStats {
         order_edges: crate::loom::lock(&e.graph).edge_count(),
         validated_chains: e.chains.len(),
         active_waits: e.waits.len(),
+        live_contexts: crate::context::state::live_states(),
+        registered_contexts: e.waits.registered(),
+        published_holds: e.waits.published(),
     }
 }

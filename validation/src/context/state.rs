@@ -204,6 +204,63 @@ impl Owned {
     }
 }
 
+/// Context states allocated by [`ContextState::alloc`] and not yet freed,
+/// for [`crate::stats`]: one per live context that has taken a lock or
+/// waited, plus any kept by a held entry or a wait after its owner ended.
+///
+/// A state is allocated once per task that locks or waits, so a single
+/// counter would be one more cache line every worker writes per task;
+/// each thread counts in its own shard instead (a state freed on another
+/// thread than the one that allocated it moves two shards, and only the
+/// sum means anything).
+mod live {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
+
+    const SHARDS: usize = 16;
+
+    #[repr(align(128))]
+    struct Shard(AtomicIsize);
+
+    static COUNTS: [Shard; SHARDS] = [const { Shard(AtomicIsize::new(0)) }; SHARDS];
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+    thread_local! {
+        /// This thread's shard (`usize::MAX`: not chosen yet).
+        static MINE: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+
+    fn shard() -> &'static AtomicIsize {
+        let i = MINE
+            .try_with(|m| {
+                if m.get() == usize::MAX {
+                    m.set(NEXT.fetch_add(1, Relaxed) % SHARDS);
+                }
+                m.get()
+            })
+            .unwrap_or(0);
+        &COUNTS[i].0
+    }
+
+    pub(super) fn add(n: isize) {
+        shard().fetch_add(n, Relaxed);
+    }
+
+    /// The live count (exact once no state is being allocated or freed).
+    pub(crate) fn total() -> usize {
+        COUNTS
+            .iter()
+            .map(|c| c.0.load(Relaxed))
+            .sum::<isize>()
+            .max(0) as usize
+    }
+}
+
+/// How many context states are allocated now.
+pub(crate) fn live_states() -> usize {
+    live::total()
+}
+
 struct Remote {
     released: Vec<usize>,
     owner_gone: bool,
@@ -256,7 +313,12 @@ impl ContextState {
         ContextState {
             id,
             owned: UnsafeCell::new(Owned {
-                held: Vec::with_capacity(8),
+                // Empty until the first lock: many contexts only wait (a
+                // receive, a join), and a task's state lives as long as the
+                // task, so eight entries up front (384 bytes) were most of
+                // validation's per-task memory. The first push allocates
+                // as `with_capacity` did, once per context.
+                held: Vec::new(),
                 desc: None,
                 timed: 0,
                 overflow_warned: false,
@@ -282,6 +344,7 @@ impl ContextState {
     /// Allocates a state; the owner keeps the pointer and gives it back
     /// through [`owner_exit`](Self::owner_exit).
     pub(crate) fn alloc(id: ContextId) -> *mut ContextState {
+        live::add(1);
         Box::into_raw(Box::new(ContextState::new(id)))
     }
 
@@ -381,6 +444,7 @@ impl ContextState {
         }
         // SAFETY: out of the registry, and nothing else refers to it.
         drop(unsafe { Box::from_raw(state) });
+        live::add(-1);
     }
 
     /// Runs `f` on the context's waits, under `remote`. The state must be

@@ -374,6 +374,16 @@ impl WaitGraph {
             .sum()
     }
 
+    /// Contexts listed in the registry.
+    pub(crate) fn registered(&self) -> usize {
+        crate::loom::lock(&self.reg).ctxs.len()
+    }
+
+    /// Resources with a published holder.
+    pub(crate) fn published(&self) -> usize {
+        crate::loom::lock(&self.reg).holders.len()
+    }
+
     /// How reports name `ctx`, if it ever recorded a wait.
     pub(crate) fn desc_of(&self, ctx: ContextId) -> Option<ContextDesc> {
         let r = crate::loom::lock(&self.reg);
