@@ -3,18 +3,19 @@
 //! from cgroup v1, v2 or hybrid hosts; and the pure rules built on them —
 //! the worker count, the memory pressure level, the throttling step-down.
 //!
-//! What lives where:
-//! - `mod.rs` — [`Limits`] (the detection result) and [`Sources`].
-//! - `cgroup.rs` — mountinfo and `/proc/self/cgroup`: which hierarchy
-//!   carries which controller, and where this process's directory is.
-//! - `detect/` — reading the files, tightest-limit walks, fallbacks
-//!   (`memory.rs`: the memory limit, usage and working set).
-//! - `psi.rs` — [`Psi`], [`Pressure`]. `k8s.rs` — [`K8sQos`].
-//! - `policy.rs` — the worker-count rule ([`decide_workers`]).
-//! - `level.rs` — [`PressureLevel`] and its thresholds.
-//! - `throttle.rs` — [`Throttling`] and the [`ThrottleController`].
-//! - `display.rs` — the human and the one-line log forms of [`Limits`].
-//! - `tests/` — fixture trees and the pure rules.
+//! The runtime reads them at build and sizes its worker pool from the real
+//! CPU quota (and re-reads them while it runs: see
+//! `Builder::container_refresh`). A program can read them too:
+//!
+//! ```
+//! use perf_runtime::container::{Limits, Rounding};
+//!
+//! let limits = Limits::detect();
+//! println!("{limits}"); // quota, cpuset, memory, pressure, and their sources
+//! // The worker count the runtime would pick (no explicit override).
+//! let decision = limits.workers(Rounding::default(), None);
+//! println!("{decision:?}");
+//! ```
 //!
 //! Detection never fails and never panics. Whatever cannot be read — a
 //! missing file, a permission error, garbled contents, a quota or period of
@@ -29,6 +30,22 @@
 //! every parent up to the mount root, and the tightest wins; the usage and
 //! throttling counters are read where that tightest limit was found, since
 //! that is the cgroup whose budget runs out.
+
+// What lives where (for contributors):
+//
+// What lives where:
+// - `mod.rs` — [`Limits`] (the detection result) and [`Sources`].
+// - `cgroup.rs` — mountinfo and `/proc/self/cgroup`: which hierarchy
+//   carries which controller, and where this process's directory is.
+// - `detect/` — reading the files, tightest-limit walks, fallbacks
+//   (`memory.rs`: the memory limit, usage and working set).
+// - `psi.rs` — [`Psi`], [`Pressure`]. `k8s.rs` — [`K8sQos`].
+// - `policy.rs` — the worker-count rule ([`decide_workers`]).
+// - `level.rs` — [`PressureLevel`] and its thresholds.
+// - `throttle.rs` — [`Throttling`] and the [`ThrottleController`].
+// - `display.rs` — the human and the one-line log forms of [`Limits`].
+// - `tests/` — fixture trees and the pure rules.
+//
 
 mod cgroup;
 mod detect;

@@ -1,12 +1,39 @@
-//! The runtime: `Builder`, `Runtime`, `Handle`, and their plumbing.
+//! The runtime: [`Builder`] to configure one, [`Runtime`] to own it,
+//! [`Handle`] to reach it from anywhere (spawn, `block_on`, enter).
 //!
-//! - `builder.rs` — `Builder` and how settings become a scheduler.
-//! - `handle.rs` — `Handle`, `EnterGuard`, `TryCurrentError`.
-//! - `id.rs` — `Id`, which runtime a handle belongs to.
-//! - `metrics.rs` — `RuntimeMetrics`.
-//! - `blocking.rs` — the blocking pool behind `spawn_blocking`.
-//! - `context.rs` — the thread-local context (current runtime, task, budget).
-//! - `park_thread.rs` — `block_on` for threads that are not workers.
+//! `#[perf_runtime::main]` builds a default multi-thread runtime; build one
+//! by hand when a program needs several, or settings the attribute does not
+//! take:
+//!
+//! ```
+//! use perf_runtime::runtime::Builder;
+//!
+//! let rt = Builder::new_multi_thread()
+//!     .worker_threads(2)
+//!     .thread_name("my-service")
+//!     .enable_all()
+//!     .build()
+//!     .unwrap();
+//! let handle = rt.handle().clone();
+//! // From any thread: spawn onto the runtime, wait for the result.
+//! let answer = std::thread::spawn(move || handle.block_on(async { 6 * 7 }))
+//!     .join()
+//!     .unwrap();
+//! assert_eq!(answer, 42);
+//! assert_eq!(rt.block_on(rt.spawn(async { 1 + 1 })).unwrap(), 2);
+//! ```
+
+// What lives where (for contributors):
+//
+// The runtime: `Builder`, `Runtime`, `Handle`, and their plumbing.
+//
+// - `builder.rs` — `Builder` and how settings become a scheduler.
+// - `handle.rs` — `Handle`, `EnterGuard`, `TryCurrentError`.
+// - `id.rs` — `Id`, which runtime a handle belongs to.
+// - `metrics.rs` — `RuntimeMetrics`.
+// - `blocking.rs` — the blocking pool behind `spawn_blocking`.
+// - `context.rs` — the thread-local context (current runtime, task, budget).
+// - `park_thread.rs` — `block_on` for threads that are not workers.
 
 pub(crate) mod blocking;
 mod builder;

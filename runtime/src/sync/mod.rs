@@ -10,26 +10,35 @@
 //! waiter behind, passes on a lock, permit or notification it had already
 //! been handed, and loses no message.
 //!
-//! # What lives where
+//! ```
+//! use perf_runtime::sync::{mpsc, oneshot, Mutex};
+//! use std::sync::Arc;
 //!
-//! - `linked_list.rs`, `wake_list.rs`: the intrusive waiter queue and the
-//!   batch of wakers woken after a lock is released.
-//! - `validate.rs`: how acquisitions and waits report to the validation
-//!   engine (the acquisition future, wait registration, call sites).
-//! - `batch_semaphore.rs`: the one waiter queue under `Mutex`, `RwLock`,
-//!   `Semaphore` and the bounded `mpsc` capacity. Every acquire, wait start
-//!   and release of those passes through it.
-//! - `notify.rs`: `Notify`, the wait/notify core under `Barrier`, `watch`
-//!   and the channels' "closed" futures.
-//! - `mutex.rs`, `rwlock/`, `semaphore.rs`, `barrier.rs`: the primitives.
-//! - `mpsc/`: the channel core (`chan.rs`: every send, receive, close and
-//!   wait of both flavours passes through it) and the bounded and unbounded
-//!   handles.
-//! - `oneshot.rs`, `watch.rs`, `broadcast.rs`: one file each, each with its
-//!   own state protocol.
-//! - `blocking/`: the thread mutex and its futex-style parking.
-//!
-//! Each file opens with its invariants.
+//! #[perf_runtime::main]
+//! async fn main() {
+//!     // A counter shared by tasks, and a request/reply pair per job.
+//!     let total = Arc::new(Mutex::new(0u64));
+//!     let (tx, mut rx) = mpsc::channel::<(u64, oneshot::Sender<u64>)>(16);
+//!     let worker = {
+//!         let total = total.clone();
+//!         perf_runtime::spawn(async move {
+//!             while let Some((n, reply)) = rx.recv().await {
+//!                 let mut t = total.lock().await;
+//!                 *t += n;
+//!                 let _ = reply.send(*t);
+//!             }
+//!         })
+//!     };
+//!     for n in 1..=3 {
+//!         let (reply, answer) = oneshot::channel();
+//!         tx.send((n, reply)).await.unwrap();
+//!         println!("running total: {}", answer.await.unwrap());
+//!     }
+//!     drop(tx); // the worker's recv() returns None: it ends
+//!     worker.await.unwrap();
+//!     assert_eq!(*total.lock().await, 6);
+//! }
+//! ```
 //!
 //! # Validation
 //!
@@ -60,6 +69,27 @@
 //! `notified()` are `#[track_caller]` functions returning futures); waits
 //! under `time::timeout` are bounded and never reported as stuck. With
 //! validation `Off`, each hook is one mode load.
+
+// What lives where (for contributors):
+//
+// - `linked_list.rs`, `wake_list.rs`: the intrusive waiter queue and the
+//   batch of wakers woken after a lock is released.
+// - `validate.rs`: how acquisitions and waits report to the validation
+//   engine (the acquisition future, wait registration, call sites).
+// - `batch_semaphore.rs`: the one waiter queue under `Mutex`, `RwLock`,
+//   `Semaphore` and the bounded `mpsc` capacity. Every acquire, wait start
+//   and release of those passes through it.
+// - `notify.rs`: `Notify`, the wait/notify core under `Barrier`, `watch`
+//   and the channels' "closed" futures.
+// - `mutex.rs`, `rwlock/`, `semaphore.rs`, `barrier.rs`: the primitives.
+// - `mpsc/`: the channel core (`chan.rs`: every send, receive, close and
+//   wait of both flavours passes through it) and the bounded and unbounded
+//   handles.
+// - `oneshot.rs`, `watch.rs`, `broadcast.rs`: one file each, each with its
+//   own state protocol.
+// - `blocking/`: the thread mutex and its futex-style parking.
+//
+// Each file opens with its invariants.
 
 mod batch_semaphore;
 mod linked_list;

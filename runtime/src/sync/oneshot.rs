@@ -1,61 +1,86 @@
 //! A channel for a single value, as `tokio::sync::oneshot`.
 //!
-//! # State protocol
+//! The sender is consumed by [`Sender::send`]; the receiver is a future
+//! that resolves to the value, or to [`RecvError`] if the sender was
+//! dropped without sending — the usual way to say "cancelled". A typical
+//! use is a reply to a request sent over an [`mpsc`](super::mpsc) channel.
 //!
-//! `state` holds five bits, each set once:
-//! - `VALUE_SENT`: the value is in `value` (set by `send`, together with
-//!   `COMPLETE`);
-//! - `COMPLETE`: the sender is finished — it sent, or it was dropped;
-//! - `CLOSED`: the receiver closed the channel or was dropped;
-//! - `RX_WAITING`: `rx_waker` holds the receiver's waker and the sender
-//!   may read it (the one bit here that is also cleared, see invariant 3);
-//! - `TX_WAITING`: the sender has registered `tx_waker` (in `closed()`).
+//! ```
+//! use perf_runtime::sync::oneshot;
 //!
-//! Invariants:
-//! 1. `value` is written (and, if the send fails, taken back) only by the
-//!    sender, before `VALUE_SENT` is set; it is read only by the receiver,
-//!    after it loaded `VALUE_SENT` with `Acquire`. The CAS that sets
-//!    `VALUE_SENT` refuses to if `CLOSED` is set, so a value is never
-//!    delivered into a closed channel and the two sides never touch `value`
-//!    at the same time.
-//! 2. The receiver stores its waker in `rx_waker`, then sets `RX_WAITING`
-//!    with an RMW that also returns the other bits; the sender sets
-//!    `COMPLETE` with an RMW and takes and wakes the waker in `rx_waker`
-//!    only if that RMW saw `RX_WAITING`. The two RMWs are
-//!    ordered: either the receiver sees `COMPLETE` or the sender sees
-//!    `RX_WAITING` (and the waker stored before it). The sender's `closed()`
-//!    does the same with `tx_waker` (an `AtomicWaker`), `TX_WAITING` and
-//!    `CLOSED`. No wake-up is lost, and a side nobody waits on costs no
-//!    waker RMW.
-//! 3. `rx_waker` needs no lock of its own, because it always has one owner:
-//!    the receiver while `RX_WAITING` is clear, nobody while it is set and
-//!    `COMPLETE` is not, and the sender from the RMW that set `COMPLETE` and
-//!    saw `RX_WAITING`. To replace its waker (polled from another task) the
-//!    receiver first clears `RX_WAITING` with an RMW; if that RMW shows
-//!    `COMPLETE` the slot is the sender's, so the receiver leaves it alone
-//!    and completes instead. Whether a re-poll needs a new waker is decided
-//!    from `rx_waker_id` (the stored waker's data and vtable pointers, what
-//!    `Waker::will_wake` compares), which only the receiver touches, so it
-//!    never reads a slot the sender may be taking. One RMW per wait and none
-//!    per wake, where an `AtomicWaker` costs two of each; and the sender
-//!    wakes by value, so no waker is left behind to drop.
+//! #[perf_runtime::main]
+//! async fn main() {
+//!     let (tx, rx) = oneshot::channel();
+//!     perf_runtime::spawn(async move {
+//!         let _ = tx.send(6 * 7);
+//!     });
+//!     assert_eq!(rx.await, Ok(42));
 //!
-//! Where events pass: `Sender::send`/`Drop` (progress or abandonment),
-//! `Receiver::poll` (a wait starts when it returns `Pending`) and
-//! `Receiver::close`/`Drop`.
+//!     // A sender dropped unsent: the receiver learns it was cancelled.
+//!     let (tx, rx) = oneshot::channel::<u32>();
+//!     drop(tx);
+//!     assert!(rx.await.is_err());
+//! }
+//! ```
 //!
-//! Validation: the channel embeds a [`ChannelMeta`] (for a oneshot, its
-//! creation site inline: no allocation) and the receiver's wait (in
-//! `Inner`, so the handles stay one pointer each). The sender needs no
-//! claim: a oneshot sender is consumed by its one use, so a oneshot receive
-//! never proves a deadlock (a receive nothing can end is reported once the
-//! runtime has every task blocked). The receiver is a
-//! future itself, so its wait is registered
-//! in `poll` at the site of the `.await` that polls it (`poll` is
-//! `#[track_caller]`; through a combinator the site is the combinator's).
-//! A sender dropped unsent (cancellation: the receiver gets `RecvError`) and
-//! a receiver dropped with a sent value it never took (it gave up, e.g.
-//! under a timeout) are idioms: neither is reported.
+//! Validation: a receive that nothing can end (every task of the runtime
+//! blocked) is reported; a oneshot receive alone never proves a deadlock,
+//! since its sender is consumed by its one use. A sender dropped unsent
+//! (cancellation: the receiver gets `RecvError`) and a receiver dropped
+//! with a value it never took (it gave up, e.g. under a timeout) are
+//! idioms: neither is reported.
+
+// Validation wiring (for contributors): the channel embeds a `ChannelMeta`
+// (for a oneshot, its creation site inline: no allocation) and the
+// receiver's wait (in `Inner`, so the handles stay one pointer each). The
+// sender needs no claim. The receiver is a future itself, so its wait is
+// registered in `poll` at the site of the `.await` that polls it (`poll` is
+// `#[track_caller]`; through a combinator the site is the combinator's).
+//
+// State protocol (for contributors).
+//
+// `state` holds five bits, each set once:
+// - `VALUE_SENT`: the value is in `value` (set by `send`, together with
+//   `COMPLETE`);
+// - `COMPLETE`: the sender is finished — it sent, or it was dropped;
+// - `CLOSED`: the receiver closed the channel or was dropped;
+// - `RX_WAITING`: `rx_waker` holds the receiver's waker and the sender
+//   may read it (the one bit here that is also cleared, see invariant 3);
+// - `TX_WAITING`: the sender has registered `tx_waker` (in `closed()`).
+//
+// Invariants:
+// 1. `value` is written (and, if the send fails, taken back) only by the
+//    sender, before `VALUE_SENT` is set; it is read only by the receiver,
+//    after it loaded `VALUE_SENT` with `Acquire`. The CAS that sets
+//    `VALUE_SENT` refuses to if `CLOSED` is set, so a value is never
+//    delivered into a closed channel and the two sides never touch `value`
+//    at the same time.
+// 2. The receiver stores its waker in `rx_waker`, then sets `RX_WAITING`
+//    with an RMW that also returns the other bits; the sender sets
+//    `COMPLETE` with an RMW and takes and wakes the waker in `rx_waker`
+//    only if that RMW saw `RX_WAITING`. The two RMWs are
+//    ordered: either the receiver sees `COMPLETE` or the sender sees
+//    `RX_WAITING` (and the waker stored before it). The sender's `closed()`
+//    does the same with `tx_waker` (an `AtomicWaker`), `TX_WAITING` and
+//    `CLOSED`. No wake-up is lost, and a side nobody waits on costs no
+//    waker RMW.
+// 3. `rx_waker` needs no lock of its own, because it always has one owner:
+//    the receiver while `RX_WAITING` is clear, nobody while it is set and
+//    `COMPLETE` is not, and the sender from the RMW that set `COMPLETE` and
+//    saw `RX_WAITING`. To replace its waker (polled from another task) the
+//    receiver first clears `RX_WAITING` with an RMW; if that RMW shows
+//    `COMPLETE` the slot is the sender's, so the receiver leaves it alone
+//    and completes instead. Whether a re-poll needs a new waker is decided
+//    from `rx_waker_id` (the stored waker's data and vtable pointers, what
+//    `Waker::will_wake` compares), which only the receiver touches, so it
+//    never reads a slot the sender may be taking. One RMW per wait and none
+//    per wake, where an `AtomicWaker` costs two of each; and the sender
+//    wakes by value, so no waker is left behind to drop.
+//
+// Where events pass: `Sender::send`/`Drop` (progress or abandonment),
+// `Receiver::poll` (a wait starts when it returns `Pending`) and
+// `Receiver::close`/`Drop`.
+//
 
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};

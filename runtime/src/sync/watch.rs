@@ -1,38 +1,64 @@
 //! A single-value channel whose receivers see the latest value, as
 //! `tokio::sync::watch`.
 //!
-//! # State protocol
+//! Use it for state that changes and that every reader wants the newest of
+//! (a configuration, a shutdown flag): a receiver that misses several
+//! sends sees one change and the latest value. [`Receiver::changed`] waits
+//! for the next one; [`Receiver::borrow`] reads the current value without
+//! waiting.
 //!
-//! - `value` is a thread `RwLock`: senders write under its write lock,
-//!   `borrow` reads under its read lock.
-//! - `state` is `version << 1 | CLOSED`. The version is bumped (by 2) while
-//!   the write lock is held, so a reader that holds the read lock sees a
-//!   version that matches the value it reads. `CLOSED` is set when the last
-//!   sender drops.
-//! - Each receiver remembers the version it has seen; `changed()` completes
-//!   when the shared version differs from it.
+//! ```
+//! use perf_runtime::sync::watch;
 //!
-//! Invariants:
-//! 1. A sender publishes (bump under the write lock), then calls
-//!    `notify_rx.notify_waiters()`. A waiting receiver creates its
-//!    `Notified` before it compares versions, so by `notify.rs` invariant 3
-//!    a bump after the comparison completes the `Notified` (no lost wake).
-//! 2. The last receiver to drop, and every `subscribe`-less moment, are
-//!    signalled to `Sender::closed` waiters through `notify_tx` in the same
-//!    create-then-check pattern.
-//! 3. Versions only grow (mod 2^63): a receiver that missed several sends
-//!    sees one change and the latest value, never the intermediate ones.
+//! #[perf_runtime::main]
+//! async fn main() {
+//!     let (tx, mut rx) = watch::channel("v1");
+//!     let reader = perf_runtime::spawn(async move {
+//!         // Wait until the configuration is reloaded, then read it.
+//!         rx.changed().await.unwrap();
+//!         *rx.borrow_and_update()
+//!     });
+//!     tx.send("v2").unwrap();
+//!     assert_eq!(reader.await.unwrap(), "v2");
+//! }
+//! ```
 //!
-//! Where events pass: `Sender::send_if_modified` (every send and modify
-//! goes through it: progress), `Receiver::changed` (a wait), the senders'
-//! and receivers' drops (closing).
-//!
-//! Validation: the channel embeds a [`WaitMeta`] of kind `Watch`.
-//! `changed()` and `wait_for()` capture their caller's site and register a
-//! wait the first time they would sleep; it lasts until they complete or
-//! are dropped; past the stall threshold it is a slow-wait advisory, and a
-//! `WaitStall` only if nothing can end it (every task of the runtime
-//! blocked). `Sender::closed` is not reported.
+//! Validation: `changed()` and `wait_for()` that wait past the stall
+//! threshold are a slow-wait advisory, and a `WaitStall` report only if
+//! nothing can end them (every task of the runtime blocked).
+//! `Sender::closed` is not reported.
+
+// State protocol (for contributors).
+//
+// - `value` is a thread `RwLock`: senders write under its write lock,
+//   `borrow` reads under its read lock.
+// - `state` is `version << 1 | CLOSED`. The version is bumped (by 2) while
+//   the write lock is held, so a reader that holds the read lock sees a
+//   version that matches the value it reads. `CLOSED` is set when the last
+//   sender drops.
+// - Each receiver remembers the version it has seen; `changed()` completes
+//   when the shared version differs from it.
+//
+// Invariants:
+// 1. A sender publishes (bump under the write lock), then calls
+//    `notify_rx.notify_waiters()`. A waiting receiver creates its
+//    `Notified` before it compares versions, so by `notify.rs` invariant 3
+//    a bump after the comparison completes the `Notified` (no lost wake).
+// 2. The last receiver to drop, and every `subscribe`-less moment, are
+//    signalled to `Sender::closed` waiters through `notify_tx` in the same
+//    create-then-check pattern.
+// 3. Versions only grow (mod 2^63): a receiver that missed several sends
+//    sees one change and the latest value, never the intermediate ones.
+//
+// Where events pass: `Sender::send_if_modified` (every send and modify
+// goes through it: progress), `Receiver::changed` (a wait), the senders'
+// and receivers' drops (closing).
+//
+//
+// Validation wiring: the channel embeds a `WaitMeta` of kind `Watch`;
+// `changed()` and `wait_for()` capture their caller's site and register a
+// wait the first time they would sleep, which lasts until they complete or
+// are dropped.
 
 use super::notify::Notify;
 use super::validate::{WaitOn, WaitSlot};

@@ -1,29 +1,28 @@
 //! Tasks: spawning, joining, aborting, classes, and cooperative yielding.
 //!
-//! # The raw task and its invariants
+//! ```
+//! use perf_runtime::task::{self, Qos};
 //!
-//! A spawned task is one heap allocation, a `Cell<F, S>` (`core.rs`):
-//! a `Header` (the atomic state word, the vtable, id, class, name and spawn
-//! site), the `Core` (the scheduler handle and the stage: the future, then
-//! its output), and the `Trailer` (the join waker and the owned-list links).
+//! #[perf_runtime::main]
+//! async fn main() {
+//!     // A task, joined for its output; a latency-critical one; a blocking job.
+//!     let sum = perf_runtime::spawn(async { (1..=10).sum::<u32>() });
+//!     let urgent = task::spawn_with(Qos::Critical, async { "answered first" });
+//!     let file = task::spawn_blocking(|| std::fs::read_to_string("/proc/self/stat").is_ok());
+//!     assert_eq!(sum.await.unwrap(), 55);
+//!     assert_eq!(urgent.await.unwrap(), "answered first");
+//!     assert!(file.await.unwrap());
 //!
-//! Reference types, each holding one count of the state word's reference
-//! count: `Task` (the owned list's), `Notified` (a run queue's: "poll me"),
-//! `JoinHandle`, `AbortHandle`, and every `Waker`. A new task starts with
-//! three (list, first `Notified`, `JoinHandle`). The allocation is freed by
-//! whoever drops the count to zero.
+//!     // Aborting: the JoinHandle reports the cancellation.
+//!     let forever = perf_runtime::spawn(std::future::pending::<()>());
+//!     forever.abort();
+//!     assert!(forever.await.unwrap_err().is_cancelled());
+//! }
+//! ```
 //!
-//! State bits (`state.rs`): RUNNING (exclusive right to the stage), COMPLETE,
-//! NOTIFIED (a `Notified` exists, or "poll again" while RUNNING), CANCELLED,
-//! JOIN_INTEREST, JOIN_WAKER. Who touches what:
-//! - the stage: only the RUNNING holder; after COMPLETE, only the
-//!   `JoinHandle` (if JOIN_INTEREST) or the completing thread (if not);
-//! - the join waker: only the `JoinHandle` while JOIN_WAKER is unset and the
-//!   task is not complete; only the completing thread while it is set;
-//! - the owned-list links: only under the list shard's lock.
-//!
-//! A panic in a poll is caught: the future is dropped, the `JoinHandle`
-//! gets a `JoinError` with `is_panic()`, and the worker carries on.
+//! A panic in a task's poll is caught: the future is dropped, the
+//! `JoinHandle` gets a `JoinError` with `is_panic()`, and the worker carries
+//! on.
 //!
 //! # Classes
 //!
@@ -32,6 +31,34 @@
 //! from a `Critical` task without an explicit class is `Normal`: being
 //! latency-critical is a property of one piece of work, and letting it spread
 //! to everything that work spawns would soon make everything Critical.
+
+// The raw task and its invariants (for contributors):
+//
+// # The raw task and its invariants
+//
+// A spawned task is one heap allocation, a `Cell<F, S>` (`core.rs`):
+// a `Header` (the atomic state word, the vtable, id, class, name and spawn
+// site), the `Core` (the scheduler handle and the stage: the future, then
+// its output), and the `Trailer` (the join waker and the owned-list links).
+//
+// Reference types, each holding one count of the state word's reference
+// count: `Task` (the owned list's), `Notified` (a run queue's: "poll me"),
+// `JoinHandle`, `AbortHandle`, and every `Waker`. A new task starts with
+// three (list, first `Notified`, `JoinHandle`). The allocation is freed by
+// whoever drops the count to zero.
+//
+// State bits (`state.rs`): RUNNING (exclusive right to the stage), COMPLETE,
+// NOTIFIED (a `Notified` exists, or "poll again" while RUNNING), CANCELLED,
+// JOIN_INTEREST, JOIN_WAKER. Who touches what:
+// - the stage: only the RUNNING holder; after COMPLETE, only the
+//   `JoinHandle` (if JOIN_INTEREST) or the completing thread (if not);
+// - the join waker: only the `JoinHandle` while JOIN_WAKER is unset and the
+//   task is not complete; only the completing thread while it is set;
+// - the owned-list links: only under the list shard's lock.
+//
+// A panic in a poll is caught: the future is dropped, the `JoinHandle`
+// gets a `JoinError` with `is_panic()`, and the worker carries on.
+//
 
 pub(crate) mod abort;
 mod builder;

@@ -20,37 +20,37 @@
 //!     assert!(res.is_err());
 //! }
 //! ```
-//!
-//! # What lives where
-//! - `clock.rs`: real or paused time; time ↔ nanoseconds since its origin.
-//! - `wheel.rs`: the wheel (6 levels × 64 slots) and its slab of entries.
-//! - `entry.rs`: the state a `Sleep` shares with the wheel.
-//! - `handle.rs`: `TimeHandle`, the driver the scheduler calls, and the
-//!   registration/cancellation used by `Sleep`.
-//! - `slack.rs`: lowering the kernel's timer slack on runtime threads.
-//! - `instant.rs`, `sleep.rs`, `timeout.rs`, `interval.rs`, `error.rs`: the
-//!   public API, in tokio's names and shapes.
-//! - `tests.rs` (driver and public API on a paused clock, driven by hand;
-//!   `test_harness.rs` enters a driver),
-//!   `wheel_tests.rs` (wheel properties), `loom_tests.rs` (owner/driver
-//!   races, under `--cfg perf_runtime_loom`).
-//!
-//! # Invariants
-//! - A timer never fires early, and is not rounded up to a tick: an entry
-//!   fires only when the clock (in nanoseconds) has reached its exact
-//!   deadline; the tick only decides where the wheel keeps it until then.
-//! - The wheel, its slab and every entry's state transitions are guarded by
-//!   the one driver mutex. An entry is `Pending(deadline)` exactly while it is
-//!   linked in the wheel; `Fired` and `Shutdown` are final except that the
-//!   owning `Sleep` may re-link it (`reset`). Hence a `Sleep` that reads
-//!   `Pending` under the lock owns its slab key, and one that reads a final
-//!   state without the lock needs no lock to drop.
-//! - Wakers are woken (and, at shutdown, dropped) with the lock released.
-//! - `next_wake` (an atomic) holds the wheel's next expiration (ns),
-//!   rewritten under the lock after every change to the wheel; the unpark
-//!   callback runs when a registration makes it earlier.
-//! - Wheel invariants (levels, cascading, the span) are in `wheel.rs`; the
-//!   entry state machine and the no-lost-wake argument in `entry.rs`.
+
+// What lives where (for contributors):
+// - `clock.rs`: real or paused time; time ↔ nanoseconds since its origin.
+// - `wheel.rs`: the wheel (6 levels × 64 slots) and its slab of entries.
+// - `entry.rs`: the state a `Sleep` shares with the wheel.
+// - `handle.rs`: `TimeHandle`, the driver the scheduler calls, and the
+//   registration/cancellation used by `Sleep`.
+// - `slack.rs`: lowering the kernel's timer slack on runtime threads.
+// - `instant.rs`, `sleep.rs`, `timeout.rs`, `interval.rs`, `error.rs`: the
+//   public API, in tokio's names and shapes.
+// - `tests.rs` (driver and public API on a paused clock, driven by hand;
+//   `test_harness.rs` enters a driver),
+//   `wheel_tests.rs` (wheel properties), `loom_tests.rs` (owner/driver
+//   races, under `--cfg perf_runtime_loom`).
+//
+// Invariants:
+// - A timer never fires early, and is not rounded up to a tick: an entry
+//   fires only when the clock (in nanoseconds) has reached its exact
+//   deadline; the tick only decides where the wheel keeps it until then.
+// - The wheel, its slab and every entry's state transitions are guarded by
+//   the one driver mutex. An entry is `Pending(deadline)` exactly while it is
+//   linked in the wheel; `Fired` and `Shutdown` are final except that the
+//   owning `Sleep` may re-link it (`reset`). Hence a `Sleep` that reads
+//   `Pending` under the lock owns its slab key, and one that reads a final
+//   state without the lock needs no lock to drop.
+// - Wakers are woken (and, at shutdown, dropped) with the lock released.
+// - `next_wake` (an atomic) holds the wheel's next expiration (ns),
+//   rewritten under the lock after every change to the wheel; the unpark
+//   callback runs when a registration makes it earlier.
+// - Wheel invariants (levels, cascading, the span) are in `wheel.rs`; the
+//   entry state machine and the no-lost-wake argument in `entry.rs`.
 
 mod clock;
 mod entry;

@@ -2,32 +2,50 @@
 //! node and last-level cache each belongs to, how far nodes are from each
 //! other, how many workers each node gets, and pinning workers to CPUs.
 //!
-//! What lives where:
-//! - `mod.rs` — [`Topology`], [`Node`], [`NodeId`], and the worker-to-node
-//!   assignment ([`Topology::assign_workers`]).
-//! - `cpuset.rs` — [`CpuSet`] and the Linux CPU list format (`"0-3,8"`).
-//! - `cache.rs` — [`CacheGroup`], [`LlcId`], and grouping CPUs by their
-//!   last-level cache (shared by both readers).
-//! - `builder.rs` — [`TopologyBuilder`] and [`Topology::synthetic`]: made-up
-//!   topologies of any shape, validated.
-//! - `sysfs.rs` — reading a sysfs tree (nodes, distances, caches).
-//! - `hwloc.rs` — reading the topology through hwloc (cargo feature `hwloc`).
-//! - `placement.rs` — [`Placement`]: each worker's node and CPUs, and
-//!   [`pin_current_thread`].
-//! - `os.rs` — the one platform switch: the affinity mask (read and set) and
-//!   the current CPU on Linux, a stub elsewhere.
-//! - `error.rs` — [`TopologyError`].
-//! - `tests.rs` — `CpuSet`, worker assignment, the builder; `tests/` —
-//!   fixture sysfs trees and `detect`, placement and pinning, hwloc.
+//! The runtime detects the topology at build (`Builder::topology` replaces
+//! it, e.g. with a [`Topology::synthetic`] one in tests) and gives each node
+//! its own queues and workers:
 //!
-//! Invariants of a [`Topology`], whichever constructor made it:
-//! - it has at least one node, and `nodes()[i].id().index() == i`;
-//! - the nodes' CPU sets are disjoint and hold online CPUs only;
-//! - `allowed_cpus()` is not empty and every allowed CPU belongs to a node;
-//! - the distance matrix is `num_nodes()` square with positive entries;
-//! - the LLC groups partition the nodes' CPUs: each is non-empty, lies in one
-//!   node, and every node CPU is in exactly one; they are ordered by node,
-//!   then by lowest CPU, and `llc_groups()[i].id().index() == i`.
+//! ```
+//! use perf_runtime::topology::Topology;
+//!
+//! let t = Topology::detect();
+//! for node in t.nodes() {
+//!     println!("node {:?}: CPUs {}", node.id(), node.cpus());
+//! }
+//! // A made-up two-node machine, for testing NUMA-aware code anywhere.
+//! let two = Topology::synthetic(2, 4);
+//! assert_eq!(two.num_nodes(), 2);
+//! ```
+
+// What lives where, and the invariants (for contributors):
+//
+// What lives where:
+// - `mod.rs` — [`Topology`], [`Node`], [`NodeId`], and the worker-to-node
+//   assignment ([`Topology::assign_workers`]).
+// - `cpuset.rs` — [`CpuSet`] and the Linux CPU list format (`"0-3,8"`).
+// - `cache.rs` — [`CacheGroup`], [`LlcId`], and grouping CPUs by their
+//   last-level cache (shared by both readers).
+// - `builder.rs` — [`TopologyBuilder`] and [`Topology::synthetic`]: made-up
+//   topologies of any shape, validated.
+// - `sysfs.rs` — reading a sysfs tree (nodes, distances, caches).
+// - `hwloc.rs` — reading the topology through hwloc (cargo feature `hwloc`).
+// - `placement.rs` — [`Placement`]: each worker's node and CPUs, and
+//   [`pin_current_thread`].
+// - `os.rs` — the one platform switch: the affinity mask (read and set) and
+//   the current CPU on Linux, a stub elsewhere.
+// - `error.rs` — [`TopologyError`].
+// - `tests.rs` — `CpuSet`, worker assignment, the builder; `tests/` —
+//   fixture sysfs trees and `detect`, placement and pinning, hwloc.
+//
+// Invariants of a [`Topology`], whichever constructor made it:
+// - it has at least one node, and `nodes()[i].id().index() == i`;
+// - the nodes' CPU sets are disjoint and hold online CPUs only;
+// - `allowed_cpus()` is not empty and every allowed CPU belongs to a node;
+// - the distance matrix is `num_nodes()` square with positive entries;
+// - the LLC groups partition the nodes' CPUs: each is non-empty, lies in one
+//   node, and every node CPU is in exactly one; they are ordered by node,
+//   then by lowest CPU, and `llc_groups()[i].id().index() == i`.
 
 mod builder;
 mod cache;
