@@ -3,6 +3,29 @@
 //! while the service runs. See the [`perf_validation`] crate docs for the
 //! reports and how to read them; everything it exports is here.
 //!
+//! ```
+//! use perf_runtime::sync::Mutex;
+//! use perf_runtime::validation::{take_reports, ViolationKind};
+//!
+//! #[perf_runtime::main]
+//! async fn main() {
+//!     let (a, b) = (Mutex::new(0), Mutex::new(0));
+//!     {
+//!         let _a = a.lock().await;
+//!         let _b = b.lock().await; // a, then b
+//!     }
+//!     {
+//!         let _b = b.lock().await;
+//!         let _a = a.lock().await; // b, then a: a deadlock waiting to happen
+//!     }
+//!     // `#[perf_runtime::main]` runs in Report mode: the inversion was
+//!     // recorded (and logged once), and the program went on.
+//!     let reports = take_reports();
+//!     assert!(reports.iter().any(|r| r.kind() == ViolationKind::LockOrderInversion));
+//!     println!("{}", reports[0]);
+//! }
+//! ```
+//!
 //! **A report is a bug**: a violation is raised only when a reviewer would
 //! agree the program is wrong, so validation can stay on in production and
 //! `#[perf_runtime::test]` can panic on every report. Correct tokio idioms
