@@ -4,11 +4,12 @@
 use super::poll_once;
 use crate::sync::{mpsc, oneshot};
 use loom::future::block_on;
-use loom::sync::atomic::{AtomicUsize, Ordering::*};
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use loom::sync::Arc;
 use loom::thread;
+use std::future::Future;
 use std::pin::pin;
-use std::task::Poll;
+use std::task::{Context, Poll, Wake, Waker};
 
 /// Two sends through a one-slot channel, then the sender drops: the
 /// receiver gets both in order, then `None` (no lost wake on either side).
@@ -58,6 +59,91 @@ fn loom_mpsc_send_wakes_parked_receiver() {
             received.store(v, Release);
         }
         t.join().unwrap();
+    });
+}
+
+/// A sender preempted between claiming its queue slot and writing it,
+/// while the receiver polls. The receiver must not wait for the write: the
+/// sender goes on only once that poll returned, so a receiver that spun
+/// would never return and the model would not end. It must return
+/// `Pending` with its waker registered, and the write must wake that very
+/// waker: the receiver then waits on a flag its waker sets, without polling
+/// again, and the sender stays alive until the message is received, so no
+/// close can wake the receiver instead.
+#[test]
+fn loom_mpsc_receiver_does_not_wait_for_preempted_sender() {
+    struct Flag(AtomicBool);
+    impl Wake for Flag {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.store(true, Release);
+        }
+    }
+    super::model(|| {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let claimed = Arc::new(AtomicBool::new(false));
+        let polled = Arc::new(AtomicBool::new(false));
+        let received = Arc::new(AtomicBool::new(false));
+        let t = {
+            let (claimed, polled, received) = (claimed.clone(), polled.clone(), received.clone());
+            thread::spawn(move || {
+                tx.send_preempted(1, || {
+                    claimed.store(true, Release);
+                    while !polled.load(Acquire) {
+                        thread::yield_now();
+                    }
+                })
+                .unwrap();
+                while !received.load(Acquire) {
+                    thread::yield_now();
+                }
+            })
+        };
+        while !claimed.load(Acquire) {
+            thread::yield_now();
+        }
+        let woken = std::sync::Arc::new(Flag(AtomicBool::new(false)));
+        let waker = Waker::from(woken.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut recv = pin!(rx.recv());
+        assert_eq!(recv.as_mut().poll(&mut cx), Poll::Pending);
+        polled.store(true, Release);
+        while !woken.0.load(Acquire) {
+            thread::yield_now();
+        }
+        assert_eq!(recv.as_mut().poll(&mut cx), Poll::Ready(Some(1)));
+        received.store(true, Release);
+        t.join().unwrap();
+    });
+}
+
+/// Two senders filling, linking and passing blocks (two slots each under
+/// loom) while the receiver takes messages and frees the blocks behind it:
+/// every message arrives once, in order per sender.
+#[test]
+fn loom_mpsc_senders_cross_blocks_while_receiving() {
+    super::model(|| {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        tx.send(0).unwrap();
+        let tx2 = tx.clone();
+        let a = thread::spawn(move || {
+            tx.send(10).unwrap();
+            tx.send(11).unwrap();
+        });
+        let b = thread::spawn(move || tx2.send(20).unwrap());
+        let got = block_on(async {
+            let mut got = Vec::new();
+            while let Some(v) = rx.recv().await {
+                got.push(v);
+            }
+            got
+        });
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(got.len(), 4, "{got:?}");
+        assert_eq!(got[0], 0);
+        let pos = |v| got.iter().position(|&x| x == v).unwrap();
+        assert!(pos(10) < pos(11), "{got:?}");
+        assert!(got.contains(&20), "{got:?}");
     });
 }
 
