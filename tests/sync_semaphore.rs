@@ -183,6 +183,31 @@ fn impossible_permit_counts_panic_naming_the_argument() {
     assert!(msg.contains("MAX_PERMITS"), "{msg}");
 }
 
+/// An `add_permits` that would overflow panics before it changes anything:
+/// a queued waiter is not served by the call that panics, and the count is
+/// what it was.
+#[test]
+fn overflowing_add_permits_with_a_waiter_queued_grants_nothing() {
+    let s = Semaphore::new(0);
+    let mut waiter = task(s.acquire());
+    waiter.pending();
+    let err = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // The waiter would take 1; the rest still overflows.
+        s.add_permits(Semaphore::MAX_PERMITS + 2)
+    }))
+    .expect_err("overflowing MAX_PERMITS must panic");
+    assert!(!waiter.is_woken(), "the panicking call served the waiter");
+    assert_eq!(s.available_permits(), 0);
+    let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(msg.contains("would overflow MAX_PERMITS"), "{msg}");
+    waiter.pending();
+    // The semaphore still works: the waiter is served by the next release.
+    s.add_permits(1);
+    assert!(waiter.is_woken());
+    drop(waiter.ready().unwrap());
+    assert_eq!(s.available_permits(), 1);
+}
+
 #[test]
 fn owned_permits_limit_concurrency_across_workers() {
     within(|| {

@@ -223,7 +223,9 @@ impl BatchSemaphore {
     /// only what nobody waits for to the counter.
     ///
     /// # Panics
-    /// If the free permits would exceed `MAX_PERMITS`.
+    /// If `n` exceeds `MAX_PERMITS` minus the free permits (0 while anyone
+    /// is queued), before anything changes: no waiter is served by a
+    /// release that panics.
     #[inline]
     #[track_caller]
     pub(crate) fn release(&self, n: usize) {
@@ -247,7 +249,17 @@ impl BatchSemaphore {
     #[cold]
     #[track_caller]
     fn release_slow(&self, n: usize) {
-        self.release_locked(n, lock(&self.waiters));
+        let list = lock(&self.waiters);
+        // Checked before any waiter is served, so a release that panics
+        // changes nothing. Under the lock the check is exact: while anyone
+        // is queued the counter is 0 (invariant 2) and stays 0 until the
+        // queue empties, so what reaches it is at most `n`.
+        let free = self.state.load(Relaxed) >> SHIFT;
+        if n > MAX_PERMITS - free {
+            drop(list);
+            overflow(n);
+        }
+        self.release_locked(n, list);
     }
 
     /// Hands `rem` permits to the queue under `list`'s lock, waking whom it
@@ -558,13 +570,17 @@ fn assert_permits(permits: usize) {
 /// `state` with `n` more free permits.
 #[track_caller]
 fn add_permits(state: usize, n: usize) -> usize {
-    let free = state >> SHIFT;
-    assert!(
-        n <= MAX_PERMITS - free,
-        "adding {n} permits to a semaphore holding {free} would exceed MAX_PERMITS \
-         (usize::MAX >> 3)"
-    );
+    if n > MAX_PERMITS - (state >> SHIFT) {
+        overflow(n);
+    }
     state + (n << SHIFT)
+}
+
+/// tokio's message for an `add_permits` past the limit.
+#[cold]
+#[track_caller]
+fn overflow(n: usize) -> ! {
+    panic!("number of added permits ({n}) would overflow MAX_PERMITS ({MAX_PERMITS})")
 }
 
 /// Future of [`BatchSemaphore::acquire`]. Cancel-safe: dropped while

@@ -165,7 +165,9 @@ impl Semaphore {
     /// Adds `n` permits, serving queued acquirers first (in FIFO order).
     ///
     /// # Panics
-    /// If the free permits would exceed [`Semaphore::MAX_PERMITS`].
+    /// If `n` exceeds [`Semaphore::MAX_PERMITS`] minus the free permits (0
+    /// while acquirers are queued). The check comes first: a call that
+    /// panics serves no waiter and leaves the count as it was.
     #[track_caller]
     pub fn add_permits(&self, n: usize) {
         self.ll.release(n);

@@ -27,7 +27,10 @@
 //! 4. The receiver registers its waker, raises `RxWake::parked`, issues a
 //!    `SeqCst` fence, then re-checks the queue and both close conditions. A
 //!    sender pushes, issues a `SeqCst` fence, then loads `parked` and wakes
-//!    only if it is up; a sender that closes (the last one leaving, or a
+//!    only if it is up (the queue's `pop` finds nothing while the next slot
+//!    is claimed but not written, so a receiver behind a preempted sender
+//!    parks like one facing an empty queue, and that sender's push, which
+//!    ends with the write, is the one its fence orders); a sender that closes (the last one leaving, or a
 //!    claim given back after close) wakes unconditionally. The two fences
 //!    order the flag against the push: either the re-check sees the push or
 //!    the sender sees the flag, and then its wake sees the waker
@@ -292,6 +295,21 @@ impl<T, S: Semaphore> Tx<T, S> {
     #[inline]
     pub(crate) fn send(&self, value: T) {
         self.inner.queue.push(value);
+        self.pushed();
+    }
+
+    /// As `send`, running `between` once the queue slot is claimed and
+    /// before the message is written: a sender preempted there (the loom
+    /// models).
+    #[cfg(perf_runtime_loom)]
+    pub(crate) fn send_preempted(&self, value: T, between: impl FnOnce()) {
+        self.inner.queue.push_preempted(value, between);
+        self.pushed();
+    }
+
+    /// After a push: ends the receive wait and wakes a parked receiver.
+    #[inline]
+    fn pushed(&self) {
         // End the wait before waking: once woken, the receiver may take the
         // message and register its next wait, which must stay.
         self.inner.end_rx_wait_for_message();
@@ -440,8 +458,10 @@ impl<T, S: Semaphore> Rx<T, S> {
         }
     }
 
-    fn pop(&self) -> Option<T> {
-        let v = self.inner.queue.pop()?;
+    fn pop(&mut self) -> Option<T> {
+        // SAFETY: `&mut self`: we are the one receiver, and `Rx` is not
+        // `Clone`.
+        let v = unsafe { self.inner.queue.pop() }?;
         self.inner.semaphore.add_permit();
         self.inner.meta.delivered(1);
         Some(v)
@@ -630,7 +650,8 @@ impl<T, S: Semaphore> Drop for Rx<T, S> {
         // still push; the channel's own drop frees those). Dropping a
         // receiver with messages queued is an idiom (the reader took what it
         // needed), never a validation report.
-        while let Some(v) = self.inner.queue.pop() {
+        // SAFETY: `&mut self`: we are the one receiver.
+        while let Some(v) = unsafe { self.inner.queue.pop() } {
             self.inner.semaphore.add_permit();
             drop(v);
         }

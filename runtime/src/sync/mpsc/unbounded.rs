@@ -63,6 +63,22 @@ impl<T> UnboundedSender<T> {
         Ok(())
     }
 
+    /// As `send`, running `between` once the message's queue slot is
+    /// claimed and before the message is written: the loom models' sender
+    /// preempted there.
+    #[cfg(perf_runtime_loom)]
+    pub(crate) fn send_preempted(
+        &self,
+        value: T,
+        between: impl FnOnce(),
+    ) -> Result<(), SendError<T>> {
+        if self.chan.semaphore().try_claim().is_err() {
+            return Err(SendError(value));
+        }
+        self.chan.send_preempted(value, between);
+        Ok(())
+    }
+
     /// Completes once the receiver is dropped or closed.
     pub async fn closed(&self) {
         self.chan.closed().await;

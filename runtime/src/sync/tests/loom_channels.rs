@@ -4,11 +4,12 @@
 use super::poll_once;
 use crate::sync::{mpsc, oneshot};
 use loom::future::block_on;
-use loom::sync::atomic::{AtomicUsize, Ordering::*};
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
 use loom::sync::Arc;
 use loom::thread;
+use std::future::Future;
 use std::pin::pin;
-use std::task::Poll;
+use std::task::{Context, Poll, Wake, Waker};
 
 /// Two sends through a one-slot channel, then the sender drops: the
 /// receiver gets both in order, then `None` (no lost wake on either side).
@@ -58,6 +59,98 @@ fn loom_mpsc_send_wakes_parked_receiver() {
             received.store(v, Release);
         }
         t.join().unwrap();
+    });
+}
+
+/// A sender preempted between claiming its queue slot and writing it,
+/// while the receiver polls. The receiver must not wait for the write: the
+/// sender goes on only once that poll returned, so a receiver that spun
+/// would never return. It must return `Pending` with its waker registered,
+/// and the write must wake that very waker: the receiver then parks until
+/// its waker runs, without polling again, and the sender's handle outlives
+/// the receive, so no close can wake the receiver instead. (A lost wake
+/// leaves the receiver parked with the sender done: loom's deadlock.)
+#[test]
+fn loom_mpsc_receiver_does_not_wait_for_preempted_sender() {
+    struct Flag {
+        woken: AtomicBool,
+        receiver: thread::Thread,
+    }
+    impl Wake for Flag {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.woken.store(true, Release);
+            self.receiver.unpark();
+        }
+    }
+    super::model(|| {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let claimed = Arc::new(AtomicBool::new(false));
+        let polled = Arc::new(AtomicBool::new(false));
+        let receiver = thread::current();
+        let t = {
+            let (claimed, polled) = (claimed.clone(), polled.clone());
+            thread::spawn(move || {
+                tx.send_preempted(1, || {
+                    claimed.store(true, Release);
+                    receiver.unpark();
+                    while !polled.load(Acquire) {
+                        thread::park();
+                    }
+                })
+                .unwrap();
+                // Kept alive: dropping the last sender would wake the
+                // receiver on its own.
+                tx
+            })
+        };
+        while !claimed.load(Acquire) {
+            thread::park();
+        }
+        let flag = std::sync::Arc::new(Flag {
+            woken: AtomicBool::new(false),
+            receiver: thread::current(),
+        });
+        let waker = Waker::from(flag.clone());
+        let mut cx = Context::from_waker(&waker);
+        let mut recv = pin!(rx.recv());
+        assert_eq!(recv.as_mut().poll(&mut cx), Poll::Pending);
+        polled.store(true, Release);
+        t.thread().unpark();
+        while !flag.woken.load(Acquire) {
+            thread::park();
+        }
+        assert_eq!(recv.as_mut().poll(&mut cx), Poll::Ready(Some(1)));
+        drop(t.join().unwrap());
+    });
+}
+
+/// Two senders filling, linking and passing blocks (two slots each under
+/// loom: three messages span two) while the receiver takes messages and
+/// frees the block behind it: every message arrives once, in order per
+/// sender.
+#[test]
+fn loom_mpsc_senders_cross_blocks_while_receiving() {
+    super::model(|| {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let tx2 = tx.clone();
+        let a = thread::spawn(move || {
+            tx.send(10).unwrap();
+            tx.send(11).unwrap();
+        });
+        let b = thread::spawn(move || tx2.send(20).unwrap());
+        let got = block_on(async {
+            let mut got = Vec::new();
+            while let Some(v) = rx.recv().await {
+                got.push(v);
+            }
+            got
+        });
+        a.join().unwrap();
+        b.join().unwrap();
+        assert_eq!(got.len(), 3, "{got:?}");
+        let pos = |v| got.iter().position(|&x| x == v).unwrap();
+        assert!(pos(10) < pos(11), "{got:?}");
+        assert!(got.contains(&20), "{got:?}");
     });
 }
 
