@@ -54,6 +54,15 @@
 //! no wait-start check follows them; the periodic scan confirms a cycle
 //! across two scans, by which time a woken context has run.)
 //!
+//! The owner cannot tell one poll from the next, so the mark is a
+//! heuristic at two edges, both left as they are: a wait ended while its
+//! context is still in the poll that recorded it, and that poll then
+//! recording another wait, clears the mark though the context will run
+//! again (a report is possible until it does, on a multi-threaded runtime
+//! only); and a context that, once woken, blocks again on its old waits
+//! alone (a future kept across loop turns) without starting or ending one
+//! keeps the mark, so a cycle through it goes unreported until it does.
+//!
 //! # When a check runs
 //!
 //! A graph wait first records itself, publishes its holdings, and raises
