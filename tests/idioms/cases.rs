@@ -33,6 +33,9 @@ macro_rules! all_idioms {
             actor_drops_the_reply_sender_on_error,
             graceful_shutdown_via_watch,
             graceful_shutdown_via_broadcast,
+            select_stop_by_broadcast_then_join_holding_the_job_sender,
+            select_stop_by_broadcast_then_join_set_holding_the_job_sender,
+            select_stop_by_mpsc_then_join_holding_the_job_sender,
             worker_pool_sharing_one_receiver,
             race_a_reply_against_a_timeout,
             retry_with_backoff,
@@ -639,4 +642,95 @@ pub async fn owned_guard_handed_to_another_task() {
     handoff.send(guard).await.unwrap();
     worker.await.unwrap();
     assert_eq!(*state.lock().await, vec![0, 1, 2]);
+}
+
+/// How a coordinator waits for the worker of the `select_stop_*` idioms.
+enum JoinBy {
+    Handle,
+    Set,
+}
+
+/// How the coordinator tells the worker of the `select_stop_*` idioms to
+/// stop: the sender, and the worker's receiver.
+enum StopBy {
+    Broadcast(broadcast::Sender<()>, broadcast::Receiver<()>),
+    Mpsc(mpsc::Sender<()>, mpsc::Receiver<()>),
+}
+
+/// A worker selects on a stop signal and a job channel; the coordinator
+/// sends it a job (so it holds a used job sender), waits for the reply,
+/// sends the stop and joins the worker while still holding the job sender.
+/// The stop wakes the worker, whose job wait is over the moment it runs:
+/// nothing is stuck.
+async fn select_stop_then_join(stop_by: StopBy, join_by: JoinBy) {
+    let (jobs, mut rx) = mpsc::channel::<oneshot::Sender<u32>>(4);
+    let (stop_tx, mut stop_rx) = match stop_by {
+        StopBy::Broadcast(tx, rx) => (Err(tx), Err(rx)),
+        StopBy::Mpsc(tx, rx) => (Ok(tx), Ok(rx)),
+    };
+    let worker = async move {
+        let mut done = 0u32;
+        loop {
+            let job = match &mut stop_rx {
+                Err(stop) => crate::rt::select! {
+                    biased;
+                    _ = stop.recv() => None,
+                    job = rx.recv() => job,
+                },
+                Ok(stop) => crate::rt::select! {
+                    biased;
+                    _ = stop.recv() => None,
+                    job = rx.recv() => job,
+                },
+            };
+            let Some(reply) = job else { return done };
+            done += 1;
+            let _ = reply.send(done);
+        }
+    };
+    let (handle, mut set) = match join_by {
+        JoinBy::Handle => (Some(crate::rt::spawn(worker)), None),
+        JoinBy::Set => {
+            let mut set = crate::rt::task::JoinSet::new();
+            set.spawn(worker);
+            (None, Some(set))
+        }
+    };
+    let (reply, answer) = oneshot::channel();
+    jobs.send(reply).await.unwrap();
+    assert_eq!(answer.await.unwrap(), 1);
+    // Let the worker get back into its `select!`.
+    sleep(Duration::from_millis(10)).await;
+    match &stop_tx {
+        Err(tx) => {
+            tx.send(()).unwrap();
+        }
+        Ok(tx) => tx.send(()).await.unwrap(),
+    }
+    // `jobs` is still held here.
+    let done = match (handle, &mut set) {
+        (Some(h), _) => h.await.unwrap(),
+        (None, Some(set)) => set.join_next().await.unwrap().unwrap(),
+        (None, None) => unreachable!(),
+    };
+    assert_eq!(done, 1);
+    drop(jobs);
+}
+
+/// See [`select_stop_then_join`]: a broadcast stop, the `JoinHandle` awaited.
+pub async fn select_stop_by_broadcast_then_join_holding_the_job_sender() {
+    let (tx, rx) = broadcast::channel(1);
+    select_stop_then_join(StopBy::Broadcast(tx, rx), JoinBy::Handle).await;
+}
+
+/// See [`select_stop_then_join`]: a broadcast stop, a `JoinSet` drained.
+pub async fn select_stop_by_broadcast_then_join_set_holding_the_job_sender() {
+    let (tx, rx) = broadcast::channel(1);
+    select_stop_then_join(StopBy::Broadcast(tx, rx), JoinBy::Set).await;
+}
+
+/// See [`select_stop_then_join`]: an mpsc stop, the `JoinHandle` awaited.
+pub async fn select_stop_by_mpsc_then_join_holding_the_job_sender() {
+    let (tx, rx) = mpsc::channel(1);
+    select_stop_then_join(StopBy::Mpsc(tx, rx), JoinBy::Handle).await;
 }

@@ -13,7 +13,7 @@
 mod cases;
 
 mod rt {
-    pub use perf_runtime::{spawn, sync, task, time};
+    pub use perf_runtime::{select, spawn, sync, task, time};
 }
 
 mod compat {

@@ -7,7 +7,7 @@
 mod cases;
 
 mod rt {
-    pub use tokio::{spawn, sync, task, time};
+    pub use tokio::{select, spawn, sync, task, time};
 }
 
 mod compat {

@@ -17,10 +17,8 @@
 //!
 //! perf_runtime runs in its default validation mode (`Report`), as a ported
 //! service would: a run that leaves a validation report fails, since the
-//! programs are correct tokio code — except the one known false report
-//! listed in [`KNOWN_FALSE_REPORTS`], tolerated (not required) until the
-//! engine is fixed. The runs are serialized, so each program's reports are
-//! its own.
+//! programs are correct tokio code. The runs are serialized, so each
+//! program's reports are its own.
 //!
 //! `.ci/run` runs this binary again with each I/O backend forced
 //! (`PERF_RUNTIME_IO=uring`, then `epoll`); `cargo test --workspace` runs
@@ -102,26 +100,6 @@ mod on_perf {
     }
 }
 
-/// Validation reports perf_runtime is known to raise wrongly on a program,
-/// as (program, kind, a file the report names). Each is a bug
-/// in the engine, not in the program; the entry goes when the bug is fixed.
-///
-/// `worker_pool`: a worker waits in `select!` on a broadcast receive and an
-/// mpsc receive; the coordinator has sent on the mpsc (so the engine knows
-/// it holds a sender), broadcasts shutdown (the send ends the worker's
-/// broadcast wait and wakes it) and awaits the workers' JoinSet while still
-/// holding the mpsc sender. The worker's other wait, the mpsc receive, stays
-/// registered until it is polled again, so at the join the engine sees
-/// "coordinator joins worker, worker receives on a channel whose sender the
-/// coordinator holds" and reports a Deadlock, though the worker is already
-/// woken and ends by itself. An mpsc shutdown signal does the same; with
-/// watch, Notify or oneshot as the signal there is no report.
-const KNOWN_FALSE_REPORTS: &[(&str, perf_runtime::validation::ViolationKind, &str)] = &[(
-    "worker_pool",
-    perf_runtime::validation::ViolationKind::Deadlock,
-    "worker_pool.rs",
-)];
-
 /// One program at a time: validation reports are process-wide, and each
 /// run's must be attributed to it.
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -140,20 +118,10 @@ fn check(name: &str, on_tokio: fn() -> Vec<String>, on_perf: fn() -> Vec<String>
             perf_runtime::validation::take_reports(),
         )
     };
-    let unexpected: Vec<_> = reports
-        .iter()
-        .filter(|r| {
-            !KNOWN_FALSE_REPORTS.iter().any(|&(program, kind, file)| {
-                program == name
-                    && r.kind() == kind
-                    && r.sites().iter().any(|s| s.file().ends_with(file))
-            })
-        })
-        .collect();
     assert!(
-        unexpected.is_empty(),
+        reports.is_empty(),
         "{name}: perf_runtime raised validation reports on correct tokio code:\n{}",
-        unexpected
+        reports
             .iter()
             .map(|r| r.to_string())
             .collect::<Vec<_>>()

@@ -458,7 +458,9 @@ impl ContextState {
     /// flagged pending (0 if none) and, if this was its last unbounded graph
     /// wait, the graph it is registered in: the caller lowers its hint and
     /// withdraws the holdings it published, which are copied into
-    /// `withdraw` (the state's list keeps its capacity).
+    /// `withdraw` (the state's list keeps its capacity). `by_owner` says
+    /// whether the owner context ends it: ended by another, with other
+    /// waits left, it marks the context woken (`CtxWaitList::woken`).
     ///
     /// # Safety
     /// The caller owns the [`Waiting`](crate::Waiting) of a recorded wait of
@@ -466,6 +468,7 @@ impl ContextState {
     pub(crate) unsafe fn end_wait(
         state: *mut ContextState,
         id: u64,
+        by_owner: bool,
         withdraw: &mut Vec<usize>,
     ) -> (usize, Option<*const crate::wait::graph::WaitGraph>) {
         // SAFETY: the recorded wait keeps the state alive.
@@ -476,6 +479,10 @@ impl ContextState {
             return (0, None);
         };
         let rec = w.records.swap_remove(i);
+        // Ended by another context (a send), the context is woken; its
+        // waits left may be over once it runs (`wait::graph`, "Woken
+        // contexts").
+        w.woken = !by_owner && !w.records.is_empty();
         let counted = rec.graph && !rec.bounded;
         let mut withdrawn = None;
         if counted {

@@ -4,7 +4,9 @@
 //! scans agree.
 
 use super::{serial, take_kind, FakeTask};
-use crate::{join_wait_at, scan, Access::*, LockKind, LockMeta, ViolationKind};
+use crate::{
+    join_wait_at, scan, Access::*, ChannelKind, ChannelMeta, LockKind, LockMeta, ViolationKind,
+};
 use std::panic::Location;
 use std::time::Instant;
 
@@ -126,4 +128,69 @@ fn a_cycle_through_owned_guards_waits_for_the_confirming_scan() {
     b.enter(|| drop((wb, hb)));
     a.enter(|| drop(ga));
     b.enter(|| drop(gb));
+}
+
+/// A worker in a `select!` over a broadcast stop and a job channel, whose
+/// coordinator holds both (used) senders; returns the worker's two waits.
+fn worker_in_select(
+    worker: &FakeTask,
+    stop: &ChannelMeta,
+    jobs: &ChannelMeta,
+) -> (crate::Waiting, crate::Waiting) {
+    worker.enter(|| {
+        jobs.receiver_polled();
+        (stop.recv_wait(), jobs.recv_wait())
+    })
+}
+
+#[test]
+fn a_task_woken_out_of_a_select_is_not_deadlocked_with_its_joiner() {
+    let _s = serial();
+    let stop = ChannelMeta::new(ChannelKind::Broadcast, Some(1));
+    let jobs = ChannelMeta::new(ChannelKind::Mpsc, Some(4));
+    let (stop_tx, jobs_tx) = (stop.new_sender(), jobs.new_sender());
+    let coord = FakeTask::new("wk-coord");
+    let worker = FakeTask::new("wk-worker");
+    coord.enter(|| jobs_tx.used());
+    let (stop_wait, jobs_wait) = worker_in_select(&worker, &stop, &jobs);
+    // The stop is sent: the send ends the worker's stop wait (and wakes
+    // it); its job wait stays recorded until it runs. The coordinator,
+    // still holding the job sender, joins the worker.
+    let join = coord.enter(|| {
+        stop_tx.used();
+        drop(stop_wait);
+        join_wait_at(worker.id(), Location::caller(), Location::caller())
+    });
+    scan(Instant::now());
+    scan(Instant::now());
+    let v = take_kind("wk-", ViolationKind::Deadlock);
+    assert!(v.is_empty(), "the worker was woken: {v:#?}");
+    // It runs: the `select!` drops the job receive, and the worker ends.
+    worker.enter(|| drop(jobs_wait));
+    coord.enter(|| drop(join));
+}
+
+#[test]
+fn a_woken_task_that_waits_again_can_be_found_deadlocked() {
+    let _s = serial();
+    let stop = ChannelMeta::new(ChannelKind::Broadcast, Some(1));
+    let jobs = ChannelMeta::new(ChannelKind::Mpsc, Some(4));
+    let (stop_tx, jobs_tx) = (stop.new_sender(), jobs.new_sender());
+    let coord = FakeTask::new("wk2-coord");
+    let worker = FakeTask::new("wk2-worker");
+    coord.enter(|| jobs_tx.used());
+    let (stop_wait, jobs_wait) = worker_in_select(&worker, &stop, &jobs);
+    coord.enter(|| {
+        stop_tx.used();
+        drop(stop_wait);
+    });
+    // The worker runs, keeps its job receive (a pinned future) and waits
+    // for the next stop: its records are current again, and both senders
+    // are held by the coordinator, which joins it.
+    let again = worker.enter(|| stop.recv_wait());
+    let join = coord.enter(|| join_wait_at(worker.id(), Location::caller(), Location::caller()));
+    let v = take_kind("wk2-", ViolationKind::Deadlock);
+    assert_eq!(v.len(), 1, "{v:#?}");
+    worker.enter(|| drop((again, jobs_wait)));
+    coord.enter(|| drop(join));
 }

@@ -38,6 +38,31 @@
 //! progress. Channel, semaphore and stall-prone waits are still recorded for
 //! the stall scan.
 //!
+//! # Woken contexts
+//!
+//! A context may wait on several things at once (`select!`). A send that
+//! ends one of those waits wakes the context, but its other waits stay
+//! recorded until it runs and drops them: until then they describe a
+//! context that is not blocked. So a wait ended by another context while
+//! others stay recorded marks the context woken (`CtxWaitList::woken`), and
+//! a check treats a woken context as able to progress, as it treats one
+//! with untracked waits. The owner clears the mark when it starts or ends a
+//! wait itself: it has run since the wake, and its records are its own
+//! again. The mark costs the send path nothing: it is set on the remote end
+//! of a listed wait, under the state lock that end takes anyway. (A wait in
+//! the slot is outside the graph, and its context's other waits are too, so
+//! no wait-start check follows them; the periodic scan confirms a cycle
+//! across two scans, by which time a woken context has run.)
+//!
+//! The owner cannot tell one poll from the next, so the mark is a
+//! heuristic at two edges, both left as they are: a wait ended while its
+//! context is still in the poll that recorded it, and that poll then
+//! recording another wait, clears the mark though the context will run
+//! again (a report is possible until it does, on a multi-threaded runtime
+//! only); and a context that, once woken, blocks again on its old waits
+//! alone (a future kept across loop turns) without starting or ending one
+//! keeps the mark, so a cycle through it goes unreported until it does.
+//!
 //! # When a check runs
 //!
 //! A graph wait first records itself, publishes its holdings, and raises
@@ -146,6 +171,13 @@ pub(crate) struct CtxWaitList {
     pub(crate) holds: Vec<HoldSnap>,
     /// Unbounded graph waits in progress.
     pub(crate) graph_waits: u32,
+    /// Another context ended one of its waits while others stayed recorded
+    /// (a send that completes one branch of a `select!`), and the context
+    /// has neither started nor ended a wait itself since. It was woken: the
+    /// waits left may be gone the moment it runs (the branches the
+    /// `select!` drops), so a check treats it as able to progress
+    /// (`CtxWaits::opaque`).
+    pub(crate) woken: bool,
     /// The graph whose registry lists this context (null: none).
     pub(crate) registered_in: *const WaitGraph,
 }
@@ -230,7 +262,8 @@ pub(crate) struct CtxWaits {
     pub(crate) holds: Vec<HoldSnap>,
     /// Keys into `Inner::waits`.
     pub(crate) waits: Vec<u64>,
-    /// It also has waits the graph does not see: it may progress.
+    /// It also has waits the graph does not see, or was woken since its
+    /// waits were recorded (`CtxWaitList::woken`): it may progress.
     pub(crate) opaque: bool,
 }
 
@@ -457,16 +490,17 @@ impl WaitGraph {
         for (&c, p) in r.ctxs.iter() {
             // SAFETY: a registered state stays allocated while it is listed, and the registry lock (`r`) is held.
             let st = unsafe { &*p.0 };
-            let (desc, holds, mut records) = st.with_waits(|w| {
+            let (desc, holds, mut records, woken) = st.with_waits(|w| {
                 (
                     w.desc.clone().unwrap_or_else(|| ContextDesc::new(c, None)),
                     w.holds.clone(),
                     w.records.clone(),
+                    w.woken,
                 )
             });
             records.extend(st.slot.read(|r| r.to_wait_record()));
             let untracked = st.untracked_waits();
-            let mut opaque = untracked > 1;
+            let mut opaque = untracked > 1 || woken;
             if untracked == 1 {
                 match (st.untracked_lock_wait(), st.untracked_lock_res()) {
                     (Some((lock, site)), res) if res != 0 => {
@@ -539,14 +573,15 @@ impl WaitGraph {
             let Some(p) = r.ctxs.get(&c) else { continue };
             // SAFETY: a registered state stays allocated while it is listed, and the registry lock (`r`) is held.
             let st = unsafe { &*p.0 };
-            let opaque = st.untracked_waits() > 0;
-            let (desc, holds, mut records) = st.with_waits(|w| {
+            let (desc, holds, mut records, woken) = st.with_waits(|w| {
                 (
                     w.desc.clone().unwrap_or_else(|| ContextDesc::new(c, None)),
                     w.holds.clone(),
                     w.records.clone(),
+                    w.woken,
                 )
             });
+            let opaque = st.untracked_waits() > 0 || woken;
             records.extend(st.slot.read(|r| r.to_wait_record()));
             let mut keys = Vec::with_capacity(records.len());
             for rec in records {

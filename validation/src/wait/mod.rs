@@ -213,7 +213,7 @@ impl Waiting {
             // SAFETY: this guard owns the wait in the slot, which keeps the state alive until this call ends it; `owner` is exact.
             W_SLOT => unsafe { ContextState::end_slot_wait(state, owner) },
             // SAFETY: this guard owns the recorded wait, which keeps the state alive until this call ends it.
-            _ => unsafe { end_recorded(state, (self.tag >> 2) as u64) },
+            _ => unsafe { end_recorded(state, (self.tag >> 2) as u64, owner) },
         };
         if instance != 0 && owner {
             // SAFETY: the current context's own state, alive since it runs.
@@ -229,20 +229,20 @@ thread_local! {
     static WITHDRAW: RefCell<Vec<usize>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Ends a wait recorded in its context's list; returns the held entry it
-/// flagged pending (0 if none).
+/// Ends a wait recorded in its context's list, in the owner context if
+/// `owner`; returns the held entry it flagged pending (0 if none).
 ///
 /// # Safety
 /// As [`ContextState::end_wait`].
 #[cold]
 #[inline(never)]
-unsafe fn end_recorded(state: *mut ContextState, id: u64) -> usize {
+unsafe fn end_recorded(state: *mut ContextState, id: u64, owner: bool) -> usize {
     let ended = |withdraw: &mut Vec<usize>| {
         withdraw.clear();
         // SAFETY: the caller owns the recorded wait `id` (this fn's contract), which keeps the state alive until `end_wait` below ends it; the id is read first.
         let ctx = unsafe { (*state).id };
         // SAFETY: the caller owns the recorded wait `id` and ends it once, here (this fn's contract is `end_wait`'s).
-        let (instance, graph) = unsafe { ContextState::end_wait(state, id, withdraw) };
+        let (instance, graph) = unsafe { ContextState::end_wait(state, id, owner, withdraw) };
         if let Some(g) = graph {
             // SAFETY: a graph outlives the states recorded in it.
             let g = unsafe { &*g };
@@ -638,6 +638,9 @@ unsafe fn record_listed(
     // Whom the wait waits for is looked at below only for a counted wait.
     let check = counted.then(|| rec.target.clone());
     let (id, first_graph_wait) = st.with_waits(|wl| {
+        // It runs: whatever woke it, its records are current again
+        // (`graph.rs`, "Woken contexts").
+        wl.woken = false;
         wl.next += 1;
         let id = wl.next;
         rec.id = id;
