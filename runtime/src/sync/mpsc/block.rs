@@ -100,8 +100,8 @@ impl<T> Block<T> {
         {
             Ok(_) => new,
             Err(linked) => {
-                // SAFETY: `new` came from `Box::into_raw` just above and was
-                // not published (the CAS failed).
+                // The CAS failed, so `new` was never published.
+                // SAFETY: `new` is ours alone, from `Box::into_raw` above.
                 *spare = Some(unsafe { Box::from_raw(new) });
                 linked
             }
@@ -117,8 +117,8 @@ impl<T> Block<T> {
     /// have to outlive the store.
     #[inline]
     pub(super) unsafe fn release(this: *const Block<T>, tail: usize) {
-        // SAFETY: live until the store below (caller); only the atomic is
-        // borrowed, for the store itself.
+        // Only the atomic is borrowed, and only for the store itself.
+        // SAFETY: `this` is live until the store below (caller contract).
         let released = unsafe { &(*this).released };
         released.store(tail, Release);
     }
@@ -144,13 +144,12 @@ impl<T> Block<T> {
     /// outlive the `ready` store.
     #[inline]
     pub(super) unsafe fn write(this: *const Block<T>, offset: usize, value: T) {
-        // SAFETY: `this` is live until `ready` is set (caller); a reference
-        // to the slot alone, whose fields are all interior-mutable, is what
-        // the store below needs.
+        // Only the slot is borrowed; its fields are interior-mutable.
+        // SAFETY: `this` is live until `ready` is set (caller contract).
         let slot = unsafe { &(*this).slots[offset] };
         slot.value.with_mut(|p| {
-            // SAFETY: we are the slot's only writer and the receiver does
-            // not read it before `ready` (invariants 1, 2).
+            // The receiver does not read the slot before `ready` (invariant 2).
+            // SAFETY: we are the slot's only writer (invariant 1).
             unsafe { (*p).write(value) };
         });
         slot.ready.store(true, Release);
@@ -166,9 +165,9 @@ impl<T> Block<T> {
         if !slot.ready.load(Acquire) {
             return None;
         }
-        // SAFETY: `ready` was set after the value was written, and the
-        // `Acquire` load orders the write before this read (invariant 2);
-        // the caller reads each slot once, so the value is moved out once.
+        // `ready` was set after the write; the `Acquire` load orders that
+        // write before this read (invariant 2).
+        // SAFETY: the slot is written, and read once (caller contract).
         Some(slot.value.with(|p| unsafe { (*p).assume_init_read() }))
     }
 
