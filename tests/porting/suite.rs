@@ -24,81 +24,42 @@
 //! (`PERF_RUNTIME_IO=uring`, then `epoll`); `cargo test --workspace` runs
 //! it with the backend the probe picks.
 
-mod on_tokio {
-    pub mod worker_pool {
-        include!("programs/worker_pool.rs");
-    }
-    pub mod pubsub {
-        include!("programs/pubsub.rs");
-    }
-    pub mod rate_limiter {
-        include!("programs/rate_limiter.rs");
-    }
-    pub mod cache {
-        include!("programs/cache.rs");
-    }
-    pub mod shutdown {
-        include!("programs/shutdown.rs");
-    }
-    pub mod tcp_echo {
-        include!("programs/tcp_echo.rs");
-    }
-    pub mod udp_ping {
-        include!("programs/udp_ping.rs");
-    }
-    pub mod unix_proxy {
-        include!("programs/unix_proxy.rs");
-    }
-    pub mod runtime_builder {
-        include!("programs/runtime_builder.rs");
-    }
-    pub mod listener_restart {
-        include!("programs/listener_restart.rs");
-    }
+/// Each program twice from its one file — as written (against tokio), and
+/// after `use ::perf_runtime as tokio;` — and a test that runs both.
+macro_rules! programs {
+    ($($name:ident),* $(,)?) => {
+        mod on_tokio {
+            $(pub mod $name {
+                include!(concat!("programs/", stringify!($name), ".rs"));
+            })*
+        }
+        mod on_perf {
+            $(pub mod $name {
+                use ::perf_runtime as tokio;
+                include!(concat!("programs/", stringify!($name), ".rs"));
+            })*
+        }
+        $(
+            #[test]
+            fn $name() {
+                check(stringify!($name), on_tokio::$name::run, on_perf::$name::run);
+            }
+        )*
+    };
 }
 
-mod on_perf {
-    pub mod worker_pool {
-        use ::perf_runtime as tokio;
-        include!("programs/worker_pool.rs");
-    }
-    pub mod pubsub {
-        use ::perf_runtime as tokio;
-        include!("programs/pubsub.rs");
-    }
-    pub mod rate_limiter {
-        use ::perf_runtime as tokio;
-        include!("programs/rate_limiter.rs");
-    }
-    pub mod cache {
-        use ::perf_runtime as tokio;
-        include!("programs/cache.rs");
-    }
-    pub mod shutdown {
-        use ::perf_runtime as tokio;
-        include!("programs/shutdown.rs");
-    }
-    pub mod tcp_echo {
-        use ::perf_runtime as tokio;
-        include!("programs/tcp_echo.rs");
-    }
-    pub mod udp_ping {
-        use ::perf_runtime as tokio;
-        include!("programs/udp_ping.rs");
-    }
-    pub mod unix_proxy {
-        use ::perf_runtime as tokio;
-        include!("programs/unix_proxy.rs");
-    }
-    pub mod runtime_builder {
-        use ::perf_runtime as tokio;
-        include!("programs/runtime_builder.rs");
-    }
-    pub mod listener_restart {
-        use ::perf_runtime as tokio;
-        include!("programs/listener_restart.rs");
-    }
-}
+programs!(
+    worker_pool,
+    pubsub,
+    rate_limiter,
+    cache,
+    shutdown,
+    tcp_echo,
+    udp_ping,
+    unix_proxy,
+    runtime_builder,
+    listener_restart,
+);
 
 /// One program at a time: validation reports are process-wide, and each
 /// run's must be attributed to it.
@@ -148,25 +109,3 @@ fn check(name: &str, on_tokio: fn() -> Vec<String>, on_perf: fn() -> Vec<String>
          once the cause is understood"
     );
 }
-
-macro_rules! porting_tests {
-    ($($name:ident),* $(,)?) => {$(
-        #[test]
-        fn $name() {
-            check(stringify!($name), on_tokio::$name::run, on_perf::$name::run);
-        }
-    )*};
-}
-
-porting_tests!(
-    worker_pool,
-    pubsub,
-    rate_limiter,
-    cache,
-    shutdown,
-    tcp_echo,
-    udp_ping,
-    unix_proxy,
-    runtime_builder,
-    listener_restart,
-);
