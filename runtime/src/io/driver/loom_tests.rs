@@ -100,6 +100,20 @@ impl Wake for FlagWaker {
     }
 }
 
+/// A task waits to read on `sio` while `setter` (another thread) sets
+/// readiness: either the task sees it at once, or the set wakes it. Returns
+/// the task's context, for a further poll.
+fn wait_for_read_while(sio: &ScheduledIo, setter: thread::JoinHandle<()>) -> Waker {
+    let flag = std::sync::Arc::new(FlagWaker(AtomicBool::new(false)));
+    let waker = Waker::from(flag.clone());
+    let first = sio.poll_ready(&mut Context::from_waker(&waker), Direction::Read);
+    setter.join().unwrap();
+    if first.is_pending() {
+        assert!(flag.0.load(SeqCst), "readiness set but the waiter sleeps");
+    }
+    waker
+}
+
 #[test]
 fn loom_readiness_set_while_a_task_registers() {
     loom::model(|| {
@@ -108,20 +122,9 @@ fn loom_readiness_set_while_a_task_registers() {
         let t = thread::spawn(move || {
             s2.set_readiness(Ready::READABLE);
         });
-        let flag = std::sync::Arc::new(FlagWaker(AtomicBool::new(false)));
-        let waker = Waker::from(flag.clone());
-        let mut cx = Context::from_waker(&waker);
-        let first = sio.poll_ready(&mut cx, Direction::Read);
-        t.join().unwrap();
-        if first.is_pending() {
-            // Pending: the driver's set must have woken us.
-            assert!(
-                flag.0.load(SeqCst),
-                "readiness set but the waiter was not woken"
-            );
-        }
+        let waker = wait_for_read_while(&sio, t);
         // Either way the readiness is visible now.
-        match sio.poll_ready(&mut cx, Direction::Read) {
+        match sio.poll_ready(&mut Context::from_waker(&waker), Direction::Read) {
             Poll::Ready(Ok(ev)) => assert!(ev.ready.is_readable()),
             other => panic!("readiness lost: {other:?}"),
         }
@@ -143,14 +146,7 @@ fn loom_a_repeated_event_still_reaches_a_task_that_cleared() {
         });
         // The task's read returned WouldBlock: it clears, then waits.
         sio.clear_readiness(seen);
-        let flag = std::sync::Arc::new(FlagWaker(AtomicBool::new(false)));
-        let waker = Waker::from(flag.clone());
-        let mut cx = Context::from_waker(&waker);
-        let first = sio.poll_ready(&mut cx, Direction::Read);
-        t.join().unwrap();
-        if first.is_pending() {
-            assert!(flag.0.load(SeqCst), "the event came but the task sleeps");
-        }
+        wait_for_read_while(&sio, t);
     });
 }
 
