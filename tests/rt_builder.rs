@@ -239,6 +239,59 @@ fn thread_name_and_start_stop_hooks() {
     });
 }
 
+/// Builds a runtime whose park hook reports on `parked` and whose unpark
+/// hook counts into `unparks`.
+fn with_park_hooks(
+    mut builder: Builder,
+    parked: std::sync::mpsc::Sender<()>,
+    unparks: Arc<AtomicUsize>,
+) -> Runtime {
+    builder
+        .on_thread_park(move || {
+            let _ = parked.send(());
+        })
+        .on_thread_unpark(move || {
+            unparks.fetch_add(1, SeqCst);
+        })
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn park_and_unpark_hooks_run_around_a_multi_thread_workers_park() {
+    within(|| {
+        let (parked_tx, parked) = std::sync::mpsc::channel();
+        let unparks = Arc::new(AtomicUsize::new(0));
+        let mut b = Builder::new_multi_thread();
+        b.worker_threads(1);
+        let rt = with_park_hooks(b, parked_tx, unparks.clone());
+        // With nothing to run, the one worker parks.
+        parked.recv().unwrap();
+        // Running a task needs that worker, so it must unpark first.
+        rt.block_on(rt.spawn(async {})).unwrap();
+        assert!(unparks.load(SeqCst) >= 1, "the unpark hook did not run");
+    });
+}
+
+#[test]
+fn park_and_unpark_hooks_run_around_a_current_thread_park() {
+    within(|| {
+        let (parked_tx, parked) = std::sync::mpsc::channel();
+        let unparks = Arc::new(AtomicUsize::new(0));
+        let rt = with_park_hooks(Builder::new_current_thread(), parked_tx, unparks.clone());
+        let (tx, rx) = perf_runtime::sync::oneshot::channel();
+        // The value is sent only once `block_on` has parked waiting for it,
+        // so `block_on` returns only after an unpark.
+        let sender = thread::spawn(move || {
+            parked.recv().unwrap();
+            tx.send(7).unwrap();
+        });
+        assert_eq!(rt.block_on(rx).unwrap(), 7);
+        sender.join().unwrap();
+        assert!(unparks.load(SeqCst) >= 1, "the unpark hook did not run");
+    });
+}
+
 #[test]
 fn thread_name_fn_names_each_thread() {
     within(|| {
