@@ -45,15 +45,15 @@
 //! its code with `e.get_ref().and_then(|s| s.source())` or match on
 //! [`kind`](std::io::Error::kind) (unlike tokio, `raw_os_error()` is `None`
 //! on these wrapped errors).
-//!
-//! # What lives where
-//! - `file.rs`: [`File`] and its buffered state machine (`buf.rs`: the
-//!   buffer it lends to the blocking pool).
-//! - `positional.rs`: owned-buffer `read_at`/`write_at`.
-//! - `open_options.rs`: [`OpenOptions`].
-//! - `read_dir.rs`: [`ReadDir`] and [`DirEntry`].
-//! - `futures_io.rs`: the `futures-io` feature's traits on [`File`].
-//! - `ops.rs`: the free functions; `error.rs`: errors that name their path.
+
+// What lives where:
+// - `file.rs`: `File` and its buffered state machine (`buf.rs`: the
+//   buffer it lends to the blocking pool).
+// - `positional.rs`: owned-buffer `read_at`/`write_at`.
+// - `open_options.rs`: `OpenOptions`.
+// - `read_dir.rs`: `ReadDir` and `DirEntry`.
+// - `futures_io.rs`: the `futures-io` feature's traits on `File`.
+// - `ops.rs`: the free functions; `error.rs`: errors that name their path.
 
 mod buf;
 mod error;

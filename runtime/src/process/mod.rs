@@ -31,10 +31,10 @@
 //! (Linux 5.3+), or SIGCHLD where `pidfd_open` is unavailable
 //! (`PERF_RUNTIME_PROCESS_EXIT=sigchld` forces that fallback). A child is
 //! always reaped: by [`Child::wait`], or — when its `Child` was dropped
-//! first — as soon as it exits (`orphan.rs`).
-//!
-//! Files: `child.rs` ([`Child`] and exit watching), `pipe.rs` (the
-//! standard streams), `orphan.rs` (reaping dropped children).
+//! first — as soon as it exits.
+
+// Files: `child.rs` (`Child` and exit watching), `pipe.rs` (the standard
+// streams), `orphan.rs` (reaping dropped children).
 
 mod child;
 mod orphan;

@@ -75,10 +75,25 @@ impl Handle {
         super::Id::from_addr(self.inner.common() as *const _ as usize)
     }
 
-    /// The runtime of the current thread.
+    /// The runtime of the current thread: inside a task or a `block_on`.
+    /// Keep it to reach the runtime from threads that are not its own.
     ///
     /// # Panics
     /// Outside a runtime; see [`try_current`](Handle::try_current).
+    ///
+    /// ```
+    /// use perf_runtime::runtime::Handle;
+    ///
+    /// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+    /// let handle = Handle::current();
+    /// // A plain thread (a C callback, a library's own pool) spawns onto
+    /// // the runtime through the handle.
+    /// let task = std::thread::spawn(move || handle.spawn(async { 6 * 7 }))
+    ///     .join()
+    ///     .unwrap();
+    /// assert_eq!(task.await.unwrap(), 42);
+    /// # });
+    /// ```
     #[track_caller]
     pub fn current() -> Handle {
         match Handle::try_current() {
@@ -102,7 +117,14 @@ impl Handle {
         }
     }
 
-    /// Spawns a `Normal`-class task on this runtime.
+    /// Spawns a `Normal`-class task on this runtime. Unlike
+    /// [`crate::spawn`], it works from any thread, inside a runtime or not.
+    ///
+    /// ```
+    /// let rt = perf_runtime::runtime::Runtime::new().unwrap();
+    /// let task = rt.handle().spawn(async { "ran on a worker" });
+    /// assert_eq!(rt.block_on(task).unwrap(), "ran on a worker");
+    /// ```
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>
     where
@@ -120,7 +142,21 @@ impl Handle {
         self.inner.spawn(future, meta)
     }
 
-    /// Runs `f` on this runtime's blocking pool.
+    /// Runs `f` on this runtime's blocking pool: for blocking calls (a
+    /// synchronous library, a heavy computation) that must not hold up a
+    /// worker.
+    ///
+    /// ```
+    /// use perf_runtime::runtime::Handle;
+    ///
+    /// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+    /// let len = Handle::current()
+    ///     .spawn_blocking(|| std::fs::read("/proc/self/status").map(|b| b.len()))
+    ///     .await
+    ///     .unwrap();
+    /// assert!(len.unwrap() > 0);
+    /// # });
+    /// ```
     #[track_caller]
     pub fn spawn_blocking<F, R>(&self, f: F) -> JoinHandle<R>
     where
@@ -147,6 +183,20 @@ impl Handle {
     ///
     /// # Panics
     /// If called from inside a runtime.
+    ///
+    /// ```
+    /// let rt = perf_runtime::runtime::Runtime::new().unwrap();
+    /// let handle = rt.handle().clone();
+    /// // Synchronous code on its own thread waits for async work.
+    /// let n = std::thread::spawn(move || {
+    ///     handle.block_on(async {
+    ///         perf_runtime::spawn(async { 1 + 1 }).await.unwrap()
+    ///     })
+    /// })
+    /// .join()
+    /// .unwrap();
+    /// assert_eq!(n, 2);
+    /// ```
     #[track_caller]
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         let _enter = context::enter_runtime(self.inner.clone());

@@ -8,6 +8,30 @@ pub use crate::scheduler::stats::DelayHistogram;
 
 /// A view of one runtime's counters, as `tokio::runtime::RuntimeMetrics`.
 /// Every value is read when the method is called.
+///
+/// Get one from [`Runtime::metrics`](super::Runtime::metrics) or
+/// [`Handle::metrics`](super::Handle::metrics); it stays valid (and cheap to
+/// clone) as long as the runtime lives, so a reporter task can keep one.
+///
+/// ```
+/// use perf_runtime::runtime::Builder;
+/// use perf_runtime::task::Qos;
+///
+/// let rt = Builder::new_multi_thread().worker_threads(2).build().unwrap();
+/// let metrics = rt.metrics();
+/// assert_eq!(metrics.num_workers(), 2);
+/// rt.block_on(async {
+///     perf_runtime::spawn_with(Qos::Batch, async {}).await.unwrap();
+/// });
+/// assert_eq!(metrics.qos_spawned(Qos::Batch), 1);
+/// println!(
+///     "alive tasks: {}, queued: {}, long polls: {}, blocking threads: {}",
+///     metrics.num_alive_tasks(),
+///     metrics.global_queue_depth(),
+///     metrics.long_polls(),
+///     metrics.num_blocking_threads(),
+/// );
+/// ```
 #[derive(Clone)]
 pub struct RuntimeMetrics {
     pub(crate) handle: crate::scheduler::Handle,

@@ -19,9 +19,13 @@
 //! ```
 //!
 //! One handler per signal is installed, process-wide, the first time
-//! someone listens for it; it writes to a self-pipe that every listener
-//! watches through the runtime's I/O driver (`registry.rs` has the protocol
-//! and why not `signalfd`). `unix.rs` has the public types.
+//! someone listens for it, and stays installed (as tokio's): after that the
+//! signal's default action (terminating the process, for SIGTERM) no longer
+//! happens, so a service that listens for SIGTERM must exit by itself.
+
+// The handler writes to a self-pipe that every listener watches through the
+// runtime's I/O driver (`registry.rs` has the protocol and why not
+// `signalfd`). `unix.rs` has the public types.
 
 mod registry;
 pub mod unix;

@@ -208,6 +208,31 @@ pub struct Sender<T> {
 
 /// Receives the value: `.await` it, or poll it with
 /// [`try_recv`](Receiver::try_recv).
+///
+/// Awaiting it gives `Ok(value)`, or [`RecvError`] if the sender was dropped
+/// without sending. It is cancel-safe: a `Receiver` polled in a `select!`
+/// branch that lost can be awaited again (by `&mut`), and the value is not
+/// lost.
+///
+/// ```
+/// use perf_runtime::sync::oneshot;
+/// use perf_runtime::time::{sleep, Duration};
+///
+/// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+/// let (tx, mut rx) = oneshot::channel();
+/// let worker = perf_runtime::spawn(async move { tx.send("done").unwrap() });
+/// loop {
+///     perf_runtime::select! {
+///         answer = &mut rx => {
+///             assert_eq!(answer, Ok("done"));
+///             break;
+///         }
+///         _ = sleep(Duration::from_secs(1)) => println!("still waiting"),
+///     }
+/// }
+/// worker.await.unwrap();
+/// # });
+/// ```
 pub struct Receiver<T> {
     inner: Option<Arc<Inner<T>>>,
 }
@@ -247,7 +272,26 @@ impl fmt::Display for TryRecvError {
 
 impl Error for TryRecvError {}
 
-/// `oneshot::error` as in tokio.
+/// The errors of the oneshot channel, as `tokio::sync::oneshot::error`:
+/// awaiting the [`Receiver`] fails with [`RecvError`] when the sender is
+/// dropped without sending; [`Receiver::try_recv`] tells "not yet" from
+/// "never".
+///
+/// ```
+/// use perf_runtime::sync::oneshot::{self, error::{RecvError, TryRecvError}};
+///
+/// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+/// let (tx, mut rx) = oneshot::channel::<u32>();
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+/// drop(tx); // e.g. the task that was to answer panicked
+/// assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+///
+/// let (tx, rx) = oneshot::channel::<u32>();
+/// drop(tx);
+/// let err: RecvError = rx.await.unwrap_err();
+/// println!("{err}"); // says the sender was dropped without sending
+/// # });
+/// ```
 pub mod error {
     pub use super::{RecvError, TryRecvError};
 }
@@ -257,6 +301,20 @@ impl<T> Sender<T> {
     ///
     /// # Errors
     /// The value, back, if the receiver was dropped or closed.
+    ///
+    /// ```
+    /// use perf_runtime::sync::oneshot;
+    ///
+    /// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+    /// let (tx, rx) = oneshot::channel();
+    /// assert_eq!(tx.send(1), Ok(()));
+    /// assert_eq!(rx.await, Ok(1));
+    ///
+    /// let (tx, rx) = oneshot::channel();
+    /// drop(rx); // the requester gave up
+    /// assert_eq!(tx.send(2), Err(2));
+    /// # });
+    /// ```
     pub fn send(mut self, value: T) -> Result<(), T> {
         let inner = self
             .inner
@@ -275,6 +333,25 @@ impl<T> Sender<T> {
 
     /// Completes once the receiver is dropped or closed (for example to stop
     /// computing a value nobody wants).
+    ///
+    /// ```
+    /// use perf_runtime::sync::oneshot;
+    ///
+    /// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+    /// let (mut tx, rx) = oneshot::channel::<u64>();
+    /// let job = perf_runtime::spawn(async move {
+    ///     perf_runtime::select! {
+    ///         _ = tx.closed() => "abandoned: nobody wants the answer",
+    ///         answer = std::future::pending::<u64>() => {
+    ///             let _ = tx.send(answer);
+    ///             "answered"
+    ///         }
+    ///     }
+    /// });
+    /// drop(rx);
+    /// assert_eq!(job.await.unwrap(), "abandoned: nobody wants the answer");
+    /// # });
+    /// ```
     pub async fn closed(&mut self) {
         poll_fn(|cx| self.poll_closed(cx)).await
     }
@@ -322,6 +399,16 @@ impl<T> fmt::Debug for Sender<T> {
 impl<T> Receiver<T> {
     /// Takes the value if it was sent. After the value was taken, returns
     /// [`TryRecvError::Closed`].
+    ///
+    /// ```
+    /// use perf_runtime::sync::oneshot::{self, error::TryRecvError};
+    ///
+    /// let (tx, mut rx) = oneshot::channel();
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+    /// tx.send("ready").unwrap();
+    /// assert_eq!(rx.try_recv(), Ok("ready"));
+    /// assert_eq!(rx.try_recv(), Err(TryRecvError::Closed));
+    /// ```
     #[track_caller]
     pub fn try_recv(&mut self) -> Result<T, TryRecvError> {
         let Some(inner) = &self.inner else {

@@ -174,7 +174,24 @@ impl<T: fmt::Debug> fmt::Debug for Ref<'_, T> {
     }
 }
 
-/// Errors of the watch channel.
+/// The errors of the watch channel, as `tokio::sync::watch::error`: a send
+/// with no receiver left hands the value back ([`SendError`]); waiting for
+/// a change fails once every sender is gone ([`RecvError`]).
+///
+/// ```
+/// use perf_runtime::sync::watch;
+///
+/// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+/// let (tx, rx) = watch::channel(1);
+/// drop(rx);
+/// assert_eq!(tx.send(2).unwrap_err().0, 2);
+///
+/// let (tx, mut rx) = watch::channel(1);
+/// drop(tx);
+/// assert!(rx.changed().await.is_err()); // no sender can change it again
+/// assert_eq!(*rx.borrow(), 1); // the last value is still readable
+/// # });
+/// ```
 pub mod error {
     use std::error::Error;
     use std::fmt;
@@ -242,6 +259,17 @@ impl<T> Sender<T> {
     /// # Errors
     /// [`SendError`] with the value if no receiver exists (the value is not
     /// stored; [`send_replace`](Sender::send_replace) stores regardless).
+    ///
+    /// ```
+    /// use perf_runtime::sync::watch;
+    ///
+    /// let (tx, rx) = watch::channel("v1");
+    /// tx.send("v2").unwrap();
+    /// assert_eq!(*rx.borrow(), "v2");
+    /// drop(rx);
+    /// assert!(tx.send("v3").is_err()); // no receiver: not stored
+    /// assert_eq!(*tx.borrow(), "v2");
+    /// ```
     pub fn send(&self, value: T) -> Result<(), SendError<T>> {
         if self.shared.rx_count.load(Acquire) == 0 {
             return Err(SendError(value));
@@ -258,7 +286,16 @@ impl<T> Sender<T> {
     }
 
     /// Modifies the value in place and notifies the receivers, even with no
-    /// receiver.
+    /// receiver. For a value that is costly to clone or rebuild.
+    ///
+    /// ```
+    /// use perf_runtime::sync::watch;
+    ///
+    /// let (tx, rx) = watch::channel(vec!["a"]);
+    /// tx.send_modify(|list| list.push("b"));
+    /// assert!(rx.has_changed().unwrap());
+    /// assert_eq!(*rx.borrow(), ["a", "b"]);
+    /// ```
     pub fn send_modify<F: FnOnce(&mut T)>(&self, modify: F) {
         self.send_if_modified(|v| {
             modify(v);
@@ -307,7 +344,18 @@ impl<T> Sender<T> {
         }
     }
 
-    /// A new receiver that has seen the current value.
+    /// A new receiver that has seen the current value: its
+    /// [`changed`](Receiver::changed) waits for the next send.
+    ///
+    /// ```
+    /// use perf_runtime::sync::watch;
+    ///
+    /// let tx = watch::Sender::new(0);
+    /// let rx = tx.subscribe();
+    /// assert!(!rx.has_changed().unwrap());
+    /// tx.send(1).unwrap();
+    /// assert!(rx.has_changed().unwrap());
+    /// ```
     pub fn subscribe(&self) -> Receiver<T> {
         self.shared.rx_count.fetch_add(1, Relaxed);
         let version = self.shared.version();
@@ -377,7 +425,18 @@ impl<T> Receiver<T> {
         Ref { guard, has_changed }
     }
 
-    /// A read lock on the current value, marking it seen.
+    /// A read lock on the current value, marking it seen. Hold the
+    /// [`Ref`] briefly: senders wait while it lives.
+    ///
+    /// ```
+    /// use perf_runtime::sync::watch;
+    ///
+    /// let (tx, mut rx) = watch::channel(1);
+    /// tx.send(2).unwrap();
+    /// assert!(rx.borrow().has_changed()); // `borrow` leaves it unseen
+    /// assert_eq!(*rx.borrow_and_update(), 2);
+    /// assert!(!rx.has_changed().unwrap()); // now it is seen
+    /// ```
     pub fn borrow_and_update(&mut self) -> Ref<'_, T> {
         let guard = self.shared.read();
         let version = self.shared.version();
@@ -420,6 +479,27 @@ impl<T> Receiver<T> {
     ///
     /// # Cancel safety
     /// Cancel-safe: a dropped `changed` marks nothing seen.
+    ///
+    /// ```
+    /// use perf_runtime::sync::watch;
+    ///
+/// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+    /// let (tx, mut rx) = watch::channel("starting");
+    /// let follower = perf_runtime::spawn(async move {
+    ///     let mut states = Vec::new();
+    ///     // Ends with `Err` once the sender is dropped.
+    ///     while rx.changed().await.is_ok() {
+    ///         states.push(*rx.borrow_and_update());
+    ///     }
+    ///     states
+    /// });
+    /// tx.send("serving").unwrap();
+    /// drop(tx);
+    /// // Values sent faster than the follower reads are skipped: it sees
+    /// // the latest, here the only one.
+    /// assert_eq!(follower.await.unwrap(), ["serving"]);
+/// # });
+    /// ```
     #[track_caller]
     pub fn changed(&mut self) -> impl Future<Output = Result<(), RecvError>> + '_ {
         self.changed_at(Location::caller())

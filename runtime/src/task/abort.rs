@@ -7,6 +7,23 @@ use std::ptr::NonNull;
 
 /// An owned permission to abort a task, as `tokio::task::AbortHandle`.
 /// Dropping it does nothing to the task.
+///
+/// Get one from [`JoinHandle::abort_handle`](super::JoinHandle::abort_handle)
+/// or [`JoinSet::spawn`](super::JoinSet::spawn), to cancel a task from
+/// somewhere that does not wait for its output (a shutdown path, a timeout
+/// supervisor). It is `Send + Sync` whatever the task's output type.
+///
+/// ```
+/// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+/// let task = perf_runtime::spawn(std::future::pending::<()>());
+/// let abort = task.abort_handle();
+/// assert_eq!(abort.id(), task.id());
+/// assert!(!abort.is_finished());
+/// abort.abort();
+/// assert!(task.await.unwrap_err().is_cancelled());
+/// assert!(abort.is_finished());
+/// # });
+/// ```
 pub struct AbortHandle {
     raw: NonNull<Header>,
 }

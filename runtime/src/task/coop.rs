@@ -5,7 +5,40 @@
 //! The scheduler gives every task poll a budget of [`INITIAL_BUDGET`] units.
 //! A resource that would return `Ready` first calls [`poll_proceed`]: once the
 //! budget is spent it returns `Pending` (after waking the task) so the task
-//! yields. Outside a scheduler poll the budget is unconstrained.
+//! yields. Outside a scheduler poll the budget is unconstrained. The runtime's
+//! own channels, locks, timers and sockets do this already; a library that
+//! writes its own resource does it as below.
+//!
+//! ```
+//! use perf_runtime::task::coop;
+//! use std::task::{ready, Context, Poll};
+//!
+//! /// A source that always has a value ready: without the budget a task
+//! /// draining it in a loop would never give its worker back.
+//! struct Counter(u64);
+//!
+//! impl Counter {
+//!     fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<u64> {
+//!         let unit = ready!(coop::poll_proceed(cx));
+//!         self.0 += 1;
+//!         unit.made_progress(); // keep the unit spent: this poll did work
+//!         Poll::Ready(self.0)
+//!     }
+//! }
+//!
+//! # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+//! let last = perf_runtime::spawn(async {
+//!     let mut counter = Counter(0);
+//!     let mut last = 0;
+//!     // Yields to the worker every `INITIAL_BUDGET` values.
+//!     for _ in 0..1000 {
+//!         last = std::future::poll_fn(|cx| counter.poll_next(cx)).await;
+//!     }
+//!     last
+//! });
+//! assert_eq!(last.await.unwrap(), 1000);
+//! # });
+//! ```
 
 use crate::runtime::context;
 use std::future::Future;

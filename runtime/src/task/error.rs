@@ -34,12 +34,31 @@ impl JoinError {
         }
     }
 
-    /// True if the task was cancelled.
+    /// True if the task was cancelled: aborted, or dropped by its runtime's
+    /// shutdown.
+    ///
+    /// ```
+    /// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+    /// let task = perf_runtime::spawn(std::future::pending::<()>());
+    /// task.abort();
+    /// let err = task.await.unwrap_err();
+    /// assert!(err.is_cancelled() && !err.is_panic());
+    /// # });
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self.repr, Repr::Cancelled)
     }
 
-    /// True if the task panicked.
+    /// True if the task panicked. The worker caught the panic and goes on;
+    /// the payload is in [`into_panic`](Self::into_panic).
+    ///
+    /// ```
+    /// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+    /// let task = perf_runtime::spawn(async { panic!("boom") });
+    /// let err = task.await.unwrap_err();
+    /// assert!(err.is_panic() && !err.is_cancelled());
+    /// # });
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self.repr, Repr::Panic(_))
     }
@@ -49,6 +68,19 @@ impl JoinError {
     /// # Panics
     /// If the task was cancelled rather than panicking; check with
     /// [`is_panic`](Self::is_panic) or use [`try_into_panic`](Self::try_into_panic).
+    ///
+    /// ```
+    /// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+    /// let task = perf_runtime::spawn(async { panic!("boom") });
+    /// let err = task.await.unwrap_err();
+    /// if err.is_panic() {
+    ///     let payload = err.into_panic();
+    ///     assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+    ///     // Or carry the panic on into this task:
+    ///     // std::panic::resume_unwind(payload);
+    /// }
+    /// # });
+    /// ```
     #[track_caller]
     pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
         self.try_into_panic().expect(

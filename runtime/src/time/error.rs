@@ -1,4 +1,15 @@
-//! Errors of the time module.
+//! Errors of the time module: [`Elapsed`], what [`timeout`](crate::time::timeout)
+//! returns when the deadline passes first.
+//!
+//! ```
+//! use perf_runtime::time::{error::Elapsed, timeout, Duration};
+//!
+//! # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+//! let never = std::future::pending::<()>();
+//! let err: Elapsed = timeout(Duration::from_millis(1), never).await.unwrap_err();
+//! assert_eq!(err.to_string(), "deadline has elapsed");
+//! # });
+//! ```
 
 use std::fmt;
 

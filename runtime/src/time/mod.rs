@@ -1,13 +1,10 @@
 //! Timers: [`sleep`], [`timeout`], [`interval`], and the clock they read.
 //!
-//! All timers of a runtime live in one hierarchical timer wheel (ticks of
-//! `Builder::timer_resolution`, 1 ms by default, for coarse placement; the
-//! timers of the next occupied tick wait in a heap by exact deadline),
-//! driven by the scheduler: every scheduling tick asks
-//! `TimeHandle::is_due` (one atomic load when no timer is pending) and calls
-//! `process` when it is, so timers fire on time even when no worker parks.
-//! A paused clock ([`pause`], [`advance`]) makes timer tests instant and
-//! deterministic.
+//! A timer never fires early. It is due at the deadline the task asked for,
+//! not at the next tick of a coarse wheel, and workers look for due timers
+//! between any two polls, so timers stay on time while the workers are busy
+//! with other tasks. A paused clock ([`pause`], [`advance`]) makes timer tests
+//! instant and deterministic.
 //!
 //! # Examples
 //! ```
@@ -20,6 +17,13 @@
 //!     assert!(res.is_err());
 //! }
 //! ```
+
+// All timers of a runtime live in one hierarchical timer wheel (ticks of
+// `Builder::timer_resolution`, 1 ms by default, for coarse placement; the
+// timers of the next occupied tick wait in a heap by exact deadline),
+// driven by the scheduler: every scheduling tick asks
+// `TimeHandle::is_due` (one atomic load when no timer is pending) and calls
+// `process` when it is, so timers fire on time even when no worker parks.
 
 // What lives where (for contributors):
 // - `clock.rs`: real or paused time; time ↔ nanoseconds since its origin.

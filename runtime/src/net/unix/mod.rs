@@ -28,10 +28,10 @@
 //! # std::fs::remove_dir_all(&dir).unwrap();
 //! # });
 //! ```
-//!
-//! Files: `listener.rs`, `stream.rs`, `split.rs` (the stream's halves),
-//! `datagram.rs`, `socket_addr.rs` (addresses, and errors that name the
-//! path).
+
+// Files: `listener.rs`, `stream.rs`, `split.rs` (the stream's halves),
+// `datagram.rs`, `socket_addr.rs` (addresses, and errors that name the
+// path).
 
 mod datagram;
 mod listener;

@@ -1,4 +1,28 @@
-//! The errors of the broadcast channel.
+//! The errors of the broadcast channel: a send with no receiver hands the
+//! value back; a receive tells a closed channel from a receiver that fell
+//! behind and lost values.
+//!
+//! ```
+//! use perf_runtime::sync::broadcast::{self, error::{RecvError, TryRecvError}};
+//!
+//! # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+//! let (tx, mut rx) = broadcast::channel(2);
+//! for n in 1..=3 {
+//!     tx.send(n).unwrap();
+//! }
+//! // Three values into a channel that keeps two: `rx` lost the oldest.
+//! assert_eq!(rx.recv().await, Err(RecvError::Lagged(1)));
+//! assert_eq!(rx.recv().await, Ok(2));
+//! assert_eq!(rx.recv().await, Ok(3));
+//! assert_eq!(rx.try_recv(), Err(TryRecvError::Empty));
+//! drop(tx);
+//! assert_eq!(rx.recv().await, Err(RecvError::Closed));
+//!
+//! let (tx, rx) = broadcast::channel::<&str>(2);
+//! drop(rx);
+//! assert_eq!(tx.send("nobody listens").unwrap_err().0, "nobody listens");
+//! # });
+//! ```
 
 use std::error::Error;
 use std::fmt;

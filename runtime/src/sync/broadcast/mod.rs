@@ -2,44 +2,82 @@
 //! value, as `tokio::sync::broadcast`. Slow receivers lag: they lose the
 //! oldest values and are told how many with `Lagged(n)`.
 //!
-//! # Layout and invariants
+//! Use it to fan one stream of events out to many tasks: a shutdown signal,
+//! cache invalidations, a pub/sub topic. The channel keeps the last
+//! `capacity` values; each [`Receiver`] reads them in order from where it
+//! subscribed. [`Sender::send`] never waits: a receiver that falls more than
+//! `capacity` values behind skips the oldest and its next `recv` returns
+//! [`RecvError::Lagged`] with the number skipped,
+//! then continues. Once every sender is gone, receivers read what is left,
+//! then get [`RecvError::Closed`].
 //!
-//! - A ring of `capacity` (a power of two) slots, each a mutex around
-//!   `{pos, rem, val}`, and a `tail` mutex around `{pos, rx_cnt, closed,
-//!   waiters}`. Positions are `u64` sequence numbers; value `pos` lives in
-//!   slot `pos & mask`.
-//! - Lock order: `tail`, then a slot. A receiver's fast path takes only its
-//!   slot; its slow path drops the slot, takes `tail`, then the slot again.
-//! 1. A sender writes the slot while holding `tail`, so a receiver that
-//!    holds `tail` sees either the slot's new value or knows it is not sent.
-//! 2. A slot not yet written for position `p` holds `p - capacity` (slots
-//!    start at `i - capacity`), so "`slot.pos + capacity == next`" means
-//!    "empty" and any other mismatch means "overwritten: lagged".
-//! 3. `rem` is the number of receivers, alive at the send, that have not
-//!    yet read the value; the last reader drops the value. A receiver that
-//!    drops decrements `rem` of every value it has not read.
-//! 4. Waiters are queued (intrusive list, as `linked_list.rs`) under `tail`
-//!    and all dequeued by the next send or by the close; the notifier stores
-//!    `queued = false` with `Release` last, after taking the waker, so a
-//!    `Recv` future that reads `false` with `Acquire` may drop without the
-//!    lock.
-//! 5. Values are cloned under their slot's mutex, never concurrently, so
-//!    `T: Send` suffices (no `T: Sync` bound, as tokio's).
+//! ```
+//! use perf_runtime::sync::broadcast;
 //!
-//! Where events pass: `Sender::send` (progress), `Receiver::recv_slot` (a
-//! wait starts when it queues, progress when it reads or lags), the last
-//! sender's and receivers' drops (closing).
+//! # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+//! let (tx, _) = broadcast::channel(16);
+//! let subscribers: Vec<_> = (0..3)
+//!     .map(|i| {
+//!         let mut rx = tx.subscribe();
+//!         perf_runtime::spawn(async move {
+//!             let mut seen = Vec::new();
+//!             while let Ok(event) = rx.recv().await {
+//!                 seen.push(event);
+//!             }
+//!             (i, seen) // `recv` failed with `Closed`: every sender is gone
+//!         })
+//!     })
+//!     .collect();
+//! tx.send("config changed").unwrap();
+//! tx.send("shutting down").unwrap();
+//! drop(tx);
+//! for s in subscribers {
+//!     let (_, seen) = s.await.unwrap();
+//!     assert_eq!(seen, ["config changed", "shutting down"]);
+//! }
+//! # });
+//! ```
 //!
-//! Validation: the channel embeds a [`ChannelMeta`] and each sender a
-//! [`SenderClaim`], marked used by every `send`. A `recv()` that queues
-//! registers a receive wait (at the site of the `recv()` call) until it
-//! completes or is dropped; each value read counts as delivered. Sending
-//! never waits, so nothing waits for "the receiver", and the receivers do
-//! not report being polled (with many receivers that would only move the
-//! owner back and forth). Values a receiver never read (a shutdown message
-//! after it finished) are dropped with it, unreported: an idiom. A receive wait is kept in the
-//! waiter node and ended by the send (or close) that dequeues it — the wait
-//! is over then, not when the receiver next runs.
+//! Values must be `Clone`: each receiver gets its own clone.
+
+// # Layout and invariants
+//
+// - A ring of `capacity` (a power of two) slots, each a mutex around
+//   `{pos, rem, val}`, and a `tail` mutex around `{pos, rx_cnt, closed,
+//   waiters}`. Positions are `u64` sequence numbers; value `pos` lives in
+//   slot `pos & mask`.
+// - Lock order: `tail`, then a slot. A receiver's fast path takes only its
+//   slot; its slow path drops the slot, takes `tail`, then the slot again.
+// 1. A sender writes the slot while holding `tail`, so a receiver that
+//    holds `tail` sees either the slot's new value or knows it is not sent.
+// 2. A slot not yet written for position `p` holds `p - capacity` (slots
+//    start at `i - capacity`), so "`slot.pos + capacity == next`" means
+//    "empty" and any other mismatch means "overwritten: lagged".
+// 3. `rem` is the number of receivers, alive at the send, that have not
+//    yet read the value; the last reader drops the value. A receiver that
+//    drops decrements `rem` of every value it has not read.
+// 4. Waiters are queued (intrusive list, as `linked_list.rs`) under `tail`
+//    and all dequeued by the next send or by the close; the notifier stores
+//    `queued = false` with `Release` last, after taking the waker, so a
+//    `Recv` future that reads `false` with `Acquire` may drop without the
+//    lock.
+// 5. Values are cloned under their slot's mutex, never concurrently, so
+//    `T: Send` suffices (no `T: Sync` bound, as tokio's).
+//
+// Where events pass: `Sender::send` (progress), `Receiver::recv_slot` (a
+// wait starts when it queues, progress when it reads or lags), the last
+// sender's and receivers' drops (closing).
+//
+// Validation: the channel embeds a [`ChannelMeta`] and each sender a
+// [`SenderClaim`], marked used by every `send`. A `recv()` that queues
+// registers a receive wait (at the site of the `recv()` call) until it
+// completes or is dropped; each value read counts as delivered. Sending
+// never waits, so nothing waits for "the receiver", and the receivers do
+// not report being polled (with many receivers that would only move the
+// owner back and forth). Values a receiver never read (a shutdown message
+// after it finished) are dropped with it, unreported: an idiom. A receive wait is kept in the
+// waiter node and ended by the send (or close) that dequeues it — the wait
+// is over then, not when the receiver next runs.
 
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::*};
@@ -57,7 +95,6 @@ use std::pin::Pin;
 use std::ptr::NonNull;
 use std::task::{ready, Context, Poll, Waker};
 
-/// Errors of the broadcast channel.
 pub mod error;
 
 use error::{RecvError, SendError, TryRecvError};
@@ -256,6 +293,16 @@ impl<T> Sender<T> {
     ///
     /// # Errors
     /// [`SendError`] with the value if no receiver exists.
+    ///
+    /// ```
+    /// use perf_runtime::sync::broadcast;
+    ///
+    /// let (tx, rx1) = broadcast::channel(8);
+    /// let rx2 = tx.subscribe();
+    /// assert_eq!(tx.send("hello").unwrap(), 2); // both receivers will see it
+    /// drop((rx1, rx2));
+    /// assert_eq!(tx.send("anyone?").unwrap_err().0, "anyone?");
+    /// ```
     #[track_caller]
     pub fn send(&self, value: T) -> Result<usize, SendError<T>> {
         self.claim.used();
@@ -282,6 +329,18 @@ impl<T> Sender<T> {
     }
 
     /// A new receiver that sees values sent from now on.
+    ///
+    /// ```
+    /// use perf_runtime::sync::broadcast;
+    ///
+    /// let (tx, mut early) = broadcast::channel(8);
+    /// tx.send(1).unwrap();
+    /// let mut late = tx.subscribe();
+    /// tx.send(2).unwrap();
+    /// assert_eq!(early.try_recv(), Ok(1));
+    /// assert_eq!(early.try_recv(), Ok(2));
+    /// assert_eq!(late.try_recv(), Ok(2)); // 1 was sent before it subscribed
+    /// ```
     pub fn subscribe(&self) -> Receiver<T> {
         new_receiver(self.shared.clone())
     }
@@ -445,6 +504,31 @@ impl<T> Receiver<T> {
     ///
     /// # Cancel safety
     /// Cancel-safe: a dropped `recv` consumed nothing.
+    ///
+    /// A receiver that can fall behind handles `Lagged` by going on (the
+    /// values it missed are gone) and stops at `Closed`:
+    ///
+    /// ```
+    /// use perf_runtime::sync::broadcast::{self, error::RecvError};
+    ///
+    /// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+    /// let (tx, mut rx) = broadcast::channel(4);
+    /// for n in 0..10 {
+    ///     tx.send(n).unwrap(); // nobody reads yet: the oldest are overwritten
+    /// }
+    /// drop(tx);
+    /// let (mut got, mut missed) = (Vec::new(), 0);
+    /// loop {
+    ///     match rx.recv().await {
+    ///         Ok(n) => got.push(n),
+    ///         Err(RecvError::Lagged(n)) => missed += n,
+    ///         Err(RecvError::Closed) => break,
+    ///     }
+    /// }
+    /// assert_eq!(missed, 6);
+    /// assert_eq!(got, [6, 7, 8, 9]);
+    /// # });
+    /// ```
     #[track_caller]
     pub fn recv(&mut self) -> impl Future<Output = Result<T, RecvError>> + '_
     where

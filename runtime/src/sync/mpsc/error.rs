@@ -1,4 +1,21 @@
-//! The errors of the mpsc channels (tokio's `mpsc::error`).
+//! The errors of the mpsc channels (tokio's `mpsc::error`). Each error of a
+//! send hands the value back, so nothing is lost when the receiver is gone
+//! or the channel is full.
+//!
+//! ```
+//! use perf_runtime::sync::mpsc::{self, error::TrySendError};
+//!
+//! let (tx, rx) = mpsc::channel(1);
+//! tx.try_send("first").unwrap();
+//! match tx.try_send("second") {
+//!     Err(TrySendError::Full(value)) => assert_eq!(value, "second"),
+//!     other => panic!("expected Full, got {other:?}"),
+//! }
+//! drop(rx);
+//! let err = tx.try_send("third").unwrap_err();
+//! assert!(err.is_closed());
+//! assert_eq!(err.into_inner(), "third");
+//! ```
 
 use std::error::Error;
 use std::fmt;
