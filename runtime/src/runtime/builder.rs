@@ -598,7 +598,7 @@ impl Builder {
     fn start_monitor(
         &self,
         sizing: &Arc<Sizing>,
-        shared: Option<std::sync::Weak<multi_thread::Shared>>,
+        shared: Option<std::sync::Weak<multi_thread::MultiThreadScheduler>>,
     ) -> io::Result<Option<Monitor>> {
         match self.container_refresh {
             None => Ok(None),
@@ -672,7 +672,11 @@ impl Builder {
             .unwrap_or_else(crate::io::driver::LocalIo::none);
         let (common, stats) = self.common(true, sizing.clone(), topology, io)?;
         let watch = Arc::new(CachePadded::new(WorkerWatch::new(epoch)));
-        let shared = Arc::new(current_thread::Shared::new(common, watch.clone(), local));
+        let shared = Arc::new(current_thread::CurrentThreadScheduler::new(
+            common,
+            watch.clone(),
+            local,
+        ));
         let shared2 = Arc::downgrade(&shared);
         shared.common.time.set_unpark(Box::new(move || {
             if let Some(s) = shared2.upgrade() {
@@ -761,7 +765,7 @@ impl Builder {
             cores.push(multi_thread::CoreSource::Seed(Box::new(seed)));
         }
         let (common, stats) = self.common(false, sizing.clone(), topology, io)?;
-        let shared = Arc::new(multi_thread::Shared::new(
+        let shared = Arc::new(multi_thread::MultiThreadScheduler::new(
             remotes.into_boxed_slice(),
             node_workers
                 .into_iter()

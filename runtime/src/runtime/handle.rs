@@ -207,7 +207,7 @@ impl Handle {
         match &self.inner {
             crate::scheduler::Handle::MultiThread(_) => super::park_thread::block_on(future),
             crate::scheduler::Handle::CurrentThread(s) => {
-                crate::scheduler::current_thread::Shared::block_on(s, future)
+                crate::scheduler::current_thread::CurrentThreadScheduler::block_on(s, future)
             }
         }
     }

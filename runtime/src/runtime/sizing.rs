@@ -30,7 +30,7 @@ use crate::container::{
     decide_workers, Limits, PressureLevel, Rounding, ThrottleConfig, ThrottleController,
     WorkerDecision,
 };
-use crate::scheduler::multi_thread::Shared;
+use crate::scheduler::multi_thread::MultiThreadScheduler;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex, Weak};
@@ -166,7 +166,7 @@ impl Monitor {
         name: &str,
         period: Duration,
         sizing: Arc<Sizing>,
-        shared: Option<Weak<Shared>>,
+        shared: Option<Weak<MultiThreadScheduler>>,
     ) -> std::io::Result<Monitor> {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let stop2 = stop.clone();
@@ -199,7 +199,7 @@ impl Drop for Monitor {
 fn run(
     period: Duration,
     sizing: &Sizing,
-    shared: Option<Weak<Shared>>,
+    shared: Option<Weak<MultiThreadScheduler>>,
     stop: &(Mutex<bool>, Condvar),
 ) {
     let normal_threads = shared
@@ -246,7 +246,7 @@ fn run(
 /// One monitor pass over a multi-thread runtime: the new rule, then the
 /// throttling controller; applies the result to the active set.
 fn resize(
-    shared: &Shared,
+    shared: &MultiThreadScheduler,
     sizing: &Sizing,
     limits: &Limits,
     controller: &mut ThrottleController,

@@ -25,11 +25,14 @@ use std::pin::pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
-pub(crate) type Notified = crate::task::raw::Notified<Arc<Shared>>;
+pub(crate) type Notified = crate::task::raw::Notified<Arc<CurrentThreadScheduler>>;
 
-pub(crate) struct Shared {
+/// The current-thread scheduler, shared by its handles and tasks: the
+/// injection queues, the owned tasks, and the one core that whichever
+/// thread runs `block_on` takes to drive them.
+pub(crate) struct CurrentThreadScheduler {
     pub(crate) inject: NodeInjectors<Notified>,
-    pub(crate) owned: crate::task::list::OwnedTasks<Arc<Shared>>,
+    pub(crate) owned: crate::task::list::OwnedTasks<Arc<CurrentThreadScheduler>>,
     pub(crate) common: Common,
     core: Mutex<Option<Box<Core>>>,
     /// Unparks whichever thread drives the core.
@@ -58,12 +61,12 @@ pub(crate) struct Core {
 
 /// The context a driving thread installs so wakes reach the core directly.
 pub(crate) struct CoreCx {
-    shared: *const Shared,
+    shared: *const CurrentThreadScheduler,
     core: *const Core,
 }
 
 impl CoreCx {
-    pub(crate) fn is_for(&self, shared: &Arc<Shared>) -> bool {
+    pub(crate) fn is_for(&self, shared: &Arc<CurrentThreadScheduler>) -> bool {
         std::ptr::eq(self.shared, Arc::as_ptr(shared))
     }
 
@@ -89,12 +92,12 @@ impl CoreCx {
     }
 }
 
-impl Shared {
+impl CurrentThreadScheduler {
     pub(crate) fn new(
         common: Common,
         watch: std::sync::Arc<CachePadded<WorkerWatch>>,
         io: crate::io::driver::LocalIo,
-    ) -> Shared {
+    ) -> CurrentThreadScheduler {
         let parker = Parker::new();
         let core_unparker = parker.unparker();
         if let Some(driver) = &common.io {
@@ -114,7 +117,7 @@ impl Shared {
             event_interval: cfg.event_interval.max(1),
             io,
         });
-        Shared {
+        CurrentThreadScheduler {
             inject: NodeInjectors::new(1),
             owned: crate::task::list::OwnedTasks::new(1),
             common,
@@ -128,7 +131,11 @@ impl Shared {
         }
     }
 
-    pub(crate) fn spawn<F>(me: &Arc<Shared>, future: F, meta: TaskMeta) -> JoinHandle<F::Output>
+    pub(crate) fn spawn<F>(
+        me: &Arc<CurrentThreadScheduler>,
+        future: F,
+        meta: TaskMeta,
+    ) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -221,7 +228,7 @@ impl Shared {
 
     /// Runs `future` to completion on this thread, driving the runtime's
     /// tasks whenever no other thread does.
-    pub(crate) fn block_on<F: Future>(me: &Arc<Shared>, future: F) -> F::Output {
+    pub(crate) fn block_on<F: Future>(me: &Arc<CurrentThreadScheduler>, future: F) -> F::Output {
         let mut future = pin!(future);
         let own = Parker::new();
         let wake = Arc::new(BlockOnWake {
@@ -271,7 +278,7 @@ impl Shared {
     /// Runs tasks and polls the `block_on` future with the core. Returns the
     /// core and, once ready, the future's output.
     fn drive<T>(
-        self: &Arc<Shared>,
+        self: &Arc<CurrentThreadScheduler>,
         core: Box<Core>,
         wake: &BlockOnWake,
         poll: &mut dyn FnMut() -> Poll<T>,
@@ -344,7 +351,7 @@ impl Shared {
 }
 
 impl Core {
-    fn next_task(&self, shared: &Shared) -> Option<Notified> {
+    fn next_task(&self, shared: &CurrentThreadScheduler) -> Option<Notified> {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         let fair = tick % self.global_queue_interval == 0;
@@ -360,7 +367,12 @@ impl Core {
     }
 
     #[inline]
-    fn next_of_class(&self, shared: &Shared, qos: Qos, fair: bool) -> Option<Notified> {
+    fn next_of_class(
+        &self,
+        shared: &CurrentThreadScheduler,
+        qos: Qos,
+        fair: bool,
+    ) -> Option<Notified> {
         if fair {
             if let Some(t) = shared.inject.pop(0, qos) {
                 return Some(t);
@@ -394,7 +406,7 @@ impl Wake for BlockOnWake {
     }
 }
 
-impl Schedule for Arc<Shared> {
+impl Schedule for Arc<CurrentThreadScheduler> {
     fn schedule(&self, task: Notified) {
         let pushed = context::with_current_thread_core(|cx| match cx {
             Some(cx) if cx.is_for(self) => {

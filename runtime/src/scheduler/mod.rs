@@ -65,8 +65,8 @@ pub(crate) struct Common {
 /// A handle to one runtime's scheduler.
 #[derive(Clone)]
 pub(crate) enum Handle {
-    MultiThread(Arc<multi_thread::Shared>),
-    CurrentThread(Arc<current_thread::Shared>),
+    MultiThread(Arc<multi_thread::MultiThreadScheduler>),
+    CurrentThread(Arc<current_thread::CurrentThreadScheduler>),
 }
 
 impl Handle {
@@ -84,8 +84,10 @@ impl Handle {
         F::Output: Send + 'static,
     {
         match self {
-            Handle::MultiThread(s) => multi_thread::Shared::spawn(s, future, meta),
-            Handle::CurrentThread(s) => current_thread::Shared::spawn(s, future, meta),
+            Handle::MultiThread(s) => multi_thread::MultiThreadScheduler::spawn(s, future, meta),
+            Handle::CurrentThread(s) => {
+                current_thread::CurrentThreadScheduler::spawn(s, future, meta)
+            }
         }
     }
 

@@ -105,7 +105,7 @@ impl WorkerWatch {
 const SCAN_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Every live task of the runtime if nothing can run now (see
-/// `multi_thread::Shared::blocked_tasks_if_idle`).
+/// `multi_thread::MultiThreadScheduler::blocked_tasks_if_idle`).
 pub(crate) type IdleProbe = Box<dyn Fn() -> Option<Vec<crate::validation::BlockedTask>> + Send>;
 
 /// Tracks one "nothing can run" episode for the `AllTasksBlocked` report:

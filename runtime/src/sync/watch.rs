@@ -89,7 +89,7 @@ const VERSION_STEP: usize = 2;
 /// ```
 #[track_caller]
 pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(WatchChannel {
         value: RwLock::new(init),
         state: AtomicUsize::new(0),
         rx_count: AtomicUsize::new(1),
@@ -106,7 +106,9 @@ pub fn channel<T>(init: T) -> (Sender<T>, Receiver<T>) {
     )
 }
 
-struct Shared<T> {
+/// One watch channel, shared by its senders and receivers: the value, its
+/// version, and the counts (module comment: state protocol).
+struct WatchChannel<T> {
     value: RwLock<T>,
     state: AtomicUsize,
     rx_count: AtomicUsize,
@@ -116,7 +118,7 @@ struct Shared<T> {
     meta: WaitMeta,
 }
 
-impl<T> Shared<T> {
+impl<T> WatchChannel<T> {
     fn read(&self) -> RwLockReadGuard<'_, T> {
         // A panic inside `send_modify`'s closure poisons the lock; the value
         // is still whatever the closure left, as with tokio's.
@@ -135,13 +137,13 @@ impl<T> Shared<T> {
 /// Publishes values; cloneable. The channel closes when the last sender
 /// drops.
 pub struct Sender<T> {
-    shared: Arc<Shared<T>>,
+    shared: Arc<WatchChannel<T>>,
 }
 
 /// Observes the latest value; cloneable (a clone has seen what the original
 /// has seen).
 pub struct Receiver<T> {
-    shared: Arc<Shared<T>>,
+    shared: Arc<WatchChannel<T>>,
     version: usize,
 }
 
@@ -483,7 +485,7 @@ impl<T> Receiver<T> {
     /// ```
     /// use perf_runtime::sync::watch;
     ///
-/// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+    /// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
     /// let (tx, mut rx) = watch::channel("starting");
     /// let follower = perf_runtime::spawn(async move {
     ///     let mut states = Vec::new();
@@ -498,7 +500,7 @@ impl<T> Receiver<T> {
     /// // Values sent faster than the follower reads are skipped: it sees
     /// // the latest, here the only one.
     /// assert_eq!(follower.await.unwrap(), ["serving"]);
-/// # });
+    /// # });
     /// ```
     #[track_caller]
     pub fn changed(&mut self) -> impl Future<Output = Result<(), RecvError>> + '_ {

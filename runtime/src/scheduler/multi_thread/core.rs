@@ -6,7 +6,7 @@
 //! through a shared reference, without a `RefCell` dance on every poll.
 
 use super::spec::Peers;
-use super::{Notified, Shared};
+use super::{MultiThreadScheduler, Notified};
 use crate::scheduler::inject::retry;
 use crate::scheduler::park::Parker;
 use crate::scheduler::pick::{Picker, QosWeights};
@@ -180,7 +180,7 @@ impl Core {
     /// The next task by the pick rule, from this worker's queues and its
     /// node's injectors.
     #[inline]
-    pub(crate) fn next_task(&self, shared: &Shared) -> Option<Notified> {
+    pub(crate) fn next_task(&self, shared: &MultiThreadScheduler) -> Option<Notified> {
         let tick = self.tick.get().wrapping_add(1);
         self.tick.set(tick);
         let fair = tick % self.global_queue_interval == 0;
@@ -199,7 +199,12 @@ impl Core {
     }
 
     #[inline]
-    fn next_of_class(&self, shared: &Shared, qos: Qos, fair: bool) -> Option<Notified> {
+    fn next_of_class(
+        &self,
+        shared: &MultiThreadScheduler,
+        qos: Qos,
+        fair: bool,
+    ) -> Option<Notified> {
         if let Some(t) = self.lifo.take() {
             if t.header().qos == qos {
                 let polls = self.lifo_polls.get();
@@ -251,7 +256,7 @@ impl Core {
 
     /// Queues a task woken (or spawned) by code running on this worker.
     #[inline]
-    pub(crate) fn push_local(&self, task: Notified, is_yield: bool, shared: &Shared) {
+    pub(crate) fn push_local(&self, task: Notified, is_yield: bool, shared: &MultiThreadScheduler) {
         stats::stamp_wake(task.header(), self.tick.get() % stats::SAMPLE_EVERY == 0);
         let qos = task.header().qos;
         let home = task.header().home_node;
@@ -315,7 +320,7 @@ impl Core {
     /// Searches other workers and the injectors: for each class in priority
     /// order, a random sibling on this node first (steal half), then this
     /// node's injector, then the other nodes.
-    pub(crate) fn steal_work(&self, shared: &Shared) -> Option<Notified> {
+    pub(crate) fn steal_work(&self, shared: &MultiThreadScheduler) -> Option<Notified> {
         if self.reserved {
             return self.steal_classes(shared, &[Qos::Critical]);
         }
@@ -334,7 +339,7 @@ impl Core {
     /// more than `steal_hysteresis` searches in a row: the other nodes,
     /// nearest first (their workers, then their injector). Steals from other
     /// workers are counted as local or remote.
-    fn steal_classes(&self, shared: &Shared, classes: &[Qos]) -> Option<Notified> {
+    fn steal_classes(&self, shared: &MultiThreadScheduler, classes: &[Qos]) -> Option<Notified> {
         for &qos in classes {
             let dest = &self.queues[qos.index()];
             for peers in [self.peers.llc(), self.peers.rest_of_node()] {
@@ -376,7 +381,12 @@ impl Core {
 
     /// Steals half of one of `workers`' `qos` deques (two runs of one list,
     /// as [`Peers`] hands them out), starting at a random one.
-    fn steal_from(&self, shared: &Shared, workers: [&[usize]; 2], qos: Qos) -> Option<Notified> {
+    fn steal_from(
+        &self,
+        shared: &MultiThreadScheduler,
+        workers: [&[usize]; 2],
+        qos: Qos,
+    ) -> Option<Notified> {
         let dest = &self.queues[qos.index()];
         let [a, b] = workers;
         let len = a.len() + b.len();
@@ -403,7 +413,7 @@ impl Core {
 
     /// Moves every queued task to this node's injectors (a worker that stops
     /// without shutdown: its tasks must run elsewhere).
-    pub(crate) fn hand_over(&self, shared: &Shared) {
+    pub(crate) fn hand_over(&self, shared: &MultiThreadScheduler) {
         if let Some(t) = self.lifo.take() {
             shared.inject.push(self.node, t.header().qos, t);
         }

@@ -1,6 +1,6 @@
 //! The multi-thread scheduler.
 //!
-//! - `mod.rs` — `Shared`: what every worker and every handle sees (stealers,
+//! - `mod.rs` — `MultiThreadScheduler`: what every worker and every handle sees (stealers,
 //!   injectors, the idle set, the owned tasks, the driver lock), spawning and
 //!   scheduling from outside a worker.
 //! - `worker.rs` — a worker's run loop: pick, steal, park.
@@ -38,11 +38,13 @@ use crossbeam_utils::CachePadded;
 use std::future::Future;
 use std::sync::Arc;
 
-pub(crate) type Notified = crate::task::raw::Notified<Arc<Shared>>;
+pub(crate) type Notified = crate::task::raw::Notified<Arc<MultiThreadScheduler>>;
 
 const NO_OWNER: usize = usize::MAX;
 
-pub(crate) struct Shared {
+/// The multi-thread scheduler, shared by every worker, handle and task: the
+/// workers' stealers, the injectors, the idle set and the owned tasks.
+pub(crate) struct MultiThreadScheduler {
     pub(crate) remotes: Box<[Remote]>,
     pub(crate) inject: NodeInjectors<Notified>,
     /// Worker indices of each node.
@@ -58,7 +60,7 @@ pub(crate) struct Shared {
     /// Times a worker went to sleep for lack of work (the sizing monitor
     /// reads it: no park in a period means every active worker was busy).
     pub(crate) parks: crate::loom::sync::atomic::AtomicU64,
-    pub(crate) owned: crate::task::list::OwnedTasks<Arc<Shared>>,
+    pub(crate) owned: crate::task::list::OwnedTasks<Arc<MultiThreadScheduler>>,
     /// The worker that parks in the driver (waits for the next timer), or
     /// `NO_OWNER`.
     pub(crate) driver_owner: AtomicUsize,
@@ -81,7 +83,7 @@ pub(crate) struct Remote {
     pub(crate) unparker: Unparker,
     pub(crate) node: usize,
     /// Position among the normal workers (0, 1, ...), for container sizing:
-    /// the active ones are those ranked below `Shared::active`. `usize::MAX`
+    /// the active ones are those ranked below `MultiThreadScheduler::active`. `usize::MAX`
     /// for reserved workers, which are never parked by sizing.
     pub(crate) rank: usize,
     pub(crate) watch: std::sync::Arc<CachePadded<WorkerWatch>>,
@@ -97,7 +99,7 @@ pub(crate) enum CoreSource {
 }
 
 impl CoreSource {
-    fn into_core(self, shared: &Shared) -> Box<Core> {
+    fn into_core(self, shared: &MultiThreadScheduler) -> Box<Core> {
         match self {
             CoreSource::Ready(core) => core,
             CoreSource::Seed(seed) => {
@@ -124,18 +126,18 @@ impl CoreSource {
     }
 }
 
-impl Shared {
+impl MultiThreadScheduler {
     pub(crate) fn new(
         remotes: Box<[Remote]>,
         node_workers: Box<[Box<[usize]>]>,
         num_reserved: usize,
         active: usize,
         common: Common,
-    ) -> Shared {
+    ) -> MultiThreadScheduler {
         let n = remotes.len();
         let normal = n - num_reserved;
         let active = active.clamp(1, normal);
-        Shared {
+        MultiThreadScheduler {
             inject: NodeInjectors::new(node_workers.len()),
             node_workers,
             // Only normal workers take part in the searching accounting.
@@ -235,7 +237,11 @@ impl Shared {
         }
     }
 
-    pub(crate) fn spawn<F>(me: &Arc<Shared>, future: F, meta: TaskMeta) -> JoinHandle<F::Output>
+    pub(crate) fn spawn<F>(
+        me: &Arc<MultiThreadScheduler>,
+        future: F,
+        meta: TaskMeta,
+    ) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
@@ -396,7 +402,7 @@ impl Shared {
     }
 
     /// After the last worker left: drop what still references tasks, so the
-    /// task ↔ `Shared` reference cycle is broken.
+    /// task ↔ `MultiThreadScheduler` reference cycle is broken.
     pub(crate) fn drain_after_shutdown(&self) {
         for node in 0..self.inject.num_nodes() {
             for qos in Qos::ALL {
@@ -460,7 +466,7 @@ impl Shared {
     }
 }
 
-impl Schedule for Arc<Shared> {
+impl Schedule for Arc<MultiThreadScheduler> {
     #[inline]
     fn schedule(&self, task: Notified) {
         self.schedule_task(task, false);
@@ -480,7 +486,10 @@ impl Schedule for Arc<Shared> {
 /// worker that entered `block_in_place`). If the thread cannot be started,
 /// the core's tasks move to the injectors so none is lost, and the error is
 /// returned.
-pub(crate) fn spawn_worker_thread(shared: &Arc<Shared>, core: CoreSource) -> std::io::Result<()> {
+pub(crate) fn spawn_worker_thread(
+    shared: &Arc<MultiThreadScheduler>,
+    core: CoreSource,
+) -> std::io::Result<()> {
     let cfg = &shared.common.config;
     let mut builder = std::thread::Builder::new().name((cfg.thread_name)());
     if let Some(size) = cfg.thread_stack_size {

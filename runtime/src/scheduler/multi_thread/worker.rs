@@ -6,7 +6,7 @@
 //! out and starts a new thread with it: the run loop notices the core is gone
 //! after the current poll and the old thread exits.
 
-use super::{Core, Notified, Shared};
+use super::{Core, MultiThreadScheduler, Notified};
 use crate::runtime::context;
 use crate::task::coop;
 use std::cell::Cell;
@@ -15,12 +15,12 @@ use std::sync::atomic::Ordering::*;
 use std::sync::Arc;
 
 pub(crate) struct WorkerCx {
-    shared: Arc<Shared>,
+    shared: Arc<MultiThreadScheduler>,
     core: Cell<Option<NonNull<Core>>>,
 }
 
 impl WorkerCx {
-    pub(crate) fn shared_ptr(&self) -> *const Shared {
+    pub(crate) fn shared_ptr(&self) -> *const MultiThreadScheduler {
         Arc::as_ptr(&self.shared)
     }
 
@@ -75,7 +75,7 @@ pub(super) fn pin(cpus: Option<&crate::topology::CpuSet>) {
     }
 }
 
-pub(crate) fn run(shared: Arc<Shared>, core: Box<Core>) {
+pub(crate) fn run(shared: Arc<MultiThreadScheduler>, core: Box<Core>) {
     // Parks sleep to the exact next deadline: no 50 µs kernel slack on top.
     crate::time::lower_worker_timer_slack();
     let handle = crate::scheduler::Handle::MultiThread(shared.clone());
@@ -146,7 +146,7 @@ fn run_loop(cx: &WorkerCx) {
 }
 
 #[inline]
-fn run_task(shared: &Shared, core: &Core, task: Notified) {
+fn run_task(shared: &MultiThreadScheduler, core: &Core, task: Notified) {
     if core.is_searching.replace(false) && shared.idle.transition_worker_from_searching() {
         // We were the last searcher: someone else must look for the rest.
         shared.notify_parked(core.node);
@@ -161,7 +161,7 @@ fn run_task(shared: &Shared, core: &Core, task: Notified) {
 /// of a class keep their order) and wait, outside the sleeper list, until
 /// the set grows again or the runtime shuts down.
 #[cold]
-fn deactivate(shared: &Shared, core: &Core) {
+fn deactivate(shared: &MultiThreadScheduler, core: &Core) {
     let was_searching = core.is_searching.replace(false);
     core.hand_over(shared);
     if shared.idle.transition_worker_to_inactive(was_searching) {
@@ -174,7 +174,7 @@ fn deactivate(shared: &Shared, core: &Core) {
     core.is_searching.set(true);
 }
 
-fn park(shared: &Shared, core: &Core) {
+fn park(shared: &MultiThreadScheduler, core: &Core) {
     let index = core.index;
     shared.parks.fetch_add(1, Relaxed);
     let was_searching = core.is_searching.replace(false);
@@ -224,7 +224,7 @@ fn park(shared: &Shared, core: &Core) {
 /// A reserved worker found no Critical work: sleep until a producer of
 /// Critical work wakes it (see `ReservedIdle`), or, as the driver owner,
 /// until the next timer.
-fn park_reserved(shared: &Shared, core: &Core) {
+fn park_reserved(shared: &MultiThreadScheduler, core: &Core) {
     let index = core.index;
     shared.reserved_idle.register(index);
     // The last look, after registering (the Dekker half of the protocol).
@@ -261,7 +261,7 @@ fn park_reserved(shared: &Shared, core: &Core) {
 /// core that holds the driver (`owns_driver`) waits in the epoll instance,
 /// the others on their parker's condvar.
 fn park_core(
-    shared: &Shared,
+    shared: &MultiThreadScheduler,
     core: &Core,
     timeout: Option<std::time::Duration>,
     owns_driver: bool,
@@ -279,8 +279,8 @@ fn park_core(
 
 /// Called by each worker thread as it leaves at shutdown; the last one
 /// clears the injectors and timers so nothing keeps the tasks (and through
-/// them this `Shared`) alive.
-pub(super) fn worker_exited(shared: &Shared) {
+/// them this `MultiThreadScheduler`) alive.
+pub(super) fn worker_exited(shared: &MultiThreadScheduler) {
     let exited = shared.exited.fetch_add(1, AcqRel) + 1;
     if exited == shared.num_workers() {
         shared.drain_after_shutdown();

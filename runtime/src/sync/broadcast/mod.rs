@@ -139,7 +139,7 @@ pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
         .collect();
     let meta = ChannelMeta::new(ChannelKind::Broadcast, Some(capacity));
     let claim = meta.new_sender();
-    let shared = Arc::new(Shared {
+    let shared = Arc::new(BroadcastChannel {
         buffer,
         meta,
         mask: capacity - 1,
@@ -161,7 +161,9 @@ pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     )
 }
 
-struct Shared<T> {
+/// One broadcast channel, shared by its senders and receivers: the ring of
+/// slots, the tail, and the counts (module comment: layout and invariants).
+struct BroadcastChannel<T> {
     buffer: Box<[Mutex<Slot<T>>]>,
     meta: ChannelMeta,
     mask: usize,
@@ -220,7 +222,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-impl<T> Shared<T> {
+impl<T> BroadcastChannel<T> {
     fn capacity(&self) -> u64 {
         self.buffer.len() as u64
     }
@@ -250,12 +252,12 @@ impl<T> Shared<T> {
 /// Sends values to every receiver; cloneable.
 pub struct Sender<T> {
     claim: SenderClaim,
-    shared: Arc<Shared<T>>,
+    shared: Arc<BroadcastChannel<T>>,
 }
 
 /// Receives every value sent after it subscribed.
 pub struct Receiver<T> {
-    shared: Arc<Shared<T>>,
+    shared: Arc<BroadcastChannel<T>>,
     /// The position of the next value to read.
     next: u64,
 }
@@ -322,7 +324,7 @@ impl<T> Sender<T> {
             // locks; its `Drop` must not use this channel.
             slot.val = Some(value);
         }
-        let mut wakers = Shared::<T>::take_waiters(&mut tail);
+        let mut wakers = BroadcastChannel::<T>::take_waiters(&mut tail);
         drop(tail);
         wakers.wake_all();
         Ok(rem)
@@ -393,7 +395,7 @@ impl<T> Sender<T> {
     }
 }
 
-fn new_receiver<T>(shared: Arc<Shared<T>>) -> Receiver<T> {
+fn new_receiver<T>(shared: Arc<BroadcastChannel<T>>) -> Receiver<T> {
     let next = {
         let mut tail = lock(&shared.tail);
         tail.rx_cnt = tail
@@ -422,7 +424,7 @@ impl<T> Drop for Sender<T> {
         }
         let mut tail = lock(&self.shared.tail);
         tail.closed = true;
-        let mut wakers = Shared::<T>::take_waiters(&mut tail);
+        let mut wakers = BroadcastChannel::<T>::take_waiters(&mut tail);
         drop(tail);
         wakers.wake_all();
     }

@@ -29,7 +29,9 @@ use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-pub(super) struct Shared {
+/// The run queue of the tests' scheduler (`TestSched`), with counters of
+/// what it scheduled and ran.
+pub(super) struct TestRunQueue {
     queue: Mutex<VecDeque<Notified<TestSched>>>,
     pub(super) owned: OwnedTasks<TestSched>,
     /// `schedule` calls (the spawn's included).
@@ -39,7 +41,7 @@ pub(super) struct Shared {
 }
 
 #[derive(Clone)]
-pub(super) struct TestSched(pub(super) Arc<Shared>);
+pub(super) struct TestSched(pub(super) Arc<TestRunQueue>);
 
 impl Schedule for TestSched {
     fn schedule(&self, task: Notified<Self>) {
@@ -58,7 +60,7 @@ fn lock<T>(m: &Mutex<T>) -> crate::loom::sync::MutexGuard<'_, T> {
 
 impl TestSched {
     pub(super) fn new() -> TestSched {
-        TestSched(Arc::new(Shared {
+        TestSched(Arc::new(TestRunQueue {
             queue: Mutex::new(VecDeque::new()),
             owned: OwnedTasks::new(1),
             scheduled: AtomicUsize::new(0),
