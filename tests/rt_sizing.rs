@@ -200,6 +200,26 @@ fn memory_pressure_is_read_from_usage_against_the_limit() {
 }
 
 #[test]
+fn a_pressure_watch_sees_the_monitor_change_the_level() {
+    within(|| {
+        let f = Fixture::new("pressure-watch", "max 100000\n");
+        let rt = f.runtime(Some(REFRESH));
+        let mut watch = rt.handle().pressure_watch();
+        assert_eq!(watch.level(), PressureLevel::None);
+        assert!(!watch.has_changed());
+        let follower = rt.spawn(async move {
+            let level = watch.changed().await.unwrap();
+            (level, watch)
+        });
+        f.write("sys/fs/cgroup/app/memory.current", "990000\n");
+        let (level, watch) = rt.block_on(follower).unwrap();
+        assert_eq!(level, PressureLevel::Critical);
+        assert_eq!(watch.level(), PressureLevel::Critical);
+        assert_eq!(rt.handle().pressure(), PressureLevel::Critical);
+    });
+}
+
+#[test]
 fn throttling_with_every_worker_busy_steps_the_active_count_down() {
     within(|| {
         // 1.5 CPUs: Ceil runs 2 workers; the step-down may take the

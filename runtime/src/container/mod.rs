@@ -42,6 +42,8 @@
 // - `psi.rs` — [`Psi`], [`Pressure`]. `k8s.rs` — [`K8sQos`].
 // - `policy.rs` — the worker-count rule ([`decide_workers`]).
 // - `level.rs` — [`PressureLevel`] and its thresholds.
+// - `pressure_watch.rs` — [`PressureWatch`]: the level the runtime's
+//   sizing monitor publishes, and waiting for it to change.
 // - `throttle.rs` — [`Throttling`] and the [`ThrottleController`].
 // - `display.rs` — the human and the one-line log forms of [`Limits`].
 // - `tests/` — fixture trees and the pure rules.
@@ -53,6 +55,7 @@ mod display;
 mod k8s;
 mod level;
 mod policy;
+mod pressure_watch;
 mod psi;
 #[cfg(test)]
 mod tests;
@@ -69,6 +72,8 @@ pub use display::LogLine;
 pub use k8s::K8sQos;
 pub use level::{memory_pressure_level, PressureLevel, PressureThresholds};
 pub use policy::{decide_workers, Rounding, WorkerDecision, WorkerOverride};
+pub(crate) use pressure_watch::PressureCell;
+pub use pressure_watch::{PressureWatch, PressureWatchClosed};
 pub use psi::{Pressure, Psi, PsiLine};
 pub use throttle::{Step, ThrottleConfig, ThrottleController, Throttling};
 

@@ -261,19 +261,20 @@ impl Handle {
         self.inner.common().sizing.pressure()
     }
 
-    /// A [`watch`](crate::sync::watch) receiver of the memory pressure
-    /// level: `changed().await` returns when the sizing monitor sees the
-    /// level move (for admission control, adaptive buffers, shedding).
+    /// A [`PressureWatch`](crate::container::PressureWatch) of the memory
+    /// pressure level: `changed().await` returns the new level when the
+    /// sizing monitor sees it move (for admission control, adaptive
+    /// buffers, shedding).
     ///
     /// ```
     /// use perf_runtime::container::PressureLevel;
     /// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
-    /// let mut pressure = perf_runtime::runtime::Handle::current().pressure_watch();
-    /// let level = *pressure.borrow_and_update();
+    /// let pressure = perf_runtime::runtime::Handle::current().pressure_watch();
+    /// let level = pressure.level();
     /// assert!(matches!(level, PressureLevel::None | PressureLevel::Moderate | PressureLevel::Critical));
     /// # });
     /// ```
-    pub fn pressure_watch(&self) -> crate::sync::watch::Receiver<crate::container::PressureLevel> {
+    pub fn pressure_watch(&self) -> crate::container::PressureWatch {
         self.inner.common().sizing.pressure_watch()
     }
 }

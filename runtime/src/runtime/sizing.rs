@@ -27,12 +27,12 @@
 //! The memory pressure level is recomputed in the same pass.
 
 use crate::container::{
-    decide_workers, Limits, PressureLevel, Rounding, ThrottleConfig, ThrottleController,
-    WorkerDecision,
+    decide_workers, Limits, PressureCell, PressureLevel, PressureWatch, Rounding, ThrottleConfig,
+    ThrottleController, WorkerDecision,
 };
 use crate::scheduler::multi_thread::MultiThreadScheduler;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::Duration;
 
@@ -44,9 +44,9 @@ pub(crate) struct Sizing {
     pub(crate) rounding: Rounding,
     pub(crate) root: Option<PathBuf>,
     state: Mutex<State>,
-    pressure: AtomicU8,
-    /// Subscribers' end: `Handle::pressure_watch`.
-    pressure_tx: crate::sync::watch::Sender<PressureLevel>,
+    /// The memory pressure level; `Handle::pressure` and
+    /// `Handle::pressure_watch` read it.
+    pressure: PressureCell,
     step_downs: AtomicU64,
     step_ups: AtomicU64,
 }
@@ -72,8 +72,7 @@ impl Sizing {
             rounding,
             root,
             state: Mutex::new(State { limits, decision }),
-            pressure: AtomicU8::new(level_to_u8(pressure)),
-            pressure_tx: crate::sync::watch::channel(pressure).0,
+            pressure: PressureCell::new(pressure),
             step_downs: AtomicU64::new(0),
             step_ups: AtomicU64::new(0),
         }
@@ -101,11 +100,11 @@ impl Sizing {
     }
 
     pub(crate) fn pressure(&self) -> PressureLevel {
-        level_from_u8(self.pressure.load(Relaxed))
+        self.pressure.level()
     }
 
-    pub(crate) fn pressure_watch(&self) -> crate::sync::watch::Receiver<PressureLevel> {
-        self.pressure_tx.subscribe()
+    pub(crate) fn pressure_watch(&self) -> PressureWatch {
+        self.pressure.subscribe()
     }
 
     pub(crate) fn step_downs(&self) -> u64 {
@@ -125,31 +124,13 @@ impl Sizing {
                 state.decision = d;
             }
         }
-        let old = self.pressure.swap(level_to_u8(level), Relaxed);
-        if old != level_to_u8(level) {
-            self.pressure_tx.send_replace(level);
+        if let Some(old) = self.pressure.publish(level) {
             tracing::info!(
-                from = level_from_u8(old).as_str(),
+                from = old.as_str(),
                 to = level.as_str(),
                 "memory pressure changed"
             );
         }
-    }
-}
-
-fn level_to_u8(l: PressureLevel) -> u8 {
-    match l {
-        PressureLevel::None => 0,
-        PressureLevel::Moderate => 1,
-        PressureLevel::Critical => 2,
-    }
-}
-
-fn level_from_u8(v: u8) -> PressureLevel {
-    match v {
-        0 => PressureLevel::None,
-        1 => PressureLevel::Moderate,
-        _ => PressureLevel::Critical,
     }
 }
 

@@ -1,6 +1,7 @@
 //! Tests of the container module: `parse` — the file formats; `fixtures_*`
 //! — whole `/proc` + cgroup trees under a temp dir, read by
-//! `Limits::detect_at`; `policy`, `level`, `throttle` — the pure rules.
+//! `Limits::detect_at`; `policy`, `level`, `throttle` — the pure rules;
+//! `pressure_watch` and `loom_pressure_watch` — the pressure level's cell.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -12,8 +13,12 @@ mod fixtures_bad;
 mod fixtures_v1;
 mod fixtures_v2;
 mod level;
+#[cfg(perf_runtime_loom)]
+mod loom_pressure_watch;
 mod parse;
 mod policy;
+#[cfg(not(perf_runtime_loom))]
+mod pressure_watch;
 mod throttle;
 
 /// A directory under the system temp dir, removed with everything in it on
