@@ -51,6 +51,28 @@ impl Inner {
     }
 }
 
+/// A watch with a waker slot of its own, that has seen `seen` (or, for
+/// `None`, the current version).
+fn new_watch(inner: &Arc<Inner>, seen: Option<u64>) -> PressureWatch {
+    let mut state = inner.lock();
+    let id = state.next_id;
+    state.next_id += 1;
+    PressureWatch {
+        inner: inner.clone(),
+        seen: seen.unwrap_or(state.version),
+        id,
+    }
+}
+
+/// Wakes every waiting watch, after releasing the lock.
+fn wake_all(mut state: MutexGuard<'_, State>) {
+    let waiters = std::mem::take(&mut state.waiters);
+    drop(state);
+    for (_, waker) in waiters {
+        waker.wake();
+    }
+}
+
 /// The publishing end, owned by the runtime's sizing state: closes the
 /// watches when it drops with the runtime.
 pub(crate) struct PressureCell {
@@ -87,24 +109,13 @@ impl PressureCell {
         }
         self.inner.level.store(level_to_u8(level), Relaxed);
         state.version += 1;
-        let waiters = std::mem::take(&mut state.waiters);
-        drop(state);
-        for (_, waker) in waiters {
-            waker.wake();
-        }
+        wake_all(state);
         Some(old)
     }
 
     /// A new watch that has seen the current level.
     pub(crate) fn subscribe(&self) -> PressureWatch {
-        let mut state = self.inner.lock();
-        let id = state.next_id;
-        state.next_id += 1;
-        PressureWatch {
-            inner: self.inner.clone(),
-            seen: state.version,
-            id,
-        }
+        new_watch(&self.inner, None)
     }
 }
 
@@ -112,11 +123,7 @@ impl Drop for PressureCell {
     fn drop(&mut self) {
         let mut state = self.inner.lock();
         state.closed = true;
-        let waiters = std::mem::take(&mut state.waiters);
-        drop(state);
-        for (_, waker) in waiters {
-            waker.wake();
-        }
+        wake_all(state);
     }
 }
 
@@ -200,14 +207,7 @@ impl PressureWatch {
 impl Clone for PressureWatch {
     /// A watch that has seen what this one has, with its own waker slot.
     fn clone(&self) -> PressureWatch {
-        let mut state = self.inner.lock();
-        let id = state.next_id;
-        state.next_id += 1;
-        PressureWatch {
-            inner: self.inner.clone(),
-            seen: self.seen,
-            id,
-        }
+        new_watch(&self.inner, Some(self.seen))
     }
 }
 
