@@ -37,6 +37,19 @@ impl fmt::Debug for EnterGuard<'_> {
 }
 
 /// [`Handle::try_current`] found no runtime on this thread.
+///
+/// ```
+/// use perf_runtime::runtime::Handle;
+///
+/// // A library that works with or without a runtime around it.
+/// match Handle::try_current() {
+///     Ok(handle) => drop(handle.spawn(async { /* in the background */ })),
+///     Err(e) => {
+///         assert!(e.is_missing_context());
+///         // ... do the work inline instead
+///     }
+/// }
+/// ```
 #[derive(Debug)]
 pub struct TryCurrentError(());
 

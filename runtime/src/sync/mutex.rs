@@ -66,6 +66,17 @@ unsafe impl<T: ?Sized + Send> Sync for Mutex<T> {}
 
 /// Why [`Mutex::try_lock`] (or an `RwLock::try_*`) failed: the lock is held
 /// or others are queued for it.
+///
+/// ```
+/// use perf_runtime::sync::Mutex;
+///
+/// let cache = Mutex::new(0);
+/// let held = cache.try_lock().unwrap();
+/// // Skip the optional work rather than wait for the lock.
+/// assert!(cache.try_lock().is_err());
+/// drop(held);
+/// assert!(cache.try_lock().is_ok());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TryLockError(pub(super) ());
 

@@ -54,6 +54,16 @@ pub struct Semaphore {
 }
 
 /// The semaphore was closed; no permit will be granted.
+///
+/// ```
+/// use perf_runtime::sync::Semaphore;
+///
+/// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
+/// let slots = Semaphore::new(1);
+/// slots.close(); // shutting down: admit no more work
+/// assert!(slots.acquire().await.is_err());
+/// # });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AcquireError(());
 
@@ -72,6 +82,16 @@ impl fmt::Display for AcquireError {
 impl Error for AcquireError {}
 
 /// Why a `try_acquire*` failed.
+///
+/// ```
+/// use perf_runtime::sync::{Semaphore, TryAcquireError};
+///
+/// let slots = Semaphore::new(1);
+/// let _busy = slots.try_acquire().unwrap();
+/// assert_eq!(slots.try_acquire().unwrap_err(), TryAcquireError::NoPermits);
+/// slots.close();
+/// assert!(slots.try_acquire().unwrap_err().is_closed());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TryAcquireError {
     /// The semaphore was closed.

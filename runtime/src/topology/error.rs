@@ -12,6 +12,14 @@ use std::path::{Path, PathBuf};
 ///
 /// The message names the input (the text, the file and its contents, the
 /// node or the worker) and what is wrong with it.
+///
+/// ```
+/// use perf_runtime::topology::CpuSet;
+///
+/// let err = CpuSet::parse_list("0-3,x").unwrap_err();
+/// assert!(err.is_parse());
+/// println!("{err}"); // names the input "0-3,x" and where it goes wrong
+/// ```
 #[derive(Debug)]
 pub struct TopologyError {
     kind: Kind,
