@@ -3,6 +3,9 @@
 //! inside `block_on` of the multi-thread runtime — with tokio's join, abort,
 //! panic and drop semantics.
 
+mod support;
+use support::within;
+
 use perf_runtime::runtime::Builder;
 use perf_runtime::sync::{mpsc, oneshot};
 use perf_runtime::task::{self, JoinSet, LocalSet};
@@ -192,5 +195,74 @@ fn task_ids_and_task_locals_work_in_local_tasks() {
         let inner_id = inner.id();
         assert_eq!(inner.await.unwrap(), inner_id);
         assert_ne!(id, inner_id);
+    });
+}
+
+#[test]
+fn qos_classes_work_from_local_tasks() {
+    use perf_runtime::task::Qos;
+    let rt = Builder::new_current_thread().build().unwrap();
+    LocalSet::new().block_on(&rt, async {
+        let not_send = Rc::new("stays on this thread");
+        let local = task::spawn_local(async move {
+            let critical = perf_runtime::spawn_with(Qos::Critical, async { "critical" });
+            let batch = task::Builder::new()
+                .qos(Qos::Batch)
+                .spawn(async { "batch" })
+                .unwrap();
+            (*not_send, critical.await.unwrap(), batch.await.unwrap())
+        });
+        assert_eq!(
+            local.await.unwrap(),
+            ("stays on this thread", "critical", "batch")
+        );
+    });
+    let m = rt.metrics();
+    assert_eq!(
+        (m.qos_spawned(Qos::Critical), m.qos_spawned(Qos::Batch)),
+        (1, 1)
+    );
+}
+
+/// Two local tasks on one thread lock in opposite orders: the validation
+/// context is each local task, so the wait that closes the cycle between
+/// the two is reported as a deadlock, as between two spawned tasks.
+#[test]
+fn a_deadlock_between_two_local_tasks_is_reported() {
+    within(|| {
+        use perf_runtime::sync::{Barrier, Mutex};
+        use perf_runtime::validation::{take_reports, Mode, ViolationKind};
+        let rt = Builder::new_current_thread()
+            .validation(Mode::Report)
+            .build()
+            .unwrap();
+        let local = LocalSet::new();
+        local.block_on(&rt, async {
+            let (a, b) = (Rc::new(Mutex::new(())), Rc::new(Mutex::new(())));
+            let both_hold = Rc::new(Barrier::new(2));
+            let (a1, b1, bar) = (a.clone(), b.clone(), both_hold.clone());
+            task::spawn_local(async move {
+                let _ga = a1.lock().await;
+                bar.wait().await;
+                let _gb = b1.lock().await;
+            });
+            task::spawn_local(async move {
+                let _gb = b.lock().await;
+                both_hold.wait().await;
+                let _ga = a.lock().await;
+            });
+            // The report is made when the second of the two waits starts, in a
+            // poll of this thread; yield until it has been.
+            let mut seen = Vec::new();
+            while !seen
+                .iter()
+                .any(|v: &perf_runtime::validation::Violation| v.kind() == ViolationKind::Deadlock)
+            {
+                task::yield_now().await;
+                seen.extend(take_reports());
+            }
+        });
+        // Dropping the set cancels the two stuck lock futures.
+        drop(local);
     });
 }
