@@ -40,7 +40,10 @@ impl Reply {
             Reply::Error(s) => {
                 out.push(b'-');
                 // An error line cannot hold a newline.
-                out.extend(s.bytes().map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }));
+                out.extend(
+                    s.bytes()
+                        .map(|b| if b == b'\r' || b == b'\n' { b' ' } else { b }),
+                );
                 out.extend_from_slice(b"\r\n");
             }
             Reply::Int(n) => {
@@ -219,7 +222,10 @@ pub fn execute(store: &Store, args: &[Vec<u8>]) -> Action {
                     _ => None,
                 };
                 Action::Reply(Reply::Array(match value {
-                    Some(v) => vec![Reply::Bulk(key.to_ascii_lowercase()), Reply::Bulk(v.to_vec())],
+                    Some(v) => vec![
+                        Reply::Bulk(key.to_ascii_lowercase()),
+                        Reply::Bulk(v.to_vec()),
+                    ],
                     None => vec![],
                 }))
             }
@@ -228,7 +234,10 @@ pub fn execute(store: &Store, args: &[Vec<u8>]) -> Action {
         "quit" => Action::ReplyAndClose(Reply::ok()),
         "del" | "exists" | "mget" | "mset" | "subscribe" | "dbsize" => wrong_args(&name),
         _ => {
-            let mut msg = format!("ERR unknown command '{}', with args beginning with: ", truncate(&args[0]));
+            let mut msg = format!(
+                "ERR unknown command '{}', with args beginning with: ",
+                truncate(&args[0])
+            );
             for x in a {
                 msg.push_str(&format!("'{}' ", truncate(x)));
             }
@@ -261,10 +270,20 @@ fn set(store: &Store, a: &[Vec<u8>]) -> Action {
                     Ok(n) => n,
                     Err(e) => return Action::Reply(e),
                 };
-                let ms = if o == b"EX" { n.checked_mul(1000) } else { Some(n) };
+                let ms = if o == b"EX" {
+                    n.checked_mul(1000)
+                } else {
+                    Some(n)
+                };
                 match ms {
-                    Some(ms) if n > 0 => expiry = SetExpiry::After(Duration::from_millis(ms as u64)),
-                    _ => return Action::Reply(Reply::err("ERR invalid expire time in 'set' command")),
+                    Some(ms) if n > 0 => {
+                        expiry = SetExpiry::After(Duration::from_millis(ms as u64))
+                    }
+                    _ => {
+                        return Action::Reply(Reply::err(
+                            "ERR invalid expire time in 'set' command",
+                        ))
+                    }
                 }
                 i += 1;
             }
@@ -322,7 +341,9 @@ fn expire(store: &Store, k: &[u8], ttl: &[u8], opts: &[Vec<u8>], millis: bool) -
     }
     let cmd = if millis { "pexpire" } else { "expire" };
     let Some(ms) = (if millis { Some(n) } else { n.checked_mul(1000) }) else {
-        return Action::Reply(Reply::err(format!("ERR invalid expire time in '{cmd}' command")));
+        return Action::Reply(Reply::err(format!(
+            "ERR invalid expire time in '{cmd}' command"
+        )));
     };
     Action::Reply(Reply::Int(store.expire(k, ms, cond) as i64))
 }
@@ -370,11 +391,17 @@ mod tests {
         assert_eq!(reply(&s, "GET k"), Reply::Bulk(b"v".to_vec()));
         assert_eq!(reply(&s, "set k w NX"), Reply::Nil);
         assert_eq!(reply(&s, "set k w XX GET"), Reply::Bulk(b"v".to_vec()));
-        assert_eq!(reply(&s, "set k w EX 0"), Reply::err("ERR invalid expire time in 'set' command"));
+        assert_eq!(
+            reply(&s, "set k w EX 0"),
+            Reply::err("ERR invalid expire time in 'set' command")
+        );
         assert_eq!(reply(&s, "set k w EX x"), Reply::err(NOT_INTEGER));
         assert_eq!(reply(&s, "set k w NX XX"), Reply::err(SYNTAX));
         assert_eq!(reply(&s, "set k w EX 10 PX 10"), Reply::err(SYNTAX));
-        assert_eq!(reply(&s, "set k"), Reply::err("ERR wrong number of arguments for 'set' command"));
+        assert_eq!(
+            reply(&s, "set k"),
+            Reply::err("ERR wrong number of arguments for 'set' command")
+        );
         assert_eq!(reply(&s, "incr k"), Reply::err(NOT_INTEGER));
         assert_eq!(reply(&s, "incr n"), Reply::Int(1));
         assert_eq!(reply(&s, "decrby n 5"), Reply::Int(-4));
@@ -383,17 +410,33 @@ mod tests {
         assert_eq!(reply(&s, "expire n 100"), Reply::Int(1));
         assert_eq!(reply(&s, "ttl n"), Reply::Int(100));
         assert_eq!(reply(&s, "expire n 100 NX"), Reply::Int(0));
-        assert_eq!(reply(&s, "expire n 100 NX GT"), Reply::err("ERR NX and XX, GT or LT options at the same time are not compatible"));
-        assert_eq!(reply(&s, "expire n 100 foo"), Reply::err("ERR Unsupported option foo"));
+        assert_eq!(
+            reply(&s, "expire n 100 NX GT"),
+            Reply::err("ERR NX and XX, GT or LT options at the same time are not compatible")
+        );
+        assert_eq!(
+            reply(&s, "expire n 100 foo"),
+            Reply::err("ERR Unsupported option foo")
+        );
         assert_eq!(reply(&s, "mset a 1 b 2"), Reply::ok());
-        assert_eq!(reply(&s, "mset a 1 b"), Reply::err("ERR wrong number of arguments for 'mset' command"));
+        assert_eq!(
+            reply(&s, "mset a 1 b"),
+            Reply::err("ERR wrong number of arguments for 'mset' command")
+        );
         assert_eq!(
             reply(&s, "mget a zz b"),
-            Reply::Array(vec![Reply::Bulk(b"1".to_vec()), Reply::Nil, Reply::Bulk(b"2".to_vec())])
+            Reply::Array(vec![
+                Reply::Bulk(b"1".to_vec()),
+                Reply::Nil,
+                Reply::Bulk(b"2".to_vec())
+            ])
         );
         assert_eq!(reply(&s, "exists a a zz"), Reply::Int(2));
         assert_eq!(reply(&s, "del a zz"), Reply::Int(1));
-        assert_eq!(reply(&s, "del"), Reply::err("ERR wrong number of arguments for 'del' command"));
+        assert_eq!(
+            reply(&s, "del"),
+            Reply::err("ERR wrong number of arguments for 'del' command")
+        );
         assert_eq!(
             reply(&s, "frob x y"),
             Reply::err("ERR unknown command 'frob', with args beginning with: 'x' 'y' ")
@@ -404,8 +447,14 @@ mod tests {
     fn commands_that_await_are_handed_to_the_connection() {
         let s = Store::new();
         assert_eq!(run(&s, "KEYS *"), Action::Keys(b"*".to_vec()));
-        assert_eq!(run(&s, "subscribe a b"), Action::Subscribe(vec![b"a".to_vec(), b"b".to_vec()]));
-        assert_eq!(run(&s, "publish a m"), Action::Publish(b"a".to_vec(), b"m".to_vec()));
+        assert_eq!(
+            run(&s, "subscribe a b"),
+            Action::Subscribe(vec![b"a".to_vec(), b"b".to_vec()])
+        );
+        assert_eq!(
+            run(&s, "publish a m"),
+            Action::Publish(b"a".to_vec(), b"m".to_vec())
+        );
         assert_eq!(run(&s, "quit"), Action::ReplyAndClose(Reply::ok()));
         assert!(allowed_while_subscribed(b"PING"));
         assert!(!allowed_while_subscribed(b"get"));

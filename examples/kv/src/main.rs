@@ -51,8 +51,12 @@ fn main() -> ExitCode {
             },
             "--maxclients" => num(&a).map(|n| config.max_clients = n as usize),
             "--max-request-bytes" => num(&a).map(|n| config.limits.max_request_bytes = n as usize),
-            "--command-timeout-ms" => num(&a).map(|n| config.command_timeout = Duration::from_millis(n)),
-            "--write-timeout-ms" => num(&a).map(|n| config.write_timeout = Duration::from_millis(n)),
+            "--command-timeout-ms" => {
+                num(&a).map(|n| config.command_timeout = Duration::from_millis(n))
+            }
+            "--write-timeout-ms" => {
+                num(&a).map(|n| config.write_timeout = Duration::from_millis(n))
+            }
             other => Err(usage(&format!("unknown option `{other}`"))),
         };
         if let Err(code) = r {
@@ -60,9 +64,11 @@ fn main() -> ExitCode {
         }
     }
     let result = rt::block_on(async move {
-        let listener = rt::net::TcpListener::bind((bind.as_str(), port)).await.map_err(|e| {
-            std::io::Error::new(e.kind(), format!("cannot listen on {bind}:{port}: {e}"))
-        })?;
+        let listener = rt::net::TcpListener::bind((bind.as_str(), port))
+            .await
+            .map_err(|e| {
+                std::io::Error::new(e.kind(), format!("cannot listen on {bind}:{port}: {e}"))
+            })?;
         println!("kv listening on {} ({})", listener.local_addr()?, rt::NAME);
         let mut term = rt::signal::unix::signal(rt::signal::unix::SignalKind::terminate())?;
         let stop = async move {

@@ -16,13 +16,22 @@ pub const CHANNEL_CAPACITY: usize = 4096;
 /// A published message: (channel, payload).
 pub type Message = Arc<(Vec<u8>, Vec<u8>)>;
 
+/// A channel's sender and how many connections subscribe to it. The count
+/// is kept here, not read from the sender: a subscription ends the moment
+/// its connection says `UNSUBSCRIBE`, while its receiver lives on in a
+/// forwarder task until that task is dropped.
+struct Channel {
+    tx: broadcast::Sender<Message>,
+    subscribers: usize,
+}
+
 #[derive(Default)]
 pub struct Hub {
-    channels: Mutex<HashMap<Vec<u8>, broadcast::Sender<Message>>>,
+    channels: Mutex<HashMap<Vec<u8>, Channel>>,
 }
 
 impl Hub {
-    fn channels(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, broadcast::Sender<Message>>> {
+    fn channels(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Channel>> {
         self.channels.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -30,29 +39,34 @@ impl Hub {
     pub fn publish(&self, channel: &[u8], msg: Vec<u8>) -> i64 {
         let channels = self.channels();
         match channels.get(channel) {
-            Some(tx) => tx
-                .send(Arc::new((channel.to_vec(), msg)))
-                .map_or(0, |n| n as i64),
+            Some(c) => {
+                let _ = c.tx.send(Arc::new((channel.to_vec(), msg)));
+                c.subscribers as i64
+            }
             None => 0,
         }
     }
 
+    /// A new subscription to `channel`.
     pub fn subscribe(&self, channel: &[u8]) -> broadcast::Receiver<Message> {
-        self.channels()
-            .entry(channel.to_vec())
-            .or_insert_with(|| broadcast::channel(CHANNEL_CAPACITY).0)
-            .subscribe()
+        let mut channels = self.channels();
+        let c = channels.entry(channel.to_vec()).or_insert_with(|| Channel {
+            tx: broadcast::channel(CHANNEL_CAPACITY).0,
+            subscribers: 0,
+        });
+        c.subscribers += 1;
+        c.tx.subscribe()
     }
 
-    /// Drops a subscription and forgets the channel once nobody listens.
-    pub fn unsubscribe(&self, channel: &[u8], rx: broadcast::Receiver<Message>) {
+    /// Ends one subscription to `channel`; forgets the channel once nobody
+    /// subscribes (its sender drops, so stale receivers see it closed).
+    pub fn unsubscribe(&self, channel: &[u8]) {
         let mut channels = self.channels();
-        drop(rx);
-        if channels
-            .get(channel)
-            .is_some_and(|tx| tx.receiver_count() == 0)
-        {
-            channels.remove(channel);
+        if let Some(c) = channels.get_mut(channel) {
+            c.subscribers -= 1;
+            if c.subscribers == 0 {
+                channels.remove(channel);
+            }
         }
     }
 

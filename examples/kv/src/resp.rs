@@ -61,17 +61,30 @@ pub enum ParseError {
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ParseError::InvalidMultibulkLength => write!(f, "Protocol error: invalid multibulk length"),
+            ParseError::InvalidMultibulkLength => {
+                write!(f, "Protocol error: invalid multibulk length")
+            }
             ParseError::InvalidBulkLength => write!(f, "Protocol error: invalid bulk length"),
             ParseError::ExpectedBulk(c) => {
-                write!(f, "Protocol error: expected '$', got '{}'", char::from(*c).escape_default())
+                write!(
+                    f,
+                    "Protocol error: expected '$', got '{}'",
+                    char::from(*c).escape_default()
+                )
             }
-            ParseError::MissingCrlf => write!(f, "Protocol error: bulk string not followed by CRLF"),
+            ParseError::MissingCrlf => {
+                write!(f, "Protocol error: bulk string not followed by CRLF")
+            }
             ParseError::TooBigCount => write!(f, "Protocol error: too big count string"),
             ParseError::TooBigInline => write!(f, "Protocol error: too big inline request"),
-            ParseError::UnbalancedQuotes => write!(f, "Protocol error: unbalanced quotes in request"),
+            ParseError::UnbalancedQuotes => {
+                write!(f, "Protocol error: unbalanced quotes in request")
+            }
             ParseError::TooBigRequest(cap) => {
-                write!(f, "Protocol error: request larger than the server's {cap}-byte limit")
+                write!(
+                    f,
+                    "Protocol error: request larger than the server's {cap}-byte limit"
+                )
             }
         }
     }
@@ -97,7 +110,11 @@ pub fn parse(buf: &[u8], limits: &Limits) -> Result<Option<(Args, usize)>, Parse
 /// index after the line, or `None` if the line is not complete.
 fn count_line(buf: &[u8], at: usize, bad: ParseError) -> Result<Option<(i64, usize)>, ParseError> {
     let rest = &buf[at + 1..];
-    let Some(nl) = rest.iter().take(MAX_COUNT_LINE + 1).position(|&b| b == b'\r') else {
+    let Some(nl) = rest
+        .iter()
+        .take(MAX_COUNT_LINE + 1)
+        .position(|&b| b == b'\r')
+    else {
         return if rest.len() > MAX_COUNT_LINE {
             Err(ParseError::TooBigCount)
         } else {
@@ -236,8 +253,15 @@ fn split_args(line: &[u8]) -> Result<Args, ParseError> {
             if in_dq {
                 match c {
                     None => return Err(ParseError::UnbalancedQuotes),
-                    Some(b'\\') if i + 3 < line.len() && line[i + 1] == b'x' && hex(line[i + 2]).is_some() && hex(line[i + 3]).is_some() => {
-                        word.push(hex(line[i + 2]).unwrap_or(0) * 16 + hex(line[i + 3]).unwrap_or(0));
+                    Some(b'\\')
+                        if i + 3 < line.len()
+                            && line[i + 1] == b'x'
+                            && hex(line[i + 2]).is_some()
+                            && hex(line[i + 3]).is_some() =>
+                    {
+                        word.push(
+                            hex(line[i + 2]).unwrap_or(0) * 16 + hex(line[i + 3]).unwrap_or(0),
+                        );
                         i += 4;
                         continue;
                     }
@@ -329,8 +353,14 @@ mod tests {
 
     #[test]
     fn a_huge_bulk_length_is_refused_before_its_payload_arrives() {
-        assert_eq!(p(b"*1\r\n$1073741824\r\n"), Err(ParseError::InvalidBulkLength));
-        assert_eq!(p(b"*2\r\n$5\r\nhello\r\n$4194300\r\n"), Err(ParseError::TooBigRequest(4 << 20)));
+        assert_eq!(
+            p(b"*1\r\n$1073741824\r\n"),
+            Err(ParseError::InvalidBulkLength)
+        );
+        assert_eq!(
+            p(b"*2\r\n$5\r\nhello\r\n$4194300\r\n"),
+            Err(ParseError::TooBigRequest(4 << 20))
+        );
     }
 
     #[test]
@@ -344,7 +374,10 @@ mod tests {
         assert_eq!(p(&[b'*'; 64]), Err(ParseError::TooBigCount));
         // A count line must end in CRLF: a bare LF waits for more, then fails.
         assert_eq!(p(b"*1\n"), Ok(None));
-        assert_eq!(p(&[b"*1\n".as_slice(), &[b'x'; 40]].concat()), Err(ParseError::TooBigCount));
+        assert_eq!(
+            p(&[b"*1\n".as_slice(), &[b'x'; 40]].concat()),
+            Err(ParseError::TooBigCount)
+        );
     }
 
     #[test]
@@ -358,14 +391,25 @@ mod tests {
         assert_eq!(p(b"PING\r\n"), Ok(Some((args(&["PING"]), 6))));
         assert_eq!(p(b"set k  v\n"), Ok(Some((args(&["set", "k", "v"]), 9))));
         assert_eq!(
-            p(b"set \"a b\" 'c\\'d' \"\\x41\\n\"\r\n").unwrap().unwrap().0,
-            vec![b"set".to_vec(), b"a b".to_vec(), b"c'd".to_vec(), b"A\n".to_vec()]
+            p(b"set \"a b\" 'c\\'d' \"\\x41\\n\"\r\n")
+                .unwrap()
+                .unwrap()
+                .0,
+            vec![
+                b"set".to_vec(),
+                b"a b".to_vec(),
+                b"c'd".to_vec(),
+                b"A\n".to_vec()
+            ]
         );
         assert_eq!(p(b"set \"ab\r\n"), Err(ParseError::UnbalancedQuotes));
         assert_eq!(p(b"set \"ab\"c\r\n"), Err(ParseError::UnbalancedQuotes));
         assert_eq!(p(b"   \r\n"), Ok(Some((Vec::new(), 5))));
         assert_eq!(p(b"PIN"), Ok(None));
-        assert_eq!(p(&vec![b'a'; MAX_INLINE + 1]), Err(ParseError::TooBigInline));
+        assert_eq!(
+            p(&vec![b'a'; MAX_INLINE + 1]),
+            Err(ParseError::TooBigInline)
+        );
     }
 
     #[test]
@@ -374,7 +418,16 @@ mod tests {
         assert_eq!(parse_i64(b"-12"), Some(-12));
         assert_eq!(parse_i64(b"9223372036854775807"), Some(i64::MAX));
         assert_eq!(parse_i64(b"-9223372036854775808"), Some(i64::MIN));
-        for bad in [&b""[..], b"-", b"+1", b"01", b"-0", b"1 ", b"9223372036854775808", b"1a"] {
+        for bad in [
+            &b""[..],
+            b"-",
+            b"+1",
+            b"01",
+            b"-0",
+            b"1 ",
+            b"9223372036854775808",
+            b"1a",
+        ] {
             assert_eq!(parse_i64(bad), None, "{:?}", String::from_utf8_lossy(bad));
         }
     }

@@ -6,8 +6,8 @@
 
 #[cfg(not(feature = "tokio-baseline"))]
 mod imp {
-    pub use perf_runtime::{io, net, select, signal, sync, task, time};
     use perf_runtime::task::Qos;
+    pub use perf_runtime::{io, net, select, signal, sync, task, time};
     use std::future::Future;
 
     pub const NAME: &str = "perf_runtime";
@@ -81,8 +81,8 @@ mod imp {
 
 #[cfg(feature = "tokio-baseline")]
 mod imp {
-    pub use tokio::{io, net, select, signal, sync, task, time};
     use std::future::Future;
+    pub use tokio::{io, net, select, signal, sync, task, time};
 
     pub const NAME: &str = "tokio";
 

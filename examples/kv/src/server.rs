@@ -194,24 +194,7 @@ enum Delivery {
     Lagged(u64),
 }
 
-/// A subscription's receiver; unsubscribes when dropped (also when its
-/// forwarder task is aborted).
-struct Subscription {
-    shared: Arc<Shared>,
-    channel: Vec<u8>,
-    rx: Option<broadcast::Receiver<Message>>,
-}
-
-impl Drop for Subscription {
-    fn drop(&mut self) {
-        if let Some(rx) = self.rx.take() {
-            self.shared.hub.unsubscribe(&self.channel, rx);
-        }
-    }
-}
-
-async fn forward(mut sub: Subscription, to: mpsc::Sender<Delivery>) {
-    let Some(rx) = sub.rx.as_mut() else { return };
+async fn forward(mut rx: broadcast::Receiver<Message>, to: mpsc::Sender<Delivery>) {
     loop {
         let d = match rx.recv().await {
             Ok(m) => Delivery::Message(m),
@@ -225,14 +208,47 @@ async fn forward(mut sub: Subscription, to: mpsc::Sender<Delivery>) {
     }
 }
 
-/// A connection's subscriptions (channel → forwarder), aborted on drop.
-#[derive(Default)]
-struct Subscriptions(BTreeMap<Vec<u8>, JoinHandle<()>>);
+/// A connection's subscriptions (channel → forwarder task). Each ends at
+/// once in the hub when removed or dropped; the forwarder is aborted.
+struct Subscriptions {
+    shared: Arc<Shared>,
+    forwarders: BTreeMap<Vec<u8>, JoinHandle<()>>,
+}
+
+impl Subscriptions {
+    fn is_empty(&self) -> bool {
+        self.forwarders.is_empty()
+    }
+
+    fn len(&self) -> usize {
+        self.forwarders.len()
+    }
+
+    fn contains(&self, channel: &[u8]) -> bool {
+        self.forwarders.contains_key(channel)
+    }
+
+    fn add(&mut self, channel: &[u8], deliver: &mpsc::Sender<Delivery>) {
+        if !self.contains(channel) {
+            let rx = self.shared.hub.subscribe(channel);
+            let h = crate::rt::spawn_critical(forward(rx, deliver.clone()));
+            self.forwarders.insert(channel.to_vec(), h);
+        }
+    }
+
+    fn remove(&mut self, channel: &[u8]) {
+        if let Some(h) = self.forwarders.remove(channel) {
+            h.abort();
+            self.shared.hub.unsubscribe(channel);
+        }
+    }
+}
 
 impl Drop for Subscriptions {
     fn drop(&mut self) {
-        for h in self.0.values() {
+        for (channel, h) in std::mem::take(&mut self.forwarders) {
             h.abort();
+            self.shared.hub.unsubscribe(&channel);
         }
     }
 }
@@ -260,7 +276,10 @@ async fn connection(
     let limits = shared.config.limits;
     let mut input: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     let mut out: Vec<u8> = Vec::new();
-    let mut subs = Subscriptions::default();
+    let mut subs = Subscriptions {
+        shared: shared.clone(),
+        forwarders: BTreeMap::new(),
+    };
     let (deliver_tx, mut deliveries) = mpsc::channel::<Delivery>(1024);
     // When the request now in `input` began to arrive.
     let mut partial_since: Option<Instant> = None;
@@ -277,7 +296,8 @@ async fn connection(
                     }
                     shared.commands.fetch_add(1, Relaxed);
                     close = run(&args, &shared, &mut subs, &deliver_tx, &mut out).await;
-                    if out.len() >= OUTPUT_FLUSH_BYTES && !flush(&mut sock, &mut out, &shared).await {
+                    if out.len() >= OUTPUT_FLUSH_BYTES && !flush(&mut sock, &mut out, &shared).await
+                    {
                         return;
                     }
                 }
@@ -312,10 +332,13 @@ async fn connection(
                     return;
                 }
             },
-            Some(d) = deliveries.recv(), if !subs.0.is_empty() => {
+            Some(d) = deliveries.recv(), if !subs.is_empty() => {
                 let mut next = Some(d);
                 while let Some(d) = next {
                     match d {
+                        // A message for a channel just unsubscribed from
+                        // (its forwarder not yet dropped) is not delivered.
+                        Delivery::Message(m) if !subs.contains(&m.0) => {}
                         Delivery::Message(m) => Reply::Array(vec![bulk(b"message"), bulk(&m.0), bulk(&m.1)]).encode(&mut out),
                         Delivery::Lagged(n) => {
                             Reply::Error(format!("ERR subscriber fell {n} messages behind; disconnected")).encode(&mut out);
@@ -375,7 +398,7 @@ async fn run(
     deliver: &mpsc::Sender<Delivery>,
     out: &mut Vec<u8>,
 ) -> bool {
-    if !subs.0.is_empty() {
+    if !subs.is_empty() {
         if !cmd::allowed_while_subscribed(&args[0]) {
             let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
             Reply::Error(format!(
@@ -399,22 +422,18 @@ async fn run(
         Action::Publish(ch, msg) => Reply::Int(shared.hub.publish(&ch, msg)).encode(out),
         Action::Subscribe(channels) => {
             for ch in channels {
-                if !subs.0.contains_key(&ch) {
-                    let sub = Subscription {
-                        rx: Some(shared.hub.subscribe(&ch)),
-                        shared: shared.clone(),
-                        channel: ch.clone(),
-                    };
-                    let h = crate::rt::spawn_critical(forward(sub, deliver.clone()));
-                    subs.0.insert(ch.clone(), h);
-                }
-                Reply::Array(vec![bulk(b"subscribe"), Reply::Bulk(ch), Reply::Int(subs.0.len() as i64)])
-                    .encode(out);
+                subs.add(&ch, deliver);
+                Reply::Array(vec![
+                    bulk(b"subscribe"),
+                    Reply::Bulk(ch),
+                    Reply::Int(subs.len() as i64),
+                ])
+                .encode(out);
             }
         }
         Action::Unsubscribe(channels) => {
             let channels = if channels.is_empty() {
-                subs.0.keys().cloned().collect()
+                subs.forwarders.keys().cloned().collect()
             } else {
                 channels
             };
@@ -422,11 +441,13 @@ async fn run(
                 Reply::Array(vec![bulk(b"unsubscribe"), Reply::Nil, Reply::Int(0)]).encode(out);
             }
             for ch in channels {
-                if let Some(h) = subs.0.remove(&ch) {
-                    h.abort();
-                }
-                Reply::Array(vec![bulk(b"unsubscribe"), Reply::Bulk(ch), Reply::Int(subs.0.len() as i64)])
-                    .encode(out);
+                subs.remove(&ch);
+                Reply::Array(vec![
+                    bulk(b"unsubscribe"),
+                    Reply::Bulk(ch),
+                    Reply::Int(subs.len() as i64),
+                ])
+                .encode(out);
             }
         }
         Action::Keys(pattern) => {

@@ -221,7 +221,9 @@ impl Store {
             ExpireIf::NoExpiry => v.expires.is_none(),
             ExpireIf::HasExpiry => v.expires.is_some(),
             ExpireIf::Later | ExpireIf::Sooner => {
-                let cur = v.expires.map(|t| t.saturating_duration_since(now).as_millis() as i64);
+                let cur = v
+                    .expires
+                    .map(|t| t.saturating_duration_since(now).as_millis() as i64);
                 match (cond, cur) {
                     (ExpireIf::Later, Some(c)) => ttl_ms > c,
                     (_, Some(c)) => ttl_ms < c,
@@ -260,7 +262,13 @@ impl Store {
     /// `MSET`: sets every pair, clearing their expiry.
     pub fn mset(&self, pairs: &[Vec<u8>]) {
         for kv in pairs.chunks_exact(2) {
-            self.set(&kv[0], kv[1].clone(), Condition::Always, SetExpiry::None, false);
+            self.set(
+                &kv[0],
+                kv[1].clone(),
+                Condition::Always,
+                SetExpiry::None,
+                false,
+            );
         }
     }
 
@@ -442,17 +450,59 @@ mod tests {
     #[test]
     fn set_conditions_and_expiry_options_behave_as_redis() {
         let s = Store::new();
-        assert_eq!(s.set(b"k", b"1".to_vec(), Condition::IfPresent, SetExpiry::None, false), (false, None));
-        assert_eq!(s.set(b"k", b"1".to_vec(), Condition::IfAbsent, SetExpiry::None, false), (true, None));
         assert_eq!(
-            s.set(b"k", b"2".to_vec(), Condition::IfAbsent, SetExpiry::None, true),
+            s.set(
+                b"k",
+                b"1".to_vec(),
+                Condition::IfPresent,
+                SetExpiry::None,
+                false
+            ),
+            (false, None)
+        );
+        assert_eq!(
+            s.set(
+                b"k",
+                b"1".to_vec(),
+                Condition::IfAbsent,
+                SetExpiry::None,
+                false
+            ),
+            (true, None)
+        );
+        assert_eq!(
+            s.set(
+                b"k",
+                b"2".to_vec(),
+                Condition::IfAbsent,
+                SetExpiry::None,
+                true
+            ),
             (false, Some(b"1".to_vec()))
         );
-        s.set(b"k", b"3".to_vec(), Condition::Always, SetExpiry::After(Duration::from_secs(100)), false);
+        s.set(
+            b"k",
+            b"3".to_vec(),
+            Condition::Always,
+            SetExpiry::After(Duration::from_secs(100)),
+            false,
+        );
         assert!((99_000..=100_000).contains(&s.pttl(b"k")));
-        s.set(b"k", b"4".to_vec(), Condition::Always, SetExpiry::Keep, false);
+        s.set(
+            b"k",
+            b"4".to_vec(),
+            Condition::Always,
+            SetExpiry::Keep,
+            false,
+        );
         assert!(s.pttl(b"k") > 0, "KEEPTTL keeps the deadline");
-        s.set(b"k", b"5".to_vec(), Condition::Always, SetExpiry::None, false);
+        s.set(
+            b"k",
+            b"5".to_vec(),
+            Condition::Always,
+            SetExpiry::None,
+            false,
+        );
         assert_eq!(s.pttl(b"k"), -1, "a plain SET clears it");
         assert_eq!(s.pttl(b"missing"), -2);
     }
@@ -460,17 +510,47 @@ mod tests {
     #[test]
     fn expired_keys_are_gone_and_the_sweep_frees_them() {
         let s = Store::new();
-        s.set(b"a", b"x".to_vec(), Condition::Always, SetExpiry::After(Duration::ZERO), false);
-        s.set(b"b", b"x".to_vec(), Condition::Always, SetExpiry::After(Duration::ZERO), false);
-        s.set(b"c", b"x".to_vec(), Condition::Always, SetExpiry::After(Duration::from_secs(60)), false);
+        s.set(
+            b"a",
+            b"x".to_vec(),
+            Condition::Always,
+            SetExpiry::After(Duration::ZERO),
+            false,
+        );
+        s.set(
+            b"b",
+            b"x".to_vec(),
+            Condition::Always,
+            SetExpiry::After(Duration::ZERO),
+            false,
+        );
+        s.set(
+            b"c",
+            b"x".to_vec(),
+            Condition::Always,
+            SetExpiry::After(Duration::from_secs(60)),
+            false,
+        );
         assert_eq!(s.get(b"a"), None, "a read removes an expired key");
         assert_eq!(s.len(), 2, "b is expired but not yet removed");
         assert_eq!(s.sweep(16), 1, "the sweep removes b (a was gone already)");
         assert_eq!(s.len(), 1);
         assert_eq!(s.pending_deadlines(), 1, "only c's deadline is left");
         // A stale heap item (the key was overwritten) removes nothing.
-        s.set(b"d", b"x".to_vec(), Condition::Always, SetExpiry::After(Duration::ZERO), false);
-        s.set(b"d", b"y".to_vec(), Condition::Always, SetExpiry::None, false);
+        s.set(
+            b"d",
+            b"x".to_vec(),
+            Condition::Always,
+            SetExpiry::After(Duration::ZERO),
+            false,
+        );
+        s.set(
+            b"d",
+            b"y".to_vec(),
+            Condition::Always,
+            SetExpiry::None,
+            false,
+        );
         assert_eq!(s.sweep(16), 0);
         assert_eq!(s.get(b"d"), Some(b"y".to_vec()));
     }
@@ -482,18 +562,39 @@ mod tests {
         assert!(s.expire(b"n", 50_000, ExpireIf::Always));
         assert_eq!(s.incr_by(b"n", 1), Ok(2));
         assert!(s.pttl(b"n") > 0);
-        s.set(b"t", b"abc".to_vec(), Condition::Always, SetExpiry::None, false);
+        s.set(
+            b"t",
+            b"abc".to_vec(),
+            Condition::Always,
+            SetExpiry::None,
+            false,
+        );
         assert_eq!(s.incr_by(b"t", 1), Err(IncrError::NotAnInteger));
-        s.set(b"m", i64::MAX.to_string().into_bytes(), Condition::Always, SetExpiry::None, false);
+        s.set(
+            b"m",
+            i64::MAX.to_string().into_bytes(),
+            Condition::Always,
+            SetExpiry::None,
+            false,
+        );
         assert_eq!(s.incr_by(b"m", 1), Err(IncrError::Overflow));
     }
 
     #[test]
     fn expire_options_and_non_positive_ttls() {
         let s = Store::new();
-        s.set(b"k", b"v".to_vec(), Condition::Always, SetExpiry::None, false);
+        s.set(
+            b"k",
+            b"v".to_vec(),
+            Condition::Always,
+            SetExpiry::None,
+            false,
+        );
         assert!(!s.expire(b"k", 1000, ExpireIf::HasExpiry));
-        assert!(!s.expire(b"k", 1000, ExpireIf::Later), "GT: no expiry counts as never");
+        assert!(
+            !s.expire(b"k", 1000, ExpireIf::Later),
+            "GT: no expiry counts as never"
+        );
         assert!(s.expire(b"k", 10_000, ExpireIf::NoExpiry));
         assert!(!s.expire(b"k", 5_000, ExpireIf::Later));
         assert!(s.expire(b"k", 5_000, ExpireIf::Sooner));
@@ -540,8 +641,21 @@ mod tests {
     #[test]
     fn keys_lists_only_live_matching_keys() {
         let s = Store::new();
-        s.mset(&[b"user:1".to_vec(), b"a".to_vec(), b"user:2".to_vec(), b"b".to_vec(), b"other".to_vec(), b"c".to_vec()]);
-        s.set(b"user:3", b"x".to_vec(), Condition::Always, SetExpiry::After(Duration::ZERO), false);
+        s.mset(&[
+            b"user:1".to_vec(),
+            b"a".to_vec(),
+            b"user:2".to_vec(),
+            b"b".to_vec(),
+            b"other".to_vec(),
+            b"c".to_vec(),
+        ]);
+        s.set(
+            b"user:3",
+            b"x".to_vec(),
+            Condition::Always,
+            SetExpiry::After(Duration::ZERO),
+            false,
+        );
         let mut k = s.keys(b"user:*");
         k.sort();
         assert_eq!(k, vec![b"user:1".to_vec(), b"user:2".to_vec()]);
