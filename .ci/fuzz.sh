@@ -8,6 +8,7 @@
 #   sysfs_tree   the sysfs topology: online list, node cpulists and distances,
 #                cache type, level and shared_cpu_list
 #   cpu_list     CPU lists (cpusets and the sysfs topology lists)
+#   resp         examples/kv's RESP parser and commands on untrusted bytes
 # A parser never panics: garbage is an error naming the file. A crash leaves
 # its input in fuzz/artifacts/<target>/; turn it into a fixture test (see
 # runtime/src/container/tests/fixtures_bad.rs) before fixing the parser.
@@ -24,7 +25,7 @@ fi
 
 cd fuzz
 cargo +nightly fuzz build -O --debug-assertions
-for t in cgroup_tree sysfs_tree psi cpu_stat cpu_list; do
+for t in cgroup_tree sysfs_tree psi cpu_stat cpu_list resp; do
     mkdir -p "corpus/$t"
     cp -n "seeds/$t"/* "corpus/$t/" 2> /dev/null || true
     echo "--- fuzzing $t for ${SECS}s"

@@ -3,10 +3,11 @@
 //! workers.
 //!
 //! ```text
-//! cargo run --release -p examples --example http              # serves 127.0.0.1:3000
-//! curl http://127.0.0.1:3000/                                 # critical: answers at once
-//! curl 'http://127.0.0.1:3000/batch?n=2000000'                # batch: counts primes below n
-//! cargo run --release -p examples --example http -- --self-test   # serves itself, prints latencies, exits
+//! cargo run --release -p http-service                      # serves 127.0.0.1:3000
+//! cargo run --release -p http-service --features tokio-baseline   # the same service on tokio
+//! curl http://127.0.0.1:3000/                              # critical: answers at once
+//! curl 'http://127.0.0.1:3000/batch?n=2000000'             # batch: counts primes below n
+//! cargo run --release -p http-service -- --self-test       # serves itself, prints latencies, exits
 //! ```
 //!
 //! How it is put together:
@@ -16,15 +17,18 @@
 //!   up a critical request at its next yield, not when the job ends;
 //! - hyper's header-read timeout runs on `perf_runtime::hyper::Timer`.
 //!
-//! Set the address with `HTTP_ADDR` (default `127.0.0.1:3000`).
+//! `src/rt.rs` is the only file that differs in the tokio build.
+//!
+//! Set the address with `HTTP_ADDR` (default `127.0.0.1:3000`); the first
+//! line on stdout names it.
+
+mod rt;
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use perf_runtime::hyper::Timer;
-use perf_runtime::net::{TcpListener, TcpStream};
-use perf_runtime::task::Qos;
+use rt::net::{TcpListener, TcpStream};
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
@@ -34,8 +38,14 @@ const MAX_N: u64 = 50_000_000;
 /// Numbers tested between two yields of a batch job.
 const CHUNK: u64 = 2_000;
 
-#[perf_runtime::main]
-async fn main() {
+fn main() {
+    if let Err(e) = rt::block_on(serve()) {
+        eprintln!("cannot start the runtime: {e}");
+        std::process::exit(1);
+    }
+}
+
+async fn serve() {
     let self_test = std::env::args().any(|a| a == "--self-test");
     let addr = if self_test {
         "127.0.0.1:0".to_owned()
@@ -52,9 +62,12 @@ async fn main() {
     let local = listener
         .local_addr()
         .expect("a bound listener has an address");
-    println!("listening on http://{local}/ (critical) and http://{local}/batch?n=N (batch)");
+    println!(
+        "listening on http://{local}/ (critical) and http://{local}/batch?n=N (batch), on {}",
+        rt::NAME
+    );
 
-    let server = perf_runtime::spawn_with(Qos::Critical, accept_loop(listener));
+    let server = rt::spawn_critical(accept_loop(listener));
     if self_test {
         if let Err(e) = run_self_test(local).await {
             eprintln!("self-test failed: {e}");
@@ -73,14 +86,14 @@ async fn accept_loop(listener: TcpListener) {
             Err(e) => {
                 // Out of descriptors, a reset before accept: keep serving.
                 eprintln!("accept failed: {e}");
-                perf_runtime::time::sleep(Duration::from_millis(10)).await;
+                rt::time::sleep(Duration::from_millis(10)).await;
                 continue;
             }
         };
         let _ = socket.set_nodelay(true);
-        perf_runtime::spawn_with(Qos::Critical, async move {
+        rt::spawn_critical(async move {
             let served = hyper::server::conn::http1::Builder::new()
-                .timer(Timer::new())
+                .timer(rt::timer())
                 .header_read_timeout(Duration::from_secs(10))
                 .serve_connection(TokioIo::new(socket), hyper::service::service_fn(route))
                 .await;
@@ -98,7 +111,7 @@ async fn route(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallib
         (&Method::GET, "/") => Response::new(Full::new(Bytes::from_static(b"ok\n"))),
         (&Method::GET, "/batch") => match parse_n(req.uri().query()) {
             Ok(n) => {
-                let job = perf_runtime::spawn_with(Qos::Batch, count_primes(n));
+                let job = rt::spawn_batch(count_primes(n));
                 match job.await {
                     Ok(count) => text(StatusCode::OK, format!("{count} primes below {n}\n")),
                     Err(e) => text(
@@ -146,7 +159,7 @@ async fn count_primes(n: u64) -> u64 {
         let end = (i + CHUNK).min(n);
         count += (i..end).filter(|&k| is_prime(k)).count() as u64;
         i = end;
-        perf_runtime::task::yield_now().await;
+        rt::task::yield_now().await;
     }
     count
 }
@@ -160,7 +173,7 @@ fn is_prime(k: u64) -> bool {
 /// Starts batch jobs, then measures `/` while they run; checks the answers.
 async fn run_self_test(addr: std::net::SocketAddr) -> Result<(), String> {
     let batches: Vec<_> = (0..4)
-        .map(|_| perf_runtime::spawn(get(addr, "/batch?n=3000000")))
+        .map(|_| rt::spawn(get(addr, "/batch?n=3000000")))
         .collect();
     let mut latencies = Vec::new();
     for _ in 0..50 {
@@ -202,7 +215,7 @@ async fn get(addr: std::net::SocketAddr, path: &str) -> Result<String, String> {
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| e.to_string())?;
-    perf_runtime::spawn(conn);
+    rt::spawn(conn);
     let req = Request::get(path)
         .header("host", addr.to_string())
         .body(Full::new(Bytes::new()))

@@ -1,0 +1,76 @@
+//! The runtime the service runs on: the one file that differs between the
+//! perf_runtime build and the tokio build (`--features tokio-baseline`).
+//! Side by side, the two halves are the porting guide: the crate name
+//! changes, hyper's timer comes from the runtime, and perf_runtime takes a
+//! QoS class where a task is spawned.
+
+#[cfg(not(feature = "tokio-baseline"))]
+mod imp {
+    use perf_runtime::task::Qos;
+    pub use perf_runtime::{net, spawn, task, time};
+    use std::future::Future;
+
+    pub const NAME: &str = "perf_runtime";
+
+    /// hyper's timer (header-read timeouts) on this runtime.
+    pub fn timer() -> perf_runtime::hyper::Timer {
+        perf_runtime::hyper::Timer::new()
+    }
+
+    /// A request-serving task: scheduled ahead of Batch work.
+    pub fn spawn_critical<F>(f: F) -> task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        perf_runtime::spawn_with(Qos::Critical, f)
+    }
+
+    /// CPU-heavy work: yields to requests.
+    pub fn spawn_batch<F>(f: F) -> task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        perf_runtime::spawn_with(Qos::Batch, f)
+    }
+
+    /// Runs the service on a multi-thread runtime with default settings.
+    pub fn block_on<F: Future>(f: F) -> std::io::Result<F::Output> {
+        Ok(perf_runtime::runtime::Runtime::new()?.block_on(f))
+    }
+}
+
+#[cfg(feature = "tokio-baseline")]
+mod imp {
+    use std::future::Future;
+    pub use tokio::{net, spawn, task, time};
+
+    pub const NAME: &str = "tokio";
+
+    pub fn timer() -> hyper_util::rt::TokioTimer {
+        hyper_util::rt::TokioTimer::new()
+    }
+
+    pub fn spawn_critical<F>(f: F) -> task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        tokio::spawn(f)
+    }
+
+    pub fn spawn_batch<F>(f: F) -> task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        tokio::spawn(f)
+    }
+
+    pub fn block_on<F: Future>(f: F) -> std::io::Result<F::Output> {
+        Ok(tokio::runtime::Runtime::new()?.block_on(f))
+    }
+}
+
+pub use imp::*;
