@@ -210,6 +210,7 @@ mod channel;
 mod class;
 mod context;
 mod engine;
+mod export;
 mod fast_hash;
 mod graph;
 mod ingest;
@@ -236,6 +237,7 @@ pub use context::{
     ContextId, TaskRef, TaskSlot, TimedScope,
 };
 pub use engine::{stats, EngineStats};
+pub use export::{current_waits, dot_quote, lock_order_edges, CurrentWait, OrderEdge};
 pub use ingest::{report_all_tasks_blocked, report_long_poll, BlockedTask};
 pub use lock::{Access, Held, LockMeta};
 pub use mode::{global_mode, mode, set_mode, set_thread_mode, Mode, ModeParseError, ENV_VAR};

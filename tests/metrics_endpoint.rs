@@ -1,0 +1,321 @@
+//! The metrics endpoint: what `/metrics` reports after known work, content
+//! negotiation, `/healthz`, `/debug/tasks`, `/debug/locks`, foreign metrics.
+
+#[path = "metrics_support/mod.rs"]
+mod support;
+
+use perf_runtime::metrics::{self, ForeignHistogram};
+use perf_runtime::runtime::Builder;
+use perf_runtime::sync::{oneshot, Barrier, Mutex, Notify};
+use perf_runtime::task::Qos;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::{get, request, sample};
+
+fn runtime() -> perf_runtime::runtime::Runtime {
+    Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .metrics_addr("127.0.0.1:0")
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn metrics_count_what_the_runtime_did() {
+    let rt = runtime();
+    let addr = rt.metrics_local_addr().unwrap();
+    let gate = Arc::new(Notify::new());
+    let parked: Vec<_> = rt.block_on(async {
+        for qos in [Qos::Critical, Qos::Batch] {
+            let hs: Vec<_> = (0..100)
+                .map(|_| perf_runtime::spawn_with(qos, async {}))
+                .collect();
+            for h in hs {
+                h.await.unwrap();
+            }
+        }
+        // 30 Normal tasks parked on a Notify: alive, not completed.
+        (0..30)
+            .map(|_| {
+                let g = gate.clone();
+                perf_runtime::spawn(async move { g.notified().await })
+            })
+            .collect()
+    });
+    let r = get(addr, "/metrics");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("content-type"),
+        Some(metrics::TEXT_CONTENT_TYPE),
+        "no Accept: the 0.0.4 text format"
+    );
+    let t = &r.body;
+    assert!(!t.contains("# EOF") && !t.contains("# UNIT"), "{t}");
+    assert!(
+        t.contains("# TYPE perf_runtime_tasks_spawned_total counter"),
+        "{t}"
+    );
+    for qos in ["critical", "batch"] {
+        assert_eq!(
+            sample(
+                t,
+                &format!("perf_runtime_tasks_spawned_total{{qos=\"{qos}\"}}")
+            ),
+            Some(100.0)
+        );
+        assert_eq!(
+            sample(
+                t,
+                &format!("perf_runtime_tasks_completed_total{{qos=\"{qos}\"}}")
+            ),
+            Some(100.0)
+        );
+    }
+    assert_eq!(
+        sample(t, "perf_runtime_tasks_alive{qos=\"normal\"}"),
+        Some(30.0)
+    );
+    assert_eq!(sample(t, "perf_runtime_workers"), Some(2.0));
+    // Every Critical wake is timed: 100 spawns, 100 first polls.
+    let count = sample(
+        t,
+        "perf_runtime_wake_to_poll_delay_seconds_count{qos=\"critical\"}",
+    )
+    .unwrap();
+    assert!(count >= 100.0, "critical wake delays counted: {count}");
+    assert_eq!(
+        sample(
+            t,
+            "perf_runtime_wake_to_poll_delay_seconds_bucket{le=\"+Inf\",qos=\"critical\"}"
+        )
+        .or_else(|| sample(
+            t,
+            "perf_runtime_wake_to_poll_delay_seconds_bucket{qos=\"critical\",le=\"+Inf\"}"
+        )),
+        Some(count)
+    );
+    let polls: f64 = (0..2)
+        .map(|w| {
+            sample(
+                t,
+                &format!("perf_runtime_polls_total{{worker=\"{w}\",qos=\"batch\"}}"),
+            )
+            .unwrap()
+        })
+        .sum();
+    assert!(polls >= 100.0, "batch polls {polls}");
+    // OpenMetrics when asked for, as Prometheus does.
+    let om = request(
+        addr,
+        "GET",
+        "/metrics",
+        &["Accept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"],
+    );
+    assert_eq!(
+        om.header("content-type"),
+        Some(metrics::OPENMETRICS_CONTENT_TYPE)
+    );
+    assert!(om.body.ends_with("# EOF\n"));
+    assert!(om
+        .body
+        .contains("# TYPE perf_runtime_tasks_spawned counter"));
+    gate.notify_waiters();
+    rt.block_on(async {
+        for h in parked {
+            h.await.unwrap();
+        }
+    });
+}
+
+#[test]
+fn healthz_index_errors() {
+    let rt = runtime();
+    let addr = rt.metrics_local_addr().unwrap();
+    let h = get(addr, "/healthz");
+    assert_eq!((h.status, h.body.as_str()), (200, "ok\n"));
+    let missing = get(addr, "/nope");
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("/metrics"), "{}", missing.body);
+    assert_eq!(request(addr, "POST", "/metrics", &[]).status, 405);
+    let head = request(addr, "HEAD", "/metrics", &[]);
+    assert_eq!((head.status, head.body.as_str()), (200, ""));
+}
+
+#[test]
+fn a_taken_address_is_a_clear_build_error() {
+    let first = runtime();
+    let addr = first.metrics_local_addr().unwrap();
+    let err = Builder::new_current_thread()
+        .metrics_addr(addr.to_string())
+        .build()
+        .err()
+        .expect("the address is taken");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("Builder::metrics_addr") && msg.contains(&addr.to_string()),
+        "{msg}"
+    );
+}
+
+/// Polls `f` until it returns `Some` (the state it waits for is reached by
+/// other threads); fails after 20 s rather than hanging.
+fn eventually<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "never saw {what}"
+        );
+        std::thread::yield_now();
+    }
+}
+
+#[test]
+fn debug_tasks_shows_a_task_parked_on_a_lock() {
+    let rt = runtime();
+    let addr = rt.metrics_local_addr().unwrap();
+    let m = Arc::new(Mutex::new(0));
+    let other = Arc::new(Mutex::new(0));
+    let (release_tx, release_rx) = oneshot::channel::<()>();
+    let (held_tx, held_rx) = oneshot::channel::<()>();
+    let m1 = m.clone();
+    let holder = perf_runtime::task::Builder::new()
+        .name("holder")
+        .spawn_on(
+            async move {
+                let _g = m1.lock().await;
+                held_tx.send(()).unwrap();
+                let _ = release_rx.await;
+            },
+            rt.handle(),
+        )
+        .unwrap();
+    rt.block_on(held_rx).unwrap();
+    let (m2, o2) = (m.clone(), other.clone());
+    let waiter = perf_runtime::task::Builder::new()
+        .name("waiter")
+        .qos(Qos::Critical)
+        .spawn_on(
+            async move {
+                let _o = o2.lock().await;
+                let _g = m2.lock().await;
+            },
+            rt.handle(),
+        )
+        .unwrap();
+    let line = eventually("the waiter parked on the mutex", || {
+        let body = get(addr, "/debug/tasks").body;
+        body.lines()
+            .find(|l| l.contains("waiter") && l.contains("holder"))
+            .map(str::to_owned)
+    });
+    assert!(line.contains("critical") && line.contains("idle"), "{line}");
+    assert!(line.contains("metrics_endpoint.rs"), "spawn site: {line}");
+    release_tx.send(()).unwrap();
+    rt.block_on(async {
+        holder.await.unwrap();
+        waiter.await.unwrap();
+    });
+}
+
+#[test]
+fn debug_locks_draws_the_order_and_a_deadlock_in_red() {
+    let rt = runtime();
+    let addr = rt.metrics_local_addr().unwrap();
+    let a = Arc::new(Mutex::new(()));
+    let b = Arc::new(Mutex::new(()));
+    let barrier = Arc::new(Barrier::new(2));
+    let spawn = |first: Arc<Mutex<()>>, second: Arc<Mutex<()>>| {
+        let barrier = barrier.clone();
+        rt.spawn(async move {
+            let _f = first.lock().await;
+            barrier.wait().await;
+            let _s = second.lock().await;
+        })
+    };
+    let t1 = spawn(a.clone(), b.clone());
+    let t2 = spawn(b.clone(), a.clone());
+    let dot = eventually("a red wait-for cycle", || {
+        let body = get(addr, "/debug/locks").body;
+        body.contains("color=red").then_some(body)
+    });
+    assert!(dot.starts_with("digraph perf_runtime_locks {"), "{dot}");
+    assert!(dot.contains("cluster_order") && dot.contains("cluster_waits"));
+    if let Ok(dir) = std::env::var("PERF_RUNTIME_METRICS_DUMP_DIR") {
+        std::fs::write(format!("{dir}/locks.dot"), &dot).unwrap();
+    }
+    let reports = perf_runtime::validation::take_reports();
+    if let Some(v) = reports.first() {
+        let vd = v.to_dot();
+        assert!(vd.starts_with("digraph violation {"), "{vd}");
+        if let Ok(dir) = std::env::var("PERF_RUNTIME_METRICS_DUMP_DIR") {
+            std::fs::write(format!("{dir}/violation.dot"), &vd).unwrap();
+        }
+    }
+    t1.abort();
+    t2.abort();
+    rt.block_on(async {
+        let _ = t1.await;
+        let _ = t2.await;
+    });
+}
+
+#[test]
+fn foreign_metrics_share_the_exposition() {
+    let rt = runtime();
+    let addr = rt.metrics_local_addr().unwrap();
+    let f = metrics::foreign();
+    f.report_counters([("endpoint_test_jobs_total", 7u64)])
+        .unwrap();
+    f.register_histogram(
+        "endpoint_test_latency_seconds",
+        "Kept by a C++ core",
+        || ForeignHistogram::new(vec![(0.01, 2), (0.1, 5)], 0.3, 6).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        f.histogram("endpoint_test_latency_seconds")
+            .unwrap()
+            .count(),
+        6
+    );
+    assert_eq!(f.counter("endpoint_test_jobs"), Some(7));
+    let err = f.report_counters([("Bad-Name", 1u64)]).unwrap_err();
+    assert!(err.to_string().contains("Bad-Name"), "{err}");
+    assert!(ForeignHistogram::new(vec![(0.1, 5), (0.01, 6)], 0.0, 6).is_err());
+    let t = get(addr, "/metrics").body;
+    assert_eq!(
+        sample(&t, "perf_runtime_foreign_endpoint_test_jobs_total"),
+        Some(7.0)
+    );
+    assert_eq!(
+        sample(
+            &t,
+            "perf_runtime_foreign_endpoint_test_latency_seconds_bucket{le=\"0.1\"}"
+        ),
+        Some(5.0)
+    );
+    assert_eq!(
+        sample(
+            &t,
+            "perf_runtime_foreign_endpoint_test_latency_seconds_bucket{le=\"+Inf\"}"
+        ),
+        Some(6.0)
+    );
+    f.remove("endpoint_test_jobs");
+    f.remove("endpoint_test_latency_seconds");
+}
+
+#[test]
+fn readme_documents_every_metric() {
+    let readme = include_str!("../README.md");
+    let table = metrics::reference_table();
+    assert!(
+        readme.contains(&table),
+        "README's Metrics table is out of date; paste this:\n{table}"
+    );
+}
