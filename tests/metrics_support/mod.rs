@@ -26,7 +26,9 @@ impl Response {
 /// (the server closes the connection after it).
 pub fn request(addr: SocketAddr, method: &str, path: &str, extra: &[&str]) -> Response {
     let mut s = TcpStream::connect(addr).expect("connect to the metrics endpoint");
-    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\n");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for h in extra {
         req.push_str(h);
         req.push_str("\r\n");
