@@ -16,7 +16,8 @@
 //!   up a critical request at its next yield, not when the job ends;
 //! - hyper's header-read timeout runs on `perf_runtime::hyper::Timer`.
 //!
-//! Set the address with `HTTP_ADDR` (default `127.0.0.1:3000`).
+//! Set the address with `HTTP_ADDR` (default `127.0.0.1:3000`); add
+//! `--metrics 127.0.0.1:9464` to serve the runtime's Prometheus metrics.
 
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -37,6 +38,13 @@ const CHUNK: u64 = 2_000;
 #[perf_runtime::main]
 async fn main() {
     let self_test = std::env::args().any(|a| a == "--self-test");
+    let metrics = perf_runtime::metrics::serve_from_args().unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2);
+    });
+    if let Some(m) = &metrics {
+        println!("metrics on http://{}/metrics", m.local_addr());
+    }
     let addr = if self_test {
         "127.0.0.1:0".to_owned()
     } else {

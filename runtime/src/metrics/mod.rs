@@ -114,6 +114,51 @@ pub fn foreign() -> &'static LegacyMetricsAdapter {
     foreign::global()
 }
 
+/// For programs that take `--metrics ADDR`: serves the current runtime's
+/// metrics there when the flag is given (keep the returned server alive).
+///
+/// ```no_run
+/// #[perf_runtime::main]
+/// async fn main() {
+///     let _metrics = perf_runtime::metrics::serve_from_args().expect("--metrics ADDR");
+///     // ...
+/// }
+/// ```
+///
+/// # Errors
+/// `--metrics` without an address, or an address that cannot be bound.
+///
+/// # Panics
+/// Outside a runtime, as `Handle::current`.
+#[track_caller]
+pub fn serve_from_args() -> std::io::Result<Option<MetricsServer>> {
+    let addr =
+        addr_from_args().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+    addr.map(|a| serve(a.as_str())).transpose()
+}
+
+/// The program's arguments (without its name) less `--metrics ADDR`, for
+/// programs that also take positional arguments.
+pub fn args_without_metrics() -> Vec<String> {
+    strip(std::env::args().skip(1))
+}
+
+fn strip(args: impl Iterator<Item = String>) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut skip_next = false;
+    for a in args {
+        if std::mem::take(&mut skip_next) {
+            continue;
+        }
+        if a == "--metrics" {
+            skip_next = true;
+        } else if !a.starts_with("--metrics=") {
+            out.push(a);
+        }
+    }
+    out
+}
+
 /// The address given as `--metrics ADDR` (or `--metrics=ADDR`) among the
 /// program's arguments, for examples and tools that take that flag.
 ///

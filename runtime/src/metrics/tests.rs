@@ -7,6 +7,11 @@ fn metrics_args() {
     assert_eq!(a(&["--metrics", "1.2.3.4:5"]), Ok(Some("1.2.3.4:5".into())));
     assert_eq!(a(&["--metrics=:9"]), Ok(Some(":9".into())));
     assert!(a(&["--metrics"]).unwrap_err().contains("needs an address"));
+    let st = |v: &[&str]| strip(v.iter().map(|s| s.to_string()));
+    assert_eq!(
+        st(&["--metrics", "x:1", "0.0.0.0:9", "--metrics=y"]),
+        vec!["0.0.0.0:9"]
+    );
 }
 
 #[test]
