@@ -146,11 +146,13 @@ fn healthz_index_errors() {
 fn a_taken_address_is_a_clear_build_error() {
     let first = runtime();
     let addr = first.metrics_local_addr().unwrap();
-    let err = Builder::new_current_thread()
+    let err = match Builder::new_current_thread()
         .metrics_addr(addr.to_string())
         .build()
-        .err()
-        .expect("the address is taken");
+    {
+        Ok(_) => panic!("{addr} is taken: building must fail"),
+        Err(e) => e,
+    };
     let msg = err.to_string();
     assert!(
         msg.contains("Builder::metrics_addr") && msg.contains(&addr.to_string()),
