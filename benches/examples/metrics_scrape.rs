@@ -71,16 +71,17 @@ fn scrape_row(tasks: usize, samples: usize) {
             })
             .collect()
     });
-    let mut inproc = Vec::new();
+    // Measure once every task has been polled and parked (the workers idle).
+    while rt.metrics().qos_polled(perf_runtime::task::Qos::Normal) < tasks as u64 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let (mut inproc, mut over_http) = (Vec::new(), Vec::new());
     let mut bytes = 0;
     for _ in 0..samples {
         let t = Instant::now();
         let text = metrics::render_prometheus(&Snapshot::of(rt.handle()));
         inproc.push(t.elapsed());
         bytes = text.len();
-    }
-    let mut over_http = Vec::new();
-    for _ in 0..samples {
         let t = Instant::now();
         http_get(addr);
         over_http.push(t.elapsed());
@@ -179,5 +180,7 @@ fn main() {
     let samples = arg("--samples", 101);
     let pairs = arg("--pairs", 10);
     scrape_row(tasks, samples);
-    load_row(pairs);
+    if pairs > 0 {
+        load_row(pairs);
+    }
 }

@@ -12,6 +12,7 @@ use crate::engine;
 use crate::report::Violation;
 use crate::site::Site;
 use crate::wait::graph::Target;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// One edge of the lock-order graph: some context acquired a lock of class
@@ -120,6 +121,50 @@ pub fn current_waits() -> Vec<CurrentWait> {
         .collect();
     out.sort_by_key(|w| w.waiter.id());
     out
+}
+
+/// Waits in progress per resource, as reports name the resource (a lock
+/// class, or a channel's or semaphore's kind and creation site), counted in
+/// place: one pass over the registered contexts, one label per distinct
+/// resource. What the metrics exposition reads at each scrape.
+pub fn waits_by_resource() -> Vec<(String, u64)> {
+    let e = engine::get();
+    let mut counts: HashMap<
+        (u32, &'static str, Option<Site>),
+        (crate::wait::graph::Resource, u64),
+    > = HashMap::new();
+    e.waits.for_each_record(|_, _, rec| {
+        let r = &rec.resource;
+        let key = if r.class != 0 {
+            (r.class, "", None)
+        } else {
+            (0, kind_str(r.kind), Some(r.created))
+        };
+        counts.entry(key).or_insert_with(|| (r.clone(), 0)).1 += 1;
+    });
+    let mut out: Vec<(String, u64)> = counts.into_values().map(|(r, n)| (r.label(e), n)).collect();
+    out.sort();
+    out
+}
+
+fn kind_str(k: crate::wait::graph::ResKind) -> &'static str {
+    use crate::wait::graph::ResKind;
+    match k {
+        ResKind::Lock(k) => k.as_str(),
+        ResKind::Recv(k) | ResKind::Send(k) => k.as_str(),
+        ResKind::Other(k) => k.as_str(),
+        ResKind::Join => "join",
+    }
+}
+
+/// Edges of the lock-order graph (one lock, no walk).
+pub fn lock_order_edge_count() -> usize {
+    crate::loom::lock(&engine::get().graph).edge_count()
+}
+
+/// Tasks and threads the engine keeps state for (a counter read).
+pub fn live_context_count() -> usize {
+    crate::context::state::live_states()
 }
 
 /// Quotes `s` as a DOT string.

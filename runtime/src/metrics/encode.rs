@@ -355,7 +355,7 @@ fn encode_snapshot(s: &Snapshot, enc: &mut DescriptorEncoder<'_>) -> fmt::Result
             .iter()
             .map(|(k, n)| (vec![("kind", k.as_str().to_owned())], Value::Counter(*n))),
     )?;
-    family(e, &ORDER_EDGES, one(g(s.engine.order_edges)))?;
+    family(e, &ORDER_EDGES, one(g(s.order_edges)))?;
     family(
         e,
         &WAITS,
@@ -363,7 +363,7 @@ fn encode_snapshot(s: &Snapshot, enc: &mut DescriptorEncoder<'_>) -> fmt::Result
             .iter()
             .map(|(c, n)| (vec![("class", c.clone())], Value::Gauge(*n as i64))),
     )?;
-    family(e, &LIVE_CONTEXTS, one(g(s.engine.live_contexts)))?;
+    family(e, &LIVE_CONTEXTS, one(g(s.live_contexts)))?;
     encode_foreign(s, e)
 }
 

@@ -69,7 +69,8 @@ pub struct Snapshot {
     pub(crate) container: ContainerSnap,
     pub(crate) io_backend: Option<IoBackend>,
     pub(crate) violations: Vec<(crate::validation::ViolationKind, u64)>,
-    pub(crate) engine: crate::validation::EngineStats,
+    pub(crate) order_edges: usize,
+    pub(crate) live_contexts: usize,
     /// Waits in progress by resource class (bounded; see [`MAX_CLASSES`]).
     pub(crate) waits_by_class: Vec<(String, u64)>,
     pub(crate) foreign: ForeignSnapshot,
@@ -154,7 +155,8 @@ fn gather(h: &crate::scheduler::Handle) -> Snapshot {
         },
         io_backend: common.io.as_ref().map(|d| d.backend()),
         violations: crate::validation::counts(),
-        engine: crate::validation::stats(),
+        order_edges: crate::validation::lock_order_edge_count(),
+        live_contexts: crate::validation::live_context_count(),
         waits_by_class: waits_by_class(),
         foreign: foreign::global().snapshot(),
     }
@@ -163,11 +165,7 @@ fn gather(h: &crate::scheduler::Handle) -> Snapshot {
 /// Waits in progress per resource class: the [`MAX_CLASSES`] busiest by
 /// name, the rest summed under [`OTHER_CLASS`].
 fn waits_by_class() -> Vec<(String, u64)> {
-    let mut counts: std::collections::HashMap<String, u64> = Default::default();
-    for w in crate::validation::current_waits() {
-        *counts.entry(w.resource).or_default() += 1;
-    }
-    bound_classes(counts.into_iter().collect())
+    bound_classes(crate::validation::waits_by_resource())
 }
 
 /// Keeps the `MAX_CLASSES` largest entries (ties by name) and sums the rest
