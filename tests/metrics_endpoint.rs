@@ -43,7 +43,18 @@ fn metrics_count_what_the_runtime_did() {
             })
             .collect()
     });
-    let r = get(addr, "/metrics");
+    // A task's completion is counted just after its JoinHandle is woken,
+    // so the last one may land a moment after `block_on` returns.
+    let r = eventually("every completion counted", || {
+        let r = get(addr, "/metrics");
+        let done = ["critical", "batch"].iter().all(|q| {
+            sample(
+                &r.body,
+                &format!("perf_runtime_tasks_completed_total{{qos=\"{q}\"}}"),
+            ) == Some(100.0)
+        });
+        done.then_some(r)
+    });
     assert_eq!(r.status, 200);
     assert_eq!(
         r.header("content-type"),

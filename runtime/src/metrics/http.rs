@@ -99,6 +99,8 @@ pub(crate) fn start(handle: Handle, addr: impl ToSocketAddrs) -> io::Result<Metr
         .enable_time()
         // A monitor thread re-reading the cgroup is not needed here.
         .container_refresh(None)
+        // Nor a watchdog thread: its tasks are short and its own.
+        .long_poll_threshold(None)
         .without_metrics_endpoint()
         .build()?;
     let thread = std::thread::Builder::new()

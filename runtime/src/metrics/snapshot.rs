@@ -105,13 +105,13 @@ fn gather(h: &crate::scheduler::Handle) -> Snapshot {
                 .remotes
                 .iter()
                 .enumerate()
-                .filter_map(|(index, r)| {
-                    let st = r.stats.get()?;
-                    Some(WorkerSnap {
-                        index,
-                        totals: st.totals(),
-                        local_depth: std::array::from_fn(|q| r.stealers[q].len()),
-                    })
+                // A worker whose thread has not started yet has done
+                // nothing: it is exported with zeros, so every worker's
+                // series exists from the first scrape.
+                .map(|(index, r)| WorkerSnap {
+                    index,
+                    totals: r.stats.get().map(|st| st.totals()).unwrap_or_default(),
+                    local_depth: std::array::from_fn(|q| r.stealers[q].len()),
                 })
                 .collect();
             let injector = (0..s.inject.num_nodes())
