@@ -5,7 +5,7 @@
 mod support;
 
 use perf_runtime::metrics::{self, ForeignHistogram};
-use perf_runtime::runtime::Builder;
+use perf_runtime::runtime::{Builder, IoDriver};
 use perf_runtime::sync::{oneshot, Barrier, Mutex, Notify};
 use perf_runtime::task::Qos;
 use std::sync::Arc;
@@ -330,5 +330,60 @@ fn readme_documents_every_metric() {
     assert!(
         readme.contains(&table),
         "README's Metrics table is out of date; paste this:\n{table}"
+    );
+}
+
+#[test]
+fn io_submissions_and_completions_grow_with_socket_work() {
+    for driver in [IoDriver::Epoll, IoDriver::Auto] {
+        io_counts_grow(driver);
+    }
+}
+
+fn io_counts_grow(driver: IoDriver) {
+    use perf_runtime::io::{AsyncReadExt, AsyncWriteExt};
+    use perf_runtime::net::{TcpListener, TcpStream};
+    let rt = Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .io_driver(driver)
+        .build()
+        .unwrap();
+    let counts = |t: &str| {
+        (
+            sample(t, "perf_runtime_io_submissions_total").expect("io_submissions_total"),
+            sample(t, "perf_runtime_io_completions_total").expect("io_completions_total"),
+        )
+    };
+    let (before, after) = rt.block_on(async {
+        let before = counts(&metrics::render_prometheus(&metrics::snapshot()));
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let server = perf_runtime::spawn(async move {
+            let (mut s, _) = l.accept().await.unwrap();
+            let mut buf = [0u8; 5];
+            s.read_exact(&mut buf).await.unwrap();
+            s.write_all(&buf).await.unwrap();
+        });
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        c.write_all(b"hello").await.unwrap();
+        let mut buf = [0u8; 5];
+        c.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"hello");
+        server.await.unwrap();
+        (
+            before,
+            counts(&metrics::render_prometheus(&metrics::snapshot())),
+        )
+    });
+    // Registering three sockets is submitted work on either backend, and
+    // the accept and the reads waited for readiness the driver dispatched.
+    assert!(
+        after.0 >= before.0 + 3.0,
+        "{driver:?}: submissions {before:?} -> {after:?}"
+    );
+    assert!(
+        after.1 > before.1,
+        "{driver:?}: completions {before:?} -> {after:?}"
     );
 }

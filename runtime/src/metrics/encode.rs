@@ -89,9 +89,12 @@ families! {
     MEM_LIMIT = "container_memory_limit", Some("bytes"), Gauge, [], "The tightest memory limit of the cgroup path (absent without one).";
     PRESSURE_LEVEL = "memory_pressure_level", None, Gauge, ["level"], "1 for the current memory pressure level (none, moderate, critical), 0 for the others.";
     IO_BACKEND = "io_backend", None, Gauge, ["backend"], "1 for the I/O driver's backend (io_uring or epoll); absent without I/O.";
+    IO_SUBMISSIONS = "io_submissions", None, Counter, [], "Work handed to the kernel: submission-queue entries consumed (io_uring) or epoll_ctl calls (epoll).";
+    IO_COMPLETIONS = "io_completions", None, Counter, [], "Completion-queue entries (io_uring) or readiness events (epoll) the driver dispatched.";
     VIOLATIONS = "violations", None, Counter, ["kind"], "Validation violations reported, by kind.";
     ORDER_EDGES = "lock_order_edges", None, Gauge, [], "Edges of the lock-order graph between lock classes.";
     WAITS = "waits_in_progress", None, Gauge, ["class"], "Waits in progress on locks, semaphores and channels the validation engine tracks, by resource class (32 busiest by name, the rest as class=other).";
+    SLOW_WAITS = "slow_waits", None, Counter, [], "Waits on a lock, semaphore or channel that outlasted the stall threshold (validation::stall_threshold; each reported once, never a violation).";
     LIVE_CONTEXTS = "validation_live_contexts", None, Gauge, [], "Tasks and threads the validation engine keeps state for.";
 }
 
@@ -350,6 +353,18 @@ fn encode_snapshot(s: &Snapshot, enc: &mut DescriptorEncoder<'_>) -> fmt::Result
     )?;
     family(
         e,
+        &IO_SUBMISSIONS,
+        s.io_counts
+            .map(|c| (Vec::new(), Value::Counter(c.submissions))),
+    )?;
+    family(
+        e,
+        &IO_COMPLETIONS,
+        s.io_counts
+            .map(|c| (Vec::new(), Value::Counter(c.completions))),
+    )?;
+    family(
+        e,
         &VIOLATIONS,
         s.violations
             .iter()
@@ -363,6 +378,7 @@ fn encode_snapshot(s: &Snapshot, enc: &mut DescriptorEncoder<'_>) -> fmt::Result
             .iter()
             .map(|(c, n)| (vec![("class", c.clone())], Value::Gauge(*n as i64))),
     )?;
+    family(e, &SLOW_WAITS, one(Value::Counter(s.slow_waits)))?;
     family(e, &LIVE_CONTEXTS, one(g(s.live_contexts)))?;
     encode_foreign(s, e)
 }

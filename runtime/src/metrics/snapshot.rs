@@ -68,6 +68,9 @@ pub struct Snapshot {
     pub(crate) blocking_queue: usize,
     pub(crate) container: ContainerSnap,
     pub(crate) io_backend: Option<IoBackend>,
+    pub(crate) io_counts: Option<crate::io::driver::IoCounts>,
+    /// Waits that outlasted the stall threshold, since the process started.
+    pub(crate) slow_waits: u64,
     pub(crate) violations: Vec<(crate::validation::ViolationKind, u64)>,
     pub(crate) order_edges: usize,
     pub(crate) live_contexts: usize,
@@ -154,6 +157,8 @@ fn gather(h: &crate::scheduler::Handle) -> Snapshot {
             step_ups: sizing.step_ups(),
         },
         io_backend: common.io.as_ref().map(|d| d.backend()),
+        io_counts: common.io.as_ref().map(|d| d.counts()),
+        slow_waits: crate::validation::slow_waits(),
         violations: crate::validation::counts(),
         order_edges: crate::validation::lock_order_edge_count(),
         live_contexts: crate::validation::live_context_count(),
