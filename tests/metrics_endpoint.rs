@@ -387,3 +387,68 @@ fn io_counts_grow(driver: IoDriver) {
         "{driver:?}: completions {before:?} -> {after:?}"
     );
 }
+
+/// Locks `m` while another task queues for it, then releases it: one
+/// contended acquisition. On a current_thread runtime the waiter's poll
+/// that sends `queued` goes on to queue for the lock before this task can
+/// run again.
+async fn contend(m: Arc<Mutex<u32>>) {
+    let g = m.lock().await;
+    let m2 = m.clone();
+    let (queued, is_queued) = oneshot::channel();
+    let waiter = perf_runtime::spawn(async move {
+        queued.send(()).unwrap();
+        *m2.lock().await += 1;
+    });
+    is_queued.await.unwrap();
+    drop(g);
+    waiter.await.unwrap();
+}
+
+#[test]
+fn lock_contention_is_counted_by_class_with_an_overflow_bucket() {
+    use perf_runtime::validation::LockClass;
+    static ACCOUNTS: LockClass = LockClass::new("contended_accounts");
+    let rt = Builder::new_current_thread().enable_all().build().unwrap();
+    let classes = |t: &str| {
+        t.lines()
+            .filter(|l| l.starts_with("perf_runtime_lock_contended_acquisitions_total{"))
+            .count()
+    };
+    rt.block_on(async {
+        let m = Arc::new(Mutex::with_class(0, &ACCOUNTS));
+        for _ in 0..3 {
+            contend(m.clone()).await;
+        }
+        assert_eq!(*m.lock().await, 3);
+        let t = metrics::render_prometheus(&metrics::snapshot());
+        let series = "{class=\"contended_accounts\"}";
+        assert_eq!(
+            sample(
+                &t,
+                &format!("perf_runtime_lock_contended_acquisitions_total{series}")
+            ),
+            Some(3.0),
+            "{t}"
+        );
+        assert_eq!(
+            sample(&t, &format!("perf_runtime_lock_wait_seconds_count{series}")),
+            Some(3.0)
+        );
+        // Forty more classes: the series stay bounded, the rest are summed
+        // under class="other".
+        for i in 0..40 {
+            let name: &'static str = Box::leak(format!("contended_{i}").into_boxed_str());
+            let class: &'static LockClass = Box::leak(Box::new(LockClass::new(name)));
+            contend(Arc::new(Mutex::with_class(0, class))).await;
+        }
+        let t = metrics::render_prometheus(&metrics::snapshot());
+        assert_eq!(classes(&t), metrics::MAX_CLASSES + 1, "{t}");
+        let other = sample(
+            &t,
+            "perf_runtime_lock_contended_acquisitions_total{class=\"other\"}",
+        )
+        .expect("an overflow series");
+        assert!(other >= 8.0, "at least 40 - 32 classes overflowed: {other}");
+    });
+}

@@ -94,6 +94,8 @@ families! {
     VIOLATIONS = "violations", None, Counter, ["kind"], "Validation violations reported, by kind.";
     ORDER_EDGES = "lock_order_edges", None, Gauge, [], "Edges of the lock-order graph between lock classes.";
     WAITS = "waits_in_progress", None, Gauge, ["class"], "Waits in progress on locks, semaphores and channels the validation engine tracks, by resource class (32 busiest by name, the rest as class=other).";
+    LOCK_CONTENDED = "lock_contended_acquisitions", None, Counter, ["class"], "Acquisitions of an async Mutex, RwLock or Semaphore that had to queue, by lock class (the LockClass name or the creation site; the first 32 classes by name, later ones as class=other).";
+    LOCK_WAIT = "lock_wait", Some("seconds"), Histogram, ["class"], "How long contended acquisitions waited in the queue, by lock class (uncontended ones wait 0 and are not recorded).";
     SLOW_WAITS = "slow_waits", None, Counter, [], "Waits on a lock, semaphore or channel that outlasted the stall threshold (validation::stall_threshold; each reported once, never a violation).";
     LIVE_CONTEXTS = "validation_live_contexts", None, Gauge, [], "Tasks and threads the validation engine keeps state for.";
 }
@@ -377,6 +379,20 @@ fn encode_snapshot(s: &Snapshot, enc: &mut DescriptorEncoder<'_>) -> fmt::Result
         s.waits_by_class
             .iter()
             .map(|(c, n)| (vec![("class", c.clone())], Value::Gauge(*n as i64))),
+    )?;
+    family(
+        e,
+        &LOCK_CONTENDED,
+        s.lock_classes
+            .iter()
+            .map(|c| (vec![("class", c.name.clone())], Value::Counter(c.contended))),
+    )?;
+    family(
+        e,
+        &LOCK_WAIT,
+        s.lock_classes
+            .iter()
+            .map(|c| (vec![("class", c.name.clone())], latency(&c.wait))),
     )?;
     family(e, &SLOW_WAITS, one(Value::Counter(s.slow_waits)))?;
     family(e, &LIVE_CONTEXTS, one(g(s.live_contexts)))?;

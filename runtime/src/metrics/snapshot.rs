@@ -76,6 +76,8 @@ pub struct Snapshot {
     pub(crate) live_contexts: usize,
     /// Waits in progress by resource class (bounded; see [`MAX_CLASSES`]).
     pub(crate) waits_by_class: Vec<(String, u64)>,
+    /// Contended acquisitions and their waits by lock class (bounded).
+    pub(crate) lock_classes: Vec<crate::sync::class_stats::LockClassSnap>,
     pub(crate) foreign: ForeignSnapshot,
 }
 
@@ -163,6 +165,7 @@ fn gather(h: &crate::scheduler::Handle) -> Snapshot {
         order_edges: crate::validation::lock_order_edge_count(),
         live_contexts: crate::validation::live_context_count(),
         waits_by_class: waits_by_class(),
+        lock_classes: crate::sync::class_stats::snapshot(),
         foreign: foreign::global().snapshot(),
     }
 }

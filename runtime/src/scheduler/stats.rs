@@ -86,6 +86,21 @@ impl LogHistogram {
             .store(self.sum_ns.load(Relaxed).wrapping_add(ns), Relaxed);
     }
 
+    /// Adds one value from any thread (a locked add per value: for the
+    /// slow paths that record here, e.g. a contended lock's wait).
+    #[inline]
+    pub(crate) fn record_shared(&self, ns: u64) {
+        self.buckets[bucket_of(ns)].fetch_add(1, Relaxed);
+        self.sum_ns.fetch_add(ns, Relaxed);
+    }
+
+    /// The values recorded so far.
+    pub(crate) fn snapshot(&self) -> DelayHistogram {
+        let mut h = DelayHistogram::empty();
+        self.add_to(&mut h);
+        h
+    }
+
     fn add_to(&self, into: &mut DelayHistogram) {
         for (sum, b) in into.counts.iter_mut().zip(self.buckets.iter()) {
             *sum += b.load(Relaxed);
