@@ -452,3 +452,48 @@ fn lock_contention_is_counted_by_class_with_an_overflow_bucket() {
         assert!(other >= 8.0, "at least 40 - 32 classes overflowed: {other}");
     });
 }
+
+#[test]
+fn channel_occupancy_and_capacity_by_creation_site() {
+    use perf_runtime::sync::mpsc;
+    let rt = Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let line = line!() + 1;
+        let chans: Vec<_> = (0..3).map(|_| mpsc::channel::<u32>(8)).collect();
+        let (utx, _urx) = mpsc::unbounded_channel::<u32>();
+        for (i, (tx, _)) in chans.iter().enumerate() {
+            for v in 0..=i as u32 {
+                tx.send(v).await.unwrap();
+            }
+        }
+        utx.send(1).unwrap();
+        let class = format!("{{class=\"mpsc@metrics_endpoint.rs:{line}\"}}");
+        let t = metrics::render_prometheus(&metrics::snapshot());
+        let at = |family: &str| sample(&t, &format!("perf_runtime_{family}{class}"));
+        assert_eq!(at("channels"), Some(3.0), "{t}");
+        assert_eq!(at("channel_occupancy"), Some(6.0), "1 + 2 + 3 queued");
+        assert_eq!(at("channel_capacity"), Some(24.0));
+        let unbounded = t
+            .lines()
+            .find(|l| l.starts_with("perf_runtime_channel_occupancy{class=\"unbounded"))
+            .expect("the unbounded channel's class");
+        assert!(unbounded.ends_with(" 1"), "{unbounded}");
+        // Receiving empties the queues; dropping the channels removes them.
+        let (_, mut rx) = chans.into_iter().nth(2).unwrap();
+        for _ in 0..3 {
+            rx.recv().await.unwrap();
+        }
+        let t = metrics::render_prometheus(&metrics::snapshot());
+        let at = |family: &str| sample(&t, &format!("perf_runtime_{family}{class}"));
+        assert_eq!(at("channels"), Some(1.0), "two channels dropped: {t}");
+        assert_eq!(at("channel_occupancy"), Some(0.0));
+        assert_eq!(at("channel_capacity"), Some(8.0));
+        drop(rx);
+        let t = metrics::render_prometheus(&metrics::snapshot());
+        assert_eq!(
+            sample(&t, &format!("perf_runtime_channels{class}")),
+            None,
+            "a class without a live channel is not exported: {t}"
+        );
+    });
+}

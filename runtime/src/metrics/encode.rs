@@ -96,6 +96,9 @@ families! {
     WAITS = "waits_in_progress", None, Gauge, ["class"], "Waits in progress on locks, semaphores and channels the validation engine tracks, by resource class (32 busiest by name, the rest as class=other).";
     LOCK_CONTENDED = "lock_contended_acquisitions", None, Counter, ["class"], "Acquisitions of an async Mutex, RwLock or Semaphore that had to queue, by lock class (the LockClass name or the creation site; the first 32 classes by name, later ones as class=other).";
     LOCK_WAIT = "lock_wait", Some("seconds"), Histogram, ["class"], "How long contended acquisitions waited in the queue, by lock class (uncontended ones wait 0 and are not recorded).";
+    CHANNELS = "channels", None, Gauge, ["class"], "Live mpsc channels, by channel class (the creation site, e.g. mpsc@server.rs:42; the first 32 sites, later ones as class=other).";
+    CHANNEL_OCCUPANCY = "channel_occupancy", None, Gauge, ["class"], "Messages queued in the live mpsc channels of a class, summed (read from the queues at scrape time).";
+    CHANNEL_CAPACITY = "channel_capacity", None, Gauge, ["class"], "Buffer sizes of the live bounded mpsc channels of a class, summed (unbounded channels add 0).";
     SLOW_WAITS = "slow_waits", None, Counter, [], "Waits on a lock, semaphore or channel that outlasted the stall threshold (validation::stall_threshold; each reported once, never a violation).";
     LIVE_CONTEXTS = "validation_live_contexts", None, Gauge, [], "Tasks and threads the validation engine keeps state for.";
 }
@@ -394,6 +397,14 @@ fn encode_snapshot(s: &Snapshot, enc: &mut DescriptorEncoder<'_>) -> fmt::Result
             .iter()
             .map(|c| (vec![("class", c.name.clone())], latency(&c.wait))),
     )?;
+    let by_channel_class = |f: fn(&crate::sync::class_stats::ChannelClassSnap) -> usize| {
+        s.channel_classes
+            .iter()
+            .map(move |c| (vec![("class", c.name.clone())], g(f(c))))
+    };
+    family(e, &CHANNELS, by_channel_class(|c| c.channels))?;
+    family(e, &CHANNEL_OCCUPANCY, by_channel_class(|c| c.occupancy))?;
+    family(e, &CHANNEL_CAPACITY, by_channel_class(|c| c.capacity))?;
     family(e, &SLOW_WAITS, one(Value::Counter(s.slow_waits)))?;
     family(e, &LIVE_CONTEXTS, one(g(s.live_contexts)))?;
     encode_foreign(s, e)

@@ -78,6 +78,8 @@ pub struct Snapshot {
     pub(crate) waits_by_class: Vec<(String, u64)>,
     /// Contended acquisitions and their waits by lock class (bounded).
     pub(crate) lock_classes: Vec<crate::sync::class_stats::LockClassSnap>,
+    /// Live mpsc channels by class: count, messages queued, buffer.
+    pub(crate) channel_classes: Vec<crate::sync::class_stats::ChannelClassSnap>,
     pub(crate) foreign: ForeignSnapshot,
 }
 
@@ -166,6 +168,7 @@ fn gather(h: &crate::scheduler::Handle) -> Snapshot {
         live_contexts: crate::validation::live_context_count(),
         waits_by_class: waits_by_class(),
         lock_classes: crate::sync::class_stats::snapshot(),
+        channel_classes: crate::sync::class_stats::channel_snapshot(),
         foreign: foreign::global().snapshot(),
     }
 }

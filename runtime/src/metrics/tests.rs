@@ -121,3 +121,21 @@ fn histograms_export_never_optimistic() {
     assert_eq!(below, 0, "a 3 ms poll counted under 3 ms: {buckets:?}");
     assert_eq!(buckets.iter().map(|(_, n)| n).sum::<u64>(), 1);
 }
+
+#[test]
+fn channel_gauges_read_live_channels_and_unregister_on_drop() {
+    use crate::sync::class_stats::channel_snapshot;
+    use crate::sync::mpsc;
+    let site = line!() + 1;
+    let (tx, rx) = mpsc::unbounded_channel::<String>();
+    let name = format!("unbounded_mpsc@tests.rs:{site}");
+    let find = || channel_snapshot().into_iter().find(|c| c.name == name);
+    tx.send("a".into()).unwrap();
+    tx.send("b".into()).unwrap();
+    // Read from another thread while the channel is alive.
+    let c = std::thread::scope(|s| s.spawn(find).join().unwrap()).expect("registered");
+    assert_eq!((c.channels, c.occupancy, c.capacity), (1, 2, 0));
+    drop(tx);
+    drop(rx);
+    assert_eq!(find(), None, "unregistered with the channel");
+}

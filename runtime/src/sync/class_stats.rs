@@ -180,3 +180,149 @@ pub(crate) fn snapshot() -> Vec<LockClassSnap> {
         })
         .collect()
 }
+
+// Channels: occupancy and capacity by channel class (the creation site,
+// `mpsc@file.rs:line`), read at scrape time from the live channels
+// themselves, so sending and receiving count nothing. A channel registers
+// once when created and unregisters when its shared state is dropped; the
+// registry keeps, per live channel, a type-erased pointer to it and the
+// function that reads its queue length.
+
+/// Reads the queue length of the channel `ptr` points to.
+pub(crate) type LenFn = unsafe fn(*const ()) -> usize;
+
+struct ChannelEntry {
+    class: usize,
+    ptr: *const (),
+    len: LenFn,
+    bound: Option<usize>,
+}
+
+struct ChannelRegistry {
+    /// Class names; index `MAX_CLASSES` (when present) is never used: a
+    /// class past the cap is `None` below and reported as `other`.
+    classes: Vec<(crate::validation::Site, String)>,
+    entries: Vec<Option<ChannelEntry>>,
+    free: Vec<usize>,
+}
+
+// SAFETY: the raw pointers are dereferenced only under the registry's lock,
+// while the channel they point to is alive (`ChannelGauge` docs), and only
+// to read the queue's atomic indices, which any thread may read.
+unsafe impl Send for ChannelRegistry {}
+
+static CHANNELS: Mutex<ChannelRegistry> = Mutex::new(ChannelRegistry {
+    classes: Vec::new(),
+    entries: Vec::new(),
+    free: Vec::new(),
+});
+
+fn channels() -> std::sync::MutexGuard<'static, ChannelRegistry> {
+    CHANNELS.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A live channel's registration; the channel's shared state keeps it as
+/// its first field, so it unregisters before anything else of the channel
+/// is dropped.
+pub(crate) struct ChannelGauge(usize);
+
+impl ChannelGauge {
+    /// Registers the channel at `ptr` (its shared state, which must not
+    /// move and must own the returned gauge), created at `site`.
+    ///
+    /// # Safety
+    /// `len(ptr)` must be sound to call from any thread for as long as the
+    /// returned gauge is alive.
+    pub(crate) unsafe fn register(
+        ptr: *const (),
+        len: LenFn,
+        bound: Option<usize>,
+        site: crate::validation::Site,
+        kind: &str,
+    ) -> ChannelGauge {
+        let mut r = channels();
+        let class = match r.classes.iter().position(|(s, _)| *s == site) {
+            Some(i) => i,
+            None => {
+                let file = site
+                    .file()
+                    .rsplit(['/', '\\'])
+                    .next()
+                    .unwrap_or(site.file());
+                let name = format!("{kind}@{file}:{}", site.line());
+                match r.classes.iter().position(|(_, n)| *n == name) {
+                    Some(i) => i,
+                    None if r.classes.len() < MAX_CLASSES => {
+                        r.classes.push((site, name));
+                        r.classes.len() - 1
+                    }
+                    None => MAX_CLASSES,
+                }
+            }
+        };
+        let e = ChannelEntry {
+            class,
+            ptr,
+            len,
+            bound,
+        };
+        let id = match r.free.pop() {
+            Some(id) => {
+                r.entries[id] = Some(e);
+                id
+            }
+            None => {
+                r.entries.push(Some(e));
+                r.entries.len() - 1
+            }
+        };
+        ChannelGauge(id)
+    }
+}
+
+impl Drop for ChannelGauge {
+    fn drop(&mut self) {
+        let mut r = channels();
+        r.entries[self.0] = None;
+        r.free.push(self.0);
+    }
+}
+
+/// One channel class's live channels, summed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ChannelClassSnap {
+    pub(crate) name: String,
+    pub(crate) channels: usize,
+    pub(crate) occupancy: usize,
+    /// Summed buffer of the bounded ones.
+    pub(crate) capacity: usize,
+}
+
+/// Every channel class with a live channel, `other` last.
+pub(crate) fn channel_snapshot() -> Vec<ChannelClassSnap> {
+    let r = channels();
+    let mut out: Vec<ChannelClassSnap> = r
+        .classes
+        .iter()
+        .map(|(_, n)| n.clone())
+        .chain([OTHER_CLASS.to_owned()])
+        .map(|name| ChannelClassSnap {
+            name,
+            channels: 0,
+            occupancy: 0,
+            capacity: 0,
+        })
+        .collect();
+    let other = out.len() - 1;
+    for e in r.entries.iter().flatten() {
+        let c = &mut out[e.class.min(other)];
+        c.channels += 1;
+        // SAFETY: the entry is registered, so its channel is alive (its
+        // gauge unregisters under this lock before the channel is dropped),
+        // and `register`'s caller promised `len` is sound on it.
+        c.occupancy += unsafe { (e.len)(e.ptr) };
+        c.capacity += e.bound.unwrap_or(0);
+    }
+    out.retain(|c| c.channels > 0);
+    out
+}
