@@ -497,3 +497,145 @@ fn channel_occupancy_and_capacity_by_creation_site() {
         );
     });
 }
+
+/// The text exposition read back by an independent parser (the
+/// `prometheus-parse` crate): every sample line is one parsed sample with the
+/// same name, labels and value, and every family has the type its `# TYPE`
+/// line declares.
+#[test]
+fn the_exposition_round_trips_through_a_text_format_parser() {
+    use prometheus_parse::{Scrape, Value};
+    let rt = runtime();
+    let m = Arc::new(Mutex::new(0u32));
+    let text = rt.block_on(async {
+        for q in [Qos::Critical, Qos::Normal, Qos::Batch] {
+            perf_runtime::spawn_with(q, async {}).await.unwrap();
+        }
+        *m.lock().await += 1;
+        let (tx, _rx) = perf_runtime::sync::mpsc::channel::<u8>(4);
+        tx.send(1).await.unwrap();
+        metrics::foreign()
+            .report_counters([("round_trip", 7)])
+            .unwrap();
+        metrics::render_prometheus(&metrics::snapshot())
+    });
+    let scrape = Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).expect("parses");
+    // Our own reading of each sample line: name, sorted labels, value.
+    let ours: Vec<(String, Vec<(String, String)>, f64)> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (series, value) = l.rsplit_once(' ').unwrap();
+            let (name, labels) = match series.split_once('{') {
+                Some((n, rest)) => (n, rest.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            let mut labels: Vec<(String, String)> = labels
+                .split(',')
+                .filter(|kv| !kv.is_empty())
+                .map(|kv| {
+                    let (k, v) = kv.split_once('=').unwrap();
+                    (k.to_owned(), v.trim_matches('"').to_owned())
+                })
+                .collect();
+            labels.sort();
+            let value = match value {
+                "+Inf" => f64::INFINITY,
+                v => v.parse().unwrap(),
+            };
+            (name.to_owned(), labels, value)
+        })
+        .collect();
+    // Theirs: histograms come back grouped, one sample per series.
+    let mut theirs = Vec::new();
+    for s in &scrape.samples {
+        let mut labels: Vec<(String, String)> = s
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        labels.sort();
+        let with = |extra: Option<(&str, String)>| {
+            let mut l = labels.clone();
+            l.extend(extra.map(|(k, v)| (k.to_owned(), v)));
+            l.sort();
+            l
+        };
+        match &s.value {
+            Value::Counter(v) | Value::Gauge(v) | Value::Untyped(v) => {
+                theirs.push((s.metric.clone(), labels.clone(), *v))
+            }
+            Value::Histogram(buckets) => {
+                for b in buckets {
+                    let le = if b.less_than.is_infinite() {
+                        "+Inf".to_owned()
+                    } else {
+                        b.less_than.to_string()
+                    };
+                    theirs.push((
+                        format!("{}_bucket", s.metric),
+                        with(Some(("le", le))),
+                        b.count,
+                    ));
+                }
+            }
+            Value::Summary(_) => panic!("no summaries are exported"),
+        }
+    }
+    // (A histogram's `_sum` and `_count` come back as samples of their own.)
+    let le_of = |labels: &[(String, String)]| -> Vec<(String, String)> {
+        labels
+            .iter()
+            .map(|(k, v)| {
+                // `le` values as numbers, since the parser formats them anew.
+                let v = if k == "le" && v != "+Inf" {
+                    v.parse::<f64>().unwrap().to_string()
+                } else {
+                    v.clone()
+                };
+                (k.clone(), v)
+            })
+            .collect()
+    };
+    let norm = |v: &[(String, Vec<(String, String)>, f64)]| -> Vec<_> {
+        let mut v: Vec<_> = v
+            .iter()
+            .map(|(n, l, x)| (n.clone(), le_of(l), x.to_bits()))
+            .collect();
+        v.sort();
+        v
+    };
+    let (a, b) = (norm(&ours), norm(&theirs));
+    let only_ours: Vec<_> = a.iter().filter(|x| !b.contains(x)).take(8).collect();
+    let only_theirs: Vec<_> = b.iter().filter(|x| !a.contains(x)).take(8).collect();
+    assert!(
+        only_ours.is_empty() && only_theirs.is_empty() && a.len() == b.len(),
+        "not read back as written:\nours only: {only_ours:?}\ntheirs only: {only_theirs:?}"
+    );
+    assert!(
+        ours.len() > 100,
+        "a full exposition: {} samples",
+        ours.len()
+    );
+    // Types as declared.
+    for line in text.lines().filter_map(|l| l.strip_prefix("# TYPE ")) {
+        let (name, ty) = line.split_once(' ').unwrap();
+        let parsed = scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == name)
+            .map(|s| match s.value {
+                Value::Counter(_) => "counter",
+                Value::Gauge(_) => "gauge",
+                Value::Histogram(_) => "histogram",
+                Value::Summary(_) => "summary",
+                Value::Untyped(_) => "untyped",
+            })
+            .collect::<Vec<_>>();
+        assert!(
+            parsed.iter().all(|t| *t == ty),
+            "{name}: {ty} vs {parsed:?}"
+        );
+    }
+    assert!(text.contains("perf_runtime_foreign_round_trip_total 7"));
+}

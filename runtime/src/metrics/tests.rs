@@ -78,6 +78,14 @@ fn accept_negotiation_and_request_heads() {
             .unwrap()
             .openmetrics
     );
+    // Prometheus 3.x's default Accept (scrape_protocols), and 2.x's.
+    for accept in [
+        "application/openmetrics-text;version=1.0.0;escaping=underscores;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=underscores;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2",
+        "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+    ] {
+        let head = format!("GET /metrics HTTP/1.1\r\nAccept: {accept}\r\n");
+        assert!(p(&head).unwrap().openmetrics, "{accept}");
+    }
     assert!(p("GET / SPDY/3").is_none());
     assert!(p("garbage").is_none());
 }
