@@ -376,10 +376,14 @@ fn io_counts_grow(driver: IoDriver) {
             counts(&metrics::render_prometheus(&metrics::snapshot())),
         )
     });
-    // Registering three sockets is submitted work on either backend, and
-    // the accept and the reads waited for readiness the driver dispatched.
+    // On epoll, registering three sockets is three epoll_ctl calls. On
+    // io_uring, their polls are queued entries the kernel consumes at the
+    // ring's next submit (some may still be queued now), but the accept
+    // could only complete once its poll was submitted. Either way the
+    // accept and the reads waited for completions the driver dispatched.
+    let least = if driver == IoDriver::Epoll { 3.0 } else { 1.0 };
     assert!(
-        after.0 >= before.0 + 3.0,
+        after.0 >= before.0 + least,
         "{driver:?}: submissions {before:?} -> {after:?}"
     );
     assert!(
