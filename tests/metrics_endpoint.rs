@@ -235,6 +235,43 @@ fn debug_tasks_shows_a_task_parked_on_a_lock() {
     });
 }
 
+/// Renders `dot` with Graphviz's `dot -Tsvg` and checks it parsed. Without
+/// a `dot` binary the check is skipped with a note, unless
+/// `PERF_RUNTIME_REQUIRE_GRAPHVIZ` is set (.ci/prometheus.sh installs
+/// Debian's graphviz and sets it).
+fn graphviz_renders(what: &str, dot: &str) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let child = Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) if std::env::var_os("PERF_RUNTIME_REQUIRE_GRAPHVIZ").is_none() => {
+            eprintln!("{what}: not rendered, no Graphviz `dot` ({e}); apt-get install graphviz");
+            return;
+        }
+        Err(e) => panic!("{what}: PERF_RUNTIME_REQUIRE_GRAPHVIZ is set but `dot` cannot run: {e}"),
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dot.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "{what}: dot rejected it ({}): {stderr}\n{dot}",
+        out.status
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("<svg"));
+}
+
 #[test]
 fn debug_locks_draws_the_order_and_a_deadlock_in_red() {
     let rt = runtime();
@@ -261,13 +298,21 @@ fn debug_locks_draws_the_order_and_a_deadlock_in_red() {
     if let Ok(dir) = std::env::var("PERF_RUNTIME_METRICS_DUMP_DIR") {
         std::fs::write(format!("{dir}/locks.dot"), &dot).unwrap();
     }
-    let reports = perf_runtime::validation::take_reports();
-    if let Some(v) = reports.first() {
-        let vd = v.to_dot();
-        assert!(vd.starts_with("digraph violation {"), "{vd}");
-        if let Ok(dir) = std::env::var("PERF_RUNTIME_METRICS_DUMP_DIR") {
-            std::fs::write(format!("{dir}/violation.dot"), &vd).unwrap();
-        }
+    graphviz_renders("/debug/locks", &dot);
+    // The engine reported the same cycle as a Deadlock when the second wait
+    // closed it; the report draws itself too.
+    let v = perf_runtime::validation::take_reports_matching(|v| {
+        v.kind() == perf_runtime::validation::ViolationKind::Deadlock
+    })
+    .into_iter()
+    .next()
+    .expect("the deadlock was reported");
+    let vd = v.to_dot();
+    assert!(vd.starts_with("digraph violation {"), "{vd}");
+    assert!(vd.contains("color=red"), "{vd}");
+    graphviz_renders("Violation::to_dot", &vd);
+    if let Ok(dir) = std::env::var("PERF_RUNTIME_METRICS_DUMP_DIR") {
+        std::fs::write(format!("{dir}/violation.dot"), &vd).unwrap();
     }
     t1.abort();
     t2.abort();

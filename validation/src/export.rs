@@ -233,6 +233,26 @@ impl Violation {
             }
             let _ = writeln!(s, "  }}");
         }
+        // A deadlock has no chain: its sides are the waiters along the
+        // cycle, each waiting for what the next one holds. The cycle is the
+        // red edges from each side's last step (its wait) to the next
+        // side's first (the hold it waits for).
+        let sides = self.sides();
+        if chain.is_empty() && self.kind() == crate::ViolationKind::Deadlock && sides.len() > 1 {
+            for (n, side) in sides.iter().enumerate() {
+                let next = (n + 1) % sides.len();
+                let (Some(last), false) = (
+                    side.events().len().checked_sub(1),
+                    sides[next].events().is_empty(),
+                ) else {
+                    continue;
+                };
+                let _ = writeln!(
+                    s,
+                    "  s{n}_{last} -> s{next}_0 [color=red, penwidth=2, constraint=false];"
+                );
+            }
+        }
         s.push_str("}\n");
         s
     }
