@@ -2,7 +2,9 @@
 //! server answering itself, the watchdog, validation, and the metrics the
 //! runtime served meanwhile. Run with `cargo run --release --example tour`
 //! (`-- --metrics 127.0.0.1:9464` to scrape it yourself while it runs; by
-//! default it serves on a free port of 127.0.0.1).
+//! default it serves on a free port of 127.0.0.1). `-- --dot FILE` also
+//! writes the lock-order inversion it finds as Graphviz DOT
+//! (`dot -Tsvg FILE > inversion.svg`; the README's picture).
 
 use perf_runtime::runtime::Builder;
 use perf_runtime::task::{self, JoinSet, Qos};
@@ -378,9 +380,20 @@ async fn validation() {
                 println!("   {line}");
             }
             println!("\n   as JSON: {}", report.to_json());
+            if let Some(path) = dot_path() {
+                match std::fs::write(&path, report.to_dot()) {
+                    Ok(()) => println!("   as Graphviz DOT: {path} (dot -Tsvg {path})"),
+                    Err(e) => eprintln!("   could not write {path}: {e}"),
+                }
+            }
         }
         None => println!("   no report: validation is off (PERF_RUNTIME_VALIDATION=off?)"),
     }
+}
+
+/// The FILE of `--dot FILE`, if given.
+fn dot_path() -> Option<String> {
+    std::env::args().skip_while(|a| a != "--dot").nth(1)
 }
 
 fn burn(d: Duration) {

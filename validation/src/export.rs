@@ -214,7 +214,18 @@ impl Violation {
                 let _ = writeln!(s, "  c{i} -> c{next} [color=red, penwidth=2];");
             }
         }
-        for (n, side) in self.sides().iter().enumerate() {
+        let sides = self.sides();
+        let cyclic = match self.kind() {
+            crate::ViolationKind::Deadlock => sides.len() > 1,
+            crate::ViolationKind::LockOrderInversion => sides.len() == 2,
+            _ => false,
+        } && sides.iter().all(|side| !side.events().is_empty());
+        let red = if cyclic {
+            " [color=red, penwidth=2]"
+        } else {
+            ""
+        };
+        for (n, side) in sides.iter().enumerate() {
             let title = match side.context() {
                 Some(c) => format!("{}: {c}", side.role()),
                 None => side.role().to_owned(),
@@ -228,25 +239,20 @@ impl Violation {
                     dot_quote(&step(ev.text(), ev.site()))
                 );
                 if i > 0 {
-                    let _ = writeln!(s, "    s{n}_{} -> s{n}_{i};", i - 1);
+                    let _ = writeln!(s, "    s{n}_{} -> s{n}_{i}{red};", i - 1);
                 }
             }
             let _ = writeln!(s, "  }}");
         }
-        // A deadlock has no chain: its sides are the waiters along the
-        // cycle, each waiting for what the next one holds. The cycle is the
-        // red edges from each side's last step (its wait) to the next
-        // side's first (the hold it waits for).
-        let sides = self.sides();
-        if chain.is_empty() && self.kind() == crate::ViolationKind::Deadlock && sides.len() > 1 {
+        // The cycle through the sides: in a deadlock each side (a waiter)
+        // waits for what the next one holds; in a two-sided inversion each
+        // side's last lock is the one the other side took first. Red edges
+        // from each side's last step to the next side's first close it
+        // (the steps within a side are joined above, red too).
+        if cyclic {
             for (n, side) in sides.iter().enumerate() {
                 let next = (n + 1) % sides.len();
-                let (Some(last), false) = (
-                    side.events().len().checked_sub(1),
-                    sides[next].events().is_empty(),
-                ) else {
-                    continue;
-                };
+                let last = side.events().len() - 1;
                 let _ = writeln!(
                     s,
                     "  s{n}_{last} -> s{next}_0 [color=red, penwidth=2, constraint=false];"
