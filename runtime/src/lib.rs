@@ -61,6 +61,7 @@ pub mod io;
 pub(crate) mod loom;
 #[doc(hidden)]
 pub mod macros;
+pub mod metrics;
 pub mod net;
 pub mod process;
 pub mod runtime;
