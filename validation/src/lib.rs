@@ -146,7 +146,7 @@
 //! on the lock-order graph, with incremental cycle detection).
 //!
 //! A wait is recorded in its own context's state: its first wait outside
-//! the wait-for graph in a lock-free slot, others under a lock only that
+//! the wait-for graph in a lock-free inline wait, others under a lock only that
 //! context normally takes. Only a wait that can be part of a cycle (its
 //! context holds a lock or permits, or has a channel role) publishes what
 //! its context holds and raises a hint, and a wait searches the graph only
@@ -163,7 +163,7 @@
 //! adds about 8 ns, one while holding a lock about 90 ns; a oneshot with
 //! one receive wait costs about 18 ns.
 //!
-//! Inside a task the held stack lives behind the task's [`TaskSlot`], which
+//! Inside a task the held stack lives behind the task's [`TaskStateCell`], which
 //! the runtime names around each poll ([`swap_current_task`]); the
 //! alternative — a sharded map from task id to state — costs about 11 ns
 //! per lookup, two lookups per acquire/release.
@@ -192,7 +192,7 @@
 //!
 //! Install a [`ContextHook`] once ([`set_context_hook`]) that returns the
 //! task being polled on the calling thread as a [`TaskRef`] (its id and the
-//! [`TaskSlot`] kept in its header), set each worker's mode with
+//! [`TaskStateCell`] kept in its header), set each worker's mode with
 //! [`set_thread_mode`], call [`scan`] periodically from the watchdog (with
 //! [`set_stall_threshold`] from the builder) for the slow-wait advisories,
 //! and hand in [`report_long_poll`] and [`report_all_tasks_blocked`] (which
@@ -233,7 +233,7 @@ pub use channel::{ChannelKind, ChannelMeta, SenderClaim};
 pub use class::{Level, LockClass, LockKind, Nesting};
 pub use context::{
     has_context_hook, set_context_hook, swap_current_task, timed_scope, ContextDesc, ContextHook,
-    ContextId, TaskRef, TaskSlot, TimedScope,
+    ContextId, TaskRef, TaskStateCell, TimedScope,
 };
 pub use engine::{stats, EngineStats};
 pub use ingest::{report_all_tasks_blocked, report_long_poll, BlockedTask};

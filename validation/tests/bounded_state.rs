@@ -11,7 +11,7 @@
 
 use perf_validation::{
     join_wait_at, stats, swap_current_task, Access, ChannelKind, ChannelMeta, EngineStats,
-    LockKind, LockMeta, TaskRef, TaskSlot, WaitKind, WaitMeta,
+    LockKind, LockMeta, TaskRef, TaskStateCell, WaitKind, WaitMeta,
 };
 use std::num::NonZeroU64;
 use std::panic::Location;
@@ -19,14 +19,14 @@ use std::panic::Location;
 /// A stand-in for a runtime task: an id and the slot its header keeps.
 struct Task {
     id: NonZeroU64,
-    slot: TaskSlot,
+    slot: TaskStateCell,
 }
 
 impl Task {
     fn new(id: u64) -> Task {
         Task {
             id: NonZeroU64::new(id).unwrap(),
-            slot: TaskSlot::new(),
+            slot: TaskStateCell::new(),
         }
     }
 

@@ -19,7 +19,7 @@
 //! account for every one of them.
 
 use super::batch_semaphore::{self, BatchSemaphore};
-use super::validate::{Acquiring, HeldSlot, Track, TrackedAcquire};
+use super::tracking::{Acquiring, HeldToken, Track, TrackedAcquire};
 use crate::validation::{Held, LockClass, LockKind, LockMeta};
 use std::error::Error;
 use std::fmt;
@@ -210,7 +210,7 @@ impl Semaphore {
             Ok(held) => Ok(SemaphorePermit {
                 sem: self,
                 permits: n,
-                held: HeldSlot::new(held),
+                held: HeldToken::new(held),
             }),
             Err(_) => Err(AcquireError::closed()),
         })
@@ -242,7 +242,7 @@ impl Semaphore {
         Ok(SemaphorePermit {
             sem: self,
             permits: n,
-            held: HeldSlot::new(held),
+            held: HeldToken::new(held),
         })
     }
 
@@ -325,7 +325,7 @@ impl fmt::Debug for Semaphore {
 pub struct SemaphorePermit<'a> {
     sem: &'a Semaphore,
     permits: u32,
-    held: HeldSlot,
+    held: HeldToken,
 }
 
 impl<'a> SemaphorePermit<'a> {
@@ -368,11 +368,11 @@ impl<'a> SemaphorePermit<'a> {
             return None;
         }
         self.permits -= n;
-        self.held = HeldSlot::empty();
+        self.held = HeldToken::empty();
         Some(SemaphorePermit {
             sem: self.sem,
             permits: n,
-            held: HeldSlot::empty(),
+            held: HeldToken::empty(),
         })
     }
 }

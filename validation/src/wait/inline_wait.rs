@@ -11,7 +11,7 @@
 //!
 //! One state word, three bits:
 //!
-//! - `OCC` — a record is in the slot. Only the owner sets it, after writing
+//! - `OCC` — a record is in the inline wait. Only the owner sets it, after writing
 //!   the record into the empty slot (no one else touches an empty slot).
 //! - `READ` — someone has the record: a reader (the stall scan, a deadlock
 //!   check, a report) copying or stamping it, or a non-owner ending the
@@ -30,7 +30,7 @@
 //!   `READ`, read the record out, then `OCC|READ -> 0`. If `GONE` appeared,
 //!   that fails and the slot stays occupied: the state is alive until the
 //!   caller, under `remote`, clears it and decides whether to free the state
-//!   ([`Slot::clear_gone`]). Every free decision is taken under `remote` and
+//!   ([`InlineWait::clear_gone`]). Every free decision is taken under `remote` and
 //!   requires an empty slot, so exactly one party frees.
 //!
 //! Lock order: a holder of `READ` may take `remote`; nobody takes `READ`
@@ -51,9 +51,9 @@ const GONE: usize = 4;
 /// The state word and the record share one cache line: a wait writes
 /// one line of its context's state, not three.
 #[repr(C, align(64))]
-pub(crate) struct Slot {
+pub(crate) struct InlineWait {
     state: AtomicUsize,
-    rec: UnsafeCell<MaybeUninit<SlotRecord>>,
+    rec: UnsafeCell<MaybeUninit<InlineWaitRecord>>,
 }
 
 /// A wait as the slot keeps it: plain data (sites as `Location`s, the
@@ -61,7 +61,7 @@ pub(crate) struct Slot {
 /// `Notify`, `Barrier` or `watch`, semaphore permits, a oneshot — fit;
 /// [`WaitRecord`] is what readers see.
 #[derive(Clone, Copy)]
-pub(crate) struct SlotRecord {
+pub(crate) struct InlineWaitRecord {
     kind: ResKind,
     /// `R_BOUNDED`, `R_REPORTED`, `R_SLOW`, and the target's kind (`T_*`).
     flags: u8,
@@ -89,7 +89,7 @@ const T_PERMITS: u8 = 1;
 const T_ONESHOT: u8 = 2;
 const T_TASK: u8 = 3;
 
-impl SlotRecord {
+impl InlineWaitRecord {
     /// The record of a wait, if its target fits a slot.
     #[inline(always)]
     #[allow(clippy::too_many_arguments)] // the parts of one record, written in place
@@ -102,7 +102,7 @@ impl SlotRecord {
         bounded: bool,
         since_ns: u64,
         instance: usize,
-    ) -> Option<SlotRecord> {
+    ) -> Option<InlineWaitRecord> {
         let (t, target, outstanding) = match *target {
             Target::Nobody => (T_NOBODY, 0, 0),
             Target::Permits {
@@ -113,7 +113,7 @@ impl SlotRecord {
             Target::Task(c) => (T_TASK, 0, c.as_u64()),
             Target::Holders { .. } | Target::Senders(_) | Target::Receiver(_) => return None,
         };
-        Some(SlotRecord {
+        Some(InlineWaitRecord {
             kind,
             flags: (u8::from(bounded) * R_BOUNDED) | (t << T_SHIFT),
             class,
@@ -179,29 +179,29 @@ impl SlotRecord {
 
 // SAFETY: the record is only touched by the party the protocol (module docs)
 // gives it to: the owner while the slot is empty, the holder of `READ`, or
-// the owner after emptying it; `SlotRecord` is plain data.
-unsafe impl Sync for Slot {}
-// SAFETY: sending a `Slot` moves plain data and an atomic; which thread may touch the record is the protocol's concern (see `Sync`), not the owner thread's identity.
-unsafe impl Send for Slot {}
+// the owner after emptying it; `InlineWaitRecord` is plain data.
+unsafe impl Sync for InlineWait {}
+// SAFETY: sending a `InlineWait` moves plain data and an atomic; which thread may touch the record is the protocol's concern (see `Sync`), not the owner thread's identity.
+unsafe impl Send for InlineWait {}
 
 /// What ending a wait elsewhere found.
 pub(crate) enum Taken {
     /// The wait is over; the state may be gone already.
-    Done(SlotRecord),
+    Done(InlineWaitRecord),
     /// The owner exited meanwhile: the slot is still held, and the caller
-    /// must call [`Slot::clear_gone`] under `remote` and decide the free.
-    OwnerGone(SlotRecord),
+    /// must call [`InlineWait::clear_gone`] under `remote` and decide the free.
+    OwnerGone(InlineWaitRecord),
 }
 
-impl Slot {
-    pub(crate) fn new() -> Slot {
-        Slot {
+impl InlineWait {
+    pub(crate) fn new() -> InlineWait {
+        InlineWait {
             state: AtomicUsize::new(0),
             rec: UnsafeCell::new(MaybeUninit::uninit()),
         }
     }
 
-    /// Whether the slot is free for the owner's next wait (exact for the
+    /// Whether the inline wait is free for the owner's next wait (exact for the
     /// owner: only it fills the slot).
     #[inline]
     pub(crate) fn is_free(&self) -> bool {
@@ -217,7 +217,7 @@ impl Slot {
     /// The caller is the owner, the owner has not exited, and the slot is
     /// free ([`is_free`](Self::is_free)).
     #[inline(always)]
-    pub(crate) unsafe fn put(&self, rec: SlotRecord) {
+    pub(crate) unsafe fn put(&self, rec: InlineWaitRecord) {
         self.rec.with_mut(|p| {
             // SAFETY: the slot is empty: only the owner (the caller) touches it.
             unsafe { (*p).write(rec) };
@@ -226,7 +226,7 @@ impl Slot {
         self.state.store(OCC, Release);
     }
 
-    /// Ends the wait in the slot, from its owner; returns the record's
+    /// Ends the wait in the inline wait, from its owner; returns the record's
     /// pending entry (only that field is read back: a record read whole
     /// right after it was written stalls on store forwarding).
     ///
@@ -246,14 +246,14 @@ impl Slot {
         })
     }
 
-    /// Ends the wait in the slot from another context.
+    /// Ends the wait in the inline wait from another context.
     ///
     /// # Safety
     /// The slot holds the caller's wait (which keeps the state alive until
     /// this returns `Done`, or until `clear_gone`).
     pub(crate) unsafe fn take_elsewhere(&self) -> Taken {
         let taken = self.take_read();
-        debug_assert!(taken, "the caller's wait is in the slot");
+        debug_assert!(taken, "the caller's wait is in the inline wait");
         // SAFETY: `READ` is ours and `OCC` is set (our wait is in it): nobody else touches the record.
         let rec = self.rec.with(|p| unsafe { (*p).assume_init_read() });
         match self.state.compare_exchange(OCC | READ, 0, Release, Relaxed) {
@@ -293,21 +293,21 @@ impl Slot {
     }
 
     /// Marks the owner gone. Call under `remote`: from then on a wait left
-    /// in the slot is only emptied under `remote` ([`Slot::clear_gone`]).
+    /// in the inline wait is only emptied under `remote` ([`InlineWait::clear_gone`]).
     pub(crate) fn owner_exits(&self) {
         self.state.fetch_or(GONE, AcqRel);
     }
 
-    /// Whether a wait is in the slot. Under `remote`, as part of a free
+    /// Whether a wait is in the inline wait. Under `remote`, as part of a free
     /// decision, exact: only the owner fills the slot, and an ender that
     /// finds the owner gone empties it under `remote`.
     pub(crate) fn occupied(&self) -> bool {
         self.state.load(Acquire) & OCC != 0
     }
 
-    /// Runs `f` on the record in the slot, if any. The caller keeps the
+    /// Runs `f` on the record in the inline wait, if any. The caller keeps the
     /// state alive (the registry lock) and holds no `remote` lock.
-    pub(crate) fn read<R>(&self, f: impl FnOnce(&mut SlotRecord) -> R) -> Option<R> {
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&mut InlineWaitRecord) -> R) -> Option<R> {
         if !self.take_read() {
             return None;
         }
@@ -344,8 +344,8 @@ mod tests {
 
     #[test]
     fn a_slot_is_one_cache_line() {
-        assert_eq!(std::mem::size_of::<Slot>(), 64);
-        assert_eq!(std::mem::align_of::<Slot>(), 64);
+        assert_eq!(std::mem::size_of::<InlineWait>(), 64);
+        assert_eq!(std::mem::align_of::<InlineWait>(), 64);
     }
 
     #[test]
@@ -357,7 +357,8 @@ mod tests {
             outstanding: 3,
         };
         let kind = ResKind::Lock(crate::LockKind::Semaphore);
-        let mut rec = SlotRecord::new(kind, 7, created, site, &permits, true, 99, 0x80).unwrap();
+        let mut rec =
+            InlineWaitRecord::new(kind, 7, created, site, &permits, true, 99, 0x80).unwrap();
         let w = rec.to_wait_record();
         assert_eq!(w.resource.kind, kind);
         assert_eq!(w.resource.class, 7);
@@ -377,12 +378,12 @@ mod tests {
         rec.update_from(&seen);
         assert!(rec.to_wait_record().stall_reported);
         let oneshot = Target::Oneshot { chan: 0x1000 };
-        let r = SlotRecord::new(kind, 0, created, site, &oneshot, false, 0, 0).unwrap();
+        let r = InlineWaitRecord::new(kind, 0, created, site, &oneshot, false, 0, 0).unwrap();
         assert!(matches!(
             r.to_wait_record().target,
             Target::Oneshot { chan: 0x1000 }
         ));
         let holders = Target::Holders { resource: 1 };
-        assert!(SlotRecord::new(kind, 0, created, site, &holders, false, 0, 0).is_none());
+        assert!(InlineWaitRecord::new(kind, 0, created, site, &holders, false, 0, 0).is_none());
     }
 }

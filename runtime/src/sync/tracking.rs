@@ -59,17 +59,17 @@ use std::task::{Context, Poll};
 /// A [`Held`] token as guards and futures keep it: dropping an empty one
 /// (validation off, owned guards) is an inline compare, not a call into the
 /// engine's drop.
-pub(crate) struct HeldSlot(ManuallyDrop<Held>);
+pub(crate) struct HeldToken(ManuallyDrop<Held>);
 
-impl HeldSlot {
+impl HeldToken {
     #[inline]
-    pub(crate) fn new(held: Held) -> HeldSlot {
-        HeldSlot(ManuallyDrop::new(held))
+    pub(crate) fn new(held: Held) -> HeldToken {
+        HeldToken(ManuallyDrop::new(held))
     }
 
     #[inline]
-    pub(crate) fn empty() -> HeldSlot {
-        HeldSlot::new(Held::untracked())
+    pub(crate) fn empty() -> HeldToken {
+        HeldToken::new(Held::untracked())
     }
 
     /// Moves the token out, leaving the slot empty.
@@ -79,7 +79,7 @@ impl HeldSlot {
     }
 }
 
-impl Drop for HeldSlot {
+impl Drop for HeldToken {
     #[inline]
     fn drop(&mut self) {
         if self.0.is_tracked() {
