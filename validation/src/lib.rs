@@ -218,6 +218,7 @@ mod lock;
 pub(crate) mod loom;
 mod mode;
 mod report;
+mod resolve;
 mod sink;
 mod site;
 mod wait;
@@ -240,6 +241,7 @@ pub use ingest::{report_all_tasks_blocked, report_long_poll, BlockedTask};
 pub use lock::{Access, Held, LockMeta};
 pub use mode::{global_mode, mode, set_mode, set_thread_mode, Mode, ModeParseError, ENV_VAR};
 pub use report::{Column, Event, Scenario, Side, Violation, ViolationKind};
+pub use resolve::{set_deadlock_handler, DeadlockAction, DeadlockHandler};
 pub use sink::{
     count, counts, take_reports, take_reports_matching, with_reports_deferred, DeferredReports,
 };
