@@ -149,7 +149,11 @@ fn loom_the_owner_ends_its_slot_wait_while_a_scan_stamps_it() {
             assert!(st.inline_wait.occupied());
             assert_eq!(ContextState::end_slot_wait(p.0, true), 0);
             std::mem::forget(w);
-            assert!(!st.inline_wait.occupied());
+            assert!(
+                !st.inline_wait.occupied(),
+                "state {:#x}",
+                st.inline_wait.raw_state()
+            );
         }
         // SAFETY: this thread owns the state and is not exiting; the graph is leaked.
         let (w2, _) = unsafe { record(g, p.0, notify_wait()) };

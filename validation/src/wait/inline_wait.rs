@@ -1,63 +1,90 @@
-//! A context's first wait outside any lock: the slot.
+//! A context's first wait outside any lock: its inline wait.
 //!
 //! Most waits a context records are alone (a task awaits one thing at a
 //! time) and take no part in the wait-for graph (see `graph.rs`): a oneshot
-//! reply, a `Notify`, a semaphore. Those go in the context's slot, which its
-//! owner fills with plain writes and one release store and empties with one
-//! compare-exchange; the rest (a second wait at once, graph waits) go in the
-//! list under the state's `remote` lock as before.
+//! reply, a `Notify`, a semaphore. Those go in the context's inline wait,
+//! which its owner fills with relaxed stores and one release store and
+//! empties with one atomic `and`; the rest (a second wait at once, graph waits) go
+//! in the list under the state's `remote` lock as before.
 //!
-//! # Protocol
+//! # Protocol: a sequence lock the owner never waits on
 //!
-//! One state word, three bits:
+//! One state word: `OCC` (a record is in), `GONE` (the owner exited), the
+//! two marks readers may set on the record (`F_REPORTED`, `F_SLOW`), and a
+//! generation above them that each fill increments. The record is eight
+//! atomic words beside it, written only by the owner, only while `OCC` is
+//! clear (no one else writes an empty inline wait).
 //!
-//! - `OCC` — a record is in the inline wait. Only the owner sets it, after writing
-//!   the record into the empty slot (no one else touches an empty slot).
-//! - `READ` — someone has the record: a reader (the stall scan, a deadlock
-//!   check, a report) copying or stamping it, or a non-owner ending the
-//!   wait. Taken with a compare-exchange from a state with `OCC` and without
-//!   `READ`, so holders exclude each other; the owner's end waits for it to
-//!   clear.
-//! - `GONE` — the owner exited (set under `remote` by `owner_exit`).
+//! - **The owner fills**: release fence, record words (relaxed), then
+//!   `state = gen+1 | OCC` (release). It **ends** its wait with one atomic
+//!   `and` that keeps only the generation (`OCC` and the marks cleared). Neither step
+//!   loops or waits for anyone: a reader in the middle of a copy never
+//!   slows the owner (the stall scan runs on the watchdog's thread while
+//!   tasks wait and wake).
+//! - **A reader** (the stall scan, the deadlock view, a report) loads the
+//!   state (acquire), copies the words, fences (acquire), and loads the
+//!   state again: a different generation or a cleared `OCC` means the wait
+//!   ended (and maybe another began) during the copy — it retries, or finds
+//!   the inline wait empty. Only a validated copy is decoded (its site
+//!   pointers dereferenced). A mark it sets goes in with a compare-exchange
+//!   against the state it validated, so a mark never lands on a later wait.
+//! - **Ending elsewhere** (a wait handed to another context, or a guard
+//!   moved; the owner then does not end it): the record is stable while
+//!   `OCC` is set, so the ender copies it and clears `OCC` with a
+//!   compare-exchange, retried only if a reader set a mark meanwhile. If
+//!   `GONE` appeared, the inline wait stays occupied: the state is alive
+//!   until the caller, under `remote`, clears it and decides whether to free
+//!   the state ([`InlineWait::clear_gone`]). Every free decision is taken
+//!   under `remote` and requires an empty inline wait, so exactly one party
+//!   frees.
 //!
-//! Ending the wait:
-//!
-//! - by the owner: `OCC -> 0` in one compare-exchange (spinning while a
-//!   reader holds `READ`), then it reads the record's pending entry — the
-//!   slot is empty, only the owner writes an empty slot, and it is busy
-//!   here. The owner is running, so `GONE` cannot be set.
-//! - elsewhere (a wait handed to another context, or a guard moved): take
-//!   `READ`, read the record out, then `OCC|READ -> 0`. If `GONE` appeared,
-//!   that fails and the slot stays occupied: the state is alive until the
-//!   caller, under `remote`, clears it and decides whether to free the state
-//!   ([`InlineWait::clear_gone`]). Every free decision is taken under `remote` and
-//!   requires an empty slot, so exactly one party frees.
-//!
-//! Lock order: a holder of `READ` may take `remote`; nobody takes `READ`
-//! while holding `remote`.
+//! Why a reader's copy is sound: the owner's end store `E` precedes its
+//! release fence, which precedes the next fill's word stores; a reader that
+//! copied one of those words and then fenced (acquire) sees `E` or later in
+//! its second state load (fence-fence synchronisation), so a torn copy is
+//! never validated. The loom model
+//! `loom_a_scan_never_validates_a_torn_inline_wait` checks it.
 
 use super::graph::{ResKind, Resource, Target, WaitRecord};
+use crate::channel::ChannelKind;
+use crate::class::LockKind;
 use crate::context::ContextId;
-use crate::loom::cell::UnsafeCell;
-use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
+use crate::loom::sync::atomic::{
+    fence, AtomicPtr, AtomicU64, AtomicUsize,
+    Ordering::{self, *},
+};
 use crate::site::Site;
-use std::mem::MaybeUninit;
+use crate::wait::WaitKind;
 use std::panic::Location;
 
 const OCC: usize = 1;
-const READ: usize = 2;
-const GONE: usize = 4;
+const GONE: usize = 2;
+/// The reader marks, mirrored from the record's `R_REPORTED` / `R_SLOW`.
+const F_REPORTED: usize = 4;
+const F_SLOW: usize = 8;
+const MARKS: usize = F_REPORTED | F_SLOW;
+/// The generation: one more per fill.
+const GEN_ONE: usize = 16;
+const GEN_MASK: usize = !(GEN_ONE - 1);
 
 /// The state word and the record share one cache line: a wait writes
 /// one line of its context's state, not three.
 #[repr(C, align(64))]
 pub(crate) struct InlineWait {
     state: AtomicUsize,
-    rec: UnsafeCell<MaybeUninit<InlineWaitRecord>>,
+    /// The kind's code (8 bits), the record's flags (8 bits), the class
+    /// (32 bits, high).
+    head: AtomicU64,
+    created: AtomicPtr<Location<'static>>,
+    site: AtomicPtr<Location<'static>>,
+    target: AtomicUsize,
+    outstanding: AtomicU64,
+    since_ns: AtomicU64,
+    instance: AtomicUsize,
 }
 
-/// A wait as the slot keeps it: plain data (sites as `Location`s, the
-/// target inline), 56 bytes. Only waits whose target owns nothing — a
+/// A wait as the inline wait keeps it: plain data (sites as `Location`s,
+/// the target inline), 56 bytes. Only waits whose target owns nothing — a
 /// `Notify`, `Barrier` or `watch`, semaphore permits, a oneshot — fit;
 /// [`WaitRecord`] is what readers see.
 #[derive(Clone, Copy)]
@@ -177,19 +204,96 @@ impl InlineWaitRecord {
     }
 }
 
-// SAFETY: the record is only touched by the party the protocol (module docs)
-// gives it to: the owner while the slot is empty, the holder of `READ`, or
-// the owner after emptying it; `InlineWaitRecord` is plain data.
-unsafe impl Sync for InlineWait {}
-// SAFETY: sending a `InlineWait` moves plain data and an atomic; which thread may touch the record is the protocol's concern (see `Sync`), not the owner thread's identity.
-unsafe impl Send for InlineWait {}
+/// The record's kind as one byte (`decode_kind` reverses it).
+fn encode_kind(k: ResKind) -> u8 {
+    match k {
+        ResKind::Lock(l) => l as u8,
+        ResKind::Recv(c) => 0x10 | c as u8,
+        ResKind::Send(c) => 0x20 | c as u8,
+        ResKind::Other(w) => 0x30 | w as u8,
+        ResKind::Join => 0x40,
+    }
+}
+
+const LOCK_KINDS: [LockKind; 4] = [
+    LockKind::Mutex,
+    LockKind::RwLock,
+    LockKind::BlockingMutex,
+    LockKind::Semaphore,
+];
+const CHANNEL_KINDS: [ChannelKind; 4] = [
+    ChannelKind::Mpsc,
+    ChannelKind::UnboundedMpsc,
+    ChannelKind::Oneshot,
+    ChannelKind::Broadcast,
+];
+const WAIT_KINDS: [WaitKind; 4] = [
+    WaitKind::Notify,
+    WaitKind::Barrier,
+    WaitKind::Watch,
+    WaitKind::Other,
+];
+
+fn decode_kind(b: u8) -> ResKind {
+    let i = usize::from(b & 0xf) % 4;
+    match b >> 4 {
+        0 => ResKind::Lock(LOCK_KINDS[i]),
+        1 => ResKind::Recv(CHANNEL_KINDS[i]),
+        2 => ResKind::Send(CHANNEL_KINDS[i]),
+        4 => ResKind::Join,
+        _ => ResKind::Other(WAIT_KINDS[i]),
+    }
+}
+
+/// The record's words as a copy found them, not yet validated (a torn
+/// copy may hold anything, its pointers included).
+struct Words {
+    head: u64,
+    created: *mut Location<'static>,
+    site: *mut Location<'static>,
+    target: usize,
+    outstanding: u64,
+    since_ns: u64,
+    instance: usize,
+}
+
+impl Words {
+    /// The record, from a copy validated against `state`.
+    ///
+    /// # Safety
+    /// The copy was made while `OCC` was set in one generation throughout
+    /// (so it is the words one fill wrote, from `&'static Location`s).
+    unsafe fn decode(&self, state: usize) -> InlineWaitRecord {
+        let mut flags = (self.head >> 8) as u8 & !(R_REPORTED | R_SLOW);
+        if state & F_REPORTED != 0 {
+            flags |= R_REPORTED;
+        }
+        if state & F_SLOW != 0 {
+            flags |= R_SLOW;
+        }
+        InlineWaitRecord {
+            kind: decode_kind(self.head as u8),
+            flags,
+            class: (self.head >> 32) as u32,
+            // SAFETY: a validated copy: written by `put` from a `&'static Location` (caller's contract).
+            created: unsafe { &*self.created },
+            // SAFETY: as above.
+            site: unsafe { &*self.site },
+            target: self.target,
+            outstanding: self.outstanding,
+            since_ns: self.since_ns,
+            instance: self.instance,
+        }
+    }
+}
 
 /// What ending a wait elsewhere found.
 pub(crate) enum Taken {
     /// The wait is over; the state may be gone already.
     Done(InlineWaitRecord),
-    /// The owner exited meanwhile: the slot is still held, and the caller
-    /// must call [`InlineWait::clear_gone`] under `remote` and decide the free.
+    /// The owner exited meanwhile: the inline wait is still held, and the
+    /// caller must call [`InlineWait::clear_gone`] under `remote` and decide
+    /// the free.
     OwnerGone(InlineWaitRecord),
 }
 
@@ -197,150 +301,232 @@ impl InlineWait {
     pub(crate) fn new() -> InlineWait {
         InlineWait {
             state: AtomicUsize::new(0),
-            rec: UnsafeCell::new(MaybeUninit::uninit()),
+            head: AtomicU64::new(0),
+            created: AtomicPtr::new(std::ptr::null_mut()),
+            site: AtomicPtr::new(std::ptr::null_mut()),
+            target: AtomicUsize::new(0),
+            outstanding: AtomicU64::new(0),
+            since_ns: AtomicU64::new(0),
+            instance: AtomicUsize::new(0),
         }
     }
 
-    /// Whether the inline wait is free for the owner's next wait (exact for the
-    /// owner: only it fills the slot).
+    /// Whether the inline wait is free for the owner's next wait (exact for
+    /// the owner: only it fills it).
     #[inline]
     pub(crate) fn is_free(&self) -> bool {
-        // Acquire: a wait ended in another context emptied the slot with a
-        // release after its (and any reader's) last access to the record;
-        // the owner's next `put` writes the record after this load.
+        // Acquire: a wait ended in another context emptied it with a release
+        // after its last read of the record; the owner's next `put` writes
+        // the record after this load.
         self.state.load(Acquire) & OCC == 0
     }
 
-    /// Puts `rec` in the free slot.
+    /// Puts `rec` in the free inline wait. Wait-free: a few stores.
     ///
     /// # Safety
-    /// The caller is the owner, the owner has not exited, and the slot is
-    /// free ([`is_free`](Self::is_free)).
+    /// The caller is the owner, the owner has not exited, and the inline
+    /// wait is free ([`is_free`](Self::is_free)).
     #[inline(always)]
     pub(crate) unsafe fn put(&self, rec: InlineWaitRecord) {
-        self.rec.with_mut(|p| {
-            // SAFETY: the slot is empty: only the owner (the caller) touches it.
-            unsafe { (*p).write(rec) };
-        });
-        // Publishes the record to readers, who acquire on taking `READ`.
-        self.state.store(OCC, Release);
+        let s = self.state.load(Relaxed);
+        debug_assert!(s & (OCC | GONE) == 0, "inline wait state {s:#x}");
+        // Orders the end of the previous wait (its state store) before the
+        // words below for any reader that copies one of them (module docs).
+        fence(Release);
+        let head = u64::from(encode_kind(rec.kind))
+            | u64::from(rec.flags & !(R_REPORTED | R_SLOW)) << 8
+            | u64::from(rec.class) << 32;
+        self.head.store(head, Relaxed);
+        self.created
+            .store(std::ptr::from_ref(rec.created).cast_mut(), Relaxed);
+        self.site
+            .store(std::ptr::from_ref(rec.site).cast_mut(), Relaxed);
+        self.target.store(rec.target, Relaxed);
+        self.outstanding.store(rec.outstanding, Relaxed);
+        self.since_ns.store(rec.since_ns, Relaxed);
+        self.instance.store(rec.instance, Relaxed);
+        // Publishes the record to readers, who acquire on loading the state.
+        self.state
+            .store((s & GEN_MASK).wrapping_add(GEN_ONE) | OCC, Release);
     }
 
-    /// Ends the wait in the inline wait, from its owner; returns the record's
-    /// pending entry (only that field is read back: a record read whole
-    /// right after it was written stalls on store forwarding).
+    /// Ends the wait in the inline wait, from its owner; returns the
+    /// record's pending entry. Wait-free: one load and one atomic `and`,
+    /// whatever readers do (a mark a reader sets meanwhile goes with the wait).
     ///
     /// # Safety
-    /// The caller is the owner, the slot holds the caller's wait, and the
-    /// owner has not exited.
+    /// The caller is the owner, the inline wait holds the caller's wait,
+    /// and the owner has not exited.
     #[inline]
     pub(crate) unsafe fn end_as_owner(&self) -> usize {
-        let mut spins = 0;
-        while let Err(s) = self.state.compare_exchange_weak(OCC, 0, Acquire, Relaxed) {
-            debug_assert!(s & OCC != 0 && s & GONE == 0, "slot state {s:#x}");
-            spin(&mut spins);
+        // Only the owner writes the words (and not now): its own value.
+        let instance = self.instance.load(Relaxed);
+        // One read-modify-write, not a load and a store: with the two,
+        // loom's model `loom_the_owner_ends_its_slot_wait_while_a_scan_stamps_it`
+        // found a reader's mark left on an ended wait, which then looked
+        // occupied. Still no loop: the owner never waits for a reader.
+        let s = self.state.fetch_and(GEN_MASK, Release);
+        debug_assert!(s & OCC != 0 && s & GONE == 0, "inline wait state {s:#x}");
+        instance
+    }
+
+    /// Copies the record's words (validated by the caller).
+    fn copy(&self, order: Ordering) -> Words {
+        Words {
+            head: self.head.load(order),
+            created: self.created.load(order),
+            site: self.site.load(order),
+            target: self.target.load(order),
+            outstanding: self.outstanding.load(order),
+            since_ns: self.since_ns.load(order),
+            instance: self.instance.load(order),
         }
-        self.rec.with(|p| {
-            // SAFETY: emptied above, and nobody but the owner (busy here) writes an empty slot; the record was written by `put`.
-            unsafe { (*p).assume_init_ref().instance }
-        })
     }
 
     /// Ends the wait in the inline wait from another context.
     ///
     /// # Safety
-    /// The slot holds the caller's wait (which keeps the state alive until
-    /// this returns `Done`, or until `clear_gone`).
+    /// The inline wait holds the caller's wait (which keeps the state alive
+    /// until this returns `Done`, or until `clear_gone`), and its owner does
+    /// not end it.
     pub(crate) unsafe fn take_elsewhere(&self) -> Taken {
-        let taken = self.take_read();
-        debug_assert!(taken, "the caller's wait is in the inline wait");
-        // SAFETY: `READ` is ours and `OCC` is set (our wait is in it): nobody else touches the record.
-        let rec = self.rec.with(|p| unsafe { (*p).assume_init_read() });
-        match self.state.compare_exchange(OCC | READ, 0, Release, Relaxed) {
-            Ok(_) => Taken::Done(rec),
-            Err(_) => Taken::OwnerGone(rec),
-        }
-    }
-
-    /// Takes `READ` on an occupied slot, waiting out another holder; false
-    /// if the slot is (or becomes) empty.
-    fn take_read(&self) -> bool {
-        let mut s = self.state.load(Relaxed);
-        let mut spins = 0;
+        // Acquire: pairs with the fill's release, so the words are the ones
+        // it wrote; they stay so while `OCC` is set (only the owner writes,
+        // and only an empty inline wait).
+        let mut s = self.state.load(Acquire);
+        debug_assert!(s & OCC != 0, "the caller's wait is in the inline wait");
+        let words = self.copy(Relaxed);
         loop {
-            if s & OCC == 0 {
-                return false;
+            // SAFETY: `OCC` is set and stays set until the exchange below: the words are one fill's.
+            let rec = unsafe { words.decode(s) };
+            if s & GONE != 0 {
+                return Taken::OwnerGone(rec);
             }
-            if s & READ != 0 {
-                spin(&mut spins);
-                s = self.state.load(Relaxed);
-                continue;
-            }
+            // Release: the owner's next fill (after `is_free`'s acquire)
+            // writes after this copy.
             match self
                 .state
-                .compare_exchange_weak(s, s | READ, Acquire, Relaxed)
+                .compare_exchange_weak(s, s & GEN_MASK, Release, Acquire)
             {
-                Ok(_) => return true,
+                Ok(_) => return Taken::Done(rec),
                 Err(now) => s = now,
             }
         }
     }
 
-    /// Empties a slot whose wait was taken out after the owner exited
-    /// ([`Taken::OwnerGone`]). Call under `remote`, then decide the free.
+    /// Empties an inline wait whose wait was taken out after the owner
+    /// exited ([`Taken::OwnerGone`]). Call under `remote`, then decide the
+    /// free.
     pub(crate) fn clear_gone(&self) {
-        self.state.store(GONE, Release);
+        self.state.fetch_and(GEN_MASK | GONE, Release);
     }
 
     /// Marks the owner gone. Call under `remote`: from then on a wait left
-    /// in the inline wait is only emptied under `remote` ([`InlineWait::clear_gone`]).
+    /// in the inline wait is only emptied under `remote`
+    /// ([`InlineWait::clear_gone`]).
     pub(crate) fn owner_exits(&self) {
         self.state.fetch_or(GONE, AcqRel);
     }
 
-    /// Whether a wait is in the inline wait. Under `remote`, as part of a free
-    /// decision, exact: only the owner fills the slot, and an ender that
+    /// Whether a wait is in the inline wait. Under `remote`, as part of a
+    /// free decision, exact: only the owner fills it, and an ender that
     /// finds the owner gone empties it under `remote`.
     pub(crate) fn occupied(&self) -> bool {
         self.state.load(Acquire) & OCC != 0
     }
 
-    /// Runs `f` on the record in the inline wait, if any. The caller keeps the
-    /// state alive (the registry lock) and holds no `remote` lock.
-    pub(crate) fn read<R>(&self, f: impl FnOnce(&mut InlineWaitRecord) -> R) -> Option<R> {
-        if !self.take_read() {
-            return None;
-        }
-        // SAFETY: `READ` is ours and `OCC` set: the record is initialised and nobody else touches it.
-        let out = self.rec.with_mut(|p| f(unsafe { (*p).assume_init_mut() }));
-        self.state.fetch_and(!READ, Release);
-        Some(out)
+    #[cfg(test)]
+    pub(crate) fn raw_state(&self) -> usize {
+        self.state.load(Relaxed)
     }
-}
 
-/// Waits a moment for the holder of `READ` (a short copy), yielding the
-/// CPU if it takes long (the holder may have been preempted).
-#[inline]
-fn spin(spins: &mut u32) {
-    #[cfg(not(perf_validation_loom))]
-    {
-        *spins += 1;
-        if *spins < 64 {
-            std::hint::spin_loop();
-        } else {
-            std::thread::yield_now();
+    /// Runs `f` on a copy of the record in the inline wait, if any, and
+    /// keeps the marks `f` set (reported, slow) if the wait is still the
+    /// same. The caller keeps the state alive (the registry lock) and holds
+    /// no `remote` lock. Retries while the owner ends and refills; never
+    /// makes the owner wait.
+    pub(crate) fn read<R>(&self, f: impl FnOnce(&mut InlineWaitRecord) -> R) -> Option<R> {
+        let (mut rec, seen) = loop {
+            let s1 = self.state.load(Acquire);
+            if s1 & OCC == 0 {
+                return None;
+            }
+            let words = self.copy(Relaxed);
+            // Pairs with the fill's release fence (module docs).
+            fence(Acquire);
+            let s2 = self.state.load(Relaxed);
+            if (s1 ^ s2) & !MARKS == 0 {
+                // SAFETY: `OCC` was set in one generation from before the copy to after it: one fill's words.
+                break (unsafe { words.decode(s2) }, s2);
+            }
+            #[cfg(perf_validation_loom)]
+            loom::thread::yield_now();
+        };
+        let out = f(&mut rec);
+        let mut marks = 0;
+        if rec.flags & R_REPORTED != 0 {
+            marks |= F_REPORTED;
         }
-    }
-    #[cfg(perf_validation_loom)]
-    {
-        let _ = spins;
-        loom::thread::yield_now();
+        if rec.flags & R_SLOW != 0 {
+            marks |= F_SLOW;
+        }
+        let mut cur = seen;
+        while marks & !cur != 0 && (cur ^ seen) & !MARKS == 0 {
+            match self
+                .state
+                .compare_exchange_weak(cur, cur | marks, Relaxed, Relaxed)
+            {
+                Ok(_) => break,
+                Err(now) => cur = now,
+            }
+        }
+        Some(out)
     }
 }
 
 #[cfg(all(test, not(perf_validation_loom)))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_survives_its_byte() {
+        let mut kinds: Vec<ResKind> = LOCK_KINDS.iter().map(|&l| ResKind::Lock(l)).collect();
+        for c in CHANNEL_KINDS {
+            kinds.extend([ResKind::Recv(c), ResKind::Send(c)]);
+        }
+        kinds.extend(WAIT_KINDS.iter().map(|&w| ResKind::Other(w)));
+        kinds.push(ResKind::Join);
+        for k in kinds {
+            assert_eq!(decode_kind(encode_kind(k)), k);
+        }
+    }
+
+    #[test]
+    fn a_record_put_reads_back_and_keeps_a_readers_mark_until_it_ends() {
+        let w = InlineWait::new();
+        let (created, site) = (Location::caller(), Location::caller());
+        let kind = ResKind::Other(WaitKind::Barrier);
+        let rec =
+            InlineWaitRecord::new(kind, 3, created, site, &Target::Nobody, true, 5, 0x40).unwrap();
+        // SAFETY: this thread is the owner; the inline wait is free.
+        unsafe { w.put(rec) };
+        let got = w.read(|r| {
+            let seen = r.to_wait_record();
+            r.flags |= R_SLOW;
+            seen
+        });
+        let got = got.expect("occupied");
+        assert_eq!((got.resource.kind, got.resource.class), (kind, 3));
+        assert!(got.bounded && !got.slow_reported);
+        assert!(w.read(|r| r.to_wait_record().slow_reported).unwrap());
+        // SAFETY: the owner ends its own wait.
+        assert_eq!(unsafe { w.end_as_owner() }, 0x40);
+        assert!(w.read(|_| ()).is_none() && w.is_free());
+        // The next wait starts unmarked.
+        // SAFETY: as above.
+        unsafe { w.put(rec) };
+        assert!(!w.read(|r| r.to_wait_record().slow_reported).unwrap());
+    }
 
     #[test]
     fn a_slot_is_one_cache_line() {
@@ -385,5 +571,90 @@ mod tests {
         ));
         let holders = Target::Holders { resource: 1 };
         assert!(InlineWaitRecord::new(kind, 0, created, site, &holders, false, 0, 0).is_none());
+    }
+}
+
+/// The sequence lock: a scan never validates a copy mixed from two waits,
+/// while the owner ends and refills without waiting for it.
+#[cfg(all(test, perf_validation_loom))]
+mod loom_tests {
+    use super::*;
+    use crate::loom::sync::Arc;
+
+    #[track_caller]
+    fn wait_of(class: u32) -> InlineWaitRecord {
+        let here = Location::caller();
+        let kind = ResKind::Other(WaitKind::Notify);
+        InlineWaitRecord::new(
+            kind,
+            class,
+            here,
+            here,
+            &Target::Nobody,
+            false,
+            0,
+            class as usize,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn loom_a_scan_never_validates_a_torn_inline_wait() {
+        loom::model(|| {
+            // Two waits whose every field differs: a copy mixed from both
+            // would have a class that disagrees with its site or instance.
+            let (one, two) = (wait_of(1), wait_of(2));
+            let w = Arc::new(InlineWait::new());
+            // SAFETY: this thread is the owner; the inline wait is free.
+            unsafe { w.put(one) };
+            let w2 = w.clone();
+            let scan = loom::thread::spawn(move || {
+                w2.read(|r| {
+                    let expect = if r.class == 1 { one } else { two };
+                    assert!(r.class == 1 || r.class == 2);
+                    assert!(std::ptr::eq(r.site, expect.site));
+                    assert_eq!(r.instance, r.class as usize);
+                    r.flags |= R_REPORTED;
+                    r.class
+                })
+            });
+            // The owner ends the first wait and starts the second: a fixed
+            // number of steps, whatever the scan does.
+            // SAFETY: the owner, ending its own wait, then filling the free inline wait.
+            unsafe {
+                assert_eq!(w.end_as_owner(), 1);
+                w.put(two);
+            }
+            let seen = scan.join().unwrap();
+            // A mark lands only on the wait the scan read: the second wait
+            // is marked only if that is the one it saw.
+            let marked = w.read(|r| r.flags & R_REPORTED != 0).unwrap();
+            assert!(!marked || seen == Some(2), "{seen:?}");
+            // SAFETY: as above.
+            assert_eq!(unsafe { w.end_as_owner() }, 2);
+            assert!(w.is_free());
+        });
+    }
+
+    #[test]
+    fn loom_a_wait_ended_elsewhere_during_a_scan_is_taken_whole() {
+        loom::model(|| {
+            let one = wait_of(7);
+            let w = Arc::new(InlineWait::new());
+            // SAFETY: this thread is the owner; the inline wait is free.
+            unsafe { w.put(one) };
+            let w2 = w.clone();
+            let scan = loom::thread::spawn(move || {
+                w2.read(|r| r.flags |= R_SLOW);
+            });
+            // SAFETY: the wait is in the inline wait, and its owner (this model's main thread) does not end it.
+            let taken = match unsafe { w.take_elsewhere() } {
+                Taken::Done(r) => r,
+                Taken::OwnerGone(_) => panic!("the owner has not exited"),
+            };
+            assert_eq!((taken.class, taken.instance), (7, 7));
+            scan.join().unwrap();
+            assert!(w.is_free());
+        });
     }
 }
