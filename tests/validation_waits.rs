@@ -398,3 +398,81 @@ fn a_barrier_whose_last_party_is_late_is_slow_not_stuck() {
         assert!(take_at(FILE, &[at("@early-party")]).is_empty());
     });
 }
+
+// ---- JoinSet::join_next ----------------------------------------------------
+//
+// `join_next` waits for any task of the set: each entry's handle is a join
+// wait of the caller, and the caller is stuck only if every one of them is.
+// The cycles go through a counted lock wait (the child holds nothing), so
+// the periodic scan finds them; the tests run it themselves, twice (a cycle
+// is reported when two consecutive scans see it).
+
+/// A task holding `m` awaits `join_next` on a set whose tasks need `m`,
+/// plus (in the twin) one task that only waits for `go`.
+fn join_next_under_a_lock(with_a_live_task: bool) -> (Vec<validation::Violation>, u32) {
+    let rt = multi(Mode::Report);
+    let m = Arc::new(Mutex::new(0u32));
+    let (go_tx, go_rx) = perf_runtime::sync::oneshot::channel::<()>();
+    let waits_before = validation::stats().active_waits;
+    let m1 = m.clone();
+    let parent = rt.spawn(async move {
+        let mut set = perf_runtime::task::JoinSet::new();
+        let mut g = m1.lock().await;
+        let m2 = m1.clone();
+        set.spawn(async move {
+            *m2.lock().await += 1; // @set-child-waits
+        });
+        if with_a_live_task {
+            set.spawn(async move {
+                go_rx.await.unwrap();
+            });
+        } else {
+            drop(go_rx);
+        }
+        set.join_next().await.unwrap().unwrap();
+        // The live task finished first: release `m` before the next join.
+        *g += 10;
+        drop(g);
+        set.join_next().await.unwrap().unwrap();
+        *m1.lock().await
+    });
+    // The parent's join waits and the child's lock wait (and the live
+    // task's oneshot receive) are registered.
+    await_waits(waits_before + if with_a_live_task { 4 } else { 2 });
+    for _ in 0..2 {
+        validation::scan(Instant::now());
+    }
+    let reports = take_at(FILE, &[at("@set-child-waits")]);
+    if with_a_live_task {
+        go_tx.send(()).unwrap();
+        (reports, rt.block_on(parent).unwrap())
+    } else {
+        // A real deadlock: break it by hand.
+        parent.abort();
+        assert!(rt.block_on(parent).unwrap_err().is_cancelled());
+        (reports, rt.block_on(async move { *m.lock().await }))
+    }
+}
+
+#[test]
+fn join_next_on_a_set_whose_only_task_needs_the_callers_lock_is_a_deadlock() {
+    let _s = serial();
+    within(|| {
+        let (reports, value) = join_next_under_a_lock(false);
+        let v = only(Deadlock, &reports);
+        assert!(v.summary().contains("JoinHandle"), "{v}");
+        // Aborting the parent dropped its set, which aborted the child:
+        // `m` is free again and was never incremented.
+        assert_eq!(value, 0);
+    });
+}
+
+#[test]
+fn join_next_while_another_task_of_the_set_can_finish_is_no_deadlock() {
+    let _s = serial();
+    within(|| {
+        let (reports, value) = join_next_under_a_lock(true);
+        assert!(reports.is_empty(), "{reports:?}");
+        assert_eq!(value, 11);
+    });
+}
