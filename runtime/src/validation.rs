@@ -194,3 +194,49 @@ fn on_deadlock(v: &Violation) -> Option<DeadlockAction> {
     }
     None
 }
+
+// ---- Leaked tasks (`#[perf_runtime::test]`) ---------------------------------
+
+/// How long the end-of-test check waits for the runtime to go idle (the
+/// tasks woken by the body's end run first). A runtime still busy then —
+/// a task looping, a timer pending, I/O under way — is not checked.
+const SETTLE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// At the end of a `#[perf_runtime::test]`: once the runtime is idle (seen
+/// twice in a row, the driving thread parked), its live tasks — if each is
+/// parked in a wait the engine tracks — are leaked: reported as a
+/// `ChannelLeak`, raised as a panic in `Panic` mode.
+pub(crate) fn check_leaked_tasks(rt: &crate::runtime::Runtime) {
+    let inner = rt.handle().inner.clone();
+    let mode = inner.common().config.validation;
+    if mode == Mode::Off || inner.num_alive_tasks() == 0 {
+        return;
+    }
+    let (tx, rx) = crate::sync::oneshot::channel();
+    let probe = inner.clone();
+    // The probe runs beside `block_on`, which parks the driving thread
+    // while it waits for the answer: idle is only seen while it is parked.
+    let prober = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + SETTLE;
+        let mut last: Option<Vec<BlockedTask>> = None;
+        while std::time::Instant::now() < deadline {
+            let now = probe.blocked_tasks_if_idle();
+            if now.is_some() && now == last {
+                let _ = tx.send(now);
+                return;
+            }
+            last = now;
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        let _ = tx.send(None);
+    });
+    let blocked = rt.block_on(rx).ok().flatten();
+    let _ = prober.join();
+    let Some(blocked) = blocked else { return };
+    let name = (inner.common().config.thread_name)();
+    if let Some(v) = report_leaked_tasks(&name, &blocked) {
+        if mode == Mode::Panic && !std::thread::panicking() {
+            panic!("{v}");
+        }
+    }
+}

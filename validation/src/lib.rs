@@ -237,7 +237,7 @@ pub use context::{
     ContextId, TaskRef, TaskStateCell, TimedScope,
 };
 pub use engine::{stats, EngineStats};
-pub use ingest::{report_all_tasks_blocked, report_long_poll, BlockedTask};
+pub use ingest::{report_all_tasks_blocked, report_leaked_tasks, report_long_poll, BlockedTask};
 pub use lock::{Access, Held, LockMeta};
 pub use mode::{global_mode, mode, set_mode, set_thread_mode, Mode, ModeParseError, ENV_VAR};
 pub use report::{Column, Event, Scenario, Side, Violation, ViolationKind};
