@@ -38,6 +38,12 @@
 //! (`ChannelStall`, `WaitStall`) when nothing can end it: every task of the
 //! runtime is blocked, with no timer, I/O or blocking job pending.
 //!
+//! `runtime::Builder::on_deadlock` says what a runtime does with an actual
+//! deadlock among its tasks ([`DeadlockAction`]: report it, panic, or
+//! cancel the youngest task of the cycle as its victim). At the end of a
+//! `#[perf_runtime::test]`, tasks left parked in waits that only other
+//! parked tasks could end fail the test (`ChannelLeak`).
+//!
 //! The runtime installs the engine's context hook on the first runtime
 //! built, so "who holds what" is keyed by task inside a task (a guard held
 //! across `.await` stays with its task as it moves between workers) and by

@@ -31,7 +31,14 @@
 //! - tokio idioms are never reported: dropping a receiver with messages
 //!   queued, dropping a sender unsent to cancel (the oneshot receiver gets
 //!   `RecvError`), a broadcast message nobody reads, a receiver that gave up
-//!   under a timeout, an idle consumer.
+//!   under a timeout, an idle consumer;
+//! - a leak is goleak's: tasks a runtime ends with, parked in waits only
+//!   other parked tasks could end ([`report_leaked_tasks`], `ChannelLeak`).
+//!
+//! A runtime may also resolve an actual deadlock rather than report it
+//! ([`DeadlockAction`], [`set_deadlock_handler`]): perf_runtime's
+//! `Builder::on_deadlock(DeadlockAction::AbortVictim)` cancels the youngest
+//! task of the cycle.
 //!
 //! # Modes
 //!
