@@ -167,38 +167,39 @@ fn on_deadlock(v: &Violation) -> Option<DeadlockAction> {
     if ids.is_empty() {
         return None;
     }
-    let rts = lock(&RUNTIMES);
-    for r in rts.iter() {
-        let mut owned: Vec<AbortHandle> = ids
-            .iter()
-            .filter_map(|&id| (r.lookup)(id).flatten())
-            .collect();
-        if owned.is_empty() {
-            continue;
-        }
-        if r.action == DeadlockAction::AbortVictim {
-            // Ids count up at spawn: the youngest task has the largest.
-            owned.sort_by_key(|h| h.id());
-            let victim = owned.pop().expect("not empty");
-            let cycle: Vec<String> = v.contexts().iter().map(|c| c.to_string()).collect();
-            let why: Arc<str> = format!(
-                "chosen as a deadlock victim (the youngest task of the cycle {}) to break it: {}",
-                cycle.join(" -> "),
-                v.summary()
-            )
-            .into();
-            mark_victim(victim.id().as_u64(), why);
-            victim.abort();
-            tracing::warn!(
-                target: "perf_validation",
-                task = victim.id().as_u64(),
-                "deadlock resolved: task {} cancelled as the victim",
-                victim.id()
-            );
-        }
-        return Some(r.action);
+    // Under the registry lock only the lookups; the abort and the log come
+    // after it (a `tracing` subscriber may itself take validated locks).
+    let (action, mut owned) = {
+        let rts = lock(&RUNTIMES);
+        rts.iter().find_map(|r| {
+            let owned: Vec<AbortHandle> = ids
+                .iter()
+                .filter_map(|&id| (r.lookup)(id).flatten())
+                .collect();
+            (!owned.is_empty()).then_some((r.action, owned))
+        })?
+    };
+    if action == DeadlockAction::AbortVictim {
+        // Ids count up at spawn: the youngest task has the largest.
+        owned.sort_by_key(|h| h.id());
+        let victim = owned.pop().expect("not empty");
+        let cycle: Vec<String> = v.contexts().iter().map(|c| c.to_string()).collect();
+        let why: Arc<str> = format!(
+            "chosen as a deadlock victim (the youngest task of the cycle {}) to break it: {}",
+            cycle.join(" -> "),
+            v.summary()
+        )
+        .into();
+        mark_victim(victim.id().as_u64(), why);
+        victim.abort();
+        tracing::warn!(
+            target: "perf_validation",
+            task = victim.id().as_u64(),
+            "deadlock resolved: task {} cancelled as the victim",
+            victim.id()
+        );
     }
-    None
+    Some(action)
 }
 
 // ---- Leaked tasks (`#[perf_runtime::test]`) ---------------------------------
