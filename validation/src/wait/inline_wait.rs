@@ -435,11 +435,6 @@ impl InlineWait {
         self.state.load(Acquire) & OCC != 0
     }
 
-    #[cfg(test)]
-    pub(crate) fn raw_state(&self) -> usize {
-        self.state.load(Relaxed)
-    }
-
     /// Runs `f` on a copy of the record in the inline wait, if any, and
     /// keeps the marks `f` set (reported, slow) if the wait is still the
     /// same. The caller keeps the state alive (the registry lock) and holds
