@@ -104,6 +104,18 @@ pub fn kernels() -> Vec<Kernel> {
             gap: None,
         },
         Kernel {
+            name: "async_join_set_under_lock_with_a_bystander",
+            category: Category::Async,
+            shape: "guard held across JoinSet::join_next while the set's task needs the lock",
+            src: &SRC,
+            workers: 2,
+            buggy: || body(join_set_bystander::buggy()),
+            fixed: || body(join_set_bystander::fixed()),
+            expect: vec![expect(Deadlock, &["js_child_lock", "js_parent_lock"])],
+            allow: &[],
+            gap: None,
+        },
+        Kernel {
             name: "async_spawn_blocking_job_needs_the_joiners_lock",
             category: Category::Async,
             shape: "a spawn_blocking job's blocking_lock on a lock its joiner holds",
@@ -405,6 +417,42 @@ mod join_bystander {
         c.await.unwrap();
         assert_eq!(*state.lock().await, 1);
         let _ = ticking.send(());
+    }
+}
+
+/// As `join_bystander`, through a `JoinSet`: the parent holds the lock
+/// while `join_next` waits for the set's one task, which needs the lock.
+/// `join_next` waits for any task of the set, so it is stuck only once
+/// every task of the set is. The fix releases the guard before joining.
+mod join_set_bystander {
+    use super::*;
+
+    async fn run(fixed: bool) {
+        let ticking = bystander();
+        let state = Arc::new(Mutex::new(0));
+        let mut set = perf_runtime::task::JoinSet::new();
+        let guard = state.lock().await; // @js_parent_lock
+        let s = state.clone();
+        set.spawn(async move {
+            *s.lock().await += 1; // @js_child_lock
+        });
+        if fixed {
+            drop(guard);
+            set.join_next().await.unwrap().unwrap();
+        } else {
+            set.join_next().await.unwrap().unwrap();
+            drop(guard);
+        }
+        assert_eq!(*state.lock().await, 1);
+        let _ = ticking.send(());
+    }
+
+    pub async fn buggy() {
+        run(false).await;
+    }
+
+    pub async fn fixed() {
+        run(true).await;
     }
 }
 
