@@ -124,12 +124,13 @@ pub(crate) enum Track<'a> {
     /// only (`LockMeta::acquire_owned_at`); a guard that does not keep the
     /// token (`RwLock`'s owned guards) drops it at once.
     Owned { meta: &'a LockMeta, access: Access },
-    /// Semaphore permits; recorded as held unless the permit is owned (an
-    /// owned permit is usually handed to a spawned task).
+    /// Semaphore permits, recorded as held; an owned permit (which may be
+    /// handed to a spawned task) for the wait-for graph only, as an owned
+    /// guard (`LockMeta::acquire_owned_permits_at`).
     Permits {
         sem: &'a Semaphore,
         permits: u32,
-        record: bool,
+        owned: bool,
     },
     /// A slot of a bounded channel: a wait for it is a send wait.
     Send(&'a ChannelMeta),
@@ -144,8 +145,14 @@ impl Track<'_> {
             Track::Permits {
                 sem,
                 permits,
-                record: true,
-            } if permits > 0 => sem.meta.acquire_permits_at(permits, site),
+                owned,
+            } if permits > 0 => {
+                if owned {
+                    sem.meta.acquire_owned_permits_at(permits, site)
+                } else {
+                    sem.meta.acquire_permits_at(permits, site)
+                }
+            }
             Track::Permits { .. } | Track::Send(_) => Held::untracked(),
         }
     }
