@@ -139,6 +139,18 @@ pub fn kernels() -> Vec<Kernel> {
             allow: &[],
             gap: None,
         },
+        Kernel {
+            name: "async_owned_permits_abba_with_a_bystander",
+            category: Category::Async,
+            shape: "two tasks take owned permits of two semaphores in opposite orders",
+            src: &SRC,
+            workers: 2,
+            buggy: || body(owned_permits_abba::buggy()),
+            fixed: || body(owned_permits_abba::fixed()),
+            expect: vec![expect(Deadlock, &["op_quota", "op_pool"])],
+            allow: &[],
+            gap: None,
+        },
     ]
 }
 
@@ -534,6 +546,70 @@ mod owned_abba {
         t1.await.unwrap();
         t2.await.unwrap();
         assert_eq!((*a.lock().await, *b.lock().await), (2, 2));
+        let _ = ticking.send(());
+    }
+
+    pub async fn buggy() {
+        run(false).await;
+    }
+
+    pub async fn fixed() {
+        run(true).await;
+    }
+}
+
+/// ABBA with owned permits (`acquire_owned`, as a connection pool and a
+/// quota handed to a worker): each task holds one semaphore's only permit
+/// and waits for the other's, while a bystander keeps ticking. The fix
+/// takes both in one order; in both bodies the permits are handed to a
+/// worker task that releases them (a handoff raises nothing).
+mod owned_permits_abba {
+    use super::*;
+    use perf_runtime::sync::{Barrier, OwnedSemaphorePermit, Semaphore};
+
+    async fn hand_off(p: OwnedSemaphorePermit, q: OwnedSemaphorePermit) {
+        perf_runtime::spawn(async move {
+            assert_eq!(p.num_permits() + q.num_permits(), 2);
+        })
+        .await
+        .unwrap();
+    }
+
+    async fn run(fixed: bool) {
+        let ticking = bystander();
+        let pool = Arc::new(Semaphore::new(1));
+        let quota = Arc::new(Semaphore::new(1));
+        let both = Arc::new(Barrier::new(2));
+        let (pool1, quota1, both1) = (pool.clone(), quota.clone(), both.clone());
+        let t1 = perf_runtime::spawn(async move {
+            let p = pool1.acquire_owned().await.unwrap();
+            both1.wait().await;
+            let q = quota1.acquire_owned().await.unwrap(); // @op_quota
+            hand_off(p, q).await;
+        });
+        let (pool2, quota2, both2) = (pool.clone(), quota.clone(), both.clone());
+        let t2 = perf_runtime::spawn(async move {
+            if fixed {
+                let p = pool2.acquire_owned().await.unwrap();
+                let q = quota2.acquire_owned().await.unwrap();
+                hand_off(p, q).await;
+                return;
+            }
+            let q = quota2.acquire_owned().await.unwrap();
+            both2.wait().await;
+            let p = pool2.acquire_owned().await.unwrap(); // @op_pool
+            hand_off(p, q).await;
+        });
+        if fixed {
+            // Let t1 pass its barrier: t2 does not wait on it.
+            both.wait().await;
+        }
+        t1.await.unwrap();
+        t2.await.unwrap();
+        assert_eq!(
+            (pool.available_permits(), quota.available_permits()),
+            (1, 1)
+        );
         let _ = ticking.send(());
     }
 
