@@ -52,6 +52,7 @@ macro_rules! all_idioms {
             hand_over_hand_down_a_list,
             owned_guard_handed_to_another_task,
             job_queue_with_owned_permits_and_a_slow_job,
+            consumer_fed_by_a_thread_outside_the_runtime,
         );
     };
 }
@@ -763,4 +764,26 @@ pub async fn job_queue_with_owned_permits_and_a_slow_job() {
     }
     assert_eq!(done.load(SeqCst), 5);
     assert_eq!(slots.available_permits(), 2);
+}
+
+/// A consumer task fed by a plain thread (a sync API, a C callback):
+/// between two messages every task of the runtime waits and no timer is
+/// pending, yet the thread, which sent before, still holds its sender.
+pub async fn consumer_fed_by_a_thread_outside_the_runtime() {
+    let before = compat::slow_waits();
+    let (tx, mut rx) = mpsc::channel::<u32>(1);
+    let feeder = std::thread::spawn(move || {
+        tx.blocking_send(1).unwrap();
+        compat::until_slow_blocking(before);
+        tx.blocking_send(2).unwrap();
+    });
+    let consumer = crate::rt::spawn(async move {
+        let mut got = Vec::new();
+        while let Some(v) = rx.recv().await {
+            got.push(v);
+        }
+        got
+    });
+    assert_eq!(consumer.await.unwrap(), [1, 2]);
+    feeder.join().unwrap();
 }

@@ -58,12 +58,20 @@ pub fn report_long_poll(
 /// raised as a panic; returns the `AllTasksBlocked` report (`None` if
 /// `blocked` is empty, or validation is off) so the runtime can raise it,
 /// e.g. from `block_on`.
+///
+/// Nothing is reported while one of the tasks waits on a channel whose
+/// other side the engine knows to be a thread (one that sent on it, or
+/// polls its receiver): that side may still act, so the runtime is idle,
+/// not stuck.
 pub fn report_all_tasks_blocked(runtime: &str, blocked: &[BlockedTask]) -> Option<Violation> {
     if blocked.is_empty() || crate::mode::mode() == crate::Mode::Off {
         return None;
     }
     let e = engine::get();
     let ids: Vec<ContextId> = blocked.iter().map(|t| ContextId::task(t.id)).collect();
+    if crate::wait::woken_from_outside(&e.waits, &ids) {
+        return None;
+    }
     crate::wait::report_stuck(e, &ids, std::time::Instant::now());
     let mut key: Vec<Site> = Vec::new();
     let mut sides = Vec::new();
