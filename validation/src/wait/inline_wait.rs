@@ -435,6 +435,13 @@ impl InlineWait {
         self.state.load(Acquire) & OCC != 0
     }
 
+    /// The state word, for a loom model's failure message (only the models
+    /// use it: `cfg(perf_validation_loom)`).
+    #[cfg(all(test, perf_validation_loom))]
+    pub(crate) fn raw_state(&self) -> usize {
+        self.state.load(Relaxed)
+    }
+
     /// Runs `f` on a copy of the record in the inline wait, if any, and
     /// keeps the marks `f` set (reported, slow) if the wait is still the
     /// same. The caller keeps the state alive (the registry lock) and holds
