@@ -19,9 +19,11 @@
 //! - a lock order is reported when it can deadlock: classes taken in orders
 //!   that form a cycle, or an explicit [`Level`] or [`Nesting`] broken;
 //! - a wait is reported when it can never end: it closes a cycle of the
-//!   wait-for graph (`Deadlock`), or every task of its runtime is blocked,
-//!   with nothing runnable and no timer, I/O or blocking job pending, for
-//!   the stall threshold (`ChannelStall`, `WaitStall`, `AllTasksBlocked`);
+//!   wait-for graph (`Deadlock`; owned guards and permits count once two
+//!   periodic scans agree), or every task of its runtime is blocked, with
+//!   nothing runnable, no timer, I/O or blocking job pending and no thread
+//!   known to use the channel waited on, for the stall threshold
+//!   (`ChannelStall`, `WaitStall`, `AllTasksBlocked`);
 //! - **timing alone never makes a violation.** A wait that has lasted
 //!   longer than the stall threshold without progress is a *slow wait*: an
 //!   advisory `tracing` event (target `perf_validation::slow_wait`, level
