@@ -128,6 +128,18 @@ pub fn kernels() -> Vec<Kernel> {
             gap: None,
         },
         Kernel {
+            name: "async_spawn_blocking_recv_awaits_its_joiner",
+            category: Category::Async,
+            shape: "a spawn_blocking job's blocking_recv on a channel only its joiner sends on",
+            src: &SRC,
+            workers: 2,
+            buggy: || body(blocking_recv_job::buggy()),
+            fixed: || body(blocking_recv_job::fixed()),
+            expect: vec![expect(Deadlock, &["br_blocking_recv", "br_join"])],
+            allow: &[],
+            gap: None,
+        },
+        Kernel {
             name: "async_lock_owned_abba_with_a_bystander",
             category: Category::Async,
             shape: "two tasks take lock_owned guards of two mutexes in opposite orders",
@@ -610,6 +622,48 @@ mod owned_permits_abba {
             (pool.available_permits(), quota.available_permits()),
             (1, 1)
         );
+        let _ = ticking.send(());
+    }
+
+    pub async fn buggy() {
+        run(false).await;
+    }
+
+    pub async fn fixed() {
+        run(true).await;
+    }
+}
+
+/// A `spawn_blocking` job reads a batch with `blocking_recv` from a channel
+/// whose only sender is kept (and was used) by the task that awaits the
+/// job's handle: the task sends the rest of the batch only after the join,
+/// while a bystander keeps ticking. The fix sends the whole batch (and
+/// drops the sender) before joining.
+mod blocking_recv_job {
+    use super::*;
+
+    async fn run(fixed: bool) {
+        let ticking = bystander();
+        let (tx, mut rx) = mpsc::channel::<u32>(4);
+        tx.send(1).await.unwrap();
+        let job = perf_runtime::task::spawn_blocking(move || {
+            // (`None` only once the buggy run's runtime is torn down.)
+            let mut sum = 0;
+            for _ in 0..2 {
+                let Some(v) = rx.blocking_recv() else { break }; // @br_blocking_recv
+                sum += v;
+            }
+            sum
+        });
+        if fixed {
+            tx.send(2).await.unwrap();
+            drop(tx);
+            assert_eq!(job.await.unwrap(), 3);
+        } else {
+            let sum = job.await.unwrap(); // @br_join
+            tx.send(2).await.unwrap();
+            assert_eq!(sum, 3);
+        }
         let _ = ticking.send(());
     }
 
