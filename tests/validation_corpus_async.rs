@@ -104,6 +104,18 @@ pub fn kernels() -> Vec<Kernel> {
             gap: None,
         },
         Kernel {
+            name: "async_join_set_under_lock_with_a_bystander",
+            category: Category::Async,
+            shape: "guard held across JoinSet::join_next while the set's task needs the lock",
+            src: &SRC,
+            workers: 2,
+            buggy: || body(join_set_bystander::buggy()),
+            fixed: || body(join_set_bystander::fixed()),
+            expect: vec![expect(Deadlock, &["js_child_lock", "js_parent_lock"])],
+            allow: &[],
+            gap: None,
+        },
+        Kernel {
             name: "async_spawn_blocking_job_needs_the_joiners_lock",
             category: Category::Async,
             shape: "a spawn_blocking job's blocking_lock on a lock its joiner holds",
@@ -116,6 +128,18 @@ pub fn kernels() -> Vec<Kernel> {
             gap: None,
         },
         Kernel {
+            name: "async_spawn_blocking_recv_awaits_its_joiner",
+            category: Category::Async,
+            shape: "a spawn_blocking job's blocking_recv on a channel only its joiner sends on",
+            src: &SRC,
+            workers: 2,
+            buggy: || body(blocking_recv_job::buggy()),
+            fixed: || body(blocking_recv_job::fixed()),
+            expect: vec![expect(Deadlock, &["br_blocking_recv", "br_join"])],
+            allow: &[],
+            gap: None,
+        },
+        Kernel {
             name: "async_lock_owned_abba_with_a_bystander",
             category: Category::Async,
             shape: "two tasks take lock_owned guards of two mutexes in opposite orders",
@@ -124,6 +148,18 @@ pub fn kernels() -> Vec<Kernel> {
             buggy: || body(owned_abba::buggy()),
             fixed: || body(owned_abba::fixed()),
             expect: vec![expect(Deadlock, &["oa_second_a", "oa_second_b"])],
+            allow: &[],
+            gap: None,
+        },
+        Kernel {
+            name: "async_owned_permits_abba_with_a_bystander",
+            category: Category::Async,
+            shape: "two tasks take owned permits of two semaphores in opposite orders",
+            src: &SRC,
+            workers: 2,
+            buggy: || body(owned_permits_abba::buggy()),
+            fixed: || body(owned_permits_abba::fixed()),
+            expect: vec![expect(Deadlock, &["op_quota", "op_pool"])],
             allow: &[],
             gap: None,
         },
@@ -408,6 +444,42 @@ mod join_bystander {
     }
 }
 
+/// As `join_bystander`, through a `JoinSet`: the parent holds the lock
+/// while `join_next` waits for the set's one task, which needs the lock.
+/// `join_next` waits for any task of the set, so it is stuck only once
+/// every task of the set is. The fix releases the guard before joining.
+mod join_set_bystander {
+    use super::*;
+
+    async fn run(fixed: bool) {
+        let ticking = bystander();
+        let state = Arc::new(Mutex::new(0));
+        let mut set = perf_runtime::task::JoinSet::new();
+        let guard = state.lock().await; // @js_parent_lock
+        let s = state.clone();
+        set.spawn(async move {
+            *s.lock().await += 1; // @js_child_lock
+        });
+        if fixed {
+            drop(guard);
+            set.join_next().await.unwrap().unwrap();
+        } else {
+            set.join_next().await.unwrap().unwrap();
+            drop(guard);
+        }
+        assert_eq!(*state.lock().await, 1);
+        let _ = ticking.send(());
+    }
+
+    pub async fn buggy() {
+        run(false).await;
+    }
+
+    pub async fn fixed() {
+        run(true).await;
+    }
+}
+
 /// A `spawn_blocking` job takes the lock with `blocking_lock` while the
 /// task that spawned it holds the lock and awaits the job's handle; a
 /// bystander keeps ticking. The fix releases the lock before joining.
@@ -486,6 +558,112 @@ mod owned_abba {
         t1.await.unwrap();
         t2.await.unwrap();
         assert_eq!((*a.lock().await, *b.lock().await), (2, 2));
+        let _ = ticking.send(());
+    }
+
+    pub async fn buggy() {
+        run(false).await;
+    }
+
+    pub async fn fixed() {
+        run(true).await;
+    }
+}
+
+/// ABBA with owned permits (`acquire_owned`, as a connection pool and a
+/// quota handed to a worker): each task holds one semaphore's only permit
+/// and waits for the other's, while a bystander keeps ticking. The fix
+/// takes both in one order; in both bodies the permits are handed to a
+/// worker task that releases them (a handoff raises nothing).
+mod owned_permits_abba {
+    use super::*;
+    use perf_runtime::sync::{Barrier, OwnedSemaphorePermit, Semaphore};
+
+    async fn hand_off(p: OwnedSemaphorePermit, q: OwnedSemaphorePermit) {
+        perf_runtime::spawn(async move {
+            assert_eq!(p.num_permits() + q.num_permits(), 2);
+        })
+        .await
+        .unwrap();
+    }
+
+    async fn run(fixed: bool) {
+        let ticking = bystander();
+        let pool = Arc::new(Semaphore::new(1));
+        let quota = Arc::new(Semaphore::new(1));
+        let both = Arc::new(Barrier::new(2));
+        let (pool1, quota1, both1) = (pool.clone(), quota.clone(), both.clone());
+        let t1 = perf_runtime::spawn(async move {
+            let p = pool1.acquire_owned().await.unwrap();
+            both1.wait().await;
+            let q = quota1.acquire_owned().await.unwrap(); // @op_quota
+            hand_off(p, q).await;
+        });
+        let (pool2, quota2, both2) = (pool.clone(), quota.clone(), both.clone());
+        let t2 = perf_runtime::spawn(async move {
+            if fixed {
+                let p = pool2.acquire_owned().await.unwrap();
+                let q = quota2.acquire_owned().await.unwrap();
+                hand_off(p, q).await;
+                return;
+            }
+            let q = quota2.acquire_owned().await.unwrap();
+            both2.wait().await;
+            let p = pool2.acquire_owned().await.unwrap(); // @op_pool
+            hand_off(p, q).await;
+        });
+        if fixed {
+            // Let t1 pass its barrier: t2 does not wait on it.
+            both.wait().await;
+        }
+        t1.await.unwrap();
+        t2.await.unwrap();
+        assert_eq!(
+            (pool.available_permits(), quota.available_permits()),
+            (1, 1)
+        );
+        let _ = ticking.send(());
+    }
+
+    pub async fn buggy() {
+        run(false).await;
+    }
+
+    pub async fn fixed() {
+        run(true).await;
+    }
+}
+
+/// A `spawn_blocking` job reads a batch with `blocking_recv` from a channel
+/// whose only sender is kept (and was used) by the task that awaits the
+/// job's handle: the task sends the rest of the batch only after the join,
+/// while a bystander keeps ticking. The fix sends the whole batch (and
+/// drops the sender) before joining.
+mod blocking_recv_job {
+    use super::*;
+
+    async fn run(fixed: bool) {
+        let ticking = bystander();
+        let (tx, mut rx) = mpsc::channel::<u32>(4);
+        tx.send(1).await.unwrap();
+        let job = perf_runtime::task::spawn_blocking(move || {
+            // (`None` only once the buggy run's runtime is torn down.)
+            let mut sum = 0;
+            for _ in 0..2 {
+                let Some(v) = rx.blocking_recv() else { break }; // @br_blocking_recv
+                sum += v;
+            }
+            sum
+        });
+        if fixed {
+            tx.send(2).await.unwrap();
+            drop(tx);
+            assert_eq!(job.await.unwrap(), 3);
+        } else {
+            let sum = job.await.unwrap(); // @br_join
+            tx.send(2).await.unwrap();
+            assert_eq!(sum, 3);
+        }
         let _ = ticking.send(());
     }
 

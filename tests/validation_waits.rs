@@ -398,3 +398,185 @@ fn a_barrier_whose_last_party_is_late_is_slow_not_stuck() {
         assert!(take_at(FILE, &[at("@early-party")]).is_empty());
     });
 }
+
+// ---- JoinSet::join_next ----------------------------------------------------
+//
+// `join_next` waits for any task of the set: each entry's handle is a join
+// wait of the caller, and the caller is stuck only if every one of them is.
+// The cycles go through a counted lock wait (the child holds nothing), so
+// the periodic scan finds them; the tests run it themselves, twice (a cycle
+// is reported when two consecutive scans see it).
+
+/// A task holding `m` awaits `join_next` on a set whose tasks need `m`,
+/// plus (in the twin) one task that only waits for `go`.
+fn join_next_under_a_lock(with_a_live_task: bool) -> (Vec<validation::Violation>, u32) {
+    let rt = multi(Mode::Report);
+    let m = Arc::new(Mutex::new(0u32));
+    let (go_tx, go_rx) = perf_runtime::sync::oneshot::channel::<()>();
+    let waits_before = validation::stats().active_waits;
+    let m1 = m.clone();
+    let parent = rt.spawn(async move {
+        let mut set = perf_runtime::task::JoinSet::new();
+        let mut g = m1.lock().await;
+        let m2 = m1.clone();
+        set.spawn(async move {
+            *m2.lock().await += 1; // @set-child-waits
+        });
+        if with_a_live_task {
+            set.spawn(async move {
+                go_rx.await.unwrap();
+            });
+        } else {
+            drop(go_rx);
+        }
+        set.join_next().await.unwrap().unwrap();
+        // The live task finished first: release `m` before the next join.
+        *g += 10;
+        drop(g);
+        set.join_next().await.unwrap().unwrap();
+        *m1.lock().await
+    });
+    // The parent's join waits and the child's lock wait (and the live
+    // task's oneshot receive) are registered.
+    await_waits(waits_before + if with_a_live_task { 4 } else { 2 });
+    for _ in 0..2 {
+        validation::scan(Instant::now());
+    }
+    let reports = take_at(FILE, &[at("@set-child-waits")]);
+    if with_a_live_task {
+        go_tx.send(()).unwrap();
+        (reports, rt.block_on(parent).unwrap())
+    } else {
+        // A real deadlock: break it by hand.
+        parent.abort();
+        assert!(rt.block_on(parent).unwrap_err().is_cancelled());
+        (reports, rt.block_on(async move { *m.lock().await }))
+    }
+}
+
+#[test]
+fn join_next_on_a_set_whose_only_task_needs_the_callers_lock_is_a_deadlock() {
+    let _s = serial();
+    within(|| {
+        let (reports, value) = join_next_under_a_lock(false);
+        let v = only(Deadlock, &reports);
+        assert!(v.summary().contains("JoinHandle"), "{v}");
+        // Aborting the parent dropped its set, which aborted the child:
+        // `m` is free again and was never incremented.
+        assert_eq!(value, 0);
+    });
+}
+
+#[test]
+fn join_next_while_another_task_of_the_set_can_finish_is_no_deadlock() {
+    let _s = serial();
+    within(|| {
+        let (reports, value) = join_next_under_a_lock(true);
+        assert!(reports.is_empty(), "{reports:?}");
+        assert_eq!(value, 11);
+    });
+}
+
+// ---- Owned permits ---------------------------------------------------------
+//
+// An `OwnedSemaphorePermit` is recorded as held by the task that acquired
+// it, for the wait-for graph only: a cycle through one is reported once
+// two consecutive scans agree, and the permit handed to another task never
+// makes its acquirer look stuck on its own semaphore.
+
+/// Scans until a report of `kind` mentions `line` (at most [`PATIENCE`]).
+fn scan_until(kind: validation::ViolationKind, line: u32) -> Vec<validation::Violation> {
+    let mut got = Vec::new();
+    let found = wait_until(PATIENCE, || {
+        validation::scan(Instant::now());
+        got.extend(take_at(FILE, &[line]));
+        got.iter().any(|v| v.kind() == kind)
+    });
+    assert!(found, "no {kind:?} report at line {line}: {got:?}");
+    got
+}
+
+#[test]
+fn owned_permits_taken_in_opposite_orders_are_a_deadlock_whatever_else_runs() {
+    let _s = serial();
+    within(|| {
+        let rt = multi(Mode::Report);
+        let waits_before = validation::stats().active_waits;
+        let a = Arc::new(Semaphore::new(1));
+        let b = Arc::new(Semaphore::new(1));
+        // Each task takes its first permit before either asks for its
+        // second: the test thread hands out the go-ahead.
+        let (took_tx, took_rx) = std::sync::mpsc::channel::<()>();
+        let spawn = |first: Arc<Semaphore>, second: Arc<Semaphore>| {
+            let took = took_tx.clone();
+            let (go_tx, go_rx) = perf_runtime::sync::oneshot::channel::<()>();
+            let task = rt.spawn(async move {
+                let p1 = first.try_acquire_owned().unwrap();
+                took.send(()).unwrap();
+                go_rx.await.unwrap();
+                let p2 = second.acquire_owned().await.unwrap(); // @owned-second
+                drop((p1, p2));
+            });
+            (task, go_tx)
+        };
+        let (t1, go1) = spawn(a.clone(), b.clone());
+        let (t2, go2) = spawn(b.clone(), a.clone());
+        took_rx.recv().unwrap();
+        took_rx.recv().unwrap();
+        // A bystander keeps a worker busy: not every task is blocked.
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let bystander = rt.spawn(async move {
+            while !s.load(SeqCst) {
+                perf_runtime::time::sleep(Duration::from_millis(1)).await;
+            }
+        });
+        go1.send(()).unwrap();
+        go2.send(()).unwrap();
+        let v = only(Deadlock, &scan_until(Deadlock, at("@owned-second")));
+        assert!(v.summary().contains("permit"), "{v}");
+        // Break it: the aborted tasks' permits go back.
+        t1.abort();
+        t2.abort();
+        assert!(rt.block_on(t1).unwrap_err().is_cancelled());
+        assert!(rt.block_on(t2).unwrap_err().is_cancelled());
+        stop.store(true, SeqCst);
+        rt.block_on(bystander).unwrap();
+        assert_eq!((a.available_permits(), b.available_permits()), (1, 1));
+        assert_eq!(validation::stats().active_waits, waits_before);
+    });
+}
+
+#[test]
+fn an_owned_permit_handed_to_another_task_never_makes_its_acquirer_stuck() {
+    let _s = serial();
+    within(|| {
+        let rt = multi(Mode::Report);
+        let waits_before = validation::stats().active_waits;
+        let sem = Arc::new(Semaphore::new(1));
+        let (go_tx, go_rx) = perf_runtime::sync::oneshot::channel::<()>();
+        let s = sem.clone();
+        let acquirer = rt.spawn(async move {
+            let permit = s.clone().acquire_owned().await.unwrap();
+            // The permit's holder now waits for the test's go-ahead.
+            let holder = perf_runtime::spawn(async move {
+                go_rx.await.unwrap();
+                drop(permit);
+            });
+            // The acquirer waits for a permit its own record names, but
+            // that it no longer holds.
+            let again = s.acquire_owned().await.unwrap(); // @owned-again
+            holder.await.unwrap();
+            again.num_permits()
+        });
+        await_waits(waits_before + 2);
+        for _ in 0..3 {
+            validation::scan(Instant::now());
+        }
+        let reports = take_at(FILE, &[at("@owned-again")]);
+        assert!(reports.is_empty(), "{reports:?}");
+        go_tx.send(()).unwrap();
+        assert_eq!(rt.block_on(acquirer).unwrap(), 1);
+        assert_eq!(sem.available_permits(), 1);
+    });
+}

@@ -26,7 +26,8 @@
 //!             .enable_all()
 //!             .build()
 //!             .expect("Failed building the Runtime")
-//!             .block_on(body);
+//!             .block_on(body);                           // tests: __block_on_test(body),
+//!                                                        // which then reports leaked tasks
 //!     }
 //! }
 //! ```
@@ -115,6 +116,14 @@ pub(crate) fn expand(kind: Kind, input: &ItemFn, config: &Config, as_test: bool)
     let validation =
         (kind == Kind::Test).then(|| quote! { .validation(#crate_path::validation::Mode::Panic) });
 
+    // A test also reports the tasks its runtime is left with, parked in
+    // waits that can never complete (`Runtime::__block_on_test`).
+    let block_on = if kind == Kind::Test {
+        quote! { __block_on_test }
+    } else {
+        quote! { block_on }
+    };
+
     let mut block = TokenStream::new();
     input.brace.surround(&mut block, |tokens| {
         tokens.extend(quote! {
@@ -130,7 +139,7 @@ pub(crate) fn expand(kind: Kind, input: &ItemFn, config: &Config, as_test: bool)
                     .enable_all()
                     .build()
                     .expect("Failed building the Runtime")
-                    .block_on(body);
+                    .#block_on(body);
             }
         });
     });

@@ -51,6 +51,8 @@ macro_rules! all_idioms {
             transfers_lock_the_lower_index_first,
             hand_over_hand_down_a_list,
             owned_guard_handed_to_another_task,
+            job_queue_with_owned_permits_and_a_slow_job,
+            consumer_fed_by_a_thread_outside_the_runtime,
         );
     };
 }
@@ -733,4 +735,55 @@ pub async fn select_stop_by_broadcast_then_join_set_holding_the_job_sender() {
 pub async fn select_stop_by_mpsc_then_join_holding_the_job_sender() {
     let (tx, rx) = mpsc::channel(1);
     select_stop_then_join(StopBy::Mpsc(tx, rx), JoinBy::Handle).await;
+}
+
+/// A job queue bounded by a semaphore: the dispatcher takes an owned permit
+/// per job and moves it into the job's task, so it waits for the next
+/// permit while the jobs — not it — hold the ones it took. The first job is
+/// slow (it ends only once the dispatcher's wait was seen slow).
+pub async fn job_queue_with_owned_permits_and_a_slow_job() {
+    let slots = Arc::new(Semaphore::new(2));
+    let done = Arc::new(AtomicUsize::new(0));
+    let before = compat::slow_waits();
+    let mut jobs = Vec::new();
+    for i in 0..5usize {
+        let permit = slots.clone().acquire_owned().await.unwrap();
+        let done = done.clone();
+        jobs.push(crate::rt::spawn(async move {
+            if i == 0 {
+                compat::until_slow(before).await;
+            } else {
+                crate::rt::task::yield_now().await;
+            }
+            done.fetch_add(1, SeqCst);
+            drop(permit);
+        }));
+    }
+    for j in jobs {
+        j.await.unwrap();
+    }
+    assert_eq!(done.load(SeqCst), 5);
+    assert_eq!(slots.available_permits(), 2);
+}
+
+/// A consumer task fed by a plain thread (a sync API, a C callback):
+/// between two messages every task of the runtime waits and no timer is
+/// pending, yet the thread, which sent before, still holds its sender.
+pub async fn consumer_fed_by_a_thread_outside_the_runtime() {
+    let before = compat::slow_waits();
+    let (tx, mut rx) = mpsc::channel::<u32>(1);
+    let feeder = std::thread::spawn(move || {
+        tx.blocking_send(1).unwrap();
+        compat::until_slow_blocking(before);
+        tx.blocking_send(2).unwrap();
+    });
+    let consumer = crate::rt::spawn(async move {
+        let mut got = Vec::new();
+        while let Some(v) = rx.recv().await {
+            got.push(v);
+        }
+        got
+    });
+    assert_eq!(consumer.await.unwrap(), [1, 2]);
+    feeder.join().unwrap();
 }

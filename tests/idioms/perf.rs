@@ -40,6 +40,24 @@ mod compat {
         }
     }
 
+    /// As [`until_slow`], from a thread outside the runtime; then lets two
+    /// more watchdog scans (250 ms apart) pass, so the watchdog also judges
+    /// an idle runtime while the thread is still quiet. (Nothing depends on
+    /// how long: the body is correct either way; this only makes sure the
+    /// validator had its chance to be wrong.)
+    pub fn until_slow_blocking(before: u64) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while validation::slow_waits() <= before {
+            validation::set_stall_threshold(Duration::from_millis(20));
+            assert!(
+                Instant::now() < deadline,
+                "the watchdog never saw a wait slow"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(600));
+    }
+
     /// Fails with every report that mentions the idioms.
     pub fn no_reports() {
         let mine = |v: &Violation| {

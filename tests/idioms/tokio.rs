@@ -23,6 +23,11 @@ mod compat {
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
 
+    /// As `until_slow`, from a thread outside the runtime.
+    pub fn until_slow_blocking(_before: u64) {
+        std::thread::sleep(Duration::from_millis(30));
+    }
+
     pub fn no_reports() {}
 }
 

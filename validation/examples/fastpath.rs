@@ -32,7 +32,7 @@
 
 use perf_validation::{
     set_context_hook, set_thread_mode, swap_current_task, Access, ChannelKind, ChannelMeta,
-    ContextHook, LockKind, LockMeta, Mode, TaskRef, TaskSlot,
+    ContextHook, LockKind, LockMeta, Mode, TaskRef, TaskStateCell,
 };
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -92,7 +92,7 @@ fn main() {
     let cached = measure(|| drop(black_box(inner.acquire(Access::Exclusive))));
     drop(held);
 
-    let slot = TaskSlot::new();
+    let slot = TaskStateCell::new();
     // As perf_runtime does around each poll: the engine's own thread-local.
     let task = TaskRef::new(NonZeroU64::new(1).unwrap(), &slot);
     // SAFETY: `slot` outlives the setting, cleared below; one thread.

@@ -58,12 +58,20 @@ pub fn report_long_poll(
 /// raised as a panic; returns the `AllTasksBlocked` report (`None` if
 /// `blocked` is empty, or validation is off) so the runtime can raise it,
 /// e.g. from `block_on`.
+///
+/// Nothing is reported while one of the tasks waits on a channel whose
+/// other side the engine knows to be a thread (one that sent on it, or
+/// polls its receiver): that side may still act, so the runtime is idle,
+/// not stuck.
 pub fn report_all_tasks_blocked(runtime: &str, blocked: &[BlockedTask]) -> Option<Violation> {
     if blocked.is_empty() || crate::mode::mode() == crate::Mode::Off {
         return None;
     }
     let e = engine::get();
     let ids: Vec<ContextId> = blocked.iter().map(|t| ContextId::task(t.id)).collect();
+    if crate::wait::woken_from_outside(&e.waits, &ids) {
+        return None;
+    }
     crate::wait::report_stuck(e, &ids, std::time::Instant::now());
     let mut key: Vec<Site> = Vec::new();
     let mut sides = Vec::new();
@@ -104,6 +112,64 @@ pub fn report_all_tasks_blocked(runtime: &str, blocked: &[BlockedTask]) -> Optio
         .with_advice(
             "whatever these tasks wait for can no longer happen: find the sender, notifier or \
              lock holder that finished or was dropped without acting (each wait's site is above)",
+        )
+        .with_key(key);
+    sink::submit_quietly(&v);
+    Some(v)
+}
+
+/// Reports the tasks a runtime ends with, parked in waits nothing can end
+/// (goleak's leak): the runtime `runtime` is idle — no runnable task, no
+/// pending timer, nothing on the blocking pool — and every one of its live
+/// `blocked` tasks waits on something the engine tracks (a channel, a sync
+/// primitive, a join), so only one of them could end another's wait, and
+/// none runs. `ChannelLeak`, with each task's wait sites; recorded and
+/// logged, never raised as a panic here (the caller raises it, e.g. at the
+/// end of a `#[perf_runtime::test]`). `None` if `blocked` is empty, a task
+/// waits on something untracked (I/O, an external event: it may still be
+/// woken), or validation is off.
+pub fn report_leaked_tasks(runtime: &str, blocked: &[BlockedTask]) -> Option<Violation> {
+    if blocked.is_empty() || crate::mode::mode() == crate::Mode::Off {
+        return None;
+    }
+    let e = engine::get();
+    let mut key: Vec<Site> = Vec::new();
+    let mut sides = Vec::new();
+    for t in blocked {
+        let waits = e.waits.waits_of(ContextId::task(t.id));
+        if waits.is_empty() {
+            return None;
+        }
+        let ctx = ContextDesc::new(ContextId::task(t.id), t.name.as_deref());
+        let mut side = Side::new("leaked", Some(ctx));
+        if let Some(s) = t.spawned_at {
+            side = side.event("spawned", Some(s));
+        }
+        for (res, site) in waits {
+            side = side.event(format!("waits on {}", res.label(e)), Some(site));
+            key.push(site);
+        }
+        sides.push(side);
+    }
+    key.sort();
+    key.dedup();
+    let mut v = Violation::new(
+        ViolationKind::ChannelLeak,
+        format!(
+            "runtime {runtime:?} ends with {} task(s) parked in channel or sync waits that can \
+             never complete: nothing runs, no timer is pending, and whatever could end each wait \
+             is one of these parked tasks",
+            blocked.len()
+        ),
+    );
+    for s in sides {
+        v = v.with_side(s);
+    }
+    let v = v
+        .with_advice(
+            "end these tasks before the runtime does: drop the sender or call close() so \
+             receivers see the end, notify or cancel waiters (a shutdown signal), or await \
+             their JoinHandles; each wait's site is above",
         )
         .with_key(key);
     sink::submit_quietly(&v);

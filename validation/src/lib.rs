@@ -19,9 +19,11 @@
 //! - a lock order is reported when it can deadlock: classes taken in orders
 //!   that form a cycle, or an explicit [`Level`] or [`Nesting`] broken;
 //! - a wait is reported when it can never end: it closes a cycle of the
-//!   wait-for graph (`Deadlock`), or every task of its runtime is blocked,
-//!   with nothing runnable and no timer, I/O or blocking job pending, for
-//!   the stall threshold (`ChannelStall`, `WaitStall`, `AllTasksBlocked`);
+//!   wait-for graph (`Deadlock`; owned guards and permits count once two
+//!   periodic scans agree), or every task of its runtime is blocked, with
+//!   nothing runnable, no timer, I/O or blocking job pending and no thread
+//!   known to use the channel waited on, for the stall threshold
+//!   (`ChannelStall`, `WaitStall`, `AllTasksBlocked`);
 //! - **timing alone never makes a violation.** A wait that has lasted
 //!   longer than the stall threshold without progress is a *slow wait*: an
 //!   advisory `tracing` event (target `perf_validation::slow_wait`, level
@@ -31,7 +33,14 @@
 //! - tokio idioms are never reported: dropping a receiver with messages
 //!   queued, dropping a sender unsent to cancel (the oneshot receiver gets
 //!   `RecvError`), a broadcast message nobody reads, a receiver that gave up
-//!   under a timeout, an idle consumer.
+//!   under a timeout, an idle consumer;
+//! - a leak is goleak's: tasks a runtime ends with, parked in waits only
+//!   other parked tasks could end ([`report_leaked_tasks`], `ChannelLeak`).
+//!
+//! A runtime may also resolve an actual deadlock rather than report it
+//! ([`DeadlockAction`], [`set_deadlock_handler`]): perf_runtime's
+//! `Builder::on_deadlock(DeadlockAction::AbortVictim)` cancels the youngest
+//! task of the cycle.
 //!
 //! # Modes
 //!
@@ -146,7 +155,7 @@
 //! on the lock-order graph, with incremental cycle detection).
 //!
 //! A wait is recorded in its own context's state: its first wait outside
-//! the wait-for graph in a lock-free slot, others under a lock only that
+//! the wait-for graph in a lock-free inline wait, others under a lock only that
 //! context normally takes. Only a wait that can be part of a cycle (its
 //! context holds a lock or permits, or has a channel role) publishes what
 //! its context holds and raises a hint, and a wait searches the graph only
@@ -163,7 +172,7 @@
 //! adds about 8 ns, one while holding a lock about 90 ns; a oneshot with
 //! one receive wait costs about 18 ns.
 //!
-//! Inside a task the held stack lives behind the task's [`TaskSlot`], which
+//! Inside a task the held stack lives behind the task's [`TaskStateCell`], which
 //! the runtime names around each poll ([`swap_current_task`]); the
 //! alternative — a sharded map from task id to state — costs about 11 ns
 //! per lookup, two lookups per acquire/release.
@@ -192,7 +201,7 @@
 //!
 //! Install a [`ContextHook`] once ([`set_context_hook`]) that returns the
 //! task being polled on the calling thread as a [`TaskRef`] (its id and the
-//! [`TaskSlot`] kept in its header), set each worker's mode with
+//! [`TaskStateCell`] kept in its header), set each worker's mode with
 //! [`set_thread_mode`], call [`scan`] periodically from the watchdog (with
 //! [`set_stall_threshold`] from the builder) for the slow-wait advisories,
 //! and hand in [`report_long_poll`] and [`report_all_tasks_blocked`] (which
@@ -219,6 +228,7 @@ mod lock;
 pub(crate) mod loom;
 mod mode;
 mod report;
+mod resolve;
 mod sink;
 mod site;
 mod wait;
@@ -234,17 +244,18 @@ pub use channel::{ChannelKind, ChannelMeta, SenderClaim};
 pub use class::{Level, LockClass, LockKind, Nesting};
 pub use context::{
     has_context_hook, set_context_hook, swap_current_task, timed_scope, ContextDesc, ContextHook,
-    ContextId, TaskRef, TaskSlot, TimedScope,
+    ContextId, TaskRef, TaskStateCell, TimedScope,
 };
 pub use engine::{stats, EngineStats};
 pub use export::{
     current_waits, dot_quote, live_context_count, lock_order_edge_count, lock_order_edges,
     waits_by_resource, CurrentWait, OrderEdge,
 };
-pub use ingest::{report_all_tasks_blocked, report_long_poll, BlockedTask};
+pub use ingest::{report_all_tasks_blocked, report_leaked_tasks, report_long_poll, BlockedTask};
 pub use lock::{Access, Held, LockMeta};
 pub use mode::{global_mode, mode, set_mode, set_thread_mode, Mode, ModeParseError, ENV_VAR};
 pub use report::{Column, Event, Scenario, Side, Violation, ViolationKind};
+pub use resolve::{set_deadlock_handler, DeadlockAction, DeadlockHandler};
 pub use sink::{
     count, counts, take_reports, take_reports_matching, with_reports_deferred, DeferredReports,
 };

@@ -9,6 +9,7 @@ use crate::loom::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use crate::loom::sync::Mutex;
 use crate::mode::{self, Mode};
 use crate::report::{Violation, ViolationKind};
+use crate::resolve::DeadlockAction;
 use std::cell::RefCell;
 use std::collections::{HashSet, VecDeque};
 
@@ -145,9 +146,23 @@ pub(crate) fn submit(v: Violation) {
     if mode == Mode::Off {
         return;
     }
+    let panics = match resolved(&v) {
+        None => mode == Mode::Panic,
+        Some(action) => action == DeadlockAction::Panic,
+    };
     record_and_log(&v);
-    if mode == Mode::Panic && !std::thread::panicking() {
+    if panics && !std::thread::panicking() {
         panic!("{v}");
+    }
+}
+
+/// The runtime's action for a deadlock report (`resolve.rs`); `None` for
+/// other kinds, or when the mode decides.
+fn resolved(v: &Violation) -> Option<DeadlockAction> {
+    if v.kind() == ViolationKind::Deadlock {
+        crate::resolve::resolve(v)
+    } else {
+        None
     }
 }
 
@@ -156,7 +171,13 @@ pub(crate) fn submit(v: Violation) {
 /// would take down a worker. Returns whether the violation was new.
 #[cold]
 pub(crate) fn submit_quietly(v: &Violation) -> bool {
-    mode::mode() != Mode::Off && record_and_log(v)
+    if mode::mode() == Mode::Off {
+        return false;
+    }
+    // A deadlock found by the scan may still be resolved (a victim
+    // cancelled); whatever the action, nothing panics here.
+    let _ = resolved(v);
+    record_and_log(v)
 }
 
 fn record_and_log(v: &Violation) -> bool {

@@ -11,29 +11,29 @@
 
 use perf_validation::{
     join_wait_at, stats, swap_current_task, Access, ChannelKind, ChannelMeta, EngineStats,
-    LockKind, LockMeta, TaskRef, TaskSlot, WaitKind, WaitMeta,
+    LockKind, LockMeta, TaskRef, TaskStateCell, WaitKind, WaitMeta,
 };
 use std::num::NonZeroU64;
 use std::panic::Location;
 
-/// A stand-in for a runtime task: an id and the slot its header keeps.
+/// A stand-in for a runtime task: an id and the state cell its header keeps.
 struct Task {
     id: NonZeroU64,
-    slot: TaskSlot,
+    cell: TaskStateCell,
 }
 
 impl Task {
     fn new(id: u64) -> Task {
         Task {
             id: NonZeroU64::new(id).unwrap(),
-            slot: TaskSlot::new(),
+            cell: TaskStateCell::new(),
         }
     }
 
     /// Runs `f` as one poll of this task on the calling thread.
     fn poll<R>(&self, f: impl FnOnce() -> R) -> R {
-        // SAFETY: set while `self` (and its slot) is borrowed by this call and restored before it returns; one thread polls it.
-        let prev = unsafe { swap_current_task(Some(TaskRef::new(self.id, &self.slot))) };
+        // SAFETY: set while `self` (and its cell) is borrowed by this call and restored before it returns; one thread polls it.
+        let prev = unsafe { swap_current_task(Some(TaskRef::new(self.id, &self.cell))) };
         let r = f();
         // SAFETY: restores what was set before.
         unsafe { swap_current_task(prev) };

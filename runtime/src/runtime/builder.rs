@@ -60,6 +60,7 @@ pub struct Builder {
     container_refresh: Option<Duration>,
     container_root: Option<std::path::PathBuf>,
     validation: crate::validation::Mode,
+    on_deadlock: Option<crate::validation::DeadlockAction>,
     stall_threshold: Duration,
     event_interval: u32,
     long_poll_threshold: Option<Duration>,
@@ -120,6 +121,7 @@ impl Builder {
             container_refresh: Some(Duration::from_secs(1)),
             container_root: None,
             validation: crate::validation::Mode::Report,
+            on_deadlock: None,
             stall_threshold: crate::validation::DEFAULT_STALL_THRESHOLD,
             qos_weights: {
                 let w = QosWeights::default();
@@ -364,6 +366,40 @@ impl Builder {
     /// See [`crate::validation`].
     pub fn validation(&mut self, mode: crate::validation::Mode) -> &mut Self {
         self.validation = mode;
+        self
+    }
+
+    /// What this runtime does when the validation engine finds an actual
+    /// deadlock among its tasks (a cycle of the wait-for graph: locks,
+    /// permits, channels, joins):
+    ///
+    /// - [`DeadlockAction::Report`](crate::validation::DeadlockAction::Report)
+    ///   (the default): record and log the report; under `Mode::Panic` (as
+    ///   in `#[perf_runtime::test]`) the task whose wait closed the cycle
+    ///   panics, as for any report;
+    /// - `Panic`: that task panics whatever the mode;
+    /// - `AbortVictim`: cancel the youngest task of the cycle (never a task
+    ///   outside it, never a blocking thread or `spawn_blocking` job), so
+    ///   its guards and permits are released and the others go on. Its
+    ///   `JoinHandle` resolves to a cancelled [`JoinError`](crate::task::JoinError)
+    ///   whose message says it was chosen as a deadlock victim and names the
+    ///   cycle; the report is still recorded and logged.
+    ///
+    /// Cycles are found when the closing wait starts, or by the watchdog's
+    /// periodic scan (confirmed across two scans) when no wait start can see
+    /// them; validation `Off` finds none.
+    ///
+    /// ```
+    /// use perf_runtime::validation::DeadlockAction;
+    ///
+    /// let rt = perf_runtime::runtime::Builder::new_multi_thread()
+    ///     .on_deadlock(DeadlockAction::AbortVictim)
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(rt);
+    /// ```
+    pub fn on_deadlock(&mut self, action: crate::validation::DeadlockAction) -> &mut Self {
+        self.on_deadlock = Some(action);
         self
     }
 
@@ -757,6 +793,10 @@ impl Builder {
                 .and_then(|s| s.blocked_tasks_if_idle())
         });
         let watchdog = self.start_watchdog(vec![watch], stats, epoch, Some(probe))?;
+        let weak = Arc::downgrade(&shared);
+        self.register_on_deadlock(Box::new(move |id| {
+            weak.upgrade().map(|s| s.owned.abort_handle(id))
+        }));
         let monitor = self.start_monitor(&sizing, None)?;
         Ok(Runtime::from_parts(
             Handle::CurrentThread(shared),
@@ -855,6 +895,10 @@ impl Builder {
                 .and_then(|s| s.blocked_tasks_if_idle())
         });
         let watchdog = self.start_watchdog(watches, stats, epoch, Some(probe))?;
+        let weak = Arc::downgrade(&shared);
+        self.register_on_deadlock(Box::new(move |id| {
+            weak.upgrade().map(|s| s.owned.abort_handle(id))
+        }));
         let monitor = self.start_monitor(&sizing, Some(Arc::downgrade(&shared)))?;
         let rt = Runtime::from_parts(Handle::MultiThread(shared.clone()), watchdog, monitor);
         for core in cores {
@@ -862,6 +906,14 @@ impl Builder {
             multi_thread::spawn_worker_thread(&shared, core)?;
         }
         Ok(rt)
+    }
+
+    /// Registers `lookup` (this runtime's tasks by id) for deadlock
+    /// resolution, if `on_deadlock` was set.
+    fn register_on_deadlock(&self, lookup: crate::validation::TaskLookup) {
+        if let Some(action) = self.on_deadlock {
+            crate::validation::register_deadlock_action(action, lookup);
+        }
     }
 
     fn start_watchdog(

@@ -133,6 +133,17 @@ impl Runtime {
         self.handle.block_on(future)
     }
 
+    /// `block_on` as `#[perf_runtime::test]` runs its body: then, if the
+    /// runtime is left with tasks parked in channel or sync waits that can
+    /// never complete, reports them (`ChannelLeak`, with their wait sites;
+    /// a panic in `Panic` mode). For the macro's expansion only.
+    #[doc(hidden)]
+    pub fn __block_on_test<F: Future>(self, future: F) -> F::Output {
+        let out = self.block_on(future);
+        crate::validation::check_leaked_tasks(&self);
+        out
+    }
+
     /// Spawns a `Normal`-class task on this runtime.
     #[track_caller]
     pub fn spawn<F>(&self, future: F) -> JoinHandle<F::Output>

@@ -106,6 +106,14 @@ impl Handle {
         }
     }
 
+    /// Every live task, if nothing can run (see each scheduler's).
+    pub(crate) fn blocked_tasks_if_idle(&self) -> Option<Vec<crate::validation::BlockedTask>> {
+        match self {
+            Handle::MultiThread(s) => s.blocked_tasks_if_idle(),
+            Handle::CurrentThread(s) => s.blocked_tasks_if_idle(),
+        }
+    }
+
     pub(crate) fn num_alive_tasks(&self) -> usize {
         match self {
             Handle::MultiThread(s) => s.owned.len(),

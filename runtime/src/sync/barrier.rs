@@ -19,7 +19,7 @@
 //! the runtime blocked).
 
 use super::notify::Notify;
-use super::validate::{WaitOn, WaitSlot};
+use super::tracking::{WaitOn, WaitSlot};
 use crate::loom::sync::Mutex;
 use crate::validation::{WaitKind, WaitMeta};
 use std::fmt;

@@ -52,7 +52,7 @@
 //! [`BatchSemaphore::close`].
 
 use super::linked_list::{Link, LinkedList, Pointers};
-use super::validate::WaitBox;
+use super::tracking::WaitBox;
 use super::wake_list::WakeList;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};

@@ -74,7 +74,7 @@
 //
 // - `linked_list.rs`, `wake_list.rs`: the intrusive waiter queue and the
 //   batch of wakers woken after a lock is released.
-// - `validate.rs`: how acquisitions and waits report to the validation
+// - `tracking.rs`: how acquisitions and waits report to the validation
 //   engine (the acquisition future, wait registration, call sites).
 // - `batch_semaphore.rs`: the one waiter queue under `Mutex`, `RwLock`,
 //   `Semaphore` and the bounded `mpsc` capacity. Every acquire, wait start
@@ -94,7 +94,7 @@
 mod batch_semaphore;
 pub(crate) mod class_stats;
 mod linked_list;
-mod validate;
+mod tracking;
 mod wake_list;
 
 mod barrier;

@@ -10,13 +10,13 @@
 //!
 //! The mutex embeds a [`LockMeta`] (class: the creation site, or the one
 //! given to [`Mutex::with_class`]). `lock()` captures its caller's site and
-//! acquires through [`TrackedAcquire`] (see `validate.rs`); every borrowed
+//! acquires through [`TrackedAcquire`] (see `tracking.rs`); every borrowed
 //! guard — plain or mapped — keeps the [`Held`](crate::validation::Held) token and un-records the
 //! lock when dropped. `try_lock` records a try; owned guards are checked
 //! but not recorded (they may move to another task).
 
 use super::batch_semaphore::{BatchSemaphore, TryAcquireError};
-use super::validate::{Acquiring, HeldSlot, Track, TrackedAcquire};
+use super::tracking::{Acquiring, HeldToken, Track, TrackedAcquire};
 use crate::loom::cell::UnsafeCell;
 use crate::validation::{Access, LockClass, LockKind, LockMeta};
 use std::error::Error;
@@ -187,7 +187,7 @@ impl<T: ?Sized> Mutex<T> {
         Acquiring::new(acquire, move |res| match res {
             Ok(held) => MutexGuard {
                 lock: self,
-                held: HeldSlot::new(held),
+                held: HeldToken::new(held),
             },
             Err(_) => unreachable!("a Mutex's semaphore is never closed"),
         })
@@ -210,7 +210,7 @@ impl<T: ?Sized> Mutex<T> {
             };
             OwnedMutexGuard {
                 lock: self,
-                held: HeldSlot::new(held),
+                held: HeldToken::new(held),
             }
         }
     }
@@ -223,7 +223,7 @@ impl<T: ?Sized> Mutex<T> {
         match self.s.try_acquire(1) {
             Ok(()) => Ok(MutexGuard {
                 lock: self,
-                held: HeldSlot::new(self.meta.try_acquired(Access::Exclusive)),
+                held: HeldToken::new(self.meta.try_acquired(Access::Exclusive)),
             }),
             Err(_) => Err(TryLockError(())),
         }
@@ -236,7 +236,7 @@ impl<T: ?Sized> Mutex<T> {
         match self.s.try_acquire(1) {
             Ok(()) => Ok(OwnedMutexGuard {
                 lock: self,
-                held: HeldSlot::empty(),
+                held: HeldToken::empty(),
             }),
             Err(_) => Err(TryLockError(())),
         }
@@ -310,7 +310,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MutexGuard<'a, T: ?Sized> {
     lock: &'a Mutex<T>,
-    held: HeldSlot,
+    held: HeldToken,
 }
 
 // SAFETY: sharing the guard shares `&T` only.
@@ -399,7 +399,7 @@ pub struct OwnedMutexGuard<T: ?Sized> {
     /// The lock as the validation engine records it: held by the task that
     /// acquired it, for the wait-for graph only (`LockMeta::acquire_owned_at`);
     /// un-recorded wherever the guard is dropped.
-    held: HeldSlot,
+    held: HeldToken,
 }
 
 // SAFETY: as `MutexGuard`.
@@ -480,7 +480,7 @@ impl<T: ?Sized + fmt::Display> fmt::Display for OwnedMutexGuard<T> {
 pub struct MappedMutexGuard<'a, T: ?Sized> {
     s: &'a BatchSemaphore,
     data: *mut T,
-    held: HeldSlot,
+    held: HeldToken,
     _marker: PhantomData<&'a mut T>,
 }
 

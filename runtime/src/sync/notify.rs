@@ -49,7 +49,7 @@
 //! as themselves, or not at all.
 
 use super::linked_list::{Link, LinkedList, Pointers};
-use super::validate::WaitSlot;
+use super::tracking::WaitSlot;
 use super::wake_list::WakeList;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};

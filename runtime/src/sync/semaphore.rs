@@ -10,8 +10,12 @@
 //! The semaphore embeds a [`LockMeta`] of kind `Semaphore`: permits take no
 //! part in lock ordering, only in the wait-for graph. A borrowed
 //! [`SemaphorePermit`] records its permits as held by the acquiring context
-//! (`acquire_permits`); an owned permit is not recorded, since it is usually
-//! handed to a spawned task. A queued acquire registers a wait with the
+//! (`acquire_permits`). An [`OwnedSemaphorePermit`] is recorded as held by
+//! the acquiring context for the wait-for graph only
+//! (`acquire_owned_permits_at`): it is usually handed to a spawned task, so
+//! a deadlock through it is reported only once it has stayed unchanged
+//! across two periodic scans, and its acquirer's own waits on the semaphore
+//! never count it. A queued acquire registers a wait with the
 //! number of permits handed out — `capacity` (permits in existence, kept
 //! off the fast path: only `new`, `add_permits`, `forget_permits` and
 //! `forget` change it) minus the free ones and those owed to queued
@@ -19,7 +23,7 @@
 //! account for every one of them.
 
 use super::batch_semaphore::{self, BatchSemaphore};
-use super::validate::{Acquiring, HeldSlot, Track, TrackedAcquire};
+use super::tracking::{Acquiring, HeldToken, Track, TrackedAcquire};
 use crate::validation::{Held, LockClass, LockKind, LockMeta};
 use std::error::Error;
 use std::fmt;
@@ -225,22 +229,22 @@ impl Semaphore {
         &self,
         n: u32,
     ) -> impl Future<Output = Result<SemaphorePermit<'_>, AcquireError>> + '_ {
-        let acquire = TrackedAcquire::new(&self.ll, n, self.track(n, true), Location::caller());
+        let acquire = TrackedAcquire::new(&self.ll, n, self.track(n, false), Location::caller());
         Acquiring::new(acquire, move |res| match res {
             Ok(held) => Ok(SemaphorePermit {
                 sem: self,
                 permits: n,
-                held: HeldSlot::new(held),
+                held: HeldToken::new(held),
             }),
             Err(_) => Err(AcquireError::closed()),
         })
     }
 
-    fn track(&self, permits: u32, record: bool) -> Track<'_> {
+    fn track(&self, permits: u32, owned: bool) -> Track<'_> {
         Track::Permits {
             sem: self,
             permits,
-            record,
+            owned,
         }
     }
 
@@ -262,7 +266,7 @@ impl Semaphore {
         Ok(SemaphorePermit {
             sem: self,
             permits: n,
-            held: HeldSlot::new(held),
+            held: HeldToken::new(held),
         })
     }
 
@@ -289,33 +293,41 @@ impl Semaphore {
     ) -> impl Future<Output = Result<OwnedSemaphorePermit, AcquireError>> {
         let site = Location::caller();
         async move {
-            // Owned permits are not recorded: the token is empty.
-            let _untracked: Held = TrackedAcquire::new(&self.ll, n, self.track(n, false), site)
+            let held = TrackedAcquire::new(&self.ll, n, self.track(n, true), site)
                 .await
                 .map_err(|_| AcquireError::closed())?;
             Ok(OwnedSemaphorePermit {
                 sem: self,
                 permits: n,
+                held: HeldToken::new(held),
             })
         }
     }
 
     /// As [`try_acquire`](Semaphore::try_acquire), for an `Arc`-held
-    /// semaphore (not recorded by the validation engine).
+    /// semaphore.
+    #[track_caller]
     pub fn try_acquire_owned(self: Arc<Self>) -> Result<OwnedSemaphorePermit, TryAcquireError> {
         self.try_acquire_many_owned(1)
     }
 
     /// As [`try_acquire_many`](Semaphore::try_acquire_many), for an
     /// `Arc`-held semaphore.
+    #[track_caller]
     pub fn try_acquire_many_owned(
         self: Arc<Self>,
         n: u32,
     ) -> Result<OwnedSemaphorePermit, TryAcquireError> {
         self.ll.try_acquire(n as usize)?;
+        let held = if n > 0 {
+            self.meta.acquire_owned_permits_at(n, Location::caller())
+        } else {
+            Held::untracked()
+        };
         Ok(OwnedSemaphorePermit {
             sem: self,
             permits: n,
+            held: HeldToken::new(held),
         })
     }
 
@@ -345,7 +357,7 @@ impl fmt::Debug for Semaphore {
 pub struct SemaphorePermit<'a> {
     sem: &'a Semaphore,
     permits: u32,
-    held: HeldSlot,
+    held: HeldToken,
 }
 
 impl<'a> SemaphorePermit<'a> {
@@ -388,11 +400,11 @@ impl<'a> SemaphorePermit<'a> {
             return None;
         }
         self.permits -= n;
-        self.held = HeldSlot::empty();
+        self.held = HeldToken::empty();
         Some(SemaphorePermit {
             sem: self.sem,
             permits: n,
-            held: HeldSlot::empty(),
+            held: HeldToken::empty(),
         })
     }
 }
@@ -416,6 +428,9 @@ impl fmt::Debug for SemaphorePermit<'_> {
 pub struct OwnedSemaphorePermit {
     sem: Arc<Semaphore>,
     permits: u32,
+    /// The permits as recorded for the acquiring context (wait-for graph
+    /// only); un-recorded from wherever the permit drops.
+    held: HeldToken,
 }
 
 impl OwnedSemaphorePermit {
@@ -424,7 +439,7 @@ impl OwnedSemaphorePermit {
         let mut this = ManuallyDrop::new(self);
         this.sem.capacity.fetch_sub(this.permits as usize, Relaxed);
         this.permits = 0;
-        // SAFETY: `this` is never used again; dropping it releases nothing (0 permits) and only drops the `Arc`.
+        // SAFETY: `this` is never used again; dropping it releases nothing (0 permits): it drops the `Arc` and un-records the permits.
         unsafe { ManuallyDrop::drop(&mut this) };
     }
 
@@ -448,6 +463,8 @@ impl OwnedSemaphorePermit {
             Arc::ptr_eq(&self.sem, &other.sem),
             "OwnedSemaphorePermit::merge: `other` belongs to a different semaphore"
         );
+        // As `SemaphorePermit::merge`: `self`'s record counts fewer permits
+        // than it holds now, never more.
         self.permits += std::mem::take(&mut other.permits);
     }
 
@@ -458,9 +475,12 @@ impl OwnedSemaphorePermit {
             return None;
         }
         self.permits -= n;
+        // As `SemaphorePermit::split`: neither part is counted any more.
+        self.held = HeldToken::empty();
         Some(OwnedSemaphorePermit {
             sem: self.sem.clone(),
             permits: n,
+            held: HeldToken::empty(),
         })
     }
 }

@@ -61,7 +61,7 @@
 // are dropped.
 
 use super::notify::Notify;
-use super::validate::{WaitOn, WaitSlot};
+use super::tracking::{WaitOn, WaitSlot};
 use crate::loom::sync::atomic::{AtomicUsize, Ordering::*};
 use crate::loom::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use crate::validation::{WaitKind, WaitMeta};

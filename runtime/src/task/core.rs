@@ -50,7 +50,7 @@ pub(crate) struct Header {
     /// What the validation engine tracks for this task (held locks, waits):
     /// a guard held across `.await` stays with the task, whichever worker
     /// polls it next. One null pointer until the task first takes a lock.
-    pub(crate) validation: perf_validation::TaskSlot,
+    pub(crate) validation: perf_validation::TaskStateCell,
 }
 
 pub(crate) struct Core<F: Future, S> {

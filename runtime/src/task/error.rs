@@ -14,7 +14,9 @@ pub struct JoinError {
 }
 
 enum Repr {
-    Cancelled,
+    /// With why, if the runtime chose it as a deadlock victim
+    /// (`DeadlockAction::AbortVictim`).
+    Cancelled(Option<std::sync::Arc<str>>),
     // The mutex only makes the payload `Sync`; it is never contended.
     Panic(Mutex<Box<dyn Any + Send + 'static>>),
 }
@@ -23,7 +25,7 @@ impl JoinError {
     pub(crate) fn cancelled(id: Id) -> JoinError {
         JoinError {
             id,
-            repr: Repr::Cancelled,
+            repr: Repr::Cancelled(crate::validation::take_victim_reason(id.as_u64())),
         }
     }
 
@@ -46,7 +48,7 @@ impl JoinError {
     /// # });
     /// ```
     pub fn is_cancelled(&self) -> bool {
-        matches!(self.repr, Repr::Cancelled)
+        matches!(self.repr, Repr::Cancelled(_))
     }
 
     /// True if the task panicked. The worker caught the panic and goes on;
@@ -92,7 +94,7 @@ impl JoinError {
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, JoinError> {
         match self.repr {
             Repr::Panic(p) => Ok(p.into_inner().unwrap_or_else(|e| e.into_inner())),
-            Repr::Cancelled => Err(self),
+            Repr::Cancelled(_) => Err(self),
         }
     }
 
@@ -117,7 +119,8 @@ impl JoinError {
 impl fmt::Display for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
-            Repr::Cancelled => write!(f, "task {} was cancelled", self.id),
+            Repr::Cancelled(None) => write!(f, "task {} was cancelled", self.id),
+            Repr::Cancelled(Some(why)) => write!(f, "task {} was cancelled: {why}", self.id),
             Repr::Panic(_) => match self.panic_message() {
                 Some(msg) => write!(f, "task {} panicked with message {:?}", self.id, msg),
                 None => write!(f, "task {} panicked", self.id),
@@ -129,7 +132,10 @@ impl fmt::Display for JoinError {
 impl fmt::Debug for JoinError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
-            Repr::Cancelled => write!(f, "JoinError::Cancelled({:?})", self.id),
+            Repr::Cancelled(None) => write!(f, "JoinError::Cancelled({:?})", self.id),
+            Repr::Cancelled(Some(why)) => {
+                write!(f, "JoinError::Cancelled({:?}, {why:?})", self.id)
+            }
             Repr::Panic(_) => match self.panic_message() {
                 Some(msg) => write!(f, "JoinError::Panic({:?}, {:?}, ...)", self.id, msg),
                 None => write!(f, "JoinError::Panic({:?}, ...)", self.id),

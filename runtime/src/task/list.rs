@@ -160,6 +160,26 @@ impl<S: Schedule> OwnedTasks<S> {
         (!blocked.is_empty()).then_some(blocked)
     }
 
+    /// An abort handle for the live task with id `id`, if this list holds
+    /// it (a deadlock victim is chosen among a runtime's own tasks; blocking
+    /// jobs are in no list). Walks one shard.
+    pub(crate) fn abort_handle(&self, id: u64) -> Option<super::AbortHandle> {
+        let shard = lock(&self.shards[id as usize & self.mask]);
+        let mut next = shard.head;
+        while let Some(ptr) = next {
+            // SAFETY: linked tasks are alive while the shard lock is held (unlinking takes the lock first).
+            let header = unsafe { ptr.as_ref() };
+            if header.id.as_u64() == id {
+                header.state.ref_inc();
+                // SAFETY: a reference was just added for the handle.
+                return Some(unsafe { super::AbortHandle::from_raw(ptr) });
+            }
+            // SAFETY: as above; the links are read under the shard lock.
+            next = unsafe { (*links(ptr)).next };
+        }
+        None
+    }
+
     /// Calls `f` with the header of every live task (under each shard's
     /// lock in turn: `f` must not touch the list).
     pub(crate) fn for_each(&self, mut f: impl FnMut(&Header)) {

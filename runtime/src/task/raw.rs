@@ -151,7 +151,7 @@ where
             home_node: meta.node,
             last_worker: AtomicU32::new(u32::MAX),
             woken_at: AtomicU64::new(0),
-            validation: perf_validation::TaskSlot::new(),
+            validation: perf_validation::TaskStateCell::new(),
         },
         core: Core {
             scheduler,

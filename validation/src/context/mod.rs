@@ -2,7 +2,7 @@
 //!
 //! - `id.rs` — [`ContextId`] and [`ContextDesc`].
 //! - `state.rs` — a context's held-lock stack and its remote-release mailbox.
-//! - `slot.rs` — [`TaskSlot`], where a task keeps its state.
+//! - `task_cell.rs` — [`TaskStateCell`], where a task keeps its state.
 //! - this file — the hook through which the runtime says which task is
 //!   running, and the lookup of the current context.
 //!
@@ -14,15 +14,15 @@
 //! The lookup is the inline path of every hook. A runtime that says which
 //! task it polls through [`swap_current_task`] (perf_runtime does, around
 //! every poll) makes it one thread-local load and one load of the task's
-//! slot; otherwise the engine asks the installed hook (an indirect call),
+//! state cell; otherwise the engine asks the installed hook (an indirect call),
 //! and outside any task reads the thread's state (one thread-local load).
 
 mod id;
-mod slot;
 pub(crate) mod state;
+mod task_cell;
 
 pub use id::{ContextDesc, ContextId};
-pub use slot::TaskSlot;
+pub use task_cell::TaskStateCell;
 
 use state::ContextState;
 use std::cell::Cell;
@@ -36,14 +36,14 @@ use std::sync::{Arc, OnceLock};
 #[derive(Clone, Copy, Debug)]
 pub struct TaskRef {
     id: NonZeroU64,
-    slot: *const TaskSlot,
+    cell: *const TaskStateCell,
 }
 
 impl TaskRef {
-    /// The task with runtime id `id`, whose [`TaskSlot`] is `slot` (kept in
+    /// The task with runtime id `id`, whose [`TaskStateCell`] is `cell` (kept in
     /// the task's allocation).
-    pub fn new(id: NonZeroU64, slot: &TaskSlot) -> TaskRef {
-        TaskRef { id, slot }
+    pub fn new(id: NonZeroU64, cell: &TaskStateCell) -> TaskRef {
+        TaskRef { id, cell }
     }
 
     /// The task id.
@@ -71,7 +71,7 @@ static HOOK: OnceLock<ContextHook> = OnceLock::new();
 /// already installed.
 ///
 /// # Safety
-/// Whenever `current_task` returns `Some(t)` on a thread, the slot inside
+/// Whenever `current_task` returns `Some(t)` on a thread, the cell inside
 /// `t` must stay alive until the calling thread stops polling that task,
 /// and no other thread may poll the same task meanwhile.
 pub unsafe fn set_context_hook(hook: ContextHook) -> bool {
@@ -113,7 +113,7 @@ thread_local! {
 /// when no task is set here.
 ///
 /// # Safety
-/// While `task` is set on a thread, the slot inside it must stay alive and
+/// While `task` is set on a thread, the cell inside it must stay alive and
 /// no other thread may poll the same task (as for [`set_context_hook`]).
 #[inline]
 pub unsafe fn swap_current_task(task: Option<TaskRef>) -> Option<TaskRef> {
@@ -132,9 +132,9 @@ static NEXT_THREAD: AtomicU64 = AtomicU64::new(1);
 #[inline(always)]
 pub(crate) fn current() -> Option<*mut ContextState> {
     if let Some(t) = task_set_here() {
-        // SAFETY: `swap_current_task`'s contract keeps the slot alive while this thread polls the task.
-        let slot = unsafe { &*t.slot };
-        return Some(slot.get_or_init(t.id));
+        // SAFETY: `swap_current_task`'s contract keeps the cell alive while this thread polls the task.
+        let cell = unsafe { &*t.cell };
+        return Some(cell.get_or_init(t.id));
     }
     current_untold()
 }
@@ -145,9 +145,9 @@ pub(crate) fn current() -> Option<*mut ContextState> {
 fn current_untold() -> Option<*mut ContextState> {
     if let Some(hook) = HOOK.get() {
         if let Some(t) = (hook.current_task)() {
-            // SAFETY: the hook's contract keeps the slot alive while this thread polls the task.
-            let slot = unsafe { &*t.slot };
-            return Some(slot.get_or_init(t.id));
+            // SAFETY: the hook's contract keeps the cell alive while this thread polls the task.
+            let cell = unsafe { &*t.cell };
+            return Some(cell.get_or_init(t.id));
         }
     }
     THREAD
@@ -167,8 +167,8 @@ fn current_untold() -> Option<*mut ContextState> {
 #[inline(always)]
 pub(crate) fn current_if_exists() -> *mut ContextState {
     if let Some(t) = task_set_here() {
-        // SAFETY: `swap_current_task`'s contract keeps the slot alive while this thread polls the task.
-        return unsafe { &*t.slot }.get();
+        // SAFETY: `swap_current_task`'s contract keeps the cell alive while this thread polls the task.
+        return unsafe { &*t.cell }.get();
     }
     current_if_exists_untold()
 }
@@ -178,8 +178,8 @@ pub(crate) fn current_if_exists() -> *mut ContextState {
 fn current_if_exists_untold() -> *mut ContextState {
     if let Some(hook) = HOOK.get() {
         if let Some(t) = (hook.current_task)() {
-            // SAFETY: the hook's contract keeps the slot alive while this thread polls the task.
-            return unsafe { &*t.slot }.get();
+            // SAFETY: the hook's contract keeps the cell alive while this thread polls the task.
+            return unsafe { &*t.cell }.get();
         }
     }
     THREAD

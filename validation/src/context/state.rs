@@ -17,11 +17,11 @@
 //!   acquire or release. When the owner exits it drains the mailbox, marks
 //!   itself gone, and frees the state if the stack is empty; otherwise the
 //!   last remote release frees it.
-//! - The context's waits live in its slot (`wait::slot`, its first wait
+//! - The context's waits live in its inline wait (`wait::slot`, its first wait
 //!   outside the graph, lock-free) and in `remote.waits` (the rest). A state
 //!   with a recorded wait is not freed either: the owner's exit, the last
 //!   remote release and the end of the last wait each check, under `remote`,
-//!   whether the owner is gone and nothing is left (the slot's occupancy is
+//!   whether the owner is gone and nothing is left (the inline wait's occupancy is
 //!   exact there: only the owner fills it, and a wait ended after the owner
 //!   exited empties it under `remote`), and exactly one of them sees it
 //!   first and frees the state (after taking it out of the wait registry, if
@@ -33,7 +33,7 @@ use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::{AtomicBool, AtomicU32, Ordering::*};
 use crate::loom::sync::Mutex;
 use crate::wait::graph::CtxWaitList;
-use crate::wait::slot::{Slot, Taken};
+use crate::wait::inline_wait::{InlineWait, Taken};
 use std::panic::Location;
 
 /// The deepest held stack tracked; acquisitions past it are not validated
@@ -293,7 +293,7 @@ pub(crate) struct ContextState {
     remote: Mutex<Remote>,
     /// The context's first wait outside the graph, kept outside `remote`
     /// (`wait::slot`).
-    pub(crate) slot: Slot,
+    pub(crate) inline_wait: InlineWait,
     /// Counts frees, so the models can check a state is freed exactly once.
     #[cfg(perf_validation_loom)]
     pub(crate) frees: Option<crate::loom::sync::Arc<crate::loom::sync::atomic::AtomicUsize>>,
@@ -335,7 +335,7 @@ impl ContextState {
                 owner_gone: false,
                 waits: CtxWaitList::default(),
             }),
-            slot: Slot::new(),
+            inline_wait: InlineWait::new(),
             #[cfg(perf_validation_loom)]
             frees: None,
         }
@@ -502,7 +502,7 @@ impl ContextState {
         (rec.instance, withdrawn)
     }
 
-    /// Ends the wait in the slot of `state`; `owner` says whether the
+    /// Ends the wait in the inline wait of `state`; `owner` says whether the
     /// caller is the state's owner context. Returns the held entry the wait
     /// flagged pending (0 if none).
     ///
@@ -511,22 +511,22 @@ impl ContextState {
     /// slot (which keeps the state alive) and calls this once for it;
     /// `owner` is true only in the owner context.
     pub(crate) unsafe fn end_slot_wait(state: *mut ContextState, owner: bool) -> usize {
-        // SAFETY: the wait in the slot keeps the state alive.
+        // SAFETY: the wait in the inline wait keeps the state alive.
         let st = unsafe { &*state };
         if owner {
-            // SAFETY: the owner, ending its own wait in the slot.
-            return unsafe { st.slot.end_as_owner() };
+            // SAFETY: the owner, ending its own wait in the inline wait.
+            return unsafe { st.inline_wait.end_as_owner() };
         }
-        // SAFETY: the caller's wait is in the slot.
-        match unsafe { st.slot.take_elsewhere() } {
+        // SAFETY: the caller's wait is in the inline wait.
+        match unsafe { st.inline_wait.take_elsewhere() } {
             Taken::Done(rec) => rec.instance(),
             Taken::OwnerGone(rec) => {
                 let r = crate::loom::lock(&st.remote);
-                st.slot.clear_gone();
+                st.inline_wait.clear_gone();
                 let free = st.free_decision(&r);
                 drop(r);
                 if let Some(graph) = free {
-                    // SAFETY: decided under `remote`: the slot's wait, emptied here, was its last reference if nothing is left.
+                    // SAFETY: decided under `remote`: the inline wait's wait, emptied here, was its last reference if nothing is left.
                     unsafe { Self::free(state, graph) };
                 }
                 rec.instance()
@@ -610,8 +610,8 @@ impl ContextState {
                 }
             }
         });
-        // From here a wait left in the slot can only be emptied under `remote`.
-        st.slot.owner_exits();
+        // From here a wait left in the inline wait can only be emptied under `remote`.
+        st.inline_wait.owner_exits();
         let free = st.free_decision(&r);
         drop(r);
         if let Some(graph) = free {
@@ -632,7 +632,7 @@ impl ContextState {
     fn free_decision(&self, r: &Remote) -> Option<*const crate::wait::graph::WaitGraph> {
         let done = r.owner_gone
             && r.waits.records.is_empty()
-            && !self.slot.occupied()
+            && !self.inline_wait.occupied()
             && self.owned.with_mut(|p| {
                 // SAFETY: the owner is gone: `owned` is only touched under `remote`, which the caller holds.
                 unsafe { (*p).held.is_empty() }

@@ -210,6 +210,18 @@ impl LockMeta {
         self.track(Access::Shared, site, How::Blocking, permits)
     }
 
+    /// Records `permits` permits of an owned permit (`acquire_owned`) as
+    /// held by the current context, for the wait-for graph only, as
+    /// [`acquire_owned_at`](Self::acquire_owned_at) does for an owned guard:
+    /// the permit may move to another task, so a deadlock through it is
+    /// reported only once it has stayed unchanged across two periodic
+    /// scans, and the context's own wait on the semaphore never counts it.
+    /// Keep the token with the permit; dropping it anywhere un-records it.
+    #[inline]
+    pub fn acquire_owned_permits_at(&self, permits: u32, site: &'static Location<'static>) -> Held {
+        self.track(Access::Shared, site, How::Owned, permits)
+    }
+
     /// The current context starts waiting for this lock; `held` is the
     /// token [`acquire`](Self::acquire) returned (or [`Held::untracked`]
     /// after [`check_owned`](Self::check_owned)). If this wait closes a
@@ -391,8 +403,14 @@ impl LockMeta {
             return Held::untracked();
         }
         if depth >= MAX_HELD {
-            // SAFETY: `state` is the current context's.
-            unsafe { validate::overflow(state) };
+            // An owned guard or permit is recorded for the wait-for graph
+            // only, and a pool's acquiring task may own many at once (each
+            // handed to a spawned job): leaving one out only keeps the
+            // graph from counting it, so it is not worth a warning.
+            if how != How::Owned {
+                // SAFETY: `state` is the current context's.
+                unsafe { validate::overflow(state) };
+            }
             return Held::untracked();
         }
         // SAFETY: the current context's own state; validation has returned and holds no reference into it.

@@ -30,10 +30,13 @@ pub enum ViolationKind {
     /// A wait that is only long is never this: it is a slow-wait advisory
     /// (see [`scan`](crate::scan)).
     ChannelStall,
-    /// Reserved for tasks left parked in a channel wait that can never
-    /// complete when their runtime shuts down. Never raised for dropping a
-    /// channel end: a receiver dropped with messages queued, a sender
-    /// dropped unsent (to cancel), unread broadcast values are idioms.
+    /// Tasks a runtime ends with (at the end of a `#[perf_runtime::test]`)
+    /// parked in channel or sync waits that can never complete: nothing
+    /// runs or is pending, and only those parked tasks could end the waits
+    /// ([`report_leaked_tasks`](crate::report_leaked_tasks)). Never raised
+    /// for dropping a channel end: a receiver dropped with messages queued,
+    /// a sender dropped unsent (to cancel), unread broadcast values are
+    /// idioms.
     ChannelLeak,
     /// A wait on a `Notify`, `Barrier`, `Semaphore` or `watch` that nothing
     /// can end: every task of the runtime is blocked for the stall

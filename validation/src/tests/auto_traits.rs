@@ -13,7 +13,7 @@ fn embedded_state_and_tokens_are_send_and_sync() {
     send_sync::<ChannelMeta>();
     send_sync::<SenderClaim>();
     send_sync::<WaitMeta>();
-    send_sync::<TaskSlot>();
+    send_sync::<TaskStateCell>();
     send_sync::<LockClass>();
     send_sync::<Violation>();
     send_sync::<ContractAtomicU64>();

@@ -2,8 +2,8 @@
 
 use super::{serial, take_kind, FakeTask};
 use crate::{
-    count, report_all_tasks_blocked, report_long_poll, set_thread_mode, BlockedTask, Mode, Site,
-    ViolationKind, WaitKind, WaitMeta,
+    count, report_all_tasks_blocked, report_long_poll, set_thread_mode, BlockedTask, ChannelKind,
+    ChannelMeta, Mode, Site, Violation, ViolationKind, WaitKind, WaitMeta,
 };
 use std::num::NonZeroU64;
 use std::time::Duration;
@@ -62,4 +62,57 @@ fn all_tasks_blocked_names_each_task_and_what_it_waits_on() {
     assert!(report_all_tasks_blocked("ig-rt", &[]).is_none());
     waiting.enter(|| drop(w));
     assert_eq!(take_kind("ig-rt", ViolationKind::AllTasksBlocked).len(), 1);
+}
+
+/// A receive whose live sender was last used by `sender_ctx` (a thread, or
+/// another blocked task), with every task of a runtime blocked.
+fn all_blocked_with_a_sender_used_by(on_a_thread: bool) -> (Option<Violation>, Vec<Violation>) {
+    let chan = ChannelMeta::new(ChannelKind::Mpsc, Some(4));
+    let tx = chan.new_sender();
+    let consumer = FakeTask::new("ig-consumer");
+    let producer = FakeTask::new("ig-producer");
+    let notify = WaitMeta::new(WaitKind::Notify);
+    if on_a_thread {
+        tx.used(); // the test thread sent on it, and keeps the sender
+    } else {
+        producer.enter(|| tx.used());
+    }
+    let w = consumer.enter(|| {
+        chan.receiver_polled();
+        chan.recv_wait()
+    });
+    // The producer task waits on a Notify nobody notifies.
+    let pw = producer.enter(|| notify.wait());
+    let blocked: Vec<BlockedTask> = [&consumer, &producer]
+        .iter()
+        .map(|t| BlockedTask {
+            id: t.id(),
+            name: None,
+            spawned_at: None,
+        })
+        .collect();
+    let v = report_all_tasks_blocked("ig-outside-rt", &blocked);
+    let stalls = take_kind("ingest.rs", ViolationKind::ChannelStall);
+    consumer.enter(|| drop(w));
+    producer.enter(|| drop(pw));
+    drop(tx);
+    let _ = take_kind("ingest.rs", ViolationKind::WaitStall);
+    let _ = take_kind("ig-outside-rt", ViolationKind::AllTasksBlocked);
+    (v, stalls)
+}
+
+#[test]
+fn a_runtime_whose_receiver_a_thread_can_still_send_to_is_not_stuck() {
+    let _s = serial();
+    let (v, stalls) = all_blocked_with_a_sender_used_by(true);
+    assert!(v.is_none(), "{v:?}");
+    assert!(stalls.is_empty(), "{stalls:?}");
+}
+
+#[test]
+fn a_runtime_whose_receivers_sender_is_one_of_its_blocked_tasks_is_stuck() {
+    let _s = serial();
+    let (v, stalls) = all_blocked_with_a_sender_used_by(false);
+    assert_eq!(v.map(|v| v.kind()), Some(ViolationKind::AllTasksBlocked));
+    assert_eq!(stalls.len(), 1, "{stalls:?}");
 }

@@ -146,10 +146,14 @@ fn loom_the_owner_ends_its_slot_wait_while_a_scan_stamps_it() {
         // SAFETY: the owner, ending the wait `w` holds; `w` is then forgotten (its end is done).
         unsafe {
             let st = &*(p_addr as *mut ContextState);
-            assert!(st.slot.occupied());
+            assert!(st.inline_wait.occupied());
             assert_eq!(ContextState::end_slot_wait(p.0, true), 0);
             std::mem::forget(w);
-            assert!(!st.slot.occupied());
+            assert!(
+                !st.inline_wait.occupied(),
+                "state {:#x}",
+                st.inline_wait.raw_state()
+            );
         }
         // SAFETY: this thread owns the state and is not exiting; the graph is leaked.
         let (w2, _) = unsafe { record(g, p.0, notify_wait()) };
@@ -191,7 +195,7 @@ fn loom_a_slot_wait_ended_after_its_owner_exited_waits_out_a_scan() {
 
 /// The owner's next wait reuses a slot that another context scanned and
 /// then emptied: the protocol stays consistent (the second wait lands in
-/// the slot or the list, both end, the state is freed once). This is the
+/// the inline wait or the list, both end, the state is freed once). This is the
 /// scenario of a data race Miri found on real threads — the owner checked
 /// the slot with a relaxed load, so its write was not ordered after the
 /// other context's accesses; that race is guarded by Miri's many-seed run
@@ -202,13 +206,13 @@ fn loom_the_owner_refills_a_slot_emptied_elsewhere_during_a_scan() {
     loom::model(|| {
         let (g, p, _, (w, _)) = first_notify_wait(10);
         let p = SendPtr(p);
-        // Another context scans the slot, then ends the wait (in one
+        // Another context scans the inline wait, then ends the wait (in one
         // thread, so the scan's access is ordered before the ending).
         let other = thread::spawn(move || {
             g.for_each_record(|_, _, rec| rec.stall_reported = true);
             drop(w);
         });
-        // The owner starts its next wait meanwhile: into the slot if it
+        // The owner starts its next wait meanwhile: into the inline wait if it
         // sees it emptied, else into its list.
         // SAFETY: the owner, running (it is not exiting).
         let (w2, _) = unsafe { record(g, p.0, notify_wait()) };

@@ -54,7 +54,7 @@ pub(crate) use support::*;
 #[cfg(not(perf_validation_loom))]
 mod support {
     use crate::{
-        set_context_hook, take_reports_matching, ContextHook, TaskRef, TaskSlot, Violation,
+        set_context_hook, take_reports_matching, ContextHook, TaskRef, TaskStateCell, Violation,
         ViolationKind,
     };
     use std::cell::{Cell, RefCell};
@@ -80,7 +80,7 @@ mod support {
     }
 
     thread_local! {
-        static CURRENT: Cell<Option<(NonZeroU64, *const TaskSlot)>> = const { Cell::new(None) };
+        static CURRENT: Cell<Option<(NonZeroU64, *const TaskStateCell)>> = const { Cell::new(None) };
         static NAME: RefCell<Option<String>> = const { RefCell::new(None) };
     }
 
@@ -120,7 +120,7 @@ mod support {
     pub(crate) struct FakeTask {
         id: NonZeroU64,
         name: String,
-        slot: TaskSlot,
+        slot: TaskStateCell,
     }
 
     impl FakeTask {
@@ -129,7 +129,7 @@ mod support {
             FakeTask {
                 id: NonZeroU64::new(NEXT_TASK.fetch_add(1, Relaxed)).unwrap(),
                 name: name.to_owned(),
-                slot: TaskSlot::new(),
+                slot: TaskStateCell::new(),
             }
         }
 
@@ -139,14 +139,15 @@ mod support {
 
         /// Runs `f` as one poll of this task on the calling thread.
         pub(crate) fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
-            struct Exit(Option<(NonZeroU64, *const TaskSlot)>, Option<String>);
+            struct Exit(Option<(NonZeroU64, *const TaskStateCell)>, Option<String>);
             impl Drop for Exit {
                 fn drop(&mut self) {
                     CURRENT.with(|c| c.set(self.0));
                     NAME.with(|n| *n.borrow_mut() = self.1.take());
                 }
             }
-            let prev = CURRENT.with(|c| c.replace(Some((self.id, &self.slot as *const TaskSlot))));
+            let prev =
+                CURRENT.with(|c| c.replace(Some((self.id, &self.slot as *const TaskStateCell))));
             let prev_name = NAME.with(|n| n.borrow_mut().replace(self.name.clone()));
             let _exit = Exit(prev, prev_name);
             f()

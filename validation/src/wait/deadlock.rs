@@ -106,12 +106,16 @@ fn successors(g: &Inner, owner: ContextId, rec: &WaitRecord) -> Succ {
             resource,
             outstanding,
         } => {
+            // The waiter's own owned permits are not its to count: it may
+            // have handed them to a task that will release them.
             let to: Vec<(ContextId, Via)> = g
                 .holders
                 .get(resource)
                 .into_iter()
                 .flatten()
-                .filter_map(|&c| snap_of(g, c, *resource).map(|s| (c, Via::Holds(s))))
+                .filter_map(|&c| snap_of(g, c, *resource).map(|s| (c, s)))
+                .filter(|(c, s)| *c != owner || !s.owned)
+                .map(|(c, s)| (c, Via::Holds(s)))
                 .collect();
             let held: u64 = to
                 .iter()

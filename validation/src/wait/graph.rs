@@ -1,6 +1,6 @@
 //! The wait-for graph: which contexts wait, on what, and what they hold.
 //!
-//! A wait is recorded in its own context's state: in its slot (`slot.rs`)
+//! A wait is recorded in its own context's state: in its inline wait (`inline_wait.rs`)
 //! if it is the context's only wait outside the graph, else in its
 //! `CtxWaitList`, under the state's `remote` lock. Starting and ending one
 //! touches no shared structure, only per-context state the owner nearly
@@ -381,8 +381,8 @@ impl WaitGraph {
                     f(id, w.desc.as_ref(), rec);
                 }
             });
-            // `remote` is taken inside the slot's `READ`, never around it.
-            st.slot.read(|slot| {
+            // `remote` is taken inside the inline wait's `READ`, never around it.
+            st.inline_wait.read(|slot| {
                 let desc = st.with_waits(|w| w.desc.clone());
                 let mut rec = slot.to_wait_record();
                 f(id, desc.as_ref(), &mut rec);
@@ -402,7 +402,7 @@ impl WaitGraph {
                 let st = unsafe { &*p.0 };
                 st.untracked_waits()
                     + st.with_waits(|w| w.records.len())
-                    + usize::from(st.slot.occupied())
+                    + usize::from(st.inline_wait.occupied())
             })
             .sum()
     }
@@ -439,7 +439,7 @@ impl WaitGraph {
                 .map(|r| (r.resource.clone(), r.site))
                 .collect()
         });
-        out.extend(st.slot.read(|r| {
+        out.extend(st.inline_wait.read(|r| {
             let w = r.to_wait_record();
             (w.resource, w.site)
         }));
@@ -498,7 +498,7 @@ impl WaitGraph {
                     w.woken,
                 )
             });
-            records.extend(st.slot.read(|r| r.to_wait_record()));
+            records.extend(st.inline_wait.read(|r| r.to_wait_record()));
             let untracked = st.untracked_waits();
             let mut opaque = untracked > 1 || woken;
             if untracked == 1 {
@@ -582,7 +582,7 @@ impl WaitGraph {
                 )
             });
             let opaque = st.untracked_waits() > 0 || woken;
-            records.extend(st.slot.read(|r| r.to_wait_record()));
+            records.extend(st.inline_wait.read(|r| r.to_wait_record()));
             let mut keys = Vec::with_capacity(records.len());
             for rec in records {
                 targets.clear();

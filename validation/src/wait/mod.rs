@@ -4,7 +4,7 @@
 //! - `graph.rs` — where waits are recorded (each in its own context), the
 //!   registry of contexts, the holders index and the hints; which waits
 //!   take part in the wait-for graph.
-//! - `slot.rs` — the lock-free slot that keeps a context's first wait
+//! - `inline_wait.rs` — the lock-free inline wait that keeps a context's first wait
 //!   outside the graph.
 //! - `clock.rs` — the coarse clock waits are stamped with.
 //! - `deadlock.rs` — the check run when a wait starts, and its report.
@@ -19,11 +19,11 @@
 mod clock;
 pub(crate) mod deadlock;
 pub(crate) mod graph;
-pub(crate) mod slot;
+pub(crate) mod inline_wait;
 mod stall;
 mod stuck;
 
-pub(crate) use stall::report_stuck;
+pub(crate) use stall::{report_stuck, woken_from_outside};
 pub use stall::{
     scan, set_stall_threshold, slow_waits, stall_threshold, SlowWait, DEFAULT_STALL_THRESHOLD,
 };
@@ -40,7 +40,7 @@ use crate::mode;
 use crate::sink;
 use crate::site::Site;
 use graph::{Hint, HoldSnap, ResKind, Resource, Target, WaitGraph, WaitRecord};
-use slot::SlotRecord;
+use inline_wait::InlineWaitRecord;
 use std::cell::RefCell;
 use std::fmt;
 use std::panic::Location;
@@ -155,8 +155,8 @@ pub struct Waiting {
 
 /// Counted in the state's untracked waits, not recorded.
 const W_UNTRACKED: usize = 1;
-/// Recorded in the state's slot (`slot.rs`).
-const W_SLOT: usize = 2;
+/// Recorded in the state's slot (`inline_wait.rs`).
+const W_INLINE: usize = 2;
 /// Recorded in the state's list.
 const W_LIST: usize = 3;
 const W_KIND: usize = 3;
@@ -210,8 +210,8 @@ impl Waiting {
                 }
                 0
             }
-            // SAFETY: this guard owns the wait in the slot, which keeps the state alive until this call ends it; `owner` is exact.
-            W_SLOT => unsafe { ContextState::end_slot_wait(state, owner) },
+            // SAFETY: this guard owns the wait in the inline wait, which keeps the state alive until this call ends it; `owner` is exact.
+            W_INLINE => unsafe { ContextState::end_slot_wait(state, owner) },
             // SAFETY: this guard owns the recorded wait, which keeps the state alive until this call ends it.
             _ => unsafe { end_recorded(state, (self.tag >> 2) as u64, owner) },
         };
@@ -264,7 +264,7 @@ unsafe fn end_recorded(state: *mut ContextState, id: u64, owner: bool) -> usize 
 impl fmt::Debug for Waiting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Waiting")
-            .field("recorded", &matches!(self.tag & W_KIND, W_SLOT | W_LIST))
+            .field("recorded", &matches!(self.tag & W_KIND, W_INLINE | W_LIST))
             .finish()
     }
 }
@@ -346,7 +346,7 @@ pub(crate) unsafe fn quick_lock_wait(
 
 /// The common wait outside the graph — a oneshot reply, a `Notify` — in
 /// its own lines: by a listed context that holds nothing, has no channel
-/// role and no wait in its slot yet. Straight into the slot from scalars,
+/// role and no wait in its inline wait yet. Straight into the inline wait from scalars,
 /// with none of the general path's staging (`record`). `None` when the
 /// wait is not of that kind (the general path decides).
 #[inline(always)]
@@ -366,13 +366,16 @@ fn quick_slot_wait(
             (quick, o.timed > 0)
         })
     };
-    if !quick || !st.slot.is_free() {
+    if !quick || !st.inline_wait.is_free() {
         return None;
     }
-    let rec = SlotRecord::new(kind, 0, created, site, target, bounded, clock::now_ns(), 0)?;
-    // SAFETY: the owner, running, and the slot is free.
-    unsafe { st.slot.put(rec) };
-    Some(Waiting { state, tag: W_SLOT })
+    let rec = InlineWaitRecord::new(kind, 0, created, site, target, bounded, clock::now_ns(), 0)?;
+    // SAFETY: the owner, running, and the inline wait is free.
+    unsafe { st.inline_wait.put(rec) };
+    Some(Waiting {
+        state,
+        tag: W_INLINE,
+    })
 }
 
 /// Starts a wait on a channel: to receive (`recv`) or to send into a full one.
@@ -414,7 +417,7 @@ pub(crate) fn start_oneshot_wait(
 }
 
 /// Starts a wait whose resource no context holds (a `Notify`, `Barrier` or
-/// `watch` wait, a oneshot receive): the slot's short path if it applies,
+/// `watch` wait, a oneshot receive): the inline wait's short path if it applies,
 /// else the general one, out of line. `target` builds the wait's target
 /// (from scalars the caller captured), so neither path keeps a `Target`
 /// alive across the other: the oneshot round trip measured 5 ns slower when
@@ -586,14 +589,20 @@ pub(crate) unsafe fn record(
     let since_ns = clock::now_ns();
     // Out of the graph, nothing below concerns the wait, and the slot
     // takes it without a lock if it is free and the wait fits.
-    if !graph && st.slot.is_free() {
-        let rec = SlotRecord::new(
+    if !graph && st.inline_wait.is_free() {
+        let rec = InlineWaitRecord::new(
             kind, class, created, site, &target, bounded, since_ns, instance,
         );
         if let Some(rec) = rec {
             // SAFETY: the current context's own state, running, and its slot is free.
-            unsafe { st.slot.put(rec) };
-            return (Waiting { state, tag: W_SLOT }, None);
+            unsafe { st.inline_wait.put(rec) };
+            return (
+                Waiting {
+                    state,
+                    tag: W_INLINE,
+                },
+                None,
+            );
         }
     }
     let rec = WaitRecord {

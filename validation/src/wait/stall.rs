@@ -19,7 +19,9 @@
 //!   blocked, with no runnable task, no pending timer, I/O or blocking job,
 //!   for the stall threshold (`report_all_tasks_blocked`, which calls
 //!   [`report_stuck`]). Whoever could send, notify, arrive or release is
-//!   itself one of the blocked tasks. Cycles among lock, semaphore and
+//!   itself one of the blocked tasks: a channel wait whose known other side
+//!   (a context that used a sender, or polls the receiver) is a thread is
+//!   not reported, and neither is its runtime. Cycles among lock, semaphore and
 //!   channel waits are the deadlock check's (`deadlock.rs`), found when the
 //!   closing wait starts.
 //!
@@ -184,6 +186,39 @@ pub(crate) fn report_stuck(e: &Engine, blocked: &[ContextId], now: Instant) -> V
         .collect()
 }
 
+/// Who could end a channel wait, as far as the engine knows: the contexts
+/// that used a live sender (a receive), or the receiver's owner (a send).
+fn channel_other_side(recv: bool, chan: &crate::channel::ChannelInner) -> Vec<ContextId> {
+    if recv {
+        let mut v = Vec::new();
+        chan.for_each_claimant(|c| v.push(c));
+        v
+    } else {
+        chan.rx_owner().into_iter().collect()
+    }
+}
+
+/// Whether a wait of the `blocked` contexts is a channel wait whose known
+/// other side is a thread — outside every runtime's "all tasks blocked" —
+/// and so may still be ended: the runtime is then not provably stuck. (A
+/// task that used a sender and is not blocked has finished, as far as the
+/// engine can tell; the sender is then wherever it left it.)
+pub(crate) fn woken_from_outside(waits: &WaitGraph, blocked: &[ContextId]) -> bool {
+    let mut outside = false;
+    waits.for_each_record(|id, _, rec| {
+        if outside || rec.bounded || !blocked.contains(&id) {
+            return;
+        }
+        let others = match (&rec.resource.kind, &rec.target) {
+            (ResKind::Recv(_), Target::Senders(chan)) => channel_other_side(true, chan),
+            (ResKind::Send(_), Target::Receiver(chan)) => channel_other_side(false, chan),
+            _ => return,
+        };
+        outside = others.iter().any(|c| !c.is_task());
+    });
+    outside
+}
+
 /// Which waits [`find`] picks.
 #[derive(Clone, Copy)]
 pub(crate) enum Pick<'a> {
@@ -222,13 +257,12 @@ pub(crate) fn find(waits: &WaitGraph, now: Instant, threshold: Duration, pick: P
                 if recv && live == 0 {
                     return;
                 }
-                let other: Vec<ContextId> = if recv {
-                    let mut v = Vec::new();
-                    chan.for_each_claimant(|c| v.push(c));
-                    v
-                } else {
-                    chan.rx_owner().into_iter().collect()
-                };
+                let other = channel_other_side(recv, chan);
+                // A thread that last used a sender (or polled the
+                // receiver) may still end the wait: not provable.
+                if matches!(pick, Pick::Stuck(_)) && other.iter().any(|c| !c.is_task()) {
+                    return;
+                }
                 (other, unknown, chan.capacity())
             }
             // A oneshot's sender is alive while its receiver waits (dropping

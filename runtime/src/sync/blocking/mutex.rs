@@ -37,7 +37,7 @@
 use super::futex::Futex;
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::atomic::Ordering::*;
-use crate::sync::validate::HeldSlot;
+use crate::sync::tracking::HeldToken;
 #[cfg(not(perf_runtime_loom))]
 use crate::validation::LockClass;
 use crate::validation::{Access, Held, LockKind, LockMeta, Waiting};
@@ -167,7 +167,7 @@ impl<T: ?Sized> Mutex<T> {
         }
         MutexGuard {
             lock: self,
-            _held: HeldSlot::new(held),
+            _held: HeldToken::new(held),
             _not_send: PhantomData,
         }
     }
@@ -182,7 +182,7 @@ impl<T: ?Sized> Mutex<T> {
             .ok()
             .map(|_| MutexGuard {
                 lock: self,
-                _held: HeldSlot::new(self.meta.try_acquired(Access::Exclusive)),
+                _held: HeldToken::new(self.meta.try_acquired(Access::Exclusive)),
                 _not_send: PhantomData,
             })
     }
@@ -296,7 +296,7 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 pub struct MutexGuard<'a, T: ?Sized> {
     lock: &'a Mutex<T>,
     /// Un-records the lock when the guard drops.
-    _held: HeldSlot,
+    _held: HeldToken,
     _not_send: PhantomData<*const ()>,
 }
 

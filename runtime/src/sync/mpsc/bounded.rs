@@ -7,7 +7,7 @@
 use super::chan::{self, BoundedSemaphore, Rx, Semaphore as _, Tx, WeakTx};
 use super::error::{SendError, SendTimeoutError, TryRecvError, TrySendError};
 use crate::sync::batch_semaphore::{self, BatchSemaphore, Closed, MAX_PERMITS};
-use crate::sync::validate::{Acquiring, Track, TrackedAcquire};
+use crate::sync::tracking::{Acquiring, Track, TrackedAcquire};
 use crate::validation::{ChannelKind, Held};
 use std::fmt;
 use std::future::Future;

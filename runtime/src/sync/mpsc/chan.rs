@@ -51,7 +51,7 @@
 //! `reserve` marks its sender used by the calling context; every receive
 //! marks the receiver polled; each message popped counts as delivered; a
 //! receive that must wait registers a receive wait (`recv_wait_at`), a send
-//! waiting for capacity a send wait (through `validate::Track::Send`); and
+//! waiting for capacity a send wait (through `tracking::Track::Send`); and
 //! a receiver dropped with messages still queued reports them lost.
 //!
 //! The receive wait lives in the channel (`rx_wait`), not in the receiving

@@ -2,7 +2,7 @@
 //! it took (one for reading, all for writing) and gives them back on drop.
 
 use crate::sync::batch_semaphore::BatchSemaphore;
-use crate::sync::validate::HeldSlot;
+use crate::sync::tracking::HeldToken;
 use crate::validation::{Access, Held, LockMeta};
 use std::fmt;
 use std::marker::PhantomData;
@@ -14,7 +14,7 @@ use std::ops::{Deref, DerefMut};
 pub struct RwLockReadGuard<'a, T: ?Sized> {
     s: &'a BatchSemaphore,
     data: *const T,
-    held: HeldSlot,
+    held: HeldToken,
     _marker: PhantomData<&'a T>,
 }
 
@@ -29,7 +29,7 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
         RwLockReadGuard {
             s,
             data,
-            held: HeldSlot::new(held),
+            held: HeldToken::new(held),
             _marker: PhantomData,
         }
     }
@@ -98,7 +98,7 @@ pub struct RwLockWriteGuard<'a, T: ?Sized> {
     meta: &'a LockMeta,
     data: *mut T,
     permits: u32,
-    held: HeldSlot,
+    held: HeldToken,
     _marker: PhantomData<&'a mut T>,
 }
 
@@ -122,7 +122,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
             meta,
             data,
             permits,
-            held: HeldSlot::new(held),
+            held: HeldToken::new(held),
             _marker: PhantomData,
         }
     }
@@ -144,7 +144,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
             s: this.s,
             data,
             permits: this.permits,
-            held: HeldSlot::new(Self::take_held(&this)),
+            held: HeldToken::new(Self::take_held(&this)),
             _marker: PhantomData,
         }
     }
@@ -166,7 +166,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
             s: this.s,
             data,
             permits: this.permits,
-            held: HeldSlot::new(Self::take_held(&this)),
+            held: HeldToken::new(Self::take_held(&this)),
             _marker: PhantomData,
         })
     }
@@ -226,7 +226,7 @@ pub struct RwLockMappedWriteGuard<'a, T: ?Sized> {
     s: &'a BatchSemaphore,
     data: *mut T,
     permits: u32,
-    held: HeldSlot,
+    held: HeldToken,
     _marker: PhantomData<&'a mut T>,
 }
 

@@ -28,7 +28,7 @@ pub use owned_guard::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard};
 
 use super::batch_semaphore::BatchSemaphore;
 use super::mutex::TryLockError;
-use super::validate::{Acquiring, Track, TrackedAcquire};
+use super::tracking::{Acquiring, Track, TrackedAcquire};
 use crate::loom::cell::UnsafeCell;
 use crate::validation::{Access, LockClass, LockKind, LockMeta};
 use std::fmt;

@@ -293,7 +293,7 @@ fn oneshot_handles_are_one_pointer() {
 #[test]
 fn a_lock_future_stays_within_128_bytes() {
     // Past 128 bytes, moving the future into its caller's state machine is
-    // a `memcpy` call on every `lock().await` (see `validate.rs`).
+    // a `memcpy` call on every `lock().await` (see `tracking.rs`).
     let m = crate::sync::Mutex::new(0u64);
     assert!(std::mem::size_of_val(&m.lock()) <= 128);
     let l = crate::sync::RwLock::new(0u64);

@@ -59,17 +59,17 @@ use std::task::{Context, Poll};
 /// A [`Held`] token as guards and futures keep it: dropping an empty one
 /// (validation off, owned guards) is an inline compare, not a call into the
 /// engine's drop.
-pub(crate) struct HeldSlot(ManuallyDrop<Held>);
+pub(crate) struct HeldToken(ManuallyDrop<Held>);
 
-impl HeldSlot {
+impl HeldToken {
     #[inline]
-    pub(crate) fn new(held: Held) -> HeldSlot {
-        HeldSlot(ManuallyDrop::new(held))
+    pub(crate) fn new(held: Held) -> HeldToken {
+        HeldToken(ManuallyDrop::new(held))
     }
 
     #[inline]
-    pub(crate) fn empty() -> HeldSlot {
-        HeldSlot::new(Held::untracked())
+    pub(crate) fn empty() -> HeldToken {
+        HeldToken::new(Held::untracked())
     }
 
     /// Moves the token out, leaving the slot empty.
@@ -79,7 +79,7 @@ impl HeldSlot {
     }
 }
 
-impl Drop for HeldSlot {
+impl Drop for HeldToken {
     #[inline]
     fn drop(&mut self) {
         if self.0.is_tracked() {
@@ -124,12 +124,13 @@ pub(crate) enum Track<'a> {
     /// only (`LockMeta::acquire_owned_at`); a guard that does not keep the
     /// token (`RwLock`'s owned guards) drops it at once.
     Owned { meta: &'a LockMeta, access: Access },
-    /// Semaphore permits; recorded as held unless the permit is owned (an
-    /// owned permit is usually handed to a spawned task).
+    /// Semaphore permits, recorded as held; an owned permit (which may be
+    /// handed to a spawned task) for the wait-for graph only, as an owned
+    /// guard (`LockMeta::acquire_owned_permits_at`).
     Permits {
         sem: &'a Semaphore,
         permits: u32,
-        record: bool,
+        owned: bool,
     },
     /// A slot of a bounded channel: a wait for it is a send wait.
     Send(&'a ChannelMeta),
@@ -154,8 +155,14 @@ impl Track<'_> {
             Track::Permits {
                 sem,
                 permits,
-                record: true,
-            } if permits > 0 => sem.meta.acquire_permits_at(permits, site),
+                owned,
+            } if permits > 0 => {
+                if owned {
+                    sem.meta.acquire_owned_permits_at(permits, site)
+                } else {
+                    sem.meta.acquire_permits_at(permits, site)
+                }
+            }
             Track::Permits { .. } | Track::Send(_) => Held::untracked(),
         }
     }

@@ -14,14 +14,14 @@ use std::sync::atomic::{AtomicPtr, Ordering::Relaxed};
 /// [`ContextHook`](crate::ContextHook). Only the thread polling the task
 /// touches it, and the runtime already orders successive polls, so the
 /// accesses are relaxed. A plain `std` atomic, so that `new` is `const`.
-pub struct TaskSlot {
+pub struct TaskStateCell {
     state: AtomicPtr<ContextState>,
 }
 
-impl TaskSlot {
-    /// An empty slot.
-    pub const fn new() -> TaskSlot {
-        TaskSlot {
+impl TaskStateCell {
+    /// An empty cell.
+    pub const fn new() -> TaskStateCell {
+        TaskStateCell {
             state: AtomicPtr::new(ptr::null_mut()),
         }
     }
@@ -50,21 +50,21 @@ impl TaskSlot {
     }
 }
 
-impl Default for TaskSlot {
-    fn default() -> TaskSlot {
-        TaskSlot::new()
+impl Default for TaskStateCell {
+    fn default() -> TaskStateCell {
+        TaskStateCell::new()
     }
 }
 
-impl fmt::Debug for TaskSlot {
+impl fmt::Debug for TaskStateCell {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskSlot")
+        f.debug_struct("TaskStateCell")
             .field("used", &!self.get().is_null())
             .finish()
     }
 }
 
-impl Drop for TaskSlot {
+impl Drop for TaskStateCell {
     fn drop(&mut self) {
         let p = *self.state.get_mut();
         if !p.is_null() {
