@@ -61,8 +61,10 @@ pub fn report_long_poll(
 ///
 /// Nothing is reported while one of the tasks waits on a channel whose
 /// other side the engine knows to be a thread (one that sent on it, or
-/// polls its receiver): that side may still act, so the runtime is idle,
-/// not stuck.
+/// polls its receiver), or waits on something the engine does not track
+/// (a foreign channel, an external event): a thread may still act, so the
+/// runtime is idle, not stuck. The second case is a slow-wait advisory
+/// (counted by `slow_waits`).
 pub fn report_all_tasks_blocked(runtime: &str, blocked: &[BlockedTask]) -> Option<Violation> {
     if blocked.is_empty() || crate::mode::mode() == crate::Mode::Off {
         return None;
@@ -70,6 +72,17 @@ pub fn report_all_tasks_blocked(runtime: &str, blocked: &[BlockedTask]) -> Optio
     let e = engine::get();
     let ids: Vec<ContextId> = blocked.iter().map(|t| ContextId::task(t.id)).collect();
     if crate::wait::woken_from_outside(&e.waits, &ids) {
+        return None;
+    }
+    // A task parked on something untracked (a foreign channel fed by a
+    // thread, an external event) may still be woken: not provably stuck,
+    // and neither are the waits it could end.
+    if let Some(t) = blocked
+        .iter()
+        .find(|t| e.waits.waits_of(ContextId::task(t.id)).is_empty())
+    {
+        let ctx = ContextDesc::new(ContextId::task(t.id), t.name.as_deref());
+        crate::wait::note_untracked_idle(runtime, &ctx);
         return None;
     }
     crate::wait::report_stuck(e, &ids, std::time::Instant::now());
@@ -82,15 +95,7 @@ pub fn report_all_tasks_blocked(runtime: &str, blocked: &[BlockedTask]) -> Optio
             side = side.event("spawned", Some(s));
             key.push(s);
         }
-        let waits = e.waits.waits_of(ContextId::task(t.id));
-        if waits.is_empty() {
-            side = side.event(
-                "waits on something the engine does not track (a JoinHandle, a timer-less \
-                 future, an external event)",
-                None,
-            );
-        }
-        for (res, site) in waits {
+        for (res, site) in e.waits.waits_of(ContextId::task(t.id)) {
             side = side.event(format!("waits on {}", res.label(e)), Some(site));
             key.push(site);
         }

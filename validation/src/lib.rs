@@ -20,9 +20,10 @@
 //!   that form a cycle, or an explicit [`Level`] or [`Nesting`] broken;
 //! - a wait is reported when it can never end: it closes a cycle of the
 //!   wait-for graph (`Deadlock`; owned guards and permits count once two
-//!   periodic scans agree), or every task of its runtime is blocked, with
-//!   nothing runnable, no timer, I/O or blocking job pending and no thread
-//!   known to use the channel waited on, for the stall threshold
+//!   periodic scans agree), or every task of its runtime is blocked in a
+//!   wait the engine tracks, with nothing runnable, no timer, I/O or
+//!   blocking job pending and no thread known to use the channel waited
+//!   on, for the stall threshold
 //!   (`ChannelStall`, `WaitStall`, `AllTasksBlocked`);
 //! - **timing alone never makes a violation.** A wait that has lasted
 //!   longer than the stall threshold without progress is a *slow wait*: an

@@ -1,6 +1,7 @@
 //! Reports handed in by the runtime: long polls and "all tasks blocked".
 
 use super::{serial, take_kind, FakeTask};
+use crate::slow_waits;
 use crate::{
     count, report_all_tasks_blocked, report_long_poll, set_thread_mode, BlockedTask, ChannelKind,
     ChannelMeta, Mode, Site, Violation, ViolationKind, WaitKind, WaitMeta,
@@ -32,8 +33,11 @@ fn a_long_poll_is_recorded_once_per_spawn_site_and_never_panics() {
 fn all_tasks_blocked_names_each_task_and_what_it_waits_on() {
     let _s = serial();
     let notify = WaitMeta::new(WaitKind::Notify);
+    let barrier = WaitMeta::new(WaitKind::Barrier);
     let waiting = FakeTask::new("ig-waiter");
+    let other = FakeTask::new("ig-other");
     let w = waiting.enter(|| notify.wait());
+    let w2 = other.enter(|| barrier.wait());
     let blocked = [
         BlockedTask {
             id: waiting.id(),
@@ -41,7 +45,7 @@ fn all_tasks_blocked_names_each_task_and_what_it_waits_on() {
             spawned_at: Some(Site::new("src/ig_main.rs", 9, 5)),
         },
         BlockedTask {
-            id: NonZeroU64::new(9_000_002).unwrap(),
+            id: other.id(),
             name: None,
             spawned_at: None,
         },
@@ -51,17 +55,50 @@ fn all_tasks_blocked_names_each_task_and_what_it_waits_on() {
     assert_eq!(v.sides().len(), 2);
     let text = v.to_string();
     assert!(
-        text.contains("ig-waiter") && text.contains("Notify@"),
+        text.contains("ig-waiter") && text.contains("Notify@") && text.contains("Barrier@"),
         "{text}"
     );
-    assert!(text.contains("does not track"), "{text}");
     assert!(
-        v.mentions("ingest.rs", notify.created_at().line() + 2),
+        v.mentions("ingest.rs", notify.created_at().line() + 4),
         "the wait's site"
     );
     assert!(report_all_tasks_blocked("ig-rt", &[]).is_none());
     waiting.enter(|| drop(w));
+    other.enter(|| drop(w2));
     assert_eq!(take_kind("ig-rt", ViolationKind::AllTasksBlocked).len(), 1);
+}
+
+/// A task parked on something the engine does not track (a foreign
+/// channel a thread feeds, an external event) may still be woken: the
+/// runtime is idle, not stuck — a slow-wait advisory, not a report, even
+/// though the other task's wait is tracked.
+#[test]
+fn a_runtime_with_a_task_waiting_on_something_untracked_is_not_stuck() {
+    let _s = serial();
+    let notify = WaitMeta::new(WaitKind::Notify);
+    let waiting = FakeTask::new("ig-tracked");
+    let w = waiting.enter(|| notify.wait());
+    let blocked = [
+        BlockedTask {
+            id: waiting.id(),
+            name: Some("ig-tracked".into()),
+            spawned_at: None,
+        },
+        BlockedTask {
+            id: NonZeroU64::new(9_000_002).unwrap(),
+            name: Some("ig-untracked".into()),
+            spawned_at: None,
+        },
+    ];
+    let before = slow_waits();
+    let prev = set_thread_mode(Some(Mode::Panic));
+    let v = report_all_tasks_blocked("ig-untracked-rt", &blocked);
+    set_thread_mode(prev);
+    assert!(v.is_none(), "{v:?}");
+    assert_eq!(slow_waits(), before + 1, "an advisory instead");
+    waiting.enter(|| drop(w));
+    assert!(take_kind("ig-untracked-rt", ViolationKind::AllTasksBlocked).is_empty());
+    assert!(take_kind("ig-tracked", ViolationKind::WaitStall).is_empty());
 }
 
 /// A receive whose live sender was last used by `sender_ctx` (a thread, or

@@ -23,7 +23,7 @@ pub(crate) mod inline_wait;
 mod stall;
 mod stuck;
 
-pub(crate) use stall::{report_stuck, woken_from_outside};
+pub(crate) use stall::{note_untracked_idle, report_stuck, woken_from_outside};
 pub use stall::{
     scan, set_stall_threshold, slow_waits, stall_threshold, SlowWait, DEFAULT_STALL_THRESHOLD,
 };

@@ -67,6 +67,23 @@ pub fn slow_waits() -> u64 {
     SLOW_WAITS.load(Relaxed)
 }
 
+/// A runtime with nothing runnable whose task `task` waits on something the
+/// engine does not track (a foreign channel, an external event): another
+/// thread may still end that wait, so the runtime is not provably stuck. A
+/// slow-wait advisory (counted by [`slow_waits`]), never a violation.
+pub(crate) fn note_untracked_idle(runtime: &str, task: &crate::context::ContextDesc) {
+    SLOW_WAITS.fetch_add(1, Relaxed);
+    tracing::info!(
+        target: "perf_validation::slow_wait",
+        runtime,
+        context = %task,
+        waited_ms = stall_threshold().as_millis() as u64,
+        "runtime {runtime:?} has had nothing runnable for the stall threshold and {task} \
+         waits on something the engine does not track (an advisory, not a violation: a \
+         thread outside the runtime may still end the wait)"
+    );
+}
+
 /// A wait that lasted longer than the stall threshold without progress: an
 /// advisory, never a violation (see [`scan`]).
 #[derive(Clone, Debug)]
