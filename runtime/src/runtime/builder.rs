@@ -636,6 +636,7 @@ impl Builder {
         sizing: Arc<Sizing>,
         topology: Topology,
         io: Option<Arc<crate::io::driver::Driver>>,
+        workers: usize,
     ) -> io::Result<(Common, Arc<Stats>)> {
         let config = self.config()?;
         let stats = Arc::new(Stats::default());
@@ -644,6 +645,7 @@ impl Builder {
                 pausable,
                 self.start_paused && pausable,
                 config.timer_resolution,
+                workers,
             ),
             blocking: BlockingPool::new(config.clone()),
             watchdog: stats.clone(),
@@ -670,7 +672,7 @@ impl Builder {
         let local = locals
             .pop()
             .unwrap_or_else(crate::io::driver::LocalIo::none);
-        let (common, stats) = self.common(true, sizing.clone(), topology, io)?;
+        let (common, stats) = self.common(true, sizing.clone(), topology, io, 0)?;
         let watch = Arc::new(CachePadded::new(WorkerWatch::new(epoch)));
         let shared = Arc::new(current_thread::Shared::new(common, watch.clone(), local));
         let shared2 = Arc::downgrade(&shared);
@@ -760,7 +762,7 @@ impl Builder {
             });
             cores.push(multi_thread::CoreSource::Seed(Box::new(seed)));
         }
-        let (common, stats) = self.common(false, sizing.clone(), topology, io)?;
+        let (common, stats) = self.common(false, sizing.clone(), topology, io, workers)?;
         let shared = Arc::new(multi_thread::Shared::new(
             remotes.into_boxed_slice(),
             node_workers

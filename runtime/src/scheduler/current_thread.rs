@@ -193,7 +193,7 @@ impl Shared {
         if self.is_shutdown()
             || !self.idle_parked.load(SeqCst)
             || self.inject.len() > 0
-            || self.common.time.park_timeout().is_some()
+            || self.common.time.has_timers()
             || self.common.blocking.is_busy()
         {
             return None;

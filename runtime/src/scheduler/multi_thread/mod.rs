@@ -172,7 +172,7 @@ impl Shared {
             || !self.idle.all_parked()
             || self.reserved_idle_count() < self.num_reserved
             || self.has_queued_work()
-            || self.common.time.park_timeout().is_some()
+            || self.common.time.has_timers()
             || self.common.blocking.is_busy()
         {
             return None;

@@ -80,6 +80,8 @@ pub(crate) fn run(shared: Arc<Shared>, core: Box<Core>) {
     crate::time::lower_worker_timer_slack();
     let handle = crate::scheduler::Handle::MultiThread(shared.clone());
     let index = core.index;
+    // Timers this worker's tasks start live in its own wheel.
+    let _shard = shared.common.time.enter_worker(index);
     let watch = shared.remotes[index].watch.clone();
     let cx = WorkerCx {
         shared,
@@ -301,6 +303,9 @@ where
     let outcome = context::with_multi_thread_worker(|cx| match cx {
         Some(cx) => match cx.take_core() {
             Some(core) => {
+                // Its timers stay in the core's wheel, driven by the core's
+                // new thread; this one's go to the shared wheel from now on.
+                crate::time::leave_worker_shard();
                 let shared = cx.shared.clone();
                 if let Err(e) = super::spawn_worker_thread(&shared, super::CoreSource::Ready(core))
                 {
