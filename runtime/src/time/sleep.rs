@@ -109,6 +109,7 @@ enum Entry {
 }
 
 impl Sleep {
+    #[cfg(test)]
     pub(crate) fn new(handle: TimeHandle, deadline: Instant) -> Sleep {
         Sleep::with_driver(DriverRef::Direct(handle), deadline)
     }
