@@ -209,12 +209,31 @@ impl Wheel {
         node.when = when;
         node.deadline = deadline;
         self.len += 1;
+        if self.near.is_empty() {
+            self.catch_up(when);
+        }
         if when <= self.elapsed {
             self.push_near(key);
         } else {
             self.link(key);
         }
         self.settle();
+    }
+
+    /// With `near` empty, moves `elapsed` forward to the tick before `when`
+    /// unless an occupied slot starts before then. `elapsed` only advances
+    /// when the wheel is polled, so a wheel left idle lags behind the clock,
+    /// and a timer linked then would wait at a higher level (or a level-0
+    /// slot more than a tick ahead) and cost the driver a wake at a cascade
+    /// point or a slot start before its deadline. `elapsed` may run ahead
+    /// of the clock: entries due at or before it wait in `near` for their
+    /// exact deadlines, so none fires early; and it never passes the start
+    /// of an occupied slot, as in `poll`.
+    fn catch_up(&mut self, when: u64) {
+        let limit = self
+            .next_slot()
+            .map_or(u64::MAX, |e| e.deadline.saturating_sub(1));
+        self.elapsed = self.elapsed.max(when.saturating_sub(1).min(limit));
     }
 
     /// Takes the node at `key` out of the wheel's lists (or `near`), if it
