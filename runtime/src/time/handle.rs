@@ -128,6 +128,10 @@ struct Driver {
     clock: Clock,
     /// A lower bound of every shard's `next` (see the module docs).
     next_wake: AtomicU64,
+    /// The clock's time at the last `process`, in nanoseconds since its
+    /// origin: a time the clock has reached, for `Wheel::catch_up` when a
+    /// timer is linked into a wheel that has been idle.
+    last_now: AtomicU64,
     shards: Box<[CachePadded<Shard>]>,
     unpark: std::sync::OnceLock<Unpark>,
 }
@@ -198,6 +202,7 @@ impl TimeHandle {
             inner: Arc::new(Driver {
                 clock: Clock::new(pausable, start_paused),
                 next_wake: AtomicU64::new(NO_WAKE),
+                last_now: AtomicU64::new(0),
                 shards: (0..shards)
                     .map(|_| {
                         CachePadded::new(Shard {
@@ -253,6 +258,9 @@ impl TimeHandle {
     /// Wakers run with the locks released.
     pub(crate) fn process(&self) {
         let now = self.inner.clock.now_nanos();
+        if self.inner.last_now.load(Relaxed) < now {
+            self.inner.last_now.store(now, Relaxed);
+        }
         let mut wakers = WakeList::new();
         for shard in self.inner.shards.iter() {
             if shard.next.load(SeqCst) > now {
@@ -384,6 +392,7 @@ impl TimeHandle {
         if elapsed {
             return Registered::Elapsed;
         }
+        locked.wheel.catch_up(self.inner.last_now.load(Relaxed));
         let key = locked.wheel.insert(at, Some(waker.clone()));
         let earlier = publish(shard_ref, &locked);
         drop(locked);
@@ -412,6 +421,7 @@ impl TimeHandle {
         if elapsed {
             locked.wheel.mark_fired(key);
         } else {
+            locked.wheel.catch_up(self.inner.last_now.load(Relaxed));
             locked.wheel.relink(key, at);
         }
         let earlier = publish(shard_ref, &locked);

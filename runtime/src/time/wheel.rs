@@ -209,9 +209,6 @@ impl Wheel {
         node.when = when;
         node.deadline = deadline;
         self.len += 1;
-        if self.near.is_empty() {
-            self.catch_up(when);
-        }
         if when <= self.elapsed {
             self.push_near(key);
         } else {
@@ -220,20 +217,22 @@ impl Wheel {
         self.settle();
     }
 
-    /// With `near` empty, moves `elapsed` forward to the tick before `when`
-    /// unless an occupied slot starts before then. `elapsed` only advances
-    /// when the wheel is polled, so a wheel left idle lags behind the clock,
-    /// and a timer linked then would wait at a higher level (or a level-0
-    /// slot more than a tick ahead) and cost the driver a wake at a cascade
-    /// point or a slot start before its deadline. `elapsed` may run ahead
-    /// of the clock: entries due at or before it wait in `near` for their
-    /// exact deadlines, so none fires early; and it never passes the start
-    /// of an occupied slot, as in `poll`.
-    fn catch_up(&mut self, when: u64) {
+    /// Moves `elapsed` forward to the tick of `now` (nanoseconds since the
+    /// clock's origin; a time the clock has reached), or to the tick before
+    /// the next occupied slot if that starts earlier. `elapsed` only advances
+    /// when the wheel is polled, and a worker's wheel is polled only when one
+    /// of its timers is due, so a wheel left idle lags behind the clock: a
+    /// timer linked then would sit at a higher level than its distance calls
+    /// for and cost the driver a wake at a cascade point before its
+    /// deadline. `elapsed` never passes the clock here (a timer far ahead
+    /// must stay in a slot, or every timer before it would go to `near`),
+    /// nor the start of an occupied slot, as in `poll`.
+    pub(super) fn catch_up(&mut self, now: u64) {
         let limit = self
             .next_slot()
             .map_or(u64::MAX, |e| e.deadline.saturating_sub(1));
-        self.elapsed = self.elapsed.max(when.saturating_sub(1).min(limit));
+        self.elapsed = self.elapsed.max((now / self.tick_ns).min(limit));
+        self.settle();
     }
 
     /// Takes the node at `key` out of the wheel's lists (or `near`), if it
@@ -589,6 +588,39 @@ mod tests {
         assert_eq!(level_for(0, MAX_DURATION * 10), 5);
         assert_eq!(level_for(63, 64), 1);
         assert_eq!(level_for(64, 100), 0);
+    }
+
+    /// An idle wheel that catches up to the clock places a new timer by its
+    /// distance from now (exact deadline at once), but never runs ahead of
+    /// the clock: a timer far ahead leaves the next ones in their slots.
+    #[test]
+    fn catch_up_follows_the_clock_not_the_timers() {
+        let mut w = Wheel::new(1_000);
+        // Idle since tick 0; now is tick 10 000 (level 2 from elapsed 0).
+        let now = 10_000_000;
+        let stale = w.insert(now + 1_500, None);
+        assert_eq!(
+            w.next_expiration(),
+            Some(8_192_000),
+            "a stale cascade point"
+        );
+        w.remove(stale);
+        w.catch_up(now);
+        assert_eq!(w.elapsed(), 10_000);
+        let a = w.insert(now + 1_500, None);
+        assert_eq!(w.next_expiration(), Some(now + 1_500), "exact at once");
+        w.remove(a);
+        // A far timer does not drag `elapsed` along: a 10-tick timeout stays
+        // in its slot (out of the exact-deadline heap).
+        let far = w.insert(now + 3_600_000_000, None);
+        w.catch_up(now);
+        let b = w.insert(now + 10_500, None);
+        // (`a`'s slot, pulled near a tick early, moved it to 10 001.)
+        assert_eq!(w.elapsed(), 10_001);
+        assert_eq!(w.next_expiration(), Some(now + 10_000), "its slot's start");
+        w.check_invariants();
+        w.remove(b);
+        w.remove(far);
     }
 
     #[test]

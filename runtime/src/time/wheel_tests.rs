@@ -80,6 +80,12 @@ fn wheel_property(seed: u64, on_time: bool) {
             let bits = rng.below(if round % 50 == 0 { 38 } else { 16 });
             now += 1 + rng.below(1 << bits);
         }
+        // A wheel that was not polled meanwhile catches up to a time the
+        // clock has reached, as a registration on an idle worker does.
+        if rng.below(2) == 0 {
+            wheel.catch_up(prev_now + rng.below(now - prev_now + 1));
+            wheel.check_invariants();
+        }
         while let Some((key, _)) = wheel.poll(now) {
             let when = live
                 .remove(&key)
