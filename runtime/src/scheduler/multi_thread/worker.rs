@@ -258,10 +258,10 @@ fn park_reserved(shared: &Shared, core: &Core) {
     }
 }
 
-/// Sleeps until unparked or `timeout`. On io_uring every core waits in its
-/// own ring (its completions arrive while it sleeps); on epoll only the
-/// core that holds the driver (`owns_driver`) waits in the epoll instance,
-/// the others on their parker's condvar.
+/// Sleeps until unparked or `timeout`. On io_uring a core with I/O in
+/// flight waits in its own ring (its completions arrive while it sleeps);
+/// on epoll only the core that holds the driver (`owns_driver`) waits in
+/// the epoll instance; the others wait on their parker's condvar.
 fn park_core(
     shared: &Shared,
     core: &Core,
@@ -270,7 +270,7 @@ fn park_core(
 ) {
     shared.common.config.on_park();
     match &shared.common.io {
-        Some(io) if owns_driver || io.parks_in_local() => {
+        Some(io) if io.parks_in_driver(&core.io, owns_driver) => {
             core.parker
                 .park_in_driver(timeout, |t| core.drivers(|| io.wait(&core.io, t)));
         }
