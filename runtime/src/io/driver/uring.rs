@@ -860,13 +860,18 @@ impl Drop for Ring {
 mod ring_tests {
     use super::*;
 
+    /// Whether this kernel gives the runtime io_uring (the tests check
+    /// nothing otherwise).
+    fn uring_here() -> bool {
+        super::super::probe::choose(super::super::IoDriver::Auto).ok()
+            == Some(super::super::IoBackend::Uring)
+    }
+
     /// The wake poll is edge-triggered: an eventfd left undrained does not
     /// post completion after completion, and every write still wakes.
     #[test]
     fn an_undrained_wake_posts_once_per_write() {
-        if super::super::probe::choose(super::super::IoDriver::Auto).ok()
-            != Some(super::super::IoBackend::Uring)
-        {
+        if !uring_here() {
             return; // no io_uring here: nothing to check
         }
         let mut ring = Ring::new(0).unwrap();
@@ -889,9 +894,7 @@ mod ring_tests {
     /// one wake, and none through the old poll.
     #[test]
     fn a_moved_ring_wakes_through_its_new_thread() {
-        if super::super::probe::choose(super::super::IoDriver::Auto).ok()
-            != Some(super::super::IoBackend::Uring)
-        {
+        if !uring_here() {
             return; // no io_uring here: nothing to check
         }
         let mut ring = Ring::new(0).unwrap();
@@ -924,9 +927,7 @@ mod ring_tests {
     #[test]
     fn a_ring_is_quiet_only_with_nothing_in_flight() {
         use std::io::Write;
-        if super::super::probe::choose(super::super::IoDriver::Auto).ok()
-            != Some(super::super::IoBackend::Uring)
-        {
+        if !uring_here() {
             return; // no io_uring here: nothing to check
         }
         let mut ring = Ring::new(0).unwrap();
@@ -963,9 +964,7 @@ mod ring_tests {
     fn a_disarm_lands_while_wakeups_of_the_poll_are_pending() {
         use std::io::Write;
         use std::sync::atomic::AtomicBool;
-        if super::super::probe::choose(super::super::IoDriver::Auto).ok()
-            != Some(super::super::IoBackend::Uring)
-        {
+        if !uring_here() {
             return; // no io_uring here: nothing to check
         }
         for round in 0..100 {
