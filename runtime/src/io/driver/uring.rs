@@ -860,6 +860,19 @@ impl Drop for Ring {
 mod ring_tests {
     use super::*;
 
+    /// Deregisters `sio` and cancels its poll, then parks the ring (up to
+    /// ~200 ms) until the poll's final completion gave back its reference.
+    fn disarm_and_reap(ring: &mut Ring, sio: &Arc<ScheduledIo>) {
+        sio.deregistered.store(true, Release);
+        ring.disarm(sio);
+        for _ in 0..200 {
+            ring.park(Some(Duration::from_millis(1)));
+            if Arc::strong_count(sio) == 1 {
+                break;
+            }
+        }
+    }
+
     /// Whether this kernel gives the runtime io_uring (the tests check
     /// nothing otherwise).
     fn uring_here() -> bool {
@@ -943,14 +956,7 @@ mod ring_tests {
         b.write_all(b"x").unwrap();
         ring.park(Some(Duration::from_secs(5)));
         assert!(!ring.is_quiet(), "the multishot poll goes on after firing");
-        sio.deregistered.store(true, Release);
-        ring.disarm(&sio);
-        for _ in 0..200 {
-            ring.park(Some(Duration::from_millis(1)));
-            if Arc::strong_count(&sio) == 1 {
-                break;
-            }
-        }
+        disarm_and_reap(&mut ring, &sio);
         assert_eq!(Arc::strong_count(&sio), 1, "the poll ended");
         assert!(ring.is_quiet(), "after the poll's final completion");
     }
@@ -987,14 +993,7 @@ mod ring_tests {
                     std::hint::spin_loop();
                 }
             });
-            sio.deregistered.store(true, Release);
-            ring.disarm(&sio);
-            for _ in 0..200 {
-                ring.park(Some(Duration::from_millis(1)));
-                if Arc::strong_count(&sio) == 1 {
-                    break;
-                }
-            }
+            disarm_and_reap(&mut ring, &sio);
             assert_eq!(
                 Arc::strong_count(&sio),
                 1,
