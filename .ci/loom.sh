@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Model-checks the runtime's synchronisation protocols with loom: the task
 # state machine (runtime/src/task/tests/loom_state.rs), the parker and the
-# sleeper accounting (runtime/src/scheduler/tests/loom_*.rs), the sync
+# sleeper accounting (runtime/src/scheduler/tests/loom_*.rs), the timer
+# driver's per-worker wheels and its driver_owner/next_wake handshake
+# (runtime/src/time/loom_tests.rs), the sync
 # primitives' protocols (runtime/src/sync/tests/loom_*.rs), and the
 # validation engine's shared structures (validation/src/tests/loom_*.rs).
 #

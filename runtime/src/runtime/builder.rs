@@ -739,6 +739,7 @@ impl Builder {
         sizing: Arc<Sizing>,
         topology: Topology,
         io: Option<Arc<crate::io::driver::Driver>>,
+        workers: usize,
     ) -> io::Result<(Common, Arc<Stats>)> {
         let config = self.config()?;
         let stats = Arc::new(Stats::default());
@@ -747,6 +748,7 @@ impl Builder {
                 pausable,
                 self.start_paused && pausable,
                 config.timer_resolution,
+                workers,
             ),
             blocking: BlockingPool::new(config.clone()),
             watchdog: stats.clone(),
@@ -773,7 +775,7 @@ impl Builder {
         let local = locals
             .pop()
             .unwrap_or_else(crate::io::driver::LocalIo::none);
-        let (common, stats) = self.common(true, sizing.clone(), topology, io)?;
+        let (common, stats) = self.common(true, sizing.clone(), topology, io, 0)?;
         let watch = Arc::new(CachePadded::new(WorkerWatch::new(epoch)));
         let shared = Arc::new(current_thread::CurrentThreadScheduler::new(
             common,
@@ -871,7 +873,7 @@ impl Builder {
             });
             cores.push(multi_thread::CoreSource::Seed(Box::new(seed)));
         }
-        let (common, stats) = self.common(false, sizing.clone(), topology, io)?;
+        let (common, stats) = self.common(false, sizing.clone(), topology, io, workers)?;
         let shared = Arc::new(multi_thread::MultiThreadScheduler::new(
             remotes.into_boxed_slice(),
             node_workers

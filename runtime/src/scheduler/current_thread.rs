@@ -200,7 +200,7 @@ impl CurrentThreadScheduler {
         if self.is_shutdown()
             || !self.idle_parked.load(SeqCst)
             || self.inject.len() > 0
-            || self.common.time.park_timeout().is_some()
+            || self.common.time.has_timers()
             || self.common.blocking.is_busy()
         {
             return None;

@@ -1,25 +1,59 @@
-//! The timer driver: the wheel behind one mutex, the clock, and the calls
-//! the scheduler makes (`is_due`, `process`, `park_timeout`, `auto_advance`,
-//! `shutdown`).
+//! The timer driver: one timer wheel per worker ("shard"), the clock, and
+//! the calls the scheduler makes (`is_due`, `process`, `park_timeout`,
+//! `auto_advance`, `shutdown`).
 //!
-//! `next_wake` caches the wheel's next expiration (`NO_WAKE`: none), in
-//! nanoseconds since the clock's origin: the earliest exact deadline, or a
-//! cascade point of the wheel when no timer is due within 64 ticks. It is
-//! only written with the lock held, after every change to the wheel. It is
-//! read without the lock by `is_due`/`park_timeout`/`auto_advance`; a stale
-//! value is harmless: too early costs one empty `process`, and a value that
-//! became earlier is announced by the unpark callback.
+//! # Shards
+//! A multi-thread runtime has one shard per worker plus one for threads
+//! that are not workers (a `block_on` thread, the blocking pool); the
+//! current_thread runtime has one. A `Sleep` links its entry into the shard
+//! of the thread that first polls it and keeps it there: registering,
+//! resetting, polling and cancelling it on that worker lock only that
+//! worker's shard, which no other thread touches in the common case, so the
+//! lock is uncontended and its cache line stays on the worker's core. A
+//! `Sleep` that moved to another thread (a stolen task) still works: it
+//! locks the owning shard, and only then contends with the owner.
+//!
+//! # `next_wake`: who fires a shard's timers
+//! Any worker fires the timers of every shard: `process` fires the due ones
+//! of each shard whose `Shard::next` has passed. Whoever parks in the driver
+//! (`driver_owner` in the multi-thread scheduler) sleeps until `next_wake`,
+//! so a worker that parks, or is busy in a long poll, leaves its timers to
+//! the others and none fires late.
+//!
+//! - `Shard::next` is the shard wheel's next expiration, exact: it is
+//!   written (SeqCst) with the shard's lock held, after every change.
+//! - `next_wake` is a lower bound of every `Shard::next`, possibly stale
+//!   early (a cancelled timer leaves it early; the next `process` costs one
+//!   empty pass and recomputes it). It is never later than a shard's next
+//!   expiration once the call that changed the shard has returned:
+//!   a registrant stores `Shard::next` then, if its deadline is earlier than
+//!   `next_wake`, lowers it (`fetch_min`) and, if that lowered it, runs the
+//!   unpark callback (which wakes the driver owner); `recompute` stores the
+//!   minimum it read, then reads the shards again and lowers `next_wake` to
+//!   what it finds (unparking likewise). Each side stores, then passes a
+//!   SeqCst fence, then loads what the other side stores, so of a
+//!   registration racing a recompute, one sees the other's store
+//!   (modelled in `loom_tests.rs`).
+//! - The driver owner publishes itself (`driver_owner`, SeqCst CAS), then
+//!   `park_timeout` passes a SeqCst fence and reads `next_wake`; a
+//!   registrant lowers `next_wake`, passes a fence, and the unpark callback
+//!   reads `driver_owner`: either the owner's timeout covers the new
+//!   deadline or the registrant wakes it.
+//!
+//! Wakers are woken and dropped with every lock released: a task's waker
+//! may drop the task, whose `Sleep`s then lock their shard.
 
 use super::clock::{lock, Clock};
-use super::entry::Shared;
 use super::wheel::{Key, Wheel};
-use crate::loom::sync::atomic::{AtomicBool, AtomicU64, Ordering::*};
+use crate::loom::sync::atomic::{fence, AtomicU64, Ordering::*};
 use crate::loom::sync::{Arc, Mutex};
+use crossbeam_utils::CachePadded;
+use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::task::Waker;
+use std::task::{Poll, Waker};
 use std::time::{Duration, Instant as StdInstant};
 
-/// `next_wake` when no timer is linked.
+/// `next_wake` / `Shard::next` when no timer is linked.
 const NO_WAKE: u64 = u64::MAX;
 
 /// Wakers woken per lock release in `process`.
@@ -29,59 +63,187 @@ const WAKE_BATCH: usize = 32;
 /// is set once before use, and loom's `Arc` cannot hold a `dyn Fn`.
 type Unpark = std::sync::Arc<dyn Fn() + Send + Sync>;
 
+thread_local! {
+    /// The shard of the worker running on this thread: (the address of its
+    /// driver, the shard's index). (0, 0) on a thread that is no worker.
+    static WORKER_SHARD: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    /// The worker's lease on its driver (see `DriverRef`).
+    static WORKER_LEASE: RefCell<Option<std::sync::Arc<Lease>>> = const { RefCell::new(None) };
+}
+
+/// What keeps a `Sleep`'s driver alive. Cloning a `TimeHandle` bumps the
+/// one reference count that every worker's `Sleep`s share, a cache line
+/// that would then bounce between the workers at every timer made and
+/// dropped. A worker instead hands out clones of its own lease (an `Arc`
+/// holding a `TimeHandle`), whose count stays in its core's cache.
+pub(super) enum DriverRef {
+    Lease(std::sync::Arc<Lease>),
+    Direct(TimeHandle),
+}
+
+pub(super) struct Lease {
+    handle: TimeHandle,
+}
+
+impl std::ops::Deref for DriverRef {
+    type Target = TimeHandle;
+
+    #[inline]
+    fn deref(&self) -> &TimeHandle {
+        match self {
+            DriverRef::Lease(lease) => &lease.handle,
+            DriverRef::Direct(handle) => handle,
+        }
+    }
+}
+
+/// The current runtime's driver, through this worker's lease if the
+/// thread is one of its workers; `None` outside a runtime.
+pub(super) fn current_driver() -> Option<DriverRef> {
+    crate::runtime::context::with_time(|h| {
+        let h = h?;
+        let id = h.id();
+        let lease = WORKER_LEASE
+            .try_with(|l| l.borrow().as_ref().filter(|l| l.handle.id() == id).cloned())
+            .ok()
+            .flatten();
+        Some(match lease {
+            Some(lease) => DriverRef::Lease(lease),
+            None => DriverRef::Direct(h.clone()),
+        })
+    })
+}
+
 /// The time driver of one runtime; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct TimeHandle {
     inner: Arc<Driver>,
 }
 
+// Aligned so that the `Arc`'s reference counts, which every `Sleep` bumps,
+// share no cache line with the clock and `next_wake`, which every worker
+// reads at every scheduling tick.
+#[repr(align(128))]
 struct Driver {
     clock: Clock,
+    /// A lower bound of every shard's `next` (see the module docs).
     next_wake: AtomicU64,
-    is_shutdown: AtomicBool,
+    /// The clock's time at the last `process`, in nanoseconds since its
+    /// origin: a time the clock has reached, for `Wheel::catch_up` when a
+    /// timer is linked into a wheel that has been idle.
+    last_now: AtomicU64,
+    shards: Box<[CachePadded<Shard>]>,
+    unpark: std::sync::OnceLock<Unpark>,
+}
+
+struct Shard {
+    /// The wheel's next expiration (`NO_WAKE`: none); written with `locked`
+    /// held.
+    next: AtomicU64,
     locked: Mutex<Locked>,
 }
 
 struct Locked {
     wheel: Wheel,
-    unpark: Option<Unpark>,
+    /// Set by `shutdown`, after which no key of this shard is valid.
+    shutdown: bool,
 }
 
-/// The result of linking an entry.
+/// The result of registering a `Sleep`.
 #[must_use]
 pub(super) enum Registered {
     /// Linked under this key.
     Linked(Key),
-    /// The deadline had already passed: the entry is `Fired`, not linked.
+    /// The deadline had already passed: nothing was linked.
     Elapsed,
     /// The runtime has shut down: nothing was done.
     Shutdown,
+}
+
+/// The runtime that owned a timer has shut down.
+pub(super) struct IsShutdown;
+
+/// Restores the thread's previous worker shard and lease when dropped.
+pub(crate) struct WorkerShardGuard {
+    previous: (usize, usize),
+    previous_lease: Option<std::sync::Arc<Lease>>,
+}
+
+impl Drop for WorkerShardGuard {
+    fn drop(&mut self) {
+        let _ = WORKER_SHARD.try_with(|c| c.set(self.previous));
+        let lease = self.previous_lease.take();
+        let _ = WORKER_LEASE.try_with(|l| *l.borrow_mut() = lease);
+    }
+}
+
+/// This thread stops being a worker (`block_in_place` handed its core on):
+/// the `Sleep`s it polls from now on go to the shared shard.
+pub(crate) fn leave_worker_shard() {
+    let _ = WORKER_SHARD.try_with(|c| c.set((0, 0)));
+    let _ = WORKER_LEASE.try_with(|l| l.borrow_mut().take());
 }
 
 impl TimeHandle {
     /// A driver for a runtime; `pausable` only for the current_thread
     /// runtime (which alone may pause the clock). `resolution` is the width
     /// of a wheel tick (`Builder::timer_resolution`); timers fire at their
-    /// exact deadline whatever it is.
-    pub(crate) fn new(pausable: bool, start_paused: bool, resolution: Duration) -> TimeHandle {
+    /// exact deadline whatever it is. `workers`: the multi-thread runtime's
+    /// worker count (one shard each, plus one shared), or 0 for one shard.
+    pub(crate) fn new(
+        pausable: bool,
+        start_paused: bool,
+        resolution: Duration,
+        workers: usize,
+    ) -> TimeHandle {
         let tick_ns = u64::try_from(resolution.as_nanos()).unwrap_or(u64::MAX);
+        let shards = if workers == 0 { 1 } else { workers + 1 };
         TimeHandle {
             inner: Arc::new(Driver {
                 clock: Clock::new(pausable, start_paused),
                 next_wake: AtomicU64::new(NO_WAKE),
-                is_shutdown: AtomicBool::new(false),
-                locked: Mutex::new(Locked {
-                    wheel: Wheel::new(tick_ns),
-                    unpark: None,
-                }),
+                last_now: AtomicU64::new(0),
+                shards: (0..shards)
+                    .map(|_| {
+                        CachePadded::new(Shard {
+                            next: AtomicU64::new(NO_WAKE),
+                            locked: Mutex::new(Locked {
+                                wheel: Wheel::new(tick_ns),
+                                shutdown: false,
+                            }),
+                        })
+                    })
+                    .collect(),
+                unpark: std::sync::OnceLock::new(),
             }),
         }
     }
 
-    /// Sets the callback run (outside the lock) when a newly registered
-    /// timer becomes the earliest deadline.
+    /// Sets the callback run (with no lock held) when a newly registered
+    /// timer becomes the earliest deadline. Set once; later calls are
+    /// ignored.
     pub(crate) fn set_unpark(&self, f: Box<dyn Fn() + Send + Sync>) {
-        lock(&self.inner.locked).unpark = Some(std::sync::Arc::from(f));
+        let _ = self.inner.unpark.set(std::sync::Arc::from(f));
+    }
+
+    /// Makes this thread worker `index`'s: the `Sleep`s it polls first link
+    /// into that worker's shard, until the guard drops.
+    pub(crate) fn enter_worker(&self, index: usize) -> WorkerShardGuard {
+        let shard = index.min(self.inner.shards.len() - 1);
+        let previous = WORKER_SHARD
+            .try_with(|c| c.replace((self.id(), shard)))
+            .unwrap_or((0, 0));
+        let lease = std::sync::Arc::new(Lease {
+            handle: self.clone(),
+        });
+        let previous_lease = WORKER_LEASE
+            .try_with(|l| l.borrow_mut().replace(lease))
+            .ok()
+            .flatten();
+        WorkerShardGuard {
+            previous,
+            previous_lease,
+        }
     }
 
     /// Is a timer due? One atomic load when no timer is linked; one load and
@@ -92,32 +254,46 @@ impl TimeHandle {
         next != NO_WAKE && self.inner.clock.now_nanos() >= next
     }
 
-    /// Fires every timer whose exact deadline has passed. Wakers run with
-    /// the lock released.
+    /// Fires every timer, of every shard, whose exact deadline has passed.
+    /// Wakers run with the locks released.
     pub(crate) fn process(&self) {
         let now = self.inner.clock.now_nanos();
+        if self.inner.last_now.load(Relaxed) < now {
+            self.inner.last_now.store(now, Relaxed);
+        }
         let mut wakers = WakeList::new();
-        let mut locked = lock(&self.inner.locked);
-        while let Some(entry) = locked.wheel.poll(now) {
-            if let Some(waker) = entry.fire() {
-                wakers.push(waker);
-                if wakers.is_full() {
-                    drop(locked);
-                    wakers.wake_all();
-                    locked = lock(&self.inner.locked);
+        for shard in self.inner.shards.iter() {
+            if shard.next.load(SeqCst) > now {
+                continue;
+            }
+            let mut locked = lock(&shard.locked);
+            while let Some((_, waker)) = locked.wheel.poll(now) {
+                if let Some(waker) = waker {
+                    wakers.push(waker);
+                    if wakers.is_full() {
+                        drop(locked);
+                        wakers.wake_all();
+                        locked = lock(&shard.locked);
+                    }
                 }
             }
+            // Firing never makes the shard's next expiration earlier; the
+            // `recompute` below publishes the bound.
+            let _ = publish(shard, &locked);
+            drop(locked);
+            wakers.wake_all();
         }
-        self.update_next_wake(&locked);
-        drop(locked);
-        wakers.wake_all();
+        self.recompute();
     }
 
     /// How long a worker may sleep before the next timer is due, to the
     /// nanosecond (not rounded to a tick): `None` with no timer, `Some(ZERO)`
     /// if one is due.
     pub(crate) fn park_timeout(&self) -> Option<Duration> {
-        let next = self.inner.next_wake.load(Relaxed);
+        // Orders the caller's claim of the driver (`driver_owner`) before
+        // this read: see the module docs.
+        fence(SeqCst);
+        let next = self.inner.next_wake.load(SeqCst);
         if next == NO_WAKE {
             return None;
         }
@@ -128,29 +304,43 @@ impl TimeHandle {
         })
     }
 
+    /// Whether any timer is linked (exact, unlike `park_timeout`, whose
+    /// bound may be stale after a cancel).
+    pub(crate) fn has_timers(&self) -> bool {
+        self.inner
+            .shards
+            .iter()
+            .any(|s| s.next.load(SeqCst) != NO_WAKE)
+    }
+
     /// With a paused clock and a linked timer: moves the clock to the next
     /// expiration (an exact deadline, or a cascade point before it) and
     /// returns true (the caller then calls `process` instead
     /// of sleeping). Otherwise returns false.
     pub(crate) fn auto_advance(&self) -> bool {
-        let next = self.inner.next_wake.load(Relaxed);
+        if !self.inner.clock.is_paused() {
+            return false;
+        }
+        // Exact, not the possibly stale bound: the clock must not jump to
+        // the deadline of a timer already cancelled.
+        let next = self.recompute();
         next != NO_WAKE && self.inner.clock.advance_to_nanos(next)
     }
 
     /// The runtime is shutting down: unlinks every timer and drops its
     /// waker. `Sleep`s polled later panic.
     pub(crate) fn shutdown(&self) {
-        let mut wakers = Vec::new();
-        let mut locked = lock(&self.inner.locked);
-        self.inner.is_shutdown.store(true, Release);
-        for entry in locked.wheel.drain() {
-            wakers.extend(entry.shut_down());
+        for shard in self.inner.shards.iter() {
+            let mut locked = lock(&shard.locked);
+            locked.shutdown = true;
+            let wakers = locked.wheel.drain();
+            shard.next.store(NO_WAKE, SeqCst);
+            drop(locked);
+            // Task wakers may run arbitrary code when dropped: not under
+            // the lock.
+            drop(wakers);
         }
-        self.inner.next_wake.store(NO_WAKE, Relaxed);
-        locked.unpark = None;
-        drop(locked);
-        // Task wakers may run arbitrary code when dropped: not under the lock.
-        drop(wakers);
+        self.inner.next_wake.store(NO_WAKE, SeqCst);
     }
 
     // ----- used by the rest of the time module -----
@@ -165,69 +355,204 @@ impl TimeHandle {
         &self.inner.clock
     }
 
-    pub(super) fn is_shutdown(&self) -> bool {
-        self.inner.is_shutdown.load(Acquire)
+    /// The shard a `Sleep` first polled on this thread links into.
+    pub(super) fn current_shard(&self) -> usize {
+        let shared = self.inner.shards.len() - 1;
+        if shared == 0 {
+            return 0;
+        }
+        let me = self.id();
+        WORKER_SHARD
+            .try_with(|c| match c.get() {
+                (driver, shard) if driver == me => shard,
+                _ => shared,
+            })
+            .unwrap_or(shared)
     }
 
-    /// Links `entry` (new, or owned by the caller and possibly still linked
-    /// at `old`) to fire at `deadline`.
+    /// Links a new entry into `shard`, to fire at `deadline` and wake
+    /// `waker`. With `check_clock` false (the deadline was in the future
+    /// when the `Sleep` was made) the clock is not read: a deadline that has
+    /// passed since fires at the next `process`, never early.
     pub(super) fn register(
         &self,
-        entry: &Arc<Shared>,
-        old: Option<Key>,
+        shard: usize,
         deadline: StdInstant,
+        waker: &Waker,
+        check_clock: bool,
     ) -> Registered {
+        let clock = &self.inner.clock;
+        let elapsed = check_clock && deadline <= clock.now();
+        let at = clock.deadline_to_nanos(deadline);
+        let shard_ref = &self.inner.shards[shard];
+        let mut locked = lock(&shard_ref.locked);
+        if locked.shutdown {
+            return Registered::Shutdown;
+        }
+        if elapsed {
+            return Registered::Elapsed;
+        }
+        locked.wheel.catch_up(self.inner.last_now.load(Relaxed));
+        let key = locked.wheel.insert(at, Some(waker.clone()));
+        let earlier = publish(shard_ref, &locked);
+        drop(locked);
+        if let Some(next) = earlier {
+            self.lower_next_wake(next);
+        }
+        Registered::Linked(key)
+    }
+
+    /// Moves the entry `key` of `shard` (pending or fired) to `deadline`;
+    /// one whose new deadline has passed is marked fired. Its waker stays.
+    pub(super) fn reset(
+        &self,
+        shard: usize,
+        key: Key,
+        deadline: StdInstant,
+    ) -> Result<(), IsShutdown> {
         let clock = &self.inner.clock;
         let elapsed = deadline <= clock.now();
         let at = clock.deadline_to_nanos(deadline);
-        let mut locked = lock(&self.inner.locked);
-        if self.is_shutdown() {
-            return Registered::Shutdown;
+        let shard_ref = &self.inner.shards[shard];
+        let mut locked = lock(&shard_ref.locked);
+        if locked.shutdown {
+            return Err(IsShutdown);
         }
-        if let (Some(key), super::entry::EntryState::Pending(_)) = (old, entry.state()) {
-            drop(locked.wheel.remove(key));
+        if elapsed {
+            locked.wheel.mark_fired(key);
+        } else {
+            locked.wheel.catch_up(self.inner.last_now.load(Relaxed));
+            locked.wheel.relink(key, at);
         }
-        let before = self.inner.next_wake.load(Relaxed);
-        let result = if elapsed {
-            entry.mark_fired();
-            Registered::Elapsed
-        } else {
-            entry.set_pending(at);
-            Registered::Linked(locked.wheel.insert(at, entry.clone()))
-        };
-        let after = self.update_next_wake(&locked);
-        let unpark = if after < before {
-            locked.unpark.clone()
-        } else {
-            None
-        };
+        let earlier = publish(shard_ref, &locked);
         drop(locked);
-        if let Some(unpark) = unpark {
-            unpark();
+        if let Some(next) = earlier {
+            self.lower_next_wake(next);
         }
-        result
+        Ok(())
     }
 
-    /// Unlinks `entry` (at `key`) unless it already fired.
-    pub(super) fn cancel(&self, entry: &Shared, key: Key) {
-        let mut locked = lock(&self.inner.locked);
-        if let super::entry::EntryState::Pending(_) = entry.state() {
-            drop(locked.wheel.remove(key));
-            self.update_next_wake(&locked);
+    /// `Ready` if the entry fired; otherwise stores `waker` to be woken when
+    /// it does.
+    pub(super) fn poll_entry(
+        &self,
+        shard: usize,
+        key: Key,
+        waker: &Waker,
+    ) -> Result<Poll<()>, IsShutdown> {
+        let mut locked = lock(&self.inner.shards[shard].locked);
+        if locked.shutdown {
+            return Err(IsShutdown);
+        }
+        if !locked.wheel.is_pending(key) {
+            return Ok(Poll::Ready(()));
+        }
+        let replaced = locked.wheel.set_waker(key, waker);
+        drop(locked);
+        drop(replaced);
+        Ok(Poll::Pending)
+    }
+
+    /// Whether the entry fired (false once the runtime shut down).
+    pub(super) fn is_fired(&self, shard: usize, key: Key) -> bool {
+        let locked = lock(&self.inner.shards[shard].locked);
+        !locked.shutdown && !locked.wheel.is_pending(key)
+    }
+
+    /// Frees the entry (unlinking it if it has not fired).
+    pub(super) fn cancel(&self, shard: usize, key: Key) {
+        let shard_ref = &self.inner.shards[shard];
+        let mut locked = lock(&shard_ref.locked);
+        if locked.shutdown {
+            return;
+        }
+        let waker = locked.wheel.remove(key);
+        let earlier = publish(shard_ref, &locked);
+        drop(locked);
+        drop(waker);
+        // Removing does not make the next expiration earlier; handled all
+        // the same, so the bound does not rest on the wheel's internals.
+        if let Some(next) = earlier {
+            self.lower_next_wake(next);
         }
     }
 
-    fn update_next_wake(&self, locked: &Locked) -> u64 {
-        let next = locked.wheel.next_expiration().unwrap_or(NO_WAKE);
-        self.inner.next_wake.store(next, Relaxed);
-        next
+    /// After a shard's next expiration became `next` (earlier than it
+    /// was): lowers `next_wake` to it if it is earlier, and wakes the driver
+    /// owner if that lowered it (see the module docs). The fences make the
+    /// two store-then-load pairs of the protocol sequentially consistent
+    /// (and let loom, which treats SeqCst accesses as AcqRel, check them).
+    fn lower_next_wake(&self, next: u64) {
+        let inner = &*self.inner;
+        fence(SeqCst);
+        if next < inner.next_wake.load(SeqCst) && next < inner.next_wake.fetch_min(next, SeqCst) {
+            fence(SeqCst);
+            if let Some(unpark) = inner.unpark.get() {
+                unpark();
+            }
+        }
     }
 
-    /// Test hook: runs `f` on the wheel with the lock held.
+    /// Sets `next_wake` to the minimum of the shards' `next`, then re-reads
+    /// them so that a registration racing this store is not lost. Returns
+    /// the minimum read first.
+    fn recompute(&self) -> u64 {
+        let min = || {
+            self.inner
+                .shards
+                .iter()
+                .map(|s| s.next.load(SeqCst))
+                .min()
+                .unwrap_or(NO_WAKE)
+        };
+        let first = min();
+        self.inner.next_wake.store(first, SeqCst);
+        fence(SeqCst);
+        let again = min();
+        if again < first {
+            self.lower_next_wake(again);
+        }
+        first.min(again)
+    }
+
+    /// Tells this driver apart from others (for the worker shard of a
+    /// thread).
+    fn id(&self) -> usize {
+        &*self.inner as *const Driver as usize
+    }
+
+    /// Test hook: runs `f` on shard 0's wheel with its lock held.
     #[cfg(all(test, not(perf_runtime_loom)))]
     pub(super) fn with_wheel<R>(&self, f: impl FnOnce(&Wheel) -> R) -> R {
-        f(&lock(&self.inner.locked).wheel)
+        f(&lock(&self.inner.shards[0].locked).wheel)
     }
+
+    /// Test hook: `next_wake` and each shard's next expiration.
+    #[cfg(test)]
+    pub(super) fn wake_bounds(&self) -> (u64, Vec<u64>) {
+        (
+            self.inner.next_wake.load(SeqCst),
+            self.inner
+                .shards
+                .iter()
+                .map(|s| s.next.load(SeqCst))
+                .collect(),
+        )
+    }
+}
+
+/// Stores `shard`'s next expiration after a change to its wheel (lock
+/// held). Returns it if it became earlier: the caller then lowers
+/// `next_wake` (with the lock released).
+#[must_use]
+fn publish(shard: &Shard, locked: &Locked) -> Option<u64> {
+    let next = locked.wheel.next_expiration().unwrap_or(NO_WAKE);
+    let before = shard.next.load(Relaxed);
+    if before == next {
+        return None;
+    }
+    shard.next.store(next, SeqCst);
+    (next < before).then_some(next)
 }
 
 impl fmt::Debug for TimeHandle {
@@ -235,6 +560,7 @@ impl fmt::Debug for TimeHandle {
         f.debug_struct("TimeHandle")
             .field("paused", &self.inner.clock.is_paused())
             .field("next_wake", &self.inner.next_wake.load(Relaxed))
+            .field("shards", &self.inner.shards.len())
             .finish_non_exhaustive()
     }
 }

@@ -55,7 +55,7 @@ pub fn interval(period: Duration) -> Interval {
 pub fn interval_at(start: Instant, period: Duration) -> Interval {
     assert!(period > Duration::ZERO, "`period` must be non-zero.");
     Interval {
-        delay: Sleep::new_or_far(Some(start)),
+        delay: Sleep::new_or_far(Some(start), false),
         period,
         missed_tick_behavior: MissedTickBehavior::default(),
     }

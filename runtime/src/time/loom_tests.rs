@@ -1,7 +1,11 @@
-//! Loom models of the races between a `Sleep`'s owner and the driver.
+//! Loom models of the timer driver's protocols: a `Sleep`'s owner against
+//! the driver firing it, a registration against `process`'s recomputation
+//! of `next_wake`, a cancel from another thread against the owner, and the
+//! driver owner's park against a registration (the `driver_owner` /
+//! `next_wake` handshake of the multi-thread scheduler).
 
 use super::{Instant, Sleep, TimeHandle};
-use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use loom::thread;
 use std::future::Future;
 use std::pin::Pin;
@@ -16,21 +20,33 @@ impl Wake for Count {
     }
 }
 
-fn one_ms_sleep(h: &TimeHandle) -> Sleep {
+fn counting_waker() -> (std::sync::Arc<Count>, Waker) {
+    let count = std::sync::Arc::new(Count(AtomicUsize::new(0)));
+    let waker = Waker::from(count.clone());
+    (count, waker)
+}
+
+fn sleep_ms(h: &TimeHandle, ms: u64) -> Sleep {
     Sleep::new(
         h.clone(),
-        Instant::from_std(h.now()) + Duration::from_millis(1),
+        Instant::from_std(h.now()) + Duration::from_millis(ms),
     )
+}
+
+/// `next_wake` is not later than any shard's next expiration.
+fn assert_bound_holds(h: &TimeHandle) {
+    let (bound, shards) = h.wake_bounds();
+    let min = shards.into_iter().min().unwrap();
+    assert!(bound <= min, "next_wake {bound} later than a shard's {min}");
 }
 
 /// A poll racing the timer's firing either sees it fired or is woken.
 #[test]
 fn poll_races_fire() {
     loom::model(|| {
-        let h = TimeHandle::new(true, true, Duration::from_millis(1));
-        let mut s = one_ms_sleep(&h);
-        let count = std::sync::Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(count.clone());
+        let h = TimeHandle::new(true, true, Duration::from_millis(1), 0);
+        let mut s = sleep_ms(&h, 1);
+        let (_, waker) = counting_waker();
         let mut cx = Context::from_waker(&waker);
         assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
 
@@ -41,8 +57,7 @@ fn poll_races_fire() {
                 h.process();
             })
         };
-        let count2 = std::sync::Arc::new(Count(AtomicUsize::new(0)));
-        let waker2 = Waker::from(count2.clone());
+        let (count2, waker2) = counting_waker();
         let ready = Pin::new(&mut s)
             .poll(&mut Context::from_waker(&waker2))
             .is_ready();
@@ -52,15 +67,14 @@ fn poll_races_fire() {
     });
 }
 
-/// Dropping a `Sleep` while the driver fires it neither double-frees its
-/// slab entry nor leaves it linked.
+/// Dropping a `Sleep` while the driver fires it frees its node once and
+/// leaves nothing linked.
 #[test]
 fn drop_races_fire() {
     loom::model(|| {
-        let h = TimeHandle::new(true, true, Duration::from_millis(1));
-        let mut s = one_ms_sleep(&h);
-        let count = std::sync::Arc::new(Count(AtomicUsize::new(0)));
-        let waker = Waker::from(count.clone());
+        let h = TimeHandle::new(true, true, Duration::from_millis(1), 0);
+        let mut s = sleep_ms(&h, 1);
+        let (_, waker) = counting_waker();
         assert!(Pin::new(&mut s)
             .poll(&mut Context::from_waker(&waker))
             .is_pending());
@@ -76,5 +90,111 @@ fn drop_races_fire() {
         driver.join().unwrap();
         assert_eq!(h.park_timeout(), None);
         assert!(!h.is_due());
+        assert!(!h.has_timers());
+    });
+}
+
+/// A worker registering an earlier timer in its shard while another worker
+/// recomputes `next_wake` (after firing): the bound still covers it.
+#[test]
+fn register_races_recompute() {
+    loom::model(|| {
+        // One worker: shard 0 is its own, shard 1 the shared one.
+        let h = TimeHandle::new(true, true, Duration::from_millis(1), 1);
+        let (_, waker) = counting_waker();
+        // A timer in the shared shard, and one in shard 0 that is cancelled:
+        // `next_wake` is left stale (early), as after a cancel.
+        let _later = match h.register(1, h.now() + Duration::from_millis(3), &waker, true) {
+            super::handle::Registered::Linked(k) => k,
+            _ => unreachable!(),
+        };
+        let super::handle::Registered::Linked(gone) =
+            h.register(0, h.now() + Duration::from_millis(1), &waker, true)
+        else {
+            unreachable!()
+        };
+        h.cancel(0, gone);
+
+        let worker = {
+            let h = h.clone();
+            let waker = waker.clone();
+            thread::spawn(move || {
+                let _ = h.register(0, h.now() + Duration::from_millis(2), &waker, true);
+            })
+        };
+        h.process();
+        worker.join().unwrap();
+        assert_bound_holds(&h);
+        assert!(h
+            .park_timeout()
+            .is_some_and(|t| t <= Duration::from_millis(2)));
+    });
+}
+
+/// A cancel from another thread against the owner registering in the same
+/// shard: the shard's next expiration and the bound stay right.
+#[test]
+fn remote_cancel_races_owner() {
+    loom::model(|| {
+        let h = TimeHandle::new(true, true, Duration::from_millis(1), 1);
+        let (_, waker) = counting_waker();
+        let super::handle::Registered::Linked(first) =
+            h.register(0, h.now() + Duration::from_millis(1), &waker, true)
+        else {
+            unreachable!()
+        };
+        let remote = {
+            let h = h.clone();
+            thread::spawn(move || h.cancel(0, first))
+        };
+        let _second = h.register(0, h.now() + Duration::from_millis(2), &waker, true);
+        remote.join().unwrap();
+        assert_bound_holds(&h);
+        let (_, shards) = h.wake_bounds();
+        assert_eq!(
+            shards[0],
+            Duration::from_millis(2).as_nanos() as u64,
+            "shard 0's next is the remaining timer"
+        );
+    });
+}
+
+/// The scheduler's `driver_owner` / `next_wake` handshake: a worker makes
+/// itself the driver owner, then reads its park timeout; a registration of
+/// an earlier timer lowers `next_wake`, then wakes the owner it reads.
+/// Either the owner's timeout covers the new timer or the owner is woken.
+#[test]
+fn driver_owner_sees_registration_or_is_woken() {
+    const NO_OWNER: usize = usize::MAX;
+    loom::model(|| {
+        let h = TimeHandle::new(true, true, Duration::from_millis(1), 1);
+        let owner = std::sync::Arc::new(AtomicUsize::new(NO_OWNER));
+        let woken = std::sync::Arc::new(AtomicBool::new(false));
+        {
+            // What `Shared::unpark_driver` does.
+            let (owner, woken) = (owner.clone(), woken.clone());
+            h.set_unpark(Box::new(move || {
+                if owner.load(SeqCst) != NO_OWNER {
+                    woken.store(true, SeqCst);
+                }
+            }));
+        }
+        let (_, waker) = counting_waker();
+        let _far = h.register(1, h.now() + Duration::from_millis(5), &waker, true);
+
+        let driver = {
+            let (h, owner) = (h.clone(), owner.clone());
+            thread::spawn(move || {
+                // `try_acquire_driver`, then the timeout `park` sleeps for.
+                assert!(owner.compare_exchange(NO_OWNER, 0, SeqCst, SeqCst).is_ok());
+                h.park_timeout()
+            })
+        };
+        let _near = h.register(0, h.now() + Duration::from_millis(1), &waker, true);
+        let timeout = driver.join().unwrap();
+        assert!(
+            woken.load(SeqCst) || timeout <= Some(Duration::from_millis(1)),
+            "the driver owner sleeps {timeout:?} past a 1 ms timer and is not woken"
+        );
     });
 }

@@ -18,18 +18,21 @@
 //! }
 //! ```
 
-// All timers of a runtime live in one hierarchical timer wheel (ticks of
-// `Builder::timer_resolution`, 1 ms by default, for coarse placement; the
-// timers of the next occupied tick wait in a heap by exact deadline),
-// driven by the scheduler: every scheduling tick asks
-// `TimeHandle::is_due` (one atomic load when no timer is pending) and calls
-// `process` when it is, so timers fire on time even when no worker parks.
+// Each worker keeps the timers its tasks start in its own hierarchical
+// timer wheel (ticks of `Builder::timer_resolution`, 1 ms by default, for
+// coarse placement; the timers of the next occupied tick wait in a heap by
+// exact deadline), so starting and cancelling a timer contends with no
+// other worker and allocates nothing. The scheduler drives them: every
+// scheduling tick asks `TimeHandle::is_due` (one atomic load when no timer
+// is pending) and fires the due timers of every worker's wheel, so timers
+// fire on time even when no worker parks or their own worker is busy.
 
 // What lives where (for contributors):
 // - `clock.rs`: real or paused time; time ↔ nanoseconds since its origin.
-// - `wheel.rs`: the wheel (6 levels × 64 slots) and its slab of entries.
-// - `entry.rs`: the state a `Sleep` shares with the wheel.
-// - `handle.rs`: `TimeHandle`, the driver the scheduler calls, and the
+// - `wheel.rs`: the wheel (6 levels × 64 slots) and its slab of entries
+//   (each node is a whole timer entry: deadline, state, waker).
+// - `handle.rs`: `TimeHandle`, the driver the scheduler calls: one wheel
+//   per worker ("shard"), the `next_wake` bound across them, and the
 //   registration/cancellation used by `Sleep`.
 // - `slack.rs`: lowering the kernel's timer slack on runtime threads.
 // - `instant.rs`, `sleep.rs`, `timeout.rs`, `interval.rs`, `error.rs`: the
@@ -43,21 +46,18 @@
 // - A timer never fires early, and is not rounded up to a tick: an entry
 //   fires only when the clock (in nanoseconds) has reached its exact
 //   deadline; the tick only decides where the wheel keeps it until then.
-// - The wheel, its slab and every entry's state transitions are guarded by
-//   the one driver mutex. An entry is `Pending(deadline)` exactly while it is
-//   linked in the wheel; `Fired` and `Shutdown` are final except that the
-//   owning `Sleep` may re-link it (`reset`). Hence a `Sleep` that reads
-//   `Pending` under the lock owns its slab key, and one that reads a final
-//   state without the lock needs no lock to drop.
-// - Wakers are woken (and, at shutdown, dropped) with the lock released.
-// - `next_wake` (an atomic) holds the wheel's next expiration (ns),
-//   rewritten under the lock after every change to the wheel; the unpark
-//   callback runs when a registration makes it earlier.
-// - Wheel invariants (levels, cascading, the span) are in `wheel.rs`; the
-//   entry state machine and the no-lost-wake argument in `entry.rs`.
+// - A shard's wheel, its slab and every entry's state are guarded by the
+//   shard's mutex. A `Sleep` owns its slab node from registration to drop;
+//   firing only marks the node fired and takes its waker. Shutdown frees
+//   every node and marks the shard shut down, which every later access
+//   checks first.
+// - Wakers are woken and dropped with every lock released.
+// - `next_wake` (an atomic) is a lower bound of every shard's next
+//   expiration; the unpark callback runs when a registration lowers it.
+//   The protocol and its no-late-timer argument are in `handle.rs`.
+// - Wheel invariants (levels, cascading, the span) are in `wheel.rs`.
 
 mod clock;
-mod entry;
 pub mod error;
 mod handle;
 mod instant;
@@ -76,7 +76,7 @@ mod tests;
 #[cfg(all(test, not(perf_runtime_loom)))]
 mod wheel_tests;
 
-pub(crate) use handle::TimeHandle;
+pub(crate) use handle::{leave_worker_shard, TimeHandle};
 pub use instant::Instant;
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 pub(crate) use slack::{lower_for_worker as lower_worker_timer_slack, SlackGuard};

@@ -1,15 +1,16 @@
 //! `Sleep`, `sleep` and `sleep_until`.
 //!
-//! A `Sleep` links an entry into the wheel lazily, at its first poll (so a
-//! `timeout` whose future completes at once never touches the wheel), and
-//! unlinks it eagerly when dropped or reset. Between, a poll is lock-free:
-//! one state load, a waker registration, and a second state load.
+//! A `Sleep` links an entry into a wheel lazily, at its first poll (so a
+//! `timeout` whose future completes at once never touches a wheel), into
+//! the shard of the worker polling it, and frees it eagerly when dropped.
+//! The entry is a node of that shard's slab (see `wheel.rs`): a `Sleep`
+//! holds only the shard's index and the node's key, and allocates nothing.
+//! Each poll, reset and drop locks the owning shard, which on its own
+//! worker no other thread contends for.
 
-use super::entry::{EntryState, Shared};
-use super::handle::{shutdown_panic, Registered, TimeHandle};
+use super::handle::{current_driver, shutdown_panic, DriverRef, Registered, TimeHandle};
 use super::wheel::Key;
 use super::Instant;
-use crate::loom::sync::Arc;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -36,12 +37,16 @@ use std::time::Duration;
 /// ```
 #[track_caller]
 pub fn sleep(duration: Duration) -> Sleep {
-    let handle = current_handle();
+    let Some(handle) = current_driver() else {
+        no_runtime_panic()
+    };
     let now = Instant::from_std(handle.now());
     let deadline = now
         .checked_add(duration)
         .unwrap_or_else(|| now.far_future_from());
-    Sleep::new(handle, deadline)
+    let mut sleep = Sleep::with_driver(handle, deadline);
+    sleep.future_at_creation = !duration.is_zero();
+    sleep
 }
 
 /// Waits until `deadline` is reached.
@@ -60,7 +65,10 @@ pub fn sleep(duration: Duration) -> Sleep {
 /// ```
 #[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
-    Sleep::new(current_handle(), deadline)
+    let Some(handle) = current_driver() else {
+        no_runtime_panic()
+    };
+    Sleep::with_driver(handle, deadline)
 }
 
 /// The future returned by [`sleep`] and [`sleep_until`]: completes once its
@@ -85,39 +93,50 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 /// ```
 #[must_use = "futures do nothing unless you `.await` or poll them"]
 pub struct Sleep {
-    handle: TimeHandle,
+    handle: DriverRef,
     deadline: Instant,
     entry: Entry,
+    /// The deadline was in the future when this `Sleep` was made (`now +
+    /// d`, `d > 0`): the first poll links it without reading the clock.
+    future_at_creation: bool,
 }
 
 enum Entry {
-    /// Not linked; linked at the next poll.
+    /// Not linked; linked at the next poll unless the deadline has passed.
     Unregistered,
-    /// Has been registered; `key` is where it is linked while the state is
-    /// `Pending` (it is `None` if it fired at registration).
-    Linked {
-        shared: Arc<Shared>,
-        key: Option<Key>,
-    },
+    /// Owns the node `key` of shard `shard` (pending or fired) until dropped.
+    Linked { shard: usize, key: Key },
 }
 
 impl Sleep {
+    #[cfg(test)]
     pub(crate) fn new(handle: TimeHandle, deadline: Instant) -> Sleep {
+        Sleep::with_driver(DriverRef::Direct(handle), deadline)
+    }
+
+    fn with_driver(handle: DriverRef, deadline: Instant) -> Sleep {
         Sleep {
             handle,
             deadline,
             entry: Entry::Unregistered,
+            future_at_creation: false,
         }
     }
 
     /// A `Sleep` at `deadline`, or about 30 years from now if `deadline` is
-    /// `None` (an overflowed `now + duration`).
+    /// `None` (an overflowed `now + duration`). `future`: the caller knows
+    /// the deadline is in the future (`now + d`, `d > 0`).
     #[track_caller]
-    pub(crate) fn new_or_far(deadline: Option<Instant>) -> Sleep {
-        let handle = current_handle();
+    pub(crate) fn new_or_far(deadline: Option<Instant>, future: bool) -> Sleep {
+        let Some(handle) = current_driver() else {
+            no_runtime_panic()
+        };
+        let future = future || deadline.is_none();
         let deadline =
             deadline.unwrap_or_else(|| Instant::from_std(handle.now()).far_future_from());
-        Sleep::new(handle, deadline)
+        let mut sleep = Sleep::with_driver(handle, deadline);
+        sleep.future_at_creation = future;
+        sleep
     }
 
     /// The current time of the clock this `Sleep` runs on.
@@ -133,9 +152,9 @@ impl Sleep {
     /// Whether the deadline has passed (for a `Sleep` already polled: whether
     /// its timer has fired).
     pub fn is_elapsed(&self) -> bool {
-        match &self.entry {
+        match self.entry {
             Entry::Unregistered => self.deadline.into_std() <= self.handle.now(),
-            Entry::Linked { shared, .. } => shared.state() == EntryState::Fired,
+            Entry::Linked { shard, key } => self.handle.is_fired(shard, key),
         }
     }
 
@@ -145,46 +164,37 @@ impl Sleep {
     pub fn reset(self: Pin<&mut Self>, deadline: Instant) {
         let this = self.get_mut();
         this.deadline = deadline;
-        if let Entry::Linked { shared, key } = &mut this.entry {
-            match this.handle.register(shared, *key, deadline.into_std()) {
-                Registered::Linked(k) => *key = Some(k),
-                Registered::Elapsed => *key = None,
-                // Leave it to the next poll to report the shutdown.
-                Registered::Shutdown => this.entry = Entry::Unregistered,
+        if let Entry::Linked { shard, key } = this.entry {
+            if this.handle.reset(shard, key, deadline.into_std()).is_err() {
+                // The node is gone with the runtime: leave it to the next
+                // poll to report the shutdown.
+                this.entry = Entry::Unregistered;
             }
         }
     }
 
     /// `Future::poll` without the `Pin`.
     pub(crate) fn poll_elapsed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        if let Entry::Unregistered = self.entry {
-            let shared = Arc::new(Shared::new());
-            let key = match self
-                .handle
-                .register(&shared, None, self.deadline.into_std())
-            {
-                Registered::Linked(k) => Some(k),
-                Registered::Elapsed => None,
-                Registered::Shutdown => shutdown_panic(),
-            };
-            self.entry = Entry::Linked { shared, key };
-        }
-        let Entry::Linked { shared, .. } = &self.entry else {
-            unreachable!("registered above")
+        let polled = match self.entry {
+            Entry::Unregistered => {
+                let shard = self.handle.current_shard();
+                let deadline = self.deadline.into_std();
+                let check_clock = !self.future_at_creation;
+                match self
+                    .handle
+                    .register(shard, deadline, cx.waker(), check_clock)
+                {
+                    Registered::Linked(key) => {
+                        self.entry = Entry::Linked { shard, key };
+                        return Poll::Pending;
+                    }
+                    Registered::Elapsed => return Poll::Ready(()),
+                    Registered::Shutdown => Err(super::handle::IsShutdown),
+                }
+            }
+            Entry::Linked { shard, key } => self.handle.poll_entry(shard, key, cx.waker()),
         };
-        match shared.state() {
-            EntryState::Fired => return Poll::Ready(()),
-            EntryState::Shutdown => shutdown_panic(),
-            EntryState::Pending(_) => {}
-        }
-        // Register, then check again: the driver stores FIRED, then takes
-        // the waker (see `entry.rs`).
-        shared.register(cx.waker());
-        match shared.state() {
-            EntryState::Fired => Poll::Ready(()),
-            EntryState::Shutdown => shutdown_panic(),
-            EntryState::Pending(_) => Poll::Pending,
-        }
+        polled.unwrap_or_else(|_| shutdown_panic())
     }
 }
 
@@ -204,15 +214,8 @@ impl Future for Sleep {
 
 impl Drop for Sleep {
     fn drop(&mut self) {
-        if let Entry::Linked {
-            shared,
-            key: Some(key),
-        } = &self.entry
-        {
-            // FIRED and SHUTDOWN are final for everyone but us: no lock needed.
-            if let EntryState::Pending(_) = shared.state() {
-                self.handle.cancel(shared, *key);
-            }
+        if let Entry::Linked { shard, key } = self.entry {
+            self.handle.cancel(shard, key);
         }
     }
 }

@@ -90,7 +90,9 @@ fn is_due_and_park_timeout() {
 
 #[test]
 fn unpark_runs_exactly_when_a_new_earliest_deadline_arrives() {
-    let (h, _g) = paused();
+    // A driver of its own: a runtime's has its unpark callback set already.
+    let h = sharded(0);
+    let sleep = |d: Duration| Sleep::new(h.clone(), Instant::from_std(h.now()) + d);
     let unparks = Arc::new(AtomicUsize::new(0));
     let u = unparks.clone();
     h.set_unpark(Box::new(move || {
@@ -113,6 +115,10 @@ fn unpark_runs_exactly_when_a_new_earliest_deadline_arrives() {
     assert_eq!(unparks.load(SeqCst), 2, "earlier timer");
     drop(c);
     assert_eq!(unparks.load(SeqCst), 2, "cancel");
+    // The bound stays at the cancelled deadline (early, never late) until
+    // the next `process`.
+    assert_eq!(h.park_timeout(), Some(ms(50)));
+    h.process();
     assert_eq!(h.park_timeout(), Some(ms(64)));
     let mut d = sleep(ms(70));
     poll(&mut d);
@@ -148,6 +154,8 @@ fn dropped_sleeps_and_timeouts_free_their_entries() {
         assert_eq!(Pin::new(&mut t).poll(&mut cx), Poll::Ready(Ok(i)));
     }
     assert_eq!(h.with_wheel(|w| (w.len(), w.slab_len())), (0, 1));
+    assert!(!h.has_timers());
+    h.process();
     assert_eq!(h.park_timeout(), None);
 }
 
@@ -219,7 +227,8 @@ fn never_early_at_sub_millisecond_deadlines() {
     let mut cx = Context::from_waker(&waker);
     assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
     h.clock().advance(ms(10)); // 10.0 ms: before the deadline
-    assert!(!h.is_due());
+                               // The start of the deadline's tick: the wheel's slot comes near (the
+                               // driver then knows the exact deadline), nothing fires.
     h.process();
     assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
     h.clock().advance(Duration::from_micros(299)); // 1 µs before the deadline
@@ -265,6 +274,14 @@ fn timers_sharing_a_tick_fire_in_deadline_order() {
         .collect();
     let (_c, waker) = counting_waker();
     let mut cx = Context::from_waker(&waker);
+    for s in &mut sleeps {
+        assert!(s.as_mut().poll(&mut cx).is_pending());
+    }
+    // First the start of their tick (2 ms), registered more than a tick
+    // ahead: there the wheel learns the exact deadlines; nothing fires.
+    assert!(h.auto_advance());
+    h.process();
+    assert_eq!(start.elapsed(), ms(2));
     for s in &mut sleeps {
         assert!(s.as_mut().poll(&mut cx).is_pending());
     }
@@ -534,4 +551,126 @@ fn real_clock_threads() {
     stop.store(true, SeqCst);
     driver.join().unwrap();
     assert_eq!(h.with_wheel(|w| w.len()), 0);
+}
+
+// ----- shards (one wheel per worker) -----
+
+/// A hand-made driver with `workers` worker shards and a paused clock
+/// (pausing is only refused at the public API for multi-thread runtimes).
+fn sharded(workers: usize) -> TimeHandle {
+    TimeHandle::new(true, true, ms(1), workers)
+}
+
+const NO_WAKE: u64 = u64::MAX;
+
+#[test]
+fn a_sleep_links_into_the_shard_of_the_worker_polling_it() {
+    let h = sharded(2);
+    let (_, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut on_worker_1 = Sleep::new(h.clone(), Instant::from_std(h.now()) + ms(3));
+    {
+        let _w = h.enter_worker(1);
+        assert!(Pin::new(&mut on_worker_1).poll(&mut cx).is_pending());
+    }
+    // Polled on a thread that is no worker: the shared shard (the last).
+    let mut elsewhere = Sleep::new(h.clone(), Instant::from_std(h.now()) + ms(2));
+    assert!(Pin::new(&mut elsewhere).poll(&mut cx).is_pending());
+    let (bound, shards) = h.wake_bounds();
+    assert_eq!(shards, vec![NO_WAKE, 3_000_000, 2_000_000]);
+    assert_eq!(bound, 2_000_000);
+    // Polling again from another worker keeps the entry where it is.
+    {
+        let _w = h.enter_worker(0);
+        assert!(Pin::new(&mut on_worker_1).poll(&mut cx).is_pending());
+    }
+    assert_eq!(h.wake_bounds().1, vec![NO_WAKE, 3_000_000, 2_000_000]);
+    drop(elsewhere);
+    drop(on_worker_1);
+    assert!(!h.has_timers());
+    // The bound is stale (early) until the next `process` recomputes it.
+    h.process();
+    assert_eq!(h.wake_bounds(), (NO_WAKE, vec![NO_WAKE; 3]));
+    assert_eq!(h.park_timeout(), None);
+}
+
+#[test]
+fn any_thread_fires_the_timers_of_every_shard() {
+    let h = sharded(2);
+    let (count, waker) = counting_waker();
+    let mut sleeps: Vec<Sleep> = (0..2)
+        .map(|w| {
+            let _w = h.enter_worker(w);
+            let mut s = Sleep::new(h.clone(), Instant::from_std(h.now()) + ms(1 + w as u64));
+            assert!(Pin::new(&mut s)
+                .poll(&mut Context::from_waker(&waker))
+                .is_pending());
+            s
+        })
+        .collect();
+    assert_eq!(h.park_timeout(), Some(ms(1)));
+    h.clock().advance(ms(2));
+    // Neither worker's thread: a parked driver owner, say.
+    let h2 = h.clone();
+    std::thread::spawn(move || {
+        assert!(h2.is_due());
+        h2.process();
+    })
+    .join()
+    .unwrap();
+    assert_eq!(count.0.load(SeqCst), 2);
+    for s in &mut sleeps {
+        assert!(s.is_elapsed());
+        assert!(Pin::new(s)
+            .poll(&mut Context::from_waker(&waker))
+            .is_ready());
+    }
+    assert!(!h.has_timers());
+}
+
+#[test]
+fn a_sleep_dropped_on_another_thread_unlinks_from_its_owners_shard() {
+    let h = sharded(1);
+    let (count, waker) = counting_waker();
+    let mut s = Sleep::new(h.clone(), Instant::from_std(h.now()) + ms(1));
+    {
+        let _w = h.enter_worker(0);
+        assert!(Pin::new(&mut s)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+    }
+    std::thread::spawn(move || drop(s)).join().unwrap();
+    assert!(!h.has_timers());
+    h.clock().advance(ms(5));
+    h.process();
+    assert_eq!(count.0.load(SeqCst), 0, "a cancelled timer fired");
+    assert_eq!(h.park_timeout(), None);
+}
+
+#[test]
+fn reset_moves_the_entry_within_its_shard_and_keeps_the_waker() {
+    let h = sharded(1);
+    let (count, waker) = counting_waker();
+    let mut s = Box::pin(Sleep::new(h.clone(), Instant::from_std(h.now()) + ms(10)));
+    {
+        let _w = h.enter_worker(0);
+        assert!(s
+            .as_mut()
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+    }
+    // Reset from a thread that is no worker: it stays in shard 0.
+    s.as_mut().reset(Instant::from_std(h.now()) + ms(1));
+    assert_eq!(h.wake_bounds().1, vec![1_000_000, NO_WAKE]);
+    assert_eq!(h.park_timeout(), Some(ms(1)));
+    h.clock().advance(ms(1));
+    h.process();
+    assert_eq!(count.0.load(SeqCst), 1);
+    assert!(s.is_elapsed());
+    // A reset into the past marks it elapsed without a driver turn.
+    s.as_mut().reset(Instant::from_std(h.now()) + ms(1));
+    assert!(!s.is_elapsed());
+    s.as_mut().reset(Instant::from_std(h.now()));
+    assert!(s.is_elapsed());
+    assert!(!h.has_timers());
 }

@@ -40,7 +40,10 @@ use std::time::Duration;
 #[track_caller]
 pub fn timeout<F: IntoFuture>(duration: Duration, future: F) -> Timeout<F::IntoFuture> {
     let deadline = Instant::now().checked_add(duration);
-    Timeout::new(future.into_future(), Sleep::new_or_far(deadline))
+    Timeout::new(
+        future.into_future(),
+        Sleep::new_or_far(deadline, !duration.is_zero()),
+    )
 }
 
 /// Requires `future` to complete before `deadline`, or fails with
@@ -62,7 +65,10 @@ pub fn timeout<F: IntoFuture>(duration: Duration, future: F) -> Timeout<F::IntoF
 /// ```
 #[track_caller]
 pub fn timeout_at<F: IntoFuture>(deadline: Instant, future: F) -> Timeout<F::IntoFuture> {
-    Timeout::new(future.into_future(), Sleep::new_or_far(Some(deadline)))
+    Timeout::new(
+        future.into_future(),
+        Sleep::new_or_far(Some(deadline), false),
+    )
 }
 
 /// The future returned by [`timeout`] and [`timeout_at`].

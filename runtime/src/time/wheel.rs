@@ -10,16 +10,20 @@
 //! is its deadline rounded *down* to a tick. When a level-0 slot comes up,
 //! its entries move to `near`, a min-heap by exact deadline, and fire from
 //! there once the clock has passed their deadline. The wheel pulls the next
-//! level-0 slot into `near` as soon as `near` is empty ("settles"), even
-//! before that slot's tick begins, so `next_expiration` is always either an
-//! exact deadline (the top of `near`) or a cascade point of a higher level:
-//! a parked worker sleeps until the earliest deadline, not to a tick.
+//! level-0 slot into `near` as soon as `near` is empty ("settles") if that
+//! slot starts by the next tick, even before its tick begins, so
+//! `next_expiration` is either an exact deadline (the top of `near`), the
+//! start of a level-0 slot further ahead, or a cascade point of a higher
+//! level: a parked worker sleeps until the earliest deadline, or wakes at a
+//! slot start before it and then sleeps to the exact deadline. Timers
+//! cancelled before their slot comes near (most timeouts) never enter the
+//! heap.
 //!
 //! Invariants (checked by `check_invariants` in tests):
 //! - every entry in `near` has `when <= elapsed`; every entry linked in a
 //!   slot has `when > elapsed`, so every `near` deadline is earlier than
 //!   every slotted one; outside `poll`'s loop, the top of `near` is live,
-//!   and `near` is empty only if level 0 is empty;
+//!   and `near` is empty only if no level-0 slot starts by `elapsed + 1`;
 //! - every linked entry has `when > elapsed` and sits at level
 //!   `level_for(elapsed, when)` (the level of the highest bit in which `when`
 //!   differs from `elapsed`; clamped to the top level when `when` is further
@@ -33,16 +37,24 @@
 //!
 //! Entries live in a slab (`Vec<Node>` + a free list threaded through
 //! `next`); slot lists are doubly linked by index, so insert and remove are
-//! O(1) and a removed entry's memory is reused at once. `near` holds
-//! (deadline, key, generation) triples: removing an entry from `near` only
-//! frees its node (bumping the generation), and the stale triple is
-//! discarded when it reaches the top. `poll` returns due entries one at a
-//! time (so the driver can drop its lock between batches of wakes).
+//! O(1) and a removed entry's memory is reused at once. The node is the
+//! whole timer entry: its deadline, its state and the waker of the task
+//! waiting on it, so a `Sleep` holds only its key and registering a timer
+//! allocates nothing once the slab has grown to the number of timers alive
+//! at once. A node is owned by its `Sleep` from `insert` until `remove`:
+//! firing (`poll`) only marks it `FIRED` and takes its waker, and the
+//! `Sleep` frees it when dropped, so a key never dangles while its `Sleep`
+//! holds it.
+//!
+//! `near` holds (deadline, key, generation) triples: an entry leaving
+//! `near` (fired, removed or re-linked) bumps its node's generation, and the
+//! stale triple is discarded when it reaches the top. `poll` returns due
+//! entries one at a time (so the driver can drop its lock between batches
+//! of wakes).
 
-use super::entry::Shared;
-use crate::loom::sync::Arc;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::task::Waker;
 
 /// Levels of the wheel.
 pub(super) const NUM_LEVELS: usize = 6;
@@ -59,18 +71,22 @@ const NIL: u32 = u32::MAX;
 const NEAR: u8 = u8::MAX;
 /// `Node::level` of a free slab node.
 const FREE: u8 = u8::MAX - 1;
+/// `Node::level` of a node that fired (or was due when registered) and is
+/// still held by its `Sleep`.
+const FIRED: u8 = u8::MAX - 2;
 
-/// A linked entry's slab index; valid until the entry is removed or returned
-/// by `poll`.
+/// An entry's slab index; valid from `insert` until `remove`.
 pub(super) type Key = u32;
 
 struct Node {
-    entry: Option<Arc<Shared>>,
+    /// The task to wake when the entry fires.
+    waker: Option<Waker>,
     /// The tick of `deadline`, rounded down.
     when: u64,
     /// The exact deadline, in nanoseconds since the clock's origin.
     deadline: u64,
-    /// Bumped when the node is freed, so a stale `near` triple is told apart.
+    /// Bumped whenever the node leaves `near` (or the wheel), so a stale
+    /// `near` triple is told apart.
     generation: u32,
     prev: u32,
     next: u32,
@@ -129,18 +145,69 @@ impl Wheel {
         self.elapsed
     }
 
-    /// Entries linked (including pending ones).
+    /// Entries linked (pending, not fired).
     #[cfg(all(test, not(perf_runtime_loom)))]
     pub(super) fn len(&self) -> usize {
         self.len
     }
 
-    /// Links `entry` to fire once the clock reaches `deadline` (nanoseconds
-    /// since the clock's origin). A deadline already past fires at the next
-    /// `poll`.
-    pub(super) fn insert(&mut self, deadline: u64, entry: Arc<Shared>) -> Key {
+    /// Links a new entry to fire once the clock reaches `deadline`
+    /// (nanoseconds since the clock's origin), waking `waker`. A deadline
+    /// already past fires at the next `poll`.
+    pub(super) fn insert(&mut self, deadline: u64, waker: Option<Waker>) -> Key {
+        let key = self.alloc(waker);
+        self.place(key, deadline);
+        key
+    }
+
+    /// Moves the entry at `key` (pending or fired) to fire at `deadline`;
+    /// its waker stays.
+    pub(super) fn relink(&mut self, key: Key, deadline: u64) {
+        self.detach(key);
+        self.place(key, deadline);
+    }
+
+    /// Marks the entry at `key` fired without waking it (its deadline was
+    /// moved into the past by its owner).
+    pub(super) fn mark_fired(&mut self, key: Key) {
+        self.detach(key);
+        self.nodes[key as usize].level = FIRED;
+        self.settle();
+    }
+
+    /// Frees the entry at `key`, unlinking it if pending. Returns its waker,
+    /// to be dropped by the caller once the driver's lock is released (a
+    /// waker's drop may run a task's destructor).
+    pub(super) fn remove(&mut self, key: Key) -> Option<Waker> {
+        self.detach(key);
+        let waker = self.dealloc(key);
+        self.settle();
+        waker
+    }
+
+    /// Whether the entry at `key` is still waiting for its deadline.
+    pub(super) fn is_pending(&self, key: Key) -> bool {
+        let level = self.nodes[key as usize].level;
+        debug_assert_ne!(level, FREE, "reading a free key");
+        level != FIRED
+    }
+
+    /// Stores the waker to wake when the entry at `key` fires; returns the
+    /// one it replaces (to drop with the lock released).
+    pub(super) fn set_waker(&mut self, key: Key, waker: &Waker) -> Option<Waker> {
+        let slot = &mut self.nodes[key as usize].waker;
+        match slot {
+            Some(w) if w.will_wake(waker) => None,
+            _ => slot.replace(waker.clone()),
+        }
+    }
+
+    /// Places the detached node at `key` by `deadline`.
+    fn place(&mut self, key: Key, deadline: u64) {
         let when = deadline / self.tick_ns;
-        let key = self.alloc(when, deadline, entry);
+        let node = &mut self.nodes[key as usize];
+        node.when = when;
+        node.deadline = deadline;
         self.len += 1;
         if when <= self.elapsed {
             self.push_near(key);
@@ -148,20 +215,40 @@ impl Wheel {
             self.link(key);
         }
         self.settle();
-        key
     }
 
-    /// Unlinks the entry at `key` and returns it.
-    pub(super) fn remove(&mut self, key: Key) -> Arc<Shared> {
-        let level = self.nodes[key as usize].level;
-        debug_assert_ne!(level, FREE, "removing a free key");
-        if level != NEAR {
-            self.unlink(key);
-        }
-        self.len -= 1;
-        let entry = self.dealloc(key);
+    /// Moves `elapsed` forward to the tick of `now` (nanoseconds since the
+    /// clock's origin; a time the clock has reached), or to the tick before
+    /// the next occupied slot if that starts earlier. `elapsed` only advances
+    /// when the wheel is polled, and a worker's wheel is polled only when one
+    /// of its timers is due, so a wheel left idle lags behind the clock: a
+    /// timer linked then would sit at a higher level than its distance calls
+    /// for and cost the driver a wake at a cascade point before its
+    /// deadline. `elapsed` never passes the clock here (a timer far ahead
+    /// must stay in a slot, or every timer before it would go to `near`),
+    /// nor the start of an occupied slot, as in `poll`.
+    pub(super) fn catch_up(&mut self, now: u64) {
+        let limit = self
+            .next_slot()
+            .map_or(u64::MAX, |e| e.deadline.saturating_sub(1));
+        self.elapsed = self.elapsed.max((now / self.tick_ns).min(limit));
         self.settle();
-        entry
+    }
+
+    /// Takes the node at `key` out of the wheel's lists (or `near`), if it
+    /// is pending; it is then neither linked nor free.
+    fn detach(&mut self, key: Key) {
+        let level = self.nodes[key as usize].level;
+        debug_assert_ne!(level, FREE, "detaching a free key");
+        match level {
+            FIRED => return,
+            NEAR => {}
+            _ => self.unlink(key),
+        }
+        let node = &mut self.nodes[key as usize];
+        node.generation = node.generation.wrapping_add(1);
+        node.level = FIRED;
+        self.len -= 1;
     }
 
     /// When the wheel next has work, in nanoseconds since the clock's
@@ -175,10 +262,11 @@ impl Wheel {
             .map(|e| e.deadline.saturating_mul(self.tick_ns))
     }
 
-    /// Returns one entry whose deadline is at or before `now` (nanoseconds
-    /// since the clock's origin), processing every slot up to `now`; `None`
-    /// when no entry is due.
-    pub(super) fn poll(&mut self, now: u64) -> Option<Arc<Shared>> {
+    /// Fires one entry whose deadline is at or before `now` (nanoseconds
+    /// since the clock's origin), processing every slot up to `now`, and
+    /// returns its key and waker; `None` when no entry is due. The entry
+    /// stays allocated, `FIRED`, until its owner removes it.
+    pub(super) fn poll(&mut self, now: u64) -> Option<(Key, Option<Waker>)> {
         let now_tick = now / self.tick_ns;
         loop {
             if let Some(&Reverse((deadline, key, generation))) = self.near.peek() {
@@ -191,13 +279,16 @@ impl Wheel {
                     return None;
                 }
                 self.near.pop();
-                self.len -= 1;
-                return Some(self.dealloc(key));
+                self.detach(key);
+                return Some((key, self.nodes[key as usize].waker.take()));
             }
             match self.next_slot() {
-                // A level-0 slot is pulled into `near` even before its tick:
-                // its entries then wait there for their exact deadlines.
-                Some(exp) if exp.deadline <= now_tick || exp.level == 0 => self.process(exp),
+                // A level-0 slot is pulled into `near` up to a tick before
+                // its start: its entries then wait there for their exact
+                // deadlines.
+                Some(exp) if exp.deadline <= now_tick || self.pulls_near(&exp, now_tick) => {
+                    self.process(exp)
+                }
                 _ => {
                     self.elapsed = self.elapsed.max(now_tick);
                     return None;
@@ -207,7 +298,8 @@ impl Wheel {
     }
 
     /// Drops stale triples off the top of `near`, and pulls the next level-0
-    /// slot into an empty `near`, so `next_expiration` is exact.
+    /// slot into an empty `near` if it starts within a tick of `elapsed`, so
+    /// `next_expiration` is exact for the timers due soon.
     fn settle(&mut self) {
         while let Some(&Reverse((_, key, generation))) = self.near.peek() {
             if self.is_near(key, generation) {
@@ -215,9 +307,20 @@ impl Wheel {
             }
             self.near.pop();
         }
-        if let Some(exp) = self.next_slot().filter(|e| e.level == 0) {
+        if let Some(exp) = self
+            .next_slot()
+            .filter(|e| self.pulls_near(e, self.elapsed))
+        {
             self.process(exp);
         }
+    }
+
+    /// Whether `exp` is a level-0 slot that starts by the tick after `tick`:
+    /// its entries then wait in `near` for their exact deadlines. A slot
+    /// further ahead stays linked, and `next_expiration` is its start: a
+    /// timer cancelled before then (most timeouts) never enters the heap.
+    fn pulls_near(&self, exp: &Expiration, tick: u64) -> bool {
+        exp.level == 0 && exp.deadline <= tick.saturating_add(1)
     }
 
     fn is_near(&self, key: Key, generation: u32) -> bool {
@@ -234,12 +337,13 @@ impl Wheel {
             .push(Reverse((node.deadline, key, node.generation)));
     }
 
-    /// Unlinks every entry and returns them (runtime shutdown).
-    pub(super) fn drain(&mut self) -> Vec<Arc<Shared>> {
+    /// Frees every entry and returns the wakers (runtime shutdown). Every
+    /// key is invalid afterwards: the caller makes sure none is used again.
+    pub(super) fn drain(&mut self) -> Vec<Waker> {
         let out = self
             .nodes
             .drain(..)
-            .filter_map(|mut n| n.entry.take())
+            .filter_map(|mut n| n.waker.take())
             .collect();
         *self = Wheel {
             elapsed: self.elapsed,
@@ -301,15 +405,16 @@ impl Wheel {
         }
     }
 
-    fn alloc(&mut self, when: u64, deadline: u64, entry: Arc<Shared>) -> Key {
+    /// A new node, detached (reads as fired until placed).
+    fn alloc(&mut self, waker: Option<Waker>) -> Key {
         let mut node = Node {
-            entry: Some(entry),
-            when,
-            deadline,
+            waker,
+            when: 0,
+            deadline: 0,
             generation: 0,
             prev: NIL,
             next: NIL,
-            level: FREE,
+            level: FIRED,
             slot: 0,
         };
         if self.free != NIL {
@@ -328,13 +433,14 @@ impl Wheel {
         }
     }
 
-    fn dealloc(&mut self, key: Key) -> Arc<Shared> {
+    /// Frees the detached node at `key`; returns its waker.
+    fn dealloc(&mut self, key: Key) -> Option<Waker> {
         let node = &mut self.nodes[key as usize];
+        debug_assert_eq!(node.level, FIRED, "freeing a linked node");
         node.level = FREE;
-        node.generation = node.generation.wrapping_add(1);
         node.next = self.free;
         self.free = key;
-        node.entry.take().expect("slab node without an entry")
+        node.waker.take()
     }
 
     /// Links the (unlinked) node at the slot its `when` calls for.
@@ -438,8 +544,11 @@ impl Wheel {
         }
         assert_ne!(top_live, Some(false), "stale triple on top of near");
         assert!(
-            !self.near.is_empty() || self.levels[0].occupied == 0,
-            "level 0 occupied while near is empty"
+            !self.near.is_empty()
+                || !self
+                    .level_expiration(0)
+                    .is_some_and(|e| self.pulls_near(&e, self.elapsed)),
+            "the next level-0 slot is due within a tick while near is empty"
         );
         assert_eq!(linked + near, self.len);
     }
@@ -481,15 +590,48 @@ mod tests {
         assert_eq!(level_for(64, 100), 0);
     }
 
+    /// An idle wheel that catches up to the clock places a new timer by its
+    /// distance from now (exact deadline at once), but never runs ahead of
+    /// the clock: a timer far ahead leaves the next ones in their slots.
+    #[test]
+    fn catch_up_follows_the_clock_not_the_timers() {
+        let mut w = Wheel::new(1_000);
+        // Idle since tick 0; now is tick 10 000 (level 2 from elapsed 0).
+        let now = 10_000_000;
+        let stale = w.insert(now + 1_500, None);
+        assert_eq!(
+            w.next_expiration(),
+            Some(8_192_000),
+            "a stale cascade point"
+        );
+        w.remove(stale);
+        w.catch_up(now);
+        assert_eq!(w.elapsed(), 10_000);
+        let a = w.insert(now + 1_500, None);
+        assert_eq!(w.next_expiration(), Some(now + 1_500), "exact at once");
+        w.remove(a);
+        // A far timer does not drag `elapsed` along: a 10-tick timeout stays
+        // in its slot (out of the exact-deadline heap).
+        let far = w.insert(now + 3_600_000_000, None);
+        w.catch_up(now);
+        let b = w.insert(now + 10_500, None);
+        // (`a`'s slot, pulled near a tick early, moved it to 10 001.)
+        assert_eq!(w.elapsed(), 10_001);
+        assert_eq!(w.next_expiration(), Some(now + 10_000), "its slot's start");
+        w.check_invariants();
+        w.remove(b);
+        w.remove(far);
+    }
+
     #[test]
     fn insert_remove_reuses_slab() {
         let mut w = Wheel::new(1);
-        let a = w.insert(10, Arc::new(Shared::new()));
-        let b = w.insert(5000, Arc::new(Shared::new()));
+        let a = w.insert(10, None);
+        let b = w.insert(5000, None);
         assert_eq!(w.len(), 2);
         w.remove(a);
         w.check_invariants();
-        let c = w.insert(20, Arc::new(Shared::new()));
+        let c = w.insert(20, None);
         assert_eq!(c, a, "freed slab index is reused");
         w.remove(b);
         w.remove(c);

@@ -2,11 +2,11 @@
 //! fires at or after its deadline, at its deadline when driven on time, and
 //! at the first poll past it otherwise; cancelled timers never fire. Most
 //! run with 1 ns ticks (tick = deadline); `wheel_exact_deadlines_coarse_ticks`
-//! checks exact firing when many deadlines share a tick.
+//! checks exact firing when many deadlines share a tick. Entries are told
+//! apart by their keys (a key is owned from `insert` to `remove`); a fired
+//! entry is removed at once, as its `Sleep` would be when dropped.
 
-use super::entry::Shared;
-use super::wheel::{Wheel, MAX_DURATION};
-use crate::loom::sync::Arc;
+use super::wheel::{Key, Wheel, MAX_DURATION};
 use std::collections::HashMap;
 
 /// A deterministic PRNG (xorshift64*).
@@ -31,9 +31,10 @@ impl Rng {
 fn wheel_property(seed: u64, on_time: bool) {
     let mut rng = Rng(seed);
     let mut wheel = Wheel::new(1);
-    let mut live: HashMap<usize, (u64, u32)> = HashMap::new(); // ptr -> (when, key)
-    let mut keys: Vec<usize> = Vec::new();
+    let mut live: HashMap<Key, u64> = HashMap::new(); // key -> when
+    let mut keys: Vec<Key> = Vec::new();
     let mut cancelled = 0;
+    let mut moved = 0;
     let mut fired = 0;
     let mut prev_now = 0;
     let mut now = 0;
@@ -45,24 +46,26 @@ fn wheel_property(seed: u64, on_time: bool) {
         // Insert a few.
         for _ in 0..rng.below(8) {
             let when = random_when(&mut rng, wheel.elapsed());
-            let e = Arc::new(Shared::new());
-            e.set_pending(when);
-            let ptr = Arc::as_ptr(&e) as usize;
-            let key = wheel.insert(when, e);
-            live.insert(ptr, (when, key));
-            keys.push(ptr);
+            let key = wheel.insert(when, None);
+            assert!(live.insert(key, when).is_none(), "key {key} given twice");
+            keys.push(key);
         }
         // Cancel one now and then.
         if rng.below(3) == 0 && !keys.is_empty() {
-            let ptr = keys.swap_remove(rng.below(keys.len() as u64) as usize);
-            if let Some((_, key)) = live.remove(&ptr) {
-                let e = wheel.remove(key);
-                assert_eq!(
-                    Arc::as_ptr(&e) as usize,
-                    ptr,
-                    "cancel removed another entry"
-                );
+            let key = keys.swap_remove(rng.below(keys.len() as u64) as usize);
+            if live.remove(&key).is_some() {
+                assert!(wheel.is_pending(key));
+                assert!(wheel.remove(key).is_none());
                 cancelled += 1;
+            }
+        }
+        // Move one (`Sleep::reset`) now and then.
+        if rng.below(3) == 0 && !keys.is_empty() {
+            let key = keys[rng.below(keys.len() as u64) as usize];
+            if let Some(when) = live.get_mut(&key) {
+                *when = random_when(&mut rng, wheel.elapsed());
+                wheel.relink(key, *when);
+                moved += 1;
             }
         }
         wheel.check_invariants();
@@ -77,11 +80,18 @@ fn wheel_property(seed: u64, on_time: bool) {
             let bits = rng.below(if round % 50 == 0 { 38 } else { 16 });
             now += 1 + rng.below(1 << bits);
         }
-        while let Some(e) = wheel.poll(now) {
-            let ptr = Arc::as_ptr(&e) as usize;
-            let (when, _) = live
-                .remove(&ptr)
+        // A wheel that was not polled meanwhile catches up to a time the
+        // clock has reached, as a registration on an idle worker does.
+        if rng.below(2) == 0 {
+            wheel.catch_up(prev_now + rng.below(now - prev_now + 1));
+            wheel.check_invariants();
+        }
+        while let Some((key, _)) = wheel.poll(now) {
+            let when = live
+                .remove(&key)
                 .expect("fired a cancelled or unknown timer");
+            assert!(!wheel.is_pending(key));
+            wheel.remove(key);
             assert!(when <= now, "fired early: when {when}, now {now}");
             assert!(
                 when > prev_now,
@@ -98,10 +108,9 @@ fn wheel_property(seed: u64, on_time: bool) {
     }
     // Everything left fires by the far future; nothing remains.
     let far = now + 64 * MAX_DURATION;
-    while let Some(e) = wheel.poll(far) {
-        let (when, _) = live
-            .remove(&(Arc::as_ptr(&e) as usize))
-            .expect("known timer");
+    while let Some((key, _)) = wheel.poll(far) {
+        let when = live.remove(&key).expect("known timer");
+        wheel.remove(key);
         assert!(when <= far && when > prev_now);
         fired += 1;
     }
@@ -109,8 +118,8 @@ fn wheel_property(seed: u64, on_time: bool) {
     assert_eq!(wheel.len(), 0);
     assert_eq!(wheel.next_expiration(), None);
     assert!(
-        fired > 100 && cancelled > 10,
-        "fired {fired}, cancelled {cancelled}"
+        fired > 100 && cancelled > 10 && moved > 10,
+        "fired {fired}, cancelled {cancelled}, moved {moved}"
     );
 }
 
@@ -134,20 +143,19 @@ fn wheel_fires_exactly_at_tick_when_stepped() {
     // exactly its tick.
     let mut rng = Rng(7);
     let mut wheel = Wheel::new(1);
-    let mut by_ptr = HashMap::new();
+    let mut by_key = HashMap::new();
     let n = if cfg!(miri) { 50 } else { 2000 };
     for _ in 0..n {
         let when = 1 + rng.below(20_000);
-        let e = Arc::new(Shared::new());
-        by_ptr.insert(Arc::as_ptr(&e) as usize, when);
-        wheel.insert(when, e);
+        by_key.insert(wheel.insert(when, None), when);
     }
     for now in 0..=20_000 {
-        while let Some(e) = wheel.poll(now) {
-            assert_eq!(by_ptr.remove(&(Arc::as_ptr(&e) as usize)), Some(now));
+        while let Some((key, _)) = wheel.poll(now) {
+            assert_eq!(by_key.remove(&key), Some(now));
+            wheel.remove(key);
         }
     }
-    assert!(by_ptr.is_empty());
+    assert!(by_key.is_empty());
 }
 
 #[test]
@@ -158,7 +166,7 @@ fn wheel_exact_deadlines_coarse_ticks() {
     const TICK: u64 = 1_000_000;
     let mut rng = Rng(11);
     let mut wheel = Wheel::new(TICK);
-    let mut live: HashMap<usize, (u64, u32)> = HashMap::new();
+    let mut live: HashMap<Key, u64> = HashMap::new();
     let mut now = 0;
     let mut fired = 0;
     let rounds = if cfg!(miri) { 20 } else { 2000 };
@@ -171,28 +179,27 @@ fn wheel_exact_deadlines_coarse_ticks() {
                 5 * TICK
             };
             let deadline = now + 1 + rng.below(span);
-            let e = Arc::new(Shared::new());
-            let ptr = Arc::as_ptr(&e) as usize;
-            live.insert(ptr, (deadline, wheel.insert(deadline, e)));
+            live.insert(wheel.insert(deadline, None), deadline);
         }
         if rng.below(4) == 0 {
-            if let Some(&ptr) = live.keys().next() {
-                let (_, key) = live.remove(&ptr).unwrap();
-                assert_eq!(Arc::as_ptr(&wheel.remove(key)) as usize, ptr);
+            if let Some(&key) = live.keys().next() {
+                live.remove(&key);
+                wheel.remove(key);
             }
         }
         wheel.check_invariants();
         let Some(next) = wheel.next_expiration() else {
             continue;
         };
-        let earliest = live.values().map(|&(d, _)| d).min().unwrap();
+        let earliest = live.values().copied().min().unwrap();
         assert!(
             next <= earliest,
             "next {next} after the earliest deadline {earliest}"
         );
         now = now.max(next);
-        while let Some(e) = wheel.poll(now) {
-            let (deadline, _) = live.remove(&(Arc::as_ptr(&e) as usize)).unwrap();
+        while let Some((key, _)) = wheel.poll(now) {
+            let deadline = live.remove(&key).unwrap();
+            wheel.remove(key);
             assert_eq!(deadline, now, "fired off its exact deadline");
             fired += 1;
         }

@@ -284,10 +284,19 @@ impl Driver {
         }
     }
 
-    /// Whether a core parks in the driver through `local` without holding
-    /// the shared driver (every core on io_uring).
-    pub(crate) fn parks_in_local(&self) -> bool {
-        matches!(self.backend, Backend::Uring(_))
+    /// Whether a core that parks must wait in the driver to see its I/O:
+    /// on epoll the core that holds the shared driver (`owns_driver`); on
+    /// io_uring a core whose ring is not quiet (`Ring::is_quiet`). Any other
+    /// core parks on its parker's futex, which an unpark ends with one futex
+    /// wake instead of an eventfd write.
+    pub(crate) fn parks_in_driver(&self, local: &LocalIo, owns_driver: bool) -> bool {
+        match (&self.backend, &local.ring) {
+            (Backend::Uring(_), Some(ring)) => {
+                ring.try_borrow_mut().map_or(true, |mut r| !r.is_quiet())
+            }
+            (Backend::Uring(_), None) => false,
+            (Backend::Epoll(_), _) => owns_driver,
+        }
     }
 
     /// Waits in the driver (the core's ring, or the epoll instance) for up

@@ -20,13 +20,22 @@
 //!   `has_inbox` and unparks the ring's worker. The owner drains the inbox at
 //!   every tick and before it waits, and only the owner touches its rings'
 //!   queues.
-//! - **Waiting**: a worker that parks waits in its own ring
+//! - **Waiting**: a worker that parks with an operation or a readiness poll
+//!   in flight on its ring (`in_flight`) waits in the ring
 //!   (`io_uring_enter` with `GETEVENTS`, min 1, and the timer deadline as a
 //!   nanosecond timeout when it owns the timers). Its unparker writes the
 //!   ring's eventfd, on which a multishot poll is armed: the write posts a
 //!   completion and the wait ends. The parker's state machine
 //!   (`scheduler/park.rs`) writes the eventfd only when the worker is
-//!   parked in the ring.
+//!   parked in the ring. A worker whose ring is quiet (`is_quiet`: nothing
+//!   in flight, nothing queued) has no completion to wait for and parks on
+//!   its parker's futex instead: waking it is then one futex wake, where
+//!   the eventfd write costs a poll wakeup run as task work, a completion
+//!   and the wake of the waiting thread (the round trip of a `block_on`
+//!   thread with a task pays it at every wake). Only the owner adds to
+//!   `in_flight`, so
+//!   nothing can complete on a quiet ring while its owner sleeps on the
+//!   futex; a command sent to its inbox unparks it.
 //! - **Completions while busy**: every tick the worker checks its completion
 //!   queue (a load of the ring's tail) and the kernel's "task work pending"
 //!   flag (the ring is set up with `COOP_TASKRUN`), so a busy worker never
@@ -371,6 +380,9 @@ pub(crate) struct Ring {
     wake_tid: i32,
     /// Entries that did not fit in the submission queue yet.
     overflow: Vec<squeue::Entry>,
+    /// Readiness polls and operations pushed and not yet finally completed
+    /// (the wake poll and cancels are not counted).
+    in_flight: usize,
     inbox_buf: Vec<Command>,
     cqe_buf: Vec<(u64, i32, u32)>,
 }
@@ -398,6 +410,7 @@ impl Ring {
             wake_token: TAG_WAKE,
             wake_tid: 0,
             overflow: Vec::new(),
+            in_flight: 0,
             inbox_buf: Vec::new(),
             cqe_buf: Vec::with_capacity(RING_ENTRIES as usize),
         })
@@ -465,6 +478,7 @@ impl Ring {
             .multi(true)
             .build()
             .user_data(ptr | TAG_POLL);
+        self.in_flight += 1;
         self.push(e);
     }
 
@@ -473,7 +487,20 @@ impl Ring {
     pub(crate) fn submit_op(&mut self, e: squeue::Entry, slot: Arc<OpSlot>) {
         let data = Arc::into_raw(slot) as u64;
         debug_assert_eq!(data & TAG_MASK, 0);
+        self.in_flight += 1;
         self.push(e.user_data(data | TAG_OP));
+    }
+
+    /// Whether nothing can complete on this ring but its wake poll: no
+    /// poll or operation in flight, nothing queued for the kernel, no
+    /// completion to dispatch and no command in the inbox. Its owner may
+    /// then park outside the ring (see the module docs).
+    pub(crate) fn is_quiet(&mut self) -> bool {
+        self.in_flight == 0
+            && self.unsubmitted == 0
+            && self.overflow.is_empty()
+            && !self.shared.inbox.is_pending()
+            && self.uring.completion().is_empty()
     }
 
     /// Asks the kernel to cancel the operation with `user_data`.
@@ -709,6 +736,7 @@ impl Ring {
                     // still holds the strong count it took in `submit_op`.
                     unsafe { &*ptr }.complete(res, flags, true);
                 } else {
+                    self.in_flight -= 1;
                     // SAFETY: the final completion: the ring gives back the
                     // strong count it took in `submit_op`.
                     let slot = unsafe { Arc::from_raw(ptr) };
@@ -726,6 +754,8 @@ impl Ring {
                     }
                     return;
                 }
+                // Re-arming below counts the new poll.
+                self.in_flight -= 1;
                 // SAFETY: the final completion of the poll: the ring gives
                 // back the strong count it took in `arm`.
                 let sio = unsafe { Arc::from_raw(ptr) };
@@ -837,13 +867,31 @@ impl Drop for Ring {
 mod ring_tests {
     use super::*;
 
+    /// Deregisters `sio` and cancels its poll, then parks the ring (up to
+    /// ~200 ms) until the poll's final completion gave back its reference.
+    fn disarm_and_reap(ring: &mut Ring, sio: &Arc<ScheduledIo>) {
+        sio.deregistered.store(true, Release);
+        ring.disarm(sio);
+        for _ in 0..200 {
+            ring.park(Some(Duration::from_millis(1)));
+            if Arc::strong_count(sio) == 1 {
+                break;
+            }
+        }
+    }
+
+    /// Whether this kernel gives the runtime io_uring (the tests check
+    /// nothing otherwise).
+    fn uring_here() -> bool {
+        super::super::probe::choose(super::super::IoDriver::Auto).ok()
+            == Some(super::super::IoBackend::Uring)
+    }
+
     /// The wake poll is edge-triggered: an eventfd left undrained does not
     /// post completion after completion, and every write still wakes.
     #[test]
     fn an_undrained_wake_posts_once_per_write() {
-        if super::super::probe::choose(super::super::IoDriver::Auto).ok()
-            != Some(super::super::IoBackend::Uring)
-        {
+        if !uring_here() {
             return; // no io_uring here: nothing to check
         }
         let mut ring = Ring::new(0).unwrap();
@@ -866,9 +914,7 @@ mod ring_tests {
     /// one wake, and none through the old poll.
     #[test]
     fn a_moved_ring_wakes_through_its_new_thread() {
-        if super::super::probe::choose(super::super::IoDriver::Auto).ok()
-            != Some(super::super::IoBackend::Uring)
-        {
+        if !uring_here() {
             return; // no io_uring here: nothing to check
         }
         let mut ring = Ring::new(0).unwrap();
@@ -894,6 +940,34 @@ mod ring_tests {
         assert_eq!(ring.stale_wakes, 0, "a previous poll fired");
     }
 
+    /// A ring is quiet (its owner may park outside it) only while nothing
+    /// can complete on it: an armed poll makes it busy until the poll's
+    /// final completion, a firing of the poll does not end it, and the wake
+    /// poll does not count.
+    #[test]
+    fn a_ring_is_quiet_only_with_nothing_in_flight() {
+        use std::io::Write;
+        if !uring_here() {
+            return; // no io_uring here: nothing to check
+        }
+        let mut ring = Ring::new(0).unwrap();
+        assert!(ring.is_quiet(), "a new ring");
+        ring.park(Some(Duration::ZERO));
+        assert!(ring.is_quiet(), "with only its wake poll armed");
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        let sio = Arc::new(ScheduledIo::new(a.as_raw_fd(), Interest::READABLE));
+        ring.arm(sio.clone());
+        assert!(!ring.is_quiet(), "a poll queued");
+        ring.park(Some(Duration::ZERO));
+        assert!(!ring.is_quiet(), "a poll armed");
+        b.write_all(b"x").unwrap();
+        ring.park(Some(Duration::from_secs(5)));
+        assert!(!ring.is_quiet(), "the multishot poll goes on after firing");
+        disarm_and_reap(&mut ring, &sio);
+        assert_eq!(Arc::strong_count(&sio), 1, "the poll ended");
+        assert!(ring.is_quiet(), "after the poll's final completion");
+    }
+
     /// A deregistered resource's poll is removed even while wakeups of it
     /// are queued as task work (the ring runs with `COOP_TASKRUN`, so a
     /// busy owner runs them late). `POLL_REMOVE` fails with `EALREADY` in
@@ -903,9 +977,7 @@ mod ring_tests {
     fn a_disarm_lands_while_wakeups_of_the_poll_are_pending() {
         use std::io::Write;
         use std::sync::atomic::AtomicBool;
-        if super::super::probe::choose(super::super::IoDriver::Auto).ok()
-            != Some(super::super::IoBackend::Uring)
-        {
+        if !uring_here() {
             return; // no io_uring here: nothing to check
         }
         for round in 0..100 {
@@ -928,14 +1000,7 @@ mod ring_tests {
                     std::hint::spin_loop();
                 }
             });
-            sio.deregistered.store(true, Release);
-            ring.disarm(&sio);
-            for _ in 0..200 {
-                ring.park(Some(Duration::from_millis(1)));
-                if Arc::strong_count(&sio) == 1 {
-                    break;
-                }
-            }
+            disarm_and_reap(&mut ring, &sio);
             assert_eq!(
                 Arc::strong_count(&sio),
                 1,

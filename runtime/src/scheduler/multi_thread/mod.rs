@@ -174,7 +174,7 @@ impl MultiThreadScheduler {
             || !self.idle.all_parked()
             || self.reserved_idle_count() < self.num_reserved
             || self.has_queued_work()
-            || self.common.time.park_timeout().is_some()
+            || self.common.time.has_timers()
             || self.common.blocking.is_busy()
         {
             return None;

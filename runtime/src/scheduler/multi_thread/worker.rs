@@ -79,6 +79,8 @@ pub(crate) fn run(shared: Arc<MultiThreadScheduler>, core: Box<Core>) {
     crate::time::lower_worker_timer_slack();
     let handle = crate::scheduler::Handle::MultiThread(shared.clone());
     let index = core.index;
+    // Timers this worker's tasks start live in its own wheel.
+    let _shard = shared.common.time.enter_worker(index);
     let watch = shared.remotes[index].watch.clone();
     let cx = WorkerCx {
         shared,
@@ -256,10 +258,10 @@ fn park_reserved(shared: &MultiThreadScheduler, core: &Core) {
     }
 }
 
-/// Sleeps until unparked or `timeout`. On io_uring every core waits in its
-/// own ring (its completions arrive while it sleeps); on epoll only the
-/// core that holds the driver (`owns_driver`) waits in the epoll instance,
-/// the others on their parker's condvar.
+/// Sleeps until unparked or `timeout`. On io_uring a core with I/O in
+/// flight waits in its own ring (its completions arrive while it sleeps);
+/// on epoll only the core that holds the driver (`owns_driver`) waits in
+/// the epoll instance; the others wait on their parker's condvar.
 fn park_core(
     shared: &MultiThreadScheduler,
     core: &Core,
@@ -269,7 +271,7 @@ fn park_core(
     shared.common.config.on_park();
     core.stats.on_park();
     match &shared.common.io {
-        Some(io) if owns_driver || io.parks_in_local() => {
+        Some(io) if io.parks_in_driver(&core.io, owns_driver) => {
             core.parker
                 .park_in_driver(timeout, |t| core.drivers(|| io.wait(&core.io, t)));
         }
@@ -303,6 +305,9 @@ where
     let outcome = context::with_multi_thread_worker(|cx| match cx {
         Some(cx) => match cx.take_core() {
             Some(core) => {
+                // Its timers stay in the core's wheel, driven by the core's
+                // new thread; this one's go to the shared wheel from now on.
+                crate::time::leave_worker_shard();
                 let shared = cx.shared.clone();
                 if let Err(e) = super::spawn_worker_thread(&shared, super::CoreSource::Ready(core))
                 {
