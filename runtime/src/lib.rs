@@ -49,6 +49,7 @@
 //!   `tokio_stream::wrappers`.
 //! - [`topology`] — CPUs and NUMA nodes.
 //! - [`container`] — cgroup limits, pressure, and the worker-count policy.
+//! - [`policy`] — the resource policy (`ResourceLimit`) and its hot-reloaded file.
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -62,6 +63,7 @@ pub(crate) mod loom;
 #[doc(hidden)]
 pub mod macros;
 pub mod net;
+pub mod policy;
 pub mod process;
 pub mod runtime;
 pub(crate) mod scheduler;

@@ -5,6 +5,7 @@ use super::config::{Callback, Config, ThreadNameFn};
 use super::sizing::{Monitor, Sizing};
 use super::Runtime;
 use crate::container::{decide_workers, Limits, Rounding, WorkerDecision, WorkerOverride};
+use crate::policy::Policy;
 use crate::scheduler::multi_thread::{self, Core, Remote};
 use crate::scheduler::pick::QosWeights;
 use crate::scheduler::watchdog::{IdleProbe, Stats, Watchdog, WorkerWatch};
@@ -68,6 +69,9 @@ pub struct Builder {
     timer_resolution: Duration,
     enable_io: bool,
     io_driver: crate::io::driver::IoDriver,
+    policy_file: Option<std::path::PathBuf>,
+    resource_limit: crate::policy::ResourceLimit,
+    policy_reload_interval: Option<Duration>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -120,6 +124,9 @@ impl Builder {
             timer_resolution: DEFAULT_TIMER_RESOLUTION,
             enable_io: false,
             io_driver: crate::io::driver::IoDriver::Auto,
+            policy_file: None,
+            resource_limit: crate::policy::ResourceLimit::default(),
+            policy_reload_interval: Some(crate::policy::DEFAULT_RELOAD_INTERVAL),
         }
     }
 
@@ -330,6 +337,46 @@ impl Builder {
     pub fn container_refresh(&mut self, period: Option<Duration>) -> &mut Self {
         self.container_refresh = period;
         self
+    }
+
+    /// The resource policy file (TOML, see [`crate::policy`]). Without this,
+    /// the `PERF_RUNTIME_POLICY` environment variable names it, if set. A
+    /// file that cannot be read or parsed is a build error naming its line
+    /// and key; while the runtime runs, the file is re-read when it changes.
+    pub fn policy_file(&mut self, path: impl Into<std::path::PathBuf>) -> &mut Self {
+        self.policy_file = Some(path.into());
+        self
+    }
+
+    /// The builder's layer of the resource policy: every limit it sets
+    /// overrides the container detection and the policy file.
+    pub fn resource_limit(&mut self, limit: crate::policy::ResourceLimit) -> &mut Self {
+        self.resource_limit = limit;
+        self
+    }
+
+    /// How often the policy file is checked for a change (default 1 s);
+    /// `None` reads it only at build.
+    pub fn policy_reload_interval(&mut self, period: Option<Duration>) -> &mut Self {
+        self.policy_reload_interval = period;
+        self
+    }
+
+    fn policy(&self, sizing: &Sizing) -> io::Result<(Policy, Option<crate::policy::Watcher>)> {
+        let path = match &self.policy_file {
+            Some(p) => Some(p.clone()),
+            None => match std::env::var_os(crate::policy::POLICY_ENV) {
+                Some(v) if !v.is_empty() => Some(v.into()),
+                _ => None,
+            },
+        };
+        let has_file = path.is_some();
+        let policy = Policy::new(sizing.limits().as_ref(), path, self.resource_limit.clone())?;
+        let watcher = match self.policy_reload_interval {
+            Some(period) if has_file => Some(policy.watch(period)?),
+            _ => None,
+        };
+        Ok((policy, watcher))
     }
 
     /// Reads `/proc` and the cgroup files under `root` instead of `/`: for
@@ -638,8 +685,11 @@ impl Builder {
         io: Option<Arc<crate::io::driver::Driver>>,
     ) -> io::Result<(Common, Arc<Stats>)> {
         let config = self.config()?;
+        let (policy, policy_watcher) = self.policy(&sizing)?;
         let stats = Arc::new(Stats::default());
         let common = Common {
+            policy,
+            _policy_watcher: policy_watcher,
             time: TimeHandle::new(
                 pausable,
                 self.start_paused && pausable,

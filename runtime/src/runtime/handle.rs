@@ -262,6 +262,12 @@ impl Handle {
         self.inner.common().sizing.limits()
     }
 
+    /// The runtime's resource policy: the limits in force and their sources
+    /// (see [`crate::policy`]).
+    pub fn policy(&self) -> &crate::policy::Policy {
+        &self.inner.common().policy
+    }
+
     /// The worker count the sizing rule chose, and why, as last decided.
     pub fn worker_decision(&self) -> crate::container::WorkerDecision {
         self.inner.common().sizing.decision()

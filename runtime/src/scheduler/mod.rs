@@ -60,6 +60,9 @@ pub(crate) struct Common {
     pub(crate) sizing: Arc<crate::runtime::sizing::Sizing>,
     /// The I/O driver (`None`: I/O not enabled).
     pub(crate) io: Option<Arc<crate::io::driver::Driver>>,
+    /// The resource policy, and the thread re-reading its file.
+    pub(crate) policy: crate::policy::Policy,
+    pub(crate) _policy_watcher: Option<crate::policy::Watcher>,
 }
 
 /// A handle to one runtime's scheduler.
