@@ -58,6 +58,7 @@ use crate::task::Qos;
 use crate::util::stoppable::StoppableThread;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
 
@@ -274,6 +275,9 @@ struct Inner {
     path: Option<PathBuf>,
     state: Mutex<State>,
     changed: Condvar,
+    /// Whether the policy in force limits live tasks at all (the spawn
+    /// path's test before it takes the lock).
+    limits_tasks: AtomicBool,
 }
 
 /// The policy in force for a runtime, and its sources. Cheap to clone (all
@@ -326,6 +330,7 @@ impl Policy {
                 generation: 0,
             }),
             changed: Condvar::new(),
+            limits_tasks: AtomicBool::new(limits_tasks(&current)),
         };
         Ok(Policy {
             inner: Arc::new(inner),
@@ -392,6 +397,9 @@ impl Policy {
             let changed = current != *state.current;
             state.file = file;
             if changed {
+                self.inner
+                    .limits_tasks
+                    .store(limits_tasks(&current), Relaxed);
                 state.current = Arc::new(current);
             }
             changed
@@ -421,6 +429,11 @@ impl Policy {
         result
     }
 
+    /// Whether the policy in force limits live tasks (lock-free).
+    pub(crate) fn limits_tasks(&self) -> bool {
+        self.inner.limits_tasks.load(Relaxed)
+    }
+
     /// Starts a thread that calls [`reload`](Self::reload) every `period`;
     /// it stops when the returned [`Watcher`] is dropped.
     ///
@@ -440,6 +453,10 @@ impl Policy {
         )?;
         Ok(Watcher { _thread: thread })
     }
+}
+
+fn limits_tasks(l: &ResourceLimit) -> bool {
+    l.max_tasks.is_some() || l.classes.iter().any(|c| c.max_tasks.is_some())
 }
 
 impl Inner {

@@ -690,6 +690,7 @@ impl Builder {
         let common = Common {
             policy,
             _policy_watcher: policy_watcher,
+            enforcer: crate::qos::Enforcer::default(),
             time: TimeHandle::new(
                 pausable,
                 self.start_paused && pausable,

@@ -155,6 +155,39 @@ impl Handle {
         self.inner.spawn(future, meta)
     }
 
+    /// Spawns only if the resource policy admits it.
+    pub(crate) fn try_spawn_with_meta<F>(
+        &self,
+        future: F,
+        meta: TaskMeta,
+    ) -> Result<JoinHandle<F::Output>, crate::qos::QosViolation>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.inner.admit(meta.qos, true)?;
+        Ok(self.inner.spawn_admitted(future, meta))
+    }
+
+    /// The violations of the resource policy this runtime recorded, oldest
+    /// first (the last [`crate::qos::HISTORY_CAPACITY`]).
+    pub fn qos_violations(&self) -> Vec<crate::qos::QosViolation> {
+        self.inner.common().enforcer.history()
+    }
+
+    /// Violations of `kind` recorded since the runtime started.
+    pub fn qos_violation_count(&self, kind: crate::qos::ViolationKind) -> u64 {
+        self.inner.common().enforcer.count(kind)
+    }
+
+    /// Burst credits class `qos` has left (`None`: the policy gives it
+    /// none).
+    pub fn burst_credits(&self, qos: Qos) -> Option<u32> {
+        let c = self.inner.common();
+        c.enforcer
+            .burst_available(qos, c.policy.current().class(qos).burst)
+    }
+
     /// Runs `f` on this runtime's blocking pool: for blocking calls (a
     /// synchronous library, a heavy computation) that must not hold up a
     /// worker.

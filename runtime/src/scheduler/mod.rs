@@ -63,6 +63,23 @@ pub(crate) struct Common {
     /// The resource policy, and the thread re-reading its file.
     pub(crate) policy: crate::policy::Policy,
     pub(crate) _policy_watcher: Option<crate::policy::Watcher>,
+    /// What the policy's limits do: violations, burst credits.
+    pub(crate) enforcer: crate::qos::Enforcer,
+}
+
+impl crate::qos::Census for Handle {
+    fn alive_in(&self, qos: crate::task::Qos) -> usize {
+        self.qos_spawned(qos)
+            .saturating_sub(self.qos_completed(qos)) as usize
+    }
+
+    fn alive_total(&self) -> usize {
+        self.num_alive_tasks()
+    }
+
+    fn pressure(&self) -> crate::container::PressureLevel {
+        self.common().sizing.pressure()
+    }
 }
 
 /// A handle to one runtime's scheduler.
@@ -80,8 +97,31 @@ impl Handle {
         }
     }
 
+    /// Spawns, recording a violation if the spawn breaches the resource
+    /// policy (a plain spawn never fails; see [`crate::qos`]).
     #[inline]
     pub(crate) fn spawn<F>(&self, future: F, meta: TaskMeta) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let _ = self.admit(meta.qos, false);
+        self.spawn_admitted(future, meta)
+    }
+
+    /// Whether the resource policy admits a spawn of class `qos`; a breach
+    /// is recorded either way, `refuse` says what the caller will do.
+    pub(crate) fn admit(
+        &self,
+        qos: crate::task::Qos,
+        refuse: bool,
+    ) -> Result<(), crate::qos::QosViolation> {
+        let c = self.common();
+        c.enforcer.admit(&c.policy, self, qos, refuse)
+    }
+
+    /// Spawns without asking the resource policy.
+    pub(crate) fn spawn_admitted<F>(&self, future: F, meta: TaskMeta) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
