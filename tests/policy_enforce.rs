@@ -63,7 +63,7 @@ fn try_spawn_refuses_past_a_class_limit_and_spawn_records_a_violation() {
         let v = overloaded(try_parked(Qos::Batch, &mut release));
         assert_eq!(v.kind, ViolationKind::ClassTasks);
         assert_eq!(v.severity, Severity::High);
-        assert_eq!(v.qos, Qos::Batch);
+        assert_eq!(v.qos, Some(Qos::Batch));
         assert_eq!(v.resource, "tasks.batch");
         assert!(v.refused);
         assert!(

@@ -22,7 +22,7 @@
 //! a violation; one that finds none is.
 
 use crate::container::PressureLevel;
-use crate::policy::{Burst, Policy};
+use crate::policy::{Burst, Policy, ResourceLimit};
 use crate::runtime::Handle;
 use crate::task::Qos;
 use std::collections::VecDeque;
@@ -66,14 +66,27 @@ pub enum ViolationKind {
     TotalTasks,
     /// A Batch spawn while memory pressure is Critical.
     MemoryPressure,
+    /// More active workers than `max_workers`.
+    Workers,
+    /// More tasks of a class queued in the injectors than its
+    /// `max_queue_depth`.
+    QueueDepth,
+    /// Workers on a NUMA node outside `numa_nodes`.
+    Numa,
+    /// The pod runs in another QoS class than the policy's `qos`.
+    PodQos,
 }
 
 impl ViolationKind {
     /// Every kind, in [`index`](Self::index) order.
-    pub const ALL: [ViolationKind; 3] = [
+    pub const ALL: [ViolationKind; 7] = [
         ViolationKind::ClassTasks,
         ViolationKind::TotalTasks,
         ViolationKind::MemoryPressure,
+        ViolationKind::Workers,
+        ViolationKind::QueueDepth,
+        ViolationKind::Numa,
+        ViolationKind::PodQos,
     ];
 
     /// The position in [`ALL`](Self::ALL).
@@ -87,13 +100,23 @@ impl ViolationKind {
             ViolationKind::ClassTasks => "class_tasks",
             ViolationKind::TotalTasks => "total_tasks",
             ViolationKind::MemoryPressure => "memory_pressure",
+            ViolationKind::Workers => "workers",
+            ViolationKind::QueueDepth => "queue_depth",
+            ViolationKind::Numa => "numa",
+            ViolationKind::PodQos => "pod_qos",
         }
     }
 
+    /// As the specification grades them: NUMA placement and memory
+    /// Critical, worker and task counts High, queue depth Medium.
     fn severity(self) -> Severity {
         match self {
-            ViolationKind::ClassTasks | ViolationKind::TotalTasks => Severity::High,
-            ViolationKind::MemoryPressure => Severity::Critical,
+            ViolationKind::MemoryPressure | ViolationKind::Numa => Severity::Critical,
+            ViolationKind::ClassTasks
+            | ViolationKind::TotalTasks
+            | ViolationKind::Workers
+            | ViolationKind::PodQos => Severity::High,
+            ViolationKind::QueueDepth => Severity::Medium,
         }
     }
 }
@@ -106,9 +129,11 @@ pub struct QosViolation {
     pub kind: ViolationKind,
     /// How serious.
     pub severity: Severity,
-    /// The class of the task concerned.
-    pub qos: Qos,
-    /// The resource the limit is on (`tasks.batch`, `tasks`, `memory`).
+    /// The class concerned (`None` for the pool-wide checks: workers,
+    /// NUMA, pod QoS class).
+    pub qos: Option<Qos>,
+    /// The resource the limit is on (`tasks.batch`, `tasks`, `memory`,
+    /// `workers`, `queue.batch`, `numa`, `pod_qos`).
     pub resource: String,
     /// What was found against what is allowed.
     pub message: String,
@@ -202,6 +227,9 @@ pub(crate) struct Enforcer {
     history: Mutex<VecDeque<QosViolation>>,
     counts: [AtomicU64; ViolationKind::ALL.len()],
     burst: Mutex<[Option<BurstCredits>; Qos::COUNT]>,
+    /// The pool checks' breaches still in force (kind, resource): a breach
+    /// is recorded when it starts, not at every check while it lasts.
+    ongoing: Mutex<Vec<(ViolationKind, String)>>,
 }
 
 impl Default for Enforcer {
@@ -210,8 +238,20 @@ impl Default for Enforcer {
             history: Mutex::new(VecDeque::with_capacity(HISTORY_CAPACITY)),
             counts: Default::default(),
             burst: Mutex::new([None, None, None]),
+            ongoing: Mutex::new(Vec::new()),
         }
     }
+}
+
+/// What the pool checks look at, gathered from a runtime.
+pub(crate) struct PoolFacts {
+    pub(crate) active_workers: usize,
+    /// Tasks queued in the injectors, per class.
+    pub(crate) queued: [usize; Qos::COUNT],
+    /// OS numbers of the NUMA nodes the runtime's CPUs are on.
+    pub(crate) nodes: Vec<usize>,
+    /// The pod QoS class container detection found.
+    pub(crate) pod_qos: Option<crate::container::K8sQos>,
 }
 
 /// The live-task counts the admission decision needs, read only when a
@@ -241,7 +281,7 @@ impl Enforcer {
         if pressure == PressureLevel::Critical {
             return Err(self.record(
                 ViolationKind::MemoryPressure,
-                qos,
+                Some(qos),
                 "memory".to_owned(),
                 "a Batch spawn while memory pressure is critical".to_owned(),
                 refuse,
@@ -261,7 +301,7 @@ impl Enforcer {
             if alive >= limit && !self.spend_burst(qos, class.burst) {
                 return Err(self.record(
                     ViolationKind::ClassTasks,
-                    qos,
+                    Some(qos),
                     format!("tasks.{qos}"),
                     format!(
                         "{alive} live {qos} tasks at the limit of {limit}{}",
@@ -280,7 +320,7 @@ impl Enforcer {
             if alive >= limit {
                 return Err(self.record(
                     ViolationKind::TotalTasks,
-                    qos,
+                    Some(qos),
                     "tasks".to_owned(),
                     format!("{alive} live tasks at the limit of {limit}"),
                     refuse,
@@ -288,6 +328,93 @@ impl Enforcer {
             }
         }
         Ok(())
+    }
+
+    /// The specification's `ValidatePoolCompliance`: worker count, queue
+    /// depth per class, NUMA placement and pod QoS class against `limits`.
+    /// Returns the breaches found now; records those that were not in
+    /// force at the previous check.
+    pub(crate) fn check(&self, limits: &ResourceLimit, facts: &PoolFacts) -> Vec<QosViolation> {
+        let mut found: Vec<(ViolationKind, Option<Qos>, String, String)> = Vec::new();
+        if let Some(max) = limits.max_workers {
+            if facts.active_workers > max {
+                found.push((
+                    ViolationKind::Workers,
+                    None,
+                    "workers".to_owned(),
+                    format!(
+                        "{} active workers exceed the limit of {max}",
+                        facts.active_workers
+                    ),
+                ));
+            }
+        }
+        for qos in Qos::ALL {
+            if let Some(max) = limits.class(qos).max_queue_depth {
+                let depth = facts.queued[qos.index()];
+                if depth > max {
+                    found.push((
+                        ViolationKind::QueueDepth,
+                        Some(qos),
+                        format!("queue.{qos}"),
+                        format!("{depth} queued {qos} tasks exceed the limit of {max}"),
+                    ));
+                }
+            }
+        }
+        if let Some(allowed) = &limits.numa_nodes {
+            let outside: Vec<usize> = facts
+                .nodes
+                .iter()
+                .copied()
+                .filter(|n| !allowed.contains(n))
+                .collect();
+            if !outside.is_empty() {
+                found.push((
+                    ViolationKind::Numa,
+                    None,
+                    "numa".to_owned(),
+                    format!("workers may run on NUMA node(s) {outside:?}, outside the allowed {allowed:?}"),
+                ));
+            }
+        }
+        if let (Some(want), Some(found_qos)) = (limits.qos, facts.pod_qos) {
+            if want != found_qos {
+                found.push((
+                    ViolationKind::PodQos,
+                    None,
+                    "pod_qos".to_owned(),
+                    format!(
+                        "the pod runs as {}, the policy requires {}",
+                        found_qos.as_str(),
+                        want.as_str()
+                    ),
+                ));
+            }
+        }
+        let mut ongoing = self.ongoing.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out = Vec::with_capacity(found.len());
+        let mut now_ongoing = Vec::with_capacity(found.len());
+        for (kind, qos, resource, message) in found {
+            let key = (kind, resource.clone());
+            let v = if ongoing.contains(&key) {
+                QosViolation {
+                    kind,
+                    severity: kind.severity(),
+                    qos,
+                    resource,
+                    message,
+                    refused: false,
+                    at: SystemTime::now(),
+                }
+            } else {
+                self.record(kind, qos, resource, message, false)
+            };
+            now_ongoing.push(key);
+            out.push(v);
+        }
+        *ongoing = now_ongoing;
+        out
     }
 
     fn spend_burst(&self, qos: Qos, config: Option<Burst>) -> bool {
@@ -317,7 +444,7 @@ impl Enforcer {
     fn record(
         &self,
         kind: ViolationKind,
-        qos: Qos,
+        qos: Option<Qos>,
         resource: String,
         message: String,
         refused: bool,
@@ -336,7 +463,7 @@ impl Enforcer {
             tracing::warn!(
                 kind = kind.as_str(),
                 severity = v.severity.as_str(),
-                qos = qos.as_str(),
+                qos = qos.map(Qos::as_str),
                 resource = %v.resource,
                 refused,
                 count = n,

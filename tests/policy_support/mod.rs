@@ -37,23 +37,39 @@ impl Scratch {
     /// `memory.current` / `memory.max` as given, under `container/`;
     /// returns the root to pass to `Builder::container_root`.
     pub fn container(&self, cpu_max: &str, memory_current: u64, memory_max: u64) -> PathBuf {
+        self.container_in("svc", cpu_max, memory_current, memory_max)
+    }
+
+    /// [`container`](Self::container) in the cgroup `cgroup` (a pod's path
+    /// under `kubepods` makes detection find a pod QoS class).
+    pub fn container_in(
+        &self,
+        cgroup: &str,
+        cpu_max: &str,
+        memory_current: u64,
+        memory_max: u64,
+    ) -> PathBuf {
+        let dir = format!("sys/fs/cgroup/{cgroup}");
         let files = [
             (
-                "proc/self/mountinfo",
+                "proc/self/mountinfo".to_owned(),
                 "29 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n"
                     .to_owned(),
             ),
-            ("proc/self/cgroup", "0::/svc\n".to_owned()),
-            ("proc/self/status", "Cpus_allowed_list:\t0-1\n".to_owned()),
-            ("sys/devices/system/cpu/online", "0-1\n".to_owned()),
-            ("sys/fs/cgroup/svc/cpu.max", format!("{cpu_max}\n")),
+            ("proc/self/cgroup".to_owned(), format!("0::/{cgroup}\n")),
             (
-                "sys/fs/cgroup/svc/cpuset.cpus.effective",
+                "proc/self/status".to_owned(),
+                "Cpus_allowed_list:\t0-1\n".to_owned(),
+            ),
+            (
+                "sys/devices/system/cpu/online".to_owned(),
                 "0-1\n".to_owned(),
             ),
-            ("sys/fs/cgroup/svc/memory.max", format!("{memory_max}\n")),
+            (format!("{dir}/cpu.max"), format!("{cpu_max}\n")),
+            (format!("{dir}/cpuset.cpus.effective"), "0-1\n".to_owned()),
+            (format!("{dir}/memory.max"), format!("{memory_max}\n")),
             (
-                "sys/fs/cgroup/svc/memory.current",
+                format!("{dir}/memory.current"),
                 format!("{memory_current}\n"),
             ),
         ];

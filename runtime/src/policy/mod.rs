@@ -152,6 +152,15 @@ impl ResourceLimit {
         }
     }
 
+    /// Whether a pool check has something to check (`max_workers`, a
+    /// queue depth, `numa_nodes`, `qos`).
+    pub(crate) fn has_pool_limits(&self) -> bool {
+        self.max_workers.is_some()
+            || self.numa_nodes.is_some()
+            || self.qos.is_some()
+            || self.classes.iter().any(|c| c.max_queue_depth.is_some())
+    }
+
     /// What container detection found, as a layer: the CPU quota in
     /// millicores, the memory limit in MiB (rounded down), the pod QoS
     /// class.
@@ -440,6 +449,16 @@ impl Policy {
     /// # Errors
     /// The thread cannot be started.
     pub fn watch(&self, period: Duration) -> std::io::Result<Watcher> {
+        self.watch_with(period, Box::new(|| {}))
+    }
+
+    /// [`watch`](Self::watch), running `after` after each check of the file
+    /// (the runtime's pool checks).
+    pub(crate) fn watch_with(
+        &self,
+        period: Duration,
+        mut after: Box<dyn FnMut() + Send>,
+    ) -> std::io::Result<Watcher> {
         let policy = self.clone();
         let thread = StoppableThread::spawn(
             "perf-runtime-policy".to_owned(),
@@ -448,6 +467,7 @@ impl Policy {
                 while !stop.sleep(period) {
                     // A rejection is logged and kept by `reload`.
                     let _ = policy.reload();
+                    after();
                 }
             },
         )?;

@@ -355,14 +355,16 @@ impl Builder {
         self
     }
 
-    /// How often the policy file is checked for a change (default 1 s);
-    /// `None` reads it only at build.
+    /// How often the policy file is checked for a change and the pool
+    /// checks run (default 1 s; see [`crate::qos`]); `None` reads the file
+    /// only at build and runs the checks only on
+    /// [`Handle::check_policy`](crate::runtime::Handle::check_policy).
     pub fn policy_reload_interval(&mut self, period: Option<Duration>) -> &mut Self {
         self.policy_reload_interval = period;
         self
     }
 
-    fn policy(&self, sizing: &Sizing) -> io::Result<(Policy, Option<crate::policy::Watcher>)> {
+    fn policy(&self, sizing: &Sizing) -> io::Result<Policy> {
         let path = match &self.policy_file {
             Some(p) => Some(p.clone()),
             None => match std::env::var_os(crate::policy::POLICY_ENV) {
@@ -370,13 +372,11 @@ impl Builder {
                 _ => None,
             },
         };
-        let has_file = path.is_some();
-        let policy = Policy::new(sizing.limits().as_ref(), path, self.resource_limit.clone())?;
-        let watcher = match self.policy_reload_interval {
-            Some(period) if has_file => Some(policy.watch(period)?),
-            _ => None,
-        };
-        Ok((policy, watcher))
+        Ok(Policy::new(
+            sizing.limits().as_ref(),
+            path,
+            self.resource_limit.clone(),
+        )?)
     }
 
     /// Reads `/proc` and the cgroup files under `root` instead of `/`: for
@@ -685,11 +685,11 @@ impl Builder {
         io: Option<Arc<crate::io::driver::Driver>>,
     ) -> io::Result<(Common, Arc<Stats>)> {
         let config = self.config()?;
-        let (policy, policy_watcher) = self.policy(&sizing)?;
+        let policy = self.policy(&sizing)?;
         let stats = Arc::new(Stats::default());
         let common = Common {
             policy,
-            _policy_watcher: policy_watcher,
+            policy_watcher: std::sync::OnceLock::new(),
             enforcer: crate::qos::Enforcer::default(),
             time: TimeHandle::new(
                 pausable,
@@ -742,11 +742,9 @@ impl Builder {
         });
         let watchdog = self.start_watchdog(vec![watch], stats, epoch, Some(probe))?;
         let monitor = self.start_monitor(&sizing, None)?;
-        Ok(Runtime::from_parts(
-            Handle::CurrentThread(shared),
-            watchdog,
-            monitor,
-        ))
+        let handle = Handle::CurrentThread(shared);
+        handle.start_policy_watch(self.policy_reload_interval)?;
+        Ok(Runtime::from_parts(handle, watchdog, monitor))
     }
 
     fn build_multi_thread(&mut self) -> io::Result<Runtime> {
@@ -841,6 +839,10 @@ impl Builder {
         let watchdog = self.start_watchdog(watches, stats, epoch, Some(probe))?;
         let monitor = self.start_monitor(&sizing, Some(Arc::downgrade(&shared)))?;
         let rt = Runtime::from_parts(Handle::MultiThread(shared.clone()), watchdog, monitor);
+        // On failure `rt` drops here and shuts down.
+        rt.handle
+            .inner
+            .start_policy_watch(self.policy_reload_interval)?;
         for core in cores {
             // On failure `rt` drops here and shuts down the workers started so far.
             multi_thread::spawn_worker_thread(&shared, core)?;

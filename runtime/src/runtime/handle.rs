@@ -175,6 +175,18 @@ impl Handle {
         self.inner.common().enforcer.history()
     }
 
+    /// Runs the resource policy's pool checks now — active workers against
+    /// `max_workers`, each class's injection-queue depth against its
+    /// `max_queue_depth`, the NUMA nodes of the runtime's CPUs against
+    /// `numa_nodes`, the detected pod QoS class against `qos` — and returns
+    /// the breaches in force. A breach that was not in force at the previous
+    /// check is recorded in the history. The runtime also runs them every
+    /// `Builder::policy_reload_interval` when the policy has a file or such
+    /// a limit.
+    pub fn check_policy(&self) -> Vec<crate::qos::QosViolation> {
+        self.inner.check_policy()
+    }
+
     /// Violations of `kind` recorded since the runtime started.
     pub fn qos_violation_count(&self, kind: crate::qos::ViolationKind) -> u64 {
         self.inner.common().enforcer.count(kind)

@@ -46,6 +46,11 @@ impl<T> NodeInjectors<T> {
         retry(|| self.nodes[node][qos.index()].steal())
     }
 
+    /// The number of queued tasks of one node and class (racy).
+    pub(crate) fn depth(&self, node: usize, qos: Qos) -> usize {
+        self.nodes[node][qos.index()].len()
+    }
+
     /// The number of queued tasks of every node and class (racy).
     pub(crate) fn len(&self) -> usize {
         self.nodes

@@ -49,6 +49,7 @@ use crate::time::TimeHandle;
 use crate::topology::Topology;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// State shared by every scheduler flavour.
 pub(crate) struct Common {
@@ -62,9 +63,26 @@ pub(crate) struct Common {
     pub(crate) io: Option<Arc<crate::io::driver::Driver>>,
     /// The resource policy, and the thread re-reading its file.
     pub(crate) policy: crate::policy::Policy,
-    pub(crate) _policy_watcher: Option<crate::policy::Watcher>,
+    /// Set once the scheduler exists (its checks need a weak handle to it).
+    pub(crate) policy_watcher: std::sync::OnceLock<crate::policy::Watcher>,
     /// What the policy's limits do: violations, burst credits.
     pub(crate) enforcer: crate::qos::Enforcer,
+}
+
+/// A [`Handle`] that does not keep the scheduler alive.
+#[derive(Clone)]
+pub(crate) enum WeakHandle {
+    MultiThread(std::sync::Weak<multi_thread::MultiThreadScheduler>),
+    CurrentThread(std::sync::Weak<current_thread::CurrentThreadScheduler>),
+}
+
+impl WeakHandle {
+    pub(crate) fn upgrade(&self) -> Option<Handle> {
+        match self {
+            WeakHandle::MultiThread(w) => w.upgrade().map(Handle::MultiThread),
+            WeakHandle::CurrentThread(w) => w.upgrade().map(Handle::CurrentThread),
+        }
+    }
 }
 
 impl crate::qos::Census for Handle {
@@ -90,6 +108,63 @@ pub(crate) enum Handle {
 }
 
 impl Handle {
+    pub(crate) fn downgrade(&self) -> WeakHandle {
+        match self {
+            Handle::MultiThread(s) => WeakHandle::MultiThread(Arc::downgrade(s)),
+            Handle::CurrentThread(s) => WeakHandle::CurrentThread(Arc::downgrade(s)),
+        }
+    }
+
+    /// Runs the resource policy's pool checks now (see [`crate::qos`]).
+    pub(crate) fn check_policy(&self) -> Vec<crate::qos::QosViolation> {
+        use crate::task::Qos;
+        let c = self.common();
+        fn queued<T>(inject: &inject::NodeInjectors<T>) -> [usize; Qos::COUNT] {
+            Qos::ALL.map(|qos| (0..inject.num_nodes()).map(|n| inject.depth(n, qos)).sum())
+        }
+        let (active_workers, queued) = match self {
+            Handle::MultiThread(s) => (s.num_active(), queued(&s.inject)),
+            Handle::CurrentThread(s) => (1, queued(&s.inject)),
+        };
+        let nodes = c
+            .topology
+            .nodes()
+            .iter()
+            .filter(|n| !c.topology.allowed_cpus_of(n.id()).is_empty())
+            .map(|n| n.os_id())
+            .collect();
+        let facts = crate::qos::PoolFacts {
+            active_workers,
+            queued,
+            nodes,
+            pod_qos: c.sizing.limits().and_then(|l| l.k8s_qos),
+        };
+        c.enforcer.check(&c.policy.current(), &facts)
+    }
+
+    /// Starts the thread that re-reads the policy file and runs the pool
+    /// checks, if there is a file or a pool limit and a period.
+    pub(crate) fn start_policy_watch(&self, period: Option<Duration>) -> std::io::Result<()> {
+        let c = self.common();
+        let Some(period) = period else {
+            return Ok(());
+        };
+        if c.policy.path().is_none() && !c.policy.current().has_pool_limits() {
+            return Ok(());
+        }
+        let weak = self.downgrade();
+        let watcher = c.policy.watch_with(
+            period,
+            Box::new(move || {
+                if let Some(h) = weak.upgrade() {
+                    h.check_policy();
+                }
+            }),
+        )?;
+        let _ = c.policy_watcher.set(watcher);
+        Ok(())
+    }
+
     pub(crate) fn common(&self) -> &Common {
         match self {
             Handle::MultiThread(s) => &s.common,
