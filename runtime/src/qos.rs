@@ -22,13 +22,13 @@
 //! a violation; one that finds none is.
 
 use crate::container::PressureLevel;
-use crate::policy::{Burst, Policy, ResourceLimit};
+use crate::policy::{Burst, Policy, ResourceLimit, SystemsProvider};
 use crate::runtime::Handle;
 use crate::task::Qos;
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 /// How many violations the history keeps (the oldest go first).
@@ -230,11 +230,14 @@ pub(crate) struct Enforcer {
     /// The pool checks' breaches still in force (kind, resource): a breach
     /// is recorded when it starts, not at every check while it lasts.
     ongoing: Mutex<Vec<(ViolationKind, String)>>,
+    /// Told of every violation (`report_anomaly`).
+    provider: Arc<dyn SystemsProvider>,
 }
 
-impl Default for Enforcer {
-    fn default() -> Enforcer {
+impl Enforcer {
+    pub(crate) fn new(provider: Arc<dyn SystemsProvider>) -> Enforcer {
         Enforcer {
+            provider,
             history: Mutex::new(VecDeque::with_capacity(HISTORY_CAPACITY)),
             counts: Default::default(),
             burst: Mutex::new([None, None, None]),
@@ -459,6 +462,8 @@ impl Enforcer {
             at: SystemTime::now(),
         };
         let n = self.counts[kind.index()].fetch_add(1, Relaxed) + 1;
+        self.provider
+            .report_anomaly(&format!("violations.{}", kind.as_str()), n as f64);
         if n.is_power_of_two() {
             tracing::warn!(
                 kind = kind.as_str(),

@@ -29,7 +29,10 @@ impl Scratch {
     pub fn put(&self, rel: &str, text: &str) -> PathBuf {
         let path = self.root.join(rel);
         fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(&path, text).unwrap();
+        // Write then rename: a monitor re-reading the file never sees half.
+        let tmp = path.with_extension("partial");
+        fs::write(&tmp, text).unwrap();
+        fs::rename(&tmp, &path).unwrap();
         path
     }
 

@@ -11,6 +11,7 @@
 //! defaults (nothing limited)
 //!   < what container detection found (CPU quota, memory limit, pod QoS class)
 //!   < the policy file (TOML; path from runtime::Builder::policy_file, else PERF_RUNTIME_POLICY)
+//!   < the orchestration layer's SystemsProvider (runtime::Builder::systems_provider)
 //!   < runtime::Builder::resource_limit
 //! ```
 //!
@@ -52,6 +53,10 @@
 //! replaces it.
 
 mod file;
+mod provider;
+
+pub(crate) use provider::layer as provider_layer;
+pub use provider::{DefaultProvider, SystemsProvider};
 
 use crate::container::{K8sQos, Limits};
 use crate::task::Qos;
@@ -269,6 +274,8 @@ impl Fingerprint {
 struct State {
     /// The file's layer as last accepted.
     file: ResourceLimit,
+    /// The systems provider's layer as last asked.
+    provider: ResourceLimit,
     /// The version of the file last read (accepted or not).
     seen: Option<Fingerprint>,
     current: Arc<ResourceLimit>,
@@ -333,6 +340,7 @@ impl Policy {
             path,
             state: Mutex::new(State {
                 file,
+                provider: ResourceLimit::default(),
                 seen,
                 current: current.clone(),
                 last_error: None,
@@ -402,16 +410,8 @@ impl Policy {
         state.seen = now;
         state.generation += 1;
         let result = ResourceLimit::from_file(path).map(|file| {
-            let current = self.inner.base.overlay(&file).overlay(&self.inner.builder);
-            let changed = current != *state.current;
             state.file = file;
-            if changed {
-                self.inner
-                    .limits_tasks
-                    .store(limits_tasks(&current), Relaxed);
-                state.current = Arc::new(current);
-            }
-            changed
+            self.inner.recompose(&mut state)
         });
         match &result {
             Ok(changed) => {
@@ -436,6 +436,17 @@ impl Policy {
         drop(state);
         self.inner.changed.notify_all();
         result
+    }
+
+    /// Replaces the systems provider's layer; returns whether the policy in
+    /// force changed.
+    pub(crate) fn set_provider_layer(&self, layer: ResourceLimit) -> bool {
+        let mut state = self.inner.lock();
+        if state.provider == layer {
+            return false;
+        }
+        state.provider = layer;
+        self.inner.recompose(&mut state)
     }
 
     /// Whether the policy in force limits live tasks (lock-free).
@@ -480,6 +491,22 @@ fn limits_tasks(l: &ResourceLimit) -> bool {
 }
 
 impl Inner {
+    /// Recomputes the policy in force from the layers; returns whether it
+    /// changed.
+    fn recompose(&self, state: &mut State) -> bool {
+        let current = self
+            .base
+            .overlay(&state.file)
+            .overlay(&state.provider)
+            .overlay(&self.builder);
+        let changed = current != *state.current;
+        if changed {
+            self.limits_tasks.store(limits_tasks(&current), Relaxed);
+            state.current = Arc::new(current);
+        }
+        changed
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }

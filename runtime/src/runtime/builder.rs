@@ -72,6 +72,7 @@ pub struct Builder {
     policy_file: Option<std::path::PathBuf>,
     resource_limit: crate::policy::ResourceLimit,
     policy_reload_interval: Option<Duration>,
+    systems_provider: Option<Arc<dyn crate::policy::SystemsProvider>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -127,6 +128,7 @@ impl Builder {
             policy_file: None,
             resource_limit: crate::policy::ResourceLimit::default(),
             policy_reload_interval: Some(crate::policy::DEFAULT_RELOAD_INTERVAL),
+            systems_provider: None,
         }
     }
 
@@ -364,7 +366,26 @@ impl Builder {
         self
     }
 
-    fn policy(&self, sizing: &Sizing) -> io::Result<Policy> {
+    /// The orchestration layer's [`SystemsProvider`](crate::policy::SystemsProvider):
+    /// a layer of the resource policy, the container context, the deadlock
+    /// strategy, the pressure handler, and where anomalies are reported
+    /// (see the trait). Without one, [`DefaultProvider`](crate::policy::DefaultProvider).
+    pub fn systems_provider(&mut self, provider: impl crate::policy::SystemsProvider) -> &mut Self {
+        self.systems_provider = Some(Arc::new(provider));
+        self
+    }
+
+    fn provider(&self) -> Arc<dyn crate::policy::SystemsProvider> {
+        self.systems_provider
+            .clone()
+            .unwrap_or_else(|| Arc::new(crate::policy::DefaultProvider))
+    }
+
+    fn policy(
+        &self,
+        sizing: &Sizing,
+        provider: &dyn crate::policy::SystemsProvider,
+    ) -> io::Result<Policy> {
         let path = match &self.policy_file {
             Some(p) => Some(p.clone()),
             None => match std::env::var_os(crate::policy::POLICY_ENV) {
@@ -372,11 +393,10 @@ impl Builder {
                 _ => None,
             },
         };
-        Ok(Policy::new(
-            sizing.limits().as_ref(),
-            path,
-            self.resource_limit.clone(),
-        )?)
+        let container = provider.container_context().or_else(|| sizing.limits());
+        let policy = Policy::new(container.as_ref(), path, self.resource_limit.clone())?;
+        policy.set_provider_layer(crate::policy::provider_layer(provider));
+        Ok(policy)
     }
 
     /// Reads `/proc` and the cgroup files under `root` instead of `/`: for
@@ -553,7 +573,10 @@ impl Builder {
     /// The builder's validation mode, unless `PERF_RUNTIME_VALIDATION`
     /// overrides it.
     fn validation_mode(&self) -> io::Result<crate::validation::Mode> {
-        Ok(self.env_validation_mode()?.unwrap_or(self.validation))
+        Ok(self
+            .env_validation_mode()?
+            .or_else(|| self.systems_provider.as_ref()?.deadlock_strategy())
+            .unwrap_or(self.validation))
     }
 
     /// The mode `PERF_RUNTIME_VALIDATION` names, if it is set.
@@ -685,12 +708,14 @@ impl Builder {
         io: Option<Arc<crate::io::driver::Driver>>,
     ) -> io::Result<(Common, Arc<Stats>)> {
         let config = self.config()?;
-        let policy = self.policy(&sizing)?;
+        let provider = self.provider();
+        let policy = self.policy(&sizing, &*provider)?;
         let stats = Arc::new(Stats::default());
         let common = Common {
             policy,
             policy_watcher: std::sync::OnceLock::new(),
-            enforcer: crate::qos::Enforcer::default(),
+            enforcer: crate::qos::Enforcer::new(provider.clone()),
+            provider,
             time: TimeHandle::new(
                 pausable,
                 self.start_paused && pausable,
@@ -743,7 +768,7 @@ impl Builder {
         let watchdog = self.start_watchdog(vec![watch], stats, epoch, Some(probe))?;
         let monitor = self.start_monitor(&sizing, None)?;
         let handle = Handle::CurrentThread(shared);
-        handle.start_policy_watch(self.policy_reload_interval)?;
+        handle.start_policy_watch(self.policy_reload_interval, self.systems_provider.is_some())?;
         Ok(Runtime::from_parts(handle, watchdog, monitor))
     }
 
@@ -842,7 +867,7 @@ impl Builder {
         // On failure `rt` drops here and shuts down.
         rt.handle
             .inner
-            .start_policy_watch(self.policy_reload_interval)?;
+            .start_policy_watch(self.policy_reload_interval, self.systems_provider.is_some())?;
         for core in cores {
             // On failure `rt` drops here and shuts down the workers started so far.
             multi_thread::spawn_worker_thread(&shared, core)?;

@@ -178,7 +178,8 @@ impl Handle {
     /// Runs the resource policy's pool checks now — active workers against
     /// `max_workers`, each class's injection-queue depth against its
     /// `max_queue_depth`, the NUMA nodes of the runtime's CPUs against
-    /// `numa_nodes`, the detected pod QoS class against `qos` — and returns
+    /// `numa_nodes`, the pod QoS class (the systems provider's container
+    /// context, else detection's) against `qos` — and returns
     /// the breaches in force. A breach that was not in force at the previous
     /// check is recorded in the history. The runtime also runs them every
     /// `Builder::policy_reload_interval` when the policy has a file or such

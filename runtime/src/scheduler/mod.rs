@@ -67,6 +67,8 @@ pub(crate) struct Common {
     pub(crate) policy_watcher: std::sync::OnceLock<crate::policy::Watcher>,
     /// What the policy's limits do: violations, burst credits.
     pub(crate) enforcer: crate::qos::Enforcer,
+    /// The orchestration layer (`DefaultProvider` without one).
+    pub(crate) provider: Arc<dyn crate::policy::SystemsProvider>,
 }
 
 /// A [`Handle`] that does not keep the scheduler alive.
@@ -137,32 +139,57 @@ impl Handle {
             active_workers,
             queued,
             nodes,
-            pod_qos: c.sizing.limits().and_then(|l| l.k8s_qos),
+            pod_qos: c
+                .provider
+                .container_context()
+                .or_else(|| c.sizing.limits())
+                .and_then(|l| l.k8s_qos),
         };
         c.enforcer.check(&c.policy.current(), &facts)
     }
 
-    /// Starts the thread that re-reads the policy file and runs the pool
-    /// checks, if there is a file or a pool limit and a period.
-    pub(crate) fn start_policy_watch(&self, period: Option<Duration>) -> std::io::Result<()> {
+    /// Starts the thread that re-reads the policy file, asks the systems
+    /// provider again, tells it of pressure changes and runs the pool
+    /// checks, if there is a period and a file, a pool limit or a provider.
+    pub(crate) fn start_policy_watch(
+        &self,
+        period: Option<Duration>,
+        has_provider: bool,
+    ) -> std::io::Result<()> {
         let c = self.common();
         let Some(period) = period else {
             return Ok(());
         };
-        if c.policy.path().is_none() && !c.policy.current().has_pool_limits() {
+        if c.policy.path().is_none() && !c.policy.current().has_pool_limits() && !has_provider {
             return Ok(());
         }
         let weak = self.downgrade();
+        let mut pressure = crate::container::PressureLevel::None;
         let watcher = c.policy.watch_with(
             period,
             Box::new(move || {
                 if let Some(h) = weak.upgrade() {
-                    h.check_policy();
+                    h.policy_tick(&mut pressure);
                 }
             }),
         )?;
         let _ = c.policy_watcher.set(watcher);
         Ok(())
+    }
+
+    /// One pass of the policy thread after the file check: the provider's
+    /// layer, a pressure change (`last` is the level last reported), the
+    /// pool checks.
+    pub(crate) fn policy_tick(&self, last: &mut crate::container::PressureLevel) {
+        let c = self.common();
+        c.policy
+            .set_provider_layer(crate::policy::provider_layer(&*c.provider));
+        let level = c.sizing.pressure();
+        if level != *last {
+            *last = level;
+            c.provider.on_pressure(level);
+        }
+        self.check_policy();
     }
 
     pub(crate) fn common(&self) -> &Common {
