@@ -58,6 +58,18 @@ for build in perf tokio; do
     expect "$base/batch?n=99999999999" 400 "above the limit"
     expect "$base/batch" 400 "missing n"
     expect "$base/nowhere" 404 "try GET /"
+    # /metrics: the Prometheus text format, with the content type
+    # Prometheus accepts, counting the Critical connection tasks served.
+    if [ "$build" = perf ]; then
+        expect "$base/metrics" 200 'perf_runtime_tasks_spawned_total{qos="critical"}'
+    else
+        expect "$base/metrics" 200 "tokio_workers"
+    fi
+    ctype=$(curl -s -o /dev/null -w '%{content_type}' "$base/metrics")
+    [ "$ctype" = "text/plain; version=0.0.4; charset=utf-8" ] || {
+        echo "GET $base/metrics: content type '$ctype'"
+        exit 1
+    }
     kill "$pid"
     wait "$pid" 2> /dev/null || true
     pid=

@@ -21,6 +21,9 @@ export MIRIFLAGS="-Zmiri-strict-provenance ${MIRIFLAGS:-}"
 cargo +nightly miri test -p perf-runtime --lib task::
 cargo +nightly miri test -p perf-runtime --lib scheduler::
 cargo +nightly miri test -p perf-runtime --lib sync::
+# The channel gauges' type-erased pointers (read from another thread, and
+# unregistered before the channel is freed).
+cargo +nightly miri test -p perf-runtime --lib metrics::tests::channel_gauges
 # The I/O driver's pure parts: the operation slot's ownership hand-off (data
 # kept for the kernel is dropped exactly once), the readiness protocol, the
 # owned-buffer impls. (The syscalls themselves cannot run under Miri.)

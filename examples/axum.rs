@@ -116,6 +116,13 @@ async fn serve(listener: TcpListener, app: Router) {
 #[perf_runtime::main]
 async fn main() {
     let self_test = std::env::args().any(|a| a == "--self-test");
+    let metrics = perf_runtime::metrics::serve_from_args().unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2);
+    });
+    if let Some(m) = &metrics {
+        println!("metrics on http://{}/metrics", m.local_addr());
+    }
     let addr = if self_test {
         "127.0.0.1:0".to_owned()
     } else {

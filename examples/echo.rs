@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo run --release --example echo                 # serves on 127.0.0.1:7878
 //! cargo run --release --example echo -- 0.0.0.0:9000
+//! cargo run --release --example echo -- --metrics 127.0.0.1:9464   # and /metrics
 //! PERF_RUNTIME_IO=epoll cargo run --release --example echo   # force a backend
 //! ```
 //!
@@ -15,8 +16,13 @@ use perf_runtime::net::TcpListener;
 
 #[perf_runtime::main]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::args()
-        .nth(1)
+    let _metrics = perf_runtime::metrics::serve_from_args()?;
+    if let Some(m) = &_metrics {
+        println!("echo: metrics on http://{}/metrics", m.local_addr());
+    }
+    let addr = perf_runtime::metrics::args_without_metrics()
+        .into_iter()
+        .next()
         .unwrap_or_else(|| "127.0.0.1:7878".into());
     let listener = TcpListener::bind(&addr).await?;
     let backend = perf_runtime::runtime::Handle::current()

@@ -1,6 +1,10 @@
 //! A tour of perf_runtime: classes, JoinSet, spawn_blocking, timers, a TCP
-//! server answering itself, the watchdog and validation. Run with
-//! `cargo run --release --example tour`.
+//! server answering itself, the watchdog, validation, and the metrics the
+//! runtime served meanwhile. Run with `cargo run --release --example tour`
+//! (`-- --metrics 127.0.0.1:9464` to scrape it yourself while it runs; by
+//! default it serves on a free port of 127.0.0.1). `-- --dot FILE` also
+//! writes the lock-order inversion it finds as Graphviz DOT
+//! (`dot -Tsvg FILE > inversion.svg`; the README's picture).
 
 use perf_runtime::runtime::Builder;
 use perf_runtime::task::{self, JoinSet, Qos};
@@ -17,11 +21,22 @@ fn main() {
         .with_target(false)
         .init();
 
+    let metrics_addr = perf_runtime::metrics::addr_from_args()
+        .unwrap_or_else(|e| {
+            eprintln!("{e}");
+            std::process::exit(2);
+        })
+        .unwrap_or_else(|| "127.0.0.1:0".to_owned());
     let rt = Builder::new_multi_thread()
         .thread_name("tour-worker")
         .enable_all()
+        .metrics_addr(metrics_addr)
         .build()
         .expect("building the runtime");
+    let metrics_at = rt.metrics_local_addr().expect("metrics_addr was set");
+    println!(
+        "metrics: http://{metrics_at}/metrics (and /debug/tasks, /debug/locks) while the tour runs"
+    );
 
     println!("perf_runtime tour");
     println!("=================");
@@ -74,7 +89,46 @@ fn main() {
     });
     watchdog(&rt);
     rt.block_on(validation());
+    rt.block_on(scrape(metrics_at));
     println!("\ndone.");
+}
+
+/// Scrapes this runtime's own endpoint, as Prometheus would, and prints a
+/// few of the series.
+async fn scrape(at: std::net::SocketAddr) {
+    use perf_runtime::io::{AsyncReadExt, AsyncWriteExt};
+    println!("\n8. metrics: GET http://{at}/metrics (Prometheus text format), a few lines");
+    let mut s = perf_runtime::net::TcpStream::connect(at)
+        .await
+        .expect("connecting to the metrics endpoint");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: tour\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("sending the request");
+    let mut raw = String::new();
+    s.read_to_string(&mut raw)
+        .await
+        .expect("reading the answer");
+    let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    let wanted = [
+        "perf_runtime_workers ",
+        "perf_runtime_tasks_spawned_total{",
+        "perf_runtime_wake_to_poll_delay_seconds_count{",
+        "perf_runtime_steals_total{worker=\"0\"",
+        "perf_runtime_lifo_hits_total{worker=\"0\"",
+        "perf_runtime_violations_total{kind=\"LockOrderInversion\"",
+        "perf_runtime_io_backend{",
+    ];
+    for line in body
+        .lines()
+        .filter(|l| wanted.iter().any(|w| l.starts_with(w)))
+    {
+        println!("   {line}");
+    }
+    println!(
+        "   ({} lines in all; `promtool check metrics` accepts them, and Prometheus scrapes them \
+         as OpenMetrics)",
+        body.lines().count()
+    );
 }
 
 fn rt_backend() -> String {
@@ -326,9 +380,20 @@ async fn validation() {
                 println!("   {line}");
             }
             println!("\n   as JSON: {}", report.to_json());
+            if let Some(path) = dot_path() {
+                match std::fs::write(&path, report.to_dot()) {
+                    Ok(()) => println!("   as Graphviz DOT: {path} (dot -Tsvg {path})"),
+                    Err(e) => eprintln!("   could not write {path}: {e}"),
+                }
+            }
         }
         None => println!("   no report: validation is off (PERF_RUNTIME_VALIDATION=off?)"),
     }
+}
+
+/// The FILE of `--dot FILE`, if given.
+fn dot_path() -> Option<String> {
+    std::env::args().skip_while(|a| a != "--dot").nth(1)
 }
 
 fn burn(d: Duration) {

@@ -63,6 +63,7 @@ pub mod io;
 pub(crate) mod loom;
 #[doc(hidden)]
 pub mod macros;
+pub mod metrics;
 pub mod net;
 pub mod policy;
 pub mod process;

@@ -84,6 +84,11 @@ impl<I> LockGraph<I> {
         self.edges.len()
     }
 
+    /// Every edge, in no particular order (for `export.rs`).
+    pub(crate) fn edges(&self) -> impl Iterator<Item = (&(u32, u32), &I)> {
+        self.edges.iter()
+    }
+
     /// Adds `x -> y` (`x != y`) unless it exists or would close a cycle.
     pub(crate) fn add_edge(&mut self, x: u32, y: u32, info: impl FnOnce() -> I) -> AddEdge {
         debug_assert_ne!(x, y, "self-edges are handled by the caller");

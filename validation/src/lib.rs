@@ -210,6 +210,7 @@ mod channel;
 mod class;
 mod context;
 mod engine;
+mod export;
 mod fast_hash;
 mod graph;
 mod ingest;
@@ -236,6 +237,10 @@ pub use context::{
     ContextId, TaskRef, TaskSlot, TimedScope,
 };
 pub use engine::{stats, EngineStats};
+pub use export::{
+    current_waits, dot_quote, live_context_count, lock_order_edge_count, lock_order_edges,
+    waits_by_resource, CurrentWait, OrderEdge,
+};
 pub use ingest::{report_all_tasks_blocked, report_long_poll, BlockedTask};
 pub use lock::{Access, Held, LockMeta};
 pub use mode::{global_mode, mode, set_mode, set_thread_mode, Mode, ModeParseError, ENV_VAR};

@@ -7,6 +7,7 @@
 //! cargo run --release -p http-service --features tokio-baseline   # the same service on tokio
 //! curl http://127.0.0.1:3000/                              # critical: answers at once
 //! curl 'http://127.0.0.1:3000/batch?n=2000000'             # batch: counts primes below n
+//! curl http://127.0.0.1:3000/metrics                       # Prometheus exposition
 //! cargo run --release -p http-service -- --self-test       # serves itself, prints latencies, exits
 //! ```
 //!
@@ -23,7 +24,8 @@
 //! `src/rt.rs` is the only file that differs in the tokio build.
 //!
 //! Set the address with `HTTP_ADDR` (default `127.0.0.1:3000`); the first
-//! line on stdout names it.
+//! line on stdout names it. `GET /metrics` is the runtime's Prometheus
+//! exposition (on tokio, its few stable runtime metrics).
 
 mod rt;
 
@@ -37,6 +39,10 @@ use std::time::{Duration, Instant};
 
 /// The largest `n` a batch request may ask for: bounds one request's CPU.
 const MAX_N: u64 = 50_000_000;
+
+/// The Prometheus text format's content type (what Prometheus 2.x and 3.x
+/// accept from a target).
+const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Numbers tested between two yields of a batch job.
 const CHUNK: u64 = 2_000;
@@ -138,9 +144,17 @@ async fn route(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallib
             },
             Err(msg) => text(StatusCode::BAD_REQUEST, msg),
         },
+        (&Method::GET, "/metrics") => {
+            let mut resp = text(StatusCode::OK, rt::metrics_text());
+            resp.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static(PROMETHEUS_TEXT),
+            );
+            resp
+        }
         _ => text(
             StatusCode::NOT_FOUND,
-            "try GET / or GET /batch?n=1000000\n".to_owned(),
+            "try GET /, GET /batch?n=1000000 or GET /metrics\n".to_owned(),
         ),
     })
 }

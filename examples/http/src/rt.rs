@@ -43,6 +43,13 @@ mod imp {
     pub fn block_on<F: Future>(f: F) -> std::io::Result<F::Output> {
         Ok(perf_runtime::runtime::Runtime::new()?.block_on(f))
     }
+
+    /// `/metrics`: everything the runtime keeps (workers, classes, queues,
+    /// locks, channels, container, I/O), in the Prometheus text format.
+    pub fn metrics_text() -> String {
+        use perf_runtime::metrics;
+        metrics::render_prometheus(&metrics::snapshot())
+    }
 }
 
 #[cfg(feature = "tokio-baseline")]
@@ -75,6 +82,25 @@ mod imp {
 
     pub fn block_on<F: Future>(f: F) -> std::io::Result<F::Output> {
         Ok(tokio::runtime::Runtime::new()?.block_on(f))
+    }
+
+    /// tokio's stable runtime metrics, in the Prometheus text format.
+    pub fn metrics_text() -> String {
+        let m = tokio::runtime::Handle::current().metrics();
+        let gauges = [
+            ("tokio_workers", "Worker threads.", m.num_workers()),
+            ("tokio_alive_tasks", "Tasks alive.", m.num_alive_tasks()),
+            (
+                "tokio_global_queue_depth",
+                "Tasks in the injection queue.",
+                m.global_queue_depth(),
+            ),
+        ];
+        let mut out = String::new();
+        for (name, help, value) in gauges {
+            out += &format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n");
+        }
+        out
     }
 }
 

@@ -176,7 +176,7 @@ pub fn execute(store: &Store, args: &[Vec<u8>]) -> Action {
         "mget" if !a.is_empty() => Action::Reply(Reply::Array(
             a.iter().map(|k| Reply::bulk_or_nil(store.get(k))).collect(),
         )),
-        "mset" if !a.is_empty() && a.len() % 2 == 0 => {
+        "mset" if !a.is_empty() && a.len().is_multiple_of(2) => {
             store.mset(a);
             Action::Reply(Reply::ok())
         }

@@ -305,7 +305,7 @@ impl Store {
             out.extend(
                 s.map
                     .iter()
-                    .filter(|(k, v)| !v.expires.is_some_and(|t| t <= now) && glob_match(pattern, k))
+                    .filter(|(k, v)| v.expires.is_none_or(|t| t > now) && glob_match(pattern, k))
                     .map(|(k, _)| k.clone()),
             );
         }

@@ -73,6 +73,21 @@ pub struct Builder {
     resource_limit: crate::policy::ResourceLimit,
     policy_reload_interval: Option<Duration>,
     systems_provider: Option<Arc<dyn crate::policy::SystemsProvider>>,
+    /// The runtime's own helper runtimes (the metrics endpoint's): no
+    /// resource policy, whatever the environment says.
+    policy_exempt: bool,
+    metrics_addr: MetricsAddr,
+}
+
+/// Where the metrics endpoint listens (`Builder::metrics_addr`).
+#[derive(Clone, Debug)]
+enum MetricsAddr {
+    /// `PERF_RUNTIME_METRICS_ADDR`, if set and not yet taken by another
+    /// runtime of the process.
+    FromEnv,
+    Addr(String),
+    /// The endpoint's own runtime.
+    Off,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,6 +144,8 @@ impl Builder {
             resource_limit: crate::policy::ResourceLimit::default(),
             policy_reload_interval: Some(crate::policy::DEFAULT_RELOAD_INTERVAL),
             systems_provider: None,
+            policy_exempt: false,
+            metrics_addr: MetricsAddr::FromEnv,
         }
     }
 
@@ -386,6 +403,13 @@ impl Builder {
         sizing: &Sizing,
         provider: &dyn crate::policy::SystemsProvider,
     ) -> io::Result<Policy> {
+        if self.policy_exempt {
+            return Ok(Policy::new(
+                None,
+                None,
+                crate::policy::ResourceLimit::default(),
+            )?);
+        }
         let path = match &self.policy_file {
             Some(p) => Some(p.clone()),
             None => match std::env::var_os(crate::policy::POLICY_ENV) {
@@ -550,6 +574,57 @@ impl Builder {
         self
     }
 
+    /// Serves this runtime's metrics on `addr` (`host:port`; port 0 picks
+    /// one, see [`Runtime::metrics_local_addr`]): `/metrics` in the
+    /// Prometheus text format or OpenMetrics, `/healthz`, `/debug/tasks` and
+    /// `/debug/locks` (see [`crate::metrics`]). The endpoint runs on a
+    /// thread of its own and stops with the runtime.
+    ///
+    /// Without this, the `PERF_RUNTIME_METRICS_ADDR` environment variable
+    /// turns the endpoint on for the first runtime the process builds (a
+    /// second one would find the address taken).
+    ///
+    /// ```
+    /// let rt = perf_runtime::runtime::Builder::new_multi_thread()
+    ///     .worker_threads(1)
+    ///     .metrics_addr("127.0.0.1:0")
+    ///     .build()
+    ///     .unwrap();
+    /// assert!(rt.metrics_local_addr().is_some());
+    /// ```
+    pub fn metrics_addr(&mut self, addr: impl Into<String>) -> &mut Self {
+        self.metrics_addr = MetricsAddr::Addr(addr.into());
+        self
+    }
+
+    /// The metrics endpoint's own runtime: no endpoint, whatever the
+    /// environment says.
+    pub(crate) fn without_metrics_endpoint(&mut self) -> &mut Self {
+        self.metrics_addr = MetricsAddr::Off;
+        // Nor the service's resource policy: the endpoint's few tasks are
+        // not the service's, and must answer while it is overloaded.
+        self.policy_exempt = true;
+        self.policy_reload_interval = None;
+        self
+    }
+
+    /// The address to serve metrics on, from the builder or the environment.
+    fn metrics_addr_to_serve(&self) -> Option<(String, &'static str)> {
+        static ENV_TAKEN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+        match &self.metrics_addr {
+            MetricsAddr::Off => None,
+            MetricsAddr::Addr(a) => Some((a.clone(), "Builder::metrics_addr")),
+            MetricsAddr::FromEnv => {
+                let v = std::env::var(crate::metrics::METRICS_ADDR_ENV).ok()?;
+                if v.trim().is_empty() || ENV_TAKEN.swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
+                    return None;
+                }
+                Some((v, crate::metrics::METRICS_ADDR_ENV))
+            }
+        }
+    }
+
     /// The I/O driver for `cores` cores, if I/O is enabled.
     fn build_io(
         &self,
@@ -683,8 +758,9 @@ impl Builder {
     ///
     /// # Errors
     /// An invalid `PERF_RUNTIME_WORKER_THREADS` or
-    /// `PERF_RUNTIME_VALIDATION`, a `start_paused` multi-thread runtime, or
-    /// the operating system refusing to start a thread.
+    /// `PERF_RUNTIME_VALIDATION`, a `start_paused` multi-thread runtime, a
+    /// metrics address that cannot be bound, or the operating system
+    /// refusing to start a thread.
     pub fn build(&mut self) -> io::Result<Runtime> {
         crate::validation::install_hook();
         crate::validation::set_stall_threshold(self.stall_threshold);
@@ -694,10 +770,16 @@ impl Builder {
         if let Some(mode) = self.env_validation_mode()? {
             crate::validation::set_mode(mode);
         }
-        match self.kind {
+        let mut rt = match self.kind {
             Kind::MultiThread => self.build_multi_thread(),
             Kind::CurrentThread => self.build_current_thread(),
+        }?;
+        if let Some((addr, from)) = self.metrics_addr_to_serve() {
+            let server = crate::metrics::serve_handle(rt.handle().clone(), addr.as_str())
+                .map_err(|e| io::Error::new(e.kind(), format!("{from} = {addr:?}: {e}")))?;
+            rt.set_metrics_server(server);
         }
+        Ok(rt)
     }
 
     fn common(

@@ -83,6 +83,8 @@ pub struct Runtime {
     handle: Handle,
     watchdog: Option<Watchdog>,
     monitor: Option<sizing::Monitor>,
+    /// The metrics endpoint (`Builder::metrics_addr`); stopped first.
+    metrics: Option<crate::metrics::MetricsServer>,
     done: bool,
 }
 
@@ -104,8 +106,19 @@ impl Runtime {
             handle: Handle { inner: handle },
             watchdog,
             monitor,
+            metrics: None,
             done: false,
         }
+    }
+
+    pub(crate) fn set_metrics_server(&mut self, server: crate::metrics::MetricsServer) {
+        self.metrics = Some(server);
+    }
+
+    /// Where the metrics endpoint listens, if `Builder::metrics_addr` or
+    /// `PERF_RUNTIME_METRICS_ADDR` turned it on.
+    pub fn metrics_local_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics.as_ref().map(|m| m.local_addr())
     }
 
     /// Runs `future` to completion on the current thread, with this runtime
@@ -171,6 +184,7 @@ impl Runtime {
         if std::mem::replace(&mut self.done, true) {
             return;
         }
+        drop(self.metrics.take());
         let inner = &self.handle.inner;
         let timeout = if crate::runtime::context::is_entered() && timeout != Some(Duration::ZERO) {
             // Waiting here could wait for this very thread.

@@ -120,6 +120,9 @@ impl Sizing {
         let level = limits.memory_pressure();
         {
             let mut state = self.lock();
+            if let Some(old) = &state.limits {
+                container_changed(old, &limits);
+            }
             state.limits = Some(limits);
             if let Some(d) = decision {
                 state.decision = d;
@@ -132,6 +135,27 @@ impl Sizing {
                 "memory pressure changed"
             );
         }
+    }
+}
+
+/// A `tracing` event when the container's limits changed between two
+/// passes of the monitor (a CPU quota or cpuset update, a memory limit
+/// resize: what an operator changes on a running pod).
+fn container_changed(old: &Limits, new: &Limits) {
+    let quota = (old.cpu_quota, new.cpu_quota);
+    let cpus = (old.cpuset.len(), new.cpuset.len());
+    let mem = (old.memory_limit, new.memory_limit);
+    if quota.0 != quota.1 || cpus.0 != cpus.1 || mem.0 != mem.1 {
+        tracing::info!(
+            target: "perf_runtime::container",
+            cpu_quota_from = quota.0,
+            cpu_quota_to = quota.1,
+            cpuset_from = cpus.0,
+            cpuset_to = cpus.1,
+            memory_limit_from = mem.0,
+            memory_limit_to = mem.1,
+            "container limits changed"
+        );
     }
 }
 

@@ -310,7 +310,8 @@ impl CurrentThreadScheduler {
                         };
                         ran = true;
                         core.stats.on_poll(task.header());
-                        coop::with_budget(|| task.run());
+                        let qos = task.header().qos;
+                        core.stats.run_poll(qos, core.tick.get(), || task.run());
                         if wake.woken.load(Relaxed) {
                             break;
                         }
@@ -335,12 +336,14 @@ impl CurrentThreadScheduler {
                     let timeout = time.park_timeout();
                     self.idle_parked.store(timeout.is_none(), SeqCst);
                     self.common.config.on_park();
+                    core.stats.on_park();
                     match &self.common.io {
                         Some(io) => core
                             .parker
                             .park_in_driver(timeout, |t| io.wait(&core.io, t)),
                         None => core.parker.park(timeout),
                     }
+                    core.stats.on_unpark();
                     self.common.config.on_unpark();
                     self.idle_parked.store(false, SeqCst);
                     time.process();

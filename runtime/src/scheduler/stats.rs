@@ -1,4 +1,6 @@
-//! Per-class scheduler counters: polls and the wake → first-poll delay.
+//! Per-class scheduler counters: polls, the wake → first-poll delay, the
+//! poll duration (sampled), LIFO hits, steals, parks and polls that spent
+//! their whole cooperative budget.
 //!
 //! Each worker owns one `WorkerStats` and is its only writer, so a count is a
 //! relaxed load and store — no read-modify-write, no lock, no cache line
@@ -61,30 +63,57 @@ fn bucket_low(index: usize) -> u64 {
     (1u64 << exp) | (mantissa << (exp - SUB_BITS))
 }
 
-/// A log-bucketed histogram with a single writer.
+/// A log-bucketed histogram with a single writer, and the sum of its values
+/// (Prometheus histograms carry one).
 pub(crate) struct LogHistogram {
     buckets: Box<[AtomicU64]>,
+    sum_ns: AtomicU64,
 }
 
 impl LogHistogram {
     pub(crate) fn new() -> LogHistogram {
         LogHistogram {
             buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            sum_ns: AtomicU64::new(0),
         }
     }
 
     /// Adds one value. Only the owning worker calls this.
     #[inline]
     pub(crate) fn record(&self, ns: u64) {
-        let b = &self.buckets[bucket_of(ns)];
-        b.store(b.load(Relaxed) + 1, Relaxed);
+        bump(&self.buckets[bucket_of(ns)]);
+        self.sum_ns
+            .store(self.sum_ns.load(Relaxed).wrapping_add(ns), Relaxed);
     }
 
-    fn add_to(&self, into: &mut [u64]) {
-        for (sum, b) in into.iter_mut().zip(self.buckets.iter()) {
+    /// Adds one value from any thread (a locked add per value: for the
+    /// slow paths that record here, e.g. a contended lock's wait).
+    #[inline]
+    pub(crate) fn record_shared(&self, ns: u64) {
+        self.buckets[bucket_of(ns)].fetch_add(1, Relaxed);
+        self.sum_ns.fetch_add(ns, Relaxed);
+    }
+
+    /// The values recorded so far.
+    pub(crate) fn snapshot(&self) -> DelayHistogram {
+        let mut h = DelayHistogram::empty();
+        self.add_to(&mut h);
+        h
+    }
+
+    fn add_to(&self, into: &mut DelayHistogram) {
+        for (sum, b) in into.counts.iter_mut().zip(self.buckets.iter()) {
             *sum += b.load(Relaxed);
         }
+        into.sum_ns = into.sum_ns.wrapping_add(self.sum_ns.load(Relaxed));
     }
+}
+
+/// `c += 1` by its only writer: a relaxed load and store, no locked
+/// read-modify-write.
+#[inline]
+fn bump(c: &AtomicU64) {
+    c.store(c.load(Relaxed) + 1, Relaxed);
 }
 
 /// What one worker counts, per class.
@@ -92,7 +121,18 @@ pub(crate) struct WorkerStats {
     polled: [AtomicU64; Qos::COUNT],
     steals_local: AtomicU64,
     steals_remote: AtomicU64,
+    /// Picks served from the LIFO slot.
+    lifo_hits: AtomicU64,
+    /// Times the worker went to sleep, and woke again.
+    parks: AtomicU64,
+    unparks: AtomicU64,
+    /// Polls that returned with the cooperative budget spent: the task was
+    /// made to yield (or used exactly its last unit).
+    budget_yields: AtomicU64,
     delay: [LogHistogram; Qos::COUNT],
+    /// Poll durations, one poll in `SAMPLE_EVERY` (by the worker's tick):
+    /// two clock reads per sampled poll.
+    poll_time: [LogHistogram; Qos::COUNT],
 }
 
 impl WorkerStats {
@@ -101,11 +141,12 @@ impl WorkerStats {
             polled: Default::default(),
             steals_local: AtomicU64::new(0),
             steals_remote: AtomicU64::new(0),
-            delay: [
-                LogHistogram::new(),
-                LogHistogram::new(),
-                LogHistogram::new(),
-            ],
+            lifo_hits: AtomicU64::new(0),
+            parks: AtomicU64::new(0),
+            unparks: AtomicU64::new(0),
+            budget_yields: AtomicU64::new(0),
+            delay: std::array::from_fn(|_| LogHistogram::new()),
+            poll_time: std::array::from_fn(|_| LogHistogram::new()),
         }
     }
 
@@ -113,12 +154,75 @@ impl WorkerStats {
     #[inline]
     pub(crate) fn on_poll(&self, header: &crate::task::core::Header) {
         let i = header.qos.index();
-        let p = &self.polled[i];
-        p.store(p.load(Relaxed) + 1, Relaxed);
+        bump(&self.polled[i]);
         let woken = header.woken_at.load(Relaxed);
         if woken != 0 {
             header.woken_at.store(0, Relaxed);
             self.delay[i].record(now_ns().saturating_sub(woken));
+        }
+    }
+
+    /// Runs one task poll (`run`) of class `qos` under a fresh cooperative
+    /// budget; times it when `tick` is sampled, and counts it when it spent
+    /// the whole budget.
+    #[inline]
+    pub(crate) fn run_poll(&self, qos: Qos, tick: u32, run: impl FnOnce()) {
+        let start = if tick % SAMPLE_EVERY == 0 {
+            now_ns()
+        } else {
+            0
+        };
+        let spent = crate::task::coop::with_budget(|| {
+            run();
+            crate::task::coop::budget_spent()
+        });
+        if start != 0 {
+            self.poll_time[qos.index()].record(now_ns().saturating_sub(start));
+        }
+        if spent {
+            bump(&self.budget_yields);
+        }
+    }
+
+    /// The owning worker served a pick from its LIFO slot.
+    #[inline]
+    pub(crate) fn on_lifo_hit(&self) {
+        bump(&self.lifo_hits);
+    }
+
+    /// The owning worker goes to sleep.
+    pub(crate) fn on_park(&self) {
+        bump(&self.parks);
+    }
+
+    /// The owning worker woke from a sleep.
+    pub(crate) fn on_unpark(&self) {
+        bump(&self.unparks);
+    }
+}
+
+/// One worker's totals, read with relaxed loads (for metrics).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct WorkerTotals {
+    pub(crate) polled: [u64; Qos::COUNT],
+    pub(crate) steals_local: u64,
+    pub(crate) steals_remote: u64,
+    pub(crate) lifo_hits: u64,
+    pub(crate) parks: u64,
+    pub(crate) unparks: u64,
+    pub(crate) budget_yields: u64,
+}
+
+impl WorkerStats {
+    pub(crate) fn totals(&self) -> WorkerTotals {
+        WorkerTotals {
+            polled: std::array::from_fn(|i| self.polled[i].load(Relaxed)),
+            steals_local: self.steals_local.load(Relaxed),
+            steals_remote: self.steals_remote.load(Relaxed),
+            lifo_hits: self.lifo_hits.load(Relaxed),
+            parks: self.parks.load(Relaxed),
+            unparks: self.unparks.load(Relaxed),
+            budget_yields: self.budget_yields.load(Relaxed),
         }
     }
 }
@@ -128,12 +232,11 @@ impl WorkerStats {
     /// worker's deque or an injector, remote when on another node.
     #[inline]
     pub(crate) fn on_steal(&self, remote: bool) {
-        let c = if remote {
+        bump(if remote {
             &self.steals_remote
         } else {
             &self.steals_local
-        };
-        c.store(c.load(Relaxed) + 1, Relaxed);
+        });
     }
 }
 
@@ -165,11 +268,20 @@ pub(crate) fn polled(workers: &[&WorkerStats], qos: Qos) -> u64 {
 
 /// The merged delay histogram of one class.
 pub(crate) fn delay(workers: &[&WorkerStats], qos: Qos) -> DelayHistogram {
-    let mut counts = vec![0u64; BUCKETS];
+    let mut h = DelayHistogram::empty();
     for w in workers {
-        w.delay[qos.index()].add_to(&mut counts);
+        w.delay[qos.index()].add_to(&mut h);
     }
-    DelayHistogram { counts }
+    h
+}
+
+/// The merged (sampled) poll-duration histogram of one class.
+pub(crate) fn poll_time(workers: &[&WorkerStats], qos: Qos) -> DelayHistogram {
+    let mut h = DelayHistogram::empty();
+    for w in workers {
+        w.poll_time[qos.index()].add_to(&mut h);
+    }
+    h
 }
 
 /// A snapshot of one class's wake → first-poll delays: how long tasks of the
@@ -181,9 +293,22 @@ pub(crate) fn delay(workers: &[&WorkerStats], qos: Qos) -> DelayHistogram {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DelayHistogram {
     counts: Vec<u64>,
+    sum_ns: u64,
 }
 
 impl DelayHistogram {
+    fn empty() -> DelayHistogram {
+        DelayHistogram {
+            counts: vec![0; BUCKETS],
+            sum_ns: 0,
+        }
+    }
+
+    /// The sum of the recorded values (wrapping after ~584 years).
+    pub fn sum(&self) -> Duration {
+        Duration::from_nanos(self.sum_ns)
+    }
+
     /// The number of delays recorded.
     pub fn count(&self) -> u64 {
         self.counts.iter().sum()

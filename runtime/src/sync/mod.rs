@@ -92,6 +92,7 @@
 // Each file opens with its invariants.
 
 mod batch_semaphore;
+pub(crate) mod class_stats;
 mod linked_list;
 mod validate;
 mod wake_list;

@@ -136,6 +136,16 @@ pub(crate) enum Track<'a> {
 }
 
 impl Track<'_> {
+    /// The lock whose contention a wait counts (none for a channel slot).
+    #[inline]
+    fn lock_meta(&self) -> Option<&LockMeta> {
+        match *self {
+            Track::Lock { meta, .. } | Track::Owned { meta, .. } => Some(meta),
+            Track::Permits { sem, .. } => Some(&sem.meta),
+            Track::Send(_) => None,
+        }
+    }
+
     #[inline(always)]
     fn start(&self, site: &'static Location<'static>) -> Held {
         match *self {
@@ -254,6 +264,9 @@ pub(crate) struct TrackedAcquire<'a> {
     site: &'static Location<'static>,
     started: bool,
     wait_started: bool,
+    /// When the acquisition queued (`stats::now_ns`), 0 before: the wait a
+    /// lock class's contention metrics record.
+    queued_at: u64,
     acquire: Acquire<'a>,
 }
 
@@ -271,6 +284,7 @@ impl<'a> TrackedAcquire<'a> {
             site,
             started: false,
             wait_started: false,
+            queued_at: 0,
             acquire: sem.acquire(permits),
         }
     }
@@ -387,12 +401,16 @@ impl Future for TrackedAcquire<'_> {
                 if this.wait_started {
                     // Ends a wait counted by the held entry (module docs).
                     held.acquired();
+                    if let Some(meta) = this.track.lock_meta() {
+                        super::class_stats::contended(meta, this.queued_at);
+                    }
                 }
                 Poll::Ready(res.map(|()| held))
             }
             Poll::Pending => {
                 if !this.wait_started && this.acquire.is_queued() {
                     this.wait_started = true;
+                    this.queued_at = crate::scheduler::stats::now_ns();
                     this.start_wait(&held);
                 }
                 if held.is_tracked() {

@@ -128,6 +128,13 @@ pub fn poll_proceed(cx: &mut Context<'_>) -> Poll<RestoreOnPending> {
     }
 }
 
+/// True when the current poll has spent its whole budget (the scheduler
+/// counts such polls: `perf_runtime_budget_forced_yields_total`).
+#[inline]
+pub(crate) fn budget_spent() -> bool {
+    context::budget().0 == Some(0)
+}
+
 /// True if the current task still has budget (always true outside a task).
 pub fn has_budget_remaining() -> bool {
     context::budget().0 != Some(0)

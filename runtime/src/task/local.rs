@@ -114,6 +114,15 @@ impl LocalShared {
         F: Future + 'static,
         F::Output: 'static,
     {
+        let future = super::raw::instrument(future, &meta);
+        self.allocate(future, meta)
+    }
+
+    fn allocate<F>(self: &Arc<Self>, future: F, meta: TaskMeta) -> JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
         debug_assert_eq!(thread::current().id(), self.owner);
         let cell = Box::new(Cell {
             header: Header {

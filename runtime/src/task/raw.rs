@@ -87,8 +87,50 @@ impl TaskMeta {
     }
 }
 
+/// With the `task-spans` feature: `future` inside the task's span, which
+/// is entered on each of its polls (tokio's `runtime.spawn` span, with the
+/// task's class as `task.qos`).
+#[cfg(feature = "task-spans")]
+pub(crate) fn instrument<F>(future: F, meta: &TaskMeta) -> tracing::instrument::Instrumented<F> {
+    use tracing::Instrument;
+    let span = tracing::trace_span!(
+        target: "perf_runtime::task",
+        "runtime.spawn",
+        kind = "task",
+        task.id = meta.id.as_u64(),
+        task.name = meta.name.as_deref().unwrap_or(""),
+        task.qos = meta.qos.as_str(),
+        loc.file = meta.spawned_at.file(),
+        loc.line = meta.spawned_at.line(),
+        loc.col = meta.spawned_at.column(),
+    );
+    future.instrument(span)
+}
+
+/// Without the `task-spans` feature: `future` as it is.
+#[cfg(not(feature = "task-spans"))]
+#[inline(always)]
+pub(crate) fn instrument<F>(future: F, _meta: &TaskMeta) -> F {
+    future
+}
+
 /// Allocates a task: the one allocation of its life.
+#[inline]
 pub(crate) fn new_task<F, S>(
+    future: F,
+    scheduler: S,
+    meta: TaskMeta,
+) -> (Task<S>, Notified<S>, JoinHandle<F::Output>)
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+    S: Schedule,
+{
+    let future = instrument(future, &meta);
+    allocate(future, scheduler, meta)
+}
+
+fn allocate<F, S>(
     future: F,
     scheduler: S,
     meta: TaskMeta,

@@ -125,6 +125,12 @@ impl LockMeta {
         Site::from_location(self.created)
     }
 
+    /// The explicit class, if one was given (else the class is the
+    /// creation site).
+    pub fn class(&self) -> Option<&'static LockClass> {
+        self.class
+    }
+
     /// The nesting key.
     pub fn key(&self) -> u64 {
         self.key

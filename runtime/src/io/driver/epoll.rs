@@ -33,6 +33,8 @@ pub(crate) struct Epoll {
     registrations: Mutex<Registrations>,
     /// Whether `epoll_pwait2` (nanosecond timeouts) is available.
     pwait2: std::sync::atomic::AtomicBool,
+    /// `epoll_ctl` calls and events dispatched, for metrics.
+    pub(crate) counts: super::IoCounters,
 }
 
 #[derive(Default)]
@@ -98,6 +100,7 @@ impl Epoll {
             turn: Mutex::new(Vec::with_capacity(EVENTS_PER_TURN)),
             registrations: Mutex::new(Registrations::default()),
             pwait2: std::sync::atomic::AtomicBool::new(true),
+            counts: super::IoCounters::default(),
         })
     }
 
@@ -119,6 +122,7 @@ impl Epoll {
         // SAFETY: `epfd` is live; `ev` outlives the call; `fd` is the
         // caller's live descriptor.
         cvt(unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) })?;
+        self.counts.submitted(1);
         regs.live.insert(key, sio.clone());
         Ok(sio)
     }
@@ -138,6 +142,7 @@ impl Epoll {
                 std::ptr::null_mut(),
             )
         });
+        self.counts.submitted(1);
         regs.pending_release.push(sio);
         res.map(drop)
     }
@@ -165,6 +170,7 @@ impl Epoll {
         }
         events.clear();
         let n = self.wait(&mut events, timeout);
+        self.counts.completed(n);
         for ev in events.iter().take(n) {
             let token = ev.u64;
             if token == WAKE_TOKEN {

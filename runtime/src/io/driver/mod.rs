@@ -78,6 +78,48 @@ enum Backend {
     Uring(uring::Uring),
 }
 
+/// What the driver did, for metrics: on io_uring, submission-queue entries
+/// the kernel consumed and completion-queue entries dispatched; on epoll,
+/// `epoll_ctl` calls and readiness events dispatched.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct IoCounts {
+    pub(crate) submissions: u64,
+    pub(crate) completions: u64,
+}
+
+/// The counters behind [`IoCounts`]. Each is written by the one thread that
+/// drives a ring (or holds the epoll turn), once per batch, and read by
+/// metrics with relaxed loads.
+#[derive(Debug, Default)]
+pub(crate) struct IoCounters {
+    submissions: std::sync::atomic::AtomicU64,
+    completions: std::sync::atomic::AtomicU64,
+}
+
+impl IoCounters {
+    pub(crate) fn submitted(&self, n: usize) {
+        if n > 0 {
+            self.submissions
+                .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn completed(&self, n: usize) {
+        if n > 0 {
+            self.completions
+                .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    pub(crate) fn get(&self) -> IoCounts {
+        use std::sync::atomic::Ordering::Relaxed;
+        IoCounts {
+            submissions: self.submissions.load(Relaxed),
+            completions: self.completions.load(Relaxed),
+        }
+    }
+}
+
 /// A registered resource.
 pub(crate) struct Registered {
     pub(crate) sio: Arc<ScheduledIo>,
@@ -118,6 +160,21 @@ impl Driver {
                     locals,
                 ))
             }
+        }
+    }
+
+    /// Submissions to the kernel and completions (or readiness events)
+    /// dispatched, summed over the rings (see [`IoCounts`]).
+    pub(crate) fn counts(&self) -> IoCounts {
+        match &self.backend {
+            Backend::Epoll(ep) => ep.counts.get(),
+            Backend::Uring(u) => u.rings.iter().fold(IoCounts::default(), |a, r| {
+                let c = r.counts.get();
+                IoCounts {
+                    submissions: a.submissions + c.submissions,
+                    completions: a.completions + c.completions,
+                }
+            }),
         }
     }
 

@@ -179,6 +179,8 @@ pub(crate) struct RingShared {
     inbox: super::inbox::Inbox<Command>,
     /// Wakes the thread that drives this ring (the worker's unparker).
     unpark: OnceLock<Box<dyn Fn() + Send + Sync>>,
+    /// Written by the thread driving the ring; read by metrics.
+    pub(crate) counts: super::IoCounters,
 }
 
 impl RingShared {
@@ -386,6 +388,7 @@ impl Ring {
                 wake_fd,
                 inbox: super::inbox::Inbox::new(),
                 unpark: OnceLock::new(),
+                counts: super::IoCounters::default(),
             }),
             unsubmitted: 0,
             waited_ticks: 0,
@@ -504,7 +507,8 @@ impl Ring {
     fn submit(&mut self) -> io::Result<()> {
         self.refill_from_overflow();
         match self.uring.submitter().submit() {
-            Ok(_) => {
+            Ok(n) => {
+                self.shared.counts.submitted(n);
                 self.unsubmitted = 0;
                 self.waited_ticks = 0;
                 Ok(())
@@ -520,8 +524,9 @@ impl Ring {
             // SAFETY: as in `push`.
             if unsafe { self.uring.submission().push(&e) }.is_err() {
                 // Full: submit what fits and try again.
-                if self.uring.submitter().submit().is_err() {
-                    return;
+                match self.uring.submitter().submit() {
+                    Ok(n) => self.shared.counts.submitted(n),
+                    Err(_) => return,
                 }
                 self.unsubmitted = 0;
                 continue;
@@ -638,7 +643,8 @@ impl Ring {
                 None => self.uring.submitter().submit_and_wait(1),
             };
             match res {
-                Ok(_) => {
+                Ok(n) => {
+                    self.shared.counts.submitted(n);
                     self.unsubmitted = 0;
                     self.waited_ticks = 0;
                 }
@@ -666,6 +672,7 @@ impl Ring {
             if buf.is_empty() {
                 break;
             }
+            self.shared.counts.completed(buf.len());
             for &(data, res, flags) in &buf {
                 self.complete(data, res, flags);
             }

@@ -210,6 +210,7 @@ impl Core {
                 let polls = self.lifo_polls.get();
                 if polls < MAX_LIFO_POLLS {
                     self.lifo_polls.set(polls + 1);
+                    self.stats.on_lifo_hit();
                     return Some(t);
                 }
                 self.queues[qos.index()].push(t);

@@ -8,7 +8,6 @@
 
 use super::{Core, MultiThreadScheduler, Notified};
 use crate::runtime::context;
-use crate::task::coop;
 use std::cell::Cell;
 use std::ptr::NonNull;
 use std::sync::atomic::Ordering::*;
@@ -153,7 +152,8 @@ fn run_task(shared: &MultiThreadScheduler, core: &Core, task: Notified) {
     }
     task.header().last_worker.store(core.index as u32, Relaxed);
     core.stats.on_poll(task.header());
-    coop::with_budget(|| task.run());
+    let qos = task.header().qos;
+    core.stats.run_poll(qos, core.tick(), || task.run());
 }
 
 /// Container sizing shrank the active set below this worker: hand every
@@ -267,6 +267,7 @@ fn park_core(
     owns_driver: bool,
 ) {
     shared.common.config.on_park();
+    core.stats.on_park();
     match &shared.common.io {
         Some(io) if owns_driver || io.parks_in_local() => {
             core.parker
@@ -274,6 +275,7 @@ fn park_core(
         }
         _ => core.parker.park(timeout),
     }
+    core.stats.on_unpark();
     shared.common.config.on_unpark();
 }
 

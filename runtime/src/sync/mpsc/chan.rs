@@ -166,6 +166,9 @@ struct RxWake {
 }
 
 pub(crate) struct Chan<T, S> {
+    /// The metrics registration; first, so it is dropped (unregistered)
+    /// before the queue it reads.
+    gauge: std::sync::OnceLock<crate::sync::class_stats::ChannelGauge>,
     queue: Queue<T>,
     meta: ChannelMeta,
     /// The receiver's registered wait, if any (module docs).
@@ -197,6 +200,7 @@ pub(crate) fn channel<T, S: Semaphore>(
     let meta = ChannelMeta::new(kind, capacity);
     let claim = meta.new_sender();
     let chan = Arc::new(Chan {
+        gauge: std::sync::OnceLock::new(),
         queue: Queue::new(),
         meta,
         rx_wait: std::sync::Mutex::new(None),
@@ -211,6 +215,20 @@ pub(crate) fn channel<T, S: Semaphore>(
         tx_weak_count: AtomicUsize::new(0),
         tx_closed: AtomicBool::new(false),
     });
+    // SAFETY: `chan_len::<T, S>` reads the queue indices of the `Chan<T, S>`
+    // the pointer is to (atomics: any thread may read them); the `Chan` stays
+    // at that address inside its `Arc` and owns the gauge, which unregisters
+    // when the `Chan` is dropped, before its queue.
+    let gauge = unsafe {
+        crate::sync::class_stats::ChannelGauge::register(
+            Arc::as_ptr(&chan).cast(),
+            chan_len::<T, S>,
+            capacity,
+            crate::validation::Site::from_location(std::panic::Location::caller()),
+            kind.as_str(),
+        )
+    };
+    let _ = chan.gauge.set(gauge);
     (
         Tx {
             claim,
@@ -221,6 +239,15 @@ pub(crate) fn channel<T, S: Semaphore>(
             closed: false,
         },
     )
+}
+
+/// Messages queued in the `Chan<T, S>` at `p`, for metrics.
+///
+/// # Safety
+/// `p` points to a live `Chan<T, S>`.
+unsafe fn chan_len<T, S>(p: *const ()) -> usize {
+    // SAFETY: the caller's contract; only the queue's atomic indices are read.
+    unsafe { (*p.cast::<Chan<T, S>>()).queue.len() }
 }
 
 /// A strong sender: keeps the channel open.
