@@ -6,10 +6,13 @@
   field is dropped and the two differ).
 - The ConfigMap's policy.toml equals examples/kubernetes/policy.toml (the
   file the Rust policy tests parse), so the deployed policy is a tested one.
-- The prometheus-adapter rules: only the adapter's keys, and every custom
-  metric the HPA reads is produced by a rule.
+- The prometheus-adapter rules: only the adapter's keys, every series they
+  query is a family of the runtime's exposition (the README's generated
+  metric table, with its labels), and every custom metric the HPA reads is
+  produced by a rule.
 """
 
+import re
 import sys
 import pathlib
 import yaml
@@ -69,6 +72,12 @@ else:
 (adapter,) = load("prometheus-adapter.yaml")
 config = yaml.safe_load(adapter["data"]["config.yaml"])
 RULE_KEYS = {"seriesQuery", "seriesFilters", "resources", "name", "metricsQuery"}
+# family -> its labels, from the README's table of the exposition.
+readme = (DIR / "../../README.md").read_text()
+families = {
+    m.group(1): set(re.findall(r"`([a-z_]+)`", m.group(2)))
+    for m in re.finditer(r"^\| `(perf_runtime_[a-z_]+)` \| [a-z]+ \| ([^|]*)\|", readme, re.M)
+}
 produced = set()
 for i, rule in enumerate(config.get("rules", [])):
     extra = set(rule) - RULE_KEYS
@@ -77,6 +86,15 @@ for i, rule in enumerate(config.get("rules", [])):
     for k in ("seriesQuery", "metricsQuery"):
         if k not in rule:
             failures.append(f"prometheus-adapter.yaml: rules[{i}] lacks {k}")
+    m = re.match(r"([a-z_]+)\{(.*)\}", rule.get("seriesQuery", ""))
+    series = m.group(1) if m else rule.get("seriesQuery", "")
+    family = re.sub(r"_(bucket|sum|count)$", "", series)
+    if family not in families:
+        failures.append(f"prometheus-adapter.yaml: rules[{i}] queries {series}, which the runtime does not export")
+    else:
+        for label in re.findall(r"([a-z_]+)\s*[!=]", m.group(2) if m else ""):
+            if label not in families[family] | {"namespace", "pod"}:
+                failures.append(f"prometheus-adapter.yaml: rules[{i}]: {family} has no label {label}")
     produced.add(rule.get("name", {}).get("as") or rule.get("name", {}).get("matches", "").strip("^$"))
 
 (hpa,) = load("hpa.yaml")
@@ -86,6 +104,7 @@ for m in hpa["spec"]["metrics"]:
         if name not in produced:
             failures.append(f"hpa.yaml: metric {name} is produced by no prometheus-adapter rule")
 print(f"INFO the HPA's custom metrics all come from adapter rules: {sorted(produced)}")
+print(f"INFO the adapter rules query {len(config.get('rules', []))} of the {len(families)} exported families")
 
 for f in failures:
     print("ERROR", f)
