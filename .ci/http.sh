@@ -32,9 +32,12 @@ expect() {
     fi
 }
 
-for build in perf tokio; do
-    timeout 120 "target/http-ci/http-$build" --self-test
-    HTTP_ADDR=127.0.0.1:0 "target/http-ci/http-$build" > "$work/log" 2>&1 &
+# start BINARY [ENV=VALUE...]: runs the service on a free port, sets $pid
+# and $base.
+start() {
+    local bin=$1
+    shift
+    env HTTP_ADDR=127.0.0.1:0 "$@" "$bin" > "$work/log" 2>&1 &
     pid=$!
     port=
     for _ in $(seq 200); do
@@ -44,6 +47,11 @@ for build in perf tokio; do
     done
     [ -n "$port" ] || { cat "$work/log"; exit 1; }
     base="http://127.0.0.1:$port"
+}
+
+for build in perf tokio; do
+    timeout 120 "target/http-ci/http-$build" --self-test
+    start "target/http-ci/http-$build"
     expect "$base/" 200 "ok"
     expect "$base/batch?n=100" 200 "25 primes below 100"
     expect "$base/batch?n=lots" 400 "not a whole number"
@@ -67,3 +75,18 @@ for build in perf tokio; do
     pid=
     echo "http-service ($build build): self-test and curl checks passed"
 done
+
+# The resource policy: the Kubernetes example's policy admits batch jobs; a
+# policy that allows no Batch task makes /batch answer 503 (shed).
+start target/http-ci/http-perf PERF_RUNTIME_POLICY=examples/kubernetes/policy.toml
+expect "$base/batch?n=100" 200 "25 primes below 100"
+kill "$pid"
+wait "$pid" 2> /dev/null || true
+printf '[class.batch]\nmax_tasks = 0\n' > "$work/shed.toml"
+start target/http-ci/http-perf "PERF_RUNTIME_POLICY=$work/shed.toml"
+expect "$base/" 200 "ok"
+expect "$base/batch?n=100" 503 "batch work is shed: overloaded: high violation on tasks.batch"
+kill "$pid"
+wait "$pid" 2> /dev/null || true
+pid=
+echo "http-service (perf build): the resource policy sheds /batch with 503"

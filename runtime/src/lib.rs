@@ -49,6 +49,8 @@
 //!   `tokio_stream::wrappers`.
 //! - [`topology`] — CPUs and NUMA nodes.
 //! - [`container`] — cgroup limits, pressure, and the worker-count policy.
+//! - [`policy`] — the resource policy (`ResourceLimit`) and its hot-reloaded file.
+//! - [`qos`] — what the runtime does at each limit: refused spawns, violations, burst credits.
 
 #![warn(missing_docs)]
 #![deny(unsafe_op_in_unsafe_fn)]
@@ -63,7 +65,9 @@ pub(crate) mod loom;
 pub mod macros;
 pub mod metrics;
 pub mod net;
+pub mod policy;
 pub mod process;
+pub mod qos;
 pub mod runtime;
 pub(crate) mod scheduler;
 pub mod signal;

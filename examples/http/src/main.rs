@@ -13,9 +13,12 @@
 //!
 //! How it is put together:
 //! - every connection is a `Critical` task: `/` is answered inside it;
-//! - `/batch` hands its work to a `Batch` task (`perf_runtime::spawn_with`)
+//! - `/batch` hands its work to a `Batch` task (`task::Builder::try_spawn`)
 //!   that yields every few thousand numbers, so a worker busy with it picks
-//!   up a critical request at its next yield, not when the job ends;
+//!   up a critical request at its next yield, not when the job ends; when
+//!   the resource policy (`PERF_RUNTIME_POLICY`) refuses the task — too many
+//!   batch jobs alive, or memory pressure critical — the answer is 503 with
+//!   `Retry-After`;
 //! - hyper's header-read timeout runs on `perf_runtime::hyper::Timer`.
 //!
 //! `src/rt.rs` is the only file that differs in the tokio build.
@@ -116,16 +119,29 @@ async fn route(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallib
     Ok(match (req.method(), req.uri().path()) {
         (&Method::GET, "/") => Response::new(Full::new(Bytes::from_static(b"ok\n"))),
         (&Method::GET, "/batch") => match parse_n(req.uri().query()) {
-            Ok(n) => {
-                let job = rt::spawn_batch(count_primes(n));
-                match job.await {
+            Ok(n) => match rt::try_spawn_batch(count_primes(n)) {
+                Ok(job) => match job.await {
                     Ok(count) => text(StatusCode::OK, format!("{count} primes below {n}\n")),
                     Err(e) => text(
                         StatusCode::INTERNAL_SERVER_ERROR,
                         format!("the batch job failed: {e}\n"),
                     ),
+                },
+                // The resource policy sheds batch work (too many batch jobs
+                // alive, or memory pressure critical): say so, and when to
+                // come back, instead of queueing without bound.
+                Err(why) => {
+                    let mut resp = text(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        format!("batch work is shed: {why}\n"),
+                    );
+                    resp.headers_mut().insert(
+                        hyper::header::RETRY_AFTER,
+                        hyper::header::HeaderValue::from_static("1"),
+                    );
+                    resp
                 }
-            }
+            },
             Err(msg) => text(StatusCode::BAD_REQUEST, msg),
         },
         (&Method::GET, "/metrics") => {

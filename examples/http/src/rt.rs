@@ -26,13 +26,17 @@ mod imp {
         perf_runtime::spawn_with(Qos::Critical, f)
     }
 
-    /// CPU-heavy work: yields to requests.
-    pub fn spawn_batch<F>(f: F) -> task::JoinHandle<F::Output>
+    /// CPU-heavy work (it yields to requests), if the resource policy admits it; the error says
+    /// which limit refused it.
+    pub fn try_spawn_batch<F>(f: F) -> Result<task::JoinHandle<F::Output>, String>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        perf_runtime::spawn_with(Qos::Batch, f)
+        task::Builder::new()
+            .qos(Qos::Batch)
+            .try_spawn(f)
+            .map_err(|e| e.to_string())
     }
 
     /// Runs the service on a multi-thread runtime with default settings.
@@ -67,12 +71,13 @@ mod imp {
         tokio::spawn(f)
     }
 
-    pub fn spawn_batch<F>(f: F) -> task::JoinHandle<F::Output>
+    /// tokio has no resource policy: every batch job is admitted.
+    pub fn try_spawn_batch<F>(f: F) -> Result<task::JoinHandle<F::Output>, String>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        tokio::spawn(f)
+        Ok(tokio::spawn(f))
     }
 
     pub fn block_on<F: Future>(f: F) -> std::io::Result<F::Output> {

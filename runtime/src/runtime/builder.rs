@@ -5,6 +5,7 @@ use super::config::{Callback, Config, ThreadNameFn};
 use super::sizing::{Monitor, Sizing};
 use super::Runtime;
 use crate::container::{decide_workers, Limits, Rounding, WorkerDecision, WorkerOverride};
+use crate::policy::Policy;
 use crate::scheduler::multi_thread::{self, Core, Remote};
 use crate::scheduler::pick::QosWeights;
 use crate::scheduler::watchdog::{IdleProbe, Stats, Watchdog, WorkerWatch};
@@ -69,6 +70,13 @@ pub struct Builder {
     timer_resolution: Duration,
     enable_io: bool,
     io_driver: crate::io::driver::IoDriver,
+    policy_file: Option<std::path::PathBuf>,
+    resource_limit: crate::policy::ResourceLimit,
+    policy_reload_interval: Option<Duration>,
+    systems_provider: Option<Arc<dyn crate::policy::SystemsProvider>>,
+    /// The runtime's own helper runtimes (the metrics endpoint's): no
+    /// resource policy, whatever the environment says.
+    policy_exempt: bool,
     metrics_addr: MetricsAddr,
 }
 
@@ -134,6 +142,11 @@ impl Builder {
             timer_resolution: DEFAULT_TIMER_RESOLUTION,
             enable_io: false,
             io_driver: crate::io::driver::IoDriver::Auto,
+            policy_file: None,
+            resource_limit: crate::policy::ResourceLimit::default(),
+            policy_reload_interval: Some(crate::policy::DEFAULT_RELOAD_INTERVAL),
+            systems_provider: None,
+            policy_exempt: false,
             metrics_addr: MetricsAddr::FromEnv,
         }
     }
@@ -345,6 +358,71 @@ impl Builder {
     pub fn container_refresh(&mut self, period: Option<Duration>) -> &mut Self {
         self.container_refresh = period;
         self
+    }
+
+    /// The resource policy file (TOML, see [`crate::policy`]). Without this,
+    /// the `PERF_RUNTIME_POLICY` environment variable names it, if set. A
+    /// file that cannot be read or parsed is a build error naming its line
+    /// and key; while the runtime runs, the file is re-read when it changes.
+    pub fn policy_file(&mut self, path: impl Into<std::path::PathBuf>) -> &mut Self {
+        self.policy_file = Some(path.into());
+        self
+    }
+
+    /// The builder's layer of the resource policy: every limit it sets
+    /// overrides the container detection and the policy file.
+    pub fn resource_limit(&mut self, limit: crate::policy::ResourceLimit) -> &mut Self {
+        self.resource_limit = limit;
+        self
+    }
+
+    /// How often the policy file is checked for a change and the pool
+    /// checks run (default 1 s; see [`crate::qos`]); `None` reads the file
+    /// only at build and runs the checks only on
+    /// [`Handle::check_policy`](crate::runtime::Handle::check_policy).
+    pub fn policy_reload_interval(&mut self, period: Option<Duration>) -> &mut Self {
+        self.policy_reload_interval = period;
+        self
+    }
+
+    /// The orchestration layer's [`SystemsProvider`](crate::policy::SystemsProvider):
+    /// a layer of the resource policy, the container context, the deadlock
+    /// strategy, the pressure handler, and where anomalies are reported
+    /// (see the trait). Without one, [`DefaultProvider`](crate::policy::DefaultProvider).
+    pub fn systems_provider(&mut self, provider: impl crate::policy::SystemsProvider) -> &mut Self {
+        self.systems_provider = Some(Arc::new(provider));
+        self
+    }
+
+    fn provider(&self) -> Arc<dyn crate::policy::SystemsProvider> {
+        self.systems_provider
+            .clone()
+            .unwrap_or_else(|| Arc::new(crate::policy::DefaultProvider))
+    }
+
+    fn policy(
+        &self,
+        sizing: &Sizing,
+        provider: &dyn crate::policy::SystemsProvider,
+    ) -> io::Result<Policy> {
+        if self.policy_exempt {
+            return Ok(Policy::new(
+                None,
+                None,
+                crate::policy::ResourceLimit::default(),
+            )?);
+        }
+        let path = match &self.policy_file {
+            Some(p) => Some(p.clone()),
+            None => match std::env::var_os(crate::policy::POLICY_ENV) {
+                Some(v) if !v.is_empty() => Some(v.into()),
+                _ => None,
+            },
+        };
+        let container = provider.container_context().or_else(|| sizing.limits());
+        let policy = Policy::new(container.as_ref(), path, self.resource_limit.clone())?;
+        policy.set_provider_layer(crate::policy::provider_layer(provider));
+        Ok(policy)
     }
 
     /// Reads `/proc` and the cgroup files under `root` instead of `/`: for
@@ -559,6 +637,10 @@ impl Builder {
     /// environment says.
     pub(crate) fn without_metrics_endpoint(&mut self) -> &mut Self {
         self.metrics_addr = MetricsAddr::Off;
+        // Nor the service's resource policy: the endpoint's few tasks are
+        // not the service's, and must answer while it is overloaded.
+        self.policy_exempt = true;
+        self.policy_reload_interval = None;
         self
     }
 
@@ -602,7 +684,10 @@ impl Builder {
     /// The builder's validation mode, unless `PERF_RUNTIME_VALIDATION`
     /// overrides it.
     fn validation_mode(&self) -> io::Result<crate::validation::Mode> {
-        Ok(self.env_validation_mode()?.unwrap_or(self.validation))
+        Ok(self
+            .env_validation_mode()?
+            .or_else(|| self.systems_provider.as_ref()?.deadlock_strategy())
+            .unwrap_or(self.validation))
     }
 
     /// The mode `PERF_RUNTIME_VALIDATION` names, if it is set.
@@ -742,8 +827,14 @@ impl Builder {
         workers: usize,
     ) -> io::Result<(Common, Arc<Stats>)> {
         let config = self.config()?;
+        let provider = self.provider();
+        let policy = self.policy(&sizing, &*provider)?;
         let stats = Arc::new(Stats::default());
         let common = Common {
+            policy,
+            policy_watcher: std::sync::OnceLock::new(),
+            enforcer: crate::qos::Enforcer::new(provider.clone()),
+            provider,
             time: TimeHandle::new(
                 pausable,
                 self.start_paused && pausable,
@@ -800,11 +891,9 @@ impl Builder {
             weak.upgrade().map(|s| s.owned.abort_handle(id))
         }));
         let monitor = self.start_monitor(&sizing, None)?;
-        Ok(Runtime::from_parts(
-            Handle::CurrentThread(shared),
-            watchdog,
-            monitor,
-        ))
+        let handle = Handle::CurrentThread(shared);
+        handle.start_policy_watch(self.policy_reload_interval, self.systems_provider.is_some())?;
+        Ok(Runtime::from_parts(handle, watchdog, monitor))
     }
 
     fn build_multi_thread(&mut self) -> io::Result<Runtime> {
@@ -903,6 +992,10 @@ impl Builder {
         }));
         let monitor = self.start_monitor(&sizing, Some(Arc::downgrade(&shared)))?;
         let rt = Runtime::from_parts(Handle::MultiThread(shared.clone()), watchdog, monitor);
+        // On failure `rt` drops here and shuts down.
+        rt.handle
+            .inner
+            .start_policy_watch(self.policy_reload_interval, self.systems_provider.is_some())?;
         for core in cores {
             // On failure `rt` drops here and shuts down the workers started so far.
             multi_thread::spawn_worker_thread(&shared, core)?;

@@ -155,6 +155,52 @@ impl Handle {
         self.inner.spawn(future, meta)
     }
 
+    /// Spawns only if the resource policy admits it.
+    pub(crate) fn try_spawn_with_meta<F>(
+        &self,
+        future: F,
+        meta: TaskMeta,
+    ) -> Result<JoinHandle<F::Output>, crate::qos::QosViolation>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.inner.admit(meta.qos, true)?;
+        Ok(self.inner.spawn_admitted(future, meta))
+    }
+
+    /// The violations of the resource policy this runtime recorded, oldest
+    /// first (the last [`crate::qos::HISTORY_CAPACITY`]).
+    pub fn qos_violations(&self) -> Vec<crate::qos::QosViolation> {
+        self.inner.common().enforcer.history()
+    }
+
+    /// Runs the resource policy's pool checks now — active workers against
+    /// `max_workers`, each class's injection-queue depth against its
+    /// `max_queue_depth`, the NUMA nodes of the runtime's CPUs against
+    /// `numa_nodes`, the pod QoS class (the systems provider's container
+    /// context, else detection's) against `qos` — and returns
+    /// the breaches in force. A breach that was not in force at the previous
+    /// check is recorded in the history. The runtime also runs them every
+    /// `Builder::policy_reload_interval` when the policy has a file or such
+    /// a limit.
+    pub fn check_policy(&self) -> Vec<crate::qos::QosViolation> {
+        self.inner.check_policy()
+    }
+
+    /// Violations of `kind` recorded since the runtime started.
+    pub fn qos_violation_count(&self, kind: crate::qos::ViolationKind) -> u64 {
+        self.inner.common().enforcer.count(kind)
+    }
+
+    /// Burst credits class `qos` has left (`None`: the policy gives it
+    /// none).
+    pub fn burst_credits(&self, qos: Qos) -> Option<u32> {
+        let c = self.inner.common();
+        c.enforcer
+            .burst_available(qos, c.policy.current().class(qos).burst)
+    }
+
     /// Runs `f` on this runtime's blocking pool: for blocking calls (a
     /// synchronous library, a heavy computation) that must not hold up a
     /// worker.
@@ -260,6 +306,12 @@ impl Handle {
     /// monitor every `Builder::container_refresh` period.
     pub fn container_limits(&self) -> Option<crate::container::Limits> {
         self.inner.common().sizing.limits()
+    }
+
+    /// The runtime's resource policy: the limits in force and their sources
+    /// (see [`crate::policy`]).
+    pub fn policy(&self) -> &crate::policy::Policy {
+        &self.inner.common().policy
     }
 
     /// The worker count the sizing rule chose, and why, as last decided.

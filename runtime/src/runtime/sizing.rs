@@ -31,9 +31,10 @@ use crate::container::{
     ThrottleController, WorkerDecision,
 };
 use crate::scheduler::multi_thread::MultiThreadScheduler;
+use crate::util::stoppable::{StopFlag, StoppableThread};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 /// What the runtime decided about its size, and what the monitor saw last.
@@ -160,8 +161,7 @@ fn container_changed(old: &Limits, new: &Limits) {
 
 /// The monitor thread; stopped (and joined) on drop.
 pub(crate) struct Monitor {
-    stop: Arc<(Mutex<bool>, Condvar)>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _thread: StoppableThread,
 }
 
 impl Monitor {
@@ -173,31 +173,12 @@ impl Monitor {
         sizing: Arc<Sizing>,
         shared: Option<Weak<MultiThreadScheduler>>,
     ) -> std::io::Result<Monitor> {
-        let stop = Arc::new((Mutex::new(false), Condvar::new()));
-        let stop2 = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("{name}-sizing"))
-            .spawn(move || run(period, &sizing, shared, &stop2))
-            .map_err(|e| {
-                crate::runtime::thread_spawn_error("the container-sizing monitor thread", e)
-            })?;
-        Ok(Monitor {
-            stop,
-            thread: Some(thread),
-        })
-    }
-}
-
-impl Drop for Monitor {
-    fn drop(&mut self) {
-        let (lock, cv) = &*self.stop;
-        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        cv.notify_all();
-        if let Some(t) = self.thread.take() {
-            if t.thread().id() != std::thread::current().id() {
-                let _ = t.join();
-            }
-        }
+        let thread = StoppableThread::spawn(
+            format!("{name}-sizing"),
+            "the container-sizing monitor thread",
+            move |stop| run(period, &sizing, shared, stop),
+        )?;
+        Ok(Monitor { _thread: thread })
     }
 }
 
@@ -205,7 +186,7 @@ fn run(
     period: Duration,
     sizing: &Sizing,
     shared: Option<Weak<MultiThreadScheduler>>,
-    stop: &(Mutex<bool>, Condvar),
+    stop: &StopFlag,
 ) {
     let normal_threads = shared
         .as_ref()
@@ -215,15 +196,8 @@ fn run(
     let mut controller = ThrottleController::new(initial, ThrottleConfig::default());
     let mut last_parks = None;
     loop {
-        {
-            let (lock, cv) = stop;
-            let stopped = lock.lock().unwrap_or_else(|e| e.into_inner());
-            let (stopped, _) = cv
-                .wait_timeout_while(stopped, period, |s| !*s)
-                .unwrap_or_else(|e| e.into_inner());
-            if *stopped {
-                return;
-            }
+        if stop.sleep(period) {
+            return;
         }
         let limits = sizing.detect();
         let shared = match &shared {

@@ -49,6 +49,7 @@ use crate::time::TimeHandle;
 use crate::topology::Topology;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// State shared by every scheduler flavour.
 pub(crate) struct Common {
@@ -60,6 +61,45 @@ pub(crate) struct Common {
     pub(crate) sizing: Arc<crate::runtime::sizing::Sizing>,
     /// The I/O driver (`None`: I/O not enabled).
     pub(crate) io: Option<Arc<crate::io::driver::Driver>>,
+    /// The resource policy, and the thread re-reading its file.
+    pub(crate) policy: crate::policy::Policy,
+    /// Set once the scheduler exists (its checks need a weak handle to it).
+    pub(crate) policy_watcher: std::sync::OnceLock<crate::policy::Watcher>,
+    /// What the policy's limits do: violations, burst credits.
+    pub(crate) enforcer: crate::qos::Enforcer,
+    /// The orchestration layer (`DefaultProvider` without one).
+    pub(crate) provider: Arc<dyn crate::policy::SystemsProvider>,
+}
+
+/// A [`Handle`] that does not keep the scheduler alive.
+#[derive(Clone)]
+pub(crate) enum WeakHandle {
+    MultiThread(std::sync::Weak<multi_thread::MultiThreadScheduler>),
+    CurrentThread(std::sync::Weak<current_thread::CurrentThreadScheduler>),
+}
+
+impl WeakHandle {
+    pub(crate) fn upgrade(&self) -> Option<Handle> {
+        match self {
+            WeakHandle::MultiThread(w) => w.upgrade().map(Handle::MultiThread),
+            WeakHandle::CurrentThread(w) => w.upgrade().map(Handle::CurrentThread),
+        }
+    }
+}
+
+impl crate::qos::Census for Handle {
+    fn alive_in(&self, qos: crate::task::Qos) -> usize {
+        self.qos_spawned(qos)
+            .saturating_sub(self.qos_completed(qos)) as usize
+    }
+
+    fn alive_total(&self) -> usize {
+        self.num_alive_tasks()
+    }
+
+    fn pressure(&self) -> crate::container::PressureLevel {
+        self.common().sizing.pressure()
+    }
 }
 
 /// A handle to one runtime's scheduler.
@@ -70,6 +110,88 @@ pub(crate) enum Handle {
 }
 
 impl Handle {
+    pub(crate) fn downgrade(&self) -> WeakHandle {
+        match self {
+            Handle::MultiThread(s) => WeakHandle::MultiThread(Arc::downgrade(s)),
+            Handle::CurrentThread(s) => WeakHandle::CurrentThread(Arc::downgrade(s)),
+        }
+    }
+
+    /// Runs the resource policy's pool checks now (see [`crate::qos`]).
+    pub(crate) fn check_policy(&self) -> Vec<crate::qos::QosViolation> {
+        use crate::task::Qos;
+        let c = self.common();
+        fn queued<T>(inject: &inject::NodeInjectors<T>) -> [usize; Qos::COUNT] {
+            Qos::ALL.map(|qos| (0..inject.num_nodes()).map(|n| inject.depth(n, qos)).sum())
+        }
+        let (active_workers, queued) = match self {
+            Handle::MultiThread(s) => (s.num_active(), queued(&s.inject)),
+            Handle::CurrentThread(s) => (1, queued(&s.inject)),
+        };
+        let nodes = c
+            .topology
+            .nodes()
+            .iter()
+            .filter(|n| !c.topology.allowed_cpus_of(n.id()).is_empty())
+            .map(|n| n.os_id())
+            .collect();
+        let facts = crate::qos::PoolFacts {
+            active_workers,
+            queued,
+            nodes,
+            pod_qos: c
+                .provider
+                .container_context()
+                .or_else(|| c.sizing.limits())
+                .and_then(|l| l.k8s_qos),
+        };
+        c.enforcer.check(&c.policy.current(), &facts)
+    }
+
+    /// Starts the thread that re-reads the policy file, asks the systems
+    /// provider again, tells it of pressure changes and runs the pool
+    /// checks, if there is a period and a file, a pool limit or a provider.
+    pub(crate) fn start_policy_watch(
+        &self,
+        period: Option<Duration>,
+        has_provider: bool,
+    ) -> std::io::Result<()> {
+        let c = self.common();
+        let Some(period) = period else {
+            return Ok(());
+        };
+        if c.policy.path().is_none() && !c.policy.current().has_pool_limits() && !has_provider {
+            return Ok(());
+        }
+        let weak = self.downgrade();
+        let mut pressure = crate::container::PressureLevel::None;
+        let watcher = c.policy.watch_with(
+            period,
+            Box::new(move || {
+                if let Some(h) = weak.upgrade() {
+                    h.policy_tick(&mut pressure);
+                }
+            }),
+        )?;
+        let _ = c.policy_watcher.set(watcher);
+        Ok(())
+    }
+
+    /// One pass of the policy thread after the file check: the provider's
+    /// layer, a pressure change (`last` is the level last reported), the
+    /// pool checks.
+    pub(crate) fn policy_tick(&self, last: &mut crate::container::PressureLevel) {
+        let c = self.common();
+        c.policy
+            .set_provider_layer(crate::policy::provider_layer(&*c.provider));
+        let level = c.sizing.pressure();
+        if level != *last {
+            *last = level;
+            c.provider.on_pressure(level);
+        }
+        self.check_policy();
+    }
+
     pub(crate) fn common(&self) -> &Common {
         match self {
             Handle::MultiThread(s) => &s.common,
@@ -77,8 +199,31 @@ impl Handle {
         }
     }
 
+    /// Spawns, recording a violation if the spawn breaches the resource
+    /// policy (a plain spawn never fails; see [`crate::qos`]).
     #[inline]
     pub(crate) fn spawn<F>(&self, future: F, meta: TaskMeta) -> JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let _ = self.admit(meta.qos, false);
+        self.spawn_admitted(future, meta)
+    }
+
+    /// Whether the resource policy admits a spawn of class `qos`; a breach
+    /// is recorded either way, `refuse` says what the caller will do.
+    pub(crate) fn admit(
+        &self,
+        qos: crate::task::Qos,
+        refuse: bool,
+    ) -> Result<(), crate::qos::QosViolation> {
+        let c = self.common();
+        c.enforcer.admit(&c.policy, self, qos, refuse)
+    }
+
+    /// Spawns without asking the resource policy.
+    pub(crate) fn spawn_admitted<F>(&self, future: F, meta: TaskMeta) -> JoinHandle<F::Output>
     where
         F: Future + Send + 'static,
         F::Output: Send + 'static,

@@ -1,6 +1,8 @@
 use super::raw::TaskMeta;
 use super::{JoinHandle, Qos};
+use crate::qos::QosViolation;
 use crate::runtime::Handle;
+use std::fmt;
 use std::future::Future;
 use std::io;
 use std::panic::Location;
@@ -89,6 +91,70 @@ impl<'a> Builder<'a> {
         Ok(handle.spawn_with_meta(future, meta))
     }
 
+    /// Spawns the task on the current runtime if the resource policy
+    /// admits it (see [`crate::qos`]): past the class's task limit (and its
+    /// burst credits), past the total task limit, or a `Batch` task while
+    /// memory pressure is Critical, it answers
+    /// [`TrySpawnError::Overloaded`] and the future is dropped unpolled.
+    ///
+    /// ```
+    /// use perf_runtime::policy::ResourceLimit;
+    /// use perf_runtime::task::{Builder, Qos, TrySpawnError};
+    ///
+    /// let mut limit = ResourceLimit::default();
+    /// limit.class_mut(Qos::Batch).max_tasks = Some(1);
+    /// let rt = perf_runtime::runtime::Builder::new_current_thread()
+    ///     .resource_limit(limit)
+    ///     .build()
+    ///     .unwrap();
+    /// rt.block_on(async {
+    ///     let batch = Builder::new().qos(Qos::Batch);
+    ///     let first = batch.try_spawn(async { 1 }).unwrap();
+    ///     match batch.try_spawn(async { 2 }) {
+    ///         Err(TrySpawnError::Overloaded(v)) => assert_eq!(v.resource, "tasks.batch"),
+    ///         other => panic!("{other:?}"),
+    ///     }
+    ///     assert_eq!(first.await.unwrap(), 1);
+    /// });
+    /// ```
+    ///
+    /// # Errors
+    /// `Overloaded`, or `Invalid` for a [`node`](Builder::node) the runtime
+    /// does not have.
+    ///
+    /// # Panics
+    /// Outside a runtime.
+    #[track_caller]
+    pub fn try_spawn<F>(self, future: F) -> Result<JoinHandle<F::Output>, TrySpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let handle = Handle::try_current()
+            .unwrap_or_else(|_| panic!("{}", super::no_runtime("task::Builder::try_spawn")));
+        self.try_spawn_on(future, &handle)
+    }
+
+    /// [`try_spawn`](Builder::try_spawn) on `handle`'s runtime.
+    ///
+    /// # Errors
+    /// As `try_spawn`.
+    #[track_caller]
+    pub fn try_spawn_on<F>(
+        self,
+        future: F,
+        handle: &Handle,
+    ) -> Result<JoinHandle<F::Output>, TrySpawnError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let meta = self.meta_for(handle).map_err(TrySpawnError::Invalid)?;
+        handle
+            .try_spawn_with_meta(future, meta)
+            .map_err(TrySpawnError::Overloaded)
+    }
+
     #[track_caller]
     fn meta_for(&self, handle: &Handle) -> io::Result<TaskMeta> {
         let mut meta = self.meta();
@@ -127,5 +193,35 @@ impl<'a> Builder<'a> {
     #[track_caller]
     fn meta(&self) -> TaskMeta {
         TaskMeta::new(self.qos, self.name, Location::caller())
+    }
+}
+
+/// Why [`Builder::try_spawn`] did not spawn.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TrySpawnError {
+    /// The resource policy refused the task: the violation says which limit
+    /// (it is also in [`crate::qos::violations`]). Shed the work, answer
+    /// "busy", or retry later.
+    Overloaded(QosViolation),
+    /// The builder asked for something the runtime does not have.
+    Invalid(io::Error),
+}
+
+impl fmt::Display for TrySpawnError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TrySpawnError::Overloaded(v) => write!(f, "overloaded: {v}"),
+            TrySpawnError::Invalid(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for TrySpawnError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TrySpawnError::Overloaded(v) => Some(v),
+            TrySpawnError::Invalid(e) => Some(e),
+        }
     }
 }

@@ -82,7 +82,7 @@ mod yield_now;
 mod tests;
 
 pub use abort::AbortHandle;
-pub use builder::Builder;
+pub use builder::{Builder, TrySpawnError};
 pub use coop::{consume_budget, unconstrained, Unconstrained};
 pub use error::JoinError;
 pub use id::{id, try_id, Id};
