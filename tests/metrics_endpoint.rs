@@ -480,10 +480,10 @@ fn lock_contention_is_counted_by_class_with_an_overflow_bucket() {
             Some(3.0),
             "{t}"
         );
-        assert_eq!(
-            sample(&t, &format!("perf_runtime_lock_wait_seconds_count{series}")),
-            Some(3.0)
-        );
+        // One queued acquisition in 16 per thread is timed, the first
+        // included (this test's thread is fresh, and runs every task).
+        let timed = sample(&t, &format!("perf_runtime_lock_wait_seconds_count{series}"));
+        assert_eq!(timed, Some(1.0), "{t}");
         // Forty more classes: the series stay bounded, the rest are summed
         // under class="other".
         for i in 0..40 {
