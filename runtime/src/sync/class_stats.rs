@@ -150,7 +150,15 @@ const CACHED: usize = 4;
 type Cached = Option<(Key, &'static LockClassStats)>;
 
 thread_local! {
-    static CACHE: Cell<[Cached; CACHED]> = const { Cell::new([None; CACHED]) };
+    static CACHE: [Cell<Cached>; CACHED] = const { [const { Cell::new(None) }; CACHED] };
+}
+
+/// Moves entry `i` of a thread's cache to the front.
+fn to_front(cells: &[Cell<Cached>; CACHED], i: usize, e: Cached) {
+    for j in (1..=i).rev() {
+        cells[j].set(cells[j - 1].get());
+    }
+    cells[0].set(e);
 }
 
 /// The slot of `meta`'s class (registered on first use; leaked: at most
@@ -159,8 +167,7 @@ thread_local! {
 fn slot(meta: &LockMeta) -> &'static LockClassStats {
     let key = key_of(meta);
     let hit = CACHE
-        .try_with(|c| {
-            let cells = c.as_array_of_cells();
+        .try_with(|cells| {
             let i = cells
                 .iter()
                 .position(|e| matches!(e.get(), Some((k, _)) if k == key))?;
@@ -168,9 +175,7 @@ fn slot(meta: &LockMeta) -> &'static LockClassStats {
             if i > 0 {
                 // Most recent first (a contended lock is usually the one
                 // used last).
-                let mut v = c.get();
-                v[..=i].rotate_right(1);
-                c.set(v);
+                to_front(cells, i, hit);
             }
             hit.map(|(_, s)| s)
         })
@@ -210,12 +215,7 @@ fn resolve(meta: &LockMeta, key: Key) -> &'static LockClassStats {
             s
         }
     };
-    let _ = CACHE.try_with(|c| {
-        let mut v = c.get();
-        v.rotate_right(1);
-        v[0] = Some((key, s));
-        c.set(v);
-    });
+    let _ = CACHE.try_with(|cells| to_front(cells, CACHED - 1, Some((key, s))));
     s
 }
 
