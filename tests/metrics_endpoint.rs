@@ -480,10 +480,10 @@ fn lock_contention_is_counted_by_class_with_an_overflow_bucket() {
             Some(3.0),
             "{t}"
         );
-        assert_eq!(
-            sample(&t, &format!("perf_runtime_lock_wait_seconds_count{series}")),
-            Some(3.0)
-        );
+        // One queued acquisition in 16 per thread is timed, the first
+        // included (this test's thread is fresh, and runs every task).
+        let timed = sample(&t, &format!("perf_runtime_lock_wait_seconds_count{series}"));
+        assert_eq!(timed, Some(1.0), "{t}");
         // Forty more classes: the series stay bounded, the rest are summed
         // under class="other".
         for i in 0..40 {
@@ -547,6 +547,9 @@ fn channel_occupancy_and_capacity_by_creation_site() {
     });
 }
 
+/// A sample as read back: name, sorted labels, value.
+type Parsed = (String, Vec<(String, String)>, f64);
+
 /// The text exposition read back by an independent parser (the
 /// `prometheus-parse` crate): every sample line is one parsed sample with the
 /// same name, labels and value, and every family has the type its `# TYPE`
@@ -570,7 +573,7 @@ fn the_exposition_round_trips_through_a_text_format_parser() {
     });
     let scrape = Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).expect("parses");
     // Our own reading of each sample line: name, sorted labels, value.
-    let ours: Vec<(String, Vec<(String, String)>, f64)> = text
+    let ours: Vec<Parsed> = text
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .map(|l| {
@@ -646,7 +649,7 @@ fn the_exposition_round_trips_through_a_text_format_parser() {
             })
             .collect()
     };
-    let norm = |v: &[(String, Vec<(String, String)>, f64)]| -> Vec<_> {
+    let norm = |v: &[Parsed]| -> Vec<_> {
         let mut v: Vec<_> = v
             .iter()
             .map(|(n, l, x)| (n.clone(), le_of(l), x.to_bits()))

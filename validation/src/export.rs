@@ -12,7 +12,6 @@ use crate::engine;
 use crate::report::Violation;
 use crate::site::Site;
 use crate::wait::graph::Target;
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 /// One edge of the lock-order graph: some context acquired a lock of class
@@ -129,21 +128,39 @@ pub fn current_waits() -> Vec<CurrentWait> {
 /// resource. What the metrics exposition reads at each scrape.
 pub fn waits_by_resource() -> Vec<(String, u64)> {
     let e = engine::get();
-    let mut counts: HashMap<
-        (u32, &'static str, Option<Site>),
+    // Keyed by integers (a class id, or a kind and a creation site's file
+    // address, line and column) with the engine's fast hasher: this runs
+    // once per wait in progress at every scrape.
+    let mut counts: crate::fast_hash::FastMap<
+        (u32, usize, usize, u64),
         (crate::wait::graph::Resource, u64),
-    > = HashMap::new();
+    > = Default::default();
     e.waits.for_each_record(|_, _, rec| {
         let r = &rec.resource;
         let key = if r.class != 0 {
-            (r.class, "", None)
+            (r.class, 0, 0, 0)
         } else {
-            (0, kind_str(r.kind), Some(r.created))
+            let kind = kind_str(r.kind);
+            (
+                0,
+                kind.as_ptr() as usize,
+                r.created.file().as_ptr() as usize,
+                (u64::from(r.created.line()) << 32) | u64::from(r.created.column()),
+            )
         };
         counts.entry(key).or_insert_with(|| (r.clone(), 0)).1 += 1;
     });
+    // Two keys may name one resource (a file name at two addresses): merge
+    // by label.
     let mut out: Vec<(String, u64)> = counts.into_values().map(|(r, n)| (r.label(e), n)).collect();
     out.sort();
+    out.dedup_by(|b, a| {
+        let same = a.0 == b.0;
+        if same {
+            a.1 += b.1;
+        }
+        same
+    });
     out
 }
 

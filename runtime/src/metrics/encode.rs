@@ -95,7 +95,7 @@ families! {
     ORDER_EDGES = "lock_order_edges", None, Gauge, [], "Edges of the lock-order graph between lock classes.";
     WAITS = "waits_in_progress", None, Gauge, ["class"], "Waits in progress on locks, semaphores and channels the validation engine tracks, by resource class (32 busiest by name, the rest as class=other).";
     LOCK_CONTENDED = "lock_contended_acquisitions", None, Counter, ["class"], "Acquisitions of an async Mutex, RwLock or Semaphore that had to queue, by lock class (the LockClass name or the creation site; the first 32 classes by name, later ones as class=other).";
-    LOCK_WAIT = "lock_wait", Some("seconds"), Histogram, ["class"], "How long contended acquisitions waited in the queue, by lock class (uncontended ones wait 0 and are not recorded).";
+    LOCK_WAIT = "lock_wait", Some("seconds"), Histogram, ["class"], "How long contended acquisitions waited in the queue, by lock class (one in 16 per thread is timed; uncontended ones wait 0 and are not recorded).";
     CHANNELS = "channels", None, Gauge, ["class"], "Live mpsc channels, by channel class (the creation site, e.g. mpsc@server.rs:42; the first 32 sites, later ones as class=other).";
     CHANNEL_OCCUPANCY = "channel_occupancy", None, Gauge, ["class"], "Messages queued in the live mpsc channels of a class, summed (read from the queues at scrape time).";
     CHANNEL_CAPACITY = "channel_capacity", None, Gauge, ["class"], "Buffer sizes of the live bounded mpsc channels of a class, summed (unbounded channels add 0).";

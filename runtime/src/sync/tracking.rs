@@ -271,8 +271,8 @@ pub(crate) struct TrackedAcquire<'a> {
     site: &'static Location<'static>,
     started: bool,
     wait_started: bool,
-    /// When the acquisition queued (`stats::now_ns`), 0 before: the wait a
-    /// lock class's contention metrics record.
+    /// When the acquisition queued, for one in `class_stats::TIME_EVERY`
+    /// (0: not timed): the wait a lock class's contention metrics record.
     queued_at: u64,
     acquire: Acquire<'a>,
 }
@@ -417,7 +417,7 @@ impl Future for TrackedAcquire<'_> {
             Poll::Pending => {
                 if !this.wait_started && this.acquire.is_queued() {
                     this.wait_started = true;
-                    this.queued_at = crate::scheduler::stats::now_ns();
+                    this.queued_at = super::class_stats::queued_stamp();
                     this.start_wait(&held);
                 }
                 if held.is_tracked() {
