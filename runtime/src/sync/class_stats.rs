@@ -271,9 +271,10 @@ struct ChannelRegistry {
     free: Vec<usize>,
 }
 
-// SAFETY: the raw pointers are dereferenced only under the registry's lock,
-// while the channel they point to is alive (`ChannelGauge` docs), and only
-// to read the queue's atomic indices, which any thread may read.
+// The raw pointers are dereferenced only under the registry's lock, while
+// the channel they point to is alive (`ChannelGauge` docs), and only to read
+// the queue's atomic indices, which any thread may read.
+// SAFETY: so the registry may move to (be locked from) any thread.
 unsafe impl Send for ChannelRegistry {}
 
 static CHANNELS: Mutex<ChannelRegistry> = Mutex::new(ChannelRegistry {
@@ -382,9 +383,9 @@ pub(crate) fn channel_snapshot() -> Vec<ChannelClassSnap> {
     for e in r.entries.iter().flatten() {
         let c = &mut out[e.class.min(other)];
         c.channels += 1;
-        // SAFETY: the entry is registered, so its channel is alive (its
-        // gauge unregisters under this lock before the channel is dropped),
-        // and `register`'s caller promised `len` is sound on it.
+        // The entry is registered, so its channel is alive (its gauge
+        // unregisters under this lock before the channel is dropped).
+        // SAFETY: alive, and `register`'s caller promised `len` is sound on it.
         c.occupancy += unsafe { (e.len)(e.ptr) };
         c.capacity += e.bound.unwrap_or(0);
     }

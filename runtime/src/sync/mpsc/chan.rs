@@ -215,10 +215,11 @@ pub(crate) fn channel<T, S: Semaphore>(
         tx_weak_count: AtomicUsize::new(0),
         tx_closed: AtomicBool::new(false),
     });
-    // SAFETY: `chan_len::<T, S>` reads the queue indices of the `Chan<T, S>`
-    // the pointer is to (atomics: any thread may read them); the `Chan` stays
-    // at that address inside its `Arc` and owns the gauge, which unregisters
+    // `chan_len::<T, S>` reads the queue indices of the `Chan<T, S>` the
+    // pointer is to (atomics: any thread may read them); the `Chan` stays at
+    // that address inside its `Arc` and owns the gauge, which unregisters
     // when the `Chan` is dropped, before its queue.
+    // SAFETY: so `len` is sound on `ptr` for as long as the gauge is registered.
     let gauge = unsafe {
         crate::sync::class_stats::ChannelGauge::register(
             Arc::as_ptr(&chan).cast(),
