@@ -11,6 +11,6 @@ if ! command -v wrk >/dev/null 2>&1; then
 fi
 out=$(timeout 300 cargo run -q -p benches --bin compare -- io --json --rounds 1 --ms 300 --conns 2)
 echo "$out"
-for row in echo_2_uring echo_2_epoll http_64_uring http_64_epoll; do
+for row in echo_2_uring echo_2_uring_owned echo_2_epoll http_64_uring http_64_epoll; do
     grep -q "\"bench\":\"$row\"" <<<"$out" || { echo "compare io printed no $row row"; exit 1; }
 done

@@ -26,13 +26,15 @@ pub fn server_main(args: &[String]) -> ExitCode {
         args.first().and_then(|s| Server::parse(s)),
         args.get(1).and_then(|s| s.parse::<usize>().ok()),
     ) else {
-        eprintln!("usage: {SERVER} perf-uring|perf-epoll|tokio CPU");
+        eprintln!("usage: {SERVER} perf-uring|perf-uring-owned|perf-epoll|tokio CPU");
         return ExitCode::from(2);
     };
     pin_process(cpu);
     crate::io::exit_when_stdin_closes();
     match kind {
-        Server::PerfUring | Server::PerfEpoll => {
+        // hyper reads through the tokio traits: the owned-buffer kind
+        // serves HTTP like the plain io_uring one.
+        Server::PerfUring | Server::PerfUringOwned | Server::PerfEpoll => {
             let rt = kind.perf_server_runtime();
             rt.block_on(async {
                 let l = perf_runtime::net::TcpListener::bind("127.0.0.1:0")

@@ -25,6 +25,9 @@ const MSG: usize = 1024;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Server {
     PerfUring,
+    /// io_uring with the owned-buffer API (`read_owned`/`write_all_owned`:
+    /// `RECV`/`SEND` operations, no readiness round trip).
+    PerfUringOwned,
     PerfEpoll,
     Tokio,
 }
@@ -43,7 +46,7 @@ impl Server {
 
     fn perf_driver(self) -> perf_runtime::runtime::IoDriver {
         match self {
-            Server::PerfUring => perf_runtime::runtime::IoDriver::Uring,
+            Server::PerfUring | Server::PerfUringOwned => perf_runtime::runtime::IoDriver::Uring,
             _ => perf_runtime::runtime::IoDriver::Epoll,
         }
     }
@@ -51,15 +54,21 @@ impl Server {
     fn name(self) -> &'static str {
         match self {
             Server::PerfUring => "perf-uring",
+            Server::PerfUringOwned => "perf-uring-owned",
             Server::PerfEpoll => "perf-epoll",
             Server::Tokio => "tokio",
         }
     }
 
     pub(crate) fn parse(s: &str) -> Option<Server> {
-        [Server::PerfUring, Server::PerfEpoll, Server::Tokio]
-            .into_iter()
-            .find(|x| x.name() == s)
+        [
+            Server::PerfUring,
+            Server::PerfUringOwned,
+            Server::PerfEpoll,
+            Server::Tokio,
+        ]
+        .into_iter()
+        .find(|x| x.name() == s)
     }
 }
 
@@ -93,13 +102,14 @@ pub fn server_main(args: &[String]) -> ExitCode {
         args.first().and_then(|s| Server::parse(s)),
         args.get(1).and_then(|s| s.parse::<usize>().ok()),
     ) else {
-        eprintln!("usage: {SERVER} perf-uring|perf-epoll|tokio CPU");
+        eprintln!("usage: {SERVER} perf-uring|perf-uring-owned|perf-epoll|tokio CPU");
         return ExitCode::from(2);
     };
     pin_process(cpu);
     exit_when_stdin_closes();
     match kind {
-        Server::PerfUring | Server::PerfEpoll => {
+        Server::PerfUring | Server::PerfUringOwned | Server::PerfEpoll => {
+            let owned = kind == Server::PerfUringOwned;
             let rt = kind.perf_server_runtime();
             rt.block_on(async {
                 let l = perf_runtime::net::TcpListener::bind("127.0.0.1:0")
@@ -109,7 +119,11 @@ pub fn server_main(args: &[String]) -> ExitCode {
                 loop {
                     let (s, _) = l.accept().await.unwrap();
                     s.set_nodelay(true).unwrap();
-                    perf_runtime::spawn(echo(s));
+                    if owned {
+                        perf_runtime::spawn(echo_owned(s));
+                    } else {
+                        perf_runtime::spawn(echo(s));
+                    }
                 }
             })
         }
@@ -151,6 +165,27 @@ async fn echo<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(mut s: S)
                 }
             }
         }
+    }
+}
+
+/// One connection of the echo server written with perf_runtime's
+/// owned-buffer API, the way an io_uring user writes it.
+async fn echo_owned(s: perf_runtime::net::TcpStream) {
+    let mut buf = Vec::with_capacity(MSG);
+    loop {
+        let (res, b) = s.read_owned(buf).await;
+        let n = match res {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        let mut b = b;
+        b.truncate(n);
+        let (res, mut b) = s.write_all_owned(b).await;
+        if res.is_err() {
+            return;
+        }
+        b.clear();
+        buf = b;
     }
 }
 
@@ -219,6 +254,7 @@ pub fn client_main(args: &[String]) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+#[derive(Clone)]
 struct RunResult {
     rps: f64,
     p50: f64,
@@ -358,12 +394,21 @@ pub fn main(args: &[String]) -> ExitCode {
         rows.push(("http", 64));
     }
     for (what, c) in rows {
-        let mut res: [Vec<RunResult>; 3] = Default::default();
+        // The owned-buffer API is an echo-server choice; hyper reads
+        // through the tokio traits.
+        let kinds: &[(Server, &str)] = if what == "http" {
+            &[(Server::PerfUring, "uring"), (Server::PerfEpoll, "epoll")]
+        } else {
+            &[
+                (Server::PerfUring, "uring"),
+                (Server::PerfUringOwned, "uring_owned"),
+                (Server::PerfEpoll, "epoll"),
+            ]
+        };
+        let mut res: Vec<Vec<RunResult>> = vec![Vec::new(); kinds.len() + 1];
         for _ in 0..rounds {
-            for (i, kind) in [Server::PerfUring, Server::PerfEpoll, Server::Tokio]
-                .into_iter()
-                .enumerate()
-            {
+            let all = kinds.iter().map(|&(k, _)| k).chain([Server::Tokio]);
+            for (i, kind) in all.enumerate() {
                 let r = if what == "http" {
                     match run_http_once(&exe, kind, c, ms, &cpus) {
                         Ok(r) => r,
@@ -378,10 +423,11 @@ pub fn main(args: &[String]) -> ExitCode {
                 res[i].push(r);
             }
         }
+        let t = kinds.len();
         let med = |i: usize, f: fn(&RunResult) -> f64| median(res[i].iter().map(f).collect());
-        let tokio_rps = med(2, |r| r.rps);
-        let tokio_p99 = med(2, |r| r.p99);
-        for (i, tag) in [(0, "uring"), (1, "epoll")] {
+        let tokio_rps = med(t, |r| r.rps);
+        let tokio_p99 = med(t, |r| r.p99);
+        for (i, &(_, tag)) in kinds.iter().enumerate() {
             let rps = med(i, |r| r.rps);
             let p99 = med(i, |r| r.p99);
             let bench = format!("{what}_{c}_{tag}");
@@ -393,7 +439,7 @@ pub fn main(args: &[String]) -> ExitCode {
                     json_num(tokio_rps),
                     json_num(rps / tokio_rps),
                     json_num(med(i, |r| r.p50)),
-                    json_num(med(2, |r| r.p50)),
+                    json_num(med(t, |r| r.p50)),
                     json_num(p99),
                     json_num(tokio_p99),
                     json_num(p99 / tokio_p99)
