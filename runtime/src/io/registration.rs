@@ -52,16 +52,7 @@ impl Registration {
         if std::mem::replace(&mut self.deregistered, true) {
             return Ok(());
         }
-        // On a current_thread runtime nobody may be driving the ring now
-        // (no `block_on` running), and a shutting-down runtime's workers no
-        // longer take commands (its tasks, with their sockets, are dropped
-        // by the thread that shuts it down): a thread outside does not wait.
-        let wait_outside = match &self.handle {
-            crate::scheduler::Handle::MultiThread(s) => !s.is_shutdown(),
-            crate::scheduler::Handle::CurrentThread(_) => false,
-        };
-        self.driver
-            .deregister(&self.reg, wait_outside, |f| self.handle.with_local_io(f))
+        self.driver.deregister(&self.reg)
     }
 
     /// Ready to read (or closed, or in error), else `Pending` with the

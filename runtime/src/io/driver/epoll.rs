@@ -1,5 +1,6 @@
 //! The epoll backend: one epoll instance per runtime, edge-triggered, as
-//! tokio and mio do it.
+//! tokio and mio do it. The io_uring backend uses the same type for its
+//! readiness, one instance per ring (see `uring`'s module docs).
 //!
 //! # Invariants
 //!
@@ -12,8 +13,9 @@
 //! - A deregistered resource is removed from epoll first, then its `Arc`
 //!   moves to `pending_release`; it is dropped at the start of the next
 //!   turn, when no turn that could still hold its pointer is running.
-//! - The wake eventfd is registered with token 0; writing it ends a turn
-//!   (the parked driver owner's unpark).
+//! - The wake eventfd (the epoll backend's instance only) is registered
+//!   with token 0; writing it ends a turn (the parked driver owner's
+//!   unpark).
 
 use super::scheduled_io::ScheduledIo;
 use crate::io::ready::{Interest, Ready};
@@ -28,7 +30,10 @@ const EVENTS_PER_TURN: usize = 1024;
 
 pub(crate) struct Epoll {
     epfd: OwnedFd,
-    wake: OwnedFd,
+    wake: Option<OwnedFd>,
+    /// Registrations in the set (`registrations.live.len()`), readable
+    /// without the lock.
+    live_count: std::sync::atomic::AtomicUsize,
     turn: Mutex<Vec<libc::epoll_event>>,
     registrations: Mutex<Registrations>,
     /// Whether `epoll_pwait2` (nanosecond timeouts) is available.
@@ -75,11 +80,9 @@ pub(crate) fn drain_eventfd(fd: RawFd) {
 }
 
 impl Epoll {
+    /// The epoll backend's instance, with its wake eventfd.
     pub(crate) fn new() -> io::Result<Epoll> {
-        // SAFETY: plain syscall.
-        let epfd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
-        // SAFETY: fresh descriptor.
-        let epfd = unsafe { OwnedFd::from_raw_fd(epfd) };
+        let ep = Epoll::without_wake()?;
         let wake = new_eventfd()?;
         let mut ev = libc::epoll_event {
             events: (libc::EPOLLIN | libc::EPOLLET) as u32,
@@ -88,20 +91,45 @@ impl Epoll {
         // SAFETY: both descriptors are live; `ev` outlives the call.
         cvt(unsafe {
             libc::epoll_ctl(
-                epfd.as_raw_fd(),
+                ep.epfd.as_raw_fd(),
                 libc::EPOLL_CTL_ADD,
                 wake.as_raw_fd(),
                 &mut ev,
             )
         })?;
         Ok(Epoll {
+            wake: Some(wake),
+            ..ep
+        })
+    }
+
+    /// An instance without a wake eventfd: an io_uring ring's readiness
+    /// set, which the ring watches with a poll (its owner is woken through
+    /// the ring).
+    pub(crate) fn without_wake() -> io::Result<Epoll> {
+        // SAFETY: plain syscall.
+        let epfd = cvt(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+        // SAFETY: fresh descriptor.
+        let epfd = unsafe { OwnedFd::from_raw_fd(epfd) };
+        Ok(Epoll {
             epfd,
-            wake,
+            wake: None,
+            live_count: std::sync::atomic::AtomicUsize::new(0),
             turn: Mutex::new(Vec::with_capacity(EVENTS_PER_TURN)),
             registrations: Mutex::new(Registrations::default()),
             pwait2: std::sync::atomic::AtomicBool::new(true),
             counts: super::IoCounters::default(),
         })
+    }
+
+    /// The epoll descriptor (an io_uring ring polls it).
+    pub(crate) fn fd(&self) -> RawFd {
+        self.epfd.as_raw_fd()
+    }
+
+    /// Registrations in the set now.
+    pub(crate) fn live_count(&self) -> usize {
+        self.live_count.load(std::sync::atomic::Ordering::Acquire)
     }
 
     fn regs(&self) -> std::sync::MutexGuard<'_, Registrations> {
@@ -110,21 +138,34 @@ impl Epoll {
 
     pub(crate) fn register(&self, fd: RawFd, interest: Interest) -> io::Result<Arc<ScheduledIo>> {
         let sio = Arc::new(ScheduledIo::new(fd, interest));
+        self.add(sio.clone())?;
+        Ok(sio)
+    }
+
+    /// Adds `sio`'s descriptor to the set, edge-triggered, for the events
+    /// of its interest. A descriptor that is ready now is reported by the
+    /// next turn. Returns how many registrations the set held before.
+    pub(crate) fn add(&self, sio: Arc<ScheduledIo>) -> io::Result<usize> {
         let key = Arc::as_ptr(&sio) as usize;
         let mut regs = self.regs();
         if regs.is_shutdown {
             return Err(super::scheduled_io::shutdown_error());
         }
         let mut ev = libc::epoll_event {
-            events: interest.to_poll_events() | libc::EPOLLET as u32,
+            events: sio.poll_mask | libc::EPOLLET as u32,
             u64: key as u64,
         };
         // SAFETY: `epfd` is live; `ev` outlives the call; `fd` is the
         // caller's live descriptor.
-        cvt(unsafe { libc::epoll_ctl(self.epfd.as_raw_fd(), libc::EPOLL_CTL_ADD, fd, &mut ev) })?;
+        cvt(unsafe {
+            libc::epoll_ctl(self.epfd.as_raw_fd(), libc::EPOLL_CTL_ADD, sio.fd, &mut ev)
+        })?;
         self.counts.submitted(1);
-        regs.live.insert(key, sio.clone());
-        Ok(sio)
+        let before = regs.live.len();
+        regs.live.insert(key, sio);
+        self.live_count
+            .store(regs.live.len(), std::sync::atomic::Ordering::Release);
+        Ok(before)
     }
 
     pub(crate) fn deregister(&self, fd: RawFd, sio: &Arc<ScheduledIo>) -> io::Result<()> {
@@ -133,6 +174,8 @@ impl Epoll {
         let Some(sio) = regs.live.remove(&key) else {
             return Ok(()); // shut down already
         };
+        self.live_count
+            .store(regs.live.len(), std::sync::atomic::Ordering::Release);
         // SAFETY: `epfd` is live; a null event is allowed for DEL.
         let res = cvt(unsafe {
             libc::epoll_ctl(
@@ -149,22 +192,31 @@ impl Epoll {
 
     /// Ends a turn in progress (or the next one) at once.
     pub(crate) fn wake(&self) {
-        write_eventfd(self.wake.as_raw_fd());
+        if let Some(wake) = &self.wake {
+            write_eventfd(wake.as_raw_fd());
+        }
     }
 
     /// Waits up to `timeout` (`None`: until an event or `wake`) and
     /// dispatches the events. Returns false without waiting if another
     /// thread is running a turn.
     pub(crate) fn turn(&self, timeout: Option<Duration>) -> bool {
+        self.turn_counted(timeout).is_some()
+    }
+
+    /// `turn`, returning how many events it dispatched (`None`: another
+    /// thread is running a turn). A count of `EVENTS_PER_TURN` means more
+    /// may be waiting.
+    pub(crate) fn turn_counted(&self, timeout: Option<Duration>) -> Option<usize> {
         let Ok(mut events) = self.turn.try_lock() else {
-            return false;
+            return None;
         };
         {
             let mut regs = self.regs();
             if regs.is_shutdown {
                 // Entries of a shut-down driver stay in the epoll set: no
                 // turn may dispatch them any more.
-                return true;
+                return Some(0);
             }
             drop(std::mem::take(&mut regs.pending_release));
         }
@@ -174,7 +226,9 @@ impl Epoll {
         for ev in events.iter().take(n) {
             let token = ev.u64;
             if token == WAKE_TOKEN {
-                drain_eventfd(self.wake.as_raw_fd());
+                if let Some(wake) = &self.wake {
+                    drain_eventfd(wake.as_raw_fd());
+                }
                 continue;
             }
             // SAFETY: a token other than WAKE_TOKEN is the pointer of an
@@ -185,7 +239,22 @@ impl Epoll {
             let sio = unsafe { &*(token as usize as *const ScheduledIo) };
             sio.set_readiness(Ready::from_poll_events(ev.events));
         }
-        true
+        Some(n)
+    }
+
+    /// Releases the deregistered resources no turn can still be looking at
+    /// (as the start of a turn does), unless a turn is running.
+    pub(crate) fn release_pending(&self) {
+        let Ok(_turn) = self.turn.try_lock() else {
+            return;
+        };
+        let pending = std::mem::take(&mut self.regs().pending_release);
+        drop(pending);
+    }
+
+    /// Whether a turn that dispatched `n` events may have left some.
+    pub(crate) fn maybe_more(n: usize) -> bool {
+        n >= EVENTS_PER_TURN
     }
 
     fn wait(&self, events: &mut Vec<libc::epoll_event>, timeout: Option<Duration>) -> usize {
@@ -241,6 +310,8 @@ impl Epoll {
         let live: Vec<_> = {
             let mut regs = self.regs();
             regs.is_shutdown = true;
+            self.live_count
+                .store(0, std::sync::atomic::Ordering::Release);
             regs.live.drain().map(|(_, s)| s).collect()
         };
         for sio in &live {

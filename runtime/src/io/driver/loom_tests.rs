@@ -7,6 +7,9 @@
 //!   driver wake increments and the wait consumes.
 //! - a task waiting for readiness (`ScheduledIo::poll_ready`) is never left
 //!   without a wake when the driver sets readiness concurrently.
+//! - a ring's owner asleep on its futex because its ring was quiet is
+//!   brought back to wait in the ring when another thread adds the first
+//!   resource to the ring's epoll set.
 
 use super::scheduled_io::{Direction, ScheduledIo};
 use crate::io::ready::{Interest, Ready};
@@ -212,6 +215,35 @@ fn loom_inbox_command_reaches_a_parked_owner() {
         for s in senders {
             s.join().unwrap();
         }
+    });
+}
+
+/// A quiet ring's owner sleeps on its futex (`Ring::is_quiet`: nothing in
+/// flight, an empty epoll set); another thread adds the first resource to
+/// the ring's epoll set and kicks the owner (`Uring::arm_if_needed`). The
+/// owner must come back and wait in the ring, where the resource's
+/// readiness arrives; a lost kick leaves it on the futex forever (loom
+/// reports the deadlock).
+#[test]
+fn loom_first_resource_brings_a_quiet_owner_back_to_its_ring() {
+    loom::model(|| {
+        let parker = Parker::new();
+        let unparker = parker.unparker();
+        let live = Arc::new(AtomicUsize::new(0));
+        let l2 = live.clone();
+        let adder = thread::spawn(move || {
+            // `Epoll::add` publishes the count with Release under its lock.
+            let before = l2.fetch_add(1, AcqRel);
+            if before == 0 {
+                unparker.unpark();
+            }
+        });
+        // The owner's loop: park on the futex while quiet, else it would
+        // wait in the ring (the end of the model).
+        while live.load(Acquire) == 0 {
+            parker.park(None);
+        }
+        adder.join().unwrap();
     });
 }
 

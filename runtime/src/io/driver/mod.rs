@@ -224,8 +224,9 @@ impl Driver {
         }
     }
 
-    /// A task is about to wait on `reg`: on io_uring, make sure its poll is
-    /// armed (on the calling core's ring if it has one). A load when armed.
+    /// A task is about to wait on `reg`: on io_uring, make sure it is in a
+    /// ring's epoll set (the calling core's if it has one). A load when it
+    /// is.
     #[inline]
     pub(crate) fn will_wait(
         &self,
@@ -244,17 +245,9 @@ impl Driver {
         }
     }
 
-    /// Stops delivering readiness for `reg` (before its descriptor closes).
-    /// `local` gives the calling core's part of the driver, as in
-    /// `will_wait`: on io_uring, the core that owns the resource's poll
-    /// cancels it at once, and a thread that runs no core waits for the
-    /// owner to cancel it if `wait_outside` (see `Uring::deregister`).
-    pub(crate) fn deregister(
-        &self,
-        reg: &Registered,
-        wait_outside: bool,
-        local: impl FnOnce(&mut dyn FnMut(Option<&LocalIo>)),
-    ) -> io::Result<()> {
+    /// Stops delivering readiness for `reg` (before its descriptor closes),
+    /// from any thread.
+    pub(crate) fn deregister(&self, reg: &Registered) -> io::Result<()> {
         match &self.backend {
             Backend::Epoll(ep) => {
                 reg.sio
@@ -262,16 +255,7 @@ impl Driver {
                     .store(true, std::sync::atomic::Ordering::Release);
                 ep.deregister(reg.sio.fd, &reg.sio)
             }
-            Backend::Uring(u) => {
-                local(&mut |l| {
-                    let foreign = wait_outside && l.is_none();
-                    let mut ring = l
-                        .and_then(|l| l.ring.as_ref())
-                        .and_then(|r| r.try_borrow_mut().ok());
-                    u.deregister(&reg.sio, ring.as_deref_mut(), foreign);
-                });
-                Ok(())
-            }
+            Backend::Uring(u) => u.deregister(&reg.sio),
         }
     }
 

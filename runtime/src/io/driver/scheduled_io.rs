@@ -55,24 +55,19 @@ pub(crate) struct ScheduledIo {
     readiness: AtomicUsize,
     waiters: Mutex<Waiters>,
     /// The descriptor and the `poll(2)` mask it was registered with (the
-    /// io_uring backend re-arms its poll with them).
+    /// io_uring backend adds it to a ring's epoll set lazily, with them).
     pub(crate) fd: std::os::fd::RawFd,
     pub(crate) poll_mask: u32,
-    /// Set once, when the owner deregisters: an io_uring poll that ends
-    /// afterwards is not re-armed.
+    /// Set once, when the owner deregisters.
     pub(crate) deregistered: crate::loom::sync::atomic::AtomicBool,
-    /// io_uring: the ring whose poll watches the resource (`NOT_ARMED`
-    /// until the first wait: the poll is armed lazily, on the ring of the
-    /// worker that first waits, so connections spread over the rings of
-    /// the workers that serve them).
+    /// io_uring: the ring whose epoll set watches the resource (`NOT_ARMED`
+    /// until the first wait: it is added lazily, to the set of the worker
+    /// that first waits, so connections spread over the rings of the
+    /// workers that serve them).
     pub(crate) ring: AtomicUsize,
-    /// io_uring: consecutive final completions with an error (reset by a
-    /// successful one), so a poll that cannot be armed is not re-armed
-    /// forever.
-    pub(crate) arm_failures: crate::loom::sync::atomic::AtomicU8,
 }
 
-/// `ScheduledIo::ring` before the resource's poll is armed.
+/// `ScheduledIo::ring` before the resource is added to a ring's epoll set.
 pub(crate) const NOT_ARMED: usize = usize::MAX;
 
 #[derive(Default)]
@@ -93,7 +88,6 @@ impl ScheduledIo {
             poll_mask: interest.to_poll_events(),
             deregistered: crate::loom::sync::atomic::AtomicBool::new(false),
             ring: AtomicUsize::new(NOT_ARMED),
-            arm_failures: crate::loom::sync::atomic::AtomicU8::new(0),
         }
     }
 }
@@ -127,8 +121,7 @@ impl ScheduledIo {
         }
         // Only bits that were clear can end a wait: a task that stored its
         // waker while a bit was set saw the bit on its re-check under the
-        // lock and did not wait. (An io_uring poll posts a completion per
-        // wakeup of the socket, most of them for bits already set.)
+        // lock and did not wait.
         let new = ready - Ready::from_bits((curr & READY_BITS) as u8);
         if !new.is_empty() {
             self.wake(new);

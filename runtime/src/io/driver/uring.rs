@@ -7,35 +7,51 @@
 //! worker core owns one ring (`Ring`, inside the core, moving with it when
 //! `block_in_place` hands the core to a new thread), and:
 //!
-//! - **Readiness** (tokio-style `poll_read`/`poll_write`): a resource is
-//!   registered on the ring of the worker that creates it with one
-//!   *multishot* `POLL_ADD` (edge-triggered, like the epoll backend's
-//!   `EPOLLET`). Each completion sets readiness bits in the resource's
-//!   `ScheduledIo` and wakes the waiting task's waker. The task may run on
-//!   any worker by then: the wake goes through the normal scheduler, with the
-//!   task's QoS class, like any other wake.
-//! - **Commands from other threads** (a registration made outside a worker,
-//!   a deregistration, a cancellation of an operation that lives on another
-//!   worker's ring) go into the ring's `inbox`; the sender raises
+//! - **Readiness** (tokio-style `poll_read`/`poll_write`): each ring has
+//!   its own epoll instance (edge-triggered, as the epoll backend), and the
+//!   ring watches that instance's descriptor with one multishot `POLL_ADD`.
+//!   A resource is added to the epoll set of the worker that first waits on
+//!   it (or of a ring chosen round-robin, from a thread outside the
+//!   workers); `epoll_ctl` works from any thread, so neither adding nor
+//!   removing a resource goes through the owner. When the epoll set has
+//!   events, the ring posts one completion for the whole batch; the owner
+//!   sees it at its next tick (a load of the completion queue's tail) and
+//!   harvests the set with a non-blocking `epoll_wait`, setting readiness
+//!   bits in each resource's `ScheduledIo` and waking its tasks. The task
+//!   may run on any worker by then: the wake goes through the normal
+//!   scheduler, with the task's QoS class, like any other wake.
+//!
+//!   Why not one multishot poll per resource: the kernel runs every poll
+//!   wakeup as task work of the ring's thread and posts a completion per
+//!   wakeup; under load that costs more per event than epoll's ready list
+//!   (measured: about 10 % more kernel time per HTTP request, and a
+//!   pipelined key-value load at 0.62x of epoll's rate; see
+//!   benches/README.md). One poll on the epoll descriptor coalesces all of
+//!   a ring's wakeups between two harvests into one.
+//! - **Commands from other threads** (an operation submitted outside a
+//!   worker, a cancellation of an operation that lives on another worker's
+//!   ring) go into the ring's `inbox`; the sender raises
 //!   `has_inbox` and unparks the ring's worker. The owner drains the inbox at
 //!   every tick and before it waits, and only the owner touches its rings'
 //!   queues.
-//! - **Waiting**: a worker that parks with an operation or a readiness poll
-//!   in flight on its ring (`in_flight`) waits in the ring
+//! - **Waiting**: a worker that parks with an operation in flight on its
+//!   ring (`in_flight`) or a resource in its epoll set waits in the ring
 //!   (`io_uring_enter` with `GETEVENTS`, min 1, and the timer deadline as a
 //!   nanosecond timeout when it owns the timers). Its unparker writes the
 //!   ring's eventfd, on which a multishot poll is armed: the write posts a
 //!   completion and the wait ends. The parker's state machine
 //!   (`scheduler/park.rs`) writes the eventfd only when the worker is
 //!   parked in the ring. A worker whose ring is quiet (`is_quiet`: nothing
-//!   in flight, nothing queued) has no completion to wait for and parks on
+//!   in flight, nothing queued, an empty epoll set) has no completion to
+//!   wait for and parks on
 //!   its parker's futex instead: waking it is then one futex wake, where
 //!   the eventfd write costs a poll wakeup run as task work, a completion
 //!   and the wake of the waiting thread (the round trip of a `block_on`
 //!   thread with a task pays it at every wake). Only the owner adds to
-//!   `in_flight`, so
-//!   nothing can complete on a quiet ring while its owner sleeps on the
-//!   futex; a command sent to its inbox unparks it.
+//!   `in_flight`, so no operation can complete on a quiet ring while its
+//!   owner sleeps on the futex; a command sent to its inbox unparks it, and
+//!   so does the first resource another thread adds to its empty epoll set
+//!   (`Uring::arm_if_needed`), so the owner comes back to wait in the ring.
 //! - **Completions while busy**: every tick the worker checks its completion
 //!   queue (a load of the ring's tail) and the kernel's "task work pending"
 //!   flag (the ring is set up with `COOP_TASKRUN`), so a busy worker never
@@ -43,39 +59,37 @@
 //!
 //! # Known limitation
 //!
-//! Only a ring's owner reaps it. A worker stuck inside one long poll (a
-//! blocking call in a task: the watchdog reports it) delays the completions
-//! of the resources armed on its ring until the poll returns; the epoll
-//! backend's shared instance can be polled by any worker. Letting an idle
-//! worker reap a busy worker's ring needs a lock around the ring and is not
-//! built.
+//! Only a ring's owner reaps it (and harvests its epoll set). A worker stuck
+//! inside one long poll (a blocking call in a task: the watchdog reports
+//! it) delays the completions and the readiness of the resources on its
+//! ring until the poll returns; the epoll backend's shared instance can be
+//! polled by any worker. Letting an idle worker reap a busy worker's ring
+//! needs a lock around the ring and is not built.
 //!
 //! The kernel runs a poll's wakeup as task work of the thread that
-//! *submitted* the poll, and posts the completion only then. The ring's own
-//! wake poll follows the thread that drives the ring (`follow_thread`), but
-//! the readiness polls armed before `block_in_place` handed the core to a
-//! new thread stay with the old one: their completions are posted when that
-//! thread next enters or leaves the kernel (an interruptible sleep is cut
-//! short for it; a thread spinning in user space runs it at its next timer
-//! interrupt). Re-arming every poll on each hand-off would cost a
-//! submission per registration; it is not done.
+//! *submitted* the poll, and posts the completion only then. The ring's
+//! wake poll and epoll poll follow the thread that drives the ring
+//! (`follow_thread`, at every park and whenever the worker's queues run
+//! dry): after `block_in_place` hands the core to a new thread, the old
+//! thread's polls are cancelled and new ones armed.
 //!
 //! # Invariants
 //!
-//! - A multishot poll's `user_data` is the pointer of an
-//!   `Arc<ScheduledIo>` whose strong count the ring owns until the poll's
-//!   final completion (one without `IORING_CQE_F_MORE`). A final completion
-//!   re-arms the poll unless the resource was deregistered.
-//! - A deregistration sends `ASYNC_CANCEL` for the poll (`POLL_REMOVE` can
-//!   fail with `EALREADY` while a wakeup of the poll waits as task work, and
-//!   left the descriptor's file open). The descriptor may be closed before
-//!   the cancel lands (the poll holds its own file reference, so nothing
-//!   else can be confused with it).
+//! - A resource's epoll entry carries the pointer of an `Arc<ScheduledIo>`
+//!   that the ring's `Epoll` keeps alive (the epoll backend's invariants:
+//!   removed from the set first, released at the start of the next
+//!   harvest, which only the ring's driving thread runs).
+//! - `ScheduledIo::ring` goes from `NOT_ARMED` to one ring's index once (a
+//!   compare-exchange: one thread adds the resource), and to `CLAIMED` at
+//!   deregistration, after which it is never added again.
+//! - The epoll poll's completion carries no pointer; a completion of a
+//!   previous thread's poll (`follow_thread`) is recognised by its
+//!   generation and ignored. A final completion (the kernel ended the
+//!   multishot poll) re-arms it after a harvest.
 //! - A ring is dropped only after the runtime's workers stopped; dropping it
-//!   closes its descriptor, which cancels whatever is still armed, and
-//!   releases the `Arc`s those polls held.
+//!   closes its descriptor, which cancels whatever is still armed.
 
-use super::epoll::{drain_eventfd, new_eventfd, write_eventfd};
+use super::epoll::{drain_eventfd, new_eventfd, write_eventfd, Epoll};
 use super::op::OpSlot;
 use super::scheduled_io::ScheduledIo;
 use crate::io::ready::{Interest, Ready};
@@ -93,15 +107,15 @@ pub(crate) const RING_ENTRIES: u32 = 256;
 const IGNORE_TOKEN: u64 = 0b100;
 /// `user_data` tag bits (pointers are at least 8-aligned).
 const TAG_MASK: u64 = 0b111;
-const TAG_POLL: u64 = 0b001;
 const TAG_OP: u64 = 0b011;
 /// The wake poll's tag; the bits above it count the threads the ring has
 /// followed (see `Ring::follow_thread`).
 const TAG_WAKE: u64 = 0b010;
+/// The epoll poll's tag, with the same generation bits as the wake poll.
+const TAG_EPOLL: u64 = 0b101;
 
-/// Consecutive failed arms of one resource's poll before the ring gives up
-/// and reports an error to its tasks.
-const MAX_ARM_FAILURES: u8 = 8;
+/// `ScheduledIo::ring` once the resource was deregistered.
+const CLAIMED: usize = usize::MAX - 1;
 
 /// A busy worker runs the kernel's pending task work (one syscall) once in
 /// this many ticks.
@@ -137,11 +151,6 @@ pub(crate) fn build_ring() -> io::Result<IoUring> {
 
 /// What a thread other than the ring's owner asks of it.
 pub(crate) enum Command {
-    /// Arm the readiness poll of a new registration.
-    Arm(Arc<ScheduledIo>),
-    /// Remove the readiness poll of a deregistered resource; signal the
-    /// `Ack`, if any, once the kernel has ended the poll.
-    Disarm(Arc<ScheduledIo>, Option<Arc<Ack>>),
     /// Submit an operation (its `user_data` is set by the ring).
     Submit(squeue::Entry, Arc<OpSlot>),
     /// Cancel the operation with this `user_data`.
@@ -153,38 +162,12 @@ pub(crate) fn op_user_data(slot: &Arc<OpSlot>) -> u64 {
     Arc::as_ptr(slot) as u64 | TAG_OP
 }
 
-/// How a thread outside the runtime's workers waits for a ring's owner to
-/// end a poll (see `Uring::deregister`).
-#[derive(Default)]
-pub(crate) struct Ack {
-    done: Mutex<bool>,
-    cv: std::sync::Condvar,
-}
-
-impl Ack {
-    fn signal(&self) {
-        *self.done.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        self.cv.notify_all();
-    }
-
-    /// Waits until signalled or `limit` passes.
-    fn wait(&self, limit: Duration) {
-        let done = self.done.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = self
-            .cv
-            .wait_timeout_while(done, limit, |done| !*done)
-            .unwrap_or_else(|e| e.into_inner());
-    }
-}
-
-/// How long a thread outside the workers waits for a ring's owner to end
-/// the poll of a socket it dropped (the owner is busy in a long poll).
-const FOREIGN_DROP_WAIT: Duration = Duration::from_millis(20);
-
 /// The part of a ring other threads reach.
 pub(crate) struct RingShared {
     pub(crate) index: usize,
     wake_fd: OwnedFd,
+    /// The ring's readiness set (see the module docs).
+    ep: Epoll,
     inbox: super::inbox::Inbox<Command>,
     /// Wakes the thread that drives this ring (the worker's unparker).
     unpark: OnceLock<Box<dyn Fn() + Send + Sync>>,
@@ -196,6 +179,11 @@ impl RingShared {
     /// Queues a command for the owner and wakes it.
     pub(crate) fn send(&self, cmd: Command) {
         self.inbox.push(cmd);
+        self.kick();
+    }
+
+    /// Unparks the owner, wherever it waits, so it looks at its ring again.
+    fn kick(&self) {
         if let Some(unpark) = self.unpark.get() {
             unpark();
         } else {
@@ -278,8 +266,8 @@ impl Uring {
         Ok(sio)
     }
 
-    /// Arms the resource's poll on `local` (the waiting worker's ring), or
-    /// on a ring chosen round-robin through its inbox, unless armed already.
+    /// Adds the resource to the epoll set of `local` (the waiting worker's
+    /// ring), or of a ring chosen round-robin, unless it is in one already.
     pub(crate) fn arm_if_needed(&self, sio: &Arc<ScheduledIo>, local: Option<&mut Ring>) {
         use super::scheduled_io::NOT_ARMED;
         if sio.ring.load(Acquire) != NOT_ARMED {
@@ -296,51 +284,55 @@ impl Uring {
         {
             return;
         }
-        match local {
-            Some(r) => r.arm(sio.clone()),
-            None => self.rings[target].send(Command::Arm(sio.clone())),
+        let owner = match local {
+            Some(r) => {
+                // The ring's epoll poll must be armed by this thread before
+                // the resource can depend on it.
+                r.follow_thread();
+                true
+            }
+            None => false,
+        };
+        let shared = &self.rings[target];
+        match shared.ep.add(sio.clone()) {
+            Ok(before) => {
+                // The owner may be asleep on its futex, its ring quiet: the
+                // first resource in its set makes it wait in the ring
+                // (`loom_first_resource_brings_a_quiet_owner_back_to_its_ring`).
+                if !owner && before == 0 {
+                    shared.kick();
+                }
+            }
+            // Not pollable (a regular file, a directory): always ready, as
+            // epoll would say; the task's syscalls tell the rest.
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {
+                sio.set_readiness(Ready::READABLE | Ready::WRITABLE);
+            }
+            Err(e) => {
+                if sio.ready_now(Ready::ALL).is_ok() {
+                    tracing::warn!(
+                        "perf_runtime: cannot watch fd {} for readiness: {e}",
+                        sio.fd
+                    );
+                }
+                sio.set_readiness(Ready::ERROR | Ready::READABLE | Ready::WRITABLE);
+            }
         }
     }
 
-    /// Removes the resource's poll, if one was armed.
-    ///
-    /// The poll holds its own reference to the descriptor's file, so the
-    /// socket stays open (no EOF for the peer, its address still bound)
-    /// until the poll ends, whatever the descriptor's owner closes. On the
-    /// thread that drives the poll's ring (`local` is that ring) the cancel
-    /// is submitted now: the kernel ends the poll before the submit returns
-    /// (its task work runs on the way out), so the close that follows
-    /// releases the socket as on epoll. From another thread the cancel goes
-    /// through the ring's inbox and lands when the ring's owner next runs
-    /// (at once if it is parked: the send unparks it). A thread that runs
-    /// no core (`foreign`: a `block_on` thread, a blocking-pool job, a
-    /// thread of the user's) waits for it, up to `FOREIGN_DROP_WAIT`, as a
-    /// `close` would; a worker that does not own the ring does not wait (it
-    /// would hold up its own tasks behind another worker's).
-    pub(crate) fn deregister(
-        &self,
-        sio: &Arc<ScheduledIo>,
-        local: Option<&mut Ring>,
-        foreign: bool,
-    ) {
+    /// Removes the resource from its ring's epoll set, if it was added, from
+    /// any thread: the descriptor may be closed as soon as this returns.
+    pub(crate) fn deregister(&self, sio: &Arc<ScheduledIo>) -> io::Result<()> {
         if sio.deregistered.swap(true, AcqRel) {
-            return;
+            return Ok(());
         }
         self.live().set.remove(&(Arc::as_ptr(sio) as usize));
-        // Claim the resource so no late arm happens, and remove the poll if
-        // one was armed.
-        let ring = sio.ring.swap(usize::MAX - 1, AcqRel);
+        // Claim the resource so no late add happens.
+        let ring = sio.ring.swap(CLAIMED, AcqRel);
         if ring < self.rings.len() {
-            match local {
-                Some(r) if r.shared.index == ring => r.disarm_now(sio),
-                _ if foreign && !self.live().is_shutdown => {
-                    let ack = Arc::new(Ack::default());
-                    self.rings[ring].send(Command::Disarm(sio.clone(), Some(ack.clone())));
-                    ack.wait(FOREIGN_DROP_WAIT);
-                }
-                _ => self.rings[ring].send(Command::Disarm(sio.clone(), None)),
-            }
+            return self.rings[ring].ep.deregister(sio.fd, sio);
         }
+        Ok(())
     }
 
     /// Every live registration's waits end with an error.
@@ -353,6 +345,9 @@ impl Uring {
         };
         for sio in regs.iter().filter_map(|w| w.upgrade()) {
             sio.shutdown();
+        }
+        for ring in self.rings.iter() {
+            ring.ep.shutdown();
         }
     }
 }
@@ -376,13 +371,18 @@ pub(crate) struct Ring {
     /// The `user_data` of the wake poll armed by the thread driving the
     /// ring now (`TAG_WAKE` plus a generation).
     wake_token: u64,
-    /// The thread that armed that poll (0: none armed yet).
+    /// The `user_data` of the epoll poll armed by that thread (`TAG_EPOLL`
+    /// plus the same generation).
+    epoll_token: u64,
+    /// The thread that armed those polls (0: none armed yet).
     wake_tid: i32,
     /// Entries that did not fit in the submission queue yet.
     overflow: Vec<squeue::Entry>,
-    /// Readiness polls and operations pushed and not yet finally completed
-    /// (the wake poll and cancels are not counted).
+    /// Operations pushed and not yet finally completed (the wake and epoll
+    /// polls and cancels are not counted).
     in_flight: usize,
+    /// Harvests of the epoll set (for tests).
+    harvests: u64,
     inbox_buf: Vec<Command>,
     cqe_buf: Vec<(u64, i32, u32)>,
 }
@@ -391,6 +391,7 @@ impl Ring {
     fn new(index: usize) -> io::Result<Ring> {
         let uring = build_ring()?;
         let wake_fd = new_eventfd()?;
+        let ep = Epoll::without_wake()?;
         // Nothing is submitted here: the builder's thread is not the one
         // that will drive the ring (see `follow_thread`).
         Ok(Ring {
@@ -398,6 +399,7 @@ impl Ring {
             shared: Arc::new(RingShared {
                 index,
                 wake_fd,
+                ep,
                 inbox: super::inbox::Inbox::new(),
                 unpark: OnceLock::new(),
                 counts: super::IoCounters::default(),
@@ -408,9 +410,11 @@ impl Ring {
             wakes: 0,
             stale_wakes: 0,
             wake_token: TAG_WAKE,
+            epoll_token: TAG_EPOLL,
             wake_tid: 0,
             overflow: Vec::new(),
             in_flight: 0,
+            harvests: 0,
             inbox_buf: Vec::new(),
             cqe_buf: Vec::with_capacity(RING_ENTRIES as usize),
         })
@@ -427,8 +431,16 @@ impl Ring {
         self.push(e);
     }
 
-    /// Arms the wake poll from the thread that drives the ring now, and
-    /// cancels the one armed by the previous thread.
+    fn arm_epoll(&mut self) {
+        let e = opcode::PollAdd::new(types::Fd(self.shared.ep.fd()), libc::POLLIN as u32)
+            .multi(true)
+            .build()
+            .user_data(self.epoll_token);
+        self.push(e);
+    }
+
+    /// Arms the wake and epoll polls from the thread that drives the ring
+    /// now, and cancels the ones armed by the previous thread.
     ///
     /// The kernel runs a poll's wakeup as task work of the thread that
     /// submitted it, and only then posts the completion. A wake poll armed by
@@ -436,20 +448,39 @@ impl Ring {
     /// the core before `block_in_place` handed it on) turns every unpark
     /// into a wakeup of that thread first, and the wait here ends only after
     /// that thread has been scheduled.
-    fn follow_thread(&mut self) {
+    #[inline]
+    pub(crate) fn follow_thread(&mut self) {
         let tid = current_tid();
         if tid == self.wake_tid {
             return;
         }
         if self.wake_tid != 0 {
-            let e = opcode::AsyncCancel::new(self.wake_token)
-                .build()
-                .user_data(IGNORE_TOKEN);
-            self.push(e);
+            for token in [self.wake_token, self.epoll_token] {
+                let e = opcode::AsyncCancel::new(token)
+                    .build()
+                    .user_data(IGNORE_TOKEN);
+                self.push(e);
+            }
             self.wake_token = self.wake_token.wrapping_add(TAG_MASK + 1);
+            self.epoll_token = self.epoll_token.wrapping_add(TAG_MASK + 1);
         }
         self.wake_tid = tid;
         self.arm_wake();
+        self.arm_epoll();
+        // Resources added before this poll was armed (or while the previous
+        // thread's was) may be ready already.
+        self.harvest();
+    }
+
+    /// Dispatches the readiness the ring's epoll set holds, without
+    /// waiting.
+    fn harvest(&mut self) {
+        self.harvests += 1;
+        while let Some(n) = self.shared.ep.turn_counted(Some(Duration::ZERO)) {
+            if !Epoll::maybe_more(n) {
+                break;
+            }
+        }
     }
 
     fn push(&mut self, e: squeue::Entry) {
@@ -458,28 +489,13 @@ impl Ring {
             return;
         }
         // SAFETY: the entries this ring pushes reference only descriptors
-        // (no buffers); a readiness poll's user_data carries an `Arc` strong
+        // (no buffers); an operation's user_data carries an `Arc` strong
         // count that lives until its final completion.
         if unsafe { self.uring.submission().push(&e) }.is_err() {
             self.overflow.push(e);
         } else {
             self.unsubmitted += 1;
         }
-    }
-
-    /// Arms the multishot readiness poll of `sio` (the ring takes one
-    /// strong count, given back at the poll's final completion).
-    pub(crate) fn arm(&mut self, sio: Arc<ScheduledIo>) {
-        let fd = sio.fd;
-        let mask = sio.poll_mask;
-        let ptr = Arc::into_raw(sio) as u64;
-        debug_assert_eq!(ptr & TAG_MASK, 0);
-        let e = opcode::PollAdd::new(types::Fd(fd), mask)
-            .multi(true)
-            .build()
-            .user_data(ptr | TAG_POLL);
-        self.in_flight += 1;
-        self.push(e);
     }
 
     /// Queues operation `e`; the ring keeps one strong count of `slot`
@@ -492,11 +508,13 @@ impl Ring {
     }
 
     /// Whether nothing can complete on this ring but its wake poll: no
-    /// poll or operation in flight, nothing queued for the kernel, no
-    /// completion to dispatch and no command in the inbox. Its owner may
-    /// then park outside the ring (see the module docs).
+    /// operation in flight, no resource in its epoll set, nothing queued
+    /// for the kernel, no completion to dispatch and no command in the
+    /// inbox. Its owner may then park outside the ring (see the module
+    /// docs).
     pub(crate) fn is_quiet(&mut self) -> bool {
         self.in_flight == 0
+            && self.shared.ep.live_count() == 0
             && self.unsubmitted == 0
             && self.overflow.is_empty()
             && !self.shared.inbox.is_pending()
@@ -509,25 +527,6 @@ impl Ring {
             .build()
             .user_data(IGNORE_TOKEN);
         self.push(e);
-    }
-
-    fn disarm(&mut self, sio: &Arc<ScheduledIo>) {
-        // ASYNC_CANCEL, not POLL_REMOVE: a remove needs to own the poll and
-        // fails with EALREADY while a wakeup of it waits as task work; a
-        // cancel marks the poll, and whoever owns it then ends it.
-        let target = Arc::as_ptr(sio) as u64 | TAG_POLL;
-        let e = opcode::AsyncCancel::new(target)
-            .build()
-            .user_data(IGNORE_TOKEN);
-        self.push(e);
-    }
-
-    /// Cancels `sio`'s poll and submits at once (see `Uring::deregister`).
-    fn disarm_now(&mut self, sio: &Arc<ScheduledIo>) {
-        self.disarm(sio);
-        if let Err(e) = self.submit() {
-            tracing::error!("io_uring submit failed: {e}");
-        }
     }
 
     /// Submits what is queued (and runs pending task work) without waiting.
@@ -569,30 +568,10 @@ impl Ring {
             self.inbox_buf = buf;
             return;
         }
-        let mut acks = Vec::new();
         for cmd in buf.drain(..) {
             match cmd {
-                Command::Arm(sio) => {
-                    if !sio.deregistered.load(Acquire) {
-                        self.arm(sio);
-                    }
-                }
-                Command::Disarm(sio, ack) => {
-                    self.disarm(&sio);
-                    acks.extend(ack);
-                }
                 Command::Submit(e, slot) => self.submit_op(e, slot),
                 Command::Cancel(data) => self.cancel_op(data),
-            }
-        }
-        if !acks.is_empty() {
-            // The cancels must land before their senders go on: submit now
-            // (the kernel ends the polls before the submit returns).
-            if let Err(e) = self.submit() {
-                tracing::error!("io_uring submit failed: {e}");
-            }
-            for ack in acks {
-                ack.signal();
             }
         }
         self.inbox_buf = buf;
@@ -640,6 +619,7 @@ impl Ring {
     /// kernel's pending task work and dispatch what completed, so woken
     /// tasks are found before the worker steals or parks.
     pub(crate) fn flush(&mut self) {
+        self.follow_thread();
         if self.unsubmitted > 0
             || !self.overflow.is_empty()
             || self.shared.inbox.is_pending()
@@ -654,6 +634,9 @@ impl Ring {
     /// writes the ring's eventfd) or `timeout` passes, then dispatches.
     pub(crate) fn park(&mut self, timeout: Option<Duration>) {
         self.follow_thread();
+        // Resources removed since the last harvest: none is being looked
+        // at now (only this thread harvests), so free them before sleeping.
+        self.shared.ep.release_pending();
         self.take_inbox();
         self.refill_from_overflow();
         if !self.uring.completion().is_empty() {
@@ -743,52 +726,24 @@ impl Ring {
                     slot.complete(res, flags, false);
                 }
             }
-            d if d & TAG_MASK == TAG_POLL => {
-                let ptr = (d & !TAG_MASK) as *const ScheduledIo;
-                if cqueue::more(flags) {
-                    // SAFETY: the poll is still armed, so the strong count
-                    // the ring took in `arm` is still held.
-                    let sio = unsafe { &*ptr };
-                    if res >= 0 {
-                        sio.set_readiness(Ready::from_poll_events(res as u32));
-                    }
-                    return;
+            d if d & TAG_MASK == TAG_EPOLL => {
+                if d != self.epoll_token {
+                    return; // a previous thread's poll (see `follow_thread`)
                 }
-                // Re-arming below counts the new poll.
-                self.in_flight -= 1;
-                // SAFETY: the final completion of the poll: the ring gives
-                // back the strong count it took in `arm`.
-                let sio = unsafe { Arc::from_raw(ptr) };
-                if sio.deregistered.load(Acquire) {
-                    // Cancelled on purpose (`disarm`): the ring's count is
-                    // released here.
-                    return;
-                }
-                if res >= 0 {
-                    sio.arm_failures.store(0, Relaxed);
-                    sio.set_readiness(Ready::from_poll_events(res as u32));
+                self.harvest();
+                if !cqueue::more(flags) {
                     // The kernel ended the multishot poll (the completion
-                    // queue overflowed, ...): arm it again.
-                    self.arm(sio);
-                    return;
+                    // queue overflowed, ...): arm it again. Events that
+                    // came in between were harvested above or are reported
+                    // by the new poll (the set is still ready).
+                    if res < 0 {
+                        tracing::warn!(
+                            "perf_runtime: io_uring poll of the epoll set ended: {}",
+                            io::Error::from_raw_os_error(-res)
+                        );
+                    }
+                    self.arm_epoll();
                 }
-                // The poll failed or was cancelled by the kernel. Readiness
-                // may have been missed meanwhile: let the tasks retry their
-                // syscalls (they report real errors themselves), and arm
-                // again — unless the descriptor is gone, or arming keeps
-                // failing (then the tasks see an error rather than spin).
-                let failures = sio.arm_failures.fetch_add(1, Relaxed) + 1;
-                if res == -libc::EBADF || failures > MAX_ARM_FAILURES {
-                    sio.set_readiness(Ready::ERROR | Ready::READABLE | Ready::WRITABLE);
-                    tracing::warn!(
-                        "perf_runtime: io_uring readiness poll on fd {} stopped: {}",
-                        sio.fd,
-                        io::Error::from_raw_os_error(-res)
-                    );
-                    return;
-                }
-                sio.set_readiness(Ready::READABLE | Ready::WRITABLE);
-                self.arm(sio);
             }
             _ => {}
         }
@@ -818,7 +773,7 @@ fn is_transient(e: &io::Error) -> bool {
 
 impl Drop for Ring {
     /// Cancels everything still armed on the ring and reaps the final
-    /// completions, releasing the `Arc`s the polls hold. What the kernel
+    /// completions, releasing the `Arc`s the operations hold. What the kernel
     /// does not finish within ~64 ms stays leaked rather than freed under it.
     fn drop(&mut self) {
         let e = opcode::AsyncCancel2::new(types::CancelBuilder::any())
@@ -839,12 +794,7 @@ impl Drop for Ring {
                 if cqueue::more(flags) {
                     continue;
                 }
-                if data & TAG_MASK == TAG_POLL {
-                    let ptr = (data & !TAG_MASK) as *const ScheduledIo;
-                    // SAFETY: the poll's final completion: the ring gives
-                    // back the strong count it took in `arm`.
-                    drop(unsafe { Arc::from_raw(ptr) });
-                } else if data & TAG_MASK == TAG_OP {
+                if data & TAG_MASK == TAG_OP {
                     let ptr = (data & !TAG_MASK) as *const OpSlot;
                     // SAFETY: the operation's final completion: the ring
                     // gives back the strong count it took in `submit_op`.
@@ -867,17 +817,9 @@ impl Drop for Ring {
 mod ring_tests {
     use super::*;
 
-    /// Deregisters `sio` and cancels its poll, then parks the ring (up to
-    /// ~200 ms) until the poll's final completion gave back its reference.
-    fn disarm_and_reap(ring: &mut Ring, sio: &Arc<ScheduledIo>) {
-        sio.deregistered.store(true, Release);
-        ring.disarm(sio);
-        for _ in 0..200 {
-            ring.park(Some(Duration::from_millis(1)));
-            if Arc::strong_count(sio) == 1 {
-                break;
-            }
-        }
+    fn readable(sio: &ScheduledIo) -> bool {
+        sio.ready_now(Ready::READABLE)
+            .is_ok_and(|ev| !ev.ready.is_empty())
     }
 
     /// Whether this kernel gives the runtime io_uring (the tests check
@@ -941,9 +883,9 @@ mod ring_tests {
     }
 
     /// A ring is quiet (its owner may park outside it) only while nothing
-    /// can complete on it: an armed poll makes it busy until the poll's
-    /// final completion, a firing of the poll does not end it, and the wake
-    /// poll does not count.
+    /// can complete on it: a resource in its epoll set makes it busy until
+    /// it is removed, readiness does not end that, and the wake poll does
+    /// not count.
     #[test]
     fn a_ring_is_quiet_only_with_nothing_in_flight() {
         use std::io::Write;
@@ -953,59 +895,78 @@ mod ring_tests {
         let mut ring = Ring::new(0).unwrap();
         assert!(ring.is_quiet(), "a new ring");
         ring.park(Some(Duration::ZERO));
-        assert!(ring.is_quiet(), "with only its wake poll armed");
+        assert!(ring.is_quiet(), "with only its wake and epoll polls armed");
         let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
         let sio = Arc::new(ScheduledIo::new(a.as_raw_fd(), Interest::READABLE));
-        ring.arm(sio.clone());
-        assert!(!ring.is_quiet(), "a poll queued");
-        ring.park(Some(Duration::ZERO));
-        assert!(!ring.is_quiet(), "a poll armed");
+        ring.shared.ep.add(sio.clone()).unwrap();
+        assert!(!ring.is_quiet(), "a resource in the epoll set");
         b.write_all(b"x").unwrap();
         ring.park(Some(Duration::from_secs(5)));
-        assert!(!ring.is_quiet(), "the multishot poll goes on after firing");
-        disarm_and_reap(&mut ring, &sio);
-        assert_eq!(Arc::strong_count(&sio), 1, "the poll ended");
-        assert!(ring.is_quiet(), "after the poll's final completion");
+        assert!(
+            readable(&sio),
+            "the write did not reach the resource through the ring"
+        );
+        assert!(!ring.is_quiet(), "readiness does not remove the resource");
+        ring.shared.ep.deregister(sio.fd, &sio).unwrap();
+        assert!(ring.is_quiet(), "after the resource's removal");
+        ring.park(Some(Duration::ZERO));
+        assert_eq!(Arc::strong_count(&sio), 1, "the next harvest released it");
     }
 
-    /// A deregistered resource's poll is removed even while wakeups of it
-    /// are queued as task work (the ring runs with `COOP_TASKRUN`, so a
-    /// busy owner runs them late). `POLL_REMOVE` fails with `EALREADY` in
-    /// that window and left the poll armed, holding the descriptor's file
-    /// open: a closed socket never reached its peer as EOF.
+    /// Readiness of many resources that arrives while the owner is busy in
+    /// user space reaches it as a few completions of the epoll poll, not one
+    /// per event, and every resource sees its readiness.
     #[test]
-    fn a_disarm_lands_while_wakeups_of_the_poll_are_pending() {
+    fn a_burst_of_readiness_is_harvested_in_few_completions() {
         use std::io::Write;
         use std::sync::atomic::AtomicBool;
         if !uring_here() {
             return; // no io_uring here: nothing to check
         }
-        for round in 0..100 {
-            let mut ring = Ring::new(0).unwrap();
-            let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        const N: usize = 32;
+        let mut ring = Ring::new(0).unwrap();
+        ring.park(Some(Duration::ZERO));
+        let mut pairs = Vec::new();
+        let mut sios = Vec::new();
+        for _ in 0..N {
+            let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+            a.set_nonblocking(true).unwrap();
             let sio = Arc::new(ScheduledIo::new(a.as_raw_fd(), Interest::READABLE));
-            ring.arm(sio.clone());
-            ring.park(Some(Duration::ZERO));
-            // Another thread makes the poll fire while this one stays in
-            // user space, so the wakeups wait as this thread's task work.
-            let done = AtomicBool::new(false);
-            std::thread::scope(|s| {
-                s.spawn(|| {
-                    for _ in 0..64 {
-                        b.write_all(b"x").unwrap();
-                    }
-                    done.store(true, Release);
-                });
-                while !done.load(Acquire) {
-                    std::hint::spin_loop();
+            ring.shared.ep.add(sio.clone()).unwrap();
+            sios.push(sio);
+            pairs.push((a, b));
+        }
+        ring.park(Some(Duration::ZERO));
+        let before = ring.harvests;
+        let done = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for (_, b) in &pairs {
+                    (&*b).write_all(b"x").unwrap();
                 }
+                done.store(true, Release);
             });
-            disarm_and_reap(&mut ring, &sio);
-            assert_eq!(
-                Arc::strong_count(&sio),
-                1,
-                "round {round}: the poll is still armed after its removal"
-            );
+            while !done.load(Acquire) {
+                std::hint::spin_loop();
+            }
+        });
+        for _ in 0..100 {
+            if sios.iter().all(|s| readable(s)) {
+                break;
+            }
+            ring.park(Some(Duration::from_millis(50)));
+        }
+        for (i, sio) in sios.iter().enumerate() {
+            assert!(readable(sio), "resource {i} never became readable");
+        }
+        let harvests = ring.harvests - before;
+        assert!(
+            (1..=N as u64 / 4).contains(&harvests),
+            "{N} events took {harvests} harvests"
+        );
+        for sio in &sios {
+            ring.shared.ep.deregister(sio.fd, sio).unwrap();
         }
     }
 }
