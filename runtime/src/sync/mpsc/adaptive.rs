@@ -118,12 +118,13 @@ pub(crate) const LAG_WINDOWS: u32 = 4;
 /// # Examples
 ///
 /// A producer that fills the channel in bursts, and a consumer that
-/// empties it between them: the bound doubles at each window's end.
+/// empties it between them: the bound doubles at each window's end. (Made
+/// outside a runtime, this channel follows no memory pressure; inside one,
+/// it would also shrink when the runtime reports some.)
 ///
 /// ```
 /// use perf_runtime::sync::mpsc::{self, error::TrySendError};
 ///
-/// # perf_runtime::runtime::Runtime::new().unwrap().block_on(async {
 /// let (tx, mut rx) = mpsc::adaptive::<u32>(2, 64);
 /// assert_eq!(tx.max_capacity(), 2);
 /// for _burst in 0..40 {
@@ -142,7 +143,6 @@ pub(crate) const LAG_WINDOWS: u32 = 4;
 ///     let _ = tx.try_send(0); // the producer refills at once
 /// }
 /// assert_eq!(tx.max_capacity(), 2);
-/// # });
 /// ```
 #[track_caller]
 pub fn adaptive<T>(min: usize, max: usize) -> (Sender<T>, Receiver<T>) {

@@ -6,7 +6,7 @@
 #[cfg(perf_runtime_loom)]
 mod loom_models {
     use crate::container::{PressureCell, PressureLevel};
-    use crate::sync::mpsc::{self, error::TrySendError};
+    use crate::sync::mpsc::error::TrySendError;
     use crate::sync::tests::model;
     use loom::future::block_on;
     use loom::thread;
@@ -36,29 +36,25 @@ mod loom_models {
         });
     }
 
-    /// A sender sends three messages through a channel that shrinks below
-    /// its occupancy and grows again meanwhile: the receiver gets each
-    /// once, in order, and the accounting is exact at the end.
+    /// A sender sends three messages, shrinking the channel below its
+    /// occupancy and growing it back between them, while the receiver
+    /// receives: the receiver gets each once, in order, and the accounting
+    /// is exact at the end.
     #[test]
     fn loom_adaptive_no_message_lost_while_resizing() {
         model(|| {
             let (tx, mut rx) = super::super::adaptive_with::<u32>(1, 4, None);
-            tx.force_bound(3);
+            tx.force_bound(2);
             let sender = {
                 let tx = tx.clone();
                 thread::spawn(move || {
                     block_on(async {
-                        for v in 1..=3 {
-                            tx.send(v).await.unwrap();
-                        }
+                        tx.send(1).await.unwrap();
+                        tx.send(2).await.unwrap();
+                        tx.force_bound(1);
+                        tx.send(3).await.unwrap();
+                        tx.force_bound(2);
                     })
-                })
-            };
-            let resizer = {
-                let tx = tx.clone();
-                thread::spawn(move || {
-                    tx.force_bound(1);
-                    tx.force_bound(2);
                 })
             };
             let mut got = Vec::new();
@@ -67,7 +63,6 @@ mod loom_models {
             }
             assert_eq!(got, [1, 2, 3]);
             sender.join().unwrap();
-            resizer.join().unwrap();
             tx.assert_at_rest(0);
             assert_eq!(tx.capacity(), 2);
         });
