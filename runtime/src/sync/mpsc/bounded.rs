@@ -292,7 +292,7 @@ impl<T> Sender<T> {
     }
 
     /// The `buffer` the channel was created with; for an
-    /// [`adaptive`](super::adaptive) channel, the bound in force now.
+    /// [`adaptive`](fn@super::adaptive) channel, the bound in force now.
     pub fn max_capacity(&self) -> usize {
         self.chan.semaphore().bound()
     }
@@ -516,7 +516,7 @@ impl<T> Receiver<T> {
     }
 
     /// The `buffer` the channel was created with; for an
-    /// [`adaptive`](super::adaptive) channel, the bound in force now.
+    /// [`adaptive`](fn@super::adaptive) channel, the bound in force now.
     pub fn max_capacity(&self) -> usize {
         self.chan.semaphore().bound()
     }

@@ -1,6 +1,6 @@
 //! Multi-producer, single-consumer channels, as `tokio::sync::mpsc`:
 //! [`channel`] (bounded: senders wait while it is full),
-//! [`adaptive`] (bounded, with a capacity that follows the load and the
+//! [`adaptive`](fn@adaptive) (bounded, with a capacity that follows the load and the
 //! memory pressure) and [`unbounded_channel`].
 //!
 //! Use one to hand work or events from many tasks to one: a worker's job

@@ -160,13 +160,12 @@ mod policy {
     /// Keeps the channel full: before each receive the producer refills
     /// it. Returns the bound after `pops` receives, checking order.
     fn lag(tx: &Sender<u64>, rx: &mut Receiver<u64>, next: &mut u64, pops: usize) -> usize {
-        let mut want = *next - rx.len() as u64;
-        for _ in 0..pops {
+        let first = *next - rx.len() as u64;
+        for want in first..first + pops as u64 {
             while tx.try_send(*next).is_ok() {
                 *next += 1;
             }
             assert_eq!(rx.try_recv(), Ok(want));
-            want += 1;
         }
         tx.max_capacity()
     }
