@@ -10,6 +10,9 @@
 //! it back when it pops the message. A claim given up without sending (a
 //! dropped `Permit`) is given back at once. The semaphore also carries the
 //! channel's "receiver closed" bit, in the same atomic word as the count.
+//! An adaptive bounded channel (`adaptive.rs`) may absorb a claim given
+//! back instead of releasing it, while a shrink below the occupancy is
+//! being paid off; a claim is still never lost or counted twice.
 //!
 //! # Invariants
 //!
