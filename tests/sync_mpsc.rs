@@ -3,8 +3,11 @@
 //! capacity it was handed, and a dropped `recv` loses no message), close
 //! semantics from both ends, weak senders, the blocking calls, the
 //! unbounded flavour, the argument checks, the cooperative budget, and the
-//! auto traits.
+//! auto traits. The adaptive flavour's tests are in `sync_mpsc_adaptive.rs`.
 
+#[path = "sync_mpsc_adaptive.rs"]
+mod adaptive;
+mod policy_support;
 mod sync_support;
 
 use perf_runtime::sync::mpsc::error::{SendError, SendTimeoutError, TryRecvError, TrySendError};

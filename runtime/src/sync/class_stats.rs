@@ -344,6 +344,13 @@ impl ChannelGauge {
         };
         ChannelGauge(id)
     }
+
+    /// The channel's bound is now `bound` (an adaptive channel resized).
+    pub(crate) fn set_bound(&self, bound: usize) {
+        if let Some(e) = channels().entries[self.0].as_mut() {
+            e.bound = Some(bound);
+        }
+    }
 }
 
 impl Drop for ChannelGauge {

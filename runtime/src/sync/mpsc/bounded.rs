@@ -51,14 +51,30 @@ pub fn channel<T>(buffer: usize) -> (Sender<T>, Receiver<T>) {
         buffer <= MAX_PERMITS,
         "mpsc::channel: `buffer` may be at most usize::MAX >> 3, was {buffer}"
     );
-    let (tx, rx) = chan::channel(
+    from_semaphore(
         BoundedSemaphore {
             sem: BatchSemaphore::new(buffer),
             bound: buffer,
+            adaptive: None,
         },
-        ChannelKind::Mpsc,
         Some(buffer),
-    );
+        buffer,
+    )
+}
+
+/// A bounded channel over `semaphore` (fixed or adaptive), created at the
+/// caller's site; `capacity` is what validation reports describe, `bound`
+/// the capacity its metric starts at.
+#[track_caller]
+pub(crate) fn from_semaphore<T>(
+    semaphore: BoundedSemaphore,
+    capacity: Option<usize>,
+    bound: usize,
+) -> (Sender<T>, Receiver<T>) {
+    let (tx, rx) = chan::channel(semaphore, ChannelKind::Mpsc, capacity);
+    if capacity != Some(bound) {
+        tx.set_gauge_bound(bound);
+    }
     (Sender { chan: tx }, Receiver { chan: rx })
 }
 
@@ -122,6 +138,7 @@ impl<T> Sender<T> {
     #[track_caller]
     #[inline]
     fn acquire_slot(&self) -> TrackedAcquire<'_> {
+        self.check_pressure();
         TrackedAcquire::new(
             &self.chan.semaphore().sem,
             1,
@@ -130,11 +147,23 @@ impl<T> Sender<T> {
         )
     }
 
+    /// An adaptive channel reacts to a new memory pressure level before a
+    /// claim (`adaptive.rs`); a fixed one pays one branch.
+    #[inline]
+    fn check_pressure(&self) {
+        if let Some(a) = &self.chan.semaphore().adaptive {
+            a.check_pressure(&self.chan.semaphore().sem, &|b| {
+                self.chan.set_gauge_bound(b)
+            });
+        }
+    }
+
     /// Sends `value` if there is capacity now.
     #[track_caller]
     #[inline]
     pub fn try_send(&self, value: T) -> Result<(), TrySendError<T>> {
         self.chan.used();
+        self.check_pressure();
         match self.chan.semaphore().sem.try_acquire(1) {
             Ok(()) => {
                 self.chan.send(value);
@@ -202,6 +231,7 @@ impl<T> Sender<T> {
     #[track_caller]
     pub fn reserve_owned(self) -> impl Future<Output = Result<OwnedPermit<T>, SendError<()>>> {
         self.chan.used();
+        self.check_pressure();
         let site = Location::caller();
         async move {
             let track = Track::Send(self.chan.meta());
@@ -218,6 +248,7 @@ impl<T> Sender<T> {
     #[track_caller]
     pub fn try_reserve(&self) -> Result<Permit<'_, T>, TrySendError<()>> {
         self.chan.used();
+        self.check_pressure();
         match self.chan.semaphore().sem.try_acquire(1) {
             Ok(()) => Ok(Permit { chan: &self.chan }),
             Err(batch_semaphore::TryAcquireError::Closed) => Err(TrySendError::Closed(())),
@@ -230,6 +261,7 @@ impl<T> Sender<T> {
     #[track_caller]
     pub fn try_reserve_owned(self) -> Result<OwnedPermit<T>, TrySendError<Self>> {
         self.chan.used();
+        self.check_pressure();
         match self.chan.semaphore().sem.try_acquire(1) {
             Ok(()) => Ok(OwnedPermit {
                 chan: Some(self.chan),
@@ -259,9 +291,10 @@ impl<T> Sender<T> {
         self.chan.semaphore().sem.available_permits()
     }
 
-    /// The `buffer` the channel was created with.
+    /// The `buffer` the channel was created with; for an
+    /// [`adaptive`](fn@super::adaptive) channel, the bound in force now.
     pub fn max_capacity(&self) -> usize {
-        self.chan.semaphore().bound
+        self.chan.semaphore().bound()
     }
 
     /// A [`WeakSender`] for this channel.
@@ -279,6 +312,29 @@ impl<T> Sender<T> {
     /// How many `WeakSender`s are alive.
     pub fn weak_count(&self) -> usize {
         self.chan.weak_count()
+    }
+}
+
+/// Test hooks of the adaptive channel (`adaptive/tests.rs`).
+#[cfg(test)]
+impl<T> Sender<T> {
+    fn sizer(&self) -> &super::adaptive::Sizer {
+        let s = self.chan.semaphore();
+        s.adaptive.as_deref().expect("not an adaptive channel")
+    }
+
+    /// Moves the bound to `bound` now, as the policy would.
+    pub(crate) fn force_bound(&self, bound: usize) {
+        self.sizer()
+            .force_bound(&self.chan.semaphore().sem, bound, &|b| {
+                self.chan.set_gauge_bound(b)
+            });
+    }
+
+    /// Asserts the sizing invariants at rest with `held` claims taken.
+    pub(crate) fn assert_at_rest(&self, held: usize) {
+        self.sizer()
+            .assert_at_rest(&self.chan.semaphore().sem, held);
     }
 }
 
@@ -459,9 +515,10 @@ impl<T> Receiver<T> {
         self.chan.semaphore().sem.available_permits()
     }
 
-    /// The `buffer` the channel was created with.
+    /// The `buffer` the channel was created with; for an
+    /// [`adaptive`](fn@super::adaptive) channel, the bound in force now.
     pub fn max_capacity(&self) -> usize {
-        self.chan.semaphore().bound
+        self.chan.semaphore().bound()
     }
 
     /// How many `Sender`s are alive.

@@ -10,6 +10,9 @@
 //! it back when it pops the message. A claim given up without sending (a
 //! dropped `Permit`) is given back at once. The semaphore also carries the
 //! channel's "receiver closed" bit, in the same atomic word as the count.
+//! An adaptive bounded channel (`adaptive.rs`) may absorb a claim given
+//! back instead of releasing it, while a shrink below the occupancy is
+//! being paid off; a claim is still never lost or counted twice.
 //!
 //! # Invariants
 //!
@@ -84,27 +87,75 @@ use std::task::{ready, Context, Poll};
 
 /// A flavour's claim counter (see the module docs).
 pub(crate) trait Semaphore {
+    /// What the receiver keeps for the counter between receives (the
+    /// adaptive channel's sizing statistics); only the receiver touches it.
+    type RxState: Default + Send + Sync;
     /// No claim is taken: nothing queued, nobody mid-send.
     fn is_idle(&self) -> bool;
     /// Gives back one claim (a message was popped, or a reservation dropped).
     fn add_permit(&self);
+    /// Gives back the claim of a message the receiver just popped; a
+    /// flavour that resizes calls `resized` with the new bound (under its
+    /// sizing lock, so the metric follows resizes in order).
+    #[inline]
+    fn popped(&self, _rx: &mut Self::RxState, _resized: &dyn Fn(usize)) {
+        self.add_permit();
+    }
+    /// The receiver found the queue empty.
+    #[inline]
+    fn found_empty(_rx: &mut Self::RxState) {}
     /// Refuses every later claim.
     fn close(&self);
     fn is_closed(&self) -> bool;
 }
 
 /// The bounded flavour's counter: `bound` permits, waited for in FIFO order.
+/// An adaptive channel (`adaptive.rs`) moves its bound between a minimum
+/// and a maximum; a fixed one has `adaptive: None` and costs one
+/// predictable branch per receive for it.
 pub(crate) struct BoundedSemaphore {
     pub(crate) sem: BatchSemaphore,
+    /// The fixed bound (for an adaptive channel: its maximum).
     pub(crate) bound: usize,
+    pub(crate) adaptive: Option<Box<super::adaptive::Sizer>>,
+}
+
+impl BoundedSemaphore {
+    /// The bound in force now.
+    pub(crate) fn bound(&self) -> usize {
+        match &self.adaptive {
+            None => self.bound,
+            Some(a) => a.bound(),
+        }
+    }
 }
 
 impl Semaphore for BoundedSemaphore {
+    type RxState = super::adaptive::RxStats;
+
     fn is_idle(&self) -> bool {
-        self.sem.available_permits() == self.bound
+        match &self.adaptive {
+            None => self.sem.available_permits() == self.bound,
+            Some(a) => a.is_idle(&self.sem),
+        }
     }
+    #[inline]
     fn add_permit(&self) {
-        self.sem.release(1);
+        match &self.adaptive {
+            None => self.sem.release(1),
+            Some(a) => a.give_back(&self.sem),
+        }
+    }
+    #[inline]
+    fn popped(&self, rx: &mut Self::RxState, resized: &dyn Fn(usize)) {
+        match &self.adaptive {
+            None => self.sem.release(1),
+            Some(a) => a.popped(&self.sem, rx, resized),
+        }
+    }
+    #[inline]
+    fn found_empty(rx: &mut Self::RxState) {
+        rx.found_empty();
     }
     fn close(&self) {
         self.sem.close();
@@ -141,6 +192,8 @@ impl UnboundedSemaphore {
 }
 
 impl Semaphore for UnboundedSemaphore {
+    type RxState = ();
+
     fn is_idle(&self) -> bool {
         self.0.load(Acquire) >> 1 == 0
     }
@@ -238,6 +291,7 @@ pub(crate) fn channel<T, S: Semaphore>(
         Rx {
             inner: chan,
             closed: false,
+            state: S::RxState::default(),
         },
     )
 }
@@ -260,6 +314,14 @@ pub(crate) struct Tx<T, S> {
 }
 
 impl<T, S> Chan<T, S> {
+    /// The channel's capacity changed (an adaptive channel resized): the
+    /// metric reports the new one.
+    pub(crate) fn set_gauge_bound(&self, bound: usize) {
+        if let Some(g) = self.gauge.get() {
+            g.set_bound(bound);
+        }
+    }
+
     /// Ends the receiver's wait: a message arrived, the senders are gone,
     /// or the receive completed or was dropped.
     #[inline]
@@ -305,6 +367,11 @@ impl<T, S> Chan<T, S> {
 impl<T, S: Semaphore> Tx<T, S> {
     pub(crate) fn semaphore(&self) -> &S {
         &self.inner.semaphore
+    }
+
+    /// As [`Chan::set_gauge_bound`].
+    pub(crate) fn set_gauge_bound(&self, bound: usize) {
+        self.inner.set_gauge_bound(bound);
     }
 
     /// The sender is being used by the calling context (for the engine's
@@ -473,6 +540,8 @@ pub(crate) struct Rx<T, S: Semaphore> {
     inner: Arc<Chan<T, S>>,
     /// `close` was called (only the receiver reads or writes this).
     closed: bool,
+    /// The flavour's receiver-side state (`Semaphore::RxState`).
+    state: S::RxState,
 }
 
 impl<T, S: Semaphore> Rx<T, S> {
@@ -490,8 +559,10 @@ impl<T, S: Semaphore> Rx<T, S> {
         // SAFETY: `&mut self`: we are the one receiver, and `Rx` is not
         // `Clone`.
         let v = unsafe { self.inner.queue.pop() }?;
-        self.inner.semaphore.add_permit();
-        self.inner.meta.delivered(1);
+        let chan = &*self.inner;
+        chan.semaphore
+            .popped(&mut self.state, &|bound| chan.set_gauge_bound(bound));
+        chan.meta.delivered(1);
         Some(v)
     }
 
@@ -516,6 +587,7 @@ impl<T, S: Semaphore> Rx<T, S> {
         if self.inner.tx_closed.load(Acquire) {
             return self.pop().ok_or(TryRecvError::Disconnected);
         }
+        S::found_empty(&mut self.state);
         Err(TryRecvError::Empty)
     }
 

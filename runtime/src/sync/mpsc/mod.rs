@@ -1,6 +1,7 @@
 //! Multi-producer, single-consumer channels, as `tokio::sync::mpsc`:
-//! [`channel`] (bounded: senders wait while it is full) and
-//! [`unbounded_channel`].
+//! [`channel`] (bounded: senders wait while it is full),
+//! [`adaptive`](fn@adaptive) (bounded, with a capacity that follows the load and the
+//! memory pressure) and [`unbounded_channel`].
 //!
 //! Use one to hand work or events from many tasks to one: a worker's job
 //! queue, a logger, the requests of an actor. Messages from one sender
@@ -42,8 +43,11 @@
 // - `queue.rs`: the lock-free message store, a list of blocks
 //   (`block.rs`) where the receiver never waits for a sender.
 // - `bounded.rs`, `unbounded.rs`: the public handles.
+// - `adaptive.rs`: the adaptive bounded channel's constructor, sizing
+//   policy and the protocol that moves a live channel's bound.
 // - `error.rs`: the error types (also reachable as `mpsc::error::*`).
 
+mod adaptive;
 mod block;
 mod bounded;
 mod chan;
@@ -51,5 +55,6 @@ pub mod error;
 mod queue;
 mod unbounded;
 
+pub use adaptive::adaptive;
 pub use bounded::{channel, OwnedPermit, Permit, Receiver, Sender, WeakSender};
 pub use unbounded::{unbounded_channel, UnboundedReceiver, UnboundedSender, WeakUnboundedSender};
