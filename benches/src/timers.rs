@@ -21,7 +21,9 @@
 //! - `block_on_ping_pong`: the `block_on` thread and a spawned task pass a
 //!   message back and forth over two `futures-channel` mpsc channels of
 //!   capacity 1 (`channel(0)`: one guaranteed slot per sender), 20 000 round
-//!   trips; time per round trip.
+//!   trips in 5 blocks of 4 000 alternating between the two runtimes (after
+//!   a short warm-up block each); time per round trip, the median of each
+//!   runtime's blocks.
 
 use crate::json::{number as json_num, string as json_str};
 use crate::spin::Spin;
@@ -39,6 +41,7 @@ const CHURN_ITERS: usize = 200;
 const SLEEP_CHURN_TASKS: usize = 10_000;
 const SLEEP_CHURN_ROUNDS: usize = 20;
 const PING_PONGS: usize = 20_000;
+const PING_PONG_BLOCKS: usize = 5;
 const MS: Duration = Duration::from_millis(1);
 
 fn perf_rt(reserved: bool) -> perf_runtime::runtime::Runtime {
@@ -187,15 +190,16 @@ workloads!(
 );
 workloads!(tok, tokio, tokio::spawn, tokio::spawn);
 
-/// Round trips between the calling (`block_on`) thread and a spawned task.
+/// Round trips between the calling (`block_on`) thread and a spawned task
+/// on runtime `$rt`: `$n` of them, then the time per round trip.
 macro_rules! ping_pong {
-    ($rt:expr, $spawn:path) => {{
+    ($rt:expr, $spawn:path, $n:expr) => {{
         use futures_channel::mpsc;
         use futures_util::StreamExt;
-        let rt = $rt;
+        let n: u32 = $n;
         let (mut to_task, mut task_rx) = mpsc::channel::<u32>(0);
         let (mut task_tx, mut from_task) = mpsc::channel::<u32>(0);
-        rt.block_on(async move {
+        $rt.block_on(async move {
             let echo = $spawn(async move {
                 while let Some(v) = task_rx.next().await {
                     if send(&mut task_tx, v).await.is_err() {
@@ -204,16 +208,40 @@ macro_rules! ping_pong {
                 }
             });
             let start = Instant::now();
-            for i in 0..PING_PONGS as u32 {
+            for i in 0..n {
                 send(&mut to_task, i).await.expect("echo task alive");
                 assert_eq!(from_task.next().await, Some(i));
             }
-            let per = start.elapsed() / PING_PONGS as u32;
+            let per = start.elapsed() / n;
             drop(to_task);
             let _ = echo.await;
             per
         })
     }};
+}
+
+/// `block_on_ping_pong`: `PING_PONG_BLOCKS` blocks of round trips on each
+/// runtime, alternating perf, tokio, perf, ... (both runtimes built once);
+/// each side's time is the median of its blocks. On a shared machine the
+/// load drifts during a run: alternating blocks exposes both runtimes to the
+/// same drift, where one long run each compared whatever load each met.
+fn ping_pong_row() -> (Duration, Duration) {
+    let perf_rt = perf_rt(false);
+    let tokio_rt = tokio_rt();
+    let per_block = (PING_PONGS / PING_PONG_BLOCKS) as u32;
+    // One warm-up block each: thread start-up, first-touch of the queues.
+    ping_pong!(perf_rt, perf_runtime::spawn, per_block / 4);
+    ping_pong!(tokio_rt, tokio::spawn, per_block / 4);
+    let mut perf = Vec::with_capacity(PING_PONG_BLOCKS);
+    let mut tokio = Vec::with_capacity(PING_PONG_BLOCKS);
+    for _ in 0..PING_PONG_BLOCKS {
+        perf.push(nanos(ping_pong!(perf_rt, perf_runtime::spawn, per_block)));
+        tokio.push(nanos(ping_pong!(tokio_rt, tokio::spawn, per_block)));
+    }
+    (
+        Duration::from_nanos(pct(&mut perf, 0.5)),
+        Duration::from_nanos(pct(&mut tokio, 0.5)),
+    )
 }
 
 async fn send<T>(
@@ -318,91 +346,121 @@ fn print(row: Row, json: bool) {
     }
 }
 
-/// `compare -- timers [--json]`.
+const ROWS: [&str; 6] = [
+    "sleep_idle",
+    "sleep_backlog",
+    "sleep_backlog_reserved",
+    "timeout_churn",
+    "sleep_churn",
+    "block_on_ping_pong",
+];
+
+/// `compare -- timers [--json] [ROW...]`: with row names, only those rows.
 pub fn main(args: &[String]) -> ExitCode {
     let mut json = false;
+    let mut only: Vec<&str> = Vec::new();
     for a in args {
         match a.as_str() {
             "--json" => json = true,
+            row if ROWS.contains(&row) => only.push(row),
             other => {
-                eprintln!("compare timers: unknown argument `{other}`; the only option is --json");
+                eprintln!(
+                    "compare timers: unknown argument `{other}`; options: --json and row names ({})",
+                    ROWS.join(", ")
+                );
                 return ExitCode::from(2);
             }
         }
     }
+    let want = |row: &str| only.is_empty() || only.contains(&row);
     if !json {
         println!(
             "compare -- timers: {WORKERS} workers, enable_all on both; lateness from the \
              requested deadline, nothing subtracted; one run"
         );
     }
-    let spin = Spin::calibrate(BATCH_POLL);
+    // Only the backlog rows use it; calibrating takes a moment.
+    let spin = || Spin::calibrate(BATCH_POLL);
 
-    let perf = perf_rt(false).block_on(perf::sleeps(SLEEPS, false));
-    let tokio = tokio_rt().block_on(tok::sleeps(SLEEPS, false));
-    print(
-        Row::Latency {
-            bench: "sleep_idle",
-            perf,
-            tokio,
-        },
-        json,
-    );
+    if want("sleep_idle") {
+        let perf = perf_rt(false).block_on(perf::sleeps(SLEEPS, false));
+        let tokio = tokio_rt().block_on(tok::sleeps(SLEEPS, false));
+        print(
+            Row::Latency {
+                bench: "sleep_idle",
+                perf,
+                tokio,
+            },
+            json,
+        );
+    }
 
-    let tokio_backlog = tokio_rt().block_on(tok::sleeps_under_backlog(spin));
-    let perf = perf_rt(false).block_on(perf::sleeps_under_backlog(spin));
-    print(
-        Row::Latency {
-            bench: "sleep_backlog",
-            perf,
-            tokio: tokio_backlog.clone(),
-        },
-        json,
-    );
-    let perf = perf_rt(true).block_on(perf::sleeps_under_backlog(spin));
-    print(
-        Row::Latency {
-            bench: "sleep_backlog_reserved",
-            perf,
-            tokio: tokio_backlog,
-        },
-        json,
-    );
+    if want("sleep_backlog") || want("sleep_backlog_reserved") {
+        let spin = spin();
+        let tokio_backlog = tokio_rt().block_on(tok::sleeps_under_backlog(spin));
+        if want("sleep_backlog") {
+            let perf = perf_rt(false).block_on(perf::sleeps_under_backlog(spin));
+            print(
+                Row::Latency {
+                    bench: "sleep_backlog",
+                    perf,
+                    tokio: tokio_backlog.clone(),
+                },
+                json,
+            );
+        }
+        if want("sleep_backlog_reserved") {
+            let perf = perf_rt(true).block_on(perf::sleeps_under_backlog(spin));
+            print(
+                Row::Latency {
+                    bench: "sleep_backlog_reserved",
+                    perf,
+                    tokio: tokio_backlog,
+                },
+                json,
+            );
+        }
+    }
 
-    let perf = perf_rt(false).block_on(perf::timeout_churn());
-    let tokio = tokio_rt().block_on(tok::timeout_churn());
-    print(
-        Row::Throughput {
-            bench: "timeout_churn",
-            perf,
-            tokio,
-            late: None,
-        },
-        json,
-    );
+    if want("timeout_churn") {
+        let perf = perf_rt(false).block_on(perf::timeout_churn());
+        let tokio = tokio_rt().block_on(tok::timeout_churn());
+        print(
+            Row::Throughput {
+                bench: "timeout_churn",
+                perf,
+                tokio,
+                late: None,
+            },
+            json,
+        );
+    }
 
-    let (mut perf_rounds, perf_late) = perf_rt(false).block_on(perf::sleep_churn());
-    let (mut tokio_rounds, tokio_late) = tokio_rt().block_on(tok::sleep_churn());
-    print(
-        Row::Throughput {
-            bench: "sleep_churn",
-            perf: Duration::from_nanos(pct(&mut perf_rounds, 0.5)),
-            tokio: Duration::from_nanos(pct(&mut tokio_rounds, 0.5)),
-            late: Some((perf_late, tokio_late)),
-        },
-        json,
-    );
+    if want("sleep_churn") {
+        let (mut perf_rounds, perf_late) = perf_rt(false).block_on(perf::sleep_churn());
+        let (mut tokio_rounds, tokio_late) = tokio_rt().block_on(tok::sleep_churn());
+        print(
+            Row::Throughput {
+                bench: "sleep_churn",
+                perf: Duration::from_nanos(pct(&mut perf_rounds, 0.5)),
+                tokio: Duration::from_nanos(pct(&mut tokio_rounds, 0.5)),
+                late: Some((perf_late, tokio_late)),
+            },
+            json,
+        );
+    }
 
-    let perf = ping_pong!(perf_rt(false), perf_runtime::spawn);
-    let tokio = ping_pong!(tokio_rt(), tokio::spawn);
-    print(
-        Row::Throughput {
-            bench: "block_on_ping_pong",
-            perf,
-            tokio,
-            late: None,
-        },
-        json,
-    );
+    if want("block_on_ping_pong") {
+        let (perf, tokio) = ping_pong_row();
+        print(
+            Row::Throughput {
+                bench: "block_on_ping_pong",
+                perf,
+                tokio,
+                late: None,
+            },
+            json,
+        );
+    }
     ExitCode::SUCCESS
 }
