@@ -9,6 +9,10 @@
 //!
 //! Rows:
 //! - `sleep_idle`: 1 000 sleeps of 1 ms by one task on an idle runtime;
+//!   under it (`sleep_idle_os_floor` in JSON, `p50_ns`/`p99_ns`) the same
+//!   sleeps by a plain thread waiting on a futex with a timeout, its timer
+//!   slack lowered: the platform's floor, which no runtime beats without
+//!   spinning;
 //! - `sleep_backlog`: the same from a Critical task while 32 Batch tasks
 //!   burn 100 µs per poll (tokio has no classes: every task is plain);
 //! - `sleep_backlog_reserved`: as `sleep_backlog` with
@@ -16,8 +20,9 @@
 //!   worker: its arm is the plain backlog again);
 //! - `timeout_churn`: 1 024 tasks each looping `timeout(10 ms, yield_now())`
 //!   (a timer made and cancelled per iteration); time per iteration;
-//! - `sleep_churn`: 10 000 tasks each sleeping a random 0–5 ms, 20 rounds;
-//!   time per round, and the lateness of every sleep;
+//! - `sleep_churn`: 10 000 tasks each sleeping a random 0–5 ms, 20 rounds
+//!   alternating between the two runtimes (the same sleeps on each); the
+//!   median time per round, and the lateness of every sleep;
 //! - `block_on_ping_pong`: the `block_on` thread and a spawned task pass a
 //!   message back and forth over two `futures-channel` mpsc channels of
 //!   capacity 1 (`channel(0)`: one guaranteed slot per sender), 20 000 round
@@ -154,29 +159,25 @@ macro_rules! workloads {
                 start.elapsed() / (CHURN_TASKS * CHURN_ITERS) as u32
             }
 
-            /// Per round: its duration; and every sleep's lateness.
-            pub(super) async fn sleep_churn() -> (Vec<u64>, Vec<u64>) {
-                let mut rounds = Vec::with_capacity(SLEEP_CHURN_ROUNDS);
-                let mut late = Vec::with_capacity(SLEEP_CHURN_TASKS * SLEEP_CHURN_ROUNDS);
-                let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-                for _ in 0..SLEEP_CHURN_ROUNDS {
-                    let start = Instant::now();
-                    let tasks: Vec<_> = (0..SLEEP_CHURN_TASKS)
-                        .map(|_| {
-                            let d = Duration::from_nanos(next_rand(&mut seed) % 5_000_000);
-                            $rt::spawn(async move {
-                                let deadline = Instant::now() + d;
-                                $rt::time::sleep(d).await;
-                                nanos(deadline.elapsed())
-                            })
+            /// One round: `SLEEP_CHURN_TASKS` tasks each sleeping a random
+            /// 0–5 ms (from `seed`); its duration, and each sleep's lateness
+            /// appended to `late`.
+            pub(super) async fn sleep_churn_round(seed: &mut u64, late: &mut Vec<u64>) -> u64 {
+                let start = Instant::now();
+                let tasks: Vec<_> = (0..SLEEP_CHURN_TASKS)
+                    .map(|_| {
+                        let d = Duration::from_nanos(next_rand(seed) % 5_000_000);
+                        $rt::spawn(async move {
+                            let deadline = Instant::now() + d;
+                            $rt::time::sleep(d).await;
+                            nanos(deadline.elapsed())
                         })
-                        .collect();
-                    for t in tasks {
-                        late.push(t.await.expect("sleep task"));
-                    }
-                    rounds.push(nanos(start.elapsed()));
+                    })
+                    .collect();
+                for t in tasks {
+                    late.push(t.await.expect("sleep task"));
                 }
-                (rounds, late)
+                nanos(start.elapsed())
             }
         }
     };
@@ -346,6 +347,41 @@ fn print(row: Row, json: bool) {
     }
 }
 
+/// The platform's floor for `sleep_idle`: a plain thread (timer slack
+/// lowered to 1 ns, as perf_runtime's workers do) waiting 1 ms on a condvar
+/// (a futex with a timeout) `SLEEPS` times; the lateness of each wake from
+/// its deadline. No runtime can wake a sleeping thread sooner than this
+/// without spinning; on a virtual machine it is tens of µs.
+fn os_floor() -> Vec<u64> {
+    std::thread::spawn(|| {
+        // SAFETY: PR_SET_TIMERSLACK takes the slack by value and only
+        // affects the calling thread (the one spawned here).
+        unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
+        let lock = std::sync::Mutex::new(());
+        let cv = std::sync::Condvar::new();
+        let mut out = Vec::with_capacity(SLEEPS);
+        for _ in 0..SLEEPS {
+            let deadline = Instant::now() + MS;
+            let mut guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                guard = cv
+                    .wait_timeout(guard, deadline - now)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+            drop(guard);
+            out.push(nanos(deadline.elapsed()));
+        }
+        out
+    })
+    .join()
+    .expect("floor thread")
+}
+
 const ROWS: [&str; 6] = [
     "sleep_idle",
     "sleep_backlog",
@@ -393,6 +429,21 @@ pub fn main(args: &[String]) -> ExitCode {
             },
             json,
         );
+        let mut floor = os_floor();
+        let (p50, p99) = (pct(&mut floor, 0.5), pct(&mut floor, 0.99));
+        if json {
+            println!(
+                "{{\"bench\":{},\"p50_ns\":{p50},\"p99_ns\":{p99}}}",
+                json_str("sleep_idle_os_floor")
+            );
+        } else {
+            println!(
+                "{:<24} lateness p50/p99  a plain thread's 1 ms futex wait {:>8.1} / {:>8.1} µs (the platform's floor)",
+                "",
+                p50 as f64 / 1e3,
+                p99 as f64 / 1e3
+            );
+        }
     }
 
     if want("sleep_backlog") || want("sleep_backlog_reserved") {
@@ -437,8 +488,20 @@ pub fn main(args: &[String]) -> ExitCode {
     }
 
     if want("sleep_churn") {
-        let (mut perf_rounds, perf_late) = perf_rt(false).block_on(perf::sleep_churn());
-        let (mut tokio_rounds, tokio_late) = tokio_rt().block_on(tok::sleep_churn());
+        // Rounds alternate between the runtimes (both built once), each
+        // side's rounds drawing the same sleeps, so load drift hits both.
+        let (perf_rt, tokio_rt) = (perf_rt(false), tokio_rt());
+        let (mut perf_seed, mut tokio_seed) = (0x9e37_79b9_7f4a_7c15u64, 0x9e37_79b9_7f4a_7c15u64);
+        let mut perf_late = Vec::with_capacity(SLEEP_CHURN_TASKS * SLEEP_CHURN_ROUNDS);
+        let mut tokio_late = Vec::with_capacity(SLEEP_CHURN_TASKS * SLEEP_CHURN_ROUNDS);
+        let mut perf_rounds = Vec::with_capacity(SLEEP_CHURN_ROUNDS);
+        let mut tokio_rounds = Vec::with_capacity(SLEEP_CHURN_ROUNDS);
+        for _ in 0..SLEEP_CHURN_ROUNDS {
+            perf_rounds
+                .push(perf_rt.block_on(perf::sleep_churn_round(&mut perf_seed, &mut perf_late)));
+            tokio_rounds
+                .push(tokio_rt.block_on(tok::sleep_churn_round(&mut tokio_seed, &mut tokio_late)));
+        }
         print(
             Row::Throughput {
                 bench: "sleep_churn",

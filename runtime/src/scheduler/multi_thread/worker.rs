@@ -113,8 +113,8 @@ fn run_loop(cx: &WorkerCx) {
             deactivate(shared, core);
             continue;
         }
-        if time.is_due() {
-            core.drivers(|| time.process());
+        if let Some(now) = time.due_now() {
+            core.drivers(|| time.process_at(now));
         }
         core.drivers(|| core.io.tick());
         if let Some(io) = &shared.common.io {
