@@ -9,6 +9,10 @@
 //!
 //! Rows:
 //! - `sleep_idle`: 1 000 sleeps of 1 ms by one task on an idle runtime;
+//!   under it (`sleep_idle_os_floor` in JSON, `p50_ns`/`p99_ns`) the same
+//!   sleeps by a plain thread waiting on a futex with a timeout, its timer
+//!   slack lowered: the platform's floor, which no runtime beats without
+//!   spinning;
 //! - `sleep_backlog`: the same from a Critical task while 32 Batch tasks
 //!   burn 100 µs per poll (tokio has no classes: every task is plain);
 //! - `sleep_backlog_reserved`: as `sleep_backlog` with
@@ -16,12 +20,15 @@
 //!   worker: its arm is the plain backlog again);
 //! - `timeout_churn`: 1 024 tasks each looping `timeout(10 ms, yield_now())`
 //!   (a timer made and cancelled per iteration); time per iteration;
-//! - `sleep_churn`: 10 000 tasks each sleeping a random 0–5 ms, 20 rounds;
-//!   time per round, and the lateness of every sleep;
+//! - `sleep_churn`: 10 000 tasks each sleeping a random 0–5 ms, 20 rounds
+//!   alternating between the two runtimes (the same sleeps on each); the
+//!   median time per round, and the lateness of every sleep;
 //! - `block_on_ping_pong`: the `block_on` thread and a spawned task pass a
 //!   message back and forth over two `futures-channel` mpsc channels of
 //!   capacity 1 (`channel(0)`: one guaranteed slot per sender), 20 000 round
-//!   trips; time per round trip.
+//!   trips in 5 blocks of 4 000 alternating between the two runtimes (after
+//!   a short warm-up block each); time per round trip, the median of each
+//!   runtime's blocks.
 
 use crate::json::{number as json_num, string as json_str};
 use crate::spin::Spin;
@@ -39,6 +46,7 @@ const CHURN_ITERS: usize = 200;
 const SLEEP_CHURN_TASKS: usize = 10_000;
 const SLEEP_CHURN_ROUNDS: usize = 20;
 const PING_PONGS: usize = 20_000;
+const PING_PONG_BLOCKS: usize = 5;
 const MS: Duration = Duration::from_millis(1);
 
 fn perf_rt(reserved: bool) -> perf_runtime::runtime::Runtime {
@@ -151,29 +159,25 @@ macro_rules! workloads {
                 start.elapsed() / (CHURN_TASKS * CHURN_ITERS) as u32
             }
 
-            /// Per round: its duration; and every sleep's lateness.
-            pub(super) async fn sleep_churn() -> (Vec<u64>, Vec<u64>) {
-                let mut rounds = Vec::with_capacity(SLEEP_CHURN_ROUNDS);
-                let mut late = Vec::with_capacity(SLEEP_CHURN_TASKS * SLEEP_CHURN_ROUNDS);
-                let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-                for _ in 0..SLEEP_CHURN_ROUNDS {
-                    let start = Instant::now();
-                    let tasks: Vec<_> = (0..SLEEP_CHURN_TASKS)
-                        .map(|_| {
-                            let d = Duration::from_nanos(next_rand(&mut seed) % 5_000_000);
-                            $rt::spawn(async move {
-                                let deadline = Instant::now() + d;
-                                $rt::time::sleep(d).await;
-                                nanos(deadline.elapsed())
-                            })
+            /// One round: `SLEEP_CHURN_TASKS` tasks each sleeping a random
+            /// 0–5 ms (from `seed`); its duration, and each sleep's lateness
+            /// appended to `late`.
+            pub(super) async fn sleep_churn_round(seed: &mut u64, late: &mut Vec<u64>) -> u64 {
+                let start = Instant::now();
+                let tasks: Vec<_> = (0..SLEEP_CHURN_TASKS)
+                    .map(|_| {
+                        let d = Duration::from_nanos(next_rand(seed) % 5_000_000);
+                        $rt::spawn(async move {
+                            let deadline = Instant::now() + d;
+                            $rt::time::sleep(d).await;
+                            nanos(deadline.elapsed())
                         })
-                        .collect();
-                    for t in tasks {
-                        late.push(t.await.expect("sleep task"));
-                    }
-                    rounds.push(nanos(start.elapsed()));
+                    })
+                    .collect();
+                for t in tasks {
+                    late.push(t.await.expect("sleep task"));
                 }
-                (rounds, late)
+                nanos(start.elapsed())
             }
         }
     };
@@ -187,15 +191,16 @@ workloads!(
 );
 workloads!(tok, tokio, tokio::spawn, tokio::spawn);
 
-/// Round trips between the calling (`block_on`) thread and a spawned task.
+/// Round trips between the calling (`block_on`) thread and a spawned task
+/// on runtime `$rt`: `$n` of them, then the time per round trip.
 macro_rules! ping_pong {
-    ($rt:expr, $spawn:path) => {{
+    ($rt:expr, $spawn:path, $n:expr) => {{
         use futures_channel::mpsc;
         use futures_util::StreamExt;
-        let rt = $rt;
+        let n: u32 = $n;
         let (mut to_task, mut task_rx) = mpsc::channel::<u32>(0);
         let (mut task_tx, mut from_task) = mpsc::channel::<u32>(0);
-        rt.block_on(async move {
+        $rt.block_on(async move {
             let echo = $spawn(async move {
                 while let Some(v) = task_rx.next().await {
                     if send(&mut task_tx, v).await.is_err() {
@@ -204,16 +209,40 @@ macro_rules! ping_pong {
                 }
             });
             let start = Instant::now();
-            for i in 0..PING_PONGS as u32 {
+            for i in 0..n {
                 send(&mut to_task, i).await.expect("echo task alive");
                 assert_eq!(from_task.next().await, Some(i));
             }
-            let per = start.elapsed() / PING_PONGS as u32;
+            let per = start.elapsed() / n;
             drop(to_task);
             let _ = echo.await;
             per
         })
     }};
+}
+
+/// `block_on_ping_pong`: `PING_PONG_BLOCKS` blocks of round trips on each
+/// runtime, alternating perf, tokio, perf, ... (both runtimes built once);
+/// each side's time is the median of its blocks. On a shared machine the
+/// load drifts during a run: alternating blocks exposes both runtimes to the
+/// same drift, where one long run each compared whatever load each met.
+fn ping_pong_row() -> (Duration, Duration) {
+    let perf_rt = perf_rt(false);
+    let tokio_rt = tokio_rt();
+    let per_block = (PING_PONGS / PING_PONG_BLOCKS) as u32;
+    // One warm-up block each: thread start-up, first-touch of the queues.
+    ping_pong!(perf_rt, perf_runtime::spawn, per_block / 4);
+    ping_pong!(tokio_rt, tokio::spawn, per_block / 4);
+    let mut perf = Vec::with_capacity(PING_PONG_BLOCKS);
+    let mut tokio = Vec::with_capacity(PING_PONG_BLOCKS);
+    for _ in 0..PING_PONG_BLOCKS {
+        perf.push(nanos(ping_pong!(perf_rt, perf_runtime::spawn, per_block)));
+        tokio.push(nanos(ping_pong!(tokio_rt, tokio::spawn, per_block)));
+    }
+    (
+        Duration::from_nanos(pct(&mut perf, 0.5)),
+        Duration::from_nanos(pct(&mut tokio, 0.5)),
+    )
 }
 
 async fn send<T>(
@@ -318,91 +347,183 @@ fn print(row: Row, json: bool) {
     }
 }
 
-/// `compare -- timers [--json]`.
+/// The platform's floor for `sleep_idle`: a plain thread (timer slack
+/// lowered to 1 ns, as perf_runtime's workers do) waiting 1 ms on a condvar
+/// (a futex with a timeout) `SLEEPS` times; the lateness of each wake from
+/// its deadline. No runtime can wake a sleeping thread sooner than this
+/// without spinning; on a virtual machine it is tens of µs.
+fn os_floor() -> Vec<u64> {
+    std::thread::spawn(|| {
+        // SAFETY: PR_SET_TIMERSLACK takes the slack by value and only
+        // affects the calling thread (the one spawned here).
+        unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
+        let lock = std::sync::Mutex::new(());
+        let cv = std::sync::Condvar::new();
+        let mut out = Vec::with_capacity(SLEEPS);
+        for _ in 0..SLEEPS {
+            let deadline = Instant::now() + MS;
+            let mut guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                guard = cv
+                    .wait_timeout(guard, deadline - now)
+                    .unwrap_or_else(|e| e.into_inner())
+                    .0;
+            }
+            drop(guard);
+            out.push(nanos(deadline.elapsed()));
+        }
+        out
+    })
+    .join()
+    .expect("floor thread")
+}
+
+const ROWS: [&str; 6] = [
+    "sleep_idle",
+    "sleep_backlog",
+    "sleep_backlog_reserved",
+    "timeout_churn",
+    "sleep_churn",
+    "block_on_ping_pong",
+];
+
+/// `compare -- timers [--json] [ROW...]`: with row names, only those rows.
 pub fn main(args: &[String]) -> ExitCode {
     let mut json = false;
+    let mut only: Vec<&str> = Vec::new();
     for a in args {
         match a.as_str() {
             "--json" => json = true,
+            row if ROWS.contains(&row) => only.push(row),
             other => {
-                eprintln!("compare timers: unknown argument `{other}`; the only option is --json");
+                eprintln!(
+                    "compare timers: unknown argument `{other}`; options: --json and row names ({})",
+                    ROWS.join(", ")
+                );
                 return ExitCode::from(2);
             }
         }
     }
+    let want = |row: &str| only.is_empty() || only.contains(&row);
     if !json {
         println!(
             "compare -- timers: {WORKERS} workers, enable_all on both; lateness from the \
              requested deadline, nothing subtracted; one run"
         );
     }
-    let spin = Spin::calibrate(BATCH_POLL);
+    // Only the backlog rows use it; calibrating takes a moment.
+    let spin = || Spin::calibrate(BATCH_POLL);
 
-    let perf = perf_rt(false).block_on(perf::sleeps(SLEEPS, false));
-    let tokio = tokio_rt().block_on(tok::sleeps(SLEEPS, false));
-    print(
-        Row::Latency {
-            bench: "sleep_idle",
-            perf,
-            tokio,
-        },
-        json,
-    );
+    if want("sleep_idle") {
+        let perf = perf_rt(false).block_on(perf::sleeps(SLEEPS, false));
+        let tokio = tokio_rt().block_on(tok::sleeps(SLEEPS, false));
+        print(
+            Row::Latency {
+                bench: "sleep_idle",
+                perf,
+                tokio,
+            },
+            json,
+        );
+        let mut floor = os_floor();
+        let (p50, p99) = (pct(&mut floor, 0.5), pct(&mut floor, 0.99));
+        if json {
+            println!(
+                "{{\"bench\":{},\"p50_ns\":{p50},\"p99_ns\":{p99}}}",
+                json_str("sleep_idle_os_floor")
+            );
+        } else {
+            println!(
+                "{:<24} lateness p50/p99  a plain thread's 1 ms futex wait {:>8.1} / {:>8.1} µs (the platform's floor)",
+                "",
+                p50 as f64 / 1e3,
+                p99 as f64 / 1e3
+            );
+        }
+    }
 
-    let tokio_backlog = tokio_rt().block_on(tok::sleeps_under_backlog(spin));
-    let perf = perf_rt(false).block_on(perf::sleeps_under_backlog(spin));
-    print(
-        Row::Latency {
-            bench: "sleep_backlog",
-            perf,
-            tokio: tokio_backlog.clone(),
-        },
-        json,
-    );
-    let perf = perf_rt(true).block_on(perf::sleeps_under_backlog(spin));
-    print(
-        Row::Latency {
-            bench: "sleep_backlog_reserved",
-            perf,
-            tokio: tokio_backlog,
-        },
-        json,
-    );
+    if want("sleep_backlog") || want("sleep_backlog_reserved") {
+        let spin = spin();
+        let tokio_backlog = tokio_rt().block_on(tok::sleeps_under_backlog(spin));
+        if want("sleep_backlog") {
+            let perf = perf_rt(false).block_on(perf::sleeps_under_backlog(spin));
+            print(
+                Row::Latency {
+                    bench: "sleep_backlog",
+                    perf,
+                    tokio: tokio_backlog.clone(),
+                },
+                json,
+            );
+        }
+        if want("sleep_backlog_reserved") {
+            let perf = perf_rt(true).block_on(perf::sleeps_under_backlog(spin));
+            print(
+                Row::Latency {
+                    bench: "sleep_backlog_reserved",
+                    perf,
+                    tokio: tokio_backlog,
+                },
+                json,
+            );
+        }
+    }
 
-    let perf = perf_rt(false).block_on(perf::timeout_churn());
-    let tokio = tokio_rt().block_on(tok::timeout_churn());
-    print(
-        Row::Throughput {
-            bench: "timeout_churn",
-            perf,
-            tokio,
-            late: None,
-        },
-        json,
-    );
+    if want("timeout_churn") {
+        let perf = perf_rt(false).block_on(perf::timeout_churn());
+        let tokio = tokio_rt().block_on(tok::timeout_churn());
+        print(
+            Row::Throughput {
+                bench: "timeout_churn",
+                perf,
+                tokio,
+                late: None,
+            },
+            json,
+        );
+    }
 
-    let (mut perf_rounds, perf_late) = perf_rt(false).block_on(perf::sleep_churn());
-    let (mut tokio_rounds, tokio_late) = tokio_rt().block_on(tok::sleep_churn());
-    print(
-        Row::Throughput {
-            bench: "sleep_churn",
-            perf: Duration::from_nanos(pct(&mut perf_rounds, 0.5)),
-            tokio: Duration::from_nanos(pct(&mut tokio_rounds, 0.5)),
-            late: Some((perf_late, tokio_late)),
-        },
-        json,
-    );
+    if want("sleep_churn") {
+        // Rounds alternate between the runtimes (both built once), each
+        // side's rounds drawing the same sleeps, so load drift hits both.
+        let (perf_rt, tokio_rt) = (perf_rt(false), tokio_rt());
+        let (mut perf_seed, mut tokio_seed) = (0x9e37_79b9_7f4a_7c15u64, 0x9e37_79b9_7f4a_7c15u64);
+        let mut perf_late = Vec::with_capacity(SLEEP_CHURN_TASKS * SLEEP_CHURN_ROUNDS);
+        let mut tokio_late = Vec::with_capacity(SLEEP_CHURN_TASKS * SLEEP_CHURN_ROUNDS);
+        let mut perf_rounds = Vec::with_capacity(SLEEP_CHURN_ROUNDS);
+        let mut tokio_rounds = Vec::with_capacity(SLEEP_CHURN_ROUNDS);
+        for _ in 0..SLEEP_CHURN_ROUNDS {
+            perf_rounds
+                .push(perf_rt.block_on(perf::sleep_churn_round(&mut perf_seed, &mut perf_late)));
+            tokio_rounds
+                .push(tokio_rt.block_on(tok::sleep_churn_round(&mut tokio_seed, &mut tokio_late)));
+        }
+        print(
+            Row::Throughput {
+                bench: "sleep_churn",
+                perf: Duration::from_nanos(pct(&mut perf_rounds, 0.5)),
+                tokio: Duration::from_nanos(pct(&mut tokio_rounds, 0.5)),
+                late: Some((perf_late, tokio_late)),
+            },
+            json,
+        );
+    }
 
-    let perf = ping_pong!(perf_rt(false), perf_runtime::spawn);
-    let tokio = ping_pong!(tokio_rt(), tokio::spawn);
-    print(
-        Row::Throughput {
-            bench: "block_on_ping_pong",
-            perf,
-            tokio,
-            late: None,
-        },
-        json,
-    );
+    if want("block_on_ping_pong") {
+        let (perf, tokio) = ping_pong_row();
+        print(
+            Row::Throughput {
+                bench: "block_on_ping_pong",
+                perf,
+                tokio,
+                late: None,
+            },
+            json,
+        );
+    }
     ExitCode::SUCCESS
 }

@@ -254,19 +254,54 @@ impl TimeHandle {
         next != NO_WAKE && self.inner.clock.now_nanos() >= next
     }
 
+    /// `is_due` that also returns the time it read (for `process_at`), so
+    /// the worker's check and the firing share one clock read.
+    #[inline]
+    pub(crate) fn due_now(&self) -> Option<u64> {
+        let next = self.inner.next_wake.load(Relaxed);
+        if next == NO_WAKE {
+            return None;
+        }
+        let now = self.inner.clock.now_nanos();
+        (now >= next).then_some(now)
+    }
+
     /// Fires every timer, of every shard, whose exact deadline has passed.
     /// Wakers run with the locks released.
     pub(crate) fn process(&self) {
-        let now = self.inner.clock.now_nanos();
+        self.process_at(self.inner.clock.now_nanos());
+    }
+
+    /// `process` with `now` (the clock's time, nanoseconds since its origin,
+    /// read by the caller just before).
+    ///
+    /// The calling thread's own shard is locked; another worker's shard only
+    /// if its lock is free. A held lock means its owner is registering or
+    /// cancelling a timer there (it is awake, and checks for due timers
+    /// before it polls or parks again), or another worker is firing it: two
+    /// workers would otherwise queue on the same lock to fire the same
+    /// timers. A skipped shard keeps its `next` at or before `now`, so
+    /// `recompute` leaves `next_wake` due and whoever checks next fires it
+    /// (the driver owner's park timeout is then zero).
+    pub(crate) fn process_at(&self, now: u64) {
         if self.inner.last_now.load(Relaxed) < now {
             self.inner.last_now.store(now, Relaxed);
         }
+        let own = self.current_shard();
         let mut wakers = WakeList::new();
-        for shard in self.inner.shards.iter() {
+        for (index, shard) in self.inner.shards.iter().enumerate() {
             if shard.next.load(SeqCst) > now {
                 continue;
             }
-            let mut locked = lock(&shard.locked);
+            let mut locked = if index == own {
+                lock(&shard.locked)
+            } else {
+                match shard.locked.try_lock() {
+                    Ok(guard) => guard,
+                    Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+                    Err(std::sync::TryLockError::WouldBlock) => continue,
+                }
+            };
             while let Some((_, waker)) = locked.wheel.poll(now) {
                 if let Some(waker) = waker {
                     wakers.push(waker);

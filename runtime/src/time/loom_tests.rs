@@ -198,3 +198,41 @@ fn driver_owner_sees_registration_or_is_woken() {
         );
     });
 }
+
+/// `process` on a thread that does not own a shard skips it while its lock
+/// is held (its owner registering there): a due timer of that shard is then
+/// not lost. Either it fired, or `next_wake` stays due, so the next check
+/// (`is_due`, the driver owner's zero park timeout) fires it.
+#[test]
+fn process_skips_a_busy_shard_without_losing_its_timer() {
+    loom::model(|| {
+        // One worker: shard 0 is its own, shard 1 the shared one.
+        let h = TimeHandle::new(true, true, Duration::from_millis(1), 1);
+        let (count, waker) = counting_waker();
+        let super::handle::Registered::Linked(due) =
+            h.register(0, h.now() + Duration::from_millis(1), &waker, true)
+        else {
+            unreachable!()
+        };
+        h.clock().advance(Duration::from_millis(1));
+
+        let owner = {
+            let h = h.clone();
+            let waker = waker.clone();
+            thread::spawn(move || {
+                // The owner registers another timer in its shard (locking it).
+                let _ = h.register(0, h.now() + Duration::from_millis(5), &waker, true);
+            })
+        };
+        // A thread that is no worker: shard 0 is not its own.
+        h.process();
+        owner.join().unwrap();
+        assert_bound_holds(&h);
+        if count.0.load(SeqCst) == 0 {
+            assert!(h.is_due(), "a due timer skipped and next_wake not due");
+            h.process();
+        }
+        assert_eq!(count.0.load(SeqCst), 1, "the due timer fires once");
+        assert!(h.is_fired(0, due));
+    });
+}

@@ -113,8 +113,8 @@ fn run_loop(cx: &WorkerCx) {
             deactivate(shared, core);
             continue;
         }
-        if time.is_due() {
-            core.drivers(|| time.process());
+        if let Some(now) = time.due_now() {
+            core.drivers(|| time.process_at(now));
         }
         core.drivers(|| core.io.tick());
         if let Some(io) = &shared.common.io {
@@ -149,8 +149,16 @@ fn run_loop(cx: &WorkerCx) {
 #[inline]
 fn run_task(shared: &MultiThreadScheduler, core: &Core, task: Notified) {
     if core.is_searching.replace(false) && shared.idle.transition_worker_from_searching() {
-        // We were the last searcher: someone else must look for the rest.
-        shared.notify_parked(core.node);
+        // We were the last searcher: someone else must look for the rest,
+        // if there is any. The check follows our SeqCst decrement, and a
+        // producer's state load follows its push: either it saw nobody
+        // searching and woke a sleeper itself, or we see its task here. A
+        // sleeper woken when nothing is queued (a wake from outside that
+        // brought one task, the common case of a `block_on` thread talking
+        // to a task) would only search, find nothing and park again: a
+        // context switch per message on a machine with a CPU to spare, and
+        // a stolen time slice on one without.
+        shared.notify_if_work_pending();
     }
     task.header().last_worker.store(core.index as u32, Relaxed);
     core.stats.on_poll(task.header());

@@ -100,6 +100,44 @@ fn loom_idle_two_workers_park_while_work_arrives() {
     });
 }
 
+/// The last searcher found a task and stops searching while a producer
+/// pushes another (it saw the searcher and woke nobody, or saw nobody
+/// searching and woke the sleeper). The searcher wakes a sleeper only if
+/// work is queued after its decrement (`notify_if_work_pending` in
+/// `worker::run_task`): with nothing queued it wakes nobody, and the other
+/// worker must still end up awake when the producer's task is there.
+#[test]
+fn loom_idle_last_searcher_finds_work_while_more_arrives() {
+    loom::model(|| {
+        let idle = Arc::new(Idle::new(2));
+        let queue = Arc::new(Queue(AtomicUsize::new(0)));
+        // Worker 1 sleeps; worker 0 searches and has just taken a task.
+        assert!(!idle.transition_worker_to_parked(1, false));
+        assert!(idle.transition_worker_to_searching());
+
+        let producer = {
+            let (idle, queue) = (idle.clone(), queue.clone());
+            thread::spawn(move || {
+                queue.push();
+                idle.worker_to_notify()
+            })
+        };
+        let woke = if idle.transition_worker_from_searching() && !queue.is_empty() {
+            idle.worker_to_notify()
+        } else {
+            None
+        };
+        let notified = producer.join().unwrap();
+
+        assert!(
+            notified == Some(1) || woke == Some(1),
+            "work pushed but the sleeper left asleep"
+        );
+        assert!(!(notified.is_some() && woke.is_some()), "woken twice");
+        assert!(!idle.is_parked(1));
+    });
+}
+
 /// A reserved worker goes to sleep (register, then a last look at the
 /// Critical queues) while a producer pushes a Critical task and looks for a
 /// reserved sleeper to wake: either the last look sees the task or the
