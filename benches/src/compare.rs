@@ -5,8 +5,8 @@
 //! cargo run --release -p benches --bin compare -- qos [--json] [--wakes N]
 //! cargo run --release -p benches --bin compare -- container [--json]   # as root
 //! cargo run --release -p benches --bin compare -- sync [--json] [--samples N]
-//! cargo run --release -p benches --bin compare -- io [--json] [--rounds N] [--ms N]
-//! cargo run --release -p benches --bin compare -- timers [--json]
+//! cargo run --release -p benches --bin compare -- io [--json] [--rounds N] [--ms N] [--conns LIST]
+//! cargo run --release -p benches --bin compare -- timers [--json] [ROW...]
 //! ```
 //!
 //! See `benches/README.md` for what each workload measures.
@@ -34,7 +34,7 @@ usage: compare scheduler [--json] [--samples N] [--warmup N] [--only NAME[,NAME.
        compare io [--json] [--rounds N] [--ms N] [--conns LIST] [--no-http]
        compare sync [--json] [--samples N] [--warmup N] [--only NAME[,NAME...]]
                     [--tokio-vs-tokio] [--off-vs-off] [--unpinned]
-       compare timers [--json]
+       compare timers [--json] [ROW...]
 
 scheduler    runs every workload on perf_runtime and on tokio (2 workers each),
              interleaving the two sample by sample, then idle_memory
@@ -47,6 +47,13 @@ container    request latency under a fractional CPU quota and an in-place quota
 sync         perf_runtime::sync vs tokio::sync (2 workers each), ns per operation,
              interleaved sample by sample; the uncontended mutex loop also with
              perf_runtime's validation off and in Report mode
+io           TCP echo (1 KiB, closed loop) and a hyper hello-world under wrk, each
+             server in its own pinned process: perf on io_uring (tokio traits, and
+             owned buffers for echo), perf on epoll, tokio
+timers       timer lateness from the requested deadline (idle, under a Batch
+             backlog), timer churn, and the block_on round trip; ROW names one
+             of sleep_idle, sleep_backlog, sleep_backlog_reserved, timeout_churn,
+             sleep_churn, block_on_ping_pong
 
 options:
   --json         one JSON object per line instead of a table
