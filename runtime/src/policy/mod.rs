@@ -158,9 +158,10 @@ impl ResourceLimit {
     }
 
     /// Whether a pool check has something to check (`max_workers`, a
-    /// queue depth, `numa_nodes`, `qos`).
+    /// queue depth, `numa_nodes`, `qos`, `max_locks`).
     pub(crate) fn has_pool_limits(&self) -> bool {
         self.max_workers.is_some()
+            || self.max_locks.is_some()
             || self.numa_nodes.is_some()
             || self.qos.is_some()
             || self.classes.iter().any(|c| c.max_queue_depth.is_some())

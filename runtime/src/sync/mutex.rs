@@ -14,8 +14,16 @@
 //! guard — plain or mapped — keeps the [`Held`](crate::validation::Held) token and un-records the
 //! lock when dropped. `try_lock` records a try; owned guards are checked
 //! but not recorded (they may move to another task).
+//!
+//! # Metrics
+//!
+//! The mutex also embeds a [`LockStats`]: its class's metrics slot (cached
+//! at first use), the sampling count of its hold times (one acquisition in
+//! 16 of each mutex is timed from grant to guard drop; the guard keeps the
+//! [`HoldTimer`]), and its place in the live-lock count.
 
 use super::batch_semaphore::{BatchSemaphore, TryAcquireError};
+use super::class_stats::{HoldTimer, LockStats};
 use super::tracking::{Acquiring, HeldToken, Track, TrackedAcquire};
 use crate::loom::cell::UnsafeCell;
 use crate::validation::{Access, LockClass, LockKind, LockMeta};
@@ -54,6 +62,7 @@ use std::sync::Arc;
 /// ```
 pub struct Mutex<T: ?Sized> {
     meta: LockMeta,
+    stats: LockStats,
     s: BatchSemaphore,
     c: UnsafeCell<T>,
 }
@@ -98,6 +107,7 @@ impl<T> Mutex<T> {
     pub fn new(t: T) -> Mutex<T> {
         Mutex {
             meta: LockMeta::new(LockKind::Mutex),
+            stats: LockStats::new(),
             s: BatchSemaphore::new(1),
             c: UnsafeCell::new(t),
         }
@@ -109,6 +119,7 @@ impl<T> Mutex<T> {
     pub const fn const_new(t: T) -> Mutex<T> {
         Mutex {
             meta: LockMeta::new(LockKind::Mutex),
+            stats: LockStats::new_static(),
             s: BatchSemaphore::const_new(1),
             c: UnsafeCell::new(t),
         }
@@ -131,6 +142,7 @@ impl<T> Mutex<T> {
     pub fn with_class(t: T, class: &'static LockClass) -> Mutex<T> {
         Mutex {
             meta: LockMeta::with_class(LockKind::Mutex, class),
+            stats: LockStats::new(),
             s: BatchSemaphore::new(1),
             c: UnsafeCell::new(t),
         }
@@ -144,6 +156,7 @@ impl<T> Mutex<T> {
     pub fn with_class_and_key(t: T, class: &'static LockClass, key: u64) -> Mutex<T> {
         Mutex {
             meta: LockMeta::with_class_and_key(LockKind::Mutex, class, key),
+            stats: LockStats::new(),
             s: BatchSemaphore::new(1),
             c: UnsafeCell::new(t),
         }
@@ -155,6 +168,7 @@ impl<T> Mutex<T> {
     pub const fn const_with_class(t: T, class: &'static LockClass) -> Mutex<T> {
         Mutex {
             meta: LockMeta::with_class(LockKind::Mutex, class),
+            stats: LockStats::new_static(),
             s: BatchSemaphore::const_new(1),
             c: UnsafeCell::new(t),
         }
@@ -182,12 +196,14 @@ impl<T: ?Sized> Mutex<T> {
         let track = Track::Lock {
             meta: &self.meta,
             access: Access::Exclusive,
+            stats: &self.stats,
         };
         let acquire = TrackedAcquire::new(&self.s, 1, track, Location::caller());
         Acquiring::new(acquire, move |res| match res {
             Ok(held) => MutexGuard {
                 lock: self,
                 held: HeldToken::new(held),
+                hold: self.stats.hold_start(&self.meta),
             },
             Err(_) => unreachable!("a Mutex's semaphore is never closed"),
         })
@@ -204,13 +220,16 @@ impl<T: ?Sized> Mutex<T> {
             let track = Track::Owned {
                 meta: &self.meta,
                 access: Access::Exclusive,
+                stats: &self.stats,
             };
             let Ok(held) = TrackedAcquire::new(&self.s, 1, track, site).await else {
                 unreachable!("a Mutex's semaphore is never closed");
             };
+            let hold = self.stats.hold_start(&self.meta);
             OwnedMutexGuard {
                 lock: self,
                 held: HeldToken::new(held),
+                hold,
             }
         }
     }
@@ -224,6 +243,7 @@ impl<T: ?Sized> Mutex<T> {
             Ok(()) => Ok(MutexGuard {
                 lock: self,
                 held: HeldToken::new(self.meta.try_acquired(Access::Exclusive)),
+                hold: self.stats.hold_start(&self.meta),
             }),
             Err(_) => Err(TryLockError(())),
         }
@@ -235,6 +255,7 @@ impl<T: ?Sized> Mutex<T> {
     pub fn try_lock_owned(self: Arc<Self>) -> Result<OwnedMutexGuard<T>, TryLockError> {
         match self.s.try_acquire(1) {
             Ok(()) => Ok(OwnedMutexGuard {
+                hold: self.stats.hold_start(&self.meta),
                 lock: self,
                 held: HeldToken::empty(),
             }),
@@ -311,6 +332,8 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 pub struct MutexGuard<'a, T: ?Sized> {
     lock: &'a Mutex<T>,
     held: HeldToken,
+    /// Dropped after `drop` released the lock: records a sampled hold.
+    hold: HoldTimer,
 }
 
 // SAFETY: sharing the guard shares `&T` only.
@@ -328,12 +351,14 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         F: FnOnce(&mut T) -> &mut U,
     {
         let data = f(&mut *this) as *mut U;
+        let hold = this.hold.take();
         let this = ManuallyDrop::new(this);
         MappedMutexGuard {
             s: &this.lock.s,
             data,
             // SAFETY: `this` is never used or dropped again: moved out once.
             held: unsafe { std::ptr::read(&this.held) },
+            hold,
             _marker: PhantomData,
         }
     }
@@ -348,12 +373,14 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
             None => return Err(this),
         };
         drop(this.held.take());
+        let hold = this.hold.take();
         let this = ManuallyDrop::new(this);
         Ok(MappedMutexGuard {
             s: &this.lock.s,
             data,
             // SAFETY: as in `map`.
             held: unsafe { std::ptr::read(&this.held) },
+            hold,
             _marker: PhantomData,
         })
     }
@@ -400,6 +427,8 @@ pub struct OwnedMutexGuard<T: ?Sized> {
     /// acquired it, for the wait-for graph only (`LockMeta::acquire_owned_at`);
     /// un-recorded wherever the guard is dropped.
     held: HeldToken,
+    /// As `MutexGuard`'s.
+    hold: HoldTimer,
 }
 
 // SAFETY: as `MutexGuard`.
@@ -419,10 +448,15 @@ impl<T: ?Sized> OwnedMutexGuard<T> {
         let data = f(&mut *this) as *mut U;
         // A mapped guard is not followed by the engine.
         drop(this.held.take());
+        let hold = this.hold.take();
         let this = ManuallyDrop::new(this);
-        // SAFETY: `this` is never used or dropped again; the Arc moves out (the `held` slot left behind is empty: nothing to drop).
+        // SAFETY: `this` is never used or dropped again; the Arc moves out (the `held` and `hold` slots left behind are empty: nothing to drop).
         let lock = unsafe { std::ptr::read(&this.lock) };
-        OwnedMappedMutexGuard { data, lock }
+        OwnedMappedMutexGuard {
+            data,
+            lock,
+            _hold: hold,
+        }
     }
 
     /// As [`map`](Self::map), but `f` may decline, returning the guard.
@@ -434,10 +468,16 @@ impl<T: ?Sized> OwnedMutexGuard<T> {
             Some(d) => d as *mut U,
             None => return Err(this),
         };
+        drop(this.held.take());
+        let hold = this.hold.take();
         let this = ManuallyDrop::new(this);
         // SAFETY: as in `map`.
         let lock = unsafe { std::ptr::read(&this.lock) };
-        Ok(OwnedMappedMutexGuard { data, lock })
+        Ok(OwnedMappedMutexGuard {
+            data,
+            lock,
+            _hold: hold,
+        })
     }
 }
 
@@ -481,6 +521,7 @@ pub struct MappedMutexGuard<'a, T: ?Sized> {
     s: &'a BatchSemaphore,
     data: *mut T,
     held: HeldToken,
+    hold: HoldTimer,
     _marker: PhantomData<&'a mut T>,
 }
 
@@ -497,12 +538,14 @@ impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
         F: FnOnce(&mut T) -> &mut U,
     {
         let data = f(&mut *this) as *mut U;
+        let hold = this.hold.take();
         let this = ManuallyDrop::new(this);
         MappedMutexGuard {
             s: this.s,
             data,
             // SAFETY: `this` is never used or dropped again: moved out once.
             held: unsafe { std::ptr::read(&this.held) },
+            hold,
             _marker: PhantomData,
         }
     }
@@ -540,6 +583,8 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for MappedMutexGuard<'_, T> {
 pub struct OwnedMappedMutexGuard<T: ?Sized, U: ?Sized = T> {
     data: *mut U,
     lock: Arc<Mutex<T>>,
+    /// Records a sampled hold when dropped (after the release).
+    _hold: HoldTimer,
 }
 
 // SAFETY: the guard owns the lock's permit and points into its data; it is a

@@ -27,6 +27,7 @@ pub use guard::{RwLockMappedWriteGuard, RwLockReadGuard, RwLockWriteGuard};
 pub use owned_guard::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard};
 
 use super::batch_semaphore::BatchSemaphore;
+use super::class_stats::LockStats;
 use super::mutex::TryLockError;
 use super::tracking::{Acquiring, Track, TrackedAcquire};
 use crate::loom::cell::UnsafeCell;
@@ -62,6 +63,9 @@ const MAX_READS: u32 = 10;
 /// ```
 pub struct RwLock<T: ?Sized> {
     meta: LockMeta,
+    /// Metrics: class slot, hold-time sampling, live count (as `Mutex`'s;
+    /// borrowed guards are timed, owned ones are not).
+    stats: LockStats,
     max_readers: u32,
     s: BatchSemaphore,
     c: UnsafeCell<T>,
@@ -125,6 +129,7 @@ impl<T> RwLock<T> {
         );
         RwLock {
             meta,
+            stats: LockStats::new(),
             max_readers: max_reads,
             s: BatchSemaphore::new(max_reads as usize),
             c: UnsafeCell::new(value),
@@ -137,6 +142,7 @@ impl<T> RwLock<T> {
     pub const fn const_new(value: T) -> RwLock<T> {
         RwLock {
             meta: LockMeta::new(LockKind::RwLock),
+            stats: LockStats::new_static(),
             max_readers: MAX_READS,
             s: BatchSemaphore::const_new(MAX_READS as usize),
             c: UnsafeCell::new(value),
@@ -162,10 +168,16 @@ impl<T: ?Sized> RwLock<T> {
         let track = Track::Lock {
             meta: &self.meta,
             access: Access::Shared,
+            stats: &self.stats,
         };
         let acquire = TrackedAcquire::new(&self.s, 1, track, Location::caller());
         Acquiring::new(acquire, move |res| match res {
-            Ok(held) => RwLockReadGuard::new(&self.s, self.data_shared(), held),
+            Ok(held) => RwLockReadGuard::new(
+                &self.s,
+                self.data_shared(),
+                held,
+                self.stats.hold_start(&self.meta),
+            ),
             Err(_) => unreachable!("an RwLock's semaphore is never closed"),
         })
     }
@@ -192,6 +204,7 @@ impl<T: ?Sized> RwLock<T> {
                 &self.s,
                 self.data_shared(),
                 self.meta.try_acquired(Access::Shared),
+                self.stats.hold_start(&self.meta),
             )),
             Err(_) => Err(TryLockError(())),
         }
@@ -217,12 +230,18 @@ impl<T: ?Sized> RwLock<T> {
         let track = Track::Lock {
             meta: &self.meta,
             access: Access::Exclusive,
+            stats: &self.stats,
         };
         let acquire = TrackedAcquire::new(&self.s, self.max_readers, track, Location::caller());
         Acquiring::new(acquire, move |res| match res {
-            Ok(held) => {
-                RwLockWriteGuard::new(&self.s, &self.meta, self.data_mut(), self.max_readers, held)
-            }
+            Ok(held) => RwLockWriteGuard::new(
+                &self.s,
+                &self.meta,
+                self.data_mut(),
+                self.max_readers,
+                held,
+                self.stats.hold_start(&self.meta),
+            ),
             Err(_) => unreachable!("an RwLock's semaphore is never closed"),
         })
     }
@@ -250,6 +269,7 @@ impl<T: ?Sized> RwLock<T> {
                 self.data_mut(),
                 self.max_readers,
                 self.meta.try_acquired(Access::Exclusive),
+                self.stats.hold_start(&self.meta),
             )),
             Err(_) => Err(TryLockError(())),
         }
@@ -309,6 +329,7 @@ async fn owned_acquire<T: ?Sized>(
     let track = Track::Owned {
         meta: &lock.meta,
         access,
+        stats: &lock.stats,
     };
     if TrackedAcquire::new(&lock.s, n, track, site).await.is_err() {
         unreachable!("an RwLock's semaphore is never closed");
