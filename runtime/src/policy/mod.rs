@@ -103,13 +103,18 @@ pub struct Burst {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ResourceLimit {
-    /// CPU the service may use, in thousandths of a CPU.
+    /// CPU the service may use, in thousandths of a CPU. Caps an
+    /// auto-sized multi-thread pool at `ceil(millicores / 1000)` workers
+    /// when below the container's quota (see [`crate::qos`]).
     pub cpu_millicores: Option<u64>,
-    /// Memory the service may use, in MiB.
+    /// Memory the service may use, in MiB: the memory limit the pressure
+    /// level is computed against when below the container's.
     pub memory_mb: Option<u64>,
     /// Worker threads at most.
     pub max_workers: Option<usize>,
-    /// Locks alive at once at most.
+    /// Locks alive at once at most: live `Mutex` and `RwLock` instances in
+    /// the process (a `const_new` static is not counted); a breach is a
+    /// High violation on resource `locks` at a pool check.
     pub max_locks: Option<usize>,
     /// Live tasks of all classes together at most.
     pub max_tasks: Option<usize>,
