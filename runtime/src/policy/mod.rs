@@ -444,6 +444,19 @@ impl Policy {
         result
     }
 
+    /// The layers over the container's (the file, the systems provider,
+    /// the builder) composed without it: what the policy itself sets, for
+    /// the limits that are combined with the container's live values
+    /// (`cpu_millicores`, `memory_mb`) rather than overriding a value
+    /// detected once at start-up.
+    pub(crate) fn over_container(&self) -> ResourceLimit {
+        let state = self.inner.lock();
+        state
+            .file
+            .overlay(&state.provider)
+            .overlay(&self.inner.builder)
+    }
+
     /// Replaces the systems provider's layer; returns whether the policy in
     /// force changed.
     pub(crate) fn set_provider_layer(&self, layer: ResourceLimit) -> bool {

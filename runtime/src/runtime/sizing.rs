@@ -29,11 +29,13 @@
 //! # The resource policy
 //!
 //! The policy's `cpu_millicores` caps the rule's count at
-//! `ceil(millicores / 1000)` (at least 1) when it is below the container's
-//! own quota (or there is none), and its `memory_mb` is the memory limit
-//! the pressure level is computed against when it is below the container's
-//! (or there is none). Both are read from the policy in force at every pass
-//! of the monitor, so a reloaded policy file resizes the pool live; the
+//! `ceil(millicores / 1000)` (at least 1), and its `memory_mb` is the
+//! memory limit the pressure level is computed against when it is below
+//! the container's (or there is none). Both are the policy's own layers
+//! (file, systems provider, builder), not the container layer it was built
+//! over — that one is the container's values at start-up, and the monitor
+//! reads the live ones. They are read at every pass of the monitor, so a
+//! reloaded policy file resizes the pool live; the
 //! multi-thread runtime's monitor also applies them once at start-up,
 //! before the workers start. An explicit worker count is never capped.
 
@@ -103,9 +105,9 @@ impl Sizing {
         }
     }
 
-    /// The policy in force, if one is attached.
-    fn policy_limits(&self) -> Option<std::sync::Arc<ResourceLimit>> {
-        self.policy.get().map(Policy::current)
+    /// The policy's own layers, if one is attached (module docs).
+    fn policy_limits(&self) -> Option<ResourceLimit> {
+        self.policy.get().map(Policy::over_container)
     }
 
     /// The pressure level of `limits` against the effective memory limit.
@@ -134,12 +136,8 @@ impl Sizing {
     }
 
     /// `decision` capped by the policy's `cpu_millicores` (module docs).
-    fn capped(&self, decision: WorkerDecision, limits: &Limits) -> WorkerDecision {
-        cap_by_millicores(
-            decision,
-            limits.cpu_quota,
-            self.policy_limits().and_then(|p| p.cpu_millicores),
-        )
+    fn capped(&self, decision: WorkerDecision) -> WorkerDecision {
+        cap_by_millicores(decision, self.policy_limits().and_then(|p| p.cpu_millicores))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -201,35 +199,25 @@ impl Sizing {
     }
 }
 
-/// The memory limit the pressure level is computed against: the policy's
-/// `memory_mb` when it is below the container's limit (in whole MiB, so a
-/// policy layer that only restates the container's limit changes nothing)
-/// or there is none.
+/// The memory limit the pressure level is computed against: the smaller
+/// of the container's and the policy's `memory_mb`.
 pub(crate) fn effective_memory_limit(container: Option<u64>, policy_mb: Option<u64>) -> Option<u64> {
-    match (container, policy_mb) {
-        (Some(c), Some(mb)) if mb < c >> 20 => Some(mb.saturating_mul(1 << 20)),
-        (None, Some(mb)) => Some(mb.saturating_mul(1 << 20)),
-        (c, _) => c,
+    let policy = policy_mb.map(|mb| mb.saturating_mul(1 << 20));
+    match (container, policy) {
+        (Some(c), Some(p)) => Some(c.min(p)),
+        (c, p) => c.or(p),
     }
 }
 
-/// `decision` capped at `ceil(millicores / 1000)` workers (at least 1) when
-/// the policy's millicores are below the container's quota (or there is
-/// none); the reason says so.
+/// `decision` capped at `ceil(millicores / 1000)` workers (at least 1); the
+/// reason says so when the cap lowers it.
 pub(crate) fn cap_by_millicores(
     mut decision: WorkerDecision,
-    quota: Option<f64>,
     millicores: Option<u64>,
 ) -> WorkerDecision {
     let Some(m) = millicores else {
         return decision;
     };
-    let container = quota
-        .filter(|q| q.is_finite() && *q > 0.0)
-        .map(|q| (q * 1000.0).round() as u64);
-    if container.is_some_and(|c| m >= c) {
-        return decision;
-    }
     let cap = usize::try_from(m.div_ceil(1000)).unwrap_or(usize::MAX).max(1);
     if cap < decision.workers {
         decision.workers = cap;
@@ -294,11 +282,8 @@ fn apply_policy_at_start(shared: &MultiThreadScheduler, sizing: &Sizing) {
     if !sizing.auto {
         return;
     }
-    let Some(limits) = sizing.limits() else {
-        return;
-    };
     let before = sizing.decision();
-    let after = sizing.capped(before.clone(), &limits);
+    let after = sizing.capped(before.clone());
     if after.workers < before.workers {
         tracing::info!(
             from = before.workers,
@@ -361,10 +346,12 @@ fn resize(
     last_parks: &mut Option<u64>,
     normal_threads: usize,
 ) -> WorkerDecision {
-    let mut decision = sizing.capped(
-        decide_workers(limits.cpu_quota, limits.cpuset.len(), sizing.rounding, None),
-        limits,
-    );
+    let mut decision = sizing.capped(decide_workers(
+        limits.cpu_quota,
+        limits.cpuset.len(),
+        sizing.rounding,
+        None,
+    ));
     let ceiling = decision.workers.clamp(1, normal_threads);
     if ceiling < decision.workers {
         decision.reason.push_str(&format!(

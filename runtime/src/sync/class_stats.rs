@@ -77,18 +77,30 @@ pub(crate) fn live_locks() -> usize {
     n.max(0) as usize
 }
 
-/// A lock's metrics state (see above).
+/// A lock's validation record with its metrics state (see above); derefs
+/// to the [`LockMeta`], so a lock keeps one field for both and an
+/// acquisition future one reference.
 pub(crate) struct LockStats {
+    meta: LockMeta,
     slot: OnceLock<&'static LockClassStats>,
     acquisitions: AtomicU32,
     counted: bool,
 }
 
+impl std::ops::Deref for LockStats {
+    type Target = LockMeta;
+    #[inline]
+    fn deref(&self) -> &LockMeta {
+        &self.meta
+    }
+}
+
 impl LockStats {
     /// For a lock counted as live until it is dropped.
-    pub(crate) fn new() -> LockStats {
+    pub(crate) fn new(meta: LockMeta) -> LockStats {
         LIVE[shard()].fetch_add(1, Relaxed);
         LockStats {
+            meta,
             slot: OnceLock::new(),
             acquisitions: AtomicU32::new(0),
             counted: true,
@@ -97,44 +109,48 @@ impl LockStats {
 
     /// For a lock in a `static` (not counted as live).
     #[cfg_attr(perf_runtime_loom, allow(dead_code))]
-    pub(crate) const fn new_static() -> LockStats {
+    pub(crate) const fn new_static(meta: LockMeta) -> LockStats {
         LockStats {
+            meta,
             slot: OnceLock::new(),
             acquisitions: AtomicU32::new(0),
             counted: false,
         }
     }
 
-    /// The slot of the lock's class (`meta` is the lock's).
+    /// The metrics slot of the lock's class.
     #[inline]
-    pub(crate) fn class(&self, meta: &LockMeta) -> &'static LockClassStats {
+    pub(crate) fn metrics_class(&self) -> &'static LockClassStats {
         match self.slot.get() {
             Some(s) => s,
-            None => self.resolve(meta),
+            None => self.resolve(),
         }
     }
 
     #[cold]
-    fn resolve(&self, meta: &LockMeta) -> &'static LockClassStats {
-        self.slot.get_or_init(|| slot(meta))
+    fn resolve(&self) -> &'static LockClassStats {
+        self.slot.get_or_init(|| slot(&self.meta))
     }
 
     /// An acquisition was granted: a running hold timer for one in
     /// `TIME_EVERY` acquisitions of this lock, else an idle one.
     #[inline]
-    pub(crate) fn hold_start(&self, meta: &LockMeta) -> HoldTimer {
+    pub(crate) fn hold_start(&self) -> HoldTimer {
         let n = self.acquisitions.load(Relaxed);
         self.acquisitions.store(n.wrapping_add(1), Relaxed);
         if n % TIME_EVERY != 0 {
             return HoldTimer(None);
         }
-        self.timed(meta)
+        self.timed()
     }
 
     #[cold]
     #[inline(never)]
-    fn timed(&self, meta: &LockMeta) -> HoldTimer {
-        HoldTimer(Some((crate::scheduler::stats::now_ns(), self.class(meta))))
+    fn timed(&self) -> HoldTimer {
+        HoldTimer(Some((
+            crate::scheduler::stats::now_ns(),
+            self.metrics_class(),
+        )))
     }
 }
 

@@ -61,8 +61,7 @@ use std::sync::Arc;
 /// # });
 /// ```
 pub struct Mutex<T: ?Sized> {
-    meta: LockMeta,
-    stats: LockStats,
+    meta: LockStats,
     s: BatchSemaphore,
     c: UnsafeCell<T>,
 }
@@ -106,8 +105,7 @@ impl<T> Mutex<T> {
     #[track_caller]
     pub fn new(t: T) -> Mutex<T> {
         Mutex {
-            meta: LockMeta::new(LockKind::Mutex),
-            stats: LockStats::new(),
+            meta: LockStats::new(LockMeta::new(LockKind::Mutex)),
             s: BatchSemaphore::new(1),
             c: UnsafeCell::new(t),
         }
@@ -118,8 +116,7 @@ impl<T> Mutex<T> {
     #[track_caller]
     pub const fn const_new(t: T) -> Mutex<T> {
         Mutex {
-            meta: LockMeta::new(LockKind::Mutex),
-            stats: LockStats::new_static(),
+            meta: LockStats::new_static(LockMeta::new(LockKind::Mutex)),
             s: BatchSemaphore::const_new(1),
             c: UnsafeCell::new(t),
         }
@@ -141,8 +138,7 @@ impl<T> Mutex<T> {
     #[track_caller]
     pub fn with_class(t: T, class: &'static LockClass) -> Mutex<T> {
         Mutex {
-            meta: LockMeta::with_class(LockKind::Mutex, class),
-            stats: LockStats::new(),
+            meta: LockStats::new(LockMeta::with_class(LockKind::Mutex, class)),
             s: BatchSemaphore::new(1),
             c: UnsafeCell::new(t),
         }
@@ -155,8 +151,7 @@ impl<T> Mutex<T> {
     #[track_caller]
     pub fn with_class_and_key(t: T, class: &'static LockClass, key: u64) -> Mutex<T> {
         Mutex {
-            meta: LockMeta::with_class_and_key(LockKind::Mutex, class, key),
-            stats: LockStats::new(),
+            meta: LockStats::new(LockMeta::with_class_and_key(LockKind::Mutex, class, key)),
             s: BatchSemaphore::new(1),
             c: UnsafeCell::new(t),
         }
@@ -167,8 +162,7 @@ impl<T> Mutex<T> {
     #[track_caller]
     pub const fn const_with_class(t: T, class: &'static LockClass) -> Mutex<T> {
         Mutex {
-            meta: LockMeta::with_class(LockKind::Mutex, class),
-            stats: LockStats::new_static(),
+            meta: LockStats::new_static(LockMeta::with_class(LockKind::Mutex, class)),
             s: BatchSemaphore::const_new(1),
             c: UnsafeCell::new(t),
         }
@@ -196,14 +190,13 @@ impl<T: ?Sized> Mutex<T> {
         let track = Track::Lock {
             meta: &self.meta,
             access: Access::Exclusive,
-            stats: &self.stats,
         };
         let acquire = TrackedAcquire::new(&self.s, 1, track, Location::caller());
         Acquiring::new(acquire, move |res| match res {
             Ok(held) => MutexGuard {
                 lock: self,
                 held: HeldToken::new(held),
-                hold: self.stats.hold_start(&self.meta),
+                hold: self.meta.hold_start(),
             },
             Err(_) => unreachable!("a Mutex's semaphore is never closed"),
         })
@@ -220,12 +213,11 @@ impl<T: ?Sized> Mutex<T> {
             let track = Track::Owned {
                 meta: &self.meta,
                 access: Access::Exclusive,
-                stats: &self.stats,
             };
             let Ok(held) = TrackedAcquire::new(&self.s, 1, track, site).await else {
                 unreachable!("a Mutex's semaphore is never closed");
             };
-            let hold = self.stats.hold_start(&self.meta);
+            let hold = self.meta.hold_start();
             OwnedMutexGuard {
                 lock: self,
                 held: HeldToken::new(held),
@@ -243,7 +235,7 @@ impl<T: ?Sized> Mutex<T> {
             Ok(()) => Ok(MutexGuard {
                 lock: self,
                 held: HeldToken::new(self.meta.try_acquired(Access::Exclusive)),
-                hold: self.stats.hold_start(&self.meta),
+                hold: self.meta.hold_start(),
             }),
             Err(_) => Err(TryLockError(())),
         }
@@ -255,7 +247,7 @@ impl<T: ?Sized> Mutex<T> {
     pub fn try_lock_owned(self: Arc<Self>) -> Result<OwnedMutexGuard<T>, TryLockError> {
         match self.s.try_acquire(1) {
             Ok(()) => Ok(OwnedMutexGuard {
-                hold: self.stats.hold_start(&self.meta),
+                hold: self.meta.hold_start(),
                 lock: self,
                 held: HeldToken::empty(),
             }),

@@ -48,7 +48,7 @@
 use super::batch_semaphore::{Acquire, BatchSemaphore, Closed};
 use super::class_stats::{LockClassStats, LockStats};
 use super::semaphore::Semaphore;
-use crate::validation::{Access, ChannelMeta, Held, LockMeta, Mode, WaitMeta, Waiting};
+use crate::validation::{Access, ChannelMeta, Held, Mode, WaitMeta, Waiting};
 use std::cell::Cell;
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -119,20 +119,12 @@ impl WaitBox {
 pub(crate) enum Track<'a> {
     /// A lock whose guard stays with its context (borrowed guards): checked
     /// and recorded as held.
-    Lock {
-        meta: &'a LockMeta,
-        access: Access,
-        stats: &'a LockStats,
-    },
+    Lock { meta: &'a LockStats, access: Access },
     /// A lock whose guard may move to another task (owned guards): checked,
     /// and recorded as held by the acquiring task for the wait-for graph
     /// only (`LockMeta::acquire_owned_at`); a guard that does not keep the
     /// token (`RwLock`'s owned guards) drops it at once.
-    Owned {
-        meta: &'a LockMeta,
-        access: Access,
-        stats: &'a LockStats,
-    },
+    Owned { meta: &'a LockStats, access: Access },
     /// Semaphore permits, recorded as held; an owned permit (which may be
     /// handed to a spawned task) for the wait-for graph only, as an owned
     /// guard (`LockMeta::acquire_owned_permits_at`).
@@ -151,9 +143,7 @@ impl Track<'_> {
     #[inline]
     fn lock_class(&self) -> Option<&'static LockClassStats> {
         match *self {
-            Track::Lock { meta, stats, .. } | Track::Owned { meta, stats, .. } => {
-                Some(stats.class(meta))
-            }
+            Track::Lock { meta, .. } | Track::Owned { meta, .. } => Some(meta.metrics_class()),
             Track::Permits { sem, .. } => Some(super::class_stats::class_of(&sem.meta)),
             Track::Send(_) => None,
         }
@@ -162,8 +152,8 @@ impl Track<'_> {
     #[inline(always)]
     fn start(&self, site: &'static Location<'static>) -> Held {
         match *self {
-            Track::Lock { meta, access, .. } => meta.acquire_at(access, site),
-            Track::Owned { meta, access, .. } => meta.acquire_owned_at(access, site),
+            Track::Lock { meta, access } => meta.acquire_at(access, site),
+            Track::Owned { meta, access } => meta.acquire_owned_at(access, site),
             Track::Permits {
                 sem,
                 permits,

@@ -62,10 +62,10 @@ const MAX_READS: u32 = 10;
 /// # });
 /// ```
 pub struct RwLock<T: ?Sized> {
-    meta: LockMeta,
-    /// Metrics: class slot, hold-time sampling, live count (as `Mutex`'s;
-    /// borrowed guards are timed, owned ones are not).
-    stats: LockStats,
+    /// The validation record with the metrics state: class slot,
+    /// hold-time sampling, live count (as `Mutex`'s; borrowed guards are
+    /// timed, owned ones are not).
+    meta: LockStats,
     max_readers: u32,
     s: BatchSemaphore,
     c: UnsafeCell<T>,
@@ -128,8 +128,7 @@ impl<T> RwLock<T> {
              was {max_reads}"
         );
         RwLock {
-            meta,
-            stats: LockStats::new(),
+            meta: LockStats::new(meta),
             max_readers: max_reads,
             s: BatchSemaphore::new(max_reads as usize),
             c: UnsafeCell::new(value),
@@ -141,8 +140,7 @@ impl<T> RwLock<T> {
     #[track_caller]
     pub const fn const_new(value: T) -> RwLock<T> {
         RwLock {
-            meta: LockMeta::new(LockKind::RwLock),
-            stats: LockStats::new_static(),
+            meta: LockStats::new_static(LockMeta::new(LockKind::RwLock)),
             max_readers: MAX_READS,
             s: BatchSemaphore::const_new(MAX_READS as usize),
             c: UnsafeCell::new(value),
@@ -168,7 +166,6 @@ impl<T: ?Sized> RwLock<T> {
         let track = Track::Lock {
             meta: &self.meta,
             access: Access::Shared,
-            stats: &self.stats,
         };
         let acquire = TrackedAcquire::new(&self.s, 1, track, Location::caller());
         Acquiring::new(acquire, move |res| match res {
@@ -176,7 +173,7 @@ impl<T: ?Sized> RwLock<T> {
                 &self.s,
                 self.data_shared(),
                 held,
-                self.stats.hold_start(&self.meta),
+                self.meta.hold_start(),
             ),
             Err(_) => unreachable!("an RwLock's semaphore is never closed"),
         })
@@ -204,7 +201,7 @@ impl<T: ?Sized> RwLock<T> {
                 &self.s,
                 self.data_shared(),
                 self.meta.try_acquired(Access::Shared),
-                self.stats.hold_start(&self.meta),
+                self.meta.hold_start(),
             )),
             Err(_) => Err(TryLockError(())),
         }
@@ -230,7 +227,6 @@ impl<T: ?Sized> RwLock<T> {
         let track = Track::Lock {
             meta: &self.meta,
             access: Access::Exclusive,
-            stats: &self.stats,
         };
         let acquire = TrackedAcquire::new(&self.s, self.max_readers, track, Location::caller());
         Acquiring::new(acquire, move |res| match res {
@@ -240,7 +236,7 @@ impl<T: ?Sized> RwLock<T> {
                 self.data_mut(),
                 self.max_readers,
                 held,
-                self.stats.hold_start(&self.meta),
+                self.meta.hold_start(),
             ),
             Err(_) => unreachable!("an RwLock's semaphore is never closed"),
         })
@@ -269,7 +265,7 @@ impl<T: ?Sized> RwLock<T> {
                 self.data_mut(),
                 self.max_readers,
                 self.meta.try_acquired(Access::Exclusive),
-                self.stats.hold_start(&self.meta),
+                self.meta.hold_start(),
             )),
             Err(_) => Err(TryLockError(())),
         }
@@ -329,7 +325,6 @@ async fn owned_acquire<T: ?Sized>(
     let track = Track::Owned {
         meta: &lock.meta,
         access,
-        stats: &lock.stats,
     };
     if TrackedAcquire::new(&lock.s, n, track, site).await.is_err() {
         unreachable!("an RwLock's semaphore is never closed");
