@@ -120,7 +120,11 @@ fn broadcast_channels_report_occupancy_capacity_and_lags() {
     assert_eq!(sample(&text(&rt), &series("channel_occupancy")), Some(0.0));
     drop((tx, rx));
     let t = text(&rt);
-    assert_eq!(sample(&t, &series("channels")), None, "gone with the channel");
+    assert_eq!(
+        sample(&t, &series("channels")),
+        None,
+        "gone with the channel"
+    );
     // A counter outlives its channels.
     assert_eq!(
         sample(&t, &series("channel_receiver_lags_total")),

@@ -71,7 +71,10 @@ fn more_live_locks_than_max_locks_is_a_high_violation_on_locks() {
     assert_eq!(rt.handle().qos_violation_count(ViolationKind::Locks), 1);
     drop(mutexes);
     drop(rwlocks);
-    assert!(lock_breaches(&rt).is_empty(), "the dropped locks still count");
+    assert!(
+        lock_breaches(&rt).is_empty(),
+        "the dropped locks still count"
+    );
     assert!(rt
         .handle()
         .qos_violations()

@@ -137,7 +137,10 @@ impl Sizing {
 
     /// `decision` capped by the policy's `cpu_millicores` (module docs).
     fn capped(&self, decision: WorkerDecision) -> WorkerDecision {
-        cap_by_millicores(decision, self.policy_limits().and_then(|p| p.cpu_millicores))
+        cap_by_millicores(
+            decision,
+            self.policy_limits().and_then(|p| p.cpu_millicores),
+        )
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -201,7 +204,10 @@ impl Sizing {
 
 /// The memory limit the pressure level is computed against: the smaller
 /// of the container's and the policy's `memory_mb`.
-pub(crate) fn effective_memory_limit(container: Option<u64>, policy_mb: Option<u64>) -> Option<u64> {
+pub(crate) fn effective_memory_limit(
+    container: Option<u64>,
+    policy_mb: Option<u64>,
+) -> Option<u64> {
     let policy = policy_mb.map(|mb| mb.saturating_mul(1 << 20));
     match (container, policy) {
         (Some(c), Some(p)) => Some(c.min(p)),
@@ -218,7 +224,9 @@ pub(crate) fn cap_by_millicores(
     let Some(m) = millicores else {
         return decision;
     };
-    let cap = usize::try_from(m.div_ceil(1000)).unwrap_or(usize::MAX).max(1);
+    let cap = usize::try_from(m.div_ceil(1000))
+        .unwrap_or(usize::MAX)
+        .max(1);
     if cap < decision.workers {
         decision.workers = cap;
         decision.reason.push_str(&format!(

@@ -169,12 +169,9 @@ impl<T: ?Sized> RwLock<T> {
         };
         let acquire = TrackedAcquire::new(&self.s, 1, track, Location::caller());
         Acquiring::new(acquire, move |res| match res {
-            Ok(held) => RwLockReadGuard::new(
-                &self.s,
-                self.data_shared(),
-                held,
-                self.meta.hold_start(),
-            ),
+            Ok(held) => {
+                RwLockReadGuard::new(&self.s, self.data_shared(), held, self.meta.hold_start())
+            }
             Err(_) => unreachable!("an RwLock's semaphore is never closed"),
         })
     }
