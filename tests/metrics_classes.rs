@@ -29,24 +29,32 @@ fn text(rt: &Runtime) -> String {
 fn a_held_mutex_and_rwlock_are_in_their_class_hold_histograms() {
     static HELD_MUTEX: LockClass = LockClass::new("metrics_classes_mutex");
     static HELD_RWLOCK: LockClass = LockClass::new("metrics_classes_rwlock");
-    let rt = runtime();
-    let m = Mutex::with_class(0u32, &HELD_MUTEX);
-    let l = RwLock::with_class(0u32, &HELD_RWLOCK);
-    rt.block_on(async {
-        // The first acquisition of a lock is always timed (one in 16 after).
-        let g = m.lock().await;
-        std::thread::sleep(Duration::from_millis(3));
-        drop(g);
-        let w = l.write().await;
-        std::thread::sleep(Duration::from_millis(3));
-        drop(w);
-        // Acquisitions 2..=16 of each are not timed.
-        for _ in 1..16 {
-            drop(m.lock().await);
+    // One acquisition in 1024 per thread is timed, the thread's first among
+    // them: a fresh thread makes the sequence known.
+    let t = std::thread::spawn(|| {
+        let rt = runtime();
+        let m = Mutex::with_class(0u32, &HELD_MUTEX);
+        let l = RwLock::with_class(0u32, &HELD_RWLOCK);
+        rt.block_on(async {
+            // The thread's 1st acquisition: timed.
+            let g = m.lock().await;
+            std::thread::sleep(Duration::from_millis(3));
+            drop(g);
+            // 2nd to 1024th: not timed.
+            for _ in 1..1024 {
+                drop(m.lock().await);
+            }
+            // 1025th: timed.
+            let w = l.write().await;
+            std::thread::sleep(Duration::from_millis(3));
+            drop(w);
+            // 1026th: not timed.
             drop(l.read().await);
-        }
-    });
-    let t = text(&rt);
+        });
+        text(&rt)
+    })
+    .join()
+    .unwrap();
     for class in ["metrics_classes_mutex", "metrics_classes_rwlock"] {
         let count = format!("perf_runtime_lock_hold_seconds_count{{class=\"{class}\"}}");
         assert_eq!(sample(&t, &count), Some(1.0), "{count} in\n{t}");
@@ -61,16 +69,6 @@ fn a_held_mutex_and_rwlock_are_in_their_class_hold_histograms() {
         let below = le.iter().find_map(|s| sample(&t, s));
         assert_eq!(below, Some(0.0), "{le:?} in\n{t}");
     }
-    // The 17th acquisition is timed again.
-    rt.block_on(async { drop(m.lock().await) });
-    let t = text(&rt);
-    assert_eq!(
-        sample(
-            &t,
-            "perf_runtime_lock_hold_seconds_count{class=\"metrics_classes_mutex\"}"
-        ),
-        Some(2.0)
-    );
 }
 
 #[test]

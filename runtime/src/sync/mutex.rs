@@ -17,10 +17,11 @@
 //!
 //! # Metrics
 //!
-//! The mutex also embeds a [`LockStats`]: its class's metrics slot (cached
-//! at first use), the sampling count of its hold times (one acquisition in
-//! 16 of each mutex is timed from grant to guard drop; the guard keeps the
-//! [`HoldTimer`]), and its place in the live-lock count.
+//! Its [`LockMeta`] lives in a [`LockStats`] with the metrics state: its
+//! class's metrics slot (cached at first use) and its place in the
+//! live-lock count. One acquisition in 1024 per thread is timed from grant
+//! to guard drop (the guard keeps the [`HoldTimer`]) for the class's hold
+//! histogram.
 
 use super::batch_semaphore::{BatchSemaphore, TryAcquireError};
 use super::class_stats::{HoldTimer, LockStats};
