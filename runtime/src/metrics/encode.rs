@@ -96,7 +96,7 @@ families! {
     ORDER_EDGES = "lock_order_edges", None, Gauge, [], "Edges of the lock-order graph between lock classes.";
     WAITS = "waits_in_progress", None, Gauge, ["class"], "Waits in progress on locks, semaphores and channels the validation engine tracks, by resource class (32 busiest by name, the rest as class=other).";
     LOCK_CONTENDED = "lock_contended_acquisitions", None, Counter, ["class"], "Acquisitions of an async Mutex, RwLock or Semaphore that had to queue, by lock class (the LockClass name or the creation site; the first 32 classes by name, later ones as class=other).";
-    LOCK_WAIT = "lock_wait", Some("seconds"), Histogram, ["class"], "How long contended acquisitions waited in the queue, by lock class (one in 16 per thread is timed; uncontended ones wait 0 and are not recorded).";
+    LOCK_WAIT = "lock_wait", Some("seconds"), Histogram, ["class"], "How long contended acquisitions waited in the queue, by lock class (one in 128 per thread is timed; uncontended ones wait 0 and are not recorded).";
     LOCK_HOLD = "lock_hold", Some("seconds"), Histogram, ["class"], "How long a Mutex or RwLock was held, from the grant to the guard's drop, by lock class (sampled: one acquisition in 1024 per thread is timed, the thread's first among them; owned RwLock guards are not).";
     LIVE_LOCKS = "locks_live", None, Gauge, [], "Mutex and RwLock instances alive in the process (const_new statics not counted): what the policy's max_locks limits.";
     CHANNELS = "channels", None, Gauge, ["class"], "Live mpsc and broadcast channels, by channel class (the creation site, e.g. mpsc@server.rs:42 or broadcast@events.rs:7; the first 32 sites, later ones as class=other).";
