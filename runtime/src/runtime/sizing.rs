@@ -410,3 +410,48 @@ fn resize(
     }
     decision
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(workers: usize) -> WorkerDecision {
+        WorkerDecision {
+            workers,
+            reason: "cpuset allows 4".to_owned(),
+        }
+    }
+
+    #[test]
+    fn millicores_cap_the_workers_rounding_up() {
+        let d = cap_by_millicores(decision(4), Some(1500));
+        assert_eq!(d.workers, 2);
+        assert!(
+            d.reason.ends_with("cpu_millicores = 1500 caps it at 2"),
+            "{}",
+            d.reason
+        );
+        assert_eq!(cap_by_millicores(decision(4), Some(1)).workers, 1);
+        assert_eq!(cap_by_millicores(decision(4), Some(0)).workers, 1);
+        // A cap above the decision leaves it (and its reason) alone.
+        let d = cap_by_millicores(decision(2), Some(8000));
+        assert_eq!((d.workers, d.reason.as_str()), (2, "cpuset allows 4"));
+        assert_eq!(cap_by_millicores(decision(3), None).workers, 3);
+    }
+
+    #[test]
+    fn the_memory_limit_is_the_smaller_of_the_two() {
+        const MIB: u64 = 1 << 20;
+        assert_eq!(
+            effective_memory_limit(Some(1024 * MIB), Some(512)),
+            Some(512 * MIB)
+        );
+        assert_eq!(
+            effective_memory_limit(Some(256 * MIB), Some(512)),
+            Some(256 * MIB)
+        );
+        assert_eq!(effective_memory_limit(None, Some(512)), Some(512 * MIB));
+        assert_eq!(effective_memory_limit(Some(MIB), None), Some(MIB));
+        assert_eq!(effective_memory_limit(None, None), None);
+    }
+}
