@@ -480,7 +480,7 @@ fn lock_contention_is_counted_by_class_with_an_overflow_bucket() {
             Some(3.0),
             "{t}"
         );
-        // One queued acquisition in 16 per thread is timed, the first
+        // One queued acquisition in 128 per thread is timed, the first
         // included (this test's thread is fresh, and runs every task).
         let timed = sample(&t, &format!("perf_runtime_lock_wait_seconds_count{series}"));
         assert_eq!(timed, Some(1.0), "{t}");

@@ -7,6 +7,9 @@
 //! | `limits.max_tasks` | the same, over all classes together (no burst credits) |
 //! | memory pressure Critical | Batch spawns are shed: `try_spawn` answers `Overloaded`, plain `spawn` records a Critical violation; the other classes are not shed |
 //! | memory pressure Moderate | Batch admission tightens: the Batch task limit counts as half its value |
+//! | `limits.max_locks` | at each pool check (the policy thread's pass, or [`Handle::check_policy`](crate::runtime::Handle::check_policy)), more live `Mutex` and `RwLock` instances in the process than the limit is a High violation on resource `locks` (recorded when the breach starts, not at every check while it lasts) |
+//! | `limits.cpu_millicores` | caps the worker count at `ceil(millicores / 1000)`: the active set of an auto-sized multi-thread runtime, at start-up and at every pass of the sizing monitor (so a reloaded policy resizes it live), as a container CPU quota does; an explicit `worker_threads` is not capped |
+//! | `limits.memory_mb` | the memory limit the pressure level is computed against: the smaller of it and the container's, at every pass of the sizing monitor |
 //!
 //! A violation is recorded in a bounded history ([`violations`], the last
 //! [`HISTORY_CAPACITY`]), counted by kind ([`violation_count`]) and logged
@@ -75,11 +78,13 @@ pub enum ViolationKind {
     Numa,
     /// The pod runs in another QoS class than the policy's `qos`.
     PodQos,
+    /// More live `Mutex` and `RwLock` instances than `max_locks`.
+    Locks,
 }
 
 impl ViolationKind {
     /// Every kind, in [`index`](Self::index) order.
-    pub const ALL: [ViolationKind; 7] = [
+    pub const ALL: [ViolationKind; 8] = [
         ViolationKind::ClassTasks,
         ViolationKind::TotalTasks,
         ViolationKind::MemoryPressure,
@@ -87,6 +92,7 @@ impl ViolationKind {
         ViolationKind::QueueDepth,
         ViolationKind::Numa,
         ViolationKind::PodQos,
+        ViolationKind::Locks,
     ];
 
     /// The position in [`ALL`](Self::ALL).
@@ -104,18 +110,20 @@ impl ViolationKind {
             ViolationKind::QueueDepth => "queue_depth",
             ViolationKind::Numa => "numa",
             ViolationKind::PodQos => "pod_qos",
+            ViolationKind::Locks => "locks",
         }
     }
 
     /// As the specification grades them: NUMA placement and memory
-    /// Critical, worker and task counts High, queue depth Medium.
-    fn severity(self) -> Severity {
+    /// Critical, worker, task and lock counts High, queue depth Medium.
+    pub fn severity(self) -> Severity {
         match self {
             ViolationKind::MemoryPressure | ViolationKind::Numa => Severity::Critical,
             ViolationKind::ClassTasks
             | ViolationKind::TotalTasks
             | ViolationKind::Workers
-            | ViolationKind::PodQos => Severity::High,
+            | ViolationKind::PodQos
+            | ViolationKind::Locks => Severity::High,
             ViolationKind::QueueDepth => Severity::Medium,
         }
     }
@@ -133,7 +141,7 @@ pub struct QosViolation {
     /// NUMA, pod QoS class).
     pub qos: Option<Qos>,
     /// The resource the limit is on (`tasks.batch`, `tasks`, `memory`,
-    /// `workers`, `queue.batch`, `numa`, `pod_qos`).
+    /// `workers`, `queue.batch`, `numa`, `pod_qos`, `locks`).
     pub resource: String,
     /// What was found against what is allowed.
     pub message: String,
@@ -226,6 +234,9 @@ impl BurstCredits {
 pub(crate) struct Enforcer {
     history: Mutex<VecDeque<QosViolation>>,
     counts: [AtomicU64; ViolationKind::ALL.len()],
+    /// Violations by kind and resource, for metrics: resources come from a
+    /// fixed set (a class or pool-wide), so this stays small.
+    by_resource: Mutex<Vec<(ViolationKind, String, u64)>>,
     burst: Mutex<[Option<BurstCredits>; Qos::COUNT]>,
     /// The pool checks' breaches still in force (kind, resource): a breach
     /// is recorded when it starts, not at every check while it lasts.
@@ -240,6 +251,7 @@ impl Enforcer {
             provider,
             history: Mutex::new(VecDeque::with_capacity(HISTORY_CAPACITY)),
             counts: Default::default(),
+            by_resource: Mutex::new(Vec::new()),
             burst: Mutex::new([None, None, None]),
             ongoing: Mutex::new(Vec::new()),
         }
@@ -255,6 +267,11 @@ pub(crate) struct PoolFacts {
     pub(crate) nodes: Vec<usize>,
     /// The pod QoS class container detection found.
     pub(crate) pod_qos: Option<crate::container::K8sQos>,
+}
+
+/// Live `Mutex` and `RwLock` instances in the process, for the lock check.
+fn live_locks() -> usize {
+    crate::sync::class_stats::live_locks()
 }
 
 /// The live-task counts the admission decision needs, read only when a
@@ -381,6 +398,17 @@ impl Enforcer {
                 ));
             }
         }
+        if let Some(max) = limits.max_locks {
+            let live = live_locks();
+            if live > max {
+                found.push((
+                    ViolationKind::Locks,
+                    None,
+                    "locks".to_owned(),
+                    format!("{live} live Mutex and RwLock instances exceed the limit of {max}"),
+                ));
+            }
+        }
         if let (Some(want), Some(found_qos)) = (limits.qos, facts.pod_qos) {
             if want != found_qos {
                 found.push((
@@ -462,6 +490,16 @@ impl Enforcer {
             at: SystemTime::now(),
         };
         let n = self.counts[kind.index()].fetch_add(1, Relaxed) + 1;
+        {
+            let mut by = self.by_resource.lock().unwrap_or_else(|e| e.into_inner());
+            match by
+                .iter_mut()
+                .find(|(k, r, _)| *k == kind && *r == v.resource)
+            {
+                Some((_, _, c)) => *c += 1,
+                None => by.push((kind, v.resource.clone(), 1)),
+            }
+        }
         self.provider
             .report_anomaly(&format!("violations.{}", kind.as_str()), n as f64);
         if n.is_power_of_two() {
@@ -491,6 +529,15 @@ impl Enforcer {
 
     pub(crate) fn count(&self, kind: ViolationKind) -> u64 {
         self.counts[kind.index()].load(Relaxed)
+    }
+
+    /// Violations recorded since the start by kind and resource (for
+    /// metrics; unlike the history, never forgets).
+    pub(crate) fn counts_by_resource(&self) -> Vec<(ViolationKind, String, u64)> {
+        self.by_resource
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 

@@ -92,13 +92,17 @@ families! {
     IO_SUBMISSIONS = "io_submissions", None, Counter, [], "Work handed to the kernel: submission-queue entries consumed (io_uring) or epoll_ctl calls (epoll).";
     IO_COMPLETIONS = "io_completions", None, Counter, [], "Completion-queue entries (io_uring) or readiness events (epoll) the driver dispatched.";
     VIOLATIONS = "violations", None, Counter, ["kind"], "Validation violations reported, by kind.";
+    POLICY_VIOLATIONS = "policy_violations", None, Counter, ["kind", "resource", "severity"], "Resource-policy violations recorded (qos::violations(); the history forgets, this count does not), by kind, resource (tasks.<qos>, tasks, memory, workers, queue.<qos>, numa, pod_qos, locks) and severity.";
     ORDER_EDGES = "lock_order_edges", None, Gauge, [], "Edges of the lock-order graph between lock classes.";
     WAITS = "waits_in_progress", None, Gauge, ["class"], "Waits in progress on locks, semaphores and channels the validation engine tracks, by resource class (32 busiest by name, the rest as class=other).";
     LOCK_CONTENDED = "lock_contended_acquisitions", None, Counter, ["class"], "Acquisitions of an async Mutex, RwLock or Semaphore that had to queue, by lock class (the LockClass name or the creation site; the first 32 classes by name, later ones as class=other).";
-    LOCK_WAIT = "lock_wait", Some("seconds"), Histogram, ["class"], "How long contended acquisitions waited in the queue, by lock class (one in 16 per thread is timed; uncontended ones wait 0 and are not recorded).";
-    CHANNELS = "channels", None, Gauge, ["class"], "Live mpsc channels, by channel class (the creation site, e.g. mpsc@server.rs:42; the first 32 sites, later ones as class=other).";
-    CHANNEL_OCCUPANCY = "channel_occupancy", None, Gauge, ["class"], "Messages queued in the live mpsc channels of a class, summed (read from the queues at scrape time).";
-    CHANNEL_CAPACITY = "channel_capacity", None, Gauge, ["class"], "Buffer sizes of the live bounded mpsc channels of a class, summed (unbounded channels add 0).";
+    LOCK_WAIT = "lock_wait", Some("seconds"), Histogram, ["class"], "How long contended acquisitions waited in the queue, by lock class (one in 128 per thread is timed; uncontended ones wait 0 and are not recorded).";
+    LOCK_HOLD = "lock_hold", Some("seconds"), Histogram, ["class"], "How long a Mutex or RwLock was held, from the grant to the guard's drop, by lock class (sampled: one acquisition in 1024 per thread is timed, the thread's first among them; owned RwLock guards are not).";
+    LIVE_LOCKS = "locks_live", None, Gauge, [], "Mutex and RwLock instances alive in the process (const_new statics not counted): what the policy's max_locks limits.";
+    CHANNELS = "channels", None, Gauge, ["class"], "Live mpsc and broadcast channels, by channel class (the creation site, e.g. mpsc@server.rs:42 or broadcast@events.rs:7; the first 32 sites, later ones as class=other).";
+    CHANNEL_OCCUPANCY = "channel_occupancy", None, Gauge, ["class"], "Messages queued in the live channels of a class, summed (read at scrape time; for broadcast, values some receiver has not read yet).";
+    CHANNEL_CAPACITY = "channel_capacity", None, Gauge, ["class"], "Buffer sizes of the live bounded channels of a class, summed (unbounded mpsc channels add 0; a broadcast channel adds its ring size).";
+    CHANNEL_LAGS = "channel_receiver_lags", None, Counter, ["class"], "Times a broadcast receiver found values overwritten before it read them (each RecvError::Lagged or TryRecvError::Lagged returned), by channel class.";
     SLOW_WAITS = "slow_waits", None, Counter, [], "Waits on a lock, semaphore or channel that outlasted the stall threshold (validation::stall_threshold; each reported once, never a violation).";
     LIVE_CONTEXTS = "validation_live_contexts", None, Gauge, [], "Tasks and threads the validation engine keeps state for.";
 }
@@ -375,6 +379,20 @@ fn encode_snapshot(s: &Snapshot, enc: &mut DescriptorEncoder<'_>) -> fmt::Result
             .iter()
             .map(|(k, n)| (vec![("kind", k.as_str().to_owned())], Value::Counter(*n))),
     )?;
+    family(
+        e,
+        &POLICY_VIOLATIONS,
+        s.policy_violations.iter().map(|(k, r, n)| {
+            (
+                vec![
+                    ("kind", k.as_str().to_owned()),
+                    ("resource", r.clone()),
+                    ("severity", k.severity().as_str().to_owned()),
+                ],
+                Value::Counter(*n),
+            )
+        }),
+    )?;
     family(e, &ORDER_EDGES, one(g(s.order_edges)))?;
     family(
         e,
@@ -397,6 +415,14 @@ fn encode_snapshot(s: &Snapshot, enc: &mut DescriptorEncoder<'_>) -> fmt::Result
             .iter()
             .map(|c| (vec![("class", c.name.clone())], latency(&c.wait))),
     )?;
+    family(
+        e,
+        &LOCK_HOLD,
+        s.lock_classes
+            .iter()
+            .map(|c| (vec![("class", c.name.clone())], latency(&c.hold))),
+    )?;
+    family(e, &LIVE_LOCKS, one(g(s.live_locks)))?;
     let by_channel_class = |f: fn(&crate::sync::class_stats::ChannelClassSnap) -> usize| {
         s.channel_classes
             .iter()
@@ -405,6 +431,13 @@ fn encode_snapshot(s: &Snapshot, enc: &mut DescriptorEncoder<'_>) -> fmt::Result
     family(e, &CHANNELS, by_channel_class(|c| c.channels))?;
     family(e, &CHANNEL_OCCUPANCY, by_channel_class(|c| c.occupancy))?;
     family(e, &CHANNEL_CAPACITY, by_channel_class(|c| c.capacity))?;
+    family(
+        e,
+        &CHANNEL_LAGS,
+        s.channel_lags
+            .iter()
+            .map(|(c, n)| (vec![("class", c.clone())], Value::Counter(*n))),
+    )?;
     family(e, &SLOW_WAITS, one(Value::Counter(s.slow_waits)))?;
     family(e, &LIVE_CONTEXTS, one(g(s.live_contexts)))?;
     encode_foreign(s, e)

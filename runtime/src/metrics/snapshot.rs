@@ -78,8 +78,15 @@ pub struct Snapshot {
     pub(crate) waits_by_class: Vec<(String, u64)>,
     /// Contended acquisitions and their waits by lock class (bounded).
     pub(crate) lock_classes: Vec<crate::sync::class_stats::LockClassSnap>,
-    /// Live mpsc channels by class: count, messages queued, buffer.
+    /// Live mpsc and broadcast channels by class: count, messages queued,
+    /// buffer.
     pub(crate) channel_classes: Vec<crate::sync::class_stats::ChannelClassSnap>,
+    /// Broadcast receiver lags by channel class (bounded as the classes).
+    pub(crate) channel_lags: Vec<(String, u64)>,
+    /// Live Mutex and RwLock instances in the process.
+    pub(crate) live_locks: usize,
+    /// Resource-policy violations since the start, by kind and resource.
+    pub(crate) policy_violations: Vec<(crate::qos::ViolationKind, String, u64)>,
     pub(crate) foreign: ForeignSnapshot,
 }
 
@@ -169,6 +176,9 @@ fn gather(h: &crate::scheduler::Handle) -> Snapshot {
         waits_by_class: waits_by_class(),
         lock_classes: crate::sync::class_stats::snapshot(),
         channel_classes: crate::sync::class_stats::channel_snapshot(),
+        channel_lags: crate::sync::class_stats::channel_lags(),
+        live_locks: crate::sync::class_stats::live_locks(),
+        policy_violations: common.enforcer.counts_by_resource(),
         foreign: foreign::global().snapshot(),
     }
 }

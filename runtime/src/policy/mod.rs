@@ -103,13 +103,18 @@ pub struct Burst {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ResourceLimit {
-    /// CPU the service may use, in thousandths of a CPU.
+    /// CPU the service may use, in thousandths of a CPU. Caps an
+    /// auto-sized multi-thread pool at `ceil(millicores / 1000)` workers
+    /// when below the container's quota (see [`crate::qos`]).
     pub cpu_millicores: Option<u64>,
-    /// Memory the service may use, in MiB.
+    /// Memory the service may use, in MiB: the memory limit the pressure
+    /// level is computed against when below the container's.
     pub memory_mb: Option<u64>,
     /// Worker threads at most.
     pub max_workers: Option<usize>,
-    /// Locks alive at once at most.
+    /// Locks alive at once at most: live `Mutex` and `RwLock` instances in
+    /// the process (a `const_new` static is not counted); a breach is a
+    /// High violation on resource `locks` at a pool check.
     pub max_locks: Option<usize>,
     /// Live tasks of all classes together at most.
     pub max_tasks: Option<usize>,
@@ -158,9 +163,10 @@ impl ResourceLimit {
     }
 
     /// Whether a pool check has something to check (`max_workers`, a
-    /// queue depth, `numa_nodes`, `qos`).
+    /// queue depth, `numa_nodes`, `qos`, `max_locks`).
     pub(crate) fn has_pool_limits(&self) -> bool {
         self.max_workers.is_some()
+            || self.max_locks.is_some()
             || self.numa_nodes.is_some()
             || self.qos.is_some()
             || self.classes.iter().any(|c| c.max_queue_depth.is_some())
@@ -436,6 +442,19 @@ impl Policy {
         drop(state);
         self.inner.changed.notify_all();
         result
+    }
+
+    /// The layers over the container's (the file, the systems provider,
+    /// the builder) composed without it: what the policy itself sets, for
+    /// the limits that are combined with the container's live values
+    /// (`cpu_millicores`, `memory_mb`) rather than overriding a value
+    /// detected once at start-up.
+    pub(crate) fn over_container(&self) -> ResourceLimit {
+        let state = self.inner.lock();
+        state
+            .file
+            .overlay(&state.provider)
+            .overlay(&self.inner.builder)
     }
 
     /// Replaces the systems provider's layer; returns whether the policy in

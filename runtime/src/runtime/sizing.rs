@@ -25,11 +25,25 @@
 //! when a step up is undone at once. Ceil's one risk — a 1.5-CPU quota run on 2 busy workers spends
 //! part of each period throttled — is what the step-down guards against.
 //! The memory pressure level is recomputed in the same pass.
+//!
+//! # The resource policy
+//!
+//! The policy's `cpu_millicores` caps the rule's count at
+//! `ceil(millicores / 1000)` (at least 1), and its `memory_mb` is the
+//! memory limit the pressure level is computed against when it is below
+//! the container's (or there is none). Both are the policy's own layers
+//! (file, systems provider, builder), not the container layer it was built
+//! over — that one is the container's values at start-up, and the monitor
+//! reads the live ones. They are read at every pass of the monitor, so a
+//! reloaded policy file resizes the pool live; the
+//! multi-thread runtime's monitor also applies them once at start-up,
+//! before the workers start. An explicit worker count is never capped.
 
 use crate::container::{
     decide_workers, Limits, PressureCell, PressureLevel, PressureWatch, Rounding, ThrottleConfig,
     ThrottleController, WorkerDecision,
 };
+use crate::policy::{Policy, ResourceLimit};
 use crate::scheduler::multi_thread::MultiThreadScheduler;
 use crate::util::stoppable::{StopFlag, StoppableThread};
 use std::path::PathBuf;
@@ -50,6 +64,8 @@ pub(crate) struct Sizing {
     pressure: PressureCell,
     step_downs: AtomicU64,
     step_ups: AtomicU64,
+    /// The runtime's resource policy, once attached (`attach_policy`).
+    policy: std::sync::OnceLock<Policy>,
 }
 
 struct State {
@@ -76,7 +92,55 @@ impl Sizing {
             pressure: PressureCell::new(pressure),
             step_downs: AtomicU64::new(0),
             step_ups: AtomicU64::new(0),
+            policy: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Makes the monitor follow `policy`'s `cpu_millicores` and
+    /// `memory_mb` (module docs), and recomputes the pressure level now.
+    pub(crate) fn attach_policy(&self, policy: Policy) {
+        let _ = self.policy.set(policy);
+        if let Some(limits) = self.limits() {
+            self.publish_pressure(&limits);
+        }
+    }
+
+    /// The policy's own layers, if one is attached (module docs).
+    fn policy_limits(&self) -> Option<ResourceLimit> {
+        self.policy.get().map(Policy::over_container)
+    }
+
+    /// The pressure level of `limits` against the effective memory limit.
+    fn pressure_of(&self, limits: &Limits) -> PressureLevel {
+        let memory_limit = effective_memory_limit(
+            limits.memory_limit,
+            self.policy_limits().and_then(|p| p.memory_mb),
+        );
+        if memory_limit == limits.memory_limit {
+            return limits.memory_pressure();
+        }
+        let mut l = limits.clone();
+        l.memory_limit = memory_limit;
+        l.memory_pressure()
+    }
+
+    fn publish_pressure(&self, limits: &Limits) {
+        let level = self.pressure_of(limits);
+        if let Some(old) = self.pressure.publish(level) {
+            tracing::info!(
+                from = old.as_str(),
+                to = level.as_str(),
+                "memory pressure changed"
+            );
+        }
+    }
+
+    /// `decision` capped by the policy's `cpu_millicores` (module docs).
+    fn capped(&self, decision: WorkerDecision) -> WorkerDecision {
+        cap_by_millicores(
+            decision,
+            self.policy_limits().and_then(|p| p.cpu_millicores),
+        )
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -117,7 +181,7 @@ impl Sizing {
     }
 
     fn record(&self, limits: Limits, decision: Option<WorkerDecision>) {
-        let level = limits.memory_pressure();
+        let level = self.pressure_of(&limits);
         {
             let mut state = self.lock();
             if let Some(old) = &state.limits {
@@ -136,6 +200,40 @@ impl Sizing {
             );
         }
     }
+}
+
+/// The memory limit the pressure level is computed against: the smaller
+/// of the container's and the policy's `memory_mb`.
+pub(crate) fn effective_memory_limit(
+    container: Option<u64>,
+    policy_mb: Option<u64>,
+) -> Option<u64> {
+    let policy = policy_mb.map(|mb| mb.saturating_mul(1 << 20));
+    match (container, policy) {
+        (Some(c), Some(p)) => Some(c.min(p)),
+        (c, p) => c.or(p),
+    }
+}
+
+/// `decision` capped at `ceil(millicores / 1000)` workers (at least 1); the
+/// reason says so when the cap lowers it.
+pub(crate) fn cap_by_millicores(
+    mut decision: WorkerDecision,
+    millicores: Option<u64>,
+) -> WorkerDecision {
+    let Some(m) = millicores else {
+        return decision;
+    };
+    let cap = usize::try_from(m.div_ceil(1000))
+        .unwrap_or(usize::MAX)
+        .max(1);
+    if cap < decision.workers {
+        decision.workers = cap;
+        decision.reason.push_str(&format!(
+            "; the resource policy's cpu_millicores = {m} caps it at {cap}"
+        ));
+    }
+    decision
 }
 
 /// A `tracing` event when the container's limits changed between two
@@ -173,12 +271,36 @@ impl Monitor {
         sizing: Arc<Sizing>,
         shared: Option<Weak<MultiThreadScheduler>>,
     ) -> std::io::Result<Monitor> {
+        if let Some(s) = shared.as_ref().and_then(Weak::upgrade) {
+            sizing.attach_policy(s.common.policy.clone());
+            apply_policy_at_start(&s, &sizing);
+        }
         let thread = StoppableThread::spawn(
             format!("{name}-sizing"),
             "the container-sizing monitor thread",
             move |stop| run(period, &sizing, shared, stop),
         )?;
         Ok(Monitor { _thread: thread })
+    }
+}
+
+/// The policy's CPU cap on the decision made before the policy existed:
+/// applied to the active set before the workers start.
+fn apply_policy_at_start(shared: &MultiThreadScheduler, sizing: &Sizing) {
+    if !sizing.auto {
+        return;
+    }
+    let before = sizing.decision();
+    let after = sizing.capped(before.clone());
+    if after.workers < before.workers {
+        tracing::info!(
+            from = before.workers,
+            to = after.workers,
+            reason = %after.reason,
+            "container sizing: the resource policy caps the workers"
+        );
+        shared.set_active(after.workers.saturating_sub(shared.num_reserved).max(1));
+        sizing.lock().decision = after;
     }
 }
 
@@ -232,7 +354,12 @@ fn resize(
     last_parks: &mut Option<u64>,
     normal_threads: usize,
 ) -> WorkerDecision {
-    let mut decision = decide_workers(limits.cpu_quota, limits.cpuset.len(), sizing.rounding, None);
+    let mut decision = sizing.capped(decide_workers(
+        limits.cpu_quota,
+        limits.cpuset.len(),
+        sizing.rounding,
+        None,
+    ));
     let ceiling = decision.workers.clamp(1, normal_threads);
     if ceiling < decision.workers {
         decision.reason.push_str(&format!(
@@ -258,7 +385,12 @@ fn resize(
                 // floor(quota) workers comes from other threads of the
                 // process or from bursts, and parking a worker there would
                 // only cut capacity the quota pays for.
-                controller.set_floor(limits.cpu_quota.map_or(1, |q| q.floor() as usize));
+                controller.set_floor(
+                    limits
+                        .cpu_quota
+                        .map_or(1, |q| q.floor() as usize)
+                        .min(ceiling),
+                );
                 controller.observe(t, all_busy, active).target()
             }
             None => ceiling,
@@ -277,4 +409,49 @@ fn resize(
         shared.set_active(target);
     }
     decision
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(workers: usize) -> WorkerDecision {
+        WorkerDecision {
+            workers,
+            reason: "cpuset allows 4".to_owned(),
+        }
+    }
+
+    #[test]
+    fn millicores_cap_the_workers_rounding_up() {
+        let d = cap_by_millicores(decision(4), Some(1500));
+        assert_eq!(d.workers, 2);
+        assert!(
+            d.reason.ends_with("cpu_millicores = 1500 caps it at 2"),
+            "{}",
+            d.reason
+        );
+        assert_eq!(cap_by_millicores(decision(4), Some(1)).workers, 1);
+        assert_eq!(cap_by_millicores(decision(4), Some(0)).workers, 1);
+        // A cap above the decision leaves it (and its reason) alone.
+        let d = cap_by_millicores(decision(2), Some(8000));
+        assert_eq!((d.workers, d.reason.as_str()), (2, "cpuset allows 4"));
+        assert_eq!(cap_by_millicores(decision(3), None).workers, 3);
+    }
+
+    #[test]
+    fn the_memory_limit_is_the_smaller_of_the_two() {
+        const MIB: u64 = 1 << 20;
+        assert_eq!(
+            effective_memory_limit(Some(1024 * MIB), Some(512)),
+            Some(512 * MIB)
+        );
+        assert_eq!(
+            effective_memory_limit(Some(256 * MIB), Some(512)),
+            Some(256 * MIB)
+        );
+        assert_eq!(effective_memory_limit(None, Some(512)), Some(512 * MIB));
+        assert_eq!(effective_memory_limit(Some(MIB), None), Some(MIB));
+        assert_eq!(effective_memory_limit(None, None), None);
+    }
 }

@@ -14,8 +14,17 @@
 //! guard — plain or mapped — keeps the [`Held`](crate::validation::Held) token and un-records the
 //! lock when dropped. `try_lock` records a try; owned guards are checked
 //! but not recorded (they may move to another task).
+//!
+//! # Metrics
+//!
+//! Its [`LockMeta`] lives in a [`LockStats`] with the metrics state: its
+//! class's metrics slot (cached at first use) and its place in the
+//! live-lock count. One acquisition in 1024 per thread is timed from grant
+//! to guard drop (the guard keeps the [`HoldTimer`]) for the class's hold
+//! histogram.
 
 use super::batch_semaphore::{BatchSemaphore, TryAcquireError};
+use super::class_stats::{HoldTimer, LockStats};
 use super::tracking::{Acquiring, HeldToken, Track, TrackedAcquire};
 use crate::loom::cell::UnsafeCell;
 use crate::validation::{Access, LockClass, LockKind, LockMeta};
@@ -53,7 +62,7 @@ use std::sync::Arc;
 /// # });
 /// ```
 pub struct Mutex<T: ?Sized> {
-    meta: LockMeta,
+    meta: LockStats,
     s: BatchSemaphore,
     c: UnsafeCell<T>,
 }
@@ -97,7 +106,7 @@ impl<T> Mutex<T> {
     #[track_caller]
     pub fn new(t: T) -> Mutex<T> {
         Mutex {
-            meta: LockMeta::new(LockKind::Mutex),
+            meta: LockStats::new(LockMeta::new(LockKind::Mutex)),
             s: BatchSemaphore::new(1),
             c: UnsafeCell::new(t),
         }
@@ -108,7 +117,7 @@ impl<T> Mutex<T> {
     #[track_caller]
     pub const fn const_new(t: T) -> Mutex<T> {
         Mutex {
-            meta: LockMeta::new(LockKind::Mutex),
+            meta: LockStats::new_static(LockMeta::new(LockKind::Mutex)),
             s: BatchSemaphore::const_new(1),
             c: UnsafeCell::new(t),
         }
@@ -130,7 +139,7 @@ impl<T> Mutex<T> {
     #[track_caller]
     pub fn with_class(t: T, class: &'static LockClass) -> Mutex<T> {
         Mutex {
-            meta: LockMeta::with_class(LockKind::Mutex, class),
+            meta: LockStats::new(LockMeta::with_class(LockKind::Mutex, class)),
             s: BatchSemaphore::new(1),
             c: UnsafeCell::new(t),
         }
@@ -143,7 +152,7 @@ impl<T> Mutex<T> {
     #[track_caller]
     pub fn with_class_and_key(t: T, class: &'static LockClass, key: u64) -> Mutex<T> {
         Mutex {
-            meta: LockMeta::with_class_and_key(LockKind::Mutex, class, key),
+            meta: LockStats::new(LockMeta::with_class_and_key(LockKind::Mutex, class, key)),
             s: BatchSemaphore::new(1),
             c: UnsafeCell::new(t),
         }
@@ -154,7 +163,7 @@ impl<T> Mutex<T> {
     #[track_caller]
     pub const fn const_with_class(t: T, class: &'static LockClass) -> Mutex<T> {
         Mutex {
-            meta: LockMeta::with_class(LockKind::Mutex, class),
+            meta: LockStats::new_static(LockMeta::with_class(LockKind::Mutex, class)),
             s: BatchSemaphore::const_new(1),
             c: UnsafeCell::new(t),
         }
@@ -188,6 +197,7 @@ impl<T: ?Sized> Mutex<T> {
             Ok(held) => MutexGuard {
                 lock: self,
                 held: HeldToken::new(held),
+                hold: self.meta.hold_start(),
             },
             Err(_) => unreachable!("a Mutex's semaphore is never closed"),
         })
@@ -208,9 +218,11 @@ impl<T: ?Sized> Mutex<T> {
             let Ok(held) = TrackedAcquire::new(&self.s, 1, track, site).await else {
                 unreachable!("a Mutex's semaphore is never closed");
             };
+            let hold = self.meta.hold_start();
             OwnedMutexGuard {
                 lock: self,
                 held: HeldToken::new(held),
+                hold,
             }
         }
     }
@@ -224,6 +236,7 @@ impl<T: ?Sized> Mutex<T> {
             Ok(()) => Ok(MutexGuard {
                 lock: self,
                 held: HeldToken::new(self.meta.try_acquired(Access::Exclusive)),
+                hold: self.meta.hold_start(),
             }),
             Err(_) => Err(TryLockError(())),
         }
@@ -235,6 +248,7 @@ impl<T: ?Sized> Mutex<T> {
     pub fn try_lock_owned(self: Arc<Self>) -> Result<OwnedMutexGuard<T>, TryLockError> {
         match self.s.try_acquire(1) {
             Ok(()) => Ok(OwnedMutexGuard {
+                hold: self.meta.hold_start(),
                 lock: self,
                 held: HeldToken::empty(),
             }),
@@ -311,6 +325,8 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 pub struct MutexGuard<'a, T: ?Sized> {
     lock: &'a Mutex<T>,
     held: HeldToken,
+    /// Dropped after `drop` released the lock: records a sampled hold.
+    hold: HoldTimer,
 }
 
 // SAFETY: sharing the guard shares `&T` only.
@@ -328,12 +344,14 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         F: FnOnce(&mut T) -> &mut U,
     {
         let data = f(&mut *this) as *mut U;
+        let hold = this.hold.take();
         let this = ManuallyDrop::new(this);
         MappedMutexGuard {
             s: &this.lock.s,
             data,
             // SAFETY: `this` is never used or dropped again: moved out once.
             held: unsafe { std::ptr::read(&this.held) },
+            hold,
             _marker: PhantomData,
         }
     }
@@ -348,12 +366,14 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
             None => return Err(this),
         };
         drop(this.held.take());
+        let hold = this.hold.take();
         let this = ManuallyDrop::new(this);
         Ok(MappedMutexGuard {
             s: &this.lock.s,
             data,
             // SAFETY: as in `map`.
             held: unsafe { std::ptr::read(&this.held) },
+            hold,
             _marker: PhantomData,
         })
     }
@@ -400,6 +420,8 @@ pub struct OwnedMutexGuard<T: ?Sized> {
     /// acquired it, for the wait-for graph only (`LockMeta::acquire_owned_at`);
     /// un-recorded wherever the guard is dropped.
     held: HeldToken,
+    /// As `MutexGuard`'s.
+    hold: HoldTimer,
 }
 
 // SAFETY: as `MutexGuard`.
@@ -419,10 +441,15 @@ impl<T: ?Sized> OwnedMutexGuard<T> {
         let data = f(&mut *this) as *mut U;
         // A mapped guard is not followed by the engine.
         drop(this.held.take());
+        let hold = this.hold.take();
         let this = ManuallyDrop::new(this);
-        // SAFETY: `this` is never used or dropped again; the Arc moves out (the `held` slot left behind is empty: nothing to drop).
+        // SAFETY: `this` is never used or dropped again; the Arc moves out (the `held` and `hold` slots left behind are empty: nothing to drop).
         let lock = unsafe { std::ptr::read(&this.lock) };
-        OwnedMappedMutexGuard { data, lock }
+        OwnedMappedMutexGuard {
+            data,
+            lock,
+            _hold: hold,
+        }
     }
 
     /// As [`map`](Self::map), but `f` may decline, returning the guard.
@@ -434,10 +461,16 @@ impl<T: ?Sized> OwnedMutexGuard<T> {
             Some(d) => d as *mut U,
             None => return Err(this),
         };
+        drop(this.held.take());
+        let hold = this.hold.take();
         let this = ManuallyDrop::new(this);
         // SAFETY: as in `map`.
         let lock = unsafe { std::ptr::read(&this.lock) };
-        Ok(OwnedMappedMutexGuard { data, lock })
+        Ok(OwnedMappedMutexGuard {
+            data,
+            lock,
+            _hold: hold,
+        })
     }
 }
 
@@ -481,6 +514,7 @@ pub struct MappedMutexGuard<'a, T: ?Sized> {
     s: &'a BatchSemaphore,
     data: *mut T,
     held: HeldToken,
+    hold: HoldTimer,
     _marker: PhantomData<&'a mut T>,
 }
 
@@ -497,12 +531,14 @@ impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
         F: FnOnce(&mut T) -> &mut U,
     {
         let data = f(&mut *this) as *mut U;
+        let hold = this.hold.take();
         let this = ManuallyDrop::new(this);
         MappedMutexGuard {
             s: this.s,
             data,
             // SAFETY: `this` is never used or dropped again: moved out once.
             held: unsafe { std::ptr::read(&this.held) },
+            hold,
             _marker: PhantomData,
         }
     }
@@ -540,6 +576,8 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for MappedMutexGuard<'_, T> {
 pub struct OwnedMappedMutexGuard<T: ?Sized, U: ?Sized = T> {
     data: *mut U,
     lock: Arc<Mutex<T>>,
+    /// Records a sampled hold when dropped (after the release).
+    _hold: HoldTimer,
 }
 
 // SAFETY: the guard owns the lock's permit and points into its data; it is a

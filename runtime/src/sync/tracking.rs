@@ -46,8 +46,9 @@
 //! empty.
 
 use super::batch_semaphore::{Acquire, BatchSemaphore, Closed};
+use super::class_stats::{LockClassStats, LockStats};
 use super::semaphore::Semaphore;
-use crate::validation::{Access, ChannelMeta, Held, LockMeta, Mode, WaitMeta, Waiting};
+use crate::validation::{Access, ChannelMeta, Held, Mode, WaitMeta, Waiting};
 use std::cell::Cell;
 use std::future::Future;
 use std::mem::ManuallyDrop;
@@ -118,12 +119,12 @@ impl WaitBox {
 pub(crate) enum Track<'a> {
     /// A lock whose guard stays with its context (borrowed guards): checked
     /// and recorded as held.
-    Lock { meta: &'a LockMeta, access: Access },
+    Lock { meta: &'a LockStats, access: Access },
     /// A lock whose guard may move to another task (owned guards): checked,
     /// and recorded as held by the acquiring task for the wait-for graph
     /// only (`LockMeta::acquire_owned_at`); a guard that does not keep the
     /// token (`RwLock`'s owned guards) drops it at once.
-    Owned { meta: &'a LockMeta, access: Access },
+    Owned { meta: &'a LockStats, access: Access },
     /// Semaphore permits, recorded as held; an owned permit (which may be
     /// handed to a spawned task) for the wait-for graph only, as an owned
     /// guard (`LockMeta::acquire_owned_permits_at`).
@@ -137,12 +138,13 @@ pub(crate) enum Track<'a> {
 }
 
 impl Track<'_> {
-    /// The lock whose contention a wait counts (none for a channel slot).
+    /// The class whose contention a wait counts (none for a channel slot):
+    /// a Mutex's or RwLock's cached in the lock, a semaphore's looked up.
     #[inline]
-    fn lock_meta(&self) -> Option<&LockMeta> {
+    fn lock_class(&self) -> Option<&'static LockClassStats> {
         match *self {
-            Track::Lock { meta, .. } | Track::Owned { meta, .. } => Some(meta),
-            Track::Permits { sem, .. } => Some(&sem.meta),
+            Track::Lock { meta, .. } | Track::Owned { meta, .. } => Some(meta.metrics_class()),
+            Track::Permits { sem, .. } => Some(super::class_stats::class_of(&sem.meta)),
             Track::Send(_) => None,
         }
     }
@@ -408,8 +410,8 @@ impl Future for TrackedAcquire<'_> {
                 if this.wait_started {
                     // Ends a wait counted by the held entry (module docs).
                     held.acquired();
-                    if let Some(meta) = this.track.lock_meta() {
-                        super::class_stats::contended(meta, this.queued_at);
+                    if let Some(class) = this.track.lock_class() {
+                        super::class_stats::contended(class, this.queued_at);
                     }
                 }
                 Poll::Ready(res.map(|()| held))

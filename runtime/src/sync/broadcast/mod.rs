@@ -140,6 +140,7 @@ pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     let meta = ChannelMeta::new(ChannelKind::Broadcast, Some(capacity));
     let claim = meta.new_sender();
     let shared = Arc::new(BroadcastChannel {
+        gauge: std::sync::OnceLock::new(),
         buffer,
         meta,
         mask: capacity - 1,
@@ -152,6 +153,24 @@ pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
         num_tx: AtomicUsize::new(1),
         notify_last_rx_drop: Notify::new_internal(),
     });
+    #[cfg(not(perf_runtime_loom))]
+    {
+        // `held_len::<T>` locks the tail and slots of the `BroadcastChannel<T>`
+        // the pointer is to (mutexes: any thread may take them); the channel
+        // stays at that address inside its `Arc` and owns the gauge, which
+        // unregisters when the channel is dropped, before its ring.
+        // SAFETY: so `len` is sound on `ptr` for as long as the gauge is registered.
+        let gauge = unsafe {
+            crate::sync::class_stats::ChannelGauge::register(
+                Arc::as_ptr(&shared).cast(),
+                held_len::<T>,
+                Some(capacity),
+                crate::validation::Site::from_location(Location::caller()),
+                "broadcast",
+            )
+        };
+        let _ = shared.gauge.set(gauge);
+    }
     (
         Sender {
             claim,
@@ -161,9 +180,25 @@ pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
     )
 }
 
+/// The metrics registry's view of a channel's occupancy: values held that
+/// some receiver has not read (`Sender::len`).
+///
+/// # Safety
+/// `ptr` points to a live `BroadcastChannel<T>`.
+#[cfg(not(perf_runtime_loom))]
+unsafe fn held_len<T>(ptr: *const ()) -> usize {
+    // SAFETY: the caller promises a live `BroadcastChannel<T>`.
+    let shared = unsafe { &*ptr.cast::<BroadcastChannel<T>>() };
+    shared.held()
+}
+
 /// One broadcast channel, shared by its senders and receivers: the ring of
 /// slots, the tail, and the counts (module comment: layout and invariants).
 struct BroadcastChannel<T> {
+    /// The metrics registration; first, so it is dropped (unregistered)
+    /// before the ring it reads. Lock order: the registry, then `tail`
+    /// (a lag is reported with `tail` released).
+    gauge: std::sync::OnceLock<crate::sync::class_stats::ChannelGauge>,
     buffer: Box<[Mutex<Slot<T>>]>,
     meta: ChannelMeta,
     mask: usize,
@@ -225,6 +260,21 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl<T> BroadcastChannel<T> {
     fn capacity(&self) -> u64 {
         self.buffer.len() as u64
+    }
+
+    /// How many values are held that some receiver alive at their send has
+    /// not read yet.
+    fn held(&self) -> usize {
+        let tail = lock(&self.tail);
+        let cap = self.capacity();
+        let held = tail.pos.min(cap);
+        (0..held)
+            .filter(|back| {
+                let pos = tail.pos.wrapping_sub(back + 1);
+                let slot = lock(&self.buffer[pos as usize & self.mask]);
+                slot.pos == pos && slot.rem > 0
+            })
+            .count()
     }
 
     /// Dequeues every waiter under `tail`; wake the result after unlocking.
@@ -355,16 +405,7 @@ impl<T> Sender<T> {
     /// How many values are held that some receiver alive at their send has
     /// not read yet.
     pub fn len(&self) -> usize {
-        let tail = lock(&self.shared.tail);
-        let cap = self.shared.capacity();
-        let held = tail.pos.min(cap);
-        (0..held)
-            .filter(|back| {
-                let pos = tail.pos.wrapping_sub(back + 1);
-                let slot = lock(&self.shared.buffer[pos as usize & self.shared.mask]);
-                slot.pos == pos && slot.rem > 0
-            })
-            .count()
+        self.shared.held()
     }
 
     /// True if [`len`](Sender::len) is 0.
@@ -481,6 +522,12 @@ impl<T> Receiver<T> {
                 let oldest = tail.pos.wrapping_sub(shared.capacity());
                 let missed = oldest.wrapping_sub(self.next);
                 self.next = oldest;
+                // Counted with the locks released (lock order above).
+                drop(slot);
+                drop(tail);
+                if let Some(g) = shared.gauge.get() {
+                    g.lagged();
+                }
                 return Err(TryRecvError::Lagged(missed));
             }
             drop(tail);

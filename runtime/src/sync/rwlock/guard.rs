@@ -2,6 +2,7 @@
 //! it took (one for reading, all for writing) and gives them back on drop.
 
 use crate::sync::batch_semaphore::BatchSemaphore;
+use crate::sync::class_stats::HoldTimer;
 use crate::sync::tracking::HeldToken;
 use crate::validation::{Access, Held, LockMeta};
 use std::fmt;
@@ -15,6 +16,8 @@ pub struct RwLockReadGuard<'a, T: ?Sized> {
     s: &'a BatchSemaphore,
     data: *const T,
     held: HeldToken,
+    /// Dropped after `drop` released the permit: records a sampled hold.
+    hold: HoldTimer,
     _marker: PhantomData<&'a T>,
 }
 
@@ -25,11 +28,12 @@ unsafe impl<T: ?Sized + Sync> Send for RwLockReadGuard<'_, T> {}
 unsafe impl<T: ?Sized + Sync> Sync for RwLockReadGuard<'_, T> {}
 
 impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
-    pub(super) fn new(s: &'a BatchSemaphore, data: *const T, held: Held) -> Self {
+    pub(super) fn new(s: &'a BatchSemaphore, data: *const T, held: Held, hold: HoldTimer) -> Self {
         RwLockReadGuard {
             s,
             data,
             held: HeldToken::new(held),
+            hold,
             _marker: PhantomData,
         }
     }
@@ -41,17 +45,18 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
     }
 
     /// Narrows the guard to a part of the data; the read lock stays held.
-    pub fn map<U: ?Sized, F>(this: Self, f: F) -> RwLockReadGuard<'a, U>
+    pub fn map<U: ?Sized, F>(mut this: Self, f: F) -> RwLockReadGuard<'a, U>
     where
         F: FnOnce(&T) -> &U,
     {
         let data = f(&*this) as *const U;
+        let hold = this.hold.take();
         let this = ManuallyDrop::new(this);
-        RwLockReadGuard::new(this.s, data, Self::take_held(&this))
+        RwLockReadGuard::new(this.s, data, Self::take_held(&this), hold)
     }
 
     /// As [`map`](Self::map), but `f` may decline, returning the guard.
-    pub fn try_map<U: ?Sized, F>(this: Self, f: F) -> Result<RwLockReadGuard<'a, U>, Self>
+    pub fn try_map<U: ?Sized, F>(mut this: Self, f: F) -> Result<RwLockReadGuard<'a, U>, Self>
     where
         F: FnOnce(&T) -> Option<&U>,
     {
@@ -59,8 +64,14 @@ impl<'a, T: ?Sized> RwLockReadGuard<'a, T> {
             Some(d) => d as *const U,
             None => return Err(this),
         };
+        let hold = this.hold.take();
         let this = ManuallyDrop::new(this);
-        Ok(RwLockReadGuard::new(this.s, data, Self::take_held(&this)))
+        Ok(RwLockReadGuard::new(
+            this.s,
+            data,
+            Self::take_held(&this),
+            hold,
+        ))
     }
 }
 
@@ -99,6 +110,8 @@ pub struct RwLockWriteGuard<'a, T: ?Sized> {
     data: *mut T,
     permits: u32,
     held: HeldToken,
+    /// As `RwLockReadGuard`'s.
+    hold: HoldTimer,
     _marker: PhantomData<&'a mut T>,
 }
 
@@ -116,6 +129,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
         data: *mut T,
         permits: u32,
         held: Held,
+        hold: HoldTimer,
     ) -> Self {
         RwLockWriteGuard {
             s,
@@ -123,6 +137,7 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
             data,
             permits,
             held: HeldToken::new(held),
+            hold,
             _marker: PhantomData,
         }
     }
@@ -139,12 +154,14 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
         F: FnOnce(&mut T) -> &mut U,
     {
         let data = f(&mut *this) as *mut U;
+        let hold = this.hold.take();
         let this = ManuallyDrop::new(this);
         RwLockMappedWriteGuard {
             s: this.s,
             data,
             permits: this.permits,
             held: HeldToken::new(Self::take_held(&this)),
+            hold,
             _marker: PhantomData,
         }
     }
@@ -161,12 +178,14 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
             Some(d) => d as *mut U,
             None => return Err(this),
         };
+        let hold = this.hold.take();
         let this = ManuallyDrop::new(this);
         Ok(RwLockMappedWriteGuard {
             s: this.s,
             data,
             permits: this.permits,
             held: HeldToken::new(Self::take_held(&this)),
+            hold,
             _marker: PhantomData,
         })
     }
@@ -177,13 +196,15 @@ impl<'a, T: ?Sized> RwLockWriteGuard<'a, T> {
     /// For the validation engine the write lock is released and a read
     /// lock recorded at this call's site (as a `try`: it cannot block).
     #[track_caller]
-    pub fn downgrade(self) -> RwLockReadGuard<'a, T> {
+    pub fn downgrade(mut self) -> RwLockReadGuard<'a, T> {
+        // The hold goes on, as a read.
+        let hold = self.hold.take();
         let this = ManuallyDrop::new(self);
         drop(Self::take_held(&this));
         // Keep one permit: the read guard's.
         this.s.release(this.permits as usize - 1);
         let held = this.meta.try_acquired(Access::Shared);
-        RwLockReadGuard::new(this.s, this.data, held)
+        RwLockReadGuard::new(this.s, this.data, held, hold)
     }
 }
 
@@ -227,6 +248,7 @@ pub struct RwLockMappedWriteGuard<'a, T: ?Sized> {
     data: *mut T,
     permits: u32,
     held: HeldToken,
+    hold: HoldTimer,
     _marker: PhantomData<&'a mut T>,
 }
 
@@ -242,6 +264,7 @@ impl<'a, T: ?Sized> RwLockMappedWriteGuard<'a, T> {
         F: FnOnce(&mut T) -> &mut U,
     {
         let data = f(&mut *this) as *mut U;
+        let hold = this.hold.take();
         let this = ManuallyDrop::new(this);
         RwLockMappedWriteGuard {
             s: this.s,
@@ -249,6 +272,7 @@ impl<'a, T: ?Sized> RwLockMappedWriteGuard<'a, T> {
             permits: this.permits,
             // SAFETY: `this` is never used or dropped again: moved out once.
             held: unsafe { std::ptr::read(&this.held) },
+            hold,
             _marker: PhantomData,
         }
     }

@@ -27,6 +27,7 @@ pub use guard::{RwLockMappedWriteGuard, RwLockReadGuard, RwLockWriteGuard};
 pub use owned_guard::{OwnedRwLockReadGuard, OwnedRwLockWriteGuard};
 
 use super::batch_semaphore::BatchSemaphore;
+use super::class_stats::LockStats;
 use super::mutex::TryLockError;
 use super::tracking::{Acquiring, Track, TrackedAcquire};
 use crate::loom::cell::UnsafeCell;
@@ -61,7 +62,10 @@ const MAX_READS: u32 = 10;
 /// # });
 /// ```
 pub struct RwLock<T: ?Sized> {
-    meta: LockMeta,
+    /// The validation record with the metrics state: class slot,
+    /// hold-time sampling, live count (as `Mutex`'s; borrowed guards are
+    /// timed, owned ones are not).
+    meta: LockStats,
     max_readers: u32,
     s: BatchSemaphore,
     c: UnsafeCell<T>,
@@ -124,7 +128,7 @@ impl<T> RwLock<T> {
              was {max_reads}"
         );
         RwLock {
-            meta,
+            meta: LockStats::new(meta),
             max_readers: max_reads,
             s: BatchSemaphore::new(max_reads as usize),
             c: UnsafeCell::new(value),
@@ -136,7 +140,7 @@ impl<T> RwLock<T> {
     #[track_caller]
     pub const fn const_new(value: T) -> RwLock<T> {
         RwLock {
-            meta: LockMeta::new(LockKind::RwLock),
+            meta: LockStats::new_static(LockMeta::new(LockKind::RwLock)),
             max_readers: MAX_READS,
             s: BatchSemaphore::const_new(MAX_READS as usize),
             c: UnsafeCell::new(value),
@@ -165,7 +169,9 @@ impl<T: ?Sized> RwLock<T> {
         };
         let acquire = TrackedAcquire::new(&self.s, 1, track, Location::caller());
         Acquiring::new(acquire, move |res| match res {
-            Ok(held) => RwLockReadGuard::new(&self.s, self.data_shared(), held),
+            Ok(held) => {
+                RwLockReadGuard::new(&self.s, self.data_shared(), held, self.meta.hold_start())
+            }
             Err(_) => unreachable!("an RwLock's semaphore is never closed"),
         })
     }
@@ -192,6 +198,7 @@ impl<T: ?Sized> RwLock<T> {
                 &self.s,
                 self.data_shared(),
                 self.meta.try_acquired(Access::Shared),
+                self.meta.hold_start(),
             )),
             Err(_) => Err(TryLockError(())),
         }
@@ -220,9 +227,14 @@ impl<T: ?Sized> RwLock<T> {
         };
         let acquire = TrackedAcquire::new(&self.s, self.max_readers, track, Location::caller());
         Acquiring::new(acquire, move |res| match res {
-            Ok(held) => {
-                RwLockWriteGuard::new(&self.s, &self.meta, self.data_mut(), self.max_readers, held)
-            }
+            Ok(held) => RwLockWriteGuard::new(
+                &self.s,
+                &self.meta,
+                self.data_mut(),
+                self.max_readers,
+                held,
+                self.meta.hold_start(),
+            ),
             Err(_) => unreachable!("an RwLock's semaphore is never closed"),
         })
     }
@@ -250,6 +262,7 @@ impl<T: ?Sized> RwLock<T> {
                 self.data_mut(),
                 self.max_readers,
                 self.meta.try_acquired(Access::Exclusive),
+                self.meta.hold_start(),
             )),
             Err(_) => Err(TryLockError(())),
         }
