@@ -8,26 +8,31 @@
 //! `block_in_place` hands the core to a new thread), and:
 //!
 //! - **Readiness** (tokio-style `poll_read`/`poll_write`): each ring has
-//!   its own epoll instance (edge-triggered, as the epoll backend), and the
-//!   ring watches that instance's descriptor with one multishot `POLL_ADD`.
-//!   A resource is added to the epoll set of the worker that first waits on
+//!   its own epoll instance (edge-triggered, as the epoll backend). A
+//!   resource is added to the epoll set of the worker that first waits on
 //!   it (or of a ring chosen round-robin, from a thread outside the
 //!   workers); `epoll_ctl` works from any thread, so neither adding nor
-//!   removing a resource goes through the owner. When the epoll set has
-//!   events, the ring posts one completion for the whole batch; the owner
-//!   sees it at its next tick (a load of the completion queue's tail) and
-//!   harvests the set with a non-blocking `epoll_wait`, setting readiness
-//!   bits in each resource's `ScheduledIo` and waking its tasks. The task
-//!   may run on any worker by then: the wake goes through the normal
-//!   scheduler, with the task's QoS class, like any other wake.
+//!   removing a resource goes through the owner. The owner harvests its set
+//!   with a non-blocking `epoll_wait` — setting readiness bits in each
+//!   resource's `ScheduledIo` and waking its tasks, which may run on any
+//!   worker by then: the wake goes through the normal scheduler, with the
+//!   task's QoS class, like any other wake — at three moments:
+//!   - when its queues run dry (`flush`, before it steals or parks);
+//!   - while it is busy, at the first tick `HARVEST_PERIOD` after the
+//!     previous harvest, so a Critical request that arrives during a long
+//!     Batch poll is seen right after that poll, not `event_interval`
+//!     polls later as on the epoll backend;
+//!   - when it parks in the ring: a one-shot `POLL_ADD` on the epoll
+//!     descriptor, armed with the wait, ends the wait when the set has
+//!     events.
 //!
-//!   Why not one multishot poll per resource: the kernel runs every poll
-//!   wakeup as task work of the ring's thread and posts a completion per
-//!   wakeup; under load that costs more per event than epoll's ready list
-//!   (measured: about 10 % more kernel time per HTTP request, and a
-//!   pipelined key-value load at 0.62x of epoll's rate; see
-//!   benches/README.md). One poll on the epoll descriptor coalesces all of
-//!   a ring's wakeups between two harvests into one.
+//!   Why not a poll per resource, or a multishot poll on the set: the
+//!   kernel runs every poll wakeup as task work of the ring's thread and
+//!   posts a completion per wakeup. Per resource, that cost more kernel time
+//!   per event than epoll's ready list (about 10 % more per HTTP request,
+//!   and a pipelined key-value load at 0.62x of epoll's rate; see
+//!   benches/README.md); a multishot poll on the set fires at every event
+//!   while the set is unharvested. A one-shot poll fires once per park.
 //! - **Commands from other threads** (an operation submitted outside a
 //!   worker, a cancellation of an operation that lives on another worker's
 //!   ring) go into the ring's `inbox`; the sender raises
@@ -68,7 +73,7 @@
 //!
 //! The kernel runs a poll's wakeup as task work of the thread that
 //! *submitted* the poll, and posts the completion only then. The ring's
-//! wake poll and epoll poll follow the thread that drives the ring
+//! wake and epoll polls follow the thread that drives the ring
 //! (`follow_thread`, at every park and whenever the worker's queues run
 //! dry): after `block_in_place` hands the core to a new thread, the old
 //! thread's polls are cancelled and new ones armed.
@@ -84,8 +89,8 @@
 //!   deregistration, after which it is never added again.
 //! - The epoll poll's completion carries no pointer; a completion of a
 //!   previous thread's poll (`follow_thread`) is recognised by its
-//!   generation and ignored. A final completion (the kernel ended the
-//!   multishot poll) re-arms it after a harvest.
+//!   generation and ignored. At most one epoll poll of the current
+//!   generation is armed (`epoll_armed`).
 //! - A ring is dropped only after the runtime's workers stopped; dropping it
 //!   closes its descriptor, which cancels whatever is still armed.
 
@@ -120,6 +125,11 @@ const CLAIMED: usize = usize::MAX - 1;
 /// A busy worker runs the kernel's pending task work (one syscall) once in
 /// this many ticks.
 const TASKRUN_EVERY: u32 = 16;
+
+/// A busy worker with resources in its epoll set harvests the set at the
+/// first tick this long after the previous harvest (one `epoll_wait` per
+/// period at most, and a long poll is followed by a harvest at once).
+const HARVEST_PERIOD: Duration = Duration::from_micros(100);
 
 /// The opcodes the backend needs; the probe checks every one.
 pub(crate) const REQUIRED_OPCODES: &[(u8, &str)] = &[
@@ -374,6 +384,11 @@ pub(crate) struct Ring {
     /// The `user_data` of the epoll poll armed by that thread (`TAG_EPOLL`
     /// plus the same generation).
     epoll_token: u64,
+    /// Whether the one-shot epoll poll of this generation is armed (queued
+    /// or in the kernel) and has not completed.
+    epoll_armed: bool,
+    /// When the epoll set was last harvested.
+    last_harvest: std::time::Instant,
     /// The thread that armed those polls (0: none armed yet).
     wake_tid: i32,
     /// Entries that did not fit in the submission queue yet.
@@ -411,6 +426,8 @@ impl Ring {
             stale_wakes: 0,
             wake_token: TAG_WAKE,
             epoll_token: TAG_EPOLL,
+            epoll_armed: false,
+            last_harvest: std::time::Instant::now(),
             wake_tid: 0,
             overflow: Vec::new(),
             in_flight: 0,
@@ -431,11 +448,13 @@ impl Ring {
         self.push(e);
     }
 
+    /// Arms the one-shot poll of the epoll set (it completes when the set
+    /// has events, at once if it has some now).
     fn arm_epoll(&mut self) {
         let e = opcode::PollAdd::new(types::Fd(self.shared.ep.fd()), libc::POLLIN as u32)
-            .multi(true)
             .build()
             .user_data(self.epoll_token);
+        self.epoll_armed = true;
         self.push(e);
     }
 
@@ -455,7 +474,11 @@ impl Ring {
             return;
         }
         if self.wake_tid != 0 {
-            for token in [self.wake_token, self.epoll_token] {
+            let mut tokens = vec![self.wake_token];
+            if self.epoll_armed {
+                tokens.push(self.epoll_token);
+            }
+            for token in tokens {
                 let e = opcode::AsyncCancel::new(token)
                     .build()
                     .user_data(IGNORE_TOKEN);
@@ -463,19 +486,18 @@ impl Ring {
             }
             self.wake_token = self.wake_token.wrapping_add(TAG_MASK + 1);
             self.epoll_token = self.epoll_token.wrapping_add(TAG_MASK + 1);
+            // The next park arms this thread's epoll poll.
+            self.epoll_armed = false;
         }
         self.wake_tid = tid;
         self.arm_wake();
-        self.arm_epoll();
-        // Resources added before this poll was armed (or while the previous
-        // thread's was) may be ready already.
-        self.harvest();
     }
 
     /// Dispatches the readiness the ring's epoll set holds, without
     /// waiting.
     fn harvest(&mut self) {
         self.harvests += 1;
+        self.last_harvest = std::time::Instant::now();
         while let Some(n) = self.shared.ep.turn_counted(Some(Duration::ZERO)) {
             if !Epoll::maybe_more(n) {
                 break;
@@ -589,6 +611,7 @@ impl Ring {
     /// `COOP_TASKRUN`) need a syscall to be posted; a busy worker makes it
     /// only every `TASKRUN_EVERY` ticks (as tokio polls epoll every
     /// `event_interval` ticks), and whenever its queues run dry (`flush`).
+    /// The epoll set is harvested every `HARVEST_PERIOD`.
     #[inline]
     pub(crate) fn has_work(&mut self) -> bool {
         self.ticks = self.ticks.wrapping_add(1);
@@ -601,6 +624,14 @@ impl Ring {
             || !self.overflow.is_empty()
             || !self.uring.completion().is_empty()
             || (self.ticks % TASKRUN_EVERY == 0 && self.uring.submission().taskrun())
+            || self.harvest_due()
+    }
+
+    /// Resources are in the epoll set and the last harvest is
+    /// `HARVEST_PERIOD` old (a clock read, only with resources in the set).
+    #[inline]
+    fn harvest_due(&self) -> bool {
+        self.shared.ep.live_count() > 0 && self.last_harvest.elapsed() >= HARVEST_PERIOD
     }
 
     /// A busy worker's turn: takes commands, submits, and dispatches the
@@ -613,6 +644,9 @@ impl Ring {
             }
         }
         self.dispatch();
+        if self.harvest_due() {
+            self.harvest();
+        }
     }
 
     /// The worker's queues ran dry: submit what is queued, run the
@@ -620,6 +654,9 @@ impl Ring {
     /// tasks are found before the worker steals or parks.
     pub(crate) fn flush(&mut self) {
         self.follow_thread();
+        if self.shared.ep.live_count() > 0 {
+            self.harvest();
+        }
         if self.unsubmitted > 0
             || !self.overflow.is_empty()
             || self.shared.inbox.is_pending()
@@ -638,6 +675,9 @@ impl Ring {
         // at now (only this thread harvests), so free them before sleeping.
         self.shared.ep.release_pending();
         self.take_inbox();
+        if self.shared.ep.live_count() > 0 && !self.epoll_armed {
+            self.arm_epoll();
+        }
         self.refill_from_overflow();
         if !self.uring.completion().is_empty() {
             let _ = self.submit();
@@ -730,20 +770,16 @@ impl Ring {
                 if d != self.epoll_token {
                     return; // a previous thread's poll (see `follow_thread`)
                 }
-                self.harvest();
-                if !cqueue::more(flags) {
-                    // The kernel ended the multishot poll (the completion
-                    // queue overflowed, ...): arm it again. Events that
-                    // came in between were harvested above or are reported
-                    // by the new poll (the set is still ready).
-                    if res < 0 {
-                        tracing::warn!(
-                            "perf_runtime: io_uring poll of the epoll set ended: {}",
-                            io::Error::from_raw_os_error(-res)
-                        );
-                    }
-                    self.arm_epoll();
+                // The one-shot poll completed: the set has events (or the
+                // poll failed, and the harvest finds what there is).
+                self.epoll_armed = false;
+                if res < 0 && res != -libc::ECANCELED {
+                    tracing::warn!(
+                        "perf_runtime: io_uring poll of the epoll set failed: {}",
+                        io::Error::from_raw_os_error(-res)
+                    );
                 }
+                self.harvest();
             }
             _ => {}
         }
