@@ -1,7 +1,8 @@
 //! The per-class metrics added for locks and channels: hold-time
 //! histograms of Mutex and RwLock, the live-lock gauge, broadcast channels
 //! in the channel gauges with their receivers' lags, and the resource
-//! policy's violations by kind, resource and severity.
+//! policy's violations by kind, resource and severity; the pending-timer
+//! gauge.
 
 #[path = "metrics_support/mod.rs"]
 mod support;
@@ -155,4 +156,34 @@ fn policy_violations_are_counted_by_kind_resource_and_severity() {
         Some(3.0),
         "{t}"
     );
+}
+
+/// Polls `f` once (registering it, for a timer) with a waker that does
+/// nothing; true if it is pending.
+fn pending_after_one_poll<F: std::future::Future + Unpin>(f: &mut F) -> bool {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    std::pin::Pin::new(f).poll(&mut cx).is_pending()
+}
+
+#[test]
+fn pending_timers_are_counted_until_they_fire_or_are_cancelled() {
+    let rt = runtime();
+    let pending = |rt: &Runtime| sample(&text(rt), "perf_runtime_timers_pending");
+    assert_eq!(pending(&rt), Some(0.0), "a new runtime has no timer");
+    rt.block_on(async {
+        // Five far timers registered (polled once), one near one.
+        let mut far: Vec<_> = (0..5)
+            .map(|_| Box::pin(perf_runtime::time::sleep(Duration::from_secs(3600))))
+            .collect();
+        for s in &mut far {
+            assert!(pending_after_one_poll(s));
+        }
+        let mut near = Box::pin(perf_runtime::time::sleep(Duration::from_millis(1)));
+        assert!(pending_after_one_poll(&mut near));
+        assert_eq!(pending(&rt), Some(6.0), "five far timers and a near one");
+        near.await;
+        assert_eq!(pending(&rt), Some(5.0), "the near timer fired");
+        far.truncate(2);
+        assert_eq!(pending(&rt), Some(2.0), "three timers dropped: cancelled");
+    });
 }

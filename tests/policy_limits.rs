@@ -1,7 +1,8 @@
 //! The three limits of the resource policy that act on the pool rather than
 //! on a spawn: `max_locks` (a High violation on resource `locks` at a pool
 //! check), `cpu_millicores` (caps the worker count, at start and live) and
-//! `memory_mb` (the memory limit the pressure level is computed against).
+//! `memory_mb` (the memory limit the pressure level is computed against),
+//! on both flavours, with or without the container monitor thread.
 
 mod policy_support;
 use policy_support::*;
@@ -152,4 +153,38 @@ fn memory_mb_is_the_limit_the_pressure_level_is_computed_against() {
     let rt = sized(&root, limit);
     std::thread::sleep(REFRESH * 5);
     assert_eq!(rt.handle().pressure(), PressureLevel::None);
+}
+
+#[test]
+fn the_limits_apply_without_the_monitor_thread_and_on_current_thread() {
+    let s = Scratch::new("no_monitor");
+    let root = s.container("max 100000", 600 * MIB, 1024 * MIB);
+    let mut limit = ResourceLimit::default();
+    limit.cpu_millicores = Some(900);
+    limit.memory_mb = Some(620);
+    // Multi-thread, no monitor: both limits act at build time.
+    let rt = Builder::new_multi_thread()
+        .container_root(&root)
+        .container_refresh(None)
+        .resource_limit(limit.clone())
+        .build()
+        .unwrap();
+    assert_eq!(rt.metrics().active_workers(), 1);
+    assert_eq!(rt.handle().pressure(), PressureLevel::Critical);
+    assert_eq!(rt.block_on(rt.spawn(async { 7 })).unwrap(), 7);
+    drop(rt);
+    // current_thread, with or without the monitor: memory_mb sets the level.
+    for refresh in [None, Some(REFRESH)] {
+        let rt = Builder::new_current_thread()
+            .container_root(&root)
+            .container_refresh(refresh)
+            .resource_limit(limit.clone())
+            .build()
+            .unwrap();
+        assert_eq!(
+            rt.handle().pressure(),
+            PressureLevel::Critical,
+            "current_thread, container_refresh {refresh:?}"
+        );
+    }
 }

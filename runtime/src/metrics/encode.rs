@@ -98,6 +98,7 @@ families! {
     LOCK_CONTENDED = "lock_contended_acquisitions", None, Counter, ["class"], "Acquisitions of an async Mutex, RwLock or Semaphore that had to queue, by lock class (the LockClass name or the creation site; the first 32 classes by name, later ones as class=other).";
     LOCK_WAIT = "lock_wait", Some("seconds"), Histogram, ["class"], "How long contended acquisitions waited in the queue, by lock class (one in 128 per thread is timed; uncontended ones wait 0 and are not recorded).";
     LOCK_HOLD = "lock_hold", Some("seconds"), Histogram, ["class"], "How long a Mutex or RwLock was held, from the grant to the guard's drop, by lock class (sampled: one acquisition in 1024 per thread is timed, the thread's first among them; owned RwLock guards are not).";
+    TIMERS_PENDING = "timers_pending", None, Gauge, [], "Timers (sleep, timeout, interval, hyper's timer) registered in the runtime's wheels and not yet fired or cancelled.";
     LIVE_LOCKS = "locks_live", None, Gauge, [], "Mutex and RwLock instances alive in the process (const_new statics not counted): what the policy's max_locks limits.";
     CHANNELS = "channels", None, Gauge, ["class"], "Live mpsc and broadcast channels, by channel class (the creation site, e.g. mpsc@server.rs:42 or broadcast@events.rs:7; the first 32 sites, later ones as class=other).";
     CHANNEL_OCCUPANCY = "channel_occupancy", None, Gauge, ["class"], "Messages queued in the live channels of a class, summed (read at scrape time; for broadcast, values some receiver has not read yet).";
@@ -423,6 +424,7 @@ fn encode_snapshot(s: &Snapshot, enc: &mut DescriptorEncoder<'_>) -> fmt::Result
             .map(|c| (vec![("class", c.name.clone())], latency(&c.hold))),
     )?;
     family(e, &LIVE_LOCKS, one(g(s.live_locks)))?;
+    family(e, &TIMERS_PENDING, one(g(s.timers_pending)))?;
     let by_channel_class = |f: fn(&crate::sync::class_stats::ChannelClassSnap) -> usize| {
         s.channel_classes
             .iter()

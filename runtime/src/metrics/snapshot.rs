@@ -85,6 +85,9 @@ pub struct Snapshot {
     pub(crate) channel_lags: Vec<(String, u64)>,
     /// Live Mutex and RwLock instances in the process.
     pub(crate) live_locks: usize,
+    /// Timers (sleeps, timeouts, intervals) registered and not yet fired or
+    /// cancelled.
+    pub(crate) timers_pending: usize,
     /// Resource-policy violations since the start, by kind and resource.
     pub(crate) policy_violations: Vec<(crate::qos::ViolationKind, String, u64)>,
     pub(crate) foreign: ForeignSnapshot,
@@ -178,6 +181,7 @@ fn gather(h: &crate::scheduler::Handle) -> Snapshot {
         channel_classes: crate::sync::class_stats::channel_snapshot(),
         channel_lags: crate::sync::class_stats::channel_lags(),
         live_locks: crate::sync::class_stats::live_locks(),
+        timers_pending: common.time.pending_timers(),
         policy_violations: common.enforcer.counts_by_resource(),
         foreign: foreign::global().snapshot(),
     }

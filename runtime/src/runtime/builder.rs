@@ -829,6 +829,9 @@ impl Builder {
         let config = self.config()?;
         let provider = self.provider();
         let policy = self.policy(&sizing, &*provider)?;
+        // The policy's memory_mb sets the pressure level from now on, on
+        // either flavour, with or without the monitor thread.
+        sizing.attach_policy(policy.clone());
         let stats = Arc::new(Stats::default());
         let common = Common {
             policy,
@@ -990,6 +993,8 @@ impl Builder {
         self.register_on_deadlock(Box::new(move |id| {
             weak.upgrade().map(|s| s.owned.abort_handle(id))
         }));
+        // The policy's cpu_millicores caps the pool before any worker runs.
+        super::sizing::apply_policy_at_start(&shared, &sizing);
         let monitor = self.start_monitor(&sizing, Some(Arc::downgrade(&shared)))?;
         let rt = Runtime::from_parts(Handle::MultiThread(shared.clone()), watchdog, monitor);
         // On failure `rt` drops here and shuts down.

@@ -271,10 +271,6 @@ impl Monitor {
         sizing: Arc<Sizing>,
         shared: Option<Weak<MultiThreadScheduler>>,
     ) -> std::io::Result<Monitor> {
-        if let Some(s) = shared.as_ref().and_then(Weak::upgrade) {
-            sizing.attach_policy(s.common.policy.clone());
-            apply_policy_at_start(&s, &sizing);
-        }
         let thread = StoppableThread::spawn(
             format!("{name}-sizing"),
             "the container-sizing monitor thread",
@@ -285,8 +281,9 @@ impl Monitor {
 }
 
 /// The policy's CPU cap on the decision made before the policy existed:
-/// applied to the active set before the workers start.
-fn apply_policy_at_start(shared: &MultiThreadScheduler, sizing: &Sizing) {
+/// applied to the active set before the workers start (with or without the
+/// monitor thread).
+pub(crate) fn apply_policy_at_start(shared: &MultiThreadScheduler, sizing: &Sizing) {
     if !sizing.auto {
         return;
     }

@@ -45,7 +45,7 @@
 
 use super::clock::{lock, Clock};
 use super::wheel::{Key, Wheel};
-use crate::loom::sync::atomic::{fence, AtomicU64, Ordering::*};
+use crate::loom::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering::*};
 use crate::loom::sync::{Arc, Mutex};
 use crossbeam_utils::CachePadded;
 use std::cell::{Cell, RefCell};
@@ -140,6 +140,9 @@ struct Shard {
     /// The wheel's next expiration (`NO_WAKE`: none); written with `locked`
     /// held.
     next: AtomicU64,
+    /// Timers pending in the wheel, for metrics (a scrape reads it without
+    /// the lock); written with `locked` held.
+    pending: AtomicUsize,
     locked: Mutex<Locked>,
 }
 
@@ -207,6 +210,7 @@ impl TimeHandle {
                     .map(|_| {
                         CachePadded::new(Shard {
                             next: AtomicU64::new(NO_WAKE),
+                            pending: AtomicUsize::new(0),
                             locked: Mutex::new(Locked {
                                 wheel: Wheel::new(tick_ns),
                                 shutdown: false,
@@ -370,6 +374,7 @@ impl TimeHandle {
             locked.shutdown = true;
             let wakers = locked.wheel.drain();
             shard.next.store(NO_WAKE, SeqCst);
+            shard.pending.store(0, Relaxed);
             drop(locked);
             // Task wakers may run arbitrary code when dropped: not under
             // the lock.
@@ -556,6 +561,16 @@ impl TimeHandle {
         &*self.inner as *const Driver as usize
     }
 
+    /// Timers pending in every wheel, as of each wheel's last change (for
+    /// metrics: no lock is taken, so a scrape never holds up a worker).
+    pub(crate) fn pending_timers(&self) -> usize {
+        self.inner
+            .shards
+            .iter()
+            .map(|s| s.pending.load(Relaxed))
+            .sum()
+    }
+
     /// Test hook: runs `f` on shard 0's wheel with its lock held.
     #[cfg(all(test, not(perf_runtime_loom)))]
     pub(super) fn with_wheel<R>(&self, f: impl FnOnce(&Wheel) -> R) -> R {
@@ -581,6 +596,7 @@ impl TimeHandle {
 /// `next_wake` (with the lock released).
 #[must_use]
 fn publish(shard: &Shard, locked: &Locked) -> Option<u64> {
+    shard.pending.store(locked.wheel.len(), Relaxed);
     let next = locked.wheel.next_expiration().unwrap_or(NO_WAKE);
     let before = shard.next.load(Relaxed);
     if before == next {

@@ -146,7 +146,6 @@ impl Wheel {
     }
 
     /// Entries linked (pending, not fired).
-    #[cfg(all(test, not(perf_runtime_loom)))]
     pub(super) fn len(&self) -> usize {
         self.len
     }
