@@ -354,8 +354,9 @@ fn print(row: Row, json: bool) {
 /// without spinning; on a virtual machine it is tens of µs.
 fn os_floor() -> Vec<u64> {
     std::thread::spawn(|| {
-        // SAFETY: PR_SET_TIMERSLACK takes the slack by value and only
-        // affects the calling thread (the one spawned here).
+        // PR_SET_TIMERSLACK takes the slack by value and only affects the
+        // calling thread (the one spawned here).
+        // SAFETY: a plain prctl on this thread, no pointers.
         unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1 as libc::c_ulong, 0, 0, 0) };
         let lock = std::sync::Mutex::new(());
         let cv = std::sync::Condvar::new();

@@ -155,8 +155,8 @@ impl Epoll {
             events: sio.poll_mask | libc::EPOLLET as u32,
             u64: key as u64,
         };
-        // SAFETY: `epfd` is live; `ev` outlives the call; `fd` is the
-        // caller's live descriptor.
+        // `sio.fd` is the registering caller's live descriptor.
+        // SAFETY: `epfd` is live; `ev` outlives the call; the fd is live.
         cvt(unsafe {
             libc::epoll_ctl(self.epfd.as_raw_fd(), libc::EPOLL_CTL_ADD, sio.fd, &mut ev)
         })?;

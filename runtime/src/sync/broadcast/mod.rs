@@ -186,6 +186,7 @@ pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
 /// # Safety
 /// `ptr` points to a live `BroadcastChannel<T>`.
 #[cfg(not(perf_runtime_loom))]
+// SAFETY: an unsafe fn: the caller upholds `# Safety` above.
 unsafe fn held_len<T>(ptr: *const ()) -> usize {
     // SAFETY: the caller promises a live `BroadcastChannel<T>`.
     let shared = unsafe { &*ptr.cast::<BroadcastChannel<T>>() };
