@@ -422,10 +422,10 @@ fn io_counts_grow(driver: IoDriver) {
         )
     });
     // On epoll, registering three sockets is three epoll_ctl calls. On
-    // io_uring, their polls are queued entries the kernel consumes at the
-    // ring's next submit (some may still be queued now), but the accept
-    // could only complete once its poll was submitted. Either way the
-    // accept and the reads waited for completions the driver dispatched.
+    // io_uring, a socket joins its ring's epoll set (an epoll_ctl call)
+    // only when a task first waits on it: at least the listener's, for the
+    // accept. Either way the accept and the reads waited for readiness
+    // events the driver dispatched.
     let least = if driver == IoDriver::Epoll { 3.0 } else { 1.0 };
     assert!(
         after.0 >= before.0 + least,

@@ -89,8 +89,8 @@ families! {
     MEM_LIMIT = "container_memory_limit", Some("bytes"), Gauge, [], "The tightest memory limit of the cgroup path (absent without one).";
     PRESSURE_LEVEL = "memory_pressure_level", None, Gauge, ["level"], "1 for the current memory pressure level (none, moderate, critical), 0 for the others.";
     IO_BACKEND = "io_backend", None, Gauge, ["backend"], "1 for the I/O driver's backend (io_uring or epoll); absent without I/O.";
-    IO_SUBMISSIONS = "io_submissions", None, Counter, [], "Work handed to the kernel: submission-queue entries consumed (io_uring) or epoll_ctl calls (epoll).";
-    IO_COMPLETIONS = "io_completions", None, Counter, [], "Completion-queue entries (io_uring) or readiness events (epoll) the driver dispatched.";
+    IO_SUBMISSIONS = "io_submissions", None, Counter, [], "Work handed to the kernel: submission-queue entries consumed and the rings' epoll_ctl calls (io_uring), or epoll_ctl calls (epoll).";
+    IO_COMPLETIONS = "io_completions", None, Counter, [], "Completion-queue entries and readiness events from the rings' epoll sets (io_uring), or readiness events (epoll), the driver dispatched.";
     VIOLATIONS = "violations", None, Counter, ["kind"], "Validation violations reported, by kind.";
     POLICY_VIOLATIONS = "policy_violations", None, Counter, ["kind", "resource", "severity"], "Resource-policy violations recorded (qos::violations(); the history forgets, this count does not), by kind, resource (tasks.<qos>, tasks, memory, workers, queue.<qos>, numa, pod_qos, locks) and severity.";
     ORDER_EDGES = "lock_order_edges", None, Gauge, [], "Edges of the lock-order graph between lock classes.";

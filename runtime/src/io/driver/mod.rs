@@ -79,8 +79,9 @@ enum Backend {
 }
 
 /// What the driver did, for metrics: on io_uring, submission-queue entries
-/// the kernel consumed and completion-queue entries dispatched; on epoll,
-/// `epoll_ctl` calls and readiness events dispatched.
+/// the kernel consumed plus the `epoll_ctl` calls of the rings' readiness
+/// sets, and completion-queue entries plus readiness events dispatched; on
+/// epoll, `epoll_ctl` calls and readiness events dispatched.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct IoCounts {
     pub(crate) submissions: u64,
@@ -169,7 +170,7 @@ impl Driver {
         match &self.backend {
             Backend::Epoll(ep) => ep.counts.get(),
             Backend::Uring(u) => u.rings.iter().fold(IoCounts::default(), |a, r| {
-                let c = r.counts.get();
+                let c = r.all_counts();
                 IoCounts {
                     submissions: a.submissions + c.submissions,
                     completions: a.completions + c.completions,

@@ -206,6 +206,16 @@ impl RingShared {
         write_eventfd(self.wake_fd.as_raw_fd());
     }
 
+    /// The ring's counts plus its epoll set's (`epoll_ctl` calls as
+    /// submissions, readiness events as completions).
+    pub(crate) fn all_counts(&self) -> super::IoCounts {
+        let (r, e) = (self.counts.get(), self.ep.counts.get());
+        super::IoCounts {
+            submissions: r.submissions + e.submissions,
+            completions: r.completions + e.completions,
+        }
+    }
+
     pub(crate) fn set_unpark(&self, f: Box<dyn Fn() + Send + Sync>) {
         let _ = self.unpark.set(f);
     }
