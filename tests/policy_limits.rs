@@ -1,7 +1,7 @@
 //! The three limits of the resource policy that act on the pool rather than
 //! on a spawn: `max_locks` (a High violation on resource `locks` at a pool
 //! check), `cpu_millicores` (caps the worker count, at start and live) and
-//! `memory_mb` (the memory limit the pressure level is computed against),
+//! `memory_mb` (the process's resident memory graded against it),
 //! on both flavours, with or without the container monitor thread.
 
 mod policy_support;
@@ -130,26 +130,27 @@ fn a_reloaded_cpu_millicores_resizes_the_workers_live() {
 }
 
 #[test]
-fn memory_mb_is_the_limit_the_pressure_level_is_computed_against() {
+fn memory_mb_grades_the_processs_resident_memory() {
     let s = Scratch::new("memory_mb");
-    // 600 MiB of a 1 GiB limit: no pressure.
+    // 600 MiB of a 1 GiB limit: no pressure from the container.
     let root = s.container("max 100000", 600 * MIB, 1024 * MIB);
     let plain = sized(&root, ResourceLimit::default());
     assert_eq!(plain.handle().pressure(), PressureLevel::None);
     drop(plain);
-    // Against 620 MiB, 600 MiB is 97 %: Critical.
+    // This test process's resident memory is far above 1 MiB: Critical.
     let mut limit = ResourceLimit::default();
-    limit.memory_mb = Some(620);
+    limit.memory_mb = Some(1);
     let rt = sized(&root, limit);
     assert_eq!(rt.handle().pressure(), PressureLevel::Critical);
     // And it stays so at the monitor's passes (not reset to the
-    // container's limit).
+    // container's level).
     std::thread::sleep(REFRESH * 5);
     assert_eq!(rt.handle().pressure(), PressureLevel::Critical);
     drop(rt);
-    // A policy limit above the container's changes nothing.
+    // A generous memory_mb changes nothing: the container's 600 MiB of
+    // usage (page cache included) does not count against it.
     let mut limit = ResourceLimit::default();
-    limit.memory_mb = Some(4096);
+    limit.memory_mb = Some(1 << 20);
     let rt = sized(&root, limit);
     std::thread::sleep(REFRESH * 5);
     assert_eq!(rt.handle().pressure(), PressureLevel::None);
@@ -161,7 +162,8 @@ fn the_limits_apply_without_the_monitor_thread_and_on_current_thread() {
     let root = s.container("max 100000", 600 * MIB, 1024 * MIB);
     let mut limit = ResourceLimit::default();
     limit.cpu_millicores = Some(900);
-    limit.memory_mb = Some(620);
+    // Below this test process's resident memory: Critical.
+    limit.memory_mb = Some(1);
     // Multi-thread, no monitor: both limits act at build time.
     let rt = Builder::new_multi_thread()
         .container_root(&root)

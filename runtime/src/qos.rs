@@ -9,7 +9,7 @@
 //! | memory pressure Moderate | Batch admission tightens: the Batch task limit counts as half its value |
 //! | `limits.max_locks` | at each pool check (the policy thread's pass, or [`Handle::check_policy`](crate::runtime::Handle::check_policy)), more live `Mutex` and `RwLock` instances in the process than the limit is a High violation on resource `locks` (recorded when the breach starts, not at every check while it lasts) |
 //! | `limits.cpu_millicores` | caps the worker count at `ceil(millicores / 1000)`: the active set of an auto-sized multi-thread runtime, at start-up and at every pass of the sizing monitor (so a reloaded policy resizes it live), as a container CPU quota does; an explicit `worker_threads` is not capped |
-//! | `limits.memory_mb` | the memory limit the pressure level is computed against: the smaller of it and the container's, at every pass of the sizing monitor |
+//! | `limits.memory_mb` | the process's resident memory is graded against it with the container thresholds; the pressure level is the higher of that and the container's (at build time, then at every pass of the sizing monitor) |
 //!
 //! A violation is recorded in a bounded history ([`violations`], the last
 //! [`HISTORY_CAPACITY`]), counted by kind ([`violation_count`]) and logged

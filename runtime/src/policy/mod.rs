@@ -107,8 +107,9 @@ pub struct ResourceLimit {
     /// auto-sized multi-thread pool at `ceil(millicores / 1000)` workers
     /// when below the container's quota (see [`crate::qos`]).
     pub cpu_millicores: Option<u64>,
-    /// Memory the service may use, in MiB: the memory limit the pressure
-    /// level is computed against when below the container's.
+    /// Memory the service may use, in MiB: the process's resident memory
+    /// is graded against it (as the container's working set is against its
+    /// limit), and the higher level is the pressure level.
     pub memory_mb: Option<u64>,
     /// Worker threads at most.
     pub max_workers: Option<usize>,

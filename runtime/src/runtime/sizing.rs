@@ -29,9 +29,12 @@
 //! # The resource policy
 //!
 //! The policy's `cpu_millicores` caps the rule's count at
-//! `ceil(millicores / 1000)` (at least 1), and its `memory_mb` is the
-//! memory limit the pressure level is computed against when it is below
-//! the container's (or there is none). Both are the policy's own layers
+//! `ceil(millicores / 1000)` (at least 1). Its `memory_mb` is compared
+//! with the process's resident memory (`/proc/self/statm`), with the same
+//! thresholds as the container's working set against its limit, and the
+//! pressure level is the higher of the two: page cache does not count
+//! against `memory_mb`, because the kernel reclaims it against the
+//! container's own limit, not against the policy's. Both are the policy's own layers
 //! (file, systems provider, builder), not the container layer it was built
 //! over — that one is the container's values at start-up, and the monitor
 //! reads the live ones. They are read at every pass of the monitor, so a
@@ -110,18 +113,14 @@ impl Sizing {
         self.policy.get().map(Policy::over_container)
     }
 
-    /// The pressure level of `limits` against the effective memory limit.
+    /// The pressure level of `limits`, raised by the policy's `memory_mb`
+    /// (module docs).
     fn pressure_of(&self, limits: &Limits) -> PressureLevel {
-        let memory_limit = effective_memory_limit(
-            limits.memory_limit,
-            self.policy_limits().and_then(|p| p.memory_mb),
-        );
-        if memory_limit == limits.memory_limit {
-            return limits.memory_pressure();
+        let container = limits.memory_pressure();
+        match self.policy_limits().and_then(|p| p.memory_mb) {
+            Some(mb) => container.max(policy_memory_level(process_rss(), mb)),
+            None => container,
         }
-        let mut l = limits.clone();
-        l.memory_limit = memory_limit;
-        l.memory_pressure()
     }
 
     fn publish_pressure(&self, limits: &Limits) {
@@ -202,17 +201,28 @@ impl Sizing {
     }
 }
 
-/// The memory limit the pressure level is computed against: the smaller
-/// of the container's and the policy's `memory_mb`.
-pub(crate) fn effective_memory_limit(
-    container: Option<u64>,
-    policy_mb: Option<u64>,
-) -> Option<u64> {
-    let policy = policy_mb.map(|mb| mb.saturating_mul(1 << 20));
-    match (container, policy) {
-        (Some(c), Some(p)) => Some(c.min(p)),
-        (c, p) => c.or(p),
+/// The pressure level of `rss` bytes of resident memory (`None`: unknown)
+/// against the policy's `memory_mb`, with the container thresholds.
+pub(crate) fn policy_memory_level(rss: Option<u64>, memory_mb: u64) -> PressureLevel {
+    match rss {
+        Some(rss) => crate::container::memory_pressure_level(
+            rss,
+            Some(memory_mb.saturating_mul(1 << 20)),
+            None,
+            &crate::container::PressureThresholds::DEFAULT,
+        ),
+        None => PressureLevel::None,
     }
+}
+
+/// This process's resident memory in bytes (`/proc/self/statm`'s second
+/// field, in pages), or `None` if it cannot be read.
+fn process_rss() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = text.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf takes a constant and reads no memory of ours.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(page).ok().map(|p| pages.saturating_mul(p))
 }
 
 /// `decision` capped at `ceil(millicores / 1000)` workers (at least 1); the
@@ -437,18 +447,19 @@ mod tests {
     }
 
     #[test]
-    fn the_memory_limit_is_the_smaller_of_the_two() {
+    fn memory_mb_grades_resident_memory_with_the_container_thresholds() {
         const MIB: u64 = 1 << 20;
         assert_eq!(
-            effective_memory_limit(Some(1024 * MIB), Some(512)),
-            Some(512 * MIB)
+            policy_memory_level(Some(100 * MIB), 1000),
+            PressureLevel::None
         );
         assert_eq!(
-            effective_memory_limit(Some(256 * MIB), Some(512)),
-            Some(256 * MIB)
+            policy_memory_level(Some(990 * MIB), 1000),
+            PressureLevel::Critical
         );
-        assert_eq!(effective_memory_limit(None, Some(512)), Some(512 * MIB));
-        assert_eq!(effective_memory_limit(Some(MIB), None), Some(MIB));
-        assert_eq!(effective_memory_limit(None, None), None);
+        assert!(policy_memory_level(Some(900 * MIB), 1000) >= PressureLevel::Moderate);
+        assert_eq!(policy_memory_level(None, 1), PressureLevel::None);
+        // This process's own resident memory is readable and above 1 MiB.
+        assert!(process_rss().is_some_and(|b| b > MIB));
     }
 }
