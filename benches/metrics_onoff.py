@@ -3,8 +3,10 @@
 
     benches/metrics_onoff.py OFF_COMPARE ON_COMPARE ROUNDS [SUITE...]
 
-OFF_COMPARE is `compare` built from the tree before the metrics branch (no
-gathering beyond what it had), ON_COMPARE from the branch. Each round runs
+OFF_COMPARE is `compare` built from the same tree with
+RUSTFLAGS="--cfg perf_runtime_no_metrics" (gathering compiled out: see
+perf_runtime::metrics, "Turning gathering off"), ON_COMPARE the normal
+build. Each round runs
 off, on, on, off (the next on, off, off, on), each build running every SUITE
 (default: scheduler sync) with --json; ONLY=a,b passes --only a,b. Prints,
 per workload, the median perf_runtime time of each build, on/off, and the

@@ -35,6 +35,19 @@
 //! The runtime's counters are kept whether or not anyone scrapes (they are
 //! what `RuntimeMetrics` reads too); a scrape costs the scraper's thread,
 //! never a worker.
+//!
+//! # Turning gathering off
+//!
+//! Building with `RUSTFLAGS="--cfg perf_runtime_no_metrics"` compiles out
+//! what only metrics use on the hot paths: the per-worker poll, steal, park
+//! and LIFO counts, the wake → poll stamps and the poll-duration samples,
+//! the lock wait and hold samples and contention counts, the channel
+//! gauges' registration and the timers-pending gauge. Those series then
+//! read zero. What the runtime acts on stays: task counts by class (the
+//! policy's task limits), live locks (`max_locks`), queue depths, the
+//! container's figures and validation. It exists to measure what gathering
+//! costs (`benches/metrics_onoff.py`, on/off in one tree); a service has no
+//! reason to use it.
 
 // What lives where:
 // - `snapshot.rs` — `Snapshot` and gathering it.
@@ -63,6 +76,11 @@ pub use snapshot::{Snapshot, MAX_CLASSES, OTHER_CLASS};
 /// built without [`Builder::metrics_addr`](crate::runtime::Builder::metrics_addr):
 /// an address such as `127.0.0.1:9464`.
 pub const METRICS_ADDR_ENV: &str = "PERF_RUNTIME_METRICS_ADDR";
+
+/// Whether the hot paths gather what only metrics read (see "Turning
+/// gathering off" above): a constant, so the `if !GATHER` branches compile
+/// away in both builds.
+pub(crate) const GATHER: bool = !cfg!(perf_runtime_no_metrics);
 
 /// The numbers of the current runtime.
 ///

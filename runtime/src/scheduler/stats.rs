@@ -18,6 +18,7 @@
 
 // Plain std atomics: these are statistics, not a synchronisation protocol,
 // and loom has nothing to check in them.
+use crate::metrics::GATHER;
 use crate::task::Qos;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
@@ -153,6 +154,9 @@ impl WorkerStats {
     /// Called by the owning worker just before it polls a task.
     #[inline]
     pub(crate) fn on_poll(&self, header: &crate::task::core::Header) {
+        if !GATHER {
+            return;
+        }
         let i = header.qos.index();
         bump(&self.polled[i]);
         let woken = header.woken_at.load(Relaxed);
@@ -167,6 +171,10 @@ impl WorkerStats {
     /// the whole budget.
     #[inline]
     pub(crate) fn run_poll(&self, qos: Qos, tick: u32, run: impl FnOnce()) {
+        if !GATHER {
+            crate::task::coop::with_budget(run);
+            return;
+        }
         let start = if tick % SAMPLE_EVERY == 0 {
             now_ns()
         } else {
@@ -187,17 +195,23 @@ impl WorkerStats {
     /// The owning worker served a pick from its LIFO slot.
     #[inline]
     pub(crate) fn on_lifo_hit(&self) {
-        bump(&self.lifo_hits);
+        if GATHER {
+            bump(&self.lifo_hits);
+        }
     }
 
     /// The owning worker goes to sleep.
     pub(crate) fn on_park(&self) {
-        bump(&self.parks);
+        if GATHER {
+            bump(&self.parks);
+        }
     }
 
     /// The owning worker woke from a sleep.
     pub(crate) fn on_unpark(&self) {
-        bump(&self.unparks);
+        if GATHER {
+            bump(&self.unparks);
+        }
     }
 }
 
@@ -232,6 +246,9 @@ impl WorkerStats {
     /// worker's deque or an injector, remote when on another node.
     #[inline]
     pub(crate) fn on_steal(&self, remote: bool) {
+        if !GATHER {
+            return;
+        }
         bump(if remote {
             &self.steals_remote
         } else {
@@ -253,7 +270,7 @@ pub(crate) fn steals(workers: &[&WorkerStats]) -> (u64, u64) {
 /// Stamps a task's queue time when this wake is sampled (see the module docs).
 #[inline]
 pub(crate) fn stamp_wake(header: &crate::task::core::Header, sampled: bool) {
-    if sampled || header.qos == Qos::Critical {
+    if GATHER && (sampled || header.qos == Qos::Critical) {
         header.woken_at.store(now_ns(), Relaxed);
     }
 }

@@ -20,7 +20,7 @@
 // thread, not per acquisition; a Mutex or RwLock keeps its own class's
 // slot (`LockStats`), so its contended path does not even search that.
 
-use crate::metrics::{MAX_CLASSES, OTHER_CLASS};
+use crate::metrics::{GATHER, MAX_CLASSES, OTHER_CLASS};
 use crate::runtime::DelayHistogram;
 use crate::scheduler::stats::LogHistogram;
 use crate::validation::LockMeta;
@@ -143,6 +143,9 @@ impl LockStats {
     /// `HOLD_EVERY` acquisitions of this thread, else an idle one.
     #[inline]
     pub(crate) fn hold_start(&self) -> HoldTimer {
+        if !GATHER {
+            return HoldTimer(None);
+        }
         let timed = HOLDS
             .try_with(|c| {
                 let n = c.get();
@@ -214,6 +217,9 @@ thread_local! {
 /// `TIME_EVERY` (per thread), else 0 (not timed).
 #[inline]
 pub(crate) fn queued_stamp() -> u64 {
+    if !GATHER {
+        return 0;
+    }
     let timed = THREAD
         .try_with(|t| {
             let (shard, n) = t.get();
@@ -386,6 +392,9 @@ pub(crate) fn class_of(meta: &LockMeta) -> &'static LockClassStats {
 /// [`queued_stamp`] gave it) and was granted now.
 #[inline(never)]
 pub(crate) fn contended(s: &'static LockClassStats, stamp: u64) {
+    if !GATHER {
+        return;
+    }
     s.contended[shard()].fetch_add(1, Relaxed);
     if stamp != 0 {
         let waited = crate::scheduler::stats::now_ns().saturating_sub(stamp);

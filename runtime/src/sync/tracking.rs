@@ -410,8 +410,10 @@ impl Future for TrackedAcquire<'_> {
                 if this.wait_started {
                     // Ends a wait counted by the held entry (module docs).
                     held.acquired();
-                    if let Some(class) = this.track.lock_class() {
-                        super::class_stats::contended(class, this.queued_at);
+                    if crate::metrics::GATHER {
+                        if let Some(class) = this.track.lock_class() {
+                            super::class_stats::contended(class, this.queued_at);
+                        }
                     }
                 }
                 Poll::Ready(res.map(|()| held))

@@ -154,7 +154,7 @@ pub fn channel<T: Clone>(capacity: usize) -> (Sender<T>, Receiver<T>) {
         notify_last_rx_drop: Notify::new_internal(),
     });
     #[cfg(not(perf_runtime_loom))]
-    {
+    if crate::metrics::GATHER {
         // `held_len::<T>` locks the tail and slots of the `BroadcastChannel<T>`
         // the pointer is to (mutexes: any thread may take them); the channel
         // stays at that address inside its `Arc` and owns the gauge, which

@@ -272,17 +272,19 @@ pub(crate) fn channel<T, S: Semaphore>(
     // pointer is to (atomics: any thread may read them); the `Chan` stays at
     // that address inside its `Arc` and owns the gauge, which unregisters
     // when the `Chan` is dropped, before its queue.
-    // SAFETY: so `len` is sound on `ptr` for as long as the gauge is registered.
-    let gauge = unsafe {
-        crate::sync::class_stats::ChannelGauge::register(
-            Arc::as_ptr(&chan).cast(),
-            chan_len::<T, S>,
-            capacity,
-            crate::validation::Site::from_location(std::panic::Location::caller()),
-            kind.as_str(),
-        )
-    };
-    let _ = chan.gauge.set(gauge);
+    if crate::metrics::GATHER {
+        // SAFETY: so `len` is sound on `ptr` for as long as the gauge is registered.
+        let gauge = unsafe {
+            crate::sync::class_stats::ChannelGauge::register(
+                Arc::as_ptr(&chan).cast(),
+                chan_len::<T, S>,
+                capacity,
+                crate::validation::Site::from_location(std::panic::Location::caller()),
+                kind.as_str(),
+            )
+        };
+        let _ = chan.gauge.set(gauge);
+    }
     (
         Tx {
             claim,
