@@ -12,7 +12,8 @@ off, on, on, off (the next on, off, off, on), each build running every SUITE
 per workload, the median perf_runtime time of each build, on/off, and the
 on/off ratio of the median perf/tokio paired ratios (tokio, identical in
 both builds, cancels machine drift). Appends one line per run, with the
-load average, to /tmp/onoff.log.
+load average, to /tmp/onoff.log; with RAW=FILE, every JSON line too,
+prefixed with the build and suite.
 """
 import json, subprocess, sys, statistics, time, os
 OFF, ON = sys.argv[1], sys.argv[2]
@@ -30,6 +31,10 @@ for r in range(rounds):
             out = subprocess.run([exe, suite, "--json"] + extra, capture_output=True, text=True, timeout=600)
             load = open("/proc/loadavg").read().split()[0]
             log.write(f"{t0} {build} {suite} load {load} rc {out.returncode}\n"); log.flush()
+            if os.environ.get("RAW"):
+                with open(os.environ["RAW"], "a") as raw:
+                    for line in out.stdout.splitlines():
+                        raw.write(f"{build} {suite} {line}\n")
             for line in out.stdout.splitlines():
                 try: o = json.loads(line)
                 except Exception: continue
