@@ -88,7 +88,7 @@ fn metrics_count_what_the_runtime_did() {
         Some(30.0)
     );
     assert_eq!(sample(t, "perf_runtime_workers"), Some(2.0));
-    // Every Critical wake is timed: 100 spawns, 100 first polls.
+    // Spawns from outside a worker are all timed: 100 spawns, 100 first polls.
     let count = sample(
         t,
         "perf_runtime_wake_to_poll_delay_seconds_count{qos=\"critical\"}",

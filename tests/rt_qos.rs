@@ -462,13 +462,16 @@ fn per_class_counters_count_spawns_polls_and_completions() {
                 assert_eq!(m.qos_completed(q) - c0, n, "{flavour}: {q} completed");
                 assert_eq!(m.qos_polled(q) - p0, 2 * n, "{flavour}: {q} polled");
             }
-            // Spawned from outside a worker: every Critical spawn is timed,
-            // and so is every local wake of a Critical task (the yield).
+            // Every class: spawns from outside a worker are all timed,
+            // local wakes (the yields) sampled, one in SAMPLE_EVERY.
             let critical = m.qos_wake_delay(Qos::Critical);
-            assert_eq!(critical.count(), 20, "{flavour}: Critical delays timed");
+            assert!(
+                (10..=20).contains(&critical.count()),
+                "{flavour}: {} Critical delays",
+                critical.count()
+            );
             let p50 = critical.quantile(0.5).unwrap();
             assert!(p50 < PATIENCE, "{flavour}: a delay of {p50:?}");
-            // Other classes: all remote spawns timed, local yields sampled.
             let normal = m.qos_wake_delay(Qos::Normal).count();
             assert!(
                 (20..=40).contains(&normal),
