@@ -421,7 +421,7 @@ impl Schedule for Arc<CurrentThreadScheduler> {
         });
         if let Some(task) = pushed {
             let qos = task.header().qos;
-            super::stats::stamp_wake(task.header(), true);
+            super::stats::stamp_remote_wake(task.header());
             self.inject.push(0, qos, task);
             self.core_unparker.unpark();
         }

@@ -274,7 +274,7 @@ impl MultiThreadScheduler {
     }
 
     pub(crate) fn schedule_remote(&self, task: Notified) {
-        crate::scheduler::stats::stamp_wake(task.header(), true);
+        crate::scheduler::stats::stamp_remote_wake(task.header());
         let node = self.node_for(&task);
         let qos = task.header().qos;
         self.inject.push(node, qos, task);
