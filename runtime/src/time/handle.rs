@@ -151,7 +151,10 @@ struct Shard {
     /// fires the shard's timers itself; see `process_at`). A hint: a stale
     /// value only moves who fires a timer, by at most the grace.
     attended: AtomicBool,
-    locked: Mutex<Locked>,
+    /// On a line of its own: the fields above are read by every worker's
+    /// `fire` and `recompute`, and sharing their line made the owner's
+    /// every lock a cache miss.
+    locked: CachePadded<Mutex<Locked>>,
 }
 
 struct Locked {
@@ -220,10 +223,10 @@ impl TimeHandle {
                             next: AtomicU64::new(NO_WAKE),
                             pending: AtomicUsize::new(0),
                             attended: AtomicBool::new(false),
-                            locked: Mutex::new(Locked {
+                            locked: CachePadded::new(Mutex::new(Locked {
                                 wheel: Wheel::new(tick_ns),
                                 shutdown: false,
-                            }),
+                            })),
                         })
                     })
                     .collect(),
