@@ -16,11 +16,15 @@ use super::raw::{Schedule, Task};
 use super::Qos;
 use crate::loom::sync::atomic::{AtomicBool, Ordering::*};
 use crate::loom::sync::Mutex;
+use crossbeam_utils::CachePadded;
 use std::marker::PhantomData;
 use std::ptr::NonNull;
 
 pub(crate) struct OwnedTasks<S: 'static> {
-    shards: Box<[Mutex<Shard>]>,
+    /// Each on its own cache line: the spawning thread binds into one
+    /// shard while workers remove completed tasks from the others, and
+    /// unpadded shards (72 bytes) shared lines between them.
+    shards: Box<[CachePadded<Mutex<Shard>>]>,
     mask: usize,
     closed: AtomicBool,
     _p: PhantomData<S>,
@@ -45,12 +49,12 @@ impl<S: Schedule> OwnedTasks<S> {
         OwnedTasks {
             shards: (0..n)
                 .map(|_| {
-                    Mutex::new(Shard {
+                    CachePadded::new(Mutex::new(Shard {
                         head: None,
                         len: 0,
                         spawned: [0; Qos::COUNT],
                         completed: [0; Qos::COUNT],
-                    })
+                    }))
                 })
                 .collect(),
             mask: n - 1,

@@ -45,7 +45,7 @@
 
 use super::clock::{lock, Clock};
 use super::wheel::{Key, Wheel};
-use crate::loom::sync::atomic::{fence, AtomicU64, AtomicUsize, Ordering::*};
+use crate::loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use crate::loom::sync::{Arc, Mutex};
 use crossbeam_utils::CachePadded;
 use std::cell::{Cell, RefCell};
@@ -55,6 +55,10 @@ use std::time::{Duration, Instant as StdInstant};
 
 /// `next_wake` / `Shard::next` when no timer is linked.
 const NO_WAKE: u64 = u64::MAX;
+
+/// How overdue another awake worker's timers must be before a worker's
+/// run loop fires them (`process_at`).
+const OTHERS_GRACE_NS: u64 = 20_000;
 
 /// Wakers woken per lock release in `process`.
 const WAKE_BATCH: usize = 32;
@@ -143,7 +147,14 @@ struct Shard {
     /// Timers pending in the wheel, for metrics (a scrape reads it without
     /// the lock); written with `locked` held.
     pending: AtomicUsize,
-    locked: Mutex<Locked>,
+    /// Set while the shard's worker is awake in its run loop (it then
+    /// fires the shard's timers itself; see `process_at`). A hint: a stale
+    /// value only moves who fires a timer, by at most the grace.
+    attended: AtomicBool,
+    /// On a line of its own: the fields above are read by every worker's
+    /// `fire` and `recompute`, and sharing their line made the owner's
+    /// every lock a cache miss.
+    locked: CachePadded<Mutex<Locked>>,
 }
 
 struct Locked {
@@ -211,10 +222,11 @@ impl TimeHandle {
                         CachePadded::new(Shard {
                             next: AtomicU64::new(NO_WAKE),
                             pending: AtomicUsize::new(0),
-                            locked: Mutex::new(Locked {
+                            attended: AtomicBool::new(false),
+                            locked: CachePadded::new(Mutex::new(Locked {
                                 wheel: Wheel::new(tick_ns),
                                 shutdown: false,
-                            }),
+                            })),
                         })
                     })
                     .collect(),
@@ -250,6 +262,18 @@ impl TimeHandle {
         }
     }
 
+    /// Worker `index` is awake in its run loop (`true`) or about to park
+    /// (`false`): whether other workers leave its due timers to it for a
+    /// moment (see `process_at`).
+    #[inline]
+    pub(crate) fn set_attended(&self, index: usize, attended: bool) {
+        if let Some(shard) = self.inner.shards.get(index) {
+            if index + 1 < self.inner.shards.len() {
+                shard.attended.store(attended, Relaxed);
+            }
+        }
+    }
+
     /// Is a timer due? One atomic load when no timer is linked; one load and
     /// one clock read otherwise.
     #[inline]
@@ -258,26 +282,43 @@ impl TimeHandle {
         next != NO_WAKE && self.inner.clock.now_nanos() >= next
     }
 
-    /// `is_due` that also returns the time it read (for `process_at`), so
-    /// the worker's check and the firing share one clock read.
+    /// Whether any timer may be pending (`next_wake` is set): one load.
     #[inline]
-    pub(crate) fn due_now(&self) -> Option<u64> {
+    pub(super) fn has_wake(&self) -> bool {
+        self.inner.next_wake.load(Relaxed) != NO_WAKE
+    }
+
+    /// Reads the clock: whether a timer is due, and the time read.
+    #[inline]
+    pub(super) fn due_at_now(&self) -> (bool, u64) {
         let next = self.inner.next_wake.load(Relaxed);
-        if next == NO_WAKE {
-            return None;
-        }
         let now = self.inner.clock.now_nanos();
-        (now >= next).then_some(now)
+        (next != NO_WAKE && now >= next, now)
     }
 
     /// Fires every timer, of every shard, whose exact deadline has passed.
     /// Wakers run with the locks released.
     pub(crate) fn process(&self) {
-        self.process_at(self.inner.clock.now_nanos());
+        self.fire(self.inner.clock.now_nanos(), 0);
     }
 
-    /// `process` with `now` (the clock's time, nanoseconds since its origin,
-    /// read by the caller just before).
+    /// `process` from a worker's run loop, with `now` (the clock's time,
+    /// nanoseconds since its origin, read by the caller just before).
+    ///
+    /// The worker fires its own shard's due timers, and another shard's
+    /// only once they are `OTHERS_GRACE_NS` overdue, or at once if that
+    /// shard's worker is parked (`set_attended`). An awake worker fires its
+    /// own timers at its next clock read (see `TimerPace`); two workers
+    /// firing each other's timers as soon as they are due would contend
+    /// for the same lock and the wheel's cache lines, and the task woken
+    /// on the other worker would lock the first one's shard again to poll
+    /// and drop its `Sleep`. The grace only matters when the owner is in
+    /// a long poll (or off its CPU), and bounds the lateness that adds.
+    pub(crate) fn process_at(&self, now: u64) {
+        self.fire(now, OTHERS_GRACE_NS);
+    }
+
+    /// Fires the due timers of every shard (see `process_at` for `grace`).
     ///
     /// The calling thread's own shard is locked; another worker's shard only
     /// if its lock is free. A held lock means its owner is registering or
@@ -286,15 +327,21 @@ impl TimeHandle {
     /// workers would otherwise queue on the same lock to fire the same
     /// timers. A skipped shard keeps its `next` at or before `now`, so
     /// `recompute` leaves `next_wake` due and whoever checks next fires it
-    /// (the driver owner's park timeout is then zero).
-    pub(crate) fn process_at(&self, now: u64) {
+    /// (the driver owner's park timeout is then zero, and it fires with no
+    /// grace).
+    fn fire(&self, now: u64, grace: u64) {
         if self.inner.last_now.load(Relaxed) < now {
             self.inner.last_now.store(now, Relaxed);
         }
         let own = self.current_shard();
         let mut wakers = WakeList::new();
         for (index, shard) in self.inner.shards.iter().enumerate() {
-            if shard.next.load(SeqCst) > now {
+            let next = shard.next.load(SeqCst);
+            if next > now {
+                continue;
+            }
+            if index != own && grace != 0 && now - next < grace && shard.attended.load(Relaxed) {
+                // Its awake owner fires it (see `process_at`).
                 continue;
             }
             let mut locked = if index == own {
@@ -472,19 +519,31 @@ impl TimeHandle {
         Ok(())
     }
 
-    /// `Ready` if the entry fired; otherwise stores `waker` to be woken when
-    /// it does.
+    /// `Ready` if the entry fired, and then the entry is freed (`key` is no
+    /// longer valid): a `Sleep` that completed has no use for it, and its
+    /// drop then takes no lock. Otherwise stores `waker` to be woken when
+    /// it fires.
     pub(super) fn poll_entry(
         &self,
         shard: usize,
         key: Key,
         waker: &Waker,
     ) -> Result<Poll<()>, IsShutdown> {
-        let mut locked = lock(&self.inner.shards[shard].locked);
+        let shard_ref = &self.inner.shards[shard];
+        let mut locked = lock(&shard_ref.locked);
         if locked.shutdown {
             return Err(IsShutdown);
         }
         if !locked.wheel.is_pending(key) {
+            let waker = locked.wheel.remove(key);
+            let earlier = publish(shard_ref, &locked);
+            drop(locked);
+            drop(waker);
+            // As in `cancel`: freeing never makes the next expiration
+            // earlier, but the bound does not rest on that.
+            if let Some(next) = earlier {
+                self.lower_next_wake(next);
+            }
             return Ok(Poll::Ready(()));
         }
         let replaced = locked.wheel.set_waker(key, waker);
@@ -546,7 +605,12 @@ impl TimeHandle {
                 .unwrap_or(NO_WAKE)
         };
         let first = min();
-        self.inner.next_wake.store(first, SeqCst);
+        // An unchanged bound is not stored again: workers read it at every
+        // clock read, and a store would take the line from them. Not
+        // storing never hides a lower bound a registrant just published.
+        if self.inner.next_wake.load(SeqCst) != first {
+            self.inner.next_wake.store(first, SeqCst);
+        }
         fence(SeqCst);
         let again = min();
         if again < first {

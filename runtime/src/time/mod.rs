@@ -2,8 +2,9 @@
 //!
 //! A timer never fires early. It is due at the deadline the task asked for,
 //! not at the next tick of a coarse wheel, and workers look for due timers
-//! between any two polls, so timers stay on time while the workers are busy
-//! with other tasks. A paused clock ([`pause`], [`advance`]) makes timer tests
+//! between polls (at every poll when polls are long, every few microseconds
+//! of short ones), so timers stay on time while the workers are busy with
+//! other tasks. A paused clock ([`pause`], [`advance`]) makes timer tests
 //! instant and deterministic.
 //!
 //! # Examples
@@ -23,8 +24,11 @@
 // coarse placement; the timers of the next occupied tick wait in a heap by
 // exact deadline), so starting and cancelling a timer contends with no
 // other worker and allocates nothing. The scheduler drives them: every
-// scheduling tick asks `TimeHandle::is_due` (one atomic load when no timer
-// is pending) and fires the due timers of every worker's wheel, so timers
+// scheduling tick loads `next_wake` (one atomic load when no timer is
+// pending) and, paced by `TimerPace` (a clock read costs up to a few
+// hundred nanoseconds on a VM), reads the clock and fires its own wheel's
+// due timers, and those of every other wheel that are a little overdue
+// (their worker is in a long poll) or whose worker is parked, so timers
 // fire on time even when no worker parks or their own worker is busy.
 
 // What lives where (for contributors):
@@ -35,6 +39,7 @@
 //   per worker ("shard"), the `next_wake` bound across them, and the
 //   registration/cancellation used by `Sleep`.
 // - `slack.rs`: lowering the kernel's timer slack on runtime threads.
+// - `pace.rs`: how often a busy worker reads the clock for due timers.
 // - `instant.rs`, `sleep.rs`, `timeout.rs`, `interval.rs`, `error.rs`: the
 //   public API, in tokio's names and shapes.
 // - `tests.rs` (driver and public API on a paused clock, driven by hand;
@@ -62,6 +67,7 @@ pub mod error;
 mod handle;
 mod instant;
 mod interval;
+mod pace;
 mod slack;
 mod sleep;
 mod timeout;
@@ -79,6 +85,7 @@ mod wheel_tests;
 pub(crate) use handle::{leave_worker_shard, TimeHandle};
 pub use instant::Instant;
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
+pub(crate) use pace::TimerPace;
 pub(crate) use slack::{lower_for_worker as lower_worker_timer_slack, SlackGuard};
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use std::time::Duration;

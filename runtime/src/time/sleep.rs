@@ -2,11 +2,14 @@
 //!
 //! A `Sleep` links an entry into a wheel lazily, at its first poll (so a
 //! `timeout` whose future completes at once never touches a wheel), into
-//! the shard of the worker polling it, and frees it eagerly when dropped.
-//! The entry is a node of that shard's slab (see `wheel.rs`): a `Sleep`
-//! holds only the shard's index and the node's key, and allocates nothing.
-//! Each poll, reset and drop locks the owning shard, which on its own
-//! worker no other thread contends for.
+//! the shard of the worker polling it, and frees it eagerly: at the poll
+//! that sees it fired (the usual end of a `sleep(..).await`), or when
+//! dropped. The entry is a node of that shard's slab (see `wheel.rs`): a
+//! `Sleep` holds only the shard's index and the node's key, and allocates
+//! nothing. Each poll, reset and drop of a linked `Sleep` locks the owning
+//! shard, which on its own worker no other thread contends for; a
+//! completed one takes no lock when dropped, and links a new entry if it
+//! is reset.
 
 use super::handle::{current_driver, shutdown_panic, DriverRef, Registered, TimeHandle};
 use super::wheel::Key;
@@ -106,6 +109,8 @@ enum Entry {
     Unregistered,
     /// Owns the node `key` of shard `shard` (pending or fired) until dropped.
     Linked { shard: usize, key: Key },
+    /// Completed: the poll that saw the entry fired freed it.
+    Done,
 }
 
 impl Sleep {
@@ -155,6 +160,7 @@ impl Sleep {
         match self.entry {
             Entry::Unregistered => self.deadline.into_std() <= self.handle.now(),
             Entry::Linked { shard, key } => self.handle.is_fired(shard, key),
+            Entry::Done => true,
         }
     }
 
@@ -164,12 +170,20 @@ impl Sleep {
     pub fn reset(self: Pin<&mut Self>, deadline: Instant) {
         let this = self.get_mut();
         this.deadline = deadline;
-        if let Entry::Linked { shard, key } = this.entry {
-            if this.handle.reset(shard, key, deadline.into_std()).is_err() {
-                // The node is gone with the runtime: leave it to the next
-                // poll to report the shutdown.
-                this.entry = Entry::Unregistered;
+        match this.entry {
+            Entry::Linked { shard, key } => {
+                if this.handle.reset(shard, key, deadline.into_std()).is_err() {
+                    // The node is gone with the runtime: leave it to the next
+                    // poll to report the shutdown.
+                    this.entry = Entry::Unregistered;
+                }
             }
+            Entry::Done => {
+                // Linked again at the next poll; the deadline may be past.
+                this.entry = Entry::Unregistered;
+                this.future_at_creation = false;
+            }
+            Entry::Unregistered => {}
         }
     }
 
@@ -192,7 +206,15 @@ impl Sleep {
                     Registered::Shutdown => Err(super::handle::IsShutdown),
                 }
             }
-            Entry::Linked { shard, key } => self.handle.poll_entry(shard, key, cx.waker()),
+            Entry::Linked { shard, key } => {
+                let polled = self.handle.poll_entry(shard, key, cx.waker());
+                if let Ok(Poll::Ready(())) = polled {
+                    // `poll_entry` freed the node.
+                    self.entry = Entry::Done;
+                }
+                polled
+            }
+            Entry::Done => Ok(Poll::Ready(())),
         };
         polled.unwrap_or_else(|_| shutdown_panic())
     }

@@ -674,3 +674,174 @@ fn reset_moves_the_entry_within_its_shard_and_keeps_the_waker() {
     assert!(s.is_elapsed());
     assert!(!h.has_timers());
 }
+
+// ----- the run loop's pacing of clock reads -----
+
+/// Ticks of `step` each until `pace` reports the timer due; the number of
+/// ticks, the time it reported, and the clock's time then.
+fn ticks_until_due(h: &TimeHandle, pace: &TimerPace, step: Duration) -> (u32, u64, u64) {
+    for tick in 1..=1_000 {
+        h.clock().advance(step);
+        if let Some(at) = pace.due_now(h) {
+            return (tick, at, h.clock().now_nanos());
+        }
+    }
+    panic!("the due timer was never reported");
+}
+
+#[test]
+fn pace_short_ticks_skip_reads_but_report_a_due_timer_within_the_pace() {
+    let (h, _g) = paused();
+    let pace = TimerPace::new();
+    let (_count, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut s = sleep(Duration::from_micros(100));
+    assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
+    let deadline = h.clock().now_nanos() + 100_000;
+    // 200 ns ticks: the deadline passes at the 500th; reads are skipped,
+    // but the timer is reported at most MAX_SKIP ticks (3 µs) late.
+    let (ticks, at, now) = ticks_until_due(&h, &pace, Duration::from_nanos(200));
+    assert!(at >= deadline, "reported before its deadline");
+    assert_eq!(at, now, "the time reported is the time read");
+    assert!(
+        (500..=500 + 15).contains(&ticks),
+        "reported at tick {ticks}"
+    );
+    assert!(ticks > 500, "no read was skipped: the pace did not adapt");
+}
+
+#[test]
+fn pace_long_ticks_read_the_clock_at_every_tick() {
+    let (h, _g) = paused();
+    let pace = TimerPace::new();
+    let (_count, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut s = sleep(ms(1));
+    assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
+    // 100 µs ticks (a task burning 100 µs per poll): due at the 10th
+    // tick, reported at the 10th.
+    let (ticks, at, _) = ticks_until_due(&h, &pace, Duration::from_micros(100));
+    assert_eq!(ticks, 10);
+    assert_eq!(at, h.clock().now_nanos());
+}
+
+#[test]
+fn pace_restarts_after_a_reset_and_without_timers() {
+    let (h, _g) = paused();
+    let pace = TimerPace::new();
+    // No timer: nothing is due, and nothing is skipped later on its account.
+    assert_eq!(pace.due_now(&h), None);
+    let (_count, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut s = sleep(Duration::from_micros(10));
+    assert!(Pin::new(&mut s).poll(&mut cx).is_pending());
+    // Short ticks build up a skip...
+    for _ in 0..3 {
+        h.clock().advance(Duration::from_nanos(100));
+        assert_eq!(pace.due_now(&h), None);
+    }
+    // ...which a park drops: the first tick after it reads the clock.
+    pace.reset();
+    h.clock().advance(ms(1));
+    assert!(pace.due_now(&h).is_some());
+}
+
+#[test]
+fn pace_skip_for() {
+    use super::pace::skip_for;
+    assert_eq!(skip_for(0, 4_000, 15), 15);
+    assert_eq!(skip_for(100, 4_000, 15), 15);
+    assert_eq!(skip_for(1_000, 4_000, 15), 4);
+    assert_eq!(skip_for(4_001, 4_000, 15), 0);
+    assert_eq!(skip_for(u64::MAX, 4_000, 15), 0);
+}
+
+#[test]
+fn the_run_loop_leaves_an_awake_workers_due_timers_to_it_for_the_grace() {
+    let h = sharded(2);
+    let (count, waker) = counting_waker();
+    let mut s = Sleep::new(h.clone(), Instant::from_std(h.now()) + ms(1));
+    {
+        let _w = h.enter_worker(1);
+        assert!(Pin::new(&mut s)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+    }
+    h.set_attended(1, true);
+    h.clock().advance(ms(1));
+    let _w = h.enter_worker(0);
+    // Due, its worker awake: worker 0's run loop leaves it...
+    h.process_at(h.clock().now_nanos());
+    assert_eq!(count.0.load(SeqCst), 0);
+    assert_eq!(h.park_timeout(), Some(Duration::ZERO), "still due");
+    // ...until it is 20 µs overdue.
+    h.clock().advance(Duration::from_micros(20));
+    h.process_at(h.clock().now_nanos());
+    assert_eq!(count.0.load(SeqCst), 1);
+    assert!(Pin::new(&mut s)
+        .poll(&mut Context::from_waker(&waker))
+        .is_ready());
+}
+
+#[test]
+fn the_run_loop_fires_a_parked_workers_timers_at_once() {
+    let h = sharded(2);
+    let (count, waker) = counting_waker();
+    let mut s = Sleep::new(h.clone(), Instant::from_std(h.now()) + ms(1));
+    {
+        let _w = h.enter_worker(1);
+        assert!(Pin::new(&mut s)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+    }
+    h.set_attended(1, true);
+    h.set_attended(1, false);
+    h.clock().advance(ms(1));
+    let _w = h.enter_worker(0);
+    h.process_at(h.clock().now_nanos());
+    assert_eq!(count.0.load(SeqCst), 1);
+    // `process` (a parked driver owner) never waits out the grace.
+    let mut t = Sleep::new(h.clone(), Instant::from_std(h.now()) + ms(1));
+    {
+        let _w = h.enter_worker(1);
+        assert!(Pin::new(&mut t)
+            .poll(&mut Context::from_waker(&waker))
+            .is_pending());
+    }
+    h.set_attended(1, true);
+    h.clock().advance(ms(1));
+    h.process();
+    assert_eq!(count.0.load(SeqCst), 2);
+}
+
+#[test]
+fn a_completed_sleep_frees_its_entry_at_once_and_relinks_when_reset() {
+    let (h, _g) = paused();
+    let (count, waker) = counting_waker();
+    let mut cx = Context::from_waker(&waker);
+    let mut s = Box::pin(sleep(ms(1)));
+    assert!(s.as_mut().poll(&mut cx).is_pending());
+    h.clock().advance(ms(1));
+    h.process();
+    assert_eq!(count.0.load(SeqCst), 1);
+    assert_eq!(h.with_wheel(|w| w.slab_len() - w.free_len()), 1);
+    assert!(s.as_mut().poll(&mut cx).is_ready());
+    // Freed by the poll that completed it, not by the drop.
+    assert_eq!(h.with_wheel(|w| w.slab_len() - w.free_len()), 0);
+    assert!(s.is_elapsed());
+    assert!(s.as_mut().poll(&mut cx).is_ready());
+    // Reset into the future: pending again, and fires again.
+    s.as_mut().reset(Instant::from_std(h.now()) + ms(2));
+    assert!(!s.is_elapsed());
+    assert!(s.as_mut().poll(&mut cx).is_pending());
+    assert_eq!(h.park_timeout(), Some(ms(2)));
+    h.clock().advance(ms(2));
+    h.process();
+    assert_eq!(count.0.load(SeqCst), 2);
+    assert!(s.as_mut().poll(&mut cx).is_ready());
+    // Reset into the past: ready at once, never linked.
+    s.as_mut().reset(Instant::from_std(h.now()) - ms(1));
+    assert!(s.as_mut().poll(&mut cx).is_ready());
+    drop(s);
+    assert_eq!(h.with_wheel(|w| w.slab_len() - w.free_len()), 0);
+}

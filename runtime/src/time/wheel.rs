@@ -501,6 +501,17 @@ impl Wheel {
         self.nodes.len()
     }
 
+    /// Slab nodes on the free list.
+    #[cfg(all(test, not(perf_runtime_loom)))]
+    pub(super) fn free_len(&self) -> usize {
+        let (mut n, mut at) = (0, self.free);
+        while at != NIL {
+            n += 1;
+            at = self.nodes[at as usize].next;
+        }
+        n
+    }
+
     /// Panics if an invariant of the module docs does not hold.
     #[cfg(all(test, not(perf_runtime_loom)))]
     pub(super) fn check_invariants(&self) {

@@ -61,6 +61,8 @@ pub(crate) struct Core {
     pub(crate) parker: Parker,
     /// This core's part of the I/O driver (its ring on io_uring).
     pub(crate) io: crate::io::driver::LocalIo,
+    /// How often the run loop reads the clock for due timers.
+    pub(crate) timer_pace: crate::time::TimerPace,
 }
 
 impl Core {
@@ -166,6 +168,7 @@ impl CoreSeed {
             global_queue_interval: global_queue_interval.max(1),
             parker,
             io,
+            timer_pace: crate::time::TimerPace::new(),
         })
     }
 }

@@ -81,6 +81,7 @@ pub(crate) fn run(shared: Arc<MultiThreadScheduler>, core: Box<Core>) {
     let index = core.index;
     // Timers this worker's tasks start live in its own wheel.
     let _shard = shared.common.time.enter_worker(index);
+    shared.common.time.set_attended(index, true);
     let watch = shared.remotes[index].watch.clone();
     let cx = WorkerCx {
         shared,
@@ -113,7 +114,7 @@ fn run_loop(cx: &WorkerCx) {
             deactivate(shared, core);
             continue;
         }
-        if let Some(now) = time.due_now() {
+        if let Some(now) = core.timer_pace.due_now(time) {
             core.drivers(|| time.process_at(now));
         }
         core.drivers(|| core.io.tick());
@@ -278,6 +279,9 @@ fn park_core(
 ) {
     shared.common.config.on_park();
     core.stats.on_park();
+    // Asleep, this worker leaves its due timers to the others at once.
+    core.timer_pace.reset();
+    shared.common.time.set_attended(core.index, false);
     match &shared.common.io {
         Some(io) if io.parks_in_driver(&core.io, owns_driver) => {
             core.parker
@@ -285,6 +289,7 @@ fn park_core(
         }
         _ => core.parker.park(timeout),
     }
+    shared.common.time.set_attended(core.index, true);
     core.stats.on_unpark();
     shared.common.config.on_unpark();
 }
