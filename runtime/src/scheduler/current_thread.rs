@@ -319,7 +319,10 @@ impl CurrentThreadScheduler {
                     // I/O that became ready meanwhile (a few loads when
                     // there is none).
                     if ran {
-                        core.io.tick();
+                        // One reading per batch of polls: the ring's
+                        // periodic harvest while the loop stays busy.
+                        core.io
+                            .tick(core.io.wants_clock().then(super::stats::now_ns));
                         if let Some(io) = &self.common.io {
                             io.poll_shared();
                         }

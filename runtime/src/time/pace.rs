@@ -1,4 +1,5 @@
-//! How often a busy worker reads the clock to look for due timers.
+//! How often a busy worker reads the clock to look for due timers (and for
+//! its I/O ring's periodic harvest).
 //!
 //! A worker checks for due timers between polls, which needs the time.
 //! Reading the clock costs ~20 ns on bare metal but 100-400 ns on a VM
@@ -17,6 +18,11 @@
 //! while no timer is pending, the next read finds a long average and the
 //! following tick reads again. Skipping a read never makes a timer early:
 //! timers fire only against a time actually read.
+//!
+//! The worker's io_uring ring needs the time too (it harvests its epoll set
+//! every 100 µs while the worker is busy): it gets this tick's reading, if
+//! the pace took one, instead of reading the clock itself, and the pace
+//! reads while the ring has resources even with no timer pending.
 
 use super::TimeHandle;
 use std::cell::Cell;
@@ -48,11 +54,20 @@ impl TimerPace {
     }
 
     /// `TimeHandle::due_now`, reading the clock only when the pace allows:
-    /// the time read if a timer is due.
-    #[inline]
+    /// the time read if a timer is due (`tick` without a ring).
+    #[cfg(test)]
     pub(crate) fn due_now(&self, time: &TimeHandle) -> Option<u64> {
-        if !time.has_wake() {
-            // Nothing pending: the next read starts a fresh estimate.
+        self.tick(time, false)
+            .and_then(|(now, due)| due.then_some(now))
+    }
+
+    /// This tick's clock reading, when the pace takes one: the time read
+    /// (nanoseconds since the clock's origin) and whether a timer is due at
+    /// it. `io_wants`: the worker's ring wants readings too.
+    #[inline]
+    pub(crate) fn tick(&self, time: &TimeHandle, io_wants: bool) -> Option<(u64, bool)> {
+        if !io_wants && !time.has_wake() {
+            // Nothing wants the time: the next read starts a fresh estimate.
             self.since.set(0);
             self.skip.set(0);
             return None;
@@ -62,16 +77,16 @@ impl TimerPace {
             self.since.set(since);
             return None;
         }
-        self.read(time, since)
+        Some(self.read(time, since))
     }
 
-    fn read(&self, time: &TimeHandle, since: u32) -> Option<u64> {
+    fn read(&self, time: &TimeHandle, since: u32) -> (u64, bool) {
         let (due, now) = time.due_at_now();
         let per_tick = now.saturating_sub(self.last.get()) / u64::from(since);
         self.last.set(now);
         self.since.set(0);
         self.skip.set(skip_for(per_tick, PACE_NS, MAX_SKIP));
-        due.then_some(now)
+        (now, due)
     }
 
     /// The worker is about to park: the ticks after it are not the ticks

@@ -747,6 +747,40 @@ fn pace_restarts_after_a_reset_and_without_timers() {
 }
 
 #[test]
+fn pace_reads_for_the_ring_without_timers_and_paces_those_reads_too() {
+    let (h, _g) = paused();
+    let pace = TimerPace::new();
+    // No timer and no ring resource: no reading.
+    assert_eq!(pace.tick(&h, false), None);
+    // A ring with resources: readings, never "due" (no timer).
+    h.clock().advance(ms(1));
+    assert_eq!(pace.tick(&h, true), Some((h.clock().now_nanos(), false)));
+    // Short ticks (200 ns): reads are skipped, but one comes at least
+    // every MAX_SKIP + 1 ticks, each the clock's time then.
+    let mut readings = 0;
+    let mut gap = 0;
+    let mut longest_gap = 0;
+    for _ in 0..160 {
+        h.clock().advance(Duration::from_nanos(200));
+        match pace.tick(&h, true) {
+            Some((now, due)) => {
+                assert_eq!(now, h.clock().now_nanos());
+                assert!(!due);
+                readings += 1;
+                gap = 0;
+            }
+            None => {
+                gap += 1;
+                longest_gap = longest_gap.max(gap);
+            }
+        }
+    }
+    assert!(readings >= 10, "{readings} readings in 160 ticks");
+    assert!(readings < 160, "no read was skipped");
+    assert!(longest_gap <= 15, "{longest_gap} ticks without a reading");
+}
+
+#[test]
 fn pace_skip_for() {
     use super::pace::skip_for;
     assert_eq!(skip_for(0, 4_000, 15), 15);

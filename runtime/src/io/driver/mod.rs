@@ -380,14 +380,26 @@ impl LocalIo {
         }
     }
 
+    /// `now`: the worker's clock reading at this tick, if it took one (ns
+    /// on a timeline of the worker's own; see `Ring::harvest_due`).
     #[inline]
-    pub(crate) fn tick(&self) {
+    pub(crate) fn tick(&self, now: Option<u64>) {
         if let Some(ring) = &self.ring {
             if let Ok(mut r) = ring.try_borrow_mut() {
-                if r.has_work() {
+                if r.has_work(now) {
                     r.poll();
                 }
             }
         }
+    }
+
+    /// Whether this core's ring wants a clock reading at the ticks (it has
+    /// resources to harvest every `HARVEST_PERIOD`): one load.
+    #[inline]
+    pub(crate) fn wants_clock(&self) -> bool {
+        self.ring
+            .as_ref()
+            .and_then(|r| r.try_borrow().ok().map(|r| r.wants_clock()))
+            .unwrap_or(false)
     }
 }

@@ -21,7 +21,11 @@
 //!   - while it is busy, at the first tick `HARVEST_PERIOD` after the
 //!     previous harvest, so a Critical request that arrives during a long
 //!     Batch poll is seen right after that poll, not `event_interval`
-//!     polls later as on the epoll backend;
+//!     polls later as on the epoll backend. The ring reads no clock for
+//!     this: the worker passes the time it read for its timers at that tick
+//!     (`time::TimerPace`, which also reads for the ring while resources
+//!     are in the set: every tick when polls are long, after ~4 µs of short
+//!     ones), and a harvest is stamped with the first reading after it;
 //!   - when it parks in the ring: a one-shot `POLL_ADD` on the epoll
 //!     descriptor, armed with the wait, ends the wait when the set has
 //!     events.
@@ -397,8 +401,13 @@ pub(crate) struct Ring {
     /// Whether the one-shot epoll poll of this generation is armed (queued
     /// or in the kernel) and has not completed.
     epoll_armed: bool,
-    /// When the epoll set was last harvested.
-    last_harvest: std::time::Instant,
+    /// The worker's first clock reading (ns, the worker's timeline) after
+    /// the last harvest of the epoll set.
+    last_harvest_ns: u64,
+    /// A harvest ran since the last reading: the next one stamps it.
+    harvest_unstamped: bool,
+    /// `has_work` found a harvest due: `poll` runs it.
+    harvest_now: bool,
     /// The thread that armed those polls (0: none armed yet).
     wake_tid: i32,
     /// Entries that did not fit in the submission queue yet.
@@ -437,7 +446,9 @@ impl Ring {
             wake_token: TAG_WAKE,
             epoll_token: TAG_EPOLL,
             epoll_armed: false,
-            last_harvest: std::time::Instant::now(),
+            last_harvest_ns: 0,
+            harvest_unstamped: true,
+            harvest_now: false,
             wake_tid: 0,
             overflow: Vec::new(),
             in_flight: 0,
@@ -507,7 +518,7 @@ impl Ring {
     /// waiting.
     fn harvest(&mut self) {
         self.harvests += 1;
-        self.last_harvest = std::time::Instant::now();
+        self.harvest_unstamped = true;
         while let Some(n) = self.shared.ep.turn_counted(Some(Duration::ZERO)) {
             if !Epoll::maybe_more(n) {
                 break;
@@ -621,27 +632,48 @@ impl Ring {
     /// `COOP_TASKRUN`) need a syscall to be posted; a busy worker makes it
     /// only every `TASKRUN_EVERY` ticks (as tokio polls epoll every
     /// `event_interval` ticks), and whenever its queues run dry (`flush`).
-    /// The epoll set is harvested every `HARVEST_PERIOD`.
+    /// The epoll set is harvested every `HARVEST_PERIOD`, judged by `now`,
+    /// the worker's clock reading at this tick if it took one.
     #[inline]
-    pub(crate) fn has_work(&mut self) -> bool {
+    pub(crate) fn has_work(&mut self, now: Option<u64>) -> bool {
         self.ticks = self.ticks.wrapping_add(1);
         if self.unsubmitted > 0 {
             self.waited_ticks += 1;
         }
-        self.shared.inbox.is_pending()
+        if let Some(now) = now {
+            self.harvest_now = self.harvest_due(now);
+        }
+        self.harvest_now
+            || self.shared.inbox.is_pending()
             || self.unsubmitted >= 8
             || self.waited_ticks > 1
             || !self.overflow.is_empty()
             || !self.uring.completion().is_empty()
             || (self.ticks % TASKRUN_EVERY == 0 && self.uring.submission().taskrun())
-            || self.harvest_due()
     }
 
-    /// Resources are in the epoll set and the last harvest is
-    /// `HARVEST_PERIOD` old (a clock read, only with resources in the set).
+    /// Whether the epoll set holds resources and was last harvested
+    /// `HARVEST_PERIOD` before `now`; stamps a harvest not stamped yet with
+    /// `now` (a reading taken after it: the next harvest comes at most one
+    /// reading later than `HARVEST_PERIOD` after the last).
     #[inline]
-    fn harvest_due(&self) -> bool {
-        self.shared.ep.live_count() > 0 && self.last_harvest.elapsed() >= HARVEST_PERIOD
+    pub(crate) fn harvest_due(&mut self, now: u64) -> bool {
+        if self.shared.ep.live_count() == 0 {
+            return false;
+        }
+        if self.harvest_unstamped {
+            self.harvest_unstamped = false;
+            self.last_harvest_ns = now;
+            return false;
+        }
+        now.saturating_sub(self.last_harvest_ns) >= HARVEST_PERIOD.as_nanos() as u64
+    }
+
+    /// Whether the worker should read the clock for this ring: resources
+    /// are in its epoll set (see `harvest_due`).
+    #[inline]
+    pub(crate) fn wants_clock(&self) -> bool {
+        self.shared.ep.live_count() > 0
     }
 
     /// A busy worker's turn: takes commands, submits, and dispatches the
@@ -654,7 +686,7 @@ impl Ring {
             }
         }
         self.dispatch();
-        if self.harvest_due() {
+        if std::mem::take(&mut self.harvest_now) {
             self.harvest();
         }
     }
@@ -958,6 +990,47 @@ mod ring_tests {
         assert!(ring.is_quiet(), "after the resource's removal");
         ring.park(Some(Duration::ZERO));
         assert_eq!(Arc::strong_count(&sio), 1, "the next harvest released it");
+    }
+
+    /// A busy owner's ticks harvest the epoll set only when given a clock
+    /// reading `HARVEST_PERIOD` after the first reading that followed the
+    /// last harvest: no reading, no harvest (the ring reads no clock).
+    #[test]
+    fn busy_ticks_harvest_by_the_readings_they_are_given() {
+        use std::io::Write;
+        if !uring_here() {
+            return; // no io_uring here: nothing to check
+        }
+        let period = HARVEST_PERIOD.as_nanos() as u64;
+        let mut ring = Ring::new(0).unwrap();
+        ring.park(Some(Duration::ZERO));
+        let (a, mut b) = std::os::unix::net::UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let sio = Arc::new(ScheduledIo::new(a.as_raw_fd(), Interest::READABLE));
+        ring.shared.ep.add(sio.clone()).unwrap();
+        assert!(ring.wants_clock(), "a resource in the set wants readings");
+        ring.flush(); // a harvest, stamped by the next reading
+        b.write_all(b"x").unwrap();
+        let tick = |ring: &mut Ring, now: Option<u64>| {
+            let before = ring.harvests;
+            if ring.has_work(now) {
+                ring.poll();
+            }
+            ring.harvests - before
+        };
+        assert_eq!(tick(&mut ring, None), 0, "no reading");
+        assert_eq!(tick(&mut ring, Some(1_000)), 0, "the stamping reading");
+        assert_eq!(tick(&mut ring, Some(1_000 + period - 1)), 0, "too early");
+        assert_eq!(tick(&mut ring, None), 0, "no reading again");
+        assert!(!readable(&sio), "harvested early");
+        assert_eq!(tick(&mut ring, Some(1_000 + period)), 1, "due");
+        assert!(readable(&sio), "the harvest did not deliver the readiness");
+        // The next period counts from the first reading after this harvest.
+        assert_eq!(tick(&mut ring, Some(5_000 + period)), 0, "the stamp");
+        assert_eq!(tick(&mut ring, Some(5_000 + 2 * period - 1)), 0);
+        assert_eq!(tick(&mut ring, Some(5_000 + 2 * period)), 1);
+        ring.shared.ep.deregister(sio.fd, &sio).unwrap();
+        assert!(!ring.wants_clock(), "an empty set wants no readings");
     }
 
     /// Readiness of many resources that arrives while the owner is busy in

@@ -114,10 +114,12 @@ fn run_loop(cx: &WorkerCx) {
             deactivate(shared, core);
             continue;
         }
-        if let Some(now) = core.timer_pace.due_now(time) {
+        // One paced clock reading serves the timers and the ring's harvest.
+        let reading = core.timer_pace.tick(time, core.io.wants_clock());
+        if let Some((now, true)) = reading {
             core.drivers(|| time.process_at(now));
         }
-        core.drivers(|| core.io.tick());
+        core.drivers(|| core.io.tick(reading.map(|(now, _)| now)));
         if let Some(io) = &shared.common.io {
             if core.tick() % shared.common.config.event_interval.max(1) == 0 {
                 core.drivers(|| io.poll_shared());
