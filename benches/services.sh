@@ -7,6 +7,9 @@
 #   bash benches/services.sh            # the full run (about 8 minutes)
 #   SERVICES_QUICK=1 bash benches/services.sh   # a smoke run (CI)
 #   ROUNDS=5 bash benches/services.sh   # more rounds per row
+#   SERVICES_ROWS=http bash benches/services.sh  # only some rows: any of
+#       kv, http_plain, http_latency_under_batch, validation (space-separated;
+#       http means both http rows); default: all
 #
 # Server pinned to the first allowed CPU, client to the second. Rows
 # alternate the builds (perf, tokio, tokio, perf, ...) and report medians
@@ -25,6 +28,10 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 quick=${SERVICES_QUICK:-0}
+rows=" ${SERVICES_ROWS:-kv http validation} "
+rows=${rows/ http / http_plain http_latency_under_batch }
+# want ROW: whether ROW was asked for.
+want() { [[ "$rows" == *" $1 "* ]]; }
 rounds=${ROUNDS:-3}
 if [ "$quick" = 1 ]; then
     kv_n=20000
@@ -42,7 +49,11 @@ client_cpu=${client_cpu:-$server_cpu}
 
 out=target/services
 mkdir -p "$out"
-for pkg in kv http-service; do
+pkgs=()
+want kv && pkgs+=(kv)
+{ want http_plain || want http_latency_under_batch; } && pkgs+=(http-service)
+want validation && pkgs=(kv http-service)
+for pkg in "${pkgs[@]}"; do
     cargo build --release -q -p "$pkg"
     cp "target/release/$pkg" "$out/$pkg-perf"
     cargo build --release -q -p "$pkg" --features tokio-baseline
@@ -144,16 +155,23 @@ record() { echo "$1 $2 $3 $4" >> "$work/samples"; }
 for r in $(seq "$rounds"); do
     if [ $((r % 2)) = 1 ]; then order="perf tokio"; else order="tokio perf"; fi
     for b in $order; do
-        for p in 1 16; do
-            read -r s sp g gp <<< "$(kv_run "$b" "$p")"
-            record "kv_set_P$p" "$b" "$s" "$sp"
-            record "kv_get_P$p" "$b" "$g" "$gp"
-        done
-        read -r rps p99 <<< "$(http_run "$b" plain)"
-        record http_plain "$b" "$rps" "$p99"
-        read -r rps p99 <<< "$(http_run "$b" mixed)"
-        record http_latency_under_batch "$b" "$rps" "$p99"
+        if want kv; then
+            for p in 1 16; do
+                read -r s sp g gp <<< "$(kv_run "$b" "$p")"
+                record "kv_set_P$p" "$b" "$s" "$sp"
+                record "kv_get_P$p" "$b" "$g" "$gp"
+            done
+        fi
+        if want http_plain; then
+            read -r rps p99 <<< "$(http_run "$b" plain)"
+            record http_plain "$b" "$rps" "$p99"
+        fi
+        if want http_latency_under_batch; then
+            read -r rps p99 <<< "$(http_run "$b" mixed)"
+            record http_latency_under_batch "$b" "$rps" "$p99"
+        fi
     done
+    want validation || continue
     # Validation's cost: the perf build with validation Off (Report is the
     # default, measured above).
     read -r s sp g gp <<< "$(PERF_RUNTIME_VALIDATION=off kv_run perf 16)"
@@ -161,6 +179,9 @@ for r in $(seq "$rounds"); do
     read -r rps p99 <<< "$(PERF_RUNTIME_VALIDATION=off http_run perf plain)"
     record http_plain perf-off "$rps" "$p99"
 done
+
+# Every run, for reports that give each one.
+cp "$work/samples" "$out/samples.txt"
 
 med() { awk -v b="$1" -v k="$2" -v f="$3" '$1 == b && $2 == k {print $f}' "$work/samples" | median; }
 
@@ -170,6 +191,7 @@ echo "medians of $rounds rounds (builds alternated); p99 from the client (redis-
 printf '%-26s %12s %12s %8s %12s %12s %8s\n' bench "perf rps" "tokio rps" ratio "perf p99" "tokio p99" ratio
 json=()
 for bench in kv_set_P1 kv_get_P1 kv_set_P16 kv_get_P16 http_plain http_latency_under_batch; do
+    case $bench in kv_*) want kv || continue ;; *) want "$bench" || continue ;; esac
     pr=$(med "$bench" perf 3)
     tr=$(med "$bench" tokio 3)
     pp=$(med "$bench" perf 4)
@@ -180,6 +202,7 @@ for bench in kv_set_P1 kv_get_P1 kv_set_P16 kv_get_P16 http_plain http_latency_u
     json+=("$(awk -v b="$bench" -v pr="$pr" -v tr="$tr" -v pp="$pp" -v tp="$tp" 'BEGIN {
         printf "{\"bench\":\"%s\",\"perf_rps\":%.0f,\"tokio_rps\":%.0f,\"ratio_rps\":%.4f,\"perf_p99_ns\":%.0f,\"tokio_p99_ns\":%.0f,\"ratio_p99\":%.4f}", b, pr, tr, pr / tr, pp, tp, pp / tp }')")
 done
+want validation || { printf '%s\n' "${json[@]}"; exit 0; }
 echo
 echo "validation's cost on perf_runtime (Report, the default, vs Off; requests/s):"
 for bench in kv_get_P16 http_plain; do

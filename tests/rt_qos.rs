@@ -8,9 +8,12 @@
 //!   before Normal when both are owed; an owed turn that finds its class
 //!   empty, or a pick of the class, resets its count.
 //!
-//! On current_thread everything runs on one thread, so the order of polls is
-//! deterministic and checked exactly. On multi_thread only the guarantee
-//! (Critical is not held up by a Batch flood) is checked.
+//! On current_thread every poll counts as one pick and everything runs on
+//! one thread, so the order of polls is deterministic and checked exactly.
+//! On multi_thread a poll counts as one pick per microsecond it ran (see
+//! `pick.rs`, whose unit tests drive that rule with synthetic durations);
+//! here only its guarantees are checked: Critical is not held up by a Batch
+//! flood, and long Batch polls are not starved by a Critical flood.
 
 mod support;
 use support::*;
@@ -298,6 +301,53 @@ fn critical_flood_does_not_starve_batch_or_normal() {
             polls <= 16,
             "{polls} Critical polls before Batch and Normal ran"
         );
+    });
+}
+
+#[test]
+fn multi_thread_long_batch_polls_are_not_starved_by_a_critical_flood() {
+    within(|| {
+        // One worker; Critical tasks re-queue themselves until the Batch
+        // task has been polled 3 times. Each Batch poll spins for 2 ms, so it
+        // is owed again only after 15 × 2 ms worth of Critical picks; the
+        // flood of short polls must still pay that off and let it run.
+        let rt = Builder::new_multi_thread()
+            .worker_threads(1)
+            .build()
+            .unwrap();
+        let batch_polls = Arc::new(AtomicUsize::new(0));
+        const BOUND: usize = 50_000_000;
+        rt.block_on(async {
+            let b = batch_polls.clone();
+            let batch = perf_runtime::spawn_with(Qos::Batch, async move {
+                for _ in 0..3 {
+                    let start = std::time::Instant::now();
+                    while start.elapsed() < std::time::Duration::from_millis(2) {
+                        std::hint::spin_loop();
+                    }
+                    b.fetch_add(1, SeqCst);
+                    task::yield_now().await;
+                }
+            });
+            let flood: Vec<_> = (0..4)
+                .map(|_| {
+                    let b = batch_polls.clone();
+                    perf_runtime::spawn_with(Qos::Critical, async move {
+                        let mut polls = 0;
+                        while b.load(SeqCst) < 3 {
+                            polls += 1;
+                            assert!(polls < BOUND, "Batch starved");
+                            task::yield_now().await;
+                        }
+                    })
+                })
+                .collect();
+            for h in flood {
+                h.await.unwrap();
+            }
+            batch.await.unwrap();
+        });
+        assert_eq!(batch_polls.load(SeqCst), 3);
     });
 }
 

@@ -16,7 +16,10 @@
 //! Critical, then Normal, then Batch — unless a lower class has been passed
 //! over for its period (`ceil(total weight / its weight)` picks; defaults
 //! Critical 12, Normal 3, Batch 1: Batch once in 16 picks, Normal once in 6),
-//! in which case that class goes first for one pick. A Critical task
+//! in which case that class goes first for one pick. On multi_thread a
+//! poll counts as one pick per microsecond it ran, so a long lower-class
+//! poll is followed by `period - 1` times its length of other work before
+//! its class is owed again. A Critical task
 //! therefore waits for the poll in progress, and for one lower-class poll
 //! only when Critical work has used up its share (see `pick.rs` for the
 //! exact rule and its bounds).

@@ -201,6 +201,15 @@ impl Core {
         None
     }
 
+    /// Charges the picker with what the poll of a `qos` task (picked or
+    /// stolen) cost: `ns` nanoseconds (see `pick.rs`).
+    #[inline]
+    pub(crate) fn charge_poll(&self, qos: Qos, ns: u64) {
+        if !self.reserved {
+            self.picker.charge(qos, ns);
+        }
+    }
+
     #[inline]
     fn next_of_class(
         &self,

@@ -127,7 +127,7 @@ fn run_loop(cx: &WorkerCx) {
         }
         if let Some(task) = core.next_task(shared) {
             core.found_local_work();
-            run_task(shared, core, task);
+            run_task(cx, core, task);
             continue;
         }
         // Nothing local: hand the ring's queued entries to the kernel
@@ -138,7 +138,7 @@ fn run_loop(cx: &WorkerCx) {
             continue;
         }
         if let Some(task) = core.steal_work(shared) {
-            run_task(shared, core, task);
+            run_task(cx, core, task);
             continue;
         }
         if core.reserved {
@@ -150,7 +150,8 @@ fn run_loop(cx: &WorkerCx) {
 }
 
 #[inline]
-fn run_task(shared: &MultiThreadScheduler, core: &Core, task: Notified) {
+fn run_task(cx: &WorkerCx, core: &Core, task: Notified) {
+    let shared = &*cx.shared;
     if core.is_searching.replace(false) && shared.idle.transition_worker_from_searching() {
         // We were the last searcher: someone else must look for the rest,
         // if there is any. The check follows our SeqCst decrement, and a
@@ -166,7 +167,13 @@ fn run_task(shared: &MultiThreadScheduler, core: &Core, task: Notified) {
     task.header().last_worker.store(core.index as u32, Relaxed);
     core.stats.on_poll(task.header());
     let qos = task.header().qos;
-    core.stats.run_poll(qos, core.tick(), || task.run());
+    let ns = core.stats.run_poll_timed(qos, core.tick(), || task.run());
+    // The pick rule charges a class by its polls' time. Unless the poll
+    // handed the core to another thread (`block_in_place`): then the core is
+    // no longer ours to touch.
+    if cx.core.get() == Some(NonNull::from(core)) {
+        core.charge_poll(qos, ns);
+    }
 }
 
 /// Container sizing shrank the active set below this worker: hand every
