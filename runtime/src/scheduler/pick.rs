@@ -44,8 +44,19 @@
 //! The cost of a pick is charged after its poll ([`Picker::charge`]; a
 //! stolen task's poll is charged too); until then, and where polls are not
 //! timed (the current-thread scheduler, which keeps the exact
-//! one-poll-one-pick order its tests check), every pick costs one. Timing
-//! every poll costs two clock reads (~20 ns each with a vDSO clock).
+//! one-poll-one-pick order its tests check), every pick costs one.
+//!
+//! The multi-thread worker times a poll with no clock read of its own: it
+//! uses the readings its run loop takes at the start of a tick for the
+//! timers and the I/O ring (`time::TimerPace`), taken also while two
+//! classes or more have work queued on the worker. A poll is charged the
+//! time between the reading at its tick and the reading at the next one.
+//! The pace skips readings while ticks are short (about 4 µs of them) and
+//! reads at every tick once they are long, so every poll of a stretch of
+//! long polls is charged, except the first after a stretch of short ones,
+//! which counts as one pick (a clock read costs 20 ns on bare metal but
+//! 100-500 ns on a VM that traps TSC reads, like the benchmark VM: two per
+//! poll cost more than most polls).
 
 use crate::task::Qos;
 use std::cell::Cell;

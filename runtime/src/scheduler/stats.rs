@@ -138,8 +138,7 @@ pub(crate) struct WorkerStats {
     budget_yields: AtomicU64,
     delay: [LogHistogram; Qos::COUNT],
     /// Poll durations, one poll in `SAMPLE_EVERY` (by the worker's tick):
-    /// two clock reads per sampled poll (the multi-thread worker reads the
-    /// clock around every poll anyway, for its picker).
+    /// two clock reads per sampled poll.
     poll_time: [LogHistogram; Qos::COUNT],
 }
 
@@ -197,28 +196,6 @@ impl WorkerStats {
         if spent {
             bump(&self.budget_yields);
         }
-    }
-
-    /// Runs one task poll like [`run_poll`](WorkerStats::run_poll), but
-    /// times every poll (a clock read before and one after, ~20 ns each) and
-    /// returns its duration in nanoseconds: the multi-thread worker charges
-    /// its picker with it (`pick.rs`). The histogram still records one poll
-    /// in `SAMPLE_EVERY`.
-    #[inline]
-    pub(crate) fn run_poll_timed(&self, qos: Qos, tick: u32, run: impl FnOnce()) -> u64 {
-        let start = Instant::now();
-        let spent = crate::task::coop::with_budget(|| {
-            run();
-            crate::task::coop::budget_spent()
-        });
-        let ns = start.elapsed().as_nanos() as u64;
-        if tick % SAMPLE_EVERY == 0 {
-            self.poll_time[qos.index()].record(ns);
-        }
-        if spent {
-            bump(&self.budget_yields);
-        }
-        ns
     }
 
     /// The owning worker served a pick from its LIFO slot.

@@ -63,6 +63,9 @@ pub(crate) struct Core {
     pub(crate) io: crate::io::driver::LocalIo,
     /// How often the run loop reads the clock for due timers.
     pub(crate) timer_pace: crate::time::TimerPace,
+    /// The class of the poll that started at the last clock reading, and
+    /// that reading: charged to the picker at the next reading (`pick.rs`).
+    pub(crate) pending_charge: Cell<Option<(Qos, u64)>>,
 }
 
 impl Core {
@@ -169,6 +172,7 @@ impl CoreSeed {
             parker,
             io,
             timer_pace: crate::time::TimerPace::new(),
+            pending_charge: Cell::new(None),
         })
     }
 }
@@ -208,6 +212,27 @@ impl Core {
         if !self.reserved {
             self.picker.charge(qos, ns);
         }
+    }
+
+    /// Whether the pick rule wants this tick's clock reading: work of two
+    /// classes or more is queued here, so what a poll costs decides which
+    /// runs next. (With one class queued the order is moot, and a worker
+    /// running one class reads no clock for the picker.)
+    #[inline]
+    pub(crate) fn pick_wants_clock(&self) -> bool {
+        if self.reserved {
+            return false;
+        }
+        let lifo = self.lifo.take();
+        let mut classes = [false; Qos::COUNT];
+        if let Some(t) = &lifo {
+            classes[t.header().qos.index()] = true;
+        }
+        self.lifo.set(lifo);
+        for (has, q) in classes.iter_mut().zip(self.queues.iter()) {
+            *has |= !q.is_empty();
+        }
+        classes.iter().filter(|&&c| c).count() >= 2
     }
 
     #[inline]

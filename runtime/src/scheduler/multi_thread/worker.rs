@@ -114,12 +114,24 @@ fn run_loop(cx: &WorkerCx) {
             deactivate(shared, core);
             continue;
         }
-        // One paced clock reading serves the timers and the ring's harvest.
-        let reading = core.timer_pace.tick(time, core.io.wants_clock());
+        // One paced clock reading serves the timers, the ring's harvest and
+        // the pick rule's charge for the previous poll.
+        let reading = core.timer_pace.tick(
+            time,
+            core.io.wants_clock() || core.pick_wants_clock() || core.pending_charge.get().is_some(),
+        );
+        let now = reading.map(|(now, _)| now);
+        if let Some((qos, start)) = core.pending_charge.take() {
+            // No reading now: the pace judged the ticks short (under ~4 µs
+            // on average), and a short poll costs the one pick it counted.
+            if let Some(now) = now {
+                core.charge_poll(qos, now.saturating_sub(start));
+            }
+        }
         if let Some((now, true)) = reading {
             core.drivers(|| time.process_at(now));
         }
-        core.drivers(|| core.io.tick(reading.map(|(now, _)| now)));
+        core.drivers(|| core.io.tick(now));
         if let Some(io) = &shared.common.io {
             if core.tick() % shared.common.config.event_interval.max(1) == 0 {
                 core.drivers(|| io.poll_shared());
@@ -127,7 +139,7 @@ fn run_loop(cx: &WorkerCx) {
         }
         if let Some(task) = core.next_task(shared) {
             core.found_local_work();
-            run_task(cx, core, task);
+            run_task(cx, core, task, now);
             continue;
         }
         // Nothing local: hand the ring's queued entries to the kernel
@@ -138,7 +150,7 @@ fn run_loop(cx: &WorkerCx) {
             continue;
         }
         if let Some(task) = core.steal_work(shared) {
-            run_task(cx, core, task);
+            run_task(cx, core, task, now);
             continue;
         }
         if core.reserved {
@@ -149,8 +161,10 @@ fn run_loop(cx: &WorkerCx) {
     }
 }
 
+/// Runs one poll of `task`; `now`: the clock reading of this tick, if the
+/// pace took one (the poll's start, for the pick rule's charge).
 #[inline]
-fn run_task(cx: &WorkerCx, core: &Core, task: Notified) {
+fn run_task(cx: &WorkerCx, core: &Core, task: Notified, now: Option<u64>) {
     let shared = &*cx.shared;
     if core.is_searching.replace(false) && shared.idle.transition_worker_from_searching() {
         // We were the last searcher: someone else must look for the rest,
@@ -167,13 +181,12 @@ fn run_task(cx: &WorkerCx, core: &Core, task: Notified) {
     task.header().last_worker.store(core.index as u32, Relaxed);
     core.stats.on_poll(task.header());
     let qos = task.header().qos;
-    let ns = core.stats.run_poll_timed(qos, core.tick(), || task.run());
-    // The pick rule charges a class by its polls' time. Unless the poll
-    // handed the core to another thread (`block_in_place`): then the core is
-    // no longer ours to touch.
-    if cx.core.get() == Some(NonNull::from(core)) {
-        core.charge_poll(qos, ns);
-    }
+    // The pick rule charges a class by its polls' time, measured between
+    // two clock readings the pace takes anyway: the poll is charged at the
+    // next tick's reading. Unless the poll handed the core to another
+    // thread (`block_in_place`): then the core is no longer ours to touch.
+    core.pending_charge.set(now.map(|now| (qos, now)));
+    core.stats.run_poll(qos, core.tick(), || task.run());
 }
 
 /// Container sizing shrank the active set below this worker: hand every
@@ -290,6 +303,8 @@ fn park_core(
     core.stats.on_park();
     // Asleep, this worker leaves its due timers to the others at once.
     core.timer_pace.reset();
+    // The next reading comes after the sleep: it measures no poll.
+    core.pending_charge.set(None);
     shared.common.time.set_attended(core.index, false);
     match &shared.common.io {
         Some(io) if io.parks_in_driver(&core.io, owns_driver) => {
