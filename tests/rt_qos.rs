@@ -512,15 +512,12 @@ fn per_class_counters_count_spawns_polls_and_completions() {
                 assert_eq!(m.qos_completed(q) - c0, n, "{flavour}: {q} completed");
                 assert_eq!(m.qos_polled(q) - p0, 2 * n, "{flavour}: {q} polled");
             }
-            // One wake in 16 is timed (spawns by this thread's count, the
-            // yields by the worker's tick): of the 120 wakes (60 spawns and
-            // 60 yields), at least the 60 spawns' 3 and at most all 120.
+            // One wake in 1024 is timed (spawns by this thread's count, the
+            // yields by the worker's tick): never more than the 120 wakes
+            // (60 spawns and 60 yields), and the delays timed are short.
             let delays: Vec<_> = Qos::ALL.iter().map(|&q| m.qos_wake_delay(q)).collect();
             let timed: u64 = delays.iter().map(|h| h.count()).sum();
-            assert!(
-                (3..=120).contains(&timed),
-                "{flavour}: {timed} delays timed"
-            );
+            assert!(timed <= 120, "{flavour}: {timed} delays timed");
             for h in delays.iter().filter(|h| h.count() > 0) {
                 let p50 = h.quantile(0.5).unwrap();
                 assert!(p50 < PATIENCE, "{flavour}: a delay of {p50:?}");
