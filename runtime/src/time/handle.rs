@@ -46,7 +46,7 @@
 use super::clock::{lock, Clock};
 use super::wheel::{Key, Wheel};
 use crate::loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
-use crate::loom::sync::{Arc, Mutex};
+use crate::loom::sync::{Arc, Mutex, MutexGuard};
 use crossbeam_utils::CachePadded;
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -535,15 +535,7 @@ impl TimeHandle {
             return Err(IsShutdown);
         }
         if !locked.wheel.is_pending(key) {
-            let waker = locked.wheel.remove(key);
-            let earlier = publish(shard_ref, &locked);
-            drop(locked);
-            drop(waker);
-            // As in `cancel`: freeing never makes the next expiration
-            // earlier, but the bound does not rest on that.
-            if let Some(next) = earlier {
-                self.lower_next_wake(next);
-            }
+            self.remove_locked(shard_ref, locked, key);
             return Ok(Poll::Ready(()));
         }
         let replaced = locked.wheel.set_waker(key, waker);
@@ -561,10 +553,16 @@ impl TimeHandle {
     /// Frees the entry (unlinking it if it has not fired).
     pub(super) fn cancel(&self, shard: usize, key: Key) {
         let shard_ref = &self.inner.shards[shard];
-        let mut locked = lock(&shard_ref.locked);
+        let locked = lock(&shard_ref.locked);
         if locked.shutdown {
             return;
         }
+        self.remove_locked(shard_ref, locked, key);
+    }
+
+    /// Frees the entry `key` of `shard_ref` under its lock `locked`, then
+    /// drops the waker and lowers the bound with the lock released.
+    fn remove_locked(&self, shard_ref: &Shard, mut locked: MutexGuard<'_, Locked>, key: Key) {
         let waker = locked.wheel.remove(key);
         let earlier = publish(shard_ref, &locked);
         drop(locked);

@@ -139,7 +139,7 @@ fn run_loop(cx: &WorkerCx) {
         }
         if let Some(task) = core.next_task(shared) {
             core.found_local_work();
-            run_task(cx, core, task, now);
+            run_task(shared, core, task, now);
             continue;
         }
         // Nothing local: hand the ring's queued entries to the kernel
@@ -150,7 +150,7 @@ fn run_loop(cx: &WorkerCx) {
             continue;
         }
         if let Some(task) = core.steal_work(shared) {
-            run_task(cx, core, task, now);
+            run_task(shared, core, task, now);
             continue;
         }
         if core.reserved {
@@ -164,8 +164,7 @@ fn run_loop(cx: &WorkerCx) {
 /// Runs one poll of `task`; `now`: the clock reading of this tick, if the
 /// pace took one (the poll's start, for the pick rule's charge).
 #[inline]
-fn run_task(cx: &WorkerCx, core: &Core, task: Notified, now: Option<u64>) {
-    let shared = &*cx.shared;
+fn run_task(shared: &MultiThreadScheduler, core: &Core, task: Notified, now: Option<u64>) {
     if core.is_searching.replace(false) && shared.idle.transition_worker_from_searching() {
         // We were the last searcher: someone else must look for the rest,
         // if there is any. The check follows our SeqCst decrement, and a
