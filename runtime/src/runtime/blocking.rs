@@ -356,5 +356,6 @@ impl Job {
     }
 }
 
-#[cfg(test)]
+// Runs a whole runtime with real threads: not a loom model.
+#[cfg(all(test, not(perf_runtime_loom)))]
 mod tests;

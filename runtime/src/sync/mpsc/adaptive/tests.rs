@@ -137,6 +137,10 @@ mod policy {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "one thread through code the queue tests cover; 13-95 s each under Miri"
+    )]
     fn grows_by_doubling_while_the_consumer_keeps_up() {
         let (tx, mut rx) = mpsc::adaptive::<u64>(3, 40);
         assert_eq!((tx.capacity(), tx.max_capacity()), (3, 3));
@@ -146,6 +150,10 @@ mod policy {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "one thread through code the queue tests cover; 13-95 s each under Miri"
+    )]
     fn a_consumer_that_never_fills_it_does_not_grow_it() {
         let (tx, mut rx) = mpsc::adaptive::<u64>(4, 64);
         for i in 0..1000 {
@@ -171,6 +179,10 @@ mod policy {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "one thread through code the queue tests cover; 13-95 s each under Miri"
+    )]
     fn shrinks_by_halving_after_sustained_lag() {
         let (tx, mut rx) = mpsc::adaptive::<u64>(2, 32);
         // Grown as `grows_by_doubling...` shows, with a fresh window.
@@ -198,6 +210,10 @@ mod policy {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "one thread through code the queue tests cover; 13-95 s each under Miri"
+    )]
     fn critical_pressure_shrinks_to_min_below_the_occupancy() {
         let cell = PressureCell::new(PressureLevel::None);
         let (tx, mut rx) = super::super::adaptive_with::<u64>(2, 32, Some(cell.subscribe()));
@@ -239,6 +255,10 @@ mod policy {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "one thread through code the queue tests cover; 13-95 s each under Miri"
+    )]
     fn moderate_pressure_halves_at_once_then_per_window() {
         let cell = PressureCell::new(PressureLevel::None);
         let (tx, mut rx) = super::super::adaptive_with::<u64>(2, 64, Some(cell.subscribe()));
