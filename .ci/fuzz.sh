@@ -13,7 +13,7 @@
 # its input in fuzz/artifacts/<target>/; turn it into a fixture test (see
 # runtime/src/container/tests/fixtures_bad.rs) before fixing the parser.
 #
-# FUZZ_SECONDS per target (default 45). Seeds live in fuzz/seeds/<target>;
+# FUZZ_SECONDS per target (default 45), FUZZ_JOBS targets at a time (default 2). Seeds live in fuzz/seeds/<target>;
 # the working corpus grows in fuzz/corpus/ (not committed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,10 +25,40 @@ fi
 
 cd fuzz
 cargo +nightly fuzz build -O --debug-assertions
-for t in cgroup_tree sysfs_tree psi cpu_stat cpu_list resp; do
+# Two targets at a time, one per core: each still gets SECS of fuzzing, and
+# the stage takes half the wall time. A target's output goes to its log,
+# printed when it ends; any failing target fails the stage.
+run_target() {
+    local t="$1"
     mkdir -p "corpus/$t"
     cp -n "seeds/$t"/* "corpus/$t/" 2> /dev/null || true
-    echo "--- fuzzing $t for ${SECS}s"
     cargo +nightly fuzz run -O --debug-assertions "$t" "corpus/$t" -- \
-        -max_total_time="$SECS" -max_len=4096 -rss_limit_mb=2048 -print_final_stats=1
+        -max_total_time="$SECS" -max_len=4096 -rss_limit_mb=2048 -print_final_stats=1 \
+        > "/tmp/fuzz-$t.log" 2>&1
+}
+JOBS="${FUZZ_JOBS:-2}"
+failed=()
+targets=(cgroup_tree sysfs_tree psi cpu_stat cpu_list resp)
+for ((i = 0; i < ${#targets[@]}; i += JOBS)); do
+    pids=()
+    batch=("${targets[@]:i:JOBS}")
+    for t in "${batch[@]}"; do
+        echo "--- fuzzing $t for ${SECS}s"
+        run_target "$t" &
+        pids+=($!)
+    done
+    for k in "${!batch[@]}"; do
+        t="${batch[$k]}"
+        echo "--- $t:"
+        if wait "${pids[$k]}"; then
+            tail -n 25 "/tmp/fuzz-$t.log"
+        else
+            failed+=("$t")
+            cat "/tmp/fuzz-$t.log"
+        fi
+    done
 done
+if [ "${#failed[@]}" -gt 0 ]; then
+    echo "fuzz targets failed: ${failed[*]} (inputs in fuzz/artifacts/<target>/; full logs in /tmp/fuzz-<target>.log)"
+    exit 1
+fi
