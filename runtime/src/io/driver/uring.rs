@@ -25,7 +25,8 @@
 //!     this: the worker passes the time it read for its timers at that tick
 //!     (`time::TimerPace`, which also reads for the ring while resources
 //!     are in the set: every tick when polls are long, after ~4 µs of short
-//!     ones), and a harvest is stamped with the first reading after it;
+//!     ones); a harvest is stamped with the reading of its tick (one made
+//!     without a reading, when the queues ran dry, with the next one);
 //!   - when it parks in the ring: a one-shot `POLL_ADD` on the epoll
 //!     descriptor, armed with the wait, ends the wait when the set has
 //!     events.
@@ -401,8 +402,9 @@ pub(crate) struct Ring {
     /// Whether the one-shot epoll poll of this generation is armed (queued
     /// or in the kernel) and has not completed.
     epoll_armed: bool,
-    /// The worker's first clock reading (ns, the worker's timeline) after
-    /// the last harvest of the epoll set.
+    /// The clock reading (ns, the worker's timeline) of the tick of the
+    /// last harvest of the epoll set, or for a harvest made without one,
+    /// the first reading after it.
     last_harvest_ns: u64,
     /// A harvest ran since the last reading: the next one stamps it.
     harvest_unstamped: bool,
@@ -653,9 +655,11 @@ impl Ring {
     }
 
     /// Whether the epoll set holds resources and was last harvested
-    /// `HARVEST_PERIOD` before `now`; stamps a harvest not stamped yet with
-    /// `now` (a reading taken after it: the next harvest comes at most one
-    /// reading later than `HARVEST_PERIOD` after the last).
+    /// `HARVEST_PERIOD` before `now`. A harvest this returns true for is
+    /// stamped with `now` (it runs at this tick); one made without a
+    /// reading (`flush`, a park) is stamped with the next reading (taken
+    /// after it: the next harvest comes at most one reading later than
+    /// `HARVEST_PERIOD` after the last).
     #[inline]
     pub(crate) fn harvest_due(&mut self, now: u64) -> bool {
         if self.shared.ep.live_count() == 0 {
@@ -666,7 +670,16 @@ impl Ring {
             self.last_harvest_ns = now;
             return false;
         }
-        now.saturating_sub(self.last_harvest_ns) >= HARVEST_PERIOD.as_nanos() as u64
+        let due = now.saturating_sub(self.last_harvest_ns) >= HARVEST_PERIOD.as_nanos() as u64;
+        if due {
+            // The harvest runs at this tick, right after this reading:
+            // stamped with it, so that after a long poll the next reading
+            // finds the next harvest due at once. (Stamped by the reading
+            // after it, every other long poll would go by unharvested: a
+            // request arriving during one waited for two.)
+            self.last_harvest_ns = now;
+        }
+        due
     }
 
     /// Whether the worker should read the clock for this ring: resources
@@ -688,6 +701,8 @@ impl Ring {
         self.dispatch();
         if std::mem::take(&mut self.harvest_now) {
             self.harvest();
+            // `harvest_due` stamped it with this tick's reading.
+            self.harvest_unstamped = false;
         }
     }
 
@@ -993,8 +1008,9 @@ mod ring_tests {
     }
 
     /// A busy owner's ticks harvest the epoll set only when given a clock
-    /// reading `HARVEST_PERIOD` after the first reading that followed the
-    /// last harvest: no reading, no harvest (the ring reads no clock).
+    /// reading `HARVEST_PERIOD` after the last harvest's stamp (the reading
+    /// of its tick; for a harvest made without one, the first reading that
+    /// followed it): no reading, no harvest (the ring reads no clock).
     #[test]
     fn busy_ticks_harvest_by_the_readings_they_are_given() {
         use std::io::Write;
@@ -1025,10 +1041,14 @@ mod ring_tests {
         assert!(!readable(&sio), "harvested early");
         assert_eq!(tick(&mut ring, Some(1_000 + period)), 1, "due");
         assert!(readable(&sio), "the harvest did not deliver the readiness");
-        // The next period counts from the first reading after this harvest.
-        assert_eq!(tick(&mut ring, Some(5_000 + period)), 0, "the stamp");
-        assert_eq!(tick(&mut ring, Some(5_000 + 2 * period - 1)), 0);
-        assert_eq!(tick(&mut ring, Some(5_000 + 2 * period)), 1);
+        // The next period counts from the reading of the tick that
+        // harvested: after a long poll (one period or more), the next
+        // reading harvests at once, not only the one after it.
+        assert_eq!(tick(&mut ring, Some(1_000 + 2 * period - 1)), 0, "early");
+        b.write_all(b"y").unwrap();
+        assert_eq!(tick(&mut ring, Some(1_000 + 3 * period)), 1, "a long poll");
+        assert_eq!(tick(&mut ring, Some(1_000 + 4 * period)), 1, "another");
+        assert_eq!(tick(&mut ring, Some(1_000 + 5 * period - 1)), 0);
         ring.shared.ep.deregister(sio.fd, &sio).unwrap();
         assert!(!ring.wants_clock(), "an empty set wants no readings");
     }

@@ -20,6 +20,43 @@ use std::sync::Arc;
 /// back of its deque, so two tasks waking each other cannot starve the rest.
 const MAX_LIFO_POLLS: u8 = 3;
 
+/// The class of the last poll a worker ran: a poll of a lower class than
+/// that one makes the next tick read the clock, whatever the pace's
+/// estimate.
+///
+/// The worker sees sockets that became ready while it was busy only at a
+/// tick that reads the clock (the ring's harvest, `io/driver/uring.rs`),
+/// and starts the next poll by what it has seen. After a stretch of short
+/// Critical polls the pace (`time::TimerPace`) skips up to 15 readings; if
+/// the poll after them is a long Batch one (a CPU-bound chunk between two
+/// yields: hundreds of µs), each skipped tick would start another one
+/// while Critical requests wait unseen in the epoll set: up to 15 long
+/// polls in a row. The first lower-class poll is where ticks stop being
+/// alike, so the estimate restarts there: one clock read per switch to a
+/// lower class (none while a worker serves one class, or moves up), and a
+/// Critical request that arrives during a long poll is picked right after
+/// it.
+pub(crate) struct ClassSwitch {
+    last: Cell<Qos>,
+}
+
+impl ClassSwitch {
+    pub(crate) fn new() -> ClassSwitch {
+        ClassSwitch {
+            last: Cell::new(Qos::Critical),
+        }
+    }
+
+    /// Called before each poll (of a picked or a stolen task) of class
+    /// `qos`, with the worker's pace.
+    #[inline]
+    pub(crate) fn before_poll(&self, qos: Qos, pace: &crate::time::TimerPace) {
+        if qos.index() > self.last.replace(qos).index() {
+            pace.reset();
+        }
+    }
+}
+
 /// Where a worker sits and whom it steals from, decided by the builder.
 pub(crate) struct WorkerSpec {
     pub(crate) index: usize,
@@ -66,6 +103,9 @@ pub(crate) struct Core {
     /// The class of the poll that started at the last clock reading, and
     /// that reading: charged to the picker at the next reading (`pick.rs`).
     pub(crate) pending_charge: Cell<Option<(Qos, u64)>>,
+    /// Restarts the clock-read pace when the worker switches to a lower
+    /// class (see `ClassSwitch`).
+    pub(crate) class_switch: ClassSwitch,
 }
 
 impl Core {
@@ -173,6 +213,7 @@ impl CoreSeed {
             io,
             timer_pace: crate::time::TimerPace::new(),
             pending_charge: Cell::new(None),
+            class_switch: ClassSwitch::new(),
         })
     }
 }
@@ -475,5 +516,67 @@ impl Core {
 impl Drop for Core {
     fn drop(&mut self) {
         self.drain();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ClassSwitch;
+    use crate::runtime::{context, Builder};
+    use crate::task::Qos;
+    use crate::time::TimerPace;
+    use std::time::Duration;
+
+    /// The worker's ticks as the run loop makes them: a clock reading when
+    /// the pace takes one (the ring has resources: `io_wants`), then the
+    /// poll of a `qos` task lasting `poll`. Whether the tick read the clock.
+    async fn tick(pace: &TimerPace, switch: &ClassSwitch, qos: Qos, poll: Duration) -> bool {
+        let read = context::with_time(|h| pace.tick(h.unwrap(), true)).is_some();
+        switch.before_poll(qos, pace);
+        crate::time::advance(poll).await;
+        read
+    }
+
+    #[test]
+    fn the_tick_after_a_switch_to_a_lower_class_reads_the_clock() {
+        let rt = Builder::new_current_thread()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let pace = TimerPace::new();
+            let switch = ClassSwitch::new();
+            let short = Duration::from_nanos(200);
+            let long = Duration::from_micros(224);
+            // Short Critical polls: the pace learns to skip readings.
+            let mut reads = 0;
+            for _ in 0..64 {
+                reads += tick(&pace, &switch, Qos::Critical, short).await as usize;
+            }
+            assert!(reads < 16, "the pace skipped no reading: {reads} in 64");
+            // Right after a reading, the next tick skips one...
+            while !tick(&pace, &switch, Qos::Critical, short).await {}
+            assert!(!tick(&pace, &switch, Qos::Critical, short).await);
+            // ...and the first Batch poll (a long one) starts at a tick that
+            // skips too; the tick after it reads, so the ring looks at its
+            // sockets before the worker starts another long poll.
+            assert!(!tick(&pace, &switch, Qos::Batch, long).await);
+            assert!(tick(&pace, &switch, Qos::Batch, long).await);
+            // Long polls of one class: the pace reads at every tick anyway.
+            for _ in 0..4 {
+                assert!(tick(&pace, &switch, Qos::Batch, long).await);
+            }
+            // Back to short polls: skips again; moving up to Critical, or
+            // staying in one class, restarts nothing.
+            for _ in 0..64 {
+                tick(&pace, &switch, Qos::Batch, short).await;
+            }
+            while !tick(&pace, &switch, Qos::Batch, short).await {}
+            assert!(!tick(&pace, &switch, Qos::Critical, short).await);
+            assert!(!tick(&pace, &switch, Qos::Critical, short).await);
+            // Normal is below Critical too.
+            assert!(!tick(&pace, &switch, Qos::Normal, long).await);
+            assert!(tick(&pace, &switch, Qos::Normal, short).await);
+        });
     }
 }

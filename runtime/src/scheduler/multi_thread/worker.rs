@@ -180,6 +180,7 @@ fn run_task(shared: &MultiThreadScheduler, core: &Core, task: Notified, now: Opt
     task.header().last_worker.store(core.index as u32, Relaxed);
     core.stats.on_poll(task.header());
     let qos = task.header().qos;
+    core.class_switch.before_poll(qos, &core.timer_pace);
     // The pick rule charges a class by its polls' time, measured between
     // two clock readings the pace takes anyway: the poll is charged at the
     // next tick's reading. Unless the poll handed the core to another
