@@ -383,6 +383,35 @@ fn os_floor() -> Vec<u64> {
     .expect("floor thread")
 }
 
+/// `--perf-only`: perf_runtime's `sleep_churn` rounds alone (the median
+/// round time and the lateness p50/p99), for a profiler.
+fn perf_churn_only(json: bool) -> ExitCode {
+    let rt = perf_rt(false);
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut late = Vec::with_capacity(SLEEP_CHURN_TASKS * SLEEP_CHURN_ROUNDS);
+    let mut rounds = Vec::with_capacity(SLEEP_CHURN_ROUNDS);
+    for _ in 0..SLEEP_CHURN_ROUNDS {
+        rounds.push(rt.block_on(perf::sleep_churn_round(&mut seed, &mut late)));
+    }
+    let round = pct(&mut rounds, 0.5);
+    let (p50, p99) = (pct(&mut late, 0.5), pct(&mut late, 0.99));
+    if json {
+        println!(
+            "{{\"bench\":{},\"perf_ns\":{round},\"perf_p50_ns\":{p50},\"perf_p99_ns\":{p99}}}",
+            json_str("sleep_churn_perf_only")
+        );
+    } else {
+        println!(
+            "{:<24} time perf {:>10.3} µs   lateness p50/p99 {:>8.1} / {:>8.1} µs (perf_runtime only)",
+            "sleep_churn",
+            round as f64 / 1e3,
+            p50 as f64 / 1e3,
+            p99 as f64 / 1e3
+        );
+    }
+    ExitCode::SUCCESS
+}
+
 const ROWS: [&str; 6] = [
     "sleep_idle",
     "sleep_backlog",
@@ -392,22 +421,30 @@ const ROWS: [&str; 6] = [
     "block_on_ping_pong",
 ];
 
-/// `compare -- timers [--json] [ROW...]`: with row names, only those rows.
+/// `compare -- timers [--json] [--perf-only] [ROW...]`: with row names,
+/// only those rows. `--perf-only` (`sleep_churn` only) runs perf_runtime's
+/// rounds alone, for a profiler (`valgrind --tool=callgrind`): no tokio
+/// runtime is built and no other row runs.
 pub fn main(args: &[String]) -> ExitCode {
     let mut json = false;
+    let mut perf_only = false;
     let mut only: Vec<&str> = Vec::new();
     for a in args {
         match a.as_str() {
             "--json" => json = true,
+            "--perf-only" => perf_only = true,
             row if ROWS.contains(&row) => only.push(row),
             other => {
                 eprintln!(
-                    "compare timers: unknown argument `{other}`; options: --json and row names ({})",
+                    "compare timers: unknown argument `{other}`; options: --json, --perf-only and row names ({})",
                     ROWS.join(", ")
                 );
                 return ExitCode::from(2);
             }
         }
+    }
+    if perf_only {
+        return perf_churn_only(json);
     }
     let want = |row: &str| only.is_empty() || only.contains(&row);
     if !json {
