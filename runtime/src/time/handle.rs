@@ -197,6 +197,8 @@ impl Drop for WorkerShardGuard {
 pub(crate) fn leave_worker_shard() {
     let _ = WORKER_SHARD.try_with(|c| c.set((0, 0)));
     let _ = WORKER_LEASE.try_with(|l| l.borrow_mut().take());
+    // It parks as a worker no more: its default timer slack comes back.
+    super::slack::leave_worker();
 }
 
 impl TimeHandle {
