@@ -34,7 +34,7 @@ usage: compare scheduler [--json] [--samples N] [--warmup N] [--only NAME[,NAME.
        compare io [--json] [--rounds N] [--ms N] [--conns LIST] [--no-http]
        compare sync [--json] [--samples N] [--warmup N] [--only NAME[,NAME...]]
                     [--tokio-vs-tokio] [--off-vs-off] [--unpinned]
-       compare timers [--json] [ROW...]
+       compare timers [--json] [--perf-only | --tokio-only] [ROW...]
 
 scheduler    runs every workload on perf_runtime and on tokio (2 workers each),
              interleaving the two sample by sample, then idle_memory
@@ -53,7 +53,8 @@ io           TCP echo (1 KiB, closed loop) and a hyper hello-world under wrk, ea
 timers       timer lateness from the requested deadline (idle, under a Batch
              backlog), timer churn, and the block_on round trip; ROW names one
              of sleep_idle, sleep_backlog, sleep_backlog_reserved, timeout_churn,
-             sleep_churn, block_on_ping_pong
+             sleep_churn, block_on_ping_pong; --perf-only runs perf_runtime's
+             sleep_churn rounds alone (for a profiler), --tokio-only tokio's
 
 options:
   --json         one JSON object per line instead of a table

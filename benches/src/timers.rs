@@ -23,6 +23,8 @@
 //! - `sleep_churn`: 10 000 tasks each sleeping a random 0–5 ms, 20 rounds
 //!   alternating between the two runtimes (the same sleeps on each); the
 //!   median time per round, and the lateness of every sleep;
+//!   `--perf-only` / `--tokio-only` run one runtime's rounds alone (for
+//!   `valgrind --tool=callgrind`: instructions per sleep on each side);
 //! - `block_on_ping_pong`: the `block_on` thread and a spawned task pass a
 //!   message back and forth over two `futures-channel` mpsc channels of
 //!   capacity 1 (`channel(0)`: one guaranteed slot per sender), 20 000 round
@@ -383,6 +385,49 @@ fn os_floor() -> Vec<u64> {
     .expect("floor thread")
 }
 
+/// `--perf-only` / `--tokio-only`: one runtime's `sleep_churn` rounds
+/// alone (the median round time and the lateness p50/p99), for a profiler.
+/// Both draw the same sleeps (same seed), so instruction counts from the two
+/// divide into a per-sleep ratio.
+fn churn_only(tokio_side: bool, json: bool) -> ExitCode {
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut late = Vec::with_capacity(SLEEP_CHURN_TASKS * SLEEP_CHURN_ROUNDS);
+    let mut rounds = Vec::with_capacity(SLEEP_CHURN_ROUNDS);
+    if tokio_side {
+        let rt = tokio_rt();
+        for _ in 0..SLEEP_CHURN_ROUNDS {
+            rounds.push(rt.block_on(tok::sleep_churn_round(&mut seed, &mut late)));
+        }
+    } else {
+        let rt = perf_rt(false);
+        for _ in 0..SLEEP_CHURN_ROUNDS {
+            rounds.push(rt.block_on(perf::sleep_churn_round(&mut seed, &mut late)));
+        }
+    }
+    let (side, who) = if tokio_side {
+        ("tokio", "tokio")
+    } else {
+        ("perf", "perf_runtime")
+    };
+    let round = pct(&mut rounds, 0.5);
+    let (p50, p99) = (pct(&mut late, 0.5), pct(&mut late, 0.99));
+    if json {
+        println!(
+            "{{\"bench\":{},\"{side}_ns\":{round},\"{side}_p50_ns\":{p50},\"{side}_p99_ns\":{p99}}}",
+            json_str(&format!("sleep_churn_{side}_only"))
+        );
+    } else {
+        println!(
+            "{:<24} time {side} {:>10.3} µs   lateness p50/p99 {:>8.1} / {:>8.1} µs ({who} only)",
+            "sleep_churn",
+            round as f64 / 1e3,
+            p50 as f64 / 1e3,
+            p99 as f64 / 1e3
+        );
+    }
+    ExitCode::SUCCESS
+}
+
 const ROWS: [&str; 6] = [
     "sleep_idle",
     "sleep_backlog",
@@ -392,22 +437,38 @@ const ROWS: [&str; 6] = [
     "block_on_ping_pong",
 ];
 
-/// `compare -- timers [--json] [ROW...]`: with row names, only those rows.
+/// `compare -- timers [--json] [--perf-only | --tokio-only] [ROW...]`: with
+/// row names, only those rows. `--perf-only` (`sleep_churn` only) runs
+/// perf_runtime's rounds alone, for a profiler (`valgrind --tool=callgrind`):
+/// no tokio runtime is built and no other row runs. `--tokio-only` is its
+/// counterpart: tokio's rounds alone (the same sleeps), no perf_runtime
+/// runtime built, so the two instruction counts compare per sleep.
 pub fn main(args: &[String]) -> ExitCode {
     let mut json = false;
+    let mut perf_only = false;
+    let mut tokio_only = false;
     let mut only: Vec<&str> = Vec::new();
     for a in args {
         match a.as_str() {
             "--json" => json = true,
+            "--perf-only" => perf_only = true,
+            "--tokio-only" => tokio_only = true,
             row if ROWS.contains(&row) => only.push(row),
             other => {
                 eprintln!(
-                    "compare timers: unknown argument `{other}`; options: --json and row names ({})",
+                    "compare timers: unknown argument `{other}`; options: --json, --perf-only, --tokio-only and row names ({})",
                     ROWS.join(", ")
                 );
                 return ExitCode::from(2);
             }
         }
+    }
+    if perf_only && tokio_only {
+        eprintln!("compare timers: --perf-only and --tokio-only exclude each other");
+        return ExitCode::from(2);
+    }
+    if perf_only || tokio_only {
+        return churn_only(tokio_only, json);
     }
     let want = |row: &str| only.is_empty() || only.contains(&row);
     if !json {

@@ -50,6 +50,7 @@ use crate::loom::sync::{Arc, Mutex, MutexGuard};
 use crossbeam_utils::CachePadded;
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::mem::MaybeUninit;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant as StdInstant};
 
@@ -196,6 +197,8 @@ impl Drop for WorkerShardGuard {
 pub(crate) fn leave_worker_shard() {
     let _ = WORKER_SHARD.try_with(|c| c.set((0, 0)));
     let _ = WORKER_LEASE.try_with(|l| l.borrow_mut().take());
+    // It parks as a worker no more: its default timer slack comes back.
+    super::slack::leave_worker();
 }
 
 impl TimeHandle {
@@ -535,7 +538,12 @@ impl TimeHandle {
             return Err(IsShutdown);
         }
         if !locked.wheel.is_pending(key) {
-            self.remove_locked(shard_ref, locked, key);
+            // A fired entry sits in no list: freeing it changes neither the
+            // shard's next expiration nor its pending count, so there is
+            // nothing to publish (`remove_locked` is for pending entries).
+            let waker = locked.wheel.remove(key);
+            drop(locked);
+            drop(waker);
             return Ok(Poll::Ready(()));
         }
         let replaced = locked.wheel.set_waker(key, waker);
@@ -684,16 +692,20 @@ pub(super) fn shutdown_panic() -> ! {
     panic!("the runtime that owns this timer has shut down; timers cannot be used after their runtime is dropped")
 }
 
-/// A fixed batch of wakers, so `process` does not allocate.
+/// A fixed batch of wakers, so `process` does not allocate. The slots are
+/// left uninitialised until pushed: `fire` makes one per call, and
+/// initialising (then dropping) all `WAKE_BATCH` slots cost more than the
+/// timers it usually wakes.
 struct WakeList {
-    wakers: [Option<Waker>; WAKE_BATCH],
+    /// Slots `..len` hold a waker; the others are uninitialised.
+    wakers: [MaybeUninit<Waker>; WAKE_BATCH],
     len: usize,
 }
 
 impl WakeList {
     fn new() -> WakeList {
         WakeList {
-            wakers: [const { None }; WAKE_BATCH],
+            wakers: [const { MaybeUninit::uninit() }; WAKE_BATCH],
             len: 0,
         }
     }
@@ -703,16 +715,34 @@ impl WakeList {
     }
 
     fn push(&mut self, waker: Waker) {
-        debug_assert!(!self.is_full());
-        self.wakers[self.len] = Some(waker);
+        // Callers wake the list when it is full; indexing panics otherwise
+        // rather than write past the array.
+        self.wakers[self.len].write(waker);
         self.len += 1;
     }
 
     fn wake_all(&mut self) {
-        for slot in &mut self.wakers[..std::mem::take(&mut self.len)] {
-            if let Some(waker) = slot.take() {
-                waker.wake();
-            }
+        // `len` is reset first: should a waker panic, the wakers not yet
+        // taken leak, and none is read twice.
+        let len = std::mem::take(&mut self.len);
+        for slot in &mut self.wakers[..len] {
+            // SAFETY: slots below the old `len` were written by `push`, and
+            // each is read once: `len` is now 0, so neither this loop nor
+            // `drop` reads it again before `push` writes it anew.
+            let waker = unsafe { slot.assume_init_read() };
+            waker.wake();
+        }
+    }
+}
+
+impl Drop for WakeList {
+    fn drop(&mut self) {
+        let len = std::mem::take(&mut self.len);
+        for slot in &mut self.wakers[..len] {
+            // SAFETY: slots below `len` were written by `push` and not yet
+            // read (`wake_all` resets `len`); `len` is now 0, so none is
+            // dropped twice.
+            unsafe { slot.assume_init_drop() };
         }
     }
 }

@@ -86,7 +86,9 @@ pub(crate) use handle::{leave_worker_shard, TimeHandle};
 pub use instant::Instant;
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 pub(crate) use pace::TimerPace;
-pub(crate) use slack::{lower_for_worker as lower_worker_timer_slack, SlackGuard};
+pub(crate) use slack::{
+    before_worker_wait as worker_wait_slack, init_worker as init_worker_timer_slack, SlackGuard,
+};
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use std::time::Duration;
 pub use timeout::{timeout, timeout_at, Timeout};

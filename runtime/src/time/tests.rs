@@ -879,3 +879,63 @@ fn a_completed_sleep_frees_its_entry_at_once_and_relinks_when_reset() {
     drop(s);
     assert_eq!(h.with_wheel(|w| w.slab_len() - w.free_len()), 0);
 }
+
+/// A worker keeps its default timer slack while no near timer is pending,
+/// lowers it when it waits on a near deadline, and restores the default
+/// when it waits with only a far timer pending: one `prctl` per change.
+#[test]
+fn a_worker_lowers_its_timer_slack_only_while_a_near_timer_is_pending() {
+    use super::slack::{current_slack, worker_slack_changes};
+    // The worker inherits this thread's slack as its default.
+    let Some(default) = current_slack().filter(|&d| d > 1) else {
+        // prctl is unavailable, or this thread's slack is already lowered:
+        // no default to tell apart.
+        return;
+    };
+    let rt = crate::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let on_worker = || {
+        rt.block_on(async {
+            crate::spawn(async { (current_slack(), worker_slack_changes()) })
+                .await
+                .expect("task")
+        })
+    };
+    // No timer has ever been pending: the default, never changed.
+    assert_eq!(on_worker(), (Some(default), 0));
+
+    // A 1 ms sleep: the worker, with nothing else to run, parks on its
+    // deadline. (Retried only in case the timer fired before the worker
+    // parked, e.g. on a loaded machine.)
+    let lowered = rt.block_on(async {
+        crate::spawn(async {
+            for _ in 0..1_000 {
+                sleep(ms(1)).await;
+                if current_slack() == Some(1) {
+                    return Some(worker_slack_changes());
+                }
+            }
+            None
+        })
+        .await
+        .expect("task")
+    });
+    assert_eq!(lowered, Some(1), "lowered once, for the near deadline");
+
+    // Only a far timer pending: the worker's next wait restores the
+    // default. Read until a read comes after such a wait.
+    let far = rt.spawn(async { sleep(Duration::from_secs(3_600)).await });
+    let mut seen = on_worker();
+    for _ in 0..1_000 {
+        if seen.0 == Some(default) {
+            break;
+        }
+        std::thread::sleep(ms(1));
+        seen = on_worker();
+    }
+    assert_eq!(seen, (Some(default), 2), "restored once, for the far wait");
+    far.abort();
+}

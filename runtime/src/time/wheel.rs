@@ -164,6 +164,9 @@ impl Wheel {
     pub(super) fn relink(&mut self, key: Key, deadline: u64) {
         self.detach(key);
         self.place(key, deadline);
+        // Detaching may have left a stale triple on top of `near` (or
+        // emptied it), which `place` does not check for.
+        self.settle();
     }
 
     /// Marks the entry at `key` fired without waking it (its deadline was
@@ -178,6 +181,11 @@ impl Wheel {
     /// to be dropped by the caller once the driver's lock is released (a
     /// waker's drop may run a task's destructor).
     pub(super) fn remove(&mut self, key: Key) -> Option<Waker> {
+        if self.nodes[key as usize].level == FIRED {
+            // In neither `near` nor a slot: freeing it changes no list, no
+            // `len` and no expiration, so there is nothing to settle.
+            return self.dealloc(key);
+        }
         self.detach(key);
         let waker = self.dealloc(key);
         self.settle();
@@ -201,7 +209,8 @@ impl Wheel {
         }
     }
 
-    /// Places the detached node at `key` by `deadline`.
+    /// Places the detached node at `key` by `deadline`. Keeps the
+    /// invariants if they held before (the caller settles after a `detach`).
     fn place(&mut self, key: Key, deadline: u64) {
         let when = deadline / self.tick_ns;
         let node = &mut self.nodes[key as usize];
@@ -209,11 +218,19 @@ impl Wheel {
         node.deadline = deadline;
         self.len += 1;
         if when <= self.elapsed {
+            // `near`'s top was live (or `near` empty) and the new triple is
+            // live: whichever is on top now is live, and a non-empty `near`
+            // pulls no slot. Nothing to settle.
             self.push_near(key);
         } else {
             self.link(key);
+            // With `near` non-empty its top is live and no slot is pulled
+            // (`settle` would do nothing); an empty one may have to pull the
+            // slot just linked.
+            if self.near.is_empty() {
+                self.settle();
+            }
         }
-        self.settle();
     }
 
     /// Moves `elapsed` forward to the tick of `now` (nanoseconds since the
@@ -227,6 +244,11 @@ impl Wheel {
     /// must stay in a slot, or every timer before it would go to `near`),
     /// nor the start of an occupied slot, as in `poll`.
     pub(super) fn catch_up(&mut self, now: u64) {
+        if now / self.tick_ns <= self.elapsed {
+            // Not behind the clock (the common case: the wheel of a busy
+            // worker is polled every tick): `elapsed` would not move.
+            return;
+        }
         let limit = self
             .next_slot()
             .map_or(u64::MAX, |e| e.deadline.saturating_sub(1));

@@ -75,8 +75,9 @@ pub(super) fn pin(cpus: Option<&crate::topology::CpuSet>) {
 }
 
 pub(crate) fn run(shared: Arc<MultiThreadScheduler>, core: Box<Core>) {
-    // Parks sleep to the exact next deadline: no 50 µs kernel slack on top.
-    crate::time::lower_worker_timer_slack();
+    // Parks on a near deadline lower the kernel's timer slack (see
+    // `park_core`).
+    crate::time::init_worker_timer_slack();
     let handle = crate::scheduler::Handle::MultiThread(shared.clone());
     let index = core.index;
     // Timers this worker's tasks start live in its own wheel.
@@ -306,6 +307,9 @@ fn park_core(
     // The next reading comes after the sleep: it measures no poll.
     core.pending_charge.set(None);
     shared.common.time.set_attended(core.index, false);
+    // No 50 µs kernel slack on a wait for a near deadline; the default
+    // otherwise, and a far wait ends early to wait the rest lowered.
+    let timeout = crate::time::worker_wait_slack(timeout);
     match &shared.common.io {
         Some(io) if io.parks_in_driver(&core.io, owns_driver) => {
             core.parker
