@@ -95,7 +95,7 @@ mod batch_semaphore;
 pub(crate) mod class_stats;
 mod linked_list;
 mod tracking;
-mod wake_list;
+pub(crate) mod wake_list;
 
 mod barrier;
 pub mod blocking;

@@ -47,10 +47,10 @@ use super::clock::{lock, Clock};
 use super::wheel::{Key, Wheel};
 use crate::loom::sync::atomic::{fence, AtomicBool, AtomicU64, AtomicUsize, Ordering::*};
 use crate::loom::sync::{Arc, Mutex, MutexGuard};
+use crate::sync::wake_list::WakeList;
 use crossbeam_utils::CachePadded;
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::mem::MaybeUninit;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant as StdInstant};
 
@@ -60,9 +60,6 @@ const NO_WAKE: u64 = u64::MAX;
 /// How overdue another awake worker's timers must be before a worker's
 /// run loop fires them (`process_at`).
 const OTHERS_GRACE_NS: u64 = 20_000;
-
-/// Wakers woken per lock release in `process`.
-const WAKE_BATCH: usize = 32;
 
 /// The runtime's unpark callback. A `std` `Arc` (not the loom facade's): it
 /// is set once before use, and loom's `Arc` cannot hold a `dyn Fn`.
@@ -359,7 +356,7 @@ impl TimeHandle {
             while let Some((_, waker)) = locked.wheel.poll(now) {
                 if let Some(waker) = waker {
                     wakers.push(waker);
-                    if wakers.is_full() {
+                    if !wakers.can_push() {
                         drop(locked);
                         wakers.wake_all();
                         locked = lock(&shard.locked);
@@ -690,59 +687,4 @@ impl fmt::Debug for TimeHandle {
 #[track_caller]
 pub(super) fn shutdown_panic() -> ! {
     panic!("the runtime that owns this timer has shut down; timers cannot be used after their runtime is dropped")
-}
-
-/// A fixed batch of wakers, so `process` does not allocate. The slots are
-/// left uninitialised until pushed: `fire` makes one per call, and
-/// initialising (then dropping) all `WAKE_BATCH` slots cost more than the
-/// timers it usually wakes.
-struct WakeList {
-    /// Slots `..len` hold a waker; the others are uninitialised.
-    wakers: [MaybeUninit<Waker>; WAKE_BATCH],
-    len: usize,
-}
-
-impl WakeList {
-    fn new() -> WakeList {
-        WakeList {
-            wakers: [const { MaybeUninit::uninit() }; WAKE_BATCH],
-            len: 0,
-        }
-    }
-
-    fn is_full(&self) -> bool {
-        self.len == WAKE_BATCH
-    }
-
-    fn push(&mut self, waker: Waker) {
-        // Callers wake the list when it is full; indexing panics otherwise
-        // rather than write past the array.
-        self.wakers[self.len].write(waker);
-        self.len += 1;
-    }
-
-    fn wake_all(&mut self) {
-        // `len` is reset first: should a waker panic, the wakers not yet
-        // taken leak, and none is read twice.
-        let len = std::mem::take(&mut self.len);
-        for slot in &mut self.wakers[..len] {
-            // SAFETY: slots below the old `len` were written by `push`, and
-            // each is read once: `len` is now 0, so neither this loop nor
-            // `drop` reads it again before `push` writes it anew.
-            let waker = unsafe { slot.assume_init_read() };
-            waker.wake();
-        }
-    }
-}
-
-impl Drop for WakeList {
-    fn drop(&mut self) {
-        let len = std::mem::take(&mut self.len);
-        for slot in &mut self.wakers[..len] {
-            // SAFETY: slots below `len` were written by `push` and not yet
-            // read (`wake_all` resets `len`); `len` is now 0, so none is
-            // dropped twice.
-            unsafe { slot.assume_init_drop() };
-        }
-    }
 }
