@@ -174,9 +174,16 @@ impl WorkerStats {
         bump(&self.polled[i]);
         let woken = header.woken_at.load(Relaxed);
         if woken != 0 {
-            header.woken_at.store(0, Relaxed);
-            self.delay[i].record(now_ns().saturating_sub(woken));
+            self.record_delay(header, i, woken);
         }
+    }
+
+    /// `on_poll` of a stamped task, out of line (see `stamp_now`).
+    #[cold]
+    #[inline(never)]
+    fn record_delay(&self, header: &crate::task::core::Header, class: usize, woken: u64) {
+        header.woken_at.store(0, Relaxed);
+        self.delay[class].record(now_ns().saturating_sub(woken));
     }
 
     /// Runs one task poll (`run`) of class `qos` under a fresh cooperative
@@ -299,8 +306,17 @@ pub(crate) fn steals(workers: &[&WorkerStats]) -> (u64, u64) {
 #[inline]
 pub(crate) fn stamp_wake(header: &crate::task::core::Header, sampled: bool) {
     if GATHER && sampled {
-        header.woken_at.store(now_ns(), Relaxed);
+        stamp_now(header);
     }
+}
+
+/// The clock read of a sampled wake, out of line: inlined, its code made
+/// every wake (sampled or not) set up a bigger stack frame, ~4 instructions
+/// a wake in yield_many (`metrics_instructions.sh`).
+#[cold]
+#[inline(never)]
+fn stamp_now(header: &crate::task::core::Header) {
+    header.woken_at.store(now_ns(), Relaxed);
 }
 
 /// Stamps the queue time of a task queued from outside a worker, one wake
