@@ -24,7 +24,7 @@
 
 // Plain std atomics: these are statistics, not a synchronisation protocol,
 // and loom has nothing to check in them.
-use crate::metrics::GATHER;
+pub(crate) use crate::metrics::GATHER;
 use crate::task::Qos;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
@@ -207,9 +207,10 @@ impl WorkerStats {
             run();
             crate::task::coop::budget_spent()
         });
-        if spent {
-            bump(&self.budget_yields);
-        }
+        // Added without a branch: one instruction fewer a poll than
+        // `if spent { bump }`.
+        let n = self.budget_yields.load(Relaxed);
+        self.budget_yields.store(n + u64::from(spent), Relaxed);
     }
 
     /// `run_poll` for a sampled tick: the poll between two clock reads.
