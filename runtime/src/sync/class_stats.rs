@@ -4,7 +4,7 @@
 // Mutex and RwLock instances are alive (the policy's `max_locks`).
 //
 // Only the contended path records contention (an uncontended acquisition
-// pays only the hold sampling's thread-local count, below). A queued one
+// pays only the hold sampling's count, below). A queued one
 // adds one to its class's count
 // on the thread's own shard of it (a line other threads rarely write), and
 // one queued acquisition in `TIME_EVERY` per thread is timed: two clock
@@ -20,6 +20,8 @@
 // thread, not per acquisition; a Mutex or RwLock keeps its own class's
 // slot (`LockStats`), so its contended path does not even search that.
 
+use super::batch_semaphore::BatchSemaphore;
+use crate::loom::cell::UnsafeCell;
 use crate::metrics::{GATHER, MAX_CLASSES, OTHER_CLASS};
 use crate::runtime::DelayHistogram;
 use crate::scheduler::stats::LogHistogram;
@@ -60,7 +62,8 @@ impl LockClassStats {
 // most of what metrics cost a contended Mutex), and whether it counts as a
 // live lock.
 //
-// Hold time is sampled per thread: one acquisition in `HOLD_EVERY` that a
+// An RwLock's hold time is sampled per thread (a Mutex's per lock, see
+// `MutexHolds`): one acquisition in `HOLD_EVERY` that a
 // thread makes (the thread's 1st, 1025th, ...) reads the clock when granted
 // and again when its guard drops, and adds the difference to its class's
 // hold histogram. The others pay a thread-local decrement and a test for
@@ -71,13 +74,147 @@ impl LockClassStats {
 // the histogram add, amortised), and a count kept in the lock made readers
 // of an RwLock share one more written cache line.
 
-/// One acquisition in this many (per thread) has its hold timed.
+/// One acquisition in this many (per thread for an RwLock, per lock for a
+/// Mutex) has its hold timed.
 pub(crate) const HOLD_EVERY: u32 = 1024;
 
 thread_local! {
     /// This thread's acquisitions until the next timed one (1: the next
     /// one is), for `HOLD_EVERY`.
     static HOLDS: Cell<u32> = const { Cell::new(1) };
+}
+
+// A `Mutex` samples its holds itself (`MutexHolds`, kept in the lock):
+// whoever holds it has it to themselves, so the countdown and the sampled
+// hold's start time need neither a thread-local nor an atomic, and the
+// guard carries no timer. An unsampled lock then pays a decrement of a
+// word of the lock (whose line the acquisition has just written) and an
+// unlock a test of it; the thread-local countdown, the timer in the guard
+// and the spills those caused were ~11 instructions of a ~256-instruction
+// uncontended lock/unlock (`mutex_uncontended` on/off 1.044 in
+// `metrics_instructions.sh`). The holds of one lock, not of one thread,
+// are counted: one in `HOLD_EVERY` of each lock's acquisitions, from a
+// phase set when the lock is made (`MutexHolds::new`). An RwLock keeps the thread-local count: its readers hold the lock
+// together, and a count in the lock would make every reader write one
+// shared line.
+
+#[cfg(not(perf_runtime_loom))]
+thread_local! {
+    /// The phase `MutexHolds::new` gives the next lock made on this thread.
+    static PHASE: Cell<u32> = const { Cell::new(0) };
+}
+
+/// A `Mutex`'s hold sampling: its acquisitions until the next timed one,
+/// and when the timed hold in progress (if any) started. Read and written
+/// only by the holder of the lock's permit, which orders each holder's
+/// accesses after the previous holder's (the semaphore's acquire/release).
+pub(crate) struct MutexHolds {
+    /// Acquisitions until the next timed one (1: the next one is); 0 while
+    /// a timed hold is in progress.
+    left: UnsafeCell<u32>,
+    /// The clock at the grant of the timed hold in progress.
+    start: UnsafeCell<u64>,
+}
+
+impl MutexHolds {
+    /// For a new lock: its first timed acquisition is one of its first
+    /// `HOLD_EVERY`, at a phase that steps on with every lock this thread
+    /// makes, so that of many short-lived locks (each acquired a few
+    /// times) one in `HOLD_EVERY` is still timed, not each one's first.
+    /// (Under loom every lock's first acquisition is timed: the models
+    /// then cover the timed path, and a phase carried over from the
+    /// previous execution would make executions differ.)
+    pub(crate) fn new() -> MutexHolds {
+        #[cfg(perf_runtime_loom)]
+        let left = 1;
+        #[cfg(not(perf_runtime_loom))]
+        let left = PHASE
+            .try_with(|p| {
+                // 389 is odd: the phases run through all of 1..=HOLD_EVERY.
+                let next = (p.get() + 389) % HOLD_EVERY;
+                p.set(next);
+                next + 1
+            })
+            .unwrap_or(1);
+        MutexHolds {
+            left: UnsafeCell::new(left),
+            start: UnsafeCell::new(0),
+        }
+    }
+
+    /// For a lock in a `static`: its first acquisition is timed.
+    #[cfg(not(perf_runtime_loom))]
+    pub(crate) const fn new_static() -> MutexHolds {
+        MutexHolds {
+            left: UnsafeCell::new(1),
+            start: UnsafeCell::new(0),
+        }
+    }
+
+    /// The lock was granted: counts it, and starts the timer of one in
+    /// `HOLD_EVERY`.
+    ///
+    /// # Safety
+    /// The caller holds the lock's permit, from before this call until its
+    /// [`release`](Self::release).
+    #[inline]
+    pub(crate) unsafe fn granted(&self) {
+        if !GATHER {
+            return;
+        }
+        // SAFETY: the permit's holder alone reaches the cells (caller).
+        let left = self.left.with_mut(|p| unsafe {
+            *p -= 1;
+            *p
+        });
+        if left == 0 {
+            // SAFETY: as above.
+            unsafe { self.start_timer() };
+        }
+    }
+
+    /// # Safety
+    /// As [`granted`](Self::granted).
+    #[cold]
+    #[inline(never)]
+    unsafe fn start_timer(&self) {
+        let now = crate::scheduler::stats::now_ns();
+        // SAFETY: the permit's holder alone reaches the cells (caller).
+        self.start.with_mut(|p| unsafe { *p = now });
+    }
+
+    /// Releases the lock's permit (`s.release(1)`), first taking the timed
+    /// hold's start if this hold is timed, and records that hold in `meta`'s
+    /// class after the release.
+    ///
+    /// # Safety
+    /// The caller holds the permit of the lock whose `s` and `meta` these
+    /// are, and was [`granted`](Self::granted) it.
+    #[inline]
+    pub(crate) unsafe fn release(&self, s: &BatchSemaphore, meta: &LockStats) {
+        // SAFETY: the permit's holder alone reaches the cells (caller).
+        if GATHER && self.left.with(|p| unsafe { *p }) == 0 {
+            // SAFETY: as above.
+            unsafe { self.release_timed(s, meta) };
+        } else {
+            s.release(1);
+        }
+    }
+
+    /// # Safety
+    /// As [`release`](Self::release).
+    #[cold]
+    #[inline(never)]
+    unsafe fn release_timed(&self, s: &BatchSemaphore, meta: &LockStats) {
+        // SAFETY: still the permit's holder (caller): read and reset
+        // before the release hands the cells to the next holder.
+        let start = self.start.with(|p| unsafe { *p });
+        // SAFETY: as above.
+        self.left.with_mut(|p| unsafe { *p = HOLD_EVERY });
+        let class = meta.metrics_class();
+        s.release(1);
+        record_hold(class, start);
+    }
 }
 
 /// Mutex and RwLock instances alive, made with `new`/`with_class` (a
@@ -640,5 +777,55 @@ mod tests {
         })
         .join()
         .unwrap();
+    }
+
+    /// A Mutex times its own holds: a static one its 1st and
+    /// (HOLD_EVERY + 1)th, whatever guard (plain or mapped) ends them, each
+    /// recorded with its duration; the holds between add nothing.
+    #[test]
+    #[cfg(not(perf_runtime_loom))]
+    fn a_mutex_times_one_hold_in_hold_every_with_its_duration() {
+        use crate::scheduler::stats::now_ns;
+        use crate::sync::{Mutex, MutexGuard};
+        use crate::validation::LockClass;
+        if !GATHER {
+            return;
+        }
+        static CLASS: LockClass = LockClass::new("class_stats_test_mutex_holds");
+        static M: Mutex<u64> = Mutex::const_with_class(0, &CLASS);
+        let hold = || {
+            snapshot()
+                .into_iter()
+                .find(|c| c.name == CLASS.name())
+                .map(|c| (c.hold.count(), c.hold.sum().as_nanos() as u64))
+                .unwrap_or((0, 0))
+        };
+        // A timed hold of at least 100 us (busy: the clock must move on).
+        let before = now_ns();
+        let mut g = M.try_lock().unwrap();
+        let inside = now_ns();
+        while now_ns() < inside + 100_000 {
+            *g += 1;
+        }
+        drop(g);
+        let after = now_ns();
+        let (n, sum) = hold();
+        assert_eq!(n, 1);
+        assert!(sum >= 100_000, "recorded {sum} ns for a hold of >= 100 us");
+        assert!(
+            sum <= after - before,
+            "recorded {sum} ns of {} ns",
+            after - before
+        );
+        for _ in 1..HOLD_EVERY {
+            drop(M.try_lock().unwrap());
+        }
+        assert_eq!(hold().0, 1, "an untimed hold was recorded");
+        // The next is timed again, and ended by a mapped guard.
+        let g = MutexGuard::map(M.try_lock().unwrap(), |v| v);
+        drop(g);
+        assert_eq!(hold().0, 2);
+        drop(M.try_lock().unwrap());
+        assert_eq!(hold().0, 2);
     }
 }
