@@ -98,10 +98,17 @@ thread_local! {
 // together, and a count in the lock would make every reader write one
 // shared line.
 
+/// How far each new Mutex's phase is from the last one's: odd, so the
+/// phases run through all of 1..=HOLD_EVERY.
+#[cfg(not(perf_runtime_loom))]
+const PHASE_STEP: u32 = 389;
+
 #[cfg(not(perf_runtime_loom))]
 thread_local! {
-    /// The phase `MutexHolds::new` gives the next lock made on this thread.
-    static PHASE: Cell<u32> = const { Cell::new(0) };
+    /// The phase `MutexHolds::new` gave the last lock made on this thread
+    /// (less one); set so that the thread's first lock times its first
+    /// acquisition, as a thread's first acquisition of an RwLock is.
+    static PHASE: Cell<u32> = const { Cell::new(HOLD_EVERY - PHASE_STEP) };
 }
 
 /// A `Mutex`'s hold sampling: its acquisitions until the next timed one,
@@ -119,7 +126,7 @@ pub(crate) struct MutexHolds {
 impl MutexHolds {
     /// For a new lock: its first timed acquisition is one of its first
     /// `HOLD_EVERY`, at a phase that steps on with every lock this thread
-    /// makes, so that of many short-lived locks (each acquired a few
+    /// makes (the thread's first lock: its first acquisition), so that of many short-lived locks (each acquired a few
     /// times) one in `HOLD_EVERY` is still timed, not each one's first.
     /// (Under loom every lock's first acquisition is timed: the models
     /// then cover the timed path, and a phase carried over from the
@@ -130,8 +137,7 @@ impl MutexHolds {
         #[cfg(not(perf_runtime_loom))]
         let left = PHASE
             .try_with(|p| {
-                // 389 is odd: the phases run through all of 1..=HOLD_EVERY.
-                let next = (p.get() + 389) % HOLD_EVERY;
+                let next = (p.get() + PHASE_STEP) % HOLD_EVERY;
                 p.set(next);
                 next + 1
             })
@@ -774,6 +780,24 @@ mod tests {
                 .collect();
             let every = HOLD_EVERY as usize;
             assert_eq!(timed, vec![0, every, 2 * every, 3 * every]);
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// A thread's first Mutex times its first acquisition; the phases of
+    /// the next ones step on, so of HOLD_EVERY locks made in a row exactly
+    /// one times its first acquisition.
+    #[test]
+    #[cfg(not(perf_runtime_loom))]
+    fn new_mutexes_phases_start_at_one_and_cover_every_phase() {
+        std::thread::spawn(|| {
+            let left = |h: MutexHolds| h.left.into_inner();
+            assert_eq!(left(MutexHolds::new()), 1);
+            let mut seen: Vec<u32> = (1..HOLD_EVERY).map(|_| left(MutexHolds::new())).collect();
+            seen.push(1);
+            seen.sort_unstable();
+            assert_eq!(seen, (1..=HOLD_EVERY).collect::<Vec<_>>());
         })
         .join()
         .unwrap();
