@@ -31,14 +31,18 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// One wake in this many is timed (two clock reads: at the wake and at the
-/// poll). At one in 16 for wakes and polls alike, the reads cost 20-30 % of
+/// poll; 100-500 ns each on a VM whose TSC reads trap). At one in 16 for wakes and polls alike, the reads cost 20-30 % of
 /// `compare -- scheduler`'s yield_many on the benchmark VM (a read there
 /// costs 100-500 ns), against the same tree with gathering compiled out.
 pub(crate) const SAMPLE_EVERY: u32 = 1024;
 
 /// One poll in this many (by the worker's tick) is timed: two clock reads,
-/// ~4 ns per poll amortised on that VM.
-pub(crate) const POLL_SAMPLE_EVERY: u32 = 256;
+/// 0.2-1 ns per poll amortised on the benchmark VM, whose TSC reads trap
+/// (100-500 ns a read). At one in 256 the reads were ~1560 of the ~2005
+/// per sample of `compare -- scheduler`'s yield_many (an estimated 1.5-7.5 %
+/// of its wall-clock there, against 60 reads with gathering compiled out);
+/// 1024 polls still give a busy worker a timed poll every few ms.
+pub(crate) const POLL_SAMPLE_EVERY: u32 = 1024;
 
 /// Sub-buckets per power of two: values are kept to within 25 %.
 const SUB_BITS: u32 = 2;
