@@ -32,11 +32,26 @@
 # 100-500 ns on the benchmark VM (it traps), so the table also gives the
 # clock reads per sample of each build (calls of glibc's clock_gettime,
 # counted by callgrind the same way: HI run minus LO run), for pricing the
-# sampled timing that gathering does.
+# sampled timing that gathering does. The price: "+clk" is on minus off
+# reads per sample, and "clk cost" those reads times the cost of one read
+# over the wall-clock time of one sample of the off build. A read's cost is
+# measured here, first, by `compare clock_cost` (the median of 7 timed
+# batches of 100 000 `Instant::now()`, i.e. clock_gettime(CLOCK_MONOTONIC)
+# through the vDSO; printed above the table), or given as CLOCK_NS (e.g.
+# CLOCK_NS=300 to price for a VM whose TSC reads trap). A sample's time is
+# the median of WALL_SAMPLES native (not valgrind) samples of the off
+# build, `--perf-only` (for sync rows: ns per op times the row's ops);
+# wall-clock, so as noisy as this machine is, but it only scales the
+# estimate.
 #
 # Environment: LO (default 2), HI (default 6), WARMUP (default 1), REPEAT,
 # SKIP_BUILD=1 (use the binaries as they are), KEEP=DIR (keep callgrind's
-# output files there, for callgrind_annotate; by default they are deleted).
+# output files there, for callgrind_annotate; by default they are deleted),
+# CLOCK_NS, WALL_SAMPLES (default 5), FAIR_SCHED=1 (run valgrind with
+# --fair-sched=yes: threads take turns in a fixed order on a ticket lock
+# rather than by whoever grabs valgrind's lock, which may make the
+# contended rows' counts repeat better; see the report of the commit that
+# added it for whether it did).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -44,6 +59,9 @@ LO=${LO:-2}
 HI=${HI:-6}
 WARMUP=${WARMUP:-1}
 REPEAT=${REPEAT:-1}
+WALL_SAMPLES=${WALL_SAMPLES:-5}
+FAIR=()
+[ -z "${FAIR_SCHED:-}" ] || FAIR=(--fair-sched=yes)
 SCHED_ROWS="spawn_many_local spawn_many_remote_idle spawn_many_remote_busy ping_pong yield_many chained_spawn"
 SYNC_ROWS="mutex_uncontended mutex_contended rwlock_read_heavy semaphore mpsc_bounded_1p mpsc_bounded_4p oneshot_round_trip"
 ROWS=${*:-$SCHED_ROWS $SYNC_ROWS}
@@ -72,7 +90,7 @@ suite_of() {
 ir() {
     local build=$1 exe=$2 row=$3 n=$4 k=$5
     local base="$OUT/$build.$row.$n.$k"
-    valgrind --tool=callgrind --callgrind-out-file="$base.cg" --log-file="$base.log" \
+    valgrind --tool=callgrind "${FAIR[@]}" --callgrind-out-file="$base.cg" --log-file="$base.log" \
         "$exe" "$(suite_of "$row")" --perf-only --json --only "$row" \
         --samples "$n" --warmup "$WARMUP" >"$base.json"
     grep -q '"perf_only":true' "$base.json" || {
@@ -110,17 +128,32 @@ per_sample() {
               printf "%d %.4f %d\n", m, v[NR] / v[1], clk }'
 }
 
+# wall_ns ROW: ns per sample of the off build, natively.
+wall_ns() {
+    "$OFF" "$(suite_of "$1")" --perf-only --json --only "$1" --samples "$WALL_SAMPLES" \
+        --warmup 1 | awk '/"perf_only":true/ {
+            ns = $0; sub(/.*"perf_ns":/, "", ns); sub(/[,}].*/, "", ns)
+            ops = 1; if ($0 ~ /"ops":/) { ops = $0; sub(/.*"ops":/, "", ops); sub(/[,}].*/, "", ops) }
+            printf "%.0f\n", ns * ops }'
+}
+
+CLOCK_NS=${CLOCK_NS:-$("$ON" clock_cost)}
 echo "Ir per measured sample, perf_runtime alone; (Ir at $HI samples - Ir at $LO) / $((HI - LO)),"
-echo "warm-up $WARMUP, median of $REPEAT run pair(s) per build (spread = max/min of them)"
+echo "warm-up $WARMUP, median of $REPEAT run pair(s) per build (spread = max/min of them)${FAIR_SCHED:+, valgrind --fair-sched=yes}"
+echo "clk: clock reads per sample; +clk: on - off; clk cost: +clk x $CLOCK_NS ns a read"
+echo "over the off build's native ns per sample (median of $WALL_SAMPLES, wall-clock)"
 echo
-printf '%-10s %-24s %14s %14s %8s %8s %8s %9s %9s\n' suite row "off Ir" "on Ir" on/off "off spr" "on spr" "off clk" "on clk"
+printf '%-10s %-24s %14s %14s %8s %8s %8s %9s %9s %7s %12s %9s\n' suite row "off Ir" "on Ir" on/off "off spr" "on spr" \
+    "off clk" "on clk" "+clk" "sample ns" "clk cost"
 for row in $ROWS; do
     suite=$(suite_of "$row")
     res=$(per_sample off "$OFF" "$row")
     read -r off off_spread off_clk <<<"$res"
     res=$(per_sample on "$ON" "$row")
     read -r on on_spread on_clk <<<"$res"
+    wall=$(wall_ns "$row")
     awk -v s="$suite" -v r="$row" -v a="$off" -v b="$on" -v sa="$off_spread" -v sb="$on_spread" \
-        -v ca="$off_clk" -v cb="$on_clk" \
-        'BEGIN { printf "%-10s %-24s %14d %14d %8.4f %8.4f %8.4f %9d %9d\n", s, r, a, b, b / a, sa, sb, ca, cb }'
+        -v ca="$off_clk" -v cb="$on_clk" -v w="$wall" -v c="$CLOCK_NS" \
+        'BEGIN { printf "%-10s %-24s %14d %14d %8.4f %8.4f %8.4f %9d %9d %7d %12d %8.2f%%\n",
+                 s, r, a, b, b / a, sa, sb, ca, cb, cb - ca, w, 100 * (cb - ca) * c / w }'
 done

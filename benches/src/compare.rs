@@ -35,6 +35,7 @@ usage: compare scheduler [--json] [--samples N] [--warmup N] [--only NAME[,NAME.
        compare sync [--json] [--samples N] [--warmup N] [--only NAME[,NAME...]]
                     [--tokio-vs-tokio | --off-vs-off | --perf-only] [--unpinned]
        compare timers [--json] [ROW...]
+       compare clock_cost
 
 scheduler    runs every workload on perf_runtime and on tokio (2 workers each),
              interleaving the two sample by sample, then idle_memory
@@ -54,6 +55,10 @@ timers       timer lateness from the requested deadline (idle, under a Batch
              backlog), timer churn, and the block_on round trip; ROW names one
              of sleep_idle, sleep_backlog, sleep_backlog_reserved, timeout_churn,
              sleep_churn, block_on_ping_pong
+clock_cost   ns per clock read on this machine (Instant::now, i.e.
+             clock_gettime(CLOCK_MONOTONIC)): the median of 7 timed batches of
+             100000 reads, for pricing the metrics' sampled timing
+             (benches/metrics_instructions.sh)
 
 options:
   --json         one JSON object per line instead of a table
@@ -142,6 +147,7 @@ fn main() -> ExitCode {
         "sync" => return sync_main(&args[1..]),
         "io" => return benches::io::main(&args[1..]),
         "timers" => return benches::timers::main(&args[1..]),
+        "clock_cost" if args.len() == 1 => return clock_cost(),
         benches::io::SERVER => return benches::io::server_main(&args[1..]),
         benches::io::CLIENT => return benches::io::client_main(&args[1..]),
         benches::http::SERVER => return benches::http::server_main(&args[1..]),
@@ -262,6 +268,23 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    ExitCode::SUCCESS
+}
+
+/// `clock_cost`: prints the ns a clock read costs here (see USAGE).
+fn clock_cost() -> ExitCode {
+    const READS: u32 = 100_000;
+    let mut per_read: Vec<f64> = (0..7)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..READS {
+                std::hint::black_box(Instant::now());
+            }
+            t.elapsed().as_nanos() as f64 / f64::from(READS)
+        })
+        .collect();
+    per_read.sort_by(f64::total_cmp);
+    println!("{:.1}", per_read[per_read.len() / 2]);
     ExitCode::SUCCESS
 }
 
