@@ -30,8 +30,10 @@ fn text(rt: &Runtime) -> String {
 fn a_held_mutex_and_rwlock_are_in_their_class_hold_histograms() {
     static HELD_MUTEX: LockClass = LockClass::new("metrics_classes_mutex");
     static HELD_RWLOCK: LockClass = LockClass::new("metrics_classes_rwlock");
-    // One acquisition in 1024 per thread is timed, the thread's first among
-    // them: a fresh thread makes the sequence known.
+    // One acquisition in 1024 is timed: per thread for RwLock, per lock for
+    // Mutex (whose phase steps per lock made on the thread); either way a
+    // fresh thread's first lock times its first acquisition, so a fresh
+    // thread makes the sequence known.
     let t = std::thread::spawn(|| {
         let rt = runtime();
         let m = Mutex::with_class(0u32, &HELD_MUTEX);

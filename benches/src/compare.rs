@@ -27,14 +27,15 @@ use benches::workloads::{self, IdleMemory, Workload, IDLE_TASKS, WORKERS};
 
 const USAGE: &str = "\
 usage: compare scheduler [--json] [--samples N] [--warmup N] [--only NAME[,NAME...]]
-                         [--tokio-vs-tokio]
+                         [--tokio-vs-tokio | --perf-only]
        compare idle_memory [--json] [--tasks N]
        compare qos [--json] [--wakes N] [--only MODE[,MODE...]]
        compare container [--json] [--only SCENARIO[,SCENARIO...]] [--refresh-ms N]
        compare io [--json] [--rounds N] [--ms N] [--conns LIST] [--no-http]
        compare sync [--json] [--samples N] [--warmup N] [--only NAME[,NAME...]]
-                    [--tokio-vs-tokio] [--off-vs-off] [--unpinned]
+                    [--tokio-vs-tokio | --off-vs-off | --perf-only] [--unpinned]
        compare timers [--json] [--perf-only | --tokio-only] [ROW...]
+       compare clock_cost
 
 scheduler    runs every workload on perf_runtime and on tokio (2 workers each),
              interleaving the two sample by sample, then idle_memory
@@ -55,6 +56,10 @@ timers       timer lateness from the requested deadline (idle, under a Batch
              of sleep_idle, sleep_backlog, sleep_backlog_reserved, timeout_churn,
              sleep_churn, block_on_ping_pong; --perf-only runs perf_runtime's
              sleep_churn rounds alone (for a profiler), --tokio-only tokio's
+clock_cost   ns per clock read on this machine (Instant::now, i.e.
+             clock_gettime(CLOCK_MONOTONIC)): the median of 7 timed batches of
+             100000 reads, for pricing the metrics' sampled timing
+             (benches/metrics_instructions.sh)
 
 options:
   --json         one JSON object per line instead of a table
@@ -66,6 +71,11 @@ options:
   --tokio-vs-tokio
                  A/A check: run tokio in both columns to see this machine's
                  noise floor for the ratio (timed workloads only)
+  --perf-only    scheduler and sync: run the perf_runtime side alone (no tokio
+                 runtime is built; idle_memory and sync's validation pair are
+                 left out; sync runs perf in its default validation mode), for
+                 counting its instructions under valgrind
+                 (benches/metrics_instructions.sh)
   --wakes N      qos: measured wakes per mode and runtime (default 3000, ~1 ms each)
   --only LIST    qos: comma-separated subset of: outside, timer, inside
   --only LIST    container: comma-separated subset of: fractional, resize
@@ -93,6 +103,7 @@ const SETTLE: Duration = Duration::from_millis(2);
 
 struct Options {
     tokio_vs_tokio: bool,
+    perf_only: bool,
     json: bool,
     samples: usize,
     warmup: usize,
@@ -137,6 +148,7 @@ fn main() -> ExitCode {
         "sync" => return sync_main(&args[1..]),
         "io" => return benches::io::main(&args[1..]),
         "timers" => return benches::timers::main(&args[1..]),
+        "clock_cost" if args.len() == 1 => return clock_cost(),
         benches::io::SERVER => return benches::io::server_main(&args[1..]),
         benches::io::CLIENT => return benches::io::client_main(&args[1..]),
         benches::http::SERVER => return benches::http::server_main(&args[1..]),
@@ -153,6 +165,7 @@ fn main() -> ExitCode {
     };
     let mut opts = Options {
         tokio_vs_tokio: false,
+        perf_only: false,
         json: false,
         samples: 15,
         warmup: 3,
@@ -173,6 +186,10 @@ fn main() -> ExitCode {
             }
             "--tokio-vs-tokio" if !memory_only => {
                 opts.tokio_vs_tokio = true;
+                Ok(())
+            }
+            "--perf-only" if !memory_only => {
+                opts.perf_only = true;
                 Ok(())
             }
             "--samples" if !memory_only => {
@@ -210,6 +227,14 @@ fn main() -> ExitCode {
         }
     }
 
+    if opts.tokio_vs_tokio && opts.perf_only {
+        return usage_error("--tokio-vs-tokio and --perf-only exclude each other");
+    }
+    if opts.perf_only {
+        opts.memory = false;
+        return run_perf_only(&opts);
+    }
+
     if !opts.json && !opts.workloads.is_empty() {
         let what = if opts.tokio_vs_tokio {
             "A/A check: tokio (perf column) vs tokio"
@@ -242,6 +267,69 @@ fn main() -> ExitCode {
         if let Err(e) = run_idle_memory(&opts) {
             eprintln!("compare: idle_memory: {e}");
             return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// `clock_cost`: prints the ns a clock read costs here (see USAGE).
+fn clock_cost() -> ExitCode {
+    const READS: u32 = 100_000;
+    let mut per_read: Vec<f64> = (0..7)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..READS {
+                std::hint::black_box(Instant::now());
+            }
+            t.elapsed().as_nanos() as f64 / f64::from(READS)
+        })
+        .collect();
+    per_read.sort_by(f64::total_cmp);
+    println!("{:.1}", per_read[per_read.len() / 2]);
+    ExitCode::SUCCESS
+}
+
+/// `scheduler --perf-only`: every workload on perf_runtime alone.
+fn run_perf_only(opts: &Options) -> ExitCode {
+    if !opts.json {
+        println!(
+            "perf_runtime alone, multi-thread, {WORKERS} workers; {} samples after {} warm-up \
+             runs; times are ns per run\n\n{:<24} {:>12} {:>25}",
+            opts.samples, opts.warmup, "workload", "perf median", "perf p10..p90"
+        );
+    }
+    for &w in &opts.workloads {
+        let _watchdog = Watchdog::arm(w.name());
+        let perf = match Perf::build(WORKERS) {
+            Ok(rt) => rt,
+            Err(e) => {
+                eprintln!("compare: {}: {e}", w.name());
+                return ExitCode::FAILURE;
+            }
+        };
+        for _ in 0..opts.warmup {
+            w.run(&perf);
+        }
+        let samples: Vec<Duration> = (0..opts.samples).map(|_| sample(w, &perf)).collect();
+        drop(perf);
+        let p = Summary::of(&samples);
+        if opts.json {
+            println!(
+                "{{\"bench\":{},\"perf_ns\":{:.0},\"samples\":{},\"perf_p10_ns\":{:.0},\
+                 \"perf_p90_ns\":{:.0},\"perf_only\":true}}",
+                json_str(w.name()),
+                p.median,
+                p.n,
+                p.p10,
+                p.p90
+            );
+        } else {
+            println!(
+                "{:<24} {:>12.0} {:>25}",
+                w.name(),
+                p.median,
+                format!("{:.0}..{:.0}", p.p10, p.p90)
+            );
         }
     }
     ExitCode::SUCCESS
@@ -328,6 +416,7 @@ fn sync_main(args: &[String]) -> ExitCode {
         placement: Placement::Pinned,
     };
     let mut benches = Bench::ALL.to_vec();
+    let mut perf_only = false;
     let mut rest = args.iter();
     while let Some(arg) = rest.next() {
         let parsed = match arg.as_str() {
@@ -341,6 +430,10 @@ fn sync_main(args: &[String]) -> ExitCode {
             }
             "--off-vs-off" => {
                 cfg.off_vs_off = true;
+                Ok(())
+            }
+            "--perf-only" => {
+                perf_only = true;
                 Ok(())
             }
             "--unpinned" => {
@@ -385,6 +478,12 @@ fn sync_main(args: &[String]) -> ExitCode {
     if cfg.tokio_vs_tokio && cfg.off_vs_off {
         return usage_error("--tokio-vs-tokio and --off-vs-off are separate checks; pick one");
     }
+    if perf_only && (cfg.tokio_vs_tokio || cfg.off_vs_off) {
+        return usage_error("--perf-only runs no second side; it excludes the A/A checks");
+    }
+    if perf_only {
+        return sync_perf_only(&benches, &cfg, json);
+    }
 
     if !json {
         println!(
@@ -421,6 +520,49 @@ fn sync_main(args: &[String]) -> ExitCode {
             eprintln!("compare: {note}");
         } else {
             println!("\n{note}");
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+/// `sync --perf-only`: every bench on one perf_runtime runtime alone.
+fn sync_perf_only(benches: &[Bench], cfg: &syncbench::Config, json: bool) -> ExitCode {
+    if !json {
+        println!(
+            "perf_runtime::sync alone, multi-thread, {WORKERS} workers; up to {} samples after \
+             {} warm-up rounds; ns per operation\n\n{:<20} {:>8} {:>6} {:>15}",
+            cfg.samples, cfg.warmup, "bench", "ops", "perf", "perf p10..p90"
+        );
+    }
+    for &bench in benches {
+        let _watchdog = Watchdog::arm(bench.name());
+        match syncbench::run_perf_only(bench, cfg) {
+            Ok(p) => {
+                if json {
+                    println!(
+                        "{{\"bench\":{},\"perf_ns\":{},\"ops\":{},\"samples\":{},\
+                         \"perf_p10_ns\":{},\"perf_p90_ns\":{},\"perf_only\":true}}",
+                        json_str(bench.name()),
+                        json_num(p.median),
+                        bench.ops(),
+                        p.n,
+                        json_num(p.p10),
+                        json_num(p.p90)
+                    );
+                } else {
+                    println!(
+                        "{:<20} {:>8} {:>6.1} {:>15}",
+                        bench.name(),
+                        bench.ops(),
+                        p.median,
+                        format!("{:.1}..{:.1}", p.p10, p.p90)
+                    );
+                }
+            }
+            Err(e) => {
+                eprintln!("compare: sync {}: {e}", bench.name());
+                std::process::exit(3);
+            }
         }
     }
     ExitCode::SUCCESS

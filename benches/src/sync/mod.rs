@@ -355,6 +355,22 @@ pub fn run(bench: Bench, cfg: &Config) -> Result<Row, String> {
     })
 }
 
+/// `bench` on one perf_runtime runtime alone (default validation mode), for
+/// `--perf-only`: the summary of its samples, ns per operation. Takes all
+/// `cfg.samples` whatever the time budget says: under valgrind the sample
+/// count must be what was asked for (metrics_instructions.sh subtracts two
+/// runs' counts).
+pub fn run_perf_only(bench: Bench, cfg: &Config) -> Result<crate::stats::Summary, String> {
+    let perf = Perf::build_placed(WORKERS, cfg.placement)
+        .map_err(|e| format!("building a runtime: {e}"))?;
+    let mut arms = [Arm {
+        name: Perf::NAME,
+        sample: Box::new(|| sample(&perf, bench)),
+    }];
+    let samples = interleave(&mut arms, cfg.warmup, cfg.samples, Duration::MAX)?;
+    Ok(crate::stats::Summary::of_f64(&samples[0]))
+}
+
 /// `bench` on `a` (the perf column) and `b` (the tokio column).
 fn plain<A: SyncRt, B: SyncRt>(bench: Bench, cfg: &Config, a: &A, b: &B) -> Result<Row, String> {
     let mut arms = [

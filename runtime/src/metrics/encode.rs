@@ -65,7 +65,7 @@ families! {
     TASKS_COMPLETED = "tasks_completed", None, Counter, ["qos"], "Tasks completed (output, panic or abort), by class.";
     POLLS = "polls", None, Counter, ["worker", "qos"], "Task polls, by worker and class.";
     WAKE_DELAY = "wake_to_poll_delay", Some("seconds"), Histogram, ["qos"], "Time from a task being queued (spawned or woken) to its poll, by class (one wake in 1024 is timed).";
-    POLL_DURATION = "poll_duration", Some("seconds"), Histogram, ["qos"], "Duration of task polls, by class (one poll in 256, by worker tick).";
+    POLL_DURATION = "poll_duration", Some("seconds"), Histogram, ["qos"], "Duration of task polls, by class (one poll in 1024, by worker tick).";
     LOCAL_QUEUE = "local_queue_depth", None, Gauge, ["worker", "qos"], "Stealable tasks in a worker's local queue, by class.";
     INJECTOR = "injector_depth", None, Gauge, ["node", "qos"], "Tasks in a NUMA node's injection queue, by class.";
     STEALS = "steals", None, Counter, ["worker", "scope"], "Tasks stolen by a worker, from its own node (scope=local) or another (scope=remote).";

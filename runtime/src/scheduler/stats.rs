@@ -24,21 +24,25 @@
 
 // Plain std atomics: these are statistics, not a synchronisation protocol,
 // and loom has nothing to check in them.
-use crate::metrics::GATHER;
+pub(crate) use crate::metrics::GATHER;
 use crate::task::Qos;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// One wake in this many is timed (two clock reads: at the wake and at the
-/// poll). At one in 16 for wakes and polls alike, the reads cost 20-30 % of
+/// poll; 100-500 ns each on a VM whose TSC reads trap). At one in 16 for wakes and polls alike, the reads cost 20-30 % of
 /// `compare -- scheduler`'s yield_many on the benchmark VM (a read there
 /// costs 100-500 ns), against the same tree with gathering compiled out.
 pub(crate) const SAMPLE_EVERY: u32 = 1024;
 
 /// One poll in this many (by the worker's tick) is timed: two clock reads,
-/// ~4 ns per poll amortised on that VM.
-pub(crate) const POLL_SAMPLE_EVERY: u32 = 256;
+/// 0.2-1 ns per poll amortised on the benchmark VM, whose TSC reads trap
+/// (100-500 ns a read). At one in 256 the reads were ~1560 of the ~2005
+/// per sample of `compare -- scheduler`'s yield_many (an estimated 1.5-7.5 %
+/// of its wall-clock there, against 60 reads with gathering compiled out);
+/// 1024 polls still give a busy worker a timed poll every few ms.
+pub(crate) const POLL_SAMPLE_EVERY: u32 = 1024;
 
 /// Sub-buckets per power of two: values are kept to within 25 %.
 const SUB_BITS: u32 = 2;
@@ -174,32 +178,55 @@ impl WorkerStats {
         bump(&self.polled[i]);
         let woken = header.woken_at.load(Relaxed);
         if woken != 0 {
-            header.woken_at.store(0, Relaxed);
-            self.delay[i].record(now_ns().saturating_sub(woken));
+            self.record_delay(header, i, woken);
         }
+    }
+
+    /// `on_poll` of a stamped task, out of line (see `stamp_now`).
+    #[cold]
+    #[inline(never)]
+    fn record_delay(&self, header: &crate::task::core::Header, class: usize, woken: u64) {
+        header.woken_at.store(0, Relaxed);
+        self.delay[class].record(now_ns().saturating_sub(woken));
     }
 
     /// Runs one task poll (`run`) of class `qos` under a fresh cooperative
     /// budget; times it when `tick` is sampled, and counts it when it spent
     /// the whole budget.
+    ///
+    /// The timed poll is a function of its own, out of line: an untimed
+    /// poll then carries no "was it timed" state across `run` (keeping it
+    /// cost yield_many ~4 instructions a poll in `metrics_instructions.sh`).
     #[inline]
     pub(crate) fn run_poll(&self, qos: Qos, tick: u32, run: impl FnOnce()) {
         if !GATHER {
             crate::task::coop::with_budget(run);
             return;
         }
-        let start = if tick % POLL_SAMPLE_EVERY == 0 {
-            now_ns()
-        } else {
-            0
-        };
+        if tick % POLL_SAMPLE_EVERY == 0 {
+            self.run_timed_poll(qos, run);
+            return;
+        }
         let spent = crate::task::coop::with_budget(|| {
             run();
             crate::task::coop::budget_spent()
         });
-        if start != 0 {
-            self.poll_time[qos.index()].record(now_ns().saturating_sub(start));
-        }
+        // Added without a branch: one instruction fewer a poll than
+        // `if spent { bump }`.
+        let n = self.budget_yields.load(Relaxed);
+        self.budget_yields.store(n + u64::from(spent), Relaxed);
+    }
+
+    /// `run_poll` for a sampled tick: the poll between two clock reads.
+    #[cold]
+    #[inline(never)]
+    fn run_timed_poll(&self, qos: Qos, run: impl FnOnce()) {
+        let start = now_ns();
+        let spent = crate::task::coop::with_budget(|| {
+            run();
+            crate::task::coop::budget_spent()
+        });
+        self.poll_time[qos.index()].record(now_ns().saturating_sub(start));
         if spent {
             bump(&self.budget_yields);
         }
@@ -284,8 +311,17 @@ pub(crate) fn steals(workers: &[&WorkerStats]) -> (u64, u64) {
 #[inline]
 pub(crate) fn stamp_wake(header: &crate::task::core::Header, sampled: bool) {
     if GATHER && sampled {
-        header.woken_at.store(now_ns(), Relaxed);
+        stamp_now(header);
     }
+}
+
+/// The clock read of a sampled wake, out of line: inlined, its code made
+/// every wake (sampled or not) set up a bigger stack frame, ~4 instructions
+/// a wake in yield_many (`metrics_instructions.sh`).
+#[cold]
+#[inline(never)]
+fn stamp_now(header: &crate::task::core::Header) {
+    header.woken_at.store(now_ns(), Relaxed);
 }
 
 /// Stamps the queue time of a task queued from outside a worker, one wake

@@ -4,7 +4,7 @@
 // Mutex and RwLock instances are alive (the policy's `max_locks`).
 //
 // Only the contended path records contention (an uncontended acquisition
-// pays only the hold sampling's thread-local count, below). A queued one
+// pays only the hold sampling's count, below). A queued one
 // adds one to its class's count
 // on the thread's own shard of it (a line other threads rarely write), and
 // one queued acquisition in `TIME_EVERY` per thread is timed: two clock
@@ -20,6 +20,8 @@
 // thread, not per acquisition; a Mutex or RwLock keeps its own class's
 // slot (`LockStats`), so its contended path does not even search that.
 
+use super::batch_semaphore::BatchSemaphore;
+use crate::loom::cell::UnsafeCell;
 use crate::metrics::{GATHER, MAX_CLASSES, OTHER_CLASS};
 use crate::runtime::DelayHistogram;
 use crate::scheduler::stats::LogHistogram;
@@ -60,20 +62,165 @@ impl LockClassStats {
 // most of what metrics cost a contended Mutex), and whether it counts as a
 // live lock.
 //
-// Hold time is sampled per thread: one acquisition in `HOLD_EVERY` that a
+// An RwLock's hold time is sampled per thread (a Mutex's per lock, see
+// `MutexHolds`): one acquisition in `HOLD_EVERY` that a
 // thread makes (the thread's 1st, 1025th, ...) reads the clock when granted
 // and again when its guard drops, and adds the difference to its class's
-// hold histogram. The others pay a thread-local increment. Sampling one in
+// hold histogram. The others pay a thread-local decrement and a test for
+// zero: the count runs down to the next timed acquisition (a count up with
+// a `% HOLD_EVERY` test cost the uncontended lock/unlock 3 more
+// instructions, ~1 % of it in `metrics_instructions.sh`). Sampling one in
 // 16 cost a 20 ns uncontended lock/unlock 1.3x (the two clock reads and
 // the histogram add, amortised), and a count kept in the lock made readers
 // of an RwLock share one more written cache line.
 
-/// One acquisition in this many (per thread) has its hold timed.
+/// One acquisition in this many (per thread for an RwLock, per lock for a
+/// Mutex) has its hold timed.
 pub(crate) const HOLD_EVERY: u32 = 1024;
 
 thread_local! {
-    /// This thread's acquisitions, for `HOLD_EVERY`.
-    static HOLDS: Cell<u32> = const { Cell::new(0) };
+    /// This thread's acquisitions until the next timed one (1: the next
+    /// one is), for `HOLD_EVERY`.
+    static HOLDS: Cell<u32> = const { Cell::new(1) };
+}
+
+// A `Mutex` samples its holds itself (`MutexHolds`, kept in the lock):
+// whoever holds it has it to themselves, so the countdown and the sampled
+// hold's start time need neither a thread-local nor an atomic, and the
+// guard carries no timer. An unsampled lock then pays a decrement of a
+// word of the lock (whose line the acquisition has just written) and an
+// unlock a test of it; the thread-local countdown, the timer in the guard
+// and the spills those caused were ~11 instructions of a ~256-instruction
+// uncontended lock/unlock (`mutex_uncontended` on/off 1.044 in
+// `metrics_instructions.sh`). The holds of one lock, not of one thread,
+// are counted: one in `HOLD_EVERY` of each lock's acquisitions, from a
+// phase set when the lock is made (`MutexHolds::new`). An RwLock keeps the thread-local count: its readers hold the lock
+// together, and a count in the lock would make every reader write one
+// shared line.
+
+/// How far each new Mutex's phase is from the last one's: odd, so the
+/// phases run through all of 1..=HOLD_EVERY.
+#[cfg(not(perf_runtime_loom))]
+const PHASE_STEP: u32 = 389;
+
+#[cfg(not(perf_runtime_loom))]
+thread_local! {
+    /// The phase `MutexHolds::new` gave the last lock made on this thread
+    /// (less one); set so that the thread's first lock times its first
+    /// acquisition, as a thread's first acquisition of an RwLock is.
+    static PHASE: Cell<u32> = const { Cell::new(HOLD_EVERY - PHASE_STEP) };
+}
+
+/// A `Mutex`'s hold sampling: its acquisitions until the next timed one,
+/// and when the timed hold in progress (if any) started. Read and written
+/// only by the holder of the lock's permit, which orders each holder's
+/// accesses after the previous holder's (the semaphore's acquire/release).
+pub(crate) struct MutexHolds {
+    /// Acquisitions until the next timed one (1: the next one is); 0 while
+    /// a timed hold is in progress.
+    left: UnsafeCell<u32>,
+    /// The clock at the grant of the timed hold in progress.
+    start: UnsafeCell<u64>,
+}
+
+impl MutexHolds {
+    /// For a new lock: its first timed acquisition is one of its first
+    /// `HOLD_EVERY`, at a phase that steps on with every lock this thread
+    /// makes (the thread's first lock: its first acquisition), so that of many short-lived locks (each acquired a few
+    /// times) one in `HOLD_EVERY` is still timed, not each one's first.
+    /// (Under loom every lock's first acquisition is timed: the models
+    /// then cover the timed path, and a phase carried over from the
+    /// previous execution would make executions differ.)
+    pub(crate) fn new() -> MutexHolds {
+        #[cfg(perf_runtime_loom)]
+        let left = 1;
+        #[cfg(not(perf_runtime_loom))]
+        let left = PHASE
+            .try_with(|p| {
+                let next = (p.get() + PHASE_STEP) % HOLD_EVERY;
+                p.set(next);
+                next + 1
+            })
+            .unwrap_or(1);
+        MutexHolds {
+            left: UnsafeCell::new(left),
+            start: UnsafeCell::new(0),
+        }
+    }
+
+    /// For a lock in a `static`: its first acquisition is timed.
+    #[cfg(not(perf_runtime_loom))]
+    pub(crate) const fn new_static() -> MutexHolds {
+        MutexHolds {
+            left: UnsafeCell::new(1),
+            start: UnsafeCell::new(0),
+        }
+    }
+
+    /// The lock was granted: counts it, and starts the timer of one in
+    /// `HOLD_EVERY`.
+    ///
+    /// # Safety
+    /// The caller holds the lock's permit, from before this call until its
+    /// [`release`](Self::release).
+    #[inline]
+    pub(crate) unsafe fn granted(&self) {
+        if !GATHER {
+            return;
+        }
+        // SAFETY: the permit's holder alone reaches the cells (caller).
+        let left = self.left.with_mut(|p| unsafe {
+            *p -= 1;
+            *p
+        });
+        if left == 0 {
+            // SAFETY: as above.
+            unsafe { self.start_timer() };
+        }
+    }
+
+    /// # Safety
+    /// As [`granted`](Self::granted).
+    #[cold]
+    #[inline(never)]
+    unsafe fn start_timer(&self) {
+        let now = crate::scheduler::stats::now_ns();
+        // SAFETY: the permit's holder alone reaches the cells (caller).
+        self.start.with_mut(|p| unsafe { *p = now });
+    }
+
+    /// Releases the lock's permit (`s.release(1)`), first taking the timed
+    /// hold's start if this hold is timed, and records that hold in `meta`'s
+    /// class after the release.
+    ///
+    /// # Safety
+    /// The caller holds the permit of the lock whose `s` and `meta` these
+    /// are, and was [`granted`](Self::granted) it.
+    #[inline]
+    pub(crate) unsafe fn release(&self, s: &BatchSemaphore, meta: &LockStats) {
+        // SAFETY: the permit's holder alone reaches the cells (caller).
+        if GATHER && self.left.with(|p| unsafe { *p }) == 0 {
+            // SAFETY: as above.
+            unsafe { self.release_timed(s, meta) };
+        } else {
+            s.release(1);
+        }
+    }
+
+    /// # Safety
+    /// As [`release`](Self::release).
+    #[cold]
+    #[inline(never)]
+    unsafe fn release_timed(&self, s: &BatchSemaphore, meta: &LockStats) {
+        // SAFETY: still the permit's holder (caller): read and reset
+        // before the release hands the cells to the next holder.
+        let start = self.start.with(|p| unsafe { *p });
+        // SAFETY: as above.
+        self.left.with_mut(|p| unsafe { *p = HOLD_EVERY });
+        let class = meta.metrics_class();
+        s.release(1);
+        record_hold(class, start);
+    }
 }
 
 /// Mutex and RwLock instances alive, made with `new`/`with_class` (a
@@ -148,9 +295,9 @@ impl LockStats {
         }
         let timed = HOLDS
             .try_with(|c| {
-                let n = c.get();
-                c.set(n.wrapping_add(1));
-                n % HOLD_EVERY == 0
+                let left = c.get() - 1;
+                c.set(left);
+                left == 0
             })
             .unwrap_or(false);
         if !timed {
@@ -162,6 +309,7 @@ impl LockStats {
     #[cold]
     #[inline(never)]
     fn timed(&self) -> HoldTimer {
+        let _ = HOLDS.try_with(|c| c.set(HOLD_EVERY));
         HoldTimer(Some((
             crate::scheduler::stats::now_ns(),
             self.metrics_class(),
@@ -606,4 +754,102 @@ pub(crate) fn channel_snapshot() -> Vec<ChannelClassSnap> {
     }
     out.retain(|c| c.channels > 0);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validation::LockKind;
+
+    /// A thread's 1st, (HOLD_EVERY + 1)th, (2 HOLD_EVERY + 1)th ...
+    /// acquisitions are timed, and only those: the countdown keeps the rate
+    /// and the phase of the count-up it replaced.
+    #[test]
+    fn holds_are_timed_on_the_first_and_every_hold_every_th_acquisition() {
+        if !GATHER {
+            return;
+        }
+        // A fresh thread: its count starts at its first acquisition.
+        std::thread::spawn(|| {
+            let stats = LockStats::new_static(LockMeta::new(LockKind::Mutex));
+            let timed: Vec<usize> = (0..3 * HOLD_EVERY as usize + 1)
+                .filter(|_| {
+                    let mut t = stats.hold_start();
+                    t.take().0.is_some()
+                })
+                .collect();
+            let every = HOLD_EVERY as usize;
+            assert_eq!(timed, vec![0, every, 2 * every, 3 * every]);
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// A thread's first Mutex times its first acquisition; the phases of
+    /// the next ones step on, so of HOLD_EVERY locks made in a row exactly
+    /// one times its first acquisition.
+    #[test]
+    #[cfg(not(perf_runtime_loom))]
+    fn new_mutexes_phases_start_at_one_and_cover_every_phase() {
+        std::thread::spawn(|| {
+            let left = |h: MutexHolds| h.left.into_inner();
+            assert_eq!(left(MutexHolds::new()), 1);
+            let mut seen: Vec<u32> = (1..HOLD_EVERY).map(|_| left(MutexHolds::new())).collect();
+            seen.push(1);
+            seen.sort_unstable();
+            assert_eq!(seen, (1..=HOLD_EVERY).collect::<Vec<_>>());
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// A Mutex times its own holds: a static one its 1st and
+    /// (HOLD_EVERY + 1)th, whatever guard (plain or mapped) ends them, each
+    /// recorded with its duration; the holds between add nothing.
+    #[test]
+    #[cfg(not(perf_runtime_loom))]
+    fn a_mutex_times_one_hold_in_hold_every_with_its_duration() {
+        use crate::scheduler::stats::now_ns;
+        use crate::sync::{Mutex, MutexGuard};
+        use crate::validation::LockClass;
+        if !GATHER {
+            return;
+        }
+        static CLASS: LockClass = LockClass::new("class_stats_test_mutex_holds");
+        static M: Mutex<u64> = Mutex::const_with_class(0, &CLASS);
+        let hold = || {
+            snapshot()
+                .into_iter()
+                .find(|c| c.name == CLASS.name())
+                .map(|c| (c.hold.count(), c.hold.sum().as_nanos() as u64))
+                .unwrap_or((0, 0))
+        };
+        // A timed hold of at least 100 us (busy: the clock must move on).
+        let before = now_ns();
+        let mut g = M.try_lock().unwrap();
+        let inside = now_ns();
+        while now_ns() < inside + 100_000 {
+            *g += 1;
+        }
+        drop(g);
+        let after = now_ns();
+        let (n, sum) = hold();
+        assert_eq!(n, 1);
+        assert!(sum >= 100_000, "recorded {sum} ns for a hold of >= 100 us");
+        assert!(
+            sum <= after - before,
+            "recorded {sum} ns of {} ns",
+            after - before
+        );
+        for _ in 1..HOLD_EVERY {
+            drop(M.try_lock().unwrap());
+        }
+        assert_eq!(hold().0, 1, "an untimed hold was recorded");
+        // The next is timed again, and ended by a mapped guard.
+        let g = MutexGuard::map(M.try_lock().unwrap(), |v| v);
+        drop(g);
+        assert_eq!(hold().0, 2);
+        drop(M.try_lock().unwrap());
+        assert_eq!(hold().0, 2);
+    }
 }

@@ -19,12 +19,13 @@
 //!
 //! Its [`LockMeta`] lives in a [`LockStats`] with the metrics state: its
 //! class's metrics slot (cached at first use) and its place in the
-//! live-lock count. One acquisition in 1024 per thread is timed from grant
-//! to guard drop (the guard keeps the [`HoldTimer`]) for the class's hold
-//! histogram.
+//! live-lock count. One acquisition in 1024 of each mutex is timed from
+//! grant to guard drop for the class's hold histogram; the count and the
+//! timed hold's start are kept in the mutex (`MutexHolds`), which only the
+//! guard's holder touches, so a guard carries no timer.
 
 use super::batch_semaphore::{BatchSemaphore, TryAcquireError};
-use super::class_stats::{HoldTimer, LockStats};
+use super::class_stats::{LockStats, MutexHolds};
 use super::tracking::{Acquiring, HeldToken, Track, TrackedAcquire};
 use crate::loom::cell::UnsafeCell;
 use crate::validation::{Access, LockClass, LockKind, LockMeta};
@@ -62,9 +63,41 @@ use std::sync::Arc;
 /// # });
 /// ```
 pub struct Mutex<T: ?Sized> {
+    raw: RawMutex,
+    c: UnsafeCell<T>,
+}
+
+/// A mutex without its data: what a guard needs to unlock, whatever it
+/// has been mapped to.
+struct RawMutex {
     meta: LockStats,
     s: BatchSemaphore,
-    c: UnsafeCell<T>,
+    /// Hold sampling: touched only by the permit's holder.
+    holds: MutexHolds,
+}
+
+impl RawMutex {
+    /// Counts a granted acquisition for hold sampling.
+    ///
+    /// # Safety
+    /// The caller has just been granted the permit, and keeps it until
+    /// [`unlock`](Self::unlock).
+    #[inline]
+    unsafe fn granted(&self) {
+        // SAFETY: the caller holds the permit (above).
+        unsafe { self.holds.granted() }
+    }
+
+    /// Releases the permit (and records the hold if it was timed).
+    ///
+    /// # Safety
+    /// The caller holds the permit, [`granted`](Self::granted) it, and
+    /// gives it up here.
+    #[inline]
+    unsafe fn unlock(&self) {
+        // SAFETY: the caller holds the permit and was granted it (above).
+        unsafe { self.holds.release(&self.s, &self.meta) }
+    }
 }
 
 // SAFETY: the mutex hands out `&mut T` to one guard at a time, possibly on
@@ -106,8 +139,11 @@ impl<T> Mutex<T> {
     #[track_caller]
     pub fn new(t: T) -> Mutex<T> {
         Mutex {
-            meta: LockStats::new(LockMeta::new(LockKind::Mutex)),
-            s: BatchSemaphore::new(1),
+            raw: RawMutex {
+                meta: LockStats::new(LockMeta::new(LockKind::Mutex)),
+                s: BatchSemaphore::new(1),
+                holds: MutexHolds::new(),
+            },
             c: UnsafeCell::new(t),
         }
     }
@@ -117,8 +153,11 @@ impl<T> Mutex<T> {
     #[track_caller]
     pub const fn const_new(t: T) -> Mutex<T> {
         Mutex {
-            meta: LockStats::new_static(LockMeta::new(LockKind::Mutex)),
-            s: BatchSemaphore::const_new(1),
+            raw: RawMutex {
+                meta: LockStats::new_static(LockMeta::new(LockKind::Mutex)),
+                s: BatchSemaphore::const_new(1),
+                holds: MutexHolds::new_static(),
+            },
             c: UnsafeCell::new(t),
         }
     }
@@ -139,8 +178,11 @@ impl<T> Mutex<T> {
     #[track_caller]
     pub fn with_class(t: T, class: &'static LockClass) -> Mutex<T> {
         Mutex {
-            meta: LockStats::new(LockMeta::with_class(LockKind::Mutex, class)),
-            s: BatchSemaphore::new(1),
+            raw: RawMutex {
+                meta: LockStats::new(LockMeta::with_class(LockKind::Mutex, class)),
+                s: BatchSemaphore::new(1),
+                holds: MutexHolds::new(),
+            },
             c: UnsafeCell::new(t),
         }
     }
@@ -152,8 +194,11 @@ impl<T> Mutex<T> {
     #[track_caller]
     pub fn with_class_and_key(t: T, class: &'static LockClass, key: u64) -> Mutex<T> {
         Mutex {
-            meta: LockStats::new(LockMeta::with_class_and_key(LockKind::Mutex, class, key)),
-            s: BatchSemaphore::new(1),
+            raw: RawMutex {
+                meta: LockStats::new(LockMeta::with_class_and_key(LockKind::Mutex, class, key)),
+                s: BatchSemaphore::new(1),
+                holds: MutexHolds::new(),
+            },
             c: UnsafeCell::new(t),
         }
     }
@@ -163,8 +208,11 @@ impl<T> Mutex<T> {
     #[track_caller]
     pub const fn const_with_class(t: T, class: &'static LockClass) -> Mutex<T> {
         Mutex {
-            meta: LockStats::new_static(LockMeta::with_class(LockKind::Mutex, class)),
-            s: BatchSemaphore::const_new(1),
+            raw: RawMutex {
+                meta: LockStats::new_static(LockMeta::with_class(LockKind::Mutex, class)),
+                s: BatchSemaphore::const_new(1),
+                holds: MutexHolds::new_static(),
+            },
             c: UnsafeCell::new(t),
         }
     }
@@ -189,16 +237,19 @@ impl<T: ?Sized> Mutex<T> {
     #[inline]
     pub fn lock(&self) -> impl Future<Output = MutexGuard<'_, T>> + '_ {
         let track = Track::Lock {
-            meta: &self.meta,
+            meta: &self.raw.meta,
             access: Access::Exclusive,
         };
-        let acquire = TrackedAcquire::new(&self.s, 1, track, Location::caller());
+        let acquire = TrackedAcquire::new(&self.raw.s, 1, track, Location::caller());
         Acquiring::new(acquire, move |res| match res {
-            Ok(held) => MutexGuard {
-                lock: self,
-                held: HeldToken::new(held),
-                hold: self.meta.hold_start(),
-            },
+            Ok(held) => {
+                // SAFETY: granted the permit, which the guard keeps.
+                unsafe { self.raw.granted() };
+                MutexGuard {
+                    lock: self,
+                    held: HeldToken::new(held),
+                }
+            }
             Err(_) => unreachable!("a Mutex's semaphore is never closed"),
         })
     }
@@ -212,17 +263,17 @@ impl<T: ?Sized> Mutex<T> {
         let site = Location::caller();
         async move {
             let track = Track::Owned {
-                meta: &self.meta,
+                meta: &self.raw.meta,
                 access: Access::Exclusive,
             };
-            let Ok(held) = TrackedAcquire::new(&self.s, 1, track, site).await else {
+            let Ok(held) = TrackedAcquire::new(&self.raw.s, 1, track, site).await else {
                 unreachable!("a Mutex's semaphore is never closed");
             };
-            let hold = self.meta.hold_start();
+            // SAFETY: granted the permit, which the guard keeps.
+            unsafe { self.raw.granted() };
             OwnedMutexGuard {
                 lock: self,
                 held: HeldToken::new(held),
-                hold,
             }
         }
     }
@@ -232,12 +283,15 @@ impl<T: ?Sized> Mutex<T> {
     #[track_caller]
     #[inline]
     pub fn try_lock(&self) -> Result<MutexGuard<'_, T>, TryLockError> {
-        match self.s.try_acquire(1) {
-            Ok(()) => Ok(MutexGuard {
-                lock: self,
-                held: HeldToken::new(self.meta.try_acquired(Access::Exclusive)),
-                hold: self.meta.hold_start(),
-            }),
+        match self.raw.s.try_acquire(1) {
+            Ok(()) => {
+                // SAFETY: granted the permit, which the guard keeps.
+                unsafe { self.raw.granted() };
+                Ok(MutexGuard {
+                    lock: self,
+                    held: HeldToken::new(self.raw.meta.try_acquired(Access::Exclusive)),
+                })
+            }
             Err(_) => Err(TryLockError(())),
         }
     }
@@ -246,12 +300,15 @@ impl<T: ?Sized> Mutex<T> {
     /// recorded by the validation engine (the guard may move to another
     /// task).
     pub fn try_lock_owned(self: Arc<Self>) -> Result<OwnedMutexGuard<T>, TryLockError> {
-        match self.s.try_acquire(1) {
-            Ok(()) => Ok(OwnedMutexGuard {
-                hold: self.meta.hold_start(),
-                lock: self,
-                held: HeldToken::empty(),
-            }),
+        match self.raw.s.try_acquire(1) {
+            Ok(()) => {
+                // SAFETY: granted the permit, which the guard keeps.
+                unsafe { self.raw.granted() };
+                Ok(OwnedMutexGuard {
+                    lock: self,
+                    held: HeldToken::empty(),
+                })
+            }
             Err(_) => Err(TryLockError(())),
         }
     }
@@ -306,11 +363,11 @@ impl<T> From<T> for Mutex<T> {
 impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut d = f.debug_struct("Mutex");
-        match self.s.try_acquire(1) {
+        match self.raw.s.try_acquire(1) {
             Ok(()) => {
                 // SAFETY: we hold the permit until the release below.
                 d.field("data", &unsafe { &*self.data() });
-                self.s.release(1);
+                self.raw.s.release(1);
             }
             Err(TryAcquireError::Closed | TryAcquireError::NoPermits) => {
                 d.field("data", &format_args!("<locked>"));
@@ -325,8 +382,6 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for Mutex<T> {
 pub struct MutexGuard<'a, T: ?Sized> {
     lock: &'a Mutex<T>,
     held: HeldToken,
-    /// Dropped after `drop` released the lock: records a sampled hold.
-    hold: HoldTimer,
 }
 
 // SAFETY: sharing the guard shares `&T` only.
@@ -344,14 +399,12 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
         F: FnOnce(&mut T) -> &mut U,
     {
         let data = f(&mut *this) as *mut U;
-        let hold = this.hold.take();
         let this = ManuallyDrop::new(this);
         MappedMutexGuard {
-            s: &this.lock.s,
+            raw: &this.lock.raw,
             data,
             // SAFETY: `this` is never used or dropped again: moved out once.
             held: unsafe { std::ptr::read(&this.held) },
-            hold,
             _marker: PhantomData,
         }
     }
@@ -366,14 +419,12 @@ impl<'a, T: ?Sized> MutexGuard<'a, T> {
             None => return Err(this),
         };
         drop(this.held.take());
-        let hold = this.hold.take();
         let this = ManuallyDrop::new(this);
         Ok(MappedMutexGuard {
-            s: &this.lock.s,
+            raw: &this.lock.raw,
             data,
             // SAFETY: as in `map`.
             held: unsafe { std::ptr::read(&this.held) },
-            hold,
             _marker: PhantomData,
         })
     }
@@ -396,7 +447,8 @@ impl<T: ?Sized> DerefMut for MutexGuard<'_, T> {
 
 impl<T: ?Sized> Drop for MutexGuard<'_, T> {
     fn drop(&mut self) {
-        self.lock.s.release(1);
+        // SAFETY: a guard holds the permit, granted through `granted`.
+        unsafe { self.lock.raw.unlock() };
     }
 }
 
@@ -420,8 +472,6 @@ pub struct OwnedMutexGuard<T: ?Sized> {
     /// acquired it, for the wait-for graph only (`LockMeta::acquire_owned_at`);
     /// un-recorded wherever the guard is dropped.
     held: HeldToken,
-    /// As `MutexGuard`'s.
-    hold: HoldTimer,
 }
 
 // SAFETY: as `MutexGuard`.
@@ -441,15 +491,10 @@ impl<T: ?Sized> OwnedMutexGuard<T> {
         let data = f(&mut *this) as *mut U;
         // A mapped guard is not followed by the engine.
         drop(this.held.take());
-        let hold = this.hold.take();
         let this = ManuallyDrop::new(this);
-        // SAFETY: `this` is never used or dropped again; the Arc moves out (the `held` and `hold` slots left behind are empty: nothing to drop).
+        // SAFETY: `this` is never used or dropped again; the Arc moves out (the `held` slot left behind is empty: nothing to drop).
         let lock = unsafe { std::ptr::read(&this.lock) };
-        OwnedMappedMutexGuard {
-            data,
-            lock,
-            _hold: hold,
-        }
+        OwnedMappedMutexGuard { data, lock }
     }
 
     /// As [`map`](Self::map), but `f` may decline, returning the guard.
@@ -462,15 +507,10 @@ impl<T: ?Sized> OwnedMutexGuard<T> {
             None => return Err(this),
         };
         drop(this.held.take());
-        let hold = this.hold.take();
         let this = ManuallyDrop::new(this);
         // SAFETY: as in `map`.
         let lock = unsafe { std::ptr::read(&this.lock) };
-        Ok(OwnedMappedMutexGuard {
-            data,
-            lock,
-            _hold: hold,
-        })
+        Ok(OwnedMappedMutexGuard { data, lock })
     }
 }
 
@@ -492,7 +532,8 @@ impl<T: ?Sized> DerefMut for OwnedMutexGuard<T> {
 impl<T: ?Sized> Drop for OwnedMutexGuard<T> {
     fn drop(&mut self) {
         drop(self.held.take());
-        self.lock.s.release(1);
+        // SAFETY: a guard holds the permit, granted through `granted`.
+        unsafe { self.lock.raw.unlock() };
     }
 }
 
@@ -511,10 +552,9 @@ impl<T: ?Sized + fmt::Display> fmt::Display for OwnedMutexGuard<T> {
 /// A [`MutexGuard`] narrowed by [`MutexGuard::map`] to a part of the data.
 #[must_use = "if unused the Mutex will immediately unlock"]
 pub struct MappedMutexGuard<'a, T: ?Sized> {
-    s: &'a BatchSemaphore,
+    raw: &'a RawMutex,
     data: *mut T,
     held: HeldToken,
-    hold: HoldTimer,
     _marker: PhantomData<&'a mut T>,
 }
 
@@ -531,14 +571,12 @@ impl<'a, T: ?Sized> MappedMutexGuard<'a, T> {
         F: FnOnce(&mut T) -> &mut U,
     {
         let data = f(&mut *this) as *mut U;
-        let hold = this.hold.take();
         let this = ManuallyDrop::new(this);
         MappedMutexGuard {
-            s: this.s,
+            raw: this.raw,
             data,
             // SAFETY: `this` is never used or dropped again: moved out once.
             held: unsafe { std::ptr::read(&this.held) },
-            hold,
             _marker: PhantomData,
         }
     }
@@ -561,7 +599,8 @@ impl<T: ?Sized> DerefMut for MappedMutexGuard<'_, T> {
 
 impl<T: ?Sized> Drop for MappedMutexGuard<'_, T> {
     fn drop(&mut self) {
-        self.s.release(1);
+        // SAFETY: the guard holds the permit, granted through `granted`.
+        unsafe { self.raw.unlock() };
     }
 }
 
@@ -576,8 +615,6 @@ impl<T: ?Sized + fmt::Debug> fmt::Debug for MappedMutexGuard<'_, T> {
 pub struct OwnedMappedMutexGuard<T: ?Sized, U: ?Sized = T> {
     data: *mut U,
     lock: Arc<Mutex<T>>,
-    /// Records a sampled hold when dropped (after the release).
-    _hold: HoldTimer,
 }
 
 // SAFETY: the guard owns the lock's permit and points into its data; it is a
@@ -603,7 +640,8 @@ impl<T: ?Sized, U: ?Sized> DerefMut for OwnedMappedMutexGuard<T, U> {
 
 impl<T: ?Sized, U: ?Sized> Drop for OwnedMappedMutexGuard<T, U> {
     fn drop(&mut self) {
-        self.lock.s.release(1);
+        // SAFETY: the guard holds the permit, granted through `granted`.
+        unsafe { self.lock.raw.unlock() };
     }
 }
 

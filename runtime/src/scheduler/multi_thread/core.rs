@@ -336,7 +336,23 @@ impl Core {
     /// Queues a task woken (or spawned) by code running on this worker.
     #[inline]
     pub(crate) fn push_local(&self, task: Notified, is_yield: bool, shared: &MultiThreadScheduler) {
-        stats::stamp_wake(task.header(), self.tick.get() % stats::SAMPLE_EVERY == 0);
+        if stats::GATHER && self.tick.get() % stats::SAMPLE_EVERY == 0 {
+            // A sampled wake goes the whole way out of line, so the
+            // unsampled ones keep the frame they had without metrics.
+            return self.push_local_stamped(task, is_yield, shared);
+        }
+        self.push_local_unstamped(task, is_yield, shared);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn push_local_stamped(&self, task: Notified, is_yield: bool, shared: &MultiThreadScheduler) {
+        stats::stamp_wake(task.header(), true);
+        self.push_local_unstamped(task, is_yield, shared);
+    }
+
+    #[inline]
+    fn push_local_unstamped(&self, task: Notified, is_yield: bool, shared: &MultiThreadScheduler) {
         let qos = task.header().qos;
         let home = task.header().home_node;
         if home != crate::task::raw::NO_NODE && home as usize != self.node {
