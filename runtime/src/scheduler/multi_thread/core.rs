@@ -554,6 +554,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "builds a runtime: topology detection makes syscalls Miri lacks"
+    )]
     fn the_tick_after_a_switch_to_a_lower_class_reads_the_clock() {
         let rt = Builder::new_current_thread()
             .start_paused(true)
