@@ -212,9 +212,12 @@ impl MutexHolds {
     #[cold]
     #[inline(never)]
     unsafe fn release_timed(&self, s: &BatchSemaphore, meta: &LockStats) {
-        // SAFETY: still the permit's holder (caller): read and reset
-        // before the release hands the cells to the next holder.
-        let start = self.start.with(|p| unsafe { *p });
+        // The caller still holds the permit: the cells are read and reset
+        // before the release hands them to the next holder.
+        let start = self.start.with(|p| {
+            // SAFETY: the permit's holder alone touches `start` (above).
+            unsafe { *p }
+        });
         // SAFETY: as above.
         self.left.with_mut(|p| unsafe { *p = HOLD_EVERY });
         let class = meta.metrics_class();

@@ -204,8 +204,8 @@ impl Drop for SlackGuard {
 
 /// This thread's slack, or `None` if it cannot be read.
 fn get() -> Option<libc::c_ulong> {
-    // SAFETY: PR_GET_TIMERSLACK takes no pointer and only returns the
-    // calling thread's slack (or -1 on error).
+    // PR_GET_TIMERSLACK returns the calling thread's slack (or -1 on error).
+    // SAFETY: it takes no pointer and touches no memory of ours.
     let current = unsafe { libc::prctl(libc::PR_GET_TIMERSLACK, 0, 0, 0, 0) };
     libc::c_ulong::try_from(current).ok()
 }
