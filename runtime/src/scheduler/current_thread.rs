@@ -240,11 +240,12 @@ impl CurrentThreadScheduler {
         let mut cx = Context::from_waker(&waker);
         loop {
             if let Some(core) = me.take_core() {
-                // This thread drives the timers while it holds the core:
-                // no 50 µs kernel slack on its parks (restored after).
-                let slack = crate::time::SlackGuard::lower();
+                // This thread drives the timers while it holds the core: its
+                // parks set its timer slack as a worker's do (lowered only
+                // for a near deadline), and its default comes back after.
+                crate::time::init_worker_timer_slack();
                 let (core, out) = me.drive(core, &wake, &mut || future.as_mut().poll(&mut cx));
-                drop(slack);
+                crate::time::leave_worker_timer_slack();
                 me.release_core(core);
                 if let Some(out) = out {
                     return out;
@@ -338,6 +339,9 @@ impl CurrentThreadScheduler {
                     }
                     let timeout = time.park_timeout();
                     self.idle_parked.store(timeout.is_none(), SeqCst);
+                    // No 50 µs kernel slack on a wait for a near deadline;
+                    // a far wait ends early to wait the rest lowered.
+                    let timeout = crate::time::worker_wait_slack(timeout);
                     self.common.config.on_park();
                     core.stats.on_park();
                     match &self.common.io {

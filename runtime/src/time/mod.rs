@@ -87,7 +87,8 @@ pub use instant::Instant;
 pub use interval::{interval, interval_at, Interval, MissedTickBehavior};
 pub(crate) use pace::TimerPace;
 pub(crate) use slack::{
-    before_worker_wait as worker_wait_slack, init_worker as init_worker_timer_slack, SlackGuard,
+    before_worker_wait as worker_wait_slack, init_worker as init_worker_timer_slack,
+    leave_worker as leave_worker_timer_slack,
 };
 pub use sleep::{sleep, sleep_until, Sleep};
 pub use std::time::Duration;

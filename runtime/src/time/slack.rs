@@ -28,9 +28,12 @@
 //! Failure (not Linux, or a seccomp filter) only costs precision: a thread
 //! whose slack cannot be read is left alone.
 //!
-//! The current_thread runtime drives timers on the caller's thread, so it
-//! lowers the slack while it holds the core and restores it afterwards
-//! (`SlackGuard`).
+//! The current_thread runtime drives timers on the thread that holds its
+//! core (a `block_on` caller): that thread's slack follows its waits in the
+//! same way while it holds the core (`init_worker` when it takes the core,
+//! `before_worker_wait` at each park, `leave_worker` when it gives the core
+//! back), so a caller's thread keeps its own slack outside `block_on` and
+//! its default during waits with no near timer.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -107,8 +110,8 @@ pub(crate) fn init_worker() {
     let _ = WORKER.try_with(|w| w.set(state));
 }
 
-/// This thread stops being a worker (`block_in_place`): its default slack
-/// is restored.
+/// This thread stops being a worker (`block_in_place`, or a current_thread
+/// `block_on` giving its core back): its default slack is restored.
 pub(crate) fn leave_worker() {
     let _ = WORKER.try_with(|w| {
         let mut state = w.get();
@@ -175,33 +178,6 @@ fn wide(ns: libc::c_ulong) -> u64 {
     u64::from(ns)
 }
 
-/// Lowers this thread's timer slack until dropped, then restores it.
-pub(crate) struct SlackGuard {
-    previous: Option<libc::c_ulong>,
-}
-
-impl SlackGuard {
-    pub(crate) fn lower() -> SlackGuard {
-        match get() {
-            Some(previous) if previous > RUNTIME_SLACK_NS => {
-                set(RUNTIME_SLACK_NS);
-                SlackGuard {
-                    previous: Some(previous),
-                }
-            }
-            _ => SlackGuard { previous: None },
-        }
-    }
-}
-
-impl Drop for SlackGuard {
-    fn drop(&mut self) {
-        if let Some(previous) = self.previous {
-            set(previous);
-        }
-    }
-}
-
 /// This thread's slack, or `None` if it cannot be read.
 fn get() -> Option<libc::c_ulong> {
     // PR_GET_TIMERSLACK returns the calling thread's slack (or -1 on error).
@@ -225,22 +201,6 @@ pub(crate) fn current_slack() -> Option<libc::c_ulong> {
 #[cfg(all(test, not(perf_runtime_loom)))]
 mod tests {
     use super::*;
-
-    #[test]
-    fn guard_lowers_then_restores_the_slack() {
-        std::thread::spawn(|| {
-            let before = get();
-            {
-                let _g = SlackGuard::lower();
-                if before.is_some_and(|b| b > 1) {
-                    assert_eq!(get(), Some(1));
-                }
-            }
-            assert_eq!(get(), before);
-        })
-        .join()
-        .unwrap();
-    }
 
     /// A worker's slack follows its waits: lowered for a near deadline,
     /// the default otherwise, with one `prctl` per change of state.
@@ -285,6 +245,79 @@ mod tests {
             // No longer a worker: waits leave the slack alone.
             assert_eq!(before_worker_wait(Some(ms)), Some(ms));
             assert_eq!(get(), Some(default));
+        })
+        .join()
+        .unwrap();
+    }
+
+    /// The thread of a current_thread `block_on` sets its slack as a worker
+    /// does while it holds the core: its default with no timer pending (it
+    /// used to lower it for the whole call), lowered to wait on a near
+    /// deadline, the default again to wait with only a far timer pending,
+    /// and the default once `block_on` returns.
+    #[test]
+    #[cfg_attr(miri, ignore)] // builds a runtime
+    fn a_current_thread_block_on_sets_its_slack_as_a_worker_does() {
+        use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+        use std::sync::{Arc, Mutex};
+        std::thread::spawn(|| {
+            set(KERNEL_DEFAULT_NS);
+            if get() != Some(KERNEL_DEFAULT_NS) {
+                // prctl is not available here: nothing to check.
+                return;
+            }
+            // At the first park after `armed` is set, the slack for that
+            // wait is already chosen: the callback then ends the test's wait.
+            let armed = Arc::new(AtomicBool::new(false));
+            let go = Arc::new(Mutex::new(None::<crate::sync::oneshot::Sender<()>>));
+            let rt = {
+                let (armed, go) = (armed.clone(), go.clone());
+                crate::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .on_thread_park(move || {
+                        if armed.load(SeqCst) {
+                            if let Some(tx) = go.lock().unwrap().take() {
+                                let _ = tx.send(());
+                            }
+                        }
+                    })
+                    .build()
+                    .expect("runtime")
+            };
+            // No timer pending: the default, and no prctl.
+            assert_eq!(
+                rt.block_on(async { (get(), worker_slack_changes()) }),
+                (Some(KERNEL_DEFAULT_NS), 0)
+            );
+            let seen = rt.block_on(async {
+                // A 1 ms sleep: nothing else to run, so the thread parks on
+                // its deadline (retried in case the timer was due before
+                // the park, on a loaded machine).
+                let mut lowered = None;
+                for _ in 0..1_000 {
+                    crate::time::sleep(Duration::from_millis(1)).await;
+                    if get() == Some(RUNTIME_SLACK_NS) {
+                        lowered = Some(worker_slack_changes());
+                        break;
+                    }
+                }
+                // Only a far timer pending: the next park restores the
+                // default.
+                let far = crate::spawn(crate::time::sleep(Duration::from_secs(3_600)));
+                let (tx, rx) = crate::sync::oneshot::channel();
+                *go.lock().unwrap() = Some(tx);
+                armed.store(true, SeqCst);
+                rx.await.expect("the park callback sends");
+                far.abort();
+                (lowered, get(), worker_slack_changes())
+            });
+            assert_eq!(
+                seen,
+                (Some(1), Some(KERNEL_DEFAULT_NS), 2),
+                "lowered once for the near deadline, restored once for the far wait"
+            );
+            // Outside `block_on` the thread has its own slack.
+            assert_eq!(get(), Some(KERNEL_DEFAULT_NS));
         })
         .join()
         .unwrap();
