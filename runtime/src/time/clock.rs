@@ -26,6 +26,9 @@ pub(super) const MAX_NANOS: u64 = u64::MAX >> 2;
 pub(super) struct Clock {
     /// Tick 0 of the timer wheel; never changes.
     origin: StdInstant,
+    /// `CLOCK_MONOTONIC` read just after `origin` was, in nanoseconds: the
+    /// origin of `now_nanos`'s direct reads (see `raw_now`).
+    origin_raw: Option<u64>,
     /// May this clock be paused (current_thread runtime only)?
     pausable: bool,
     mode: AtomicU8,
@@ -44,8 +47,13 @@ impl Clock {
             "a paused clock requires the current_thread runtime; build it with \
              runtime::Builder::new_current_thread()"
         );
+        let origin = StdInstant::now();
+        // Read after `origin`: `origin_raw` is at or after it, so a direct
+        // read measured from it is never ahead of `now() - origin`.
+        let origin_raw = raw_now();
         Clock {
-            origin: StdInstant::now(),
+            origin,
+            origin_raw,
             pausable,
             mode: AtomicU8::new(if start_paused { PAUSED } else { REAL }),
             frozen: AtomicU64::new(0),
@@ -142,8 +150,19 @@ impl Clock {
     }
 
     /// The clock's current time, in nanoseconds since the origin.
+    ///
+    /// A real clock is read directly (`raw_now`), without going through
+    /// `Instant` and `Duration`: the worker loop reads it for every timer
+    /// check. The reading is at most the time between `origin` and
+    /// `origin_raw` behind `now() - origin` (never ahead), so a timer
+    /// compared against it is never early.
     #[inline]
     pub(super) fn now_nanos(&self) -> u64 {
+        if let (REAL, Some(origin_raw)) = (self.mode.load(Acquire), self.origin_raw) {
+            if let Some(raw) = raw_now() {
+                return raw.saturating_sub(origin_raw).min(MAX_NANOS);
+            }
+        }
         self.since_origin(self.now()).min(MAX_NANOS)
     }
 
@@ -161,6 +180,24 @@ impl Clock {
     fn since_origin(&self, t: StdInstant) -> u64 {
         u64::try_from(t.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
     }
+}
+
+/// `CLOCK_MONOTONIC`, the clock `std::time::Instant` reads on Linux, in
+/// nanoseconds (`None` elsewhere, or if the call fails).
+#[inline]
+fn raw_now() -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec for the call.
+        if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) } == 0 {
+            return Some((ts.tv_sec as u64).wrapping_mul(1_000_000_000) + ts.tv_nsec as u64);
+        }
+    }
+    None
 }
 
 /// Locks `m`, ignoring poisoning: the time module's locked state is updated
