@@ -120,7 +120,7 @@ type NearItem = (u64, Key, u32);
 /// one at a time (`place` of a deadline within the current tick) go to
 /// `heap`; the earliest of the two tops is the queue's top.
 struct Near {
-    /// Sorted latest first: the earliest is last.
+    /// Sorted by deadline, latest first: the earliest is last.
     run: Vec<NearItem>,
     heap: BinaryHeap<Reverse<NearItem>>,
 }
@@ -504,7 +504,9 @@ impl Wheel {
             key = next;
         }
         if sorted_run {
-            self.near.run.sort_unstable_by(|a, b| b.cmp(a));
+            // By deadline alone (one compare): the order of equal deadlines
+            // does not matter.
+            self.near.run.sort_unstable_by_key(|item| Reverse(item.0));
         }
     }
 
@@ -645,7 +647,7 @@ impl Wheel {
         let mut near = 0;
         let top_live = self.near.peek().map(|(_, k, g)| self.is_near(k, g));
         assert!(
-            self.near.run.windows(2).all(|w| w[0] >= w[1]),
+            self.near.run.windows(2).all(|w| w[0].0 >= w[1].0),
             "near's run is not sorted latest first"
         );
         for (deadline, key, generation) in self.near.iter() {
