@@ -119,7 +119,7 @@ fn run_loop(cx: &WorkerCx) {
         // the pick rule's charge for the previous poll.
         let reading = core.timer_pace.tick(
             time,
-            core.io.wants_clock() || core.pick_wants_clock() || core.pending_charge.get().is_some(),
+            core.pending_charge.get().is_some() || core.io.wants_clock() || core.pick_wants_clock(),
         );
         let now = reading.map(|(now, _)| now);
         if let Some((qos, start)) = core.pending_charge.take() {
