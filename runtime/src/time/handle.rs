@@ -603,9 +603,7 @@ impl TimeHandle {
             self.inner
                 .shards
                 .iter()
-                .map(|s| s.next.load(SeqCst))
-                .min()
-                .unwrap_or(NO_WAKE)
+                .fold(NO_WAKE, |m, s| m.min(s.next.load(SeqCst)))
         };
         let first = min();
         // An unchanged bound is not stored again: workers read it at every
