@@ -27,7 +27,7 @@ pub(super) struct Clock {
     /// Tick 0 of the timer wheel; never changes.
     origin: StdInstant,
     /// `CLOCK_MONOTONIC` read just after `origin` was, in nanoseconds: the
-    /// origin of `now_nanos`'s direct reads (see `raw_now`).
+    /// origin of `now_nanos`'s direct reads (see `origins`).
     origin_raw: Option<u64>,
     /// May this clock be paused (current_thread runtime only)?
     pausable: bool,
@@ -47,10 +47,7 @@ impl Clock {
             "a paused clock requires the current_thread runtime; build it with \
              runtime::Builder::new_current_thread()"
         );
-        let origin = StdInstant::now();
-        // Read after `origin`: `origin_raw` is at or after it, so a direct
-        // read measured from it is never ahead of `now() - origin`.
-        let origin_raw = raw_now();
+        let (origin, origin_raw) = origins();
         Clock {
             origin,
             origin_raw,
@@ -172,13 +169,35 @@ impl Clock {
         self.since_origin(deadline).min(MAX_NANOS)
     }
 
-    /// The instant `nanos` after the origin (`None` if not representable).
-    pub(super) fn nanos_to_instant(&self, nanos: u64) -> Option<StdInstant> {
-        self.origin.checked_add(Duration::from_nanos(nanos))
-    }
-
     fn since_origin(&self, t: StdInstant) -> u64 {
         u64::try_from(t.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
+    }
+}
+
+/// The clock's origin, and `CLOCK_MONOTONIC` read just after it (`None`
+/// without a direct clock). The raw origin is at or after `origin`, so a
+/// direct read measured from it is never ahead of `now() - origin`; it is
+/// behind by the time between the two reads, kept under `MAX_ORIGIN_GAP_NS`
+/// by taking the pair again if the thread was descheduled between them.
+fn origins() -> (StdInstant, Option<u64>) {
+    /// The gap accepted between the raw reads around `origin`.
+    const MAX_ORIGIN_GAP_NS: u64 = 2_000;
+    let mut best = None;
+    for _ in 0..8 {
+        let (Some(before), origin, Some(after)) = (raw_now(), StdInstant::now(), raw_now()) else {
+            return (StdInstant::now(), None);
+        };
+        let gap = after.saturating_sub(before);
+        if best.is_none_or(|(_, _, g)| gap < g) {
+            best = Some((origin, after, gap));
+        }
+        if gap <= MAX_ORIGIN_GAP_NS {
+            break;
+        }
+    }
+    match best {
+        Some((origin, raw, _)) => (origin, Some(raw)),
+        None => (StdInstant::now(), None),
     }
 }
 
