@@ -26,6 +26,9 @@ pub(super) const MAX_NANOS: u64 = u64::MAX >> 2;
 pub(super) struct Clock {
     /// Tick 0 of the timer wheel; never changes.
     origin: StdInstant,
+    /// `CLOCK_MONOTONIC` read just after `origin` was, in nanoseconds: the
+    /// origin of `now_nanos`'s direct reads (see `origins`).
+    origin_raw: Option<u64>,
     /// May this clock be paused (current_thread runtime only)?
     pausable: bool,
     mode: AtomicU8,
@@ -44,8 +47,10 @@ impl Clock {
             "a paused clock requires the current_thread runtime; build it with \
              runtime::Builder::new_current_thread()"
         );
+        let (origin, origin_raw) = origins();
         Clock {
-            origin: StdInstant::now(),
+            origin,
+            origin_raw,
             pausable,
             mode: AtomicU8::new(if start_paused { PAUSED } else { REAL }),
             frozen: AtomicU64::new(0),
@@ -142,8 +147,19 @@ impl Clock {
     }
 
     /// The clock's current time, in nanoseconds since the origin.
+    ///
+    /// A real clock is read directly (`raw_now`), without going through
+    /// `Instant` and `Duration`: the worker loop reads it for every timer
+    /// check. The reading is at most the time between `origin` and
+    /// `origin_raw` behind `now() - origin` (never ahead), so a timer
+    /// compared against it is never early.
     #[inline]
     pub(super) fn now_nanos(&self) -> u64 {
+        if let (REAL, Some(origin_raw)) = (self.mode.load(Acquire), self.origin_raw) {
+            if let Some(raw) = raw_now() {
+                return raw.saturating_sub(origin_raw).min(MAX_NANOS);
+            }
+        }
         self.since_origin(self.now()).min(MAX_NANOS)
     }
 
@@ -153,14 +169,54 @@ impl Clock {
         self.since_origin(deadline).min(MAX_NANOS)
     }
 
-    /// The instant `nanos` after the origin (`None` if not representable).
-    pub(super) fn nanos_to_instant(&self, nanos: u64) -> Option<StdInstant> {
-        self.origin.checked_add(Duration::from_nanos(nanos))
-    }
-
     fn since_origin(&self, t: StdInstant) -> u64 {
         u64::try_from(t.saturating_duration_since(self.origin).as_nanos()).unwrap_or(u64::MAX)
     }
+}
+
+/// The clock's origin, and `CLOCK_MONOTONIC` read just after it (`None`
+/// without a direct clock). The raw origin is at or after `origin`, so a
+/// direct read measured from it is never ahead of `now() - origin`; it is
+/// behind by the time between the two reads, kept under `MAX_ORIGIN_GAP_NS`
+/// by taking the pair again if the thread was descheduled between them.
+fn origins() -> (StdInstant, Option<u64>) {
+    /// The gap accepted between the raw reads around `origin`.
+    const MAX_ORIGIN_GAP_NS: u64 = 2_000;
+    let mut best = None;
+    for _ in 0..8 {
+        let (Some(before), origin, Some(after)) = (raw_now(), StdInstant::now(), raw_now()) else {
+            return (StdInstant::now(), None);
+        };
+        let gap = after.saturating_sub(before);
+        if best.is_none_or(|(_, _, g)| gap < g) {
+            best = Some((origin, after, gap));
+        }
+        if gap <= MAX_ORIGIN_GAP_NS {
+            break;
+        }
+    }
+    match best {
+        Some((origin, raw, _)) => (origin, Some(raw)),
+        None => (StdInstant::now(), None),
+    }
+}
+
+/// `CLOCK_MONOTONIC`, the clock `std::time::Instant` reads on Linux, in
+/// nanoseconds (`None` elsewhere, or if the call fails).
+#[inline]
+fn raw_now() -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ts` is a valid, writable timespec for the call.
+        if unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) } == 0 {
+            return Some((ts.tv_sec as u64).wrapping_mul(1_000_000_000) + ts.tv_nsec as u64);
+        }
+    }
+    None
 }
 
 /// Locks `m`, ignoring poisoning: the time module's locked state is updated

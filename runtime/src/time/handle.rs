@@ -383,11 +383,11 @@ impl TimeHandle {
         if next == NO_WAKE {
             return None;
         }
-        let now = self.inner.clock.now();
-        Some(match self.inner.clock.nanos_to_instant(next) {
-            Some(at) => at.saturating_duration_since(now),
-            None => Duration::MAX,
-        })
+        // Against the time `fire` compares deadlines with: a wait that ends
+        // by this reckoning finds its timer due.
+        Some(Duration::from_nanos(
+            next.saturating_sub(self.inner.clock.now_nanos()),
+        ))
     }
 
     /// Whether any timer is linked (exact, unlike `park_timeout`, whose
@@ -603,9 +603,7 @@ impl TimeHandle {
             self.inner
                 .shards
                 .iter()
-                .map(|s| s.next.load(SeqCst))
-                .min()
-                .unwrap_or(NO_WAKE)
+                .fold(NO_WAKE, |m, s| m.min(s.next.load(SeqCst)))
         };
         let first = min();
         // An unchanged bound is not stored again: workers read it at every

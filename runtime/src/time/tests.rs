@@ -939,3 +939,19 @@ fn a_worker_lowers_its_timer_slack_only_while_a_near_timer_is_pending() {
     assert_eq!(seen, (Some(default), 2), "restored once, for the far wait");
     far.abort();
 }
+
+/// The direct clock read (`now_nanos` on a real clock) is never ahead of
+/// the `Instant` reckoning that deadlines are converted with, so a timer
+/// compared against it never fires early.
+#[test]
+fn direct_clock_read_is_never_ahead_of_instant_reckoning() {
+    let clock = super::clock::Clock::new(false, false);
+    for _ in 0..10_000 {
+        let n = clock.now_nanos();
+        let after = clock.deadline_to_nanos(std::time::Instant::now());
+        assert!(
+            n <= after,
+            "now_nanos {n} ahead of the Instant reading {after}"
+        );
+    }
+}

@@ -8,8 +8,10 @@
 //! The wheel only places entries coarsely; timers fire at their exact
 //! deadline (nanoseconds since the clock's origin). An entry's tick `when`
 //! is its deadline rounded *down* to a tick. When a level-0 slot comes up,
-//! its entries move to `near`, a min-heap by exact deadline, and fire from
-//! there once the clock has passed their deadline. The wheel pulls the next
+//! its entries move to `near`, a queue by exact deadline (the slot's
+//! entries sorted once as they move in, and a min-heap for entries placed
+//! there one at a time), and fire from there once the clock has passed
+//! their deadline. The wheel pulls the next
 //! level-0 slot into `near` as soon as `near` is empty ("settles") if that
 //! slot starts by the next tick, even before its tick begins, so
 //! `next_expiration` is either an exact deadline (the top of `near`), the
@@ -109,14 +111,77 @@ struct Expiration {
 }
 
 /// An entry in `near`: (deadline, key, generation), ordered by deadline.
-type NearItem = Reverse<(u64, Key, u32)>;
+type NearItem = (u64, Key, u32);
+
+/// The exact-deadline queue. A level-0 slot's entries move in together
+/// (`process`, which only runs with `near` empty): they are sorted once
+/// into `run`, and popped off its end in deadline order, instead of being
+/// pushed into and popped out of a heap one at a time. Entries that come
+/// one at a time (`place` of a deadline within the current tick) go to
+/// `heap`; the earliest of the two tops is the queue's top.
+struct Near {
+    /// Sorted by deadline, latest first: the earliest is last.
+    run: Vec<NearItem>,
+    heap: BinaryHeap<Reverse<NearItem>>,
+}
+
+impl Near {
+    fn new() -> Near {
+        Near {
+            run: Vec::new(),
+            heap: BinaryHeap::new(),
+        }
+    }
+
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.run.is_empty() && self.heap.is_empty()
+    }
+
+    /// The earliest item.
+    #[inline]
+    fn peek(&self) -> Option<NearItem> {
+        match (self.run.last(), self.heap.peek()) {
+            (Some(&r), Some(&Reverse(h))) => Some(r.min(h)),
+            (Some(&r), None) => Some(r),
+            (None, Some(&Reverse(h))) => Some(h),
+            (None, None) => None,
+        }
+    }
+
+    /// Removes the item `peek` returns.
+    #[inline]
+    fn pop(&mut self) {
+        match (self.run.last(), self.heap.peek()) {
+            (Some(r), Some(Reverse(h))) if h < r => {
+                self.heap.pop();
+            }
+            (Some(_), _) => {
+                self.run.pop();
+            }
+            (None, _) => {
+                self.heap.pop();
+            }
+        }
+    }
+
+    fn push(&mut self, item: NearItem) {
+        self.heap.push(Reverse(item));
+    }
+
+    /// Every item, in no particular order.
+    #[cfg(all(test, not(perf_runtime_loom)))]
+    fn iter(&self) -> impl Iterator<Item = &NearItem> {
+        self.run.iter().chain(self.heap.iter().map(|Reverse(i)| i))
+    }
+}
 
 pub(super) struct Wheel {
     /// Nanoseconds per tick.
     tick_ns: u64,
     elapsed: u64,
     levels: [Level; NUM_LEVELS],
-    near: BinaryHeap<NearItem>,
+    near: Near,
     nodes: Vec<Node>,
     free: u32,
     len: usize,
@@ -132,7 +197,7 @@ impl Wheel {
                 occupied: 0,
                 heads: [NIL; SLOTS],
             }),
-            near: BinaryHeap::new(),
+            near: Near::new(),
             nodes: Vec::new(),
             free: NIL,
             len: 0,
@@ -276,8 +341,8 @@ impl Wheel {
     /// origin: the earliest exact deadline, or (with no entry in the next
     /// 64 ticks) the start of the slot to cascade.
     pub(super) fn next_expiration(&self) -> Option<u64> {
-        if let Some(Reverse((deadline, _, _))) = self.near.peek() {
-            return Some(*deadline);
+        if let Some((deadline, _, _)) = self.near.peek() {
+            return Some(deadline);
         }
         self.next_slot()
             .map(|e| e.deadline.saturating_mul(self.tick_ns))
@@ -290,7 +355,7 @@ impl Wheel {
     pub(super) fn poll(&mut self, now: u64) -> Option<(Key, Option<Waker>)> {
         let now_tick = now / self.tick_ns;
         loop {
-            if let Some(&Reverse((deadline, key, generation))) = self.near.peek() {
+            if let Some((deadline, key, generation)) = self.near.peek() {
                 if !self.is_near(key, generation) {
                     self.near.pop();
                     continue;
@@ -322,7 +387,7 @@ impl Wheel {
     /// slot into an empty `near` if it starts within a tick of `elapsed`, so
     /// `next_expiration` is exact for the timers due soon.
     fn settle(&mut self) {
-        while let Some(&Reverse((_, key, generation))) = self.near.peek() {
+        while let Some((_, key, generation)) = self.near.peek() {
             if self.is_near(key, generation) {
                 return;
             }
@@ -350,12 +415,18 @@ impl Wheel {
     }
 
     fn push_near(&mut self, key: Key) {
+        let item = self.mark_near(key);
+        self.near.push(item);
+    }
+
+    /// Marks the node at `key` as in `near`; returns its `near` item.
+    #[inline]
+    fn mark_near(&mut self, key: Key) -> NearItem {
         let node = &mut self.nodes[key as usize];
         node.level = NEAR;
         node.prev = NIL;
         node.next = NIL;
-        self.near
-            .push(Reverse((node.deadline, key, node.generation)));
+        (node.deadline, key, node.generation)
     }
 
     /// Frees every entry and returns the wakers (runtime shutdown). Every
@@ -415,14 +486,27 @@ impl Wheel {
         let level = &mut self.levels[exp.level];
         let mut key = std::mem::replace(&mut level.heads[exp.slot], NIL);
         level.occupied &= !(1 << exp.slot);
+        // `near` is empty here (see `Near`); checked all the same: were its
+        // run not empty, the entries would go to the heap instead.
+        let sorted_run = self.near.run.is_empty();
         while key != NIL {
             let next = self.nodes[key as usize].next;
             if self.nodes[key as usize].when <= exp.deadline {
-                self.push_near(key);
+                if sorted_run {
+                    let item = self.mark_near(key);
+                    self.near.run.push(item);
+                } else {
+                    self.push_near(key);
+                }
             } else {
                 self.link(key);
             }
             key = next;
+        }
+        if sorted_run {
+            // By deadline alone (one compare): the order of equal deadlines
+            // does not matter.
+            self.near.run.sort_unstable_by_key(|item| Reverse(item.0));
         }
     }
 
@@ -561,12 +645,13 @@ impl Wheel {
             }
         }
         let mut near = 0;
-        let mut top_live = None;
-        for (i, Reverse((deadline, key, generation))) in self.near.iter().enumerate() {
+        let top_live = self.near.peek().map(|(_, k, g)| self.is_near(k, g));
+        assert!(
+            self.near.run.windows(2).all(|w| w[0].0 >= w[1].0),
+            "near's run is not sorted latest first"
+        );
+        for (deadline, key, generation) in self.near.iter() {
             let live = self.is_near(*key, *generation);
-            if i == 0 {
-                top_live = Some(live);
-            }
             if live {
                 let n = &self.nodes[*key as usize];
                 assert_eq!(n.deadline, *deadline);

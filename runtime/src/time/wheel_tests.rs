@@ -208,3 +208,56 @@ fn wheel_exact_deadlines_coarse_ticks() {
     }
     assert!(fired > rounds / 2, "fired {fired}");
 }
+
+/// A slot's entries (moved into `near` together, sorted once) and entries
+/// placed within the current tick (one at a time) fire together in exact
+/// deadline order, never before their deadline, and a cancelled one of
+/// either kind never fires.
+#[test]
+fn near_run_and_single_placements_fire_in_deadline_order() {
+    let tick = 1_000;
+    let mut rng = Rng(0x5eed);
+    let mut wheel = Wheel::new(tick);
+    let mut live: HashMap<Key, u64> = HashMap::new();
+    // Tick 2's slot, linked while the wheel is at tick 0 (two ticks
+    // ahead, so not pulled early), then pulled into `near` as one run.
+    for _ in 0..200 {
+        let deadline = 2 * tick + 1 + rng.below(tick - 1);
+        live.insert(wheel.insert(deadline, None), deadline);
+    }
+    // Drive the wheel into tick 1 (nothing due yet; tick 2's slot comes
+    // near), then place entries of tick 2 one at a time, interleaved with
+    // the run's deadlines.
+    assert!(wheel.poll(tick).is_none());
+    wheel.check_invariants();
+    for _ in 0..100 {
+        let deadline = 2 * tick + 1 + rng.below(tick - 1);
+        live.insert(wheel.insert(deadline, None), deadline);
+    }
+    // Cancel a few of each.
+    let mut cancel: Vec<Key> = live.keys().copied().collect();
+    cancel.sort_unstable();
+    for key in cancel.into_iter().step_by(7) {
+        live.remove(&key);
+        assert!(wheel.remove(key).is_none());
+    }
+    wheel.check_invariants();
+    let mut last = 0;
+    let mut fired = 0;
+    let mut now = tick;
+    while now < 3 * tick {
+        now += 1 + rng.below(37);
+        while let Some((key, _)) = wheel.poll(now) {
+            let deadline = live.remove(&key).expect("a cancelled or unknown key fired");
+            assert!(deadline <= now, "fired early: deadline {deadline} at {now}");
+            assert!(deadline >= last, "out of order: {deadline} after {last}");
+            last = deadline;
+            fired += 1;
+            assert!(wheel.remove(key).is_none());
+        }
+        // (Between two firings the top may be stale: `poll` drops it next.)
+        wheel.check_invariants();
+    }
+    assert!(live.is_empty(), "{} never fired", live.len());
+    assert!(fired > 200, "fired {fired}");
+}

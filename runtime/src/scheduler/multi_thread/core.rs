@@ -236,7 +236,17 @@ impl Core {
             return self.next_of_class(shared, Qos::Critical, fair);
         }
         let order = self.picker.order();
+        let lifo = self.lifo_class();
         for qos in order {
+            // A class with nothing queued anywhere it looks is passed over
+            // without the call (most ticks run one class).
+            if !fair
+                && lifo != Some(qos)
+                && self.queues[qos.index()].is_empty()
+                && shared.inject.is_empty(self.node, qos)
+            {
+                continue;
+            }
             if let Some(t) = self.next_of_class(shared, qos, fair) {
                 self.picker.record(order, Some(qos));
                 return Some(t);
@@ -264,19 +274,28 @@ impl Core {
         if self.reserved {
             return false;
         }
-        let lifo = self.lifo.take();
         let mut classes = [false; Qos::COUNT];
-        if let Some(t) = &lifo {
-            classes[t.header().qos.index()] = true;
+        if let Some(qos) = self.lifo_class() {
+            classes[qos.index()] = true;
         }
-        self.lifo.set(lifo);
         for (has, q) in classes.iter_mut().zip(self.queues.iter()) {
             *has |= !q.is_empty();
         }
         classes.iter().filter(|&&c| c).count() >= 2
     }
 
+    /// The class of the task in the LIFO slot, if any.
     #[inline]
+    fn lifo_class(&self) -> Option<Qos> {
+        let lifo = self.lifo.take();
+        let qos = lifo.as_ref().map(|t| t.header().qos);
+        self.lifo.set(lifo);
+        qos
+    }
+
+    // Always inlined: out of line, its call cost as much as the pick
+    // itself (a deque pop) on every tick.
+    #[inline(always)]
     fn next_of_class(
         &self,
         shared: &MultiThreadScheduler,
