@@ -32,6 +32,8 @@ cargo +nightly miri test -p perf-runtime --lib metrics::tests::channel_gauges
 # kept for the kernel is dropped exactly once), the readiness protocol, the
 # owned-buffer impls. (The syscalls themselves cannot run under Miri.)
 cargo +nightly miri test -p perf-runtime --lib io::driver::tests
+# The direct CLOCK_MONOTONIC read behind the timers (time/clock.rs).
+cargo +nightly miri test -p perf-runtime --lib time::tests::direct_clock
 # The validation engine's unsafe parts: the per-task slot, remote release of
 # held records, the chain cache.
 cargo +nightly miri test -p perf-validation --lib -- tests::tasks tests::double_lock \
