@@ -120,12 +120,14 @@ echo_run() {
     stop_server $ok
 }
 
-# stop_server OK: waits up to 30 s for the server to exit (then kills it);
-# fails unless OK is 0 and the server exited by itself.
+# stop_server OK: waits up to 10 s for the server to exit, then sends it
+# SIGTERM (valgrind still writes its output on a fatal signal) and waits
+# 20 s more, then kills it; fails unless OK is 0 and the server exited.
 stop_server() {
     local ok=$1
-    for _ in $(seq 1200); do
+    for i in $(seq 1200); do
         kill -0 "$server_pid" 2> /dev/null || break
+        [ "$i" = 400 ] && kill -TERM "$server_pid" 2> /dev/null
         sleep 0.025
     done
     if kill -0 "$server_pid" 2> /dev/null; then
