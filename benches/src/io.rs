@@ -198,14 +198,20 @@ pub(crate) fn exit_when_stdin_closes() {
     });
 }
 
-/// The client subcommand: `__io-client <port> <conns> <ms> <cpu>`; prints
-/// `<round trips> <latency ns>...` sorted latencies summarised as
-/// `count p50 p99`.
+/// The client subcommand: `__io-client <port> <conns> <ms> <cpu> [<count>]`;
+/// prints `<round trips per second> <p50 ns> <p99 ns>`. With `count`, each
+/// connection makes exactly `count` round trips and `ms` is ignored (the
+/// fixed-count mode of benches/io_instructions.sh, which differences the
+/// server's instruction counts of two such runs).
 pub fn client_main(args: &[String]) -> ExitCode {
     let nums: Vec<u64> = args.iter().filter_map(|a| a.parse().ok()).collect();
-    let [port, conns, ms, cpu] = nums[..] else {
-        eprintln!("usage: {CLIENT} PORT CONNS MS CPU");
-        return ExitCode::from(2);
+    let (port, conns, ms, cpu, count) = match nums[..] {
+        [port, conns, ms, cpu] => (port, conns, ms, cpu, None),
+        [port, conns, ms, cpu, count] => (port, conns, ms, cpu, Some(count)),
+        _ => {
+            eprintln!("usage: {CLIENT} PORT CONNS MS CPU [COUNT]");
+            return ExitCode::from(2);
+        }
     };
     pin_process(cpu as usize);
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -230,7 +236,11 @@ pub fn client_main(args: &[String]) -> ExitCode {
                 let msg = vec![7u8; MSG];
                 let mut back = vec![0u8; MSG];
                 let mut lat = Vec::with_capacity(1 << 16);
-                while start.elapsed() < deadline {
+                let more = |done: usize| match count {
+                    Some(n) => (done as u64) < n,
+                    None => start.elapsed() < deadline,
+                };
+                while more(lat.len()) {
                     let t = Instant::now();
                     s.write_all(&msg).await.unwrap();
                     s.read_exact(&mut back).await.unwrap();

@@ -158,25 +158,41 @@ impl ScheduledIo {
     }
 
     fn wake(&self, ready: Ready) {
-        let mut wakers: Vec<Waker> = Vec::new();
-        {
+        // The reader's and writer's wakers travel in locals and `others`
+        // only when it has waiters (`Vec::new` does not allocate): a
+        // `Vec` for every wake cost a malloc and a free per event, ~200
+        // instructions per echo request (benches/io_instructions.sh).
+        let (reader, writer, others) = {
             let mut w = lock(&self.waiters);
-            if !(ready & Direction::Read.mask()).is_empty() {
-                wakers.extend(w.reader.take());
-            }
-            if !(ready & Direction::Write.mask()).is_empty() {
-                wakers.extend(w.writer.take());
-            }
+            let reader = if (ready & Direction::Read.mask()).is_empty() {
+                None
+            } else {
+                w.reader.take()
+            };
+            let writer = if (ready & Direction::Write.mask()).is_empty() {
+                None
+            } else {
+                w.writer.take()
+            };
+            let mut others: Vec<Waker> = Vec::new();
             let mut i = 0;
             while i < w.others.len() {
                 if !(ready & w.others[i].1.mask()).is_empty() || ready == Ready::ALL {
-                    wakers.push(w.others.swap_remove(i).2);
+                    others.push(w.others.swap_remove(i).2);
                 } else {
                     i += 1;
                 }
             }
+            (reader, writer, others)
+        };
+        // Woken outside the lock, reader first, as before.
+        if let Some(r) = reader {
+            r.wake();
         }
-        for w in wakers {
+        if let Some(wr) = writer {
+            wr.wake();
+        }
+        for w in others {
             w.wake();
         }
     }
