@@ -504,6 +504,11 @@ impl Core {
         let dest = &self.queues[qos.index()];
         let [a, b] = workers;
         let len = a.len() + b.len();
+        // No peer (a one-worker runtime, a node of one): no random draw.
+        // An idle worker of a one-worker runtime searches at every turn.
+        if len == 0 || (len == 1 && a.first().or(b.first()) == Some(&self.index)) {
+            return None;
+        }
         let start = self.next_rand(len);
         for i in 0..len {
             let k = (start + i) % len;
