@@ -486,28 +486,21 @@ impl Wheel {
         let level = &mut self.levels[exp.level];
         let mut key = std::mem::replace(&mut level.heads[exp.slot], NIL);
         level.occupied &= !(1 << exp.slot);
-        // `near` is empty here (see `Near`); checked all the same: were its
-        // run not empty, the entries would go to the heap instead.
-        let sorted_run = self.near.run.is_empty();
+        // `near` is empty here (see `Near`); were its run not, sorting the
+        // whole run below would still order it.
         while key != NIL {
             let next = self.nodes[key as usize].next;
             if self.nodes[key as usize].when <= exp.deadline {
-                if sorted_run {
-                    let item = self.mark_near(key);
-                    self.near.run.push(item);
-                } else {
-                    self.push_near(key);
-                }
+                let item = self.mark_near(key);
+                self.near.run.push(item);
             } else {
                 self.link(key);
             }
             key = next;
         }
-        if sorted_run {
-            // By deadline alone (one compare): the order of equal deadlines
-            // does not matter.
-            self.near.run.sort_unstable_by_key(|item| Reverse(item.0));
-        }
+        // By deadline alone (one compare): the order of equal deadlines
+        // does not matter.
+        self.near.run.sort_unstable_by_key(|item| Reverse(item.0));
     }
 
     /// A new node, detached (reads as fired until placed).
