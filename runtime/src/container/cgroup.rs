@@ -120,7 +120,7 @@ pub(super) fn parse_mountinfo(text: &str) -> Result<Vec<Mount>, String> {
         let sep = fields.iter().position(|&f| f == "-").ok_or_else(bad)?;
         // id, parent, major:minor, root, mount point, options come first;
         // file system type, source and super options follow the separator.
-        if sep < 6 || fields.len() < sep + 3 {
+        if sep < 6 || fields.len() < sep + 4 {
             return Err(bad());
         }
         let fstype = fields[sep + 1];

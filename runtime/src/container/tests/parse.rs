@@ -51,6 +51,20 @@ fn mountinfo_rejects_lines_without_the_separator() {
     assert!(err.contains("line 2"), "{err}");
 }
 
+/// A line that ends right after the file system type and source (no super
+/// options) is an error, not a panic (found by the `cgroup_tree` fuzz
+/// target: a v1 `cgroup` line read its controllers past the end).
+#[test]
+fn mountinfo_rejects_a_line_cut_before_the_super_options() {
+    for line in [
+        "1 2 3:4 / /sys/fs/cgroup rw - cgroup cgroup\n",
+        "1 2 3:4 / /x rw - cgroup2 x\n",
+    ] {
+        let err = cgroup::parse_mountinfo(line).unwrap_err();
+        assert!(err.contains("line 1 is not a mountinfo line"), "{err}");
+    }
+}
+
 #[test]
 fn proc_cgroup_lines() {
     let members =
